@@ -1,0 +1,97 @@
+"""Qualified names from imports, resolved by what was imported, never by spelling.
+
+``optim.Adam``, ``torch.optim.Adam`` and ``from torch.optim import Adam as A`` all
+qualify to ``torch.optim.Adam``. This is a deliberately small, fast alternative to
+LibCST's QualifiedNameProvider (which costs a scope analysis of the whole file):
+imports anywhere in the file (module level or inside functions, as scripts do) bind
+a local name to a dotted path; a Name/Attribute chain qualifies through its root.
+Relative imports keep their leading dots (``.models.Net``) for project resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+def _module_name(node: cst.BaseExpression | None, level: int) -> str:
+    base = dotted(node) if node is not None else ""
+    return "." * level + (base or "")
+
+
+@dataclass
+class ImportTable:
+    bindings: dict[str, str] = field(default_factory=dict)
+    star_modules: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, module: cst.Module) -> "ImportTable":
+        table = cls()
+        module.visit(_ImportCollector(table))
+        return table
+
+    def qualify(self, node: cst.BaseExpression) -> str | None:
+        name = dotted(node)
+        if name is None:
+            return None
+        root, _, rest = name.partition(".")
+        target = self.bindings.get(root)
+        if target is None:
+            if len(self.star_modules) == 1:
+                target = f"{self.star_modules[0]}.{root}"
+            else:
+                return None
+        return f"{target}.{rest}" if rest else target
+
+    def imported(self, name: str) -> bool:
+        return name in self.bindings
+
+
+class _ImportCollector(cst.CSTVisitor):
+    def __init__(self, table: ImportTable) -> None:
+        self.table = table
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            full = dotted(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.table.bindings[alias.asname.name.value] = full
+            else:
+                root = full.split(".")[0]
+                self.table.bindings[root] = root
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        module = _module_name(node.module, len(node.relative))
+        if isinstance(node.names, cst.ImportStar):
+            self.table.star_modules.append(module)
+            return False
+        for alias in node.names:
+            name = dotted(alias.name)
+            if name is None:
+                continue
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            sep = "" if module.endswith(".") else "."
+            self.table.bindings[local] = f"{module}{sep}{name}" if module else name
+        return False
+
+    # Expressions never contain imports: skip them wholesale for speed.
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        return any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in node.body)

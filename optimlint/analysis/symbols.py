@@ -1,0 +1,139 @@
+"""What things are: torch optimizer, scheduler and GradScaler classes by qualified name.
+
+Static tables (taken from torch 2.x; no torch import at lint time) plus the
+configured factories. Binding analysis (which variable holds which optimizer) lives
+in the analyses that need it and builds on ``classify_call``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+
+# Each optimizer's constructor keywords / param-group keys (its ``defaults``), torch 2.x.
+OPTIMIZER_KEYS: dict[str, frozenset[str]] = {
+    name: frozenset(keys.split())
+    for name, keys in {
+        "ASGD": "alpha capturable differentiable foreach lambd lr maximize t0 weight_decay",
+        "Adadelta": "capturable differentiable eps foreach lr maximize rho weight_decay",
+        "Adafactor": "beta2_decay d eps foreach lr maximize weight_decay",
+        "Adagrad": "differentiable eps foreach fused initial_accumulator_value lr lr_decay maximize weight_decay",
+        "Adam": "amsgrad betas capturable decoupled_weight_decay differentiable eps foreach fused lr maximize weight_decay",
+        "AdamW": "amsgrad betas capturable decoupled_weight_decay differentiable eps foreach fused lr maximize weight_decay",
+        "Adamax": "betas capturable differentiable eps foreach lr maximize weight_decay",
+        "LBFGS": "history_size line_search_fn lr max_eval max_iter tolerance_change tolerance_grad",
+        "Muon": "adjust_lr_fn eps lr momentum nesterov ns_coefficients ns_steps weight_decay",
+        "NAdam": "betas capturable decoupled_weight_decay differentiable eps foreach lr maximize momentum_decay weight_decay",
+        "RAdam": "betas capturable decoupled_weight_decay differentiable eps foreach lr maximize weight_decay",
+        "RMSprop": "alpha capturable centered differentiable eps foreach lr maximize momentum weight_decay",
+        "Rprop": "capturable differentiable etas foreach lr maximize step_sizes",
+        "SGD": "dampening differentiable foreach fused lr maximize momentum nesterov weight_decay",
+        "SparseAdam": "betas eps lr maximize",
+    }.items()
+}
+
+# Keys every param group carries besides the defaults (set by torch or commonly by users
+# through their own code that reads them back).
+COMMON_GROUP_KEYS = frozenset({"params", "param_names", "initial_lr", "name"})
+
+SCHEDULER_CLASSES = frozenset({
+    "LRScheduler", "_LRScheduler", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR", "LambdaLR", "LinearLR",
+    "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau",
+    "SequentialLR", "StepLR",
+})
+
+SCALER_QUALNAMES = frozenset({
+    "torch.amp.GradScaler", "torch.amp.grad_scaler.GradScaler", "torch.cuda.amp.GradScaler",
+    "torch.cuda.amp.grad_scaler.GradScaler", "torch.cpu.amp.GradScaler",
+})
+
+_OPTIM_PREFIXES = ("torch.optim.",)
+_SCHED_PREFIXES = ("torch.optim.lr_scheduler.",)
+
+
+def optimizer_class(qualname: str | None) -> str | None:
+    """``Adam`` for ``torch.optim.Adam`` / ``torch.optim.adam.Adam``; None for anything else."""
+    if not qualname or not qualname.startswith(_OPTIM_PREFIXES):
+        return None
+    last = qualname.rsplit(".", 1)[-1]
+    if last not in OPTIMIZER_KEYS:
+        return None
+    middle = qualname[len("torch.optim."): -len(last)].strip(".")
+    # torch.optim.Adam or torch.optim.adam.Adam (the defining submodule).
+    if middle in ("", last.lower(), "sparse_adam" if last == "SparseAdam" else last.lower()):
+        return last
+    return None
+
+
+def scheduler_class(qualname: str | None) -> str | None:
+    """``StepLR`` for ``torch.optim.lr_scheduler.StepLR``; ``transformers`` schedules by name."""
+    if not qualname:
+        return None
+    if qualname.startswith(_SCHED_PREFIXES):
+        last = qualname.rsplit(".", 1)[-1]
+        return last if last in SCHEDULER_CLASSES else None
+    if qualname.startswith("transformers."):
+        last = qualname.rsplit(".", 1)[-1]
+        if last == "get_scheduler" or (last.startswith("get_") and "schedule" in last):
+            return last
+    return None
+
+
+def is_scaler(qualname: str | None) -> bool:
+    return qualname in SCALER_QUALNAMES
+
+
+def _matches_factory(qualname: str | None, patterns: tuple[str, ...]) -> bool:
+    return bool(qualname) and any(fnmatch.fnmatchcase(qualname, p) for p in patterns)
+
+
+@dataclass(frozen=True)
+class CallKind:
+    kind: str  # "optimizer", "scheduler", "scaler"
+    cls: str  # class name (``Adam``), or the factory's qualified name
+    qualname: str
+
+
+def classify_call(ctx: "FileContext", call: cst.Call) -> CallKind | None:
+    """What a call constructs, if it is a torch optimizer, scheduler, scaler or a configured factory."""
+    qn = ctx.qualify(call.func)
+    if qn is None:
+        return None
+    cls = optimizer_class(qn)
+    if cls:
+        return CallKind("optimizer", cls, qn)
+    cls = scheduler_class(qn)
+    if cls:
+        return CallKind("scheduler", cls, qn)
+    if is_scaler(qn):
+        return CallKind("scaler", "GradScaler", qn)
+    settings = ctx.settings
+    if settings is not None:
+        if _matches_factory(qn, tuple(settings.optimizer_factories)):
+            return CallKind("optimizer", qn, qn)
+        if _matches_factory(qn, tuple(settings.scheduler_factories)):
+            return CallKind("scheduler", qn, qn)
+    return None
+
+
+# Names that say "optimizer" / "scheduler" for unannotated parameters and attributes
+# (SPEC vocabulary); callers must still see ``.step()`` called on them.
+def name_says_optimizer(name: str) -> bool:
+    return (
+        name in ("optimizer", "opt", "optim")
+        or name.endswith("_optimizer")
+        or name.startswith("optimizer_")
+        or name.startswith("opt_")
+        or name.endswith("_opt")
+    )
+
+
+def name_says_scheduler(name: str) -> bool:
+    return name in ("scheduler", "sched", "lr_scheduler") or name.endswith("_lr_scheduler")

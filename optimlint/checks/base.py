@@ -1,0 +1,54 @@
+"""The unit of rule logic: a Check emits diagnostics for one or more codes of a family.
+
+A Check is a small class in the spirit of Fixit: it names the codes it emits and the
+byte strings a file must contain for it to possibly fire (the engine's pre-filter
+skips the parse when no selected check's needle is in the file). Examples live on
+the rule pages (``rules/OPTnnn.md``) and are run by the tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import ClassVar, Iterable, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+    from optimlint.diagnostics import Diagnostic
+
+
+class Check:
+    codes: ClassVar[tuple[str, ...]] = ()
+    # A file that contains none of these byte strings cannot produce a finding.
+    needles: ClassVar[tuple[bytes, ...]] = (b"optim", b"backward")
+
+    def run(self, ctx: "FileContext") -> Iterable["Diagnostic"]:
+        raise NotImplementedError
+
+
+_CHECKS: list[type[Check]] | None = None
+
+
+def all_checks() -> list[type[Check]]:
+    """Every Check subclass in ``optimlint.checks.*``, in a stable order."""
+    global _CHECKS
+    if _CHECKS is None:
+        import optimlint.checks as pkg
+
+        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+            if info.name != "base":
+                importlib.import_module(f"{pkg.__name__}.{info.name}")
+        seen: list[type[Check]] = []
+        stack = list(Check.__subclasses__())
+        while stack:
+            cls = stack.pop(0)
+            if cls not in seen:
+                seen.append(cls)
+                stack.extend(cls.__subclasses__())
+        _CHECKS = [c for c in seen if c.codes]
+    return _CHECKS
+
+
+def checks_for(codes: Iterable[str]) -> list[Check]:
+    wanted = set(codes)
+    return [cls() for cls in all_checks() if wanted.intersection(cls.codes)]

@@ -1,0 +1,111 @@
+"""Everything a check needs about one file, computed at most once and only on demand.
+
+Checks receive a FileContext. It owns the parsed module, the (lazily built) LibCST
+metadata, the import table for qualified names, and helpers that turn nodes into
+Diagnostics and Edits. Shared analyses (symbols, the training-iteration model) are
+memoised here via ``ctx.cached(key, factory)`` so several checks read one model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TYPE_CHECKING
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+
+from optimlint.diagnostics import Diagnostic, Edit, Fix, Location
+from optimlint.registry import RULES
+
+if TYPE_CHECKING:
+    from optimlint.config import Settings
+
+
+class FileContext:
+    def __init__(self, path: str, source: str, module: cst.Module, settings: "Settings | None" = None,
+                 project_root: str | None = None) -> None:
+        self.path = path
+        self.source = source
+        self.module = module
+        self.settings = settings
+        self.project_root = project_root
+        # The wrapper shares nodes with ``module`` (no deep copy), so nodes found by
+        # any visitor can be looked up in the metadata.
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self._cache: dict[Any, Any] = {}
+
+    # -- memoised analyses -------------------------------------------------
+    def cached(self, key: Any, factory: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = factory()
+        return self._cache[key]
+
+    @property
+    def positions(self):
+        return self.cached(PositionProvider, lambda: self.wrapper.resolve(PositionProvider))
+
+    @property
+    def parents(self):
+        return self.cached(ParentNodeProvider, lambda: self.wrapper.resolve(ParentNodeProvider))
+
+    @property
+    def imports(self):
+        from optimlint.analysis.names import ImportTable
+
+        return self.cached(ImportTable, lambda: ImportTable.build(self.module))
+
+    def qualify(self, node: cst.BaseExpression) -> str | None:
+        """The dotted qualified name of a Name/Attribute expression, or None."""
+        return self.imports.qualify(node)
+
+    # -- source text -------------------------------------------------------
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def start(self, node: cst.CSTNode) -> Location:
+        pos = self.positions[node].start
+        return Location(pos.line, pos.column + 1)
+
+    def end(self, node: cst.CSTNode) -> Location:
+        pos = self.positions[node].end
+        return Location(pos.line, pos.column + 1)
+
+    def line_start(self, node: cst.CSTNode) -> Location:
+        """Column 1 of the first line of ``node``: where a statement insertion goes."""
+        return Location(self.positions[node].start.line, 1)
+
+    def indentation(self, node: cst.CSTNode) -> str:
+        """The leading whitespace of the line on which ``node`` starts."""
+        line = self.source_lines[self.positions[node].start.line - 1]
+        return line[: len(line) - len(line.lstrip(" \t"))]
+
+    @property
+    def source_lines(self) -> list[str]:
+        return self.cached("source_lines", lambda: self.source.splitlines())
+
+    @property
+    def newline(self) -> str:
+        return self.module.default_newline
+
+    # -- building results --------------------------------------------------
+    def diagnostic(self, code: str, node: cst.CSTNode, message: str, fix: Fix | None = None) -> Diagnostic:
+        return Diagnostic(
+            code=code,
+            name=RULES[code].name,
+            message=message,
+            filename=self.path,
+            location=self.start(node),
+            end_location=self.end(node),
+            fix=fix,
+        )
+
+    def replace(self, node: cst.CSTNode, content: str) -> Edit:
+        return Edit(content, self.start(node), self.end(node))
+
+    def insert_before_statement(self, stmt: cst.CSTNode, text: str) -> Edit:
+        """Insert ``text`` as a line of its own before the statement ``stmt`` (same indent)."""
+        return Edit.insertion(self.indentation(stmt) + text + self.newline, self.line_start(stmt))
+
+    def delete_statement(self, stmt: cst.CSTNode) -> Edit:
+        """Delete the whole lines that ``stmt`` occupies (a simple statement line)."""
+        pos = self.positions[stmt]
+        return Edit.deletion(Location(pos.start.line, 1), Location(pos.end.line + 1, 1))

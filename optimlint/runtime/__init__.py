@@ -1,0 +1,1 @@
+"""The runtime companion: records training events from a real run (imports torch lazily)."""
