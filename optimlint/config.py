@@ -1,10 +1,28 @@
-"""Settings: what to select and how to fix. (Loading [tool.optimlint] is done here too.)"""
+"""Settings, and loading them from ``[tool.optimlint]`` / ``optimlint.toml``.
+
+Where the settings come from (first found wins):
+
+1. ``--config FILE``: a ``pyproject.toml`` (its ``[tool.optimlint]`` table) or any other
+   TOML file (top-level keys, like ``optimlint.toml``);
+2. walking up from the first linted path (or the current directory): in each directory,
+   ``optimlint.toml``, then a ``pyproject.toml`` that has a ``[tool.optimlint]`` table;
+3. the defaults (every rule selected).
+
+The directory of the config file is the *project root*: ``per-file-ignores`` and
+``exclude`` patterns are relative to it. Every mistake in a config (invalid TOML, unknown
+key, wrong type, unknown rule code) is a ``ConfigError`` naming the file, the key and its
+line, so the CLI can exit 2 with a message a user can act on.
+"""
 
 from __future__ import annotations
 
+import fnmatch
+import os
+import re
+import sys
 from dataclasses import dataclass, field
 
-from optimlint.registry import RULES, ALWAYS_ON, expand_selector
+from optimlint.registry import ALWAYS_ON, RULES, expand_selector
 
 
 @dataclass
@@ -18,6 +36,9 @@ class Settings:
     unsafe_fixes: bool = False
     optimizer_factories: list[str] = field(default_factory=list)
     scheduler_factories: list[str] = field(default_factory=list)
+    # Where the settings came from; patterns are relative to ``root``.
+    root: str | None = None
+    config_path: str | None = None
 
     def enabled_codes(self) -> set[str]:
         codes: set[str] = set()
@@ -27,10 +48,275 @@ class Settings:
             codes.difference_update(expand_selector(sel))
         return codes | set(ALWAYS_ON)
 
+    def ignored_for(self, path: str) -> set[str]:
+        """Codes that ``per-file-ignores`` switches off for ``path``."""
+        if not self.per_file_ignores:
+            return set()
+        root = self.root or os.getcwd()
+        absolute = os.path.abspath(path)
+        rel = os.path.relpath(absolute, root).replace(os.sep, "/")
+        base = os.path.basename(absolute)
+        out: set[str] = set()
+        for pattern, selectors in self.per_file_ignores.items():
+            if glob_match(pattern, rel) or glob_match(pattern, base) or glob_match(pattern, absolute):
+                for sel in selectors:
+                    out.update(expand_selector(sel))
+        out.difference_update(ALWAYS_ON)
+        return out
+
     def fingerprint(self) -> str:
         """A stable string of everything that changes lint results (for the cache key)."""
         return repr((sorted(self.enabled_codes()), sorted(self.per_file_ignores.items()),
-                     self.optimizer_factories, self.scheduler_factories))
+                     self.optimizer_factories, self.scheduler_factories, self.root))
 
 
-__all__ = ["Settings", "RULES"]
+def glob_match(pattern: str, path: str) -> bool:
+    """Ruff's per-file-ignores globs: ``*`` may cross ``/`` and ``**/`` matches zero dirs too."""
+    pattern = pattern.replace(os.sep, "/")
+    if pattern.startswith("./"):
+        pattern = pattern[2:]
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    return "**/" in pattern and fnmatch.fnmatchcase(path, pattern.replace("**/", ""))
+
+
+# --------------------------------------------------------------------------- errors
+class ConfigError(Exception):
+    """A config mistake: ``str(err)`` is the message the CLI prints."""
+
+
+KEYS: dict[str, str] = {
+    # key -> expected shape: "selectors", "strings", "bool", "per-file"
+    "select": "selectors",
+    "ignore": "selectors",
+    "extend-select": "selectors",
+    "per-file-ignores": "per-file",
+    "exclude": "strings",
+    "extend-exclude": "strings",
+    "unsafe-fixes": "bool",
+    "optimizer-factories": "strings",
+    "scheduler-factories": "strings",
+}
+
+
+def _loads(text: str):
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    return tomllib.loads(text), tomllib.TOMLDecodeError
+
+
+def _parse_toml(path: str, text: str) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _key_line(text: str, table: tuple[str, ...], key: str, needle: str | None = None) -> int | None:
+    """The 1-based line of ``key`` in ``table`` (``()`` for top level) of a TOML text.
+
+    With ``needle`` (e.g. an offending code), the line of that value at or after the key.
+    A best-effort scan of the text: TOML parsers do not keep positions.
+    """
+    lines = text.splitlines()
+    current: tuple[str, ...] = ()
+    key_re = re.compile(r'^\s*(?:"%s"|\'%s\'|%s)\s*=' % ((re.escape(key),) * 3))
+    dotted = ".".join(table)
+    for i, line in enumerate(lines):
+        header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
+        if header:
+            current = tuple(part.strip().strip('"\'') for part in header.group(1).split("."))
+            continue
+        if current == table and key_re.match(line):
+            return _needle_line(lines, i, needle)
+        # Dotted keys in a parent table: ``optimlint.select = ...`` under [tool].
+        if table and current == table[:-1] and re.match(
+                r"^\s*%s\.%s\s*=" % (re.escape(table[-1]), re.escape(key)), line):
+            return _needle_line(lines, i, needle)
+        if table and not current and re.match(r"^\s*%s\.%s\s*=" % (re.escape(dotted), re.escape(key)), line):
+            return _needle_line(lines, i, needle)
+    return None
+
+
+def _needle_line(lines: list[str], start: int, needle: str | None) -> int:
+    if needle:
+        for j in range(start, min(len(lines), start + 200)):
+            if needle in lines[j]:
+                return j + 1
+    return start + 1
+
+
+def _where(path: str, text: str, table: tuple[str, ...], key: str, needle: str | None = None) -> str:
+    line = _key_line(text, table, key, needle)
+    return f"{path}:{line}" if line else path
+
+
+def _validate_selectors(values, path, text, table, key) -> list[str]:
+    out = []
+    for value in values:
+        try:
+            expand_selector(value)
+        except KeyError:
+            where = _where(path, text, table, key, f"{value}")
+            raise ConfigError(f"{where}: unknown rule selector `{value}` in `{key}` "
+                              f"(run `optimlint rules` for the list of codes)") from None
+        out.append(value.strip().upper())
+    return out
+
+
+def _expect_strings(value, path, text, table, key) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        where = _where(path, text, table, key)
+        raise ConfigError(f"{where}: `{key}` must be a list of strings, got {_describe(value)}")
+    return list(value)
+
+
+def _describe(value) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def settings_from_table(table_data: dict, path: str, text: str, table: tuple[str, ...]) -> Settings:
+    """Validate one ``[tool.optimlint]`` table (or a top-level optimlint.toml) into Settings."""
+    settings = Settings(config_path=os.path.abspath(path), root=os.path.dirname(os.path.abspath(path)))
+    for key, value in table_data.items():
+        shape = KEYS.get(key)
+        if shape is None:
+            where = _where(path, text, table, key)
+            hint = ""
+            close = [k for k in KEYS if k.replace("-", "_") == key or k.replace("-", "") == key.replace("_", "")]
+            if close:
+                hint = f" (did you mean `{close[0]}`?)"
+            raise ConfigError(f"{where}: unknown key `{key}` in [{'.'.join(table) or 'optimlint'}]{hint}; "
+                              f"known keys: {', '.join(KEYS)}")
+        attr = key.replace("-", "_")
+        if shape == "bool":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{_where(path, text, table, key)}: `{key}` must be true or false, "
+                                  f"got {_describe(value)}")
+            setattr(settings, attr, value)
+        elif shape == "strings":
+            setattr(settings, attr, _expect_strings(value, path, text, table, key))
+        elif shape == "selectors":
+            values = _expect_strings(value, path, text, table, key)
+            setattr(settings, attr, _validate_selectors(values, path, text, table, key))
+        elif shape == "per-file":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{_where(path, text, table, key)}: `{key}` must be a table of "
+                                  f"glob = [codes], got {_describe(value)}")
+            pfi: dict[str, list[str]] = {}
+            for pattern, codes in value.items():
+                sub = (*table, key)
+                if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                    line = _key_line(text, table, key, pattern) or _key_line(text, sub, pattern)
+                    where = f"{path}:{line}" if line else path
+                    raise ConfigError(f"{where}: `{key}` entry {pattern!r} must be a list of rule codes, "
+                                      f"got {_describe(codes)}")
+                for code in codes:
+                    try:
+                        expand_selector(code)
+                    except KeyError:
+                        line = (_key_line(text, sub, pattern, code) or _key_line(text, table, key, code))
+                        where = f"{path}:{line}" if line else path
+                        raise ConfigError(f"{where}: unknown rule selector `{code}` in `{key}` "
+                                          f"for {pattern!r}") from None
+                pfi[pattern] = [c.strip().upper() for c in codes]
+            settings.per_file_ignores = pfi
+    if "select" not in table_data:
+        settings.select = ["OPT"]
+    return settings
+
+
+# --------------------------------------------------------------------------- loading
+def load_file(path: str) -> Settings:
+    """Settings from one file: ``pyproject.toml`` reads ``[tool.optimlint]``, others top level."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: config file is not valid UTF-8") from None
+    data = _parse_toml(path, text)
+    if os.path.basename(path) == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("optimlint", {}) if isinstance(tool, dict) else {}
+        if not isinstance(table, dict):
+            raise ConfigError(f"{_where(path, text, ('tool',), 'optimlint')}: `tool.optimlint` must be a table")
+        return settings_from_table(table, path, text, ("tool", "optimlint"))
+    return settings_from_table(data, path, text, ())
+
+
+def find_config(start: str) -> str | None:
+    """The nearest ``optimlint.toml`` or ``pyproject.toml`` with ``[tool.optimlint]``."""
+    current = os.path.abspath(start)
+    if not os.path.isdir(current):
+        current = os.path.dirname(current)
+    while True:
+        candidate = os.path.join(current, "optimlint.toml")
+        if os.path.isfile(candidate):
+            return candidate
+        candidate = os.path.join(current, "pyproject.toml")
+        if os.path.isfile(candidate) and _mentions_optimlint(candidate):
+            return candidate
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def _mentions_optimlint(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return False
+    if "optimlint" not in text:
+        return False
+    try:
+        data, _ = _loads(text)
+    except Exception:
+        return True  # let load_file report the invalid TOML with its line
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "optimlint" in tool
+
+
+def load_settings(config: str | None = None, start: str | None = None) -> Settings:
+    """Settings for a run: ``config`` if given, else the nearest config above ``start``."""
+    if config is not None:
+        if not os.path.isfile(config):
+            raise ConfigError(f"{config}: config file not found")
+        return load_file(config)
+    found = find_config(start or os.getcwd())
+    if found is None:
+        return Settings(root=os.getcwd())
+    return load_file(found)
+
+
+def validate_selectors(values, option: str) -> list[str]:
+    """Selectors from the command line; raises ConfigError naming the option."""
+    out = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                expand_selector(part)
+            except KeyError:
+                raise ConfigError(f"invalid value for `{option}`: unknown rule selector `{part}` "
+                                  f"(run `optimlint rules` for the list of codes)") from None
+            out.append(part.upper())
+    return out
+
+
+__all__ = ["Settings", "RULES", "ConfigError", "load_settings", "load_file", "find_config",
+           "validate_selectors", "glob_match"]

@@ -22,3 +22,57 @@ def codes_at(source: str, select: list[str] | None = None, **settings) -> list[t
 @pytest.fixture
 def lint_fn():
     return lint
+
+
+# --------------------------------------------------------------------------- fake rules
+# Rule-independent CLI/report tests need findings with and without fixes whatever the
+# rule engineers' checks do. ``fake_rules`` installs, for one test only, a check that
+# reports calls to ``flag_safe()`` (OPT604, safe fix -> ``fixed_safe()``), ``flag_unsafe()``
+# (OPT101, unsafe fix -> ``fixed_unsafe()``) and ``flag_plain()`` (OPT107, no fix).
+# Its class has no codes outside the fixture, so check discovery never picks it up.
+FAKE_CODES = ("OPT604", "OPT101", "OPT107")
+
+
+def _make_fake_check():
+    import libcst as cst
+
+    from optimlint.checks.base import Check
+    from optimlint.diagnostics import Fix
+
+    class FakeCheck(Check):
+        codes = ()
+        needles = (b"flag_",)
+
+        def run(self, ctx):
+            out = []
+
+            class Visitor(cst.CSTVisitor):
+                def visit_Call(self, node):
+                    if not isinstance(node.func, cst.Name):
+                        return
+                    name = node.func.value
+                    if name == "flag_safe":
+                        fix = Fix.safe("Call `fixed_safe` instead", ctx.replace(node.func, "fixed_safe"))
+                        out.append(ctx.diagnostic("OPT604", node, "`flag_safe()` is flagged", fix))
+                    elif name == "flag_unsafe":
+                        fix = Fix.unsafe("Call `fixed_unsafe` instead", ctx.replace(node.func, "fixed_unsafe"))
+                        out.append(ctx.diagnostic("OPT101", node, "`flag_unsafe()` is flagged", fix))
+                    elif name == "flag_plain":
+                        out.append(ctx.diagnostic("OPT107", node, "`flag_plain()` is flagged"))
+
+            ctx.module.visit(Visitor())
+            return out
+
+    return FakeCheck
+
+
+@pytest.fixture
+def fake_rules(monkeypatch):
+    """Install the fake check (see above) for the duration of one test."""
+    from optimlint.checks import base
+
+    real = list(base.all_checks())
+    fake = _make_fake_check()
+    monkeypatch.setattr(fake, "codes", FAKE_CODES)
+    monkeypatch.setattr(base, "_CHECKS", [*real, fake])
+    yield fake

@@ -1,0 +1,68 @@
+"""Reporters: one module per family of output formats (Ruff's names and shapes).
+
+``render(result, fmt, settings, stream, ...)`` writes a whole run's report to ``stream``.
+``diagnostic_to_json(d)`` is the one JSON object shape (``check --output-format json``
+and the runtime report use it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from optimlint.config import Settings
+    from optimlint.engine import RunResult
+
+FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
+
+
+@dataclass
+class ReportOptions:
+    show_fixes: bool = False
+    statistics: bool = False
+    quiet: bool = False
+    color: bool = False
+    fix: bool = False  # the run applied fixes: the summary counts them
+    unsafe_fixes: bool = False  # unsafe fixes are allowed: count them as fixable
+
+
+def render(result: "RunResult", fmt: str, settings: "Settings | None", stream: TextIO,
+           show_fixes: bool = False, statistics: bool = False, options: ReportOptions | None = None) -> None:
+    options = options or ReportOptions(show_fixes=show_fixes, statistics=statistics)
+    if options.statistics:
+        from optimlint.report.text import render_statistics
+
+        render_statistics(result, stream, options)
+        return
+    if fmt in ("full", "concise"):
+        from optimlint.report.text import render_text
+
+        render_text(result, stream, options, full=fmt == "full")
+    elif fmt in ("json", "json-lines"):
+        from optimlint.report.json_report import render_json, render_json_lines
+
+        (render_json if fmt == "json" else render_json_lines)(result.diagnostics, stream)
+    elif fmt == "sarif":
+        from optimlint.report.sarif import render_sarif
+
+        render_sarif(result.diagnostics, stream)
+    elif fmt in ("github", "gitlab"):
+        from optimlint.report.ci import render_github, render_gitlab
+
+        (render_github if fmt == "github" else render_gitlab)(result.diagnostics, stream)
+    elif fmt == "junit":
+        from optimlint.report.junit import render_junit
+
+        render_junit(result.diagnostics, stream)
+    else:
+        raise ValueError(f"unknown output format {fmt!r}")
+
+
+def diagnostic_to_json(d):
+    from optimlint.report.json_report import diagnostic_to_json as to_json
+
+    return to_json(d)
+
+
+__all__ = ["FORMATS", "ReportOptions", "render", "diagnostic_to_json"]
