@@ -326,4 +326,4 @@ def _walk(top: str, excluder: Excluder):
                 continue
             child = os.path.join(abs_dir, name)
             if not excluder.excluded(child, False):
-                yield os.path.join(dirpath, name) if dirpath != "." else name
+                yield os.path.normpath(os.path.join(dirpath, name))

@@ -34,15 +34,17 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     raw = source.encode("utf-8", "surrogatepass")
     checks = [c for c in checks if any(n in raw for n in c.needles)]
     if not checks:
-        return []
-    import libcst as cst
-
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        return [syntax_error(path, f"SyntaxError: {exc.message}", exc.raw_line, exc.raw_column + 1)]
-    except RecursionError:
-        return [syntax_error(path, "SyntaxError: the file is nested too deeply to be parsed")]
+        # No selected rule can fire: skip LibCST, but OPT000 is never deselected, so a
+        # cheap parse by CPython looks for syntax errors (confirmed by LibCST, which also
+        # knows syntax newer than the running Python).
+        if _cpython_parses(source):
+            return []
+        module_or_error = _parse(path, source)
+        return module_or_error if isinstance(module_or_error, list) else []
+    module_or_error = _parse(path, source)
+    if isinstance(module_or_error, list):
+        return module_or_error
+    module = module_or_error
     from optimlint.context import FileContext
     from optimlint.suppression import filter_suppressed
 
@@ -53,6 +55,28 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     out = filter_suppressed(out, source)
     out.sort(key=lambda d: d.sort_key)
     return out
+
+
+def _cpython_parses(source: str) -> bool:
+    import ast
+
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _parse(path: str, source: str):
+    """The LibCST module, or ``[OPT000 diagnostic]`` when the text does not parse."""
+    import libcst as cst
+
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        return [syntax_error(path, f"SyntaxError: {exc.message}", exc.raw_line, exc.raw_column + 1)]
+    except RecursionError:
+        return [syntax_error(path, "SyntaxError: the file is nested too deeply to be parsed")]
 
 
 # --------------------------------------------------------------------------- results
@@ -183,6 +207,9 @@ def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
+    from optimlint.report.paths import display_path
+
+    path = display_path(path)
     return "".join(difflib.unified_diff(
         before.splitlines(keepends=True), after.splitlines(keepends=True),
         fromfile=path, tofile=path))

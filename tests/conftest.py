@@ -76,3 +76,24 @@ def fake_rules(monkeypatch):
     monkeypatch.setattr(fake, "codes", FAKE_CODES)
     monkeypatch.setattr(base, "_CHECKS", [*real, fake])
     yield fake
+
+
+# --------------------------------------------------------------------------- CLI helpers
+def invoke(args, **kwargs):
+    """Run the real click command in-process; ``result.stdout`` / ``result.stderr`` apart."""
+    from click.testing import CliRunner
+
+    from optimlint.cli import cli
+
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(cli, list(args), catch_exceptions=False, **kwargs)
+
+
+def write(path, text: str):
+    """Write dedented ``text`` to ``path`` (creating folders); returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
