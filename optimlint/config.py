@@ -58,7 +58,7 @@ class Settings:
         base = os.path.basename(absolute)
         out: set[str] = set()
         for pattern, selectors in self.per_file_ignores.items():
-            if glob_match(pattern, rel) or glob_match(pattern, base) or glob_match(pattern, absolute):
+            if glob_match(pattern, rel) or glob_match(pattern, base):
                 for sel in selectors:
                     out.update(expand_selector(sel))
         out.difference_update(ALWAYS_ON)
@@ -115,7 +115,14 @@ def _parse_toml(path: str, text: str) -> dict:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        message = str(exc)
+        m = re.search(r"\s*\(at line (\d+), column \d+\)$", message)
+        if m:
+            line, message = m.group(1), message[: m.start()]
+        else:
+            line = str(max(1, len(text.splitlines())))
+            message = re.sub(r"\s*\(at end of document\)$", " at end of file", message)
+        raise ConfigError(f"{path}:{line}: invalid TOML: {message}") from None
 
 
 def _key_line(text: str, table: tuple[str, ...], key: str, needle: str | None = None) -> int | None:
@@ -132,6 +139,8 @@ def _key_line(text: str, table: tuple[str, ...], key: str, needle: str | None = 
         header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
         if header:
             current = tuple(part.strip().strip('"\'') for part in header.group(1).split("."))
+            if current[: len(table) + 1] == (*table, key):
+                return _needle_line(lines, i, needle)  # the key is a table: [tool.optimlint.key]
             continue
         if current == table and key_re.match(line):
             return _needle_line(lines, i, needle)
