@@ -74,9 +74,27 @@ def _parse(path: str, source: str):
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        return [syntax_error(path, f"SyntaxError: {exc.message}", exc.raw_line, exc.raw_column + 1)]
+        located = _cpython_syntax_error(source)
+        if located is not None:  # CPython's message and position are the precise ones
+            message, row, column = located
+            return [syntax_error(path, f"SyntaxError: {message}", row, column)]
+        message = exc.message.removeprefix("parser error: ")
+        return [syntax_error(path, f"SyntaxError: {message}", exc.raw_line, exc.raw_column + 1)]
     except RecursionError:
         return [syntax_error(path, "SyntaxError: the file is nested too deeply to be parsed")]
+
+
+def _cpython_syntax_error(source: str) -> tuple[str, int, int] | None:
+    import ast
+
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        if exc.lineno:
+            return exc.msg, exc.lineno, exc.offset or 1
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return None
 
 
 # --------------------------------------------------------------------------- results
