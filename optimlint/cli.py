@@ -206,13 +206,26 @@ def rule(code: str) -> None:
     click.echo(text.rstrip("\n"))
 
 
+def rules_markdown() -> str:
+    """The rule table of the README (``optimlint rules --output-format markdown``)."""
+    from optimlint.registry import RULES
+
+    lines = ["| Code | Name | Fix | Runtime confirmation |", "|---|---|---|---|"]
+    for info in RULES.values():
+        lines.append(f"| {info.code} | {info.name} | {info.fix} | {info.runtime or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
 @cli.command(name="rules")
-@click.option("--output-format", type=click.Choice(("text", "json")), default="text")
+@click.option("--output-format", type=click.Choice(("text", "json", "markdown")), default="text")
 def rules_cmd(output_format: str) -> None:
     """List every rule: code, name, fix and runtime confirmation."""
     from optimlint.registry import RULES
 
     rows = [(i.code, i.name, i.fix, i.runtime or "-") for i in RULES.values()]
+    if output_format == "markdown":
+        click.echo(rules_markdown(), nl=False)
+        return
     if output_format == "json":
         import json
 
