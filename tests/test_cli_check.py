@@ -353,3 +353,13 @@ def test_python_m_bad_config_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {tmp_path / 'pyproject.toml'}:3: unknown key `selcet`")
     assert "Traceback" not in proc.stderr
+
+
+def test_static_check_imports_neither_torch_nor_rich(tmp_path):
+    write(tmp_path / "t.py", "import torch\nopt = torch.optim.SGD([], lr=0.1)\nopt.step()\n")
+    code = ("import sys\nfrom optimlint.cli import main\n"
+            "try:\n    main(['check', '-q', '.'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'rich') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stdout + proc.stderr
