@@ -111,6 +111,7 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
     from optimlint.config import ConfigError, load_settings
     from optimlint.engine import RunOptions, run
     from optimlint.report import ReportOptions, render
+    from optimlint.report.paths import display_path, location_prefix
 
     try:
         start = paths[0] if paths and os.path.exists(paths[0]) else None
@@ -138,7 +139,7 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
     unsafe = options.allow_unsafe(settings)
     for f in result.files:
         for d, reason in f.dropped:
-            click.echo(f"warning: {f.path}:{d.location.row}:{d.location.column}: fix for {d.code} "
+            click.echo(f"warning: {location_prefix(d)}: fix for {d.code} "
                        f"was not applied: {reason}", err=True)
 
     if diff:
@@ -158,8 +159,7 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
 
     internal = result.internal_errors
     for path, message in internal:
-        click.echo(f"error: internal error while linting {path}: {message} "
-                   f"(set OPTIMLINT_DEBUG=1 for a traceback; please report it)", err=True)
+        click.echo(f"error: {display_path(path)}: {message}", err=True)
     if internal:
         sys.exit(2)
     sys.exit(0 if exit_zero else exit_code)

@@ -129,7 +129,7 @@ class FileResult:
     dropped: list[tuple[Diagnostic, str]] = field(default_factory=list)
     diff: str | None = None
     skipped: bool = False  # nothing selected could fire: no parse
-    error: str | None = None  # an internal error (a bug): the CLI exits 2
+    error: str | None = None  # an internal error or a failed write: the CLI exits 2
     excerpts: list[Excerpt | None] = field(default_factory=list)  # aligned with diagnostics
 
 
@@ -201,7 +201,11 @@ def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
                 if options.diff:
                     result.diff = unified_diff(path, text, outcome.text)
                 else:
-                    sources.write_source(src, outcome.text)
+                    try:
+                        sources.write_source(src, outcome.text)
+                    except (OSError, sources.SourceError) as exc:
+                        result.error = f"cannot write the fixed file: {getattr(exc, 'strerror', None) or exc}"
+                        return result
                     text = outcome.text
             result.fixed = _map_notebook(src, list(outcome.fixed))
             result.dropped = [(m, reason) for m, (_, reason) in
@@ -219,7 +223,8 @@ def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
     except Exception as exc:  # a bug in optimlint: reported, never a traceback
         if os.environ.get("OPTIMLINT_DEBUG") == "1":
             raise
-        result.error = f"{type(exc).__name__}: {exc}"
+        result.error = (f"internal error: {type(exc).__name__}: {exc} "
+                        f"(set OPTIMLINT_DEBUG=1 for a traceback; please report it)")
         result.diagnostics, result.excerpts = [], []
     return result
 

@@ -272,7 +272,8 @@ def test_internal_error_exits_2_with_message(project, fake_rules, monkeypatch):
     monkeypatch.setattr(fake_rules, "run", boom)
     result = invoke(["check", "pkg/train.py"])
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: internal error while linting pkg/train.py: RuntimeError: kaboom")
+    assert result.stderr == ("error: pkg/train.py: internal error: RuntimeError: kaboom "
+                             "(set OPTIMLINT_DEBUG=1 for a traceback; please report it)\n")
 
 
 def test_color_only_when_forced_and_never_with_no_color(project, monkeypatch):
@@ -363,3 +364,28 @@ def test_static_check_imports_neither_torch_nor_rich(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=120)
     assert proc.stdout.splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+def test_unwritable_file_with_fix_exits_2(project):
+    if os.geteuid() == 0:
+        pytest.skip("root can write read-only files")
+    target = project / "pkg" / "train.py"
+    target.chmod(0o444)
+    (project / "pkg").chmod(0o555)
+    try:
+        result = invoke(["check", "--fix", "-q"])
+    finally:
+        (project / "pkg").chmod(0o755)
+        target.chmod(0o644)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: pkg/train.py: cannot write the fixed file: ")
+
+
+def test_debug_env_shows_traceback(project, fake_rules, monkeypatch):
+    def boom(self, ctx):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(fake_rules, "run", boom)
+    monkeypatch.setenv("OPTIMLINT_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="kaboom"):
+        invoke(["check", "pkg/train.py"])
