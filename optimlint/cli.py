@@ -137,6 +137,8 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
             progress.close()
 
     unsafe = options.allow_unsafe(settings)
+    if not result.files and not result.errors and not quiet:
+        click.echo("warning: No Python files found under the given path(s)", err=True)
     for f in result.files:
         for d, reason in f.dropped:
             click.echo(f"warning: {location_prefix(d)}: fix for {d.code} "

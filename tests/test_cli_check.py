@@ -116,6 +116,14 @@ def test_selection_by_code_and_prefix(project, args, codes):
     assert [line.split()[1] for line in result.stdout.splitlines()] == codes
 
 
+def test_no_python_files_warns_and_passes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "notes.txt", "hello\n")
+    result = invoke(["check"])
+    assert (result.exit_code, result.stdout) == (0, "All checks passed!\n")
+    assert result.stderr == "warning: No Python files found under the given path(s)\n"
+
+
 def test_exit_zero(project):
     result = invoke(["check", "--exit-zero", "-q"])
     assert result.exit_code == 0

@@ -54,7 +54,8 @@ def hook_repo(tmp_path_factory):
     env = _env(tmp_path_factory.mktemp("pc_home"))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=env)
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
-    subprocess.run(["git", "commit", "-qm", "snapshot"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "-c", "commit.gpgsign=false", "commit", "-qm", "snapshot"], cwd=repo, check=True,
+                   env=env)
     return repo, env
 
 
