@@ -1,0 +1,389 @@
+"""What each name or attribute holds: optimizers, schedulers, scalers, accelerators, engines.
+
+One pass over the module collects, per scope (module, each function, each class's
+``self.x`` attributes), the assignments whose value the analysis can classify:
+
+- ``opt = torch.optim.Adam(model.parameters())``: an optimizer (class ``Adam``, built
+  from the parameters of ``model``), also configured ``optimizer-factories``;
+- ``sched = StepLR(opt, ...)``: a scheduler tied to ``opt``'s binding;
+- ``scaler = torch.amp.GradScaler()``; ``accelerator = accelerate.Accelerator()``;
+  ``engine, opt, _, _ = deepspeed.initialize(...)`` (an engine and a DeepSpeed-owned
+  optimizer, which are never treated as torch optimizers);
+- ``model, opt, loader = accelerator.prepare(model, opt, loader)``: each target keeps
+  what the corresponding argument held; ``opt2 = opt`` is an alias;
+- ``opt = self.optimizers()`` / ``a, b = self.optimizers()`` (Lightning, manual);
+- ``self.x = ...`` in any method is visible as ``self.x`` in every method of the class;
+- a parameter annotated ``torch.optim.Optimizer`` (or a subclass) is an optimizer;
+- SPEC's name rule: an unannotated parameter or ``self`` attribute whose name says
+  optimizer (scheduler) is one when its ``step()`` is called (the caller, the
+  iteration model, asks with ``want=...``), unless its assignments show otherwise.
+
+Usage::
+
+    from optimlint.analysis.bindings import Bindings
+
+    b = ctx.cached(Bindings, lambda: Bindings.build(ctx))
+    binding = b.resolve(func, call.func.value)   # func: the enclosing FunctionDef or None
+    if binding and binding.kind == "optimizer":
+        binding.cls          # "Adam", or None when only the name/annotation says optimizer
+        binding.modules      # frozenset({"model"}) or None when unknown
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from optimlint.analysis import symbols
+from optimlint.analysis.names import dotted
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+
+OPTIMIZER = "optimizer"
+SCHEDULER = "scheduler"
+SCALER = "scaler"
+ACCELERATOR = "accelerator"  # accelerate.Accelerator / lightning Fabric
+ENGINE = "engine"  # DeepSpeed engine
+FOREIGN_OPTIMIZER = "foreign-optimizer"  # owned by DeepSpeed etc.: never a torch optimizer
+
+_ACCELERATOR_QUALNAMES = frozenset({
+    "accelerate.Accelerator", "accelerate.accelerator.Accelerator",
+    "lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric",
+    "lightning.fabric.fabric.Fabric",
+})
+_DEEPSPEED_INIT = frozenset({"deepspeed.initialize"})
+_OPTIMIZER_BASES = frozenset({"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"})
+
+
+@dataclass(eq=False)
+class Binding:
+    """One object the analysis can follow. Identity (``is``) means "the same object"."""
+
+    kind: str
+    name: str  # the spelling where it was bound: "opt", "self.optimizer"
+    cls: str | None = None  # "Adam", "StepLR", a factory qualname; None when unknown
+    node: cst.CSTNode | None = None  # the construction call (or the parameter)
+    modules: frozenset[str] | None = None  # optimizer: keys of modules its params come from
+    optimizer: "Binding | None" = None  # scheduler: the optimizer it drives
+    by_name: bool = False  # only SPEC's name rule / an annotation says what it is
+    lightning: bool = False  # from Lightning's self.optimizers()
+    call: cst.Call | None = None  # the construction call, when there is one
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Binding({self.kind}, {self.name!r}, cls={self.cls!r})"
+
+
+def key_of(expr: cst.BaseExpression | None) -> str | None:
+    """A stable spelling of a Name / Attribute chain / literal subscript: ``opts['g']``."""
+    if expr is None:
+        return None
+    d = dotted(expr)
+    if d is not None:
+        return d
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        base = key_of(expr.value)
+        el = expr.slice[0].slice
+        if base and isinstance(el, cst.Index) and isinstance(el.value, (cst.SimpleString, cst.Integer)):
+            return f"{base}[{el.value.value}]"
+    return None
+
+
+def parameter_modules(expr: cst.BaseExpression | None) -> frozenset[str] | None:
+    """Keys of the modules whose ``.parameters()`` feed an optimizer's params argument.
+
+    None when something else (a name we cannot trace) also feeds it.
+    """
+    if expr is None:
+        return None
+    found: set[str] = set()
+    unknown = False
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> bool:
+            nonlocal unknown
+            f = node.func
+            if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
+                k = key_of(f.value)
+                if k is None:
+                    unknown = True
+                else:
+                    found.add(k)
+                return False
+            return True
+
+        def visit_Name(self, node: cst.Name) -> bool:
+            nonlocal unknown
+            # A bare name feeding params (``params``, ``groups``) is not traced.
+            if node.value not in ("p", "n", "x", "lambda", "True", "False", "None"):
+                unknown = True
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            nonlocal unknown
+            unknown = True
+            return False
+
+        def visit_DictElement(self, node: cst.DictElement) -> bool:
+            # {"params": model.head.parameters(), "lr": 1e-3}: only the params value matters.
+            if isinstance(node.key, cst.SimpleString) and node.key.evaluated_value != "params":
+                return False
+            return True
+
+        def visit_Arg(self, node: cst.Arg) -> bool:
+            return True
+
+    expr.visit(V())
+    if unknown or not found:
+        return None
+    return frozenset(found)
+
+
+def _arg(call: cst.Call, index: int, keyword: str) -> cst.BaseExpression | None:
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == keyword:
+            return a.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[index].value if index < len(positional) else None
+
+
+@dataclass
+class Bindings:
+    """Per-scope tables of what names and attributes hold."""
+
+    ctx: "FileContext"
+    module_scope: dict[str, Binding] = field(default_factory=dict)
+    function_scopes: dict[cst.CSTNode, dict[str, Binding]] = field(default_factory=dict)
+    class_attrs: dict[cst.ClassDef, dict[str, Binding]] = field(default_factory=dict)
+    class_of: dict[cst.CSTNode, cst.ClassDef] = field(default_factory=dict)
+    params_of: dict[cst.CSTNode, dict[str, cst.Param]] = field(default_factory=dict)
+    # keys assigned from something the analysis cannot classify, per scope (None: module)
+    opaque_assigned: dict[cst.CSTNode | None, set[str]] = field(default_factory=dict)
+    _by_name: dict[tuple, Binding] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, ctx: "FileContext") -> "Bindings":
+        b = cls(ctx)
+        ctx.module.visit(_Collector(b))
+        return b
+
+    # -- lookup --------------------------------------------------------------
+    def scope_table(self, func: cst.CSTNode | None) -> dict[str, Binding]:
+        return self.module_scope if func is None else self.function_scopes.setdefault(func, {})
+
+    def resolve(self, func: cst.CSTNode | None, expr: cst.BaseExpression | None,
+                want: str | None = None) -> Binding | None:
+        """What ``expr`` holds inside function ``func`` (None: module level).
+
+        ``want`` ("optimizer" / "scheduler") enables SPEC's name rule for an unannotated
+        parameter or ``self`` attribute (the caller has seen its ``step()`` called).
+        """
+        k = key_of(expr)
+        if k is None:
+            return None
+        return self.resolve_key(func, k, want)
+
+    def resolve_key(self, func: cst.CSTNode | None, k: str, want: str | None = None) -> Binding | None:
+        if func is not None:
+            b = self.function_scopes.get(func, {}).get(k)
+            if b is not None:
+                return b
+            if k.startswith("self."):
+                klass = self.class_of.get(func)
+                if klass is not None:
+                    b = self.class_attrs.get(klass, {}).get(k)
+                    if b is not None:
+                        return b
+            elif "." not in k and k in self.params_of.get(func, {}):
+                # A parameter shadows module-level names.
+                return self._name_rule(func, k, want)
+        b = self.module_scope.get(k)
+        if b is not None:
+            return b
+        return self._name_rule(func, k, want)
+
+    def _name_rule(self, func: cst.CSTNode | None, k: str, want: str | None) -> Binding | None:
+        if want is None:
+            return None
+        last = k.rsplit(".", 1)[-1]
+        is_param = func is not None and "." not in k and k in self.params_of.get(func, {})
+        is_attr = k.startswith("self.") and k.count(".") == 1
+        if not (is_param or is_attr):
+            return None
+        if want == OPTIMIZER and not symbols.name_says_optimizer(last):
+            return None
+        if want == SCHEDULER and not symbols.name_says_scheduler(last):
+            return None
+        scope = self.class_of.get(func) if is_attr else func
+        if is_param and k in self.opaque_assigned.get(func, set()):
+            return None
+        ident = (scope, k, want)
+        b = self._by_name.get(ident)
+        if b is None:
+            b = Binding(want, k, by_name=True)
+            self._by_name[ident] = b
+        return b
+
+
+class _Collector(cst.CSTVisitor):
+    """One pass: assignments, parameters, classes. Functions are visited in source order."""
+
+    def __init__(self, b: Bindings) -> None:
+        self.b = b
+        self.ctx = b.ctx
+        self.funcs: list[cst.FunctionDef] = []
+        self.classes: list[cst.ClassDef] = []
+        self.scopes: list[cst.CSTNode] = []
+
+    # -- scopes --------------------------------------------------------------
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.classes.append(node)
+        self.scopes.append(node)
+        self.b.class_attrs.setdefault(node, {})
+        return True
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.pop()
+        self.scopes.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        enclosing_class = self.classes[-1] if self.classes and self._directly_in_class(node) else None
+        if enclosing_class is None and self.funcs:
+            # a nested function sees its enclosing method's class for ``self``
+            outer = self.funcs[-1]
+            if outer in self.b.class_of:
+                enclosing_class = self.b.class_of[outer]
+        if enclosing_class is not None:
+            self.b.class_of[node] = enclosing_class
+        self.funcs.append(node)
+        self.scopes.append(node)
+        table = self.b.scope_table(node)
+        params: dict[str, cst.Param] = {}
+        p = node.params
+        for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+            params[param.name.value] = param
+            if param.annotation is not None:
+                self._annotated(table, param)
+        for star in (p.star_arg, p.star_kwarg):
+            if isinstance(star, cst.Param):
+                params[star.name.value] = star
+        self.b.params_of[node] = params
+        return True
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.funcs.pop()
+        self.scopes.pop()
+
+    def _directly_in_class(self, node: cst.FunctionDef) -> bool:
+        """The innermost open scope is a class (a method), not a function."""
+        return bool(self.scopes) and isinstance(self.scopes[-1], cst.ClassDef)
+
+    def _annotated(self, table: dict[str, Binding], param: cst.Param) -> None:
+        ann = param.annotation.annotation
+        qn = self.ctx.qualify(ann) if isinstance(ann, (cst.Name, cst.Attribute)) else None
+        if qn in _OPTIMIZER_BASES or symbols.optimizer_class(qn):
+            table[param.name.value] = Binding(OPTIMIZER, param.name.value, symbols.optimizer_class(qn),
+                                              node=param, by_name=True)
+
+    # -- assignments ----------------------------------------------------------
+    def _table_for(self, key: str) -> dict[str, Binding]:
+        func = self.funcs[-1] if self.funcs else None
+        if key.startswith("self.") and func is not None and func in self.b.class_of:
+            return self.b.class_attrs.setdefault(self.b.class_of[func], {})
+        return self.b.scope_table(func)
+
+    def _lookup(self, expr: cst.BaseExpression | None) -> Binding | None:
+        func = self.funcs[-1] if self.funcs else None
+        return self.b.resolve(func, expr)
+
+    def _bind(self, target: cst.BaseExpression, value: Binding | None, opaque: bool = True) -> None:
+        k = key_of(target)
+        if k is None:
+            return
+        table = self._table_for(k)
+        if value is not None:
+            # The first classified value wins; a later one replaces only a name-rule guess.
+            if k not in table or table[k].by_name:
+                table[k] = value
+        elif opaque:
+            func = self.funcs[-1] if self.funcs else None
+            self.b.opaque_assigned.setdefault(func, set()).add(k)
+
+    def visit_Assign(self, node: cst.Assign) -> bool:
+        for t in node.targets:
+            self._assign(t.target, node.value)
+        return True
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
+        if node.value is not None:
+            self._assign(node.target, node.value)
+        return True
+
+    def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            elts = [e.value for e in target.elements]
+            self._assign_tuple(elts, value)
+            return
+        self._bind(target, self._value(value, target))
+
+    def _assign_tuple(self, targets: list[cst.BaseExpression], value: cst.BaseExpression) -> None:
+        if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(targets):
+            for t, v in zip(targets, value.elements):
+                self._bind(t, self._value(v.value, t))
+            return
+        if isinstance(value, cst.Call):
+            qn = self.ctx.qualify(value.func)
+            f = value.func
+            if isinstance(f, cst.Attribute) and f.attr.value == "prepare":
+                owner = self._lookup(f.value)
+                if owner is not None and owner.kind == ACCELERATOR:
+                    args = [a.value for a in value.args if a.keyword is None and not a.star]
+                    for i, t in enumerate(targets):
+                        self._bind(t, self._lookup(args[i]) if i < len(args) else None)
+                    return
+            if qn in _DEEPSPEED_INIT:
+                for i, t in enumerate(targets):
+                    kind = ENGINE if i == 0 else FOREIGN_OPTIMIZER if i == 1 else None
+                    self._bind(t, Binding(kind, key_of(t) or "", node=value, call=value) if kind else None)
+                return
+            if isinstance(f, cst.Attribute) and f.attr.value == "optimizers" and key_of(f.value) == "self":
+                for t in targets:
+                    self._bind(t, Binding(OPTIMIZER, key_of(t) or "", node=value, lightning=True,
+                                          by_name=True, call=value))
+                return
+        for t in targets:
+            self._bind(t, None)
+
+    def _value(self, value: cst.BaseExpression, target: cst.BaseExpression) -> Binding | None:
+        name = key_of(target) or ""
+        if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript)):
+            return self._lookup(value)  # alias
+        if not isinstance(value, cst.Call):
+            return None
+        f = value.func
+        if isinstance(f, cst.Attribute) and f.attr.value == "prepare":
+            owner = self._lookup(f.value)
+            if owner is not None and owner.kind == ACCELERATOR:
+                args = [a.value for a in value.args if a.keyword is None and not a.star]
+                return self._lookup(args[0]) if len(args) == 1 else None
+        if isinstance(f, cst.Attribute) and f.attr.value == "optimizers" and key_of(f.value) == "self":
+            return Binding(OPTIMIZER, name, node=value, lightning=True, by_name=True, call=value)
+        kind = symbols.classify_call(self.ctx, value)
+        if kind is not None:
+            if kind.kind == "optimizer":
+                return Binding(OPTIMIZER, name, kind.cls, node=value, call=value,
+                               modules=parameter_modules(_arg(value, 0, "params")))
+            if kind.kind == "scheduler":
+                return Binding(SCHEDULER, name, kind.cls, node=value, call=value,
+                               optimizer=self._lookup(_arg(value, 0, "optimizer")))
+            if kind.kind == "scaler":
+                return Binding(SCALER, name, "GradScaler", node=value, call=value)
+        qn = self.ctx.qualify(f)
+        if qn in _ACCELERATOR_QUALNAMES:
+            return Binding(ACCELERATOR, name, qn.rsplit(".", 1)[-1], node=value, call=value)
+        return None

@@ -1,0 +1,778 @@
+"""The training-iteration model: per loop / step function, the ordered events on every path.
+
+Built once per file (``training_model(ctx)``, memoised on the FileContext) and read by
+every order / scheduler / AMP / hygiene check. Each scope (the module body and every
+function) is walked once in source order; every call is classified into an
+``events.EventKind`` (backward, clear, step, ...), a same-module helper (inlined at the
+call site, so ``train_step(model, batch, opt)`` called from a loop contributes its
+events to that loop's iteration, with its parameters mapped to the caller's
+arguments), or an *opaque* call (anything else; kept when it might touch an
+optimizer, a module or a scaler: the rules treat it as "maybe", which means silence).
+
+Every ``Event`` records where it runs: the loops around it (outermost first: epoch
+loop, then batch loop), the conditional branches (``if``/``elif``/``else``, ``except``,
+``match`` arms, loop ``else``) with the loop depth at which each was entered, whether
+it is under ``torch.no_grad()``/``inference_mode()`` (or in a function so decorated)
+and under ``accelerator.accumulate(...)``.
+
+An ``Iteration`` is one loop body (with everything nested in it), a step function
+(a function that both runs backward and steps an optimizer), an LBFGS closure, or a
+Lightning ``training_step`` (``kind`` = "loop", "function", "closure",
+"lightning-auto", "lightning-manual"). ``it.always(ev)`` says the event runs on every
+pass through the iteration (not under a condition, not in a nested loop);
+``it.events`` are in source order, which is execution order for a straight body (a
+loop body also reads cyclically: a clear at the end serves the next iteration).
+
+Usage::
+
+    from optimlint.analysis.events import EventKind
+    from optimlint.analysis.iteration import training_model
+
+    model = training_model(ctx)
+    for it in model.iterations:
+        if it.kind != "loop":
+            continue
+        for ev in it.events:
+            if ev.kind is EventKind.SCHED_STEP and it.always(ev):
+                ev.node            # the scheduler's .step() Call
+                ev.target          # bindings.Binding of the scheduler (ev.target.optimizer: its optimizer)
+                ev.loops           # (epoch_loop, batch_loop) For/While nodes around it
+                ev.no_grad         # inside a no_grad region
+    model.scope_events(func)       # all events of one function (None: module body), helpers inlined
+    model.bindings                 # analysis.bindings.Bindings
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+import libcst as cst
+
+from optimlint.analysis import bindings as B
+from optimlint.analysis.bindings import Binding, Bindings, key_of
+from optimlint.analysis.events import EventKind
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+
+MAX_HELPER_DEPTH = 3
+
+_CLIP_QUALNAMES = frozenset({
+    "torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
+    "torch.nn.utils.clip_grad_norm", "torch.nn.utils.clip_grad.clip_grad_norm_",
+    "torch.nn.utils.clip_grad.clip_grad_value_", "torch.nn.utils.clip_grad.clip_grad_norm",
+})
+_NO_GRAD_QUALNAMES = frozenset({
+    "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+    "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode",
+})
+_LIGHTNING_BASES = frozenset({
+    "pytorch_lightning.LightningModule", "lightning.LightningModule",
+    "lightning.pytorch.LightningModule", "pytorch_lightning.core.LightningModule",
+    "lightning.pytorch.core.LightningModule", "pytorch_lightning.core.module.LightningModule",
+    "lightning.pytorch.core.module.LightningModule",
+})
+# Calls that never touch gradients, optimizers or modules' state (kept out of "opaque").
+_HARMLESS_FUNCS = frozenset({
+    "print", "len", "range", "enumerate", "zip", "isinstance", "float", "int", "str", "min", "max",
+    "sum", "abs", "round", "list", "tuple", "dict", "set", "sorted", "getattr", "hasattr", "iter", "next",
+    "format", "repr", "bool", "type", "id", "open", "any", "all", "map", "filter",
+})
+_HARMLESS_METHODS = frozenset({
+    "item", "detach", "cpu", "numpy", "tolist", "size", "dim", "log", "log_dict", "append", "extend",
+    "update", "format", "join", "write", "info", "debug", "warning", "set_description", "set_postfix",
+    "add_scalar", "add_scalars", "get", "items", "keys", "values", "mean", "sum", "to", "cuda", "float",
+    "half", "eq", "argmax", "max", "min", "view", "reshape", "squeeze", "unsqueeze", "flush", "copy_",
+    "get_last_lr", "state_dict", "numel", "clone", "zero_", "fill_", "mul_", "add_", "sub_", "div_",
+    "requires_grad_", "contiguous", "permute", "transpose", "split", "chunk", "long", "bool", "type",
+})
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A conditional region an event is under: ``node`` (If/Try/For/While/Match), its ``arm``."""
+
+    node: cst.CSTNode
+    arm: str  # "body", "else", "except", "case<i>"
+    loop_depth: int  # len(loops) where the branch was entered
+
+
+@dataclass(eq=False)
+class Event:
+    """One event (``kind`` is an EventKind) or one opaque call (``kind`` is None)."""
+
+    kind: EventKind | None
+    node: cst.CSTNode  # the call (or the ``p.grad = None`` assignment)
+    stmt: cst.CSTNode  # the statement of the analysed scope that runs it (the helper call for inlined ones)
+    own_stmt: cst.CSTNode  # the statement in the function that contains ``node``
+    func: cst.CSTNode | None  # the function whose body contains ``node`` (None: module body)
+    loops: tuple[cst.CSTNode, ...] = ()
+    branches: tuple[Branch, ...] = ()
+    no_grad: bool = False
+    accumulate: bool = False  # under ``with accelerator.accumulate(...)``
+    via: tuple[cst.Call, ...] = ()  # helper calls through which it was reached
+    target: Binding | None = None  # optimizer / scheduler the event acts on
+    target_key: str | None = None  # its spelling in the analysed scope ("self.optimizer"), when known
+    own_key: str | None = None  # its spelling where the call is written
+    module: str | None = None  # zero_grad/train/eval/clip on a module: its key (analysed scope's terms)
+    certain: bool = True  # ZERO_GRAD: certainly clears ``target``; BACKWARD: certainly a backward
+    scaled: bool = False  # BACKWARD through ``scaler.scale(...)``
+    scaler: Binding | None = None  # SCALE/UNSCALE/SCALER_STEP/SCALER_UPDATE/scaled BACKWARD: the scaler
+    scaler_key: str | None = None  # the scaler's spelling where the call is written
+    accelerate: bool = False  # accelerator.backward / accelerator.clip_grad_norm_ / manual_backward
+    # opaque calls only: bindings and keys passed to it; "maybe anything" for engines, unknown steps
+    touches: tuple[Binding, ...] = ()
+    touch_keys: frozenset[str] = frozenset()
+    self_call: bool = False
+    touches_all: bool = False
+    index: int = 0
+
+    @property
+    def direct(self) -> bool:
+        return not self.via
+
+
+@dataclass(eq=False)
+class Iteration:
+    kind: str  # "loop", "function", "closure", "lightning-auto", "lightning-manual"
+    node: cst.CSTNode  # For / While / FunctionDef
+    func: cst.CSTNode | None  # the scope it was found in
+    depth: int  # index of ``node`` in each event's ``loops`` (-1 for a function body)
+    events: list[Event] = field(default_factory=list)
+    opaque: list[Event] = field(default_factory=list)
+
+    def always(self, ev: Event) -> bool:
+        """Runs on every pass through this iteration: no condition, no nested loop."""
+        if len(ev.loops) != self.depth + 1:
+            return False
+        return not any(b.loop_depth > self.depth for b in ev.branches)
+
+    def nested(self, ev: Event) -> bool:
+        return len(ev.loops) > self.depth + 1
+
+    def conditions(self, ev: Event) -> tuple[Branch, ...]:
+        """The branches ``ev`` is under inside this iteration."""
+        return tuple(b for b in ev.branches if b.loop_depth > self.depth)
+
+    def of_kind(self, *kinds: EventKind) -> list[Event]:
+        return [e for e in self.events if e.kind in kinds]
+
+
+def exclusive(a: Event, b: Event) -> bool:
+    """``a`` and ``b`` are in different arms of one conditional: never on one path."""
+    arms = {br.node: br.arm for br in a.branches}
+    return any(br.node in arms and arms[br.node] != br.arm for br in b.branches)
+
+
+@dataclass
+class TrainingModel:
+    ctx: "FileContext"
+    bindings: Bindings
+    scopes: dict[cst.CSTNode | None, list[Event]] = field(default_factory=dict)
+    opaque: dict[cst.CSTNode | None, list[Event]] = field(default_factory=dict)
+    iterations: list[Iteration] = field(default_factory=list)
+    functions: dict[str, cst.FunctionDef] = field(default_factory=dict)  # module-level defs
+    methods: dict[cst.ClassDef, dict[str, cst.FunctionDef]] = field(default_factory=dict)
+    lightning_classes: dict[cst.ClassDef, bool] = field(default_factory=dict)  # -> automatic?
+    all_functions: list[cst.FunctionDef] = field(default_factory=list)
+    parent_func: dict[cst.CSTNode, cst.CSTNode | None] = field(default_factory=dict)
+
+    def scope_events(self, func: cst.CSTNode | None) -> list[Event]:
+        return self.scopes.get(func, [])
+
+    def all_events(self) -> Iterator[Event]:
+        for evs in self.scopes.values():
+            yield from evs
+
+
+def training_model(ctx: "FileContext") -> TrainingModel:
+    """The file's training model, built once and shared by every check."""
+    return ctx.cached(TrainingModel, lambda: _build(ctx))
+
+
+# ---------------------------------------------------------------------------------------
+def _build(ctx: "FileContext") -> TrainingModel:
+    bindings = ctx.cached(Bindings, lambda: Bindings.build(ctx))
+    model = TrainingModel(ctx, bindings)
+    _index_definitions(model)
+    scopes: list[cst.CSTNode | None] = [None, *model.all_functions]
+    for func in scopes:
+        walker = _Walker(model, func)
+        walker.run()
+        model.scopes[func] = walker.events
+        model.opaque[func] = walker.opaque
+        _iterations_of(model, func, walker)
+    return model
+
+
+def _index_definitions(model: TrainingModel) -> None:
+    ctx = model.ctx
+
+    def visit(body, parent_func, klass):
+        for stmt in body:
+            if isinstance(stmt, cst.FunctionDef):
+                model.all_functions.append(stmt)
+                model.parent_func[stmt] = parent_func
+                if parent_func is None and klass is None:
+                    model.functions.setdefault(stmt.name.value, stmt)
+                if klass is not None:
+                    model.methods.setdefault(klass, {}).setdefault(stmt.name.value, stmt)
+                visit(_body(stmt), stmt, None)
+            elif isinstance(stmt, cst.ClassDef):
+                bases = {ctx.qualify(a.value) for a in stmt.bases}
+                if bases & _LIGHTNING_BASES or any(
+                        (q or "").endswith("LightningModule") for q in bases):
+                    model.lightning_classes[stmt] = not _sets_manual(stmt)
+                visit(_body(stmt), parent_func, stmt)
+            else:
+                for inner in _child_blocks(stmt):
+                    visit(inner, parent_func, klass)
+
+    visit(model.ctx.module.body, None, None)
+
+
+def _sets_manual(klass: cst.ClassDef) -> bool:
+    found = False
+
+    class V(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            nonlocal found
+            for t in node.targets:
+                if key_of(t.target) == "self.automatic_optimization" and \
+                        isinstance(node.value, cst.Name) and node.value.value == "False":
+                    found = True
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            nonlocal found
+            # @property def automatic_optimization(self): return False
+            if node.name.value == "automatic_optimization":
+                found = True
+
+    klass.visit(V())
+    return found
+
+
+def _body(node) -> list:
+    body = node.body
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    if isinstance(body, cst.SimpleStatementSuite):
+        return [body]
+    return list(body) if isinstance(body, (list, tuple)) else []
+
+
+def _child_blocks(stmt) -> list[list]:
+    out = []
+    if isinstance(stmt, (cst.If,)):
+        out.append(_body(stmt))
+        if stmt.orelse is not None:
+            out.append(_body(stmt.orelse) if isinstance(stmt.orelse, cst.Else) else [stmt.orelse])
+    elif isinstance(stmt, (cst.For, cst.While, cst.With)):
+        out.append(_body(stmt))
+        if getattr(stmt, "orelse", None) is not None:
+            out.append(_body(stmt.orelse))
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        out.append(_body(stmt))
+        for h in stmt.handlers:
+            out.append(_body(h))
+        if stmt.orelse is not None:
+            out.append(_body(stmt.orelse))
+        if stmt.finalbody is not None:
+            out.append(_body(stmt.finalbody))
+    elif isinstance(stmt, cst.Match):
+        for case in stmt.cases:
+            out.append(_body(case))
+    return out
+
+
+@dataclass
+class _Frame:
+    func: cst.CSTNode | None
+    subst: dict[str, str | None]  # helper parameter -> caller's key (None: not a traceable name)
+    parent: "_Frame | None"
+    via: tuple[cst.Call, ...]
+    call_stmt: cst.CSTNode | None  # the statement of the top scope that made the call
+
+    def translate(self, k: str | None) -> str | None:
+        """``k`` (in this frame's terms) spelled in the top scope's terms, or None."""
+        if k is None:
+            return None
+        f = self
+        while f.parent is not None:
+            root, dot, rest = k.partition(".")
+            if root == "self":
+                pass  # same object across method calls
+            elif root in f.subst:
+                base = f.subst[root]
+                if base is None:
+                    return None
+                k = base + (dot + rest if rest else "")
+            elif f.func is not None and root in _params(f.func):
+                return None
+            f = f.parent
+        return k
+
+
+def _params(func: cst.FunctionDef) -> set[str]:
+    p = func.params
+    return {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
+
+
+class _Walker:
+    """Walks one scope in source order, inlining same-module helpers."""
+
+    def __init__(self, model: TrainingModel, func: cst.CSTNode | None) -> None:
+        self.model = model
+        self.ctx = model.ctx
+        self.b = model.bindings
+        self.func = func
+        self.events: list[Event] = []
+        self.opaque: list[Event] = []
+        self.loops: list[cst.CSTNode] = []  # every loop met, with its depth (top-scope loops only)
+        self.top_loops: list[tuple[cst.CSTNode, int]] = []
+        self.closures: list[str] = []
+        self._scaled_names: dict[tuple, bool] = {}
+
+    # -- driving -----------------------------------------------------------------
+    def run(self) -> None:
+        frame = _Frame(self.func, {}, None, (), None)
+        body = self.ctx.module.body if self.func is None else _body(self.func)
+        no_grad = self.func is not None and self._decorated_no_grad(self.func)
+        self._block(body, frame, (), (), no_grad, False)
+
+    def _decorated_no_grad(self, func: cst.FunctionDef) -> bool:
+        for d in func.decorators:
+            expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+            if self.ctx.qualify(expr) in _NO_GRAD_QUALNAMES:
+                return True
+        return False
+
+    def _block(self, stmts, frame, loops, branches, no_grad, accumulate) -> None:
+        for stmt in stmts:
+            self._stmt(stmt, frame, loops, branches, no_grad, accumulate)
+
+    def _stmt(self, stmt, frame, loops, branches, no_grad, accumulate) -> None:
+        top_stmt = frame.call_stmt or stmt
+        st = (frame, loops, branches, no_grad, accumulate, top_stmt, stmt)
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            return
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in stmt.body:
+                self._small(small, st)
+            return
+        if isinstance(stmt, cst.If):
+            self._expr(stmt.test, st)
+            self._block(_body(stmt), frame, loops, branches + (Branch(stmt, "body", len(loops)),),
+                        no_grad, accumulate)
+            if stmt.orelse is not None:
+                arm = Branch(stmt, "else", len(loops))
+                inner = _body(stmt.orelse) if isinstance(stmt.orelse, cst.Else) else [stmt.orelse]
+                self._block(inner, frame, loops, branches + (arm,), no_grad, accumulate)
+            return
+        if isinstance(stmt, (cst.For, cst.While)):
+            self._expr(stmt.iter if isinstance(stmt, cst.For) else stmt.test, st)
+            if frame.parent is None:
+                self.top_loops.append((stmt, len(loops)))
+            self._block(_body(stmt), frame, loops + (stmt,), branches, no_grad, accumulate)
+            if stmt.orelse is not None:
+                self._block(_body(stmt.orelse), frame, loops, branches + (Branch(stmt, "else", len(loops)),),
+                            no_grad, accumulate)
+            return
+        if isinstance(stmt, cst.With):
+            ng, acc = no_grad, accumulate
+            for item in stmt.items:
+                call = item.item
+                if isinstance(call, cst.Call):
+                    qn = self.ctx.qualify(call.func)
+                    if qn in _NO_GRAD_QUALNAMES:
+                        ng = True
+                    elif qn in ("torch.enable_grad", "torch.autograd.enable_grad"):
+                        ng = False
+                    elif isinstance(call.func, cst.Attribute) and call.func.attr.value in (
+                            "accumulate", "no_sync", "join_uneven_inputs"):
+                        acc = True
+                        continue
+                self._expr(item.item, st)
+            self._block(_body(stmt), frame, loops, branches, ng, acc)
+            return
+        if isinstance(stmt, (cst.Try, cst.TryStar)):
+            self._block(_body(stmt), frame, loops, branches, no_grad, accumulate)
+            for h in stmt.handlers:
+                self._block(_body(h), frame, loops, branches + (Branch(stmt, "except", len(loops)),),
+                            no_grad, accumulate)
+            if stmt.orelse is not None:
+                self._block(_body(stmt.orelse), frame, loops, branches + (Branch(stmt, "else", len(loops)),),
+                            no_grad, accumulate)
+            if stmt.finalbody is not None:
+                self._block(_body(stmt.finalbody), frame, loops, branches, no_grad, accumulate)
+            return
+        if isinstance(stmt, cst.Match):
+            self._expr(stmt.subject, st)
+            for i, case in enumerate(stmt.cases):
+                self._block(_body(case), frame, loops, branches + (Branch(stmt, f"case{i}", len(loops)),),
+                            no_grad, accumulate)
+            return
+
+    def _small(self, small, st) -> None:
+        if isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+            value = small.value
+            if value is not None:
+                self._expr(value, st)
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            for t in targets:
+                if isinstance(t, cst.Attribute) and t.attr.value == "grad":
+                    self._emit(EventKind.ZERO_GRAD, small, st, certain=False)
+                if isinstance(value, cst.Call) and self._is_scale_call(value, st[0]):
+                    k = key_of(t)
+                    if k:
+                        self._scaled_names[(st[0].func, k)] = True
+            return
+        if isinstance(small, cst.Expr):
+            self._expr(small.value, st)
+            return
+        if isinstance(small, cst.Return) and small.value is not None:
+            self._expr(small.value, st)
+            return
+        for child in small.children:
+            if isinstance(child, cst.BaseExpression):
+                self._expr(child, st)
+
+    def _expr(self, expr, st) -> None:
+        """Calls in evaluation order (inner calls first), not entering lambdas/comprehension defs."""
+        walker = self
+
+        class V(cst.CSTVisitor):
+            def visit_Lambda(self, node) -> bool:
+                return False
+
+            def leave_Call(self, node: cst.Call) -> None:
+                walker._call(node, st)
+
+        expr.visit(V())
+
+    # -- classification -----------------------------------------------------------------
+    def _resolve(self, frame: _Frame, expr, want=None) -> Binding | None:
+        k = key_of(expr)
+        if k is None:
+            return None
+        return self._resolve_key(frame, k, want)
+
+    def _resolve_key(self, frame: _Frame, k: str, want=None) -> Binding | None:
+        root, dot, rest = k.partition(".")
+        if frame.parent is not None and root in frame.subst and frame.subst[root] is not None:
+            b = self._resolve_key(frame.parent, frame.subst[root] + (dot + rest if rest else ""), want)
+            if b is not None:
+                return b
+        return self.b.resolve_key(frame.func, k, want)
+
+    def _is_scale_call(self, call: cst.Call, frame: _Frame) -> bool:
+        f = call.func
+        if isinstance(f, cst.Attribute) and f.attr.value == "scale":
+            b = self._resolve(frame, f.value)
+            return b is not None and b.kind == B.SCALER
+        return False
+
+    def _emit(self, kind, node, st, **kw) -> Event:
+        frame, loops, branches, no_grad, accumulate, top_stmt, own_stmt = st
+        ev = Event(kind, node, top_stmt, own_stmt, frame.func, loops, branches, no_grad, accumulate,
+                   frame.via, index=len(self.events) + len(self.opaque), **kw)
+        (self.events if kind is not None else self.opaque).append(ev)
+        return ev
+
+    def _call(self, call: cst.Call, st) -> None:
+        frame = st[0]
+        f = call.func
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        if isinstance(f, cst.Attribute):
+            attr = f.attr.value
+            recv = f.value
+            rkey = key_of(recv)
+            if attr in ("backward", "manual_backward"):
+                self._backward(call, recv, positional, st)
+                return
+            if attr == "zero_grad":
+                b = self._resolve(frame, recv, B.OPTIMIZER)
+                if b is not None and b.kind == B.OPTIMIZER:
+                    self._emit(EventKind.ZERO_GRAD, call, st, target=b, target_key=frame.translate(rkey),
+                               own_key=rkey)
+                elif b is not None and b.kind in (B.ENGINE, B.FOREIGN_OPTIMIZER):
+                    return
+                else:
+                    self._emit(EventKind.ZERO_GRAD, call, st, certain=False, module=frame.translate(rkey),
+                               own_key=rkey)
+                return
+            if attr == "step":
+                self._step(call, recv, positional, st)
+                return
+            scaler = self._resolve(frame, recv)
+            if scaler is not None and scaler.kind == B.SCALER:
+                kinds = {"scale": EventKind.SCALE, "unscale_": EventKind.UNSCALE,
+                         "update": EventKind.SCALER_UPDATE}
+                if attr in kinds:
+                    target = self._resolve(frame, positional[0].value, B.OPTIMIZER) \
+                        if attr == "unscale_" and positional else None
+                    self._emit(kinds[attr], call, st, scaler=scaler, scaler_key=rkey, target=target,
+                               own_key=key_of(positional[0].value) if positional else None)
+                    return
+            if attr in ("clip_grad_norm_", "clip_grad_value_") and scaler is not None \
+                    and scaler.kind == B.ACCELERATOR:
+                self._emit(EventKind.CLIP, call, st, accelerate=True,
+                           module=self._params_module(positional, frame))
+                return
+            if attr in ("train", "eval") and not call.args or (attr == "train" and len(call.args) == 1):
+                if attr == "eval" or not call.args:
+                    kind = EventKind.TRAIN_MODE if attr == "train" else EventKind.EVAL_MODE
+                else:
+                    v = call.args[0].value
+                    if not isinstance(v, cst.Name) or v.value not in ("True", "False"):
+                        return
+                    kind = EventKind.TRAIN_MODE if v.value == "True" else EventKind.EVAL_MODE
+                if scaler is None or scaler.kind not in (B.OPTIMIZER, B.SCHEDULER, B.SCALER):
+                    self._emit(kind, call, st, module=frame.translate(rkey), own_key=rkey)
+                return
+        qn = self.ctx.qualify(f)
+        if qn in _CLIP_QUALNAMES:
+            self._emit(EventKind.CLIP, call, st, module=self._params_module(positional, frame))
+            return
+        if qn in ("torch.autograd.backward",):
+            self._emit(EventKind.BACKWARD, call, st)
+            return
+        helper = self._helper(f, frame)
+        if helper is not None:
+            self._inline(helper, call, st)
+            return
+        self._opaque(call, st)
+
+    def _params_module(self, positional, frame) -> str | None:
+        if not positional:
+            return None
+        v = positional[0].value
+        if isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute) and \
+                v.func.attr.value in ("parameters",):
+            return frame.translate(key_of(v.func.value))
+        return None
+
+    def _backward(self, call, recv, positional, st) -> None:
+        frame = st[0]
+        attr = call.func.attr.value
+        b = self._resolve(frame, recv)
+        if attr == "manual_backward":
+            if key_of(recv) == "self":
+                self._emit(EventKind.BACKWARD, call, st, accelerate=True)
+            else:
+                self._opaque(call, st, touches_all=True)
+            return
+        if b is not None and b.kind == B.ACCELERATOR:
+            self._emit(EventKind.BACKWARD, call, st, accelerate=True)
+            return
+        if b is not None and b.kind == B.ENGINE:
+            self._opaque(call, st, touches_all=True)
+            return
+        if positional:
+            # ``engine.backward(loss)`` of something we cannot see, or ``t.backward(grad)``.
+            self._opaque(call, st, touches_all=True)
+            return
+        scaled = False
+        scaler = None
+        scaler_key = None
+        if isinstance(recv, cst.Call) and self._is_scale_call(recv, frame):
+            scaled = True
+            scaler = self._resolve(frame, recv.func.value)
+            scaler_key = key_of(recv.func.value)
+        elif key_of(recv) and self._scaled_names.get((frame.func, key_of(recv))):
+            scaled = True
+        self._emit(EventKind.BACKWARD, call, st, scaled=scaled, scaler=scaler, scaler_key=scaler_key,
+                   own_key=key_of(recv))
+
+    def _step(self, call, recv, positional, st) -> None:
+        frame = st[0]
+        rkey = key_of(recv)
+        b = self._resolve(frame, recv)
+        if b is None or b.kind not in (B.OPTIMIZER, B.SCHEDULER, B.SCALER, B.ENGINE, B.FOREIGN_OPTIMIZER,
+                                       B.ACCELERATOR):
+            b = self._resolve(frame, recv, B.OPTIMIZER)
+            if b is None and len(call.args) <= 1:
+                b = self._resolve(frame, recv, B.SCHEDULER)
+        if b is None or b.kind in (B.ENGINE, B.FOREIGN_OPTIMIZER, B.ACCELERATOR):
+            # Something steps that we cannot see: maybe an optimizer.
+            self._opaque(call, st, touches_all=True)
+            return
+        if b.kind == B.OPTIMIZER:
+            kind = EventKind.STEP_CLOSURE if call.args else EventKind.STEP
+            self._emit(kind, call, st, target=b, target_key=frame.translate(rkey), own_key=rkey)
+        elif b.kind == B.SCHEDULER:
+            self._emit(EventKind.SCHED_STEP, call, st, target=b, target_key=frame.translate(rkey), own_key=rkey)
+        elif b.kind == B.SCALER:
+            arg = positional[0].value if positional else None
+            target = self._resolve(frame, arg, B.OPTIMIZER) if arg is not None else None
+            akey = key_of(arg) if arg is not None else None
+            self._emit(EventKind.SCALER_STEP, call, st, target=target, scaler=b, scaler_key=rkey,
+                       target_key=frame.translate(akey), own_key=akey)
+
+    def _helper(self, f, frame: _Frame) -> cst.FunctionDef | None:
+        if len(frame.via) >= MAX_HELPER_DEPTH:
+            return None
+        if isinstance(f, cst.Name):
+            if self.ctx.imports.imported(f.value):
+                return None
+            return self.model.functions.get(f.value)
+        if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self":
+            klass = self.b.class_of.get(frame.func) if frame.func is not None else None
+            if klass is not None:
+                return self.model.methods.get(klass, {}).get(f.attr.value)
+        return None
+
+    def _inline(self, helper: cst.FunctionDef, call: cst.Call, st) -> None:
+        frame, loops, branches, no_grad, accumulate, top_stmt, own_stmt = st
+        f: _Frame | None = frame
+        while f is not None:
+            if f.func is helper:  # recursion: do not unfold again
+                self._opaque(call, st, touches_all=True)
+                return
+            f = f.parent
+        params = helper.params
+        names = [p.name.value for p in (*params.posonly_params, *params.params)]
+        if names and names[0] == "self" and isinstance(call.func, cst.Attribute):
+            names = names[1:]
+        subst: dict[str, str | None] = {n: None for n in _params(helper)}
+        pos = [a for a in call.args if a.keyword is None]
+        for i, a in enumerate(pos):
+            if a.star:
+                break
+            if i < len(names):
+                subst[names[i]] = key_of(a.value)
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value in subst:
+                subst[a.keyword.value] = key_of(a.value)
+        inner = _Frame(helper, subst, frame, frame.via + (call,), top_stmt)
+        ng = no_grad or self._decorated_no_grad(helper)
+        self._block(_body(helper), inner, loops, branches, ng, accumulate)
+
+    def _opaque(self, call: cst.Call, st, touches_all: bool = False) -> None:
+        frame = st[0]
+        f = call.func
+        if not touches_all:
+            if isinstance(f, cst.Name) and f.value in _HARMLESS_FUNCS:
+                return
+            if isinstance(f, cst.Attribute) and f.attr.value in _HARMLESS_METHODS:
+                return
+        keys: set[str] = set()
+        touched: list[Binding] = []
+        exprs = [a.value for a in call.args]
+        if isinstance(f, cst.Attribute):
+            exprs.append(f.value)  # ``helper.run(...)`` may touch what ``helper`` holds
+        for e in exprs:
+            k = key_of(e)
+            if k is None:
+                continue
+            t = frame.translate(k)
+            keys.add(t or k)
+            b = self._resolve(frame, e, B.OPTIMIZER) or self._resolve(frame, e)
+            if b is not None:
+                touched.append(b)
+        self_call = isinstance(f, cst.Attribute) and key_of(f.value) == "self" or "self" in keys
+        if not (keys or touches_all or self_call):
+            return
+        self._emit(None, call, st, touches=tuple(touched), touch_keys=frozenset(keys), self_call=self_call,
+                   touches_all=touches_all)
+
+
+def _iterations_of(model: TrainingModel, func, walker: _Walker) -> None:
+    events, opaque = walker.events, walker.opaque
+    for loop, depth in walker.top_loops:
+        it = Iteration("loop", loop, func, depth)
+        it.events = [e for e in events if len(e.loops) > depth and e.loops[depth] is loop]
+        it.opaque = [e for e in opaque if len(e.loops) > depth and e.loops[depth] is loop]
+        model.iterations.append(it)
+    if func is None:
+        return
+    kinds = {e.kind for e in events}
+    steps = kinds & {EventKind.STEP, EventKind.SCALER_STEP}
+    klass = model.bindings.class_of.get(func)
+    if klass in model.lightning_classes and func.name.value == "training_step":
+        kind = "lightning-auto" if model.lightning_classes[klass] else "lightning-manual"
+        model.iterations.append(Iteration(kind, func, func, -1, list(events), list(opaque)))
+    elif EventKind.BACKWARD in kinds and steps:
+        model.iterations.append(Iteration("function", func, func, -1, list(events), list(opaque)))
+    elif EventKind.BACKWARD in kinds and model.parent_func.get(func) is not None:
+        model.iterations.append(Iteration("closure", func, func, -1, list(events), list(opaque)))
+
+
+# -- questions the rules ask ---------------------------------------------------------------
+
+def same_object(a: Binding | None, b: Binding | None) -> bool | None:
+    """True: certainly the same optimizer; False: certainly different; None: cannot tell."""
+    if a is None or b is None:
+        return None
+    if a is b:
+        return True
+    if a.by_name or b.by_name:
+        return None
+    return False
+
+
+def module_covers(module: str, owned: str) -> bool:
+    """``model.zero_grad()`` clears ``model.head``'s gradients (prefix on dotted keys)."""
+    return owned == module or owned.startswith(module + ".")
+
+
+def clears(ev: Event, opt: Binding) -> bool | None:
+    """Does clearing event ``ev`` clear ``opt``'s gradients? True / False / None (maybe)."""
+    if ev.kind is not EventKind.ZERO_GRAD:
+        return False
+    if ev.target is not None:
+        same = same_object(ev.target, opt)
+        return True if same else (None if same is None else False)
+    if ev.module is None or opt.modules is None:
+        return None
+    if all(module_covers(ev.module, m) for m in opt.modules):
+        return True
+    if any(module_covers(ev.module, m) or module_covers(m, ev.module) for m in opt.modules):
+        return None  # clears part of the optimizer's parameters
+    return False
+
+
+def touches(ev: Event, opt: Binding | None, module_keys: frozenset[str] = frozenset()) -> bool:
+    """May opaque call ``ev`` act on ``opt`` (clear it, step it, run a backward into it)?
+
+    It may when it is passed the optimizer, one of the modules it was built from, or
+    (parameters unknown) anything that is used as a module in this file; a call on
+    ``self`` may touch an optimizer held in a ``self`` attribute.
+    """
+    if ev.touches_all:
+        return True
+    if opt is None:
+        return True
+    if any(same_object(t, opt) is not False for t in ev.touches if t.kind == B.OPTIMIZER):
+        return True
+    if opt.name in ev.touch_keys:
+        return True
+    if ev.self_call and (opt.name.startswith("self") or opt.by_name or
+                         any(m.startswith("self") for m in (opt.modules or ()))):
+        return True
+    if opt.modules is None:
+        return any(k in module_keys or k.split(".")[0] in module_keys for k in ev.touch_keys)
+    return any(module_covers(k, m) or module_covers(m, k) for k in ev.touch_keys for m in opt.modules)
+
+
+def module_keys(ctx: "FileContext") -> frozenset[str]:
+    """Keys used as modules anywhere in the file (``.parameters()``, ``.train()``, ``.zero_grad()`` ...)."""
+
+    def build() -> frozenset[str]:
+        found: set[str] = set()
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                f = node.func
+                if isinstance(f, cst.Attribute) and f.attr.value in (
+                        "parameters", "named_parameters", "train", "eval", "zero_grad", "state_dict",
+                        "load_state_dict", "modules", "children", "requires_grad_"):
+                    k = key_of(f.value)
+                    if k:
+                        found.add(k)
+
+        ctx.module.visit(V())
+        return frozenset(found)
+
+    return ctx.cached("optimlint.module_keys", build)

@@ -1,0 +1,160 @@
+"""OPT501-OPT504: GradScaler usage (mixed precision), read from the iteration model.
+
+A backward through ``scaler.scale(loss)`` leaves scaled gradients: the step must go
+through ``scaler.step(opt)`` (which unscales and skips inf/NaN steps), be followed by
+``scaler.update()``, and a clip in between needs ``scaler.unscale_(opt)`` first.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from optimlint.analysis import moves
+from optimlint.analysis.events import EventKind
+from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, touches, training_model
+from optimlint.checks.base import Check
+from optimlint.diagnostics import Diagnostic, Fix
+
+K = EventKind
+
+
+def _disabled(scaler) -> bool:
+    """``GradScaler(enabled=False)``: scale/step are plain pass-throughs."""
+    call = scaler.call if scaler is not None else None
+    if call is None:
+        return False
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == "enabled" and \
+                isinstance(a.value, cst.Name) and a.value.value == "False":
+            return True
+    return False
+
+
+def _no_more_conditional(it: Iteration, a: Event, b: Event) -> bool:
+    """Every condition ``a`` is under (in ``it``), ``b`` is under too."""
+    cb = set(it.conditions(b))
+    return all(br in cb for br in it.conditions(a))
+
+
+class AmpCheck(Check):
+    codes = ("OPT501", "OPT502", "OPT503", "OPT504")
+    needles = (b"scale",)
+
+    def run(self, ctx) -> Iterable[Diagnostic]:
+        model = training_model(ctx)
+        mkeys = module_keys(ctx)
+        seen: set[tuple[str, int]] = set()
+        out: list[Diagnostic] = []
+
+        def report(code, node, message, fix=None):
+            if (code, id(node)) not in seen:
+                seen.add((code, id(node)))
+                out.append(ctx.diagnostic(code, node, message, fix))
+
+        for it in model.iterations:
+            if it.kind == "lightning-auto":
+                continue
+            self._bypassed(ctx, it, report)
+            self._clip_without_unscale(ctx, it, mkeys, report)
+            self._step_without_scale(ctx, it, mkeys, report)
+        self._update_missing(ctx, model, report)
+        return out
+
+    # -- OPT501 -------------------------------------------------------------------------
+    def _bypassed(self, ctx, it: Iteration, report) -> None:
+        scaled = [b for b in it.of_kind(K.BACKWARD) if b.scaled and not _disabled(b.scaler)]
+        for step in it.of_kind(K.STEP):
+            if step.target is None or step.target.lightning or it.nested(step):
+                continue
+            for back in scaled:
+                if back.index > step.index or it.nested(back) or exclusive(back, step):
+                    continue
+                if not _no_more_conditional(it, step, back):
+                    continue
+                fix = None
+                if back.scaler_key and step.own_key and back.func is step.func and not step.node.args:
+                    fix = Fix.safe(f"Use `{back.scaler_key}.step({step.own_key})`",
+                                   ctx.replace(step.node, f"{back.scaler_key}.step({step.own_key})"))
+                report("OPT501", step.node,
+                       f"`{ctx.code(step.node)}` steps on gradients scaled by `{ctx.code(back.node.func.value)}`: "
+                       "they are never unscaled and inf/NaN steps are not skipped; use `scaler.step(opt)`",
+                       fix)
+                break
+
+    # -- OPT502 -------------------------------------------------------------------------
+    def _update_missing(self, ctx, model, report) -> None:
+        for func, events in model.scopes.items():
+            groups: dict[int, list[Event]] = {}
+            for e in events:
+                if e.kind is K.SCALER_STEP and e.loops and not _disabled(e.scaler):
+                    groups.setdefault(id(e.loops[0]), []).append(e)
+            for steps in groups.values():
+                outer = steps[0].loops[0]
+                scaler = steps[0].scaler
+                in_loop = [e for e in events if e.loops and e.loops[0] is outer]
+                if any(e.kind is K.SCALER_UPDATE and (e.scaler is scaler or e.scaler is None) for e in in_loop):
+                    continue
+                opaque = [o for o in model.opaque.get(func, []) if o.loops and o.loops[0] is outer]
+                if any(o.touches_all or scaler in o.touches or scaler.name in o.touch_keys or
+                       (o.self_call and scaler.name.startswith("self.")) for o in opaque):
+                    continue
+                last = steps[-1]
+                fix = None
+                if last.direct and last.scaler_key and isinstance(last.own_stmt, cst.SimpleStatementLine):
+                    fix = Fix.safe(f"Insert `{last.scaler_key}.update()` after the last scaler step",
+                                   moves.insert_after(ctx, last.own_stmt, f"{last.scaler_key}.update()"))
+                report("OPT502", last.node,
+                       f"`{ctx.code(last.node)}` with no `scaler.update()` in the loop: the loss scale never "
+                       "adapts and after an inf/NaN step it stays at the overflowing value; call "
+                       "`scaler.update()` after `scaler.step`", fix)
+
+    # -- OPT503 -------------------------------------------------------------------------
+    def _clip_without_unscale(self, ctx, it: Iteration, mkeys, report) -> None:
+        scaled = [b for b in it.of_kind(K.BACKWARD) if b.scaled and not _disabled(b.scaler)]
+        if not scaled:
+            return
+        scaler_steps = it.of_kind(K.SCALER_STEP)
+        for clip in it.of_kind(K.CLIP):
+            if clip.accelerate:
+                continue
+            backs = [b for b in scaled if b.index < clip.index and not exclusive(b, clip)]
+            steps = [s for s in scaler_steps if s.index > clip.index and not exclusive(s, clip)]
+            if not backs or not steps:
+                continue
+            if any(e.kind is K.UNSCALE and e.index < clip.index for e in it.events):
+                continue
+            if any(o.index < clip.index and (o.touches_all or o.self_call or
+                                              any(t is backs[-1].scaler for t in o.touches))
+                   for o in it.opaque):
+                continue
+            step = steps[0]
+            fix = None
+            opts = {s.own_key for s in scaler_steps}
+            if clip.direct and step.direct and len(opts) == 1 and step.own_key and step.scaler_key and \
+                    isinstance(clip.own_stmt, cst.SimpleStatementLine):
+                text = f"{step.scaler_key}.unscale_({step.own_key})"
+                fix = Fix.safe(f"Insert `{text}` before the clip", moves.insert_before(ctx, clip.own_stmt, text))
+            report("OPT503", clip.node,
+                   "gradient clipping on scaled gradients (after `scaler.scale(loss).backward()`, before "
+                   "`scaler.step`): the threshold is compared with the scaled norm; call "
+                   "`scaler.unscale_(opt)` before clipping", fix)
+
+    # -- OPT504 -------------------------------------------------------------------------
+    def _step_without_scale(self, ctx, it: Iteration, mkeys, report) -> None:
+        if any(e.kind is K.SCALE for e in it.events):
+            return
+        backwards = it.of_kind(K.BACKWARD)
+        for step in it.of_kind(K.SCALER_STEP):
+            before = [b for b in backwards if b.index < step.index]
+            if not before or any(b.scaled or b.accelerate for b in before):
+                continue
+            if not any(it.always(b) for b in before) or not it.always(step):
+                continue
+            if any(o.index < step.index and (o.touches_all or touches(o, step.target, mkeys)) for o in it.opaque):
+                continue
+            report("OPT504", step.node,
+                   f"`{ctx.code(step.node)}` after a backward that was not through `scaler.scale(loss)`: "
+                   "the gradients were never scaled, so GradScaler unscales them anyway (dividing by the "
+                   "scale); backpropagate `scaler.scale(loss)`")

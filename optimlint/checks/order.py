@@ -1,0 +1,469 @@
+"""OPT101-OPT107 and OPT306: the order of backward, clearing, clipping and step.
+
+Every rule reads the shared training-iteration model (``analysis.iteration``) and
+reports only what it proves: an event that runs on every pass (``it.always``) in a
+fixed order. Conditional events, helpers it cannot resolve, and opaque calls that
+might clear, step or backpropagate (``iteration.touches``) make it silent.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from optimlint.analysis import moves
+from optimlint.analysis.bindings import Binding, key_of
+from optimlint.analysis.events import EventKind
+from optimlint.analysis.iteration import (Event, Iteration, clears, module_keys, touches,
+                                          training_model)
+from optimlint.checks.base import Check
+from optimlint.diagnostics import Diagnostic, Fix
+
+K = EventKind
+STEPS = (K.STEP, K.SCALER_STEP)
+
+
+def optimizers_stepped(it: Iteration) -> list[Binding]:
+    """Optimizers with a plain or GradScaler step in ``it``, in order of first step."""
+    out: list[Binding] = []
+    for e in it.events:
+        if e.kind in STEPS and e.target is not None and e.target not in out:
+            out.append(e.target)
+    return out
+
+
+def steps_of(it: Iteration, opt: Binding) -> list[Event]:
+    return [e for e in it.events if e.kind in STEPS and e.target is opt]
+
+
+def has_closure_step(it: Iteration, opt: Binding) -> bool:
+    return any(e.kind is K.STEP_CLOSURE and (e.target is opt or e.target is None) for e in it.events)
+
+
+def maybe_touched_between(it: Iteration, opt: Binding, lo: int, hi: int, mkeys) -> bool:
+    """An opaque call between indexes ``lo`` and ``hi`` might act on ``opt``."""
+    return any(lo < o.index < hi and touches(o, opt, mkeys) for o in it.opaque)
+
+
+def accumulation_test(expr: cst.BaseExpression) -> bool:
+    """``(i + 1) % k == 0``, ``step % k == 0 or last``, ``accelerator.sync_gradients``."""
+    if isinstance(expr, cst.BooleanOperation):
+        return accumulation_test(expr.left) or accumulation_test(expr.right)
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "sync_gradients":
+        return True
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        return _modulo(expr.expression)
+    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+        cmp = expr.comparisons[0]
+        if isinstance(cmp.operator, cst.Equal):
+            return _modulo(expr.left) or _modulo(cmp.comparator)
+    return False
+
+
+def _modulo(expr) -> bool:
+    return isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Modulo)
+
+
+def window_condition(it: Iteration, ev: Event) -> cst.If | None:
+    """The accumulation ``if`` that guards ``ev`` inside ``it`` (only ifs, body arms)."""
+    conds = it.conditions(ev)
+    if not conds or it.nested(ev):
+        return None
+    for br in conds:
+        if isinstance(br.node, cst.If) and br.arm == "body" and accumulation_test(br.node.test):
+            return br.node
+    return None
+
+
+def spelling(e: Event) -> str | None:
+    """How the analysed scope spells the optimizer of ``e`` (for inserted text)."""
+    return e.target_key if e.target_key else None
+
+
+class OrderCheck(Check):
+    codes = ("OPT101", "OPT102", "OPT103", "OPT104", "OPT105", "OPT106", "OPT107", "OPT306")
+    needles = (b"step",)
+
+    def run(self, ctx) -> Iterable[Diagnostic]:
+        model = training_model(ctx)
+        mkeys = module_keys(ctx)
+        seen: set[tuple[str, int]] = set()
+        out: list[Diagnostic] = []
+
+        def report(code, node, message, fix=None):
+            key = (code, id(node))
+            if key not in seen:
+                seen.add(key)
+                out.append(ctx.diagnostic(code, node, message, fix))
+
+        for it in model.iterations:
+            if it.kind == "lightning-auto":
+                self._lightning_clip(ctx, it, report)
+                continue
+            if it.kind in ("loop", "lightning-manual"):
+                self._missing_zero_grad(ctx, it, mkeys, report)
+                self._accumulation(ctx, it, mkeys, report)
+            self._order(ctx, it, mkeys, report)
+            self._clip(ctx, it, mkeys, report)
+        self._unused_optimizers(ctx, model, report)
+        for ev in model.all_events():
+            if ev.kind is K.STEP and ev.target is not None and ev.target.cls == "LBFGS" and ev.direct:
+                report("OPT306", ev.node, f"`{ctx.code(ev.node)}` without a closure: LBFGS re-evaluates "
+                       "the loss several times per step; pass a closure that clears, computes the loss "
+                       "and runs backward")
+        return out
+
+    # -- OPT101 -------------------------------------------------------------------------
+    def _missing_zero_grad(self, ctx, it: Iteration, mkeys, report) -> None:
+        backwards = it.of_kind(K.BACKWARD)
+        if not backwards or any(e.accumulate for e in it.events):
+            return
+        for opt in optimizers_stepped(it):
+            steps = [s for s in steps_of(it, opt) if not it.nested(s)]
+            if not steps or has_closure_step(it, opt):
+                continue
+            if any(clears(e, opt) is not False for e in it.of_kind(K.ZERO_GRAD)):
+                continue
+            if any(touches(o, opt, mkeys) for o in it.opaque):
+                continue
+            first = backwards[0]
+            name = spelling(steps[0]) or opt.name
+            fix = None
+            body = getattr(it.node, "body", None)
+            if it.kind == "loop" and isinstance(body, cst.IndentedBlock) and spelling(steps[0]):
+                fix = Fix.unsafe(f"Insert `{name}.zero_grad()` at the top of the loop body",
+                                 moves.insert_before(ctx, body.body[0], f"{name}.zero_grad()"))
+            report("OPT101", first.node,
+                   f"`{name}`'s gradients are never cleared in this loop: each `{name}.step()` applies "
+                   f"the sum of every backward so far; call `{name}.zero_grad()` once per iteration", fix)
+
+    # -- OPT102 / OPT103 ----------------------------------------------------------------
+    def _order(self, ctx, it: Iteration, mkeys, report) -> None:
+        backwards = it.of_kind(K.BACKWARD)
+        if not backwards:
+            return
+        for opt in optimizers_stepped(it):
+            if has_closure_step(it, opt):
+                continue
+            for step in steps_of(it, opt):
+                if not it.always(step):
+                    continue
+                before = [b for b in backwards if b.index < step.index]
+                after = [b for b in backwards if b.index > step.index and it.always(b)]
+                if not before:
+                    self._step_before_backward(ctx, it, opt, step, after, mkeys, report)
+                    continue
+                last = before[-1]
+                if not it.always(last) or maybe_touched_between(it, opt, last.index, step.index, mkeys):
+                    continue
+                for clear in it.of_kind(K.ZERO_GRAD):
+                    if last.index < clear.index < step.index and it.always(clear) and clears(clear, opt):
+                        name = clear.own_key or opt.name
+                        fix = None
+                        if clear.direct and moves.movable(ctx, clear.own_stmt) and \
+                                isinstance(last.stmt, cst.SimpleStatementLine):
+                            fix = Fix.safe("Move the clearing before the backward",
+                                           *moves.move_before(ctx, clear.own_stmt, last.stmt))
+                        report("OPT102", clear.node,
+                               f"`{ctx.code(clear.node)}` runs after the backward and before "
+                               f"`{ctx.code(step.node)}`: the step sees no gradient; clear before the backward",
+                               fix)
+                        break
+
+    def _step_before_backward(self, ctx, it, opt, step, after, mkeys, report) -> None:
+        if not after or any(o.index < step.index and touches(o, opt, mkeys) for o in it.opaque):
+            return
+        if any(o.index < step.index and o.touches_all for o in it.opaque):
+            return
+        backward = after[0]
+        fix = None
+        if step.direct and backward.direct and moves.movable(ctx, step.own_stmt) and \
+                isinstance(backward.own_stmt, cst.SimpleStatementLine) and \
+                moves.block_of(ctx, step.own_stmt) is moves.block_of(ctx, backward.own_stmt):
+            fix = Fix.safe("Move the step after the backward",
+                           *moves.move_after(ctx, step.own_stmt, backward.own_stmt))
+        report("OPT103", step.node,
+               f"`{ctx.code(step.node)}` runs before `{ctx.code(backward.node)}`: this step uses stale "
+               "gradients; move it after the backward", fix)
+
+    # -- OPT105 -------------------------------------------------------------------------
+    def _clip(self, ctx, it: Iteration, mkeys, report) -> None:
+        backwards = it.of_kind(K.BACKWARD)
+        steps = [e for e in it.events if e.kind in STEPS]
+        if not backwards or not steps or any(e.kind is K.STEP_CLOSURE for e in it.events):
+            return
+        opts = optimizers_stepped(it)
+        for clip in it.of_kind(K.CLIP):
+            if not it.always(clip):
+                continue
+            before_b = [b for b in backwards if b.index < clip.index]
+            after_b = [b for b in backwards if b.index > clip.index and it.always(b)]
+            if any(o.index < clip.index and (o.touches_all or touches(o, None, mkeys) and o.self_call)
+                   for o in it.opaque):
+                continue
+            if not before_b and after_b:
+                later = [s for s in steps if s.index > after_b[0].index and it.always(s)]
+                if later:
+                    self._report_clip(ctx, clip, later[0], "before the backward", report)
+                continue
+            if len(opts) != 1:
+                continue
+            prev = [s for s in steps if s.index < clip.index and it.always(s)]
+            if prev and before_b and before_b[-1].index < prev[-1].index and \
+                    not any(s.index > clip.index for s in steps):
+                self._report_clip(ctx, clip, None, "after the step", report)
+
+    def _report_clip(self, ctx, clip, step, where, report) -> None:
+        fix = None
+        if step is not None and clip.direct and step.direct and moves.movable(ctx, clip.own_stmt) and \
+                isinstance(step.own_stmt, cst.SimpleStatementLine) and \
+                moves.block_of(ctx, clip.own_stmt) is moves.block_of(ctx, step.own_stmt):
+            fix = Fix.safe("Move the clipping just before the step",
+                           *moves.move_before(ctx, clip.own_stmt, step.own_stmt))
+        report("OPT105", clip.node,
+               f"gradient clipping runs {where} of its iteration, when no fresh gradient exists; "
+               "clip between the backward and the step", fix)
+
+    def _lightning_clip(self, ctx, it: Iteration, report) -> None:
+        for clip in it.of_kind(K.CLIP):
+            if not clip.accelerate and clip.direct:
+                report("OPT105", clip.node,
+                       "gradient clipping in `training_step` under automatic optimization runs before "
+                       "Lightning's backward; use `Trainer(gradient_clip_val=...)` or "
+                       "`configure_gradient_clipping`")
+
+    # -- OPT106 / OPT107 ----------------------------------------------------------------
+    def _accumulation(self, ctx, it: Iteration, mkeys, report) -> None:
+        if it.kind != "loop" or any(e.accumulate or e.accelerate for e in it.events):
+            return
+        backwards = [b for b in it.of_kind(K.BACKWARD)]
+        for opt in optimizers_stepped(it):
+            if has_closure_step(it, opt):
+                continue
+            for step in steps_of(it, opt):
+                if it.nested(step):
+                    continue
+                cond = window_condition(it, step)
+                if cond is not None:
+                    window_backs = [b for b in backwards if b.index < step.index and it.always(b)]
+                    if not window_backs:
+                        continue
+                    self._window(ctx, it, opt, step, window_backs[0], it.events, cond, report)
+                    continue
+                if not it.always(step):
+                    continue
+                # an inner loop of backward passes, then one step
+                inner = [b for b in backwards if b.index < step.index and len(b.loops) == it.depth + 2
+                         and not any(br.loop_depth > it.depth + 1 for br in b.branches)]
+                if not inner:
+                    continue
+                loop = inner[0].loops[-1]
+                inner_events = [e for e in it.events if len(e.loops) > it.depth + 1 and e.loops[it.depth + 1] is loop]
+                if any(e.kind in STEPS or e.kind is K.STEP_CLOSURE for e in inner_events):
+                    continue
+                if any(o.touches_all for o in it.opaque if loop in o.loops):
+                    continue
+                self._window(ctx, it, opt, step, inner[0], inner_events, loop, report, inner_loop=True)
+
+    def _window(self, ctx, it, opt, step, backward, scope_events, window, report, inner_loop=False) -> None:
+        level = it.depth + (2 if inner_loop else 1)
+        for clear in scope_events:
+            if clear.kind is not K.ZERO_GRAD or clear.index > backward.index:
+                continue
+            if len(clear.loops) != level or any(b.loop_depth >= level for b in clear.branches):
+                continue
+            if clears(clear, opt) is not True:
+                continue
+            fix = None
+            if clear.direct and step.direct and moves.movable(ctx, clear.own_stmt) and \
+                    isinstance(step.own_stmt, cst.SimpleStatementLine):
+                already = any(e.kind is K.ZERO_GRAD and e.index > step.index and clears(e, opt) is True
+                              and not it.nested(e) and it.conditions(e) == it.conditions(step)
+                              for e in it.events)
+                edits = (moves.delete(ctx, clear.own_stmt),) if already else \
+                    moves.move_after(ctx, clear.own_stmt, step.own_stmt)
+                fix = Fix.unsafe("Move the clearing after the step, under the step's condition", *edits)
+            report("OPT106", clear.node,
+                   f"`{ctx.code(clear.node)}` runs on every micro-batch before the backward, but "
+                   f"`{ctx.code(step.node)}` runs once per accumulation window: each step sees only the "
+                   "last micro-batch; clear after the step instead", fix)
+            return
+        self._not_averaged(ctx, it, backward, window, inner_loop, report)
+
+    def _not_averaged(self, ctx, it, backward, window, inner_loop, report) -> None:
+        length = _window_length(window, inner_loop)
+        if length is None or not backward.direct or backward.scaled and backward.scaler is None:
+            return
+        recv = backward.node.func.value
+        if isinstance(recv, cst.Call) and backward.scaled:
+            if not recv.args:
+                return
+            recv = recv.args[0].value
+        loss = key_of(recv)
+        if loss is None or "." in loss:
+            return
+        body = window if inner_loop else it.node
+        assigns = _assignments(body, loss, backward.node)
+        if not assigns:
+            return
+        length_names = _names(length)
+        for value, aug in assigns:
+            if aug or _scales(value) or (_names(value) & length_names):
+                return
+            if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and \
+                    value.func.value in training_model_functions(ctx):
+                return
+        report("OPT107", backward.node,
+               f"`{ctx.code(backward.node)}` backpropagates each micro-batch loss of an accumulation window "
+               f"of `{ctx.code(length)}` without dividing it by the window length: the effective learning "
+               f"rate grows with the window; backpropagate `{loss} / {ctx.code(length)}`")
+
+    # -- OPT104 -------------------------------------------------------------------------
+    def _unused_optimizers(self, ctx, model, report) -> None:
+        for func, table in [(None, model.bindings.module_scope), *model.bindings.function_scopes.items()]:
+            events = model.scope_events(func)
+            if not any(e.kind is K.BACKWARD for e in events):
+                continue
+            for name, opt in table.items():
+                if opt.kind != "optimizer" or opt.by_name or opt.call is None or "." in name:
+                    continue
+                if name != opt.name or not _only_cleared(ctx, func, name, opt.call):
+                    continue
+                if any(e.kind in (*STEPS, K.STEP_CLOSURE) and e.target is opt for e in model.all_events()):
+                    continue
+                cleared_loops = [e for e in events if e.kind is K.ZERO_GRAD and e.target is opt and e.loops]
+                if cleared_loops:
+                    loop = cleared_loops[0].loops[-1]
+                    backs = [e for e in events if e.kind is K.BACKWARD and loop in e.loops]
+                    if backs and not any(e.kind in STEPS for e in events if loop in e.loops) and \
+                            not any(o.touches_all for o in model.opaque.get(func, []) if loop in o.loops):
+                        report("OPT104", backs[0].node,
+                               f"this loop runs backward and clears `{name}` but never calls `{name}.step()`: "
+                               "the parameters are never updated")
+                        continue
+                report("OPT104", opt.call,
+                       f"`{name}` is built but never stepped, returned, stored or passed on: this function "
+                       "runs backward and never updates the parameters")
+
+
+def training_model_functions(ctx) -> dict:
+    return training_model(ctx).functions
+
+
+def _window_length(window, inner_loop: bool):
+    if inner_loop:
+        it = window.iter if isinstance(window, cst.For) else None
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" \
+                and len(it.args) == 1:
+            return it.args[0].value
+        return None
+    test = window.test
+    stack = [test]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, cst.BooleanOperation):
+            stack += [e.left, e.right]
+        elif isinstance(e, cst.UnaryOperation):
+            stack.append(e.expression)
+        elif isinstance(e, cst.Comparison):
+            stack += [e.left] + [c.comparator for c in e.comparisons]
+        elif _modulo(e):
+            if isinstance(e.right, cst.Integer) and e.right.value in ("1", "0"):
+                return None
+            return e.right
+    return None
+
+
+def _names(expr) -> set[str]:
+    found: set[str] = set()
+
+    class V(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            found.add(node.value)
+
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            found.add(node.attr.value)
+
+    expr.visit(V())
+    return found
+
+
+def _scales(value) -> bool:
+    """The value divides or multiplies (``loss / k``, ``loss * w``), anywhere at its top."""
+    found = False
+
+    class V(cst.CSTVisitor):
+        def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+            nonlocal found
+            if isinstance(node.operator, (cst.Divide, cst.Multiply, cst.FloorDivide)):
+                found = True
+
+        def visit_Lambda(self, node) -> bool:
+            return False
+
+    value.visit(V())
+    return found
+
+
+def _assignments(body, name: str, stop: cst.CSTNode):
+    """(value, is_augmented) of assignments to ``name`` in ``body`` (not nested defs)."""
+    out = []
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node) -> bool:
+            return False
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                if key_of(t.target) == name:
+                    out.append((node.value, False))
+                elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
+                        key_of(el.value) == name for el in t.target.elements):
+                    out.append((node.value, False))
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            if key_of(node.target) == name:
+                out.append((node.value, True))
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            if key_of(node.target) == name and node.value is not None:
+                out.append((node.value, False))
+
+    body.visit(V())
+    return out
+
+
+def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
+    """``name`` is used only to clear it, read its groups, or build a scheduler on it."""
+    from optimlint.analysis import symbols
+
+    scope = ctx.module if func is None else func
+    ok = True
+
+    class V(cst.CSTVisitor):
+        def __init__(self):
+            self.allowed: set[int] = set()
+
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if isinstance(node.value, cst.Name) and node.value.value == name and \
+                    node.attr.value in ("zero_grad", "param_groups", "defaults"):
+                self.allowed.add(id(node.value))
+
+        def visit_Call(self, node: cst.Call) -> None:
+            kind = symbols.classify_call(ctx, node)
+            if kind is not None and kind.kind == "scheduler" and node.args and \
+                    isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == name:
+                self.allowed.add(id(node.args[0].value))
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            if isinstance(node.target, cst.Name) and node.target.value == name:
+                self.allowed.add(id(node.target))
+
+        def visit_Name(self, node: cst.Name) -> None:
+            nonlocal ok
+            if node.value == name and id(node) not in self.allowed:
+                ok = False
+
+    scope.visit(V())
+    return ok
