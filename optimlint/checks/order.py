@@ -83,7 +83,7 @@ def spelling(e: Event) -> str | None:
 
 class OrderCheck(Check):
     codes = ("OPT101", "OPT102", "OPT103", "OPT104", "OPT105", "OPT106", "OPT107", "OPT306")
-    needles = (b"step",)
+    needles = (b"step", b"backward")
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)
