@@ -1,0 +1,496 @@
+"""OPT101-OPT107 and OPT306: exact (code, row) on realistic loops, and exact fixed text."""
+
+from __future__ import annotations
+
+import textwrap
+
+from optimlint.config import Settings
+from optimlint.fixing import fix_text
+from tests.conftest import codes_at
+
+HEAD = """\
+import torch
+from torch import nn
+
+model = nn.Linear(10, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+loader = [(torch.randn(8, 10), torch.randn(8, 1)) for _ in range(4)]
+"""
+
+
+def fixed(source: str, select: list[str], unsafe: bool = False) -> tuple[str, list]:
+    """The fixed text and what is left after re-linting it."""
+    text = textwrap.dedent(source)
+    out = fix_text("train.py", text, Settings(select=select), unsafe)
+    return out.text, [(d.code, d.location.row) for d in out.remaining]
+
+
+# --------------------------------------------------------------------------- OPT101
+OPT101_LOOP = HEAD + """
+for epoch in range(3):
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+"""
+
+
+def test_opt101_loop_never_clears():
+    assert codes_at(OPT101_LOOP, ["OPT1"]) == [("OPT101", 11)]
+
+
+def test_opt101_clearing_only_once_before_the_loop():
+    src = HEAD + """
+optimizer.zero_grad()
+for x, y in loader:
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 11)]
+
+
+def test_opt101_train_function_with_optimizer_parameter():
+    src = """
+    import torch.nn.functional as F
+
+
+    def train(model, loader, optimizer, epochs):
+        model.train()
+        for _ in range(epochs):
+            for batch, target in loader:
+                output = model(batch)
+                loss = F.nll_loss(output, target)
+                loss.backward()
+                optimizer.step()
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 11)]
+
+
+def test_opt101_other_module_cleared_does_not_count():
+    src = """
+    import torch
+    from torch import nn
+
+    encoder, decoder = nn.Linear(4, 4), nn.Linear(4, 4)
+    opt = torch.optim.Adam(decoder.parameters())
+    for x in [torch.randn(2, 4)] * 3:
+        encoder.zero_grad()
+        loss = decoder(encoder(x)).sum()
+        loss.backward()
+        opt.step()
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 10)]
+
+
+def test_opt101_fix_inserts_zero_grad_at_top_of_loop():
+    text, left = fixed(OPT101_LOOP, ["OPT101"], unsafe=True)
+    assert text == HEAD + """
+for epoch in range(3):
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+"""
+    assert left == []
+
+
+def test_opt101_fix_is_unsafe_only():
+    text, left = fixed(OPT101_LOOP, ["OPT101"], unsafe=False)
+    assert text == OPT101_LOOP
+    assert left == [("OPT101", 11)]
+
+
+# --------------------------------------------------------------------------- OPT102
+OPT102_LOOP = HEAD + """
+for x, y in loader:
+    pred = model(x)
+    loss = nn.functional.mse_loss(pred, y)
+    # compute gradients
+    loss.backward()
+    optimizer.zero_grad()  # reset
+    optimizer.step()
+"""
+
+
+def test_opt102_clear_between_backward_and_step():
+    assert codes_at(OPT102_LOOP, ["OPT1"]) == [("OPT102", 13)]
+
+
+def test_opt102_module_zero_grad():
+    src = HEAD + """
+for x, y in loader:
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    model.zero_grad()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT102", 11)]
+
+
+def test_opt102_fix_moves_clear_before_backward_with_comments():
+    text, left = fixed(OPT102_LOOP, ["OPT1"])
+    assert text == HEAD + """
+for x, y in loader:
+    pred = model(x)
+    loss = nn.functional.mse_loss(pred, y)
+    optimizer.zero_grad()  # reset
+    # compute gradients
+    loss.backward()
+    optimizer.step()
+"""
+    assert left == []
+
+
+# --------------------------------------------------------------------------- OPT103
+OPT103_LOOP = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    optimizer.step()
+    loss.backward()
+"""
+
+
+def test_opt103_step_before_backward_reported_alone():
+    # cyclically the clear also sits between the previous backward and this step:
+    # only OPT103 is reported
+    assert codes_at(OPT103_LOOP, ["OPT1"]) == [("OPT103", 11)]
+
+
+def test_opt103_with_clear_after_step():
+    src = HEAD + """
+for x, y in loader:
+    loss = nn.functional.mse_loss(model(x), y)
+    optimizer.step()
+    optimizer.zero_grad()
+    loss.backward()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT103", 10)]
+
+
+def test_opt103_fix_moves_step_after_backward():
+    text, left = fixed(OPT103_LOOP, ["OPT1"])
+    assert text == HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+"""
+    assert left == []
+
+
+# --------------------------------------------------------------------------- OPT104
+def test_opt104_loop_clears_and_backward_but_never_steps():
+    src = """
+    import torch
+    from torch import nn
+
+
+    def train(model: nn.Module, loader, epochs: int = 5):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(epochs):
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss = nn.functional.mse_loss(model(x), y)
+                loss.backward()
+        return model
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT104", 12)]
+
+
+def test_opt104_optimizer_built_and_never_used():
+    src = """
+    import torch
+    from torch.optim.lr_scheduler import StepLR
+
+
+    def fit(model, x, y, steps=100):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = StepLR(opt, step_size=10)
+        for _ in range(steps):
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+        return model
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT104", 7)]
+
+
+def test_opt104_not_when_returned_or_passed_on():
+    src = """
+    import torch
+
+
+    def build(model, x, y):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss = model(x).sum()
+        loss.backward()
+        return opt
+
+
+    def fit(model, x, y, trainer):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss = model(x).sum()
+        loss.backward()
+        trainer.run(model, opt)
+    """
+    assert codes_at(src, ["OPT1"]) == []
+
+
+# --------------------------------------------------------------------------- OPT105
+OPT105_LOOP = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_opt105_clip_before_backward():
+    assert codes_at(OPT105_LOOP, ["OPT1"]) == [("OPT105", 11)]
+
+
+def test_opt105_clip_after_step():
+    src = HEAD + """
+from torch.nn.utils import clip_grad_value_
+
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    clip_grad_value_(model.parameters(), 0.5)
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT105", 15)]
+
+
+def test_opt105_fix_moves_clip_before_step():
+    text, left = fixed(OPT105_LOOP, ["OPT1"])
+    assert text == HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    optimizer.step()
+"""
+    assert left == []
+
+
+def test_opt105_lightning_training_step_automatic_optimization():
+    src = """
+    import lightning as L
+    import torch
+    from torch import nn
+
+
+    class Classifier(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Linear(32, 4)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = nn.functional.cross_entropy(self.net(x), y)
+            torch.nn.utils.clip_grad_norm_(self.parameters(), 1.0)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT105", 15)]
+
+
+def test_opt105_lightning_manual_optimization_clip_in_place_is_fine():
+    src = """
+    import pytorch_lightning as pl
+    import torch
+
+
+    class GAN(pl.LightningModule):
+        def __init__(self, net):
+            super().__init__()
+            self.automatic_optimization = False
+            self.net = net
+
+        def training_step(self, batch, batch_idx):
+            opt = self.optimizers()
+            opt.zero_grad()
+            loss = self.net(batch).mean()
+            self.manual_backward(loss)
+            self.clip_gradients(opt, gradient_clip_val=0.5, gradient_clip_algorithm="norm")
+            opt.step()
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=2e-4)
+    """
+    assert codes_at(src, ["OPT1"]) == []
+
+
+# --------------------------------------------------------------------------- OPT106
+OPT106_LOOP = HEAD + """accum_steps = 4
+
+for i, (x, y) in enumerate(loader):
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y) / accum_steps
+    loss.backward()
+    if (i + 1) % accum_steps == 0:
+        optimizer.step()
+"""
+
+
+def test_opt106_clear_every_micro_batch():
+    assert codes_at(OPT106_LOOP, ["OPT1"]) == [("OPT106", 10)]
+
+
+def test_opt106_inner_loop_window():
+    src = HEAD + """
+micro_batches = 4
+for batch in loader:
+    for micro in range(micro_batches):
+        optimizer.zero_grad()
+        x, y = batch
+        loss = nn.functional.mse_loss(model(x), y) / micro_batches
+        loss.backward()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT106", 11)]
+
+
+def test_opt106_fix_moves_clear_under_the_step():
+    text, left = fixed(OPT106_LOOP, ["OPT1"], unsafe=True)
+    assert text == HEAD + """accum_steps = 4
+
+for i, (x, y) in enumerate(loader):
+    loss = nn.functional.mse_loss(model(x), y) / accum_steps
+    loss.backward()
+    if (i + 1) % accum_steps == 0:
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+    assert left == []
+
+
+def test_opt106_fix_deletes_clear_when_window_already_clears():
+    src = HEAD + """accum_steps = 4
+
+for i, (x, y) in enumerate(loader):
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y) / accum_steps
+    loss.backward()
+    if (i + 1) % accum_steps == 0:
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT106", 10)]
+    text, left = fixed(src, ["OPT1"], unsafe=True)
+    assert text == HEAD + """accum_steps = 4
+
+for i, (x, y) in enumerate(loader):
+    loss = nn.functional.mse_loss(model(x), y) / accum_steps
+    loss.backward()
+    if (i + 1) % accum_steps == 0:
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+    assert left == []
+
+
+def test_opt106_not_for_sanity_guarded_step():
+    src = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    norm = nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    if torch.isfinite(norm):
+        optimizer.step()
+"""
+    assert codes_at(src, ["OPT1"]) == []
+
+
+# --------------------------------------------------------------------------- OPT107
+def test_opt107_modulo_window_not_averaged():
+    src = HEAD + """grad_accum = 8
+
+for i, (x, y) in enumerate(loader):
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    if (i + 1) % grad_accum == 0:
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT107", 11)]
+
+
+def test_opt107_inner_loop_window_not_averaged():
+    src = HEAD + """
+for chunks in loader:
+    optimizer.zero_grad()
+    for micro in range(4):
+        x, y = chunks
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT107", 13)]
+
+
+def test_opt107_not_when_divided():
+    src = HEAD + """grad_accum = 8
+
+for i, (x, y) in enumerate(loader):
+    loss = nn.functional.mse_loss(model(x), y)
+    loss = loss / grad_accum
+    loss.backward()
+    if (i + 1) % grad_accum == 0:
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+    assert codes_at(src, ["OPT1"]) == []
+
+
+# --------------------------------------------------------------------------- OPT306
+def test_opt306_lbfgs_step_without_closure():
+    src = """
+    import torch
+    from torch.optim import LBFGS
+
+    w = torch.zeros(3, requires_grad=True)
+    opt = LBFGS([w], lr=1.0)
+    for _ in range(5):
+        opt.zero_grad()
+        loss = (w - 1).pow(2).sum()
+        loss.backward()
+        opt.step()
+    """
+    assert codes_at(src, ["OPT306"]) == [("OPT306", 11)]
+
+
+def test_opt306_not_with_closure_or_other_optimizer():
+    src = """
+    import torch
+
+    w = torch.zeros(3, requires_grad=True)
+    lbfgs = torch.optim.LBFGS([w])
+    sgd = torch.optim.SGD([w], lr=0.1)
+
+
+    def closure():
+        lbfgs.zero_grad()
+        loss = (w - 1).pow(2).sum()
+        loss.backward()
+        return loss
+
+
+    for _ in range(5):
+        lbfgs.step(closure)
+        sgd.zero_grad()
+        (w - 2).pow(2).sum().backward()
+        sgd.step()
+    """
+    assert codes_at(src, ["OPT1", "OPT306"]) == []
