@@ -1,0 +1,216 @@
+"""OPT501-OPT504 (GradScaler): exact (code, row), exact fixed text, clean after fixing."""
+
+from __future__ import annotations
+
+from optimlint.config import Settings
+from optimlint.fixing import fix_text
+from tests.conftest import codes_at
+
+HEAD = """\
+import torch
+from torch import nn
+
+model = nn.Linear(16, 4)
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+scaler = torch.amp.GradScaler("cuda")
+loader = [(torch.randn(8, 16), torch.randint(0, 4, (8,))) for _ in range(4)]
+"""
+
+
+def fixed(source: str, select=("OPT5",), unsafe: bool = False):
+    out = fix_text("train.py", source, Settings(select=list(select)), unsafe)
+    return out.text, [(d.code, d.location.row) for d in out.remaining]
+
+
+# --------------------------------------------------------------------------- OPT501
+OPT501_LOOP = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast("cuda", dtype=torch.float16):
+        loss = nn.functional.cross_entropy(model(x), y)
+    scaler.scale(loss).backward()
+    optimizer.step()
+    scaler.update()
+"""
+
+
+def test_opt501_plain_step_after_scaled_backward():
+    assert codes_at(OPT501_LOOP, ["OPT5"]) == [("OPT501", 14)]
+
+
+def test_opt501_scaled_loss_in_a_variable():
+    src = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    scaled = scaler.scale(nn.functional.cross_entropy(model(x), y))
+    scaled.backward()
+    optimizer.step()
+    scaler.update()
+"""
+    assert codes_at(src, ["OPT5"]) == [("OPT501", 13)]
+
+
+def test_opt501_fix_uses_scaler_step():
+    text, left = fixed(OPT501_LOOP)
+    assert text == OPT501_LOOP.replace("    optimizer.step()\n", "    scaler.step(optimizer)\n")
+    assert left == []
+
+
+def test_opt501_not_with_disabled_scaler():
+    src = HEAD.replace('GradScaler("cuda")', 'GradScaler("cuda", enabled=False)') + """
+for x, y in loader:
+    optimizer.zero_grad()
+    scaler.scale(nn.functional.cross_entropy(model(x), y)).backward()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT5"]) == []
+
+
+# --------------------------------------------------------------------------- OPT502
+OPT502_LOOP = HEAD + """
+for epoch in range(2):
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)  # unscales and steps
+    print(epoch)
+"""
+
+
+def test_opt502_scaler_step_without_update():
+    assert codes_at(OPT502_LOOP, ["OPT5"]) == [("OPT502", 14)]
+
+
+def test_opt502_fix_inserts_update_after_step():
+    text, left = fixed(OPT502_LOOP)
+    assert text == HEAD + """
+for epoch in range(2):
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)  # unscales and steps
+        scaler.update()
+    print(epoch)
+"""
+    assert left == []
+
+
+def test_opt502_two_optimizers_reported_at_last_step():
+    src = HEAD + """disc = nn.Linear(4, 1)
+d_opt = torch.optim.Adam(disc.parameters())
+
+for x, y in loader:
+    optimizer.zero_grad()
+    d_opt.zero_grad()
+    loss = disc(model(x)).mean()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.step(d_opt)
+"""
+    assert codes_at(src, ["OPT5"]) == [("OPT502", 17)]
+
+
+def test_opt502_not_when_update_is_in_a_called_helper():
+    src = HEAD + """
+
+def finish_step():
+    scaler.step(optimizer)
+    scaler.update()
+
+
+for x, y in loader:
+    optimizer.zero_grad()
+    scaler.scale(nn.functional.cross_entropy(model(x), y)).backward()
+    finish_step()
+"""
+    assert codes_at(src, ["OPT5"]) == []
+
+
+# --------------------------------------------------------------------------- OPT503
+OPT503_LOOP = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast("cuda", dtype=torch.float16):
+        loss = nn.functional.cross_entropy(model(x), y)
+    scaler.scale(loss).backward()
+    # keep updates bounded
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+"""
+
+
+def test_opt503_clip_on_scaled_gradients():
+    assert codes_at(OPT503_LOOP, ["OPT5"]) == [("OPT503", 15)]
+
+
+def test_opt503_fix_inserts_unscale_before_clip():
+    text, left = fixed(OPT503_LOOP)
+    assert text.replace(" (the comment stays with the clip)", "") == HEAD + """
+for x, y in loader:
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast("cuda", dtype=torch.float16):
+        loss = nn.functional.cross_entropy(model(x), y)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    # keep updates bounded (the comment stays with the clip)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+"""
+    assert left == []
+
+
+def test_opt503_not_after_unscale():
+    src = OPT503_LOOP.replace("    # keep updates bounded\n", "    scaler.unscale_(optimizer)\n")
+    assert codes_at(src, ["OPT5"]) == []
+
+
+# --------------------------------------------------------------------------- OPT504
+def test_opt504_scaler_step_after_unscaled_backward():
+    src = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    with torch.autocast("cuda", dtype=torch.float16):
+        loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    scaler.step(optimizer)
+    scaler.update()
+"""
+    assert codes_at(src, ["OPT5"]) == [("OPT504", 14)]
+
+
+def test_opt504_in_a_step_function():
+    src = """
+    import torch
+    from torch.cuda.amp import GradScaler
+
+    scaler = GradScaler()
+
+
+    def train_step(model, optimizer, batch):
+        optimizer.zero_grad()
+        loss = model(batch).mean()
+        loss.backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return loss.item()
+    """
+    assert codes_at(src, ["OPT5"]) == [("OPT504", 12)]
+
+
+def test_opt5_clean_amp_loop():
+    src = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast("cuda", dtype=torch.float16):
+        loss = nn.functional.cross_entropy(model(x), y)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+"""
+    assert codes_at(src, ["OPT"]) == []
