@@ -1,0 +1,624 @@
+"""Correct training code that OPT1xx / OPT306 / OPT5xx must stay silent on (SPEC's lists,
+plus shapes met in real projects). Each test is one realistic, correct program."""
+
+from __future__ import annotations
+
+from tests.conftest import codes_at
+
+MINE = ["OPT1", "OPT306", "OPT5"]
+
+
+def silent(src: str) -> None:
+    assert codes_at(src, MINE) == []
+
+
+# --------------------------------------------------------------------------- accumulation
+def test_accumulation_step_and_clear_under_modulo():
+    silent("""
+    import torch
+    from torch import nn
+
+    model = nn.Linear(10, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = [(torch.randn(8, 10), torch.randn(8, 1)) for _ in range(32)]
+    accumulation_steps = 4
+
+    for i, (x, y) in enumerate(loader):
+        loss = nn.functional.mse_loss(model(x), y) / accumulation_steps
+        loss.backward()
+        if (i + 1) % accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+    """)
+
+
+def test_accumulation_clear_at_window_start():
+    silent("""
+    import torch
+    from torch import nn
+
+    model = nn.Linear(10, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = [(torch.randn(8, 10), torch.randn(8, 1)) for _ in range(32)]
+    accum = 4
+
+    for step, (x, y) in enumerate(loader):
+        if step % accum == 0:
+            optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y) / accum
+        loss.backward()
+        if (step + 1) % accum == 0:
+            optimizer.step()
+    """)
+
+
+def test_accumulation_inner_micro_loop_then_step():
+    silent("""
+    import torch
+    from torch import nn
+
+    model = nn.Linear(10, 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    gradient_accumulation_steps = 4
+    micro_batches = [(torch.randn(2, 10), torch.randn(2, 1))] * gradient_accumulation_steps
+
+    for it in range(1000):
+        for micro_step in range(gradient_accumulation_steps):
+            x, y = micro_batches[micro_step]
+            loss = nn.functional.mse_loss(model(x), y)
+            loss = loss / gradient_accumulation_steps
+            loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    """)
+
+
+def test_accumulation_step_or_last_batch():
+    silent("""
+    import torch
+
+
+    def train_epoch(model, loader, optimizer, accum_iter):
+        model.train()
+        optimizer.zero_grad()
+        for data_iter_step, (samples, targets) in enumerate(loader):
+            loss = torch.nn.functional.cross_entropy(model(samples), targets)
+            loss /= accum_iter
+            loss.backward()
+            if (data_iter_step + 1) % accum_iter == 0 or data_iter_step + 1 == len(loader):
+                optimizer.step()
+                optimizer.zero_grad()
+    """)
+
+
+# --------------------------------------------------------------------------- AMP / nanoGPT
+def test_nanogpt_style_loop_with_grad_scaler():
+    silent("""
+    import torch
+    from torch import nn
+
+    model = nn.Linear(64, 64)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=6e-4, betas=(0.9, 0.95))
+    scaler = torch.cuda.amp.GradScaler(enabled=True)
+    ctx = torch.autocast("cuda", dtype=torch.float16)
+    gradient_accumulation_steps = 8
+    grad_clip = 1.0
+    max_iters = 100
+
+
+    def get_batch(split):
+        return torch.randn(4, 64), torch.randn(4, 64)
+
+
+    X, Y = get_batch("train")
+    iter_num = 0
+    while True:
+        for micro_step in range(gradient_accumulation_steps):
+            with ctx:
+                logits = model(X)
+                loss = nn.functional.mse_loss(logits, Y)
+                loss = loss / gradient_accumulation_steps
+            X, Y = get_batch("train")
+            scaler.scale(loss).backward()
+        if grad_clip != 0.0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        iter_num += 1
+        if iter_num > max_iters:
+            break
+    """)
+
+
+def test_clip_after_unscale():
+    silent("""
+    import torch
+    from torch.nn.utils import clip_grad_norm_
+
+
+    def train(model, loader, optimizer, scaler, max_norm=1.0):
+        for inputs, labels in loader:
+            optimizer.zero_grad()
+            with torch.autocast("cuda"):
+                loss = model(inputs, labels)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            clip_grad_norm_(model.parameters(), max_norm)
+            scaler.step(optimizer)
+            scaler.update()
+    """)
+
+
+# --------------------------------------------------------------------------- frameworks
+def test_accelerate_accumulate_and_sync_gradients_clipping():
+    silent("""
+    import torch
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(gradient_accumulation_steps=4)
+    model = torch.nn.Linear(10, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5)
+    scheduler = torch.optim.lr_scheduler.LinearLR(optimizer)
+    loader = [(torch.randn(4, 10), torch.randint(0, 2, (4,)))] * 8
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+
+    for epoch in range(3):
+        model.train()
+        for x, y in loader:
+            with accelerator.accumulate(model):
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+    """)
+
+
+def test_deepspeed_engine_backward_and_step():
+    silent("""
+    import deepspeed
+    import torch
+
+
+    def train(args, model, loader):
+        model_engine, optimizer, _, _ = deepspeed.initialize(
+            args=args, model=model, model_parameters=model.parameters()
+        )
+        for step, batch in enumerate(loader):
+            loss = model_engine(batch).mean()
+            model_engine.backward(loss)
+            model_engine.step()
+    """)
+
+
+def test_lightning_automatic_optimization():
+    silent("""
+    import lightning.pytorch as pl
+    import torch
+    from torch import nn
+
+
+    class LitModel(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(28 * 28, 10)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = nn.functional.cross_entropy(self.layer(x.view(x.size(0), -1)), y)
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            optimizer = torch.optim.Adam(self.parameters(), lr=1e-3)
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+            return [optimizer], [scheduler]
+    """)
+
+
+def test_lightning_manual_optimization():
+    silent("""
+    import pytorch_lightning as pl
+    import torch
+
+
+    class GAN(pl.LightningModule):
+        def __init__(self, generator, discriminator):
+            super().__init__()
+            self.automatic_optimization = False
+            self.generator = generator
+            self.discriminator = discriminator
+
+        def training_step(self, batch, batch_idx):
+            g_opt, d_opt = self.optimizers()
+            z = torch.randn(batch.size(0), 100, device=self.device)
+
+            g_loss = -self.discriminator(self.generator(z)).mean()
+            g_opt.zero_grad()
+            self.manual_backward(g_loss)
+            g_opt.step()
+
+            d_loss = self.discriminator(self.generator(z).detach()).mean() - self.discriminator(batch).mean()
+            d_opt.zero_grad()
+            self.manual_backward(d_loss)
+            d_opt.step()
+
+        def configure_optimizers(self):
+            g = torch.optim.Adam(self.generator.parameters(), lr=2e-4)
+            d = torch.optim.Adam(self.discriminator.parameters(), lr=2e-4)
+            return g, d
+    """)
+
+
+def test_lightning_manual_single_optimizer_with_accumulation():
+    silent("""
+    import lightning as L
+
+
+    class Model(L.LightningModule):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            opt = self.optimizers()
+            loss = self.net(batch).mean() / 2
+            self.manual_backward(loss)
+            if (batch_idx + 1) % 2 == 0:
+                opt.step()
+                opt.zero_grad()
+    """)
+
+
+# --------------------------------------------------------------------------- closures
+def test_lbfgs_closure():
+    silent("""
+    import torch
+    from torch import nn
+
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=1, max_iter=20, history_size=10)
+    x, y = torch.randn(100, 3), torch.randn(100, 1)
+
+    for epoch in range(20):
+        def closure():
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+    """)
+
+
+def test_sgd_step_with_closure_lambda():
+    silent("""
+    import torch
+
+    w = torch.randn(5, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.01)
+
+
+    def closure():
+        opt.zero_grad()
+        loss = (w ** 2).sum()
+        loss.backward()
+        return loss
+
+
+    for _ in range(10):
+        loss = opt.step(closure)
+    """)
+
+
+# --------------------------------------------------------------------------- GANs / RL
+def test_wgan_gp_gradient_penalty_and_n_critic():
+    silent("""
+    import torch
+    from torch import autograd, nn
+
+    G = nn.Sequential(nn.Linear(100, 784), nn.Tanh())
+    D = nn.Sequential(nn.Linear(784, 1))
+    opt_G = torch.optim.Adam(G.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    opt_D = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    n_critic, lambda_gp = 5, 10.0
+    loader = [torch.randn(64, 784) for _ in range(10)]
+
+
+    def gradient_penalty(D, real, fake):
+        alpha = torch.rand(real.size(0), 1)
+        interp = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        out = D(interp)
+        grads = autograd.grad(outputs=out, inputs=interp, grad_outputs=torch.ones_like(out),
+                              create_graph=True, retain_graph=True)[0]
+        return ((grads.norm(2, dim=1) - 1) ** 2).mean()
+
+
+    for epoch in range(10):
+        for i, real in enumerate(loader):
+            for _ in range(n_critic):
+                opt_D.zero_grad()
+                z = torch.randn(real.size(0), 100)
+                fake = G(z).detach()
+                d_loss = D(fake).mean() - D(real).mean() + lambda_gp * gradient_penalty(D, real, fake)
+                d_loss.backward()
+                opt_D.step()
+            opt_G.zero_grad()
+            g_loss = -D(G(torch.randn(real.size(0), 100))).mean()
+            g_loss.backward()
+            opt_G.step()
+    """)
+
+
+def test_actor_critic_two_optimizers_each_cleared():
+    silent("""
+    import torch
+    from torch import nn
+
+    actor = nn.Linear(4, 2)
+    critic = nn.Linear(4, 1)
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=3e-4)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3)
+
+    for episode in range(100):
+        states = torch.randn(32, 4)
+        returns = torch.randn(32, 1)
+        values = critic(states)
+        advantage = (returns - values).detach()
+        critic_loss = (returns - values).pow(2).mean()
+        critic_optimizer.zero_grad()
+        critic_loss.backward()
+        critic_optimizer.step()
+
+        log_probs = torch.log_softmax(actor(states), dim=-1)[:, 0:1]
+        actor_loss = -(log_probs * advantage).mean()
+        actor_optimizer.zero_grad()
+        actor_loss.backward()
+        actor_optimizer.step()
+    """)
+
+
+# --------------------------------------------------------------------------- manual / misc
+def test_manual_sgd_with_model_zero_grad():
+    silent("""
+    import torch
+    from torch import nn
+
+    model = nn.Linear(10, 1)
+    lr = 0.01
+    for x, y in [(torch.randn(8, 10), torch.randn(8, 1))] * 10:
+        model.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.data -= lr * p.grad
+    """)
+
+
+def test_manual_sgd_grad_zero_in_place():
+    silent("""
+    import torch
+
+    w = torch.randn(3, requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    for epoch in range(100):
+        loss = ((w.sum() + b) - 1.0).pow(2).sum()
+        loss.backward()
+        with torch.no_grad():
+            w -= 0.1 * w.grad
+            b -= 0.1 * b.grad
+            w.grad.zero_()
+            b.grad.zero_()
+    """)
+
+
+def test_clearing_at_the_end_of_the_body():
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer, epochs=1):
+        for epoch in range(epochs):
+            for x, y in loader:
+                loss = torch.nn.functional.mse_loss(model(x), y)
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+    """)
+
+
+def test_ema_update_under_no_grad():
+    silent("""
+    import copy
+
+    import torch
+
+
+    def train(model, loader, optimizer, decay=0.999):
+        ema = copy.deepcopy(model)
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                for ema_p, p in zip(ema.parameters(), model.parameters()):
+                    ema_p.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        return ema
+    """)
+
+
+def test_multiple_backward_with_retain_graph_before_one_step():
+    silent("""
+    import torch
+    from torch import nn
+
+    model = nn.Linear(10, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in [(torch.randn(4, 10), torch.randint(0, 2, (4,)))] * 10:
+        optimizer.zero_grad()
+        out = model(x)
+        loss_a = nn.functional.cross_entropy(out, y)
+        loss_b = out.pow(2).mean()
+        loss_a.backward(retain_graph=True)
+        loss_b.backward()
+        optimizer.step()
+    """)
+
+
+def test_train_step_helper_called_from_loop_clears_inside():
+    silent("""
+    import torch
+
+
+    def train_step(model, batch, optimizer):
+        optimizer.zero_grad()
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+
+    def main(model, loader):
+        optimizer = torch.optim.Adam(model.parameters())
+        for epoch in range(10):
+            for batch in loader:
+                train_step(model, batch, optimizer)
+    """)
+
+
+def test_zero_grad_in_finally():
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer):
+        for x, y in loader:
+            try:
+                loss = torch.nn.functional.mse_loss(model(x), y)
+                loss.backward()
+                optimizer.step()
+            finally:
+                optimizer.zero_grad()
+    """)
+
+
+def test_trainer_class_zero_grad_in_another_method():
+    silent("""
+    import torch
+
+
+    class Trainer:
+        def __init__(self, model, loader, lr=1e-3):
+            self.model = model
+            self.loader = loader
+            self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+        def _zero_grad(self):
+            self.optimizer.zero_grad(set_to_none=True)
+
+        def train(self, epochs):
+            for epoch in range(epochs):
+                for x, y in self.loader:
+                    self._zero_grad()
+                    loss = torch.nn.functional.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    self.optimizer.step()
+    """)
+
+
+def test_trainer_class_optimizer_step_in_helper_method():
+    silent("""
+    import torch
+
+
+    class Trainer:
+        def __init__(self, model, optimizer, scaler=None):
+            self.model = model
+            self.optimizer = optimizer
+            self.scaler = scaler or torch.amp.GradScaler()
+
+        def optimizer_step(self):
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad()
+
+        def fit(self, loader):
+            for x, y in loader:
+                loss = self.model(x, y)
+                self.scaler.scale(loss).backward()
+                self.optimizer_step()
+    """)
+
+
+def test_set_grad_to_none_loop():
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer):
+        for x, y in loader:
+            for p in model.parameters():
+                p.grad = None
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            optimizer.step()
+    """)
+
+
+def test_noise_scheduler_step_is_not_an_optimizer():
+    silent("""
+    import torch
+    from diffusers import DDPMScheduler
+
+    noise_scheduler = DDPMScheduler(num_train_timesteps=1000)
+
+
+    def sample(unet, latents):
+        for t in noise_scheduler.timesteps:
+            with torch.no_grad():
+                noise_pred = unet(latents, t).sample
+            latents = noise_scheduler.step(noise_pred, t, latents).prev_sample
+        return latents
+    """)
+
+
+def test_non_torch_optimizers_are_never_flagged():
+    silent("""
+    import optax
+    import tensorflow as tf
+
+    tf_opt = tf.keras.optimizers.Adam(learning_rate=1e-3)
+    jax_opt = optax.adam(1e-3)
+
+    for x, y in [(1, 2)]:
+        with tf.GradientTape() as tape:
+            loss = x * y
+        grads = tape.gradient(loss, [])
+        tf_opt.apply_gradients(zip(grads, []))
+    """)
+
+
+def test_sanity_guarded_step_is_not_a_window():
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer, max_norm=1.0):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            if torch.isfinite(norm):
+                optimizer.step()
+    """)
