@@ -1,0 +1,857 @@
+"""What an ``nn.Module`` class is made of, read from source (never imported or run).
+
+Given the expression an optimizer's parameter groups are built from (``model``,
+``self.model``, ``self``), find the model's class and list what its ``__init__``
+assigns: submodules (``self.neck = FPN(...)``, ``nn.Sequential``, torch.nn layers,
+project classes) and ``nn.Parameter`` attributes. Classes are resolved in the same
+file or, through imports (absolute or relative), in other files of the project,
+parsed with LibCST and cached per process by path and mtime.
+
+Everything here answers "proven" or "unknown": an unresolved base class, ``setattr``,
+``self.add_module``, a value the analysis cannot classify... make the answer unknown
+(``ClassInfo.complete`` False, ``Attr.params`` None), and the rules built on it stay
+silent. Only attributes assigned on every path through ``__init__`` (or a helper it
+always calls) are ``definite``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import libcst as cst
+
+from optimlint.analysis.names import ImportTable, dotted
+
+# -- torch.nn vocabulary -------------------------------------------------------------------
+MODULE_BASES = frozenset({
+    "torch.nn.Module", "torch.nn.modules.module.Module", "torch.nn.modules.Module",
+    # Lightning modules add no parameters of their own.
+    "pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule",
+    "pytorch_lightning.core.module.LightningModule", "pytorch_lightning.core.lightning.LightningModule",
+    "lightning.LightningModule", "lightning.pytorch.LightningModule",
+    "lightning.pytorch.core.LightningModule", "lightning.pytorch.core.module.LightningModule",
+})
+PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
+# torch.nn layers that hold no parameters (activations, pooling, dropout, losses, reshaping).
+PARAMETERLESS = frozenset("""
+    ReLU ReLU6 LeakyReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Hardtanh Hardswish Hardsigmoid
+    Softplus Softsign Softshrink Hardshrink Tanhshrink Threshold LogSigmoid Softmax Softmax2d
+    LogSoftmax Softmin GLU Identity Flatten Unflatten Dropout Dropout1d Dropout2d Dropout3d
+    AlphaDropout FeatureAlphaDropout MaxPool1d MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d
+    AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d AdaptiveMaxPool1d AdaptiveMaxPool2d
+    AdaptiveMaxPool3d LPPool1d LPPool2d FractionalMaxPool2d FractionalMaxPool3d MaxUnpool1d
+    MaxUnpool2d MaxUnpool3d Upsample UpsamplingNearest2d UpsamplingBilinear2d PixelShuffle
+    PixelUnshuffle ChannelShuffle ZeroPad1d ZeroPad2d ZeroPad3d ConstantPad1d ConstantPad2d
+    ConstantPad3d ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d
+    ReplicationPad2d ReplicationPad3d CircularPad1d CircularPad2d CircularPad3d Fold Unfold
+    CosineSimilarity PairwiseDistance L1Loss MSELoss CrossEntropyLoss NLLLoss BCELoss
+    BCEWithLogitsLoss SmoothL1Loss HuberLoss KLDivLoss CTCLoss MarginRankingLoss
+    HingeEmbeddingLoss CosineEmbeddingLoss TripletMarginLoss MultiLabelSoftMarginLoss
+    SoftMarginLoss MultiMarginLoss PoissonNLLLoss GaussianNLLLoss MultiLabelMarginLoss
+    TripletMarginWithDistanceLoss LocalResponseNorm CrossMapLRN2d
+""".split())
+# torch.nn layers that hold parameters (with their default arguments).
+WITH_PARAMETERS = frozenset("""
+    Linear Bilinear LazyLinear Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d
+    ConvTranspose3d LazyConv1d LazyConv2d LazyConv3d Embedding EmbeddingBag RNN LSTM GRU RNNCell
+    LSTMCell GRUCell MultiheadAttention Transformer TransformerEncoder TransformerDecoder
+    TransformerEncoderLayer TransformerDecoderLayer BatchNorm1d BatchNorm2d BatchNorm3d
+    SyncBatchNorm LayerNorm GroupNorm RMSNorm PReLU
+""".split())
+# torch.nn layers whose parameters a keyword can switch off (and its default).
+_AFFINE_SWITCH = {"BatchNorm1d": ("affine", True), "BatchNorm2d": ("affine", True),
+                  "BatchNorm3d": ("affine", True), "SyncBatchNorm": ("affine", True),
+                  "GroupNorm": ("affine", True), "LayerNorm": ("elementwise_affine", True),
+                  "RMSNorm": ("elementwise_affine", True), "InstanceNorm1d": ("affine", False),
+                  "InstanceNorm2d": ("affine", False), "InstanceNorm3d": ("affine", False),
+                  "Linear": ("bias", None), "Conv2d": ("bias", None)}
+# Calls from other libraries that build a model with parameters.
+_MODEL_FACTORIES_PREFIX = ("torchvision.models.",)
+_MODEL_FACTORIES = frozenset({"timm.create_model"})
+# ``module.to(...)`` and friends return the module itself.
+_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train",
+                             "eval", "requires_grad_", "to_empty", "xpu", "mps", "type"})
+_DYNAMIC_METHODS = frozenset({"add_module", "register_module", "__setattr__", "_modules",
+                              "__dict__", "apply_to_submodules"})
+
+# -- parsed files --------------------------------------------------------------------------
+
+
+@dataclass
+class ParsedFile:
+    path: str
+    module: cst.Module
+    imports: ImportTable
+    classes: dict[str, cst.ClassDef]  # top-level classes defined exactly once
+    other_names: set[str]  # top-level names bound by something other than one class
+
+    @classmethod
+    def build(cls, path: str, module: cst.Module, imports: ImportTable | None = None) -> "ParsedFile":
+        classes: dict[str, cst.ClassDef] = {}
+        other: set[str] = set()
+        for stmt in module.body:
+            if isinstance(stmt, cst.ClassDef):
+                name = stmt.name.value
+                if name in classes:
+                    other.add(name)
+                classes[name] = stmt
+            elif isinstance(stmt, cst.FunctionDef):
+                other.add(stmt.name.value)
+            else:
+                for node in _walk(stmt):
+                    if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
+                        t = node.target
+                        if isinstance(t, cst.Name):
+                            other.add(t.value)
+                    elif isinstance(node, (cst.ClassDef, cst.FunctionDef)):
+                        other.add(node.name.value)  # conditionally defined
+        return cls(path, module, imports or ImportTable.build(module), classes, other)
+
+
+_FILES: dict[str, tuple[tuple[int, int], ParsedFile | None]] = {}
+
+
+def parse_file(path: str) -> ParsedFile | None:
+    """The parsed project file at ``path`` (cached by mtime and size), None if unusable."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _FILES.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    parsed: ParsedFile | None = None
+    if st.st_size < 2_000_000:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+            parsed = ParsedFile.build(path, cst.parse_module(text))
+        except (OSError, UnicodeDecodeError, ValueError, cst.ParserSyntaxError, RecursionError):
+            parsed = None
+    _FILES[path] = (stamp, parsed)
+    return parsed
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.children))
+
+
+def _walk_scope(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Nodes under ``node`` without entering nested functions, classes or lambdas."""
+    stack = list(reversed(node.children))
+    while stack:
+        n = stack.pop()
+        yield n
+        if not isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            stack.extend(reversed(n.children))
+
+
+# -- module resolution ---------------------------------------------------------------------
+_NOT_PROJECT = ("torch", "torchvision", "numpy", "transformers", "timm", "lightning",
+                "pytorch_lightning", "typing", "collections", "functools", "dataclasses")
+
+
+def _module_file(base: str, parts: list[str]) -> str | None:
+    path = os.path.join(base, *parts)
+    if os.path.isfile(path + ".py"):
+        return path + ".py"
+    init = os.path.join(path, "__init__.py")
+    if os.path.isfile(init):
+        return init
+    return None
+
+
+def _search_roots(from_path: str, project_root: str | None) -> list[str]:
+    """Folders an absolute import may be found in: the importing file's folder and its
+    ancestors (within the project when the file is in it), the project root and its src/."""
+    roots: list[str] = []
+    here = os.path.dirname(os.path.abspath(from_path))
+    top = os.path.abspath(project_root) if project_root else None
+    inside = top is not None and (here + os.sep).startswith(top + os.sep)
+    for _ in range(12):
+        roots.append(here)
+        if inside and here == top:
+            break
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    if top:
+        roots.extend([top, os.path.join(top, "src")])
+    seen: set[str] = set()
+    return [r for r in roots if not (r in seen or seen.add(r))]
+
+
+def _find_module(from_path: str, module: str, project_root: str | None) -> str | None:
+    """The file of dotted module ``module`` (``.models`` relative to ``from_path``)."""
+    level = len(module) - len(module.lstrip("."))
+    parts = [p for p in module[level:].split(".") if p]
+    if level:
+        base = os.path.dirname(os.path.abspath(from_path))
+        for _ in range(level - 1):
+            base = os.path.dirname(base)
+        if not parts:
+            init = os.path.join(base, "__init__.py")
+            return init if os.path.isfile(init) else None
+        return _module_file(base, parts)
+    if not parts or parts[0] in _NOT_PROJECT:
+        return None
+    for root in _search_roots(from_path, project_root):
+        found = _module_file(root, parts)
+        if found is not None:
+            return found
+    return None
+
+
+@dataclass
+class Resolved:
+    """What a class expression names: a project class, or a known external qualified name."""
+
+    file: ParsedFile | None = None
+    node: cst.ClassDef | None = None
+    qualname: str | None = None
+
+
+def resolve_name(pf: ParsedFile, expr: cst.BaseExpression, project_root: str | None,
+                 depth: int = 0) -> Resolved | None:
+    """Resolve a class expression written in ``pf``; None when unknown."""
+    name = dotted(expr)
+    if name is None or depth > 6:
+        return None
+    if "." not in name and name in pf.classes and name not in pf.other_names \
+            and not pf.imports.imported(name):
+        return Resolved(pf, pf.classes[name], None)
+    qn = pf.imports.qualify(expr)
+    if qn is None:
+        return None
+    return resolve_qualified(pf.path, qn, project_root, depth)
+
+
+def resolve_qualified(from_path: str, qn: str, project_root: str | None, depth: int = 0) -> Resolved | None:
+    if depth > 6:
+        return None
+    level = len(qn) - len(qn.lstrip("."))
+    parts = qn[level:].split(".")
+    if not level and parts[0] in _NOT_PROJECT:
+        return Resolved(qualname=qn)
+    for k in range(len(parts) - 1, -1, -1):
+        module = "." * level + ".".join(parts[:k])
+        if not module.strip("."):
+            if not level:
+                continue
+        path = _find_module(from_path, module, project_root)
+        if path is None:
+            continue
+        rest = parts[k:]
+        if len(rest) != 1:
+            return None
+        target = parse_file(path)
+        if target is None:
+            return None
+        found = _lookup_in_file(target, rest[0], project_root, depth + 1)
+        return found
+    return Resolved(qualname=qn) if not level else None
+
+
+def _lookup_in_file(pf: ParsedFile, name: str, project_root: str | None, depth: int) -> Resolved | None:
+    if name in pf.classes and name not in pf.other_names and not pf.imports.imported(name):
+        return Resolved(pf, pf.classes[name], None)
+    if pf.imports.imported(name):
+        return resolve_qualified(pf.path, pf.imports.bindings[name], project_root, depth)
+    for star in pf.imports.star_modules:
+        found = resolve_qualified(pf.path, f"{star}{'' if star.endswith('.') else '.'}{name}",
+                                  project_root, depth)
+        if found is not None and found.node is not None:
+            return found
+    return None
+
+
+# -- class analysis ------------------------------------------------------------------------
+
+
+@dataclass
+class Attr:
+    """One ``self.<name>`` of a class, over every assignment the class makes to it."""
+
+    name: str
+    definite: bool = False  # assigned on every path through __init__
+    module: bool | None = False  # holds an nn.Module (None: maybe)
+    param: bool = False  # holds an nn.Parameter
+    params: bool | None = False  # holds trainable parameters (None: unknown)
+    frozen: bool = False  # every assignment leaves its parameters without grad
+    cls: "ClassInfo | None" = None  # the project class when all assignments agree
+    classes: set = field(default_factory=set)  # ids of the ClassDefs assigned
+    count: int = 0
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    file: ParsedFile
+    node: cst.ClassDef
+    is_module: bool = False  # an nn.Module subclass, proven
+    complete: bool = True  # every base resolved, nothing added dynamically
+    attrs: dict[str, Attr] = field(default_factory=dict)
+    entangled: set[str] = field(default_factory=set)  # attributes that may share parameters
+    frozen: set[str] = field(default_factory=set)  # relative paths frozen in the class
+    freeze_unknown: bool = False  # something is frozen and we cannot tell what
+
+    def has_params(self) -> bool | None:
+        if any(a.params is True and a.definite and not a.frozen for a in self.attrs.values()):
+            return True
+        if self.complete and all(a.params is False for a in self.attrs.values()):
+            return False
+        return None
+
+
+_CLASSES: dict[tuple[str, int], ClassInfo | None] = {}
+_IN_PROGRESS: set[tuple[str, int]] = set()
+
+
+def class_info(pf: ParsedFile, node: cst.ClassDef, project_root: str | None) -> ClassInfo | None:
+    """The analysis of class ``node`` of file ``pf`` (memoised; None on a cycle)."""
+    key = (pf.path, id(node))
+    cached = _CLASSES.get(key)
+    if cached is not None and cached.file is pf:
+        return cached
+    if key in _IN_PROGRESS:
+        return None
+    _IN_PROGRESS.add(key)
+    try:
+        info = _ClassAnalysis(pf, node, project_root).run()
+    finally:
+        _IN_PROGRESS.discard(key)
+    if len(_CLASSES) > 5000:
+        _CLASSES.clear()
+    _CLASSES[key] = info
+    return info
+
+
+def class_of_call_value(pf: ParsedFile, value: cst.BaseExpression, project_root: str | None):
+    """(ClassInfo or None, frozen) for ``Detector(...)`` / ``Detector(...).to(dev)``."""
+    frozen = False
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in _SELF_RETURNING:
+        if value.func.attr.value == "requires_grad_" and not _true_arg(value):
+            frozen = True
+        value = value.func.value
+    if not isinstance(value, cst.Call):
+        return None, frozen
+    r = resolve_name(pf, value.func, project_root)
+    if r is None or r.node is None:
+        return None, frozen
+    return class_info(r.file, r.node, project_root), frozen
+
+
+def _true_arg(call: cst.Call) -> bool:
+    """``requires_grad_()`` / ``requires_grad_(True)``: turns grad on."""
+    if not call.args:
+        return True
+    v = call.args[0].value
+    return isinstance(v, cst.Name) and v.value == "True"
+
+
+def _kw(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == name:
+            return a.value
+    return None
+
+
+def _literal_bool(expr: cst.BaseExpression | None) -> bool | None:
+    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+        return expr.value == "True"
+    return None
+
+
+@dataclass
+class _Value:
+    module: bool | None  # None: maybe a module
+    param: bool = False
+    params: bool | None = None
+    frozen: bool = False
+    cls: ClassInfo | None = None
+    cls_node: object = None
+
+
+_NOT_MODULE = _Value(False, params=False)
+_UNKNOWN = _Value(None, params=None)
+
+
+class _ClassAnalysis:
+    def __init__(self, pf: ParsedFile, node: cst.ClassDef, project_root: str | None) -> None:
+        self.pf = pf
+        self.node = node
+        self.root = project_root
+        self.info = ClassInfo(node.name.value, pf, node)
+        self.methods: dict[str, cst.FunctionDef] = {}
+        self.records: list[tuple[str, _Value, bool]] = []
+
+    def run(self) -> ClassInfo:
+        info = self.info
+        for stmt in self.node.body.body if isinstance(self.node.body, cst.IndentedBlock) else ():
+            if isinstance(stmt, cst.FunctionDef):
+                if stmt.name.value in self.methods:
+                    info.complete = False  # redefined (e.g. under a condition elsewhere)
+                self.methods[stmt.name.value] = stmt
+            elif not isinstance(stmt, (cst.SimpleStatementLine, cst.ClassDef)):
+                info.complete = False  # methods defined conditionally
+        self._bases()
+        self._dynamic()
+        init = self.methods.get("__init__")
+        visited: set[str] = set()
+        if init is not None:
+            self._block(init.body, True, visited | {"__init__"}, visited)
+        for name, meth in self.methods.items():
+            if name not in visited and name != "__init__":
+                self._block(meth.body, False, visited, None)
+        self._collect()
+        self._freezes()
+        return info
+
+    # -- bases ----------------------------------------------------------------------------
+    def _bases(self) -> None:
+        info = self.info
+        for arg in self.node.bases:
+            if arg.keyword is not None or arg.star:
+                if arg.keyword is None:
+                    info.complete = False
+                continue
+            r = resolve_name(self.pf, arg.value, self.root)
+            if r is None:
+                info.complete = False
+                continue
+            if r.node is None:
+                if r.qualname in MODULE_BASES:
+                    info.is_module = True
+                elif r.qualname in ("object", "builtins.object"):
+                    pass
+                else:
+                    info.complete = False
+                continue
+            base = class_info(r.file, r.node, self.root)
+            if base is None:
+                info.complete = False
+                continue
+            info.is_module = info.is_module or base.is_module
+            info.complete = info.complete and base.complete
+            calls_super = self._calls_base_init()
+            for name, a in base.attrs.items():
+                copy = Attr(**{**a.__dict__, "classes": set(a.classes)})
+                copy.definite = a.definite and calls_super
+                self._merge_base(copy)
+            info.entangled |= base.entangled
+            info.frozen |= base.frozen
+            info.freeze_unknown = info.freeze_unknown or base.freeze_unknown
+        if not self.node.bases:
+            info.is_module = False
+
+    def _merge_base(self, a: Attr) -> None:
+        self.info.attrs[a.name] = a
+
+    def _calls_base_init(self) -> bool:
+        init = self.methods.get("__init__")
+        if init is None:
+            return True
+        body = init.body.body if isinstance(init.body, cst.IndentedBlock) else ()
+        for stmt in body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for s in stmt.body:
+                    if isinstance(s, cst.Expr) and isinstance(s.value, cst.Call):
+                        f = s.value.func
+                        if isinstance(f, cst.Attribute) and f.attr.value == "__init__":
+                            return True
+        return False
+
+    # -- dynamic additions ------------------------------------------------------------------
+    def _dynamic(self) -> None:
+        for n in _walk(self.node):
+            if isinstance(n, cst.Call):
+                f = n.func
+                if isinstance(f, cst.Name) and f.value in ("setattr", "delattr", "vars"):
+                    if n.args and isinstance(n.args[0].value, cst.Name) and n.args[0].value.value == "self":
+                        self.info.complete = False
+                elif isinstance(f, cst.Attribute) and f.attr.value == "register_parameter":
+                    if not (n.args and isinstance(n.args[0].value, cst.SimpleString)):
+                        self.info.complete = False
+            elif isinstance(n, cst.Attribute) and n.attr.value in _DYNAMIC_METHODS:
+                if isinstance(n.value, cst.Name) and n.value.value == "self":
+                    self.info.complete = False
+            elif isinstance(n, cst.Del):
+                for t in _walk(n.target):
+                    if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) \
+                            and t.value.value == "self":
+                        self.info.complete = False
+
+    # -- assignments ------------------------------------------------------------------------
+    def _block(self, block, definite: bool, chain: set[str], visited: set[str] | None) -> None:
+        body = block.body if isinstance(block, cst.IndentedBlock) else (
+            block.body if isinstance(block, cst.SimpleStatementSuite) else ())
+        for stmt in body:
+            self._stmt(stmt, definite, chain, visited)
+
+    def _stmt(self, stmt, definite: bool, chain: set[str], visited: set[str] | None) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for s in stmt.body:
+                self._small(s, definite, chain, visited)
+            return
+        if isinstance(stmt, cst.If):
+            arms = [stmt.body]
+            orelse = stmt.orelse
+            while isinstance(orelse, cst.If):
+                arms.append(orelse.body)
+                orelse = orelse.orelse
+            has_else = orelse is not None
+            if has_else:
+                arms.append(orelse.body)
+            before = len(self.records)
+            for arm in arms:
+                self._block(arm, False, chain, visited)
+            if definite and has_else:
+                # an attribute assigned in every arm is definite
+                per_arm = []
+                for arm in arms:
+                    mark = len(self.records)
+                    self._block(arm, True, chain, None)
+                    per_arm.append({r[0] for r in self.records[mark:]})
+                    del self.records[mark:]
+                common = set.intersection(*per_arm) if per_arm else set()
+                for i in range(before, len(self.records)):
+                    n, v, _ = self.records[i]
+                    if n in common:
+                        self.records[i] = (n, v, True)
+            return
+        if isinstance(stmt, (cst.With,)):
+            self._block(stmt.body, definite, chain, visited)
+            return
+        if isinstance(stmt, cst.Try):
+            self._block(stmt.body, definite, chain, visited)
+            for h in stmt.handlers:
+                self._block(h.body, False, chain, visited)
+            if stmt.orelse is not None:
+                self._block(stmt.orelse.body, False, chain, visited)
+            if stmt.finalbody is not None:
+                self._block(stmt.finalbody.body, definite, chain, visited)
+            return
+        if isinstance(stmt, (cst.For, cst.While)):
+            self._block(stmt.body, False, chain, visited)
+            if stmt.orelse is not None:
+                self._block(stmt.orelse.body, False, chain, visited)
+            return
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            return
+        # match statements and anything else: assignments inside are not definite
+        for n in _walk(stmt):
+            if isinstance(n, (cst.SimpleStatementLine,)):
+                for s in n.body:
+                    self._small(s, False, chain, None)
+
+    def _small(self, s, definite: bool, chain: set[str], visited: set[str] | None) -> None:
+        if isinstance(s, cst.Assign):
+            for t in s.targets:
+                self._target(t.target, s.value)
+                self._assign(t.target, s.value, definite)
+        elif isinstance(s, cst.AnnAssign) and s.value is not None:
+            self._assign(s.target, s.value, definite)
+        elif isinstance(s, cst.AugAssign):
+            self._assign(s.target, None, False)
+        elif isinstance(s, cst.Expr) and isinstance(s.value, cst.Call):
+            call = s.value
+            f = call.func
+            # self._build_layers(): a helper always called from __init__
+            if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self":
+                name = f.attr.value
+                if name == "register_parameter" and len(call.args) >= 2 \
+                        and isinstance(call.args[0].value, cst.SimpleString):
+                    attr = call.args[0].value.evaluated_value
+                    if isinstance(attr, str):
+                        self.records.append((attr, self._param_value(call.args[1].value), definite))
+                    return
+                meth = self.methods.get(name)
+                if meth is not None and name not in chain and visited is not None:
+                    visited.add(name)
+                    self._block(meth.body, definite, chain | {name}, visited)
+
+    def _target(self, target, value) -> None:
+        """``self.head.weight = self.embed.weight``: tied weights entangle both."""
+        k = dotted(target) if isinstance(target, cst.Attribute) else None
+        if k and k.startswith("self.") and k.count(".") >= 2:
+            self.info.entangled.add(k.split(".")[1])
+            for n in _walk(value):
+                d = dotted(n) if isinstance(n, cst.Attribute) else None
+                if d and d.startswith("self.") and d.count(".") >= 1:
+                    self.info.entangled.add(d.split(".")[1])
+
+    def _assign(self, target, value, definite: bool) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._assign(el.value, None, False)
+            return
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+                and target.value.value == "self":
+            name = target.attr.value
+            v = self._value(value) if value is not None else _UNKNOWN
+            if value is not None:
+                refs = {d.split(".")[1] for n in _walk(value)
+                        if isinstance(n, cst.Attribute) and (d := dotted(n)) and d.startswith("self.")}
+                if refs and v.module is not False:
+                    self.info.entangled |= refs | {name}
+            self.records.append((name, v, definite))
+
+    # -- values -----------------------------------------------------------------------------
+    def _param_value(self, value) -> _Value:
+        if isinstance(value, cst.Call) and self.pf.imports.qualify(value.func) in PARAMETER_CLASSES:
+            rg = _literal_bool(_kw(value, "requires_grad"))
+            return _Value(False, param=True, params=True, frozen=rg is False)
+        return _UNKNOWN
+
+    def _value(self, value: cst.BaseExpression) -> _Value:
+        frozen = False
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                and value.func.attr.value in _SELF_RETURNING:
+            if value.func.attr.value == "requires_grad_" and not _true_arg(value):
+                frozen = True
+            value = value.func.value
+        v = self._raw_value(value)
+        if frozen and v.params:
+            v = _Value(v.module, v.param, v.params, True, v.cls, v.cls_node)
+        return v
+
+    def _raw_value(self, value: cst.BaseExpression) -> _Value:
+        if isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString,
+                              cst.Integer, cst.Float, cst.Imaginary, cst.Dict, cst.Set,
+                              cst.Comparison, cst.BooleanOperation, cst.UnaryOperation,
+                              cst.Lambda, cst.ListComp, cst.DictComp, cst.SetComp,
+                              cst.GeneratorExp, cst.List, cst.Tuple)):
+            return _NOT_MODULE
+        if isinstance(value, cst.Name):
+            if value.value in ("None", "True", "False"):
+                return _NOT_MODULE
+            return _UNKNOWN  # an injected module or a plain value
+        if isinstance(value, cst.IfExp):
+            a, b = self._value(value.body), self._value(value.orelse)
+            return _combine([a, b], either=True)
+        if not isinstance(value, cst.Call):
+            return _UNKNOWN
+        pv = self._param_value(value)
+        if pv is not _UNKNOWN:
+            return pv
+        qn = self.pf.imports.qualify(value.func)
+        if qn is not None and qn.startswith("torch.nn.") and not qn.startswith(
+                ("torch.nn.functional", "torch.nn.init", "torch.nn.utils")):
+            return self._torch_layer(qn.rsplit(".", 1)[-1], value)
+        if qn is not None and (qn in _MODEL_FACTORIES or (
+                qn.startswith(_MODEL_FACTORIES_PREFIX) and qn.count(".") == 2)):
+            return _Value(True, params=True)
+        r = resolve_name(self.pf, value.func, self.root)
+        if r is not None and r.node is not None:
+            ci = class_info(r.file, r.node, self.root)
+            if ci is None:
+                return _UNKNOWN
+            if not ci.is_module:
+                return _UNKNOWN if not ci.complete else _NOT_MODULE
+            return _Value(True, params=ci.has_params(), cls=ci, cls_node=id(r.node))
+        if qn is not None and qn.split(".")[0] in ("math", "os", "collections", "copy") \
+                and qn not in ("copy.deepcopy", "copy.copy"):
+            return _NOT_MODULE
+        return _UNKNOWN
+
+    def _torch_layer(self, last: str, call: cst.Call) -> _Value:
+        if last in _CONTAINERS:
+            elems: list[cst.BaseExpression] = []
+            args = [a for a in call.args if a.keyword is None]
+            if last == "Sequential":
+                if any(a.star for a in args):
+                    return _Value(True, params=None)
+                elems = [a.value for a in args]
+            elif args:
+                inner = args[0].value
+                if isinstance(inner, (cst.List, cst.Tuple)):
+                    if any(isinstance(e, cst.StarredElement) for e in inner.elements):
+                        return _Value(True, params=None)
+                    elems = [e.value for e in inner.elements]
+                elif isinstance(inner, cst.Dict):
+                    if any(isinstance(e, cst.StarredDictElement) for e in inner.elements):
+                        return _Value(True, params=None)
+                    elems = [e.value for e in inner.elements]
+                elif isinstance(inner, (cst.ListComp, cst.GeneratorExp)):
+                    elems = [inner.elt]
+                elif isinstance(inner, cst.DictComp):
+                    elems = [inner.value]
+                else:
+                    return _Value(True, params=None)
+            if not elems:
+                return _Value(True, params=None)  # filled later, maybe
+            vals = [self._value(e) for e in elems]
+            return _Value(True, params=_combine(vals).params)
+        if last in _AFFINE_SWITCH:
+            kw, default = _AFFINE_SWITCH[last]
+            on = _literal_bool(_kw(call, kw))
+            if last in ("Linear", "Conv2d"):
+                return _Value(True, params=True)
+            if on is None and _kw(call, kw) is not None:
+                return _Value(True, params=None)
+            return _Value(True, params=default if on is None else on)
+        if last in PARAMETERLESS:
+            return _Value(True, params=False)
+        if last in WITH_PARAMETERS:
+            return _Value(True, params=True)
+        if last[:1].isupper():
+            return _Value(True, params=None)
+        return _UNKNOWN
+
+    # -- combine records --------------------------------------------------------------------
+    def _collect(self) -> None:
+        info = self.info
+        own: dict[str, list[tuple[_Value, bool]]] = {}
+        for name, v, definite in self.records:
+            own.setdefault(name, []).append((v, definite))
+        for name, recs in own.items():
+            vals = [v for v, _ in recs]
+            base = info.attrs.get(name)
+            a = Attr(name)
+            a.definite = any(d for _, d in recs) or bool(base and base.definite)
+            combined = _combine(vals + ([_Value(base.module, base.param, base.params, base.frozen,
+                                                  base.cls)] if base else []), either=True)
+            a.module = combined.module
+            a.param = all(v.param for v in vals)
+            a.params = combined.params
+            a.frozen = all(v.frozen for v in vals if v.params) and any(v.params for v in vals)
+            nodes = {v.cls_node for v in vals}
+            if len(nodes) == 1 and vals[0].cls is not None and (base is None or base.cls is vals[0].cls):
+                a.cls = vals[0].cls
+            a.count = len(vals)
+            info.attrs[name] = a
+
+    def _freezes(self) -> None:
+        subjects, unknown = freeze_subjects(self.node)
+        for s in subjects:
+            if s == "self":
+                self.info.freeze_unknown = True
+            elif s.startswith("self."):
+                self.info.frozen.add(s[len("self."):])
+        if unknown:
+            self.info.freeze_unknown = True
+
+
+def _combine(vals: list[_Value], either: bool = False) -> _Value:
+    """Several possible values of one attribute (``either``) or the parts of a container."""
+    if not vals:
+        return _UNKNOWN
+    mods = {v.module for v in vals}
+    module = True if mods == {True} else False if mods == {False} else None
+    ps = [v.params for v in vals]
+    if either:
+        params = True if all(p is True for p in ps) else False if all(p is False for p in ps) else None
+    else:
+        params = True if any(p is True for p in ps) else False if all(p is False for p in ps) else None
+    return _Value(module, params=params)
+
+
+# -- freezing ------------------------------------------------------------------------------
+_PARAM_ITERS = ("parameters", "named_parameters")
+
+
+def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
+    """Dotted modules whose parameters get ``requires_grad`` set somewhere under ``root``
+    (``model.neck.requires_grad_(False)``, ``for p in self.backbone.parameters():
+    p.requires_grad = False``), and whether some setting's subject is unknown."""
+    subjects: set[str] = set()
+    unknown = False
+    loops: list[tuple[set[str], str | None]] = []
+    params: list[set[str]] = []
+
+    def loop_vars(target) -> set[str]:
+        return {n.value for n in _walk(target) if isinstance(n, cst.Name)}
+
+    def iter_subject(it) -> str | None:
+        while isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value in (
+                "list", "enumerate", "tuple", "iter") and it.args:
+            it = it.args[0].value
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value in _PARAM_ITERS:
+            return dotted(it.func.value)
+        return None
+
+    def subject_of(expr) -> str | None:
+        nonlocal unknown
+        d = dotted(expr)
+        if d is None:
+            unknown = True
+            return None
+        if "." not in d:
+            for names, subj in reversed(loops):
+                if d in names:
+                    if subj is None:
+                        unknown = True
+                    return checked(subj)
+            unknown = True
+            return None
+        return checked(d)
+
+    def checked(d: str | None) -> str | None:
+        nonlocal unknown
+        # a function's parameter (``def freeze(module): ...``): what it is depends on callers
+        if d is not None and params and d.split(".")[0] in params[-1] and d.split(".")[0] != "self":
+            unknown = True
+            return None
+        return d
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            p = node.params
+            params.append({x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)})
+
+        def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+            params.pop()
+
+        def visit_For(self, node: cst.For) -> None:
+            loops.append((loop_vars(node.target), iter_subject(node.iter)))
+
+        def leave_For(self, node: cst.For) -> None:
+            loops.pop()
+
+        def _comp(self, node) -> None:
+            names: set[str] = set()
+            subj = None
+            f = node.for_in
+            while f is not None:
+                names |= loop_vars(f.target)
+                subj = subj or iter_subject(f.iter)
+                f = f.inner_for_in
+            loops.append((names, subj))
+
+        def _uncomp(self, node) -> None:
+            loops.pop()
+
+        visit_ListComp = visit_GeneratorExp = visit_SetComp = visit_DictComp = _comp
+        leave_ListComp = leave_GeneratorExp = leave_SetComp = leave_DictComp = _uncomp
+
+        def visit_Call(self, node: cst.Call) -> None:
+            f = node.func
+            if isinstance(f, cst.Attribute) and f.attr.value == "requires_grad_":
+                s = subject_of(f.value)
+                if s:
+                    subjects.add(s)
+            elif isinstance(f, cst.Name) and "freeze" in f.value.lower():
+                for a in node.args:
+                    d = dotted(a.value)
+                    if d:
+                        subjects.add(d)
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            t = node.target
+            if isinstance(t, cst.Attribute) and t.attr.value == "requires_grad":
+                s = subject_of(t.value)
+                if s:
+                    subjects.add(s)
+
+    root.visit(V())
+    return subjects, unknown

@@ -1,0 +1,852 @@
+"""OPT401-OPT403: parameter groups of a torch optimizer.
+
+The groups are read from the optimizer's ``params`` argument: a list literal of group
+dicts (or of parameters), or a name bound once in the same scope to such a list (plus
+literal ``append``/``extend``). Each group's ``params`` value is reduced to *sources*:
+``model.head.parameters()`` (all parameters of a module), a filtered comprehension over
+``parameters()``/``named_parameters()`` (some of them), or a single parameter
+attribute. Whatever the reduction does not understand makes OPT401/OPT402 silent.
+
+OPT401 also needs the model's class (``analysis.modules``) to know which submodules
+exist; OPT403 needs the optimizer's class to know its keys (``symbols.OPTIMIZER_KEYS``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import libcst as cst
+
+from optimlint.analysis import modules as M
+from optimlint.analysis.bindings import key_of
+from optimlint.analysis.names import dotted
+from optimlint.analysis.symbols import COMMON_GROUP_KEYS, OPTIMIZER_KEYS, classify_call
+from optimlint.checks.base import Check
+from optimlint.diagnostics import Diagnostic, Fix
+
+# Param-group keys reported by OPT301 (Keras names): never OPT403's.
+KERAS_KEYS = frozenset({"learning_rate", "beta_1", "beta_2", "epsilon", "decay", "clipnorm",
+                        "clipvalue", "global_clipnorm", "use_ema", "ema_momentum"})
+# Misspellings of ``lr`` that no similarity ratio catches.
+LR_ALIASES = frozenset({"lr_rate", "learn_rate", "lrate", "learningrate", "learning_rat"})
+# Affixes that mark a deliberate custom key (``lr_scale``, ``base_lr``, ``weight_decay_mult``).
+_CUSTOM_AFFIXES = ("_scale", "_mult", "_multiplier", "_factor", "_ratio", "_decay", "_min",
+                   "_max", "_init", "_base", "_orig", "_default")
+_CUSTOM_PREFIXES = ("base_", "max_", "min_", "init_", "initial_", "orig_", "default_", "_")
+_SIMILARITY = 0.85
+
+
+@dataclass
+class Source:
+    path: str  # key_of the module (or parameter) expression: ``model.head``
+    kind: str  # "all": every parameter of the module; "filtered": some; "param": one tensor
+    node: cst.CSTNode
+
+
+@dataclass
+class Group:
+    node: cst.CSTNode  # the dict (or the whole params expression for a plain list)
+    sources: list[Source] | None  # None: not understood
+    keys: list[tuple[str, cst.CSTNode]] = field(default_factory=list)  # literal keys + nodes
+    conditional: bool = False  # added under a condition (``if ...: groups.append(...)``)
+
+
+@dataclass
+class Groups:
+    groups: list[Group]
+    dynamic: bool  # some group comes from something not understood
+
+
+@dataclass
+class OptimizerSite:
+    call: cst.Call
+    cls: str
+    params: cst.BaseExpression | None
+    scopes: tuple  # enclosing FunctionDefs/ClassDefs, innermost last
+    klass: cst.ClassDef | None  # the class of ``self`` in the enclosing method
+
+
+# -- scopes -------------------------------------------------------------------------------
+
+
+class _Sites(cst.CSTVisitor):
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.stack: list[cst.CSTNode] = []
+        self.sites: list[OptimizerSite] = []
+        self.add_groups: list[tuple[cst.Call, tuple]] = []
+
+    def visit_ClassDef(self, node) -> None:
+        self.stack.append(node)
+
+    def leave_ClassDef(self, node) -> None:
+        self.stack.pop()
+
+    def visit_FunctionDef(self, node) -> None:
+        self.stack.append(node)
+
+    def leave_FunctionDef(self, node) -> None:
+        self.stack.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        f = node.func
+        if isinstance(f, cst.Attribute) and f.attr.value == "add_param_group":
+            self.add_groups.append((node, tuple(self.stack)))
+            return
+        if not isinstance(f, (cst.Name, cst.Attribute)):
+            return
+        kind = classify_call(self.ctx, node)
+        if kind is None or kind.kind != "optimizer" or kind.cls not in OPTIMIZER_KEYS:
+            return
+        klass = None
+        funcs = [s for s in self.stack if isinstance(s, cst.FunctionDef)]
+        if funcs:
+            i = self.stack.index(funcs[0])
+            if i > 0 and isinstance(self.stack[i - 1], cst.ClassDef):
+                klass = self.stack[i - 1]
+        self.sites.append(OptimizerSite(node, kind.cls, _arg(node, 0, "params"), tuple(self.stack), klass))
+
+
+def _arg(call: cst.Call, index: int, keyword: str) -> cst.BaseExpression | None:
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == keyword:
+            return a.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if any(a.star for a in call.args):
+        return None
+    return positional[index].value if index < len(positional) else None
+
+
+def _scope_body(scope: cst.CSTNode) -> cst.CSTNode:
+    return scope.body if isinstance(scope, (cst.FunctionDef,)) else scope
+
+
+@dataclass
+class NameUse:
+    values: list[cst.BaseExpression]  # plain ``name = value`` assignments
+    opaque: bool  # bound some other way (parameter, for target, tuple, global, import, ...)
+    mutations: list[tuple[str, cst.CSTNode, bool]]  # (method, call/augassign, conditional)
+
+
+def name_use(scope: cst.CSTNode, name: str) -> NameUse:
+    """How ``name`` is bound and mutated in ``scope`` (a FunctionDef or the Module)."""
+    use = NameUse([], False, [])
+    if isinstance(scope, cst.FunctionDef):
+        p = scope.params
+        all_params = [*p.posonly_params, *p.params, *p.kwonly_params]
+        for star in (p.star_arg, p.star_kwarg):
+            if isinstance(star, cst.Param):
+                all_params.append(star)
+        if any(x.name.value == name for x in all_params):
+            use.opaque = True
+
+    def visit(node: cst.CSTNode, conditional: bool) -> None:
+        for child in node.children:
+            if isinstance(child, (cst.FunctionDef, cst.ClassDef)):
+                if child.name.value == name:
+                    use.opaque = True
+                continue
+            if isinstance(child, cst.Lambda):
+                continue
+            cond = conditional or isinstance(child, (cst.If, cst.For, cst.While, cst.Try, cst.Match)
+                                             if hasattr(cst, "Match") else (cst.If, cst.For, cst.While, cst.Try))
+            if isinstance(child, cst.Assign):
+                for t in child.targets:
+                    if isinstance(t.target, cst.Name) and t.target.value == name:
+                        use.values.append(child.value)
+                    elif _binds(t.target, name):
+                        use.opaque = True
+            elif isinstance(child, cst.AnnAssign):
+                if isinstance(child.target, cst.Name) and child.target.value == name:
+                    if child.value is None:
+                        pass
+                    else:
+                        use.values.append(child.value)
+            elif isinstance(child, cst.AugAssign):
+                if isinstance(child.target, cst.Name) and child.target.value == name:
+                    use.mutations.append(("+=", child, conditional))
+            elif isinstance(child, (cst.For, cst.CompFor)):
+                if _binds(child.target, name):
+                    use.opaque = True
+            elif isinstance(child, cst.WithItem):
+                if child.asname is not None and _binds(child.asname.name, name):
+                    use.opaque = True
+            elif isinstance(child, cst.NamedExpr):
+                if _binds(child.target, name):
+                    use.opaque = True
+            elif isinstance(child, (cst.Global, cst.Nonlocal)):
+                if any(n.name.value == name for n in child.names):
+                    use.opaque = True
+            elif isinstance(child, (cst.Import, cst.ImportFrom)):
+                names = child.names if not isinstance(child.names, cst.ImportStar) else []
+                for alias in names:
+                    local = alias.asname.name if alias.asname else alias.name
+                    if isinstance(local, cst.Name) and local.value == name:
+                        use.opaque = True
+                    elif dotted(local) and dotted(local).split(".")[0] == name:
+                        use.opaque = True
+            elif isinstance(child, cst.Del):
+                if any(isinstance(n, cst.Name) and n.value == name for n in M._walk(child.target)):
+                    use.opaque = True
+            elif isinstance(child, cst.Call):
+                f = child.func
+                if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == name:
+                    use.mutations.append((f.attr.value, child, conditional))
+            elif isinstance(child, cst.Subscript) and isinstance(child.value, cst.Name) \
+                    and child.value.value == name:
+                pass
+            visit(child, cond)
+
+    visit(_scope_body(scope), False)
+    return use
+
+
+def _binds(target: cst.CSTNode, name: str) -> bool:
+    return any(isinstance(n, cst.Name) and n.value == name for n in M._walk(target))
+
+
+_MUTATORS = frozenset({"append", "extend", "insert", "+=", "pop", "remove", "clear", "__setitem__",
+                       "__iadd__", "reverse", "sort"})
+
+
+class Analysis:
+    """Per-file state shared by the three rules."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        v = _Sites(ctx)
+        ctx.module.visit(v)
+        self.sites = v.sites
+        self.add_groups = v.add_groups
+        self._pf: M.ParsedFile | None = None
+
+    @property
+    def pf(self) -> M.ParsedFile:
+        if self._pf is None:
+            self._pf = M.ParsedFile.build(self.ctx.path, self.ctx.module, self.ctx.imports)
+        return self._pf
+
+    # -- names in scopes ------------------------------------------------------------------
+    def lookup(self, scopes: tuple, name: str) -> tuple[cst.CSTNode, NameUse] | None:
+        """The innermost function (or the module) that binds ``name``, and how."""
+        for scope in reversed([s for s in scopes if isinstance(s, cst.FunctionDef)]):
+            use = name_use(scope, name)
+            if use.values or use.opaque or use.mutations:
+                return scope, use
+        use = name_use(self.ctx.module, name)
+        if use.values or use.opaque or use.mutations:
+            return self.ctx.module, use
+        return None
+
+    def single_value(self, scopes: tuple, name: str) -> cst.BaseExpression | None:
+        """The one value ``name`` is assigned in its scope, never mutated; else None."""
+        found = self.lookup(scopes, name)
+        if found is None:
+            return None
+        _, use = found
+        if use.opaque or len(use.values) != 1:
+            return None
+        if any(m in _MUTATORS for m, _, _ in use.mutations):
+            return None
+        return use.values[0]
+
+    # -- groups ---------------------------------------------------------------------------
+    def groups(self, site: OptimizerSite) -> Groups | None:
+        expr = site.params
+        if expr is None:
+            return None
+        extra: list[tuple[cst.BaseExpression, bool]] = []
+        dynamic = False
+        if isinstance(expr, cst.Name):
+            found = self.lookup(site.scopes, expr.value)
+            if found is None:
+                return None
+            _, use = found
+            if use.opaque or len(use.values) != 1:
+                return None
+            for method, node, cond in use.mutations:
+                if method == "append" and isinstance(node, cst.Call) and len(node.args) == 1:
+                    extra.append((node.args[0].value, cond))
+                elif method in ("extend", "+=") and _literal_list(node):
+                    for el in _literal_list(node):
+                        extra.append((el, cond))
+                elif method in _MUTATORS:
+                    dynamic = True
+            expr = use.values[0]
+        if isinstance(expr, (cst.List, cst.Tuple)):
+            elements = [e for e in expr.elements]
+            if any(isinstance(e, cst.StarredElement) and _is_groupish(e.value) for e in elements):
+                dynamic = True
+            dictish = [e for e in elements if not isinstance(e, cst.StarredElement) and _is_groupish(e.value)]
+            if dictish or (not elements and extra):
+                out = []
+                for e in elements:
+                    if isinstance(e, cst.StarredElement):
+                        dynamic = True
+                        continue
+                    g = self._group(e.value, site.scopes)
+                    if g is None:
+                        dynamic = True
+                    else:
+                        out.append(g)
+                for value, cond in extra:
+                    g = self._group(value, site.scopes)
+                    if g is None:
+                        dynamic = True
+                    else:
+                        g.conditional = cond
+                        out.append(g)
+                return Groups(out, dynamic)
+            if extra:
+                return None
+            return Groups([Group(expr, self.sources(expr, site.scopes))], dynamic)
+        if extra:
+            return None
+        if isinstance(expr, (cst.ListComp, cst.GeneratorExp)) and _is_groupish(expr.elt):
+            return Groups([], True)
+        return Groups([Group(expr, self.sources(expr, site.scopes))], dynamic)
+
+    def _group(self, value: cst.BaseExpression, scopes: tuple) -> Group | None:
+        if isinstance(value, cst.Dict):
+            g = Group(value, None)
+            params = None
+            splat = False
+            for el in value.elements:
+                if isinstance(el, cst.StarredDictElement):
+                    splat = True
+                    continue
+                if isinstance(el.key, cst.SimpleString) and isinstance(el.key.evaluated_value, str):
+                    k = el.key.evaluated_value
+                    g.keys.append((k, el.key))
+                    if k == "params":
+                        params = el.value
+            if params is not None:
+                g.sources = self.sources(params, scopes)
+            elif splat:
+                g.sources = None
+            return g
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict" \
+                and "dict" not in self.ctx.imports.bindings:
+            g = Group(value, None)
+            for a in value.args:
+                if a.keyword is None:
+                    return g
+                g.keys.append((a.keyword.value, a.keyword))
+                if a.keyword.value == "params":
+                    g.sources = self.sources(a.value, scopes)
+            return g
+        return None
+
+    # -- sources --------------------------------------------------------------------------
+    def sources(self, expr: cst.BaseExpression, scopes: tuple, depth: int = 0) -> list[Source] | None:
+        if depth > 4:
+            return None
+        if isinstance(expr, cst.Call):
+            f = expr.func
+            if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
+                k = key_of(f.value)
+                if k is None:
+                    return None
+                rec = M._kw(expr, "recurse")
+                positional = [a for a in expr.args if a.keyword is None]
+                if positional or (rec is not None and not (isinstance(rec, cst.Name) and rec.value == "True")):
+                    return [Source(k, "filtered", expr)]
+                if any(a.keyword is not None and a.keyword.value not in ("recurse", "prefix",
+                                                                           "remove_duplicate")
+                       for a in expr.args):
+                    return None
+                return [Source(k, "all", expr)]
+            qn = self.ctx.qualify(f)
+            if isinstance(f, cst.Name) and f.value in ("list", "tuple", "iter") and len(expr.args) == 1 \
+                    and not self.ctx.imports.imported(f.value):
+                return self.sources(expr.args[0].value, scopes, depth + 1)
+            if qn in ("itertools.chain",) and all(a.keyword is None for a in expr.args):
+                return self._union([a.value for a in expr.args], scopes, depth, [a.star for a in expr.args])
+            if qn == "itertools.chain.from_iterable" and len(expr.args) == 1 \
+                    and isinstance(expr.args[0].value, (cst.List, cst.Tuple)):
+                return self._union([e.value for e in expr.args[0].value.elements], scopes, depth)
+            if isinstance(f, cst.Name) and f.value == "filter" and len(expr.args) == 2 \
+                    and not self.ctx.imports.imported("filter"):
+                inner = self.sources(expr.args[1].value, scopes, depth + 1)
+                if inner is None:
+                    return None
+                keep_all = _requires_grad_lambda(expr.args[0].value)
+                return [Source(s.path, s.kind if keep_all else "filtered", s.node) for s in inner]
+            return None
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            return self._union([expr.left, expr.right], scopes, depth)
+        if isinstance(expr, (cst.List, cst.Tuple)):
+            out: list[Source] = []
+            for el in expr.elements:
+                if isinstance(el, cst.StarredElement):
+                    inner = self.sources(el.value, scopes, depth + 1)
+                else:
+                    inner = self._param(el.value)
+                if inner is None:
+                    return None
+                out.extend(inner)
+            return out
+        if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
+            comp = expr.for_in
+            if comp.inner_for_in is not None:
+                return None
+            inner = self.sources(comp.iter, scopes, depth + 1)
+            if inner is None:
+                return None
+            keep_all = all(_requires_grad_test(i.search, comp.target) for i in comp.ifs)
+            elt_ok = _comp_yields_param(expr.elt, comp.target)
+            if not elt_ok:
+                return None
+            return [Source(s.path, s.kind if keep_all and not _named(comp.iter) else "filtered", s.node)
+                    for s in inner]
+        if isinstance(expr, cst.Name):
+            value = self.single_value(scopes, expr.value)
+            if value is None:
+                return None
+            return self.sources(value, scopes, depth + 1)
+        return None
+
+    def _union(self, exprs, scopes, depth, stars=None) -> list[Source] | None:
+        out: list[Source] = []
+        for e in exprs:
+            inner = self.sources(e, scopes, depth + 1)
+            if inner is None:
+                return None
+            out.extend(inner)
+        return out
+
+    def _param(self, expr: cst.BaseExpression) -> list[Source] | None:
+        if isinstance(expr, cst.Attribute):
+            k = key_of(expr)
+            if k is not None:
+                return [Source(k, "param", expr)]
+        return None
+
+
+def _literal_list(node) -> list[cst.BaseExpression] | None:
+    if isinstance(node, cst.AugAssign):
+        v = node.value
+    elif isinstance(node, cst.Call) and len(node.args) == 1:
+        v = node.args[0].value
+    else:
+        return None
+    if isinstance(v, (cst.List, cst.Tuple)) and not any(isinstance(e, cst.StarredElement) for e in v.elements):
+        return [e.value for e in v.elements]
+    return None
+
+
+def _is_groupish(value: cst.BaseExpression) -> bool:
+    return isinstance(value, cst.Dict) or (
+        isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict")
+
+
+def _named(it: cst.BaseExpression) -> bool:
+    return isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) \
+        and it.func.attr.value == "named_parameters"
+
+
+def _comp_yields_param(elt, target) -> bool:
+    """``p for p in ...`` / ``p for n, p in ...named_parameters()``."""
+    if not isinstance(elt, cst.Name):
+        return False
+    if isinstance(target, cst.Name):
+        return target.value == elt.value
+    if isinstance(target, cst.Tuple) and len(target.elements) == 2:
+        last = target.elements[1].value
+        return isinstance(last, cst.Name) and last.value == elt.value
+    return False
+
+
+def _requires_grad_test(test, target) -> bool:
+    """``if p.requires_grad``: keeps every trainable parameter."""
+    names = {n.value for n in M._walk(target) if isinstance(n, cst.Name)}
+    return isinstance(test, cst.Attribute) and test.attr.value == "requires_grad" \
+        and isinstance(test.value, cst.Name) and test.value.value in names
+
+
+def _requires_grad_lambda(fn) -> bool:
+    return isinstance(fn, cst.Lambda) and len(fn.params.params) == 1 \
+        and _requires_grad_test(fn.body, fn.params.params[0].name)
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """``model`` and ``model.head`` (or equal): one holds the other's parameters."""
+    if a == b:
+        return True
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return long.startswith(short) and long[len(short)] in ".["
+
+
+def _rel(path: str, root: str) -> tuple[str, ...] | None:
+    """``model.neck.fpn`` relative to ``model``: ("neck", "fpn"); subscripts end the path."""
+    if path == root:
+        return ()
+    if not (path.startswith(root) and path[len(root)] in ".["):
+        return None
+    rest = path[len(root):]
+    parts: list[str] = []
+    for piece in rest.lstrip(".").split("."):
+        if "[" in piece:
+            parts.append(piece.split("[", 1)[0] or "[]")
+            parts.append("[]")
+            break
+        parts.append(piece)
+    if rest.startswith("["):
+        return ("[]",)
+    return tuple(parts)
+
+
+def _common_root(paths: list[str]) -> str | None:
+    split = [p.split(".") for p in paths]
+    common: list[str] = []
+    for parts in zip(*split):
+        if len(set(parts)) != 1 or "[" in parts[0]:
+            break
+        common.append(parts[0])
+    return ".".join(common) if common else None
+
+
+# -- the check -----------------------------------------------------------------------------
+
+
+class GroupsCheck(Check):
+    codes = ("OPT401", "OPT402", "OPT403")
+    needles = (b"optim",)
+
+    def run(self, ctx) -> Iterable[Diagnostic]:
+        a = ctx.cached("optimlint.groups", lambda: Analysis(ctx))
+        out: list[Diagnostic] = []
+        for site in a.sites:
+            try:
+                groups = a.groups(site)
+            except RecursionError:  # pragma: no cover - pathological nesting
+                continue
+            if groups is None:
+                continue
+            out.extend(self._keys(ctx, site.cls, groups.groups))
+            out.extend(self._duplicates(ctx, groups))
+            d = self._missing(ctx, a, site, groups)
+            if d is not None:
+                out.append(d)
+        out.extend(self._added_groups(ctx, a))
+        return out
+
+    # -- OPT403 ---------------------------------------------------------------------------
+    def _keys(self, ctx, cls: str, groups: list[Group]) -> list[Diagnostic]:
+        known = OPTIMIZER_KEYS[cls] | COMMON_GROUP_KEYS | {"params"}
+        out = []
+        for g in groups:
+            present = {k for k, _ in g.keys}
+            for key, node in g.keys:
+                if key in known or key in KERAS_KEYS:
+                    continue
+                match = close_key(key, known)
+                if match is None:
+                    continue
+                fix = None
+                if match not in present:
+                    if isinstance(node, cst.SimpleString):
+                        quote = node.quote
+                        prefix = node.prefix
+                        text = f"{prefix}{quote}{match}{quote}"
+                    else:
+                        text = match
+                    fix = Fix.safe(f"Rename `{key}` to `{match}`", ctx.replace(node, text))
+                out.append(ctx.diagnostic(
+                    "OPT403", node,
+                    f"`{cls}` has no param-group option `{key}` (did you mean `{match}`?): PyTorch "
+                    f"keeps unknown keys in the group and ignores them, so this group uses the "
+                    f"optimizer's default `{match}`", fix))
+        return out
+
+    def _added_groups(self, ctx, a: Analysis) -> list[Diagnostic]:
+        """``opt.add_param_group({...})`` on an optimizer built in the same scope."""
+        from optimlint.analysis.bindings import Bindings, OPTIMIZER
+
+        out: list[Diagnostic] = []
+        if not a.add_groups:
+            return out
+        b = ctx.cached(Bindings, lambda: Bindings.build(ctx))
+        for call, stack in a.add_groups:
+            funcs = [s for s in stack if isinstance(s, cst.FunctionDef)]
+            func = funcs[-1] if funcs else None
+            binding = b.resolve(func, call.func.value)
+            if binding is None or binding.kind != OPTIMIZER or binding.cls not in OPTIMIZER_KEYS \
+                    or binding.by_name:
+                continue
+            if len(call.args) != 1:
+                continue
+            g = a._group(call.args[0].value, stack)
+            if g is not None:
+                out.extend(self._keys(ctx, binding.cls, [g]))
+        return out
+
+    # -- OPT402 ---------------------------------------------------------------------------
+    def _duplicates(self, ctx, groups: Groups) -> list[Diagnostic]:
+        out = []
+        gs = groups.groups
+        if any(g.conditional for g in gs):
+            gs = [g for g in gs if not g.conditional]
+        for j in range(1, len(gs)):
+            later = gs[j]
+            if not later.sources:
+                continue
+            hit = None
+            for i in range(j):
+                if not gs[i].sources:
+                    continue
+                for s in gs[i].sources:
+                    if s.kind == "filtered":
+                        continue
+                    for t in later.sources:
+                        if t.kind == "filtered":
+                            continue
+                        if s.kind == "param" and t.kind == "param" and s.path != t.path:
+                            continue
+                        if s.kind == "param" and t.kind == "all" and not _overlaps(s.path, t.path):
+                            continue
+                        if s.kind == "param" and t.kind == "all" and len(s.path) < len(t.path):
+                            continue
+                        if t.kind == "param" and s.kind == "all" and len(t.path) < len(s.path):
+                            continue
+                        if _overlaps(s.path, t.path):
+                            hit = (s, t)
+                            break
+                    if hit:
+                        break
+                if hit:
+                    break
+            if hit:
+                s, t = hit
+                what = f"`{ctx.code(t.node)}`"
+                earlier = f"`{ctx.code(s.node)}`"
+                same = "the same parameters as" if s.path == t.path and s.kind == t.kind \
+                    else "parameters already in"
+                out.append(ctx.diagnostic(
+                    "OPT402", later.node,
+                    f"this group's {what} holds {same} an earlier group ({earlier}): PyTorch raises "
+                    f"ValueError (some parameters appear in more than one parameter group)"))
+        return out
+
+    # -- OPT401 ---------------------------------------------------------------------------
+    def _missing(self, ctx, a: Analysis, site: OptimizerSite, groups: Groups) -> Diagnostic | None:
+        if groups.dynamic or not groups.groups:
+            return None
+        sources: list[Source] = []
+        for g in groups.groups:
+            if g.sources is None:
+                return None
+            sources.extend(g.sources)
+        if not sources or any(s.kind == "filtered" for s in sources):
+            return None
+        paths = [s.path for s in sources]
+        common = _common_root(paths)
+        if common is None:
+            return None
+        candidates = common.split(".")
+        roots = [".".join(candidates[:i]) for i in range(len(candidates), 0, -1)]
+        if common in paths:
+            roots = roots[1:]  # a group holds the whole of ``common``
+        if not roots:
+            return None
+        for root in roots:
+            info = self._class_of(ctx, a, site, root)
+            if info is None:
+                continue
+            return self._report_missing(ctx, a, site, root, info, paths)
+        return None
+
+    def _class_of(self, ctx, a: Analysis, site: OptimizerSite, root: str) -> M.ClassInfo | None:
+        parts = root.split(".")
+        head = parts[0]
+        if head == "self":
+            if site.klass is None:
+                return None
+            info = M.class_info(a.pf, site.klass, ctx.project_root)
+        else:
+            value_use = a.lookup(site.scopes, head)
+            if value_use is None:
+                return None
+            _, use = value_use
+            if use.opaque or not use.values:
+                return None
+            if any(m in ("__setattr__", "add_module", "register_module", "apply") for m, _, _ in use.mutations):
+                return None
+            infos = []
+            for v in use.values:
+                if _self_reassign(v, head):
+                    continue
+                ci, _frozen = M.class_of_call_value(a.pf, v, ctx.project_root)
+                if ci is None:
+                    return None
+                infos.append(ci)
+            if not infos or any(i is not infos[0] for i in infos):
+                return None
+            info = infos[0]
+        for attr in parts[1:]:
+            if info is None or not info.complete:
+                return None
+            at = info.attrs.get(attr)
+            if at is None or at.cls is None:
+                return None
+            info = at.cls
+        if info is None or not info.complete or not info.is_module:
+            return None
+        return info
+
+    def _report_missing(self, ctx, a: Analysis, site: OptimizerSite, root: str, info: M.ClassInfo,
+                        paths: list[str]) -> Diagnostic | None:
+        covered: set[tuple[str, ...]] = set()
+        for p in paths:
+            r = _rel(p, root)
+            if r is None:
+                return None
+            covered.add(r)
+        extra = self._file_coverage(ctx, a, site, root)
+        if extra is None:
+            return None
+        covered |= extra
+        missing = _missing_in(info, covered, "")
+        if not missing:
+            return None
+        names = ", ".join(f"`{root}.{m}`" for m in missing)
+        plural = "have" if len(missing) > 1 else "has"
+        return ctx.diagnostic(
+            "OPT401", site.call,
+            f"the parameter groups leave out {names}, which {plural} trainable parameters: no "
+            f"optimizer updates them; add a group for them (or freeze them with "
+            f"`requires_grad_(False)`)")
+
+    def _file_coverage(self, ctx, a: Analysis, site: OptimizerSite, root: str) -> set | None:
+        """Paths under ``root`` that the rest of the file gives to an optimizer or freezes;
+        None when the file does something with the whole model that we cannot follow."""
+        def build():
+            found: list[tuple[str, cst.CSTNode, str]] = []
+            counting: set[int] = set()
+
+            class V(cst.CSTVisitor):
+                def visit_Call(self, node: cst.Call) -> None:
+                    f = node.func
+                    if isinstance(f, cst.Name) and f.value in ("sum", "len", "print", "count_parameters"):
+                        for n in M._walk(node):
+                            counting.add(id(n))
+                    if isinstance(f, cst.Attribute) and f.attr.value in (
+                            "parameters", "named_parameters", "requires_grad_", "add_module",
+                            "register_module", "register_parameter", "apply"):
+                        k = key_of(f.value)
+                        if k:
+                            found.append((k, node, f.attr.value))
+                    elif isinstance(f, cst.Name) and f.value in ("setattr", "delattr") and node.args:
+                        k = key_of(node.args[0].value)
+                        if k:
+                            found.append((k, node, "setattr"))
+
+                def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+                    k = key_of(node.target) if isinstance(node.target, (cst.Attribute, cst.Subscript)) else None
+                    if k and "." in k:
+                        found.append((k.rsplit(".", 1)[0], node, "assign:" + k.rsplit(".", 1)[1]))
+
+            ctx.module.visit(V())
+            subjects, unknown = M.freeze_subjects(ctx.module)
+            return found, counting, subjects, unknown
+
+        found, counting, subjects, unknown = ctx.cached("optimlint.groups.coverage", build)
+        if unknown:
+            return None
+        inside = {id(n) for n in M._walk(site.call)}
+        out: set[tuple[str, ...]] = set()
+        for k, node, what in found:
+            if id(node) in inside:
+                continue
+            r = _rel(k, root)
+            if r is None:
+                if _overlaps(k, root) and len(k) < len(root) and id(node) not in counting:
+                    return None  # an ancestor of root used as a whole
+                continue
+            if what.startswith("assign:"):
+                if what != "assign:requires_grad":
+                    return None  # the script changes the model's attributes
+                out.add(r)
+                continue
+            if what in ("add_module", "register_module", "register_parameter", "setattr", "apply"):
+                return None
+            if r == ():
+                if id(node) in counting or what == "requires_grad_":
+                    if what == "requires_grad_":
+                        return None
+                    continue
+                return None
+            out.add(r)
+        for s in subjects:
+            r = _rel(s, root)
+            if r == ():
+                return None
+            if r is not None:
+                out.add(r)
+            elif _overlaps(s, root):
+                return None
+        return out
+
+
+def _self_reassign(value: cst.BaseExpression, name: str) -> bool:
+    """``model = model.to(device)`` keeps the object."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in M._SELF_RETURNING:
+        value = value.func.value
+        if isinstance(value, cst.Name) and value.value == name:
+            return True
+    return False
+
+
+def _missing_in(info: M.ClassInfo, covered: set[tuple[str, ...]], prefix: str) -> list[str] | None:
+    """Definite, trainable, parameter-holding attributes of ``info`` that no covered path reaches."""
+    if () in covered:
+        return []
+    if info.freeze_unknown or not info.complete:
+        return None
+    covered = covered | {tuple(f.split(".")) for f in info.frozen}
+    for path in covered:
+        if path[0] not in info.attrs:
+            return None  # something the class analysis does not know about
+    out: list[str] = []
+    for name, at in info.attrs.items():
+        subs = {p[1:] for p in covered if p[0] == name}
+        if not subs:
+            if at.definite and at.params is True and not at.frozen and name not in info.entangled \
+                    and (at.module is True or at.param):
+                out.append(prefix + name)
+            continue
+        if () in subs or "[]" in {p[0] for p in subs}:
+            continue
+        if at.cls is not None and name not in info.entangled:
+            inner = _missing_in(at.cls, subs, prefix + name + ".")
+            if inner is None:
+                return None
+            out.extend(inner)
+    return out
+
+
+def close_key(key: str, known: frozenset[str]) -> str | None:
+    """The one known key that ``key`` is a misspelling of, or None (custom metadata)."""
+    if key in LR_ALIASES and "lr" in known:
+        return "lr"
+    lower = key.lower().replace("-", "_")
+    exact = [k for k in known if k == lower]
+    if len(exact) == 1 and lower != key:
+        return exact[0]
+    if key.startswith(_CUSTOM_PREFIXES):
+        return None
+    for k in known:
+        if key != k and (key.startswith(k + "_") or key.endswith("_" + k)):
+            return None  # ``lr_scale``, ``weight_decay_mult``, ``layer_lr``: deliberate
+    if key.endswith(_CUSTOM_AFFIXES) and not any(key == k for k in known):
+        stem = [k for k in known if key.startswith(k)]
+        if stem:
+            return None
+    scored = [(difflib.SequenceMatcher(None, lower, k).ratio(), k) for k in known]
+    close = [k for r, k in scored if r >= _SIMILARITY]
+    if len(close) != 1:
+        return None
+    return close[0]
