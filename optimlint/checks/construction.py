@@ -1,0 +1,731 @@
+"""OPT301-OPT305 and OPT307: mistakes made while building a torch optimizer.
+
+Only calls that provably build a ``torch.optim`` optimizer are read (by qualified name, or a
+class of the file that subclasses one and keeps its constructor): Keras, TensorFlow and
+optax optimizers with the same names are never flagged. Values the analysis cannot read
+(a config field, a function parameter passed by an unseen caller) make OPT303 silent; OPT302
+fires unless the decay is provably zero, as SPEC says.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from optimlint.analysis import construction_args as A
+from optimlint.analysis import moves
+from optimlint.analysis.bindings import key_of
+from optimlint.analysis.iteration import module_covers
+from optimlint.analysis.names import dotted
+from optimlint.checks.base import Check
+from optimlint.diagnostics import Diagnostic, Edit, Fix
+
+# Keras / TF optimizer arguments: (torch name or None, what to say instead).
+RENAMES = {"learning_rate": "lr", "epsilon": "eps", "rho": "alpha"}
+BETAS = ("beta_1", "beta_2")
+# torch's default ``betas`` of every optimizer that has them.
+DEFAULT_BETAS = ("0.9", "0.999")
+NO_EQUIVALENT = {
+    "decay": "Keras's per-iteration learning-rate decay has no torch.optim argument: use a "
+             "scheduler, e.g. `torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 1 / (1 + decay * it))` "
+             "stepped after every `opt.step()`",
+    "clipnorm": "Keras's per-weight gradient-norm clipping has no torch.optim argument: call "
+                "`torch.nn.utils.clip_grad_norm_(params, max_norm)` between `backward()` and `step()`",
+    "global_clipnorm": "Keras's global gradient-norm clipping has no torch.optim argument: call "
+                       "`torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)` between "
+                       "`backward()` and `step()`",
+    "clipvalue": "Keras's gradient value clipping has no torch.optim argument: call "
+                 "`torch.nn.utils.clip_grad_value_(model.parameters(), clip_value)` between "
+                 "`backward()` and `step()`",
+    "use_ema": "Keras's weight EMA has no torch.optim argument: keep an averaged copy with "
+               "`torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))` "
+               "and call its `update_parameters(model)` after each step",
+    "ema_momentum": "Keras's weight EMA has no torch.optim argument: keep an averaged copy with "
+                    "`torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))` "
+                    "and call its `update_parameters(model)` after each step",
+}
+# Group keys only for names no user code would use as its own marker (``decay`` might be).
+GROUP_NO_EQUIVALENT = frozenset(NO_EQUIVALENT) - {"decay"}
+
+COUPLED_DECAY = ("Adam", "NAdam", "RAdam")
+MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16"})
+BUILTIN_CONSUMERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "sum", "any", "all",
+                               "min", "max", "dict"})
+CLIP_QUALNAMES = frozenset({
+    "torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
+    "torch.nn.utils.clip_grad.clip_grad_norm_", "torch.nn.utils.clip_grad.clip_grad_value_",
+    "torch.nn.utils.parameters_to_vector", "torch.nn.utils.convert_parameters.parameters_to_vector",
+    "torch.nn.utils.get_total_norm", "torch.nn.utils.clip_grads_with_norm_",
+})
+
+
+def _qual(cls: str, local: bool, call: cst.Call, ctx) -> str:
+    return ctx.code(call.func) if local else f"torch.optim.{cls}"
+
+
+def _string_with(node: cst.SimpleString, text: str) -> str:
+    return f"{node.prefix}{node.quote}{text}{node.quote}"
+
+
+def _no_comment_between(ctx, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+    """No ``#`` in the source text between the end of ``a`` and the start of ``b``."""
+    ea, sb = ctx.positions[a].end, ctx.positions[b].start
+    lines = ctx.source_lines[ea.line - 1: sb.line]
+    if not lines:
+        return True
+    if len(lines) == 1:
+        text = lines[0][ea.column: sb.column]
+    else:
+        text = "\n".join([lines[0][ea.column:], *lines[1:-1], lines[-1][: sb.column]])
+    return "#" not in text
+
+
+class ConstructionCheck(Check):
+    codes = ("OPT301", "OPT302", "OPT303", "OPT304", "OPT305", "OPT307")
+    needles = (b"optim", b"parameters")
+
+    def run(self, ctx) -> Iterable[Diagnostic]:
+        out: list[Diagnostic] = []
+        for oc in A.optimizer_calls(ctx):
+            out.extend(self._keras(ctx, oc))
+            out.extend(self._adam_decay(ctx, oc))
+            out.extend(self._nesterov(ctx, oc))
+            out.extend(self._module_as_params(ctx, oc))
+            out.extend(self._device_move(ctx, oc))
+        out.extend(self._reused_iterators(ctx))
+        return out
+
+    # -- OPT301 ------------------------------------------------------------------------
+    def _keras(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+        call, cls = oc.call, oc.cls
+        valid = A.valid_keys(cls)
+        qual = _qual(cls, oc.local, call, ctx)
+        out: list[Diagnostic] = []
+        # Renaming a keyword may collide with a positional argument or **kwargs.
+        can_rename = len(A.positional(call)) <= 1 and not A.has_star(call)
+        kws = {a.keyword.value: a for a in call.args if a.keyword is not None}
+
+        for name, arg in kws.items():
+            if name in valid:
+                continue
+            if name in RENAMES and (name != "rho" or cls == "RMSprop"):
+                target = RENAMES[name]
+                fix = None
+                if target in valid and target not in kws and can_rename:
+                    fix = Fix.safe(f"Rename `{name}` to `{target}`", ctx.replace(arg.keyword, target))
+                out.append(ctx.diagnostic(
+                    "OPT301", arg.keyword,
+                    f"`{qual}` has no `{name}` argument (Keras's name; TypeError at construction): "
+                    f"use `{target}`" + ("" if target in valid else f", which `{qual}` does not take either"),
+                    fix))
+            elif name in NO_EQUIVALENT:
+                out.append(ctx.diagnostic(
+                    "OPT301", arg.keyword, f"`{qual}` has no `{name}` argument (Keras's name): {NO_EQUIVALENT[name]}"))
+        out.extend(self._keras_betas(ctx, call, kws, valid, qual, can_rename))
+        out.extend(self._keras_groups(ctx, call, cls, kws, valid, qual))
+        return out
+
+    def _betas_fix(self, ctx, items: dict[str, cst.CSTNode], values: dict[str, cst.BaseExpression],
+                   order: list[str], container_items: list, head: str, value_of) -> Fix | None:
+        """One edit that turns the ``beta_1``/``beta_2`` items into a single ``betas`` item.
+
+        ``items``: the beta items present (Arg or DictElement); ``order``: all items of the
+        container in source order; ``head``: the text before the tuple (``betas=`` or
+        ``"betas": ``); ``value_of(item)``: the item's value node.
+        """
+        b1 = ctx.code(values["beta_1"]) if "beta_1" in values else DEFAULT_BETAS[0]
+        b2 = ctx.code(values["beta_2"]) if "beta_2" in values else DEFAULT_BETAS[1]
+        text = f"{head}({b1}, {b2})"
+        present = sorted(items.values(), key=lambda n: A.pos(ctx, n))
+        first = present[0]
+        if len(present) == 1:
+            start, end = ctx.start(_item_start(first)), ctx.end(value_of(first))
+            return Fix.safe("Merge into `betas`", Edit(text, start, end))
+        second = present[1]
+        i1, i2 = container_items.index(first), container_items.index(second)
+        if i2 == i1 + 1:
+            if not _no_comment_between(ctx, value_of(first), _item_start(second)):
+                return None
+            return Fix.safe("Merge into one `betas` tuple",
+                            Edit(text, ctx.start(_item_start(first)), ctx.end(value_of(second))))
+        prev = container_items[i2 - 1]
+        if not _no_comment_between(ctx, value_of(prev), _item_start(second)):
+            return None
+        return Fix.safe("Merge into one `betas` tuple",
+                        Edit(text, ctx.start(_item_start(first)), ctx.end(value_of(first))),
+                        Edit("", ctx.end(value_of(prev)), ctx.end(value_of(second))))
+
+    def _keras_betas(self, ctx, call, kws, valid, qual, can_rename) -> list[Diagnostic]:
+        present = {n: kws[n] for n in BETAS if n in kws}
+        if not present:
+            return []
+        fix = None
+        if "betas" in valid and "betas" not in kws and can_rename:
+            args = [a for a in call.args]
+            fix = self._betas_fix(ctx, present, {n: a.value for n, a in present.items()}, BETAS, args,
+                                  "betas=", lambda a: a.value)
+        out = []
+        for name, arg in present.items():
+            hint = ("use `betas=(beta_1, beta_2)`" if "betas" in valid
+                    else f"`{qual}` has no `betas` either")
+            out.append(ctx.diagnostic(
+                "OPT301", arg.keyword,
+                f"`{qual}` has no `{name}` argument (Keras's name; TypeError at construction): {hint}", fix))
+        return out
+
+    def _keras_groups(self, ctx, call, cls, kws, valid, qual) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        for d in A.group_dicts(call):
+            items = dict(A.dict_items(d))
+            spread = any(isinstance(e, cst.StarredDictElement) for e in d.elements)
+            for key, el in items.items():
+                if key in valid:
+                    continue
+                if key in RENAMES and (key != "rho" or cls == "RMSprop"):
+                    target = RENAMES[key]
+                    fix = None
+                    if target in valid and target not in items and not spread:
+                        fix = Fix.safe(f"Rename the key to `{target}`",
+                                       ctx.replace(el.key, _string_with(el.key, target)))
+                    out.append(ctx.diagnostic(
+                        "OPT301", el.key,
+                        f"param-group key `{key}` is Keras's name and `{qual}` silently ignores it "
+                        f"(the group keeps the optimizer's `{target}`): use `{target}`", fix))
+                elif key in GROUP_NO_EQUIVALENT:
+                    out.append(ctx.diagnostic(
+                        "OPT301", el.key,
+                        f"param-group key `{key}` is ignored by `{qual}`: {NO_EQUIVALENT[key]}"))
+            present = {n: items[n] for n in BETAS if n in items}
+            if not present:
+                continue
+            fix = None
+            default_known = len(present) == 2 or not any(k in kws for k in ("betas", *BETAS))
+            if "betas" in valid and "betas" not in items and not spread and default_known:
+                fix = self._betas_fix(ctx, present, {n: e.value for n, e in present.items()}, BETAS,
+                                      list(d.elements), _string_with(next(iter(present.values())).key, "betas")
+                                      + ": ", lambda e: e.value)
+            for name, el in present.items():
+                out.append(ctx.diagnostic(
+                    "OPT301", el.key,
+                    f"param-group key `{name}` is Keras's name and `{qual}` silently ignores it: "
+                    "use `\"betas\": (beta_1, beta_2)`", fix))
+        return out
+
+    # -- OPT302 ------------------------------------------------------------------------
+    def _adam_decay(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+        call, cls = oc.call, oc.cls
+        if cls not in COUPLED_DECAY:
+            return []
+        dec = A.keyword_arg(call, "decoupled_weight_decay")
+        if dec is not None and A.literal_bool(dec.value) is not False:
+            return []
+        if A.has_double_star(call):
+            return []
+        scope = A.enclosing_scope(ctx, call)
+        sites: list[cst.CSTNode] = []
+        wd = A.keyword_arg(call, "weight_decay")
+        if wd is not None and not self._provably_zero(ctx, wd.value, scope):
+            sites.append(wd.keyword)
+        for d in A.group_dicts(call):
+            for key, el in A.dict_items(d):
+                if key == "weight_decay" and not self._provably_zero(ctx, el.value, scope):
+                    sites.append(el.key)
+        if not sites:
+            return []
+        qual = _qual(cls, oc.local, call, ctx)
+        fix = self._adamw_fix(ctx, oc) if cls == "Adam" else None
+        if cls == "Adam":
+            advice = ("decoupled decay (`torch.optim.AdamW`, or `decoupled_weight_decay=True`) is what is "
+                      "usually meant; note AdamW multiplies `weight_decay` by `lr`, so the value needs "
+                      "retuning")
+        else:
+            advice = ("decoupled decay (`decoupled_weight_decay=True`, as in AdamW, which multiplies "
+                      "`weight_decay` by `lr`) is what is usually meant")
+        msg = (f"`{qual}` with `weight_decay` adds an L2 term to the gradient, which the adaptive step "
+               f"rescales away for weights with large gradients; {advice}. Where L2 is intended, add "
+               "`# noqa: OPT302`")
+        return [ctx.diagnostic("OPT302", s, msg, fix) for s in sites]
+
+    def _provably_zero(self, ctx, expr: cst.BaseExpression, scope, depth: int = 0) -> bool:
+        v = A.literal_number(expr)
+        if v is not None:
+            return v == 0
+        if depth > 3 or not isinstance(expr, cst.Name):
+            return False
+        stores = A.scope_stores(ctx, scope).of(expr.value)
+        if not stores and scope is not None:
+            if A.class_of_method(ctx, scope) is None and isinstance(scope, cst.FunctionDef):
+                return self._provably_zero(ctx, expr, None, depth + 1)
+            return False
+        if len(stores) != 1:
+            return False
+        st = stores[0]
+        if st.kind == "assign":
+            return self._provably_zero(ctx, st.value, scope, depth + 1)
+        if st.kind == "param" and st.value is not None and A.literal_number(st.value) == 0:
+            # A parameter whose default is zero: zero unless a caller in this file passes it.
+            return not self._passed_by_caller(ctx, scope, st.target)
+        return False
+
+    def _passed_by_caller(self, ctx, func: cst.FunctionDef, param: cst.Param) -> bool:
+        """A call of ``func`` in this file passes ``param`` something not provably zero."""
+        name = func.name.value
+        ordered = [*func.params.posonly_params, *func.params.params]
+        index = next((i for i, p in enumerate(ordered) if p is param), None)
+        is_method = A.class_of_method(ctx, func) is not None
+        passed = False
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                nonlocal passed
+                f = node.func
+                callee = f.value if isinstance(f, cst.Name) else f.attr.value if isinstance(f, cst.Attribute) else None
+                if callee != name:
+                    return
+                if any(a.star for a in node.args):
+                    passed = True
+                kw = A.keyword_arg(node, param.name.value)
+                if kw is not None and A.literal_number(kw.value) != 0:
+                    passed = True
+                if index is not None:
+                    i = index - 1 if (is_method and isinstance(f, cst.Attribute)) else index
+                    pos = A.positional(node)
+                    if 0 <= i < len(pos) and A.literal_number(pos[i].value) != 0:
+                        passed = True
+
+        ctx.module.visit(V())
+        return passed
+
+    def _adamw_fix(self, ctx, oc: A.OptimizerCall) -> Fix | None:
+        if oc.local:
+            return None
+        f = oc.call.func
+        msg = "Use `AdamW` (decoupled weight decay, multiplied by lr: retune the value)"
+        if isinstance(f, cst.Attribute):
+            if ctx.qualify(f.value) == "torch.optim" and f.attr.value == "Adam":
+                return Fix.unsafe(msg, ctx.replace(f.attr, "AdamW"))
+            return None
+        if not isinstance(f, cst.Name):
+            return None
+        bound = ctx.imports.bindings
+        for local, target in bound.items():
+            if target in ("torch.optim.AdamW", "torch.optim.adamw.AdamW"):
+                return Fix.unsafe(msg, ctx.replace(f, local))
+        if "AdamW" in bound or "AdamW" in ctx.source or f.value != "Adam":
+            return None
+        # ``from torch.optim import Adam`` at module level: import AdamW beside it.
+        for stmt in ctx.module.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                if (isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None
+                        and dotted(small.module) == "torch.optim" and not isinstance(small.names, cst.ImportStar)):
+                    for alias in small.names:
+                        if isinstance(alias.name, cst.Name) and alias.name.value == "Adam" and alias.asname is None:
+                                            return Fix.unsafe(msg, Edit.insertion(", AdamW", ctx.end(alias.name)),
+                                              ctx.replace(f, "AdamW"))
+        return None
+
+    # -- OPT303 ------------------------------------------------------------------------
+    def _nesterov(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+        call = oc.call
+        if oc.cls != "SGD" or A.has_star(call):
+            return []
+        nest = A.keyword_arg(call, "nesterov")
+        pos = A.positional(call)
+        if nest is None or A.literal_bool(nest.value) is not True:
+            return []
+        mom = A.keyword_arg(call, "momentum")
+        mom_value = mom.value if mom is not None else (pos[2].value if len(pos) > 2 else None)
+        damp = A.keyword_arg(call, "dampening")
+        damp_value = damp.value if damp is not None else (pos[3].value if len(pos) > 3 else None)
+        problems = []
+        if mom_value is None:
+            problems.append("no `momentum` (default 0)")
+        elif A.literal_number(mom_value) is not None and A.literal_number(mom_value) <= 0:
+            problems.append(f"`momentum={ctx.code(mom_value)}`")
+        dv = A.literal_number(damp_value) if damp_value is not None else None
+        if dv is not None and dv != 0:
+            problems.append(f"`dampening={ctx.code(damp_value)}`")
+        if not problems:
+            return []
+        return [ctx.diagnostic(
+            "OPT303", nest.keyword,
+            f"`SGD(nesterov=True)` with {' and '.join(problems)}: PyTorch raises ValueError "
+            "(\"Nesterov momentum requires a momentum and zero dampening\"); set `momentum>0` and "
+            "`dampening=0`")]
+
+    # -- OPT307 ------------------------------------------------------------------------
+    def _module_as_params(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+        arg = A.params_arg(oc.call)
+        if arg is None:
+            return []
+        scope = A.enclosing_scope(ctx, oc.call)
+        candidates = [arg.value]
+        for d in A.group_dicts(oc.call):
+            candidates.extend(el.value for k, el in A.dict_items(d) if k == "params")
+        out = []
+        for v in candidates:
+            if isinstance(v, (cst.Name, cst.Attribute, cst.Call)) and A.is_module_expr(ctx, v, scope):
+                text = ctx.code(v)
+                fix = Fix.safe(f"Pass `{text}.parameters()`", ctx.replace(v, f"{text}.parameters()"))
+                out.append(ctx.diagnostic(
+                    "OPT307", v,
+                    f"`{text}` is an `nn.Module`, not its parameters: the optimizer raises TypeError; "
+                    f"pass `{text}.parameters()`", fix))
+        return out
+
+    # -- OPT305 ------------------------------------------------------------------------
+    def _device_move(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+        call = oc.call
+        stmt = A.statement_of(ctx, call)
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return []
+        small = stmt.body[0]
+        if not isinstance(small, (cst.Assign, cst.AnnAssign)) or small.value is None:
+            return []
+        targets = small.targets if isinstance(small, cst.Assign) else [small]
+        if len(targets) != 1:
+            return []
+        opt_key = key_of(targets[0].target)
+        if opt_key is None or not _inside(ctx, call, small.value):
+            return []
+        scope = A.enclosing_scope(ctx, call)
+        modules = self._source_modules(ctx, call, scope)
+        if not modules:
+            return []
+        out = []
+        for move in self._moves_after(ctx, stmt, scope):
+            moved = key_of(move.func.value)
+            if not any(module_covers(moved, m) or module_covers(m, moved) for m in modules):
+                continue
+            if self._rebound_between(ctx, scope, moved, opt_key, stmt, move):
+                continue
+            if not self._used_after(ctx, scope, opt_key, move):
+                continue
+            fix = self._hoist_fix(ctx, scope, stmt, move, moved)
+            out.append(ctx.diagnostic(
+                "OPT305", move,
+                f"`{ctx.code(move)}` runs after `{opt_key}` was built from `{moved}`'s parameters: "
+                f"PyTorch documents that parameters after a move are not guaranteed to be the objects "
+                f"the optimizer holds (and optimizer state stays on the old device); move or cast the "
+                f"module before building the optimizer", fix))
+        return out
+
+    def _source_modules(self, ctx, call, scope) -> set[str]:
+        arg = A.params_arg(call)
+        if arg is None:
+            return set()
+        found: set[str] = set()
+
+        def collect(expr, depth):
+            class V(cst.CSTVisitor):
+                def visit_Call(self, node: cst.Call) -> bool:
+                    f = node.func
+                    if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
+                        k = key_of(f.value)
+                        if k:
+                            found.add(k)
+                        return False
+                    return True
+
+                def visit_Name(self, node: cst.Name) -> None:
+                    if depth < 2 and node is expr:
+                        value = A.single_assignment(ctx, scope, node.value)
+                        if value is not None:
+                            collect(value, depth + 1)
+
+            expr.visit(V())
+
+        collect(arg.value, 0)
+        return found
+
+    def _moves_after(self, ctx, stmt, scope) -> list[cst.Call]:
+        root = ctx.module if scope is None else scope
+        found: list[cst.Call] = []
+
+        class V(cst.CSTVisitor):
+            def visit_FunctionDef(self, node):
+                return node is scope
+
+            def visit_ClassDef(self, node):
+                return node is scope
+
+            def visit_Lambda(self, node):
+                return False
+
+            def visit_Call(self, node: cst.Call) -> None:
+                f = node.func
+                if isinstance(f, cst.Attribute) and f.attr.value in MOVES and key_of(f.value) is not None \
+                        and isinstance(f.value, (cst.Name, cst.Attribute)):
+                    found.append(node)
+
+        root.visit(V())
+        return [c for c in found if A.precedes(ctx, stmt, c, scope)]
+
+    def _rebound_between(self, ctx, scope, moved, opt_key, stmt, move) -> bool:
+        lo, hi = A.end_pos(ctx, stmt), A.pos(ctx, move)
+        stores = A.scope_stores(ctx, scope)
+        roots = {moved.split(".")[0], opt_key.split(".")[0]}
+        keys = set(roots)
+        parts = moved.split(".")
+        keys.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        parts = opt_key.split(".")
+        keys.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        for k in keys:
+            for st in stores.of(k):
+                if lo <= A.pos(ctx, st.target) < hi:
+                    return True
+        return False
+
+    def _used_after(self, ctx, scope, opt_key, move) -> bool:
+        if opt_key.startswith("self."):
+            return True
+        after = A.end_pos(ctx, move)
+        root = ctx.module if scope is None else scope
+        found = False
+
+        class V(cst.CSTVisitor):
+            def visit_Name(self, node: cst.Name) -> None:
+                nonlocal found
+                if node.value == opt_key and A.pos(ctx, node) >= after:
+                    found = True
+
+            def visit_Attribute(self, node: cst.Attribute) -> None:
+                nonlocal found
+                if dotted(node) == opt_key and A.pos(ctx, node) >= after:
+                    found = True
+
+        root.visit(V())
+        return found
+
+    def _hoist_fix(self, ctx, scope, stmt, move: cst.Call, moved: str) -> Fix | None:
+        move_stmt = A.statement_of(ctx, move)
+        if move_stmt is None or not moves.movable(ctx, move_stmt):
+            return None
+        if moves.block_of(ctx, move_stmt) is not moves.block_of(ctx, stmt):
+            return None
+        small = move_stmt.body[0]
+        ok = (isinstance(small, cst.Expr) and small.value is move) or \
+             (isinstance(small, cst.Assign) and small.value is move and len(small.targets) == 1
+              and key_of(small.targets[0].target) == moved)
+        if not ok:
+            return None
+        # Names the move reads must not be bound between the construction and the move.
+        names: set[str] = set()
+
+        class V(cst.CSTVisitor):
+            def visit_Name(self, node: cst.Name) -> None:
+                names.add(node.value)
+
+        move.visit(V())
+        lo, hi = A.pos(ctx, stmt), A.pos(ctx, move_stmt)
+        stores = A.scope_stores(ctx, scope)
+        for n in names:
+            if any(lo <= A.pos(ctx, st.target) < hi for st in stores.of(n)):
+                return None
+        return Fix.unsafe(f"Move `{ctx.code(move)}` above the optimizer construction",
+                          *moves.move_before(ctx, move_stmt, stmt))
+
+    # -- OPT304 ------------------------------------------------------------------------
+    def _reused_iterators(self, ctx) -> list[Diagnostic]:
+        if not A.imports_torch(ctx) or A.imports_other_framework(ctx):
+            return []
+        if b"def parameters" in ctx.source.encode() or b"def named_parameters" in ctx.source.encode():
+            return []
+        scopes: list[cst.CSTNode | None] = [None]
+
+        class V(cst.CSTVisitor):
+            def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+                scopes.append(node)
+
+        ctx.module.visit(V())
+        out: list[Diagnostic] = []
+        for scope in scopes:
+            for name, stores in A.scope_stores(ctx, scope).stores.items():
+                if "." in name or len(stores) != 1 or stores[0].kind != "assign":
+                    continue
+                value = stores[0].value
+                if value is None or not self._iterator_value(ctx, value):
+                    continue
+                out.extend(self._consumed_twice(ctx, scope, name, stores[0]))
+        return out
+
+    def _iterator_value(self, ctx, value: cst.BaseExpression) -> bool:
+        def has_params_call(expr) -> bool:
+            found = False
+
+            class V(cst.CSTVisitor):
+                def visit_Call(self, node: cst.Call) -> None:
+                    nonlocal found
+                    f = node.func
+                    if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
+                        found = True
+
+            expr.visit(V())
+            return found
+
+        if isinstance(value, cst.Call):
+            f = value.func
+            if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
+                return True
+            if isinstance(f, cst.Name) and f.value in ("filter", "map") and not ctx.imports.imported(f.value):
+                return has_params_call(value)
+            if ctx.qualify(f) in ("itertools.chain", "itertools.chain.from_iterable"):
+                return has_params_call(value)
+            return False
+        if isinstance(value, cst.GeneratorExp):
+            return has_params_call(value)
+        return False
+
+    def _consumer(self, ctx, node: cst.Name) -> str | None:
+        """What consumes the iterator at this use, or None when the use does not (provably)."""
+        parents = ctx.parents
+        parent = parents.get(node)
+        if isinstance(parent, cst.For) and parent.iter is node:
+            return "a `for` loop"
+        if isinstance(parent, cst.CompFor) and parent.iter is node:
+            holder = parents.get(parent)
+            if isinstance(holder, (cst.ListComp, cst.SetComp, cst.DictComp)) and holder.for_in is parent:
+                return "a comprehension"
+            return None
+        if isinstance(parent, cst.StarredElement):
+            return "unpacking"
+        if isinstance(parent, cst.Arg) and parent.value is node:
+            if parent.star == "*":
+                return "unpacking"
+            if parent.star:
+                return None
+            call = parents.get(parent)
+            if not isinstance(call, cst.Call):
+                return None
+            oc = A.optimizer_call(ctx, call)
+            if oc is not None:
+                return f"`{ctx.code(call.func)}`" if A.params_arg(call) is parent else None
+            f = call.func
+            if isinstance(f, cst.Name) and f.value in BUILTIN_CONSUMERS and not ctx.imports.imported(f.value) \
+                    and not A.scope_stores(ctx, None).of(f.value) and parent.keyword is None:
+                return f"`{f.value}()`"
+            first = call.args[0] is parent and parent.keyword is None
+            by_kw = parent.keyword is not None and parent.keyword.value == "parameters"
+            if ctx.qualify(f) in CLIP_QUALNAMES and (first or by_kw):
+                return f"`{ctx.code(f)}`"
+            if isinstance(f, cst.Attribute) and f.attr.value in ("clip_grad_norm_", "clip_grad_value_") \
+                    and (first or by_kw):
+                return f"`{ctx.code(f)}`"
+            return None
+        if isinstance(parent, cst.DictElement) and parent.value is node and A.string_value(parent.key) == "params":
+            d = parents.get(parent)
+            el = parents.get(d)
+            lst = parents.get(el)
+            arg = parents.get(lst)
+            call = parents.get(arg)
+            if isinstance(arg, cst.Arg) and isinstance(call, cst.Call):
+                oc = A.optimizer_call(ctx, call)
+                if oc is not None and A.params_arg(call) is arg:
+                    return f"`{ctx.code(call.func)}`"
+        return None
+
+    def _consumed_twice(self, ctx, scope, name: str, store: A.Store) -> list[Diagnostic]:
+        assign_end = A.end_pos(ctx, store.value)
+        consumers = [(n, what) for n in A.uses(ctx, scope, name)
+                     if isinstance(n, cst.Name) and A.pos(ctx, n) >= assign_end
+                     for what in [self._consumer(ctx, n)] if what]
+        if not consumers:
+            return []
+        value_text = ctx.code(store.value)
+        fix = Fix.safe(f"Store a list: `{name} = list({value_text})`",
+                       ctx.replace(store.value, f"list({value_text})"))
+        out: list[Diagnostic] = []
+        reported: set[int] = set()
+        for i, (node, what) in enumerate(consumers):
+            for prev, prev_what in consumers[:i]:
+                if self._runs_before(ctx, prev, node, scope):
+                    row = ctx.start(prev).row
+                    out.append(ctx.diagnostic(
+                        "OPT304", node,
+                        f"`{name}` is a one-shot iterator (`{value_text}`) already consumed by {prev_what} "
+                        f"on line {row}: {what} here sees no parameters; store `list(...)` instead", fix))
+                    reported.add(id(node))
+                    break
+        for node, what in consumers:
+            if id(node) in reported:
+                continue
+            loop = self._loop_around(ctx, node, store.target, scope)
+            if loop is not None:
+                out.append(ctx.diagnostic(
+                    "OPT304", node,
+                    f"`{name}` is a one-shot iterator (`{value_text}`) consumed by {what} inside the loop on "
+                    f"line {ctx.start(loop).row}: from the second pass on it is empty; store `list(...)` instead",
+                    fix))
+        return out
+
+    def _runs_before(self, ctx, a: cst.CSTNode, b: cst.CSTNode, scope) -> bool:
+        if A.dominates(ctx, a, b, scope):
+            return True
+        sa, sb = A.statement_of(ctx, a), A.statement_of(ctx, b)
+        if sa is None or sa is not sb or not isinstance(sa, cst.SimpleStatementLine):
+            return False
+        return (A.pos(ctx, a) < A.pos(ctx, b) and not A.in_conditional_expr(ctx, a, sa)
+                and not A.in_conditional_expr(ctx, b, sa))
+
+    def _loop_around(self, ctx, node, assign_target, scope) -> cst.CSTNode | None:
+        """The innermost loop whose body holds ``node`` but not the assignment, when it has
+        no ``break``/``return``/``raise`` (so it provably runs its body again)."""
+        parents = ctx.parents
+        child, cur = node, parents.get(node)
+        while cur is not None and cur is not scope:
+            if isinstance(cur, (cst.For, cst.While)) and child is cur.body:
+                if _inside(ctx, assign_target, cur.body):
+                    return None
+                if _exits(cur.body):
+                    return None
+                return cur
+            child, cur = cur, parents.get(cur)
+        return None
+
+
+def _item_start(item: cst.CSTNode) -> cst.CSTNode:
+    """Where an Arg (its keyword) or a DictElement (its key) starts."""
+    if isinstance(item, cst.Arg) and item.keyword is not None:
+        return item.keyword
+    if isinstance(item, cst.DictElement):
+        return item.key
+    return item
+
+
+def _inside(ctx, node: cst.CSTNode, root: cst.CSTNode) -> bool:
+    cur = node
+    parents = ctx.parents
+    while cur is not None:
+        if cur is root:
+            return True
+        cur = parents.get(cur)
+    return False
+
+
+def _exits(body: cst.CSTNode) -> bool:
+    found = False
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node):
+            return False
+
+        def visit_Lambda(self, node):
+            return False
+
+        def visit_Break(self, node):
+            nonlocal found
+            found = True
+
+        def visit_Return(self, node):
+            nonlocal found
+            found = True
+
+        def visit_Raise(self, node):
+            nonlocal found
+            found = True
+
+    body.visit(V())
+    return found
