@@ -44,6 +44,7 @@ Usage::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
@@ -86,7 +87,14 @@ _HARMLESS_METHODS = frozenset({
     "half", "eq", "argmax", "max", "min", "view", "reshape", "squeeze", "unsqueeze", "flush", "copy_",
     "get_last_lr", "state_dict", "numel", "clone", "zero_", "fill_", "mul_", "add_", "sub_", "div_",
     "requires_grad_", "contiguous", "permute", "transpose", "split", "chunk", "long", "bool", "type",
+    "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules", "children",
+    "named_children", "pow", "norm", "abs", "exp", "sqrt", "unsqueeze_", "softmax", "log_softmax",
 })
+# A call of a module (its forward) or of a loss function never clears, steps or runs a
+# backward; spelled like one when its name says so (``model(x)``, ``self.criterion(out, y)``).
+_FORWARD_NAMES = re.compile(
+    r"(^|_)(model|net|network|module|encoder|decoder|generator|discriminator|critic|actor|backbone|"
+    r"head|classifier|criterion|loss_fn|loss_func|lossfn|policy|unet|vae|transformer|layer|G|D)$")
 
 
 @dataclass(frozen=True)
@@ -649,6 +657,22 @@ class _Walker:
         ng = no_grad or self._decorated_no_grad(helper)
         self._block(_body(helper), inner, loops, branches, ng, accumulate)
 
+    def _is_forward(self, f, frame: _Frame) -> bool:
+        """``model(x)``, ``self.net(x)``, ``criterion(out, y)``: a module's forward or a loss."""
+        k = key_of(f)
+        if k is None or self._resolve_key(frame, k) is not None:
+            return False
+        if isinstance(f, cst.Name) and (f.value in self.model.functions or self.ctx.imports.imported(f.value)):
+            return False
+        if isinstance(f, cst.Attribute) and key_of(f.value) == "self":
+            klass = self.b.class_of.get(frame.func) if frame.func is not None else None
+            if klass is not None and f.attr.value in self.model.methods.get(klass, {}):
+                return False
+        keys = module_keys(self.ctx)
+        if k in keys or frame.translate(k) in keys:
+            return True
+        return bool(_FORWARD_NAMES.search(k.rsplit(".", 1)[-1]))
+
     def _opaque(self, call: cst.Call, st, touches_all: bool = False) -> None:
         frame = st[0]
         f = call.func
@@ -656,6 +680,8 @@ class _Walker:
             if isinstance(f, cst.Name) and f.value in _HARMLESS_FUNCS:
                 return
             if isinstance(f, cst.Attribute) and f.attr.value in _HARMLESS_METHODS:
+                return
+            if self._is_forward(f, frame):
                 return
         keys: set[str] = set()
         touched: list[Binding] = []
