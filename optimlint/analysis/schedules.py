@@ -1,0 +1,404 @@
+"""Learning-rate schedulers: which class a scheduler certainly is, what its period counts,
+and which loop is the epoch loop and which the batch loop.
+
+The OPT2xx rules need three facts the shared training model does not give:
+
+- the scheduler's class, *certainly*: every assignment to the name it is held in must
+  build the same class (``scheduler = StepLR(...)`` in one branch and
+  ``ReduceLROnPlateau(...)`` in the other makes the class unknown);
+- whether its period arguments count epochs or iterations
+  (``T_max=epochs * len(loader)`` counts iterations, ``step_size=30`` epochs; a name
+  we cannot read is unknown, and unknown is silence);
+- loop levels: an *epoch loop* (a ``for``/``while`` whose target, iterable or test says
+  epoch, or ``for _ in range(...)``) directly containing a *batch loop* (one that
+  iterates a loader: ``loader``, ``enumerate(train_loader)``, ``tqdm(dl)``,
+  ``range(len(loader))``, ``range(steps_per_epoch)``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from optimlint.analysis import symbols
+from optimlint.analysis.bindings import Binding, key_of
+from optimlint.analysis.names import dotted
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+
+# Period counts epochs unless its arguments say iterations (SPEC OPT202).
+EPOCH_CLASSES = frozenset({
+    "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "PolynomialLR",
+    "CosineAnnealingWarmRestarts", "ReduceLROnPlateau",
+})
+# Period counts iterations (SPEC OPT203).
+BATCH_CLASSES = frozenset({"OneCycleLR", "CyclicLR"})
+# No fixed granularity: never OPT202/OPT203.
+NEVER_CLASSES = frozenset({
+    "LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler", "LinearLR", "ConstantLR",
+    "LRScheduler", "_LRScheduler",
+})
+# transformers schedules with no period at all.
+_HF_CONSTANT = frozenset({"get_constant_schedule"})
+
+# Which constructor arguments carry the period: (keyword, positional index, default is epoch-ish).
+_PERIOD_ARGS: dict[str, tuple[tuple[str, int], ...]] = {
+    "StepLR": (("step_size", 1),),
+    "MultiStepLR": (("milestones", 1),),
+    "ExponentialLR": (("gamma", 1),),
+    "CosineAnnealingLR": (("T_max", 1),),
+    "PolynomialLR": (("total_iters", 1),),
+    "CosineAnnealingWarmRestarts": (("T_0", 1),),
+    "ReduceLROnPlateau": (("patience", 3),),
+    "OneCycleLR": (("total_steps", 2), ("epochs", 3), ("steps_per_epoch", 4)),
+    "CyclicLR": (("step_size_up", 3), ("step_size_down", 4)),
+}
+_HF_PERIOD = (("num_warmup_steps", 1), ("num_training_steps", 2))
+_HF_GET_SCHEDULER = (("num_warmup_steps", 2), ("num_training_steps", 3))
+
+# Spellings that say "iterations". Strong ones are unambiguous; ``steps``/``total`` alone
+# are weak (``args.lr_steps`` are epoch milestones in torchvision's references).
+_STRONG_ITER = re.compile(
+    r"len\(|steps_per_epoch|iters_per_epoch|iter_per_epoch|batches_per_epoch|num_batches|n_batches|"
+    r"total_steps|training_steps|train_steps|max_steps|num_steps|n_steps|total_iters|max_iters|"
+    r"num_iters|n_iters|iterations|stepping_batches|total_updates|num_updates|max_iter\b|"
+    r"updates_per_epoch|len_loader|loader_len|len_train", re.I)
+_WEAK_ITER = re.compile(r"steps|iters|iter\b|total|batches|updates", re.I)
+_EPOCH = re.compile(r"epoch", re.I)
+# A literal period at most this long is read as epochs (ImageNet's StepLR(30), CIFAR's T_max=200).
+_EPOCH_LITERAL_MAX = 500
+
+STRONG_ITERATIONS = "iterations"
+WEAK_ITERATIONS = "iterations?"
+EPOCHS = "epochs"
+
+
+# -- period --------------------------------------------------------------------------------
+def _arg(call: cst.Call, keyword: str, index: int) -> cst.BaseExpression | None:
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == keyword:
+            return a.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    return positional[index].value if index < len(positional) else None
+
+
+def _literal_number(expr: cst.BaseExpression) -> float | None:
+    try:
+        if isinstance(expr, (cst.Integer, cst.Float)):
+            return float(expr.evaluated_value)
+        if isinstance(expr, (cst.List, cst.Tuple)) and expr.elements:
+            vals = [_literal_number(e.value) for e in expr.elements]
+            return None if any(v is None for v in vals) else max(vals)  # type: ignore[type-var]
+    except (ValueError, TypeError):  # pragma: no cover - defensive
+        return None
+    return None
+
+
+def read_period(ctx: "FileContext", expr: cst.BaseExpression, cls: str) -> str | None:
+    """What one period argument counts: STRONG_ITERATIONS, WEAK_ITERATIONS, EPOCHS or None."""
+    text = ctx.code(expr)
+    if _STRONG_ITER.search(text):
+        return STRONG_ITERATIONS
+    if _WEAK_ITER.search(text) and not _EPOCH.search(text):
+        return WEAK_ITERATIONS
+    if _EPOCH.search(text):
+        if _WEAK_ITER.search(text):
+            return None  # ``total_epochs``: epochs; ``epochs * steps``: iterations; unsure
+        return EPOCHS
+    value = _literal_number(expr)
+    if value is None:
+        return None
+    if cls == "ExponentialLR":
+        return EPOCHS if value <= 0.99 else None
+    return EPOCHS if value <= _EPOCH_LITERAL_MAX else None
+
+
+def period_reading(ctx: "FileContext", cls: str, call: cst.Call) -> str | None:
+    """What the scheduler's period counts, from its construction call; None when unknown."""
+    if cls in _PERIOD_ARGS:
+        specs = _PERIOD_ARGS[cls]
+    elif cls == "get_scheduler":
+        specs = _HF_GET_SCHEDULER
+    elif cls.startswith("get_"):
+        specs = _HF_PERIOD
+    else:
+        return None
+    readings = []
+    for keyword, index in specs:
+        value = _arg(call, keyword, index)
+        if value is not None:
+            readings.append(read_period(ctx, value, cls))
+    if not readings:
+        # Only defaults: ReduceLROnPlateau(patience=10), PolynomialLR(total_iters=5) count epochs.
+        return EPOCHS if cls in ("ReduceLROnPlateau", "PolynomialLR") else None
+    if STRONG_ITERATIONS in readings:
+        return STRONG_ITERATIONS
+    if WEAK_ITERATIONS in readings:
+        return WEAK_ITERATIONS
+    if all(r == EPOCHS for r in readings):
+        return EPOCHS
+    return None
+
+
+def granularity(ctx: "FileContext", cls: str | None, call: cst.Call | None) -> str | None:
+    """"epoch" (must be stepped once per epoch), "batch" (once per optimizer step) or None."""
+    if cls is None or call is None or cls in NEVER_CLASSES:
+        return None
+    reading = period_reading(ctx, cls, call)
+    if cls in EPOCH_CLASSES:
+        if reading == EPOCHS:
+            return "epoch"
+        if reading == STRONG_ITERATIONS:
+            return "batch"
+        return None
+    if cls in BATCH_CLASSES:
+        if cls == "OneCycleLR":
+            total = _arg(call, "total_steps", 2)
+            if total is not None and read_period(ctx, total, cls) == EPOCHS:
+                return None  # OneCycleLR(total_steps=num_epochs): deliberately per epoch
+        return "batch"
+    if cls.startswith("get_") and cls.rsplit(".", 1)[-1] not in _HF_CONSTANT and "." not in cls:
+        if cls == "get_scheduler":
+            name = _arg(call, "name", 0)
+            if not isinstance(name, cst.SimpleString) or "constant" in name.evaluated_value:
+                return None
+        if reading == EPOCHS:
+            return None  # num_training_steps=num_epochs: deliberately per epoch
+        return "batch"
+    return None
+
+
+# -- what a scheduler certainly is ------------------------------------------------------------
+def _enclosing(ctx: "FileContext", node: cst.CSTNode, kinds) -> cst.CSTNode | None:
+    parents = ctx.parents
+    cur = parents.get(node)
+    while cur is not None and not isinstance(cur, kinds):
+        cur = parents.get(cur)
+    return cur
+
+
+def enclosing_function(ctx: "FileContext", node: cst.CSTNode) -> cst.FunctionDef | None:
+    return _enclosing(ctx, node, cst.FunctionDef)
+
+
+def _assigned_key(ctx: "FileContext", call: cst.Call) -> str | None:
+    parent = ctx.parents.get(call)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1:
+        return key_of(parent.targets[0].target)
+    if isinstance(parent, cst.AnnAssign):
+        return key_of(parent.target)
+    return None
+
+
+def _values_assigned(scope: cst.CSTNode, key: str) -> list[cst.BaseExpression | None]:
+    """Values assigned to ``key`` anywhere in ``scope`` (None for a target we cannot pair)."""
+    out: list[cst.BaseExpression | None] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                if key_of(t.target) == key:
+                    out.append(node.value)
+                elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
+                        key_of(e.value) == key for e in t.target.elements):
+                    out.append(None)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            if node.value is not None and key_of(node.target) == key:
+                out.append(node.value)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            if key_of(node.target) == key:
+                out.append(None)
+
+        def visit_For(self, node: cst.For) -> None:
+            if key_of(node.target) == key:
+                out.append(None)
+
+        def visit_WithItem(self, node: cst.WithItem) -> None:
+            if node.asname is not None and key_of(node.asname.name) == key:
+                out.append(None)
+
+    scope.visit(V())
+    return out
+
+
+def certain_class(ctx: "FileContext", b: Binding | None) -> str | None:
+    """The scheduler class of ``b`` when every assignment to its name builds that class."""
+    if b is None or b.kind != "scheduler" or b.by_name or b.call is None or b.cls is None:
+        return None
+
+    def compute() -> str | None:
+        key = _assigned_key(ctx, b.call)
+        if key is None:
+            return None
+        if key.startswith("self."):
+            scope = _enclosing(ctx, b.call, cst.ClassDef)
+        else:
+            scope = enclosing_function(ctx, b.call)
+        if scope is None:
+            scope = ctx.module
+        classes = set()
+        for value in _values_assigned(scope, key):
+            if isinstance(value, cst.Name) and value.value == "None":
+                continue
+            if not isinstance(value, cst.Call):
+                return None
+            kind = symbols.classify_call(ctx, value)
+            if kind is None or kind.kind != "scheduler":
+                return None
+            classes.add(kind.cls)
+        return b.cls if classes == {b.cls} else None
+
+    return ctx.cached(("optimlint.sched.certain", id(b)), compute)
+
+
+_NOT_LR_METHODS = frozenset({
+    "step_update", "set_timesteps", "add_noise", "scale_model_input", "timesteps", "get_velocity",
+    "previous_timestep", "sigmas", "init_noise_sigma", "order",
+})
+
+
+def _custom_step_classes(ctx: "FileContext") -> bool:
+    """The file defines a class with a ``step`` method that is not a torch LR scheduler."""
+
+    def compute() -> bool:
+        found = False
+
+        class V(cst.CSTVisitor):
+            def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+                nonlocal found
+                bases = [ctx.qualify(a.value) for a in node.bases]
+                if any(symbols.scheduler_class(q) for q in bases):
+                    return True
+                body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+                for stmt in body:
+                    if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "step":
+                        found = True
+                return True
+
+        ctx.module.visit(V())
+        return found
+
+    return ctx.cached("optimlint.sched.custom_step", compute)
+
+
+def _used_as_other(ctx: "FileContext", last: str) -> bool:
+    """Somewhere in the file ``*.<last>`` / ``<last>`` is used as a non-LR scheduler."""
+
+    def compute() -> frozenset[str]:
+        names: set[str] = set()
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                f = node.func
+                if isinstance(f, cst.Attribute):
+                    k = key_of(f.value)
+                    if k is None:
+                        return
+                    tail = k.rsplit(".", 1)[-1]
+                    if f.attr.value in _NOT_LR_METHODS:
+                        names.add(tail)
+                    elif f.attr.value == "step" and (len(node.args) > 1 or any(
+                            a.keyword is not None and a.keyword.value != "epoch" for a in node.args)):
+                        names.add(tail)
+
+            def visit_Attribute(self, node: cst.Attribute) -> None:
+                if node.attr.value in ("timesteps", "config", "init_noise_sigma", "sigmas", "alphas_cumprod"):
+                    k = key_of(node.value)
+                    if k:
+                        names.add(k.rsplit(".", 1)[-1])
+
+        ctx.module.visit(V())
+        return frozenset(names)
+
+    return last in ctx.cached("optimlint.sched.other_uses", compute)
+
+
+def trusted_scheduler(ctx: "FileContext", b: Binding | None, key: str | None) -> bool:
+    """``b`` is an LR scheduler the rules may speak about.
+
+    A construction the analysis saw always qualifies. A scheduler known only by SPEC's name
+    rule qualifies unless the file shows it is something else: a custom class with a
+    ``step`` method (maybe what the name holds), or the same name used like a diffusers
+    noise scheduler (``step(out, t, x)``, ``set_timesteps``) or a timm scheduler
+    (``step_update``).
+    """
+    if b is None or b.kind != "scheduler":
+        return False
+    if not b.by_name:
+        return b.call is not None
+    if _custom_step_classes(ctx):
+        return False
+    for k in {key or "", b.name}:
+        if k and _used_as_other(ctx, k.rsplit(".", 1)[-1]):
+            return False
+    return True
+
+
+# -- loop levels -------------------------------------------------------------------------------
+_PROGRESS_WRAPPERS = frozenset({"enumerate", "tqdm", "iter", "trange", "track", "progress_bar", "islice",
+                                "zip"})
+_LOADERISH = re.compile(r"(loader|^dl$|_dl$|^dl_|dataloader|data_iter|batch_iter|batches$)", re.I)
+_BATCH_COUNT = re.compile(r"len\(.*(loader|dl|dataloader|batches)|steps_per_epoch|iters_per_epoch|"
+                          r"iter_per_epoch|batches_per_epoch|num_batches|n_batches|updates_per_epoch", re.I)
+_DATALOADER_QUALNAMES = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
+
+
+def _unwrap_iterable(ctx: "FileContext", expr: cst.BaseExpression) -> cst.BaseExpression:
+    for _ in range(4):
+        if isinstance(expr, cst.Call) and expr.args:
+            f = expr.func
+            name = f.value if isinstance(f, cst.Name) else f.attr.value if isinstance(f, cst.Attribute) else ""
+            if name in _PROGRESS_WRAPPERS:
+                expr = expr.args[0].value
+                continue
+        break
+    return expr
+
+
+def iterates_loader(ctx: "FileContext", loop: cst.CSTNode) -> bool:
+    """A ``for`` loop over a data loader (or over the number of batches in one epoch)."""
+    if not isinstance(loop, cst.For):
+        return False
+    it = _unwrap_iterable(ctx, loop.iter)
+    if isinstance(it, cst.Call):
+        qn = ctx.qualify(it.func)
+        if qn in _DATALOADER_QUALNAMES:
+            return True
+        f = it.func
+        if isinstance(f, cst.Name) and f.value == "range":
+            return bool(_BATCH_COUNT.search(ctx.code(it)))
+        return False
+    k = key_of(it)
+    if k is None:
+        return False
+    return bool(_LOADERISH.search(k.rsplit(".", 1)[-1]))
+
+
+def is_epoch_loop(ctx: "FileContext", loop: cst.CSTNode) -> bool:
+    """A loop over epochs: says epoch, or ``for e in range(n)`` that does not iterate a loader."""
+    if isinstance(loop, cst.For):
+        if iterates_loader(ctx, loop):
+            return False
+        text = ctx.code(loop.target) + " " + ctx.code(loop.iter)
+        if _EPOCH.search(text):
+            return True
+        it = loop.iter
+        return isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" \
+            and not _WEAK_ITER.search(ctx.code(it))
+    if isinstance(loop, cst.While):
+        return bool(_EPOCH.search(ctx.code(loop.test)))
+    return False
+
+
+def scheduler_name(ctx: "FileContext", call: cst.Call) -> str:
+    f = call.func
+    return ctx.code(f.value) if isinstance(f, cst.Attribute) else ctx.code(f)
+
+
+def dotted_or_code(ctx: "FileContext", expr: cst.BaseExpression) -> str:
+    return dotted(expr) or ctx.code(expr)

@@ -1,0 +1,594 @@
+"""OPT601-OPT604: training-loop hygiene.
+
+- OPT601: a backpropagated loss summed into a running total that outlives the iteration
+  (each iteration's graph stays alive);
+- OPT602: a backward whose loss is computed under ``no_grad``/``inference_mode``;
+- OPT603: ``model.eval()`` in the epoch loop with no ``model.train()`` anywhere in it;
+- OPT604: ``module.forward(x)`` on a provable ``nn.Module`` (skips hooks).
+
+OPT601, OPT602 and OPT604 read the syntax tree directly (``analysis.schedules`` style:
+small LibCST walks); OPT603 reads the shared training model's TRAIN_MODE / EVAL_MODE events.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from optimlint.analysis import moves
+from optimlint.analysis import schedules as S
+from optimlint.analysis.bindings import key_of
+from optimlint.analysis.events import EventKind
+from optimlint.analysis.iteration import Event, Iteration, module_covers, training_model
+from optimlint.checks.base import Check
+from optimlint.diagnostics import Diagnostic, Fix
+
+K = EventKind
+
+NO_GRAD = frozenset({
+    "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
+    "torch.autograd.grad_mode.inference_mode", "torch.autograd.inference_mode",
+})
+ENABLE_GRAD = frozenset({"torch.enable_grad", "torch.autograd.enable_grad", "torch.autograd.grad_mode.enable_grad"})
+SET_GRAD = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled",
+                      "torch.autograd.grad_mode.set_grad_enabled"})
+_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval",
+                             "requires_grad_", "to_empty", "share_memory"})
+# Methods of a module that never change its training mode.
+_MODULE_METHODS = frozenset({"forward", "parameters", "named_parameters", "state_dict", "load_state_dict",
+                             "zero_grad", "modules", "children", "named_modules", "buffers", "register_buffer",
+                             "generate", "encode", "decode"})
+_NN_MODULE = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module", "nn.Module"})
+_NOT_MODULES = frozenset({"torch.nn.functional", "torch.nn.init", "torch.nn.utils", "torch.nn.Parameter",
+                          "torch.nn.parameter"})
+
+
+def grad_mode(ctx, expr: cst.BaseExpression) -> bool | None:
+    """False for a context/decorator that disables grad, True for one that enables it, else None."""
+    call = expr if isinstance(expr, cst.Call) else None
+    qn = ctx.qualify(call.func if call is not None else expr)
+    if qn in NO_GRAD:
+        if call is not None and call.args:
+            v = call.args[0].value
+            if "inference_mode" in qn and isinstance(v, cst.Name) and v.value == "True":
+                return False
+            return None  # ``inference_mode(False)`` / a variable: unknown
+        return False
+    if qn in ENABLE_GRAD:
+        return True
+    if qn in SET_GRAD and call is not None and call.args:
+        v = call.args[0].value
+        if isinstance(v, cst.Name) and v.value in ("True", "False"):
+            return v.value == "True"
+    return None
+
+
+def no_grad_region(ctx, node: cst.CSTNode) -> cst.CSTNode | None:
+    """The With statement / FunctionDef whose grad mode ``node`` runs in, when it disables grad."""
+    parents = ctx.parents
+    cur = parents.get(node)
+    while cur is not None:
+        if isinstance(cur, cst.With):
+            modes = [grad_mode(ctx, item.item) for item in cur.items]
+            if True in modes:
+                return None
+            if False in modes:
+                return cur
+        elif isinstance(cur, cst.FunctionDef):
+            modes = [grad_mode(ctx, d.decorator) for d in cur.decorators]
+            if True in modes:
+                return None
+            return cur if False in modes else None
+        elif isinstance(cur, (cst.Lambda, cst.ClassDef)):
+            return None
+        cur = parents.get(cur)
+    return None
+
+
+def _assigns_in(region: cst.CSTNode, key: str, before_row: int, ctx) -> bool:
+    found = False
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node) -> bool:
+            return node is region
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            nonlocal found
+            for t in node.targets:
+                keys = [key_of(e.value) for e in t.target.elements] \
+                    if isinstance(t.target, (cst.Tuple, cst.List)) else [key_of(t.target)]
+                if key in keys and ctx.start(node).row <= before_row:
+                    found = True
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            nonlocal found
+            if key_of(node.target) == key and ctx.start(node).row <= before_row:
+                found = True
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            nonlocal found
+            if node.value is not None and key_of(node.target) == key and ctx.start(node).row <= before_row:
+                found = True
+
+    region.visit(V())
+    return found
+
+
+def _loss_of_backward(ev: Event) -> cst.BaseExpression | None:
+    """The tensor a backward event backpropagates."""
+    call = ev.node
+    if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+        return None
+    if ev.accelerate:  # accelerator.backward(loss) / self.manual_backward(loss)
+        return call.args[0].value if call.args else None
+    return call.func.value
+
+
+class HygieneCheck(Check):
+    codes = ("OPT601", "OPT602", "OPT603", "OPT604")
+    needles = (b"backward", b".eval(", b".forward(")
+
+    def run(self, ctx) -> Iterable[Diagnostic]:
+        out: list[Diagnostic] = []
+        seen: set[tuple[str, int]] = set()
+
+        def report(code, node, message, fix=None):
+            key = (code, id(node))
+            if key not in seen:
+                seen.add(key)
+                out.append(ctx.diagnostic(code, node, message, fix))
+
+        src = ctx.source
+        if "backward" in src:
+            model = training_model(ctx)
+            self._no_grad_backward(ctx, model, report)
+            self._accumulated(ctx, report)
+            if ".eval(" in src or ".train(" in src:
+                self._eval_mode(ctx, model, report)
+        if ".forward(" in src:
+            _ForwardCalls(ctx, report).run()
+        return out
+
+    # -- OPT602 ---------------------------------------------------------------------------
+    def _no_grad_backward(self, ctx, model, report) -> None:
+        for ev in model.all_events():
+            if ev.kind is not K.BACKWARD or not ev.direct:
+                continue
+            region = no_grad_region(ctx, ev.node)
+            if region is None:
+                continue
+            loss = _loss_of_backward(ev)
+            if loss is None:
+                continue
+            row = ctx.start(ev.node).row
+            k = key_of(loss)
+            if k is not None:
+                if not _assigns_in(region, k, row, ctx):
+                    continue  # computed with grad outside the region: the backward works
+            elif not isinstance(loss, (cst.Call, cst.BinaryOperation)):
+                continue
+            what = "`torch.no_grad()`/`torch.inference_mode()`"
+            report("OPT602", ev.node,
+                   f"`{ctx.code(ev.node)}` runs under {what}: the loss computed there has no graph and the "
+                   "backward raises RuntimeError; compute the loss and run the backward outside it")
+
+    # -- OPT601 ---------------------------------------------------------------------------
+    def _accumulated(self, ctx, report) -> None:
+        _RunningTotals(ctx, report).run()
+
+    # -- OPT603 ---------------------------------------------------------------------------
+    def _eval_mode(self, ctx, model, report) -> None:
+        for it in model.iterations:
+            if it.kind != "loop" or not S.is_epoch_loop(ctx, it.node):
+                continue
+            backwards = [e for e in it.of_kind(K.BACKWARD) if not e.no_grad]
+            if not backwards or any(e.kind is K.STEP_CLOSURE for e in it.events):
+                continue
+            steps = [e for e in it.events if e.kind in (K.STEP, K.SCALER_STEP) and e.target is not None]
+            for ev in it.of_kind(K.EVAL_MODE):
+                m = ev.module
+                if not m or m == "self":
+                    continue
+                if not self._trained(ctx, it, m, steps):
+                    continue
+                if any(e.kind is K.TRAIN_MODE and (e.module is None or module_covers(e.module, m)
+                                                   or module_covers(m, e.module)) for e in it.events):
+                    continue
+                if self._maybe_sets_train(ctx, it, m):
+                    continue
+                fix = None
+                body = getattr(it.node, "body", None)
+                if isinstance(body, cst.IndentedBlock) and body.body:
+                    fix = Fix.unsafe(f"Insert `{m}.train()` at the top of the epoch loop",
+                                     moves.insert_before(ctx, body.body[0], f"{m}.train()"))
+                report("OPT603", ev.node,
+                       f"`{ctx.code(ev.node)}` runs in the epoch loop but nothing puts `{m}` back in training "
+                       f"mode: every later epoch trains with dropout and batch norm in eval mode; call "
+                       f"`{m}.train()` at the top of the epoch loop", fix)
+
+    @staticmethod
+    def _trained(ctx, it: Iteration, m: str, steps: list[Event]) -> bool:
+        """``m``'s parameters are updated by an optimizer stepped in ``it``."""
+        for s in steps:
+            mods = s.target.modules
+            if mods and any(module_covers(m, x) or module_covers(x, m) for x in mods):
+                return True
+        return False
+
+    @staticmethod
+    def _maybe_sets_train(ctx, it: Iteration, m: str) -> bool:
+        """An opaque call in the loop is given ``m`` (or ``self``) and may call ``.train()``."""
+        for o in it.opaque:
+            if o.touches_all:
+                return True
+            f = o.node.func if isinstance(o.node, cst.Call) else None
+            keys = set(o.touch_keys)
+            if isinstance(f, cst.Attribute) and f.attr.value in _MODULE_METHODS and key_of(f.value) in keys:
+                if not any(key_of(a.value) == key_of(f.value) for a in o.node.args):
+                    keys.discard(key_of(f.value))
+            if any(module_covers(k, m) or module_covers(m, k) for k in keys):
+                return True
+            if o.self_call and m.startswith("self"):
+                f = o.node.func if isinstance(o.node, cst.Call) else None
+                if not (isinstance(f, cst.Attribute) and isinstance(f.value, cst.Attribute)):
+                    return True  # ``self.run_epoch()`` (not ``self.model(x)``)
+        # ``model.train(flag)`` with a non-literal flag is no event of the model.
+        loop = it.node
+        found = False
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                nonlocal found
+                f = node.func
+                if isinstance(f, cst.Attribute) and f.attr.value == "train" and node.args:
+                    found = True
+
+        loop.visit(V())
+        return found
+
+
+class _RunningTotals:
+    """OPT601: ``total += loss`` where ``loss`` is backpropagated in the same loop."""
+
+    def __init__(self, ctx, report) -> None:
+        self.ctx = ctx
+        self.report = report
+
+    def run(self) -> None:
+        ctx = self.ctx
+        checker = self
+
+        class V(cst.CSTVisitor):
+            def visit_AugAssign(self, node: cst.AugAssign) -> None:
+                if isinstance(node.operator, cst.AddAssign):
+                    checker.check(node)
+
+        ctx.module.visit(V())
+
+    def _loss_name(self, value: cst.BaseExpression) -> cst.Name | None:
+        if isinstance(value, cst.Name):
+            return value
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Multiply, cst.Divide)):
+            for side in (value.left, value.right):
+                if isinstance(side, cst.Name):
+                    other = value.right if side is value.left else value.left
+                    if not isinstance(other, cst.Name) or other.value != side.value:
+                        return side
+        return None
+
+    def check(self, aug: cst.AugAssign) -> None:
+        ctx = self.ctx
+        name = self._loss_name(aug.value)
+        target = key_of(aug.target)
+        if name is None or target is None or target == name.value or no_grad_region(ctx, aug) is not None:
+            return
+        loop, func = self._enclosing_loop(aug)
+        if loop is None:
+            return
+        backward = self._backward_of(loop, name.value)
+        if backward is None or no_grad_region(ctx, backward) is not None:
+            return
+        lo, hi = sorted((ctx.start(aug).row, ctx.start(backward).row))
+        if self._reassigned(loop, name.value, lo, hi):
+            return
+        scope = func if func is not None else ctx.module
+        if not self._initialised_before(scope, loop, target):
+            return
+        if self._backpropagated(scope, target):
+            return
+        fix = Fix.unsafe(f"Add `{name.value}.item()` instead", ctx.replace(name, f"{name.value}.item()"))
+        self.report("OPT601", aug,
+                    f"`{ctx.code(aug)}` adds the backpropagated `{name.value}` (with its autograd graph) into a "
+                    f"running total: every iteration's graph stays alive; add `{name.value}.item()` (or "
+                    f"`.detach()`)", fix)
+
+    def _enclosing_loop(self, node):
+        parents = self.ctx.parents
+        cur = parents.get(node)
+        loop = None
+        while cur is not None:
+            if isinstance(cur, (cst.For, cst.While)) and loop is None:
+                loop = cur
+            if isinstance(cur, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return (loop, cur) if isinstance(cur, cst.FunctionDef) else (None, None)
+            cur = parents.get(cur)
+        return loop, None
+
+    def _backward_of(self, loop, name: str) -> cst.Call | None:
+        found: list[cst.Call] = []
+
+        class V(cst.CSTVisitor):
+            def visit_FunctionDef(self, node) -> bool:
+                return False
+
+            def visit_Lambda(self, node) -> bool:
+                return False
+
+            def visit_Call(self, node: cst.Call) -> None:
+                f = node.func
+                if not isinstance(f, cst.Attribute) or f.attr.value not in ("backward", "manual_backward"):
+                    return
+                recv = f.value
+                if f.attr.value == "backward" and isinstance(recv, cst.Name) and recv.value == name \
+                        and not any(a.keyword is None for a in node.args):
+                    found.append(node)
+                elif isinstance(recv, cst.Call) and isinstance(recv.func, cst.Attribute) and \
+                        recv.func.attr.value == "scale" and recv.args and \
+                        isinstance(recv.args[0].value, cst.Name) and recv.args[0].value.value == name:
+                    found.append(node)
+                elif len(node.args) >= 1 and isinstance(node.args[0].value, cst.Name) and \
+                        node.args[0].value.value == name and node.args[0].keyword is None and \
+                        (f.attr.value == "manual_backward" or
+                         (key_of(recv) or "").rsplit(".", 1)[-1] in ("accelerator", "fabric")):
+                    found.append(node)
+
+        loop.visit(V())
+        return found[0] if found else None
+
+    def _reassigned(self, loop, name: str, lo: int, hi: int) -> bool:
+        ctx = self.ctx
+        hit = False
+
+        class V(cst.CSTVisitor):
+            def visit_Assign(self, node: cst.Assign) -> None:
+                nonlocal hit
+                row = ctx.start(node).row
+                if lo < row < hi:
+                    for t in node.targets:
+                        keys = [key_of(e.value) for e in t.target.elements] \
+                            if isinstance(t.target, (cst.Tuple, cst.List)) else [key_of(t.target)]
+                        if name in keys:
+                            hit = True
+
+            def visit_AugAssign(self, node: cst.AugAssign) -> None:
+                nonlocal hit
+                if lo < ctx.start(node).row < hi and key_of(node.target) == name:
+                    hit = True
+
+        loop.visit(V())
+        return hit
+
+    def _initialised_before(self, scope, loop, target: str) -> bool:
+        ctx = self.ctx
+        loop_start = ctx.start(loop).row
+        loop_end = ctx.end(loop).row
+        ok = False
+        inside_plain = False
+
+        class V(cst.CSTVisitor):
+            def visit_FunctionDef(self, node) -> bool:
+                return node is scope
+
+            def visit_Assign(self, node: cst.Assign) -> None:
+                nonlocal ok, inside_plain
+                if not any(key_of(t.target) == target for t in node.targets):
+                    return
+                row = ctx.start(node).row
+                if row < loop_start:
+                    ok = ok or _zero_like(ctx, node.value)
+                elif row <= loop_end and not _under_if(ctx, node, loop):
+                    inside_plain = True  # reset on every pass: does not outlive the iteration
+
+        scope.visit(V())
+        return ok and not inside_plain
+
+    def _backpropagated(self, scope, target: str) -> bool:
+        found = False
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                nonlocal found
+                f = node.func
+                if isinstance(f, cst.Attribute) and f.attr.value == "backward" and key_of(f.value) == target:
+                    found = True
+                for a in node.args:
+                    if key_of(a.value) == target and isinstance(f, cst.Attribute) and \
+                            f.attr.value in ("backward", "manual_backward", "scale"):
+                        found = True
+
+        scope.visit(V())
+        return found
+
+
+def _under_if(ctx, node, loop) -> bool:
+    cur = ctx.parents.get(node)
+    while cur is not None and cur is not loop:
+        if isinstance(cur, (cst.If, cst.Try)):
+            return True
+        cur = ctx.parents.get(cur)
+    return False
+
+
+def _zero_like(ctx, value: cst.BaseExpression) -> bool:
+    """``0``, ``0.0``, ``torch.zeros(...)``, ``torch.tensor(0.0)``: a numeric running total."""
+    if isinstance(value, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(value, cst.Call):
+        qn = ctx.qualify(value.func) or ""
+        return qn in ("torch.zeros", "torch.tensor", "torch.zeros_like", "torch.scalar_tensor", "torch.as_tensor")
+    return False
+
+
+class _ForwardCalls:
+    """OPT604: ``x.forward(...)`` where ``x`` provably holds an ``nn.Module``."""
+
+    def __init__(self, ctx, report) -> None:
+        self.ctx = ctx
+        self.report = report
+        self.module_classes = self._module_classes()
+
+    def _module_classes(self) -> set[str]:
+        """Names of classes defined in this file that subclass ``nn.Module`` (transitively)
+        and do not override ``__call__``."""
+        ctx = self.ctx
+        classes: dict[str, cst.ClassDef] = {}
+
+        class V(cst.CSTVisitor):
+            def visit_ClassDef(self, node: cst.ClassDef) -> None:
+                classes.setdefault(node.name.value, node)
+
+        ctx.module.visit(V())
+        result: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for name, node in classes.items():
+                if name in result:
+                    continue
+                for base in node.bases:
+                    qn = ctx.qualify(base.value) or ""
+                    bname = base.value.value if isinstance(base.value, cst.Name) else None
+                    if _is_torch_module_class(qn) or (bname in result and not ctx.imports.imported(bname)):
+                        if not _defines(node, "__call__"):
+                            result.add(name)
+                            changed = True
+                        break
+        return result
+
+    def _builds_module(self, value: cst.BaseExpression) -> bool:
+        ctx = self.ctx
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+                value.func.attr.value in _SELF_RETURNING:
+            value = value.func.value
+        if not isinstance(value, cst.Call):
+            return False
+        f = value.func
+        if isinstance(f, cst.Name) and f.value in self.module_classes and not ctx.imports.imported(f.value):
+            return True
+        return _is_torch_module_class(ctx.qualify(f) or "")
+
+    def run(self) -> None:
+        ctx = self.ctx
+        checker = self
+
+        class V(cst.CSTVisitor):
+            def __init__(self) -> None:
+                self.funcs: list[cst.FunctionDef] = []
+                self.classes: list[cst.ClassDef] = []
+
+            def visit_ClassDef(self, node) -> None:
+                self.classes.append(node)
+
+            def leave_ClassDef(self, node) -> None:
+                self.classes.pop()
+
+            def visit_FunctionDef(self, node) -> None:
+                self.funcs.append(node)
+
+            def leave_FunctionDef(self, node) -> None:
+                self.funcs.pop()
+
+            def visit_Call(self, node: cst.Call) -> None:
+                f = node.func
+                if isinstance(f, cst.Attribute) and f.attr.value == "forward":
+                    func = self.funcs[-1] if self.funcs else None
+                    klass = self.classes[-1] if self.classes else None
+                    checker.check(node, f.value, func, klass)
+
+        ctx.module.visit(V())
+
+    def check(self, call: cst.Call, recv, func, klass) -> None:
+        ctx = self.ctx
+        k = key_of(recv)
+        if k is None or k == "self" or k.startswith("super"):
+            return
+        if not self._holds_module(k, func, klass):
+            return
+        fix = Fix.safe(f"Call `{ctx.code(recv)}(...)` instead", ctx.replace(call.func, ctx.code(recv)))
+        self.report("OPT604", call,
+                    f"`{ctx.code(call.func)}(...)` calls the module's `forward` directly: its hooks do not run "
+                    f"(and under DDP gradients are not synchronised); call `{ctx.code(recv)}(...)`", fix)
+
+    def _holds_module(self, k: str, func, klass) -> bool:
+        ctx = self.ctx
+        if k.startswith("self."):
+            if klass is None or k.count(".") != 1:
+                return False
+            values = _values_of(klass, k)
+        elif "." in k:
+            return False
+        else:
+            values = _values_of(func, k) if func is not None else _values_of(ctx.module, k)
+            if func is not None:
+                p = func.params
+                params = {x.name.value: x for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
+                if k in params:
+                    ann = params[k].annotation
+                    if ann is None or (ctx.qualify(ann.annotation) or "") not in _NN_MODULE:
+                        return False
+                    return all(v is not None and self._builds_module(v) for v in values)
+                if not values:
+                    values = _values_of(ctx.module, k)
+        if not values:
+            return False
+        return all(v is not None and self._builds_module(v) for v in values)
+
+
+def _values_of(scope, key: str) -> list[cst.BaseExpression | None]:
+    """Every value assigned to ``key`` in ``scope`` (nested functions excluded unless the scope is a class)."""
+    out: list[cst.BaseExpression | None] = []
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node) -> bool:
+            return isinstance(scope, cst.ClassDef) or node is scope
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                if key_of(t.target) == key:
+                    out.append(node.value)
+                elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
+                        key_of(e.value) == key for e in t.target.elements):
+                    out.append(None)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            if key_of(node.target) == key:
+                out.append(node.value)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            if key_of(node.target) == key:
+                out.append(None)
+
+        def visit_For(self, node: cst.For) -> None:
+            if key_of(node.target) == key:
+                out.append(None)
+
+        def visit_WithItem(self, node: cst.WithItem) -> None:
+            if node.asname is not None and key_of(node.asname.name) == key:
+                out.append(None)
+
+    scope.visit(V())
+    return out
+
+
+def _is_torch_module_class(qn: str) -> bool:
+    """``torch.nn.Linear``, ``torch.nn.parallel.DistributedDataParallel``: a module class."""
+    if not qn.startswith("torch.nn.") or any(qn.startswith(p) for p in _NOT_MODULES):
+        return False
+    last = qn.rsplit(".", 1)[-1]
+    return last[:1].isupper() and last not in ("Parameter", "Buffer", "UninitializedParameter")
+
+
+def _defines(klass: cst.ClassDef, name: str) -> bool:
+    body = klass.body.body if isinstance(klass.body, cst.IndentedBlock) else ()
+    return any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in body)

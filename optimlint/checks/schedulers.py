@@ -1,0 +1,224 @@
+"""OPT201-OPT205: learning-rate schedulers stepped in the wrong place, at the wrong rate,
+or with the wrong arguments.
+
+Scheduler steps come from the shared training model (``EventKind.SCHED_STEP``); what
+the analysis must be sure of before speaking (the scheduler's class, what its period
+counts, which loop is the epoch loop and which the batch loop) is in
+``analysis.schedules``; Lightning's declarations in ``analysis.lightning_sched``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import libcst as cst
+
+from optimlint.analysis import moves
+from optimlint.analysis import schedules as S
+from optimlint.analysis.events import EventKind
+from optimlint.analysis.iteration import (Event, Iteration, exclusive, module_keys, same_object, touches,
+                                          training_model)
+from optimlint.analysis.lightning_sched import declarations
+from optimlint.checks.base import Check
+from optimlint.diagnostics import Diagnostic, Fix
+
+K = EventKind
+STEPS = (K.STEP, K.SCALER_STEP)
+
+
+def _name(ctx, ev: Event) -> str:
+    return S.scheduler_name(ctx, ev.node)
+
+
+def _steps_for(it: Iteration, sched: Event) -> list[Event] | None:
+    """The optimizer steps in ``it`` that the scheduler ``sched`` follows (None: unsure)."""
+    opt = sched.target.optimizer if sched.target is not None else None
+    steps = [e for e in it.events if e.kind in STEPS and e.target is not None]
+    if opt is not None:
+        return [e for e in steps if same_object(e.target, opt) is not False]
+    targets = {id(e.target) for e in steps}
+    return steps if len(targets) <= 1 else None
+
+
+def _conds(it: Iteration, ev: Event, level: int) -> tuple:
+    return tuple((b.node, b.arm) for b in ev.branches if b.loop_depth >= level)
+
+
+class SchedulerCheck(Check):
+    codes = ("OPT201", "OPT202", "OPT203", "OPT204", "OPT205")
+    needles = (b"lr_scheduler", b"sched", b"get_linear", b"get_cosine", b"get_constant", b"get_polynomial",
+               b"get_inverse", b"get_wsd", b"get_reduce", b"Scheduler", b"_schedule")
+
+    def run(self, ctx) -> Iterable[Diagnostic]:
+        model = training_model(ctx)
+        mkeys = module_keys(ctx)
+        seen: set[tuple[str, int]] = set()
+        out: list[Diagnostic] = []
+
+        def report(code, node, message, fix=None):
+            key = (code, id(node))
+            if key not in seen:
+                seen.add(key)
+                out.append(ctx.diagnostic(code, node, message, fix))
+
+        for it in model.iterations:
+            if it.kind in ("loop", "function"):
+                self._before_step(ctx, it, mkeys, report)
+            if it.kind == "loop" and S.is_epoch_loop(ctx, it.node):
+                self._granularity(ctx, it, report)
+        done: set[int] = set()
+        for ev in model.all_events():
+            if ev.kind is K.SCHED_STEP and id(ev.node) not in done:
+                done.add(id(ev.node))
+                self._arguments(ctx, ev, report)
+        self._lightning(ctx, report)
+        return out
+
+    # -- OPT201 ---------------------------------------------------------------------------
+    def _before_step(self, ctx, it: Iteration, mkeys, report) -> None:
+        level = it.depth + 1
+        for s in it.of_kind(K.SCHED_STEP):
+            if len(s.loops) != level or not S.trusted_scheduler(ctx, s.target, s.own_key):
+                continue
+            if s.target.by_name and s.node.args:
+                continue  # a custom / timm scheduler's ``step(epoch)`` may be meant to lead
+            steps = _steps_for(it, s)
+            if not steps:
+                continue
+            if any(e.index < s.index for e in steps):
+                continue  # the scheduler follows a step of this iteration
+            opts = [e.target for e in steps]
+            if any(o.index < s.index and any(touches(o, opt, mkeys) for opt in opts) for o in it.opaque):
+                continue  # something before it may step the optimizer
+            later = [e for e in steps if not exclusive(s, e)]
+            if any(b.arm == "except" for b in s.branches):
+                continue
+            same_level = [e for e in later if len(e.loops) == level
+                          and _conds(it, e, level) == _conds(it, s, level)]
+            if same_level:
+                o = same_level[0]
+                fix = None
+                if s.direct and o.direct and moves.movable(ctx, s.own_stmt) and \
+                        isinstance(o.own_stmt, cst.SimpleStatementLine) and \
+                        moves.block_of(ctx, s.own_stmt) is moves.block_of(ctx, o.own_stmt):
+                    fix = Fix.safe("Move the scheduler step to just after the optimizer step",
+                                   *moves.move_after(ctx, s.own_stmt, o.own_stmt))
+                report("OPT201", s.node,
+                       f"`{ctx.code(s.node)}` runs before `{ctx.code(o.node)}`: the first learning rate of "
+                       "the schedule is skipped; step the scheduler after the optimizer", fix)
+                continue
+            if it.kind != "loop" or not it.always(s) or not S.is_epoch_loop(ctx, it.node):
+                continue
+            inner = [e for e in later if len(e.loops) > level and S.iterates_loader(ctx, e.loops[level])]
+            if inner:
+                report("OPT201", s.node,
+                       f"`{ctx.code(s.node)}` runs at the head of the epoch loop, before this epoch's "
+                       f"`{ctx.code(inner[0].node)}`: the first learning rate of the schedule is skipped; "
+                       "step the scheduler after the epoch's training loop")
+
+    # -- OPT202 / OPT203 ----------------------------------------------------------------------
+    def _granularity(self, ctx, it: Iteration, report) -> None:
+        level = it.depth + 1
+        for s in it.of_kind(K.SCHED_STEP):
+            cls = S.certain_class(ctx, s.target)
+            gran = S.granularity(ctx, cls, s.target.call if s.target is not None else None)
+            if gran is None:
+                continue
+            steps = _steps_for(it, s)
+            if not steps:
+                continue
+            if gran == "epoch" and len(s.loops) == level + 1:
+                self._per_batch(ctx, it, s, cls, steps, report)
+            elif gran == "batch" and len(s.loops) == level:
+                self._per_epoch(ctx, it, s, cls, steps, report)
+
+    def _per_batch(self, ctx, it, s, cls, steps, report) -> None:
+        level = it.depth + 1
+        batch_loop = s.loops[level]
+        if not S.iterates_loader(ctx, batch_loop) or s.node.args and cls == "CosineAnnealingWarmRestarts":
+            return
+        inner = [e for e in steps if e.loops == s.loops]
+        if not inner:
+            return
+        conds = _conds(it, s, level + 1)
+        if conds and not any(_conds(it, e, level + 1) == conds for e in inner):
+            return  # stepped every N batches, on purpose
+        fix = None
+        if s.direct and moves.movable(ctx, s.own_stmt) and \
+                moves.block_of(ctx, s.own_stmt) is getattr(batch_loop, "body", None) and \
+                moves.block_of(ctx, batch_loop) is not None and batch_loop.orelse is None:
+            fix = Fix.unsafe("Move the scheduler step after the batch loop, once per epoch",
+                             *moves.move_after(ctx, s.own_stmt, batch_loop))
+        report("OPT202", s.node,
+               f"`{ctx.code(s.node)}` steps a `{cls}` on every batch, but its period counts epochs: the "
+               "schedule runs its course within the first epochs; step it once per epoch, after the batch "
+               "loop", fix)
+
+    def _per_epoch(self, ctx, it, s, cls, steps, report) -> None:
+        level = it.depth + 1
+        inner = [e for e in steps if len(e.loops) > level and e.loops[level - 1] is it.node
+                 and S.iterates_loader(ctx, e.loops[level])]
+        if not inner:
+            return
+        if any(e.kind is K.SCHED_STEP and e.target is s.target and len(e.loops) > level for e in it.events):
+            return
+        o = inner[0]
+        fix = None
+        if s.direct and o.direct and moves.movable(ctx, s.own_stmt) and \
+                isinstance(o.own_stmt, cst.SimpleStatementLine) and \
+                moves.block_of(ctx, s.own_stmt) is getattr(it.node, "body", None):
+            fix = Fix.unsafe("Move the scheduler step into the batch loop, after the optimizer step",
+                             *moves.move_after(ctx, s.own_stmt, o.own_stmt))
+        report("OPT203", s.node,
+               f"`{ctx.code(s.node)}` steps a per-iteration `{cls}` once per epoch while "
+               f"`{ctx.code(o.node)}` runs on every batch: the schedule barely moves; step it after each "
+               "optimizer step", fix)
+
+    # -- OPT204 / OPT205 ----------------------------------------------------------------------
+    def _arguments(self, ctx, ev: Event, report) -> None:
+        cls = S.certain_class(ctx, ev.target)
+        if cls is None:
+            return
+        call = ev.node
+        if cls == "ReduceLROnPlateau":
+            if not call.args:
+                report("OPT204", call,
+                       f"`{ctx.code(call)}` without a metric: `ReduceLROnPlateau.step()` needs the monitored "
+                       "value (`step(val_loss)`) and raises TypeError without it")
+            return
+        if cls == "CosineAnnealingWarmRestarts" or "." in cls or len(call.args) != 1:
+            return
+        arg = call.args[0]
+        if arg.star or (arg.keyword is not None and arg.keyword.value != "epoch"):
+            return
+        fix = Fix.unsafe("Drop the argument: the scheduler counts its own steps",
+                         ctx.replace(call, f"{ctx.code(call.func)}()"))
+        report("OPT205", call,
+               f"`{ctx.code(call)}` passes an epoch to a `{cls}`: `step(epoch)` is deprecated and jumps the "
+               "schedule instead of advancing it; call `step()` once per period", fix)
+
+    # -- Lightning ------------------------------------------------------------------------------
+    def _lightning(self, ctx, report) -> None:
+        for d in declarations(ctx):
+            gran = S.granularity(ctx, d.cls, d.call)
+            if gran is None:
+                continue
+            where = d.interval_node if d.interval_node is not None else d.call
+            if gran == "epoch" and d.interval == "step":
+                fix = None
+                if d.interval_node is not None:
+                    q = d.interval_node.quote
+                    fix = Fix.unsafe('Declare `"interval": "epoch"`', ctx.replace(d.interval_node, f"{q}epoch{q}"))
+                report("OPT202", where,
+                       f'`{d.cls}` is declared with `"interval": "step"`, but its period counts epochs: Lightning '
+                       'steps it on every batch; declare `"interval": "epoch"`', fix)
+            elif gran == "batch" and d.interval == "epoch":
+                fix = None
+                if d.interval_node is not None:
+                    q = d.interval_node.quote
+                    fix = Fix.unsafe('Declare `"interval": "step"`', ctx.replace(d.interval_node, f"{q}step{q}"))
+                how = 'with `"interval": "epoch"`' if d.interval_node is not None else \
+                    "without an interval (Lightning's default is per epoch)"
+                report("OPT203", where,
+                       f"per-iteration `{d.cls}` is declared {how}: Lightning steps it once per epoch; "
+                       f'declare `{{"scheduler": ..., "interval": "step"}}`', fix)
