@@ -1,0 +1,655 @@
+"""OPT201-OPT205: exact (code, row) on realistic training scripts, and exact fixed text."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from optimlint.config import Settings
+from optimlint.fixing import fix_text
+from tests.conftest import codes_at
+
+HEAD = """\
+import torch
+from torch import nn
+from torch.optim import lr_scheduler
+from torch.utils.data import DataLoader
+
+model = nn.Linear(10, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+train_loader = DataLoader(dataset, batch_size=32, shuffle=True)
+"""
+
+
+def row(src: str, needle: str, nth: int = 1) -> int:
+    """1-based row of the ``nth`` line of ``src`` containing ``needle``."""
+    hits = [i for i, line in enumerate(textwrap.dedent(src).splitlines(), 1) if needle in line]
+    return hits[nth - 1]
+
+
+def fixed(source: str, select: list[str], unsafe: bool = False) -> tuple[str, list]:
+    text = textwrap.dedent(source)
+    out = fix_text("train.py", text, Settings(select=select), unsafe)
+    return out.text, [(d.code, d.location.row) for d in out.remaining]
+
+
+def per_batch(construct: str, step: str = "scheduler.step()") -> str:
+    return HEAD + f"""scheduler = {construct}
+
+for epoch in range(90):
+    model.train()
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        {step}
+"""
+
+
+def per_epoch(construct: str, step: str = "scheduler.step()") -> str:
+    return HEAD + f"""scheduler = {construct}
+
+for epoch in range(90):
+    model.train()
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+    {step}
+"""
+
+
+# --------------------------------------------------------------------------- OPT201
+def test_opt201_scheduler_before_step_in_batch_loop():
+    src = HEAD + """
+scheduler = lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=10 * len(train_loader))
+for epoch in range(10):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        scheduler.step()
+        optimizer.step()
+"""
+    assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, "scheduler.step()"))]
+
+
+def test_opt201_fix_moves_after_the_optimizer_step_keeping_comments():
+    src = HEAD + """
+scheduler = lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=1000)
+for x, y in train_loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    # advance the one-cycle policy
+    scheduler.step()  # per batch
+    optimizer.step()
+    print(loss.item())
+"""
+    text, remaining = fixed(src, ["OPT201"])
+    assert text == HEAD + """
+scheduler = lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=1000)
+for x, y in train_loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    # advance the one-cycle policy
+    scheduler.step()  # per batch
+    print(loss.item())
+"""
+    assert remaining == []
+
+
+def test_opt201_head_of_epoch_loop():
+    src = HEAD + """
+scheduler = lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.1)
+for epoch in range(90):
+    scheduler.step()
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+"""
+    assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, "scheduler.step()"))]
+    text, remaining = fixed(src, ["OPT201"])
+    assert text == textwrap.dedent(src)  # no sibling to move after: no fix
+    assert remaining == [("OPT201", row(src, "scheduler.step()"))]
+
+
+def test_opt201_with_grad_scaler_step():
+    src = HEAD + """
+scaler = torch.amp.GradScaler()
+scheduler = lr_scheduler.CyclicLR(optimizer, base_lr=0.01, max_lr=0.1)
+for x, y in train_loader:
+    optimizer.zero_grad()
+    with torch.autocast("cuda"):
+        loss = nn.functional.mse_loss(model(x), y)
+    scaler.scale(loss).backward()
+    scheduler.step()
+    scaler.step(optimizer)
+    scaler.update()
+"""
+    assert codes_at(src, ["OPT201"]) == [("OPT201", row(src, "scheduler.step()"))]
+
+
+def test_opt201_helper_train_function_with_scheduler_parameter():
+    src = """
+    import torch.nn.functional as F
+
+
+    def train(model, loader, optimizer, scheduler):
+        model.train()
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            scheduler.step()
+            optimizer.step()
+    """
+    assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, "scheduler.step()"))]
+
+
+@pytest.mark.parametrize("tail", [
+    # after the inner loop: the usual per-epoch schedule
+    """
+for epoch in range(90):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    scheduler.step()
+""",
+    # after the step in the same iteration
+    """
+for x, y in train_loader:
+    optimizer.zero_grad()
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+    scheduler.step()
+""",
+    # at the head of the epoch loop, but only from the second epoch on
+    """
+for epoch in range(90):
+    if epoch > 0:
+        scheduler.step()
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+""",
+    # accumulation: step and scheduler under the same window condition, scheduler after
+    """
+for i, (x, y) in enumerate(train_loader):
+    (nn.functional.mse_loss(model(x), y) / 4).backward()
+    if (i + 1) % 4 == 0:
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+""",
+    # the training step happens in a function we cannot see
+    """
+for epoch in range(90):
+    scheduler.step()
+    trainer.train_epoch(model, optimizer, train_loader)
+""",
+])
+def test_opt201_must_not_fire(tail):
+    src = HEAD + "scheduler = lr_scheduler.StepLR(optimizer, step_size=30)\n" + tail
+    assert codes_at(src, ["OPT201"]) == []
+
+
+def test_opt201_not_for_a_custom_scheduler_class_in_the_file():
+    src = """
+    import torch.nn.functional as F
+
+
+    class WarmupScheduler:
+        def __init__(self, optimizer, warmup):
+            self.optimizer, self.warmup, self.n = optimizer, warmup, 0
+
+        def step(self):
+            self.n += 1
+            for g in self.optimizer.param_groups:
+                g["lr"] = min(1.0, self.n / self.warmup) * 1e-3
+
+
+    def train(model, loader, optimizer, scheduler):
+        for x, y in loader:
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            scheduler.step()
+            optimizer.step()
+    """
+    assert codes_at(src, ["OPT2"]) == []
+
+
+def test_opt201_diffusers_noise_scheduler_is_not_a_scheduler():
+    src = """
+    import torch
+    import torch.nn.functional as F
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    model = UNet2DModel(sample_size=32)
+    noise_scheduler = DDPMScheduler(num_train_timesteps=1000)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    for epoch in range(10):
+        for batch in train_dataloader:
+            noise = torch.randn_like(batch)
+            t = torch.randint(0, 1000, (batch.shape[0],))
+            noisy = noise_scheduler.add_noise(batch, noise, t)
+            loss = F.mse_loss(model(noisy, t).sample, noise)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+
+
+    def sample(model, scheduler, shape):
+        x = torch.randn(shape)
+        scheduler.set_timesteps(50)
+        for t in scheduler.timesteps:
+            out = model(x, t).sample
+            x = scheduler.step(out, t, x).prev_sample
+        return x
+
+
+    def train_step(model, batch, optimizer, scheduler):
+        scheduler.step()
+        F.mse_loss(model(batch), batch).backward()
+        optimizer.step()
+    """
+    assert codes_at(src, ["OPT2"]) == []
+
+
+# --------------------------------------------------------------------------- OPT202
+@pytest.mark.parametrize("construct", [
+    "lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.1)",
+    "lr_scheduler.MultiStepLR(optimizer, milestones=[30, 60, 80], gamma=0.1)",
+    "lr_scheduler.ExponentialLR(optimizer, gamma=0.9)",
+    "lr_scheduler.CosineAnnealingLR(optimizer, T_max=90)",
+    "lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)",
+    "lr_scheduler.PolynomialLR(optimizer, total_iters=90, power=2.0)",
+    "lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=10, T_mult=2)",
+    "lr_scheduler.MultiStepLR(optimizer, milestones=[int(0.5 * num_epochs), int(0.75 * num_epochs)])",
+])
+def test_opt202_epoch_scheduler_stepped_per_batch(construct):
+    src = per_batch(construct)
+    assert codes_at(src, ["OPT2"]) == [("OPT202", row(src, "scheduler.step()"))]
+
+
+def test_opt202_plateau_stepped_per_batch():
+    src = per_batch("lr_scheduler.ReduceLROnPlateau(optimizer, patience=5)", "scheduler.step(loss)")
+    assert codes_at(src, ["OPT2"]) == [("OPT202", row(src, "scheduler.step(loss)"))]
+
+
+def test_opt202_fix_moves_after_the_batch_loop():
+    src = per_batch("lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.1)")
+    text, remaining = fixed(src, ["OPT202"], unsafe=True)
+    assert text == per_epoch("lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.1)")
+    assert remaining == []
+    # not applied without --unsafe-fixes
+    assert fixed(src, ["OPT202"])[0] == src
+
+
+def test_opt202_with_accumulation_window():
+    src = HEAD + """scheduler = lr_scheduler.StepLR(optimizer, step_size=30)
+
+for epoch in range(90):
+    for i, (x, y) in enumerate(train_loader):
+        loss = nn.functional.mse_loss(model(x), y) / 4
+        loss.backward()
+        if (i + 1) % 4 == 0:
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+"""
+    assert codes_at(src, ["OPT2"]) == [("OPT202", row(src, "scheduler.step()"))]
+
+
+@pytest.mark.parametrize("construct", [
+    "lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs * len(train_loader))",
+    "lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)",
+    "lr_scheduler.StepLR(optimizer, step_size=num_iters // 3)",
+    "lr_scheduler.MultiStepLR(optimizer, milestones=[m * steps_per_epoch for m in (30, 60)])",
+    "lr_scheduler.StepLR(optimizer, step_size=5000)",  # a long literal: iterations, most likely
+    "lr_scheduler.ExponentialLR(optimizer, gamma=0.9999)",
+    "lr_scheduler.StepLR(optimizer, step_size=args.lr_step)",  # unknown: silent
+    "lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, step / 1000))",
+    "lr_scheduler.MultiplicativeLR(optimizer, lambda e: 0.95)",
+    "lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=5)",
+    "lr_scheduler.ConstantLR(optimizer, factor=0.5, total_iters=4)",
+    "lr_scheduler.SequentialLR(optimizer, [warm, cos], milestones=[5])",
+    "lr_scheduler.ChainedScheduler([warm, cos])",
+    "lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, epochs=90, steps_per_epoch=len(train_loader))",
+    "make_scheduler(optimizer)",  # unknown class
+])
+def test_opt202_must_not_fire_per_batch(construct):
+    assert codes_at(per_batch(construct), ["OPT202", "OPT203"]) == []
+
+
+def test_opt202_cosine_warm_restarts_with_fractional_epochs():
+    src = HEAD + """scheduler = lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=10, T_mult=2)
+iters = len(train_loader)
+for epoch in range(90):
+    for i, (x, y) in enumerate(train_loader):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        scheduler.step(epoch + i / iters)
+"""
+    assert codes_at(src, ["OPT2"]) == []
+
+
+def test_opt202_silent_without_a_proven_epoch_loop():
+    # a single loop over batches: which loop is the epoch loop is not known
+    src = HEAD + """scheduler = lr_scheduler.StepLR(optimizer, step_size=30)
+for x, y in train_loader:
+    optimizer.zero_grad()
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+    scheduler.step()
+"""
+    assert codes_at(src, ["OPT2"]) == []
+
+
+def test_opt202_silent_when_stepped_every_n_batches():
+    src = HEAD + """scheduler = lr_scheduler.StepLR(optimizer, step_size=30)
+for epoch in range(90):
+    for i, (x, y) in enumerate(train_loader):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        if i % 1000 == 999:
+            scheduler.step()
+"""
+    assert codes_at(src, ["OPT2"]) == []
+
+
+def test_opt202_silent_when_the_class_depends_on_a_branch():
+    src = HEAD + """if args.plateau:
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer)
+else:
+    scheduler = lr_scheduler.StepLR(optimizer, step_size=30)
+for epoch in range(90):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+    scheduler.step(loss)
+"""
+    assert codes_at(src, ["OPT2"]) == []
+
+
+def test_opt202_batch_loop_in_a_helper_called_per_epoch():
+    src = HEAD + """scheduler = lr_scheduler.StepLR(optimizer, step_size=30)
+
+
+def train_one_epoch(loader):
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+        scheduler.step()
+
+
+for epoch in range(90):
+    train_one_epoch(train_loader)
+"""
+    assert codes_at(src, ["OPT2"]) == [("OPT202", row(src, "scheduler.step()"))]
+
+
+# --------------------------------------------------------------------------- OPT203
+@pytest.mark.parametrize("construct", [
+    "lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, epochs=90, steps_per_epoch=len(train_loader))",
+    "lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=90 * len(train_loader))",
+    "lr_scheduler.CyclicLR(optimizer, base_lr=1e-3, max_lr=0.1, step_size_up=2000)",
+    "lr_scheduler.CosineAnnealingLR(optimizer, T_max=90 * len(train_loader))",
+    "get_linear_schedule_with_warmup(optimizer, num_warmup_steps=500, num_training_steps=total_steps)",
+    "get_cosine_schedule_with_warmup(optimizer, 100, len(train_loader) * 90)",
+    "get_scheduler('linear', optimizer=optimizer, num_warmup_steps=0, num_training_steps=max_steps)",
+])
+def test_opt203_iteration_scheduler_stepped_per_epoch(construct):
+    src = "from transformers import get_linear_schedule_with_warmup, get_cosine_schedule_with_warmup, " \
+          "get_scheduler\n" + per_epoch(construct)
+    assert codes_at(src, ["OPT2"]) == [("OPT203", row(src, "    scheduler.step()"))]
+
+
+def test_opt203_hf_schedule_by_module_path():
+    src = "import transformers\n" + per_epoch(
+        "transformers.optimization.get_linear_schedule_with_warmup(optimizer, 0, 10 * len(train_loader))")
+    assert codes_at(src, ["OPT2"]) == [("OPT203", row(src, "    scheduler.step()"))]
+
+
+def test_opt203_fix_moves_into_the_batch_loop_after_the_step():
+    construct = "lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, epochs=90, steps_per_epoch=len(train_loader))"
+    text, remaining = fixed(per_epoch(construct), ["OPT203"], unsafe=True)
+    assert text == per_batch(construct)
+    assert remaining == []
+
+
+@pytest.mark.parametrize("construct", [
+    "get_linear_schedule_with_warmup(optimizer, num_warmup_steps=500, num_training_steps=total_steps)",
+    "lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, epochs=90, steps_per_epoch=len(train_loader))",
+])
+def test_opt203_per_batch_is_fine(construct):
+    src = "from transformers import get_linear_schedule_with_warmup\n" + per_batch(construct)
+    assert codes_at(src, ["OPT2"]) == []
+
+
+@pytest.mark.parametrize("construct", [
+    "lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=num_epochs)",  # deliberately per epoch
+    "get_linear_schedule_with_warmup(optimizer, 2, num_epochs)",
+    "get_constant_schedule(optimizer)",
+    "lr_scheduler.MultiStepLR(optimizer, milestones=args.lr_steps, gamma=0.1)",  # torchvision: epochs
+    "lr_scheduler.StepLR(optimizer, step_size=30)",
+])
+def test_opt203_must_not_fire_per_epoch(construct):
+    src = "from transformers import get_linear_schedule_with_warmup, get_constant_schedule\n" + \
+        per_epoch(construct)
+    assert codes_at(src, ["OPT203"]) == []
+
+
+def test_opt203_helper_runs_the_batch_loop():
+    src = """
+import torch
+import torch.nn.functional as F
+from transformers import get_linear_schedule_with_warmup
+
+
+def train_epoch(model, loader, optimizer):
+    model.train()
+    for batch in loader:
+        loss = F.cross_entropy(model(batch["x"]), batch["y"])
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+def main(model, train_dataloader, epochs):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 100, epochs * len(train_dataloader))
+    for epoch in range(epochs):
+        train_epoch(model, train_dataloader, optimizer)
+        scheduler.step()
+"""
+    assert codes_at(src, ["OPT2"]) == [("OPT203", row(src, "scheduler.step()"))]
+
+
+# --------------------------------------------------------------------------- Lightning
+LIGHTNING = """
+import lightning as L
+import torch
+from torch.optim.lr_scheduler import OneCycleLR, StepLR, CosineAnnealingLR
+
+
+class LitModel(L.LightningModule):
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3)
+{body}
+"""
+
+
+def lightning(body: str) -> str:
+    return LIGHTNING.format(body=textwrap.indent(textwrap.dedent(body), " " * 8))
+
+
+def test_opt203_lightning_onecycle_with_default_epoch_interval():
+    src = lightning("""
+        scheduler = OneCycleLR(optimizer, max_lr=1e-2, total_steps=self.trainer.estimated_stepping_batches)
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+    """)
+    assert codes_at(src, ["OPT2"]) == [("OPT203", row(src, "OneCycleLR(optimizer"))]
+
+
+def test_opt203_lightning_explicit_epoch_interval_fix():
+    src = lightning("""
+        scheduler = OneCycleLR(optimizer, max_lr=1e-2, total_steps=self.trainer.estimated_stepping_batches)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+    """)
+    assert codes_at(src, ["OPT2"]) == [("OPT203", row(src, '"interval": "epoch"'))]
+    text, remaining = fixed(src, ["OPT203"], unsafe=True)
+    assert text == textwrap.dedent(src).replace('"interval": "epoch"', '"interval": "step"')
+    assert remaining == []
+
+
+def test_opt202_lightning_steplr_with_step_interval():
+    src = lightning("""
+        scheduler = StepLR(optimizer, step_size=30)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
+        }
+    """)
+    assert codes_at(src, ["OPT2"]) == [("OPT202", row(src, '"interval": "step"'))]
+
+
+def test_opt203_lightning_lists_of_optimizers_and_schedulers():
+    src = lightning("""
+        return [optimizer], [OneCycleLR(optimizer, max_lr=1e-2, total_steps=10 * len(self.train_loader))]
+    """)
+    assert codes_at(src, ["OPT2"]) == [("OPT203", row(src, "OneCycleLR(optimizer, max_lr"))]
+
+
+@pytest.mark.parametrize("body", [
+    """
+    scheduler = StepLR(optimizer, step_size=30)
+    return {"optimizer": optimizer, "lr_scheduler": scheduler}
+    """,
+    """
+    scheduler = OneCycleLR(optimizer, max_lr=1e-2, total_steps=self.trainer.estimated_stepping_batches)
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    """,
+    """
+    scheduler = CosineAnnealingLR(optimizer, T_max=self.hparams.max_epochs)
+    return [optimizer], [scheduler]
+    """,
+    """
+    scheduler = {"scheduler": StepLR(optimizer, step_size=30), "interval": self.hparams.interval}
+    return [optimizer], [scheduler]
+    """,
+    """
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": StepLR(optimizer, 10), "interval": "step",
+                                                     "frequency": 1000}}
+    """,
+])
+def test_lightning_must_not_fire(body):
+    assert codes_at(lightning(body), ["OPT2"]) == []
+
+
+# --------------------------------------------------------------------------- OPT204
+def test_opt204_plateau_without_metric():
+    src = HEAD + """scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", patience=3)
+for epoch in range(90):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    val_loss = evaluate(model)
+    scheduler.step()
+"""
+    assert codes_at(src, ["OPT2"]) == [("OPT204", row(src, "scheduler.step()"))]
+
+
+def test_opt204_plateau_with_metric_is_fine():
+    src = HEAD + """scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", patience=3)
+for epoch in range(90):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    acc = evaluate(model)
+    scheduler.step(acc)
+    scheduler.step(metrics=acc)
+"""
+    assert codes_at(src, ["OPT2"]) == []
+
+
+def test_opt204_self_attribute_in_a_trainer_class():
+    src = """
+    import torch
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+
+    class Trainer:
+        def __init__(self, model):
+            self.model = model
+            self.optimizer = torch.optim.Adam(model.parameters())
+            self.scheduler = ReduceLROnPlateau(self.optimizer)
+
+        def end_epoch(self, val_loss):
+            self.scheduler.step()
+    """
+    assert codes_at(src, ["OPT2"]) == [("OPT204", row(src, "self.scheduler.step()"))]
+
+
+# --------------------------------------------------------------------------- OPT205
+def test_opt205_epoch_argument_and_unsafe_fix():
+    src = HEAD + """scheduler = lr_scheduler.MultiStepLR(optimizer, milestones=[30, 60], gamma=0.1)
+for epoch in range(90):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    scheduler.step(epoch)
+"""
+    assert codes_at(src, ["OPT2"]) == [("OPT205", row(src, "scheduler.step(epoch)"))]
+    text, remaining = fixed(src, ["OPT205"], unsafe=True)
+    assert text == textwrap.dedent(src).replace("scheduler.step(epoch)", "scheduler.step()")
+    assert remaining == []
+    assert fixed(src, ["OPT205"])[0] == textwrap.dedent(src)
+
+
+def test_opt205_keyword_epoch():
+    src = per_epoch("lr_scheduler.StepLR(optimizer, step_size=30)", "scheduler.step(epoch=epoch + 1)")
+    assert codes_at(src, ["OPT2"]) == [("OPT205", row(src, "scheduler.step(epoch="))]
+
+
+@pytest.mark.parametrize("construct,step", [
+    ("lr_scheduler.ReduceLROnPlateau(optimizer)", "scheduler.step(val_loss)"),
+    ("lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=10)", "scheduler.step(epoch)"),
+    ("lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=10)", "scheduler.step(epoch + 0.5)"),
+    ("create_scheduler(args, optimizer)", "scheduler.step(epoch)"),  # timm-style: unknown class
+    ("lr_scheduler.StepLR(optimizer, step_size=30)", "scheduler.step()"),
+])
+def test_opt205_must_not_fire(construct, step):
+    assert codes_at(per_epoch(construct, step), ["OPT205"]) == []
+
+
+def test_opt205_not_on_a_parameter_known_only_by_name():
+    # timm's schedulers take the epoch: a bare parameter named lr_scheduler is not proof of torch's class
+    src = """
+    def train(model, loader, optimizer, lr_scheduler, epochs):
+        for epoch in range(epochs):
+            for x, y in loader:
+                optimizer.zero_grad()
+                model(x).mean().backward()
+                optimizer.step()
+            lr_scheduler.step(epoch + 1)
+    """
+    assert codes_at(src, ["OPT2"]) == []
