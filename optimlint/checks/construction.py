@@ -87,12 +87,15 @@ class ConstructionCheck(Check):
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         out: list[Diagnostic] = []
+        moved_after: dict[int, tuple[cst.Call, str, list]] = {}
         for oc in A.optimizer_calls(ctx):
             out.extend(self._keras(ctx, oc))
             out.extend(self._adam_decay(ctx, oc))
             out.extend(self._nesterov(ctx, oc))
             out.extend(self._module_as_params(ctx, oc))
-            out.extend(self._device_move(ctx, oc))
+            for move, moved, stmt, opt_key in self._device_move(ctx, oc):
+                moved_after.setdefault(id(move), (move, moved, []))[2].append((stmt, opt_key))
+        out.extend(self._report_moves(ctx, moved_after.values()))
         out.extend(self._reused_iterators(ctx))
         return out
 
@@ -377,7 +380,9 @@ class ConstructionCheck(Check):
         return out
 
     # -- OPT305 ------------------------------------------------------------------------
-    def _device_move(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+    def _device_move(self, ctx, oc: A.OptimizerCall) -> list[tuple]:
+        """``(move call, moved key, construction statement, optimizer key)`` for each move of a
+        module this optimizer was built from, after it in the same scope, before a later use."""
         call = oc.call
         stmt = A.statement_of(ctx, call)
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
@@ -404,13 +409,28 @@ class ConstructionCheck(Check):
                 continue
             if not self._used_after(ctx, scope, opt_key, move):
                 continue
-            fix = self._hoist_fix(ctx, scope, stmt, move, moved)
+            out.append((move, moved, stmt, opt_key))
+        return out
+
+    def _report_moves(self, ctx, found) -> list[Diagnostic]:
+        out = []
+        for move, moved, built in found:
+            built.sort(key=lambda b: A.pos(ctx, b[0]))
+            names = []
+            for _, k in built:
+                if k not in names:
+                    names.append(k)
+            first = built[0][0]
+            fix = None
+            if all(moves.block_of(ctx, s) is moves.block_of(ctx, first) for s, _ in built):
+                fix = self._hoist_fix(ctx, A.enclosing_scope(ctx, move), first, move, moved)
+            which = " and ".join(f"`{n}`" for n in names)
             out.append(ctx.diagnostic(
                 "OPT305", move,
-                f"`{ctx.code(move)}` runs after `{opt_key}` was built from `{moved}`'s parameters: "
-                f"PyTorch documents that parameters after a move are not guaranteed to be the objects "
-                f"the optimizer holds (and optimizer state stays on the old device); move or cast the "
-                f"module before building the optimizer", fix))
+                f"`{ctx.code(move)}` runs after {which} {'was' if len(names) == 1 else 'were'} built from "
+                f"`{moved}`'s parameters: PyTorch documents that a module's parameters after a move are "
+                f"not guaranteed to be the objects the optimizer holds (and optimizer state stays where it "
+                f"was); move or cast the module before building the optimizer", fix))
         return out
 
     def _source_modules(self, ctx, call, scope) -> set[str]:
@@ -473,9 +493,12 @@ class ConstructionCheck(Check):
         keys.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
         parts = opt_key.split(".")
         keys.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        move_stmt = A.statement_of(ctx, move)
+        if move_stmt is not None:
+            hi = min(hi, A.pos(ctx, move_stmt))
         for k in keys:
             for st in stores.of(k):
-                if lo <= A.pos(ctx, st.target) < hi:
+                if lo <= A.pos(ctx, st.target) < hi and not _self_move(st, k):
                     return True
         return False
 
@@ -684,6 +707,13 @@ class ConstructionCheck(Check):
                 return cur
             child, cur = cur, parents.get(cur)
         return None
+
+
+def _self_move(st: A.Store, key: str) -> bool:
+    """``model = model.to(device)``: the name keeps the same module (``to`` returns it)."""
+    v = st.value
+    return (st.kind == "assign" and isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute)
+            and v.func.attr.value in MOVES and key_of(v.func.value) == key)
 
 
 def _item_start(item: cst.CSTNode) -> cst.CSTNode:
