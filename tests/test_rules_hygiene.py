@@ -1,0 +1,524 @@
+"""OPT601-OPT604: exact (code, row) on realistic training code, and exact fixed text."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from optimlint.config import Settings
+from optimlint.fixing import fix_text
+from tests.conftest import codes_at
+
+HEAD = """\
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(10, 10), nn.Dropout(0.2), nn.Linear(10, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+criterion = nn.MSELoss()
+"""
+
+
+def row(src: str, needle: str, nth: int = 1) -> int:
+    hits = [i for i, line in enumerate(textwrap.dedent(src).splitlines(), 1) if needle in line]
+    return hits[nth - 1]
+
+
+def fixed(source: str, select: list[str], unsafe: bool = False) -> tuple[str, list]:
+    text = textwrap.dedent(source)
+    out = fix_text("train.py", text, Settings(select=select), unsafe)
+    return out.text, [(d.code, d.location.row) for d in out.remaining]
+
+
+# --------------------------------------------------------------------------- OPT601
+OPT601_LOOP = HEAD + """
+for epoch in range(10):
+    running_loss = 0.0
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        running_loss += loss
+    print(running_loss / len(train_loader))
+"""
+
+
+def test_opt601_running_total_keeps_the_graph():
+    assert codes_at(OPT601_LOOP, ["OPT6"]) == [("OPT601", row(OPT601_LOOP, "running_loss += loss"))]
+
+
+def test_opt601_unsafe_fix_uses_item():
+    text, remaining = fixed(OPT601_LOOP, ["OPT601"], unsafe=True)
+    assert text == OPT601_LOOP.replace("running_loss += loss\n", "running_loss += loss.item()\n")
+    assert remaining == []
+    assert fixed(OPT601_LOOP, ["OPT601"])[0] == OPT601_LOOP
+
+
+def test_opt601_weighted_by_batch_size_and_before_backward():
+    src = HEAD + """
+total = 0
+for x, y in train_loader:
+    optimizer.zero_grad()
+    loss = criterion(model(x), y)
+    total += loss * x.size(0)
+    loss.backward()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT6"]) == [("OPT601", row(src, "total += loss"))]
+
+
+def test_opt601_scaled_backward_and_periodic_reset():
+    src = HEAD + """
+scaler = torch.amp.GradScaler()
+running = 0.0
+for i, (x, y) in enumerate(train_loader):
+    optimizer.zero_grad()
+    with torch.autocast("cuda"):
+        loss = criterion(model(x), y)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    running += loss
+    if i % 100 == 99:
+        print(running / 100)
+        running = 0.0
+"""
+    assert codes_at(src, ["OPT601"]) == [("OPT601", row(src, "running += loss"))]
+
+
+@pytest.mark.parametrize("tail", [
+    # .item() / .detach()
+    """
+total = 0.0
+for x, y in train_loader:
+    optimizer.zero_grad()
+    loss = criterion(model(x), y)
+    loss.backward()
+    optimizer.step()
+    total += loss.item()
+    total += loss.detach()
+""",
+    # building the loss itself before the backward
+    """
+for x, y in train_loader:
+    optimizer.zero_grad()
+    out, aux_loss = model(x)
+    loss = criterion(out, y)
+    loss += 0.1 * aux_loss
+    loss += aux_loss
+    loss.backward()
+    optimizer.step()
+""",
+    # validation under no_grad
+    """
+model.eval()
+val_loss = 0
+with torch.no_grad():
+    for x, y in val_loader:
+        loss = criterion(model(x), y)
+        val_loss += loss
+""",
+    # the summed losses are backpropagated once: the total is the loss
+    """
+for x, y in train_loader:
+    optimizer.zero_grad()
+    total = 0
+    for head in heads:
+        loss = criterion(head(x), y)
+        total += loss
+    total.backward()
+    optimizer.step()
+""",
+    # a total reset on every pass does not outlive the iteration
+    """
+for x, y in train_loader:
+    optimizer.zero_grad()
+    step_loss = 0
+    loss = criterion(model(x), y)
+    loss.backward()
+    step_loss += loss
+    optimizer.step()
+""",
+    # reassigned to a float between the backward and the sum
+    """
+epoch_loss = 0.0
+for x, y in train_loader:
+    optimizer.zero_grad()
+    loss = criterion(model(x), y)
+    loss.backward()
+    optimizer.step()
+    loss = loss.item()
+    epoch_loss += loss
+""",
+    # not backpropagated in this loop
+    """
+epoch_loss = 0.0
+for x, y in train_loader:
+    loss = train_step(model, x, y)
+    epoch_loss += loss
+""",
+    # a list of losses, not a numeric running total
+    """
+losses = []
+for x, y in train_loader:
+    optimizer.zero_grad()
+    loss = criterion(model(x), y)
+    loss.backward()
+    optimizer.step()
+    losses += [loss.item()]
+""",
+])
+def test_opt601_must_not_fire(tail):
+    assert codes_at(HEAD + tail, ["OPT601"]) == []
+
+
+def test_opt601_decorated_no_grad_evaluation():
+    src = HEAD + """
+
+@torch.no_grad()
+def evaluate(model, loader):
+    total = 0.0
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        total += loss
+    return total
+"""
+    assert codes_at(src, ["OPT601"]) == []
+
+
+# --------------------------------------------------------------------------- OPT602
+def test_opt602_backward_of_a_loss_computed_under_no_grad():
+    src = HEAD + """
+for x, y in train_loader:
+    optimizer.zero_grad()
+    with torch.no_grad():
+        loss = criterion(model(x), y)
+        loss.backward()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT6"]) == [("OPT602", row(src, "loss.backward()"))]
+
+
+def test_opt602_inference_mode_and_decorated_function():
+    src = HEAD + """
+
+@torch.inference_mode()
+def finetune_step(x, y):
+    loss = criterion(model(x), y)
+    loss.backward()
+    optimizer.step()
+
+
+def other_step(x, y):
+    with torch.inference_mode():
+        criterion(model(x), y).backward()
+"""
+    assert codes_at(src, ["OPT602"]) == [("OPT602", row(src, "loss.backward()")),
+                                         ("OPT602", row(src, "criterion(model(x), y).backward()"))]
+
+
+def test_opt602_scaled_backward_under_no_grad():
+    src = HEAD + """
+scaler = torch.amp.GradScaler()
+loss = criterion(model(x), y)
+with torch.no_grad():
+    scaler.scale(loss).backward()
+"""
+    assert codes_at(src, ["OPT602"]) == [("OPT602", row(src, "scaler.scale(loss).backward()"))]
+
+
+@pytest.mark.parametrize("tail", [
+    # enable_grad nested inside no_grad (test-time adaptation, adversarial examples)
+    """
+with torch.no_grad():
+    feats = model(x)
+    with torch.enable_grad():
+        x_adv = x.clone().requires_grad_()
+        loss = criterion(model(x_adv), y)
+        loss.backward()
+""",
+    # a function defined inside the block runs later, outside it
+    """
+with torch.no_grad():
+    def closure():
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        return loss
+optimizer.step(closure)
+""",
+    # the loss was computed with grad before the block: the backward works
+    """
+loss = criterion(model(x), y)
+with torch.no_grad():
+    loss.backward()
+    for p in model.parameters():
+        p -= 0.1 * p.grad
+""",
+    # inference_mode(False) does not disable grad
+    """
+with torch.inference_mode(False):
+    loss = criterion(model(x), y)
+    loss.backward()
+""",
+])
+def test_opt602_must_not_fire(tail):
+    assert codes_at(HEAD + tail, ["OPT602"]) == []
+
+
+def test_opt602_enable_grad_decorator_inside_a_no_grad_class_method():
+    src = HEAD + """
+
+@torch.enable_grad()
+def attack(model, x, y):
+    x = x.clone().requires_grad_()
+    loss = criterion(model(x), y)
+    loss.backward()
+    return x.grad.sign()
+
+
+with torch.no_grad():
+    x_adv = attack(model, x, y)
+"""
+    assert codes_at(src, ["OPT602"]) == []
+
+
+# --------------------------------------------------------------------------- OPT603
+OPT603_LOOP = HEAD + """
+model.train()
+for epoch in range(10):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        val = sum(criterion(model(x), y).item() for x, y in val_loader)
+"""
+
+
+def test_opt603_eval_never_undone():
+    assert codes_at(OPT603_LOOP, ["OPT6"]) == [("OPT603", row(OPT603_LOOP, "model.eval()"))]
+
+
+def test_opt603_unsafe_fix_inserts_train_at_the_top_of_the_epoch_loop():
+    text, remaining = fixed(OPT603_LOOP, ["OPT603"], unsafe=True)
+    assert text == OPT603_LOOP.replace("for epoch in range(10):\n",
+                                       "for epoch in range(10):\n    model.train()\n")
+    assert remaining == []
+
+
+def test_opt603_eval_in_a_validation_helper():
+    src = HEAD + """
+
+def validate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return sum(criterion(model(x), y).item() for x, y in loader)
+
+
+for epoch in range(10):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+    validate(model, val_loader)
+"""
+    assert codes_at(src, ["OPT6"]) == [("OPT603", row(src, "model.eval()"))]
+
+
+@pytest.mark.parametrize("tail", [
+    # train() at the top of the epoch loop
+    """
+for epoch in range(10):
+    model.train()
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+    model.eval()
+""",
+    # train() right after validation
+    """
+model.train()
+for epoch in range(10):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+    model.eval()
+    evaluate()
+    model.train()
+""",
+    # train() inside the training helper called from the loop
+    """
+def train_one_epoch(model, loader):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+
+
+for epoch in range(10):
+    train_one_epoch(model, train_loader)
+    model.eval()
+""",
+    # a frozen teacher: never trained, eval is right
+    """
+teacher = nn.Linear(10, 1)
+for epoch in range(10):
+    teacher.eval()
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        with torch.no_grad():
+            target = teacher(x)
+        criterion(model(x), target).backward()
+        optimizer.step()
+""",
+    # training mode set through a flag
+    """
+for epoch in range(10):
+    for phase in ("train", "val"):
+        model.train(phase == "train")
+        for x, y in loaders[phase]:
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            if phase == "train":
+                loss.backward()
+                optimizer.step()
+    model.eval()
+""",
+    # an unknown function receives the model: it may call train()
+    """
+for epoch in range(10):
+    engine.run_epoch(model, train_loader)
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+    model.eval()
+""",
+    # eval after the epoch loop
+    """
+for epoch in range(10):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+model.eval()
+""",
+])
+def test_opt603_must_not_fire(tail):
+    assert codes_at(HEAD + tail, ["OPT603"]) == []
+
+
+# --------------------------------------------------------------------------- OPT604
+OPT604_SRC = """
+import torch
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(10, 10)
+
+    def forward(self, x):
+        return torch.relu(self.proj(x))
+
+
+class Classifier(Encoder):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(10, 2)
+
+    def forward(self, x):
+        h = super().forward(x)
+        return self.head.forward(h)
+
+    def features(self, x):
+        return self.forward(x)
+
+
+model = Classifier().to("cuda")
+out = model.forward(torch.randn(4, 10))
+lin = nn.Linear(3, 3)
+y = lin.forward(torch.randn(2, 3))
+"""
+
+
+def test_opt604_forward_on_modules():
+    assert codes_at(OPT604_SRC, ["OPT6"]) == [
+        ("OPT604", row(OPT604_SRC, "self.head.forward(h)")),
+        ("OPT604", row(OPT604_SRC, "model.forward(")),
+        ("OPT604", row(OPT604_SRC, "lin.forward(")),
+    ]
+
+
+def test_opt604_safe_fix():
+    text, remaining = fixed(OPT604_SRC, ["OPT604"])
+    expected = textwrap.dedent(OPT604_SRC)
+    for a, b in [("self.head.forward(h)", "self.head(h)"), ("model.forward(torch", "model(torch"),
+                 ("lin.forward(torch", "lin(torch")]:
+        expected = expected.replace(a, b)
+    assert text == expected
+    assert remaining == []
+
+
+def test_opt604_annotated_parameter():
+    src = """
+    import torch.nn as nn
+
+
+    def predict(net: nn.Module, x):
+        return net.forward(x)
+    """
+    assert codes_at(src, ["OPT604"]) == [("OPT604", row(src, "net.forward(x)"))]
+
+
+@pytest.mark.parametrize("src", [
+    # unknown receivers: many libraries have .forward on non-modules
+    """
+    def run(model, x):
+        return model.forward(x)
+    """,
+    """
+    from transformers import AutoModel
+    model = AutoModel.from_pretrained("bert-base-uncased")
+    out = model.forward(input_ids)
+    """,
+    """
+    import torch.nn as nn
+
+    class Wrapper(nn.Module):
+        def __call__(self, x):
+            return self.forward(x)
+
+        def forward(self, x):
+            return x
+
+    w = Wrapper()
+    w.forward(1)
+    """,
+    """
+    import torch.nn as nn
+    model = nn.Linear(2, 2)
+    if use_jit:
+        model = torch.jit.script(model)
+    model.forward(x)
+    """,
+    """
+    class Pipeline:
+        def forward(self, x):
+            return x
+
+    p = Pipeline()
+    p.forward(1)
+    """,
+])
+def test_opt604_must_not_fire(src):
+    assert codes_at(src, ["OPT604"]) == []
