@@ -375,8 +375,8 @@ class Notebook:
             parts = []
             for k, (content, eol) in enumerate(rows):
                 last = k == len(rows) - 1
-                if last and not cell.trailing_newline:
-                    eol = ""
+                if last and not cell.trailing_newline and content:
+                    eol = ""  # (an empty last row needs its line ending to exist)
                 elif not eol:
                     eol = cell.eol
                 parts.append(content + eol)
