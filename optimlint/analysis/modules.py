@@ -229,6 +229,8 @@ def resolve_name(pf: ParsedFile, expr: cst.BaseExpression, project_root: str | N
     if "." not in name and name in pf.classes and name not in pf.other_names \
             and not pf.imports.imported(name):
         return Resolved(pf, pf.classes[name], None)
+    if name.split(".")[0] in pf.other_names:
+        return None  # also bound by an assignment (``Net = torch.jit.script(Net)``)
     qn = pf.imports.qualify(expr)
     if qn is None:
         return None

@@ -395,7 +395,7 @@ class Analysis:
             inner = self.sources(comp.iter, scopes, depth + 1)
             if inner is None:
                 return None
-            keep_all = all(_requires_grad_test(i.search, comp.target) for i in comp.ifs)
+            keep_all = all(_requires_grad_test(i.test, comp.target) for i in comp.ifs)
             elt_ok = _comp_yields_param(expr.elt, comp.target)
             if not elt_ok:
                 return None
@@ -756,10 +756,16 @@ class GroupsCheck(Check):
         if unknown:
             return None
         inside = {id(n) for n in M._walk(site.call)}
+        self_rooted = root.split(".")[0] == "self"
+        in_class = {id(n) for n in M._walk(site.klass)} if self_rooted and site.klass else set()
         out: set[tuple[str, ...]] = set()
         for k, node, what in found:
             if id(node) in inside:
                 continue
+            if self_rooted and id(node) not in in_class:
+                continue  # another class's ``self``
+            if self_rooted and what.startswith("assign:") and root == "self":
+                continue  # the class's own attributes: the class analysis has them
             r = _rel(k, root)
             if r is None:
                 if _overlaps(k, root) and len(k) < len(root) and id(node) not in counting:
@@ -779,6 +785,9 @@ class GroupsCheck(Check):
                     continue
                 return None
             out.add(r)
+        if self_rooted:
+            # only the enclosing class's own freezes speak about its ``self``
+            subjects = M.freeze_subjects(site.klass)[0] if site.klass else set()
         for s in subjects:
             r = _rel(s, root)
             if r == ():

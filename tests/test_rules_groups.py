@@ -1,0 +1,628 @@
+"""OPT401-OPT403: parameter groups (missing submodules, overlapping groups, misspelt keys)."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import codes_at, invoke, lint, write
+from optimlint.config import Settings
+from optimlint.engine import lint_source
+from optimlint.fixing import fix_text
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "param_groups.py"
+
+# A detector whose class is in the linted file; rows below count from this header.
+DETECTOR = """\
+import itertools
+
+import torch
+import torch.nn as nn
+
+
+class Detector(nn.Module):
+    def __init__(self, num_classes=3):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16), nn.ReLU())
+        self.neck = nn.Conv2d(16, 32, 1)
+        self.head = nn.Linear(32, num_classes)
+        self.act = nn.ReLU()
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, x):
+        return self.head(self.drop(self.act(self.neck(self.backbone(x)))))
+
+"""
+ROW = DETECTOR.count("\n") + 1  # the first row after the header
+
+
+def rows(body: str, select=("OPT4",)) -> list[tuple[str, int]]:
+    return codes_at(DETECTOR + textwrap.dedent(body), list(select))
+
+
+def messages(body: str, select=("OPT4",)) -> list[str]:
+    return [d.message for d in lint(DETECTOR + textwrap.dedent(body), list(select))]
+
+
+# --------------------------------------------------------------------------- OPT401 fires
+
+
+def test_fixture_detector_forgets_neck_and_misspells_weight_decay():
+    text = FIXTURE.read_text(encoding="utf-8")
+    found = lint_source(str(FIXTURE), text, Settings(select=["OPT4"]))
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [
+        ("OPT401", 92, 17), ("OPT403", 95, 61)]
+    assert found[0].message == (
+        "the parameter groups leave out `model.neck`, which has trainable parameters: no optimizer "
+        "updates them; add a group for them (or freeze them with `requires_grad_(False)`)")
+    assert found[1].message == (
+        "`SGD` has no param-group option `weight_decays` (did you mean `weight_decay`?): PyTorch keeps "
+        "unknown keys in the group and ignores them, so this group uses the optimizer's default "
+        "`weight_decay`")
+
+
+@pytest.mark.parametrize("params", [
+    '[{"params": model.backbone.parameters(), "lr": 1e-3}, {"params": model.head.parameters()}]',
+    "itertools.chain(model.backbone.parameters(), model.head.parameters())",
+    "list(model.backbone.parameters()) + list(model.head.parameters())",
+    "[*model.backbone.parameters(), *model.head.parameters()]",
+    '[dict(params=model.backbone.parameters()), dict(params=model.head.parameters(), lr=1e-2)]',
+    '[{"params": filter(lambda p: p.requires_grad, model.backbone.parameters())},'
+    ' {"params": [p for p in model.head.parameters() if p.requires_grad]}]',
+])
+def test_missing_neck_in_every_params_form(params):
+    body = f"""
+    model = Detector().to("cuda")
+    optimizer = torch.optim.SGD({params}, lr=0.01, momentum=0.9)
+    """
+    assert rows(body) == [("OPT401", ROW + 2)]
+    assert messages(body)[0].startswith("the parameter groups leave out `model.neck`, which has")
+
+
+def test_groups_in_a_named_list_with_append_inside_a_function():
+    body = """
+    def main():
+        model = Detector()
+        model = model.cuda()
+        groups = [{"params": model.backbone.parameters(), "lr": 1e-4}]
+        groups.append({"params": model.head.parameters(), "lr": 1e-3})
+        opt = torch.optim.AdamW(groups, weight_decay=0.05)
+        return opt
+    """
+    assert rows(body) == [("OPT401", ROW + 6)]
+
+
+def test_group_params_through_names():
+    body = """
+    model = Detector()
+    backbone_params = model.backbone.parameters()
+    head_params = list(model.head.parameters())
+    opt = torch.optim.Adam([{"params": backbone_params}, {"params": head_params, "lr": 1e-3}])
+    """
+    assert rows(body) == [("OPT401", ROW + 4)]
+
+
+def test_nested_submodule_missing_is_named_by_its_path():
+    src = """
+    import torch
+    import torch.nn as nn
+
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cls = nn.Linear(8, 3)
+            self.box = nn.Linear(8, 4)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Linear(8, 8)
+            self.head = Head()
+
+    net = Net()
+    optimizer = torch.optim.SGD([
+        {"params": net.backbone.parameters()},
+        {"params": net.head.cls.parameters(), "lr": 0.1},
+    ], lr=0.01)
+    """
+    assert codes_at(src, ["OPT401"]) == [("OPT401", 18)]
+    assert lint(src, ["OPT401"])[0].message.startswith("the parameter groups leave out `net.head.box`, which")
+
+
+def test_two_missing_submodules_and_a_parameter_attribute_in_lightning_module():
+    src = """
+    import torch
+    import torch.nn as nn
+    import pytorch_lightning as pl
+
+    class ViT(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.patch_embed = nn.Conv2d(3, 64, 16, stride=16)
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, 64))
+            self.blocks = nn.ModuleList([nn.TransformerEncoderLayer(64, 4) for _ in range(4)])
+            self.norm = nn.LayerNorm(64)
+            self.head = nn.Linear(64, 10)
+            self.criterion = nn.CrossEntropyLoss()
+
+        def configure_optimizers(self):
+            return torch.optim.AdamW([
+                {"params": self.blocks.parameters(), "lr": 1e-4},
+                {"params": self.head.parameters(), "lr": 1e-3},
+            ])
+    """
+    assert codes_at(src, ["OPT401"]) == [("OPT401", 17)]
+    assert lint(src, ["OPT401"])[0].message.startswith(
+        "the parameter groups leave out `self.patch_embed`, `self.cls_token`, `self.norm`, which have")
+
+
+def test_inherited_submodules_and_helper_called_from_init():
+    src = """
+    import torch
+    from torch import nn
+
+    class Base(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Embedding(100, 16)
+
+    class Seq2Seq(Base):
+        def __init__(self, pretrained=False):
+            super().__init__()
+            self._build_decoder()
+            if pretrained:
+                self.proj = nn.Linear(16, 16, bias=False)
+            else:
+                self.proj = nn.Linear(16, 16)
+
+        def _build_decoder(self):
+            self.decoder = nn.GRU(16, 16)
+
+    model = Seq2Seq()
+    opt = torch.optim.Adam([{"params": model.decoder.parameters()}, {"params": model.proj.parameters()}])
+    """
+    assert codes_at(src, ["OPT401"]) == [("OPT401", 23)]
+    assert "`model.encoder`, which has" in lint(src, ["OPT401"])[0].message
+
+
+# --------------------------------------------------------------------------- OPT401 silent
+
+
+@pytest.mark.parametrize("body", [
+    # the decay / no-decay split over named_parameters
+    """
+    model = Detector()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}])
+    """,
+    # a group holds the whole model (the other group re-lists a part: OPT402's business)
+    """
+    model = Detector()
+    opt = torch.optim.SGD([{"params": model.parameters()}], lr=0.1)
+    """,
+    # frozen neck, three spellings
+    """
+    model = Detector()
+    for p in model.neck.parameters():
+        p.requires_grad = False
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+    """
+    model = Detector()
+    model.neck.requires_grad_(False)
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+    """
+    model = Detector()
+    for name, p in model.named_parameters():
+        if name.startswith("neck"):
+            p.requires_grad = False
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+    # a frozen-parameters helper whose argument we cannot follow
+    """
+    def set_trainable(module, flag):
+        for p in module.parameters():
+            p.requires_grad = flag
+
+    model = Detector()
+    set_trainable(model.neck, False)
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+    # the neck has its own optimizer (GAN-style)
+    """
+    model = Detector()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    opt_neck = torch.optim.Adam(model.neck.parameters(), lr=1e-4)
+    """,
+    # model is a parameter: its class is unknown
+    """
+    def build_optimizer(model, cfg):
+        return torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=cfg.lr)
+    """,
+    # model comes from a factory / is wrapped
+    """
+    model = build_model("detector")
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+    """
+    model = Detector()
+    model = torch.compile(model)
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+    # the script replaces the neck after construction
+    """
+    model = Detector()
+    model.neck = nn.Identity()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+    # groups built in a loop
+    """
+    model = Detector()
+    groups = []
+    for name in ("backbone", "head"):
+        groups.append({"params": getattr(model, name).parameters()})
+    opt = torch.optim.SGD(groups, lr=0.1)
+    """,
+    # groups from different objects
+    """
+    model = Detector()
+    criterion = nn.CrossEntropyLoss()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}, {"params": criterion.parameters()}], lr=0.1)
+    """,
+    # every submodule with parameters is covered; act/drop hold none
+    """
+    model = Detector()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.neck.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+])
+def test_opt401_silent(body):
+    assert rows(body, ["OPT401"]) == []
+
+
+@pytest.mark.parametrize("init", [
+    # unresolved base class
+    "class Net(SomeLibraryModel):\n    def __init__(self):\n        super().__init__()\n",
+    # dynamic submodules
+    "class Net(nn.Module):\n    def __init__(self, **blocks):\n        super().__init__()\n"
+    "        for k, v in blocks.items():\n            self.add_module(k, v)\n",
+    "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        setattr(self, 'extra', nn.Linear(4, 4))\n",
+])
+def test_opt401_silent_when_the_class_is_incomplete(init):
+    src = ("import torch\nimport torch.nn as nn\n\n" + init +
+           "        self.encoder = nn.Linear(4, 4)\n        self.decoder = nn.Linear(4, 4)\n\n"
+           "model = Net()\n"
+           "opt = torch.optim.Adam([{'params': model.encoder.parameters()}])\n")
+    assert lint_source("train.py", src, Settings(select=["OPT401"])) == []
+
+
+@pytest.mark.parametrize("extra", [
+    "self.extra = extra  # injected: maybe a module, maybe None",
+    "if use_extra:\n            self.extra = nn.Linear(4, 4)",
+    "self.extra = nn.Sequential(*layers)",
+    "self.extra = nn.InstanceNorm2d(4)",
+    "self.extra = nn.BatchNorm1d(4, affine=False)",
+    "self.extra = nn.Parameter(torch.ones(4), requires_grad=False)",
+    "self.extra = nn.Linear(4, 4).requires_grad_(False)",
+    "self.extra = copy.deepcopy(self.encoder)",
+    "self.extra = nn.Linear(4, 4)\n        self.extra.weight = self.encoder.weight  # tied",
+    "self.extra = nn.Linear(4, 4)\n        for p in self.extra.parameters():\n            p.requires_grad = False",
+])
+def test_opt401_silent_for_unproven_or_frozen_submodules(extra):
+    src = textwrap.dedent("""\
+    import copy
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self, extra=None, use_extra=False, layers=()):
+            super().__init__()
+            self.encoder = nn.Linear(4, 4)
+            self.decoder = nn.Linear(4, 4)
+            EXTRA
+
+    model = Net()
+    opt = torch.optim.Adam([{"params": model.encoder.parameters()}, {"params": model.decoder.parameters()}])
+    """).replace("EXTRA", extra)
+    assert lint_source("train.py", src, Settings(select=["OPT401"])) == []
+    # and the same class fires when the extra submodule is a plain trainable layer
+    plain = src.replace(extra, "self.extra = nn.Linear(4, 4)")
+    assert [d.code for d in lint_source("train.py", plain, Settings(select=["OPT401"]))] == ["OPT401"]
+
+
+# --------------------------------------------------------------------------- cross-file
+
+
+def _project(tmp_path, train: str, models: str, init: str = ""):
+    write(tmp_path / "mypkg" / "__init__.py", init)
+    write(tmp_path / "mypkg" / "models.py", models)
+    write(tmp_path / "mypkg" / "train.py", train)
+    return tmp_path
+
+
+MODELS = """
+import torch.nn as nn
+
+from .layers import FPN
+
+
+class Detector(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Conv2d(3, 8, 3)
+        self.neck = FPN()
+        self.head = nn.Linear(8, 2)
+"""
+LAYERS = """
+import torch.nn as nn
+
+
+class FPN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lateral = nn.Conv2d(8, 8, 1)
+"""
+
+
+@pytest.mark.parametrize("imp", [
+    "from mypkg.models import Detector",
+    "from .models import Detector",
+    "from mypkg import Detector",  # re-exported by the package
+])
+def test_class_imported_from_another_project_file(tmp_path, monkeypatch, imp):
+    _project(tmp_path, f"""
+    import torch
+    {imp}
+
+    model = Detector()
+    opt = torch.optim.SGD([{{"params": model.backbone.parameters()}}, {{"params": model.head.parameters()}}], lr=0.1)
+    """, MODELS, init="from .models import Detector\n")
+    write(tmp_path / "mypkg" / "layers.py", LAYERS)
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["check", "--no-cache", "--output-format", "concise", "--select", "OPT4", "mypkg"])
+    assert result.stdout.splitlines()[0] == (
+        "mypkg/train.py:5:7: OPT401 the parameter groups leave out `model.neck`, which has trainable "
+        "parameters: no optimizer updates them; add a group for them (or freeze them with "
+        "`requires_grad_(False)`)")
+    assert result.exit_code == 1
+
+
+def test_class_name_rebound_in_the_script_is_silent(tmp_path, monkeypatch):
+    _project(tmp_path, """
+    import torch
+    from mypkg.models import Detector
+
+    if torch.cuda.is_available():
+        Detector = torch.jit.script(Detector)
+    model = Detector()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """, MODELS)
+    write(tmp_path / "mypkg" / "layers.py", LAYERS)
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["check", "--no-cache", "--output-format", "concise", "--select", "OPT4", "mypkg"])
+    assert "OPT401" not in result.stdout and result.exit_code == 0
+
+
+def test_unresolved_import_is_silent(tmp_path):
+    train = write(tmp_path / "train.py", """
+    import torch
+    from detectors.models import Detector
+
+    model = Detector()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """)
+    text = train.read_text()
+    assert lint_source(str(train), text, Settings(select=["OPT401"]), project_root=str(tmp_path)) == []
+
+
+def test_class_file_edited_between_runs_is_reparsed(tmp_path):
+    models = write(tmp_path / "models.py", LAYERS.replace("FPN", "Net") + "        self.extra = nn.Linear(2, 2)\n")
+    train = write(tmp_path / "train.py", """
+    import torch
+    from models import Net
+
+    net = Net()
+    opt = torch.optim.SGD([{"params": net.lateral.parameters()}], lr=0.1)
+    """)
+    settings = Settings(select=["OPT401"])
+    assert [d.code for d in lint_source(str(train), train.read_text(), settings, str(tmp_path))] == ["OPT401"]
+    import os
+    import time
+    models.write_text(models.read_text().replace("nn.Linear(2, 2)", "nn.ReLU()"))
+    st = os.stat(models)
+    os.utime(models, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
+    time.sleep(0)
+    assert lint_source(str(train), train.read_text(), settings, str(tmp_path)) == []
+
+
+# --------------------------------------------------------------------------- OPT402
+
+
+def test_whole_model_and_head_in_two_groups():
+    body = """
+    model = Detector()
+    optimizer = torch.optim.AdamW([
+        {"params": model.parameters(), "lr": 1e-4},
+        {"params": model.head.parameters(), "lr": 1e-3},
+    ])
+    """
+    assert rows(body) == [("OPT402", ROW + 4)]
+    assert messages(body) == [
+        "this group's `model.head.parameters()` holds parameters already in an earlier group "
+        "(`model.parameters()`): PyTorch raises ValueError (some parameters appear in more than one "
+        "parameter group)"]
+
+
+def test_same_parameters_listed_twice():
+    body = """
+    model = Detector()
+    optimizer = torch.optim.SGD([
+        {"params": model.backbone.parameters()},
+        {"params": model.neck.parameters()},
+        {"params": model.head.parameters()},
+        {"params": model.backbone.parameters(), "lr": 0.1},
+    ], lr=0.01)
+    """
+    assert rows(body) == [("OPT402", ROW + 6)]
+    assert "holds the same parameters as an earlier group" in messages(body)[0]
+
+
+@pytest.mark.parametrize("body", [
+    # disjoint submodules
+    """
+    model = Detector()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.neck.parameters()},
+                           {"params": model.head.parameters()}], lr=0.1)
+    """,
+    # named_parameters filters with different conditions
+    """
+    model = Detector()
+    opt = torch.optim.AdamW([
+        {"params": [p for n, p in model.named_parameters() if "bias" not in n], "weight_decay": 0.01},
+        {"params": [p for n, p in model.named_parameters() if "bias" in n], "weight_decay": 0.0},
+    ])
+    """,
+    # two optimizers may share parameters
+    """
+    model = Detector()
+    opt_a = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt_b = torch.optim.SGD([{"params": model.head.parameters()}], lr=0.1)
+    """,
+    # groups that are appended under different conditions
+    """
+    model = Detector()
+    groups = [{"params": model.backbone.parameters()}]
+    if finetune_all:
+        groups.append({"params": model.parameters(), "lr": 1e-5})
+    else:
+        groups.append({"params": model.head.parameters()})
+    opt = torch.optim.SGD(groups, lr=0.1)
+    """,
+])
+def test_opt402_silent(body):
+    assert rows(body, ["OPT402"]) == []
+
+
+# --------------------------------------------------------------------------- OPT403
+
+
+@pytest.mark.parametrize("key, match", [
+    ("weight_decays", "weight_decay"), ("momentom", "momentum"), ("Lr", "lr"), ("lr_rate", "lr"),
+    ("nestrov", "nesterov"), ("weight-decay", "weight_decay"), ("maximise", "maximize"),
+])
+def test_misspelt_key_fires_with_the_close_match(key, match):
+    src = f"""
+    import torch.optim as optim
+    from torch import nn
+
+    model = nn.Linear(4, 2)
+    optimizer = optim.SGD([{{"params": model.parameters(), "{key}": 0.9}}], lr=0.1)
+    """
+    found = lint(src, ["OPT403"])
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [("OPT403", 6, 55)]
+    assert found[0].message.startswith(f"`SGD` has no param-group option `{key}` (did you mean `{match}`?)")
+    assert found[0].fix.applicability.value == "safe"
+
+
+def test_fix_renames_the_key_keeping_quotes(tmp_path):
+    src = textwrap.dedent("""\
+    import torch
+    from torch.optim import AdamW as A
+
+    model = torch.nn.Linear(4, 2)
+    opt = A([{'params': model.parameters(), 'bets': (0.9, 0.95)}], lr=1e-3)
+    """)
+    outcome = fix_text("train.py", src, Settings(select=["OPT403"]), unsafe=False)
+    assert outcome.text == src.replace("'bets'", "'betas'")
+    assert lint_source("train.py", outcome.text, Settings(select=["OPT403"])) == []
+
+
+def test_fixture_fixed_through_the_cli(tmp_path, monkeypatch):
+    target = tmp_path / "param_groups.py"
+    shutil.copyfile(FIXTURE, target)
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["check", "--no-cache", "--fix", "--select", "OPT403", "param_groups.py"])
+    assert result.exit_code == 0
+    assert target.read_text(encoding="utf-8") == FIXTURE.read_text(encoding="utf-8").replace(
+        '"weight_decays": 1e-4', '"weight_decay": 1e-4')
+
+
+def test_no_fix_when_the_group_already_has_the_key():
+    src = """
+    import torch
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD([{"params": model.parameters(), "weight_decay": 0.0, "weight_decays": 1e-4}], lr=0.1)
+    """
+    found = lint(src, ["OPT403"])
+    assert [d.code for d in found] == ["OPT403"] and found[0].fix is None
+
+
+def test_add_param_group_keys_are_checked():
+    src = """
+    import torch
+    backbone, head = torch.nn.Linear(4, 4), torch.nn.Linear(4, 2)
+    opt = torch.optim.Adam(backbone.parameters(), lr=1e-4)
+    opt.add_param_group({"params": head.parameters(), "lr": 1e-3, "epss": 1e-6})
+    """
+    assert codes_at(src, ["OPT403"]) == [("OPT403", 5)]
+
+
+@pytest.mark.parametrize("group", [
+    # deliberate metadata read back by the codebase's own schedulers
+    '"name": "head", "lr_scale": 0.1, "layer_id": 3, "lr_mult": 10, "decay_mult": 0',
+    '"weight_decay_scale": 0.5, "base_lr": 0.1, "max_lr": 1.0, "initial_lr": 0.1, "param_names": []',
+    '"layer_decay": 0.75, "is_bias": True, "group": "head", "apply_decay": False',
+    # Keras names are OPT301's
+    '"learning_rate": 0.1, "epsilon": 1e-8, "beta_1": 0.9',
+    # a key valid for this optimizer
+    '"momentum": 0.9, "nesterov": True, "dampening": 0, "foreach": None',
+])
+def test_opt403_silent_for_custom_and_valid_keys(group):
+    src = f"""
+    import torch
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD([{{"params": model.parameters(), {group}}}], lr=0.1)
+    """
+    assert codes_at(src, ["OPT403"]) == []
+
+
+@pytest.mark.parametrize("ctor", [
+    "tf.keras.optimizers.SGD",  # not torch
+    "make_optimizer",  # unresolved
+    "MyOptimizer",  # a project optimizer: keys unknown
+])
+def test_opt403_silent_when_the_optimizer_is_not_a_known_torch_class(ctor):
+    src = f"""
+    import tensorflow as tf
+    import torch
+    from mylib import make_optimizer, MyOptimizer
+    model = torch.nn.Linear(4, 2)
+    opt = {ctor}([{{"params": model.parameters(), "weight_decays": 0.1}}])
+    """
+    assert codes_at(src, ["OPT403"]) == []
+
+
+def test_keras_key_in_group_is_not_reported_twice():
+    src = """
+    import torch
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.Adam([{"params": model.parameters(), "learning_rate": 1e-3}])
+    """
+    assert [c for c, _ in codes_at(src, ["OPT4"])] == []
+
+
+def test_bad_input_never_raises():
+    src = """
+    import torch
+    opt = torch.optim.SGD()
+    opt = torch.optim.SGD(*args, **kw)
+    opt = torch.optim.SGD([{**base, "lr": 1}, {}], lr=0.1)
+    opt = torch.optim.SGD([{"params": self.x.parameters()}], lr=0.1)
+    opt = torch.optim.SGD([{1: 2}, {"params": [][0].parameters()}], lr=0.1)
+    """
+    assert codes_at(src, ["OPT4"]) == []
