@@ -417,6 +417,18 @@ def test_opt304_single_use_inside_a_loop():
     assert "second pass" in ds[0].message
 
 
+def test_opt304_not_silenced_by_other_functions_named_like_parameters():
+    src = """\
+    import torch
+    def parameters_count(m):
+        return sum(p.numel() for p in m.parameters())
+    params = model.parameters()
+    a = torch.optim.SGD(params, lr=0.1)
+    b = torch.optim.SGD(params, lr=0.1)
+    """
+    assert codes_at(src, ["OPT304"]) == [("OPT304", 6)]
+
+
 def test_opt304_param_groups_sharing_one_generator():
     src = """\
     import torch
@@ -478,6 +490,15 @@ a = model.parameters()
 b = model.parameters()
 opt1 = torch.optim.SGD(a, lr=0.1)
 opt2 = torch.optim.SGD(b, lr=0.1)
+""",
+    # a class of the file defines its own parameters() (may return a list)
+    """import torch
+class Wrapper:
+    def parameters(self):
+        return [self.w]
+params = w.parameters()
+a = torch.optim.SGD(params, lr=0.1)
+b = torch.optim.SGD(params, lr=0.1)
 """,
     # not torch
     "import paddle\nparams = model.parameters()\na = paddle.optimizer.SGD(parameters=params)\nb = list(params)\n",
@@ -593,6 +614,12 @@ def train(model, loader):
         opt.zero_grad(); model(x).sum().backward(); opt.step()
     model.cpu()
     torch.save(model.state_dict(), "m.pt")
+""",
+    # a tensor attribute of the module: ``.to`` returns a copy
+    """import torch
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+mask = model.mask.to(device)
+opt.step()
 """,
     # exclusive branches
     """import torch

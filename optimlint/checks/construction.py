@@ -9,6 +9,7 @@ fires unless the decay is provably zero, as SPEC says.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import libcst as cst
@@ -49,6 +50,7 @@ NO_EQUIVALENT = {
 GROUP_NO_EQUIVALENT = frozenset(NO_EQUIVALENT) - {"decay"}
 
 COUPLED_DECAY = ("Adam", "NAdam", "RAdam")
+_DEFINES_PARAMETERS = re.compile(r"\bdef\s+(named_)?parameters\s*\(")
 MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16"})
 BUILTIN_CONSUMERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "sum", "any", "all",
                                "min", "max", "dict"})
@@ -194,7 +196,8 @@ class ConstructionCheck(Check):
                     out.append(ctx.diagnostic(
                         "OPT301", el.key,
                         f"param-group key `{key}` is Keras's name and `{qual}` silently ignores it "
-                        f"(the group keeps the optimizer's `{target}`): use `{target}`", fix))
+                        f"(the group keeps the optimizer's `{target}`): use `{target}`"
+                        + ("" if target in valid else f", which `{qual}` does not take either"), fix))
                 elif key in GROUP_NO_EQUIVALENT:
                     out.append(ctx.diagnostic(
                         "OPT301", el.key,
@@ -403,7 +406,9 @@ class ConstructionCheck(Check):
         out = []
         for move in self._moves_after(ctx, stmt, scope):
             moved = key_of(move.func.value)
-            if not any(module_covers(moved, m) or module_covers(m, moved) for m in modules):
+            # Moving the module or one that holds it; ``model.head.to()`` could be a tensor
+            # attribute (a copy, not a move), so submodules of the source are not followed.
+            if not any(module_covers(moved, m) for m in modules):
                 continue
             if self._rebound_between(ctx, scope, moved, opt_key, stmt, move):
                 continue
@@ -555,8 +560,8 @@ class ConstructionCheck(Check):
     def _reused_iterators(self, ctx) -> list[Diagnostic]:
         if not A.imports_torch(ctx) or A.imports_other_framework(ctx):
             return []
-        if b"def parameters" in ctx.source.encode() or b"def named_parameters" in ctx.source.encode():
-            return []
+        if _DEFINES_PARAMETERS.search(ctx.source):
+            return []  # a class of the file may return a list from its own parameters()
         scopes: list[cst.CSTNode | None] = [None]
 
         class V(cst.CSTVisitor):
