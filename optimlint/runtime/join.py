@@ -1,0 +1,130 @@
+"""Join static findings with what a watched run observed (torch-free).
+
+Matching rule: a static finding is ``confirmed`` when an observation with the same code
+happened in the same file inside the finding's *span*: the top-level statement of the
+innermost function (or module) that contains the finding -- for a training loop, the whole
+outermost loop; for an optimizer construction, that statement. It is ``not-observed`` when
+some watched event (backward, step, zero_grad, scheduler step, construction, ...) ran inside
+the span but the mistake did not show, and ``not-reached`` otherwise. Observations that
+confirm no static finding are reported on their own (``runtime`` = ``confirmed``,
+``extra["runtime_only"]``).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+
+from optimlint.diagnostics import Diagnostic, Location
+from optimlint.registry import RULES
+
+CONFIRMED = "confirmed"
+NOT_OBSERVED = "not-observed"
+NOT_REACHED = "not-reached"
+
+
+def _key(path: str | None) -> str | None:
+    return os.path.realpath(path) if path else None
+
+
+class _Spans:
+    """Top-level statement spans per function/module body, from the file's text."""
+
+    def __init__(self, text: str):
+        self.bodies: list[tuple[int, int, list[tuple[int, int]]]] = []
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            self.bodies = []
+            return
+        self._add(tree, 1, len(text.splitlines()) + 1)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._add(node, node.lineno, node.end_lineno or node.lineno)
+
+    def _add(self, node, start, end):
+        stmts = [(s.lineno if not getattr(s, "decorator_list", None) else min(d.lineno for d in s.decorator_list),
+                  s.end_lineno or s.lineno) for s in node.body]
+        self.bodies.append((start, end, stmts))
+
+    def span(self, row: int) -> tuple[int, int]:
+        best = None
+        for start, end, stmts in self.bodies:
+            if start <= row <= end and (best is None or end - start < best[1] - best[0]):
+                best = (start, end, stmts)
+        if best is None:
+            return row, row
+        for s, e in best[2]:
+            if s <= row <= e:
+                return s, e
+        return row, row
+
+
+def join(static: list[Diagnostic], observations, sites: dict | None = None,
+         texts: dict[str, str] | None = None) -> list[Diagnostic]:
+    """Static findings with ``runtime`` set, then runtime-only findings.
+
+    ``observations``: ``Observation`` objects; ``sites``: ``{(filename, row): kinds}`` of
+    watched events; ``texts``: file text per path (read from disk when missing).
+    """
+    sites = sites or {}
+    texts = dict(texts or {})
+    rows_by_file: dict[str, list[int]] = {}
+    for (filename, row) in sites:
+        rows_by_file.setdefault(_key(filename), []).append(row)
+    obs_by_file: dict[str, list] = {}
+    for obs in observations:
+        obs_by_file.setdefault(_key(obs.filename), []).append(obs)
+    spans_cache: dict[str, _Spans] = {}
+    used: set[int] = set()
+    out: list[Diagnostic] = []
+    for d in static:
+        key = _key(d.filename)
+        spans = spans_cache.get(key)
+        if spans is None:
+            text = texts.get(d.filename)
+            if text is None:
+                try:
+                    with open(d.filename, encoding="utf-8", errors="replace") as fh:
+                        text = fh.read()
+                except OSError:
+                    text = ""
+            spans = spans_cache[key] = _Spans(text)
+        start, end = spans.span(d.location.row)
+        matched = [o for o in obs_by_file.get(key, ()) if o.code == d.code and start <= o.row <= end]
+        if matched:
+            status = CONFIRMED
+            used.update(id(o) for o in matched)
+            extra = dict(d.extra or {})
+            _tag(extra, matched[0])
+            d = _replace(d, status, extra)
+        elif any(start <= r <= end for r in rows_by_file.get(key, ())):
+            d = _replace(d, NOT_OBSERVED, d.extra)
+        else:
+            d = _replace(d, NOT_REACHED, d.extra)
+        out.append(d)
+    for obs in observations:
+        if id(obs) in used:
+            continue
+        info = RULES.get(obs.code)
+        loc = Location(max(obs.row, 1), max(obs.column, 1))
+        extra = {"runtime_only": True}
+        _tag(extra, obs)
+        out.append(Diagnostic(obs.code, info.name if info else "", obs.message, obs.filename or "<unknown>",
+                              loc, loc, None, None, CONFIRMED, extra))
+    return out
+
+
+def _tag(extra: dict, obs) -> None:
+    if obs.rank is not None:
+        extra["rank"] = obs.rank
+    if obs.nodeid:
+        extra["test"] = obs.nodeid
+    if obs.count > 1:
+        extra["count"] = obs.count
+
+
+def _replace(d: Diagnostic, status: str, extra) -> Diagnostic:
+    from dataclasses import replace
+
+    return replace(d, runtime=status, extra=dict(extra or {}))

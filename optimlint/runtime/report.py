@@ -1,0 +1,123 @@
+"""Render the joined runtime report: ``text`` (one line per finding) or ``json`` (check's shape).
+
+Torch-free. Also holds the step shared by ``optimlint run`` and ``pytest --optimlint``:
+lint the files that ran and join them with the observations (``joined_report``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TextIO
+
+from optimlint.runtime.join import CONFIRMED, NOT_OBSERVED, NOT_REACHED, join
+
+
+def _library_file(path: str) -> bool:
+    return "site-packages" in path or "dist-packages" in path
+
+
+def joined_report(report, extra_files=(), settings=None) -> list:
+    """Lint the user files that ran (``extra_files`` + files with events) and join."""
+    from optimlint.config import ConfigError, load_settings
+    from optimlint.engine import lint_source
+
+    files = []
+    for path in [*extra_files, *sorted(report.files())]:
+        if path and os.path.isfile(path) and not _library_file(os.path.abspath(path)):
+            real = os.path.realpath(path)
+            if real not in {os.path.realpath(f) for f in files}:
+                files.append(path)
+    static = []
+    texts = {}
+    for path in files:
+        try:
+            cfg = settings if settings is not None else load_settings(start=os.path.dirname(os.path.abspath(path)))
+        except ConfigError:
+            from optimlint.config import Settings
+
+            cfg = Settings()
+        try:
+            from optimlint.sources import read_source
+
+            text = read_source(path).text
+        except Exception:
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    text = fh.read()
+            except (OSError, UnicodeDecodeError):
+                continue
+        texts[path] = text
+        try:
+            static.extend(d for d in lint_source(path, text, cfg) if d.code != "OPT000")
+        except Exception as exc:  # the report must still be written
+            report.errors.append(f"static analysis of {path}: {type(exc).__name__}: {exc}")
+    return join(static, report.findings, report.sites, texts)
+
+
+def confirmed(diagnostics) -> list:
+    return [d for d in diagnostics if d.runtime == CONFIRMED]
+
+
+def _tags(d) -> str:
+    extra = d.extra or {}
+    tags = []
+    if extra.get("runtime_only"):
+        tags.append("runtime only")
+    if "rank" in extra:
+        tags.append(f"rank {extra['rank']}")
+    if "test" in extra:
+        tags.append(f"test {extra['test']}")
+    if extra.get("count", 1) > 1:
+        tags.append(f"seen {extra['count']} times")
+    return f" ({', '.join(tags)})" if tags else ""
+
+
+def summary(diagnostics) -> str:
+    n_conf = sum(d.runtime == CONFIRMED for d in diagnostics)
+    n_only = sum(bool((d.extra or {}).get("runtime_only")) for d in diagnostics)
+    n_obs = sum(d.runtime == NOT_OBSERVED for d in diagnostics)
+    n_reach = sum(d.runtime == NOT_REACHED for d in diagnostics)
+    return (f"optimlint runtime: {n_conf} confirmed ({n_only} seen only at runtime), "
+            f"{n_obs} not observed, {n_reach} not reached")
+
+
+def text_lines(diagnostics, errors=(), rank=None) -> list[str]:
+    from optimlint.report.paths import location_prefix
+
+    lines = []
+    if rank is not None:
+        lines.append(f"optimlint runtime report (rank {rank})")
+    for d in diagnostics:
+        lines.append(f"{location_prefix(d)}: {d.code} {d.message} [{d.runtime}]{_tags(d)}")
+    for err in errors:
+        lines.append(f"optimlint: internal error in a runtime hook (ignored): {err}")
+    lines.append(summary(diagnostics))
+    return lines
+
+
+def to_json(diagnostics) -> list[dict]:
+    from optimlint.report.json_report import diagnostic_to_json
+
+    out = []
+    for d in diagnostics:
+        obj = diagnostic_to_json(d)
+        extra = d.extra or {}
+        for key in ("rank", "test"):
+            if key in extra:
+                obj[key] = extra[key]
+        if extra.get("runtime_only"):
+            obj["runtime_only"] = True
+        out.append(dict(sorted(obj.items())))
+    return out
+
+
+def render(diagnostics, fmt: str, stream: TextIO, errors=(), rank=None) -> None:
+    if fmt == "json":
+        json.dump(to_json(diagnostics), stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+    else:
+        stream.write("\n".join(text_lines(diagnostics, errors, rank)) + "\n")
+
+
+__all__ = ["CONFIRMED", "NOT_OBSERVED", "NOT_REACHED", "joined_report", "render", "confirmed", "text_lines"]
