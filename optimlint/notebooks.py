@@ -49,6 +49,8 @@ class _Cell:
     analysed: bool  # False: a cell magic or not Python; its rows are blank
     protected: set[int] = field(default_factory=set)  # rows (0-based) blanked as magics
     source_is_list: bool = True
+    dedent: str = ""  # IPython's leading-indent cleanup: removed from the rows in ``dedented``
+    dedented: set[int] = field(default_factory=set)
 
     @property
     def n_rows(self) -> int:
@@ -232,6 +234,26 @@ def _blank_magics(rows: list[str]) -> tuple[list[str], set[int]]:
     return out, blanked
 
 
+def _leading_indent(rows: list[str]) -> tuple[str, set[int], list[str]]:
+    """IPython's ``leading_indent`` cleanup: when a cell's first line is indented, that
+    indentation is removed from every row starting with it (pasted code runs in Jupyter)."""
+    first = next((r for r in rows if r.strip()), "")
+    dedent = _indent(first)
+    if not dedent:
+        return "", set(), rows
+    dedented = {i for i, r in enumerate(rows) if r.startswith(dedent)}
+    return dedent, dedented, [r[len(dedent):] if i in dedented else r for i, r in enumerate(rows)]
+
+
+def _opens_block(rows: list[str]) -> bool:
+    """Whether the last statement of ``rows`` is a block header (``for ...:``): then an
+    indented cell after it is its body, read joined, not pasted code to dedent."""
+    for row in reversed(rows):
+        if row.strip():
+            return _Scanner().scan(row) == ":"
+    return False
+
+
 def _is_cell_magic(rows: list[str]) -> bool:
     for row in rows:
         if row.strip():
@@ -250,6 +272,7 @@ class Notebook:
         self.raw_text = raw_text
         self.cells: list[_Cell] = []
         text_rows: list[str] = []
+        previous: list[str] = []  # the rows of the previous analysed cell
         for position, cell in enumerate(data["cells"]):
             number = position + 1
             if not isinstance(cell, dict):
@@ -262,14 +285,19 @@ class Notebook:
             lines = _split(source)
             rows = [_content(line) for line in lines]
             analysed = python and _cell_language_is_python(cell) and not _is_cell_magic(rows)
+            dedent, dedented = "", set()
             if analysed:
+                if not _opens_block(previous):
+                    dedent, dedented, rows = _leading_indent(rows)
                 shown, protected = _blank_magics(rows)
+                previous = shown
             else:
                 shown, protected = ["" for _ in rows], set(range(len(rows)))
             self.cells.append(_Cell(number, position, lines, len(text_rows) + 1, analysed,
-                                    protected, is_list))
+                                    protected, is_list, dedent, dedented))
             text_rows.extend(shown)
         self.text = "".join(row + "\n" for row in text_rows)
+        self._rows = text_rows  # what the checks see, row by row
         self._owner = [(c, i) for c in self.cells for i in range(c.n_rows)]
 
     # ------------------------------------------------------------------ locations
@@ -290,7 +318,8 @@ class Notebook:
         if row > cell.n_rows or (end and row == cell.n_rows + 1):
             # Past the cell (an end in the next cell, or the end of the text): its last row.
             return Location(cell.n_rows, cell.row_length(cell.n_rows) + 1)
-        return Location(row, loc.column)
+        shift = len(cell.dedent) if row - 1 in cell.dedented else 0
+        return Location(row, loc.column + shift)
 
     def locate(self, loc: Location) -> tuple[int, Location] | None:
         """``(cell number, location in the cell)`` for a location in the joined text."""
@@ -331,7 +360,7 @@ class Notebook:
         text (magics, line endings); new rows take the cell's line ending."""
         if new_text == self.text:
             return {}
-        old = [_content(r) for r in _split(self.text)]
+        old = self._rows
         new = [_content(r) for r in _split(new_text)]
         built: dict[int, list[tuple[str, str | None]]] = {c.position: [] for c in self.cells}
 
@@ -340,7 +369,7 @@ class Notebook:
             built[cell.position].append((_content(cell.lines[row]), cell.lines[row][len(_content(cell.lines[row])):]))
 
         def add(cell: _Cell, rows) -> None:
-            built[cell.position].extend((r, None) for r in rows)
+            built[cell.position].extend((cell.dedent + r if r else r, None) for r in rows)
 
         matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -395,8 +424,8 @@ class Notebook:
         choice = after
         if before is not None and after is not None and before is not after:
             first = next((r for r in rows if r.strip()), "")
-            nxt = next((_content(after.lines[k]) for k in range(after.n_rows)
-                        if _content(after.lines[k]).strip()), "")
+            shown = self._rows[after.start_row - 1: after.start_row - 1 + after.n_rows]
+            nxt = next((r for r in shown if r.strip()), "")
             if _indent(first) != _indent(nxt):
                 choice = before
         elif after is None:
