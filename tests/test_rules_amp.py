@@ -215,3 +215,46 @@ for x, y in loader:
     scaler.update()
 """
     assert codes_at(src, ["OPT"]) == []
+
+
+# --------------------------------------------------------------------------- scaler by name
+PARAM_SCALER = """\
+import torch
+from torch.nn.utils import clip_grad_norm_
+
+
+def train(model, loader, optimizer, scaler, max_norm=1.0):
+    for inputs, labels in loader:
+        optimizer.zero_grad()
+        with torch.autocast("cuda"):
+            loss = model(inputs, labels)
+        scaler.scale(loss).backward()
+        clip_grad_norm_(model.parameters(), max_norm)
+        scaler.step(optimizer)
+        scaler.update()
+"""
+
+
+def test_scaler_parameter_named_scaler_is_a_grad_scaler():
+    assert codes_at(PARAM_SCALER, ["OPT5"]) == [("OPT503", 11)]
+    text, left = fixed(PARAM_SCALER)
+    assert text == PARAM_SCALER.replace("        clip_grad_norm_(", "        scaler.unscale_(optimizer)\n"
+                                                                    "        clip_grad_norm_(")
+    assert left == []
+
+
+def test_sklearn_scaler_is_not_a_grad_scaler():
+    src = """
+    import torch
+    from sklearn.preprocessing import StandardScaler
+
+
+    def train(model, loader, optimizer, scaler: StandardScaler):
+        for x, y in loader:
+            optimizer.zero_grad()
+            x = torch.as_tensor(scaler.transform(x))
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            optimizer.step()
+    """
+    assert codes_at(src, ["OPT"]) == []

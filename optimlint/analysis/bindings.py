@@ -76,6 +76,12 @@ class Binding:
         return f"Binding({self.kind}, {self.name!r}, cls={self.cls!r})"
 
 
+def name_says_scaler(name: str) -> bool:
+    """``scaler``, ``grad_scaler``, ``amp_scaler``, ``loss_scaler``: asked only for a receiver of
+    ``.scale(loss)`` / ``.unscale_(opt)`` / ``.step(opt)`` (no sklearn scaler has those)."""
+    return name in ("scaler", "grad_scaler", "gradscaler", "amp_scaler", "loss_scaler")
+
+
 def key_of(expr: cst.BaseExpression | None) -> str | None:
     """A stable spelling of a Name / Attribute chain / literal subscript: ``opts['g']``."""
     if expr is None:
@@ -218,6 +224,8 @@ class Bindings:
         if want == OPTIMIZER and not symbols.name_says_optimizer(last):
             return None
         if want == SCHEDULER and not symbols.name_says_scheduler(last):
+            return None
+        if want == SCALER and not name_says_scaler(last):
             return None
         scope = self.class_of.get(func) if is_attr else func
         if is_param and k in self.opaque_assigned.get(func, set()):

@@ -477,7 +477,7 @@ class _Walker:
     def _is_scale_call(self, call: cst.Call, frame: _Frame) -> bool:
         f = call.func
         if isinstance(f, cst.Attribute) and f.attr.value == "scale":
-            b = self._resolve(frame, f.value)
+            b = self._resolve(frame, f.value) or self._resolve(frame, f.value, B.SCALER)
             return b is not None and b.kind == B.SCALER
         return False
 
@@ -514,6 +514,9 @@ class _Walker:
                 self._step(call, recv, positional, st)
                 return
             scaler = self._resolve(frame, recv)
+            if scaler is None and attr in ("scale", "unscale_", "update") and \
+                    (attr != "update" or not call.args):
+                scaler = self._resolve(frame, recv, B.SCALER)
             if scaler is not None and scaler.kind == B.SCALER:
                 kinds = {"scale": EventKind.SCALE, "unscale_": EventKind.UNSCALE,
                          "update": EventKind.SCALER_UPDATE}
@@ -586,7 +589,7 @@ class _Walker:
         scaler_key = None
         if isinstance(recv, cst.Call) and self._is_scale_call(recv, frame):
             scaled = True
-            scaler = self._resolve(frame, recv.func.value)
+            scaler = self._resolve(frame, recv.func.value) or self._resolve(frame, recv.func.value, B.SCALER)
             scaler_key = key_of(recv.func.value)
         elif key_of(recv) and self._scaled_names.get((frame.func, key_of(recv))):
             scaled = True
@@ -602,6 +605,8 @@ class _Walker:
             b = self._resolve(frame, recv, B.OPTIMIZER)
             if b is None and len(call.args) <= 1:
                 b = self._resolve(frame, recv, B.SCHEDULER)
+            if b is None and len(positional) == 1 and len(call.args) == 1:
+                b = self._resolve(frame, recv, B.SCALER)
         if b is None or b.kind in (B.ENGINE, B.FOREIGN_OPTIMIZER, B.ACCELERATOR):
             # Something steps that we cannot see: maybe an optimizer.
             self._opaque(call, st, touches_all=True)
