@@ -326,6 +326,14 @@ class Notebook:
         cell = self.cell_at(loc.row)
         return None if cell is None else (cell.index, self._in_cell(cell, loc))
 
+    def cell_rows(self, number: int) -> list[str]:
+        """The rows of cell ``number`` (1-based among all cells) as written, without line
+        endings (magics and indentation included): what an excerpt under a finding shows."""
+        for cell in self.cells:
+            if cell.index == number:
+                return [_content(line) for line in cell.lines]
+        return []
+
     def map_diagnostic(self, d: Diagnostic) -> Diagnostic:
         """A copy of ``d`` with rows in its cell and ``extra["cell"]`` = the cell number."""
         cell = self.cell_at(d.location.row)

@@ -599,3 +599,51 @@ def test_an_indented_pasted_cell_is_dedented_like_ipython(in_tmp):
     assert "OPT000" not in result.stdout
     check("--fix", "--unsafe-fixes", "nb.ipynb")
     assert source_of(cells_of(in_tmp / "nb.ipynb")[2]) == "\n".join("  " + row for row in FIXED_LOOP.split("\n"))
+
+
+# --------------------------------------------------------------------------- must not fire
+def test_tutorial_notebook_one_step_per_cell_is_clean(in_tmp):
+    """A tutorial that walks through one step a cell at module level (backward in one cell,
+    step in the next, a second experiment that re-creates its optimizer): no loop, nothing
+    to report, and no magic or help line is a syntax error."""
+    save(notebook(
+        new_markdown_cell("# Autograd and one optimizer step"),
+        new_code_cell("%matplotlib inline\nimport torch\nimport torch.nn as nn"),
+        new_code_cell("x = torch.randn(10, 3)\ny = torch.randn(10, 2)\nlinear = nn.Linear(3, 2)\n"
+                      "criterion = nn.MSELoss()\n"
+                      "optimizer = torch.optim.SGD(linear.parameters(), lr=0.01)"),
+        new_code_cell("loss = criterion(linear(x), y)\nloss.backward()\nprint(linear.weight.grad)"),
+        new_code_cell("optimizer.step()\nprint('loss after one step:', criterion(linear(x), y).item())"),
+        new_code_cell("nn.Linear?"),
+        new_markdown_cell("## A few more steps, the usual way"),
+        new_code_cell("optimizer = torch.optim.SGD(linear.parameters(), lr=0.01, momentum=0.9)\n"
+                      "for step in range(100):\n"
+                      "    optimizer.zero_grad()\n"
+                      "    loss = criterion(linear(x), y)\n"
+                      "    loss.backward()\n"
+                      "    optimizer.step()\n"
+                      "    if step % 20 == 0:\n"
+                      "        %time print(step, loss.item())"),
+        new_code_cell("%%timeit\nlinear(x)"),
+    ), in_tmp / "tutorial.ipynb")
+    result = check("tutorial.ipynb")
+    assert result.exit_code == 0, result.stdout
+
+
+def test_keras_model_in_a_notebook_is_not_flagged(in_tmp):
+    """A Keras notebook's ``Adam(beta_1=...)`` is Keras's own argument."""
+    save(notebook(
+        new_code_cell("!pip install -q tensorflow\nimport tensorflow as tf\nfrom tensorflow import keras"),
+        new_code_cell("model = keras.Sequential([keras.layers.Dense(64, activation='relu'), keras.layers.Dense(10)])"),
+        new_code_cell("model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999),\n"
+                      "              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))"),
+        new_code_cell("history = model.fit(x_train, y_train, epochs=5)"),
+    ), in_tmp / "keras.ipynb")
+    result = check("keras.ipynb")
+    assert result.exit_code == 0, result.stdout
+
+
+def test_cell_rows_are_the_cell_as_written():
+    nb = read(notebook(new_markdown_cell("m"), new_code_cell("!ls\r\n  x = 1\r\n  y = 2")))
+    assert nb.cell_rows(2) == ["!ls", "  x = 1", "  y = 2"]
+    assert nb.cell_rows(1) == []
