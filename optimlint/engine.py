@@ -26,12 +26,11 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
                 project_root: str | None = None) -> list[Diagnostic]:
     """Diagnostics for ``source`` (the text of ``path``): selection, per-file ignores and
     noqa applied, sorted."""
-    from optimlint.checks.base import checks_for
-
     settings = settings or Settings()
     enabled = settings.enabled_codes() - settings.ignored_for(path)
-    checks = checks_for(enabled)
     raw = source.encode("utf-8", "surrogatepass")
+    # The pre-filter runs before the checks (and LibCST) are imported: see ``may_fire``.
+    checks = checks_for(enabled) if may_fire(raw, enabled) else []
     checks = [c for c in checks if any(n in raw for n in c.needles)]
     if not checks:
         # No selected rule can fire: skip LibCST, but OPT000 is never deselected, so a
@@ -55,6 +54,163 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     out = filter_suppressed(out, source)
     out.sort(key=lambda d: d.sort_key)
     return out
+
+
+def checks_for(enabled):
+    from optimlint.checks.base import checks_for as _checks_for
+
+    return _checks_for(enabled)
+
+
+# --------------------------------------------------------------------------- pre-filter
+# Importing the checks imports LibCST (~0.2 s), more than linting a clean file costs. The
+# pre-filter therefore reads each check's ``codes`` and ``needles`` from the checks' source
+# text (class attributes written as literal tuples, the documented convention) without
+# importing them. Anything it cannot read for sure makes it fall back to importing;
+# tests/test_lazy_imports.py checks that both ways agree.
+_STATIC: list[tuple[frozenset[str], tuple[bytes, ...]]] | None | bool = False
+_CLASS = None
+_ATTR = None
+_TOP = None
+
+
+def _static_checks() -> list[tuple[frozenset[str], tuple[bytes, ...]]] | None:
+    """``[(codes, needles)]`` of every check class, read from source; None when unsure."""
+    global _STATIC
+    if _STATIC is False:
+        try:
+            _STATIC = _read_checks_statically()
+        except Exception:
+            _STATIC = None
+    return _STATIC  # type: ignore[return-value]
+
+
+def _literal_after(text: str, start: int):
+    """The literal that starts at ``text[start]`` and ends at the end of a line."""
+    import ast
+
+    end = text.find("\n", start)
+    for _ in range(40):  # a literal of at most 40 lines
+        if end < 0:
+            end = len(text)
+        try:
+            return ast.literal_eval(text[start:end].split("  #")[0] if "\n" not in text[start:end]
+                                    else text[start:end])
+        except (SyntaxError, ValueError):
+            if end >= len(text):
+                break
+            end = text.find("\n", end + 1)
+    raise ValueError("not a literal")
+
+
+def _read_checks_statically():
+    import bisect
+    import re
+
+    global _CLASS, _ATTR, _TOP
+    if _CLASS is None:
+        _TOP = re.compile(r"^[^\s#]", re.M)
+        _CLASS = re.compile(r"^class\s+(\w+)\s*(?:\(([^)]*)\))?\s*:", re.M)
+        _ATTR = re.compile(r"^    (codes|needles)\s*(?::[^=\n]*)?=\s*", re.M)
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checks")
+    classes: dict[str, tuple[list[str], dict[str, object]]] = {}
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".py") or name.startswith("_"):
+            continue
+        with open(os.path.join(folder, name), encoding="utf-8") as fh:
+            text = fh.read()
+        heads = list(_CLASS.finditer(text))
+        starts = [h.end() for h in heads]
+        # Lines that start with code at column 0 end a class body.
+        tops = [m.start() for m in _TOP.finditer(text)]
+        found: list[dict[str, object]] = [{} for _ in heads]
+        for m in _ATTR.finditer(text):
+            k = bisect.bisect_right(starts, m.start()) - 1
+            if k < 0:
+                continue
+            t = bisect.bisect_right(tops, starts[k])
+            if t < len(tops) and tops[t] < m.start():
+                continue  # not inside the class body
+            found[k][m.group(1)] = _literal_after(text, m.end())
+        for head, attrs in zip(heads, found):
+            bases = [b.strip().split(".")[-1] for b in (head.group(2) or "").split(",") if b.strip()]
+            if head.group(1) in classes:
+                return None  # two classes of one name: cannot tell which is which
+            classes[head.group(1)] = (bases, attrs)
+    if "Check" not in classes or "needles" not in classes["Check"][1]:
+        return None
+
+    def attr(cls: str, key: str, seen=()):
+        if cls not in classes or cls in seen:
+            raise LookupError(cls)
+        bases, attrs = classes[cls]
+        if key in attrs:
+            return attrs[key]
+        if len(bases) != 1:
+            raise LookupError(cls)
+        return attr(bases[0], key, (*seen, cls))
+
+    def is_check(cls: str, seen=()) -> bool:
+        if cls == "Check":
+            return True
+        if cls not in classes or cls in seen:
+            return False
+        return any(is_check(b, (*seen, cls)) for b in classes[cls][0])
+
+    out = []
+    for cls, (bases, attrs) in classes.items():
+        if cls == "Check" or not is_check(cls):
+            continue
+        try:
+            codes, needles = attr(cls, "codes"), attr(cls, "needles")
+        except LookupError:
+            return None
+        if not isinstance(codes, tuple) or not all(isinstance(c, str) for c in codes):
+            return None
+        if not isinstance(needles, tuple) or not all(isinstance(n, bytes) for n in needles):
+            return None
+        if codes:
+            out.append((frozenset(codes), needles))
+    return out
+
+
+def checks_fingerprint() -> str:
+    """What the cache must know about the checks beyond optimlint's own code: empty, unless
+    check classes other than the shipped ones are loaded (a test or a plugin installed one)."""
+    import sys
+
+    base = sys.modules.get("optimlint.checks.base")
+    loaded = getattr(base, "_CHECKS", None) if base is not None else None
+    if loaded is None:
+        return ""
+    table = sorted((f"{c.__module__}.{c.__qualname__}", sorted(c.codes), list(c.needles)) for c in loaded)
+    static = _static_checks()
+    shipped = sorted((sorted(codes), list(needles)) for codes, needles in static or [])
+    if static is not None and sorted((codes, needles) for _, codes, needles in table) == shipped:
+        return ""
+    return repr(table)
+
+
+def may_fire(raw: bytes, enabled) -> bool:
+    """False when no check of an ``enabled`` code can fire on a file of bytes ``raw``.
+
+    Uses the imported check classes when they are loaded already (tests install extra
+    ones), else the checks' source text, so a run over clean files never imports LibCST.
+    """
+    import sys
+
+    base = sys.modules.get("optimlint.checks.base")
+    loaded = getattr(base, "_CHECKS", None) if base is not None else None
+    if loaded is not None:
+        table = [(frozenset(c.codes), tuple(c.needles)) for c in loaded]
+    else:
+        table = _static_checks()
+        if table is None:
+            from optimlint.checks.base import all_checks
+
+            table = [(frozenset(c.codes), tuple(c.needles)) for c in all_checks()]
+    return any(codes.intersection(enabled) and any(n in raw for n in needles)
+               for codes, needles in table)
 
 
 def _cpython_parses(source: str) -> bool:
@@ -103,7 +259,7 @@ class RunOptions:
     fix: bool = False
     unsafe_fixes: bool | None = None  # None: the config's ``unsafe-fixes``
     diff: bool = False
-    jobs: int | None = None  # None: serial for now (parallel.py will pick a default)
+    jobs: int | None = None  # None: the number of CPUs (optimlint.parallel.default_jobs)
     cache: bool = True
     force_exclude: bool = False
     # Keep source excerpts for the ``full`` output.
@@ -255,11 +411,72 @@ def run(paths, settings: Settings, options: RunOptions | None = None,
 
 def _lint_all(files: list[str], settings: Settings, options: RunOptions,
               progress: Callable[[int, int], None] | None) -> list[FileResult]:
-    """Lint ``files`` in order. Serial here; ``optimlint.parallel`` / ``cache`` plug in here."""
-    out = []
+    """Lint ``files``; results in input order.
+
+    Cached results are taken first (``--no-cache``, ``--fix`` and ``--diff`` skip the
+    cache); the rest are linted serially in-process or, when there is enough work and
+    ``jobs > 1``, by ``optimlint.parallel``'s process pool.
+    """
+    from optimlint import parallel
+
     total = len(files)
-    for i, path in enumerate(files, 1):
-        out.append(lint_file(path, settings, options))
+    out: list[FileResult | None] = [None] * total
+    count = 0
+    use_cache = options.cache and not (options.fix or options.diff)
+    cache = None
+    if use_cache and files:
+        from optimlint.cache import Cache
+
+        cache = Cache(settings.root or os.getcwd(), settings.fingerprint() + checks_fingerprint())
+    jobs = options.jobs or parallel.default_jobs()
+    enabled = settings.enabled_codes()
+    want_bytes = cache is not None or (jobs > 1 and total >= parallel.MIN_FILES)
+
+    todo: list[int] = []
+    digests: dict[int, str] = {}
+    weights: list[int] = []
+    candidate_bytes = total_bytes = 0
+
+    def finish(i: int, result: FileResult, deps=frozenset()) -> None:
+        nonlocal count
+        out[i] = result
+        if cache is not None and i in digests:
+            cache.put(files[i], digests[i], result, deps)
+        count += 1
         if progress is not None:
-            progress(i, total)
-    return out
+            progress(count, total)
+
+    for i, path in enumerate(files):
+        raw = _read_bytes(path) if want_bytes else None
+        if raw is not None and cache is not None:
+            from optimlint.cache import content_hash
+
+            digests[i] = content_hash(raw)
+            hit = cache.get(path, digests[i], options.excerpts)
+            if hit is not None:
+                finish(i, hit)
+                continue
+        todo.append(i)
+        size = len(raw) if raw is not None else 0
+        total_bytes += size
+        if raw is not None and may_fire(raw, enabled):
+            candidate_bytes += size
+            size *= 20  # LibCST and the analysis: ~20x CPython's parse
+        weights.append(size)
+
+    if parallel.worth_a_pool(jobs, len(todo), candidate_bytes, total_bytes):
+        parallel.lint_in_pool([files[i] for i in todo], weights, settings, options, jobs,
+                              lambda k, result, deps: finish(todo[k], result, deps),
+                              warm=candidate_bytes > 0)
+    else:
+        for i in todo:
+            finish(i, *parallel.lint_one(files[i], settings, options))
+    return out  # type: ignore[return-value]
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
