@@ -379,8 +379,7 @@ class Notebook:
         def add(cell: _Cell, rows) -> None:
             built[cell.position].extend((cell.dedent + r if r else r, None) for r in rows)
 
-        matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for tag, i1, i2, j1, j2 in _opcodes(old, new):
             if tag == "equal":
                 for i in range(i1, i2):
                     keep(i)
@@ -485,6 +484,26 @@ class Notebook:
             after = [_content(r) + "\n" for r in _split(changed[cell.position])]
             out.extend(difflib.unified_diff(before, after, fromfile=label, tofile=label))
         return "".join(out)
+
+
+def _opcodes(old: list[str], new: list[str]):
+    """``SequenceMatcher`` opcodes, computed on what lies between the common first and last
+    rows only (a fix changes a few rows of a long notebook: this keeps it linear)."""
+    limit = min(len(old), len(new))
+    head = 0
+    while head < limit and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    if head:
+        yield "equal", 0, head, 0, head
+    matcher = difflib.SequenceMatcher(None, old[head:len(old) - tail], new[head:len(new) - tail],
+                                      autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        yield tag, i1 + head, i2 + head, j1 + head, j2 + head
+    if tail:
+        yield "equal", len(old) - tail, len(old), len(new) - tail, len(new)
 
 
 def _indent(row: str) -> str:
