@@ -116,7 +116,9 @@ def read_notebook(path: str, raw: bytes) -> "Notebook":
     cells = data["cells"]
     if not isinstance(cells, list):
         raise NotebookError("not a valid notebook: `cells` is not a list")
-    return Notebook(path, data, raw_text, _python_kernel(data))
+    nb = Notebook(path, data, raw_text, _python_kernel(data))
+    nb.bom = "\ufeff" if raw.startswith(b"\xef\xbb\xbf") else ""
+    return nb
 
 
 def _python_kernel(data: dict) -> bool:
@@ -218,7 +220,13 @@ def _blank_magics(rows: list[str]) -> tuple[list[str], set[int]]:
     """The rows (contents, no endings) with IPython escapes blanked, and which were."""
     scanner = _Scanner()
     out, blanked = [], set()
+    magic_goes_on = False  # ``!pip install a \`` goes on in the next row
     for i, row in enumerate(rows):
+        if magic_goes_on:
+            out.append("")
+            blanked.add(i)
+            magic_goes_on = row.rstrip().endswith("\\")
+            continue
         if scanner.at_statement_start:
             saved = (scanner.depth, scanner.string, scanner.continued)
             last = scanner.scan(row)
@@ -227,6 +235,7 @@ def _blank_magics(rows: list[str]) -> tuple[list[str], set[int]]:
                 indent = row[: len(row) - len(row.lstrip())]
                 out.append(f"{indent}pass" if indent else "")
                 blanked.add(i)
+                magic_goes_on = row.rstrip().endswith("\\")
                 continue
         else:
             scanner.scan(row)
@@ -269,7 +278,8 @@ class Notebook:
     def __init__(self, path: str, data: dict, raw_text: str, python: bool = True) -> None:
         self.path = path
         self.data = data
-        self.raw_text = raw_text
+        self.raw_text = raw_text  # the file's text (without a BOM, kept in ``bom``)
+        self.bom = ""
         self.cells: list[_Cell] = []
         text_rows: list[str] = []
         previous: list[str] = []  # the rows of the previous analysed cell
@@ -448,6 +458,9 @@ class Notebook:
 
     def render(self, new_text: str) -> str:
         """The notebook's JSON text with the changed code cells' sources replaced."""
+        return self.bom + self._render(new_text)
+
+    def _render(self, new_text: str) -> str:
         changed = self.cell_sources(new_text)
         if not changed:
             return self.raw_text

@@ -164,7 +164,7 @@ def test_empty_and_markdown_only_notebooks_are_clean(in_tmp):
 
 # --------------------------------------------------------------------------- what is not Python
 MAGIC_CELLS = (
-    new_code_cell("!pip install -q timm\n%matplotlib inline\n" + IMPORTS),              # 1
+    new_code_cell("!pip install -q timm \\\n    torchmetrics\n%matplotlib inline\n" + IMPORTS),  # 1
     new_code_cell("try:\n    import google.colab\n    IN_COLAB = True\n"
                   "except ImportError:\n    IN_COLAB = False\n"
                   "if IN_COLAB:\n    !nvidia-smi\n    %cd /content/drive/MyDrive"),         # 2
@@ -423,7 +423,7 @@ def read(nb) -> "Notebook":  # noqa: F821
 def test_joined_text_blanks_magics_in_place():
     nb = read(notebook(new_markdown_cell("# t"), *copy.deepcopy(MAGIC_CELLS[:2]),
                        new_code_cell("%%bash\necho hi"), new_code_cell("x = 1")))
-    assert nb.text == ("\n\n" + IMPORTS + "\n"
+    assert nb.text == ("\n\n\n" + IMPORTS + "\n"
                        "try:\n    import google.colab\n    IN_COLAB = True\n"
                        "except ImportError:\n    IN_COLAB = False\n"
                        "if IN_COLAB:\n    pass\n    pass\n"
@@ -647,3 +647,12 @@ def test_cell_rows_are_the_cell_as_written():
     nb = read(notebook(new_markdown_cell("m"), new_code_cell("!ls\r\n  x = 1\r\n  y = 2")))
     assert nb.cell_rows(2) == ["!ls", "  x = 1", "  y = 2"]
     assert nb.cell_rows(1) == []
+
+
+def test_a_utf8_bom_is_kept(in_tmp):
+    nb = split_training_notebook()
+    path = in_tmp / "train.ipynb"
+    path.write_bytes(b"\xef\xbb\xbf" + (nbformat.writes(nb) + "\n").encode())
+    check("--fix", "--unsafe-fixes", "train.ipynb")
+    nb.cells[6].source = FIXED_LOOP
+    assert path.read_bytes() == b"\xef\xbb\xbf" + (nbformat.writes(nb) + "\n").encode()
