@@ -101,6 +101,29 @@ def _rank() -> int | None:
     return None
 
 
+def _call_attributing_warnings(fn, *args, **kwargs):
+    """Call ``fn``; warnings it raises are re-issued at the user's frame, where PyTorch's
+    ``stacklevel`` would have pointed without optimlint's wrapper in between."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn(*args, **kwargs)
+    if caught:
+        frame = sys._getframe(1)
+        while frame is not None and _is_internal(frame.f_code.co_filename):
+            frame = frame.f_back
+        for w in caught:
+            if frame is None:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            else:
+                g = frame.f_globals
+                warnings.warn_explicit(w.message, w.category, frame.f_code.co_filename, frame.f_lineno,
+                                       module=g.get("__name__"), registry=g.setdefault("__warningregistry__", {}),
+                                       module_globals=g)
+    return result
+
+
 # --------------------------------------------------------------------------- records
 ACCUM, CLEARED, UNKNOWN = 0, 1, 2
 #: The site kind of an optimizer construction (EventKind has none: it is not a loop event).
@@ -497,7 +520,7 @@ class Monitor:
                 return orig(opt, *args, **kwargs)
             mon._init_depth += 1
             try:
-                result = orig(opt, *args, **kwargs)
+                result = _call_attributing_warnings(orig, opt, *args, **kwargs)
             except (ValueError, TypeError) as exc:
                 mon._init_depth -= 1
                 mon._guard("optimizer construction", mon._on_construct_error, opt, kwargs, exc)
@@ -866,7 +889,7 @@ class Monitor:
             mon._guard("scheduler step", mon._before_sched_step, sched)
             mon._sched_depth += 1
             try:
-                return orig(sched, *args, **kwargs)
+                return _call_attributing_warnings(orig, sched, *args, **kwargs)
             finally:
                 mon._sched_depth -= 1
 

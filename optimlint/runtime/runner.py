@@ -174,11 +174,24 @@ def _exit_code(code) -> int:
 
 
 def _print_exception(exc: BaseException) -> None:
-    tb = exc.__traceback__
-    here = os.path.abspath(__file__)
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == here:
-        tb = tb.tb_next
-    traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
+    """Print the program's traceback as Python would, without optimlint's own frames."""
+    runtime_dir = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    try:
+        te = traceback.TracebackException.from_exception(exc)
+        for t in _chain(te):
+            kept = [f for f in t.stack if not os.path.abspath(f.filename).startswith(runtime_dir)]
+            t.stack = traceback.StackSummary.from_list(kept)
+        sys.stderr.write("".join(te.format()))
+    except Exception:  # pragma: no cover - never lose the user's error
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+
+
+def _chain(te):
+    seen = set()
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        yield te
+        te = te.__cause__ or te.__context__
 
 
 def _write_report(opts: _Options, report, status: int) -> int:

@@ -1,0 +1,16 @@
+"""OPT503 (buggy): gradients clipped while still multiplied by the loss scale."""
+import torch
+from torch import nn
+from _common import make_loader, make_model
+
+model = make_model()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+scaler = torch.amp.GradScaler("cpu")
+for x, y in make_loader():
+    optimizer.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = nn.functional.mse_loss(model(x).float(), y)
+    scaler.scale(loss).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    scaler.step(optimizer)
+    scaler.update()
