@@ -116,11 +116,17 @@ def test_nested_submodule_missing_is_named_by_its_path():
             self.cls = nn.Linear(8, 3)
             self.box = nn.Linear(8, 4)
 
+        def forward(self, x):
+            return self.cls(x), self.box(x)
+
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
             self.backbone = nn.Linear(8, 8)
             self.head = Head()
+
+        def forward(self, x):
+            return self.head(self.backbone(x))
 
     net = Net()
     optimizer = torch.optim.SGD([
@@ -128,7 +134,7 @@ def test_nested_submodule_missing_is_named_by_its_path():
         {"params": net.head.cls.parameters(), "lr": 0.1},
     ], lr=0.01)
     """
-    assert codes_at(src, ["OPT401"]) == [("OPT401", 18)]
+    assert codes_at(src, ["OPT401"]) == [("OPT401", 24)]
     assert lint(src, ["OPT401"])[0].message.startswith("the parameter groups leave out `net.head.box`, which")
 
 
@@ -148,13 +154,24 @@ def test_two_missing_submodules_and_a_parameter_attribute_in_lightning_module():
             self.head = nn.Linear(64, 10)
             self.criterion = nn.CrossEntropyLoss()
 
+        def forward(self, x):
+            x = self.patch_embed(x).flatten(2).transpose(1, 2)
+            x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], dim=1)
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.norm(x[:, 0]))
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return self.criterion(self(x), y)
+
         def configure_optimizers(self):
             return torch.optim.AdamW([
                 {"params": self.blocks.parameters(), "lr": 1e-4},
                 {"params": self.head.parameters(), "lr": 1e-3},
             ])
     """
-    assert codes_at(src, ["OPT401"]) == [("OPT401", 17)]
+    assert codes_at(src, ["OPT401"]) == [("OPT401", 28)]
     assert lint(src, ["OPT401"])[0].message.startswith(
         "the parameter groups leave out `self.patch_embed`, `self.cls_token`, `self.norm`, which have")
 
@@ -169,6 +186,9 @@ def test_inherited_submodules_and_helper_called_from_init():
             super().__init__()
             self.encoder = nn.Embedding(100, 16)
 
+        def encode(self, tokens):
+            return self.encoder(tokens)
+
     class Seq2Seq(Base):
         def __init__(self, pretrained=False):
             super().__init__()
@@ -181,10 +201,14 @@ def test_inherited_submodules_and_helper_called_from_init():
         def _build_decoder(self):
             self.decoder = nn.GRU(16, 16)
 
+        def forward(self, tokens):
+            out, _ = self.decoder(self.encode(tokens))
+            return self.proj(out)
+
     model = Seq2Seq()
     opt = torch.optim.Adam([{"params": model.decoder.parameters()}, {"params": model.proj.parameters()}])
     """
-    assert codes_at(src, ["OPT401"]) == [("OPT401", 23)]
+    assert codes_at(src, ["OPT401"]) == [("OPT401", 30)]
     assert "`model.encoder`, which has" in lint(src, ["OPT401"])[0].message
 
 
@@ -326,6 +350,9 @@ def test_opt401_silent_for_unproven_or_frozen_submodules(extra):
             self.decoder = nn.Linear(4, 4)
             EXTRA
 
+        def forward(self, x):
+            return self.extra(self.decoder(self.encoder(x)))
+
     model = Net()
     opt = torch.optim.Adam([{"params": model.encoder.parameters()}, {"params": model.decoder.parameters()}])
     """).replace("EXTRA", extra)
@@ -357,6 +384,9 @@ class Detector(nn.Module):
         self.backbone = nn.Conv2d(3, 8, 3)
         self.neck = FPN()
         self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.head(self.neck(self.backbone(x)))
 """
 LAYERS = """
 import torch.nn as nn
@@ -366,6 +396,9 @@ class FPN(nn.Module):
     def __init__(self):
         super().__init__()
         self.lateral = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        return self.lateral(x)
 """
 
 
@@ -421,7 +454,9 @@ def test_unresolved_import_is_silent(tmp_path):
 
 
 def test_class_file_edited_between_runs_is_reparsed(tmp_path):
-    models = write(tmp_path / "models.py", LAYERS.replace("FPN", "Net") + "        self.extra = nn.Linear(2, 2)\n")
+    models = write(tmp_path / "models.py", LAYERS.replace("FPN", "Net").replace(
+        "self.lateral = nn.Conv2d(8, 8, 1)", "self.lateral = nn.Conv2d(8, 8, 1)\n        self.extra = nn.Linear(8, 8)"
+    ).replace("return self.lateral(x)", "return self.extra(self.lateral(x))"))
     train = write(tmp_path / "train.py", """
     import torch
     from models import Net
@@ -433,7 +468,7 @@ def test_class_file_edited_between_runs_is_reparsed(tmp_path):
     assert [d.code for d in lint_source(str(train), train.read_text(), settings, str(tmp_path))] == ["OPT401"]
     import os
     import time
-    models.write_text(models.read_text().replace("nn.Linear(2, 2)", "nn.ReLU()"))
+    models.write_text(models.read_text().replace("nn.Linear(8, 8)", "nn.ReLU()"))
     st = os.stat(models)
     os.utime(models, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
     time.sleep(0)
@@ -626,3 +661,127 @@ def test_bad_input_never_raises():
     opt = torch.optim.SGD([{1: 2}, {"params": [][0].parameters()}], lr=0.1)
     """
     assert codes_at(src, ["OPT4"]) == []
+
+
+@pytest.mark.parametrize("src", [
+    # a submodule the forward never uses (left over, or used through a path we cannot see)
+    """
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(4, 4)
+            self.decoder = nn.Linear(4, 4)
+            self.aux_head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.decoder(self.encoder(x))
+
+    model = Net()
+    opt = torch.optim.Adam([{"params": model.encoder.parameters()}, {"params": model.decoder.parameters()}])
+    """,
+    # a backbone only ever run without gradients
+    """
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Conv2d(3, 8, 3)
+            self.proj = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            with torch.no_grad():
+                feats = self.backbone(x).mean((2, 3))
+            return self.head(self.proj(feats))
+
+    model = Probe()
+    opt = torch.optim.SGD([{"params": model.proj.parameters()}, {"params": model.head.parameters(), "lr": 0.1}], lr=0.01)
+    """,
+    """
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Conv2d(3, 8, 3)
+            self.proj = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            feats = self.backbone(x).detach().mean((2, 3))
+            return self.head(self.proj(feats))
+
+    model = Probe()
+    opt = torch.optim.SGD([{"params": model.proj.parameters()}, {"params": model.head.parameters(), "lr": 0.1}], lr=0.01)
+    """,
+    # target networks updated by Polyak averaging, never by the optimizer
+    """
+    class Critic(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q1 = nn.Linear(6, 1)
+            self.q2 = nn.Linear(6, 1)
+            self.q1_target = nn.Linear(6, 1)
+            self.q2_target = nn.Linear(6, 1)
+
+        def forward(self, obs):
+            return self.q1(obs), self.q2(obs)
+
+        def target(self, obs):
+            return self.q1_target(obs), self.q2_target(obs)
+
+    critic = Critic()
+    critic_opt = torch.optim.Adam(list(critic.q1.parameters()) + list(critic.q2.parameters()), lr=3e-4)
+    """,
+    """
+    class Student(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(4, 4)
+            self.predictor = nn.Linear(4, 4)
+            self.key_encoder = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.predictor(self.encoder(x)), self.key_encoder(x)
+
+        @torch.no_grad()
+        def momentum_update(self):
+            for pk, pq in zip(self.key_encoder.parameters(), self.encoder.parameters()):
+                pk.mul_(0.99).add_(pq, alpha=0.01)
+
+    model = Student()
+    opt = torch.optim.SGD([{"params": model.encoder.parameters()}, {"params": model.predictor.parameters()}], lr=0.1)
+    """,
+    # a GAN in Lightning: each optimizer takes one part
+    """
+    import pytorch_lightning as pl
+
+    class GAN(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+            self.generator = nn.Sequential(nn.Linear(8, 16), nn.Tanh())
+            self.mapping = nn.Linear(8, 8)
+            self.discriminator = nn.Sequential(nn.Linear(16, 1))
+
+        def forward(self, z):
+            return self.generator(self.mapping(z))
+
+        def training_step(self, batch, batch_idx):
+            return self.discriminator(self(batch)).mean()
+
+        def configure_optimizers(self):
+            opt_g = torch.optim.Adam([{"params": self.generator.parameters()}, {"params": self.mapping.parameters(), "lr": 1e-5}])
+            opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=2e-4)
+            return [opt_g, opt_d]
+    """,
+])
+def test_opt401_silent_for_parts_no_optimizer_should_update(src):
+    header = "import torch\nimport torch.nn as nn\n"
+    assert lint_source("train.py", header + textwrap.dedent(src), Settings(select=["OPT401"])) == []
+
+
+def test_single_source_optimizer_is_not_a_group_split():
+    """``Adam(model.head.parameters())`` alone trains the head on purpose (linear probing)."""
+    body = """
+    model = Detector()
+    opt = torch.optim.Adam(model.head.parameters(), lr=1e-3)
+    """
+    assert rows(body, ["OPT401"]) == []

@@ -17,6 +17,7 @@ always calls) are ``definite``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -305,6 +306,12 @@ class ClassInfo:
     entangled: set[str] = field(default_factory=set)  # attributes that may share parameters
     frozen: set[str] = field(default_factory=set)  # relative paths frozen in the class
     freeze_unknown: bool = False  # something is frozen and we cannot tell what
+    # attributes read with gradients on in some method besides __init__ (the forward);
+    # None: the class iterates its children, so any attribute may be used
+    used: set[str] | None = field(default_factory=set)
+    # attributes whose parameters the class handles itself (``.parameters()``,
+    # ``load_state_dict``, an EMA / target-network update): not the optimizer's to cover
+    handled: set[str] = field(default_factory=set)
 
     def has_params(self) -> bool | None:
         if any(a.params is True and a.definite and not a.frozen for a in self.attrs.values()):
@@ -417,7 +424,48 @@ class _ClassAnalysis:
                 self._block(meth.body, False, visited, None)
         self._collect()
         self._freezes()
+        self._usage(visited | {"__init__"})
         return info
+
+    def _usage(self, init_like: set[str]) -> None:
+        info = self.info
+        used: set[str] = set()
+        everything = False
+        for name, meth in self.methods.items():
+            if name in init_like:
+                continue
+            nograd = _no_grad_method(meth, self.pf)
+            for n, quiet in _walk_grad(meth, self.pf, nograd):
+                if isinstance(n, cst.Attribute) and isinstance(n.value, cst.Name) and n.value.value == "self":
+                    attr = n.attr.value
+                    if attr in ("children", "modules", "named_children", "named_modules", "_modules",
+                                "__dict__"):
+                        everything = True
+                    elif not quiet:
+                        used.add(attr)
+                elif isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value in (
+                        "getattr", "vars") and n.args and isinstance(n.args[0].value, cst.Name) \
+                        and n.args[0].value.value == "self":
+                    everything = True
+        for n in _walk(self.node):
+            if isinstance(n, cst.Call):
+                f = n.func
+                if isinstance(f, cst.Attribute) and f.attr.value in _HANDLING_METHODS:
+                    d = dotted(f.value)
+                    if d and d.startswith("self."):
+                        info.handled.add(d.split(".")[1])
+                callee = dotted(f) or ""
+                if _HANDLING_CALLEE.search(callee.rsplit(".", 1)[-1]):
+                    for a in n.args:
+                        for m in _walk(a.value):
+                            d = dotted(m) if isinstance(m, cst.Attribute) else None
+                            if d and d.startswith("self."):
+                                info.handled.add(d.split(".")[1])
+        for name in info.attrs:
+            if _copy_name(name):
+                info.handled.add(name)
+        if info.used is not None:
+            info.used = None if everything else (info.used | used)
 
     # -- bases ----------------------------------------------------------------------------
     def _bases(self) -> None:
@@ -451,6 +499,8 @@ class _ClassAnalysis:
                 copy.definite = a.definite and calls_super
                 self._merge_base(copy)
             info.entangled |= base.entangled
+            info.handled |= base.handled
+            info.used = None if (base.used is None or info.used is None) else info.used | base.used
             info.frozen |= base.frozen
             info.freeze_unknown = info.freeze_unknown or base.freeze_unknown
         if not self.node.bases:
@@ -756,6 +806,55 @@ def _combine(vals: list[_Value], either: bool = False) -> _Value:
     else:
         params = True if any(p is True for p in ps) else False if all(p is False for p in ps) else None
     return _Value(module, params=params)
+
+
+_HANDLING_METHODS = frozenset({"parameters", "named_parameters", "load_state_dict", "copy_",
+                               "requires_grad_", "lerp_", "mul_", "add_"})
+_HANDLING_CALLEE = re.compile(r"update|ema|polyak|copy|sync|target|momentum|average|swa|freeze",
+                              re.IGNORECASE)
+# A submodule named like a non-trained copy (target network, EMA, teacher, ...).
+_COPY_WORDS = frozenset({"target", "targ", "tgt", "ema", "teacher", "momentum", "shadow", "avg",
+                         "average", "averaged", "swa", "old", "prev", "previous", "frozen", "polyak",
+                         "slow", "mean", "fixed", "ref", "reference", "pretrained"})
+
+
+def _copy_name(name: str) -> bool:
+    """``critic_target``, ``ema_model``, ``teacher``, ``model_old``: a copy nobody optimizes."""
+    return any(w in _COPY_WORDS for w in re.split(r"[_\d]+", name.lower()) if w)
+_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+                      "torch.autograd.grad_mode.no_grad", "torch.set_grad_enabled"})
+
+
+def _no_grad_method(meth: cst.FunctionDef, pf: "ParsedFile") -> bool:
+    for dec in meth.decorators:
+        d = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
+        if pf.imports.qualify(d) in _NO_GRAD:
+            return True
+    return False
+
+
+def _walk_grad(node: cst.CSTNode, pf: "ParsedFile", quiet: bool) -> Iterator[tuple[cst.CSTNode, bool]]:
+    """Nodes under ``node``, each with whether it runs without gradients (no_grad blocks)."""
+    stack = [(node, quiet)]
+    while stack:
+        n, q = stack.pop()
+        yield n, q
+        if isinstance(n, cst.With) and not q:
+            for item in n.items:
+                e = item.item
+                f = e.func if isinstance(e, cst.Call) else e
+                if pf.imports.qualify(f) in _NO_GRAD:
+                    q_body = True
+                    break
+            else:
+                q_body = False
+            stack.extend((c, q_body if c is n.body else q) for c in reversed(n.children))
+            continue
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "detach":
+            stack.append((n.func.value, True))
+            stack.extend((a, q) for a in reversed(n.args))
+            continue
+        stack.extend((c, q) for c in reversed(n.children))
 
 
 # -- freezing ------------------------------------------------------------------------------

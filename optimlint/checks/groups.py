@@ -642,6 +642,8 @@ class GroupsCheck(Check):
         if not sources or any(s.kind == "filtered" for s in sources):
             return None
         paths = [s.path for s in sources]
+        if len(set(paths)) < 2:
+            return None  # one module's parameters: training only that part is deliberate
         common = _common_root(paths)
         if common is None:
             return None
@@ -824,7 +826,8 @@ def _missing_in(info: M.ClassInfo, covered: set[tuple[str, ...]], prefix: str) -
         subs = {p[1:] for p in covered if p[0] == name}
         if not subs:
             if at.definite and at.params is True and not at.frozen and name not in info.entangled \
-                    and (at.module is True or at.param):
+                    and (at.module is True or at.param) and name not in info.handled \
+                    and (info.used is None or name in info.used):
                 out.append(prefix + name)
             continue
         if () in subs or "[]" in {p[0] for p in subs}:
