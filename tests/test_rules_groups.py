@@ -454,15 +454,26 @@ def test_unresolved_import_is_silent(tmp_path):
 
 
 def test_class_file_edited_between_runs_is_reparsed(tmp_path):
-    models = write(tmp_path / "models.py", LAYERS.replace("FPN", "Net").replace(
-        "self.lateral = nn.Conv2d(8, 8, 1)", "self.lateral = nn.Conv2d(8, 8, 1)\n        self.extra = nn.Linear(8, 8)"
-    ).replace("return self.lateral(x)", "return self.extra(self.lateral(x))"))
+    models = write(tmp_path / "models.py", """
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lateral = nn.Conv2d(8, 8, 1)
+            self.smooth = nn.Conv2d(8, 8, 3)
+            self.extra = nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.extra(self.smooth(self.lateral(x)))
+    """)
     train = write(tmp_path / "train.py", """
     import torch
     from models import Net
 
     net = Net()
-    opt = torch.optim.SGD([{"params": net.lateral.parameters()}], lr=0.1)
+    opt = torch.optim.SGD([{"params": net.lateral.parameters()}, {"params": net.smooth.parameters()}], lr=0.1)
     """)
     settings = Settings(select=["OPT401"])
     assert [d.code for d in lint_source(str(train), train.read_text(), settings, str(tmp_path))] == ["OPT401"]
