@@ -658,7 +658,12 @@ class Monitor:
             if rec.n >= 0:
                 rec.n += 1
         elif kind == CLEARED:
-            if rec.acc_since_step and p._version == rec.p_ver and self.step_count == rec.step_at_acc:
+            # A wiped backward counts only when it is the same training backward (same line,
+            # same weights, no step of any optimizer since): an adversarial attack's or a
+            # saliency map's backward cleared before the training backward is not OPT106.
+            last = rec.last_bw
+            if rec.acc_since_step and p._version == rec.p_ver and self.step_count == rec.step_at_acc \
+                    and last is not None and bw is not None and last.loc == bw.loc:
                 rec.wiped += 1
             rec.n = 1
             rec.pre_step = 0
