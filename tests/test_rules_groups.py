@@ -796,3 +796,30 @@ def test_single_source_optimizer_is_not_a_group_split():
     opt = torch.optim.Adam(model.head.parameters(), lr=1e-3)
     """
     assert rows(body, ["OPT401"]) == []
+
+
+def test_part_frozen_through_another_name_is_silent():
+    """The trainer freezes ``self.model.backbone``: the same module as ``model.backbone``."""
+    body = """
+    class Trainer:
+        def __init__(self, model, optimizer):
+            self.model = model
+            self.optimizer = optimizer
+            for param in self.model.neck.parameters():
+                param.requires_grad = False
+
+    model = Detector()
+    optimizer = torch.optim.AdamW([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}])
+    trainer = Trainer(model, optimizer)
+    """
+    assert rows(body, ["OPT401"]) == []
+
+
+def test_groups_as_names_of_dicts():
+    body = """
+    model = Detector()
+    backbone_group = {"params": model.backbone.parameters(), "lr": 1e-4}
+    head_group = {"params": model.head.parameters(), "lr": 1e-3, "weight_decays": 0.0}
+    optimizer = torch.optim.AdamW([backbone_group, head_group])
+    """
+    assert rows(body) == [("OPT403", ROW + 3), ("OPT401", ROW + 4)]

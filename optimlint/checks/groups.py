@@ -276,7 +276,7 @@ class Analysis:
                     dynamic = True
             expr = use.values[0]
         if isinstance(expr, (cst.List, cst.Tuple)):
-            elements = [e for e in expr.elements]
+            elements = [self._deref(e, site.scopes) for e in expr.elements]
             if any(isinstance(e, cst.StarredElement) and _is_groupish(e.value) for e in elements):
                 dynamic = True
             dictish = [e for e in elements if not isinstance(e, cst.StarredElement) and _is_groupish(e.value)]
@@ -307,6 +307,14 @@ class Analysis:
         if isinstance(expr, (cst.ListComp, cst.GeneratorExp)) and _is_groupish(expr.elt):
             return Groups([], True)
         return Groups([Group(expr, self.sources(expr, site.scopes))], dynamic)
+
+    def _deref(self, element: cst.BaseElement, scopes: tuple) -> cst.BaseElement:
+        """``[backbone_group, head_group]`` where each name holds one dict literal."""
+        if isinstance(element, cst.Element) and isinstance(element.value, cst.Name):
+            value = self.single_value(scopes, element.value.value)
+            if value is not None and _is_groupish(value):
+                return element.with_changes(value=value)
+        return element
 
     def _group(self, value: cst.BaseExpression, scopes: tuple) -> Group | None:
         if isinstance(value, cst.Dict):
@@ -713,6 +721,13 @@ class GroupsCheck(Check):
         missing = _missing_in(info, covered, "")
         if not missing:
             return None
+        # ``trainer.model.neck`` frozen or given to another optimizer elsewhere in the file:
+        # the same object under another name, maybe
+        elsewhere = self._mentions(ctx, site)
+        missing = [m for m in missing if not any(
+            len(t) >= len(m.split(".")) and t[-len(m.split(".")):] == tuple(m.split(".")) for t in elsewhere)]
+        if not missing:
+            return None
         names = ", ".join(f"`{root}.{m}`" for m in missing)
         plural = "have" if len(missing) > 1 else "has"
         return ctx.diagnostic(
@@ -720,6 +735,16 @@ class GroupsCheck(Check):
             f"the parameter groups leave out {names}, which {plural} trainable parameters: no "
             f"optimizer updates them; add a group for them (or freeze them with "
             f"`requires_grad_(False)`)")
+
+    def _mentions(self, ctx, site: OptimizerSite) -> list[tuple[str, ...]]:
+        """Dotted modules whose parameters the file handles outside this optimizer."""
+        found, _counting, subjects, _unknown = ctx.cached("optimlint.groups.coverage", lambda: None) \
+            or (None, None, set(), False)
+        inside = {id(n) for n in M._walk(site.call)}
+        out = [tuple(k.split(".")) for k, node, what in (found or ())
+               if id(node) not in inside and not what.startswith("assign:")]
+        out.extend(tuple(sj.split(".")) for sj in subjects)
+        return out
 
     def _file_coverage(self, ctx, a: Analysis, site: OptimizerSite, root: str) -> set | None:
         """Paths under ``root`` that the rest of the file gives to an optimizer or freezes;
