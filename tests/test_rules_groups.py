@@ -823,3 +823,35 @@ def test_groups_as_names_of_dicts():
     optimizer = torch.optim.AdamW([backbone_group, head_group])
     """
     assert rows(body) == [("OPT403", ROW + 3), ("OPT401", ROW + 4)]
+
+
+def test_whole_model_read_by_clipping_counting_and_loops_still_fires():
+    body = """
+    def train(model, loader, optimizer):
+        for x, y in loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+
+    model = Detector()
+    print(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    for p in model.parameters():
+        p.data.mul_(1.0)
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """
+    assert rows(body, ["OPT401"]) == [("OPT401", ROW + 12)]
+
+
+@pytest.mark.parametrize("other", [
+    "params = [p for p in model.parameters() if p.requires_grad]",
+    "ema = ExponentialMovingAverage(model.parameters(), decay=0.999)",
+    "opt2 = Lamb(model.parameters())",
+])
+def test_whole_model_given_elsewhere_is_silent(other):
+    body = f"""
+    model = Detector()
+    {other}
+    opt = torch.optim.SGD([{{"params": model.backbone.parameters()}}, {{"params": model.head.parameters()}}], lr=0.1)
+    """
+    assert rows(body, ["OPT401"]) == []

@@ -754,9 +754,15 @@ class GroupsCheck(Check):
             counting: set[int] = set()
 
             class V(cst.CSTVisitor):
+                def visit_For(self, node: cst.For) -> None:
+                    # ``for p in model.parameters(): p.data.clamp_(...)``: a loop reads the
+                    # parameters (freezing loops are freeze_subjects' business)
+                    for n in M._walk(node.iter):
+                        counting.add(id(n))
+
                 def visit_Call(self, node: cst.Call) -> None:
                     f = node.func
-                    if isinstance(f, cst.Name) and f.value in ("sum", "len", "print", "count_parameters"):
+                    if _consumer_name(f) in _READERS:
                         for n in M._walk(node):
                             counting.add(id(n))
                     if isinstance(f, cst.Attribute) and f.attr.value in (
@@ -824,6 +830,21 @@ class GroupsCheck(Check):
             elif _overlaps(s, root):
                 return None
         return out
+
+
+# Calls that only read parameters (count, clip, print): a model's ``parameters()`` given to
+# them says nothing about which optimizer holds what.
+_READERS = frozenset({"sum", "len", "print", "count_parameters", "clip_grad_norm_", "clip_grad_value_",
+                      "clip_grad_norm", "parameters_to_vector", "any", "all", "max", "min", "format",
+                      "info", "debug", "warning", "log", "numel", "count_params", "get_n_params"})
+
+
+def _consumer_name(func: cst.BaseExpression) -> str | None:
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return None
 
 
 def _self_reassign(value: cst.BaseExpression, name: str) -> bool:
