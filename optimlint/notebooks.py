@@ -482,6 +482,14 @@ class Notebook:
         out = json.dumps(self.data, indent=indent, ensure_ascii=_ascii_only(self.raw_text))
         return out + ("\n" if self.raw_text.endswith("\n") else "")
 
+    def after(self, new_text: str) -> "Notebook":
+        """The notebook as ``render(new_text)`` writes it, read again: its cell map locates
+        findings in the fixed text (a fix that adds rows moves every row after it). Its
+        ``text`` is ``new_text`` except where a magic a fix would have dropped was kept or
+        a cell now starts indented (IPython dedents it): lint its ``text`` then."""
+        nb = read_notebook(self.path, self.render(new_text).encode("utf-8"))
+        return nb
+
     def diff(self, new_text: str) -> str:
         """Unified diffs of the changed cells, each labelled ``path:cell N``."""
         from optimlint.report.paths import display_path
