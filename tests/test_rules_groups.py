@@ -623,6 +623,8 @@ def test_add_param_group_keys_are_checked():
     '"name": "head", "lr_scale": 0.1, "layer_id": 3, "lr_mult": 10, "decay_mult": 0',
     '"weight_decay_scale": 0.5, "base_lr": 0.1, "max_lr": 1.0, "initial_lr": 0.1, "param_names": []',
     '"layer_decay": 0.75, "is_bias": True, "group": "head", "apply_decay": False',
+    # close to metadata keys, not to an option: nothing the optimizer would have used
+    '"names": ["fc.weight"], "initial_lrs": 0.1, "param_name": "fc"',
     # Keras names are OPT301's
     '"learning_rate": 0.1, "epsilon": 1e-8, "beta_1": 0.9',
     # a key valid for this optimizer

@@ -73,7 +73,7 @@ _AFFINE_SWITCH = {"BatchNorm1d": ("affine", True), "BatchNorm2d": ("affine", Tru
 _MODEL_FACTORIES_PREFIX = ("torchvision.models.",)
 _MODEL_FACTORIES = frozenset({"timm.create_model"})
 # ``module.to(...)`` and friends return the module itself.
-_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train",
+SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train",
                              "eval", "requires_grad_", "to_empty", "xpu", "mps", "type"})
 _DYNAMIC_METHODS = frozenset({"add_module", "register_module", "__setattr__", "_modules",
                               "__dict__", "apply_to_submodules"})
@@ -102,7 +102,7 @@ class ParsedFile:
             elif isinstance(stmt, cst.FunctionDef):
                 other.add(stmt.name.value)
             else:
-                for node in _walk(stmt):
+                for node in walk(stmt):
                     if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
                         t = node.target
                         if isinstance(t, cst.Name):
@@ -137,7 +137,7 @@ def parse_file(path: str) -> ParsedFile | None:
     return parsed
 
 
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     stack = [node]
     while stack:
         n = stack.pop()
@@ -348,7 +348,7 @@ def class_of_call_value(pf: ParsedFile, value: cst.BaseExpression, project_root:
     """(ClassInfo or None, frozen) for ``Detector(...)`` / ``Detector(...).to(dev)``."""
     frozen = False
     while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-            and value.func.attr.value in _SELF_RETURNING:
+            and value.func.attr.value in SELF_RETURNING:
         if value.func.attr.value == "requires_grad_" and not _true_arg(value):
             frozen = True
         value = value.func.value
@@ -368,7 +368,7 @@ def _true_arg(call: cst.Call) -> bool:
     return isinstance(v, cst.Name) and v.value == "True"
 
 
-def _kw(call: cst.Call, name: str) -> cst.BaseExpression | None:
+def keyword_arg(call: cst.Call, name: str) -> cst.BaseExpression | None:
     for a in call.args:
         if a.keyword is not None and a.keyword.value == name:
             return a.value
@@ -447,7 +447,7 @@ class _ClassAnalysis:
                         "getattr", "vars") and n.args and isinstance(n.args[0].value, cst.Name) \
                         and n.args[0].value.value == "self":
                     everything = True
-        for n in _walk(self.node):
+        for n in walk(self.node):
             if isinstance(n, cst.Call):
                 f = n.func
                 if isinstance(f, cst.Attribute) and f.attr.value in _HANDLING_METHODS:
@@ -457,7 +457,7 @@ class _ClassAnalysis:
                 callee = dotted(f) or ""
                 if _HANDLING_CALLEE.search(callee.rsplit(".", 1)[-1]):
                     for a in n.args:
-                        for m in _walk(a.value):
+                        for m in walk(a.value):
                             d = dotted(m) if isinstance(m, cst.Attribute) else None
                             if d and d.startswith("self."):
                                 info.handled.add(d.split(".")[1])
@@ -525,7 +525,7 @@ class _ClassAnalysis:
 
     # -- dynamic additions ------------------------------------------------------------------
     def _dynamic(self) -> None:
-        for n in _walk(self.node):
+        for n in walk(self.node):
             if isinstance(n, cst.Call):
                 f = n.func
                 if isinstance(f, cst.Name) and f.value in ("setattr", "delattr", "vars"):
@@ -538,7 +538,7 @@ class _ClassAnalysis:
                 if isinstance(n.value, cst.Name) and n.value.value == "self":
                     self.info.complete = False
             elif isinstance(n, cst.Del):
-                for t in _walk(n.target):
+                for t in walk(n.target):
                     if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) \
                             and t.value.value == "self":
                         self.info.complete = False
@@ -601,7 +601,7 @@ class _ClassAnalysis:
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             return
         # match statements and anything else: assignments inside are not definite
-        for n in _walk(stmt):
+        for n in walk(stmt):
             if isinstance(n, (cst.SimpleStatementLine,)):
                 for s in n.body:
                     self._small(s, False, chain, None)
@@ -637,7 +637,7 @@ class _ClassAnalysis:
         k = dotted(target) if isinstance(target, cst.Attribute) else None
         if k and k.startswith("self.") and k.count(".") >= 2:
             self.info.entangled.add(k.split(".")[1])
-            for n in _walk(value):
+            for n in walk(value):
                 d = dotted(n) if isinstance(n, cst.Attribute) else None
                 if d and d.startswith("self.") and d.count(".") >= 1:
                     self.info.entangled.add(d.split(".")[1])
@@ -652,7 +652,7 @@ class _ClassAnalysis:
             name = target.attr.value
             v = self._value(value) if value is not None else _UNKNOWN
             if value is not None:
-                refs = {d.split(".")[1] for n in _walk(value)
+                refs = {d.split(".")[1] for n in walk(value)
                         if isinstance(n, cst.Attribute) and (d := dotted(n)) and d.startswith("self.")}
                 if refs and v.module is not False:
                     self.info.entangled |= refs | {name}
@@ -661,14 +661,14 @@ class _ClassAnalysis:
     # -- values -----------------------------------------------------------------------------
     def _param_value(self, value) -> _Value:
         if isinstance(value, cst.Call) and self.pf.imports.qualify(value.func) in PARAMETER_CLASSES:
-            rg = _literal_bool(_kw(value, "requires_grad"))
+            rg = _literal_bool(keyword_arg(value, "requires_grad"))
             return _Value(False, param=True, params=True, frozen=rg is False)
         return _UNKNOWN
 
     def _value(self, value: cst.BaseExpression) -> _Value:
         frozen = False
         while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-                and value.func.attr.value in _SELF_RETURNING:
+                and value.func.attr.value in SELF_RETURNING:
             if value.func.attr.value == "requires_grad_" and not _true_arg(value):
                 frozen = True
             value = value.func.value
@@ -746,10 +746,10 @@ class _ClassAnalysis:
             return _Value(True, params=_combine(vals).params)
         if last in _AFFINE_SWITCH:
             kw, default = _AFFINE_SWITCH[last]
-            on = _literal_bool(_kw(call, kw))
+            on = _literal_bool(keyword_arg(call, kw))
             if last in ("Linear", "Conv2d"):
                 return _Value(True, params=True)
-            if on is None and _kw(call, kw) is not None:
+            if on is None and keyword_arg(call, kw) is not None:
                 return _Value(True, params=None)
             return _Value(True, params=default if on is None else on)
         if last in PARAMETERLESS:
@@ -871,7 +871,7 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
     params: list[set[str]] = []
 
     def loop_vars(target) -> set[str]:
-        return {n.value for n in _walk(target) if isinstance(n, cst.Name)}
+        return {n.value for n in walk(target) if isinstance(n, cst.Name)}
 
     def iter_subject(it) -> str | None:
         while isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value in (

@@ -188,7 +188,7 @@ def name_use(scope: cst.CSTNode, name: str) -> NameUse:
                     elif dotted(local) and dotted(local).split(".")[0] == name:
                         use.opaque = True
             elif isinstance(child, cst.Del):
-                if any(isinstance(n, cst.Name) and n.value == name for n in M._walk(child.target)):
+                if any(isinstance(n, cst.Name) and n.value == name for n in M.walk(child.target)):
                     use.opaque = True
             elif isinstance(child, cst.Call):
                 f = child.func
@@ -204,7 +204,7 @@ def name_use(scope: cst.CSTNode, name: str) -> NameUse:
 
 
 def _binds(target: cst.CSTNode, name: str) -> bool:
-    return any(isinstance(n, cst.Name) and n.value == name for n in M._walk(target))
+    return any(isinstance(n, cst.Name) and n.value == name for n in M.walk(target))
 
 
 _MUTATORS = frozenset({"append", "extend", "insert", "+=", "pop", "remove", "clear", "__setitem__",
@@ -357,7 +357,7 @@ class Analysis:
                 k = key_of(f.value)
                 if k is None:
                     return None
-                rec = M._kw(expr, "recurse")
+                rec = M.keyword_arg(expr, "recurse")
                 positional = [a for a in expr.args if a.keyword is None]
                 if positional or (rec is not None and not (isinstance(rec, cst.Name) and rec.value == "True")):
                     return [Source(k, "filtered", expr)]
@@ -469,7 +469,7 @@ def _comp_yields_param(elt, target) -> bool:
 
 def _requires_grad_test(test, target) -> bool:
     """``if p.requires_grad``: keeps every trainable parameter."""
-    names = {n.value for n in M._walk(target) if isinstance(n, cst.Name)}
+    names = {n.value for n in M.walk(target) if isinstance(n, cst.Name)}
     return isinstance(test, cst.Attribute) and test.attr.value == "requires_grad" \
         and isinstance(test.value, cst.Name) and test.value.value in names
 
@@ -550,7 +550,7 @@ class GroupsCheck(Check):
             for key, node in g.keys:
                 if key in known or key in KERAS_KEYS:
                     continue
-                match = close_key(key, known)
+                match = close_key(key, OPTIMIZER_KEYS[cls])  # a misspelt option, not metadata
                 if match is None:
                     continue
                 fix = None
@@ -740,7 +740,7 @@ class GroupsCheck(Check):
         """Dotted modules whose parameters the file handles outside this optimizer."""
         found, _counting, subjects, _unknown = ctx.cached("optimlint.groups.coverage", lambda: None) \
             or (None, None, set(), False)
-        inside = {id(n) for n in M._walk(site.call)}
+        inside = {id(n) for n in M.walk(site.call)}
         out = [tuple(k.split(".")) for k, node, what in (found or ())
                if id(node) not in inside and not what.startswith("assign:")]
         out.extend(tuple(sj.split(".")) for sj in subjects)
@@ -757,13 +757,13 @@ class GroupsCheck(Check):
                 def visit_For(self, node: cst.For) -> None:
                     # ``for p in model.parameters(): p.data.clamp_(...)``: a loop reads the
                     # parameters (freezing loops are freeze_subjects' business)
-                    for n in M._walk(node.iter):
+                    for n in M.walk(node.iter):
                         counting.add(id(n))
 
                 def visit_Call(self, node: cst.Call) -> None:
                     f = node.func
                     if _consumer_name(f) in _READERS:
-                        for n in M._walk(node):
+                        for n in M.walk(node):
                             counting.add(id(n))
                     if isinstance(f, cst.Attribute) and f.attr.value in (
                             "parameters", "named_parameters", "requires_grad_", "add_module",
@@ -788,9 +788,9 @@ class GroupsCheck(Check):
         found, counting, subjects, unknown = ctx.cached("optimlint.groups.coverage", build)
         if unknown:
             return None
-        inside = {id(n) for n in M._walk(site.call)}
+        inside = {id(n) for n in M.walk(site.call)}
         self_rooted = root.split(".")[0] == "self"
-        in_class = {id(n) for n in M._walk(site.klass)} if self_rooted and site.klass else set()
+        in_class = {id(n) for n in M.walk(site.klass)} if self_rooted and site.klass else set()
         out: set[tuple[str, ...]] = set()
         for k, node, what in found:
             if id(node) in inside:
@@ -850,7 +850,7 @@ def _consumer_name(func: cst.BaseExpression) -> str | None:
 def _self_reassign(value: cst.BaseExpression, name: str) -> bool:
     """``model = model.to(device)`` keeps the object."""
     while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-            and value.func.attr.value in M._SELF_RETURNING:
+            and value.func.attr.value in M.SELF_RETURNING:
         value = value.func.value
         if isinstance(value, cst.Name) and value.value == name:
             return True
