@@ -857,3 +857,37 @@ def test_whole_model_given_elsewhere_is_silent(other):
     opt = torch.optim.SGD([{{"params": model.backbone.parameters()}}, {{"params": model.head.parameters()}}], lr=0.1)
     """
     assert rows(body, ["OPT401"]) == []
+
+
+def test_model_held_by_a_trainer_attribute():
+    body = """
+    class Trainer:
+        def __init__(self, lr=0.01):
+            self.model = Detector(num_classes=5)
+            self.optimizer = torch.optim.SGD(
+                [
+                    {"params": self.model.backbone.parameters(), "lr": lr * 0.1},
+                    {"params": self.model.head.parameters()},
+                ],
+                lr=lr,
+                momentum=0.9,
+            )
+
+        def step(self, x):
+            self.optimizer.zero_grad()
+            self.model(x).sum().backward()
+            self.optimizer.step()
+    """
+    assert rows(body) == [("OPT401", ROW + 4)]
+    assert messages(body)[0].startswith("the parameter groups leave out `self.model.neck`, which")
+
+
+def test_model_injected_into_a_trainer_is_silent():
+    body = """
+    class Trainer:
+        def __init__(self, model, lr=0.01):
+            self.model = model
+            self.optimizer = torch.optim.SGD(
+                [{"params": self.model.backbone.parameters()}, {"params": self.model.head.parameters()}], lr=lr)
+    """
+    assert rows(body) == []

@@ -801,6 +801,8 @@ class GroupsCheck(Check):
                 continue  # the class's own attributes: the class analysis has them
             r = _rel(k, root)
             if r is None:
+                if what.startswith("assign:"):
+                    continue  # ``self.model = ...`` itself, or a sibling attribute
                 if _overlaps(k, root) and len(k) < len(root) and id(node) not in counting:
                     return None  # an ancestor of root used as a whole
                 continue
