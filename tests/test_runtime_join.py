@@ -1,0 +1,81 @@
+"""The join of static findings with runtime observations (torch-free)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from optimlint.diagnostics import Diagnostic, Location
+from optimlint.runtime.join import join
+from optimlint.runtime.observations import Observation, RuntimeReport
+from optimlint.runtime.report import text_lines, to_json
+
+SOURCE = textwrap.dedent("""\
+    import torch
+
+    opt = torch.optim.Adam(params, weight_decay=0.1)
+
+    for epoch in range(3):
+        for x in data:
+            loss = model(x)
+            loss.backward()
+            opt.step()
+        sched.step()
+
+
+    def evaluate():
+        model.eval()
+""")
+
+
+def diag(code, row, path):
+    return Diagnostic(code, "", "static message", path, Location(row, 5), Location(row, 9))
+
+
+def test_statuses_by_span(tmp_path):
+    path = str(tmp_path / "train.py")
+    static = [diag("OPT302", 3, path), diag("OPT101", 8, path), diag("OPT201", 10, path), diag("OPT603", 14, path)]
+    observations = [
+        Observation("OPT101", "runtime message", path, 9, rank=1),   # the step row: same loop span
+        Observation("OPT302", "runtime message", path, 5),           # another statement: no match
+    ]
+    sites = {(path, 3): {"construct"}, (path, 8): {"backward"}, (path, 10): {"sched_step"}}
+    out = join(static, observations, sites, {path: SOURCE})
+    got = [(d.code, d.location.row, d.runtime, bool(d.extra.get("runtime_only"))) for d in out]
+    assert got == [
+        ("OPT302", 3, "not-observed", False),
+        ("OPT101", 8, "confirmed", False),
+        ("OPT201", 10, "not-observed", False),
+        ("OPT603", 14, "not-reached", False),
+        ("OPT302", 5, "confirmed", True),
+    ]
+    assert out[1].message == "static message" and out[1].extra["rank"] == 1
+    assert out[4].message == "runtime message" and out[4].name == "adam-weight-decay"
+
+
+def test_other_file_or_other_code_does_not_confirm(tmp_path):
+    path, other = str(tmp_path / "train.py"), str(tmp_path / "other.py")
+    out = join([diag("OPT101", 8, path)], [Observation("OPT101", "m", other, 8), Observation("OPT103", "m", path, 8)],
+               {}, {path: SOURCE})
+    assert [(d.code, d.filename, d.runtime) for d in out] == [
+        ("OPT101", path, "not-reached"), ("OPT101", other, "confirmed"), ("OPT103", path, "confirmed")]
+
+
+def test_text_and_json_shapes(tmp_path):
+    path = str(tmp_path / "train.py")
+    obs = Observation("OPT101", "runtime message", path, 9, rank=0, nodeid="tests/test_a.py::test_b")
+    out = join([], [obs], {}, {})
+    lines = text_lines(out, errors=["step hook: RuntimeError: x"], rank=0)
+    assert lines[0] == "optimlint runtime report (rank 0)"
+    assert lines[1].endswith(": OPT101 runtime message [confirmed] (runtime only, rank 0, test tests/test_a.py::test_b)")
+    assert lines[2] == "optimlint: internal error in a runtime hook (ignored): step hook: RuntimeError: x"
+    (obj,) = to_json(out)
+    assert obj["runtime"] == "confirmed" and obj["rank"] == 0 and obj["test"] == "tests/test_a.py::test_b"
+    assert obj["location"] == {"column": 1, "row": 9} and obj["fix"] is None
+    assert list(obj) == sorted(obj)
+
+
+def test_report_deduplicates_and_counts():
+    report = RuntimeReport()
+    for _ in range(3):
+        report.add(Observation("OPT101", "m", "/x.py", 3))
+    assert len(report.findings) == 1 and report.findings[0].count == 3

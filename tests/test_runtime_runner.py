@@ -1,0 +1,136 @@
+"""`optimlint run`: arguments, the program's own exit status, sys.argv, -m, report formats
+and the join statuses (confirmed / not-observed / not-reached), through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import invoke, write
+
+pytest.importorskip("torch")
+
+LOOP = """
+import sys
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(3):
+    loss = model(torch.randn(2, 4)).sum()
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_text_report_goes_to_stderr_and_the_status_is_the_programs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", LOOP + "sys.exit(3)\n")
+    result = invoke(["run", "train.py"])
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines[-2].startswith("train.py:10:5: OPT101 ")
+    assert lines[-2].endswith("[confirmed]")
+    assert lines[-1] == "optimlint runtime: 1 confirmed (0 seen only at runtime), 0 not observed, 0 not reached"
+
+
+def test_strict_does_not_override_a_failing_status(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", LOOP + "sys.exit(4)\n")
+    assert invoke(["run", "--strict", "train.py"]).exit_code == 4
+
+
+def test_program_error_prints_its_traceback_without_optimlint_frames(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", """
+        import torch
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, nesterov=True)
+    """)
+    result = invoke(["run", "train.py"])
+    assert result.exit_code == 1
+    assert "ValueError: Nesterov momentum requires a momentum and zero dampening" in result.stderr
+    assert 'File "' + str(tmp_path / "train.py") + '", line 2, in <module>' in result.stderr
+    assert "optimlint" + os.sep + "runtime" not in result.stderr
+    assert "OPT303" in result.stderr
+
+
+def test_argv_main_guard_and_output_file_json(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", """
+        import json, sys
+        if __name__ == "__main__":
+            json.dump(sys.argv, open("argv.json", "w"))
+    """)
+    result = invoke(["run", "--output-format=json", "--output-file", "out.json", "train.py", "--epochs", "2"])
+    assert result.exit_code == 0
+    assert json.loads((tmp_path / "argv.json").read_text()) == ["train.py", "--epochs", "2"]
+    assert json.loads((tmp_path / "out.json").read_text()) == []
+    assert result.stderr == ""
+
+
+def test_dash_m_runs_a_module_as_main(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "pkg" / "__init__.py", "")
+    write(tmp_path / "pkg" / "train.py", LOOP + "open('ran.txt', 'w').write(' '.join(sys.argv[1:]) + __name__)\n")
+    out = tmp_path / "r.json"
+    result = invoke(["run", "--output-format", "json", "--output-file", str(out), "-m", "pkg.train", "a", "b"])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "ran.txt").read_text() == "a b__main__"
+    report = json.loads(out.read_text())
+    assert [(d["code"], d["runtime"], d["location"]["row"]) for d in report] == [("OPT101", "confirmed", 10)]
+    assert report[0]["filename"] == str(tmp_path / "pkg" / "train.py")
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "missing the script"),
+    (["--output-format", "sarif", "x.py"], "invalid value for `--output-format`"),
+    (["--bogus", "x.py"], "unknown option `--bogus`"),
+    (["--output-file"], "needs a value"),
+    (["missing.py"], "missing.py: no such file"),
+])
+def test_usage_errors_exit_2(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["run", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_help(tmp_path):
+    result = invoke(["run", "--help"])
+    assert result.exit_code == 0
+    assert "usage: optimlint run" in result.stdout
+
+
+def test_not_observed_and_not_reached(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", """
+        import torch
+        from torch import nn
+
+
+        def build(model, wd):
+            return torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=wd)
+
+
+        def never_called(model, loader):
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x, y in loader:
+                loss = nn.functional.mse_loss(model(x), y)
+                loss.backward()
+                optimizer.step()
+
+
+        model = nn.Linear(4, 1)
+        optimizer = build(model, 0.0)
+    """)
+    out = tmp_path / "r.json"
+    result = invoke(["run", "--output-format", "json", "--output-file", str(out), "--strict", "train.py"])
+    assert result.exit_code == 0
+    report = json.loads(out.read_text())
+    statuses = {(d["code"], d["location"]["row"]): d["runtime"] for d in report}
+    assert statuses == {("OPT302", 6): "not-observed", ("OPT101", 13): "not-reached"}
