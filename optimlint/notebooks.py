@@ -106,6 +106,8 @@ def read_notebook(path: str, raw: bytes) -> "Notebook":
     if not isinstance(data, dict):
         raise NotebookError("not a valid notebook: the JSON is not an object")
     version = data.get("nbformat")
+    if version is None and "worksheets" in data and "cells" not in data:
+        version = 3  # nbformat 3 kept its cells in worksheets
     if isinstance(version, int) and not isinstance(version, bool) and version < 4:
         raise NotebookError(f"nbformat {version} notebooks are not supported; convert it to "
                             f"nbformat 4 (`jupyter nbconvert --to notebook --nbformat 4`)")

@@ -391,6 +391,10 @@ def test_keras_port_fix_round_trip(keras_port):
     ('{"metadata": {}, "nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": []}]}',
      "nbformat 3 notebooks are not supported; convert it to nbformat 4 "
      "(`jupyter nbconvert --to notebook --nbformat 4`)"),
+    ('{"metadata": {}, "worksheets": [{"cells": []}]}',
+     "nbformat 3 notebooks are not supported; convert it to nbformat 4 "
+     "(`jupyter nbconvert --to notebook --nbformat 4`)"),
+    ('{"cells": [], "nbformat": 5}', "not a valid notebook: unknown nbformat version 5"),
     ("[1, 2]", "not a valid notebook: the JSON is not an object"),
     ('{"cells": {}, "nbformat": 4}', "not a valid notebook: `cells` is not a list"),
     ('{"cells": [{"cell_type": "code", "source": 3}], "nbformat": 4}',
