@@ -11,6 +11,7 @@ Usage::
     python scripts/sweep_rules.py                    # the default package list
     python scripts/sweep_rules.py timm trl           # some packages
     python scripts/sweep_rules.py --no-download      # only what is already unpacked
+    python scripts/sweep_rules.py /tmp/ml/extra/*    # folders already unpacked elsewhere
     python scripts/sweep_rules.py --select OPT101    # other codes
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -66,22 +68,42 @@ def _find_wheel(pkg: str) -> Path | None:
         return None
     stem = _norm(pkg)
     for f in sorted(WHEELS.iterdir()):
-        n = _norm(f.name)
-        if n.startswith(stem + "-") and n[len(stem) + 1:][:1].isdigit():
+        n = f.name.lower()
+        if _norm(n).startswith(stem + "_") and n.startswith((stem, pkg.lower())) and \
+                n[len(stem) + 1:][:1].isdigit():
             return f
     return None
 
 
-def lint(path: Path, select: str) -> list[dict]:
+# A file can only fire these rules if it runs a backward or builds an LBFGS: lint only those
+# (the engine's own pre-filter still parses every file that says "step").
+CANDIDATE = re.compile(rb"backward|LBFGS")
+
+
+def candidates(path: Path) -> list[str]:
+    out = []
+    for f in sorted(path.rglob("*.py")):
+        try:
+            if CANDIDATE.search(f.read_bytes()):
+                out.append(str(f))
+        except OSError:
+            pass
+    return out
+
+
+def lint(path: Path, select: str, jobs: int) -> list[dict]:
     exe = Path(sys.executable).with_name("optimlint")
-    cmd = [str(exe) if exe.exists() else "optimlint", "check", "--no-cache", "--exit-zero",
-           "--output-format", "json", "--select", select, str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    try:
-        return json.loads(proc.stdout or "[]")
-    except json.JSONDecodeError:
-        print(f"# {path}: bad output\n{proc.stdout[:2000]}\n{proc.stderr[:2000]}", file=sys.stderr)
-        return []
+    files = candidates(path)
+    found: list[dict] = []
+    for i in range(0, len(files), 200):
+        cmd = [str(exe) if exe.exists() else "optimlint", "check", "--no-cache", "--exit-zero",
+               "--jobs", str(jobs), "--output-format", "json", "--select", select, *files[i:i + 200]]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            found += json.loads(proc.stdout or "[]")
+        except json.JSONDecodeError:
+            print(f"# {path}: bad output\n{proc.stdout[:2000]}\n{proc.stderr[:2000]}", file=sys.stderr)
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,19 +111,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("packages", nargs="*", default=DEFAULT)
     ap.add_argument("--select", default="OPT1,OPT306,OPT5")
     ap.add_argument("--no-download", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--quiet", action="store_true", help="only the per-rule table")
     args = ap.parse_args(argv)
     table: dict[str, collections.Counter] = {}
     for pkg in args.packages:
-        dest = ensure(pkg, not args.no_download)
+        dest = Path(pkg) if Path(pkg).is_dir() else ensure(pkg, not args.no_download)
         if dest is None:
             continue
-        found = lint(dest, args.select)
+        found = lint(dest, args.select, args.jobs)
+        pkg = Path(pkg).name if Path(pkg).is_dir() else pkg
         table[pkg] = collections.Counter(d["code"] for d in found)
         if not args.quiet:
             for d in found:
                 loc = d["location"]
-                print(f"{d['filename']}:{loc['row']}:{loc['column']}: {d['code']} {d['message']}")
+                print(f"{d['filename']}:{loc['row']}:{loc['column']}: {d['code']} {d['message']}",
+                      flush=True)
     codes = sorted({c for counts in table.values() for c in counts})
     print("\npackage".ljust(22) + " ".join(c.rjust(7) for c in codes) + "   total")
     for pkg, counts in table.items():
