@@ -522,3 +522,44 @@ def test_opt604_annotated_parameter():
 ])
 def test_opt604_must_not_fire(src):
     assert codes_at(src, ["OPT604"]) == []
+
+
+def test_opt603_train_function_with_unannotated_optimizer():
+    src = """
+    import torch
+    import torch.nn.functional as F
+
+
+    def fit(model, train_loader, val_loader, optimizer, epochs):
+        model.train()
+        for epoch in range(epochs):
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                optimizer.step()
+            model.eval()
+            with torch.no_grad():
+                acc = sum((model(x).argmax(1) == y).sum().item() for x, y in val_loader)
+    """
+    assert codes_at(src, ["OPT6"]) == [("OPT603", row(src, "model.eval()"))]
+
+
+def test_opt603_frozen_model_passed_unannotated():
+    src = """
+    import torch
+    import torch.nn.functional as F
+
+
+    def distill(student, teacher, loader, optimizer, epochs):
+        teacher.requires_grad_(False)
+        for epoch in range(epochs):
+            teacher.eval()
+            student.train()
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss = F.kl_div(student(x).log_softmax(-1), teacher(x).softmax(-1))
+                loss.backward()
+                optimizer.step()
+    """
+    assert codes_at(src, ["OPT6"]) == []

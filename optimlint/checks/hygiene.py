@@ -210,11 +210,36 @@ class HygieneCheck(Check):
     @staticmethod
     def _trained(ctx, it: Iteration, m: str, steps: list[Event]) -> bool:
         """``m``'s parameters are updated by an optimizer stepped in ``it``."""
+        unknown = False
         for s in steps:
             mods = s.target.modules
             if mods and any(module_covers(m, x) or module_covers(x, m) for x in mods):
                 return True
-        return False
+            unknown = unknown or mods is None
+        if not unknown or "." in m or m.startswith("self"):
+            return False
+        # ``def train(model, loader, optimizer)``: the optimizer's parameters are unknown; the
+        # model is trained when it runs with grad in the loop and is never frozen in the file.
+        if any(w in ctx.source for w in (f"{m}.requires_grad_(", f"freeze({m}", f"{m}.freeze(")):
+            return False
+        if any(e.kind in (K.EVAL_MODE, K.TRAIN_MODE) and e.module != m for e in it.events):
+            return False  # several models (teacher / student, GAN): which one trains is unknown
+        called = False
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                nonlocal called
+                f = node.func
+                if key_of(f) == m or (isinstance(f, cst.Attribute) and f.attr.value == "forward"
+                                       and key_of(f.value) == m):
+                    if no_grad_region(ctx, node) is None:
+                        called = True
+
+            def visit_FunctionDef(self, node) -> bool:
+                return False
+
+        it.node.visit(V())
+        return called
 
     @staticmethod
     def _maybe_sets_train(ctx, it: Iteration, m: str) -> bool:
