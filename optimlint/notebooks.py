@@ -6,16 +6,22 @@ in cell 4 and the loop in cell 7 are analysed as the one program they are when r
 bottom. What is not Python is blanked, never dropped, so every row of the joined text
 belongs to exactly one row of one cell:
 
-- IPython escapes at the start of a statement: ``%line magic``, ``!shell``, ``?help`` /
-  ``obj?``, ``x = !cmd`` / ``x = %magic``; an indented one becomes ``pass`` so the block
-  around it still parses (``if IN_COLAB:\\n    !pip install timm``);
+- IPython escapes at the start of a statement: ``%line magic``, ``!shell`` (with its
+  backslash-continued rows), ``?help`` / ``obj?``, ``x = !cmd`` / ``x = %magic``, the
+  autocall escapes ``/ , ;``; an indented one becomes ``pass`` so the block around it still
+  parses (``if IN_COLAB:\\n    !pip install timm``);
 - a cell magic (``%%time``, ``%%bash``...) blanks its whole cell;
 - a cell whose language is not Python (VS Code's per-cell ``languageId``), and every cell of
   a notebook whose kernel language is not Python.
 
-Markdown and raw cells are not part of the text at all. Writing back replaces only the
-``source`` of the code cells a fix changed, in place in the original JSON text, so outputs,
-execution counts, metadata, key order and indentation stay byte for byte as they were.
+A cell whose first line is indented is dedented as IPython does (pasted code runs), unless
+the previous cell ends with a block header it continues; columns are still reported in the
+cell as written. Markdown and raw cells are not part of the text at all.
+
+Writing back replaces only the ``source`` of the code cells a fix changed, in place in the
+original JSON text, so outputs, execution counts, metadata, key order and indentation stay
+byte for byte as they were. Rows a fix kept get their original text back (magics, line
+endings); new rows take their cell's line ending.
 """
 
 from __future__ import annotations
@@ -386,7 +392,9 @@ class Notebook:
 
         def keep(i: int) -> None:
             cell, row = self._owner[i]
-            built[cell.position].append((_content(cell.lines[row]), cell.lines[row][len(_content(cell.lines[row])):]))
+            line = cell.lines[row]
+            content = _content(line)
+            built[cell.position].append((content, line[len(content):]))
 
         def add(cell: _Cell, rows) -> None:
             built[cell.position].extend((cell.dedent + r if r else r, None) for r in rows)

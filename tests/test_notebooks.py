@@ -639,8 +639,9 @@ def test_keras_model_in_a_notebook_is_not_flagged(in_tmp):
     save(notebook(
         new_code_cell("!pip install -q tensorflow\nimport tensorflow as tf\nfrom tensorflow import keras"),
         new_code_cell("model = keras.Sequential([keras.layers.Dense(64, activation='relu'), keras.layers.Dense(10)])"),
-        new_code_cell("model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999),\n"
-                      "              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))"),
+        new_code_cell("model.compile(\n"
+                      "    optimizer=tf.keras.optimizers.Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999),\n"
+                      "    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))"),
         new_code_cell("history = model.fit(x_train, y_train, epochs=5)"),
     ), in_tmp / "keras.ipynb")
     result = check("keras.ipynb")
