@@ -12,17 +12,33 @@ a crash at any moment leaves either the old file or the new one, never a mix.
 
 from __future__ import annotations
 
+import ast
+import codecs
+import hashlib
 import io
 import os
+import re
 import stat
 import tempfile
 import tokenize
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
+_FIRST_NEWLINE = re.compile(r"\r\n|\r|\n")
+
 
 class SourceError(Exception):
-    """A file that cannot be read or written; the message is shown to the user."""
+    """A file that cannot be read or written; the message is shown to the user.
+
+    ``row``/``column`` (1-based) locate the problem in the file when it has a place
+    (the first NUL byte, the undecodable byte, the innermost parenthesis too many).
+    """
+
+    def __init__(self, message: str, row: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.row = max(row, 1)
+        self.column = max(column, 1)
 
 
 @dataclass
@@ -32,36 +48,83 @@ class SourceFile:
     encoding: str = "utf-8"  # "utf-8-sig" when the file starts with a BOM
     mode: int | None = None
     notebook: Any = None  # optimlint.notebooks.Notebook for .ipynb files
+    # A digest of the bytes read, so a write can refuse to replace a file that changed
+    # on disk meanwhile (an editor saved it while optimlint was fixing it).
+    digest: str | None = None
 
     @property
     def bom(self) -> bool:
         return self.encoding == "utf-8-sig"
 
+    @property
+    def newline(self) -> str:
+        """The first line ending of the file (what LibCST uses for inserted lines)."""
+        match = _FIRST_NEWLINE.search(self.text)
+        return match.group() if match else "\n"
+
 
 def read_source(path: str) -> SourceFile:
     raw, mode = _read_bytes(path)
+    digest = hashlib.sha256(raw).hexdigest()
     if path.endswith(".ipynb"):
-        return _read_notebook(path, raw, mode)
+        src = _read_notebook(path, raw, mode)
+        src.digest = digest
+        refuse_too_deep(src.text)
+        return src
     if b"\x00" in raw:
-        row = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
-        raise SourceError(f"source code cannot contain null bytes (first at line {row})")
+        at = raw.index(b"\x00")
+        row, column = _row_column(raw, at)
+        raise SourceError(f"source code cannot contain null bytes (first at line {row})", row, column)
     encoding = _detect_encoding(raw)
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        row = raw.count(b"\n", 0, exc.start) + 1
+        row, column = _row_column(raw, exc.start)
         shown = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
         raise SourceError(
             f"cannot decode the file as {shown}: byte 0x{raw[exc.start]:02x} at line {row} "
-            f"(declare the encoding with a `# -*- coding: ... -*-` line)") from None
-    return SourceFile(path, text, encoding, mode)
+            f"(declare the encoding with a `# -*- coding: ... -*-` line)", row, column) from None
+    refuse_too_deep(text)
+    return SourceFile(path, text, encoding, mode, digest=digest)
+
+
+def _row_column(raw: bytes, offset: int) -> tuple[int, int]:
+    line_start = max(raw.rfind(b"\n", 0, offset), raw.rfind(b"\r", 0, offset)) + 1
+    row = len(_FIRST_NEWLINE.findall(raw[:line_start].decode("latin-1"))) + 1
+    return row, offset - line_start + 1
+
+
+def refuse_too_deep(text: str) -> None:
+    """Raise ``SourceError`` for a text nested beyond what the parsers can take.
+
+    LibCST's native parser overflows the C stack (a segmentation fault that would end the
+    whole run) on a few thousand nested brackets, which CPython refuses at 200 ("too many
+    nested parentheses"), and CPython itself gives up (``RecursionError``/``MemoryError``)
+    on very long operator chains. Such a file is reported as OPT000 before LibCST sees it.
+    Any other syntax error is left to the engine, which reports it precisely.
+    """
+    try:
+        with warnings.catch_warnings():  # invalid escapes and the like: not our business
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as exc:
+        if exc.msg == "too many nested parentheses":
+            raise SourceError(f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
+    except (RecursionError, MemoryError) as exc:
+        what = "recursion limit" if isinstance(exc, RecursionError) else "memory"
+        raise SourceError(f"SyntaxError: the file is nested too deeply to be parsed "
+                          f"(CPython's parser ran out of {what})") from None
+    except ValueError:  # NUL bytes in a notebook cell: the engine reports it
+        pass
 
 
 def _read_bytes(path: str) -> tuple[bytes, int]:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise SourceError("no such file") from None
+        if os.path.islink(path):
+            raise SourceError(f"broken symbolic link to {os.readlink(path)}") from None
+        raise SourceError("No such file or directory") from None
     except OSError as exc:
         raise SourceError(f"cannot read the file: {exc.strerror or exc}") from None
     if stat.S_ISDIR(st.st_mode):
@@ -80,6 +143,9 @@ def _detect_encoding(raw: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
     except SyntaxError as exc:  # unknown encoding in the cookie, or a BOM that disagrees
+        if str(exc).startswith("invalid or missing"):
+            # Line 1 or 2 is not UTF-8 and declares nothing: decoding as UTF-8 names the byte.
+            return "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
         raise SourceError(f"bad encoding declaration: {exc}") from None
     return encoding
 
@@ -105,10 +171,22 @@ def write_source(src: SourceFile, new_text: str) -> None:
         except UnicodeEncodeError:
             raise SourceError(f"the fixed text cannot be encoded as {src.encoding}") from None
     target = _write_target(src.path)
-    mode = src.mode
-    if mode is None:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    atomic_write(target, data, mode)
+    try:
+        st = os.stat(target)
+    except OSError as exc:
+        raise SourceError(f"cannot write the file: {exc.strerror or exc}") from None
+    if src.digest is not None and _digest(target) != src.digest:
+        raise SourceError("the file changed on disk while it was being fixed; not overwritten")
+    mode = src.mode if src.mode is not None else stat.S_IMODE(st.st_mode)
+    atomic_write(target, data, mode, owner=(st.st_uid, st.st_gid))
+
+
+def _digest(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def _write_target(path: str) -> str:
@@ -123,7 +201,15 @@ def _write_target(path: str) -> str:
     return real
 
 
-def atomic_write(target: str, data: bytes, mode: int) -> None:
+def atomic_write(target: str, data: bytes, mode: int,
+                 owner: tuple[int, int] | None = None) -> None:
+    """Write ``data`` to a temporary file next to ``target``, then rename it over ``target``.
+
+    A process killed before the rename leaves ``target`` untouched (and, at worst, a
+    ``.NAME.XXXX.optimlint-tmp`` file beside it: a kill cannot be cleaned up after); one
+    killed after it leaves the new content. The mode (and, where permitted, the owner) of
+    the old file is given to the new one.
+    """
     directory = os.path.dirname(os.path.abspath(target))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.",
                                suffix=".optimlint-tmp")
@@ -133,6 +219,11 @@ def atomic_write(target: str, data: bytes, mode: int) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
+        if owner is not None and hasattr(os, "chown"):
+            try:
+                os.chown(tmp, *owner)
+            except OSError:  # not permitted (another user's file): keep ours
+                pass
         os.replace(tmp, target)
     except BaseException:
         try:
