@@ -654,15 +654,8 @@ def _format_value(text: str, start: int, end: int, value, ensure_ascii: bool) ->
         between = re.compile(r"[ \t\n\r]*,[ \t\n\r]*").match(text, after_first)
         if between is not None and text.startswith('"', between.end()):
             sep = between.group()  # what separates the first two items
-    else:  # an empty list: lay it out like nbformat would, one level below the key
-        line_start = text.rfind("\n", 0, start) + 1
-        key_indent = _indent(text[line_start:start])
-        if "\n" not in text:
-            opening, closing, sep = "", "", ", "
-        else:
-            unit = _detect_indent_text(text)
-            opening, closing = "\n" + key_indent + unit, "\n" + key_indent
-            sep = "," + opening
+    else:  # an empty list: a cell without rows never gets any, this is only for safety
+        opening, closing, sep = "", "", ", "
     return "[" + opening + sep.join(items) + closing + "]"
 
 

@@ -318,6 +318,16 @@ def test_fix_keeps_list_sources_lists_and_no_trailing_newline(in_tmp):
         [setup, FIXED_LOOP.splitlines(keepends=True)], trailing_newline=False, indent=2)
 
 
+def test_fix_in_a_notebook_saved_with_crlf(in_tmp):
+    """A notebook file written on Windows: the JSON itself has CRLF line endings."""
+    setup = (IMPORTS + "\n" + MODEL + "\n" + OPTIMIZER).splitlines(keepends=True)
+    path = in_tmp / "nb.ipynb"
+    path.write_bytes(_raw_notebook([setup, LOOP.splitlines(keepends=True)]).replace("\n", "\r\n").encode())
+    check("--fix", "--unsafe-fixes", "nb.ipynb")
+    expected = _raw_notebook([setup, FIXED_LOOP.splitlines(keepends=True)]).replace("\n", "\r\n")
+    assert path.read_bytes() == expected.encode()
+
+
 def test_fix_in_a_compact_one_line_notebook(in_tmp):
     path = in_tmp / "nb.ipynb"
     setup = (IMPORTS + "\n" + MODEL + "\n" + OPTIMIZER).splitlines(keepends=True)
