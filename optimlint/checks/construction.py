@@ -50,6 +50,8 @@ NO_EQUIVALENT = {
 GROUP_NO_EQUIVALENT = frozenset(NO_EQUIVALENT) - {"decay"}
 
 COUPLED_DECAY = ("Adam", "NAdam", "RAdam")
+# ``name = <anything on the line>parameters(``: the only lines OPT304 can start from.
+_ITERATOR_ASSIGN = re.compile(r"^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=[^=\n][^\n]*parameters\(", re.M)
 _DEFINES_PARAMETERS = re.compile(r"\bdef\s+(named_)?parameters\s*\(")
 MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16"})
 BUILTIN_CONSUMERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "sum", "any", "all",
@@ -90,7 +92,8 @@ class ConstructionCheck(Check):
     def run(self, ctx) -> Iterable[Diagnostic]:
         out: list[Diagnostic] = []
         moved_after: dict[int, tuple[cst.Call, str, list]] = {}
-        for oc in A.optimizer_calls(ctx):
+        # Every optimizer construction needs "optim" in the text (torch.optim or a subclass of it).
+        for oc in (A.optimizer_calls(ctx) if "optim" in ctx.source else ()):
             out.extend(self._keras(ctx, oc))
             out.extend(self._adam_decay(ctx, oc))
             out.extend(self._nesterov(ctx, oc))
@@ -558,21 +561,50 @@ class ConstructionCheck(Check):
 
     # -- OPT304 ------------------------------------------------------------------------
     def _reused_iterators(self, ctx) -> list[Diagnostic]:
-        if not A.imports_torch(ctx) or A.imports_other_framework(ctx):
+        candidates = set(_ITERATOR_ASSIGN.findall(ctx.source))
+        if not candidates or not A.imports_torch(ctx) or A.imports_other_framework(ctx):
             return []
         if _DEFINES_PARAMETERS.search(ctx.source):
             return []  # a class of the file may return a list from its own parameters()
-        scopes: list[cst.CSTNode | None] = [None]
+        scopes: list[cst.CSTNode | None] = []
 
         class V(cst.CSTVisitor):
+            """The scopes (module, functions) that assign a candidate name."""
+
+            def __init__(self) -> None:
+                self.stack: list[cst.CSTNode | None] = [None]
+
             def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-                scopes.append(node)
+                self.stack.append(node)
+
+            def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+                self.stack.pop()
+
+            def visit_ClassDef(self, node: cst.ClassDef) -> None:
+                self.stack.append(node)
+
+            def leave_ClassDef(self, node: cst.ClassDef) -> None:
+                self.stack.pop()
+
+            def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+                scope = self.stack[-1]
+                if isinstance(node.target, cst.Name) and node.target.value in candidates \
+                        and not isinstance(scope, cst.ClassDef) and scope not in scopes:
+                    scopes.append(scope)
+
+            # expressions never hold statements: skip them wholesale
+            def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+                return any(isinstance(s, cst.Assign) for s in node.body)
+
+            def visit_Expr(self, node) -> bool:
+                return False
 
         ctx.module.visit(V())
         out: list[Diagnostic] = []
         for scope in scopes:
-            for name, stores in A.scope_stores(ctx, scope).stores.items():
-                if "." in name or len(stores) != 1 or stores[0].kind != "assign":
+            for name in sorted(candidates):
+                stores = A.scope_stores(ctx, scope).of(name)
+                if len(stores) != 1 or stores[0].kind != "assign":
                     continue
                 value = stores[0].value
                 if value is None or not self._iterator_value(ctx, value):
