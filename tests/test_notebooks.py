@@ -744,3 +744,22 @@ def test_excerpt_shows_the_cell_as_written(in_tmp):
     save(notebook(new_code_cell(SETUP), new_code_cell(pasted)), in_tmp / "nb.ipynb")
     out = check("nb.ipynb").stdout
     assert "4 |           loss.backward()\n  |           ^^^^^^^^^^^^^^^ OPT101\n" in out
+
+
+def test_render_falls_back_to_writing_the_json_again(monkeypatch):
+    """Should the in-place replacement fail to find a source, the notebook is written again in
+    the file's own indentation: still valid, only the changed cell differs."""
+    from optimlint import notebooks
+
+    nb_obj = split_training_notebook()
+    raw = nbformat.writes(nb_obj) + "\n"
+    nb = notebooks.read_notebook("nb.ipynb", raw.encode())
+
+    def fail(text):
+        raise notebooks._SpanError("forced")
+
+    monkeypatch.setattr(notebooks, "_source_spans", fail)
+    written = nb.render(nb.text.replace("    for x, y in loader:\n",
+                                        "    for x, y in loader:\n        optimizer.zero_grad()\n"))
+    nb_obj.cells[6].source = FIXED_LOOP
+    assert written == nbformat.writes(nb_obj) + "\n"
