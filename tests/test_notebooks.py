@@ -540,7 +540,7 @@ def _notebooks(draw):
     return json.dumps(data, indent=draw(st.sampled_from([None, 1, 2])), ensure_ascii=False)
 
 
-@hsettings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(raw=_notebooks(), data=st.data())
 def test_render_round_trips_any_row_edit(raw, data):
     """Whatever rows a fix inserts, deletes or replaces in the joined text, the written
@@ -575,7 +575,7 @@ def test_render_round_trips_any_row_edit(raw, data):
 _MAGIC_ROWS = ["!pip install -q timm", "%matplotlib inline", "    !nvidia-smi", "torch.optim.Adam?"]
 
 
-@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cells=st.lists(st.lists(st.sampled_from(_ROWS[:-2] + _MAGIC_ROWS + ["%%time"]), max_size=5),
                       min_size=1, max_size=4),
        data=st.data())
