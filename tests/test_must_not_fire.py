@@ -622,3 +622,34 @@ def test_sanity_guarded_step_is_not_a_window():
             if torch.isfinite(norm):
                 optimizer.step()
     """)
+
+
+# --------------------------------------------------------------------------- from the sweep
+def test_clearing_through_a_function_named_zero_grads():
+    # pyro.contrib.oed: gradients cleared by ``pyro.infer.util.zero_grads(params)``
+    silent("""
+    import pyro
+
+
+    def optimise(design, loss_fn, num_steps, optim):
+        params = None
+        for step in range(num_steps):
+            if params is not None:
+                pyro.infer.util.zero_grads(params)
+            loss = loss_fn(design)
+            params = set(loss.parameters())
+            loss.backward(retain_graph=True)
+            optim.step()
+    """)
+
+
+def test_optimizer_called_with_the_parameters():
+    # a pyro-style optimizer object is called on the parameters: it may do anything to them
+    silent("""
+    def optimise(design, loss_fn, num_steps, optim):
+        for step in range(num_steps):
+            loss, params = loss_fn(design)
+            loss.backward()
+            optim(params)
+            optim.step()
+    """)

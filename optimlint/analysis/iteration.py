@@ -90,6 +90,10 @@ _HARMLESS_METHODS = frozenset({
     "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules", "children",
     "named_children", "pow", "norm", "abs", "exp", "sqrt", "unsqueeze_", "softmax", "log_softmax",
 })
+_PARAMS_NAME = re.compile(r"param|grad|weight", re.I)
+# Calls that clear gradients under another name (``pyro.infer.util.zero_grads(params)``,
+# ``self.clear_grads()``): a clearing whose target is unknown ("maybe").
+_CLEAR_NAME = re.compile(r"(zero|clear|reset)_?grad", re.I)
 # A call of a module (its forward) or of a loss function never clears, steps or runs a
 # backward; spelled like one when its name says so (``model(x)``, ``self.criterion(out, y)``).
 _FORWARD_NAMES = re.compile(
@@ -553,6 +557,10 @@ class _Walker:
         if helper is not None:
             self._inline(helper, call, st)
             return
+        name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+        if _CLEAR_NAME.search(name):
+            self._emit(EventKind.ZERO_GRAD, call, st, certain=False)
+            return
         self._opaque(call, st)
 
     def _params_module(self, positional, frame) -> str | None:
@@ -693,6 +701,8 @@ class _Walker:
         exprs = [a.value for a in call.args]
         if isinstance(f, cst.Attribute):
             exprs.append(f.value)  # ``helper.run(...)`` may touch what ``helper`` holds
+        elif isinstance(f, cst.Name):
+            exprs.append(f)  # ``optim(params)``: calling an object may act on it
         for e in exprs:
             k = key_of(e)
             if k is None:
@@ -783,7 +793,10 @@ def touches(ev: Event, opt: Binding | None, module_keys: frozenset[str] = frozen
                          any(m.startswith("self") for m in (opt.modules or ()))):
         return True
     if opt.modules is None:
-        return any(k in module_keys or k.split(".")[0] in module_keys for k in ev.touch_keys)
+        # parameters unknown: a module of this file, or something named like parameters or
+        # gradients (``zero_grads(params)``), may be the optimizer's
+        return any(k in module_keys or k.split(".")[0] in module_keys or
+                   _PARAMS_NAME.search(k.rsplit(".", 1)[-1]) for k in ev.touch_keys)
     return any(module_covers(k, m) or module_covers(m, k) for k in ev.touch_keys for m in opt.modules)
 
 
