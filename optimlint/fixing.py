@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from optimlint.diagnostics import Applicability, Diagnostic, Location
 
@@ -109,7 +109,9 @@ def fix_text(path: str, text: str, settings, unsafe: bool) -> FixOutcome:
         shared = [d for d in diagnostics if d.fix is not None and d.fix.edits == chosen.fix.edits]
         outcome.fixed.extend(shared or [chosen])
         outcome.text, diagnostics = new_text, after
-    outcome.remaining = diagnostics
+    # A fix that was tried and refused is not offered again ("[*]") on what remains.
+    outcome.remaining = [replace(d, fix=None) if d.fix is not None and _identity(d) in refused else d
+                         for d in diagnostics]
     return outcome
 
 
