@@ -1,0 +1,101 @@
+"""Overhead of the runtime companion: the same training loop with and without ``optimlint.watch()``.
+
+Two workloads, timed interleaved (plain, watched, plain, watched, ...) so that machine load
+affects both alike; the ratio of the medians is reported:
+
+- ``tiny-mlp``: an 8-16-1 MLP on batches of 4, the worst case (a step costs microseconds,
+  so the per-step Python of the hooks dominates);
+- ``small-cnn``: a small CNN (3 conv blocks + BatchNorm + dropout + linear head) on 32x32
+  images, batch 32, AdamW + OneCycleLR + clip_grad_norm_, the realistic case.
+
+Usage: ``python benchmarks/runtime_overhead.py [--repeats 5] [--steps-mlp 500] [--steps-cnn 200]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+import optimlint
+
+
+def tiny_mlp(steps):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    data = [(torch.randn(4, 8), torch.randn(4, 1)) for _ in range(32)]
+
+    def run():
+        for i in range(steps):
+            x, y = data[i % len(data)]
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    return run
+
+
+def small_cnn(steps):
+    torch.manual_seed(0)
+
+    def block(cin, cout):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2))
+
+    model = nn.Sequential(block(3, 16), block(16, 32), block(32, 64), nn.Flatten(), nn.Dropout(0.1),
+                          nn.Linear(64 * 4 * 4, 10))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=10 ** 6)
+    data = [(torch.randn(32, 3, 32, 32), torch.randint(0, 10, (32,))) for _ in range(8)]
+
+    def run():
+        model.train()
+        for i in range(steps):
+            x, y = data[i % len(data)]
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+    return run
+
+
+def measure(make, steps, repeats):
+    plain, watched = [], []
+    make(2)()  # warm up allocator and lazy imports
+    with optimlint.watch():
+        make(2)()
+    for _ in range(repeats):
+        run = make(steps)
+        t0 = time.perf_counter()
+        run()
+        plain.append(time.perf_counter() - t0)
+        run = make(steps)
+        with optimlint.watch() as report:
+            t0 = time.perf_counter()
+            run()
+            watched.append(time.perf_counter() - t0)
+        assert not report.findings and not report.errors, (report.findings, report.errors)
+    return statistics.median(plain), statistics.median(watched)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps-mlp", type=int, default=500)
+    parser.add_argument("--steps-cnn", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), median of {args.repeats} interleaved runs")
+    for name, make, steps in (("tiny-mlp", tiny_mlp, args.steps_mlp), ("small-cnn", small_cnn, args.steps_cnn)):
+        plain, watched = measure(make, steps, args.repeats)
+        print(f"{name:10s} {steps:5d} steps  plain {plain * 1e3 / steps:8.3f} ms/step  "
+              f"watched {watched * 1e3 / steps:8.3f} ms/step  overhead {100 * (watched / plain - 1):+6.1f}%")
+
+
+if __name__ == "__main__":
+    main()
