@@ -653,3 +653,65 @@ def test_optimizer_called_with_the_parameters():
             optim(params)
             optim.step()
     """)
+
+
+def test_optimizers_cleared_in_a_loop_over_them():
+    silent("""
+    import torch
+    from torch import nn
+
+    encoder, decoder = nn.Linear(8, 4), nn.Linear(4, 8)
+    enc_opt = torch.optim.Adam(encoder.parameters())
+    dec_opt = torch.optim.Adam(decoder.parameters())
+    for x in [torch.randn(2, 8)] * 10:
+        for o in (enc_opt, dec_opt):
+            o.zero_grad()
+        loss = (decoder(encoder(x)) - x).pow(2).mean()
+        loss.backward()
+        enc_opt.step()
+        dec_opt.step()
+    """)
+
+
+def test_ddp_no_sync_accumulation():
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer, accum=4):
+        for i, batch in enumerate(loader):
+            if (i + 1) % accum != 0:
+                with model.no_sync():
+                    loss = model(batch).mean() / accum
+                    loss.backward()
+            else:
+                loss = model(batch).mean() / accum
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+    """)
+
+
+def test_hugging_face_tutorial_loop():
+    silent("""
+    import torch
+    from torch.optim import AdamW
+    from transformers import AutoModelForSequenceClassification, get_scheduler
+
+    model = AutoModelForSequenceClassification.from_pretrained("bert-base-cased", num_labels=5)
+    optimizer = AdamW(model.parameters(), lr=5e-5)
+    num_epochs = 3
+    train_dataloader = []
+    lr_scheduler = get_scheduler("linear", optimizer=optimizer, num_warmup_steps=0,
+                                 num_training_steps=num_epochs * len(train_dataloader))
+    model.train()
+    for epoch in range(num_epochs):
+        for batch in train_dataloader:
+            batch = {k: v.to("cuda") for k, v in batch.items()}
+            outputs = model(**batch)
+            loss = outputs.loss
+            loss.backward()
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad()
+    """)

@@ -73,14 +73,16 @@ def test_opt101_other_module_cleared_does_not_count():
     from torch import nn
 
     encoder, decoder = nn.Linear(4, 4), nn.Linear(4, 4)
-    opt = torch.optim.Adam(decoder.parameters())
+    enc_opt = torch.optim.Adam(encoder.parameters())
+    dec_opt = torch.optim.Adam(decoder.parameters())
     for x in [torch.randn(2, 4)] * 3:
         encoder.zero_grad()
         loss = decoder(encoder(x)).sum()
         loss.backward()
-        opt.step()
+        enc_opt.step()
+        dec_opt.step()
     """
-    assert codes_at(src, ["OPT1"]) == [("OPT101", 10)]
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 11)]
 
 
 def test_opt101_fix_inserts_zero_grad_at_top_of_loop():

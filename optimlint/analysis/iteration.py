@@ -511,7 +511,12 @@ class _Walker:
                 elif b is not None and b.kind in (B.ENGINE, B.FOREIGN_OPTIMIZER):
                     return
                 else:
-                    self._emit(EventKind.ZERO_GRAD, call, st, certain=False, module=frame.translate(rkey),
+                    # ``model.zero_grad()`` names a module only when the file uses it as one
+                    # (``model.parameters()`` ...); ``for o in opts: o.zero_grad()`` clears "maybe".
+                    mod = frame.translate(rkey)
+                    if mod not in module_keys(self.ctx):
+                        mod = None
+                    self._emit(EventKind.ZERO_GRAD, call, st, certain=False, module=mod,
                                own_key=rkey)
                 return
             if attr == "step":
@@ -810,7 +815,7 @@ def module_keys(ctx: "FileContext") -> frozenset[str]:
             def visit_Call(self, node: cst.Call) -> None:
                 f = node.func
                 if isinstance(f, cst.Attribute) and f.attr.value in (
-                        "parameters", "named_parameters", "train", "eval", "zero_grad", "state_dict",
+                        "parameters", "named_parameters", "train", "eval", "state_dict",
                         "load_state_dict", "modules", "children", "requires_grad_"):
                     k = key_of(f.value)
                     if k:
