@@ -83,7 +83,7 @@ class Diagnostic:
 
     @property
     def sort_key(self) -> tuple:
-        return (self.filename, self.location.row, self.location.column, self.code)
+        return (self.filename, (self.extra or {}).get("cell") or 0, self.location.row, self.location.column, self.code)
 
     def with_fix(self, fix: Fix | None) -> "Diagnostic":
         return replace(self, fix=fix)

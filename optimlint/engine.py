@@ -355,7 +355,9 @@ def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
             outcome = fixing.fix_text(path, text, settings, unsafe)
             if outcome.text != text:
                 if options.diff:
-                    result.diff = unified_diff(path, text, outcome.text)
+                    notebook = getattr(src, "notebook", None)
+                    result.diff = (notebook.diff(outcome.text) if notebook is not None
+                                   else unified_diff(path, text, outcome.text))
                 else:
                     try:
                         sources.write_source(src, outcome.text)
@@ -367,12 +369,21 @@ def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
             result.dropped = [(m, reason) for m, (_, reason) in
                               zip(_map_notebook(src, [d for d, _ in outcome.dropped]), outcome.dropped)]
             diagnostics = list(outcome.remaining) if not options.diff else diagnostics
+            if getattr(src, "notebook", None) is not None and text != src.text:
+                src.notebook = src.notebook.after(text)  # locate what remains in the fixed cells
+                if src.notebook.text != text:  # a kept magic / IPython's dedent moved rows
+                    text = src.notebook.text
+                    diagnostics = lint_source(path, text, settings)
         if not diagnostics:
             return result
         mapped = _map_notebook(src, diagnostics)
         if options.excerpts:
             lines = text.splitlines()
-            result.excerpts = [_excerpt(lines, m, d.location.row) for d, m in zip(diagnostics, mapped)]
+            notebook = getattr(src, "notebook", None)
+            result.excerpts = [
+                _excerpt(notebook.cell_rows(m.extra["cell"]), m, m.location.row)  # the cell as written
+                if notebook is not None and "cell" in m.extra else _excerpt(lines, m, d.location.row)
+                for d, m in zip(diagnostics, mapped)]
         else:
             result.excerpts = [None] * len(mapped)
         result.diagnostics = mapped

@@ -700,8 +700,6 @@ def test_after_maps_findings_in_the_fixed_text():
     assert nb.map_diagnostic(remaining).location.row == 3  # the map before the fix is off by the new row
 
 
-@pytest.mark.xfail(strict=True, reason="engine.lint_file maps what remains after --fix with the cell map "
-                                       "read before the fix; it should use src.notebook.after(outcome.text)")
 def test_findings_left_after_fix_are_located_in_the_fixed_cells(in_tmp):
     save(two_findings_notebook(), in_tmp / "nb.ipynb")
     result = check("--select", "OPT101,OPT303", "--fix", "--unsafe-fixes", "--output-format", "concise",
@@ -709,8 +707,6 @@ def test_findings_left_after_fix_are_located_in_the_fixed_cells(in_tmp):
     assert result.stdout.splitlines()[0].startswith("nb.ipynb:cell 3:2:")
 
 
-@pytest.mark.xfail(strict=True, reason="engine.lint_file prints the joined text's diff; it should print "
-                                       "src.notebook.diff(outcome.text) for a notebook")
 def test_diff_shows_the_changed_cell(in_tmp):
     path = save(split_training_notebook(), in_tmp / "train.ipynb")
     before = path.read_bytes()
@@ -719,16 +715,12 @@ def test_diff_shows_the_changed_cell(in_tmp):
     assert path.read_bytes() == before
 
 
-@pytest.mark.xfail(strict=True, reason="Diagnostic.sort_key orders a notebook's findings by row in their "
-                                       "cell, not by cell first: it should be (filename, cell, row, column, code)")
 def test_findings_are_listed_in_cell_order(in_tmp):
     save(two_findings_notebook(), in_tmp / "nb.ipynb")
     lines = check("--select", "OPT101,OPT303", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
     assert [line.split(":")[1] for line in lines[:2]] == ["cell 2", "cell 3"]
 
 
-@pytest.mark.xfail(strict=True, reason="report/sarif.py does not carry the notebook cell: it should add "
-                                       "properties: {cell: N} to a result whose diagnostic has extra['cell']")
 def test_sarif_carries_the_cell(in_tmp):
     save(split_training_notebook(), in_tmp / "train.ipynb")
     sarif = json.loads(check("--output-format", "sarif", "train.ipynb").stdout)
@@ -737,8 +729,6 @@ def test_sarif_carries_the_cell(in_tmp):
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
 
 
-@pytest.mark.xfail(strict=True, reason="engine._excerpt shows the joined text's row (magics blanked, a pasted "
-                                       "cell dedented) under cell columns; it should show notebook.cell_rows(N)")
 def test_excerpt_shows_the_cell_as_written(in_tmp):
     pasted = "\n".join("  " + row for row in LOOP.split("\n"))
     save(notebook(new_code_cell(SETUP), new_code_cell(pasted)), in_tmp / "nb.ipynb")

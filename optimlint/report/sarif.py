@@ -28,7 +28,7 @@ def _rule(code: str) -> dict:
 
 def _result(d) -> dict:
     uri = Path(absolute_path(d.filename)).as_uri()
-    return {
+    out = {
         "level": "error",
         "message": {"text": d.message},
         "locations": [{
@@ -44,6 +44,10 @@ def _result(d) -> dict:
         }],
         "ruleId": d.code,
     }
+    cell = (d.extra or {}).get("cell")
+    if cell is not None:
+        out["properties"] = {"cell": cell}
+    return out
 
 
 def sarif_document(diagnostics) -> dict:
