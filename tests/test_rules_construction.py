@@ -310,6 +310,31 @@ def test_opt302_does_not_fire(src):
     assert codes_at(src, CODES) == []
 
 
+ADAM_FACTORY = """\
+import torch
+
+class AdamFactory:
+    def __init__(self, lr: float = 1e-3, weight_decay: float = 0):
+        self.lr = lr
+        self.weight_decay = weight_decay
+
+    def create(self, params):
+        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+"""
+
+
+def test_opt302_zero_default_passed_through_an_attribute_is_zero():
+    """tianshou's AdamOptimizerFactory: Adam's own signature, passed through."""
+    assert codes_at(ADAM_FACTORY, CODES) == []
+    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(lr=1e-4)\n", CODES) == []
+
+
+def test_opt302_attribute_default_overridden_by_a_constructor_call_fires():
+    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(weight_decay=1e-4)\n", CODES) == [("OPT302", 9)]
+    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(1e-4, 1e-2)\n", CODES) == [("OPT302", 9)]
+    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(1e-4)\n", CODES) == []
+
+
 def test_opt302_zero_default_overridden_by_a_caller_fires():
     src = """\
     import torch

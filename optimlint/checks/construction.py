@@ -260,7 +260,18 @@ class ConstructionCheck(Check):
         v = A.literal_number(expr)
         if v is not None:
             return v == 0
-        if depth > 3 or not isinstance(expr, cst.Name):
+        if depth > 3:
+            return False
+        if isinstance(expr, cst.Attribute) and A.self_name(scope) == "self" and key_of(expr) \
+                and key_of(expr).count(".") == 1 and key_of(expr).startswith("self."):
+            # ``self.weight_decay`` stored once in the class: follow it into its method.
+            klass = A.class_of_method(ctx, scope)
+            stores = A.class_attr_stores(ctx, klass, key_of(expr)) if klass is not None else []
+            if len(stores) != 1 or stores[0].kind != "assign":
+                return False
+            method = A.enclosing_scope(ctx, stores[0].target)
+            return self._provably_zero(ctx, stores[0].value, method, depth + 1)
+        if not isinstance(expr, cst.Name):
             return False
         stores = A.scope_stores(ctx, scope).of(expr.value)
         if not stores and scope is not None:
@@ -282,7 +293,10 @@ class ConstructionCheck(Check):
         name = func.name.value
         ordered = [*func.params.posonly_params, *func.params.params]
         index = next((i for i, p in enumerate(ordered) if p is param), None)
-        is_method = A.class_of_method(ctx, func) is not None
+        klass = A.class_of_method(ctx, func)
+        is_method = klass is not None
+        if name == "__init__" and klass is not None:
+            name = klass.name.value  # ``Factory(weight_decay=...)`` calls ``__init__``
         passed = False
 
         class V(cst.CSTVisitor):
@@ -298,7 +312,8 @@ class ConstructionCheck(Check):
                 if kw is not None and A.literal_number(kw.value) != 0:
                     passed = True
                 if index is not None:
-                    i = index - 1 if (is_method and isinstance(f, cst.Attribute)) else index
+                    bound = isinstance(f, cst.Attribute) or func.name.value == "__init__"
+                    i = index - 1 if (is_method and bound) else index
                     pos = A.positional(node)
                     if 0 <= i < len(pos) and A.literal_number(pos[i].value) != 0:
                         passed = True
