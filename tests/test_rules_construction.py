@@ -382,6 +382,25 @@ def test_opt303_does_not_fire(src):
     assert codes_at(src, CODES) == []
 
 
+@pytest.mark.parametrize("src", [
+    """import pytest, torch
+def test_nesterov_needs_momentum(model):
+    with pytest.raises(ValueError, match="Nesterov"):
+        torch.optim.SGD(model.parameters(), lr=0.01, nesterov=True)
+""",
+    """import unittest, torch
+class T(unittest.TestCase):
+    def test_keras_name(self):
+        with self.assertRaises(TypeError):
+            torch.optim.Adam(self.model.parameters(), learning_rate=1e-3)
+        with self.assertRaisesRegex(TypeError, "iterable"):
+            torch.optim.SGD(torch.nn.Linear(2, 2), lr=0.1)
+""",
+])
+def test_tests_expecting_torch_errors_do_not_fire(src):
+    assert codes_at(src, CODES) == []
+
+
 # =========================================================================== OPT304
 def test_opt304_generator_passed_to_two_optimizers():
     src = """\

@@ -94,6 +94,8 @@ class ConstructionCheck(Check):
         moved_after: dict[int, tuple[cst.Call, str, list]] = {}
         # Every optimizer construction needs "optim" in the text (torch.optim or a subclass of it).
         for oc in (A.optimizer_calls(ctx) if "optim" in ctx.source else ()):
+            if _expects_error(ctx, oc.call):
+                continue  # a test that checks torch's own error
             out.extend(self._keras(ctx, oc))
             out.extend(self._adam_decay(ctx, oc))
             out.extend(self._nesterov(ctx, oc))
@@ -707,6 +709,8 @@ class ConstructionCheck(Check):
         consumers = [(n, what) for n in A.uses(ctx, scope, name)
                      if isinstance(n, cst.Name) and A.pos(ctx, n) >= assign_end
                      for what in [self._consumer(ctx, n)] if what]
+        if any(_expects_error(ctx, n) for n, _ in consumers):
+            return []
         if not consumers:
             return []
         value_text = ctx.code(store.value)
@@ -759,6 +763,25 @@ class ConstructionCheck(Check):
                 return cur
             child, cur = cur, parents.get(cur)
         return None
+
+
+_RAISES = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
+
+
+def _expects_error(ctx, node: cst.CSTNode) -> bool:
+    """``node`` runs under ``with pytest.raises(...)`` / ``self.assertRaises(...)``."""
+    cur = ctx.parents.get(node)
+    while cur is not None:
+        if isinstance(cur, cst.With):
+            for item in cur.items:
+                f = item.item.func if isinstance(item.item, cst.Call) else None
+                name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else None
+                if name in _RAISES:
+                    return True
+        if isinstance(cur, (cst.FunctionDef, cst.ClassDef)):
+            return False
+        cur = ctx.parents.get(cur)
+    return False
 
 
 def _self_move(st: A.Store, key: str) -> bool:
