@@ -258,3 +258,53 @@ def test_sklearn_scaler_is_not_a_grad_scaler():
             optimizer.step()
     """
     assert codes_at(src, ["OPT"]) == []
+
+
+# --------------------------------------------------------------------------- the demo script
+def test_demo_script_findings_and_fixes():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "train_loop.py"
+    text = path.read_text(encoding="utf-8")
+    settings = Settings(select=["OPT1", "OPT5"])
+    out = fix_text(str(path), text, settings, unsafe=True)
+    assert sorted(d.code for d in out.fixed) == ["OPT101", "OPT501", "OPT502", "OPT503"]
+    assert out.remaining == []
+    loop = out.text.split("        for images, labels in loader:\n", 1)[1].split("        scheduler.step()")[0]
+    assert loop == """\
+            optimizer.zero_grad()
+            images, labels = images.to(device), labels.to(device)
+            with torch.autocast(device_type=device, enabled=device == "cuda"):
+                loss = nn.functional.cross_entropy(model(images), labels)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            scaler.step(optimizer)
+            scaler.update()
+            running += loss.item()
+"""
+
+
+def test_fix_offered_when_the_loop_is_also_reached_through_main():
+    # ``main()`` at module level inlines the function: the finding keeps its fix
+    src = '''\
+import torch
+
+
+def main(model, loader):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler()
+    for x in loader:
+        optimizer.zero_grad()
+        scaler.scale(model(x).mean()).backward()
+        scaler.step(optimizer)
+
+
+if __name__ == "__main__":
+    main(torch.nn.Linear(2, 2), [torch.randn(2)])
+'''
+    assert codes_at(src, ["OPT5"]) == [("OPT502", 10)]
+    text, left = fixed(src)
+    assert text == src.replace("        scaler.step(optimizer)\n",
+                               "        scaler.step(optimizer)\n        scaler.update()\n")
+    assert left == []

@@ -45,13 +45,18 @@ class AmpCheck(Check):
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)
         mkeys = module_keys(ctx)
-        seen: set[tuple[str, int]] = set()
+        seen: dict[tuple[str, int], int] = {}
         out: list[Diagnostic] = []
 
         def report(code, node, message, fix=None):
-            if (code, id(node)) not in seen:
-                seen.add((code, id(node)))
+            # One finding per site; when a site is reached both directly and through a caller
+            # that inlines it, keep the report that carries a fix (made where it is written).
+            key = (code, id(node))
+            if key not in seen:
+                seen[key] = len(out)
                 out.append(ctx.diagnostic(code, node, message, fix))
+            elif fix is not None and out[seen[key]].fix is None:
+                out[seen[key]] = ctx.diagnostic(code, node, message, fix)
 
         for it in model.iterations:
             if it.kind == "lightning-auto":
