@@ -55,10 +55,16 @@ def roots() -> dict[str, str]:
     return out
 
 
-def walk_py(top: str) -> list[str]:
-    """Every ``.py`` file below ``top`` (symlinked directories are not followed, like discovery)."""
+NOT_STDLIB = ("site-packages", "dist-packages")  # installed packages beside the stdlib
+
+
+def walk_py(top: str, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every ``.py`` file below ``top`` (symlinked directories are not followed, like
+    discovery), leaving out directories named in ``skip`` directly under ``top``."""
     found = []
     for dirpath, dirnames, filenames in os.walk(top):
+        if dirpath == top:
+            dirnames[:] = [d for d in dirnames if d not in skip]
         dirnames.sort()
         for name in sorted(filenames):
             if name.endswith(".py"):
@@ -81,8 +87,10 @@ def reason_of(message: str) -> str:
 
 def sweep(name: str, top: str, settings: Settings, show: int) -> tuple[collections.Counter, list]:
     start = time.monotonic()
-    walked = walk_py(top)
-    result = run([top], settings, RunOptions(cache=False, excerpts=False))
+    skip = NOT_STDLIB if name == "stdlib" else ()
+    walked = walk_py(top, skip)
+    paths = [top] if not skip else [os.path.join(top, e) for e in sorted(os.listdir(top)) if e not in skip]
+    result = run(paths, settings, RunOptions(cache=False, excerpts=False))
     needles = [n for c in checks_for(settings.enabled_codes()) for n in c.needles]
     by_path = {os.path.normpath(f.path): f for f in result.files}
     counts: collections.Counter = collections.Counter()
@@ -116,8 +124,7 @@ def sweep(name: str, top: str, settings: Settings, show: int) -> tuple[collectio
             counts["prefilter"] += 1
         else:
             counts["clean"] += 1
-    for path in by_path:  # linted but not a .py (.pyi, .ipynb): counted apart
-        f = by_path[path]
+    for path, f in by_path.items():  # linted but not a .py (.pyi, .ipynb): counted apart
         counts["other-suffix"] += 1
         if f.error:
             internal.append((path, f.error))
