@@ -87,7 +87,7 @@ def _no_comment_between(ctx, a: cst.CSTNode, b: cst.CSTNode) -> bool:
 
 class ConstructionCheck(Check):
     codes = ("OPT301", "OPT302", "OPT303", "OPT304", "OPT305", "OPT307")
-    needles = (b"optim", b"parameters")
+    needles = (b"optim", b"parameters(")
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         out: list[Diagnostic] = []
