@@ -715,3 +715,64 @@ def test_hugging_face_tutorial_loop():
             lr_scheduler.step()
             optimizer.zero_grad()
     """)
+
+
+def test_generator_updated_every_n_critic_iterations():
+    # the modulo guards the generator's update, not an accumulation window
+    silent("""
+    import torch
+    from torch import nn
+
+    G, D = nn.Linear(16, 32), nn.Linear(32, 1)
+    opt_g = torch.optim.RMSprop(G.parameters(), lr=5e-5)
+    opt_d = torch.optim.RMSprop(D.parameters(), lr=5e-5)
+    n_critic = 5
+
+    for i, real in enumerate([torch.randn(8, 32)] * 100):
+        opt_d.zero_grad()
+        fake = G(torch.randn(8, 16)).detach()
+        d_loss = D(fake).mean() - D(real).mean()
+        d_loss.backward()
+        opt_d.step()
+        for p in D.parameters():
+            p.data.clamp_(-0.01, 0.01)
+        if i % n_critic == 0:
+            opt_g.zero_grad()
+            g_loss = -D(G(torch.randn(8, 16))).mean()
+            g_loss.backward()
+            opt_g.step()
+    """)
+
+
+def test_retry_loop_that_breaks_after_one_step():
+    # the loop retries one step after an out-of-memory error; it is not a training loop
+    silent("""
+    import torch
+
+
+    def train_step(model, batch, optimizer):
+        for attempt in range(3):
+            try:
+                loss = model(batch).mean()
+                loss.backward()
+                optimizer.step()
+                break
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+    """)
+
+
+def test_optimizer_built_inside_the_loop():
+    # a fresh perturbation and optimizer per batch (adversarial training / test-time tuning)
+    silent("""
+    import torch
+
+
+    def attack(model, loader, eps=0.03, steps=10):
+        for x, y in loader:
+            delta = torch.zeros_like(x, requires_grad=True)
+            opt = torch.optim.SGD([delta], lr=0.01)
+            loss = -torch.nn.functional.cross_entropy(model(x + delta), y)
+            loss.backward()
+            opt.step()
+    """)

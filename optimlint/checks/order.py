@@ -46,6 +46,40 @@ def maybe_touched_between(it: Iteration, opt: Binding, lo: int, hi: int, mkeys) 
     return any(lo < o.index < hi and touches(o, opt, mkeys) for o in it.opaque)
 
 
+def runs_once(loop: cst.CSTNode) -> bool:
+    """The loop body ends every pass with a ``break`` / ``return`` that is not under a
+    condition (a retry loop: ``for attempt in range(3): try: ...; break``)."""
+
+    def scan(stmts) -> bool:
+        for st in stmts:
+            if isinstance(st, cst.SimpleStatementLine) and any(
+                    isinstance(x, (cst.Break, cst.Return, cst.Raise)) for x in st.body):
+                return True
+            if isinstance(st, cst.With) and scan(_stmts(st.body)):
+                return True
+            if isinstance(st, (cst.Try, cst.TryStar)) and (
+                    scan(_stmts(st.body)) or (st.orelse is not None and scan(_stmts(st.orelse.body)))):
+                return True
+        return False
+
+    body = getattr(loop, "body", None)
+    return scan(_stmts(body)) if body is not None else False
+
+
+def _stmts(block) -> list:
+    return list(block.body) if isinstance(block, cst.IndentedBlock) else [block]
+
+
+def inside(ctx, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+    """``node`` lies within ``container``'s source range."""
+    try:
+        a, b = ctx.positions[node], ctx.positions[container]
+    except KeyError:
+        return False
+    return (b.start.line, b.start.column) <= (a.start.line, a.start.column) and \
+        (a.end.line, a.end.column) <= (b.end.line, b.end.column)
+
+
 def accumulation_test(expr: cst.BaseExpression) -> bool:
     """``(i + 1) % k == 0``, ``step % k == 0 or last``, ``accelerator.sync_gradients``."""
     if isinstance(expr, cst.BooleanOperation):
@@ -123,10 +157,14 @@ class OrderCheck(Check):
         backwards = it.of_kind(K.BACKWARD)
         if not backwards or any(e.accumulate for e in it.events):
             return
+        if it.kind == "loop" and runs_once(it.node):
+            return
         for opt in optimizers_stepped(it):
             steps = [s for s in steps_of(it, opt) if not it.nested(s)]
             if not steps or has_closure_step(it, opt):
                 continue
+            if it.kind == "loop" and opt.call is not None and inside(ctx, opt.call, it.node):
+                continue  # a fresh optimizer (and usually fresh parameters) every iteration
             if any(clears(e, opt) is not False for e in it.of_kind(K.ZERO_GRAD)):
                 continue
             if any(touches(o, opt, mkeys) for o in it.opaque):
@@ -242,7 +280,12 @@ class OrderCheck(Check):
         if it.kind != "loop" or any(e.accumulate or e.accelerate for e in it.events):
             return
         backwards = [b for b in it.of_kind(K.BACKWARD)]
-        for opt in optimizers_stepped(it):
+        opts = optimizers_stepped(it)
+        if len(opts) != 1 or any(o.touches_all for o in it.opaque):
+            # with several optimizers (GAN: the generator every n_critic iterations) a
+            # guarded step is not a window over the backward passes the analysis sees
+            return
+        for opt in opts:
             if has_closure_step(it, opt):
                 continue
             for step in steps_of(it, opt):
