@@ -447,3 +447,18 @@ def test_clip_grad_norm_with_a_generator_still_clips():
     clipped = torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters()))
     assert clipped <= 1.0 + 1e-4
     assert codes(report) == []
+
+
+def test_legacy_grad_data_zero_is_not_opt101():
+    # `.data.zero_()` clears without touching the version counter: only the sentinel's
+    # device-side flag (read once at exit) tells this loop apart from a missing zero_grad.
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in batches():
+            for p in model.parameters():
+                if p.grad is not None:
+                    p.grad.data.zero_()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    assert codes(report) == []

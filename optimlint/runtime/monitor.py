@@ -189,7 +189,8 @@ class ParamRec:
 class OptRec:
     __slots__ = ("ref", "cls", "loc", "constructed", "steps", "bw_at_last_step", "zero_tick",
                  "zero_loc", "unscaled_bw", "scaler_calls", "scaler_skipped", "iter_id",
-                 "spi", "max_spi", "reported")
+                 "spi", "max_spi", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
+                 "sentinel_flag", "pending101")
 
     def __init__(self, opt, loc, constructed):
         self.ref = weakref.ref(opt)
@@ -207,6 +208,14 @@ class OptRec:
         self.spi = 0       # optimizer steps within the current DataLoader iterator
         self.max_spi = 0
         self.reported = set()
+        # OPT101 is verified on one small "sentinel" parameter: ``p.grad.data.zero_()`` clears
+        # without moving the version counter, so before the first accumulation after a step a
+        # device-side flag ``p.grad != 0`` is computed (no host read) and read once at exit.
+        self.sentinel = None
+        self.sentinel_handle = None
+        self.sentinel_armed = False
+        self.sentinel_flag = None
+        self.pending101 = None
 
 
 class SchedRec:
@@ -240,6 +249,7 @@ class Monitor:
         self._scalers: dict[int, set] = {}
         self._modules: dict[int, weakref.ref] = {}
         self._scaled: list = []          # weakrefs to the latest scaler.scale outputs
+        self._pending: list = []         # OPT101 candidates awaiting their sentinel flag
         self.current_bw: BackwardInfo | None = None
         self.bw_count = 0
         self.step_count = 0
@@ -832,8 +842,11 @@ class Monitor:
             return
         if pre_all and orec.steps:
             where = last_bw.loc if last_bw is not None and last_bw.loc else loc
-            self._once(orec, "OPT101", f"at `{orec.cls}.step()` the gradients still held contributions from "
-                       "before the previous step: nothing cleared them (add `optimizer.zero_grad()`)", where)
+            if orec.pending101 is None and orec.sentinel_flag is not None:
+                orec.pending101 = True
+                self._pending.append((orec, orec.sentinel_flag, where, self.nodeid,
+                                      f"at `{orec.cls}.step()` the gradients still held contributions from "
+                                      "before the previous step: nothing cleared them (add `optimizer.zero_grad()`)"))
         elif wiped_all:
             where = orec.zero_loc or loc
             self._once(orec, "OPT106", f"at `{orec.cls}.step()` the gradients held one backward although "
@@ -864,6 +877,7 @@ class Monitor:
         if orec.spi > orec.max_spi:
             orec.max_spi = orec.spi
         params = self._params
+        smallest = None
         for group in opt.param_groups:
             for p in group["params"]:
                 rec = params.get(id(p))
@@ -874,6 +888,8 @@ class Monitor:
                     rec.snap_ref = None
                     rec.pre_step = 0
                 else:
+                    if orec.sentinel is None and (smallest is None or p.numel() < smallest.numel()):
+                        smallest = p
                     ref = rec.g_ref
                     if ref is None or ref() is not g:
                         ref = rec.g_ref = weakref.ref(g)
@@ -882,6 +898,26 @@ class Monitor:
                     rec.pre_step = 1
                 rec.acc_since_step = 0
                 rec.wiped = 0
+        if orec.sentinel is None and smallest is not None:
+            orec.sentinel = weakref.ref(smallest)
+            orec.sentinel_handle = smallest.register_hook(functools.partial(self._sentinel_hook, orec))
+            self._handles.append(orec.sentinel_handle)
+        orec.sentinel_armed = True
+        orec.sentinel_flag = None
+
+    def _sentinel_hook(self, orec, incoming):
+        """Tensor hook on the sentinel parameter: runs before the incoming gradient is added."""
+        try:
+            if orec.sentinel_armed:
+                orec.sentinel_armed = False
+                p = orec.sentinel() if orec.sentinel is not None else None
+                g = p.grad if p is not None else None
+                if g is not None:
+                    with torch.no_grad():
+                        orec.sentinel_flag = g.ne(0).any()  # stays on the device: no sync here
+        except Exception as exc:
+            self._internal_error("sentinel hook", exc)
+        return None
 
     # ------------------------------------------------------------------ schedulers
     def _wrap_sched_step(self, orig):
@@ -981,9 +1017,26 @@ class Monitor:
 
     # ------------------------------------------------------------------ end of run
     def finalize(self) -> RuntimeReport:
+        self._guard("finalize: gradients", self._finalize_pending)
         self._guard("finalize: schedulers", self._finalize_schedulers)
         self._guard("finalize: parameters", self._finalize_missing_params)
         return self.report
+
+    def flush(self) -> None:
+        """Confirm OPT101 candidates whose sentinel gradient was not silently zeroed: one host
+        read per candidate, done at the end of the run (or of a test), never during a step."""
+        self._guard("flush", self._finalize_pending)
+
+    def _finalize_pending(self):
+        saved = self.nodeid
+        pending, self._pending = self._pending, []
+        try:
+            for orec, flag, where, nodeid, message in pending:
+                if bool(flag):
+                    self.nodeid = nodeid
+                    self._once(orec, "OPT101", message, where)
+        finally:
+            self.nodeid = saved
 
     def _finalize_schedulers(self):
         for srec in list(self._scheds.values()):

@@ -53,6 +53,7 @@ class OptimlintSession:
         try:
             yield
         finally:
+            self.monitor.flush()
             self.monitor.nodeid = None
 
     def _finish(self):
