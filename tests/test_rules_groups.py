@@ -891,3 +891,27 @@ def test_model_injected_into_a_trainer_is_silent():
                 [{"params": self.model.backbone.parameters()}, {"params": self.model.head.parameters()}], lr=lr)
     """
     assert rows(body) == []
+
+
+def test_sizes_read_from_a_sibling_do_not_hide_it_but_the_module_itself_does():
+    src = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3)
+            self.encoder = nn.Linear(8, 16)
+            self.head = nn.Linear(self.encoder.out_features, 2)
+
+        def forward(self, x):
+            return self.head(self.encoder(self.stem(x).mean((2, 3))))
+
+    model = Net()
+    opt = torch.optim.Adam([{"params": model.stem.parameters()}, {"params": model.head.parameters()}])
+    """)
+    settings = Settings(select=["OPT401"])
+    assert [(d.code, d.location.row) for d in lint_source("train.py", src, settings)] == [("OPT401", 15)]
+    shared = src.replace("nn.Linear(self.encoder.out_features, 2)", "nn.Sequential(self.encoder, nn.Linear(16, 2))")
+    assert lint_source("train.py", shared, settings) == []

@@ -652,8 +652,7 @@ class _ClassAnalysis:
             name = target.attr.value
             v = self._value(value) if value is not None else _UNKNOWN
             if value is not None:
-                refs = {d.split(".")[1] for n in walk(value)
-                        if isinstance(n, cst.Attribute) and (d := dotted(n)) and d.startswith("self.")}
+                refs = module_refs(value)
                 if refs and v.module is not False:
                     self.info.entangled |= refs | {name}
             self.records.append((name, v, definite))
@@ -792,6 +791,30 @@ class _ClassAnalysis:
                 self.info.frozen.add(s[len("self."):])
         if unknown:
             self.info.freeze_unknown = True
+
+
+_SIZE_WORDS = re.compile(r"dim|size|num|features|channels|classes|width|depth|count|shape|config|cfg|"
+                         r"len|stride|scale|heads|vocab", re.IGNORECASE)
+
+
+def module_refs(value: cst.CSTNode) -> set[str]:
+    """Attributes of ``self`` that ``value`` may hand on as modules: ``Head(self.backbone)``,
+    ``self.encoder.layers``; not sizes read from them (``self.backbone.num_features``)."""
+    out: set[str] = set()
+
+    def visit(node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Attribute):
+            d = dotted(node)
+            if d is not None and d.startswith("self."):
+                parts = d.split(".")
+                if len(parts) == 2 or not _SIZE_WORDS.search(parts[-1]):
+                    out.add(parts[1])
+                return
+        for child in node.children:
+            visit(child)
+
+    visit(value)
+    return out
 
 
 def _combine(vals: list[_Value], either: bool = False) -> _Value:
