@@ -776,3 +776,64 @@ def test_optimizer_built_inside_the_loop():
             loss.backward()
             opt.step()
     """)
+
+
+def test_amp_switch_in_two_separate_ifs():
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer, use_amp=True):
+        scaler = torch.amp.GradScaler(enabled=use_amp)
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            if use_amp:
+                scaler.scale(loss).backward()
+            else:
+                loss.backward()
+            if use_amp:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+    """)
+
+
+def test_scaler_steps_each_optimizer_update_by_caller():
+    silent("""
+    import torch
+
+
+    class MultiOptimizer:
+        def __init__(self, optimizers, scaler: torch.amp.GradScaler):
+            self.optimizers = optimizers
+            self.scaler = scaler
+
+        def step(self):
+            for opt in self.optimizers:
+                self.scaler.step(opt)
+    """)
+
+
+def test_lightning_manual_optimization_declared_on_the_class():
+    silent("""
+    import lightning as L
+    import torch
+
+
+    class Model(L.LightningModule):
+        automatic_optimization = False
+
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def training_step(self, batch, batch_idx):
+            opt = self.optimizers()
+            opt.zero_grad()
+            loss = self.net(batch).mean()
+            self.manual_backward(loss)
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+            opt.step()
+    """)

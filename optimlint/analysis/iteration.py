@@ -251,7 +251,7 @@ def _sets_manual(klass: cst.ClassDef) -> bool:
         def visit_Assign(self, node: cst.Assign) -> None:
             nonlocal found
             for t in node.targets:
-                if key_of(t.target) == "self.automatic_optimization" and \
+                if key_of(t.target) in ("self.automatic_optimization", "automatic_optimization") and \
                         isinstance(node.value, cst.Name) and node.value.value == "False":
                     found = True
 
@@ -259,6 +259,14 @@ def _sets_manual(klass: cst.ClassDef) -> bool:
             nonlocal found
             # @property def automatic_optimization(self): return False
             if node.name.value == "automatic_optimization":
+                found = True
+
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal found
+            # only manual optimization calls these (a parent class may have switched it off)
+            f = node.func
+            if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and \
+                    f.attr.value in ("manual_backward", "optimizers"):
                 found = True
 
     klass.visit(V())

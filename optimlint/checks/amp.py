@@ -99,6 +99,8 @@ class AmpCheck(Check):
                 outer = steps[0].loops[0]
                 scaler = steps[0].scaler
                 in_loop = [e for e in events if e.loops and e.loops[0] is outer]
+                if not any(e.kind is K.BACKWARD for e in in_loop):
+                    continue  # ``for opt in optimizers: scaler.step(opt)``: the caller updates
                 if any(e.kind is K.SCALER_UPDATE and (e.scaler is scaler or e.scaler is None) for e in in_loop):
                     continue
                 opaque = [o for o in model.opaque.get(func, []) if o.loops and o.loops[0] is outer]
