@@ -915,3 +915,19 @@ def test_sizes_read_from_a_sibling_do_not_hide_it_but_the_module_itself_does():
     assert [(d.code, d.location.row) for d in lint_source("train.py", src, settings)] == [("OPT401", 15)]
     shared = src.replace("nn.Linear(self.encoder.out_features, 2)", "nn.Sequential(self.encoder, nn.Linear(16, 2))")
     assert lint_source("train.py", shared, settings) == []
+
+
+def test_gradient_penalty_input_requiring_grad_does_not_hide_a_missing_part():
+    body = """
+    def gradient_penalty(critic, real, fake):
+        alpha = torch.rand(real.size(0), 1, 1, 1)
+        mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        images = mixed.detach()
+        images.requires_grad = True
+        grads = torch.autograd.grad(critic(images).sum(), images, create_graph=True)[0]
+        return ((grads.norm(2, dim=1) - 1) ** 2).mean()
+
+    model = Detector()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """
+    assert rows(body, ["OPT401"]) == [("OPT401", ROW + 10)]

@@ -904,19 +904,21 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
             return dotted(it.func.value)
         return None
 
-    def subject_of(expr) -> str | None:
+    def subject_of(expr, enabling: bool = False) -> str | None:
+        """``enabling``: grad turned on (``x.requires_grad_()``), which on a plain tensor
+        (an input for a gradient penalty) says nothing about any module."""
         nonlocal unknown
         d = dotted(expr)
         if d is None:
-            unknown = True
+            unknown = unknown or not enabling
             return None
         if "." not in d:
             for names, subj in reversed(loops):
                 if d in names:
                     if subj is None:
-                        unknown = True
+                        unknown = unknown or not enabling
                     return checked(subj)
-            unknown = True
+            unknown = unknown or not enabling
             return None
         return checked(d)
 
@@ -928,7 +930,13 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
             return None
         return d
 
+    assigned: dict[int, cst.BaseExpression] = {}
+
     class V(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                assigned[id(t)] = node.value
+
         def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
             p = node.params
             params.append({x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)})
@@ -961,7 +969,7 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
         def visit_Call(self, node: cst.Call) -> None:
             f = node.func
             if isinstance(f, cst.Attribute) and f.attr.value == "requires_grad_":
-                s = subject_of(f.value)
+                s = subject_of(f.value, _true_arg(node))
                 if s:
                     subjects.add(s)
             elif isinstance(f, cst.Name) and "freeze" in f.value.lower():
@@ -973,7 +981,8 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
         def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
             t = node.target
             if isinstance(t, cst.Attribute) and t.attr.value == "requires_grad":
-                s = subject_of(t.value)
+                parent_value = assigned.get(id(node))
+                s = subject_of(t.value, _literal_bool(parent_value) is True)
                 if s:
                     subjects.add(s)
 
