@@ -647,6 +647,7 @@ class Monitor:
             self._internal_error("post-accumulate-grad hook", exc)
 
     def _on_accumulate(self, rec, p):
+        """Classify this accumulation as added-to (ACCUM), after a clear, or unknown."""
         g = p.grad
         if g is None:
             return
@@ -817,11 +818,11 @@ class Monitor:
                         unchanged = False
                 if rec.acc_since_step:
                     touched += 1
-                    if rec.pre_step != 1:
+                    if pre_all and rec.pre_step != 1:
                         pre_all = False
-                    if not (rec.n == 1 and rec.wiped):
+                    if wiped_all and not (rec.n == 1 and rec.wiped):
                         wiped_all = False
-                    if not (g is not None and self._zeroed_since(rec)):
+                    if zeroed_all and not (g is not None and self._zeroed_since(rec)):
                         zeroed_all = False
                     if rec.last_bw is not None and (last_bw is None or rec.last_bw.index > last_bw.index):
                         last_bw = rec.last_bw
