@@ -837,3 +837,40 @@ def test_lightning_manual_optimization_declared_on_the_class():
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
             opt.step()
     """)
+
+
+def test_from_scratch_network_with_its_own_backward_and_optimizer():
+    silent("""
+    import numpy as np
+
+
+    class SGD:
+        def __init__(self, layers, lr):
+            self.layers, self.lr = layers, lr
+
+        def step(self):
+            for layer in self.layers:
+                layer.w -= self.lr * layer.dw
+                layer.dw = np.zeros_like(layer.dw)
+
+
+    class Network:
+        def __init__(self, layers):
+            self.layers = layers
+            self.optimizer = SGD(layers, 0.1)
+
+        def forward(self, x, y):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+        def backward(self):
+            for layer in reversed(self.layers):
+                layer.backprop()
+
+        def fit(self, x, y, epochs):
+            for _ in range(epochs):
+                self.forward(x, y)
+                self.backward()
+                self.optimizer.step()
+    """)

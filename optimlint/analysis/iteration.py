@@ -508,6 +508,14 @@ class _Walker:
             attr = f.attr.value
             recv = f.value
             rkey = key_of(recv)
+            if attr == "backward" and rkey == "self":
+                # a class's own backward (a from-scratch network), never a tensor's
+                helper = self._helper(f, frame)
+                if helper is not None:
+                    self._inline(helper, call, st)
+                else:
+                    self._opaque(call, st, touches_all=True)
+                return
             if attr in ("backward", "manual_backward"):
                 self._backward(call, recv, positional, st)
                 return
