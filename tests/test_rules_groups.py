@@ -335,6 +335,7 @@ def test_opt401_silent_when_the_class_is_incomplete(init):
     "self.extra = nn.Linear(4, 4).requires_grad_(False)",
     "self.extra = copy.deepcopy(self.encoder)",
     "self.extra = nn.Linear(4, 4)\n        self.extra.weight = self.encoder.weight  # tied",
+    "self.extra = self.alias = nn.Linear(4, 4)  # one module, two names\n        self.alias.eval()",
     "self.extra = nn.Linear(4, 4)\n        for p in self.extra.parameters():\n            p.requires_grad = False",
 ])
 def test_opt401_silent_for_unproven_or_frozen_submodules(extra):
@@ -931,3 +932,38 @@ def test_gradient_penalty_input_requiring_grad_does_not_hide_a_missing_part():
     opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
     """
     assert rows(body, ["OPT401"]) == [("OPT401", ROW + 10)]
+
+
+def test_one_module_under_two_names_built_in_a_setup_helper():
+    src = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+    import lightning.pytorch as L
+
+    class MultiTask(L.LightningModule):
+        def __init__(self, lr=1e-3, with_depth=True):
+            super().__init__()
+            self.lr = lr
+            self.with_depth = with_depth
+            self.setup("")
+
+        def setup(self, stage):
+            self.backbone = self.encoder = nn.Conv2d(3, 16, 3)
+            self.seg_model = nn.Conv2d(16, 4, 1)
+            self.kps_model = nn.Conv2d(16, 68, 1)
+            self.aux = nn.Conv2d(16, 1, 1)
+
+        def forward(self, x):
+            feats = self.encoder(x)
+            return self.seg_model(feats), self.kps_model(feats), self.aux(feats)
+
+        def configure_optimizers(self):
+            return torch.optim.AdamW([
+                {"params": self.backbone.parameters(), "lr": self.lr * 0.1},
+                {"params": self.seg_model.parameters()},
+                {"params": self.kps_model.parameters()},
+            ], lr=self.lr)
+    """)
+    found = lint_source("module.py", src, Settings(select=["OPT401"]))
+    assert [(d.code, d.location.row) for d in found] == [("OPT401", 23)]
+    assert found[0].message.startswith("the parameter groups leave out `self.aux`, which has")

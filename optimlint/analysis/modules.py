@@ -611,6 +611,13 @@ class _ClassAnalysis:
             for t in s.targets:
                 self._target(t.target, s.value)
                 self._assign(t.target, s.value, definite)
+            if len(s.targets) > 1:
+                # ``self.backbone = self.encoder = UNet(...)``: one module, two names
+                for t in s.targets:
+                    for n in walk(t.target):
+                        d = dotted(n) if isinstance(n, cst.Attribute) else None
+                        if d and d.startswith("self."):
+                            self.info.entangled.add(d.split(".")[1])
         elif isinstance(s, cst.AnnAssign) and s.value is not None:
             self._assign(s.target, s.value, definite)
         elif isinstance(s, cst.AugAssign):
