@@ -874,3 +874,20 @@ def test_from_scratch_network_with_its_own_backward_and_optimizer():
                 self.backward()
                 self.optimizer.step()
     """)
+
+
+def test_grad_norm_measured_after_the_step_with_infinite_max_norm():
+    silent("""
+    import math
+
+    import torch
+
+
+    def train(model, loader, optimizer, log):
+        for x, y in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=math.inf)
+            log(grad_norm)
+    """)

@@ -80,6 +80,16 @@ def inside(ctx, node: cst.CSTNode, container: cst.CSTNode) -> bool:
         (a.end.line, a.end.column) <= (b.end.line, b.end.column)
 
 
+def measures_only(ctx, call: cst.CSTNode) -> bool:
+    """``clip_grad_norm_(params, float("inf"))``: computes the norm (for logging), clips nothing."""
+    if not isinstance(call, cst.Call):
+        return False
+    args = [a for a in call.args if a.keyword is None and not a.star]
+    value = next((a.value for a in call.args if a.keyword is not None and
+                  a.keyword.value in ("max_norm", "clip_value")), args[1].value if len(args) > 1 else None)
+    return value is not None and "inf" in ctx.code(value).lower()
+
+
 def accumulation_test(expr: cst.BaseExpression) -> bool:
     """``(i + 1) % k == 0``, ``step % k == 0 or last``, ``accelerator.sync_gradients``."""
     if isinstance(expr, cst.BooleanOperation):
@@ -237,7 +247,7 @@ class OrderCheck(Check):
             return
         opts = optimizers_stepped(it)
         for clip in it.of_kind(K.CLIP):
-            if not it.always(clip):
+            if not it.always(clip) or measures_only(ctx, clip.node):
                 continue
             before_b = [b for b in backwards if b.index < clip.index]
             after_b = [b for b in backwards if b.index > clip.index and it.always(b)]
