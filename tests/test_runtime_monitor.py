@@ -462,3 +462,38 @@ def test_legacy_grad_data_zero_is_not_opt101():
             nn.functional.mse_loss(model(x), y).backward()
             opt.step()
     assert codes(report) == []
+
+
+def _loader(n=32, bs=4):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    return DataLoader(TensorDataset(torch.randn(n, 8), torch.randn(n, 1)), batch_size=bs)
+
+
+def test_iteration_schedules_on_an_endless_iterator_are_not_opt202():
+    import itertools
+
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=5)   # 5 iterations, on purpose
+        batches_ = itertools.cycle(_loader())
+        for _ in range(24):
+            x, y = next(batches_)
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+            sched.step()
+    assert codes(report) == []
+
+
+def test_one_cycle_sized_in_epochs_and_stepped_per_epoch_is_not_opt203():
+    model = mlp()
+    loader = _loader()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=3)
+        for epoch in range(3):
+            train(model, opt, loader)
+            sched.step()
+    assert codes(report) == []

@@ -190,7 +190,7 @@ class OptRec:
     __slots__ = ("ref", "cls", "loc", "constructed", "steps", "bw_at_last_step", "zero_tick",
                  "zero_loc", "unscaled_bw", "scaler_calls", "scaler_skipped", "iter_id",
                  "spi", "max_spi", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
-                 "sentinel_flag", "pending101")
+                 "sentinel_flag", "pending101", "epochs")
 
     def __init__(self, opt, loc, constructed):
         self.ref = weakref.ref(opt)
@@ -216,6 +216,7 @@ class OptRec:
         self.sentinel_armed = False
         self.sentinel_flag = None
         self.pending101 = None
+        self.epochs = 0    # DataLoader iterators (epochs) in which this optimizer stepped
 
 
 class SchedRec:
@@ -874,6 +875,8 @@ class Monitor:
         if orec.iter_id != self.iter_id:
             orec.iter_id = self.iter_id
             orec.spi = 0
+            if self.iter_id:
+                orec.epochs += 1
         orec.spi += 1
         if orec.spi > orec.max_spi:
             orec.max_spi = orec.spi
@@ -1050,14 +1053,19 @@ class Monitor:
             n_sched = srec.steps
             spe = orec.max_spi if self.iter_id > 0 else 0
             period = _period(sched)
+            # Epochs are DataLoader iterators in which the optimizer stepped; a single endless
+            # iterator (itertools.cycle, infinite samplers) gives no epoch length: no verdict.
             if srec.cls in EPOCH_SCHEDULERS:
-                if period and n_opt >= 4 and 2 * n_sched >= n_opt and spe >= 2 and self.iter_id > 0 \
+                if period and n_opt >= 4 and 2 * n_sched >= n_opt and spe >= 2 and orec.epochs >= 2 \
                         and period < 2 * spe:
                     self._once(orec, "OPT202", f"`{srec.cls}` (period {period}) was stepped {n_sched} times "
                                f"for {n_opt} optimizer steps (~{spe} per epoch): an epoch schedule stepped "
                                "per batch runs through its whole schedule within two epochs", srec.first_loc)
             elif srec.cls in BATCH_SCHEDULERS:
-                if n_opt >= 4 and 2 * n_sched <= n_opt:
+                # A schedule longer than one epoch of optimizer steps, stepped once per epoch,
+                # cannot have been sized in epochs (one sized in epochs is shorter than that).
+                if period and n_opt >= 4 and 2 * n_sched <= n_opt and spe >= 2 and orec.epochs >= 2 \
+                        and period > spe:
                     self._once(orec, "OPT203", f"`{srec.cls}` was stepped {n_sched} times for {n_opt} "
                                "optimizer steps: a per-iteration schedule stepped per epoch barely moves",
                                srec.first_loc)
@@ -1124,6 +1132,10 @@ def _period(sched) -> int | None:
             return int(sched.T_0)
         if name == "ReduceLROnPlateau":
             return int(sched.patience) + 1
+        if name == "OneCycleLR":
+            return int(sched.total_steps)
+        if name == "CyclicLR":
+            return int(sched.total_size)
         if name == "ExponentialLR":
             gamma = float(sched.gamma)
             if 0 < gamma < 1:
