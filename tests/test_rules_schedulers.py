@@ -653,3 +653,97 @@ def test_opt205_not_on_a_parameter_known_only_by_name():
             lr_scheduler.step(epoch + 1)
     """
     assert codes_at(src, ["OPT2"]) == []
+
+
+def test_imagenet_example_shape_is_clean():
+    """pytorch/examples imagenet: train()/validate() helpers, StepLR after them, per epoch."""
+    src = """
+    import torch
+    import torch.nn as nn
+    from torch.optim.lr_scheduler import StepLR
+
+
+    def train(train_loader, model, criterion, optimizer, epoch):
+        model.train()
+        for i, (images, target) in enumerate(train_loader):
+            output = model(images)
+            loss = criterion(output, target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+
+    def validate(val_loader, model, criterion):
+        model.eval()
+        total = 0.0
+        with torch.no_grad():
+            for images, target in val_loader:
+                total += criterion(model(images), target)
+        return total
+
+
+    def main(model, train_loader, val_loader, epochs):
+        criterion = nn.CrossEntropyLoss()
+        optimizer = torch.optim.SGD(model.parameters(), 0.1, momentum=0.9, weight_decay=1e-4)
+        scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
+        for epoch in range(epochs):
+            train(train_loader, model, criterion, optimizer, epoch)
+            acc1 = validate(val_loader, model, criterion)
+            scheduler.step()
+    """
+    assert codes_at(src, ["OPT2", "OPT6"]) == []
+
+
+def test_accelerate_no_trainer_shape_is_clean():
+    """transformers' run_*_no_trainer.py: get_scheduler by a configured name, prepared by accelerate."""
+    src = """
+    import torch
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+
+    def main(args, model, train_dataloader, eval_dataloader):
+        accelerator = Accelerator()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate)
+        lr_scheduler = get_scheduler(
+            name=args.lr_scheduler_type,
+            optimizer=optimizer,
+            num_warmup_steps=args.num_warmup_steps,
+            num_training_steps=args.max_train_steps,
+        )
+        model, optimizer, train_dataloader, eval_dataloader, lr_scheduler = accelerator.prepare(
+            model, optimizer, train_dataloader, eval_dataloader, lr_scheduler
+        )
+        for epoch in range(args.num_train_epochs):
+            model.train()
+            total_loss = 0
+            for step, batch in enumerate(train_dataloader):
+                with accelerator.accumulate(model):
+                    outputs = model(**batch)
+                    loss = outputs.loss
+                    total_loss += loss.detach().float()
+                    accelerator.backward(loss)
+                    optimizer.step()
+                    lr_scheduler.step()
+                    optimizer.zero_grad()
+            model.eval()
+            for step, batch in enumerate(eval_dataloader):
+                with torch.no_grad():
+                    outputs = model(**batch)
+    """
+    assert codes_at(src, ["OPT2", "OPT6"]) == []
+
+
+def test_torchvision_reference_warmup_sequential_is_clean():
+    src = HEAD + """
+main = lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs - args.lr_warmup_epochs)
+warm = lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=args.lr_warmup_epochs)
+scheduler = lr_scheduler.SequentialLR(optimizer, schedulers=[warm, main], milestones=[args.lr_warmup_epochs])
+for epoch in range(args.start_epoch, args.epochs):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    scheduler.step()
+"""
+    assert codes_at(src, ["OPT2"]) == []
