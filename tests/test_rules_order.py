@@ -67,6 +67,25 @@ def test_opt101_train_function_with_optimizer_parameter():
     assert codes_at(src, ["OPT1"]) == [("OPT101", 11)]
 
 
+def test_opt101_nested_train_function_uses_the_enclosing_optimizer():
+    src = """
+    import torch
+
+
+    def test_regression(model, mll, train_x, train_y):
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+
+        def train(n_iter=50):
+            for _ in range(n_iter):
+                loss = -mll(model(train_x), train_y)
+                loss.backward()
+                optimizer.step()
+
+        train()
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 12)]
+
+
 def test_opt101_other_module_cleared_does_not_count():
     src = """
     import torch

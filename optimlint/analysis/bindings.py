@@ -170,6 +170,7 @@ class Bindings:
     params_of: dict[cst.CSTNode, dict[str, cst.Param]] = field(default_factory=dict)
     # keys assigned from something the analysis cannot classify, per scope (None: module)
     opaque_assigned: dict[cst.CSTNode | None, set[str]] = field(default_factory=dict)
+    enclosing: dict[cst.CSTNode, cst.CSTNode | None] = field(default_factory=dict)  # nested def -> outer def
     _by_name: dict[tuple, Binding] = field(default_factory=dict)
 
     @classmethod
@@ -208,6 +209,12 @@ class Bindings:
             elif "." not in k and k in self.params_of.get(func, {}):
                 # A parameter shadows module-level names.
                 return self._name_rule(func, k, want)
+            outer = self.enclosing.get(func)
+            root = k.split(".", 1)[0]
+            if outer is not None and root != "self" and root not in self.params_of.get(func, {}) and \
+                    root not in self.opaque_assigned.get(func, set()):
+                # a closure reads its enclosing function's names
+                return self.resolve_key(outer, k, want)
         b = self.module_scope.get(k)
         if b is not None:
             return b
@@ -268,6 +275,7 @@ class _Collector(cst.CSTVisitor):
                 enclosing_class = self.b.class_of[outer]
         if enclosing_class is not None:
             self.b.class_of[node] = enclosing_class
+        self.b.enclosing[node] = self.funcs[-1] if self.funcs else None
         self.funcs.append(node)
         self.scopes.append(node)
         table = self.b.scope_table(node)
