@@ -497,3 +497,24 @@ def test_one_cycle_sized_in_epochs_and_stepped_per_epoch_is_not_opt203():
             train(model, opt, loader)
             sched.step()
     assert codes(report) == []
+
+
+def test_hooks_never_read_tensor_values():
+    """No host read of a tensor value in the monitor (it would sync with the device per step);
+    the only one is the sentinel flag, read once per OPT101 candidate in ``_finalize_pending``."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(monitor_mod))
+    offenders = []
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(func):
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name in ("item", "tolist", "cpu", "numpy", "data_ptr", "synchronize"):
+                    offenders.append((func.name, name))
+                if name == "bool" and func.name != "_finalize_pending":
+                    offenders.append((func.name, name))
+    assert offenders == []
