@@ -83,7 +83,7 @@ def test_opt101_nested_train_function_uses_the_enclosing_optimizer():
 
         train()
     """
-    assert codes_at(src, ["OPT1"]) == [("OPT101", 12)]
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 11)]
 
 
 def test_opt101_other_module_cleared_does_not_count():
