@@ -891,3 +891,33 @@ def test_grad_norm_measured_after_the_step_with_infinite_max_norm():
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=math.inf)
             log(grad_norm)
     """)
+
+
+def test_unit_test_of_zero_grad_without_step():
+    silent("""
+    import torch
+
+
+    def test_zero_grad_sets_none():
+        model = torch.nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model(torch.randn(2, 3)).sum().backward()
+        opt.zero_grad()
+        assert all(p.grad is None for p in model.parameters())
+    """)
+
+
+def test_unit_test_stepping_before_any_gradient():
+    silent("""
+    import torch
+
+
+    def test_step_without_grad_is_a_no_op():
+        w = torch.nn.Parameter(torch.ones(3))
+        opt = torch.optim.Adam([w], lr=0.1)
+        opt.step()
+        assert torch.equal(w, torch.ones(3))
+        (w * 2).sum().backward()
+        opt.step()
+        assert not torch.equal(w, torch.ones(3))
+    """)
