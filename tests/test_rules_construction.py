@@ -257,6 +257,31 @@ def test_opt302_imported_adam_adds_adamw_to_the_import():
     """)
 
 
+def test_opt301_and_opt302_fixes_on_one_call():
+    src = """\
+    from torch.optim import Adam
+    opt = Adam(model.parameters(), learning_rate=1e-3, weight_decay=1e-4)
+    """
+    assert fixed(src) == textwrap.dedent(src).replace("learning_rate", "lr")
+    assert fixed(src, unsafe=True) == textwrap.dedent("""\
+    from torch.optim import Adam, AdamW
+    opt = AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    """)
+
+
+def test_opt302_two_adams_one_import_added():
+    src = """\
+    from torch.optim import Adam
+    enc_opt = Adam(encoder.parameters(), weight_decay=1e-4)
+    dec_opt = Adam(decoder.parameters(), weight_decay=1e-4)
+    """
+    assert fixed(src, ["OPT302"], unsafe=True) == textwrap.dedent("""\
+    from torch.optim import Adam, AdamW
+    enc_opt = AdamW(encoder.parameters(), weight_decay=1e-4)
+    dec_opt = AdamW(decoder.parameters(), weight_decay=1e-4)
+    """)
+
+
 def test_opt302_aliased_import_has_no_fix():
     src = """\
     from torch.optim import Adam as A
@@ -723,6 +748,14 @@ def test_opt307_self_attribute():
     # reassigned: not provably a module
     "import torch\nmodel = torch.nn.Linear(2, 2)\nmodel = list(model.parameters())\nopt = torch.optim.SGD(model, lr=0.1)\n",
     "import tensorflow as tf\nmodel = tf.keras.Sequential()\nopt = tf.keras.optimizers.SGD(model)\n",
+    # a module class that iterates its own parameters
+    """import torch
+class Bank(torch.nn.Module):
+    def __iter__(self):
+        return iter(self.parameters())
+bank = Bank()
+opt = torch.optim.SGD(bank, lr=0.1)
+""",
 ])
 def test_opt307_does_not_fire(src):
     assert codes_at(src, CODES) == []

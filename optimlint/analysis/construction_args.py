@@ -106,6 +106,11 @@ def local_optimizer_classes(ctx: "FileContext") -> dict[str, str]:
     return ctx.cached("construction.local_optimizers", build)
 
 
+def _defines(node: cst.ClassDef, name: str) -> bool:
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    return any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in body)
+
+
 def _defines_init(node: cst.ClassDef) -> bool:
     body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
     for stmt in body:
@@ -559,7 +564,9 @@ def local_module_classes(ctx: "FileContext") -> frozenset[str]:
             memo[name] = result
             return result
 
-        return frozenset(n for n in classes if not ctx.imports.imported(n) and is_mod(n, frozenset()))
+        # A module class that defines ``__iter__`` may iterate its parameters: left out.
+        return frozenset(n for n in classes if not ctx.imports.imported(n) and is_mod(n, frozenset())
+                         and not _defines(classes[n], "__iter__"))
 
     return ctx.cached("construction.local_modules", build)
 
