@@ -727,7 +727,7 @@ class Monitor:
         scaled = False
         if isinstance(tensors, torch.Tensor) and self._scaled:
             scaled = any(r() is tensors for r in self._scaled)
-        info = BackwardInfo(self.bw_count, loc, scaled, bool(create_graph))
+        info = BackwardInfo(self.bw_count, loc, scaled, create_graph is True or create_graph == 1)
         if self._fw_eval and not self._fw_train:
             info.in_eval = True
             last = self._last_eval
