@@ -27,7 +27,7 @@ from optimlint.config import Settings  # noqa: E402
 from optimlint.engine import lint_source  # noqa: E402
 from optimlint.fixing import fix_text  # noqa: E402
 
-EXAMPLES = int(os.environ.get("OPTIMLINT_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("OPTIMLINT_FUZZ_EXAMPLES", "50"))
 BUDGET = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                          HealthCheck.data_too_large])
