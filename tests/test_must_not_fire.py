@@ -921,3 +921,21 @@ def test_unit_test_stepping_before_any_gradient():
         opt.step()
         assert not torch.equal(w, torch.ones(3))
     """)
+
+
+def test_optimizer_used_only_to_clear_while_reading_gradients():
+    # EWC's Fisher information: an optimizer (lr=0) is a convenient way to clear
+    silent("""
+    import torch
+
+
+    def fisher_diagonal(model, loader):
+        opt = torch.optim.SGD(model.parameters(), lr=0.0)
+        fisher = [torch.zeros_like(p) for p in model.parameters()]
+        for x, y in loader:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            for f, p in zip(fisher, model.parameters()):
+                f += p.grad.detach() ** 2
+        return fisher
+    """)

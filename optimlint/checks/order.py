@@ -391,6 +391,8 @@ class OrderCheck(Check):
                     continue
                 if any(e.kind in (*STEPS, K.STEP_CLOSURE) and e.target is opt for e in model.all_events()):
                     continue
+                if _reads_grad(ctx.module if func is None else func):
+                    continue  # the gradients are the result (Fisher information, saliency, tests)
                 cleared_loops = [e for e in events if e.kind is K.ZERO_GRAD and e.target is opt and e.loops]
                 if cleared_loops:
                     loop = cleared_loops[0].loops[-1]
@@ -493,6 +495,23 @@ def _assignments(body, name: str, stop: cst.CSTNode):
 
     body.visit(V())
     return out
+
+
+def _reads_grad(scope: cst.CSTNode) -> bool:
+    """Some ``x.grad`` is read (not only assigned, as in ``p.grad = None``)."""
+    found = False
+
+    class V(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+            return not (isinstance(node.target, cst.Attribute) and node.target.attr.value == "grad")
+
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            nonlocal found
+            if node.attr.value == "grad":
+                found = True
+
+    scope.visit(V())
+    return found
 
 
 def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
