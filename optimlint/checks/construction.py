@@ -137,12 +137,13 @@ class ConstructionCheck(Check):
         return out
 
     def _betas_fix(self, ctx, items: dict[str, cst.CSTNode], values: dict[str, cst.BaseExpression],
-                   order: list[str], container_items: list, head: str, value_of) -> Fix | None:
-        """One edit that turns the ``beta_1``/``beta_2`` items into a single ``betas`` item.
+                   container_items: list, head: str, value_of) -> Fix | None:
+        """Edits that turn the ``beta_1``/``beta_2`` items into a single ``betas`` item.
 
-        ``items``: the beta items present (Arg or DictElement); ``order``: all items of the
-        container in source order; ``head``: the text before the tuple (``betas=`` or
-        ``"betas": ``); ``value_of(item)``: the item's value node.
+        ``items``: the beta items present (Arg or DictElement); ``container_items``: all items
+        of the call or dict in source order; ``head``: the text before the tuple (``betas=``
+        or ``"betas": ``); ``value_of(item)``: the item's value node. None when a comment
+        sits in the text that would be deleted.
         """
         b1 = ctx.code(values["beta_1"]) if "beta_1" in values else DEFAULT_BETAS[0]
         b2 = ctx.code(values["beta_2"]) if "beta_2" in values else DEFAULT_BETAS[1]
@@ -172,8 +173,7 @@ class ConstructionCheck(Check):
             return []
         fix = None
         if "betas" in valid and "betas" not in kws and can_rename:
-            args = [a for a in call.args]
-            fix = self._betas_fix(ctx, present, {n: a.value for n, a in present.items()}, BETAS, args,
+            fix = self._betas_fix(ctx, present, {n: a.value for n, a in present.items()}, list(call.args),
                                   "betas=", lambda a: a.value)
         out = []
         for name, arg in present.items():
@@ -213,7 +213,7 @@ class ConstructionCheck(Check):
             fix = None
             default_known = len(present) == 2 or not any(k in kws for k in ("betas", *BETAS))
             if "betas" in valid and "betas" not in items and not spread and default_known:
-                fix = self._betas_fix(ctx, present, {n: e.value for n, e in present.items()}, BETAS,
+                fix = self._betas_fix(ctx, present, {n: e.value for n, e in present.items()},
                                       list(d.elements), _string_with(next(iter(present.values())).key, "betas")
                                       + ": ", lambda e: e.value)
             for name, el in present.items():
