@@ -175,6 +175,9 @@ def write_source(src: SourceFile, new_text: str) -> None:
         st = os.stat(target)
     except OSError as exc:
         raise SourceError(f"cannot write the file: {exc.strerror or exc}") from None
+    if not os.access(target, os.W_OK):
+        # The rename would succeed in a writable directory; a read-only file says "keep out".
+        raise SourceError("cannot write the file: Permission denied")
     if src.digest is not None and _digest(target) != src.digest:
         raise SourceError("the file changed on disk while it was being fixed; not overwritten")
     mode = src.mode if src.mode is not None else stat.S_IMODE(st.st_mode)

@@ -118,6 +118,25 @@ def test_fix_keeps_the_mode(here, mode):
     assert stat.S_IMODE(path.stat().st_mode) == mode
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root may write anything")
+@pytest.mark.parametrize("read_only", ["file", "directory"])
+def test_read_only_file_or_directory_is_not_fixed(here, read_only):
+    path = write(here / "pkg" / "train.py", TRAIN)
+    target = path if read_only == "file" else path.parent
+    target.chmod(0o444 if read_only == "file" else 0o555)
+    try:
+        result = fix("pkg/train.py")
+    finally:
+        target.chmod(0o644 if read_only == "file" else 0o755)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "error: pkg/train.py: cannot write the fixed file: "
+        + ("cannot write the file: Permission denied" if read_only == "file" else "Permission denied"))
+    assert path.read_text() == TRAIN
+    assert sorted(p.name for p in path.parent.iterdir()) == ["train.py"]
+
+
 def test_fix_never_writes_through_a_symlink_out_of_the_tree(tmp_path, monkeypatch):
     outside = write(tmp_path / "outside" / "real.py", TRAIN)
     project = tmp_path / "project"
