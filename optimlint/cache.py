@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from typing import Any
 
 from optimlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
@@ -256,6 +255,8 @@ def _prune(base: str, keep: str) -> None:
 
 
 def _atomic_write(target: str, data: bytes) -> None:
+    import tempfile
+
     directory = os.path.dirname(target)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
     try:

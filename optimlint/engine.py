@@ -8,7 +8,6 @@ discover -> ``lint_file`` per file -> collect into a ``RunResult``.
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from typing import Callable
@@ -397,6 +396,8 @@ def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
+    import difflib
+
     from optimlint.report.paths import display_path
 
     path = display_path(path)
