@@ -134,3 +134,24 @@ def test_not_observed_and_not_reached(tmp_path, monkeypatch):
     report = json.loads(out.read_text())
     statuses = {(d["code"], d["location"]["row"]): d["runtime"] for d in report}
     assert statuses == {("OPT302", 6): "not-observed", ("OPT101", 13): "not-reached"}
+
+
+def test_runtime_only_findings_obey_noqa_on_their_statement_and_the_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", """
+        import torch
+
+        params = [torch.zeros(2, requires_grad=True)]
+        coupled = torch.optim.Adam(
+            params,
+            weight_decay=1e-4,  # noqa: OPT302 -- L2 is intended here
+        )
+        other = torch.optim.RAdam(params, weight_decay=0.1)
+        third = torch.optim.NAdam(params, weight_decay=0.1)  # noqa: OPT302
+    """)
+    out = tmp_path / "r.json"
+    assert invoke(["run", "--output-format", "json", "--output-file", str(out), "train.py"]).exit_code == 0
+    assert [(d["code"], d["location"]["row"]) for d in json.loads(out.read_text())] == [("OPT302", 8)]
+    write(tmp_path / "optimlint.toml", 'ignore = ["OPT302"]\n')
+    assert invoke(["run", "--output-format", "json", "--output-file", str(out), "train.py"]).exit_code == 0
+    assert json.loads(out.read_text()) == []

@@ -32,6 +32,7 @@ class _Spans:
 
     def __init__(self, text: str):
         self.bodies: list[tuple[int, int, list[tuple[int, int]]]] = []
+        self.statements: list[tuple[int, int]] = []
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -41,6 +42,17 @@ class _Spans:
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self._add(node, node.lineno, node.end_lineno or node.lineno)
+            if isinstance(node, ast.stmt):
+                self.statements.append((node.lineno, node.end_lineno or node.lineno))
+
+    def statement(self, row: int) -> tuple[int, int]:
+        """The innermost statement containing ``row`` (a multi-line call's rows)."""
+        best = (row, row)
+        size = None
+        for s, e in self.statements:
+            if s <= row <= e and (size is None or e - s < size):
+                best, size = (s, e), e - s
+        return best
 
     def _add(self, node, start, end):
         stmts = [(s.lineno if not getattr(s, "decorator_list", None) else min(d.lineno for d in s.decorator_list),
@@ -61,11 +73,13 @@ class _Spans:
 
 
 def join(static: list[Diagnostic], observations, sites: dict | None = None,
-         texts: dict[str, str] | None = None) -> list[Diagnostic]:
+         texts: dict[str, str] | None = None, settings=None) -> list[Diagnostic]:
     """Static findings with ``runtime`` set, then runtime-only findings.
 
     ``observations``: ``Observation`` objects; ``sites``: ``{(filename, row): kinds}`` of
-    watched events; ``texts``: file text per path (read from disk when missing).
+    watched events; ``texts``: file text per path (read from disk when missing);
+    ``settings``: when given, runtime-only findings obey its selection and per-file ignores.
+    Runtime-only findings also obey ``# noqa`` comments on any line of their statement.
     """
     sites = sites or {}
     texts = dict(texts or {})
@@ -106,6 +120,8 @@ def join(static: list[Diagnostic], observations, sites: dict | None = None,
     for obs in observations:
         if id(obs) in used:
             continue
+        if _suppressed(obs, texts, spans_cache, settings):
+            continue
         info = RULES.get(obs.code)
         loc = Location(max(obs.row, 1), max(obs.column, 1))
         extra = {"runtime_only": True}
@@ -113,6 +129,43 @@ def join(static: list[Diagnostic], observations, sites: dict | None = None,
         out.append(Diagnostic(obs.code, info.name if info else "", obs.message, obs.filename or "<unknown>",
                               loc, loc, None, None, CONFIRMED, extra))
     return out
+
+
+def _suppressed(obs, texts, spans_cache, settings) -> bool:
+    """A runtime-only finding silenced by config or by a noqa comment on its statement."""
+    if not obs.filename:
+        return False
+    if settings is not None:
+        try:
+            if obs.code not in settings.enabled_codes() - settings.ignored_for(obs.filename):
+                return True
+        except Exception:  # pragma: no cover - a broken config must not hide the report
+            pass
+    text = texts.get(obs.filename)
+    if text is None:
+        try:
+            with open(obs.filename, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            return False
+        texts[obs.filename] = text
+    if "noqa" not in text.lower():
+        return False
+    from optimlint.suppression import parse_directives
+
+    key = _key(obs.filename)
+    spans = spans_cache.get(key)
+    if spans is None:
+        spans = spans_cache[key] = _Spans(text)
+    directives = parse_directives(text)
+    start, end = spans.statement(obs.row)
+    loc = Location(max(obs.row, 1), 1)
+    probe = Diagnostic(obs.code, "", "", obs.filename, loc, loc)
+    for row in range(start, end + 1):
+        probe.noqa_row = row
+        if directives.suppresses(probe):
+            return True
+    return False
 
 
 def _tag(extra: dict, obs) -> None:

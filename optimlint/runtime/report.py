@@ -30,6 +30,7 @@ def joined_report(report, extra_files=(), settings=None) -> list:
                 files.append(path)
     static = []
     texts = {}
+    first_cfg = None
     for path in files:
         try:
             cfg = settings if settings is not None else load_settings(start=os.path.dirname(os.path.abspath(path)))
@@ -37,6 +38,8 @@ def joined_report(report, extra_files=(), settings=None) -> list:
             from optimlint.config import Settings
 
             cfg = Settings()
+        if first_cfg is None:
+            first_cfg = cfg
         try:
             from optimlint.sources import read_source
 
@@ -52,7 +55,7 @@ def joined_report(report, extra_files=(), settings=None) -> list:
             static.extend(d for d in lint_source(path, text, cfg) if d.code != "OPT000")
         except Exception as exc:  # the report must still be written
             report.errors.append(f"static analysis of {path}: {type(exc).__name__}: {exc}")
-    return join(static, report.findings, report.sites, texts)
+    return join(static, report.findings, report.sites, texts, settings if settings is not None else first_cfg)
 
 
 def confirmed(diagnostics) -> list:
