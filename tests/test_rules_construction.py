@@ -472,6 +472,21 @@ def test_opt304_filter_then_clip_in_loop():
     assert codes_at(src, ["OPT304"]) == [("OPT304", 7)]
 
 
+def test_opt304_parameter_count_printed_first():
+    src = """\
+    import torch
+    params = filter(lambda p: p.requires_grad, model.parameters())
+    print(f"{sum(p.numel() for p in params)} trainable parameters")
+    optimizer = torch.optim.AdamW(params, lr=3e-4)
+    """
+    ds = lint(src, ["OPT304"])
+    assert [(d.code, d.location.row, d.location.column) for d in ds] == [("OPT304", 4, 31)]
+    assert "`sum(...)` on line 3" in ds[0].message
+    assert fixed(src) == textwrap.dedent(src).replace(
+        "params = filter(lambda p: p.requires_grad, model.parameters())",
+        "params = list(filter(lambda p: p.requires_grad, model.parameters()))")
+
+
 def test_opt304_single_use_inside_a_loop():
     src = """\
     import torch

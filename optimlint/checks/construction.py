@@ -666,6 +666,13 @@ class ConstructionCheck(Check):
             holder = parents.get(parent)
             if isinstance(holder, (cst.ListComp, cst.SetComp, cst.DictComp)) and holder.for_in is parent:
                 return "a comprehension"
+            if isinstance(holder, cst.GeneratorExp) and holder.for_in is parent:
+                # ``sum(p.numel() for p in params)``: consumed when the call runs
+                arg = parents.get(holder)
+                call = parents.get(arg)
+                if isinstance(arg, cst.Arg) and arg.keyword is None and not arg.star \
+                        and isinstance(call, cst.Call) and self._builtin_consumer(ctx, call):
+                    return f"`{call.func.value}(...)`"
             return None
         if isinstance(parent, cst.StarredElement):
             return "unpacking"
@@ -681,8 +688,7 @@ class ConstructionCheck(Check):
             if oc is not None:
                 return f"`{ctx.code(call.func)}`" if A.params_arg(call) is parent else None
             f = call.func
-            if isinstance(f, cst.Name) and f.value in BUILTIN_CONSUMERS and not ctx.imports.imported(f.value) \
-                    and not A.scope_stores(ctx, None).of(f.value) and parent.keyword is None:
+            if self._builtin_consumer(ctx, call) and parent.keyword is None:
                 return f"`{f.value}()`"
             first = call.args[0] is parent and parent.keyword is None
             by_kw = parent.keyword is not None and parent.keyword.value == "parameters"
@@ -703,6 +709,11 @@ class ConstructionCheck(Check):
                 if oc is not None and A.params_arg(call) is arg:
                     return f"`{ctx.code(call.func)}`"
         return None
+
+    def _builtin_consumer(self, ctx, call: cst.Call) -> bool:
+        f = call.func
+        return (isinstance(f, cst.Name) and f.value in BUILTIN_CONSUMERS and not ctx.imports.imported(f.value)
+                and not A.scope_stores(ctx, None).of(f.value))
 
     def _consumed_twice(self, ctx, scope, name: str, store: A.Store) -> list[Diagnostic]:
         assign_end = A.end_pos(ctx, store.value)
