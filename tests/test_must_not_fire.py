@@ -939,3 +939,26 @@ def test_optimizer_used_only_to_clear_while_reading_gradients():
                 f += p.grad.detach() ** 2
         return fisher
     """)
+
+
+def test_unscaled_second_stage_after_a_scaled_first_stage():
+    silent("""
+    import torch
+
+
+    def train(backbone, probe, loader, opt_backbone, opt_probe):
+        scaler = torch.amp.GradScaler()
+        for x, y in loader:
+            opt_backbone.zero_grad()
+            with torch.autocast("cuda"):
+                feats = backbone(x)
+                loss = feats.pow(2).mean()
+            scaler.scale(loss).backward()
+            scaler.step(opt_backbone)
+            scaler.update()
+
+            opt_probe.zero_grad()
+            probe_loss = torch.nn.functional.cross_entropy(probe(feats.detach().float()), y)
+            probe_loss.backward()
+            opt_probe.step()
+    """)

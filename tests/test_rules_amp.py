@@ -308,3 +308,16 @@ if __name__ == "__main__":
     assert text == src.replace("        scaler.step(optimizer)\n",
                                "        scaler.step(optimizer)\n        scaler.update()\n")
     assert left == []
+
+
+def test_opt501_after_an_inner_loop_of_scaled_micro_batches():
+    src = HEAD + """
+for it in range(100):
+    for micro in range(4):
+        loss = nn.functional.cross_entropy(model(torch.randn(8, 16)), torch.randint(0, 4, (8,))) / 4
+        scaler.scale(loss).backward()
+    optimizer.step()
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+"""
+    assert codes_at(src, ["OPT5"]) == [("OPT501", 13)]

@@ -69,24 +69,27 @@ class AmpCheck(Check):
 
     # -- OPT501 -------------------------------------------------------------------------
     def _bypassed(self, ctx, it: Iteration, report) -> None:
-        scaled = [b for b in it.of_kind(K.BACKWARD) if b.scaled and not _disabled(b.scaler)]
+        backwards = it.of_kind(K.BACKWARD)
         for step in it.of_kind(K.STEP):
             if step.target is None or step.target.lightning or it.nested(step):
                 continue
-            for back in scaled:
-                if back.index > step.index or it.nested(back) or exclusive(back, step):
-                    continue
-                if not _no_more_conditional(it, step, back):
-                    continue
-                fix = None
-                if back.scaler_key and step.own_key and back.func is step.func and not step.node.args:
-                    fix = Fix.safe(f"Use `{back.scaler_key}.step({step.own_key})`",
-                                   ctx.replace(step.node, f"{back.scaler_key}.step({step.own_key})"))
-                report("OPT501", step.node,
-                       f"`{ctx.code(step.node)}` steps on gradients scaled by `{ctx.code(back.node.func.value)}`: "
-                       "they are never unscaled and inf/NaN steps are not skipped; use `scaler.step(opt)`",
-                       fix)
-                break
+            # the backward this step consumes: the last one before it on its path
+            before = [b for b in backwards if b.index < step.index and not exclusive(b, step)]
+            if not before:
+                continue
+            back = before[-1]
+            if not back.scaled or _disabled(back.scaler) or not _no_more_conditional(it, step, back):
+                continue
+            if any(back.index < e.index < step.index for e in it.of_kind(K.SCALER_STEP, K.SCALER_UPDATE)):
+                continue  # another optimizer's scaler step in between: which gradients this one sees is unclear
+            fix = None
+            if back.scaler_key and step.own_key and back.func is step.func and not step.node.args:
+                fix = Fix.safe(f"Use `{back.scaler_key}.step({step.own_key})`",
+                               ctx.replace(step.node, f"{back.scaler_key}.step({step.own_key})"))
+            report("OPT501", step.node,
+                   f"`{ctx.code(step.node)}` steps on gradients scaled by `{ctx.code(back.node.func.value)}`: "
+                   "they are never unscaled and inf/NaN steps are not skipped; use `scaler.step(opt)`",
+                   fix)
 
     # -- OPT502 -------------------------------------------------------------------------
     def _update_missing(self, ctx, model, report) -> None:
