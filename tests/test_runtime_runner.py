@@ -155,3 +155,14 @@ def test_runtime_only_findings_obey_noqa_on_their_statement_and_the_config(tmp_p
     write(tmp_path / "optimlint.toml", 'ignore = ["OPT302"]\n')
     assert invoke(["run", "--output-format", "json", "--output-file", str(out), "train.py"]).exit_code == 0
     assert json.loads(out.read_text()) == []
+
+
+def test_a_program_that_changes_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    write(tmp_path / "train.py", "import os\nos.chdir('elsewhere')\n" + LOOP)
+    result = invoke(["run", "--output-format", "json", "--output-file", "out.json", "train.py"])
+    assert result.exit_code == 0
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert [(d["code"], d["runtime"]) for d in report] == [("OPT101", "confirmed")]
+    assert os.getcwd() == str(tmp_path)

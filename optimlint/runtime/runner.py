@@ -29,6 +29,7 @@ class _Options:
     output_file: str | None = None
     strict = False
     script: str | None = None
+    script_abs: str | None = None
     module: str | None = None
     args: list[str] = []
 
@@ -92,6 +93,8 @@ def main(argv: list[str]) -> int:
     if opts.script is not None and not os.path.isfile(opts.script):
         print(f"error: {opts.script}: no such file", file=sys.stderr)
         return 2
+    if opts.output_file:
+        opts.output_file = os.path.abspath(opts.output_file)  # the program may chdir
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -102,11 +105,17 @@ def main(argv: list[str]) -> int:
     namespace: dict = {}
     monitor = Monitor(namespace=namespace)
     monitor.install()
+    opts.script_abs = os.path.abspath(opts.script) if opts.script else None
+    cwd = os.getcwd()
     try:
         status = _run(opts, namespace)
     finally:
         monitor.uninstall()
     report = monitor.finalize()
+    try:
+        os.chdir(cwd)  # paths in the report are shown relative to where optimlint was run
+    except OSError:
+        pass
     return _write_report(opts, report, status)
 
 
@@ -197,7 +206,7 @@ def _chain(te):
 def _write_report(opts: _Options, report, status: int) -> int:
     from optimlint.runtime import report as render
 
-    extra = [opts.script] if opts.script else []
+    extra = [opts.script_abs] if opts.script else []
     try:
         diagnostics = render.joined_report(report, extra)
     except Exception as exc:  # pragma: no cover - defensive: still report what was seen
