@@ -515,3 +515,40 @@ def test_opt306_not_with_closure_or_other_optimizer():
         sgd.step()
     """
     assert codes_at(src, ["OPT1", "OPT306"]) == []
+
+
+# --------------------------------------------------------------------------- through the CLI
+def test_cli_fix_unsafe_rewrites_the_file_and_exits_clean(tmp_path):
+    from tests.conftest import invoke
+
+    path = tmp_path / "train.py"
+    path.write_text(OPT101_LOOP + OPT102_LOOP[len(HEAD):], encoding="utf-8")
+    result = invoke(["check", "--no-cache", "--select", "OPT1", "--fix", "--unsafe-fixes", str(path)])
+    assert result.exit_code == 0, result.stdout
+    assert path.read_text(encoding="utf-8") == HEAD + """
+for epoch in range(3):
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+for x, y in loader:
+    pred = model(x)
+    loss = nn.functional.mse_loss(pred, y)
+    optimizer.zero_grad()  # reset
+    # compute gradients
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_cli_without_unsafe_fixes_leaves_opt101(tmp_path):
+    from tests.conftest import invoke
+
+    path = tmp_path / "train.py"
+    path.write_text(OPT101_LOOP, encoding="utf-8")
+    result = invoke(["check", "--no-cache", "--select", "OPT1", "--fix", "--output-format", "concise", str(path)])
+    assert result.exit_code == 1
+    assert path.read_text(encoding="utf-8") == OPT101_LOOP
+    assert f"{path}:11:9: OPT101 " in result.stdout
