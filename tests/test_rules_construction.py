@@ -645,6 +645,27 @@ def test_opt305_reassigning_move_and_casts():
     """)
 
 
+def test_opt305_script_whose_loop_function_is_defined_before_the_move():
+    src = """\
+    import torch
+    model = Net()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def train_epoch(loader):
+        for x, y in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+
+    model.cuda()
+    train_epoch(loader)
+    """
+    assert codes_at(src, ["OPT305"]) == [("OPT305", 11)]
+    # moved only for saving once training is over: the optimizer is not used again
+    done = textwrap.dedent(src).replace("model.cuda()\ntrain_epoch(loader)\n", "train_epoch(loader)\nmodel.cpu()\n")
+    assert done != textwrap.dedent(src) and codes_at(done, ["OPT305"]) == []
+
+
 def test_opt305_in_a_class_no_fix_when_the_move_reads_a_name_bound_after():
     src = """\
     import torch

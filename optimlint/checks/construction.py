@@ -528,25 +528,47 @@ class ConstructionCheck(Check):
         return False
 
     def _used_after(self, ctx, scope, opt_key, move) -> bool:
+        """The optimizer is read after the move: directly, or (module level) inside a function
+        of the module that is called after the move (``def train(): opt.step()``)."""
         if opt_key.startswith("self."):
             return True
         after = A.end_pos(ctx, move)
         root = ctx.module if scope is None else scope
         found = False
+        readers: set[str] = set()  # module-level functions that read the optimizer
+        calls_after: set[str] = set()
 
         class V(cst.CSTVisitor):
-            def visit_Name(self, node: cst.Name) -> None:
+            def __init__(self) -> None:
+                self.funcs: list[str] = []
+
+            def visit_FunctionDef(self, node) -> None:
+                self.funcs.append(node.name.value)
+
+            def leave_FunctionDef(self, node) -> None:
+                self.funcs.pop()
+
+            def _seen(self, node) -> None:
                 nonlocal found
-                if node.value == opt_key and A.pos(ctx, node) >= after:
+                if A.pos(ctx, node) >= after:
                     found = True
+                elif scope is None and self.funcs:
+                    readers.add(self.funcs[0])
+
+            def visit_Name(self, node: cst.Name) -> None:
+                if node.value == opt_key:
+                    self._seen(node)
 
             def visit_Attribute(self, node: cst.Attribute) -> None:
-                nonlocal found
-                if dotted(node) == opt_key and A.pos(ctx, node) >= after:
-                    found = True
+                if dotted(node) == opt_key:
+                    self._seen(node)
+
+            def visit_Call(self, node: cst.Call) -> None:
+                if isinstance(node.func, cst.Name) and A.pos(ctx, node) >= after:
+                    calls_after.add(node.func.value)
 
         root.visit(V())
-        return found
+        return found or bool(readers & calls_after)
 
     def _hoist_fix(self, ctx, scope, stmt, move: cst.Call, moved: str) -> Fix | None:
         move_stmt = A.statement_of(ctx, move)
