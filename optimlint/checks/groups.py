@@ -14,6 +14,7 @@ exist; OPT403 needs the optimizer's class to know its keys (``symbols.OPTIMIZER_
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -519,11 +520,18 @@ def _common_root(paths: list[str]) -> str | None:
 # -- the check -----------------------------------------------------------------------------
 
 
+# A torch optimizer class called (``SGD(``), imported under another name (``AdamW as A``),
+# or a group added later: the only ways this file can hold parameter groups we can check.
+_MAY_BUILD = re.compile(r"\b(?:%s)\b\s*(?:\(|as\b)|add_param_group" % "|".join(sorted(OPTIMIZER_KEYS)))
+
+
 class GroupsCheck(Check):
     codes = ("OPT401", "OPT402", "OPT403")
     needles = (b"optim",)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
+        if not _MAY_BUILD.search(ctx.source):
+            return []  # no optimizer class is called (or aliased) here: skip the tree walk
         a = ctx.cached("optimlint.groups", lambda: Analysis(ctx))
         out: list[Diagnostic] = []
         for site in a.sites:
