@@ -967,3 +967,37 @@ def test_one_module_under_two_names_built_in_a_setup_helper():
     found = lint_source("module.py", src, Settings(select=["OPT401"]))
     assert [(d.code, d.location.row) for d in found] == [("OPT401", 23)]
     assert found[0].message.startswith("the parameter groups leave out `self.aux`, which has")
+
+
+def test_added_group_overlapping_the_constructed_ones():
+    body = """
+    def finetune(epochs, unfreeze_at):
+        model = Detector()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        for epoch in range(epochs):
+            if epoch == unfreeze_at:
+                optimizer.add_param_group({"params": model.head.parameters(), "lr": 0.1})
+    """
+    assert rows(body) == [("OPT402", ROW + 6)]
+
+
+def test_added_group_disjoint_or_on_a_rebuilt_optimizer_is_silent():
+    body = """
+    def finetune(epochs, unfreeze_at, fresh):
+        model = Detector()
+        optimizer = torch.optim.SGD(model.head.parameters(), lr=0.01)
+        optimizer.add_param_group({"params": model.backbone.parameters(), "lr": 1e-4})
+        other = torch.optim.SGD(model.parameters(), lr=0.01)
+        if fresh:
+            other = torch.optim.SGD(model.neck.parameters(), lr=0.01)
+        other.add_param_group({"params": model.head.parameters()})
+    """
+    assert rows(body) == []
+
+
+def test_needles_cover_every_torch_optimizer():
+    from optimlint.analysis.symbols import OPTIMIZER_KEYS
+    from optimlint.checks.groups import GroupsCheck
+
+    for name in OPTIMIZER_KEYS:
+        assert any(n.decode() in name for n in GroupsCheck.needles), name

@@ -480,6 +480,25 @@ def _requires_grad_lambda(fn) -> bool:
         and _requires_grad_test(fn.body, fn.params.params[0].name)
 
 
+def _overlap_pair(earlier: list[Source], later: list[Source]) -> tuple[Source, Source] | None:
+    """A source of ``earlier`` and one of ``later`` that hold the same parameters."""
+    for s in earlier:
+        if s.kind == "filtered":
+            continue
+        for t in later:
+            if t.kind == "filtered" or not _overlaps(s.path, t.path):
+                continue
+            if s.kind == "param" and t.kind == "param" and s.path != t.path:
+                continue
+            # a single tensor holds a module's parameters only when it is the module itself
+            if s.kind == "param" and t.kind == "all" and len(s.path) < len(t.path):
+                continue
+            if t.kind == "param" and s.kind == "all" and len(t.path) < len(s.path):
+                continue
+            return s, t
+    return None
+
+
 def _overlaps(a: str, b: str) -> bool:
     """``model`` and ``model.head`` (or equal): one holds the other's parameters."""
     if a == b:
@@ -599,53 +618,52 @@ class GroupsCheck(Check):
             g = a._group(call.args[0].value, stack)
             if g is not None:
                 out.extend(self._keys(ctx, binding.cls, [g]))
+                d = self._added_overlap(ctx, a, call, stack, g)
+                if d is not None:
+                    out.append(d)
         return out
+
+    def _added_overlap(self, ctx, a: Analysis, call: cst.Call, stack: tuple, added: Group):
+        """``opt = SGD(model.parameters()); opt.add_param_group({"params": model.head...})``."""
+        receiver = call.func.value
+        if not isinstance(receiver, cst.Name) or not added.sources:
+            return None
+        built = a.single_value(stack, receiver.value)
+        site = next((s for s in a.sites if s.call is built), None)
+        if site is None:
+            return None
+        groups = a.groups(site)
+        if groups is None:
+            return None
+        for g in groups.groups:
+            if g.conditional or not g.sources:
+                continue
+            hit = _overlap_pair(g.sources, added.sources)
+            if hit:
+                return self._overlap_diagnostic(ctx, added, hit)
+        return None
+
+    def _overlap_diagnostic(self, ctx, later: Group, hit: tuple[Source, Source]) -> Diagnostic:
+        s, t = hit
+        same = "the same parameters as" if s.path == t.path and s.kind == t.kind else "parameters already in"
+        return ctx.diagnostic(
+            "OPT402", later.node,
+            f"this group's `{ctx.code(t.node)}` holds {same} an earlier group (`{ctx.code(s.node)}`): "
+            f"PyTorch raises ValueError (some parameters appear in more than one parameter group)")
 
     # -- OPT402 ---------------------------------------------------------------------------
     def _duplicates(self, ctx, groups: Groups) -> list[Diagnostic]:
         out = []
-        gs = groups.groups
-        if any(g.conditional for g in gs):
-            gs = [g for g in gs if not g.conditional]
+        gs = [g for g in groups.groups if not g.conditional]
         for j in range(1, len(gs)):
             later = gs[j]
             if not later.sources:
                 continue
-            hit = None
             for i in range(j):
-                if not gs[i].sources:
-                    continue
-                for s in gs[i].sources:
-                    if s.kind == "filtered":
-                        continue
-                    for t in later.sources:
-                        if t.kind == "filtered":
-                            continue
-                        if s.kind == "param" and t.kind == "param" and s.path != t.path:
-                            continue
-                        if s.kind == "param" and t.kind == "all" and not _overlaps(s.path, t.path):
-                            continue
-                        if s.kind == "param" and t.kind == "all" and len(s.path) < len(t.path):
-                            continue
-                        if t.kind == "param" and s.kind == "all" and len(t.path) < len(s.path):
-                            continue
-                        if _overlaps(s.path, t.path):
-                            hit = (s, t)
-                            break
-                    if hit:
-                        break
+                hit = _overlap_pair(gs[i].sources or [], later.sources)
                 if hit:
+                    out.append(self._overlap_diagnostic(ctx, later, hit))
                     break
-            if hit:
-                s, t = hit
-                what = f"`{ctx.code(t.node)}`"
-                earlier = f"`{ctx.code(s.node)}`"
-                same = "the same parameters as" if s.path == t.path and s.kind == t.kind \
-                    else "parameters already in"
-                out.append(ctx.diagnostic(
-                    "OPT402", later.node,
-                    f"this group's {what} holds {same} an earlier group ({earlier}): PyTorch raises "
-                    f"ValueError (some parameters appear in more than one parameter group)"))
         return out
 
     # -- OPT401 ---------------------------------------------------------------------------
