@@ -552,3 +552,21 @@ def test_cli_without_unsafe_fixes_leaves_opt101(tmp_path):
     assert result.exit_code == 1
     assert path.read_text(encoding="utf-8") == OPT101_LOOP
     assert f"{path}:11:9: OPT101 " in result.stdout
+
+
+def test_opt101_profiler_and_env_steps_do_not_hide_the_missing_clear():
+    src = """
+    import torch
+
+
+    def train(policy, env, optimizer, profiler, steps):
+        obs = env.reset()
+        for t in range(steps):
+            action = policy(obs)
+            obs, reward, done, info = env.step(action)
+            loss = -(reward * action).mean()
+            loss.backward()
+            optimizer.step()
+            profiler.step()
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 11)]

@@ -90,6 +90,10 @@ _HARMLESS_METHODS = frozenset({
     "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules", "children",
     "named_children", "pow", "norm", "abs", "exp", "sqrt", "unsqueeze_", "softmax", "log_softmax",
 })
+# Receivers of ``.step(...)`` that are evidently not optimizers.
+_NOT_OPTIMIZER_STEP = re.compile(
+    r"(^|_)(profiler|prof|env|envs|environment|vec_env|pbar|progress|progress_bar|bar|timer|logger|writer|"
+    r"tracker|monitor|noise_scheduler|simulator|sim|game|world|ema|ema_model|swa_model|lr_finder)$", re.I)
 _PARAMS_NAME = re.compile(r"param|grad|weight", re.I)
 # Calls that clear gradients under another name (``pyro.infer.util.zero_grads(params)``,
 # ``self.clear_grads()``): a clearing whose target is unknown ("maybe").
@@ -636,6 +640,10 @@ class _Walker:
                 b = self._resolve(frame, recv, B.SCHEDULER)
             if b is None and len(positional) == 1 and len(call.args) == 1:
                 b = self._resolve(frame, recv, B.SCALER)
+        if b is None and rkey is not None and _NOT_OPTIMIZER_STEP.search(rkey.rsplit(".", 1)[-1]):
+            # ``self._profiler.step()``, ``env.step(action)``, ``noise_scheduler.step(out, t, x)``
+            self._opaque(call, st)
+            return
         if b is None or b.kind in (B.ENGINE, B.FOREIGN_OPTIMIZER, B.ACCELERATOR):
             # Something steps that we cannot see: maybe an optimizer.
             self._opaque(call, st, touches_all=True)
