@@ -1001,3 +1001,21 @@ def test_needles_cover_every_torch_optimizer():
 
     for name in OPTIMIZER_KEYS:
         assert any(n.decode() in name for n in GroupsCheck.needles), name
+
+
+def test_bert_style_decay_split_with_a_misspelt_weight_decay():
+    src = """
+    import torch
+
+    def build_optimizer(model, lr):
+        param_optimizer = list(model.named_parameters())
+        no_decay = ["bias", "LayerNorm.bias", "LayerNorm.weight"]
+        grouped = [
+            {"params": [p for n, p in param_optimizer if not any(nd in n for nd in no_decay)], "weight_decay": 0.01},
+            {"params": [p for n, p in param_optimizer if any(nd in n for nd in no_decay)], "weight_deacy": 0.0},
+        ]
+        return torch.optim.AdamW(params=grouped, lr=lr)
+    """
+    found = lint(src, ["OPT4"])
+    assert [(d.code, d.location.row) for d in found] == [("OPT403", 9)]
+    assert "(did you mean `weight_decay`?)" in found[0].message
