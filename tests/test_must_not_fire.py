@@ -962,3 +962,14 @@ def test_unscaled_second_stage_after_a_scaled_first_stage():
             probe_loss.backward()
             opt_probe.step()
     """)
+
+
+def test_model_called_with_the_optimizer():
+    # a wrapper module whose forward runs the whole update (clears, steps) when given the optimizer
+    silent("""
+    def train(model, loader, optimizer):
+        for x, y in loader:
+            loss = model(x, y, optimizer=optimizer)
+            loss.backward()
+            optimizer.step()
+    """)

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Iterator
 import libcst as cst
 
 from optimlint.analysis import bindings as B
+from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
 
@@ -723,7 +724,10 @@ class _Walker:
                 return
             if isinstance(f, cst.Attribute) and f.attr.value in _HARMLESS_METHODS:
                 return
-            if self._is_forward(f, frame):
+            if self._is_forward(f, frame) and not any(
+                    self._resolve(frame, a.value) is not None or
+                    symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1])
+                    for a in call.args):
                 return
         keys: set[str] = set()
         touched: list[Binding] = []
