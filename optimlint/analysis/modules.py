@@ -145,16 +145,6 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         stack.extend(reversed(n.children))
 
 
-def _walk_scope(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Nodes under ``node`` without entering nested functions, classes or lambdas."""
-    stack = list(reversed(node.children))
-    while stack:
-        n = stack.pop()
-        yield n
-        if not isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            stack.extend(reversed(n.children))
-
-
 # -- module resolution ---------------------------------------------------------------------
 _NOT_PROJECT = ("torch", "torchvision", "numpy", "transformers", "timm", "lightning",
                 "pytorch_lightning", "typing", "collections", "functools", "dataclasses")
@@ -291,8 +281,6 @@ class Attr:
     params: bool | None = False  # holds trainable parameters (None: unknown)
     frozen: bool = False  # every assignment leaves its parameters without grad
     cls: "ClassInfo | None" = None  # the project class when all assignments agree
-    classes: set = field(default_factory=set)  # ids of the ClassDefs assigned
-    count: int = 0
 
 
 @dataclass
@@ -495,7 +483,7 @@ class _ClassAnalysis:
             info.complete = info.complete and base.complete
             calls_super = self._calls_base_init()
             for name, a in base.attrs.items():
-                copy = Attr(**{**a.__dict__, "classes": set(a.classes)})
+                copy = Attr(**a.__dict__)
                 copy.definite = a.definite and calls_super
                 self._merge_base(copy)
             info.entangled |= base.entangled
@@ -786,7 +774,6 @@ class _ClassAnalysis:
             nodes = {v.cls_node for v in vals}
             if len(nodes) == 1 and vals[0].cls is not None and (base is None or base.cls is vals[0].cls):
                 a.cls = vals[0].cls
-            a.count = len(vals)
             info.attrs[name] = a
 
     def _freezes(self) -> None:

@@ -371,8 +371,8 @@ class Analysis:
             if isinstance(f, cst.Name) and f.value in ("list", "tuple", "iter") and len(expr.args) == 1 \
                     and not self.ctx.imports.imported(f.value):
                 return self.sources(expr.args[0].value, scopes, depth + 1)
-            if qn in ("itertools.chain",) and all(a.keyword is None for a in expr.args):
-                return self._union([a.value for a in expr.args], scopes, depth, [a.star for a in expr.args])
+            if qn in ("itertools.chain",) and all(a.keyword is None and not a.star for a in expr.args):
+                return self._union([a.value for a in expr.args], scopes, depth)
             if qn == "itertools.chain.from_iterable" and len(expr.args) == 1 \
                     and isinstance(expr.args[0].value, (cst.List, cst.Tuple)):
                 return self._union([e.value for e in expr.args[0].value.elements], scopes, depth)
@@ -417,7 +417,7 @@ class Analysis:
             return self.sources(value, scopes, depth + 1)
         return None
 
-    def _union(self, exprs, scopes, depth, stars=None) -> list[Source] | None:
+    def _union(self, exprs, scopes, depth) -> list[Source] | None:
         out: list[Source] = []
         for e in exprs:
             inner = self.sources(e, scopes, depth + 1)
