@@ -449,10 +449,10 @@ def _lint_all(files: list[str], settings: Settings, options: RunOptions,
     weights: list[int] = []
     candidate_bytes = total_bytes = 0
 
-    def finish(i: int, result: FileResult, deps=frozenset()) -> None:
+    def finish(i: int, result: FileResult, deps=frozenset(), cached: bool = False) -> None:
         nonlocal count
         out[i] = result
-        if cache is not None and i in digests:
+        if cache is not None and i in digests and not cached:
             cache.put(files[i], digests[i], result, deps)
         count += 1
         if progress is not None:
@@ -466,7 +466,7 @@ def _lint_all(files: list[str], settings: Settings, options: RunOptions,
             digests[i] = content_hash(raw)
             hit = cache.get(path, digests[i], options.excerpts)
             if hit is not None:
-                finish(i, hit)
+                finish(i, hit, cached=True)
                 continue
         todo.append(i)
         size = len(raw) if raw is not None else 0

@@ -72,8 +72,10 @@ def test_second_run_reads_the_cache_and_reports_the_same(project, linted, fake_r
     assert sorted(linted) == ["train.py", "util.py"]
     assert first.exit_code == 1 and "`flag_safe()` is flagged" in first.stdout
     linted.clear()
+    stamps = {p: p.stat().st_mtime_ns for p in entries(project)}
     second = check("pkg")
     assert linted == []
+    assert {p: p.stat().st_mtime_ns for p in entries(project)} == stamps  # a hit writes nothing
     assert (second.exit_code, second.stdout, second.stderr) == (first.exit_code, first.stdout, first.stderr)
 
 
