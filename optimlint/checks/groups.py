@@ -102,11 +102,11 @@ class _Sites(cst.CSTVisitor):
         if kind is None or kind.kind != "optimizer" or kind.cls not in OPTIMIZER_KEYS:
             return
         klass = None
-        funcs = [s for s in self.stack if isinstance(s, cst.FunctionDef)]
-        if funcs:
-            i = self.stack.index(funcs[0])
-            if i > 0 and isinstance(self.stack[i - 1], cst.ClassDef):
+        # ``self`` is the instance of the class whose method (innermost) encloses the call
+        for i in range(len(self.stack) - 1, 0, -1):
+            if isinstance(self.stack[i], cst.FunctionDef) and isinstance(self.stack[i - 1], cst.ClassDef):
                 klass = self.stack[i - 1]
+                break
         self.sites.append(OptimizerSite(node, kind.cls, _arg(node, 0, "params"), tuple(self.stack), klass))
 
 
