@@ -90,7 +90,7 @@ def sweep(name: str, top: str, settings: Settings, show: int) -> tuple[collectio
     skip = NOT_STDLIB if name == "stdlib" else ()
     walked = walk_py(top, skip)
     paths = [top] if not skip else [os.path.join(top, e) for e in sorted(os.listdir(top)) if e not in skip]
-    result = run(paths, settings, RunOptions(cache=False, excerpts=False))
+    result = _run_in_chunks(name, paths, settings)
     needles = [n for c in checks_for(settings.enabled_codes()) for n in c.needles]
     by_path = {os.path.normpath(f.path): f for f in result.files}
     counts: collections.Counter = collections.Counter()
@@ -146,6 +146,33 @@ def sweep(name: str, top: str, settings: Settings, show: int) -> tuple[collectio
     for path, error in internal:
         print(f"  INTERNAL {path}: {error}")
     return counts, internal
+
+
+CHUNK = 40
+
+
+def _run_in_chunks(name: str, paths: list[str], settings: Settings):
+    """``engine.run`` over the discovered files, a chunk at a time, printing progress and
+    every finding / OPT000 / internal error as it comes (a long sweep shows what it has)."""
+    from optimlint.discovery import discover
+    from optimlint.engine import RunResult, syntax_error
+
+    files, problems = discover(paths, settings)
+    result = RunResult()
+    for problem in problems:
+        result.errors.append(syntax_error(problem.path, problem.message))
+    for i in range(0, len(files), CHUNK):
+        part = run(files[i:i + CHUNK], settings, RunOptions(cache=False, excerpts=False))
+        result.files.extend(part.files)
+        result.errors.extend(part.errors)
+        for f in part.files:
+            if f.error:
+                print(f"  [{name}] INTERNAL {f.path}: {f.error}", flush=True)
+            elif f.diagnostics:
+                print(f"  [{name}] {f.path}: " + ", ".join(
+                    f"{d.code}@{d.location.row}" for d in f.diagnostics), flush=True)
+        print(f"  [{name}] {min(i + CHUNK, len(files))}/{len(files)} files", flush=True)
+    return result
 
 
 def _has_needle(path: str, needles: list[bytes]) -> bool:
