@@ -194,6 +194,7 @@ class TrainingModel:
     lightning_classes: dict[cst.ClassDef, bool] = field(default_factory=dict)  # -> automatic?
     all_functions: list[cst.FunctionDef] = field(default_factory=list)
     parent_func: dict[cst.CSTNode, cst.CSTNode | None] = field(default_factory=dict)
+    calls_cache: dict[int, list] = field(default_factory=dict, repr=False)
 
     def scope_events(self, func: cst.CSTNode | None) -> list[Event]:
         return self.scopes.get(func, [])
@@ -339,6 +340,25 @@ class _Frame:
         return k
 
 
+def _calls_in(model: "TrainingModel", expr: cst.CSTNode) -> list[cst.Call]:
+    """The calls of ``expr`` in evaluation order (inner first), memoised per node: helpers are
+    inlined at every call site, so the same statements are walked many times."""
+    found = model.calls_cache.get(id(expr))
+    if found is None:
+        found = []
+
+        class V(cst.CSTVisitor):
+            def visit_Lambda(self, node) -> bool:
+                return False
+
+            def leave_Call(self, node: cst.Call) -> None:
+                found.append(node)
+
+        expr.visit(V())
+        model.calls_cache[id(expr)] = found
+    return found
+
+
 def _params(func: cst.FunctionDef) -> set[str]:
     p = func.params
     return {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
@@ -465,16 +485,8 @@ class _Walker:
 
     def _expr(self, expr, st) -> None:
         """Calls in evaluation order (inner calls first), not entering lambdas/comprehension defs."""
-        walker = self
-
-        class V(cst.CSTVisitor):
-            def visit_Lambda(self, node) -> bool:
-                return False
-
-            def leave_Call(self, node: cst.Call) -> None:
-                walker._call(node, st)
-
-        expr.visit(V())
+        for call in _calls_in(self.model, expr):
+            self._call(call, st)
 
     # -- classification -----------------------------------------------------------------
     def _resolve(self, frame: _Frame, expr, want=None) -> Binding | None:
