@@ -141,6 +141,19 @@ for x, y in train_loader:
     step_loss += loss
     optimizer.step()
 """,
+    # a per-optimizer-step total (accumulation window), reset when the optimizer steps (torchtune)
+    """
+running_loss = 0
+for idx, batch in enumerate(train_loader):
+    current_loss = criterion(model(batch), batch) / 4
+    running_loss += current_loss
+    current_loss.backward()
+    if (idx + 1) % 4 == 0:
+        optimizer.step()
+        optimizer.zero_grad()
+        print(running_loss.item())
+        running_loss = 0
+""",
     # reassigned to a float between the backward and the sum
     """
 epoch_loss = 0.0

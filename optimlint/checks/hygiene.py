@@ -412,8 +412,10 @@ class _RunningTotals:
                 row = ctx.start(node).row
                 if row < loop_start:
                     ok = ok or _zero_like(ctx, node.value)
-                elif row <= loop_end and not _under_if(ctx, node, loop):
-                    inside_plain = True  # reset on every pass: does not outlive the iteration
+                elif row <= loop_end and (not _under_if(ctx, node, loop) or _reset_per_step(ctx, node, loop)):
+                    # reset on every pass, or on every (accumulation window's) optimizer step:
+                    # the total does not outlive the training step
+                    inside_plain = True
 
         scope.visit(V())
         return ok and not inside_plain
@@ -441,6 +443,26 @@ def _under_if(ctx, node, loop) -> bool:
     while cur is not None and cur is not loop:
         if isinstance(cur, (cst.If, cst.Try)):
             return True
+        cur = ctx.parents.get(cur)
+    return False
+
+
+def _reset_per_step(ctx, node, loop) -> bool:
+    """``node`` is under an ``if`` (inside ``loop``) that also runs an optimizer ``.step()``."""
+    cur = ctx.parents.get(node)
+    while cur is not None and cur is not loop:
+        if isinstance(cur, cst.If):
+            found = False
+
+            class V(cst.CSTVisitor):
+                def visit_Call(self, call: cst.Call) -> None:
+                    nonlocal found
+                    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "step":
+                        found = True
+
+            cur.body.visit(V())
+            if found:
+                return True
         cur = ctx.parents.get(cur)
     return False
 
