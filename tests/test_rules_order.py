@@ -570,3 +570,24 @@ def test_opt101_profiler_and_env_steps_do_not_hide_the_missing_clear():
             profiler.step()
     """
     assert codes_at(src, ["OPT1"]) == [("OPT101", 11)]
+
+
+def test_opt105_lightning_automatic_optimization_reading_the_lr():
+    # self.optimizers() only to read the learning rate: still automatic optimization
+    src = """
+    import pytorch_lightning as pl
+    import torch
+
+
+    class Model(pl.LightningModule):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def training_step(self, batch, batch_idx):
+            loss = self.net(batch).mean()
+            torch.nn.utils.clip_grad_value_(self.net.parameters(), 0.5)
+            self.log("lr", self.optimizers().param_groups[0]["lr"])
+            return loss
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT105", 13)]

@@ -269,14 +269,20 @@ def _sets_manual(klass: cst.ClassDef) -> bool:
 
         def visit_Call(self, node: cst.Call) -> None:
             nonlocal found
-            # only manual optimization calls these (a parent class may have switched it off)
+            # manual optimization (a parent class may have switched it off): manual_backward,
+            # or the optimizers fetched and stepped / a backward run by hand
             f = node.func
-            if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and \
-                    f.attr.value in ("manual_backward", "optimizers"):
-                found = True
+            if isinstance(f, cst.Attribute):
+                if key_of(f.value) == "self" and f.attr.value == "manual_backward":
+                    found = True
+                elif key_of(f.value) == "self" and f.attr.value == "optimizers":
+                    seen.add("optimizers")
+                elif f.attr.value in ("step", "backward"):
+                    seen.add("step")
 
+    seen: set[str] = set()
     klass.visit(V())
-    return found
+    return found or seen == {"optimizers", "step"}
 
 
 def _body(node) -> list:
