@@ -257,6 +257,19 @@ def test_inherited_submodules_and_helper_called_from_init():
     set_trainable(model.neck, False)
     opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
     """,
+    # frozen by helpers from elsewhere
+    """
+    from utils import set_requires_grad
+    model = Detector()
+    set_requires_grad([model.neck], False)
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+    """
+    from utils import freeze_module
+    model = Detector()
+    freeze_module(model.neck)
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
     # the neck has its own optimizer (GAN-style)
     """
     model = Detector()
@@ -1019,3 +1032,20 @@ def test_bert_style_decay_split_with_a_misspelt_weight_decay():
     found = lint(src, ["OPT4"])
     assert [(d.code, d.location.row) for d in found] == [("OPT403", 9)]
     assert "(did you mean `weight_decay`?)" in found[0].message
+
+
+@pytest.mark.parametrize("code, subjects, unknown", [
+    ("set_requires_grad([model.neck, aux], False)", {"model.neck", "aux"}, False),
+    ("freeze_module(model.neck)", {"model.neck"}, False),
+    ("model.neck.requires_grad_(False)", {"model.neck"}, False),
+    ("for p in model.head.cls.parameters():\n    p.requires_grad = False", {"model.head.cls"}, False),
+    ("for n, p in model.named_parameters():\n    p.requires_grad = 'neck' not in n", {"model"}, False),
+    ("def f(m):\n    for p in m.parameters():\n        p.requires_grad = False", set(), True),
+    ("x = torch.randn(3).requires_grad_()", set(), False),
+])
+def test_freeze_subjects(code, subjects, unknown):
+    import libcst as cst
+
+    from optimlint.analysis.modules import freeze_subjects
+
+    assert freeze_subjects(cst.parse_module(code + "\n")) == (subjects, unknown)

@@ -878,6 +878,29 @@ def _walk_grad(node: cst.CSTNode, pf: "ParsedFile", quiet: bool) -> Iterator[tup
 _PARAM_ITERS = ("parameters", "named_parameters")
 
 
+_FREEZER = re.compile(r"freeze|requires_grad|trainable|toggle_grad|set_grad|frozen", re.IGNORECASE)
+
+
+def _outer_dotted(expr: cst.CSTNode) -> list[str]:
+    """``a.b`` and ``c`` in ``[a.b, c]``, not ``a`` as well."""
+    if isinstance(expr, (cst.Name, cst.Attribute)):
+        d = dotted(expr)
+        if d is not None:
+            return [d]
+    out: list[str] = []
+    for child in expr.children:
+        out.extend(_outer_dotted(child))
+    return out
+
+
+def _callee(func: cst.BaseExpression) -> str:
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return ""
+
+
 def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
     """Dotted modules whose parameters get ``requires_grad`` set somewhere under ``root``
     (``model.neck.requires_grad_(False)``, ``for p in self.backbone.parameters():
@@ -966,11 +989,11 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
                 s = subject_of(f.value, _true_arg(node))
                 if s:
                     subjects.add(s)
-            elif isinstance(f, cst.Name) and "freeze" in f.value.lower():
+            elif _FREEZER.search(_callee(f)):
+                # ``freeze(model.neck)``, ``set_requires_grad([net_d_a, net_d_b], False)``,
+                # ``model.toggle_trainable(model.neck)``: whatever modules they are handed
                 for a in node.args:
-                    d = dotted(a.value)
-                    if d:
-                        subjects.add(d)
+                    subjects.update(d for d in _outer_dotted(a.value) if d not in ("True", "False", "None"))
 
         def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
             t = node.target
