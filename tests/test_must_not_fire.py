@@ -973,3 +973,21 @@ def test_model_called_with_the_optimizer():
             loss.backward()
             optimizer.step()
     """)
+
+
+def test_gradients_rebuilt_by_hand_after_clearing():
+    # gradient surgery: keep the gradients, clear, write a projected gradient back, step
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer):
+        for x, y in loader:
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            saved = [p.grad.clone() for p in model.parameters()]
+            optimizer.zero_grad()
+            for p, g in zip(model.parameters(), saved):
+                p.grad = g / (g.norm() + 1e-6)
+            optimizer.step()
+    """)

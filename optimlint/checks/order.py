@@ -211,6 +211,8 @@ class OrderCheck(Check):
                     continue
                 for clear in it.of_kind(K.ZERO_GRAD):
                     if last.index < clear.index < step.index and it.always(clear) and clears(clear, opt):
+                        if _grad_touched_between(ctx, it, clear, step):
+                            break  # gradients rebuilt by hand after the clear (p.grad = g)
                         name = clear.own_key or opt.name
                         fix = None
                         if clear.direct and moves.movable(ctx, clear.own_stmt) and \
@@ -495,6 +497,28 @@ def _assignments(body, name: str, stop: cst.CSTNode):
 
     body.visit(V())
     return out
+
+
+def _grad_touched_between(ctx, it: Iteration, clear: Event, step: Event) -> bool:
+    """Some ``x.grad`` is written or read between the clear and the step (or, when either is
+    reached through a helper, anywhere in the iteration)."""
+    rows = ctx.cached(("optimlint.grad_rows", id(it.node)), lambda: _grad_rows(ctx, it.node))
+    if not (clear.direct and step.direct):
+        return bool(rows)
+    lo, hi = ctx.positions[clear.node].start.line, ctx.positions[step.node].start.line
+    return any(lo < r < hi for r in rows)
+
+
+def _grad_rows(ctx, scope: cst.CSTNode) -> list[int]:
+    found: list[int] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if node.attr.value == "grad":
+                found.append(ctx.positions[node].start.line)
+
+    scope.visit(V())
+    return found
 
 
 def _reads_grad(scope: cst.CSTNode) -> bool:
