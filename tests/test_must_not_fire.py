@@ -991,3 +991,23 @@ def test_gradients_rebuilt_by_hand_after_clearing():
                 p.grad = g / (g.norm() + 1e-6)
             optimizer.step()
     """)
+
+
+def test_manual_accumulation_into_buffers():
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer, k=4):
+        buffers = [torch.zeros_like(p) for p in model.parameters()]
+        for i, (x, y) in enumerate(loader):
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            for b, p in zip(buffers, model.parameters()):
+                b.add_(p.grad, alpha=1 / k)
+            if (i + 1) % k == 0:
+                for b, p in zip(buffers, model.parameters()):
+                    p.grad = b.clone()
+                    b.zero_()
+                optimizer.step()
+    """)

@@ -329,6 +329,8 @@ class OrderCheck(Check):
 
     def _window(self, ctx, it, opt, step, backward, scope_events, window, report, inner_loop=False) -> None:
         level = it.depth + (2 if inner_loop else 1)
+        if ctx.cached(("optimlint.grad_rows", id(it.node)), lambda: _grad_rows(ctx, it.node)):
+            return  # gradients handled by hand (accumulated into buffers, rescaled)
         for clear in scope_events:
             if clear.kind is not K.ZERO_GRAD or clear.index > backward.index:
                 continue
