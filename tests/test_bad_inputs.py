@@ -283,6 +283,15 @@ def test_symlink_loop_in_a_walked_directory(here):
     assert result.exit_code == 1
 
 
+def test_directory_symlink_to_itself_given_explicitly(here):
+    os.symlink(".", here / "self_dir")
+    result = concise("self_dir", "self_dir/self_dir/good.py", "good.py")
+    assert result.stdout.splitlines() == [  # one file, found once, however it is named
+        f"self_dir/good.py:11:5: {OPT102}",
+        "Found 1 error. [*] 1 fixable with --fix.",
+    ]
+
+
 def test_symlink_loop_given_explicitly(here):
     os.symlink("loop_b.py", here / "loop_a.py")
     os.symlink("loop_a.py", here / "loop_b.py")
