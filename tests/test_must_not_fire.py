@@ -1011,3 +1011,36 @@ def test_manual_accumulation_into_buffers():
                     b.zero_()
                 optimizer.step()
     """)
+
+
+def test_loss_scaled_by_a_helper_given_the_scaler():
+    silent("""
+    import torch
+
+    from mylib.amp import scale_loss
+
+
+    def train(model, loader, optimizer):
+        scaler = torch.amp.GradScaler()
+        for x in loader:
+            optimizer.zero_grad()
+            scaled = scale_loss(model(x).mean(), scaler)
+            scaled.backward()
+            scaler.step(optimizer)
+            scaler.update()
+    """)
+
+
+def test_disabled_scaler_step_after_plain_backward():
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer):
+        scaler = torch.amp.GradScaler(enabled=False)
+        for x in loader:
+            optimizer.zero_grad()
+            model(x).mean().backward()
+            scaler.step(optimizer)
+            scaler.update()
+    """)

@@ -157,12 +157,19 @@ class AmpCheck(Check):
             return
         backwards = it.of_kind(K.BACKWARD)
         for step in it.of_kind(K.SCALER_STEP):
+            if _disabled(step.scaler):
+                continue
             before = [b for b in backwards if b.index < step.index]
             if not before or any(b.scaled or b.accelerate for b in before):
                 continue
             if not any(it.always(b) for b in before) or not it.always(step):
                 continue
-            if any(o.index < step.index and (o.touches_all or touches(o, step.target, mkeys)) for o in it.opaque):
+            if any(o.index < step.index and (o.touches_all or touches(o, step.target, mkeys) or
+                                              step.scaler in o.touches or
+                                              (step.scaler_key or "") in o.touch_keys or
+                                              (o.self_call and (step.scaler_key or "").startswith("self.")))
+                   for o in it.opaque):
+                # a call given the scaler (``scaled = amp_utils.scale(loss, scaler)``) may scale the loss
                 continue
             report("OPT504", step.node,
                    f"`{ctx.code(step.node)}` after a backward that was not through `scaler.scale(loss)`: "
