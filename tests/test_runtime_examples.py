@@ -51,6 +51,7 @@ def test_every_example_is_listed():
     assert len(CORRECT) >= 5
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning")
 @pytest.mark.parametrize("name", sorted(BUGGY))
 def test_buggy_example_is_confirmed(name, tmp_path):
     code, status = BUGGY[name]
