@@ -1044,3 +1044,21 @@ def test_disabled_scaler_step_after_plain_backward():
             scaler.step(optimizer)
             scaler.update()
     """)
+
+
+def test_unscale_then_guarded_plain_step():
+    silent("""
+    import torch
+
+
+    def train(model, loader, optimizer):
+        scaler = torch.amp.GradScaler()
+        for x in loader:
+            optimizer.zero_grad()
+            scaler.scale(model(x).mean()).backward()
+            scaler.unscale_(optimizer)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if torch.isfinite(norm):
+                optimizer.step()
+            scaler.update()
+    """)

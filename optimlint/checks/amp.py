@@ -80,6 +80,8 @@ class AmpCheck(Check):
             back = before[-1]
             if not back.scaled or _disabled(back.scaler) or not _no_more_conditional(it, step, back):
                 continue
+            if any(back.index < e.index < step.index for e in it.of_kind(K.UNSCALE)):
+                continue  # unscaled by hand first (the inf/NaN check is then the author's)
             if any(back.index < e.index < step.index for e in it.of_kind(K.SCALER_STEP, K.SCALER_UPDATE)):
                 continue  # another optimizer's scaler step in between: which gradients this one sees is unclear
             fix = None
