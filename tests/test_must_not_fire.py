@@ -1062,3 +1062,19 @@ def test_unscale_then_guarded_plain_step():
                 optimizer.step()
             scaler.update()
     """)
+
+
+def test_multi_task_losses_summed_in_an_inner_loop():
+    silent("""
+    import torch
+
+
+    def train(model, heads, loader, optimizer, num_tasks=3):
+        for x, targets in loader:
+            optimizer.zero_grad()
+            feats = model(x)
+            for t in range(num_tasks):
+                loss = torch.nn.functional.mse_loss(heads[t](feats), targets[t])
+                loss.backward(retain_graph=True)
+            optimizer.step()
+    """)

@@ -8,6 +8,7 @@ might clear, step or backpropagate (``iteration.touches``) make it silent.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import libcst as cst
@@ -44,6 +45,11 @@ def has_closure_step(it: Iteration, opt: Binding) -> bool:
 def maybe_touched_between(it: Iteration, opt: Binding, lo: int, hi: int, mkeys) -> bool:
     """An opaque call between indexes ``lo`` and ``hi`` might act on ``opt``."""
     return any(lo < o.index < hi and touches(o, opt, mkeys) for o in it.opaque)
+
+
+# An inner loop of backward passes is a micro-batch window when its names say so.
+_MICRO_NAME = re.compile(r"accum|micro|grad_acc|gradient_acc|chunk|split|sub_?batch|mini_?batch|"
+                         r"update_freq|iters_to_acc|acc_steps|n_acc|num_acc", re.I)
 
 
 def runs_once(loop: cst.CSTNode) -> bool:
@@ -358,6 +364,8 @@ class OrderCheck(Check):
         length = _window_length(window, inner_loop)
         if length is None or not backward.direct or backward.scaled and backward.scaler is None:
             return
+        if inner_loop and not _MICRO_NAME.search(ctx.code(window.target) + " " + ctx.code(length)):
+            return  # ``for t in range(num_tasks)``: summing several objectives is a choice, not a window
         recv = backward.node.func.value
         if isinstance(recv, cst.Call) and backward.scaled:
             if not recv.args:
