@@ -20,6 +20,8 @@ BUGGY = {
     "missing_zero_grad.py": ("OPT101", 0),
     "zero_grad_before_step.py": ("OPT102", 0),
     "step_before_backward.py": ("OPT103", 0),
+    "backward_without_step.py": ("OPT104", 0),
+    "clip_grad_misplaced.py": ("OPT105", 0),
     "accumulation_cleared.py": ("OPT106", 0),
     "scheduler_before_step.py": ("OPT201", 0),
     "epoch_scheduler_per_batch.py": ("OPT202", 0),

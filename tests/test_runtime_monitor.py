@@ -518,3 +518,25 @@ def test_hooks_never_read_tensor_values():
                 if name == "bool" and func.name != "_finalize_pending":
                     offenders.append((func.name, name))
     assert offenders == []
+
+
+def test_end_of_run_checks_survive_objects_that_died_before_the_end():
+    # `if __name__ == "__main__": main()`: the optimizer and scheduler are locals of main().
+    def main():
+        model = mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2)
+        loader = _loader()
+        for epoch in range(3):
+            train(model, opt, loader, sched)   # an epoch scheduler stepped per batch
+        never = torch.optim.SGD(mlp(1).parameters(), lr=0.1)
+        other = never.param_groups[0]["params"]
+        for _ in range(2):
+            sum(p.sum() for p in other).backward()
+
+    import gc
+
+    with watch() as report:
+        main()
+        gc.collect()
+    assert codes(report) == ["OPT104", "OPT202"]

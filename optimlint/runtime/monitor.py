@@ -190,7 +190,7 @@ class OptRec:
     __slots__ = ("ref", "cls", "loc", "constructed", "steps", "bw_at_last_step", "zero_tick",
                  "zero_loc", "unscaled_bw", "scaler_calls", "scaler_skipped", "iter_id",
                  "spi", "max_spi", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
-                 "sentinel_flag", "pending101", "epochs")
+                 "sentinel_flag", "pending101", "epochs", "backwards", "last_bw_index", "last_bw")
 
     def __init__(self, opt, loc, constructed):
         self.ref = weakref.ref(opt)
@@ -217,16 +217,22 @@ class OptRec:
         self.sentinel_flag = None
         self.pending101 = None
         self.epochs = 0    # DataLoader iterators (epochs) in which this optimizer stepped
+        self.backwards = 0  # backward passes that reached this optimizer's parameters
+        self.last_bw_index = -1
+        self.last_bw = None
 
 
 class SchedRec:
-    __slots__ = ("ref", "opt_ref", "cls", "opt_steps_at_create", "steps", "first_loc")
+    """What the end-of-run checks need, kept after the scheduler itself is gone."""
 
-    def __init__(self, sched, opt, opt_steps):
+    __slots__ = ("ref", "orec", "cls", "period", "opt_steps_at_create", "steps", "first_loc")
+
+    def __init__(self, sched, orec):
         self.ref = weakref.ref(sched)
-        self.opt_ref = weakref.ref(opt) if opt is not None else None
+        self.orec = orec
         self.cls = type(sched).__name__
-        self.opt_steps_at_create = opt_steps
+        self.period = _period(sched)
+        self.opt_steps_at_create = orec.steps if orec is not None else 0
         self.steps = 0
         self.first_loc = None
 
@@ -251,6 +257,8 @@ class Monitor:
         self._modules: dict[int, weakref.ref] = {}
         self._scaled: list = []          # weakrefs to the latest scaler.scale outputs
         self._pending: list = []         # OPT101 candidates awaiting their sentinel flag
+        self._all_opts: list[OptRec] = []    # kept after the objects die (end-of-run checks)
+        self._all_scheds: list[SchedRec] = []
         self.current_bw: BackwardInfo | None = None
         self.bw_count = 0
         self.step_count = 0
@@ -608,6 +616,7 @@ class Monitor:
         orec = OptRec(opt, loc, constructed)
         orec.bw_at_last_step = self.bw_count
         self._opts[key] = orec
+        self._all_opts.append(orec)
         weakref.finalize(opt, self._opts.pop, key, None)
         for group in opt.param_groups:
             self._register_params(opt, group.get("params", ()), orec)
@@ -690,6 +699,13 @@ class Monitor:
         rec.last_bw = bw
         self.tick += 1
         rec.last_acc_tick = self.tick
+        owners = rec.owners
+        if owners and bw is not None:
+            orec = owners[0]
+            if orec.last_bw_index != bw.index:
+                orec.last_bw_index = bw.index
+                orec.backwards += 1
+                orec.last_bw = bw
 
     def _zeroed_since(self, rec):
         if rec.zero_tick > rec.last_acc_tick:
@@ -946,8 +962,10 @@ class Monitor:
         key = id(sched)
         srec = self._scheds.get(key)
         if srec is None or srec.ref() is not sched:
-            srec = SchedRec(sched, opt, orec.steps if orec is not None else 0)
+            srec = SchedRec(sched, orec)
             self._scheds[key] = srec
+            self._all_scheds.append(srec)
+            weakref.finalize(sched, _drop, self._scheds, key)
         if getattr(sched, "_step_count", None) == 0:
             return  # the scheduler's own initial step, inside its constructor
         loc = _user_location()
@@ -1009,9 +1027,24 @@ class Monitor:
         loc = _user_location()
         self._site(loc, EventKind.CLIP)
         params = [parameters] if isinstance(parameters, torch.Tensor) else parameters
+        stale = None  # OPT105: no backward since the owner's last step, gradients untouched
         for p in params:
             rec = self._params.get(id(p)) if isinstance(p, torch.Tensor) else None
-            if rec is None or not rec.acc_since_step or rec.last_bw is None:
+            if rec is None or not rec.owners:
+                continue
+            if stale is None:
+                orec = rec.owners[0]
+                g = p.grad
+                untouched = g is None or (rec.snap_ref is not None and rec.snap_ref() is g
+                                          and g._version == rec.snap_ver)
+                stale = (orec.steps > 0 or orec.constructed) and not rec.acc_since_step \
+                    and self.bw_count == orec.bw_at_last_step and untouched
+                if stale:
+                    self._once(orec, "OPT105", "gradient clipping ran with no backward since the last "
+                               f"`{orec.cls}.step()`: it clips stale (or no) gradients; clip between the "
+                               "backward and the step", loc)
+                    return
+            if not rec.acc_since_step or rec.last_bw is None:
                 continue
             if rec.last_bw.scaled and rec.owners and \
                     all(o.unscaled_bw < rec.last_bw.index for o in rec.owners):
@@ -1022,6 +1055,7 @@ class Monitor:
     # ------------------------------------------------------------------ end of run
     def finalize(self) -> RuntimeReport:
         self._guard("finalize: gradients", self._finalize_pending)
+        self._guard("finalize: never stepped", self._finalize_never_stepped)
         self._guard("finalize: schedulers", self._finalize_schedulers)
         self._guard("finalize: parameters", self._finalize_missing_params)
         return self.report
@@ -1042,17 +1076,26 @@ class Monitor:
         finally:
             self.nodeid = saved
 
+    def _finalize_never_stepped(self):
+        """OPT104: an optimizer built during the run whose parameters received several
+        backward passes, and which never stepped."""
+        for orec in self._all_opts:
+            if orec.steps or orec.scaler_calls or not orec.constructed or orec.backwards < 2:
+                continue
+            last_bw = orec.last_bw
+            where = last_bw.loc if last_bw is not None and last_bw.loc else orec.loc
+            self._once(orec, "OPT104", f"{orec.backwards} backward passes reached the parameters of "
+                       f"`{orec.cls}` but its `step()` never ran", where)
+
     def _finalize_schedulers(self):
-        for srec in list(self._scheds.values()):
-            sched = srec.ref()
-            opt = srec.opt_ref() if srec.opt_ref is not None else None
-            orec = self._opts.get(id(opt)) if opt is not None else None
-            if sched is None or orec is None or srec.steps == 0 or srec.first_loc is None:
+        for srec in self._all_scheds:
+            orec = srec.orec
+            if orec is None or srec.steps == 0 or srec.first_loc is None:
                 continue
             n_opt = orec.steps - srec.opt_steps_at_create
             n_sched = srec.steps
             spe = orec.max_spi if self.iter_id > 0 else 0
-            period = _period(sched)
+            period = srec.period
             # Epochs are DataLoader iterators in which the optimizer stepped; a single endless
             # iterator (itertools.cycle, infinite samplers) gives no epoch length: no verdict.
             if srec.cls in EPOCH_SCHEDULERS:
