@@ -540,3 +540,29 @@ def test_end_of_run_checks_survive_objects_that_died_before_the_end():
         main()
         gc.collect()
     assert codes(report) == ["OPT104", "OPT202"]
+
+
+def test_opt401_seen_at_an_epoch_boundary_when_the_model_is_a_local():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.extra = nn.Linear(8, 8), nn.Linear(8, 1)
+
+        def forward(self, x):
+            return self.extra(self.body(x))
+
+    def main():
+        model = Net()
+        opt = torch.optim.SGD(model.body.parameters(), lr=0.1)
+        loader = _loader()
+        for epoch in range(2):
+            train(model, opt, loader)
+
+    import gc
+
+    with watch() as report:
+        main()
+        gc.collect()
+    (obs,) = report.findings
+    assert obs.code == "OPT401" and obs.count == 1
+    assert "`Net.extra.weight`, `Net.extra.bias`" in obs.message

@@ -259,6 +259,8 @@ class Monitor:
         self._pending: list = []         # OPT101 candidates awaiting their sentinel flag
         self._all_opts: list[OptRec] = []    # kept after the objects die (end-of-run checks)
         self._all_scheds: list[SchedRec] = []
+        self._checked401_at = 0
+        self._reported401: set = set()
         self.current_bw: BackwardInfo | None = None
         self.bw_count = 0
         self.step_count = 0
@@ -423,6 +425,11 @@ class Monitor:
             @functools.wraps(orig)
             def __iter__(loader):
                 mon.iter_id += 1
+                if mon.step_count and mon.step_count != mon._checked401_at:
+                    # An epoch boundary: look for OPT401 while the model is surely alive
+                    # (it may be a local of main() by the end of the run).
+                    mon._checked401_at = mon.step_count
+                    mon._guard("OPT401 check", mon._finalize_missing_params)
                 return orig(loader)
             return __iter__
 
@@ -1064,6 +1071,7 @@ class Monitor:
         """Confirm OPT101 candidates whose sentinel gradient was not silently zeroed: one host
         read per candidate, done at the end of the run (or of a test), never during a step."""
         self._guard("flush", self._finalize_pending)
+        self._guard("flush: parameters", self._finalize_missing_params)
 
     def _finalize_pending(self):
         saved = self.nodeid
@@ -1147,6 +1155,10 @@ class Monitor:
                     owner = optimized[id(p)]
             if not missing or owner is None:
                 continue
+            marker = (owner.loc, tuple(missing))
+            if marker in self._reported401:
+                continue
+            self._reported401.add(marker)
             prefix = names.get(id(root)) or type(root).__name__
             shown = ", ".join(f"`{prefix}.{n}`" for n in missing[:5])
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
