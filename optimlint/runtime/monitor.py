@@ -18,7 +18,15 @@ previous accumulation (or at the last step) and its version counter moved by exa
 the new backward was *added* to what was there; if ``p.grad`` is a new object (it was set
 to None) or an observed ``zero_grad`` ran in between, the gradient was *cleared*; any other
 in-place change (DDP's all-reduce, manual scaling, ``.zero_()`` by hand) makes the history
-*unknown*, and unknown never confirms anything.
+*unknown*, and unknown never confirms anything. One case moves no counter at all
+(``p.grad.data.zero_()``), so an OPT101 candidate is confirmed only if a device-side flag
+``p.grad != 0``, computed on one small "sentinel" parameter just before the first
+accumulation after a step, is true; it is read once per candidate when the run (or test) ends.
+
+End-of-run checks (OPT104, OPT202, OPT203) keep small records of the objects they need, so they
+still work when the optimizer and scheduler were locals of a function that has returned; OPT401
+needs the live model to name parameters, so it is also checked at each epoch boundary (a new
+DataLoader iterator) and after each test.
 """
 
 from __future__ import annotations
