@@ -270,6 +270,19 @@ def test_inherited_submodules_and_helper_called_from_init():
     freeze_module(model.neck)
     opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
     """,
+    # the script deletes the neck
+    """
+    model = Detector()
+    del model.neck
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """,
+    # another optimizer built from something the analysis does not reduce
+    """
+    from utils import trainable
+    model = Detector()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    opt_neck = torch.optim.Adam(trainable(model.neck), lr=1e-4)
+    """,
     # the neck has its own optimizer (GAN-style)
     """
     model = Detector()
@@ -1049,3 +1062,44 @@ def test_freeze_subjects(code, subjects, unknown):
     from optimlint.analysis.modules import freeze_subjects
 
     assert freeze_subjects(cst.parse_module(code + "\n")) == (subjects, unknown)
+
+
+@pytest.mark.parametrize("name", ["discriminator", "critic", "net_d", "value_head", "policy"])
+def test_parts_usually_trained_by_their_own_optimizer_are_not_reported(name):
+    src = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+    class GAN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mapping = nn.Linear(8, 8)
+            self.synthesis = nn.Linear(8, 16)
+            self.NAME = nn.Linear(16, 1)
+
+        def forward(self, z):
+            fake = self.synthesis(self.mapping(z))
+            return fake, self.NAME(fake)
+
+    gan = GAN()
+    opt_g = torch.optim.Adam([{"params": gan.mapping.parameters(), "lr": 1e-5}, {"params": gan.synthesis.parameters()}])
+    """).replace("NAME", name)
+    settings = Settings(select=["OPT401"])
+    assert lint_source("train.py", src, settings) == []
+    # the same part under a plain name is reported
+    plain = src.replace(f"self.{name}", "self.scorer")
+    assert [d.code for d in lint_source("train.py", plain, settings)] == ["OPT401"]
+
+
+def test_class_with_its_own_parameters_method_is_not_analysed():
+    body = """
+    class Wrapped(Detector):
+        def parameters(self, recurse=True):
+            return self.head.parameters()
+
+    model = Wrapped()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """
+    assert rows(body, ["OPT401"]) == []
+    inherited = body.replace("def parameters(self, recurse=True):", "def head_parameters(self):")
+    assert rows(inherited, ["OPT401"]) == [("OPT401", ROW + 6)]

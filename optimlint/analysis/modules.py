@@ -75,6 +75,9 @@ _MODEL_FACTORIES = frozenset({"timm.create_model"})
 # ``module.to(...)`` and friends return the module itself.
 SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train",
                              "eval", "requires_grad_", "to_empty", "xpu", "mps", "type"})
+_OVERRIDES = frozenset({"parameters", "named_parameters", "children", "named_children", "modules",
+                        "named_modules", "__getattr__", "__setattr__", "__getattribute__",
+                        "_named_members", "__delattr__"})
 _DYNAMIC_METHODS = frozenset({"add_module", "register_module", "__setattr__", "_modules",
                               "__dict__", "apply_to_submodules"})
 
@@ -401,6 +404,8 @@ class _ClassAnalysis:
                 self.methods[stmt.name.value] = stmt
             elif not isinstance(stmt, (cst.SimpleStatementLine, cst.ClassDef)):
                 info.complete = False  # methods defined conditionally
+        if _OVERRIDES.intersection(self.methods):
+            info.complete = False  # its own idea of what its parameters are
         self._bases()
         self._dynamic()
         init = self.methods.get("__init__")
@@ -881,7 +886,7 @@ _PARAM_ITERS = ("parameters", "named_parameters")
 _FREEZER = re.compile(r"freeze|requires_grad|trainable|toggle_grad|set_grad|frozen", re.IGNORECASE)
 
 
-def _outer_dotted(expr: cst.CSTNode) -> list[str]:
+def outer_dotted(expr: cst.CSTNode) -> list[str]:
     """``a.b`` and ``c`` in ``[a.b, c]``, not ``a`` as well."""
     if isinstance(expr, (cst.Name, cst.Attribute)):
         d = dotted(expr)
@@ -889,7 +894,7 @@ def _outer_dotted(expr: cst.CSTNode) -> list[str]:
             return [d]
     out: list[str] = []
     for child in expr.children:
-        out.extend(_outer_dotted(child))
+        out.extend(outer_dotted(child))
     return out
 
 
@@ -993,7 +998,7 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
                 # ``freeze(model.neck)``, ``set_requires_grad([net_d_a, net_d_b], False)``,
                 # ``model.toggle_trainable(model.neck)``: whatever modules they are handed
                 for a in node.args:
-                    subjects.update(d for d in _outer_dotted(a.value) if d not in ("True", "False", "None"))
+                    subjects.update(d for d in outer_dotted(a.value) if d not in ("True", "False", "None"))
 
         def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
             t = node.target

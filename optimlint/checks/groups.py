@@ -746,7 +746,19 @@ class GroupsCheck(Check):
         if extra is None:
             return None
         covered |= extra
+        for other in a.sites:
+            if other is site:
+                continue
+            # another optimizer built from something we cannot reduce (``Adam(params_of(model.d))``)
+            for arg in other.call.args:
+                for d in M.outer_dotted(arg.value):
+                    r = _rel(d, root)
+                    if r == ():
+                        return None
+                    if r is not None:
+                        covered.add(r)
         missing = _missing_in(info, covered, "")
+        missing = [m for m in missing if not _role_name(m.rsplit(".", 1)[-1])]
         if not missing:
             return None
         # ``trainer.model.neck`` frozen or given to another optimizer elsewhere in the file:
@@ -803,6 +815,11 @@ class GroupsCheck(Check):
                         k = key_of(node.args[0].value)
                         if k:
                             found.append((k, node, "setattr"))
+
+                def visit_Del(self, node: cst.Del) -> None:
+                    for d in M.outer_dotted(node.target):
+                        if "." in d:
+                            found.append((d.rsplit(".", 1)[0], node, "assign:" + d.rsplit(".", 1)[1]))
 
                 def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
                     k = key_of(node.target) if isinstance(node.target, (cst.Attribute, cst.Subscript)) else None
@@ -875,6 +892,18 @@ def _consumer_name(func: cst.BaseExpression) -> str | None:
     if isinstance(func, cst.Attribute):
         return func.attr.value
     return None
+
+
+# Parts that adversarial and actor-critic setups train with an optimizer of their own,
+# often built in another file: never reported as missing.
+_ROLE_WORDS = frozenset({"discriminator", "disc", "dis", "netd", "critic", "critics", "adversary",
+                         "adversarial", "generator", "gen", "netg", "actor", "policy", "pi", "qf",
+                         "q", "value", "vf", "d", "g"})
+
+
+def _role_name(name: str) -> bool:
+    words = [w for w in re.split(r"[_\d]+", name.lower()) if w]
+    return any(w in _ROLE_WORDS for w in words) or name in ("D", "G")
 
 
 def _self_reassign(value: cst.BaseExpression, name: str) -> bool:
