@@ -747,3 +747,40 @@ for epoch in range(args.start_epoch, args.epochs):
     scheduler.step()
 """
     assert codes_at(src, ["OPT2"]) == []
+
+
+def test_opt201_self_attribute_from_an_unknown_factory_is_not_trusted():
+    src = """
+    from mylib import build_scheduler
+
+
+    class Trainer:
+        def __init__(self, model, optimizer, cfg):
+            self.model, self.optimizer = model, optimizer
+            self.scheduler = build_scheduler(cfg, optimizer)
+
+        def train_step(self, batch):
+            self.scheduler.step()
+            loss = self.model(batch)
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+    """
+    assert codes_at(src, ["OPT2"]) == []
+
+
+def test_opt201_self_attribute_set_from_a_scheduler_parameter():
+    src = """
+    class Trainer:
+        def __init__(self, model, optimizer, scheduler=None):
+            self.model, self.optimizer = model, optimizer
+            self.scheduler = scheduler
+
+        def train_step(self, batch):
+            loss = self.model(batch)
+            loss.backward()
+            self.scheduler.step()
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+    """
+    assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, "self.scheduler.step()"))]

@@ -318,7 +318,8 @@ def _used_as_other(ctx: "FileContext", last: str) -> bool:
     return last in ctx.cached("optimlint.sched.other_uses", compute)
 
 
-def trusted_scheduler(ctx: "FileContext", b: Binding | None, key: str | None) -> bool:
+def trusted_scheduler(ctx: "FileContext", b: Binding | None, key: str | None,
+                      func: cst.CSTNode | None = None) -> bool:
     """``b`` is an LR scheduler the rules may speak about.
 
     A construction the analysis saw always qualifies. A scheduler known only by SPEC's name
@@ -333,6 +334,12 @@ def trusted_scheduler(ctx: "FileContext", b: Binding | None, key: str | None) ->
         return b.call is not None
     if _custom_step_classes(ctx):
         return False
+    if key and key.startswith("self.") and key.count(".") == 1 and func is not None:
+        klass = _enclosing(ctx, func, cst.ClassDef)
+        if klass is not None and any(not (isinstance(v, cst.Name) and (
+                v.value == "None" or symbols.name_says_scheduler(v.value)))
+                for v in _values_assigned(klass, key)):
+            return False  # ``self.scheduler = build_scheduler(cfg)``: something we cannot see
     for k in {key or "", b.name}:
         if k and _used_as_other(ctx, k.rsplit(".", 1)[-1]):
             return False

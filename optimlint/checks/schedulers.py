@@ -78,7 +78,7 @@ class SchedulerCheck(Check):
     def _before_step(self, ctx, it: Iteration, mkeys, report) -> None:
         level = it.depth + 1
         for s in it.of_kind(K.SCHED_STEP):
-            if len(s.loops) != level or not S.trusted_scheduler(ctx, s.target, s.own_key):
+            if len(s.loops) != level or not S.trusted_scheduler(ctx, s.target, s.own_key, s.func):
                 continue
             if s.target.by_name and s.node.args:
                 continue  # a custom / timm scheduler's ``step(epoch)`` may be meant to lead
