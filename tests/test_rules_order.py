@@ -591,3 +591,22 @@ def test_opt105_lightning_automatic_optimization_reading_the_lr():
             return loss
     """
     assert codes_at(src, ["OPT1"]) == [("OPT105", 13)]
+
+
+def test_opt101_unittest_asserts_and_model_attributes_do_not_hide_it():
+    src = """
+    import unittest
+
+    import torch
+
+
+    class TestGP(unittest.TestCase):
+        def _train(self, model, mll, optimizer: torch.optim.Optimizer, epochs=30):
+            for _ in range(epochs):
+                output = model(*model.train_inputs)
+                loss = -mll(output, model.train_targets)
+                self.assertFalse(torch.isnan(loss).item())
+                loss.backward()
+                optimizer.step()
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 13)]

@@ -742,6 +742,8 @@ class _Walker:
                 return
             if isinstance(f, cst.Attribute) and f.attr.value in _HARMLESS_METHODS:
                 return
+            if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value.startswith("assert"):
+                return  # unittest's self.assertTrue(...)
             if self._is_forward(f, frame) and not any(
                     self._resolve(frame, a.value) is not None or
                     symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1])
@@ -848,7 +850,10 @@ def touches(ev: Event, opt: Binding | None, module_keys: frozenset[str] = frozen
         # gradients (``zero_grads(params)``), may be the optimizer's
         return any(k in module_keys or k.split(".")[0] in module_keys or
                    _PARAMS_NAME.search(k.rsplit(".", 1)[-1]) for k in ev.touch_keys)
-    return any(module_covers(k, m) or module_covers(m, k) for k in ev.touch_keys for m in opt.modules)
+    # passing the model (or a parent) may clear it; passing ``model.head`` only when the file
+    # uses it as a module (``model.train_targets`` is a tensor)
+    return any(module_covers(k, m) or (module_covers(m, k) and (k in module_keys or _PARAMS_NAME.search(k)))
+               for k in ev.touch_keys for m in opt.modules)
 
 
 def module_keys(ctx: "FileContext") -> frozenset[str]:
