@@ -270,6 +270,14 @@ with torch.no_grad():
     for p in model.parameters():
         p -= 0.1 * p.grad
 """,
+    # a test of the error itself
+    """
+def test_backward_in_no_grad_raises():
+    with torch.no_grad():
+        loss = criterion(model(x), y)
+        with pytest.raises(RuntimeError):
+            loss.backward()
+""",
     # inference_mode(False) does not disable grad
     """
 with torch.inference_mode(False):
