@@ -527,6 +527,9 @@ def test_opt202_lightning_steplr_with_step_interval():
         }
     """)
     assert codes_at(src, ["OPT2"]) == [("OPT202", row(src, '"interval": "step"'))]
+    text, remaining = fixed(src, ["OPT202"], unsafe=True)
+    assert text == textwrap.dedent(src).replace('"interval": "step"', '"interval": "epoch"')
+    assert remaining == []
 
 
 def test_opt203_lightning_lists_of_optimizers_and_schedulers():
