@@ -402,6 +402,10 @@ for epoch in range(90):
     train_one_epoch(train_loader)
 """
     assert codes_at(src, ["OPT2"]) == [("OPT202", row(src, "scheduler.step()"))]
+    text, remaining = fixed(src, ["OPT202"], unsafe=True)
+    assert text == src.replace("        optimizer.step()\n        scheduler.step()\n",
+                               "        optimizer.step()\n    scheduler.step()\n")
+    assert remaining == []
 
 
 # --------------------------------------------------------------------------- OPT203

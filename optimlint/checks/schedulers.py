@@ -144,7 +144,8 @@ class SchedulerCheck(Check):
         if conds and not any(_conds(it, e, level + 1) == conds for e in inner):
             return  # stepped every N batches, on purpose
         fix = None
-        if s.direct and moves.movable(ctx, s.own_stmt) and \
+        # (in a helper too: after the helper's batch loop is once per call, once per epoch)
+        if moves.movable(ctx, s.own_stmt) and \
                 moves.block_of(ctx, s.own_stmt) is getattr(batch_loop, "body", None) and \
                 moves.block_of(ctx, batch_loop) is not None and batch_loop.orelse is None:
             fix = Fix.unsafe("Move the scheduler step after the batch loop, once per epoch",
