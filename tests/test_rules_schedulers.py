@@ -791,3 +791,27 @@ def test_opt201_self_attribute_set_from_a_scheduler_parameter():
             self.optimizer.zero_grad()
     """
     assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, "self.scheduler.step()"))]
+
+
+def test_opt202_batch_loop_over_a_loader_method():
+    src = """
+    import torch
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
+
+    class Trainer:
+        def __init__(self, model, epochs):
+            self.model = model
+            self.epochs = epochs
+            self.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            self.scheduler = CosineAnnealingLR(self.optimizer, T_max=epochs)
+
+        def fit(self):
+            for epoch in range(self.epochs):
+                for batch in self.train_dataloader():
+                    self.optimizer.zero_grad()
+                    self.model(batch).mean().backward()
+                    self.optimizer.step()
+                    self.scheduler.step()
+    """
+    assert codes_at(src, ["OPT2"]) == [("OPT202", row(src, "self.scheduler.step()"))]

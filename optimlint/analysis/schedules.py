@@ -379,7 +379,9 @@ def iterates_loader(ctx: "FileContext", loop: cst.CSTNode) -> bool:
         f = it.func
         if isinstance(f, cst.Name) and f.value == "range":
             return bool(_BATCH_COUNT.search(ctx.code(it)))
-        return False
+        fk = key_of(f)  # ``self.train_dataloader()``, ``get_loader(split)``
+        return bool(fk and _LOADERISH.search(fk.rsplit(".", 1)[-1]) or fk and
+                    re.search(r"loader", fk.rsplit(".", 1)[-1], re.I))
     k = key_of(it)
     if k is None:
         return False
