@@ -1,0 +1,246 @@
+"""Precision review on real training code: faithful reproductions of correct scripts from popular
+projects (``tests/real_world/*.py``: pytorch/examples, nanoGPT, minGPT, transformers/accelerate/diffusers
+examples, timm, torchvision references, Lightning, SB3, ignite, DeepSpeed, ...) must produce no
+finding at all through the real CLI; their classic buggy variants (one line changed) must produce
+exactly the expected (code, row).
+
+The reproduced files are test data: their names do not start with ``test_``, so pytest does not
+collect them, and nothing imports them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke
+
+HERE = Path(__file__).parent / "real_world"
+CORRECT = sorted(p.name for p in HERE.glob("*.py"))
+
+# Files with a known false positive / crash, diagnosed in /work/notes/false_positives.md.
+KNOWN = {
+    "lightning_module.py": "OPT401 crash: groups.py _report_missing iterates _missing_in()'s None "
+                           "(another class's `self.net` counted as covering this class)",
+}
+
+
+def check(path: Path) -> tuple[list[tuple[str, int]], str, int]:
+    """``([(code, row), ...], stderr, exit code)`` of ``optimlint check`` on ``path`` (JSON report)."""
+    result = invoke(["check", "--select", "OPT", "--no-cache", "--output-format", "json", str(path)])
+    findings = json.loads(result.stdout) if result.stdout.strip() else []
+    return [(d["code"], d["location"]["row"]) for d in findings], result.stderr, result.exit_code
+
+
+def test_reproductions_are_present():
+    assert len(CORRECT) >= 20
+    assert not [n for n in CORRECT if n.startswith("test_")]
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN[n])) if n in KNOWN else n
+    for n in CORRECT
+])
+def test_correct_file_is_silent(name):
+    found, stderr, code = check(HERE / name)
+    assert found == []
+    assert "error" not in stderr
+    assert code == 0
+
+
+# --------------------------------------------------------------------------- buggy variants
+def variant(tmp_path: Path, name: str, old: str, new: str, *more: str) -> tuple[Path, str]:
+    """Copy ``name`` with the one occurrence of ``old`` replaced by ``new`` (and so on for each
+    further old/new pair in ``more``); returns (path, text)."""
+    text = (HERE / name).read_text(encoding="utf-8")
+    pairs = [(old, new), *zip(more[::2], more[1::2])]
+    for old, new in pairs:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path, text
+
+
+def row_of(text: str, needle: str, nth: int = 0) -> int:
+    """1-based row of the ``nth`` line containing ``needle``."""
+    rows = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+    return rows[nth]
+
+
+def findings(path: Path) -> list[tuple[str, int]]:
+    found, stderr, _ = check(path)
+    assert "error" not in stderr
+    return found
+
+
+def test_mnist_without_zero_grad(tmp_path):
+    path, text = variant(tmp_path, "pytorch_examples_mnist.py", "        optimizer.zero_grad()\n", "")
+    assert findings(path) == [("OPT101", row_of(text, "loss.backward()"))]
+
+
+def test_mnist_module_passed_to_optimizer(tmp_path):
+    path, text = variant(tmp_path, "pytorch_examples_mnist.py",
+                         "optim.Adadelta(model.parameters(), lr", "optim.Adadelta(model, lr")
+    assert findings(path) == [("OPT307", row_of(text, "optim.Adadelta(model, lr"))]
+
+
+def test_imagenet_clear_between_backward_and_step(tmp_path):
+    path, text = variant(tmp_path, "pytorch_examples_imagenet.py",
+                         "        optimizer.zero_grad()\n        loss.backward()\n",
+                         "        loss.backward()\n        optimizer.zero_grad()\n")
+    assert findings(path) == [("OPT102", row_of(text, "optimizer.zero_grad()"))]
+
+
+def test_dcgan_discriminator_never_cleared(tmp_path):
+    path, text = variant(tmp_path, "pytorch_examples_dcgan.py", "        netD.zero_grad()\n", "")
+    assert findings(path) == [("OPT101", row_of(text, "errD_real.backward()"))]
+
+
+def test_word_language_model_total_keeps_graph(tmp_path):
+    path, text = variant(tmp_path, "pytorch_examples_word_language_model.py",
+                         "total_loss += loss.item()", "total_loss += loss")
+    assert findings(path) == [("OPT601", row_of(text, "total_loss += loss"))]
+
+
+# nanoGPT's optimizer comes from ``model.configure_optimizers(...)`` (a method of an imported class):
+# unresolved, so the order/amp rules keyed on the optimizer stay silent there. Many forks build it
+# inline; the variants below do so (that inline version is itself correct and silent).
+NANO_INLINE = (
+    "optimizer = model.configure_optimizers(weight_decay, learning_rate, (beta1, beta2), device_type)",
+    "optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, betas=(beta1, beta2))",
+)
+
+
+def test_nanogpt_inline_adamw_is_silent(tmp_path):
+    path, _ = variant(tmp_path, "nanogpt_train.py", *NANO_INLINE)
+    assert findings(path) == []
+
+
+def test_nanogpt_clip_without_unscale(tmp_path):
+    path, text = variant(tmp_path, "nanogpt_train.py", "        scaler.unscale_(optimizer)\n", "")
+    assert findings(path) == [("OPT503", row_of(text, "clip_grad_norm_"))]
+
+
+def test_nanogpt_step_bypasses_scaler(tmp_path):
+    # (with the `scaler.unscale_(optimizer)` of the clipping block left in, the plain step is
+    # taken on unscaled gradients when clipping is on: silent by design)
+    path, text = variant(tmp_path, "nanogpt_train.py", *NANO_INLINE,
+                         "    if grad_clip != 0.0:\n        scaler.unscale_(optimizer)\n"
+                         "        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
+                         "    # step the optimizer and scaler if training in fp16\n    scaler.step(optimizer)\n",
+                         "    optimizer.step()\n")
+    assert findings(path) == [("OPT501", row_of(text, "    optimizer.step()"))]
+
+
+def test_nanogpt_micro_batch_loss_not_averaged(tmp_path):
+    path, text = variant(tmp_path, "nanogpt_train.py", *NANO_INLINE,
+                         "            loss = loss / gradient_accumulation_steps  #", "            #")
+    assert findings(path) == [("OPT107", row_of(text, "scaler.scale(loss).backward()"))]
+
+
+@pytest.mark.xfail(strict=True, reason="recall: OPT201 silent once the backward is `accelerator.backward(loss)` "
+                                      "(fires with `loss.backward()`)")
+def test_glue_scheduler_before_optimizer(tmp_path):
+    path, text = variant(tmp_path, "hf_run_glue_no_trainer.py",
+                         "                optimizer.step()\n                lr_scheduler.step()\n",
+                         "                lr_scheduler.step()\n                optimizer.step()\n")
+    assert findings(path) == [("OPT201", row_of(text, "lr_scheduler.step()"))]
+
+
+def test_ignite_model_moved_after_optimizer(tmp_path):
+    path, text = variant(tmp_path, "ignite_mnist.py",
+                         "    model.to(device)  # Move model before creating optimizer\n"
+                         "    optimizer = SGD(model.parameters(), lr=lr, momentum=momentum)\n",
+                         "    optimizer = SGD(model.parameters(), lr=lr, momentum=momentum)\n"
+                         "    model.to(device)\n")
+    assert findings(path) == [("OPT305", row_of(text, "    model.to(device)"))]
+
+
+def test_style_transfer_lbfgs_without_closure(tmp_path):
+    # the tutorial builds the LBFGS in a helper (`get_input_optimizer`), whose return is not followed:
+    # the variant builds it inline
+    path, text = variant(tmp_path, "pytorch_tutorial_neural_style.py",
+                         "optimizer.step(closure)", "optimizer.step()",
+                         "    optimizer = get_input_optimizer(input_img)\n",
+                         "    optimizer = optim.LBFGS([input_img])\n")
+    assert findings(path) == [("OPT306", row_of(text, "optimizer.step()"))]
+
+
+def test_keras_port_with_keras_betas(tmp_path):
+    path, text = variant(tmp_path, "keras_port_correct.py",
+                         "lr=learning_rate, betas=(0.9, 0.999), eps=1e-7)",
+                         "lr=learning_rate, beta_1=0.9, beta_2=0.999, eps=1e-7)")
+    row = row_of(text, "beta_1=0.9, beta_2=0.999, eps=1e-7)")
+    assert findings(path) == [("OPT301", row), ("OPT301", row)]
+
+
+def test_keras_port_with_epsilon(tmp_path):
+    path, text = variant(tmp_path, "keras_port_correct.py",
+                         "lr=learning_rate, betas=(0.9, 0.999), eps=1e-7)",
+                         "lr=learning_rate, betas=(0.9, 0.999), epsilon=1e-7)")
+    assert findings(path) == [("OPT301", row_of(text, "lr=learning_rate, betas=(0.9, 0.999), epsilon=1e-7)"))]
+
+
+def test_keras_port_with_adam_weight_decay(tmp_path):
+    path, text = variant(tmp_path, "keras_port_correct.py",
+                         "lr=learning_rate, betas=(0.9, 0.999), eps=1e-7)",
+                         "lr=learning_rate, betas=(0.9, 0.999), eps=1e-7, weight_decay=1e-4)")
+    assert findings(path) == [("OPT302", row_of(text, "weight_decay=1e-4)"))]
+
+
+def test_keras_port_plateau_without_metric(tmp_path):
+    path, text = variant(tmp_path, "keras_port_correct.py", "scheduler.step(val_loss)", "scheduler.step()")
+    assert findings(path) == [("OPT204", row_of(text, "scheduler.step()"))]
+
+
+def test_keras_port_steplr_per_batch(tmp_path):
+    text = (HERE / "keras_port_correct.py").read_text(encoding="utf-8")
+    text = text.replace(
+        'torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=10)',
+        "torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)")
+    text = text.replace("        scheduler.step(val_loss)\n", "")
+    text = text.replace("            optimizer.step()\n", "            optimizer.step()\n            scheduler.step()\n")
+    path = tmp_path / "keras_port_correct.py"
+    path.write_text(text, encoding="utf-8")
+    assert findings(path) == [("OPT202", row_of(text, "scheduler.step()"))]
+
+
+def test_torchvision_steplr_moved_into_batch_loop(tmp_path):
+    """The epoch-level ``lr_scheduler.step()`` handed to ``train_one_epoch`` and stepped per batch."""
+    text = (HERE / "pytorch_examples_mnist.py").read_text(encoding="utf-8")
+    text = text.replace("def train(args, model, device, train_loader, optimizer, epoch):",
+                        "def train(args, model, device, train_loader, optimizer, epoch, scheduler):")
+    text = text.replace("        optimizer.step()\n", "        optimizer.step()\n        scheduler.step()\n")
+    text = text.replace("train(args, model, device, train_loader, optimizer, epoch)",
+                        "train(args, model, device, train_loader, optimizer, epoch, scheduler)")
+    text = text.replace("        scheduler.step()\n\n    if args.save_model", "\n    if args.save_model")
+    path = tmp_path / "mnist.py"
+    path.write_text(text, encoding="utf-8")
+    assert findings(path) == [("OPT202", row_of(text, "        scheduler.step()"))]
+
+
+def test_dcgan_forward_called_directly(tmp_path):
+    path, text = variant(tmp_path, "pytorch_examples_dcgan.py",
+                         "        output = netD(real_cpu)\n", "        output = netD.forward(real_cpu)\n")
+    assert findings(path) == [("OPT604", row_of(text, "netD.forward(real_cpu)"))]
+
+
+@pytest.mark.xfail(strict=True, reason="recall: OPT604 silent on a module received as a parameter "
+                                      "(`def train(args, model, ...)`)")
+def test_mnist_forward_called_directly(tmp_path):
+    path, text = variant(tmp_path, "pytorch_examples_mnist.py",
+                         "        output = model(data)\n        loss = F.nll_loss(output, target)\n",
+                         "        output = model.forward(data)\n        loss = F.nll_loss(output, target)\n")
+    assert findings(path) == [("OPT604", row_of(text, "model.forward(data)"))]
+
+
+@pytest.mark.xfail(strict=True, reason="recall: OPT604 silent on a `from_pretrained` model (not known to be "
+                                      "an nn.Module)")
+def test_accelerate_forward_called_directly(tmp_path):
+    path, text = variant(tmp_path, "accelerate_nlp_example.py",
+                         "            outputs = model(**batch)\n            loss = outputs.loss\n",
+                         "            outputs = model.forward(**batch)\n            loss = outputs.loss\n")
+    assert findings(path) == [("OPT604", row_of(text, "model.forward(**batch)"))]
