@@ -1078,3 +1078,22 @@ def test_multi_task_losses_summed_in_an_inner_loop():
                 loss.backward(retain_graph=True)
             optimizer.step()
     """)
+
+
+def test_paddle_and_tensorflow_optimizers_named_optimizer():
+    silent("""
+    import paddle
+    import tensorflow as tf
+
+    optimizer = paddle.optimizer.Adam(parameters=model.parameters())
+    for x in loader:
+        loss = model(x).mean()
+        loss.backward()
+        optimizer.step()
+
+
+    def tf_train(model, data):
+        optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
+        for x in data:
+            optimizer.step()
+    """)

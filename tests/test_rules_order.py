@@ -610,3 +610,17 @@ def test_opt101_unittest_asserts_and_model_attributes_do_not_hide_it():
                 optimizer.step()
     """
     assert codes_at(src, ["OPT1"]) == [("OPT101", 13)]
+
+
+def test_opt101_optimizer_from_a_factory_the_analysis_cannot_see():
+    src = """
+    from mmengine import build_optimizer
+
+    model = build_model(cfg)
+    optimizer = build_optimizer(model, cfg.optimizer)
+    for data in loader:
+        loss = model(data).mean()
+        loss.backward()
+        optimizer.step()
+    """
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 8)]

@@ -54,6 +54,10 @@ _ACCELERATOR_QUALNAMES = frozenset({
     "lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric",
     "lightning.fabric.fabric.Fabric",
 })
+_FOREIGN_ROOTS = frozenset({
+    "tensorflow", "tf", "keras", "tf_keras", "optax", "jax", "flax", "haiku", "paddle", "mxnet", "mx",
+    "mindspore", "chainer", "sklearn", "scipy", "numpy", "np",
+})
 _DEEPSPEED_INIT = frozenset({"deepspeed.initialize"})
 _OPTIMIZER_BASES = frozenset({"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"})
 
@@ -171,6 +175,8 @@ class Bindings:
     # keys assigned from something the analysis cannot classify, per scope (None: module)
     opaque_assigned: dict[cst.CSTNode | None, set[str]] = field(default_factory=dict)
     enclosing: dict[cst.CSTNode, cst.CSTNode | None] = field(default_factory=dict)  # nested def -> outer def
+    # names assigned from another framework's call (tf, optax, paddle ...) or from a non-call, per scope
+    foreign_assigned: dict[cst.CSTNode | None, set[str]] = field(default_factory=dict)
     _by_name: dict[tuple, Binding] = field(default_factory=dict)
 
     @classmethod
@@ -226,6 +232,19 @@ class Bindings:
         last = k.rsplit(".", 1)[-1]
         is_param = func is not None and "." not in k and k in self.params_of.get(func, {})
         is_attr = k.startswith("self.") and k.count(".") == 1
+        if not (is_param or is_attr) and want == OPTIMIZER and "." not in k:
+            # ``optimizer = build_optimizer(cfg, model)`` / nanoGPT's
+            # ``optimizer = model.configure_optimizers(...)``: a variable named like an optimizer,
+            # assigned from a call the analysis cannot see into (never a tf/optax/... one)
+            owner = next((f for f in (func, None) if k in self.opaque_assigned.get(f, set())
+                          and (f is None or k not in self.params_of.get(f, {}))), False)
+            if owner is not False and k not in self.foreign_assigned.get(owner, set()) and \
+                    symbols.name_says_optimizer(last):
+                ident = (owner, k, want)
+                b = self._by_name.get(ident)
+                if b is None:
+                    b = self._by_name[ident] = Binding(want, k, by_name=True)
+                return b
         if not (is_param or is_attr):
             return None
         if want == OPTIMIZER and not symbols.name_says_optimizer(last):
@@ -341,11 +360,22 @@ class _Collector(cst.CSTVisitor):
         return True
 
     def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        k = key_of(target)
+        if k is not None and "." not in k and not self._unknown_call(value):
+            func = self.funcs[-1] if self.funcs else None
+            self.b.foreign_assigned.setdefault(func, set()).add(k)
         if isinstance(target, (cst.Tuple, cst.List)):
             elts = [e.value for e in target.elements]
             self._assign_tuple(elts, value)
             return
         self._bind(target, self._value(value, target))
+
+    def _unknown_call(self, value: cst.BaseExpression) -> bool:
+        """A call the analysis cannot see into, and not another framework's (tf, optax, ...)."""
+        if not isinstance(value, cst.Call):
+            return False
+        qn = self.ctx.qualify(value.func) or ""
+        return qn.split(".", 1)[0] not in _FOREIGN_ROOTS
 
     def _assign_tuple(self, targets: list[cst.BaseExpression], value: cst.BaseExpression) -> None:
         if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(targets):
