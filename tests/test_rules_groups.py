@@ -1103,3 +1103,33 @@ def test_class_with_its_own_parameters_method_is_not_analysed():
     assert rows(body, ["OPT401"]) == []
     inherited = body.replace("def parameters(self, recurse=True):", "def head_parameters(self):")
     assert rows(inherited, ["OPT401"]) == [("OPT401", ROW + 6)]
+
+
+def test_self_in_another_class_is_another_object():
+    """Two LightningModule-like classes in one file: class A's `self.net` is not class B's,
+    and B's groups over injected submodules (unknown to the class analysis) are unproven."""
+    source = '''
+        import torch
+        from torch import nn
+
+
+        class A(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Linear(2, 2)
+
+            def configure_optimizers(self):
+                return torch.optim.Adam(self.net.parameters())
+
+
+        class B(nn.Module):
+            def __init__(self, encoder, head):
+                super().__init__()
+                self.encoder = encoder
+                self.head = head
+
+            def configure_optimizers(self):
+                return torch.optim.AdamW([{"params": self.encoder.parameters()},
+                                          {"params": self.head.parameters()}])
+    '''
+    assert codes_at(source, ["OPT4"]) == []

@@ -749,6 +749,8 @@ class GroupsCheck(Check):
         for other in a.sites:
             if other is site:
                 continue
+            if root.split(".")[0] == "self" and other.klass is not site.klass:
+                continue  # ``self`` in another class is another object
             # another optimizer built from something we cannot reduce (``Adam(params_of(model.d))``)
             for arg in other.call.args:
                 for d in M.outer_dotted(arg.value):
@@ -758,6 +760,8 @@ class GroupsCheck(Check):
                     if r is not None:
                         covered.add(r)
         missing = _missing_in(info, covered, "")
+        if missing is None:  # a covered path the class analysis does not know: unproven
+            return None
         missing = [m for m in missing if not _role_name(m.rsplit(".", 1)[-1])]
         if not missing:
             return None
