@@ -24,7 +24,6 @@ import libcst as cst
 
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, key_of
-from optimlint.analysis.names import dotted
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -402,12 +401,3 @@ def is_epoch_loop(ctx: "FileContext", loop: cst.CSTNode) -> bool:
     if isinstance(loop, cst.While):
         return bool(_EPOCH.search(ctx.code(loop.test)))
     return False
-
-
-def scheduler_name(ctx: "FileContext", call: cst.Call) -> str:
-    f = call.func
-    return ctx.code(f.value) if isinstance(f, cst.Attribute) else ctx.code(f)
-
-
-def dotted_or_code(ctx: "FileContext", expr: cst.BaseExpression) -> str:
-    return dotted(expr) or ctx.code(expr)

@@ -26,10 +26,6 @@ K = EventKind
 STEPS = (K.STEP, K.SCALER_STEP)
 
 
-def _name(ctx, ev: Event) -> str:
-    return S.scheduler_name(ctx, ev.node)
-
-
 def _steps_for(it: Iteration, sched: Event) -> list[Event] | None:
     """The optimizer steps in ``it`` that the scheduler ``sched`` follows (None: unsure)."""
     opt = sched.target.optimizer if sched.target is not None else None
