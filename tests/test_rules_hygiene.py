@@ -423,6 +423,16 @@ for epoch in range(10):
         optimizer.step()
     model.eval()
 """,
+    # eval only in the last epoch: no training follows
+    """
+for epoch in range(10):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+    if epoch == 9:
+        model.eval()
+""",
     # eval after the epoch loop
     """
 for epoch in range(10):
@@ -584,3 +594,17 @@ def test_opt603_frozen_model_passed_unannotated():
                 optimizer.step()
     """
     assert codes_at(src, ["OPT6"]) == []
+
+
+def test_opt603_periodic_evaluation_still_fires():
+    src = HEAD + """
+model.train()
+for epoch in range(10):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+    if epoch % 2 == 0:
+        model.eval()
+"""
+    assert codes_at(src, ["OPT603"]) == [("OPT603", row(src, "model.eval()"))]

@@ -205,7 +205,7 @@ class HygieneCheck(Check):
                 m = ev.module
                 if not m or m == "self":
                     continue
-                if not self._trained(ctx, it, m, steps):
+                if not self._trained(ctx, it, m, steps) or self._last_epoch_only(ctx, it, ev):
                     continue
                 if any(e.kind is K.TRAIN_MODE and (e.module is None or module_covers(e.module, m)
                                                    or module_covers(m, e.module)) for e in it.events):
@@ -221,6 +221,20 @@ class HygieneCheck(Check):
                        f"`{ctx.code(ev.node)}` runs in the epoch loop but nothing puts `{m}` back in training "
                        f"mode: every later epoch trains with dropout and batch norm in eval mode; call "
                        f"`{m}.train()` at the top of the epoch loop", fix)
+
+    @staticmethod
+    def _last_epoch_only(ctx, it: Iteration, ev: Event) -> bool:
+        """``if epoch == epochs - 1: model.eval()``: no training follows it."""
+        target = it.node.target if isinstance(it.node, cst.For) else None
+        name = key_of(target) if target is not None else None
+        for br in it.conditions(ev):
+            test = getattr(br.node, "test", None)
+            if br.arm == "body" and isinstance(test, cst.Comparison) and name and any(
+                    isinstance(c.operator, cst.Equal) for c in test.comparisons):
+                text = ctx.code(test)
+                if name in text and "%" not in text:
+                    return True
+        return False
 
     @staticmethod
     def _trained(ctx, it: Iteration, m: str, steps: list[Event]) -> bool:
