@@ -815,3 +815,23 @@ def test_opt202_batch_loop_over_a_loader_method():
                     self.scheduler.step()
     """
     assert codes_at(src, ["OPT2"]) == [("OPT202", row(src, "self.scheduler.step()"))]
+
+
+def test_opt201_configured_scheduler_factory():
+    src = """
+    import torch
+    from mylib.optim import make_scheduler
+
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.Adam(model.parameters())
+    sched = make_scheduler(opt, warmup=100)
+    for x, y in loader:
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        sched.step()
+        opt.step()
+        sched.step(5)
+    """
+    assert codes_at(src, ["OPT2"]) == []  # not configured: an unknown object
+    assert codes_at(src, ["OPT2"], scheduler_factories=["mylib.optim.make_scheduler"]) == [
+        ("OPT201", row(src, "sched.step()"))]  # configured: a scheduler, OPT205 needs a known class
