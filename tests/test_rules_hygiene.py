@@ -608,3 +608,19 @@ for epoch in range(10):
         model.eval()
 """
     assert codes_at(src, ["OPT603"]) == [("OPT603", row(src, "model.eval()"))]
+
+
+def test_opt601_spelled_as_an_assignment():
+    src = HEAD + """
+epoch_loss = 0.0
+for x, y in train_loader:
+    optimizer.zero_grad()
+    loss = criterion(model(x), y)
+    loss.backward()
+    optimizer.step()
+    epoch_loss = epoch_loss + loss
+"""
+    assert codes_at(src, ["OPT601"]) == [("OPT601", row(src, "epoch_loss = epoch_loss + loss"))]
+    text, remaining = fixed(src, ["OPT601"], unsafe=True)
+    assert text == src.replace("epoch_loss + loss\n", "epoch_loss + loss.item()\n")
+    assert remaining == []

@@ -316,7 +316,15 @@ class _RunningTotals:
         class V(cst.CSTVisitor):
             def visit_AugAssign(self, node: cst.AugAssign) -> None:
                 if isinstance(node.operator, cst.AddAssign):
-                    checker.check(node)
+                    checker.check(node, node.target, node.value)
+
+            def visit_Assign(self, node: cst.Assign) -> None:
+                # ``total = total + loss``
+                v = node.value
+                if len(node.targets) == 1 and isinstance(v, cst.BinaryOperation) and \
+                        isinstance(v.operator, cst.Add) and key_of(v.left) is not None and \
+                        key_of(v.left) == key_of(node.targets[0].target):
+                    checker.check(node, node.targets[0].target, v.right)
 
         ctx.module.visit(V())
 
@@ -331,10 +339,10 @@ class _RunningTotals:
                         return side
         return None
 
-    def check(self, aug: cst.AugAssign) -> None:
+    def check(self, aug: cst.CSTNode, target_expr: cst.BaseExpression, value: cst.BaseExpression) -> None:
         ctx = self.ctx
-        name = self._loss_name(aug.value)
-        target = key_of(aug.target)
+        name = self._loss_name(value)
+        target = key_of(target_expr)
         if name is None or target is None or target == name.value or no_grad_region(ctx, aug) is not None:
             return
         loop, func = self._enclosing_loop(aug)
@@ -439,6 +447,9 @@ class _RunningTotals:
                 if not any(key_of(t.target) == target for t in node.targets):
                     return
                 row = ctx.start(node).row
+                v = node.value
+                if isinstance(v, cst.BinaryOperation) and key_of(v.left) == target:
+                    return  # ``total = total + loss``: accumulates, not a reset
                 if row < loop_start:
                     ok = ok or _zero_like(ctx, node.value)
                 elif row <= loop_end and (not _under_if(ctx, node, loop) or _reset_per_step(ctx, node, loop)):
