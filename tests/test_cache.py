@@ -260,3 +260,44 @@ def test_stale_builds_are_pruned(tmp_path, monkeypatch):
     os.utime(old.parent, (1, 1))
     cache_mod.Cache(str(tmp_path), "s").put("a.py", "h", FileResult("a.py"))
     assert not old.parent.exists() and recent.exists()
+
+
+def test_editing_a_model_file_in_the_project_invalidates_the_training_script(tmp_path, monkeypatch):
+    """OPT401 reads the model's class from another project file: when that file changes, the
+    cached result of the training script must not be served."""
+    write(tmp_path / "pyproject.toml", """
+        [tool.optimlint]
+        select = ["OPT401"]
+    """)
+    write(tmp_path / "models.py", """
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = nn.Linear(4, 4)
+                self.neck = nn.Linear(4, 4)
+                self.head = nn.Linear(4, 2)
+
+            def forward(self, x):
+                return self.head(self.neck(self.backbone(x)))
+    """)
+    write(tmp_path / "train.py", """
+        import torch
+        from models import Net
+
+        model = Net()
+        optimizer = torch.optim.SGD([
+            {"params": model.backbone.parameters(), "lr": 0.01},
+            {"params": model.neck.parameters()},
+        ], lr=0.1)
+    """)
+    monkeypatch.chdir(tmp_path)
+    first = check("--output-format", "concise", "train.py")
+    assert "OPT401" in first.stdout and "`model.head`" in first.stdout
+    models = (tmp_path / "models.py").read_text()
+    models = models.replace("        self.head = nn.Linear(4, 2)\n", "").replace("self.head(", "(")
+    (tmp_path / "models.py").write_text(models)
+    second = check("--output-format", "concise", "train.py")
+    assert "OPT401" not in second.stdout, second.stdout
+    assert second.exit_code == 0

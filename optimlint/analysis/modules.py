@@ -120,6 +120,9 @@ _FILES: dict[str, tuple[tuple[int, int], ParsedFile | None]] = {}
 
 def parse_file(path: str) -> ParsedFile | None:
     """The parsed project file at ``path`` (cached by mtime and size), None if unusable."""
+    from optimlint.cache import record_dependency
+
+    record_dependency(path)  # the linted file's cached result now depends on this one
     try:
         st = os.stat(path)
     except OSError:
