@@ -89,7 +89,9 @@ def sweep(name: str, top: str, settings: Settings, show: int) -> tuple[collectio
     start = time.monotonic()
     skip = NOT_STDLIB if name == "stdlib" else ()
     walked = walk_py(top, skip)
-    paths = [top] if not skip else [os.path.join(top, e) for e in sorted(os.listdir(top)) if e not in skip]
+    paths = [top] if not skip else [
+        os.path.join(top, e) for e in sorted(os.listdir(top))
+        if e not in skip and (e.endswith(".py") or os.path.isdir(os.path.join(top, e)))]
     result = _run_in_chunks(name, paths, settings)
     needles = [n for c in checks_for(settings.enabled_codes()) for n in c.needles]
     by_path = {os.path.normpath(f.path): f for f in result.files}
