@@ -185,7 +185,7 @@ def test_keras_port_with_adam_weight_decay(tmp_path):
     path, text = variant(tmp_path, "keras_port_correct.py",
                          "lr=learning_rate, betas=(0.9, 0.999), eps=1e-7)",
                          "lr=learning_rate, betas=(0.9, 0.999), eps=1e-7, weight_decay=1e-4)")
-    assert findings(path) == [("OPT302", row_of(text, "weight_decay=1e-4)"))]
+    assert findings(path) == [("OPT302", row_of(text, "lr=cfg.lr, weight_decay=1e-4)"))]
 
 
 def test_keras_port_plateau_without_metric(tmp_path):
@@ -270,3 +270,46 @@ def test_imagenet_train_mode_never_restored(tmp_path):
 def test_seq2seq_decoder_never_stepped(tmp_path):
     path, text = variant(tmp_path, "pytorch_tutorial_seq2seq.py", "        decoder_optimizer.step()\n", "")
     assert findings(path) == [("OPT104", row_of(text, "loss.backward()"))]
+
+
+# --------------------------------------------------------------------------- construction (OPT3xx) variants
+def test_shapes_parameters_generator_consumed_before_branches(tmp_path):
+    path, text = variant(tmp_path, "shapes_construction.py",
+                         "    params = model.parameters()\n    if args.opt",
+                         "    params = model.parameters()\n    print(sum(p.numel() for p in params))\n    if args.opt")
+    # each branch's optimizer is a second consumer on its own path
+    assert findings(path) == [("OPT304", row_of(text, "torch.optim.SGD(params, lr=args.lr, momentum=0.9)")),
+                              ("OPT304", row_of(text, "torch.optim.AdamW(params, lr=args.lr)"))]
+
+
+def test_shapes_cast_of_the_module_the_optimizer_holds(tmp_path):
+    path, text = variant(tmp_path, "shapes_construction.py", "    model.backbone.half()\n", "    model.half()\n")
+    assert findings(path) == [("OPT305", row_of(text, "    model.half()"))]
+
+
+def test_shapes_module_given_to_sparse_adam(tmp_path):
+    path, text = variant(tmp_path, "shapes_construction.py",
+                         "torch.optim.SparseAdam(list(emb.parameters()), lr=1e-3)", "torch.optim.SparseAdam(emb, lr=1e-3)")
+    assert findings(path) == [("OPT307", row_of(text, "SparseAdam(emb, lr=1e-3)"))]
+
+
+def test_shapes_keras_epsilon_for_adadelta(tmp_path):
+    path, text = variant(tmp_path, "shapes_construction.py", "rho=0.95, eps=1e-7)", "rho=0.95, epsilon=1e-7)")
+    assert findings(path) == [("OPT301", row_of(text, "rho=0.95, epsilon=1e-7)"))]
+
+
+def test_shapes_keras_rho_for_rmsprop(tmp_path):
+    path, text = variant(tmp_path, "shapes_construction.py",
+                         "optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=0.9, eps=1e-7)",
+                         "optim.RMSprop(model.parameters(), lr=cfg.lr, rho=0.9, eps=1e-7)")
+    assert findings(path) == [("OPT301", row_of(text, "rho=0.9, eps=1e-7)"))]
+
+
+def test_shapes_nesterov_without_momentum(tmp_path):
+    path, text = variant(tmp_path, "shapes_construction.py", "momentum=cfg.momentum, nesterov=True)", "nesterov=True)")
+    assert findings(path) == [("OPT303", row_of(text, "lr=cfg.lr, nesterov=True)"))]
+
+
+def test_shapes_provably_nonzero_adam_decay(tmp_path):
+    path, text = variant(tmp_path, "shapes_construction.py", "lr=cfg.lr, weight_decay=0)", "lr=cfg.lr, weight_decay=1e-4)")
+    assert findings(path) == [("OPT302", row_of(text, "lr=cfg.lr, weight_decay=1e-4)"))]
