@@ -66,8 +66,9 @@ def test_report_attributes_the_finding_to_its_test(pytester):
     section = out.split("optimlint runtime report")[1]
     lines = [line for line in section.splitlines() if "OPT101" in line]
     assert len(lines) == 1
-    assert lines[0].startswith("test_train.py:23:1: OPT101 ")
-    assert lines[0].endswith("[confirmed] (runtime only, test test_train.py::test_forgets_zero_grad)")
+    # the static finding (at the backward) joined with what the run saw in that test
+    assert lines[0].startswith("test_train.py:23:9: OPT101 ")
+    assert lines[0].endswith("[confirmed] (test test_train.py::test_forgets_zero_grad)")
     assert "optimlint runtime: 1 confirmed" in section
     assert "test_clean" not in result.stdout.str().split("optimlint runtime report")[1]
 
