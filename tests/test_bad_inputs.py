@@ -390,3 +390,15 @@ def test_named_pipe_is_not_read(here):
         "pipe.py:1:1: OPT000 not a regular file",
     ]
     assert result.exit_code == 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine._parse reports OPT000 with LibCST's message when LibCST cannot parse a file "
+    "CPython accepts (the stdlib's test/test_grammar.py: `(name): int`): valid code "
+    "must not get a syntax error"))
+def test_valid_python_libcst_cannot_parse_is_not_a_syntax_error(here):
+    text = TRAIN + "\n\ndef annotate():\n    (no_such_global): int\n"
+    compile(text, "valid.py", "exec")  # valid Python
+    (here / "valid.py").write_text(text)
+    result = concise("valid.py")
+    assert not any("OPT000" in line for line in result.stdout.splitlines())
