@@ -313,3 +313,10 @@ def test_shapes_nesterov_without_momentum(tmp_path):
 def test_shapes_provably_nonzero_adam_decay(tmp_path):
     path, text = variant(tmp_path, "shapes_construction.py", "lr=cfg.lr, weight_decay=0)", "lr=cfg.lr, weight_decay=1e-4)")
     assert findings(path) == [("OPT302", row_of(text, "lr=cfg.lr, weight_decay=1e-4)"))]
+
+
+def test_shapes_groups_backbone_trained_but_left_out(tmp_path):
+    path, text = variant(tmp_path, "shapes_groups.py",
+                         "        with torch.no_grad():\n            f = self.backbone(x)\n",
+                         "        f = self.backbone(x)\n")
+    assert findings(path) == [("OPT401", row_of(text, "opt1 = torch.optim.SGD("))]
