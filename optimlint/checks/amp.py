@@ -40,7 +40,8 @@ def _no_more_conditional(it: Iteration, a: Event, b: Event) -> bool:
 
 class AmpCheck(Check):
     codes = ("OPT501", "OPT502", "OPT503", "OPT504")
-    needles = (b"scale",)
+    # Every OPT5xx finding involves a backward in the file (`scale` alone is in every attention layer).
+    needles = (b"backward",)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)
