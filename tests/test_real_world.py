@@ -320,3 +320,44 @@ def test_shapes_groups_backbone_trained_but_left_out(tmp_path):
                          "        with torch.no_grad():\n            f = self.backbone(x)\n",
                          "        f = self.backbone(x)\n")
     assert findings(path) == [("OPT401", row_of(text, "opt1 = torch.optim.SGD("))]
+
+
+# --------------------------------------------------------------------------- OPT302 fix: argparse defaults
+ARGPARSE_ADAM = """
+import argparse
+import torch
+from torch import nn
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, default=1e-3)
+parser.add_argument("--wd", "--weight-decay", type=float, default=0, dest="weight_decay")
+parser.add_argument("--l2", type=float, default=0.0)
+parser.add_argument("--decay", type=float, default=5e-4)
+args = parser.parse_args()
+{extra}
+model = nn.Linear(3, 1)
+optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.{dest})
+"""
+
+
+@pytest.mark.parametrize("dest", ["weight_decay", "l2"])
+def test_adam_decay_from_argparse_option_defaulting_to_zero_is_silent(tmp_path, dest):
+    """An option that defaults to no decay: coupled L2 only when the user asks for it on the
+    command line (pytorch-cifar-style scripts)."""
+    path = tmp_path / "train.py"
+    path.write_text(ARGPARSE_ADAM.format(extra="", dest=dest), encoding="utf-8")
+    assert findings(path) == []
+
+
+@pytest.mark.parametrize("extra,dest", [
+    ("", "decay"),                                   # default 5e-4
+    ("args.l2 = 1e-4\n", "l2"),                      # set in the file
+    ("setattr(args, 'l2', 1e-4)\n", "l2"),
+    ("parser.set_defaults(l2=1e-4)\n", "l2"),
+    ("", "unknown"),                                 # not an option of this file
+])
+def test_adam_decay_from_argparse_option_not_provably_zero(tmp_path, extra, dest):
+    path = tmp_path / "train.py"
+    text = ARGPARSE_ADAM.format(extra=extra, dest=dest)
+    path.write_text(text, encoding="utf-8")
+    assert findings(path) == [("OPT302", row_of(text, "weight_decay=args."))]
