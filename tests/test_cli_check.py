@@ -282,6 +282,9 @@ def test_internal_error_exits_2_with_message(project, fake_rules, monkeypatch):
     assert result.exit_code == 2
     assert result.stderr == ("error: pkg/train.py: internal error: RuntimeError: kaboom "
                              "(set OPTIMLINT_DEBUG=1 for a traceback; please report it)\n")
+    # a file that could not be checked is not a pass
+    assert "All checks passed!" not in result.stdout
+    assert result.stdout.endswith("No findings, but 1 file could not be checked (see the errors above).\n")
 
 
 def test_color_only_when_forced_and_never_with_no_color(project, monkeypatch):

@@ -103,6 +103,10 @@ def summary(result, options) -> list[str]:
     unsafe = options.unsafe_fixes
     lines = []
     if not remaining and not fixed:
+        # A file that could not be checked (an internal error) is not a pass.
+        errors = len(getattr(result, "internal_errors", ()))
+        if errors:
+            return [f"No findings, but {_plural(errors, 'file')} could not be checked (see the errors above)."]
         return ["All checks passed!"]
     fixable = sum(1 for d in remaining if is_fixable(d, unsafe))
     hidden = 0 if unsafe else sum(1 for d in remaining if d.fix is not None and not is_fixable(d, unsafe))
