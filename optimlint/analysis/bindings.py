@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis import symbols
 from optimlint.analysis.names import dotted
 
@@ -148,7 +149,7 @@ def parameter_modules(expr: cst.BaseExpression | None) -> frozenset[str] | None:
         def visit_Arg(self, node: cst.Arg) -> bool:
             return True
 
-    expr.visit(V())
+    _walk.visit(expr, V())
     if unknown or not found:
         return None
     return frozenset(found)
@@ -182,7 +183,7 @@ class Bindings:
     @classmethod
     def build(cls, ctx: "FileContext") -> "Bindings":
         b = cls(ctx)
-        ctx.module.visit(_Collector(b))
+        _walk.visit(ctx.module, _Collector(b))
         return b
 
     # -- lookup --------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import OPTIMIZER_KEYS, optimizer_class
@@ -141,7 +142,7 @@ def optimizer_calls(ctx: "FileContext") -> list[OptimizerCall]:
                 if oc is not None:
                     found.append(oc)
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
         return found
 
     return ctx.cached("construction.optimizer_calls", build)
@@ -335,7 +336,7 @@ def scope_stores(ctx: "FileContext", scope: cst.CSTNode | None) -> ScopeStores:
     def build() -> ScopeStores:
         out = ScopeStores(scope)
         root = ctx.module if scope is None else scope
-        root.visit(_StoreCollector(out, scope))
+        _walk.visit(root, _StoreCollector(out, scope))
         return out
 
     return ctx.cached(("construction.stores", id(scope)), build)
@@ -414,7 +415,7 @@ def uses(ctx: "FileContext", scope: cst.CSTNode | None, key: str) -> list[cst.Ba
                 if k is not None:
                     table.setdefault(k, []).append(node)
 
-        root.visit(V())
+        _walk.visit(root, V())
         return table
 
     table = ctx.cached(("construction.uses", id(scope)), build)

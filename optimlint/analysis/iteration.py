@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis import bindings as B
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, Bindings, key_of
@@ -281,7 +282,7 @@ def _sets_manual(klass: cst.ClassDef) -> bool:
                     seen.add("step")
 
     seen: set[str] = set()
-    klass.visit(V())
+    _walk.visit(klass, V())
     return found or seen == {"optimizers", "step"}
 
 
@@ -360,7 +361,7 @@ def _calls_in(model: "TrainingModel", expr: cst.CSTNode) -> list[cst.Call]:
             def leave_Call(self, node: cst.Call) -> None:
                 found.append(node)
 
-        expr.visit(V())
+        _walk.visit(expr, V())
         model.calls_cache[id(expr)] = found
     return found
 
@@ -485,7 +486,7 @@ class _Walker:
         if isinstance(small, cst.Return) and small.value is not None:
             self._expr(small.value, st)
             return
-        for child in small.children:
+        for child in _walk.children(small):
             if isinstance(child, cst.BaseExpression):
                 self._expr(child, st)
 
@@ -872,7 +873,7 @@ def module_keys(ctx: "FileContext") -> frozenset[str]:
                     if k:
                         found.add(k)
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
         return frozenset(found)
 
     return ctx.cached("optimlint.module_keys", build)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import key_of
 
@@ -65,7 +66,7 @@ def _single_values(func: cst.FunctionDef) -> dict[str, cst.BaseExpression | None
         def visit_Subscript(self, node: cst.Subscript) -> None:
             pass
 
-    func.visit(V())
+    _walk.visit(func, V())
     # ``cfg["interval"] = "step"`` after ``cfg = {...}``: the dict is not what it looks like.
     mutated: set[str] = set()
 
@@ -83,7 +84,7 @@ def _single_values(func: cst.FunctionDef) -> dict[str, cst.BaseExpression | None
                 if k:
                     mutated.add(k)
 
-    func.visit(M())
+    _walk.visit(func, M())
     for k in mutated:
         values[k] = None
     return values
@@ -204,12 +205,12 @@ def declarations(ctx: "FileContext") -> list[Declaration]:
                         def visit_Return(self, ret: cst.Return) -> None:
                             reader.returned(ret.value)
 
-                    node.visit(R())
+                    _walk.visit(node, R())
                     out.extend(reader.out)
                     return False
                 return True
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
         return out
 
     return ctx.cached("optimlint.lightning_sched", compute)

@@ -23,6 +23,7 @@ from typing import Iterator
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis.names import ImportTable, dotted
 
 # -- torch.nn vocabulary -------------------------------------------------------------------
@@ -148,7 +149,7 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         n = stack.pop()
         yield n
-        stack.extend(reversed(n.children))
+        stack.extend(reversed(_walk.children(n)))
 
 
 # -- module resolution ---------------------------------------------------------------------
@@ -812,7 +813,7 @@ def module_refs(value: cst.CSTNode) -> set[str]:
                 if len(parts) == 2 or not _SIZE_WORDS.search(parts[-1]):
                     out.add(parts[1])
                 return
-        for child in node.children:
+        for child in _walk.children(node):
             visit(child)
 
     visit(value)
@@ -873,13 +874,13 @@ def _walk_grad(node: cst.CSTNode, pf: "ParsedFile", quiet: bool) -> Iterator[tup
                     break
             else:
                 q_body = False
-            stack.extend((c, q_body if c is n.body else q) for c in reversed(n.children))
+            stack.extend((c, q_body if c is n.body else q) for c in reversed(_walk.children(n)))
             continue
         if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "detach":
             stack.append((n.func.value, True))
             stack.extend((a, q) for a in reversed(n.args))
             continue
-        stack.extend((c, q) for c in reversed(n.children))
+        stack.extend((c, q) for c in reversed(_walk.children(n)))
 
 
 # -- freezing ------------------------------------------------------------------------------
@@ -896,7 +897,7 @@ def outer_dotted(expr: cst.CSTNode) -> list[str]:
         if d is not None:
             return [d]
     out: list[str] = []
-    for child in expr.children:
+    for child in _walk.children(expr):
         out.extend(outer_dotted(child))
     return out
 
@@ -1011,5 +1012,5 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
                 if s:
                     subjects.add(s)
 
-    root.visit(V())
+    _walk.visit(root, V())
     return subjects, unknown

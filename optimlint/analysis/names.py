@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
+
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
@@ -40,7 +42,7 @@ class ImportTable:
     @classmethod
     def build(cls, module: cst.Module) -> "ImportTable":
         table = cls()
-        module.visit(_ImportCollector(table))
+        _walk.visit(module, _ImportCollector(table))
         return table
 
     def qualify(self, node: cst.BaseExpression) -> str | None:

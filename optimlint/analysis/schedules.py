@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, key_of
 
@@ -221,7 +222,7 @@ def _values_assigned(scope: cst.CSTNode, key: str) -> list[cst.BaseExpression | 
             if node.asname is not None and key_of(node.asname.name) == key:
                 out.append(None)
 
-    scope.visit(V())
+    _walk.visit(scope, V())
     return out
 
 
@@ -279,7 +280,7 @@ def _custom_step_classes(ctx: "FileContext") -> bool:
                         found = True
                 return True
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
         return found
 
     return ctx.cached("optimlint.sched.custom_step", compute)
@@ -311,7 +312,7 @@ def _used_as_other(ctx: "FileContext", last: str) -> bool:
                     if k:
                         names.add(k.rsplit(".", 1)[-1])
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
         return frozenset(names)
 
     return last in ctx.cached("optimlint.sched.other_uses", compute)

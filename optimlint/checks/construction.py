@@ -14,6 +14,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis import construction_args as A
 from optimlint.analysis import moves
 from optimlint.analysis.bindings import key_of
@@ -133,7 +134,7 @@ def _argparse_zero_defaults(ctx) -> dict[str, bool]:
             if isinstance(node.target, cst.Attribute):
                 other.add(node.target.attr.value)
 
-    ctx.module.visit(V())
+    _walk.visit(ctx.module, V())
     if "*" in other:
         zero = {}
     result = {k: v for k, v in zero.items() if v and k not in other}
@@ -384,7 +385,7 @@ class ConstructionCheck(Check):
                     if 0 <= i < len(pos) and A.literal_number(pos[i].value) != 0:
                         passed = True
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
         return passed
 
     def _adamw_fix(self, ctx, oc: A.OptimizerCall) -> Fix | None:
@@ -545,7 +546,7 @@ class ConstructionCheck(Check):
                         if value is not None:
                             collect(value, depth + 1)
 
-            expr.visit(V())
+            _walk.visit(expr, V())
 
         collect(arg.value, 0)
         return found
@@ -570,7 +571,7 @@ class ConstructionCheck(Check):
                         and isinstance(f.value, (cst.Name, cst.Attribute)):
                     found.append(node)
 
-        root.visit(V())
+        _walk.visit(root, V())
         return [c for c in found if A.precedes(ctx, stmt, c, scope)]
 
     def _rebound_between(self, ctx, scope, moved, opt_key, stmt, move) -> bool:
@@ -631,7 +632,7 @@ class ConstructionCheck(Check):
                 if isinstance(node.func, cst.Name) and A.pos(ctx, node) >= after:
                     calls_after.add(node.func.value)
 
-        root.visit(V())
+        _walk.visit(root, V())
         return found or bool(readers & calls_after)
 
     def _hoist_fix(self, ctx, scope, stmt, move: cst.Call, moved: str) -> Fix | None:
@@ -653,7 +654,7 @@ class ConstructionCheck(Check):
             def visit_Name(self, node: cst.Name) -> None:
                 names.add(node.value)
 
-        move.visit(V())
+        _walk.visit(move, V())
         lo, hi = A.pos(ctx, stmt), A.pos(ctx, move_stmt)
         stores = A.scope_stores(ctx, scope)
         for n in names:
@@ -702,7 +703,7 @@ class ConstructionCheck(Check):
             def visit_Expr(self, node) -> bool:
                 return False
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
         out: list[Diagnostic] = []
         for scope in scopes:
             for name in sorted(candidates):
@@ -726,7 +727,7 @@ class ConstructionCheck(Check):
                     if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
                         found = True
 
-            expr.visit(V())
+            _walk.visit(expr, V())
             return found
 
         if isinstance(value, cst.Call):
@@ -929,5 +930,5 @@ def _exits(body: cst.CSTNode) -> bool:
             nonlocal found
             found = True
 
-    body.visit(V())
+    _walk.visit(body, V())
     return found

@@ -20,6 +20,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules as M
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.names import dotted
@@ -144,7 +145,7 @@ def name_use(scope: cst.CSTNode, name: str) -> NameUse:
             use.opaque = True
 
     def visit(node: cst.CSTNode, conditional: bool) -> None:
-        for child in node.children:
+        for child in _walk.children(node):
             if isinstance(child, (cst.FunctionDef, cst.ClassDef)):
                 if child.name.value == name:
                     use.opaque = True
@@ -218,7 +219,7 @@ class Analysis:
     def __init__(self, ctx) -> None:
         self.ctx = ctx
         v = _Sites(ctx)
-        ctx.module.visit(v)
+        _walk.visit(ctx.module, v)
         self.sites = v.sites
         self.add_groups = v.add_groups
         self._pf: M.ParsedFile | None = None
@@ -830,7 +831,7 @@ class GroupsCheck(Check):
                     if k and "." in k:
                         found.append((k.rsplit(".", 1)[0], node, "assign:" + k.rsplit(".", 1)[1]))
 
-            ctx.module.visit(V())
+            _walk.visit(ctx.module, V())
             subjects, unknown = M.freeze_subjects(ctx.module)
             return found, counting, subjects, unknown
 

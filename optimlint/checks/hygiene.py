@@ -16,6 +16,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis.bindings import key_of
@@ -126,7 +127,7 @@ def _assigns_in(region: cst.CSTNode, key: str, before_row: int, ctx) -> bool:
             if node.value is not None and key_of(node.target) == key and ctx.start(node).row <= before_row:
                 found = True
 
-    region.visit(V())
+    _walk.visit(region, V())
     return found
 
 
@@ -267,7 +268,7 @@ class HygieneCheck(Check):
             def visit_FunctionDef(self, node) -> bool:
                 return False
 
-        it.node.visit(V())
+        _walk.visit(it.node, V())
         return called
 
     @staticmethod
@@ -298,7 +299,7 @@ class HygieneCheck(Check):
                 if isinstance(f, cst.Attribute) and f.attr.value == "train" and node.args:
                     found = True
 
-        loop.visit(V())
+        _walk.visit(loop, V())
         return found
 
 
@@ -326,7 +327,7 @@ class _RunningTotals:
                         key_of(v.left) == key_of(node.targets[0].target):
                     checker.check(node, node.targets[0].target, v.right)
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
 
     def _loss_name(self, value: cst.BaseExpression) -> cst.Name | None:
         if isinstance(value, cst.Name):
@@ -405,7 +406,7 @@ class _RunningTotals:
                          (key_of(recv) or "").rsplit(".", 1)[-1] in ("accelerator", "fabric")):
                     found.append(node)
 
-        loop.visit(V())
+        _walk.visit(loop, V())
         return found[0] if found else None
 
     def _reassigned(self, loop, name: str, lo: int, hi: int) -> bool:
@@ -428,7 +429,7 @@ class _RunningTotals:
                 if lo < ctx.start(node).row < hi and key_of(node.target) == name:
                     hit = True
 
-        loop.visit(V())
+        _walk.visit(loop, V())
         return hit
 
     def _initialised_before(self, scope, loop, target: str) -> bool:
@@ -457,7 +458,7 @@ class _RunningTotals:
                     # the total does not outlive the training step
                     inside_plain = True
 
-        scope.visit(V())
+        _walk.visit(scope, V())
         return ok and not inside_plain
 
     def _backpropagated(self, scope, target: str) -> bool:
@@ -474,7 +475,7 @@ class _RunningTotals:
                             f.attr.value in ("backward", "manual_backward", "scale"):
                         found = True
 
-        scope.visit(V())
+        _walk.visit(scope, V())
         return found
 
 
@@ -500,7 +501,7 @@ def _reset_per_step(ctx, node, loop) -> bool:
                     if isinstance(call.func, cst.Attribute) and call.func.attr.value == "step":
                         found = True
 
-            cur.body.visit(V())
+            _walk.visit(cur.body, V())
             if found:
                 return True
         cur = ctx.parents.get(cur)
@@ -535,7 +536,7 @@ class _ForwardCalls:
             def visit_ClassDef(self, node: cst.ClassDef) -> None:
                 classes.setdefault(node.name.value, node)
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
         result: set[str] = set()
         changed = True
         while changed:
@@ -593,7 +594,7 @@ class _ForwardCalls:
                     klass = self.classes[-1] if self.classes else None
                     checker.check(node, f.value, func, klass)
 
-        ctx.module.visit(V())
+        _walk.visit(ctx.module, V())
 
     def check(self, call: cst.Call, recv, func, klass) -> None:
         ctx = self.ctx
@@ -664,7 +665,7 @@ def _values_of(scope, key: str) -> list[cst.BaseExpression | None]:
             if node.asname is not None and key_of(node.asname.name) == key:
                 out.append(None)
 
-    scope.visit(V())
+    _walk.visit(scope, V())
     return out
 
 

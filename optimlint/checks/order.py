@@ -13,6 +13,7 @@ from typing import Iterable
 
 import libcst as cst
 
+from optimlint.analysis import walk as _walk
 from optimlint.analysis import moves
 from optimlint.analysis.bindings import Binding, key_of
 from optimlint.analysis.events import EventKind
@@ -462,7 +463,7 @@ def _names(expr) -> set[str]:
         def visit_Attribute(self, node: cst.Attribute) -> None:
             found.add(node.attr.value)
 
-    expr.visit(V())
+    _walk.visit(expr, V())
     return found
 
 
@@ -479,7 +480,7 @@ def _scales(value) -> bool:
         def visit_Lambda(self, node) -> bool:
             return False
 
-    value.visit(V())
+    _walk.visit(value, V())
     return found
 
 
@@ -507,7 +508,7 @@ def _assignments(body, name: str, stop: cst.CSTNode):
             if key_of(node.target) == name and node.value is not None:
                 out.append((node.value, False))
 
-    body.visit(V())
+    _walk.visit(body, V())
     return out
 
 
@@ -529,7 +530,7 @@ def _grad_rows(ctx, scope: cst.CSTNode) -> list[int]:
             if node.attr.value == "grad":
                 found.append(ctx.positions[node].start.line)
 
-    scope.visit(V())
+    _walk.visit(scope, V())
     return found
 
 
@@ -546,7 +547,7 @@ def _reads_grad(scope: cst.CSTNode) -> bool:
             if node.attr.value == "grad":
                 found = True
 
-    scope.visit(V())
+    _walk.visit(scope, V())
     return found
 
 
@@ -581,5 +582,5 @@ def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
             if node.value == name and id(node) not in self.allowed:
                 ok = False
 
-    scope.visit(V())
+    _walk.visit(scope, V())
     return ok
