@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import weakref
 
 import libcst as cst
 
@@ -25,7 +26,9 @@ _FIELD = re.compile(r'visit_\w+\(\s*self\s*,\s*"(\w+)"', re.S)
 _ATTR_HOOK = re.compile(r"^(visit|leave)_[A-Za-z]+_\w+$")
 _LIBCST_BASES = frozenset(cst.CSTVisitor.__mro__)
 _ORDER: dict[type, tuple[str, ...] | None] = {}
-_PLAIN: dict[type, bool] = {}
+# Weak keys: checks define visitor classes inside functions (closures over a file's context);
+# a strong cache would keep every linted file's tree alive.
+_PLAIN: "weakref.WeakKeyDictionary[type, bool]" = weakref.WeakKeyDictionary()
 
 
 def _order(cls: type) -> tuple[str, ...] | None:
