@@ -46,13 +46,52 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     from optimlint.context import FileContext
     from optimlint.suppression import filter_suppressed
 
-    ctx = FileContext(path, source, module, settings, project_root or settings.root)
-    out: list[Diagnostic] = []
-    for check in checks:
-        out.extend(d for d in check.run(ctx) if d.code in enabled)
+    def run_checks() -> list[Diagnostic]:
+        ctx = FileContext(path, source, module, settings, project_root or settings.root)
+        return [d for check in checks for d in check.run(ctx) if d.code in enabled]
+
+    try:
+        out = run_checks()
+    except RecursionError:
+        # Valid code can be deeper than Python's default limit allows the tree walks to go
+        # (a 1,000-term string concatenation): retry on a thread with a big stack.
+        try:
+            out = _with_deep_stack(run_checks)
+        except RecursionError:
+            return [syntax_error(path, "the file is nested too deeply to be analysed")]
     out = filter_suppressed(out, source)
     out.sort(key=lambda d: d.sort_key)
     return out
+
+
+def _with_deep_stack(fn):
+    """``fn()`` on a thread with a 512 MiB stack and a high recursion limit."""
+    import sys
+    import threading
+
+    outcome: dict = {}
+
+    def target() -> None:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 100_000))
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # re-raised on the calling thread
+            outcome["error"] = exc
+        finally:
+            sys.setrecursionlimit(limit)
+
+    size = threading.stack_size()
+    threading.stack_size(512 * 1024 * 1024)
+    try:
+        worker = threading.Thread(target=target, name="optimlint-deep")
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(size)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def checks_for(enabled):
@@ -229,6 +268,10 @@ def _parse(path: str, source: str):
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        if _cpython_parses(source):
+            # Valid Python that LibCST's grammar lacks (`(name): int`): not a syntax error;
+            # the file cannot be analysed, so it has no findings.
+            return []
         located = _cpython_syntax_error(source)
         if located is not None:  # CPython's message and position are the precise ones
             message, row, column = located
@@ -342,7 +385,7 @@ def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
         try:
             src = sources.read_source(path)
         except sources.SourceError as exc:
-            result.diagnostics = [syntax_error(path, str(exc))]
+            result.diagnostics = [syntax_error(path, str(exc), exc.row, exc.column)]
             result.excerpts = [None]
             return result
         text = src.text
