@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
+from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, key_of
 
@@ -193,39 +194,6 @@ def _assigned_key(ctx: "FileContext", call: cst.Call) -> str | None:
     return None
 
 
-def _values_assigned(scope: cst.CSTNode, key: str) -> list[cst.BaseExpression | None]:
-    """Values assigned to ``key`` anywhere in ``scope`` (None for a target we cannot pair)."""
-    out: list[cst.BaseExpression | None] = []
-
-    class V(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                if key_of(t.target) == key:
-                    out.append(node.value)
-                elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
-                        key_of(e.value) == key for e in t.target.elements):
-                    out.append(None)
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            if node.value is not None and key_of(node.target) == key:
-                out.append(node.value)
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            if key_of(node.target) == key:
-                out.append(None)
-
-        def visit_For(self, node: cst.For) -> None:
-            if key_of(node.target) == key:
-                out.append(None)
-
-        def visit_WithItem(self, node: cst.WithItem) -> None:
-            if node.asname is not None and key_of(node.asname.name) == key:
-                out.append(None)
-
-    _walk.visit(scope, V())
-    return out
-
-
 def certain_class(ctx: "FileContext", b: Binding | None) -> str | None:
     """The scheduler class of ``b`` when every assignment to its name builds that class."""
     if b is None or b.kind != "scheduler" or b.by_name or b.call is None or b.cls is None:
@@ -242,7 +210,7 @@ def certain_class(ctx: "FileContext", b: Binding | None) -> str | None:
         if scope is None:
             scope = ctx.module
         classes = set()
-        for value in _values_assigned(scope, key):
+        for value in values_assigned(scope, key):
             if isinstance(value, cst.Name) and value.value == "None":
                 continue
             if not isinstance(value, cst.Call):
@@ -338,7 +306,7 @@ def trusted_scheduler(ctx: "FileContext", b: Binding | None, key: str | None,
         klass = _enclosing(ctx, func, cst.ClassDef)
         if klass is not None and any(not (isinstance(v, cst.Name) and (
                 v.value == "None" or symbols.name_says_scheduler(v.value)))
-                for v in _values_assigned(klass, key)):
+                for v in values_assigned(klass, key)):
             return False  # ``self.scheduler = build_scheduler(cfg)``: something we cannot see
     for k in {key or "", b.name}:
         if k and _used_as_other(ctx, k.rsplit(".", 1)[-1]):

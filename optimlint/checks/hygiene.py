@@ -17,6 +17,7 @@ from typing import Iterable
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
+from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis.bindings import key_of
@@ -613,11 +614,11 @@ class _ForwardCalls:
         if k.startswith("self."):
             if klass is None or k.count(".") != 1:
                 return False
-            values = _values_of(klass, k)
+            values = values_assigned(klass, k, nested_functions=False)
         elif "." in k:
             return False
         else:
-            values = _values_of(func, k) if func is not None else _values_of(ctx.module, k)
+            values = values_assigned(func if func is not None else ctx.module, k, nested_functions=False)
             if func is not None:
                 p = func.params
                 params = {x.name.value: x for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
@@ -627,46 +628,10 @@ class _ForwardCalls:
                         return False
                     return all(v is not None and self._builds_module(v) for v in values)
                 if not values:
-                    values = _values_of(ctx.module, k)
+                    values = values_assigned(ctx.module, k, nested_functions=False)
         if not values:
             return False
         return all(v is not None and self._builds_module(v) for v in values)
-
-
-def _values_of(scope, key: str) -> list[cst.BaseExpression | None]:
-    """Every value assigned to ``key`` in ``scope`` (nested functions excluded unless the scope is a class)."""
-    out: list[cst.BaseExpression | None] = []
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node) -> bool:
-            return isinstance(scope, cst.ClassDef) or node is scope
-
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                if key_of(t.target) == key:
-                    out.append(node.value)
-                elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
-                        key_of(e.value) == key for e in t.target.elements):
-                    out.append(None)
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            if key_of(node.target) == key:
-                out.append(node.value)
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            if key_of(node.target) == key:
-                out.append(None)
-
-        def visit_For(self, node: cst.For) -> None:
-            if key_of(node.target) == key:
-                out.append(None)
-
-        def visit_WithItem(self, node: cst.WithItem) -> None:
-            if node.asname is not None and key_of(node.asname.name) == key:
-                out.append(None)
-
-    _walk.visit(scope, V())
-    return out
 
 
 def _is_torch_module_class(qn: str) -> bool:
