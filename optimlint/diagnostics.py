@@ -85,5 +85,9 @@ class Diagnostic:
     def sort_key(self) -> tuple:
         return (self.filename, (self.extra or {}).get("cell") or 0, self.location.row, self.location.column, self.code)
 
+    def fixable(self, unsafe: bool) -> bool:
+        """Whether ``--fix`` applies this diagnostic's fix (unsafe ones only when allowed)."""
+        return self.fix is not None and (unsafe or self.fix.applicability == Applicability.SAFE)
+
     def with_fix(self, fix: Fix | None) -> "Diagnostic":
         return replace(self, fix=fix)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from optimlint.config import Settings
-from optimlint.diagnostics import Applicability, Diagnostic, Location
+from optimlint.diagnostics import Diagnostic, Location
 
 
 def syntax_error(path: str, message: str, row: int = 1, column: int = 1) -> Diagnostic:
@@ -353,10 +353,6 @@ class RunResult:
 
 
 # --------------------------------------------------------------------------- one file
-def _fixable(d: Diagnostic, unsafe: bool) -> bool:
-    return d.fix is not None and (unsafe or d.fix.applicability == Applicability.SAFE)
-
-
 def _excerpt(lines: list[str], d: Diagnostic, original_row: int) -> Excerpt:
     """Up to two lines of context around the diagnostic, numbered as the user sees rows."""
     shift = original_row - d.location.row  # notebooks: file row -> cell row
@@ -391,7 +387,7 @@ def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
         text = src.text
         diagnostics = lint_source(path, text, settings)
         unsafe = options.allow_unsafe(settings)
-        if (options.fix or options.diff) and any(_fixable(d, unsafe) for d in diagnostics):
+        if (options.fix or options.diff) and any(d.fixable(unsafe) for d in diagnostics):
             from optimlint import fixing
 
             outcome = fixing.fix_text(path, text, settings, unsafe)

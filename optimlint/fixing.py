@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from optimlint.diagnostics import Applicability, Diagnostic, Location
+from optimlint.diagnostics import Diagnostic, Location
 
 # LibCST and CPython both end a line at \r\n, \r or \n.
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -66,10 +66,6 @@ def apply_edits(text: str, edits) -> str:
     return "".join(out)
 
 
-def _allowed(d: Diagnostic, unsafe: bool) -> bool:
-    return d.fix is not None and (unsafe or d.fix.applicability == Applicability.SAFE)
-
-
 def _identity(d: Diagnostic) -> tuple:
     """What names a fix across re-lints (its location moves as other fixes land)."""
     edits = tuple(e.content for e in d.fix.edits) if d.fix else ()
@@ -87,7 +83,7 @@ def fix_text(path: str, text: str, settings, unsafe: bool) -> FixOutcome:
     outcome = FixOutcome(text)
     refused: set[tuple] = set()
     for _ in range(MAX_FIXES_PER_FILE):
-        candidates = [d for d in diagnostics if _allowed(d, unsafe) and _identity(d) not in refused]
+        candidates = [d for d in diagnostics if d.fixable(unsafe) and _identity(d) not in refused]
         if not candidates:
             break
         chosen = candidates[0]

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import TextIO
 
-from optimlint.diagnostics import Applicability
 from optimlint.registry import RULES
 from optimlint.report.paths import display_path, location_prefix
 
@@ -50,16 +49,12 @@ class Style:
         return self._wrap("1;31", t)
 
 
-def is_fixable(d, unsafe: bool) -> bool:
-    return d.fix is not None and (unsafe or d.fix.applicability == Applicability.SAFE)
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def header(d, style: Style, unsafe: bool) -> str:
-    mark = f"{style.fixable('[*]')} " if is_fixable(d, unsafe) else ""
+    mark = f"{style.fixable('[*]')} " if d.fixable(unsafe) else ""
     return f"{style.bold(location_prefix(d))}: {style.code(d.code)} {mark}{d.message}"
 
 
@@ -108,8 +103,8 @@ def summary(result, options) -> list[str]:
         if errors:
             return [f"No findings, but {_plural(errors, 'file')} could not be checked (see the errors above)."]
         return ["All checks passed!"]
-    fixable = sum(1 for d in remaining if is_fixable(d, unsafe))
-    hidden = 0 if unsafe else sum(1 for d in remaining if d.fix is not None and not is_fixable(d, unsafe))
+    fixable = sum(1 for d in remaining if d.fixable(unsafe))
+    hidden = 0 if unsafe else sum(1 for d in remaining if d.fix is not None and not d.fixable(unsafe))
     total = len(remaining) + len(fixed)
     if options.fix:
         head = f"Found {_plural(total, 'error')} ({len(fixed)} fixed, {len(remaining)} remaining)."
@@ -173,7 +168,7 @@ def render_statistics(result, stream: TextIO, options) -> None:
         if not options.quiet:
             stream.write("All checks passed!\n")
         return
-    fixable_codes = {d.code for d in result.diagnostics if is_fixable(d, unsafe)}
+    fixable_codes = {d.code for d in result.diagnostics if d.fixable(unsafe)}
     any_fixable = bool(fixable_codes)
     rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     count_width = max(len(str(n)) for _, n in rows)
