@@ -24,6 +24,31 @@ def lint_fn():
     return lint
 
 
+# --------------------------------------------------------------------------- shared samples
+# A loop whose zero_grad sits between backward and step: OPT102 at 11:5, with a safe fix
+# (the bad-input and fix-safety tests build their files from it).
+OPT102_LOOP = """\
+import torch
+from torch import nn
+
+model = nn.Linear(10, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+data = []
+
+for x, y in data:
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.zero_grad()
+    optimizer.step()
+"""
+OPT102_LOOP_FIXED = OPT102_LOOP.replace(
+    "    loss.backward()\n    optimizer.zero_grad()\n",
+    "    optimizer.zero_grad()\n    loss.backward()\n")
+# How ``--output-format concise`` prints its finding, after ``path:11:5: ``.
+OPT102_MESSAGE = ("OPT102 [*] `optimizer.zero_grad()` runs after the backward and before "
+                  "`optimizer.step()`: the step sees no gradient; clear before the backward")
+
+
 # --------------------------------------------------------------------------- fake rules
 # Rule-independent CLI/report tests need findings with and without fixes whatever the
 # rule engineers' checks do. ``fake_rules`` installs, for one test only, a check that

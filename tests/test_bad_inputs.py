@@ -9,28 +9,11 @@ import sys
 
 import pytest
 
+from conftest import OPT102_LOOP as TRAIN
+from conftest import OPT102_LOOP_FIXED as FIXED
+from conftest import OPT102_MESSAGE as OPT102
 from conftest import invoke, write
 
-# A loop whose zero_grad sits between backward and step: OPT102, with a safe fix.
-TRAIN = """\
-import torch
-from torch import nn
-
-model = nn.Linear(10, 2)
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-data = []
-
-for x, y in data:
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    optimizer.zero_grad()
-    optimizer.step()
-"""
-FIXED = TRAIN.replace(
-    "    loss.backward()\n    optimizer.zero_grad()\n",
-    "    optimizer.zero_grad()\n    loss.backward()\n")
-OPT102 = ("OPT102 [*] `optimizer.zero_grad()` runs after the backward and before "
-          "`optimizer.step()`: the step sees no gradient; clear before the backward")
 
 
 @pytest.fixture

@@ -18,25 +18,10 @@ import textwrap
 
 import pytest
 
+from conftest import OPT102_LOOP as TRAIN
+from conftest import OPT102_LOOP_FIXED as FIXED
 from conftest import invoke, write
 
-TRAIN = """\
-import torch
-from torch import nn
-
-model = nn.Linear(10, 2)
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-data = []
-
-for x, y in data:
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    optimizer.zero_grad()
-    optimizer.step()
-"""
-FIXED = TRAIN.replace(
-    "    loss.backward()\n    optimizer.zero_grad()\n",
-    "    optimizer.zero_grad()\n    loss.backward()\n")
 
 
 @pytest.fixture
