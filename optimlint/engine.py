@@ -29,8 +29,9 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     enabled = settings.enabled_codes() - settings.ignored_for(path)
     raw = source.encode("utf-8", "surrogatepass")
     # The pre-filter runs before the checks (and LibCST) are imported: see ``may_fire``.
-    checks = checks_for(enabled) if may_fire(raw, enabled) else []
-    checks = [c for c in checks if any(n in raw for n in c.needles)]
+    factories = factory_needles(settings)
+    checks = checks_for(enabled) if may_fire(raw, enabled, factories) else []
+    checks = [c for c in checks if is_candidate(raw, c.needles, c.requires, factories)]
     if not checks:
         # No selected rule can fire: skip LibCST, but OPT000 is never deselected, so a
         # cheap parse by CPython looks for syntax errors (confirmed by LibCST, which also
@@ -102,18 +103,19 @@ def checks_for(enabled):
 
 # --------------------------------------------------------------------------- pre-filter
 # Importing the checks imports LibCST (~0.2 s), more than linting a clean file costs. The
-# pre-filter therefore reads each check's ``codes`` and ``needles`` from the checks' source
+# pre-filter therefore reads each check's ``codes``, ``needles`` and ``requires`` from the checks' source
 # text (class attributes written as literal tuples, the documented convention) without
 # importing them. Anything it cannot read for sure makes it fall back to importing;
 # tests/test_lazy_imports.py checks that both ways agree.
-_STATIC: list[tuple[frozenset[str], tuple[bytes, ...]]] | None | bool = False
+Table = list[tuple[frozenset[str], tuple[bytes, ...], tuple[tuple[bytes, ...], ...]]]
+_STATIC: Table | None | bool = False
 _CLASS = None
 _ATTR = None
 _TOP = None
 
 
-def _static_checks() -> list[tuple[frozenset[str], tuple[bytes, ...]]] | None:
-    """``[(codes, needles)]`` of every check class, read from source; None when unsure."""
+def _static_checks() -> Table | None:
+    """``[(codes, needles, requires)]`` of every check class, read from source; None when unsure."""
     global _STATIC
     if _STATIC is False:
         try:
@@ -149,7 +151,7 @@ def _read_checks_statically():
     if _CLASS is None:
         _TOP = re.compile(r"^[^\s#]", re.M)
         _CLASS = re.compile(r"^class\s+(\w+)\s*(?:\(([^)]*)\))?\s*:", re.M)
-        _ATTR = re.compile(r"^    (codes|needles)\s*(?::[^=\n]*)?=\s*", re.M)
+        _ATTR = re.compile(r"^    (codes|needles|requires)\s*(?::[^=\n]*)?=\s*", re.M)
     folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checks")
     classes: dict[str, tuple[list[str], dict[str, object]]] = {}
     for name in sorted(os.listdir(folder)):
@@ -200,16 +202,25 @@ def _read_checks_statically():
         if cls == "Check" or not is_check(cls):
             continue
         try:
-            codes, needles = attr(cls, "codes"), attr(cls, "needles")
+            codes, needles, requires = attr(cls, "codes"), attr(cls, "needles"), attr(cls, "requires")
         except LookupError:
             return None
         if not isinstance(codes, tuple) or not all(isinstance(c, str) for c in codes):
             return None
-        if not isinstance(needles, tuple) or not all(isinstance(n, bytes) for n in needles):
+        if not _bytes_tuple(needles) or not isinstance(requires, tuple) \
+                or not all(_bytes_tuple(group) for group in requires):
             return None
         if codes:
-            out.append((frozenset(codes), needles))
+            out.append((frozenset(codes), needles, requires))
     return out
+
+
+def _bytes_tuple(value) -> bool:
+    return isinstance(value, tuple) and all(isinstance(n, bytes) for n in value)
+
+
+def _table(checks) -> Table:
+    return [(frozenset(c.codes), tuple(c.needles), tuple(c.requires)) for c in checks]
 
 
 def checks_fingerprint() -> str:
@@ -221,34 +232,71 @@ def checks_fingerprint() -> str:
     loaded = getattr(base, "_CHECKS", None) if base is not None else None
     if loaded is None:
         return ""
-    table = sorted((f"{c.__module__}.{c.__qualname__}", sorted(c.codes), list(c.needles)) for c in loaded)
+    table = sorted((f"{c.__module__}.{c.__qualname__}", sorted(c.codes), list(c.needles), list(c.requires))
+                   for c in loaded)
     static = _static_checks()
-    shipped = sorted((sorted(codes), list(needles)) for codes, needles in static or [])
-    if static is not None and sorted((codes, needles) for _, codes, needles in table) == shipped:
+    shipped = sorted((sorted(codes), list(needles), list(requires)) for codes, needles, requires in static or [])
+    if static is not None and sorted(row[1:] for row in table) == shipped:
         return ""
     return repr(table)
 
 
-def may_fire(raw: bytes, enabled) -> bool:
+def may_fire(raw: bytes, enabled, factories: tuple[bytes, ...] = ()) -> bool:
     """False when no check of an ``enabled`` code can fire on a file of bytes ``raw``.
 
     Uses the imported check classes when they are loaded already (tests install extra
     ones), else the checks' source text, so a run over clean files never imports LibCST.
+    ``factories``: see ``is_candidate``.
     """
     import sys
 
     base = sys.modules.get("optimlint.checks.base")
     loaded = getattr(base, "_CHECKS", None) if base is not None else None
     if loaded is not None:
-        table = [(frozenset(c.codes), tuple(c.needles)) for c in loaded]
+        table = _table(loaded)
     else:
         table = _static_checks()
         if table is None:
             from optimlint.checks.base import all_checks
 
-            table = [(frozenset(c.codes), tuple(c.needles)) for c in all_checks()]
-    return any(codes.intersection(enabled) and any(n in raw for n in needles)
-               for codes, needles in table)
+            table = _table(all_checks())
+    return any(codes.intersection(enabled) and is_candidate(raw, needles, requires, factories)
+               for codes, needles, requires in table)
+
+
+def is_candidate(raw: bytes, needles, requires, factories: tuple[bytes, ...] = ()) -> bool:
+    """``raw`` holds one of ``needles`` and meets every group of ``requires`` (a group is met
+    when one of its regular expressions matches).
+
+    ``factories`` (from ``factory_needles``): with configured factories, which can be called
+    anything, a file is a candidate when it holds a needle or a factory's name.
+    """
+    if factories:
+        return any(n in raw for n in needles) or any(f in raw for f in factories)
+    if not any(n in raw for n in needles):
+        return False
+    return all(any(_regex(p).search(raw) for p in group) for group in requires)
+
+
+def factory_needles(settings: Settings) -> tuple[bytes, ...]:
+    """What a file calling each configured factory must hold: its last name up to the first
+    wildcard (``make_opt`` of ``mylib.make_opt``; ``b""``, in every file, for ``mylib.*``)."""
+    import re
+
+    return tuple(re.split(r"[*?\[]", pattern.rsplit(".", 1)[-1])[0].encode("utf-8")
+                 for pattern in (*settings.optimizer_factories, *settings.scheduler_factories))
+
+
+_REGEXES: dict[bytes, object] = {}
+
+
+def _regex(pattern: bytes):
+    compiled = _REGEXES.get(pattern)
+    if compiled is None:
+        import re
+
+        compiled = _REGEXES[pattern] = re.compile(pattern, re.M)
+    return compiled
 
 
 def _cpython_parses(source: str) -> bool:

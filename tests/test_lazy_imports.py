@@ -81,8 +81,8 @@ def test_static_needles_match_the_imported_checks():
 
     static = engine._read_checks_statically()
     assert static is not None
-    imported = sorted((sorted(c.codes), c.needles) for c in all_checks())
-    assert sorted((sorted(codes), needles) for codes, needles in static) == imported
+    imported = sorted((sorted(c.codes), c.needles, c.requires) for c in all_checks())
+    assert sorted((sorted(codes), needles, requires) for codes, needles, requires in static) == imported
 
 
 def test_static_reader_reads_multiline_and_inherited_needles(tmp_path, monkeypatch):
@@ -91,6 +91,7 @@ def test_static_reader_reads_multiline_and_inherited_needles(tmp_path, monkeypat
         class Check:
             codes: ClassVar[tuple[str, ...]] = ()
             needles: ClassVar[tuple[bytes, ...]] = (b"optim", b"backward")
+            requires: ClassVar[tuple[tuple[bytes, ...], ...]] = ()
     """)
     write(checks / "family.py", """
         class Helper:
@@ -101,6 +102,8 @@ def test_static_reader_reads_multiline_and_inherited_needles(tmp_path, monkeypat
                      "OPT202")  # a comment
             needles = (b"sched(",  # parentheses inside the bytes
                        b"x)")
+            requires = ((rb"opt\\w*\\.step\\(",
+                         rb"backward\\("),)
 
         def between():
             needles = (b"ignored",)
@@ -112,9 +115,10 @@ def test_static_reader_reads_multiline_and_inherited_needles(tmp_path, monkeypat
             codes = ("OPT204",)
     """)
     monkeypatch.setattr(engine, "__file__", str(tmp_path / "optimlint" / "engine.py"))
-    table = sorted((sorted(c), n) for c, n in engine._read_checks_statically())
-    assert table == [(["OPT201", "OPT202"], (b"sched(", b"x)")), (["OPT203"], (b"sched(", b"x)")),
-                     (["OPT204"], (b"optim", b"backward"))]
+    table = sorted((sorted(c), n, r) for c, n, r in engine._read_checks_statically())
+    first = ((rb"opt\w*\.step\(", rb"backward\("),)
+    assert table == [(["OPT201", "OPT202"], (b"sched(", b"x)"), first), (["OPT203"], (b"sched(", b"x)"), first),
+                     (["OPT204"], (b"optim", b"backward"), ())]
     write(checks / "odd.py", """
         class Fourth(Check):
             codes = ("OPT205",)

@@ -40,8 +40,10 @@ def _no_more_conditional(it: Iteration, a: Event, b: Event) -> bool:
 
 class AmpCheck(Check):
     codes = ("OPT501", "OPT502", "OPT503", "OPT504")
-    # Every OPT5xx finding involves a backward in the file (`scale` alone is in every attention layer).
-    needles = (b"backward",)
+    # Every OPT5xx finding involves a backward and a scaler (a `GradScaler`, or a name such as
+    # `scaler` / `grad_scaler`) in the file; `scale` alone is in every attention layer.
+    needles = (b"backward(",)
+    requires = ((rb"(?<!def )backward\(",), (rb"caler",))
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)

@@ -21,6 +21,12 @@ class Check:
     codes: ClassVar[tuple[str, ...]] = ()
     # A file that contains none of these byte strings cannot produce a finding.
     needles: ClassVar[tuple[bytes, ...]] = (b"optim", b"backward")
+    # Further conditions a file must meet to be a candidate, all of them: each is a tuple of
+    # regular expressions (bytes), met when any of them matches. They refine a needle hit that
+    # cannot matter (``def backward(``, ``super().forward(``, "optimized" in a docstring) and
+    # say "and" (a scheduler rule needs an optimizer in the file too). Ignored when the config
+    # names optimizer or scheduler factories, which can be called anything.
+    requires: ClassVar[tuple[tuple[bytes, ...], ...]] = ()
 
     def run(self, ctx: "FileContext") -> Iterable["Diagnostic"]:
         raise NotImplementedError

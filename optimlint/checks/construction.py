@@ -149,6 +149,11 @@ _ARGPARSE_CACHE: dict[int, tuple[cst.Module, dict[str, bool]]] = {}
 class ConstructionCheck(Check):
     codes = ("OPT301", "OPT302", "OPT303", "OPT304", "OPT305", "OPT307")
     needles = (b"optim", b"parameters(")
+    # An optimizer construction needs ``torch.optim`` / ``optim`` as a word (not "optimized" in
+    # a docstring); OPT304 a line that stores something ``_iterator_value`` accepts.
+    requires = ((rb"\boptim\b",
+                 rb"^[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*(?:(?:[\w.]|\[[^\]\n]*\]|\([^()\n]*\))*"
+                 rb"\.(?:named_)?parameters\(|(?:\(|(?:filter|map)\(|[\w.]*chain\b)[^\n]*parameters\()"),)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         out: list[Diagnostic] = []

@@ -144,7 +144,10 @@ def _loss_of_backward(ev: Event) -> cst.BaseExpression | None:
 
 class HygieneCheck(Check):
     codes = ("OPT601", "OPT602", "OPT603", "OPT604")
-    needles = (b"backward", b".eval(", b".forward(")
+    # OPT601-603 need a backward (OPT603 a training iteration after the eval()); OPT604 a
+    # ``.forward(`` on something other than ``self``, ``super()`` or a call's result.
+    needles = (b"backward(", b".forward(")
+    requires = ((rb"(?<!def )backward\(", rb"(?<!\))(?<!\bself)\.forward\("),)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         out: list[Diagnostic] = []

@@ -136,7 +136,8 @@ class OrderCheck(Check):
     codes = ("OPT101", "OPT102", "OPT103", "OPT104", "OPT105", "OPT106", "OPT107", "OPT306")
     # Every rule here needs a backward in the file, except OPT306 (LBFGS) and OPT105 in a
     # Lightning training_step (Lightning runs the backward): `step` alone is in most model files.
-    needles = (b"backward", b"LBFGS", b"clip_grad")
+    needles = (b"backward(", b"LBFGS", b"clip_grad")
+    requires = ((rb"(?<!def )backward\(", rb"LBFGS", rb"clip_grad"),)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)

@@ -44,6 +44,12 @@ class SchedulerCheck(Check):
     codes = ("OPT201", "OPT202", "OPT203", "OPT204", "OPT205")
     needles = (b"lr_scheduler", b"sched", b"get_linear", b"get_cosine", b"get_constant", b"get_polynomial",
                b"get_inverse", b"get_wsd", b"get_reduce", b"Scheduler", b"_schedule")
+    # Every rule needs an optimizer too (OPT201/203 step one; OPT202/204/205 and Lightning's
+    # declarations need a scheduler built from torch.optim or a transformers schedule): not
+    # the diffusers noise schedulers of a pipeline file.
+    requires = ((rb"optim", rb"Optim", rb"(?<!def )backward\(", rb"opt\w*\s*\.\s*step\(", rb"get_scheduler",
+                 rb"get_linear", rb"get_cosine", rb"get_constant", rb"get_polynomial", rb"get_inverse",
+                 rb"get_wsd", rb"get_reduce"),)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)
