@@ -32,15 +32,19 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     factories = factory_needles(settings)
     checks = checks_for(enabled) if may_fire(raw, enabled, factories) else []
     checks = [c for c in checks if is_candidate(raw, c.needles, c.requires, factories)]
+    # One parse by CPython, for every file: OPT000 is never deselected, so a file no rule
+    # can fire on is still checked for syntax errors (confirmed by LibCST, which also knows
+    # syntax newer than the running Python); and nesting that would crash LibCST's native
+    # parser is refused before it gets there.
+    verdict = _cpython_verdict(path, source)
+    if isinstance(verdict, Diagnostic):
+        return [verdict]
     if not checks:
-        # No selected rule can fire: skip LibCST, but OPT000 is never deselected, so a
-        # cheap parse by CPython looks for syntax errors (confirmed by LibCST, which also
-        # knows syntax newer than the running Python).
-        if _cpython_parses(source):
+        if verdict is None:
             return []
-        module_or_error = _parse(path, source)
+        module_or_error = _parse(path, source, verdict)
         return module_or_error if isinstance(module_or_error, list) else []
-    module_or_error = _parse(path, source)
+    module_or_error = _parse(path, source, verdict)
     if isinstance(module_or_error, list):
         return module_or_error
     module = module_or_error
@@ -299,48 +303,52 @@ def _regex(pattern: bytes):
     return compiled
 
 
-def _cpython_parses(source: str) -> bool:
+def _cpython_verdict(path: str, source: str):
+    """What CPython's parser says of ``source``: None when it parses; an OPT000 diagnostic
+    for nesting too deep to hand to LibCST (whose native parser overflows the C stack, a
+    segmentation fault that would end the run, on a few thousand brackets: CPython refuses
+    more than 200); else the syntax error as ``(message, row, column)``, or False when
+    CPython could not say where (a NUL byte in a notebook cell)."""
     import ast
+    import warnings
 
     try:
-        ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        with warnings.catch_warnings():  # invalid escapes and the like: not our business
+            warnings.simplefilter("ignore")
+            ast.parse(source)
+    except SyntaxError as exc:
+        if exc.msg == "too many nested parentheses":
+            return syntax_error(path, f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 1)
+        return (exc.msg, exc.lineno, exc.offset or 1) if exc.lineno else False
+    except (RecursionError, MemoryError) as exc:
+        what = "recursion limit" if isinstance(exc, RecursionError) else "memory"
+        return syntax_error(path, "SyntaxError: the file is nested too deeply to be parsed "
+                                  f"(CPython's parser ran out of {what})")
+    except ValueError:
         return False
-    return True
+    return None
 
 
-def _parse(path: str, source: str):
-    """The LibCST module, or ``[OPT000 diagnostic]`` when the text does not parse."""
+def _parse(path: str, source: str, verdict):
+    """The LibCST module, or ``[OPT000 diagnostic]`` when the text does not parse.
+
+    ``verdict``: ``_cpython_verdict``'s for the same text (None, a location or False)."""
     import libcst as cst
 
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        if _cpython_parses(source):
+        if verdict is None:
             # Valid Python that LibCST's grammar lacks (`(name): int`): not a syntax error;
             # the file cannot be analysed, so it has no findings.
             return []
-        located = _cpython_syntax_error(source)
-        if located is not None:  # CPython's message and position are the precise ones
-            message, row, column = located
+        if verdict:  # CPython's message and position are the precise ones
+            message, row, column = verdict
             return [syntax_error(path, f"SyntaxError: {message}", row, column)]
         message = exc.message.removeprefix("parser error: ")
         return [syntax_error(path, f"SyntaxError: {message}", exc.raw_line, exc.raw_column + 1)]
     except RecursionError:
         return [syntax_error(path, "SyntaxError: the file is nested too deeply to be parsed")]
-
-
-def _cpython_syntax_error(source: str) -> tuple[str, int, int] | None:
-    import ast
-
-    try:
-        ast.parse(source)
-    except SyntaxError as exc:
-        if exc.lineno:
-            return exc.msg, exc.lineno, exc.offset or 1
-    except (ValueError, RecursionError, MemoryError):
-        pass
-    return None
 
 
 # --------------------------------------------------------------------------- results

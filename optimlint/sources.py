@@ -12,7 +12,6 @@ a crash at any moment leaves either the old file or the new one, never a mix.
 
 from __future__ import annotations
 
-import ast
 import codecs
 import hashlib
 import io
@@ -21,7 +20,6 @@ import re
 import stat
 import tempfile
 import tokenize
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +67,6 @@ def read_source(path: str) -> SourceFile:
     if path.endswith(".ipynb"):
         src = _read_notebook(path, raw, mode)
         src.digest = digest
-        refuse_too_deep(src.text)
         return src
     if b"\x00" in raw:
         at = raw.index(b"\x00")
@@ -84,7 +81,6 @@ def read_source(path: str) -> SourceFile:
         raise SourceError(
             f"cannot decode the file as {shown}: byte 0x{raw[exc.start]:02x} at line {row} "
             f"(declare the encoding with a `# -*- coding: ... -*-` line)", row, column) from None
-    refuse_too_deep(text)
     return SourceFile(path, text, encoding, mode, digest=digest)
 
 
@@ -92,30 +88,6 @@ def _row_column(raw: bytes, offset: int) -> tuple[int, int]:
     line_start = max(raw.rfind(b"\n", 0, offset), raw.rfind(b"\r", 0, offset)) + 1
     row = len(_FIRST_NEWLINE.findall(raw[:line_start].decode("latin-1"))) + 1
     return row, offset - line_start + 1
-
-
-def refuse_too_deep(text: str) -> None:
-    """Raise ``SourceError`` for a text nested beyond what the parsers can take.
-
-    LibCST's native parser overflows the C stack (a segmentation fault that would end the
-    whole run) on a few thousand nested brackets, which CPython refuses at 200 ("too many
-    nested parentheses"), and CPython itself gives up (``RecursionError``/``MemoryError``)
-    on very long operator chains. Such a file is reported as OPT000 before LibCST sees it.
-    Any other syntax error is left to the engine, which reports it precisely.
-    """
-    try:
-        with warnings.catch_warnings():  # invalid escapes and the like: not our business
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-    except SyntaxError as exc:
-        if exc.msg == "too many nested parentheses":
-            raise SourceError(f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
-    except (RecursionError, MemoryError) as exc:
-        what = "recursion limit" if isinstance(exc, RecursionError) else "memory"
-        raise SourceError(f"SyntaxError: the file is nested too deeply to be parsed "
-                          f"(CPython's parser ran out of {what})") from None
-    except ValueError:  # NUL bytes in a notebook cell: the engine reports it
-        pass
 
 
 def _read_bytes(path: str) -> tuple[bytes, int]:
