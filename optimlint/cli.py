@@ -3,6 +3,14 @@
 Exit codes: 0 no findings; 1 findings remain (after fixes); 2 bad usage, bad config
 or an internal error. Errors go to stderr as ``error: ...``; a traceback only with
 ``OPTIMLINT_DEBUG=1``.
+
+Start-up cost matters: the pre-commit hook runs ``optimlint check --force-exclude FILES``
+on every commit, and importing click alone takes longer than linting a clean file. So
+``main`` parses the plain ``check [FLAGS] [PATHS]`` invocation itself, reading which words
+are flags from ``CHECK_OPTIONS`` (the table the click command is built from: one
+definition of every option), and hands everything else (values, ``--help``, errors, other
+commands) to click, which is imported only then. tests/test_startup.py checks that both
+parse every invocation the fast path accepts into the same parameters.
 """
 
 from __future__ import annotations
@@ -10,29 +18,122 @@ from __future__ import annotations
 import os
 import sys
 
-import click
-
 from optimlint import __version__
 
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
 
 
-class UsageFailure(click.ClickException):
-    """Printed as ``error: ...``, exit code 2."""
+class UsageFailure(Exception):
+    """Printed as ``error: ...``, exit code 2 (click's standalone mode shows it the same way)."""
 
     exit_code = 2
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def format_message(self) -> str:
+        return self.message
+
     def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        _echo(f"error: {self.format_message()}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="optimlint")
-def cli() -> None:
-    """optimlint: find the mistakes that make PyTorch training silently wrong."""
+def _echo(message: str = "", err: bool = False) -> None:
+    """``click.echo(message, err=err)`` for text, without importing click: a newline, a
+    flush, and ANSI escapes stripped when the stream is not a terminal."""
+    stream = sys.stderr if err else sys.stdout
+    if stream is None:
+        return
+    if "\x1b" in message and not _isatty(stream):
+        import re
+
+        message = re.sub(r"\033\[[;?0-9]*[a-zA-Z]", "", message)
+    stream.write(message + "\n")
+    stream.flush()
 
 
-# --------------------------------------------------------------------------- check
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except Exception:
+        return False
+
+
+# --------------------------------------------------------------------------- check's options
+# ``(declarations, attributes)`` per option, in the order ``--help`` lists them. The last
+# declaration is the parameter's name. ``type`` is a function of the click module (click is
+# imported only to build the click command).
+CHECK_OPTIONS: tuple[tuple[tuple[str, ...], dict], ...] = (
+    (("--select", "select"), {"multiple": True, "metavar": "CODES",
+     "help": "Rule codes or prefixes to enable (replaces the config's select), e.g. OPT1,OPT301."}),
+    (("--ignore", "ignore"), {"multiple": True, "metavar": "CODES", "help": "Rule codes or prefixes to disable."}),
+    (("--extend-select", "extend_select"), {"multiple": True, "metavar": "CODES",
+                                            "help": "Codes to enable on top of select."}),
+    (("--fix", "fix"), {"is_flag": True, "help": "Apply safe fixes."}),
+    (("--unsafe-fixes/--no-unsafe-fixes", "unsafe_fixes"), {
+        "default": None, "help": "Also offer and apply unsafe fixes (config: unsafe-fixes)."}),
+    (("--diff", "diff"), {"is_flag": True, "help": "Print the fixes as a unified diff; change no file."}),
+    (("--show-fixes", "show_fixes"), {"is_flag": True, "help": "With --fix, list the fixes applied."}),
+    (("--statistics", "statistics"), {"is_flag": True,
+                                      "help": "Count findings per rule instead of listing them."}),
+    (("--exit-zero", "exit_zero"), {"is_flag": True, "help": "Exit 0 even when findings remain."}),
+    (("--no-cache", "no_cache"), {"is_flag": True, "help": "Do not read or write the results cache."}),
+    (("--output-format", "output_format"), {
+        "type": lambda click: click.Choice(OUTPUT_FORMATS), "default": None,
+        "envvar": "OPTIMLINT_OUTPUT_FORMAT", "show_envvar": True, "help": "Output format (default: full)."}),
+    (("-o", "--output-file", "output_file"), {
+        "type": lambda click: click.Path(dir_okay=False, writable=True), "default": None,
+        "help": "Write the report to this file instead of stdout."}),
+    (("--config", "config_file"), {
+        "type": lambda click: click.Path(dir_okay=False), "default": None,
+        "help": "Config file (pyproject.toml with [tool.optimlint], or optimlint.toml)."}),
+    (("-q", "--quiet", "quiet"), {"is_flag": True, "help": "Print findings only: no summary, no progress."}),
+    (("-j", "--jobs", "jobs"), {"type": lambda click: click.IntRange(min=1), "default": None,
+                                "help": "Worker processes."}),
+    (("--force-exclude", "force_exclude"), {
+        "is_flag": True, "help": "Apply excludes and .gitignore to paths given explicitly too (pre-commit)."}),
+)
+
+
+def _fast_check_params(argv: list[str]) -> dict | None:
+    """The parameters of a plain ``check [FLAGS] [PATHS]`` invocation, as click would pass
+    them to ``check``; None for anything else (click handles it).
+
+    Accepted: ``check`` then words that are either exactly a flag of ``CHECK_OPTIONS`` or
+    do not start with ``-``. Options that take a value, ``--help``, ``--``, unknown
+    options, an option's environment variable being set, shell completion and Windows
+    (where click expands globs in the arguments) all go to click.
+    """
+    if os.name == "nt" or not argv or argv[0] != "check" or os.environ.get("_OPTIMLINT_COMPLETE"):
+        return None
+    params: dict = {"paths": ()}
+    flags: dict[str, tuple[str, bool]] = {}
+    for decls, attrs in CHECK_OPTIONS:
+        *names, dest = decls
+        multiple = attrs.get("multiple", False)
+        params[dest] = attrs.get("default", () if multiple else False if attrs.get("is_flag") else None)
+        if "envvar" in attrs and attrs["envvar"] in os.environ:
+            return None
+        if attrs.get("is_flag"):
+            for name in names:
+                flags[name] = (dest, True)
+        elif len(names) == 1 and "/" in names[0] and "type" not in attrs and not multiple:
+            on, off = (n.strip() for n in names[0].split("/"))  # a boolean ``--x/--no-x`` flag
+            flags[on], flags[off] = (dest, True), (dest, False)
+    paths = []
+    for word in argv[1:]:
+        if word.startswith("-"):
+            if word not in flags:
+                return None
+            dest, value = flags[word]
+            params[dest] = value
+        else:
+            paths.append(word)
+    params["paths"] = tuple(paths)
+    return params
+
+
 def _selectors(values: tuple[str, ...], option: str) -> list[str]:
     from optimlint.config import ConfigError, validate_selectors
 
@@ -81,33 +182,9 @@ class _Progress:
             sys.stderr.flush()
 
 
-@cli.command()
-@click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--select", multiple=True, metavar="CODES",
-              help="Rule codes or prefixes to enable (replaces the config's select), e.g. OPT1,OPT301.")
-@click.option("--ignore", multiple=True, metavar="CODES", help="Rule codes or prefixes to disable.")
-@click.option("--extend-select", multiple=True, metavar="CODES", help="Codes to enable on top of select.")
-@click.option("--fix", is_flag=True, help="Apply safe fixes.")
-@click.option("--unsafe-fixes/--no-unsafe-fixes", "unsafe_fixes", default=None,
-              help="Also offer and apply unsafe fixes (config: unsafe-fixes).")
-@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; change no file.")
-@click.option("--show-fixes", is_flag=True, help="With --fix, list the fixes applied.")
-@click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
-@click.option("--no-cache", is_flag=True, help="Do not read or write the results cache.")
-@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default=None,
-              envvar="OPTIMLINT_OUTPUT_FORMAT", show_envvar=True, help="Output format (default: full).")
-@click.option("-o", "--output-file", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the report to this file instead of stdout.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="Config file (pyproject.toml with [tool.optimlint], or optimlint.toml).")
-@click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary, no progress.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes.")
-@click.option("--force-exclude", is_flag=True,
-              help="Apply excludes and .gitignore to paths given explicitly too (pre-commit).")
 def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fixes, statistics,
           exit_zero, no_cache, output_format, output_file, config_file, quiet, jobs, force_exclude) -> None:
-    """Lint PATHS (files or directories; default: the current directory)."""
+    """``optimlint check``: lint, report, exit (0 clean, 1 findings, 2 errors)."""
     from optimlint.config import ConfigError, load_settings
     from optimlint.engine import RunOptions, run
     from optimlint.report import ReportOptions, render
@@ -138,11 +215,10 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
 
     unsafe = options.allow_unsafe(settings)
     if not result.files and not result.errors and not quiet:
-        click.echo("warning: No Python files found under the given path(s)", err=True)
+        _echo("warning: No Python files found under the given path(s)", err=True)
     for f in result.files:
         for d, reason in f.dropped:
-            click.echo(f"warning: {location_prefix(d)}: fix for {d.code} "
-                       f"was not applied: {reason}", err=True)
+            _echo(f"warning: {location_prefix(d)}: fix for {d.code} was not applied: {reason}", err=True)
 
     if diff:
         exit_code = _report_diff(result, unsafe, quiet)
@@ -161,7 +237,7 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
 
     internal = result.internal_errors
     for path, message in internal:
-        click.echo(f"error: {display_path(path)}: {message}", err=True)
+        _echo(f"error: {display_path(path)}: {message}", err=True)
     if internal:
         sys.exit(2)
     sys.exit(0 if exit_zero else exit_code)
@@ -181,17 +257,15 @@ def _report_diff(result, unsafe: bool, quiet: bool) -> int:
             would_fix += len(f.fixed)
     if not quiet:
         if would_fix:
-            click.echo(f"Would fix {would_fix} error{'s' if would_fix != 1 else ''}.", err=True)
+            _echo(f"Would fix {would_fix} error{'s' if would_fix != 1 else ''}.", err=True)
         else:
-            click.echo("No errors would be fixed.", err=True)
+            _echo("No errors would be fixed.", err=True)
     return 1 if changed else 0
 
 
 # --------------------------------------------------------------------------- rules
-@cli.command()
-@click.argument("code")
 def rule(code: str) -> None:
-    """Print the documentation page of rule CODE (a code such as OPT101, or its name)."""
+    """``optimlint rule CODE``: print the rule's page."""
     from optimlint.catalogue import page_text
     from optimlint.registry import NAMES, RULES
 
@@ -205,7 +279,7 @@ def rule(code: str) -> None:
         info = RULES[key]
         text = (f"# {key} ({info.name})\n\nFix: {info.fix}\n"
                 f"Runtime confirmation: {info.runtime or '-'}\n")
-    click.echo(text.rstrip("\n"))
+    _echo(text.rstrip("\n"))
 
 
 def rules_markdown() -> str:
@@ -218,40 +292,32 @@ def rules_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-@cli.command(name="rules")
-@click.option("--output-format", type=click.Choice(("text", "json", "markdown")), default="text")
-def rules_cmd(output_format: str) -> None:
-    """List every rule: code, name, fix and runtime confirmation."""
+def rules(output_format: str) -> None:
+    """``optimlint rules``: every rule's code, name, fix and runtime confirmation."""
     from optimlint.registry import RULES
 
     rows = [(i.code, i.name, i.fix, i.runtime or "-") for i in RULES.values()]
     if output_format == "markdown":
-        click.echo(rules_markdown(), nl=False)
+        sys.stdout.write(rules_markdown())
+        sys.stdout.flush()
         return
     if output_format == "json":
         import json
 
-        click.echo(json.dumps([{"code": c, "name": n, "fix": f, "runtime": r if r != "-" else None}
-                               for c, n, f, r in rows], indent=2))
+        _echo(json.dumps([{"code": c, "name": n, "fix": f, "runtime": r if r != "-" else None}
+                          for c, n, f, r in rows], indent=2))
         return
     heads = ("CODE", "NAME", "FIX", "RUNTIME")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads[:3])]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
-    click.echo(fmt.format(*heads).rstrip())
+    _echo(fmt.format(*heads).rstrip())
     for row in rows:
-        click.echo(fmt.format(*row).rstrip())
+        _echo(fmt.format(*row).rstrip())
 
 
 # --------------------------------------------------------------------------- run
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False,
-                               "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(args) -> None:
-    """Run a training script (or -m MODULE) with the runtime companion watching torch.optim.
-
-    Usage: optimlint run [--output-format text|json] [--output-file PATH] [--strict]
-    SCRIPT [ARGS...]
-    """
+    """``optimlint run``: the runtime companion; exits with the program's status."""
     try:
         from optimlint.runtime.runner import main as runner_main
     except ImportError as exc:
@@ -263,19 +329,140 @@ def run(args) -> None:
     sys.exit(runner_main(list(args)))
 
 
+# --------------------------------------------------------------------------- click
+_CLI = None
+
+
+def _build_cli():
+    """The click group (``--help``, ``--version``, errors, every command), built on first use."""
+    global _CLI
+    if _CLI is not None:
+        return _CLI
+    import functools
+
+    import click
+
+    def shown(fn):
+        """``fn`` with ``UsageFailure`` shown and exiting 2, as click does a ClickException."""
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except UsageFailure as exc:
+                exc.show()
+                sys.exit(exc.exit_code)
+        return wrapper
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, "-V", "--version", prog_name="optimlint")
+    def cli() -> None:
+        """optimlint: find the mistakes that make PyTorch training silently wrong."""
+
+    def check_cmd(**params) -> None:
+        """Lint PATHS (files or directories; default: the current directory)."""
+        shown(check)(**params)
+
+    for decls, attrs in reversed(CHECK_OPTIONS):
+        attrs = dict(attrs)
+        if callable(attrs.get("type")):
+            attrs["type"] = attrs["type"](click)
+        check_cmd = click.option(*decls, **attrs)(check_cmd)
+    check_cmd = click.argument("paths", nargs=-1, type=click.Path())(check_cmd)
+    cli.command(name="check")(check_cmd)
+
+    @cli.command(name="rule")
+    @click.argument("code")
+    def rule_cmd(code: str) -> None:
+        """Print the documentation page of rule CODE (a code such as OPT101, or its name)."""
+        shown(rule)(code)
+
+    @cli.command(name="rules")
+    @click.option("--output-format", type=click.Choice(("text", "json", "markdown")), default="text")
+    def rules_cmd(output_format: str) -> None:
+        """List every rule: code, name, fix and runtime confirmation."""
+        shown(rules)(output_format)
+
+    @cli.command(name="run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False,
+                                               "help_option_names": []})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def run_cmd(args) -> None:
+        """Run a training script (or -m MODULE) with the runtime companion watching torch.optim.
+
+        Usage: optimlint run [--output-format text|json] [--output-file PATH] [--strict]
+        SCRIPT [ARGS...]
+        """
+        shown(run)(args)
+
+    _CLI = cli
+    return cli
+
+
+def __getattr__(name: str):
+    """``optimlint.cli.cli``: the click group (built, and click imported, on first access)."""
+    if name == "cli":
+        return _build_cli()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # --------------------------------------------------------------------------- entry
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: click, with internal errors turned into ``error:`` + exit 2."""
+    """Console entry point: the fast path or click, internal errors as ``error:`` + exit 2."""
+    params = _fast_check_params(sys.argv[1:] if argv is None else list(argv))
     try:
-        cli.main(args=argv, prog_name="optimlint", standalone_mode=True)
+        if params is None:
+            _build_cli().main(args=argv, prog_name="optimlint", standalone_mode=True)
+        else:
+            _standalone(check, params)
     except SystemExit:
         raise
     except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
+        _echo("error: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: never a raw traceback unless asked
         if os.environ.get("OPTIMLINT_DEBUG") == "1":
             raise
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc} "
-                   f"(set OPTIMLINT_DEBUG=1 for a traceback; please report it)", err=True)
+        _echo(f"error: internal error: {type(exc).__name__}: {exc} "
+              f"(set OPTIMLINT_DEBUG=1 for a traceback; please report it)", err=True)
         sys.exit(2)
+
+
+def _standalone(command, params: dict) -> None:
+    """``command(**params)`` handled as click's standalone mode handles a command: a usage
+    failure shown and exit 2, an interrupt ``Aborted!`` and exit 1, a broken pipe exit 1."""
+    try:
+        command(**params)
+    except UsageFailure as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (EOFError, KeyboardInterrupt):
+        _echo(err=True)  # closes the terminal's ^C echo
+        _echo("Aborted!", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        import errno
+
+        if exc.errno != errno.EPIPE:
+            raise
+        sys.stdout = _PacifyFlush(sys.stdout)
+        sys.stderr = _PacifyFlush(sys.stderr)
+        sys.exit(1)
+    sys.exit(0)
+
+
+class _PacifyFlush:
+    """A stream whose ``flush`` ignores a broken pipe (the interpreter flushes at exit)."""
+
+    def __init__(self, wrapped) -> None:
+        self.wrapped = wrapped
+
+    def flush(self) -> None:
+        try:
+            self.wrapped.flush()
+        except OSError as exc:
+            import errno
+
+            if exc.errno != errno.EPIPE:
+                raise
+
+    def __getattr__(self, attr: str):
+        return getattr(self.wrapped, attr)

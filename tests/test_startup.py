@@ -1,0 +1,171 @@
+"""The pre-commit path starts fast: ``check [FLAGS] FILES`` is parsed without click, and a
+clean file's run imports no more than it needs. Both parsers must agree on every
+invocation the fast one accepts; everything else must go to click."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import write
+from optimlint import cli
+
+FLAGS = [name for decls, attrs in cli.CHECK_OPTIONS for name in decls[:-1]
+         for name in name.split("/") if attrs.get("is_flag") or "/" in decls[0]]
+VALUED = [name for decls, attrs in cli.CHECK_OPTIONS if not attrs.get("is_flag") and "/" not in decls[0]
+          for name in decls[:-1]]
+
+
+@pytest.fixture(autouse=True)
+def _no_option_env(monkeypatch):
+    monkeypatch.delenv("OPTIMLINT_OUTPUT_FORMAT", raising=False)
+    monkeypatch.delenv("_OPTIMLINT_COMPLETE", raising=False)
+
+
+def click_params(argv: list[str]) -> dict:
+    """What click passes to ``check`` for ``argv`` (``check ...``)."""
+    group = cli._build_cli()
+    with group.commands["check"].make_context("check", list(argv[1:])) as ctx:
+        return dict(ctx.params)
+
+
+def test_the_table_has_flags_and_valued_options():
+    assert {"--force-exclude", "--fix", "-q", "--quiet", "--unsafe-fixes", "--no-unsafe-fixes"} <= set(FLAGS)
+    assert {"--select", "--output-format", "-j", "--jobs", "--config", "-o"} <= set(VALUED)
+
+
+@pytest.mark.parametrize("flag", FLAGS)
+def test_every_flag_parses_like_click(flag):
+    argv = ["check", flag, "a.py"]
+    assert cli._fast_check_params(argv) is not None
+    assert cli._fast_check_params(argv) == click_params(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["check"],
+    ["check", "serving.py"],
+    ["check", "--force-exclude", "a.py", "b/c.py", "d.ipynb"],
+    ["check", "--force-exclude", "--fix", "a.py"],
+    ["check", "a.py", "--force-exclude", "b.py", "-q"],  # options between paths
+    ["check", "--unsafe-fixes", "--no-unsafe-fixes", "a.py"],  # the last one wins
+    ["check", "--no-unsafe-fixes", "--unsafe-fixes"],
+    ["check", "--fix", "--fix", "--statistics", "--exit-zero", "--no-cache", "--diff", "--show-fixes", "."],
+    ["check", "", "weird name.py", "ü.py"],
+])
+def test_fast_path_parses_like_click(argv):
+    assert cli._fast_check_params(argv) is not None
+    assert cli._fast_check_params(argv) == click_params(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["--version"], ["-V"], ["-h"], ["--help"], ["rule", "OPT101"], ["rules"], ["run", "x.py"],
+    ["check", "--help"], ["check", "-h"], ["check", "--bogus"], ["check", "-qj2"], ["check", "-"],
+    ["check", "--", "-weird.py"], ["check", "--fix=yes"], ["check", "--force-exclude=1"],
+    *(["check", name, "x"] for name in VALUED), ["check", "--select=OPT1", "a.py"], ["check", "--fi"],
+])
+def test_everything_else_goes_to_click(argv):
+    assert cli._fast_check_params(argv) is None
+
+
+@pytest.mark.parametrize("env", ["OPTIMLINT_OUTPUT_FORMAT", "_OPTIMLINT_COMPLETE"])
+def test_an_option_or_completion_variable_goes_to_click(monkeypatch, env):
+    monkeypatch.setenv(env, "concise")
+    assert cli._fast_check_params(["check", "a.py"]) is None
+
+
+# --------------------------------------------------------------------------- both ways, end to end
+RUN = textwrap.dedent("""
+    import json, sys
+    from optimlint import cli
+    if sys.argv[1] == "click":
+        cli._fast_check_params = lambda argv: None  # what main() does for any other invocation
+    try:
+        cli.main(sys.argv[2:])
+    except SystemExit as exc:
+        code = exc.code
+    loaded = sorted(m for m in ("click", "pathlib", "hashlib", "libcst") if m in sys.modules)
+    print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
+""")
+
+
+def run_cli(cwd, way: str, *args: str) -> tuple[int, str, str, list[str]]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "OPTIMLINT_DEBUG",
+                                                             "OPTIMLINT_OUTPUT_FORMAT")}
+    proc = subprocess.run([sys.executable, "-c", RUN, way, *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=120)
+    *err, last = proc.stderr.splitlines(keepends=True)
+    status = json.loads(last)
+    return status["code"], proc.stdout, "".join(err), status["loaded"]
+
+
+@pytest.fixture
+def tree(tmp_path):
+    write(tmp_path / "serving.py", 'import os\n\n\ndef home():\n    return os.environ.get("HOME")\n')
+    write(tmp_path / "bad.py", "def f(:\n    return 1\n")
+    write(tmp_path / "build" / "gen.py", "x = (\n")
+    write(tmp_path / "train.py", """
+        import torch
+
+        def train(model, loader, opt):
+            for x in loader:
+                loss = model(x)
+                loss.backward()
+                opt.zero_grad()
+                opt.step()
+    """)
+    write(tmp_path / "notes.txt", "not python\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "--force-exclude", "serving.py"],
+    ["check", "--force-exclude", "build/gen.py"],  # excluded: no Python files
+    ["check", "--force-exclude", "bad.py", "serving.py"],
+    ["check", "--no-cache", "build/gen.py", "missing.py"],
+    ["check", "--statistics", "-q", "."],
+    ["check", "--force-exclude", "--fix", "train.py", "serving.py"],
+    ["check", "--diff", "train.py"],
+    ["check", "notes.txt"],
+])
+def test_fast_path_and_click_give_the_same_run(tree, tmp_path_factory, args):
+    """Each way in its own copy of the tree, twice (the second run reads the cache, or
+    sees the fixed file)."""
+    outcomes = {}
+    for way in ("click", "fast"):
+        copy = tmp_path_factory.mktemp(way) / "tree"
+        shutil.copytree(tree, copy)
+        runs = [run_cli(copy, way, *args) for _ in range(2)]
+        outcomes[way] = [run[:3] for run in runs]
+        assert all(("click" in run[3]) == (way == "click") for run in runs)
+    assert outcomes["fast"] == outcomes["click"]
+    assert outcomes["fast"][0] != (0, "", "") or args[1] == "--statistics"  # the runs said something
+
+
+def test_usage_errors_read_the_same_both_ways(tree):
+    write(tree / "pyproject.toml", '[tool.optimlint]\nselcet = ["OPT1"]\n')
+    fast = run_cli(tree, "fast", "check", "--force-exclude", "serving.py")
+    assert fast[:3] == run_cli(tree, "click", "check", "--force-exclude", "serving.py")[:3]
+    assert fast[0] == 2 and fast[2].startswith(f"error: {tree / 'pyproject.toml'}:2: unknown key `selcet`")
+
+
+def test_a_clean_file_does_not_import_click(tree):
+    code, out, err, loaded = run_cli(tree, "fast", "check", "--force-exclude", "serving.py")
+    assert (code, out, err) == (0, "All checks passed!\n", "")
+    assert "click" not in loaded and "libcst" not in loaded
+    # control: the same probe sees click when the invocation needs it
+    assert "click" in run_cli(tree, "fast", "check", "--select", "OPT1", "serving.py")[3]
+
+
+def test_help_and_version_still_come_from_click(tree):
+    code, out, _, loaded = run_cli(tree, "fast", "check", "--help")
+    assert code == 0 and "click" in loaded
+    assert out.startswith("Usage: optimlint check [OPTIONS] [PATHS]...\n\n  Lint PATHS")
+    for decls, _ in cli.CHECK_OPTIONS:
+        assert decls[0].split("/")[0] in out
+    assert run_cli(tree, "fast", "--version")[1] == "optimlint, version 0.1.0\n"
