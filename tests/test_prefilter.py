@@ -105,11 +105,15 @@ DIFFUSERS_PIPELINE = '''
 
 def test_a_noise_scheduler_pipeline_is_not_a_scheduler_candidate():
     assert not fires(DIFFUSERS_PIPELINE, SCHEDULER)
+    assert not fires(DIFFUSERS_PIPELINE + '"""Memory-optimized attention (optimum-quanto)."""', SCHEDULER)
 
 
 @pytest.mark.parametrize("extra", [
     "optimizer.step()",
     "opt_g.step()",
+    "self.optims['g'].step()",
+    "scaler.step(opt)",
+    "import torch.optim as optim",
     "loss.backward()",
     "from torch.optim.lr_scheduler import StepLR",
     "from transformers import get_linear_schedule_with_warmup",

@@ -46,8 +46,9 @@ class SchedulerCheck(Check):
                b"get_inverse", b"get_wsd", b"get_reduce", b"Scheduler", b"_schedule")
     # Every rule needs an optimizer too (OPT201/203 step one; OPT202/204/205 and Lightning's
     # declarations need a scheduler built from torch.optim or a transformers schedule): not
-    # the diffusers noise schedulers of a pipeline file.
-    requires = ((rb"optim", rb"Optim", rb"(?<!def )backward\(", rb"opt\w*\s*\.\s*step\(", rb"get_scheduler",
+    # the diffusers noise schedulers of a pipeline file ("optimized" in its docstrings).
+    requires = ((rb"\boptim\b", rb"[Oo]ptimizer", rb"(?<!def )backward\(",
+                 rb"opt\w*(?:\[[^\]\n]*\])?\s*\.\s*step\(", rb"step\(\s*(?:self\.)?opt", rb"get_scheduler",
                  rb"get_linear", rb"get_cosine", rb"get_constant", rb"get_polynomial", rb"get_inverse",
                  rb"get_wsd", rb"get_reduce"),)
 
