@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from optimlint.config import Settings
 
@@ -84,14 +82,37 @@ def _glob_to_regex(glob: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True)
-class Pattern:
-    """One gitignore line, compiled. ``base`` is the directory it is relative to."""
+_GLOB_CHARS = frozenset("*?[\\")
 
-    regex: re.Pattern
-    negated: bool
-    dir_only: bool
-    text: str
+
+class Pattern:
+    """One gitignore line, compiled. ``base`` is the directory it is relative to.
+
+    A pattern without glob characters (every default exclude: ``.git``, ``build`` ...) is
+    matched by comparing strings; the others by a regex, compiled on first use. Compiling
+    the default excludes' regexes cost more than the rest of a clean file's run.
+    """
+
+    __slots__ = ("negated", "dir_only", "text", "_body", "_literal", "_anchored", "_regex")
+
+    def __init__(self, body: str, negated: bool, dir_only: bool, text: str,
+                 literal: str | None = None, anchored: bool = False) -> None:
+        self.negated = negated
+        self.dir_only = dir_only
+        self.text = text
+        self._body = body  # the regex, matched against the whole relative path
+        self._literal = literal  # or: the path (anchored) or last components (not) to compare
+        self._anchored = anchored
+        self._regex = None
+
+    def __repr__(self) -> str:
+        return f"Pattern({self.text!r})"
+
+    @property
+    def regex(self) -> re.Pattern:
+        if self._regex is None:
+            self._regex = re.compile(self._body + r"\Z", re.S)
+        return self._regex
 
     @classmethod
     def parse(cls, line: str) -> "Pattern | None":
@@ -117,20 +138,29 @@ class Pattern:
         body = _glob_to_regex(text)
         if not anchored:
             body = "(?:.*/)?" + body  # matches at any depth below the base
-        return cls(re.compile(body + r"\Z", re.S), negated, dir_only, line.strip())
+        literal = None if _GLOB_CHARS.intersection(text) else text
+        return cls(body, negated, dir_only, line.strip(), literal, anchored)
 
     def matches(self, rel: str, is_dir: bool) -> bool:
         if self.dir_only and not is_dir:
             return False
+        literal = self._literal
+        if literal is not None:  # what the regex would match, without compiling it
+            return rel == literal or (not self._anchored and rel.endswith("/" + literal))
         return self.regex.match(rel) is not None
 
 
-@dataclass
 class IgnoreFile:
     """The patterns of one ``.gitignore`` (or an exclude list), relative to ``base``."""
 
-    base: str  # absolute, normalised directory
-    patterns: list[Pattern] = field(default_factory=list)
+    __slots__ = ("base", "patterns")
+
+    def __init__(self, base: str, patterns: list[Pattern] | None = None) -> None:
+        self.base = base  # absolute, normalised directory
+        self.patterns = [] if patterns is None else patterns
+
+    def __repr__(self) -> str:
+        return f"IgnoreFile(base={self.base!r}, patterns={self.patterns!r})"
 
     @classmethod
     def from_lines(cls, base: str, lines) -> "IgnoreFile":
@@ -266,10 +296,24 @@ def _repo_above(directory: str) -> bool:
 
 
 # --------------------------------------------------------------------------- discovery
-@dataclass
 class Problem:
-    path: str
-    message: str
+    """A path given on the command line that cannot be linted, and why."""
+
+    __slots__ = ("path", "message")
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Problem(path={self.path!r}, message={self.message!r})"
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.path, self.message) == (other.path, other.message)
+
+    __hash__ = None  # mutable, like the dataclass it replaces
 
 
 def discover(paths, settings: "Settings | None" = None, force_exclude: bool = False,
@@ -305,8 +349,21 @@ def discover(paths, settings: "Settings | None" = None, force_exclude: bool = Fa
             continue
         for found in _walk(given_str, excluder):
             add(found)
-    files.sort(key=lambda p: Path(p).parts)
+    files.sort(key=path_parts)
     return files, problems
+
+
+def path_parts(path: str) -> tuple[str, ...]:
+    """``pathlib.Path(path).parts`` (the order files are listed in), without importing pathlib
+    on POSIX."""
+    if os.sep != "/" or os.altsep:  # Windows: drives, UNC, both separators
+        from pathlib import Path
+
+        return Path(path).parts
+    rest = path.lstrip("/")
+    leading = len(path) - len(rest)
+    root = () if not leading else ("//",) if leading == 2 else ("/",)  # POSIX: "//" is special
+    return root + tuple(part for part in rest.split("/") if part and part != ".")
 
 
 def _walk(top: str, excluder: Excluder):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from conftest import write
 from optimlint import cli
+from optimlint.discovery import DEFAULT_EXCLUDES, Pattern, path_parts
 
 FLAGS = [name for decls, attrs in cli.CHECK_OPTIONS for name in decls[:-1]
          for name in name.split("/") if attrs.get("is_flag") or "/" in decls[0]]
@@ -169,3 +171,24 @@ def test_help_and_version_still_come_from_click(tree):
     for decls, _ in cli.CHECK_OPTIONS:
         assert decls[0].split("/")[0] in out
     assert run_cli(tree, "fast", "--version")[1] == "optimlint, version 0.1.0\n"
+
+
+# --------------------------------------------------------------------------- the pieces
+@pytest.mark.parametrize("path", ["a.py", "./a.py", "a//b.py", "a/./b", "a/../b", "/abs/x.py", "//net/x.py",
+                                  "///x.py", "", ".", "a/", "dir/sub/", "-", "ü/ß.py", "a/.hidden/b"])
+def test_path_parts_is_pathlibs(path):
+    assert path_parts(path) == pathlib.Path(path).parts
+
+
+PATTERNS = [*DEFAULT_EXCLUDES, "a/b", "/build", "foo/", "!keep", "x.py", "*.py", "data/**", "[ab].py"]
+RELS = ["build", "x/build", "xbuild", "build/x", "a/b", "c/a/b", ".git", "x/.git", "foo", "keep", "x.py",
+        "sub/x.py", "a.py", "data/z", "b.py", "node_modules", "a\nb/build"]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_patterns_match_as_their_regex_does(pattern):
+    pat = Pattern.parse(pattern)
+    for rel in RELS:
+        for is_dir in (False, True):
+            want = (not pat.dir_only or is_dir) and pat.regex.match(rel) is not None
+            assert pat.matches(rel, is_dir) == want, (pattern, rel, is_dir)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 
 def display_path(filename: str) -> str:
@@ -11,7 +10,8 @@ def display_path(filename: str) -> str:
     cwd = os.getcwd()
     try:
         if os.path.commonpath([absolute, cwd]) == cwd:
-            return Path(os.path.relpath(absolute, cwd)).as_posix()
+            # relpath's result is normalised: Path(rel).as_posix() would only change the separator
+            return os.path.relpath(absolute, cwd).replace(os.sep, "/")
     except ValueError:
         pass
     return absolute
