@@ -13,15 +13,11 @@ a crash at any moment leaves either the old file or the new one, never a mix.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import io
 import os
 import re
 import stat
-import tempfile
-import tokenize
 from dataclasses import dataclass
-from typing import Any
 
 _FIRST_NEWLINE = re.compile(r"\r\n|\r|\n")
 
@@ -41,11 +37,13 @@ class SourceError(Exception):
 
 @dataclass
 class SourceFile:
+    """A file's text as the checks see it, and what writing it back must keep."""
+
     path: str
     text: str
     encoding: str = "utf-8"  # "utf-8-sig" when the file starts with a BOM
     mode: int | None = None
-    notebook: Any = None  # optimlint.notebooks.Notebook for .ipynb files
+    notebook: object = None  # optimlint.notebooks.Notebook for .ipynb files
     # A digest of the bytes read, so a write can refuse to replace a file that changed
     # on disk meanwhile (an editor saved it while optimlint was fixing it).
     digest: str | None = None
@@ -62,8 +60,10 @@ class SourceFile:
 
 
 def read_source(path: str) -> SourceFile:
+    from optimlint.cache import sha256_hex
+
     raw, mode = _read_bytes(path)
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = sha256_hex(raw)
     if path.endswith(".ipynb"):
         src = _read_notebook(path, raw, mode)
         src.digest = digest
@@ -112,6 +112,8 @@ def _read_bytes(path: str) -> tuple[bytes, int]:
 
 def _detect_encoding(raw: bytes) -> str:
     """The encoding CPython would use: BOM, then a coding cookie on line 1 or 2, else UTF-8."""
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
     except SyntaxError as exc:  # unknown encoding in the cookie, or a BOM that disagrees
@@ -157,9 +159,11 @@ def write_source(src: SourceFile, new_text: str) -> None:
 
 
 def _digest(path: str) -> str | None:
+    from optimlint.cache import sha256_hex
+
     try:
         with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
+            return sha256_hex(fh.read())
     except OSError:
         return None
 
@@ -185,6 +189,8 @@ def atomic_write(target: str, data: bytes, mode: int,
     killed after it leaves the new content. The mode (and, where permitted, the owner) of
     the old file is given to the new one.
     """
+    import tempfile
+
     directory = os.path.dirname(os.path.abspath(target))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.",
                                suffix=".optimlint-tmp")
