@@ -27,6 +27,8 @@ from optimlint.registry import ALWAYS_ON, RULES, expand_selector
 
 @dataclass
 class Settings:
+    """What to lint for and how: the config file's keys, validated."""
+
     select: list[str] = field(default_factory=lambda: ["OPT"])
     ignore: list[str] = field(default_factory=list)
     extend_select: list[str] = field(default_factory=list)

@@ -21,12 +21,16 @@ class Applicability(str, enum.Enum):
 
 @dataclass(frozen=True, order=True)
 class Location:
+    """A 1-based row and 1-based column (characters, not bytes)."""
+
     row: int
     column: int
 
 
 @dataclass(frozen=True)
 class Edit:
+    """Replace the text from ``location`` to ``end_location`` (exclusive) with ``content``."""
+
     content: str
     location: Location
     end_location: Location
@@ -42,6 +46,8 @@ class Edit:
 
 @dataclass(frozen=True)
 class Fix:
+    """Edits that fix one diagnostic, with how safe applying them is."""
+
     applicability: Applicability
     message: str
     edits: tuple[Edit, ...]
@@ -60,6 +66,8 @@ DOCS_URL = "https://optimlint.dev/rules/{code}"
 
 @dataclass
 class Diagnostic:
+    """One finding: Ruff's JSON fields, plus the rule's name and the runtime verdict."""
+
     code: str
     name: str
     message: str

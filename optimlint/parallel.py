@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Sequence
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable, Sequence
 
 # Below these, a pool costs more than it saves (measured on a 2-core machine: the pool's
 # start plus the workers' imports is ~0.3 s; LibCST and the analysis do ~3-5k lines/s).

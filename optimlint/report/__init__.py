@@ -8,9 +8,11 @@ and the runtime report use it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from optimlint.config import Settings
     from optimlint.engine import RunResult
 
@@ -19,6 +21,8 @@ FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab",
 
 @dataclass
 class ReportOptions:
+    """How a report is written (from the command line's flags)."""
+
     show_fixes: bool = False
     statistics: bool = False
     quiet: bool = False

@@ -18,10 +18,13 @@ full::
 from __future__ import annotations
 
 from collections import Counter
-from typing import TextIO
 
 from optimlint.registry import RULES
 from optimlint.report.paths import display_path, location_prefix
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class Style:
