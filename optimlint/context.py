@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, Callable, TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from optimlint.diagnostics import Diagnostic, Edit, Fix, Location
 from optimlint.registry import RULES
@@ -28,10 +27,12 @@ class FileContext:
         self.module = module
         self.settings = settings
         self.project_root = project_root
-        # The wrapper shares nodes with ``module`` (no deep copy), so nodes found by
-        # any visitor can be looked up in the metadata.
-        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self._cache: dict[Any, Any] = {}
+        # Tree walks over this module go through one index of it, built on first use
+        # (see analysis/walk.py); the handle lives as long as this context.
+        from optimlint.analysis import walk
+
+        self._tracked = walk.track(module)
 
     # -- memoised analyses -------------------------------------------------
     def cached(self, key: Any, factory: Callable[[], Any]) -> Any:
@@ -41,15 +42,28 @@ class FileContext:
 
     @property
     def positions(self):
-        return self.cached(PositionProvider, lambda: self.wrapper.resolve(PositionProvider))
+        """``positions[node] -> CodeRange``: LibCST's ``PositionProvider`` ranges, from one
+        cheaper code generation (analysis/positions.py)."""
+        try:
+            return self._cache["positions"]
+        except KeyError:
+            from optimlint.analysis.positions import Positions
+
+            found = self._cache["positions"] = Positions(self.module)
+            return found
 
     @property
     def parents(self):
-        # ``{child: parent}`` built by a read-only walk: ParentNodeProvider's mapping at a
-        # fraction of its cost (LibCST's visit rebuilds every node).
-        from optimlint.analysis.walk import parent_map
+        # ``{child: parent}`` read from the tree's walk index: ParentNodeProvider's mapping
+        # at a fraction of its cost (LibCST's visit rebuilds every node).
+        try:
+            return self._cache["parents"]
+        except KeyError:
+            from optimlint.analysis.walk import ParentMap, parent_map
 
-        return self.cached("parents", lambda: parent_map(self.module))
+            index = self._tracked.index()
+            found = self._cache["parents"] = ParentMap(index) if index is not None else parent_map(self.module)
+            return found
 
     @property
     def imports(self):

@@ -136,17 +136,17 @@ def test_may_fire_follows_selection():
 
 
 def test_metadata_is_computed_once_per_file(monkeypatch, lint_fn):
-    """Every check of a candidate file shares one position/parent computation."""
-    from libcst.metadata import MetadataWrapper
+    """Every check of a candidate file shares one position computation and one tree index
+    (which gives the parents and every walk)."""
+    from optimlint.analysis import positions, walk
 
     resolved = []
-    real = MetadataWrapper.resolve
+    for cls in (positions.Positions, walk.Index):
+        def counting(self, *args, _real=cls.__init__, _name=cls.__name__):
+            resolved.append(_name)
+            return _real(self, *args)
 
-    def counting(self, provider):
-        resolved.append(provider.__name__)
-        return real(self, provider)
-
-    monkeypatch.setattr(MetadataWrapper, "resolve", counting)
+        monkeypatch.setattr(cls, "__init__", counting)
     diagnostics = lint_fn("""
         import torch
         from torch.cuda.amp import GradScaler
@@ -164,4 +164,4 @@ def test_metadata_is_computed_once_per_file(monkeypatch, lint_fn):
                     opt.zero_grad()
     """)
     assert len({d.code[:4] for d in diagnostics}) >= 2  # several checks reported
-    assert resolved and len(resolved) == len(set(resolved)), resolved
+    assert sorted(resolved) == ["Index", "Positions"], resolved

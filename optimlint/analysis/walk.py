@@ -5,16 +5,22 @@ constructs and validates a new dataclass per node) even for a read-only ``CSTVis
 and calls the attribute hooks (``on_visit_attribute``...) for every field. ``visit`` here
 makes the same ``visit_X`` / ``leave_X`` calls in the same order (children in LibCST's
 own order, read once per class from ``_visit_and_replace_children``) without rebuilding.
-Measured: 4.6x faster than ``Module.visit`` per traversal; the whole lint of
-pytorch-lightning 1.9x less CPU, same diagnostics. Visitors with ``on_visit`` overrides or
-attribute hooks (``visit_Call_func``) fall back to ``node.visit``.
+Visitors with ``on_visit`` overrides or attribute hooks (``visit_Call_func``) fall back
+to ``node.visit``.
 
-``parent_map`` replaces ``ParentNodeProvider`` (a batched LibCST visit, ~35% of a file's
-lint once the walks are fast); ``children`` replaces ``node.children`` (which also rebuilds).
+A file's checks walk the same tree dozens of times (whole module, then each loop, each
+function...). ``track(module)`` (called by ``FileContext``) makes ``visit`` use an
+``Index`` of that tree, built once on first use: every node in visit order (preorder),
+where each subtree ends, each node's parent, and the positions of each node type. A
+visit then touches only the nodes whose type the visitor has a hook for (a visitor of
+``Call`` nodes steps over the ~90% of nodes that are names, whitespace, operators),
+with the same calls in the same order, pruning included. ``parent_map`` and ``children``
+read the same index when one covers the node.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import inspect
 import re
@@ -29,39 +35,227 @@ _ORDER: dict[type, tuple[str, ...] | None] = {}
 # Weak keys: checks define visitor classes inside functions (closures over a file's context);
 # a strong cache would keep every linted file's tree alive.
 _PLAIN: "weakref.WeakKeyDictionary[type, bool]" = weakref.WeakKeyDictionary()
+_HOOKS: "weakref.WeakKeyDictionary[type, tuple[frozenset[str], frozenset[str]]]" = weakref.WeakKeyDictionary()
+# type -> 1 (a node), 2 (a sequence that may hold nodes), 0 (anything else)
+_KIND: dict[type, int] = {tuple: 2, list: 2, type(None): 0, str: 0}
 
 
 def _order(cls: type) -> tuple[str, ...] | None:
-    """The fields of ``cls`` in the order LibCST visits them; None if it cannot tell."""
+    """The fields of ``cls`` in the order LibCST visits them; None if it cannot tell.
+
+    Read from the constants of ``_visit_and_replace_children``'s bytecode (the field names
+    passed to ``visit_required(self, "func", ...)`` in call order; tests/test_walk.py checks
+    it against the source for every LibCST node class), else from its source text."""
     try:
         return _ORDER[cls]
     except KeyError:
         pass
-    fields: tuple[str, ...] | None
+    fields: tuple[str, ...] | None = None
     try:
-        src = inspect.getsource(cls._visit_and_replace_children)
-        fields = tuple(dict.fromkeys(_FIELD.findall(src)))
         declared = {f.name for f in dataclasses.fields(cls)}
-        if not set(fields) <= declared:
-            fields = None
-    except (OSError, TypeError):
+    except TypeError:
+        declared = set()
+    try:
+        code = cls._visit_and_replace_children.__code__
+        fields = tuple(dict.fromkeys(c for c in code.co_consts if type(c) is str and c in declared)) or None
+    except AttributeError:
         fields = None
+    if fields is None:
+        fields = _order_from_source(cls, declared)
     _ORDER[cls] = fields
     return fields
 
 
-def children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    order = _order(type(node))
+def _order_from_source(cls: type, declared: set[str]) -> tuple[str, ...] | None:
+    try:
+        src = inspect.getsource(cls._visit_and_replace_children)
+        fields = tuple(dict.fromkeys(_FIELD.findall(src)))
+        return fields if set(fields) <= declared else None
+    except (OSError, TypeError):
+        return None
+
+
+def _kind(t: type, value: object) -> int:
+    k = _KIND[t] = 1 if isinstance(value, cst.CSTNode) else 2 if (t is tuple or t is list) else 0
+    return k
+
+
+def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    cls = type(node)
+    order = _ORDER.get(cls) or _order(cls)
     if order is None:
         return list(node.children)
     out: list[cst.CSTNode] = []
+    kinds = _KIND
     for name in order:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        t = type(value)
+        k = kinds.get(t)
+        if k is None:
+            k = _kind(t, value)
+        if k == 1:
             out.append(value)
-        elif type(value) is tuple or type(value) is list:
-            out.extend(x for x in value if isinstance(x, cst.CSTNode))
+        elif k == 2:
+            for item in value:
+                ti = type(item)
+                ki = kinds.get(ti)
+                if ki is None:
+                    ki = _kind(ti, item)
+                if ki == 1:
+                    out.append(item)
     return out
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    found = _find(node)
+    if found is not None:
+        index, i = found
+        nodes, end = index.nodes, index.end
+        out = []
+        j, stop = i + 1, end[i]
+        while j < stop:
+            out.append(nodes[j])
+            j = end[j]
+        return out
+    return _children(node)
+
+
+class Index:
+    """Every node under ``root`` in visit order, with subtree ends, parents and the
+    positions of each node type (by class name, as visitors' hooks are named)."""
+
+    __slots__ = ("nodes", "end", "parent", "pos", "by_name", "__weakref__")
+
+    def __init__(self, root: cst.CSTNode) -> None:
+        nodes: list[cst.CSTNode] = []
+        parent: list[int] = []
+        stack: list[cst.CSTNode] = [root]
+        pstack: list[int] = [-1]
+        while stack:
+            node = stack.pop()
+            i = len(nodes)
+            nodes.append(node)
+            parent.append(pstack.pop())
+            kids = _children(node)
+            if kids:
+                kids.reverse()
+                stack.extend(kids)
+                pstack.extend([i] * len(kids))
+        n = len(nodes)
+        size = [1] * n
+        for j in range(n - 1, 0, -1):
+            size[parent[j]] += size[j]
+        self.nodes = nodes
+        self.parent = parent
+        self.end = [j + s for j, s in enumerate(size)]
+        self.pos = {id(x): j for j, x in enumerate(nodes)}
+        by_name: dict[str, list[int]] = {}
+        for j, x in enumerate(nodes):
+            name = type(x).__name__
+            bucket = by_name.get(name)
+            if bucket is None:
+                by_name[name] = [j]
+            else:
+                bucket.append(j)
+        self.by_name = by_name
+
+    @property
+    def usable(self) -> bool:
+        # A node object that occurs twice in the tree has two preorder positions: the
+        # index could not say which one a visit starts from.
+        return len(self.pos) == len(self.nodes)
+
+    def locate(self, node: cst.CSTNode) -> int | None:
+        i = self.pos.get(id(node))
+        if i is not None and self.nodes[i] is node:
+            return i
+        return None
+
+    def parent_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        i = self.locate(node)
+        if i is None:
+            return None
+        p = self.parent[i]
+        return self.nodes[p] if p >= 0 else None
+
+    def of_type(self, root: cst.CSTNode, *names: str) -> list[cst.CSTNode]:
+        """The nodes under ``root`` (included) whose class is named in ``names``, in visit order."""
+        i = self.locate(root)
+        if i is None:
+            raise KeyError(root)
+        return [self.nodes[j] for j in self._slice(i, names)]
+
+    def _slice(self, i: int, names) -> list[int]:
+        lo, hi = i, self.end[i]
+        picked: list[int] = []
+        runs = 0
+        for name in names:
+            bucket = self.by_name.get(name)
+            if not bucket:
+                continue
+            a = bisect.bisect_left(bucket, lo)
+            b = bisect.bisect_left(bucket, hi, a)
+            if a < b:
+                picked.extend(bucket[a:b])
+                runs += 1
+        if runs > 1:
+            picked.sort()
+        return picked
+
+
+class _Tracked:
+    """A tree whose ``Index`` is built on first use; held by the file's context."""
+
+    __slots__ = ("root", "_index", "__weakref__")
+
+    def __init__(self, root: cst.CSTNode) -> None:
+        self.root = root
+        self._index: Index | None = None
+
+    def index(self) -> Index | None:
+        if self._index is None:
+            self._index = Index(self.root)
+        return self._index if self._index.usable else None
+
+    def built(self) -> Index | None:
+        return self._index if self._index is not None and self._index.usable else None
+
+
+# Weak references: the context owns the tracked tree; when the context goes, so does it.
+_TRACKED: list["weakref.ref[_Tracked]"] = []
+
+
+def track(root: cst.CSTNode) -> _Tracked:
+    """Let ``visit``/``children``/``parent_map`` use an index of ``root``'s tree while the
+    returned handle is alive (the caller keeps it)."""
+    _TRACKED[:] = [r for r in _TRACKED if r() is not None]
+    handle = _Tracked(root)
+    _TRACKED.append(weakref.ref(handle))
+    return handle
+
+
+def _find(node: cst.CSTNode) -> tuple[Index, int] | None:
+    newest = True
+    for ref in reversed(_TRACKED):
+        handle = ref()
+        if handle is None:
+            continue
+        # Only the newest tree is indexed on demand: an older context may linger until the
+        # garbage collector runs, and indexing it would be wasted work.
+        index = handle.index() if newest else handle.built()
+        newest = False
+        if index is None:
+            continue
+        i = index.locate(node)
+        if i is not None:
+            return index, i
+    return None
+
+
+def index_of(root: cst.CSTNode) -> Index | None:
+    """The index of a tracked tree that contains ``root``, or None."""
+    found = _find(root)
+    return found[0] if found is not None else None
 
 
 def _plain(vcls: type) -> bool:
@@ -78,14 +272,75 @@ def _plain(vcls: type) -> bool:
     return plain
 
 
+def _hooks(vcls: type) -> tuple[frozenset[str], frozenset[str]]:
+    """The node class names ``vcls`` has its own ``visit_``/``leave_`` for (LibCST's
+    defaults do nothing and return None)."""
+    hooks = _HOOKS.get(vcls)
+    if hooks is None:
+        enters: set[str] = set()
+        leaves: set[str] = set()
+        for k in vcls.__mro__:
+            if k in _LIBCST_BASES:
+                continue
+            for n in vars(k):
+                if n.startswith("visit_"):
+                    enters.add(n[6:])
+                elif n.startswith("leave_"):
+                    leaves.add(n[6:])
+        hooks = _HOOKS[vcls] = (frozenset(enters), frozenset(leaves))
+    return hooks
+
+
 def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     """``root.visit(visitor)`` for a read-only visitor, without rebuilding the tree."""
-    if not _plain(type(visitor)):
+    vcls = type(visitor)
+    if not _plain(vcls):
         root.visit(visitor)
         return
+    own = getattr(visitor, "__dict__", None)
+    found = None if own and any(k.startswith(("visit_", "leave_")) for k in own) else _find(root)
+    if found is None:
+        _visit_recursive(root, visitor)
+        return
+    index, i = found
+    enters, leaves = _hooks(vcls)
+    picked = index._slice(i, enters | leaves)
+    if not picked:
+        return
+    nodes, end = index.nodes, index.end
+    enter_of: dict[str, object] = {}
+    leave_of: dict[str, object] = {}
+    pending: list[tuple[int, object, cst.CSTNode]] = []
+    k, count = 0, len(picked)
+    while k < count:
+        j = picked[k]
+        while pending and pending[-1][0] <= j:
+            _, leave, node = pending.pop()
+            leave(node)  # type: ignore[operator]
+        node = nodes[j]
+        name = type(node).__name__
+        try:
+            enter, leave = enter_of[name], leave_of[name]
+        except KeyError:
+            enter = enter_of[name] = getattr(visitor, "visit_" + name) if name in enters else None
+            leave = leave_of[name] = getattr(visitor, "leave_" + name) if name in leaves else None
+        k += 1
+        if enter is not None and enter(node) is False:  # type: ignore[operator]
+            stop = end[j]
+            while k < count and picked[k] < stop:
+                k += 1
+            if leave is not None:
+                leave(node)  # type: ignore[operator]
+        elif leave is not None:
+            pending.append((end[j], leave, node))
+    while pending:
+        _, leave, node = pending.pop()
+        leave(node)  # type: ignore[operator]
+
+
+def _visit_recursive(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     enter_of: dict[type, object] = {}
     leave_of: dict[type, object] = {}
-    node_type = cst.CSTNode
 
     def rec(node: cst.CSTNode) -> None:
         cls = type(node)
@@ -94,35 +349,61 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
         except KeyError:
             enter = enter_of[cls] = getattr(visitor, "visit_" + cls.__name__, None)
             leave = leave_of[cls] = getattr(visitor, "leave_" + cls.__name__, None)
-        if enter is None or enter(node) is not False:
-            order = _ORDER.get(cls) or _order(cls)
-            if order is None:
-                for child in node.children:
-                    rec(child)
-            else:
-                for name in order:
-                    value = getattr(node, name)
-                    if value is None:
-                        continue
-                    if isinstance(value, node_type):
-                        rec(value)
-                    elif type(value) is tuple or type(value) is list:
-                        for item in value:
-                            if isinstance(item, node_type):
-                                rec(item)
+        if enter is None or enter(node) is not False:  # type: ignore[operator]
+            for child in _children(node):
+                rec(child)
         if leave is not None:
-            leave(node)
+            leave(node)  # type: ignore[operator]
 
     rec(root)
 
 
-def parent_map(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
+class ParentMap:
+    """``{child: parent}`` read from a tree's index (``ParentNodeProvider``'s mapping)."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+
+    def get(self, node: cst.CSTNode, default=None):
+        i = self._index.locate(node)
+        if i is None:
+            return default
+        p = self._index.parent[i]
+        return self._index.nodes[p] if p >= 0 else default
+
+    def __getitem__(self, node: cst.CSTNode) -> cst.CSTNode:
+        found = self.get(node)
+        if found is None:
+            raise KeyError(node)
+        return found
+
+    def __contains__(self, node: object) -> bool:
+        i = self._index.locate(node)  # type: ignore[arg-type]
+        return i is not None and self._index.parent[i] >= 0
+
+    def __len__(self) -> int:
+        return len(self._index.nodes) - 1
+
+    def __iter__(self):
+        return iter(self._index.nodes[1:])
+
+    def items(self):
+        nodes, parent = self._index.nodes, self._index.parent
+        return ((nodes[j], nodes[parent[j]]) for j in range(1, len(nodes)))
+
+
+def parent_map(root: cst.CSTNode):
     """``{child: parent}`` for every node under ``root`` (ParentNodeProvider's mapping)."""
+    found = _find(root)
+    if found is not None and found[1] == 0:
+        return ParentMap(found[0])
     parents: dict[cst.CSTNode, cst.CSTNode] = {}
     stack = [root]
     while stack:
         node = stack.pop()
-        for child in children(node):
+        for child in _children(node):
             parents[child] = node
             stack.append(child)
     return parents

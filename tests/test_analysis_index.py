@@ -1,0 +1,138 @@
+"""The per-file tree index (analysis/walk.py) and the cheap positions (analysis/positions.py)
+must give exactly what LibCST's own machinery gives: the same visitor calls in the same
+order, the same parents, the same ranges for every node."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+
+from optimlint.analysis import walk
+from optimlint.analysis.positions import Positions
+
+ROOT = Path(__file__).parent.parent
+SOURCES = sorted([*ROOT.glob("fixtures/*.py"), *ROOT.glob("tests/real_world/*.py")])
+
+TRICKY = (
+    "x = 1\r\ny = (1 +\r\n     2)\r\n"  # CRLF
+    "def f(a, *, b=3):\r\n    '''doc\r\n    more'''\r\n    return a\r\n"
+)
+ODD = "@decorator\n# comment\nclass A(B, metaclass=M):  # trailing\n    x: int = 1; y = 2\n\n\n    z = f'{a!r:>{w}}'\n" \
+      "if a:\n    pass\nelif b:\n    pass\nelse:\n    pass\nwith a as (b, c), d: ...\n" \
+      "try:\n    pass\nexcept* E as e:\n    raise\nfinally:\n    del x\n" \
+      "match p:\n    case [1, *rest] if rest:\n        pass\n    case {'k': v, **kw}:\n        pass\n" \
+      "lambda *a, **k: (yield)\n"
+
+
+def _sources():
+    return [(p.name, p.read_text(encoding="utf-8")) for p in SOURCES] + [("crlf", TRICKY), ("odd", ODD)]
+
+
+def _all_nodes(module):
+    return list(MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)) + [module]
+
+
+@pytest.mark.parametrize("name,text", _sources(), ids=[n for n, _ in _sources()])
+def test_positions_equal_position_provider(name, text):
+    module = cst.parse_module(text)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    ours = Positions(module)
+    assert len(expected) > 10
+    for node, rng in expected.items():
+        assert ours[node] == rng, (type(node).__name__, module.code_for_node(node))
+
+
+@pytest.mark.parametrize("name,text", _sources(), ids=[n for n, _ in _sources()])
+def test_index_parents_and_visits_equal_libcst(name, text):
+    module = cst.parse_module(text)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ParentNodeProvider)
+    handle = walk.track(module)
+    parents = walk.parent_map(module)
+    assert isinstance(parents, walk.ParentMap)  # read from the index
+    assert dict(parents.items()) == dict(expected)
+    assert parents.get(module) is None
+
+    # Every subtree, a visitor hooking a few node types (some pruning): same calls as the
+    # recursive walk.
+    calls_fast: list = []
+    calls_slow: list = []
+
+    def make(calls):
+        class V(cst.CSTVisitor):
+            def visit_FunctionDef(self, node):
+                calls.append(("v", id(node)))
+                return len(node.params.params) != 1  # prune some
+
+            def leave_FunctionDef(self, node):
+                calls.append(("l", id(node)))
+
+            def visit_Call(self, node):
+                calls.append(("v", id(node)))
+
+            def leave_Attribute(self, node):
+                calls.append(("l", id(node)))
+
+            def visit_For(self, node):
+                calls.append(("v", id(node)))
+                return False
+
+            def leave_For(self, node):
+                calls.append(("l", id(node)))
+
+        return V()
+
+    for node in _all_nodes(module)[::7]:
+        calls_fast.clear()
+        calls_slow.clear()
+        walk.visit(node, make(calls_fast))
+        walk._visit_recursive(node, make(calls_slow))
+        assert calls_fast == calls_slow
+        assert walk.children(node) == walk._children(node)
+    del handle
+
+
+def test_visit_of_an_untracked_tree_uses_the_recursive_walk():
+    module = cst.parse_module("f(g(1))\n")
+    seen = []
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, node):
+            seen.append(node.func.value)
+
+    assert walk.index_of(module) is None
+    walk.visit(module, V())
+    assert seen == ["f", "g"]
+
+
+def test_a_node_shared_twice_in_a_tree_disables_the_index():
+    name = cst.Name("x")
+    module = cst.Module(body=[cst.SimpleStatementLine([cst.Expr(name)]),
+                              cst.SimpleStatementLine([cst.Expr(name)])])
+    handle = walk.track(module)
+    assert handle.index() is None
+    assert isinstance(walk.parent_map(module), dict)
+
+
+def _node_classes():
+    out, todo = set(), [cst.CSTNode]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in out:
+                out.add(sub)
+                todo.append(sub)
+    return [c for c in out if c.__module__.startswith("libcst.") and not inspect.isabstract(c)]
+
+
+def test_field_order_from_bytecode_matches_the_source():
+    """``_order`` reads the visit order from ``_visit_and_replace_children``'s constants;
+    the source text (what LibCST executes) must say the same for every node class."""
+    classes = _node_classes()
+    assert len(classes) > 150
+    for cls in classes:
+        declared = {f.name for f in dataclasses.fields(cls)}
+        assert walk._order(cls) == walk._order_from_source(cls, declared), cls.__name__
