@@ -200,3 +200,34 @@ def test_sha256_is_hashlibs_small_and_bulk():
 
     for data in (b"", b"x" * 100, os.urandom(3 << 20), b"tail"):  # the third crosses the bulk limit
         assert sha256_hex(data) == hashlib.sha256(data).hexdigest()
+
+
+def test_value_classes_behave_as_the_dataclasses_they_replace():
+    import copy
+    import pickle
+
+    from optimlint.config import Settings
+    from optimlint.diagnostics import Edit, Fix, Location
+    from optimlint.report import ReportOptions
+
+    a, b = Location(2, 5), Location(row=2, column=7)
+    assert (a < b, a <= b, b > a, b >= a, a == Location(2, 5), a != b) == (True,) * 6
+    assert sorted([b, Location(1, 9), a]) == [Location(1, 9), a, b]
+    assert repr(a) == "Location(row=2, column=5)" and len({a, Location(2, 5), b}) == 2
+    with pytest.raises(AttributeError):
+        a.row = 3
+    fix = Fix.safe("Rename", Edit("x", a, b), Edit.insertion("y", b))
+    assert repr(fix.edits[1]) == "Edit(content='y', location=Location(row=2, column=7), " \
+                                 "end_location=Location(row=2, column=7))"
+    for clone in (pickle.loads(pickle.dumps(fix)), copy.deepcopy(fix)):
+        assert clone == fix and hash(clone) == hash(fix) and clone is not fix
+    assert Location(1, 1).__eq__((1, 1)) is NotImplemented
+
+    s = Settings(select=["OPT1"], root="/p")
+    assert s == Settings(["OPT1"], root="/p") and s != Settings(root="/p")
+    assert Settings().select == ["OPT"] and Settings().select is not Settings().select
+    assert repr(Settings()).startswith("Settings(select=['OPT'], ignore=[], extend_select=[]")
+    assert pickle.loads(pickle.dumps(s)) == s
+    with pytest.raises(TypeError):
+        hash(s)
+    assert ReportOptions(quiet=True) == ReportOptions(False, False, True)
