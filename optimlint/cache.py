@@ -90,18 +90,38 @@ def code_key() -> str:
 
         root = os.path.dirname(os.path.abspath(optimlint.__file__))
         parts = [f"{optimlint.__version__}|{FORMAT}"]
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-            for name in sorted(filenames):
-                if name.endswith(".py"):
-                    path = os.path.join(dirpath, name)
-                    try:
-                        st = os.stat(path)
-                    except OSError:
-                        continue
-                    parts.append(f"{os.path.relpath(path, root)}:{st.st_size}:{st.st_mtime_ns};")
+        _stamp_tree(root, "", parts)
         _CODE_KEY = f"{optimlint.__version__}-{sha256_hex(''.join(parts).encode())[:16]}"
     return _CODE_KEY
+
+
+def _stamp_tree(directory: str, prefix: str, parts: list[str]) -> None:
+    """Append ``relative/path.py:size:mtime_ns;`` for every ``.py`` file below ``directory``
+    (``__pycache__`` and linked directories skipped), in ``os.walk``'s order: a directory's
+    files by name, then each subdirectory by name. One scandir per directory and no relpath
+    per file: half the time of ``os.walk``, which every run pays."""
+    try:
+        with os.scandir(directory) as it:
+            entries = list(it)
+    except OSError:
+        return
+    dirs, files = [], []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        (dirs if is_dir else files).append(entry)
+    for entry in sorted(files, key=lambda e: e.name):
+        if entry.name.endswith(".py"):
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            parts.append(f"{prefix}{entry.name}:{st.st_size}:{st.st_mtime_ns};")
+    for entry in sorted(dirs, key=lambda e: e.name):
+        if entry.name != "__pycache__" and not entry.is_symlink():
+            _stamp_tree(entry.path, f"{prefix}{entry.name}{os.sep}", parts)
 
 
 # --------------------------------------------------------------------------- dependencies

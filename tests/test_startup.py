@@ -231,3 +231,22 @@ def test_value_classes_behave_as_the_dataclasses_they_replace():
     with pytest.raises(TypeError):
         hash(s)
     assert ReportOptions(quiet=True) == ReportOptions(False, False, True)
+
+
+def test_code_key_stamps_files_as_os_walk_lists_them(tmp_path):
+    from optimlint.cache import _stamp_tree
+
+    for rel in ("b.py", "a.py", "notes.txt", "sub/z.py", "sub/deeper/y.py", "a_sub/x.py", "__pycache__/c.py",
+                "sub/__pycache__/d.py"):
+        write(tmp_path / rel, "x = 1\n")
+    (tmp_path / "linked").symlink_to(tmp_path / "sub", target_is_directory=True)
+    want = []
+    for dirpath, dirnames, filenames in os.walk(tmp_path):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(dirpath, name))
+                want.append(f"{os.path.relpath(os.path.join(dirpath, name), tmp_path)}:{st.st_size}:{st.st_mtime_ns};")
+    got: list[str] = []
+    _stamp_tree(str(tmp_path), "", got)
+    assert got == want and len(got) == 5
