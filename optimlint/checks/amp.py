@@ -43,7 +43,7 @@ class AmpCheck(Check):
     # Every OPT5xx finding involves a backward and a scaler (a `GradScaler`, or a name such as
     # `scaler` / `grad_scaler`) in the file; `scale` alone is in every attention layer.
     needles = (b"backward(",)
-    requires = ((rb"(?<!def )backward\(",), (rb"caler",))
+    requires = ((rb"backward\((?<!def backward\()",), (rb"caler",))
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)

@@ -25,7 +25,9 @@ class Check:
     # regular expressions (bytes), met when any of them matches. They refine a needle hit that
     # cannot matter (``def backward(``, ``super().forward(``, "optimized" in a docstring) and
     # say "and" (a scheduler rule needs an optimizer in the file too). Ignored when the config
-    # names optimizer or scheduler factories, which can be called anything.
+    # names optimizer or scheduler factories, which can be called anything. Start each
+    # expression with a literal and check the context after it (``backward\((?<!def backward\()``):
+    # Python's re then scans for the literal, 10-40x faster than trying every position.
     requires: ClassVar[tuple[tuple[bytes, ...], ...]] = ()
 
     def run(self, ctx: "FileContext") -> Iterable["Diagnostic"]:

@@ -151,7 +151,7 @@ class ConstructionCheck(Check):
     needles = (b"optim", b"parameters(")
     # An optimizer construction needs ``torch.optim`` / ``optim`` as a word (not "optimized" in
     # a docstring); OPT304 a line that stores something ``_iterator_value`` accepts.
-    requires = ((rb"\boptim\b",
+    requires = ((rb"optim(?<!\woptim)\b",
                  rb"^[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*(?:(?:[\w.]|\[[^\]\n]*\]|\([^()\n]*\))*"
                  rb"\.(?:named_)?parameters\(|(?:\(|(?:filter|map)\(|[\w.]*chain\b)[^\n]*parameters\()"),)
 

@@ -147,7 +147,7 @@ class HygieneCheck(Check):
     # OPT601-603 need a backward (OPT603 a training iteration after the eval()); OPT604 a
     # ``.forward(`` on something other than ``self``, ``super()`` or a call's result.
     needles = (b"backward(", b".forward(")
-    requires = ((rb"(?<!def )backward\(", rb"(?<!\))(?<!\bself)\.forward\("),)
+    requires = ((rb"backward\((?<!def backward\()", rb"\.forward\((?<!\)\.forward\()(?<!\bself\.forward\()"),)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         out: list[Diagnostic] = []

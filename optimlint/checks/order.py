@@ -137,7 +137,7 @@ class OrderCheck(Check):
     # Every rule here needs a backward in the file, except OPT306 (LBFGS) and OPT105 in a
     # Lightning training_step (Lightning runs the backward): `step` alone is in most model files.
     needles = (b"backward(", b"LBFGS", b"clip_grad")
-    requires = ((rb"(?<!def )backward\(", rb"LBFGS", rb"clip_grad"),)
+    requires = ((rb"backward\((?<!def backward\()", rb"LBFGS", rb"clip_grad"),)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)

@@ -42,12 +42,13 @@ def _conds(it: Iteration, ev: Event, level: int) -> tuple:
 
 class SchedulerCheck(Check):
     codes = ("OPT201", "OPT202", "OPT203", "OPT204", "OPT205")
-    needles = (b"lr_scheduler", b"sched", b"get_linear", b"get_cosine", b"get_constant", b"get_polynomial",
-               b"get_inverse", b"get_wsd", b"get_reduce", b"Scheduler", b"_schedule")
+    # A scheduler is built from torch.optim.lr_scheduler or a transformers ``get_*_schedule*``,
+    # or named ``scheduler`` / ``sched`` / ``*_lr_scheduler``: all of them say "sched".
+    needles = (b"sched", b"Sched")
     # Every rule needs an optimizer too (OPT201/203 step one; OPT202/204/205 and Lightning's
     # declarations need a scheduler built from torch.optim or a transformers schedule): not
     # the diffusers noise schedulers of a pipeline file ("optimized" in its docstrings).
-    requires = ((rb"\boptim\b", rb"[Oo]ptimizer", rb"(?<!def )backward\(",
+    requires = ((rb"optim(?<!\woptim)\b", rb"ptimizer(?<=[Oo]ptimizer)", rb"backward\((?<!def backward\()",
                  rb"opt\w*(?:\[[^\]\n]*\])?\s*\.\s*step\(", rb"step\(\s*(?:self\.)?opt", rb"get_scheduler",
                  rb"get_linear", rb"get_cosine", rb"get_constant", rb"get_polynomial", rb"get_inverse",
                  rb"get_wsd", rb"get_reduce"),)
