@@ -309,13 +309,17 @@ def _cpython_verdict(path: str, source: str):
     segmentation fault that would end the run, on a few thousand brackets: CPython refuses
     more than 200); else the syntax error as ``(message, row, column)``, or False when
     CPython could not say where (a NUL byte in a notebook cell)."""
-    import ast
+    # symtable parses like ast.parse (same errors, positions and limits) without building
+    # Python AST objects: 1.75x faster, and its import costs 1 ms where ast's costs 5-14 ms.
+    # It also refuses what only CPython's compiler would (``nonlocal`` at module level, a
+    # duplicate argument): LibCST, which accepts those, has the last word on them.
+    import symtable
     import warnings
 
     try:
         with warnings.catch_warnings():  # invalid escapes and the like: not our business
             warnings.simplefilter("ignore")
-            ast.parse(source)
+            symtable.symtable(source, path, "exec")
     except SyntaxError as exc:
         if exc.msg == "too many nested parentheses":
             return syntax_error(path, f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 1)

@@ -155,3 +155,34 @@ def test_a_factory_scheduler_is_linted_end_to_end(tmp_path):
     result = invoke(["check", "--no-cache", "--output-format", "concise", str(tmp_path / "train.py")])
     assert result.exit_code == 1
     assert "train.py:8:9: OPT201" in result.output
+
+
+# --------------------------------------------------------------------------- the syntax check
+def test_what_only_cpythons_compiler_refuses_is_not_a_syntax_error():
+    """The syntax check (symtable) also refuses a duplicate argument or a module-level
+    ``nonlocal``; LibCST parses them, so they are not OPT000, in a clean file or a candidate."""
+    from conftest import codes_at
+
+    assert codes_at("def f(a, a):\n    return a\n") == []
+    assert codes_at("nonlocal x\n") == []
+    candidate = """
+    import torch
+
+    def helper(a, a):
+        return a
+
+    def train(model, loader):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in loader:
+            model(x).sum().backward()
+            opt.step()
+    """
+    assert codes_at(candidate) == [("OPT101", 10)]
+
+
+def test_a_syntax_error_is_reported_where_cpython_puts_it():
+    from conftest import lint
+
+    [d] = lint("import json\n\nx = json.loads(\n")
+    assert (d.code, d.location.row, d.location.column) == ("OPT000", 3, 15)
+    assert d.message == "SyntaxError: '(' was never closed"
