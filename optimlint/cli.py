@@ -192,7 +192,8 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
 
     try:
         start = paths[0] if paths and os.path.exists(paths[0]) else None
-        settings = load_settings(config_file, start)
+        # Runs that use the results cache also read the validated config from it.
+        settings = load_settings(config_file, start, cache=not (no_cache or fix or diff))
     except ConfigError as exc:
         raise UsageFailure(str(exc)) from None
     if select:

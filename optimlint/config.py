@@ -130,7 +130,15 @@ def _loads(text: str):
     return tomllib.loads(text), tomllib.TOMLDecodeError
 
 
+# The last text ``_mentions_optimlint`` parsed, so that ``load_file`` does not parse it again.
+_PARSED: tuple[str, str, dict] | None = None
+
+
 def _parse_toml(path: str, text: str) -> dict:
+    global _PARSED
+    if _PARSED is not None and _PARSED[:2] == (path, text):
+        data, _PARSED = _PARSED[2], None
+        return data
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
@@ -266,13 +274,25 @@ def settings_from_table(table_data: dict, path: str, text: str, table: tuple[str
 
 
 # --------------------------------------------------------------------------- loading
-def load_file(path: str) -> Settings:
-    """Settings from one file: ``pyproject.toml`` reads ``[tool.optimlint]``, others top level."""
+# What a settings cache entry holds: the fields read from the file (root and config_path
+# follow from its path).
+_STORED = tuple(name for name in Settings._FIELDS if name not in ("root", "config_path"))
+
+
+def load_file(path: str, cache: bool = False) -> Settings:
+    """Settings from one file: ``pyproject.toml`` reads ``[tool.optimlint]``, others top level.
+
+    With ``cache``, a file whose bytes were validated before is read from the settings
+    cache (``optimlint.cache.SettingsCache``) instead of being parsed again.
+    """
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    stored = _stored_settings(path, raw) if cache else None
+    if stored is not None:
+        return stored
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -283,11 +303,31 @@ def load_file(path: str) -> Settings:
         table = tool.get("optimlint", {}) if isinstance(tool, dict) else {}
         if not isinstance(table, dict):
             raise ConfigError(f"{_where(path, text, ('tool',), 'optimlint')}: `tool.optimlint` must be a table")
-        return settings_from_table(table, path, text, ("tool", "optimlint"))
-    return settings_from_table(data, path, text, ())
+        settings = settings_from_table(table, path, text, ("tool", "optimlint"))
+    else:
+        settings = settings_from_table(data, path, text, ())
+    if cache:
+        from optimlint.cache import SettingsCache, sha256_hex
+
+        SettingsCache(path).put_fields(path, sha256_hex(raw), {name: getattr(settings, name) for name in _STORED})
+    return settings
 
 
-def find_config(start: str) -> str | None:
+def _stored_settings(path: str, raw: bytes) -> Settings | None:
+    """The settings cached for ``path`` holding ``raw``, or None."""
+    from optimlint.cache import SettingsCache, sha256_hex
+
+    fields = SettingsCache(path).get_fields(path, sha256_hex(raw))
+    if fields is None or set(fields) != set(_STORED):
+        return None
+    absolute = os.path.abspath(path)
+    try:
+        return Settings(**fields, root=os.path.dirname(absolute), config_path=absolute)
+    except TypeError:  # pragma: no cover - a foreign entry
+        return None
+
+
+def find_config(start: str, cache: bool = False) -> str | None:
     """The nearest ``optimlint.toml`` or ``pyproject.toml`` with ``[tool.optimlint]``."""
     current = os.path.abspath(start)
     if not os.path.isdir(current):
@@ -297,7 +337,7 @@ def find_config(start: str) -> str | None:
         if os.path.isfile(candidate):
             return candidate
         candidate = os.path.join(current, "pyproject.toml")
-        if os.path.isfile(candidate) and _mentions_optimlint(candidate):
+        if os.path.isfile(candidate) and _mentions_optimlint(candidate, cache):
             return candidate
         parent = os.path.dirname(current)
         if parent == current:
@@ -305,32 +345,40 @@ def find_config(start: str) -> str | None:
         current = parent
 
 
-def _mentions_optimlint(path: str) -> bool:
+def _mentions_optimlint(path: str, cache: bool = False) -> bool:
+    global _PARSED
     try:
         with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8", "replace")
+            raw = fh.read()
     except OSError:
         return False
+    text = raw.decode("utf-8", "replace")
     if "optimlint" not in text:
         return False
+    if cache and _stored_settings(path, raw) is not None:
+        return True  # validated before: it has the table
     try:
         data, _ = _loads(text)
     except Exception:
         return True  # let load_file report the invalid TOML with its line
+    _PARSED = (path, text, data)
     tool = data.get("tool")
     return isinstance(tool, dict) and "optimlint" in tool
 
 
-def load_settings(config: str | None = None, start: str | None = None) -> Settings:
-    """Settings for a run: ``config`` if given, else the nearest config above ``start``."""
+def load_settings(config: str | None = None, start: str | None = None, cache: bool = False) -> Settings:
+    """Settings for a run: ``config`` if given, else the nearest config above ``start``.
+
+    ``cache``: read and write validated configs in the settings cache (what runs that use
+    the results cache do)."""
     if config is not None:
         if not os.path.isfile(config):
             raise ConfigError(f"{config}: config file not found")
-        return load_file(config)
-    found = find_config(start or os.getcwd())
+        return load_file(config, cache)
+    found = find_config(start or os.getcwd(), cache)
     if found is None:
         return Settings(root=os.getcwd())
-    return load_file(found)
+    return load_file(found, cache)
 
 
 def validate_selectors(values, option: str) -> list[str]:

@@ -92,7 +92,7 @@ RUN = textwrap.dedent("""
         cli.main(sys.argv[2:])
     except SystemExit as exc:
         code = exc.code
-    loaded = sorted(m for m in ("click", "pathlib", "hashlib", "libcst") if m in sys.modules)
+    loaded = sorted(m for m in ("click", "pathlib", "hashlib", "libcst", "tomllib") if m in sys.modules)
     print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
 """)
 
@@ -172,6 +172,63 @@ def test_help_and_version_still_come_from_click(tree):
     for decls, _ in cli.CHECK_OPTIONS:
         assert decls[0].split("/")[0] in out
     assert run_cli(tree, "fast", "--version")[1] == "optimlint, version 0.1.0\n"
+
+
+# --------------------------------------------------------------------------- config from the cache
+CONFIG = '[tool.optimlint]\nselect = ["OPT1"]\n\n[tool.optimlint.per-file-ignores]\n"gen/*" = ["OPT102"]\n'
+
+
+def test_an_unchanged_config_is_read_from_the_cache(tree):
+    write(tree / "pyproject.toml", CONFIG)
+    runs = [run_cli(tree, "fast", "check", "--output-format", "concise", "train.py") for _ in range(3)]
+    assert runs[0][:3] == runs[1][:3] == runs[2][:3]
+    assert runs[0][0] == 1 and "OPT102" in runs[0][1]
+    assert "tomllib" in runs[0][3] and "tomllib" not in runs[1][3] and "tomllib" not in runs[2][3]
+    assert list((tree / ".optimlint_cache").rglob("*.settings"))
+
+
+def test_an_edited_config_is_read_again(tree):
+    write(tree / "pyproject.toml", CONFIG)
+    assert run_cli(tree, "fast", "check", "-q", "train.py")[0] == 1
+    write(tree / "pyproject.toml", CONFIG.replace('["OPT1"]', '["OPT3"]'))
+    code, out, _, loaded = run_cli(tree, "fast", "check", "-q", "train.py")
+    assert (code, out) == (0, "") and "tomllib" in loaded
+
+
+def test_a_bad_config_is_reported_every_run(tree):
+    write(tree / "pyproject.toml", CONFIG.replace("select", "selcet"))
+    first, second = (run_cli(tree, "fast", "check", "serving.py") for _ in range(2))
+    assert first[:3] == second[:3] and first[0] == 2 and "unknown key `selcet`" in first[2]
+    assert not list(tree.rglob("*.settings"))
+
+
+@pytest.mark.parametrize("flag", ["--no-cache", "--fix", "--diff"])
+def test_runs_without_the_results_cache_neither_read_nor_write_the_config_entry(tree, flag):
+    write(tree / "pyproject.toml", CONFIG)
+    run_cli(tree, "fast", "check", flag, "serving.py")
+    assert not list(tree.rglob("*.settings"))
+    run_cli(tree, "fast", "check", "serving.py")
+    assert "tomllib" in run_cli(tree, "fast", "check", flag, "serving.py")[3]
+
+
+@pytest.mark.parametrize("garbage", [b"", b"{not json", b'{"path": 3}', b'{"settings": {"select": 1}}', b"[]"])
+def test_a_corrupt_config_entry_is_parsed_again(tree, garbage):
+    write(tree / "pyproject.toml", CONFIG)
+    want = run_cli(tree, "fast", "check", "--output-format", "concise", "train.py")
+    for entry in tree.rglob("*.settings"):
+        entry.write_bytes(garbage)
+    again = run_cli(tree, "fast", "check", "--output-format", "concise", "train.py")
+    assert again[:3] == want[:3] and "tomllib" in again[3]
+
+
+def test_cached_settings_equal_the_parsed_ones(tmp_path):
+    from optimlint.config import load_settings
+
+    write(tmp_path / "optimlint.toml", 'select = ["OPT1", "OPT3"]\nunsafe-fixes = true\nextend-exclude = ["gen"]\n'
+                                       'optimizer-factories = ["lib.make_opt"]\n[per-file-ignores]\n"a/*" = ["OPT104"]\n')
+    parsed = load_settings(start=str(tmp_path), cache=True)
+    assert load_settings(start=str(tmp_path), cache=True) == parsed == load_settings(start=str(tmp_path))
+    assert parsed.per_file_ignores == {"a/*": ["OPT104"]} and parsed.root == str(tmp_path)
 
 
 # --------------------------------------------------------------------------- the pieces
