@@ -264,20 +264,32 @@ def may_fire(raw: bytes, enabled, factories: tuple[bytes, ...] = ()) -> bool:
             from optimlint.checks.base import all_checks
 
             table = _table(all_checks())
-    return any(codes.intersection(enabled) and is_candidate(raw, needles, requires, factories)
+    # Most files hold no needle at all: scan for each distinct needle once (checks share some).
+    hits: dict[bytes, bool] = {}
+    return any(codes.intersection(enabled) and is_candidate(raw, needles, requires, factories, hits)
                for codes, needles, requires in table)
 
 
-def is_candidate(raw: bytes, needles, requires, factories: tuple[bytes, ...] = ()) -> bool:
+def is_candidate(raw: bytes, needles, requires, factories: tuple[bytes, ...] = (),
+                 hits: dict[bytes, bool] | None = None) -> bool:
     """``raw`` holds one of ``needles`` and meets every group of ``requires`` (a group is met
     when one of its regular expressions matches).
 
     ``factories`` (from ``factory_needles``): with configured factories, which can be called
     anything, a file is a candidate when it holds a needle or a factory's name.
+    ``hits``: what earlier calls found of each needle in ``raw`` (read and filled).
     """
     if factories:
         return any(n in raw for n in needles) or any(f in raw for f in factories)
-    if not any(n in raw for n in needles):
+    if hits is None:
+        hits = {}
+    for n in needles:
+        hit = hits.get(n)
+        if hit is None:
+            hit = hits[n] = n in raw
+        if hit:
+            break
+    else:
         return False
     return all(any(_regex(p).search(raw) for p in group) for group in requires)
 
