@@ -88,21 +88,25 @@ _GLOB_CHARS = frozenset("*?[\\")
 class Pattern:
     """One gitignore line, compiled. ``base`` is the directory it is relative to.
 
-    A pattern without glob characters (every default exclude: ``.git``, ``build`` ...) is
-    matched by comparing strings; the others by a regex, compiled on first use. Compiling
-    the default excludes' regexes cost more than the rest of a clean file's run.
+    The common shapes are matched by comparing strings: a name or path without glob
+    characters (every default exclude: ``.git``, ``build`` ...), and, without ``/``,
+    ``*SUFFIX`` (``*.egg-info``) and ``PREFIX*`` (``.coverage.*``); the others by a regex,
+    compiled on first use. Compiling the regexes of the default excludes and a typical
+    ``.gitignore`` cost more than the rest of a clean file's run.
     """
 
-    __slots__ = ("negated", "dir_only", "text", "_body", "_literal", "_anchored", "_regex")
+    __slots__ = ("negated", "dir_only", "text", "_body", "_literal", "_shape", "_regex")
 
     def __init__(self, body: str, negated: bool, dir_only: bool, text: str,
-                 literal: str | None = None, anchored: bool = False) -> None:
+                 literal: str | None = None, shape: str | None = None) -> None:
         self.negated = negated
         self.dir_only = dir_only
         self.text = text
         self._body = body  # the regex, matched against the whole relative path
-        self._literal = literal  # or: the path (anchored) or last components (not) to compare
-        self._anchored = anchored
+        # Or, when ``shape`` is set, the string that ``rel`` ("path", anchored) or its last
+        # component ("name", "suffix", "prefix") must equal, end with or start with.
+        self._literal = literal
+        self._shape = shape
         self._regex = None
 
     def __repr__(self) -> str:
@@ -138,16 +142,29 @@ class Pattern:
         body = _glob_to_regex(text)
         if not anchored:
             body = "(?:.*/)?" + body  # matches at any depth below the base
-        literal = None if _GLOB_CHARS.intersection(text) else text
-        return cls(body, negated, dir_only, line.strip(), literal, anchored)
+        literal, shape = None, None
+        if not _GLOB_CHARS.intersection(text):
+            literal, shape = text, ("path" if anchored else "name")
+        elif not anchored and len(text) > 1:  # one component: the regex matches the last one
+            if text[0] == "*" and not _GLOB_CHARS.intersection(text[1:]):
+                literal, shape = text[1:], "suffix"
+            elif text[-1] == "*" and not _GLOB_CHARS.intersection(text[:-1]):
+                literal, shape = text[:-1], "prefix"
+        return cls(body, negated, dir_only, line.strip(), literal, shape)
 
     def matches(self, rel: str, is_dir: bool) -> bool:
         if self.dir_only and not is_dir:
             return False
-        literal = self._literal
-        if literal is not None:  # what the regex would match, without compiling it
-            return rel == literal or (not self._anchored and rel.endswith("/" + literal))
-        return self.regex.match(rel) is not None
+        shape = self._shape
+        if shape is None:
+            return self.regex.match(rel) is not None
+        # What the regex would match, without compiling it.
+        if shape == "path":
+            return rel == self._literal
+        name = rel[rel.rfind("/") + 1:]
+        if shape == "name":
+            return name == self._literal
+        return name.endswith(self._literal) if shape == "suffix" else name.startswith(self._literal)
 
 
 class IgnoreFile:

@@ -238,9 +238,13 @@ def test_path_parts_is_pathlibs(path):
     assert path_parts(path) == pathlib.Path(path).parts
 
 
-PATTERNS = [*DEFAULT_EXCLUDES, "a/b", "/build", "foo/", "!keep", "x.py", "*.py", "data/**", "[ab].py"]
+PATTERNS = [*DEFAULT_EXCLUDES, "a/b", "/build", "foo/", "!keep", "x.py", "*.py", "data/**", "[ab].py",
+            "*.egg-info/", ".coverage.*", "*$py.class", "*.py,cover", "lib*", "*", "**", "*.py*", "*.py[cod]",
+            "/*.py", "src/*.py", "*/build", "?.py", "\\*.py", "*\\", "a*b"]
 RELS = ["build", "x/build", "xbuild", "build/x", "a/b", "c/a/b", ".git", "x/.git", "foo", "keep", "x.py",
-        "sub/x.py", "a.py", "data/z", "b.py", "node_modules", "a\nb/build"]
+        "sub/x.py", "a.py", "data/z", "b.py", "node_modules", "a\nb/build", "x.egg-info", "p/q.egg-info",
+        ".coverage.1", "a/.coverage.x/y", "a/b$py.class", "lib64", "a/liba/b", "m.pyc", "src/m.py", "*.py",
+        "py", "", "ab", "a/xb"]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
