@@ -78,6 +78,8 @@ def test_forward_candidates(text, candidate):
     ("from torch import optim\nopt = optim.Adam(params)", True),
     ("from torch.optim import Adam", True),
     ("params = model.parameters()", True),
+    ("import torch\n\nparams = model.parameters()\n", True),
+    ("import torch\r\n\r\nparams: Iterator = model.parameters()\r\n", True),
     ("params = self.layers[0].parameters()", True),
     ("params = get_model().named_parameters()", True),
     ("params = filter(lambda p: p.requires_grad, model.parameters())", True),

@@ -151,8 +151,12 @@ class ConstructionCheck(Check):
     needles = (b"optim", b"parameters(")
     # An optimizer construction needs ``torch.optim`` / ``optim`` as a word (not "optimized" in
     # a docstring); OPT304 a line that stores something ``_iterator_value`` accepts.
+    # (``\n``, not ``^``, starts the OPT304 line pattern: a literal is scanned for, ``^`` is
+    # tried at every position; ``\A`` covers the first line.)
     requires = ((rb"optim(?<!\woptim)\b",
-                 rb"^[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*(?:(?:[\w.]|\[[^\]\n]*\]|\([^()\n]*\))*"
+                 rb"\n[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*(?:(?:[\w.]|\[[^\]\n]*\]|\([^()\n]*\))*"
+                 rb"\.(?:named_)?parameters\(|(?:\(|(?:filter|map)\(|[\w.]*chain\b)[^\n]*parameters\()",
+                 rb"\A[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*(?:(?:[\w.]|\[[^\]\n]*\]|\([^()\n]*\))*"
                  rb"\.(?:named_)?parameters\(|(?:\(|(?:filter|map)\(|[\w.]*chain\b)[^\n]*parameters\()"),)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
@@ -408,7 +412,8 @@ class ConstructionCheck(Check):
         for local, target in bound.items():
             if target in ("torch.optim.AdamW", "torch.optim.adamw.AdamW"):
                 return Fix.unsafe(msg, ctx.replace(f, local))
-        if "AdamW" in bound or "AdamW" in ctx.source or f.value != "Adam":
+        if "AdamW" in bound or f.value != "Adam" or ctx.cached(("construction", "AdamW in source"),
+                                                              lambda: "AdamW" in ctx.source):
             return None
         # ``from torch.optim import Adam`` at module level: import AdamW beside it.
         for stmt in ctx.module.body:
