@@ -311,3 +311,16 @@ def test_code_key_stamps_files_as_os_walk_lists_them(tmp_path):
     got: list[str] = []
     _stamp_tree(str(tmp_path), "", got)
     assert got == want and len(got) == 5
+
+
+def test_diagnostic_replace_is_dataclasses_replace():
+    import dataclasses
+
+    from optimlint.diagnostics import Diagnostic, Location
+
+    d = Diagnostic("OPT101", "missing-zero-grad", "m", "t.py", Location(3, 1), Location(3, 9), noqa_row=4)
+    for changes in ({}, {"runtime": "confirmed", "extra": {"cell": 2}}, {"location": Location(1, 1)}):
+        assert d.replace(**changes) == dataclasses.replace(d, **changes)
+    assert d.replace(fix=None) is not d and d.with_fix(None) == d
+    with pytest.raises(TypeError):
+        d.replace(colour="red")
