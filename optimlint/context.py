@@ -49,7 +49,7 @@ class FileContext:
         except KeyError:
             from optimlint.analysis.positions import Positions
 
-            found = self._cache["positions"] = Positions(self.module)
+            found = self._cache["positions"] = Positions(self.module, self.source, self.parents.get)
             return found
 
     @property

@@ -223,6 +223,16 @@ class Analysis:
         self.sites = v.sites
         self.add_groups = v.add_groups
         self._pf: M.ParsedFile | None = None
+        # name_use is a pure function of (scope, name); every optimizer site of a scope asks
+        # the same names (the module scope once per site made big files quadratic).
+        self._uses: dict[tuple[int, str], tuple[cst.CSTNode, NameUse]] = {}
+
+    def _name_use(self, scope: cst.CSTNode, name: str) -> NameUse:
+        key = (id(scope), name)
+        found = self._uses.get(key)
+        if found is None:
+            found = self._uses[key] = (scope, name_use(scope, name))
+        return found[1]
 
     @property
     def pf(self) -> M.ParsedFile:
@@ -234,10 +244,10 @@ class Analysis:
     def lookup(self, scopes: tuple, name: str) -> tuple[cst.CSTNode, NameUse] | None:
         """The innermost function (or the module) that binds ``name``, and how."""
         for scope in reversed([s for s in scopes if isinstance(s, cst.FunctionDef)]):
-            use = name_use(scope, name)
+            use = self._name_use(scope, name)
             if use.values or use.opaque or use.mutations:
                 return scope, use
-        use = name_use(self.ctx.module, name)
+        use = self._name_use(self.ctx.module, name)
         if use.values or use.opaque or use.mutations:
             return self.ctx.module, use
         return None
