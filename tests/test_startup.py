@@ -324,3 +324,27 @@ def test_diagnostic_replace_is_dataclasses_replace():
     assert d.replace(fix=None) is not d and d.with_fix(None) == d
     with pytest.raises(TypeError):
         d.replace(colour="red")
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"x = 1\n", b"\xef\xbb\xbfx = 1\n", b"# -*- coding: latin-1 -*-\nx = '\xe9'\n",
+    b"#!/usr/bin/env python\n# coding=cp1252\n", b"x = 1\n# coding: latin-1\n", b"\n\n# coding: latin-1\n",
+    b"open(p, encoding='utf-8')\n", b"\xff\xfe = 1\n", b"# \xff\n# coding: latin-1\n", b"#!py\r# coding: latin-1\r",
+    b"\xef\xbb\xbf# coding: utf-8\n", b"# encoding: utf-8\nx = 1\n", b"# coding\nx\n", b"\xe9\n\xe9\n# coding: x\n",
+])
+def test_encoding_detection_matches_tokenize(raw):
+    import io
+    import tokenize
+
+    from optimlint.sources import SourceError, _detect_encoding
+
+    try:
+        want = tokenize.detect_encoding(io.BytesIO(raw).readline)[0]
+    except SyntaxError as exc:
+        want = SourceError if not str(exc).startswith("invalid or missing") else (
+            "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8")
+    if want is SourceError:
+        with pytest.raises(SourceError):
+            _detect_encoding(raw)
+    else:
+        assert _detect_encoding(raw) == want
