@@ -1021,12 +1021,27 @@ def test_added_group_disjoint_or_on_a_rebuilt_optimizer_is_silent():
     assert rows(body) == []
 
 
-def test_needles_cover_every_torch_optimizer():
+@pytest.mark.parametrize("head, call", [
+    ("import torch", "torch.optim.{}"),
+    ("from torch.optim import {} as Opt", "Opt"),
+    ("from torch import optim", "optim.{}"),
+    ("import torch.optim as O", "O.{}"),
+    ("from torch.optim.adam import {}", "{}"),
+])
+def test_every_spelling_of_every_torch_optimizer_is_a_candidate(head, call):
+    from optimlint import engine
     from optimlint.analysis.symbols import OPTIMIZER_KEYS
-    from optimlint.checks.groups import GroupsCheck
 
     for name in OPTIMIZER_KEYS:
-        assert any(n.decode() in name for n in GroupsCheck.needles), name
+        text = f"{head.format(name)}\nopt = {call.format(name)}(model.parameters(), lr=0.1)\n"
+        assert engine.may_fire(text.encode(), {"OPT401", "OPT402", "OPT403"}), text
+
+
+def test_a_keras_optimizer_is_not_a_candidate():
+    from optimlint import engine
+
+    text = b"import tensorflow as tf\nopt = tf.keras.optimizers.Adam(learning_rate=1e-3)\n"
+    assert not engine.may_fire(text, {"OPT401", "OPT402", "OPT403"})
 
 
 def test_bert_style_decay_split_with_a_misspelt_weight_decay():

@@ -557,9 +557,10 @@ _MAY_BUILD = re.compile(r"\b(?:%s)\b\s*(?:\(|as\b)|add_param_group" % "|".join(s
 
 class GroupsCheck(Check):
     codes = ("OPT401", "OPT402", "OPT403")
-    # an optimizer class name ("Adam" also covers AdamW, NAdam, RAdam, SparseAdam, Adamax)
-    needles = (b"SGD", b"Adam", b"RMSprop", b"Adagrad", b"Adadelta", b"ASGD", b"LBFGS", b"Rprop",
-               b"Adafactor", b"Muon", b"add_param_group")
+    # A torch optimizer is named through ``torch.optim`` / ``optim`` (an import or a dotted
+    # name), which a group added with ``add_param_group`` needs too (built in the same scope).
+    needles = (b"optim",)
+    requires = ((rb"optim(?<!\woptim)\b",),)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         if not _MAY_BUILD.search(ctx.source):
