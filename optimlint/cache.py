@@ -5,6 +5,7 @@ Like Ruff's ``.ruff_cache``, it lives in the project root (``settings.root``) as
 nor backup tools pick it up. Layout::
 
     .optimlint_cache/<optimlint key>/<settings key>/<path key>.json
+    .optimlint_cache/<optimlint key>/<key of "config file">/<config path key>.settings
 
 - the *optimlint key* is the version plus a stamp of the installed package's sources (so
   an edited checkout never serves results of the code it had before);
@@ -13,7 +14,10 @@ nor backup tools pick it up. Layout::
 - one entry per linted path (its key hashes the absolute path), holding the SHA-256 of the
   file's bytes and the ``FileResult``. An entry is used only when the path and the hash
   match; files that the lint of this one read (cross-file class resolution, reported with
-  :func:`record_dependency`) are listed with their hashes and must match too.
+  :func:`record_dependency`) are listed with their hashes and must match too;
+- the ``.settings`` entries hold a config file's validated settings, by its path and the
+  SHA-256 of its bytes (``SettingsCache``: an unchanged config is neither imported into
+  tomllib nor validated again).
 
 Entries are JSON (never pickle: a cache directory committed to a cloned repository must not
 be able to run code), written atomically (temporary file + ``os.replace``). Anything wrong
