@@ -16,7 +16,7 @@ nor backup tools pick it up. Layout::
   match; files that the lint of this one read (cross-file class resolution, reported with
   :func:`record_dependency`) are listed with their hashes and must match too;
 - the ``.settings`` entries hold a config file's validated settings, by its path and the
-  SHA-256 of its bytes (``SettingsCache``: an unchanged config is neither imported into
+  SHA-256 of its bytes (``SettingsCache``: an unchanged config is neither parsed with
   tomllib nor validated again).
 
 Entries are JSON (never pickle: a cache directory committed to a cloned repository must not
