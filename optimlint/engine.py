@@ -599,15 +599,23 @@ def _lint_files(files: list[str], settings: Settings, options: RunOptions,
         todo.append(i)
         size = len(raw) if raw is not None else 0
         total_bytes += size
-        if raw is not None and may_fire(raw, enabled, factories):
-            candidate_bytes += size
-            size *= 20  # LibCST and the analysis: ~20x CPython's parse
         weights.append(size)
 
+    warm = True
+    if want_bytes and total_bytes < parallel.MIN_TOTAL_BYTES:
+        # Whether a pool pays depends on how much LibCST will parse, and a candidate weighs
+        # ~20x as much (LibCST and the analysis against CPython's parse). Over a big tree the
+        # pool is decided already, and this scan would be serial work before it starts
+        # (0.5 s on the transformers wheel): the biggest files go first, by size alone.
+        for k, i in enumerate(todo):
+            raw = _read_bytes(files[i])
+            if raw is not None and may_fire(raw, enabled, factories):
+                candidate_bytes += len(raw)
+                weights[k] *= 20
+        warm = candidate_bytes > 0
     if parallel.worth_a_pool(jobs, len(todo), candidate_bytes, total_bytes):
         parallel.lint_in_pool([files[i] for i in todo], weights, settings, options, jobs,
-                              lambda k, result, deps: finish(todo[k], result, deps),
-                              warm=candidate_bytes > 0)
+                              lambda k, result, deps: finish(todo[k], result, deps), warm=warm)
     else:
         for i in todo:
             finish(i, *parallel.lint_one(files[i], settings, options))

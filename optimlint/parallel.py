@@ -95,11 +95,23 @@ def _context():
     return multiprocessing.get_context()
 
 
-def _chunks(order: list[int], jobs: int) -> list[list[int]]:
-    """Split ``order`` (indices, heaviest first) into about ``8 * jobs`` chunks."""
-    n = len(order)
-    size = max(1, min(64, n // (jobs * 8) or 1))
-    return [order[i:i + size] for i in range(0, n, size)]
+def _chunks(order: list[int], weights: Sequence[int], jobs: int) -> list[list[int]]:
+    """Split ``order`` (indices, heaviest first) into chunks of about equal weight, about
+    ``16 * jobs`` of them and at most 64 files each: the biggest files go one or a few
+    at a time, so no worker is left with a long chunk while the other waits."""
+    target = max(1, sum(weights[i] for i in order) // (jobs * 16))
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    load = 0
+    for i in order:
+        current.append(i)
+        load += weights[i]
+        if load >= target or len(current) == 64:
+            chunks.append(current)
+            current, load = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def lint_in_pool(paths: Sequence[str], weights: Sequence[int], settings, options, jobs: int,
@@ -112,7 +124,7 @@ def lint_in_pool(paths: Sequence[str], weights: Sequence[int], settings, options
     if warm:
         _warm_up()
     order = sorted(range(len(paths)), key=lambda i: -weights[i])
-    chunks = _chunks(order, jobs)
+    chunks = _chunks(order, weights, jobs)
     workers = min(jobs, len(chunks))
     broken: list[int] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
