@@ -313,15 +313,20 @@ def test_code_key_stamps_files_as_os_walk_lists_them(tmp_path):
     assert got == want and len(got) == 5
 
 
-def test_diagnostic_replace_is_dataclasses_replace():
-    import dataclasses
-
+def test_diagnostic_replace_copies_with_changes():
     from optimlint.diagnostics import Diagnostic, Location
 
-    d = Diagnostic("OPT101", "missing-zero-grad", "m", "t.py", Location(3, 1), Location(3, 9), noqa_row=4)
+    def make(**changes):
+        fields = {"code": "OPT101", "name": "missing-zero-grad", "message": "m", "filename": "t.py",
+                  "location": Location(3, 1), "end_location": Location(3, 9), "noqa_row": 4}
+        return Diagnostic(**{**fields, **changes})
+
+    d = make()
     for changes in ({}, {"runtime": "confirmed", "extra": {"cell": 2}}, {"location": Location(1, 1)}):
-        assert d.replace(**changes) == dataclasses.replace(d, **changes)
-    assert d.replace(fix=None) is not d and d.with_fix(None) == d
+        copy = d.replace(**changes)
+        assert copy == make(**changes) and copy is not d
+    assert d.replace(location=Location(1, 1)).noqa_row == 4  # kept, not recomputed
+    assert d.with_fix(None) == d and d == make() and d.extra == {}
     with pytest.raises(TypeError):
         d.replace(colour="red")
 
