@@ -10,7 +10,9 @@ belongs to exactly one row of one cell:
   backslash-continued rows), ``?help`` / ``obj?``, ``x = !cmd`` / ``x = %magic``, the
   autocall escapes ``/ , ;``; an indented one becomes ``pass`` so the block around it still
   parses (``if IN_COLAB:\\n    !pip install timm``);
-- a cell magic (``%%time``, ``%%bash``...) blanks its whole cell;
+- a cell magic (``%%bash``, ``%%timeit``...) blanks its whole cell, except those that run
+  their body once as the cell's Python (``%%time``, ``%%capture``: a training loop is
+  often timed): only their magic row is blanked;
 - a cell whose language is not Python (VS Code's per-cell ``languageId``), and every cell of
   a notebook whose kernel language is not Python.
 
@@ -271,10 +273,19 @@ def _opens_block(rows: list[str]) -> bool:
     return False
 
 
+# Cell magics that run their body once, as ordinary Python in the notebook's namespace.
+_PYTHON_CELL_MAGICS = frozenset({"time", "capture"})
+
+
 def _is_cell_magic(rows: list[str]) -> bool:
+    """The cell starts with a cell magic whose body is not plain Python run once."""
     for row in rows:
         if row.strip():
-            return row.lstrip().startswith("%%")
+            stripped = row.lstrip()
+            if not stripped.startswith("%%"):
+                return False
+            name = stripped[2:].split(None, 1)[0] if stripped[2:].strip() else ""
+            return name not in _PYTHON_CELL_MAGICS
     return False
 
 
