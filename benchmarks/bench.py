@@ -33,7 +33,6 @@ import os
 import platform
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -217,14 +216,54 @@ def markdown(results: dict) -> str:
                        f"| {r['wall'] / cold:.2f}x |")
     out += ["", "| single file | wall (median) | CPU (same run) | peak RSS | walls of all runs |",
             "|---|---|---|---|---|"]
-    for key, label in (("precommit_clean", "clean file via the pre-commit entry (`check --force-exclude`)"),
+    for key, label in (("precommit_clean", "clean file via the pre-commit entry (`python -m optimlint check --force-exclude`)"),
+                       ("precommit_script", "the same through the installed `optimlint` script (what pre-commit runs)"),
                        ("script_1000", "1,000-line training script with findings (`--no-cache`)")):
         r = results.get(key)
         if r is None:
             continue
         out.append(f"| {label} | {r['wall'] * 1000:.0f} ms | {r['cpu'] * 1000:.0f} ms | {r['maxrss_kib'] / 1024:.0f} MB "
                    f"| {', '.join(f'{w * 1000:.0f}' for w in r['walls'])} ms |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out + goals(results)) + "\n"
+
+
+def goals(results: dict) -> list[str]:
+    """issue 6's goals against this run's figures (wall times; ratios within this run)."""
+    main = [r for r in results["corpora"] if r["corpus"] in ("transformers", "diffusers") and "optimlint_cold" in r]
+
+    def each(fn) -> str:
+        return ", ".join(f"{r['corpus']} {fn(r)}" for r in main)
+
+    def verdict(ok: bool) -> str:
+        return "yes" if ok else "no"
+
+    rows = []
+    with_tf = [r for r in main if "torchfix" in r]
+    if with_tf:
+        ratios = [r["torchfix"]["wall"] / r["optimlint_cold"]["wall"] for r in with_tf]
+        rows.append(("cold >= 100x faster than TorchFix", verdict(min(ratios) >= 100),
+                     ", ".join(f"{r['corpus']} {x:.0f}x" for r, x in zip(with_tf, ratios))))
+    with_ruff = [r for r in main if "ruff" in r]
+    if with_ruff:
+        ratios = [r["optimlint_cold"]["wall"] / r["ruff"]["wall"] for r in with_ruff]
+        rows.append(("cold within 1.5x of `ruff --select ALL --no-cache`", verdict(max(ratios) <= 1.5),
+                     ", ".join(f"{r['corpus']} {x:.2f}x ruff's wall" for r, x in zip(with_ruff, ratios))))
+    if main:
+        rows.append(("warm <= 1 s", verdict(all(r["optimlint_warm"]["wall"] <= 1 for r in main)),
+                     each(lambda r: fmt_s(r["optimlint_warm"]["wall"]))))
+        rss = [max(r[k]["maxrss_kib"] for k in ("optimlint_cold", "optimlint_fill", "optimlint_warm")) / 1024
+               for r in main]
+        rows.append(("peak RSS <= 300 MB", verdict(max(rss) <= 300),
+                     ", ".join(f"{r['corpus']} {x:.0f} MB" for r, x in zip(main, rss))))
+    for key, label, limit in (("precommit_clean", "clean file via pre-commit <= 60 ms (`python -m`)", 0.060),
+                              ("precommit_script", "clean file via pre-commit <= 60 ms (the `optimlint` script)", 0.060),
+                              ("script_1000", "1,000-line script with findings <= 400 ms", 0.400)):
+        r = results.get(key)
+        if r is not None:
+            rows.append((label, verdict(r["wall"] <= limit), f"{r['wall'] * 1000:.0f} ms median"))
+    if not rows:
+        return []
+    return ["", "| goal | met | this run |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         clean.write_text(CLEAN_FILE)
         results["precommit_clean"] = median_wall(
             [args.python, "-m", "optimlint", "check", "--force-exclude", "serving.py"], str(work), env, args.repeat)
+        entry = Path(args.python).parent / "optimlint"  # the console script pip installed
+        if entry.exists():
+            results["precommit_script"] = median_wall(
+                [str(entry), "check", "--force-exclude", "serving.py"], str(work), env, args.repeat)
         script = work / "train_big.py"
         script.write_text(training_script())
         results["script_1000"] = median_wall(
