@@ -188,3 +188,10 @@ def test_a_syntax_error_is_reported_where_cpython_puts_it():
     [d] = lint("import json\n\nx = json.loads(\n")
     assert (d.code, d.location.row, d.location.column) == ("OPT000", 3, 15)
     assert d.message == "SyntaxError: '(' was never closed"
+
+
+def test_long_identifiers_do_not_make_the_filter_quadratic():
+    """From every "opt" of a 90,000-character name an unbounded ``opt\\w*`` rescanned the rest
+    of it (49 s); the patterns' repeats are bounded, so this returns at once."""
+    raw = b"import torch\nlr_sched = 1\nx = " + b"opt" * 30_000 + b"\n" + b"y = " + b"(" * 5_000 + b"\n"
+    assert not engine.may_fire(raw, {"OPT201", "OPT101", "OPT301", "OPT604"})

@@ -47,9 +47,10 @@ class SchedulerCheck(Check):
     needles = (b"sched", b"Sched")
     # Every rule needs an optimizer too (OPT201/203 step one; OPT202/204/205 and Lightning's
     # declarations need a scheduler built from torch.optim or a transformers schedule): not
-    # the diffusers noise schedulers of a pipeline file ("optimized" in its docstrings).
+    # the diffusers noise schedulers of a pipeline file ("optimized" in its docstrings). The
+    # repeats are bounded: from every "opt" of a long identifier, ``\w*`` would rescan it.
     requires = ((rb"optim(?<!\woptim)\b", rb"ptimizer(?<=[Oo]ptimizer)", rb"backward\((?<!def backward\()",
-                 rb"opt\w*(?:\[[^\]\n]*\])?\s*\.\s*step\(", rb"step\(\s*(?:self\.)?opt", rb"get_scheduler",
+                 rb"opt\w{0,40}(?:\[[^\]\n]{0,40}\])?\s{0,8}\.\s{0,8}step\(", rb"step\(\s{0,8}(?:self\.)?opt", rb"get_scheduler",
                  rb"get_linear", rb"get_cosine", rb"get_constant", rb"get_polynomial", rb"get_inverse",
                  rb"get_wsd", rb"get_reduce"),)
 
