@@ -111,13 +111,17 @@ def test_index_parents_and_visits_equal_libcst(name, text):
     assert isinstance(parents, walk.ParentMap)  # read from the index
     assert dict(parents.items()) == dict(expected)
     assert parents.get(module) is None
+    fresh = walk.ParentMap(walk.Index(module))  # trivia parents asked before anything else
+    for node, parent in expected.items():
+        assert fresh.get(node) is parent
+        assert parents.get(node) is parent
 
     # Every subtree, a visitor hooking a few node types (some pruning): same calls as the
     # recursive walk.
     calls_fast: list = []
     calls_slow: list = []
 
-    def make(calls):
+    def make(calls, trivia):
         class V(cst.CSTVisitor):
             def visit_FunctionDef(self, node):
                 calls.append(("v", id(node)))
@@ -139,13 +143,17 @@ def test_index_parents_and_visits_equal_libcst(name, text):
             def leave_For(self, node):
                 calls.append(("l", id(node)))
 
-        return V()
+        class WithTrivia(V):  # hooks a node type the index leaves out
+            def visit_Comma(self, node):
+                calls.append(("v", id(node)))
 
-    for node in _all_nodes(module)[::7]:
+        return WithTrivia() if trivia else V()
+
+    for k, node in enumerate(_all_nodes(module)[::7]):
         calls_fast.clear()
         calls_slow.clear()
-        walk.visit(node, make(calls_fast))
-        walk._visit_recursive(node, make(calls_slow))
+        walk.visit(node, make(calls_fast, k % 5 == 0))
+        walk._visit_recursive(node, make(calls_slow, k % 5 == 0))
         assert calls_fast == calls_slow
         assert walk.children(node) == walk._children(node)
     del handle
@@ -191,3 +199,18 @@ def test_field_order_from_bytecode_matches_the_source():
     for cls in classes:
         declared = {f.name for f in dataclasses.fields(cls)}
         assert walk._order(cls) == walk._order_from_source(cls, declared), cls.__name__
+
+
+@pytest.mark.parametrize("name,text", _sources()[:6], ids=[n for n, _ in _sources()[:6]])
+def test_trivia_subtrees_hold_only_trivia(name, text):
+    """The index leaves trivia out whole: nothing else may hide under a trivia node."""
+    module = cst.parse_module(text)
+    stack = [(module, False)]
+    seen_trivia = 0
+    while stack:
+        node, under_trivia = stack.pop()
+        trivia = walk.is_trivia(type(node))
+        assert trivia or not under_trivia, type(node).__name__
+        seen_trivia += trivia
+        stack.extend((c, trivia) for c in node.children)
+    assert seen_trivia > 10

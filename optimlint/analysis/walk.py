@@ -80,6 +80,56 @@ def _kind(t: type, value: object) -> int:
     return k
 
 
+# Whitespace, comments, operators, commas, dots, brackets: 60% of a tree's nodes, whose
+# subtrees hold nothing else, and which the checks' visitors never hook. The index leaves
+# them out (``visit`` falls back to the full walk for a visitor that hooks one of them, and
+# the parent of one is found by a full parent map built on demand).
+_TRIVIA_MODULES = ("libcst._nodes.whitespace", "libcst._nodes.op")
+_TRIVIA_NAMES = frozenset({"LeftParen", "RightParen", "LeftSquareBracket", "RightSquareBracket",
+                           "LeftCurlyBrace", "RightCurlyBrace"})
+_TRIVIA: dict[type, bool] = {}
+
+
+def is_trivia(cls: type) -> bool:
+    """Whether nodes of class ``cls`` are trivia (False for anything not a LibCST node)."""
+    found = _TRIVIA.get(cls)
+    if found is None:
+        module = getattr(cls, "__module__", "")
+        found = _TRIVIA[cls] = (module in _TRIVIA_MODULES
+                                or (module == "libcst._nodes.expression" and cls.__name__ in _TRIVIA_NAMES))
+    return found
+
+
+_TRIVIA_CLASS_NAMES: frozenset[str] | None = None
+
+
+def _trivia_name(name: str) -> bool:
+    """Whether a visitor hook for class ``name`` (``visit_<name>``) names a trivia class."""
+    global _TRIVIA_CLASS_NAMES
+    if _TRIVIA_CLASS_NAMES is None:
+        import sys
+
+        names = set(_TRIVIA_NAMES)
+        for module in _TRIVIA_MODULES:
+            names.update(n for n, obj in vars(sys.modules[module]).items()
+                         if isinstance(obj, type) and obj.__module__ == module)
+        _TRIVIA_CLASS_NAMES = frozenset(names)
+    return name in _TRIVIA_CLASS_NAMES
+
+
+def _kept_children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """``_children(node)`` without the trivia."""
+    trivia = _TRIVIA
+    out: list[cst.CSTNode] = []
+    for child in _children(node):
+        t = trivia.get(type(child))
+        if t is None:
+            t = is_trivia(type(child))
+        if not t:
+            out.append(child)
+    return out
+
+
 def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
     cls = type(node)
     order = _ORDER.get(cls) or _order(cls)
@@ -107,26 +157,19 @@ def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    found = _find(node)
-    if found is not None:
-        index, i = found
-        nodes, end = index.nodes, index.end
-        out = []
-        j, stop = i + 1, end[i]
-        while j < stop:
-            out.append(nodes[j])
-            j = end[j]
-        return out
     return _children(node)
 
 
 class Index:
-    """Every node under ``root`` in visit order, with subtree ends, parents and the
-    positions of each node type (by class name, as visitors' hooks are named)."""
+    """Every node under ``root`` but the trivia, in visit order, with subtree ends,
+    parents and the positions of each node type (by class name, as visitors' hooks are
+    named)."""
 
-    __slots__ = ("nodes", "end", "parent", "pos", "by_name", "__weakref__")
+    __slots__ = ("root", "nodes", "end", "parent", "pos", "by_name", "usable", "_full_parents", "__weakref__")
 
     def __init__(self, root: cst.CSTNode) -> None:
+        self.root = root
+        self._full_parents: dict[cst.CSTNode, cst.CSTNode] | None = None
         nodes: list[cst.CSTNode] = []
         parent: list[int] = []
         stack: list[cst.CSTNode] = [root]
@@ -136,7 +179,7 @@ class Index:
             i = len(nodes)
             nodes.append(node)
             parent.append(pstack.pop())
-            kids = _children(node)
+            kids = _kept_children(node)
             if kids:
                 kids.reverse()
                 stack.extend(kids)
@@ -158,12 +201,15 @@ class Index:
             else:
                 bucket.append(j)
         self.by_name = by_name
-
-    @property
-    def usable(self) -> bool:
         # A node object that occurs twice in the tree has two preorder positions: the
-        # index could not say which one a visit starts from.
-        return len(self.pos) == len(self.nodes)
+        # index could not say which one a visit starts from. The root must not be trivia.
+        self.usable = len(self.pos) == len(nodes) and not is_trivia(type(root))
+
+    def full_parents(self) -> dict[cst.CSTNode, cst.CSTNode]:
+        """The parent map of every node, trivia included (built once, on demand)."""
+        if self._full_parents is None:
+            self._full_parents = _parent_dict(self.root)
+        return self._full_parents
 
     def locate(self, node: cst.CSTNode) -> int | None:
         i = self.pos.get(id(node))
@@ -213,9 +259,10 @@ class _Tracked:
         self._index: Index | None = None
 
     def index(self) -> Index | None:
-        if self._index is None:
-            self._index = Index(self.root)
-        return self._index if self._index.usable else None
+        index = self._index
+        if index is None:
+            index = self._index = Index(self.root)
+        return index if index.usable else None
 
     def built(self) -> Index | None:
         return self._index if self._index is not None and self._index.usable else None
@@ -272,9 +319,10 @@ def _plain(vcls: type) -> bool:
     return plain
 
 
-def _hooks(vcls: type) -> tuple[frozenset[str], frozenset[str]]:
-    """The node class names ``vcls`` has its own ``visit_``/``leave_`` for (LibCST's
-    defaults do nothing and return None)."""
+def _hooks(vcls: type):
+    """``(enters, leaves, both, trivial)``: the node class names ``vcls`` has its own
+    ``visit_``/``leave_`` for (LibCST's defaults do nothing and return None), and whether
+    one of them names a trivia class (see ``is_trivia``)."""
     hooks = _HOOKS.get(vcls)
     if hooks is None:
         enters: set[str] = set()
@@ -287,8 +335,11 @@ def _hooks(vcls: type) -> tuple[frozenset[str], frozenset[str]]:
                     enters.add(n[6:])
                 elif n.startswith("leave_"):
                     leaves.add(n[6:])
-        hooks = _HOOKS[vcls] = (frozenset(enters), frozenset(leaves))
+        both = enters | leaves
+        trivial = any(_trivia_name(n) for n in both)
+        hooks = _HOOKS[vcls] = (frozenset(enters), frozenset(leaves), frozenset(both), trivial)
     return hooks
+
 
 
 def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
@@ -303,8 +354,11 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
         _visit_recursive(root, visitor)
         return
     index, i = found
-    enters, leaves = _hooks(vcls)
-    picked = index._slice(i, enters | leaves)
+    enters, leaves, hooks, trivial = _hooks(vcls)
+    if trivial:  # the visitor hooks a node type the index leaves out
+        _visit_recursive(root, visitor)
+        return
+    picked = index._slice(i, hooks)
     if not picked:
         return
     nodes, end = index.nodes, index.end
@@ -359,7 +413,8 @@ def _visit_recursive(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
 
 
 class ParentMap:
-    """``{child: parent}`` read from a tree's index (``ParentNodeProvider``'s mapping)."""
+    """``{child: parent}`` read from a tree's index (``ParentNodeProvider``'s mapping); the
+    parent of a trivia node from the full map, built the first time one is asked."""
 
     __slots__ = ("_index",)
 
@@ -367,11 +422,14 @@ class ParentMap:
         self._index = index
 
     def get(self, node: cst.CSTNode, default=None):
-        i = self._index.locate(node)
-        if i is None:
-            return default
-        p = self._index.parent[i]
-        return self._index.nodes[p] if p >= 0 else default
+        index = self._index
+        i = index.pos.get(id(node))
+        if i is not None and index.nodes[i] is node:
+            p = index.parent[i]
+            return index.nodes[p] if p >= 0 else default
+        if is_trivia(type(node)):
+            return index.full_parents().get(node, default)
+        return default
 
     def __getitem__(self, node: cst.CSTNode) -> cst.CSTNode:
         found = self.get(node)
@@ -380,18 +438,16 @@ class ParentMap:
         return found
 
     def __contains__(self, node: object) -> bool:
-        i = self._index.locate(node)  # type: ignore[arg-type]
-        return i is not None and self._index.parent[i] >= 0
+        return self.get(node) is not None  # type: ignore[arg-type]
 
     def __len__(self) -> int:
-        return len(self._index.nodes) - 1
+        return len(self._index.full_parents())
 
     def __iter__(self):
-        return iter(self._index.nodes[1:])
+        return iter(self._index.full_parents())
 
     def items(self):
-        nodes, parent = self._index.nodes, self._index.parent
-        return ((nodes[j], nodes[parent[j]]) for j in range(1, len(nodes)))
+        return self._index.full_parents().items()
 
 
 def parent_map(root: cst.CSTNode):
@@ -399,6 +455,10 @@ def parent_map(root: cst.CSTNode):
     found = _find(root)
     if found is not None and found[1] == 0:
         return ParentMap(found[0])
+    return _parent_dict(root)
+
+
+def _parent_dict(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
     parents: dict[cst.CSTNode, cst.CSTNode] = {}
     stack = [root]
     while stack:
