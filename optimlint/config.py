@@ -20,10 +20,11 @@ import fnmatch
 import os
 import re
 import sys
+from optimlint.records import Record
 from optimlint.registry import ALWAYS_ON, RULES, expand_selector
 
 
-class Settings:
+class Settings(Record):
     """What to lint for and how: the config file's keys, validated.
 
     A plain class with a dataclass's behaviour (fields in this order, keyword or
@@ -53,15 +54,6 @@ class Settings:
         self.root = root
         self.config_path = config_path
 
-    def __repr__(self) -> str:
-        return f"Settings({', '.join(f'{name}={getattr(self, name)!r}' for name in self._FIELDS)})"
-
-    def __eq__(self, other):
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self._FIELDS)
-
-    __hash__ = None  # mutable
 
     def enabled_codes(self) -> set[str]:
         codes: set[str] = set()

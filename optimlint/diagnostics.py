@@ -4,17 +4,17 @@ Locations are Ruff's: 1-based rows and 1-based columns (columns count characters
 not bytes). An Edit replaces the text between two locations (end exclusive) with
 ``content``; an insertion has ``start == end``.
 
-``Location``, ``Edit`` and ``Fix`` are immutable value classes written out by hand rather
-than frozen dataclasses: creating a dataclass costs ~0.5 ms at import, on the start-up
-path of every run (the pre-commit hook's budget is tens of milliseconds). They behave as
-the dataclasses did: keyword or positional construction, ``repr``, equality and hash by
-value, ordering for ``Location``, assignment refused, picklable.
+``Location``, ``Edit`` and ``Fix`` are immutable values and ``Diagnostic`` a mutable record,
+written on ``optimlint.records`` rather than as dataclasses (they are on the start-up path
+of every run); they behave as the dataclasses did: keyword or positional construction,
+``repr``, equality by value (and hash and ordering for ``Location``), picklable.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+
+from optimlint.records import Frozen, Record
 
 
 class Applicability(str, enum.Enum):
@@ -25,37 +25,7 @@ class Applicability(str, enum.Enum):
         return self.value
 
 
-class _Frozen:
-    """Value semantics from ``__slots__``: equality, hash, repr, no assignment, pickling."""
-
-    __slots__ = ()
-
-    def _values(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other):
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"{self.__class__.__qualname__}({fields})"
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name):
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def __reduce__(self):
-        return self.__class__, self._values()
-
-
-class Location(_Frozen):
+class Location(Frozen):
     """A 1-based row and 1-based column (characters, not bytes); ordered by row, then column."""
 
     __slots__ = ("row", "column")
@@ -86,7 +56,7 @@ class Location(_Frozen):
         return (self.row, self.column) >= (other.row, other.column)
 
 
-class Edit(_Frozen):
+class Edit(Frozen):
     """Replace the text from ``location`` to ``end_location`` (exclusive) with ``content``."""
 
     __slots__ = ("content", "location", "end_location")
@@ -106,7 +76,7 @@ class Edit(_Frozen):
         return cls("", start, end)
 
 
-class Fix(_Frozen):
+class Fix(Frozen):
     """Edits that fix one diagnostic, with how safe applying them is."""
 
     __slots__ = ("applicability", "message", "edits")
@@ -129,26 +99,28 @@ class Fix(_Frozen):
 DOCS_URL = "https://optimlint.dev/rules/{code}"
 
 
-@dataclass
-class Diagnostic:
+class Diagnostic(Record):
     """One finding: Ruff's JSON fields, plus the rule's name and the runtime verdict."""
 
-    code: str
-    name: str
-    message: str
-    filename: str
-    location: Location
-    end_location: Location
-    fix: Fix | None = None
-    noqa_row: int | None = None
-    # Set by the runtime join: "confirmed", "not-observed" or "not-reached".
-    runtime: str | None = None
-    # Extra positional context, e.g. notebook cell index; reporters may use it.
-    extra: dict = field(default_factory=dict)
+    _FIELDS = ("code", "name", "message", "filename", "location", "end_location", "fix", "noqa_row",
+               "runtime", "extra")
+    __match_args__ = _FIELDS
 
-    def __post_init__(self) -> None:
-        if self.noqa_row is None:
-            self.noqa_row = self.location.row
+    def __init__(self, code: str, name: str, message: str, filename: str, location: Location,
+                 end_location: Location, fix: Fix | None = None, noqa_row: int | None = None,
+                 runtime: str | None = None, extra: dict | None = None) -> None:
+        self.code = code
+        self.name = name
+        self.message = message
+        self.filename = filename
+        self.location = location
+        self.end_location = end_location
+        self.fix = fix
+        self.noqa_row = location.row if noqa_row is None else noqa_row
+        # Set by the runtime join: "confirmed", "not-observed" or "not-reached".
+        self.runtime = runtime
+        # Extra positional context, e.g. notebook cell index; reporters may use it.
+        self.extra = {} if extra is None else extra
 
     @property
     def url(self) -> str:
@@ -161,13 +133,6 @@ class Diagnostic:
     def fixable(self, unsafe: bool) -> bool:
         """Whether ``--fix`` applies this diagnostic's fix (unsafe ones only when allowed)."""
         return self.fix is not None and (unsafe or self.fix.applicability == Applicability.SAFE)
-
-    def replace(self, **changes) -> "Diagnostic":
-        """A copy with ``changes`` applied. Use this rather than ``dataclasses.replace``:
-        Diagnostic is the last dataclass on the start-up path of a run (with engine.py's
-        and registry.py's), and ``import dataclasses`` (with inspect, ast, dis, tokenize)
-        costs ~8 ms of the pre-commit hook's ~40; as a plain class it keeps this method."""
-        return replace(self, **changes)
 
     def with_fix(self, fix: Fix | None) -> "Diagnostic":
         return self.replace(fix=fix)

@@ -9,11 +9,14 @@ discover -> ``lint_file`` per file -> collect into a ``RunResult``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Callable
 
 from optimlint.config import Settings
 from optimlint.diagnostics import Diagnostic, Location
+from optimlint.records import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable
 
 
 def syntax_error(path: str, message: str, row: int = 1, column: int = 1) -> Diagnostic:
@@ -368,45 +371,57 @@ def _parse(path: str, source: str, verdict):
 
 
 # --------------------------------------------------------------------------- results
-@dataclass
-class RunOptions:
-    fix: bool = False
-    unsafe_fixes: bool | None = None  # None: the config's ``unsafe-fixes``
-    diff: bool = False
-    jobs: int | None = None  # None: the number of CPUs (optimlint.parallel.default_jobs)
-    cache: bool = True
-    force_exclude: bool = False
-    # Keep source excerpts for the ``full`` output.
-    excerpts: bool = True
+class RunOptions(Record):
+    _FIELDS = ("fix", "unsafe_fixes", "diff", "jobs", "cache", "force_exclude", "excerpts")
+
+    def __init__(self, fix: bool = False, unsafe_fixes: bool | None = None, diff: bool = False,
+                 jobs: int | None = None, cache: bool = True, force_exclude: bool = False,
+                 excerpts: bool = True) -> None:
+        self.fix = fix
+        self.unsafe_fixes = unsafe_fixes  # None: the config's ``unsafe-fixes``
+        self.diff = diff
+        self.jobs = jobs  # None: the number of CPUs (optimlint.parallel.default_jobs)
+        self.cache = cache
+        self.force_exclude = force_exclude
+        self.excerpts = excerpts  # keep source excerpts for the ``full`` output
 
     def allow_unsafe(self, settings: Settings) -> bool:
         return settings.unsafe_fixes if self.unsafe_fixes is None else self.unsafe_fixes
 
 
-@dataclass
-class Excerpt:
+class Excerpt(Record):
     """Source lines to show under a diagnostic: ``lines`` start at display row ``first_row``."""
 
-    first_row: int
-    lines: list[str]
+    _FIELDS = ("first_row", "lines")
+
+    def __init__(self, first_row: int, lines: list[str]) -> None:
+        self.first_row = first_row
+        self.lines = lines
 
 
-@dataclass
-class FileResult:
-    path: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)  # remaining after fixes
-    fixed: list[Diagnostic] = field(default_factory=list)
-    dropped: list[tuple[Diagnostic, str]] = field(default_factory=list)
-    diff: str | None = None
-    skipped: bool = False  # nothing selected could fire: no parse
-    error: str | None = None  # an internal error or a failed write: the CLI exits 2
-    excerpts: list[Excerpt | None] = field(default_factory=list)  # aligned with diagnostics
+class FileResult(Record):
+    _FIELDS = ("path", "diagnostics", "fixed", "dropped", "diff", "skipped", "error", "excerpts")
+
+    def __init__(self, path: str, diagnostics: list[Diagnostic] | None = None,
+                 fixed: list[Diagnostic] | None = None, dropped: list[tuple[Diagnostic, str]] | None = None,
+                 diff: str | None = None, skipped: bool = False, error: str | None = None,
+                 excerpts: list[Excerpt | None] | None = None) -> None:
+        self.path = path
+        self.diagnostics = [] if diagnostics is None else diagnostics  # remaining after fixes
+        self.fixed = [] if fixed is None else fixed
+        self.dropped = [] if dropped is None else dropped
+        self.diff = diff
+        self.skipped = skipped  # nothing selected could fire: no parse
+        self.error = error  # an internal error or a failed write: the CLI exits 2
+        self.excerpts = [] if excerpts is None else excerpts  # aligned with diagnostics
 
 
-@dataclass
-class RunResult:
-    files: list[FileResult] = field(default_factory=list)
-    errors: list[Diagnostic] = field(default_factory=list)  # discovery problems
+class RunResult(Record):
+    _FIELDS = ("files", "errors")
+
+    def __init__(self, files: list[FileResult] | None = None, errors: list[Diagnostic] | None = None) -> None:
+        self.files = [] if files is None else files
+        self.errors = [] if errors is None else errors  # discovery problems
 
     @property
     def diagnostics(self) -> list[Diagnostic]:

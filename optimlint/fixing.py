@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from optimlint.diagnostics import Diagnostic, Location
 
@@ -106,7 +106,7 @@ def fix_text(path: str, text: str, settings, unsafe: bool) -> FixOutcome:
         outcome.fixed.extend(shared or [chosen])
         outcome.text, diagnostics = new_text, after
     # A fix that was tried and refused is not offered again ("[*]") on what remains.
-    outcome.remaining = [replace(d, fix=None) if d.fix is not None and _identity(d) in refused else d
+    outcome.remaining = [d.with_fix(None) if d.fix is not None and _identity(d) in refused else d
                          for d in diagnostics]
     return outcome
 

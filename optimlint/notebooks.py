@@ -31,7 +31,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from optimlint.diagnostics import Diagnostic, Edit, Fix, Location
 
@@ -379,8 +379,7 @@ class Notebook:
             fix = Fix(fix.applicability, fix.message, tuple(self._map_edit(e) for e in fix.edits))
         extra = dict(d.extra or {})
         extra["cell"] = cell.index
-        return replace(d, location=location, end_location=end, noqa_row=noqa_row, fix=fix,
-                       extra=extra)
+        return d.replace(location=location, end_location=end, noqa_row=noqa_row, fix=fix, extra=extra)
 
     def _map_edit(self, e: Edit) -> Edit:
         cell = self.cell_at(e.location.row)

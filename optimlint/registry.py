@@ -6,15 +6,20 @@ codes, and `optimlint rules`, config validation and the reporters read it here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from optimlint.records import Frozen
 
 
-@dataclass(frozen=True)
-class RuleInfo:
-    code: str
-    name: str
-    fix: str  # "safe", "unsafe", "sometimes" (safe in some shapes only) or "none"
-    runtime: str  # what the runtime companion observes, "" when nothing
+class RuleInfo(Frozen):
+    """One row of the table."""
+
+    __slots__ = ("code", "name", "fix", "runtime")
+    __match_args__ = __slots__
+
+    def __init__(self, code: str, name: str, fix: str, runtime: str) -> None:
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "fix", fix)  # "safe", "unsafe", "sometimes" (safe in some shapes only), "none"
+        object.__setattr__(self, "runtime", runtime)  # what the runtime companion observes, "" when nothing
 
 
 _TABLE = [

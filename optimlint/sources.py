@@ -18,6 +18,8 @@ import os
 import re
 import stat
 
+from optimlint.records import Record
+
 _FIRST_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
@@ -34,7 +36,7 @@ class SourceError(Exception):
         self.column = max(column, 1)
 
 
-class SourceFile:
+class SourceFile(Record):
     """A file's text as the checks see it, and what writing it back must keep. A plain
     class, not a dataclass: creating one costs ~0.5 ms at start-up."""
 
@@ -51,15 +53,6 @@ class SourceFile:
         # on disk meanwhile (an editor saved it while optimlint was fixing it).
         self.digest = digest
 
-    def __repr__(self) -> str:
-        return f"SourceFile({', '.join(f'{name}={getattr(self, name)!r}' for name in self._FIELDS)})"
-
-    def __eq__(self, other):
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self._FIELDS)
-
-    __hash__ = None  # mutable
 
     @property
     def bom(self) -> bool:

@@ -92,7 +92,8 @@ RUN = textwrap.dedent("""
         cli.main(sys.argv[2:])
     except SystemExit as exc:
         code = exc.code
-    loaded = sorted(m for m in ("click", "pathlib", "hashlib", "libcst", "tomllib") if m in sys.modules)
+    loaded = sorted(m for m in ("click", "pathlib", "hashlib", "libcst", "tomllib", "dataclasses", "inspect",
+                                "typing") if m in sys.modules)
     print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
 """)
 
@@ -157,7 +158,7 @@ def test_usage_errors_read_the_same_both_ways(tree):
     assert fast[0] == 2 and fast[2].startswith(f"error: {tree / 'pyproject.toml'}:2: unknown key `selcet`")
 
 
-def test_a_clean_file_imports_neither_click_nor_pathlib_nor_openssl(tree):
+def test_a_clean_file_imports_neither_click_nor_pathlib_nor_openssl_nor_dataclasses(tree):
     for _ in range(2):  # linted and cached, then read from the cache
         code, out, err, loaded = run_cli(tree, "fast", "check", "--force-exclude", "serving.py")
         assert (code, out, err, loaded) == (0, "All checks passed!\n", "", [])
@@ -292,6 +293,26 @@ def test_value_classes_behave_as_the_dataclasses_they_replace():
     with pytest.raises(TypeError):
         hash(s)
     assert ReportOptions(quiet=True) == ReportOptions(False, False, True)
+
+    from optimlint.diagnostics import Diagnostic
+    from optimlint.engine import FileResult, RunOptions, RunResult
+    from optimlint.registry import RULES
+
+    d = Diagnostic("OPT101", "missing-zero-grad", "m", "t.py", a, b)
+    assert d.noqa_row == 2 and d.extra == {} and d.extra is not Diagnostic("X", "x", "", "", a, b).extra
+    assert d.replace(fix=fix) == Diagnostic("OPT101", "missing-zero-grad", "m", "t.py", a, b, fix=fix)
+    assert d.replace(fix=fix) != d and d.fix is None
+    assert repr(d).startswith("Diagnostic(code='OPT101', name='missing-zero-grad', message='m'")
+    result = FileResult("t.py", [d])
+    assert pickle.loads(pickle.dumps(result)) == result and FileResult("t.py").diagnostics == []
+    assert RunResult().files == [] and RunOptions(jobs=2) == RunOptions(False, None, False, 2)
+    with pytest.raises(TypeError):
+        hash(d)
+    rule = RULES["OPT101"]
+    assert rule.name == "missing-zero-grad" and pickle.loads(pickle.dumps(rule)) == rule
+    assert hash(rule) == hash(copy.copy(rule)) and repr(rule).startswith("RuleInfo(code='OPT101'")
+    with pytest.raises(AttributeError):
+        rule.name = "x"
 
 
 def test_code_key_stamps_files_as_os_walk_lists_them(tmp_path):

@@ -14,10 +14,12 @@ if TYPE_CHECKING:
     from optimlint.config import Settings
     from optimlint.engine import RunResult
 
+from optimlint.records import Record
+
 FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
 
 
-class ReportOptions:
+class ReportOptions(Record):
     """How a report is written (from the command line's flags). A plain class, not a
     dataclass: creating one costs ~0.5 ms at start-up."""
 
@@ -32,15 +34,6 @@ class ReportOptions:
         self.fix = fix  # the run applied fixes: the summary counts them
         self.unsafe_fixes = unsafe_fixes  # unsafe fixes are allowed: count them as fixable
 
-    def __repr__(self) -> str:
-        return f"ReportOptions({', '.join(f'{name}={getattr(self, name)!r}' for name in self._FIELDS)})"
-
-    def __eq__(self, other):
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self._FIELDS)
-
-    __hash__ = None  # mutable
 
 
 def render(result: "RunResult", fmt: str, settings: "Settings | None", stream: TextIO,

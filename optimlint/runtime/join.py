@@ -178,6 +178,4 @@ def _tag(extra: dict, obs) -> None:
 
 
 def _replace(d: Diagnostic, status: str, extra) -> Diagnostic:
-    from dataclasses import replace
-
-    return replace(d, runtime=status, extra=dict(extra or {}))
+    return d.replace(runtime=status, extra=dict(extra or {}))
