@@ -134,20 +134,28 @@ def _static_checks() -> Table | None:
 
 def _literal_after(text: str, start: int):
     """The literal that starts at ``text[start]`` and ends at the end of a line."""
-    import ast
-
     end = text.find("\n", start)
     for _ in range(40):  # a literal of at most 40 lines
         if end < 0:
             end = len(text)
         try:
-            return ast.literal_eval(text[start:end].split("  #")[0] if "\n" not in text[start:end]
-                                    else text[start:end])
+            return _literal(text[start:end].split("  #")[0] if "\n" not in text[start:end]
+                            else text[start:end])
         except (SyntaxError, ValueError):
             if end >= len(text):
                 break
             end = text.find("\n", end + 1)
     raise ValueError("not a literal")
+
+
+def _literal(text: str):
+    """``ast.literal_eval`` for what a check's attributes hold (tuples of str and bytes),
+    without importing ``ast`` (5-14 ms of a run): compiled code that names nothing and
+    defines no function or comprehension can only build constants."""
+    code = compile(text, "<checks>", "eval")
+    if code.co_names or any(type(c) is type(code) for c in code.co_consts):
+        raise ValueError("not a literal")
+    return eval(code, {"__builtins__": {}}, {})
 
 
 def _read_checks_statically():

@@ -165,3 +165,19 @@ def test_metadata_is_computed_once_per_file(monkeypatch, lint_fn):
     """)
     assert len({d.code[:4] for d in diagnostics}) >= 2  # several checks reported
     assert sorted(resolved) == ["Index", "Positions"], resolved
+
+
+@pytest.mark.parametrize("text, value", [
+    ('(b"a", b"b")', (b"a", b"b")),
+    ('((rb"x\\(", rb"y"),)', ((b"x\\(", b"y"),)),
+    ('("OPT1",\n "OPT2")', ("OPT1", "OPT2")),
+])
+def test_the_static_reader_reads_literals(text, value):
+    assert engine._literal(text) == value
+
+
+@pytest.mark.parametrize("text", ["NEEDLES", "().__class__", "(lambda: 1)()", 'tuple(x for x in "ab")',
+                                  "__import__('os')"])
+def test_the_static_reader_runs_nothing_but_literals(text):
+    with pytest.raises(ValueError):
+        engine._literal(text)
