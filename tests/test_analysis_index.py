@@ -57,6 +57,42 @@ z = \\
 def g(): pass
 # footer
 '''
+NESTED = '''class Trainer:
+    # a comment
+    @staticmethod
+    @other(
+        1)
+    async def run(self):
+        async with a as b:
+            async for x in b:
+                while x:
+                  # odd indent
+                  if x: y = 1
+                  elif z:
+                      pass
+                  else:
+                    break
+                else:
+                    pass
+        try:
+            f()
+        except E:
+            g()
+        else:
+          h()
+        finally:
+            i(); j()
+
+        def inner():
+            pass
+        return [x
+    for x in y]
+
+
+def tabbed():
+\tif a:
+\t\tb()  # tabs
+'''
 # ast puts this decorator on the line of ``d``, not of ``@``: found out, all generated
 PAREN_DECORATOR = "x = 1\n@(\n  d\n)\ndef g(): pass\n"
 
@@ -64,7 +100,7 @@ PAREN_DECORATOR = "x = 1\n@(\n  d\n)\ndef g(): pass\n"
 def _sources():
     return [(p.name, p.read_text(encoding="utf-8")) for p in SOURCES] + [
         ("crlf", TRICKY), ("odd", ODD), ("decorated", DECORATED), ("no-final-newline", "x = 1\nf(x)"),
-        ("paren-decorator", PAREN_DECORATOR)]
+        ("paren-decorator", PAREN_DECORATOR), ("nested", NESTED)]
 
 
 def _all_nodes(module):
@@ -79,7 +115,7 @@ def test_positions_equal_position_provider(name, text):
     assert len(expected) > 10
     for node, rng in expected.items():
         assert ours[node] == rng, (type(node).__name__, module.code_for_node(node))
-    # lazily, one top-level statement at a time, asked in a scrambled order
+    # lazily, one statement at a time
     handle = walk.track(module)
     lazy = Positions(module, text, walk.parent_map(module).get)
     parents = walk.parent_map(module)
@@ -90,7 +126,15 @@ def test_positions_equal_position_provider(name, text):
             node = parents.get(node)
         return node is not None
 
-    items = [(n, r) for n, r in expected.items() if in_statement(n)]
+    def depth(node):
+        d = 0
+        while node is not None:
+            node, d = parents.get(node), d + 1
+        return d
+
+    # deepest first, so that inner statements are generated on their own before the
+    # statements around them
+    items = sorted(((n, r) for n, r in expected.items() if in_statement(n)), key=lambda nr: -depth(nr[0]))
     for node, rng in items[1::2] + items[::-2]:
         assert lazy[node] == rng, (type(node).__name__, module.code_for_node(node))
     if name == "paren-decorator":

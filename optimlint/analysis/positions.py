@@ -83,12 +83,14 @@ class Positions:
     """``positions[node] -> CodeRange`` for the nodes of ``module`` (KeyError otherwise).
 
     With ``source`` (the text ``module`` was parsed from) and ``parent_of``, positions are
-    computed lazily, one top-level statement at a time: a diagnostic in one function does
-    not pay for generating the code of the whole file. A top-level statement's first line
-    comes from CPython's ``ast`` (its first token, minus the comment/blank lines LibCST
-    attaches to it); its generated text must then equal the source at that offset, or the
-    whole module is generated once as without ``source`` (also for ``\r`` newlines, a
-    module without a trailing newline, a node outside the body)."""
+    computed lazily, one statement at a time: a diagnostic on one line does not pay for
+    generating the code of the whole file. Each statement's first line comes from CPython's
+    ``ast`` walked beside LibCST's tree (its first token, minus the comment/blank lines
+    LibCST attaches to it); the innermost statement holding the node asked is generated
+    there with its blocks' indentation, and its text must equal the source at that offset,
+    or the whole module is generated once as without ``source`` (also for ``\\r``
+    newlines, a module without a trailing newline, a node outside the body, trees that do
+    not line up)."""
 
     __slots__ = ("_module", "_ranges", "_line_starts", "_made", "_source", "_parent_of", "_tops", "_done", "_full")
 
@@ -97,7 +99,7 @@ class Positions:
         self._made: dict[int, CodeRange] = {}
         self._source = source
         self._parent_of = parent_of
-        self._tops: dict[int, int] | None = None  # id(top-level statement) -> start offset
+        self._tops: dict[int, int] | None = None  # id(statement) -> start offset
         self._done: set[int] = set()
         self._full = False
         self._ranges: dict[int, tuple[int, int]] = {}
@@ -139,43 +141,61 @@ class Positions:
             return False
         return True
 
-    # -- one top-level statement at a time ---------------------------------------------
+    # -- one statement at a time -----------------------------------------------------
     def _generate_top(self, node: cst.CSTNode) -> None:
-        top, parent = node, self._parent_of(node)
-        while parent is not None and parent is not self._module:
-            top, parent = parent, self._parent_of(parent)
-        if parent is None:
-            return self._fall_back()  # the module itself, its header/footer, or a stranger
-        if id(top) in self._done:
-            return None
-        tops = self._top_offsets()
-        base = tops.get(id(top)) if tops is not None else None
-        if base is None:
+        """Generate the innermost statement (a line of simple statements or a compound
+        statement with its body) that holds ``node``; the whole module when unsure."""
+        starts = self._statement_offsets()
+        if starts is None:
             return self._fall_back()
+        stmt = node
+        while id(stmt) not in starts:
+            stmt = self._parent_of(stmt)
+            if stmt is None:
+                return self._fall_back()  # the module itself, its header/footer, or a stranger
+        if id(stmt) in self._done:
+            return None
+        # The indentation the enclosing blocks put before each of its lines.
+        indents: list[str] = []
+        up = self._parent_of(stmt)
+        while up is not None:
+            if isinstance(up, (cst.IndentedBlock, cst.Match)):
+                indents.append(self._module.default_indent if up.indent is None else up.indent)
+            up = self._parent_of(up)
+        indents.reverse()
+        base = starts[id(stmt)]
         state = _OffsetState(self._module)
         state.offset = base
-        top._codegen(state)
+        state.indent_tokens = indents
+        stmt._codegen(state)
         text = "".join(state.tokens)
         if not self._source.startswith(text, base):  # type: ignore[union-attr]
             return self._fall_back()
         self._ranges.update(state.ranges)
-        self._done.add(id(top))
+        self._done.add(id(stmt))
         return None
 
     def _fall_back(self) -> None:
         self._generate_all()
 
-    def _top_offsets(self) -> dict[int, int] | None:
+    def _statement_offsets(self) -> dict[int, int] | None:
         if self._tops is None:
-            self._tops = _top_offsets(self._module, self._source, self._line_starts) or {}
+            self._tops = _statement_offsets(self._module, self._source, self._line_starts) or {}
         return self._tops or None
 
 
-def _top_offsets(module: cst.Module, source: str, line_starts: list[int]) -> dict[int, int] | None:
-    """``{id(statement): offset}`` where each statement of ``module.body`` starts in
-    ``source`` (its leading comment/blank lines included); None when unsure."""
-    import ast
+_COMPOUND_AST = {
+    "FunctionDef": ("FunctionDef", "AsyncFunctionDef"), "ClassDef": ("ClassDef",), "If": ("If",),
+    "For": ("For", "AsyncFor"), "While": ("While",), "With": ("With", "AsyncWith"), "Try": ("Try",),
+    "TryStar": ("TryStar",), "Match": ("Match",),
+}
 
+
+def _statement_offsets(module: cst.Module, source: str, line_starts: list[int]) -> dict[int, int] | None:
+    """``{id(statement): offset}`` where each statement in ``module`` (in any block; its
+    leading comment/blank lines included) starts in ``source``, from CPython's ``ast``
+    walked beside LibCST's tree; None when the two trees do not line up."""
+    import ast
     import warnings
 
     try:
@@ -184,29 +204,90 @@ def _top_offsets(module: cst.Module, source: str, line_starts: list[int]) -> dic
             tree = ast.parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-    flat = tree.body
     out: dict[int, int] = {}
+    try:
+        ok = _pair_block(module.body, tree.body, out, line_starts)
+    except RecursionError:
+        return None
+    return out if ok else None
+
+
+def _pair_block(stmts, nodes: list, out: dict[int, int], line_starts: list[int]) -> bool:
     k = 0
-    for stmt in module.body:
-        if k >= len(flat):
-            return None
-        first = flat[k]
+    for stmt in stmts:
+        if k >= len(nodes):
+            return False
+        first = nodes[k]
         if isinstance(stmt, cst.SimpleStatementLine):
             k += len(stmt.body)
             line = first.lineno
         else:
             k += 1
+            if type(first).__name__ not in _COMPOUND_AST.get(type(stmt).__name__, ()):
+                return False
             decorators = getattr(stmt, "decorators", ())
             if decorators:
                 if not getattr(first, "decorator_list", None):
-                    return None
+                    return False
                 line = first.decorator_list[0].lineno - len(decorators[0].leading_lines)
             else:
                 line = first.lineno - len(getattr(stmt, "lines_after_decorators", ()))
+            if not _pair_compound(stmt, first, out, line_starts):
+                return False
         line -= len(stmt.leading_lines)
         if not 1 <= line <= len(line_starts):
-            return None
+            return False
         out[id(stmt)] = line_starts[line - 1]
-    if k != len(flat):
-        return None
-    return out
+    return k == len(nodes)
+
+
+def _body(block) -> list | None:
+    """The statements of an indented block; None for ``if x: a; b`` (one line, no lines of
+    its own to find)."""
+    return list(block.body) if isinstance(block, cst.IndentedBlock) else None
+
+
+def _pair_body(block, nodes: list, out: dict[int, int], line_starts: list[int]) -> bool:
+    stmts = _body(block)
+    return True if stmts is None else _pair_block(stmts, nodes, out, line_starts)
+
+
+def _pair_compound(stmt, node, out: dict[int, int], line_starts: list[int]) -> bool:
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef, cst.With)):
+        return _pair_body(stmt.body, node.body, out, line_starts)
+    if isinstance(stmt, cst.If):
+        if not _pair_body(stmt.body, node.body, out, line_starts):
+            return False
+        orelse = stmt.orelse
+        if orelse is None:
+            return not node.orelse
+        if isinstance(orelse, cst.If):  # elif: the ast has one If in its orelse
+            return (len(node.orelse) == 1 and type(node.orelse[0]).__name__ == "If"
+                    and _pair_compound(orelse, node.orelse[0], out, line_starts))
+        return _pair_body(orelse.body, node.orelse, out, line_starts)
+    if isinstance(stmt, (cst.For, cst.While)):
+        if not _pair_body(stmt.body, node.body, out, line_starts):
+            return False
+        if stmt.orelse is None:
+            return not node.orelse
+        return _pair_body(stmt.orelse.body, node.orelse, out, line_starts)
+    if isinstance(stmt, (cst.Try, cst.TryStar)):
+        if not _pair_body(stmt.body, node.body, out, line_starts):
+            return False
+        if len(stmt.handlers) != len(node.handlers):
+            return False
+        for h, n in zip(stmt.handlers, node.handlers):
+            if not _pair_body(h.body, n.body, out, line_starts):
+                return False
+        if (stmt.orelse is None) != (not node.orelse) or (stmt.finalbody is None) != (not node.finalbody):
+            return False
+        if stmt.orelse is not None and not _pair_body(stmt.orelse.body, node.orelse, out, line_starts):
+            return False
+        if stmt.finalbody is not None and not _pair_body(stmt.finalbody.body, node.finalbody, out, line_starts):
+            return False
+        return True
+    if isinstance(stmt, cst.Match):
+        if len(stmt.cases) != len(node.cases):
+            return False
+        return all(_pair_body(c.body, n.body, out, line_starts) for c, n in zip(stmt.cases, node.cases))
+    return False
