@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from conftest import write
-from optimlint import engine
+from optimlint import prefilter
 
 PROBE = textwrap.dedent("""
     import json, sys
@@ -79,7 +79,7 @@ def test_static_needles_match_the_imported_checks():
     """The pre-filter's table (read from the checks' source) is the checks' own."""
     from optimlint.checks.base import all_checks
 
-    static = engine._read_checks_statically()
+    static = prefilter._read_checks_statically()
     assert static is not None
     imported = sorted((sorted(c.codes), c.needles, c.requires) for c in all_checks())
     assert sorted((sorted(codes), needles, requires) for codes, needles, requires in static) == imported
@@ -114,8 +114,8 @@ def test_static_reader_reads_multiline_and_inherited_needles(tmp_path, monkeypat
         class Third(base.Check):
             codes = ("OPT204",)
     """)
-    monkeypatch.setattr(engine, "__file__", str(tmp_path / "optimlint" / "engine.py"))
-    table = sorted((sorted(c), n, r) for c, n, r in engine._read_checks_statically())
+    monkeypatch.setattr(prefilter, "__file__", str(tmp_path / "optimlint" / "prefilter.py"))
+    table = sorted((sorted(c), n, r) for c, n, r in prefilter._read_checks_statically())
     first = ((rb"opt\w*\.step\(", rb"backward\("),)
     assert table == [(["OPT201", "OPT202"], (b"sched(", b"x)"), first), (["OPT203"], (b"sched(", b"x)"), first),
                      (["OPT204"], (b"optim", b"backward"), ())]
@@ -124,15 +124,15 @@ def test_static_reader_reads_multiline_and_inherited_needles(tmp_path, monkeypat
             codes = ("OPT205",)
             needles = NEEDLES
     """)
-    monkeypatch.setattr(engine, "_STATIC", False)
-    assert engine._static_checks() is None  # unsure: the engine imports the checks
-    assert engine.may_fire(b"loss.backward()", {"OPT101"})
+    monkeypatch.setattr(prefilter, "_STATIC", False)
+    assert prefilter._static_checks() is None  # unsure: the engine imports the checks
+    assert prefilter.may_fire(b"loss.backward()", {"OPT101"})
 
 
 def test_may_fire_follows_selection():
-    assert engine.may_fire(b"loss.backward()", {"OPT101"})
-    assert not engine.may_fire(b"def add(a, b): return a + b", {"OPT101", "OPT301"})
-    assert not engine.may_fire(b"loss.backward()", {"OPT000"})
+    assert prefilter.may_fire(b"loss.backward()", {"OPT101"})
+    assert not prefilter.may_fire(b"def add(a, b): return a + b", {"OPT101", "OPT301"})
+    assert not prefilter.may_fire(b"loss.backward()", {"OPT000"})
 
 
 def test_metadata_is_computed_once_per_file(monkeypatch, lint_fn):
@@ -173,11 +173,11 @@ def test_metadata_is_computed_once_per_file(monkeypatch, lint_fn):
     ('("OPT1",\n "OPT2")', ("OPT1", "OPT2")),
 ])
 def test_the_static_reader_reads_literals(text, value):
-    assert engine._literal(text) == value
+    assert prefilter._literal(text) == value
 
 
 @pytest.mark.parametrize("text", ["NEEDLES", "().__class__", "(lambda: 1)()", 'tuple(x for x in "ab")',
                                   "__import__('os')"])
 def test_the_static_reader_runs_nothing_but_literals(text):
     with pytest.raises(ValueError):
-        engine._literal(text)
+        prefilter._literal(text)

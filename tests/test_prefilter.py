@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from optimlint import engine
+from optimlint import prefilter
 from optimlint.config import Settings
 
 from conftest import invoke, write
@@ -24,7 +24,7 @@ SCHEDULER = {"OPT201"}
 
 
 def fires(text: str, codes: set[str], factories: tuple[bytes, ...] = ()) -> bool:
-    return engine.may_fire(textwrap.dedent(text).encode(), codes, factories)
+    return prefilter.may_fire(textwrap.dedent(text).encode(), codes, factories)
 
 
 @pytest.mark.parametrize("text", [
@@ -132,7 +132,7 @@ def test_configured_factories_widen_the_filter():
     text = "from mylib import make_o, make_s\ns = make_s(o)\ns.step()\no.step()\n"
     assert not fires(text, SCHEDULER)
     assert fires(text, SCHEDULER, (b"make_o", b"make_s"))
-    assert engine.factory_needles(Settings(optimizer_factories=["mylib.make_o"],
+    assert prefilter.factory_needles(Settings(optimizer_factories=["mylib.make_o"],
                                            scheduler_factories=["mylib.sched_*", "*"])) \
         == (b"make_o", b"sched_", b"")
 
@@ -194,4 +194,4 @@ def test_long_identifiers_do_not_make_the_filter_quadratic():
     """From every "opt" of a 90,000-character name an unbounded ``opt\\w*`` rescanned the rest
     of it (49 s); the patterns' repeats are bounded, so this returns at once."""
     raw = b"import torch\nlr_sched = 1\nx = " + b"opt" * 30_000 + b"\n" + b"y = " + b"(" * 5_000 + b"\n"
-    assert not engine.may_fire(raw, {"OPT201", "OPT101", "OPT301", "OPT604"})
+    assert not prefilter.may_fire(raw, {"OPT201", "OPT101", "OPT301", "OPT604"})
