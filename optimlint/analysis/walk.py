@@ -10,12 +10,12 @@ to ``node.visit``.
 
 A file's checks walk the same tree dozens of times (whole module, then each loop, each
 function...). ``track(module)`` (called by ``FileContext``) makes ``visit`` use an
-``Index`` of that tree, built once on first use: every node in visit order (preorder),
-where each subtree ends, each node's parent, and the positions of each node type. A
-visit then touches only the nodes whose type the visitor has a hook for (a visitor of
-``Call`` nodes steps over the ~90% of nodes that are names, whitespace, operators),
-with the same calls in the same order, pruning included. ``parent_map`` and ``children``
-read the same index when one covers the node.
+``Index`` of that tree, built once on first use: every node but the trivia (whitespace,
+operators, brackets) in visit order (preorder), where each subtree ends, each node's
+parent, and the positions of each node type. A visit then touches only the nodes whose
+type the visitor has a hook for (a visitor of ``Call`` nodes steps over the ~95% of
+nodes that are something else), with the same calls in the same order, pruning
+included. ``parent_map`` of the tracked module reads the same index.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ _LIBCST_BASES = frozenset(cst.CSTVisitor.__mro__)
 _ORDER: dict[type, tuple[str, ...] | None] = {}
 # Weak keys: checks define visitor classes inside functions (closures over a file's context);
 # a strong cache would keep every linted file's tree alive.
-_PLAIN: "weakref.WeakKeyDictionary[type, bool]" = weakref.WeakKeyDictionary()
-_HOOKS: "weakref.WeakKeyDictionary[type, tuple[frozenset[str], frozenset[str]]]" = weakref.WeakKeyDictionary()
+_PROFILE: "weakref.WeakKeyDictionary[type, tuple]" = weakref.WeakKeyDictionary()
 # type -> 1 (a node), 2 (a sequence that may hold nodes), 0 (anything else)
 _KIND: dict[type, int] = {tuple: 2, list: 2, type(None): 0, str: 0}
 
@@ -44,8 +43,9 @@ def _order(cls: type) -> tuple[str, ...] | None:
     """The fields of ``cls`` in the order LibCST visits them; None if it cannot tell.
 
     Read from the constants of ``_visit_and_replace_children``'s bytecode (the field names
-    passed to ``visit_required(self, "func", ...)`` in call order; tests/test_walk.py checks
-    it against the source for every LibCST node class), else from its source text."""
+    passed to ``visit_required(self, "func", ...)`` in call order; tests/test_analysis_index.py checks
+    it against the source for every LibCST node class; a leaf's visits nothing), else from
+    its source text."""
     try:
         return _ORDER[cls]
     except KeyError:
@@ -57,7 +57,9 @@ def _order(cls: type) -> tuple[str, ...] | None:
         declared = set()
     try:
         code = cls._visit_and_replace_children.__code__
-        fields = tuple(dict.fromkeys(c for c in code.co_consts if type(c) is str and c in declared)) or None
+        fields = tuple(dict.fromkeys(c for c in code.co_consts if type(c) is str and c in declared))
+        if not fields and any(n.startswith("visit_") for n in code.co_names):
+            fields = None  # visits something, but not by field name: ask the source
     except AttributeError:
         fields = None
     if fields is None:
@@ -273,7 +275,7 @@ _TRACKED: list["weakref.ref[_Tracked]"] = []
 
 
 def track(root: cst.CSTNode) -> _Tracked:
-    """Let ``visit``/``children``/``parent_map`` use an index of ``root``'s tree while the
+    """Let ``visit`` and ``parent_map`` use an index of ``root``'s tree while the
     returned handle is alive (the caller keeps it)."""
     _TRACKED[:] = [r for r in _TRACKED if r() is not None]
     handle = _Tracked(root)
@@ -282,6 +284,16 @@ def track(root: cst.CSTNode) -> _Tracked:
 
 
 def _find(node: cst.CSTNode) -> tuple[Index, int] | None:
+    if _TRACKED:  # the usual case: a node of the newest tree
+        handle = _TRACKED[-1]()
+        if handle is not None:
+            index = handle._index
+            if index is None:
+                index = handle.index()
+            if index is not None and index.usable:
+                i = index.pos.get(id(node))
+                if i is not None and index.nodes[i] is node:
+                    return index, i
     newest = True
     for ref in reversed(_TRACKED):
         handle = ref()
@@ -305,47 +317,46 @@ def index_of(root: cst.CSTNode) -> Index | None:
     return found[0] if found is not None else None
 
 
-def _plain(vcls: type) -> bool:
-    plain = _PLAIN.get(vcls)
-    if plain is None:
-        plain = (issubclass(vcls, cst.CSTVisitor)
-                 and vcls.on_visit is cst.CSTVisitor.on_visit
-                 and vcls.on_leave is cst.CSTVisitor.on_leave
-                 and vcls.on_visit_attribute is cst.CSTVisitor.on_visit_attribute
-                 and vcls.on_leave_attribute is cst.CSTVisitor.on_leave_attribute
-                 and not any(_ATTR_HOOK.match(n) for k in vcls.__mro__ if k not in _LIBCST_BASES
-                             for n in vars(k)))
-        _PLAIN[vcls] = plain
-    return plain
-
-
-def _hooks(vcls: type):
-    """``(enters, leaves, both, trivial)``: the node class names ``vcls`` has its own
-    ``visit_``/``leave_`` for (LibCST's defaults do nothing and return None), and whether
-    one of them names a trivia class (see ``is_trivia``)."""
-    hooks = _HOOKS.get(vcls)
-    if hooks is None:
+def _profile(vcls: type):
+    """``(plain, enters, leaves, both, trivial)`` for a visitor class, computed once per
+    class: whether ``visit`` can walk it without LibCST (no ``on_visit``/``on_leave``
+    overrides, no attribute hooks such as ``visit_Call_func``), the node class names it has
+    its own ``visit_``/``leave_`` for (LibCST's defaults do nothing and return None), and
+    whether one of those names a trivia class (see ``is_trivia``)."""
+    found = _PROFILE.get(vcls)
+    if found is None:
         enters: set[str] = set()
         leaves: set[str] = set()
+        attr_hook = False
         for k in vcls.__mro__:
             if k in _LIBCST_BASES:
                 continue
             for n in vars(k):
                 if n.startswith("visit_"):
+                    if _ATTR_HOOK.match(n):
+                        attr_hook = True
                     enters.add(n[6:])
                 elif n.startswith("leave_"):
+                    if _ATTR_HOOK.match(n):
+                        attr_hook = True
                     leaves.add(n[6:])
+        plain = (issubclass(vcls, cst.CSTVisitor)
+                 and vcls.on_visit is cst.CSTVisitor.on_visit
+                 and vcls.on_leave is cst.CSTVisitor.on_leave
+                 and vcls.on_visit_attribute is cst.CSTVisitor.on_visit_attribute
+                 and vcls.on_leave_attribute is cst.CSTVisitor.on_leave_attribute
+                 and not attr_hook)
         both = enters | leaves
-        trivial = any(_trivia_name(n) for n in both)
-        hooks = _HOOKS[vcls] = (frozenset(enters), frozenset(leaves), frozenset(both), trivial)
-    return hooks
-
+        found = _PROFILE[vcls] = (plain, frozenset(enters), frozenset(leaves), frozenset(both),
+                                  any(_trivia_name(n) for n in both))
+    return found
 
 
 def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     """``root.visit(visitor)`` for a read-only visitor, without rebuilding the tree."""
     vcls = type(visitor)
-    if not _plain(vcls):
+    plain, enters, leaves, hooks, trivial = _profile(vcls)
+    if not plain:
         root.visit(visitor)
         return
     own = getattr(visitor, "__dict__", None)
@@ -354,7 +365,6 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
         _visit_recursive(root, visitor)
         return
     index, i = found
-    enters, leaves, hooks, trivial = _hooks(vcls)
     if trivial:  # the visitor hooks a node type the index leaves out
         _visit_recursive(root, visitor)
         return
