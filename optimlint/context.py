@@ -67,9 +67,13 @@ class FileContext:
 
     @property
     def imports(self):
-        from optimlint.analysis.names import ImportTable
+        try:
+            return self._cache["imports"]  # asked thousands of times per file: no import here
+        except KeyError:
+            from optimlint.analysis.names import ImportTable
 
-        return self.cached(ImportTable, lambda: ImportTable.build(self.module))
+            found = self._cache["imports"] = ImportTable.build(self.module)
+            return found
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """The dotted qualified name of a Name/Attribute expression, or None."""

@@ -258,3 +258,14 @@ def test_trivia_subtrees_hold_only_trivia(name, text):
         seen_trivia += trivia
         stack.extend((c, trivia) for c in node.children)
     assert seen_trivia > 10
+
+
+def test_dotted_relies_on_name_and_attribute_having_no_subclasses():
+    """analysis/names.py compares ``type(node) is cst.Name`` for speed."""
+    from optimlint.analysis.names import dotted
+
+    assert cst.Name.__subclasses__() == [] and cst.Attribute.__subclasses__() == []
+    assert dotted(cst.parse_expression("a.b.c")) == "a.b.c"
+    assert dotted(cst.parse_expression("a")) == "a"
+    assert dotted(cst.parse_expression("a().b")) is None
+    assert dotted(cst.parse_expression("(a).b")) == "a.b"
