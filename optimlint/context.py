@@ -43,13 +43,13 @@ class FileContext:
     @property
     def positions(self):
         """``positions[node] -> CodeRange``: LibCST's ``PositionProvider`` ranges, from one
-        cheaper code generation (analysis/positions.py)."""
+        cheaper code generation (analysis/positions.py; LibCST's provider if that fails)."""
         try:
             return self._cache["positions"]
         except KeyError:
-            from optimlint.analysis.positions import Positions
+            from optimlint.analysis.positions import GuardedPositions
 
-            found = self._cache["positions"] = Positions(self.module, self.source, self.parents.get)
+            found = self._cache["positions"] = GuardedPositions(self.module, self.source, self.parents.get)
             return found
 
     @property

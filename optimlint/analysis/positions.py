@@ -17,8 +17,13 @@ import bisect
 import re
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
-from libcst._position import CodePosition, CodeRange
+
+try:  # LibCST's private code generation state: GuardedPositions falls back if these move
+    from libcst._nodes.internal import CodegenState
+    from libcst._position import CodePosition, CodeRange
+except ImportError:  # pragma: no cover - a LibCST this module was not written against
+    CodegenState = object  # type: ignore[assignment,misc]
+    CodePosition = CodeRange = None  # type: ignore[assignment,misc]
 
 _NEWLINE = re.compile(r"\r\n?|\n")
 
@@ -291,3 +296,43 @@ def _pair_compound(stmt, node, out: dict[int, int], line_starts: list[int]) -> b
             return False
         return all(_pair_body(c.body, n.body, out, line_starts) for c, n in zip(stmt.cases, node.cases))
     return False
+
+
+def provider_positions(module: cst.Module):
+    """LibCST's own ``PositionProvider`` mapping (``[node]`` and ``in``, like ``Positions``)."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+
+
+class GuardedPositions:
+    """``Positions``, which drives LibCST's private code generation state, and LibCST's own
+    provider from the first sign that this LibCST's internals differ from those it was
+    written against (an AttributeError or TypeError inside it): slower, never wrong."""
+
+    __slots__ = ("_module", "_fast", "_slow")
+
+    def __init__(self, module: cst.Module, source: str | None = None, parent_of=None) -> None:
+        self._module = module
+        self._slow = None
+        try:
+            self._fast: Positions | None = Positions(module, source, parent_of)
+        except (AttributeError, TypeError):  # CodegenState is not what it was
+            self._fast = None
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        if self._fast is not None:
+            try:
+                return self._fast[node]
+            except (AttributeError, TypeError):
+                self._fast = None
+        if self._slow is None:
+            self._slow = provider_positions(self._module)
+        return self._slow[node]
+
+    def __contains__(self, node: object) -> bool:
+        try:
+            self[node]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
