@@ -40,7 +40,7 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     # can fire on is still checked for syntax errors (confirmed by LibCST, which also knows
     # syntax newer than the running Python); and nesting that would crash LibCST's native
     # parser is refused before it gets there.
-    verdict = _cpython_verdict(path, source)
+    verdict = cpython_verdict(path, source)
     if isinstance(verdict, Diagnostic):
         return [verdict]
     if not checks:
@@ -109,7 +109,7 @@ def checks_for(enabled):
     return _checks_for(enabled)
 
 
-def _cpython_verdict(path: str, source: str):
+def cpython_verdict(path: str, source: str):
     """What CPython's parser says of ``source``: None when it parses; an OPT000 diagnostic
     for nesting too deep to hand to LibCST (whose native parser overflows the C stack, a
     segmentation fault that would end the run, on a few thousand brackets: CPython refuses
@@ -142,7 +142,7 @@ def _cpython_verdict(path: str, source: str):
 def _parse(path: str, source: str, verdict):
     """The LibCST module, or ``[OPT000 diagnostic]`` when the text does not parse.
 
-    ``verdict``: ``_cpython_verdict``'s for the same text (None, a location or False)."""
+    ``verdict``: ``cpython_verdict``'s for the same text (None, a location or False)."""
     import libcst as cst
 
     try:

@@ -1148,3 +1148,24 @@ def test_self_in_another_class_is_another_object():
                                           {"params": self.head.parameters()}])
     '''
     assert codes_at(source, ["OPT4"]) == []
+
+
+def test_a_project_file_too_deep_for_libcst_is_not_resolved_and_nothing_crashes(tmp_path):
+    """Resolving ``Detector`` parses models.py; 5,000 nested brackets there would overflow
+    LibCST's native parser (a segmentation fault). Only what CPython parses reaches LibCST."""
+    import subprocess
+    import sys
+
+    deep = "\nDEPTH = " + "(" * 5000 + "1" + ")" * 5000 + "\n"
+    _project(tmp_path, """
+    import torch
+    from mypkg.models import Detector
+
+    model = Detector()
+    opt = torch.optim.SGD([{"params": model.backbone.parameters()}, {"params": model.head.parameters()}], lr=0.1)
+    """, MODELS + deep)
+    write(tmp_path / "mypkg" / "layers.py", LAYERS)
+    proc = subprocess.run([sys.executable, "-m", "optimlint", "check", "--no-cache", "--jobs", "1",
+                           "--output-format", "concise", "--select", "OPT4", "mypkg/train.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "All checks passed!\n", "")

@@ -137,7 +137,12 @@ def parse_file(path: str) -> ParsedFile | None:
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
-            parsed = ParsedFile.build(path, cst.parse_module(text))
+            # Only what CPython parses reaches LibCST: nesting its native parser cannot take
+            # would crash the process (the engine guards the linted files the same way).
+            from optimlint.engine import cpython_verdict
+
+            if cpython_verdict(path, text) is None:
+                parsed = ParsedFile.build(path, cst.parse_module(text))
         except (OSError, UnicodeDecodeError, ValueError, cst.ParserSyntaxError, RecursionError):
             parsed = None
     _FILES[path] = (stamp, parsed)
