@@ -624,3 +624,92 @@ def test_opt101_optimizer_from_a_factory_the_analysis_cannot_see():
         optimizer.step()
     """
     assert codes_at(src, ["OPT1"]) == [("OPT101", 8)]
+
+
+# --------------------------------------------------------------------------- OPT101 and aliases
+# Found in a sweep of real trainers (fedml's my_model_trainer.py): the module is cleared under
+# another spelling of the same object than the optimizer was built from.
+ALIASED_TRAINER = """
+import torch
+import torch.nn as nn
+
+
+class ModelTrainer:
+    def __init__(self, model):
+        self.model = model
+
+    def train(self, train_data, device, args):
+        model = self.model
+        model.to(device)
+        model.train()
+        criterion = nn.CrossEntropyLoss()
+        if args.client_optimizer == "sgd":
+            optimizer = torch.optim.SGD(self.model.parameters(), lr=args.lr)
+        else:
+            optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, self.model.parameters()), lr=args.lr)
+        for epoch in range(args.epochs):
+            for x, labels in train_data:
+                {clear}
+                loss = criterion(model(x), labels)
+                loss.backward()
+                optimizer.step()
+"""
+
+
+def test_opt101_silent_when_the_module_is_cleared_through_an_alias():
+    assert codes_at(ALIASED_TRAINER.format(clear="model.zero_grad()"), ["OPT101"]) == []
+
+
+def test_opt101_silent_when_the_optimizer_is_built_through_an_alias():
+    src = """
+    import torch
+    import torch.nn.functional as F
+
+
+    class Trainer:
+        def __init__(self, model):
+            self.model = model
+
+        def fit(self, loader, epochs):
+            model = self.model
+            self.model.train()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(epochs):
+                for x, y in loader:
+                    self.model.zero_grad()
+                    loss = F.mse_loss(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+    """
+    assert codes_at(src, ["OPT101"]) == []
+
+
+def test_opt101_silent_for_a_local_alias_of_the_module():
+    src = """
+    import torch
+    import torch.nn.functional as F
+
+
+    def train(model, loader, epochs):
+        net = model
+        net.train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(epochs):
+            for x, y in loader:
+                net.zero_grad()
+                loss = F.mse_loss(net(x), y)
+                loss.backward()
+                optimizer.step()
+    """
+    assert codes_at(src, ["OPT101"]) == []
+
+
+def test_opt101_still_fires_when_the_aliased_module_is_never_cleared():
+    assert codes_at(ALIASED_TRAINER.format(clear="pass"), ["OPT101"]) == [("OPT101", 23)]
+
+
+def test_opt101_an_alias_bound_to_two_objects_is_unsure_and_silent():
+    src = ALIASED_TRAINER.format(clear="model.zero_grad()").replace(
+        "        model.train()\n", "        model.train()\n        if args.ema:\n            model = self.ema_model\n")
+    assert "model = self.ema_model" in src
+    assert codes_at(src, ["OPT101"]) == []
