@@ -624,3 +624,33 @@ for x, y in train_loader:
     text, remaining = fixed(src, ["OPT601"], unsafe=True)
     assert text == src.replace("epoch_loss + loss\n", "epoch_loss + loss.item()\n")
     assert remaining == []
+
+
+def test_opt603_silent_when_train_mode_is_restored_through_an_alias():
+    # sweep repro /tmp/ml/fp_repros/OPT603_1.py: ``model = self.model``; the epoch loop starts
+    # with ``self.model.train()`` and ends with ``model.eval()``: the same module
+    src = """
+    import torch
+    import torch.nn.functional as F
+
+
+    class Trainer:
+        def __init__(self, model):
+            self.model = model
+
+        def fit(self, loader, val_loader, epochs):
+            model = self.model
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(epochs):
+                self.model.train()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    loss = F.mse_loss(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                model.eval()
+                with torch.no_grad():
+                    for x, y in val_loader:
+                        model(x)
+    """
+    assert codes_at(src, ["OPT6"]) == []

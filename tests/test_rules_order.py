@@ -713,3 +713,73 @@ def test_opt101_an_alias_bound_to_two_objects_is_unsure_and_silent():
         "        model.train()\n", "        model.train()\n        if args.ema:\n            model = self.ema_model\n")
     assert "model = self.ema_model" in src
     assert codes_at(src, ["OPT101"]) == []
+
+
+# An alias that is not a plain name: the DDP-unwrapping conditional and the wrapper itself share
+# the module's parameters (sweep repros /tmp/ml/fp_repros/OPT101_4.py, OPT101_5.py).
+def test_opt101_silent_when_cleared_through_the_unwrapped_module():
+    src = """
+    import torch
+    import torch.nn.functional as F
+
+
+    def fit(model, loader, epochs):
+        net = model.module if hasattr(model, "module") else model
+        net.train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(epochs):
+            for x, y in loader:
+                net.zero_grad()
+                loss = F.mse_loss(model(x), y)
+                loss.backward()
+                optimizer.step()
+    """
+    assert codes_at(src, ["OPT1"]) == []
+
+
+def test_opt101_silent_when_the_optimizer_holds_the_ddp_wrapper_and_the_module_is_cleared():
+    src = """
+    import torch
+    import torch.nn.functional as F
+
+
+    def fit(model, loader, epochs):
+        model.train()
+        ddp_model = torch.nn.parallel.DistributedDataParallel(model)
+        optimizer = torch.optim.SGD(ddp_model.parameters(), lr=0.1)
+        for epoch in range(epochs):
+            for x, y in loader:
+                model.zero_grad()
+                loss = F.mse_loss(ddp_model(x), y)
+                loss.backward()
+                optimizer.step()
+    """
+    assert codes_at(src, ["OPT1"]) == []
+
+
+def test_opt101_a_module_reassigned_from_itself_is_no_alias_of_another():
+    # ``netG = netG.to(device)`` links netG only with itself: clearing netD still leaves
+    # optG's gradients accumulating
+    src = """
+    import torch
+    import torch.nn.functional as F
+
+
+    def fit(netG, netD, loader, epochs, device):
+        netG = netG.to(device)
+        netD = netD.to(device)
+        netG.train()
+        optG = torch.optim.Adam(netG.parameters(), lr=2e-4)
+        optD = torch.optim.Adam(netD.parameters(), lr=2e-4)
+        for epoch in range(epochs):
+            for real in loader:
+                netD.zero_grad()
+                fake = netG(torch.randn(8, 100))
+                lossD = F.softplus(netD(fake.detach())).mean() + F.softplus(-netD(real)).mean()
+                lossD.backward()
+                optD.step()
+                lossG = F.softplus(-netD(fake)).mean()
+                lossG.backward()
+                optG.step()
+    """
+    assert codes_at(src, ["OPT101"]) == [("OPT101", 17)]

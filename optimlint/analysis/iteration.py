@@ -53,6 +53,7 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import bindings as B
 from optimlint.analysis import symbols
+from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
 
@@ -385,6 +386,7 @@ class _Walker:
         self.top_loops: list[tuple[cst.CSTNode, int]] = []
         self.closures: list[str] = []
         self._scaled_names: dict[tuple, bool] = {}
+        self._alias_cache: dict[str, bool] = {}
 
     # -- driving -----------------------------------------------------------------
     def run(self) -> None:
@@ -554,7 +556,7 @@ class _Walker:
                     # ``model.zero_grad()`` names a module only when the file uses it as one
                     # (``model.parameters()`` ...); ``for o in opts: o.zero_grad()`` clears "maybe".
                     mod = frame.translate(rkey)
-                    if mod not in module_keys(self.ctx):
+                    if mod not in module_keys(self.ctx) or self._aliased(mod):
                         mod = None
                     self._emit(EventKind.ZERO_GRAD, call, st, certain=False, module=mod,
                                own_key=rkey)
@@ -589,7 +591,8 @@ class _Walker:
                         return
                     kind = EventKind.TRAIN_MODE if v.value == "True" else EventKind.EVAL_MODE
                 if scaler is None or scaler.kind not in (B.OPTIMIZER, B.SCHEDULER, B.SCALER):
-                    self._emit(kind, call, st, module=frame.translate(rkey), own_key=rkey)
+                    mod = frame.translate(rkey)
+                    self._emit(kind, call, st, module=None if self._aliased(mod) else mod, own_key=rkey)
                 return
         qn = self.ctx.qualify(f)
         if qn in _CLIP_QUALNAMES:
@@ -607,6 +610,18 @@ class _Walker:
             self._emit(EventKind.ZERO_GRAD, call, st, certain=False)
             return
         self._opaque(call, st)
+
+    def _aliased(self, mod: str | None) -> bool:
+        """``mod`` (a module key of the analysed scope) may name the same module as another key,
+        through a local alias: ``model = self.model``, ``net = model.module if ... else model``,
+        ``ddp_model = DDP(model)``. A clearing or mode change through one spelling then acts on
+        the other's parameters, so neither is "certainly a different module"."""
+        if not mod:
+            return False
+        cache = self._alias_cache
+        if mod not in cache:
+            cache[mod] = _aliased_in(self.ctx, self.func, mod)
+        return cache[mod]
 
     def _params_module(self, positional, frame) -> str | None:
         if not positional:
@@ -855,6 +870,64 @@ def touches(ev: Event, opt: Binding | None, module_keys: frozenset[str] = frozen
     # uses it as a module (``model.train_targets`` is a tensor)
     return any(module_covers(k, m) or (module_covers(m, k) and (k in module_keys or _PARAMS_NAME.search(k)))
                for k in ev.touch_keys for m in opt.modules)
+
+
+# Calls that return the module they are given, or a wrapper sharing its parameters.
+_SAME_MODULE_METHODS = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "train",
+                                  "eval", "requires_grad_", "to_empty"})
+_WRAPPER_CALL = re.compile(r"(^|\.)(DistributedDataParallel|DataParallel|DDP|FSDP|FullyShardedDataParallel|"
+                           r"compile|prepare|prepare_model|unwrap_model|getattr)$")
+
+
+def _value_keys(value: cst.BaseExpression | None) -> set[str]:
+    """Keys of the modules ``value`` may evaluate to without building a new one: ``self.model``,
+    ``model.module if ... else model``, ``DDP(model)``, ``model.to(device)``, ``accelerator.prepare(model)``."""
+    if value is None:
+        return set()
+    if isinstance(value, (cst.Name, cst.Attribute)):
+        k = key_of(value)
+        return {k} if k else set()
+    if isinstance(value, cst.IfExp):
+        return _value_keys(value.body) | _value_keys(value.orelse)
+    if isinstance(value, cst.BooleanOperation):
+        return _value_keys(value.left) | _value_keys(value.right)
+    if isinstance(value, cst.Call):
+        f = value.func
+        if isinstance(f, cst.Attribute) and f.attr.value in _SAME_MODULE_METHODS:
+            return _value_keys(f.value)
+        name = key_of(f) if isinstance(f, (cst.Name, cst.Attribute)) else None
+        if name and _WRAPPER_CALL.search(name):
+            out: set[str] = set()
+            for a in value.args:
+                if a.keyword is None and not a.star:
+                    out |= _value_keys(a.value)
+            return out
+    return set()
+
+
+def _aliased_in(ctx: "FileContext", func: cst.CSTNode | None, mod: str) -> bool:
+    """A local name of ``func`` links ``mod`` with another module of the file: ``mod``'s root is
+    assigned from another module key, or another module key's root is assigned from ``mod``."""
+    scope = func if func is not None else ctx.module
+    keys = module_keys(ctx)
+    root = mod.partition(".")[0]
+
+    def other_module(k: str, not_root: str) -> bool:
+        return k.partition(".")[0] != not_root and any(
+            module_covers(m, k) or module_covers(k, m) for m in keys)
+
+    if root != "self":
+        for v in values_assigned(scope, root, nested_functions=False):
+            if v is not None and any(other_module(k, root) for k in _value_keys(v)):
+                return True
+    for name in {k.partition(".")[0] for k in keys}:
+        if name in ("self", root):
+            continue
+        for v in values_assigned(scope, name, nested_functions=False):
+            if v is not None and any(module_covers(k, mod) or module_covers(mod, k)
+                                     for k in _value_keys(v)):
+                return True
+    return False
 
 
 def module_keys(ctx: "FileContext") -> frozenset[str]:
