@@ -783,3 +783,63 @@ def test_opt101_a_module_reassigned_from_itself_is_no_alias_of_another():
                 optG.step()
     """
     assert codes_at(src, ["OPT101"]) == [("OPT101", 17)]
+
+
+# --------------------------------------------------------------------------- OPT102, two optimizers
+# Found in a sweep (deeprobust graph/defense/prognn.py, Pro-GNN): SGD steps on the gradients, then a
+# proximal optimizer over the same parameters (its step() never reads them) is cleared and stepped.
+PROXIMAL_AFTER_SGD = """
+import torch
+from torch.optim import Optimizer
+
+
+class PGD(Optimizer):
+    def __init__(self, params, proxs, lr=0.01):
+        super().__init__(params, dict(lr=lr, proxs=proxs))
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                for prox in group["proxs"]:
+                    p.data = prox(p.data, alpha=group["lr"])
+
+
+def prox_l1(data, alpha):
+    return torch.sign(data) * torch.clamp(data.abs() - alpha, min=0)
+
+
+def fit(estimator, loss_fn, epochs):
+    optimizer_adj = torch.optim.SGD(estimator.parameters(), lr=0.01, momentum=0.9)
+    optimizer_l1 = PGD(estimator.parameters(), proxs=[prox_l1], lr=0.01)
+    for epoch in range(epochs):
+        optimizer_adj.zero_grad()
+        loss = loss_fn(estimator())
+        loss.backward()
+        optimizer_adj.step()
+        optimizer_l1.zero_grad()
+        optimizer_l1.step()
+"""
+
+
+def test_opt102_silent_when_another_optimizer_of_the_same_parameters_stepped_first():
+    assert codes_at(PROXIMAL_AFTER_SGD, ["OPT1"]) == []
+
+
+def test_opt102_still_fires_when_the_optimizer_that_stepped_holds_other_parameters():
+    src = """
+    import torch
+
+
+    def fit(netG, netD, loader, epochs):
+        optD = torch.optim.Adam(netD.parameters(), lr=2e-4)
+        optG = torch.optim.Adam(netG.parameters(), lr=2e-4)
+        for epoch in range(epochs):
+            for real in loader:
+                optD.zero_grad()
+                loss = netD(netG(real)).mean()
+                loss.backward()
+                optD.step()
+                optG.zero_grad()
+                optG.step()
+    """
+    assert codes_at(src, ["OPT102"]) == [("OPT102", 14)]

@@ -39,6 +39,19 @@ def steps_of(it: Iteration, opt: Binding) -> list[Event]:
     return [e for e in it.events if e.kind in STEPS and e.target is opt]
 
 
+def _consumed_by_another(it: Iteration, opt: Binding, start: int, end: int) -> bool:
+    """Another optimizer over (maybe) the same parameters steps between the backward and the
+    clearing: it used the gradients, and ``opt`` is cleared on purpose before its own step
+    (Pro-GNN: SGD on the gradients, then a proximal optimizer whose step never reads them)."""
+    for other in optimizers_stepped(it):
+        if other is opt or not any(start < s.index < end for s in steps_of(it, other)):
+            continue
+        if other.modules is None or opt.modules is None or any(
+                module_covers(a, b) or module_covers(b, a) for a in other.modules for b in opt.modules):
+            return True
+    return False
+
+
 def has_closure_step(it: Iteration, opt: Binding) -> bool:
     return any(e.kind is K.STEP_CLOSURE and (e.target is opt or e.target is None) for e in it.events)
 
@@ -290,6 +303,8 @@ class OrderCheck(Check):
                     if last.index < clear.index < step.index and it.always(clear) and clears(clear, opt):
                         if _grad_touched_between(ctx, it, clear, step):
                             break  # gradients rebuilt by hand after the clear (p.grad = g)
+                        if _consumed_by_another(it, opt, last.index, clear.index):
+                            break
                         name = clear.own_key or opt.name
                         fix = None
                         if clear.direct and moves.movable(ctx, clear.own_stmt) and \
