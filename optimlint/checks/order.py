@@ -145,71 +145,6 @@ def spelling(e: Event) -> str | None:
     return e.target_key if e.target_key else None
 
 
-def _aliases(ctx, scope: cst.CSTNode | None) -> dict[str, str | None]:
-    """Names the scope binds to another name or attribute (``model = self.model``,
-    ``net = model``): ``{name: what it names}``, None for a name also bound otherwise."""
-
-    def build() -> dict[str, str | None]:
-        values: dict[str, set[str | None]] = {}
-
-        class V(cst.CSTVisitor):
-            def visit_Assign(self, node: cst.Assign) -> None:
-                for t in node.targets:
-                    if isinstance(t.target, cst.Name):
-                        value = key_of(node.value) if len(node.targets) == 1 else None
-                        values.setdefault(t.target.value, set()).add(value)
-
-            def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-                return node is scope  # nested functions bind their own names
-
-            def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-                return False
-
-        _walk.visit(scope if scope is not None else ctx.module, V())
-        # an alias: bound to a name or attribute at least once (only that way: its target)
-        return {k: (next(iter(vs)) if len(vs) == 1 else None) for k, vs in values.items()
-                if any(v is not None for v in vs)}
-
-    return ctx.cached(("order.aliases", id(scope)), build)
-
-
-def _clears_an_alias(ctx, it: Iteration, opt: Binding) -> bool:
-    """A module clear that names the optimizer's module under another spelling of the same
-    object (``model = self.model``; the optimizer built from ``self.model.parameters()``,
-    the loop clearing ``model.zero_grad()``): cleared, or unsure when the alias is bound
-    twice. Only names bound to a plain name or attribute count as spellings."""
-    mods = opt.modules
-    cleared = [e.module for e in it.of_kind(K.ZERO_GRAD) if e.target is None and e.module]
-    if not mods or not cleared:
-        return False
-    aliases = _aliases(ctx, it.func)
-
-    def spellings(key: str) -> set[str] | None:
-        out = {key}
-        for _ in range(4):
-            root, dot, rest = key.partition(".")
-            if root not in aliases:
-                return out
-            target = aliases[root]
-            if target is None:
-                return None  # bound to something else too: cannot tell
-            key = target + dot + rest
-            out.add(key)
-        return out
-
-    for clear in cleared:
-        mine = spellings(clear)
-        for m in mods:
-            theirs = spellings(m)
-            if mine is None or theirs is None:
-                if clear.split(".")[0] in aliases or m.split(".")[0] in aliases:
-                    return True  # an alias bound twice: unsure, so silent
-                continue
-            if any(module_covers(c, o) for c in mine for o in theirs):
-                return True
-    return False
-
-
 class OrderCheck(Check):
     codes = ("OPT101", "OPT102", "OPT103", "OPT104", "OPT105", "OPT106", "OPT107", "OPT306")
     # Every rule here needs a backward in the file, except OPT306 (LBFGS) and OPT105 in a
@@ -264,8 +199,6 @@ class OrderCheck(Check):
             if it.kind == "loop" and opt.call is not None and inside(ctx, opt.call, it.node):
                 continue  # a fresh optimizer (and usually fresh parameters) every iteration
             if any(clears(e, opt) is not False for e in it.of_kind(K.ZERO_GRAD)):
-                continue
-            if _clears_an_alias(ctx, it, opt):
                 continue
             if any(touches(o, opt, mkeys) for o in it.opaque):
                 continue
