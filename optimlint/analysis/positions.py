@@ -84,7 +84,20 @@ class _OffsetState(CodegenState):
         return _Record(self, node, start_node, end_node)
 
 
-class Positions:
+class _Lookup:
+    """``node in positions``: whether ``positions[node]`` has a range."""
+
+    __slots__ = ()
+
+    def __contains__(self, node: object) -> bool:
+        try:
+            self[node]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+
+class Positions(_Lookup):
     """``positions[node] -> CodeRange`` for the nodes of ``module`` (KeyError otherwise).
 
     With ``source`` (the text ``module`` was parsed from) and ``parent_of``, positions are
@@ -139,12 +152,6 @@ class Positions:
             made = self._made[key] = CodeRange(self._at(start), self._at(end))
         return made
 
-    def __contains__(self, node: object) -> bool:
-        try:
-            self[node]  # type: ignore[index]
-        except KeyError:
-            return False
-        return True
 
     # -- one statement at a time -----------------------------------------------------
     def _generate_top(self, node: cst.CSTNode) -> None:
@@ -305,7 +312,7 @@ def provider_positions(module: cst.Module):
     return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
 
 
-class GuardedPositions:
+class GuardedPositions(_Lookup):
     """``Positions``, which drives LibCST's private code generation state, and LibCST's own
     provider from the first sign that this LibCST's internals differ from those it was
     written against (an AttributeError or TypeError inside it): slower, never wrong."""
@@ -330,9 +337,3 @@ class GuardedPositions:
             self._slow = provider_positions(self._module)
         return self._slow[node]
 
-    def __contains__(self, node: object) -> bool:
-        try:
-            self[node]  # type: ignore[index]
-        except KeyError:
-            return False
-        return True
