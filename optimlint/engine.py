@@ -34,8 +34,9 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     raw = source.encode("utf-8", "surrogatepass")
     # The pre-filter runs before the checks (and LibCST) are imported: see optimlint.prefilter.
     factories = factory_needles(settings)
-    checks = checks_for(enabled) if may_fire(raw, enabled, factories) else []
-    checks = [c for c in checks if is_candidate(raw, c.needles, c.requires, factories)]
+    hits: dict[bytes, bool] = {}  # each needle looked for once, by both filters
+    checks = checks_for(enabled) if may_fire(raw, enabled, factories, hits) else []
+    checks = [c for c in checks if is_candidate(raw, c.needles, c.requires, factories, hits)]
     # One parse by CPython, for every file: OPT000 is never deselected, so a file no rule
     # can fire on is still checked for syntax errors (confirmed by LibCST, which also knows
     # syntax newer than the running Python); and nesting that would crash LibCST's native

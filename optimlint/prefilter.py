@@ -159,12 +159,13 @@ def checks_fingerprint() -> str:
     return repr(table)
 
 
-def may_fire(raw: bytes, enabled, factories: tuple[bytes, ...] = ()) -> bool:
+def may_fire(raw: bytes, enabled, factories: tuple[bytes, ...] = (),
+             hits: dict[bytes, bool] | None = None) -> bool:
     """False when no check of an ``enabled`` code can fire on a file of bytes ``raw``.
 
     Uses the imported check classes when they are loaded already (tests install extra
     ones), else the checks' source text, so a run over clean files never imports LibCST.
-    ``factories``: see ``is_candidate``.
+    ``factories``, ``hits``: see ``is_candidate``.
     """
     import sys
 
@@ -179,7 +180,8 @@ def may_fire(raw: bytes, enabled, factories: tuple[bytes, ...] = ()) -> bool:
 
             table = _table(all_checks())
     # Most files hold no needle at all: scan for each distinct needle once (checks share some).
-    hits: dict[bytes, bool] = {}
+    if hits is None:
+        hits = {}
     return any(codes.intersection(enabled) and is_candidate(raw, needles, requires, factories, hits)
                for codes, needles, requires in table)
 
