@@ -393,6 +393,7 @@ def _lint_files(files: list[str], settings: Settings, options: RunOptions,
         if progress is not None:
             progress(count, total)
 
+    small: list[bytes | None] | None = [] if want_bytes else None  # the bytes of ``todo``
     for i, path in enumerate(files):
         raw = _read_bytes(path) if want_bytes else None
         if raw is not None and cache is not None:
@@ -407,15 +408,18 @@ def _lint_files(files: list[str], settings: Settings, options: RunOptions,
         size = len(raw) if raw is not None else 0
         total_bytes += size
         weights.append(size)
+        if small is not None:  # kept while the tree is small enough to need the scan below
+            small.append(raw)
+            if total_bytes >= parallel.MIN_TOTAL_BYTES:
+                small = None
 
     warm = True
-    if want_bytes and total_bytes < parallel.MIN_TOTAL_BYTES:
+    if small is not None and jobs > 1 and len(todo) >= parallel.MIN_FILES:
         # Whether a pool pays depends on how much LibCST will parse, and a candidate weighs
         # ~20x as much (LibCST and the analysis against CPython's parse). Over a big tree the
         # pool is decided already, and this scan would be serial work before it starts
         # (0.5 s on the transformers wheel): the biggest files go first, by size alone.
-        for k, i in enumerate(todo):
-            raw = _read_bytes(files[i])
+        for k, raw in enumerate(small):
             if raw is not None and may_fire(raw, enabled, factories):
                 candidate_bytes += len(raw)
                 weights[k] *= 20
