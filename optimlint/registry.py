@@ -12,14 +12,18 @@ from optimlint.records import Frozen
 class RuleInfo(Frozen):
     """One row of the table."""
 
-    __slots__ = ("code", "name", "fix", "runtime")
+    __slots__ = ("code", "name", "fix", "runtime", "observes")
     __match_args__ = __slots__
 
-    def __init__(self, code: str, name: str, fix: str, runtime: str) -> None:
+    def __init__(self, code: str, name: str, fix: str, runtime: str, observes: tuple[str, ...] = ()) -> None:
         object.__setattr__(self, "code", code)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "fix", fix)  # "safe", "unsafe", "sometimes" (safe in some shapes only), "none"
         object.__setattr__(self, "runtime", runtime)  # what the runtime companion observes, "" when nothing
+        # The runtime event kinds (``analysis.events.EventKind`` values, "construct") whose
+        # running inside a finding's span means the rule's own check ran there: the join says
+        # "not-observed" only then. Empty for a rule with no runtime check.
+        object.__setattr__(self, "observes", observes)
 
 
 _TABLE = [
@@ -56,7 +60,20 @@ _TABLE = [
     ("OPT604", "forward-called-directly", "safe", ""),
 ]
 
-RULES: dict[str, RuleInfo] = {code: RuleInfo(code, name, fix, runtime) for code, name, fix, runtime in _TABLE}
+# The event kinds each runtime check watches (see RuleInfo.observes).
+_OBSERVES = {
+    "OPT101": ("backward", "step"), "OPT102": ("zero_grad", "step"), "OPT103": ("step",),
+    "OPT104": ("backward", "construct"), "OPT105": ("clip",), "OPT106": ("zero_grad", "step"),
+    "OPT201": ("sched_step",), "OPT202": ("sched_step",), "OPT203": ("sched_step",),
+    "OPT301": ("construct",), "OPT302": ("construct",), "OPT303": ("construct",),
+    "OPT304": ("construct", "clip"), "OPT305": ("step",),
+    "OPT401": ("construct",), "OPT402": ("construct",), "OPT403": ("construct",),
+    "OPT501": ("step",), "OPT502": ("scaler_step",), "OPT503": ("clip",),
+    "OPT601": ("backward", "step"), "OPT603": ("eval_mode", "step"),
+}
+
+RULES: dict[str, RuleInfo] = {code: RuleInfo(code, name, fix, runtime, _OBSERVES.get(code, ()))
+                              for code, name, fix, runtime in _TABLE}
 NAMES: dict[str, str] = {info.name: code for code, info in RULES.items()}
 
 # OPT000 is never selectable away.

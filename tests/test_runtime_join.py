@@ -79,3 +79,19 @@ def test_report_deduplicates_and_counts():
     for _ in range(3):
         report.add(Observation("OPT101", "m", "/x.py", 3))
     assert len(report.findings) == 1 and report.findings[0].count == 3
+
+
+def test_not_observed_needs_the_rules_own_event_kinds_in_the_span(tmp_path):
+    """A finding is "not-observed" only when its rule's check could have run there: in the
+    loop span, a scheduler step says nothing about OPT101 (backward/step) or OPT302 (a
+    construction); a rule with no runtime check (OPT107) counts any event."""
+    path = str(tmp_path / "train.py")
+    static = [diag("OPT101", 8, path), diag("OPT202", 10, path), diag("OPT107", 8, path), diag("OPT302", 3, path)]
+    only_sched = {(path, 10): {"sched_step"}, (path, 3): {"backward"}}
+    got = [(d.code, d.runtime) for d in join(static, [], only_sched, {path: SOURCE})]
+    assert got == [("OPT101", "not-reached"), ("OPT202", "not-observed"), ("OPT107", "not-observed"),
+                   ("OPT302", "not-reached")]
+    with_step = {(path, 9): {"step"}, (path, 3): {"construct"}}
+    got = [(d.code, d.runtime) for d in join(static, [], with_step, {path: SOURCE})]
+    assert got == [("OPT101", "not-observed"), ("OPT202", "not-reached"), ("OPT107", "not-observed"),
+                   ("OPT302", "not-observed")]

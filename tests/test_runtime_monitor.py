@@ -13,7 +13,9 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 import optimlint  # noqa: E402
+from optimlint.runtime import frames, gradients  # noqa: E402
 from optimlint.runtime import monitor as monitor_mod  # noqa: E402
+from optimlint.runtime.patches import subclasses  # noqa: E402
 from optimlint.runtime.monitor import Monitor, watch  # noqa: E402
 
 
@@ -41,8 +43,8 @@ def patched_attributes():
     from torch.nn.utils import clip_grad
 
     owners = [torch.optim.Optimizer, nn.Module, GradScaler, DataLoader, clip_grad, nn_utils, torch.autograd]
-    owners += monitor_mod._subclasses(torch.optim.Optimizer)
-    owners += monitor_mod._subclasses(lr_scheduler.LRScheduler)
+    owners += subclasses(torch.optim.Optimizer)
+    owners += subclasses(lr_scheduler.LRScheduler)
     snap = {}
     for owner in owners:
         for name in ("__init__", "zero_grad", "add_param_group", "train", "step", "scale", "unscale_",
@@ -151,7 +153,7 @@ def test_an_error_inside_a_hook_is_reported_not_raised(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(monitor_mod, "_user_location", broken)
+    monkeypatch.setattr(frames, "user_location", broken)
     model = mlp()
     with watch() as report:
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -171,7 +173,7 @@ def test_an_error_in_the_accumulate_hook_does_not_break_backward(monkeypatch):
     def broken(self, rec, p):
         raise ValueError("hook failure")
 
-    monkeypatch.setattr(Monitor, "_on_accumulate", broken)
+    monkeypatch.setattr(gradients.Gradients, "on_accumulate", broken)
     model = mlp()
     with watch() as report:
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -500,14 +502,19 @@ def test_one_cycle_sized_in_epochs_and_stepped_per_epoch_is_not_opt203():
 
 
 def test_hooks_never_read_tensor_values():
-    """No host read of a tensor value in the monitor (it would sync with the device per step);
-    the only one is the sentinel flag, read once per OPT101 candidate in ``_finalize_pending``."""
+    """No host read of a tensor value in the runtime package (it would sync with the device per
+    step); the only one is the sentinel flag, read once per OPT101 candidate in ``confirm_pending``."""
     import ast
-    import inspect
+    from pathlib import Path
 
-    tree = ast.parse(inspect.getsource(monitor_mod))
     offenders = []
-    for func in ast.walk(tree):
+    # what runs inside the program: the orchestrator, its records, patches and verdicts
+    runtime = Path(monitor_mod.__file__).parent
+    sources = [runtime / f"{name}.py" for name in ("monitor", "gradients", "records", "patches", "frames")]
+    sources += sorted((runtime / "verdicts").glob("*.py"))
+    assert len(sources) >= 11
+    funcs = [f for path in sources for f in ast.walk(ast.parse(path.read_text()))]
+    for func in funcs:
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         for node in ast.walk(func):
@@ -515,7 +522,7 @@ def test_hooks_never_read_tensor_values():
                 name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
                 if name in ("item", "tolist", "cpu", "numpy", "data_ptr", "synchronize"):
                     offenders.append((func.name, name))
-                if name == "bool" and func.name != "_finalize_pending":
+                if name == "bool" and func.name != "confirm_pending":
                     offenders.append((func.name, name))
     assert offenders == []
 

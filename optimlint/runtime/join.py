@@ -4,8 +4,10 @@ Matching rule: a static finding is ``confirmed`` when an observation with the sa
 happened in the same file inside the finding's *span*: the top-level statement of the
 innermost function (or module) that contains the finding -- for a training loop, the whole
 outermost loop; for an optimizer construction, that statement. It is ``not-observed`` when
-some watched event (backward, step, zero_grad, scheduler step, construction, ...) ran inside
-the span but the mistake did not show, and ``not-reached`` otherwise. Observations that
+an event of a kind the rule's runtime check watches (``RuleInfo.observes``: a step for
+OPT103, a scheduler step for OPT201, ...) ran inside the span but the mistake did not show,
+and ``not-reached`` otherwise. A rule with no runtime check is ``not-observed`` when any
+watched event ran in its span (its code ran; nothing could confirm it). Observations that
 confirm no static finding are reported on their own (``runtime`` = ``confirmed``,
 ``extra["runtime_only"]``).
 """
@@ -83,9 +85,9 @@ def join(static: list[Diagnostic], observations, sites: dict | None = None,
     """
     sites = sites or {}
     texts = dict(texts or {})
-    rows_by_file: dict[str, list[int]] = {}
-    for (filename, row) in sites:
-        rows_by_file.setdefault(_key(filename), []).append(row)
+    rows_by_file: dict[str, list[tuple[int, set]]] = {}
+    for (filename, row), kinds in sites.items():
+        rows_by_file.setdefault(_key(filename), []).append((row, kinds))
     obs_by_file: dict[str, list] = {}
     for obs in observations:
         obs_by_file.setdefault(_key(obs.filename), []).append(obs)
@@ -112,7 +114,7 @@ def join(static: list[Diagnostic], observations, sites: dict | None = None,
             extra = dict(d.extra or {})
             _tag(extra, matched[0])
             d = _replace(d, status, extra)
-        elif any(start <= r <= end for r in rows_by_file.get(key, ())):
+        elif _ran(d.code, rows_by_file.get(key, ()), start, end):
             d = _replace(d, NOT_OBSERVED, d.extra)
         else:
             d = _replace(d, NOT_REACHED, d.extra)
@@ -129,6 +131,16 @@ def join(static: list[Diagnostic], observations, sites: dict | None = None,
         out.append(Diagnostic(obs.code, info.name if info else "", obs.message, obs.filename or "<unknown>",
                               loc, loc, None, None, CONFIRMED, extra))
     return out
+
+
+def _ran(code: str, rows, start: int, end: int) -> bool:
+    """Whether the rule's own event kinds (any kind, for a rule with none) ran in the span."""
+    info = RULES.get(code)
+    wanted = set(info.observes) if info is not None else set()
+    for row, kinds in rows:
+        if start <= row <= end and (not wanted or not wanted.isdisjoint(kinds)):
+            return True
+    return False
 
 
 def _suppressed(obs, texts, spans_cache, settings) -> bool:

@@ -1,0 +1,262 @@
+"""Parameter records and the accumulation classifier: what each gradient holds, from metadata.
+
+Each parameter has a record updated by its post-accumulate-grad hook. If ``p.grad`` is the
+same object as at the previous accumulation (or at the last step) and its version counter
+moved by exactly one, the new backward was *added* to what was there; if ``p.grad`` is a new
+object (it was set to None) or an observed ``zero_grad`` ran in between, the gradient was
+*cleared*; any other in-place change (DDP's all-reduce, manual scaling, ``.zero_()`` by hand)
+makes the history *unknown*, and unknown never confirms anything. One case moves no counter
+at all (``p.grad.data.zero_()``), so an OPT101 candidate is confirmed only if a device-side
+flag ``p.grad != 0``, computed on one small "sentinel" parameter just before the first
+accumulation after a step, is true; it is read once per candidate when the run (or test) ends.
+Nothing here reads a tensor value on the host.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+
+import torch
+
+from optimlint.runtime.records import drop
+
+ACCUM, CLEARED, UNKNOWN = 0, 1, 2
+
+
+class ParamRec:
+    __slots__ = ("pref", "handle", "owners", "g_ref", "g_ver", "n", "pre_step", "acc_since_step",
+                 "acc_total", "wiped", "p_ver", "step_at_acc", "last_bw", "last_acc_tick",
+                 "zero_tick", "snap_ref", "snap_ver")
+
+    def __init__(self):
+        self.pref = None
+        self.handle = None
+        self.owners = []
+        self.g_ref = None
+        self.g_ver = -1
+        self.n = 0            # backwards the current gradient holds (-1: unknown)
+        self.pre_step = 0     # 1: the gradient holds what a step already used; -1 unknown
+        self.acc_since_step = 0
+        self.acc_total = 0
+        self.wiped = 0        # backwards cleared away since the last step (same weights)
+        self.p_ver = -1
+        self.step_at_acc = -1
+        self.last_bw = None
+        self.last_acc_tick = -1
+        self.zero_tick = -1
+        self.snap_ref = None  # the gradient object and version right after the last step
+        self.snap_ver = -1
+
+
+class StepView:
+    """The gradients an optimizer's step is about to use, summarised for the verdicts."""
+
+    __slots__ = ("touched", "all_none", "unchanged", "pre_all", "wiped_all", "zeroed_all", "last_bw")
+
+    def __init__(self):
+        self.touched = 0          # parameters accumulated into since the last step
+        self.all_none = True
+        self.unchanged = True     # every gradient is None or exactly what the last step left
+        self.pre_all = True       # every touched gradient still holds what the last step used
+        self.wiped_all = True     # every touched gradient holds one backward, others wiped away
+        self.zeroed_all = True    # every touched gradient was cleared after its accumulation
+        self.last_bw = None
+
+
+class Gradients:
+    """Parameter records of one monitor, keyed by ``id(param)`` (dropped with the parameter)."""
+
+    def __init__(self, mon):
+        self.mon = mon
+        self.params: dict[int, ParamRec] = {}
+
+    def record(self, p) -> ParamRec | None:
+        """The parameter's record, created (with its accumulate hook) on first sight."""
+        key = id(p)
+        rec = self.params.get(key)
+        if rec is not None:
+            return rec
+        if not p.requires_grad or not p.is_leaf:
+            return None
+        rec = ParamRec()
+        try:
+            rec.handle = p.register_post_accumulate_grad_hook(functools.partial(self._accumulate_hook, rec))
+        except RuntimeError:
+            return None
+        rec.pref = weakref.ref(p, functools.partial(drop, self.params, key))
+        self.params[key] = rec
+        return rec
+
+    def add_owner(self, params, orec) -> None:
+        if isinstance(params, torch.Tensor):
+            params = [params]
+        for p in params:
+            if isinstance(p, torch.Tensor):
+                rec = self.record(p)
+                if rec is not None and orec is not None and orec not in rec.owners:
+                    rec.owners.append(orec)
+
+    def remove_hooks(self) -> None:
+        for rec in list(self.params.values()):
+            if rec.handle is not None:
+                try:
+                    rec.handle.remove()
+                except Exception:  # pragma: no cover - defensive
+                    pass
+                rec.handle = None
+
+    # ------------------------------------------------------------------ accumulation
+    def _accumulate_hook(self, rec, p):
+        try:
+            self.on_accumulate(rec, p)
+        except Exception as exc:
+            self.mon.internal_error("post-accumulate-grad hook", exc)
+
+    def on_accumulate(self, rec, p):
+        """Classify this accumulation as added-to (ACCUM), after a clear, or unknown."""
+        g = p.grad
+        if g is None:
+            return
+        mon = self.mon
+        bw = mon.current_bw
+        previous = rec.g_ref() if rec.g_ref is not None else None
+        if previous is g:
+            if g._version == rec.g_ver + 1:
+                kind = ACCUM
+            elif self.zeroed_since(rec):
+                kind = CLEARED
+            else:
+                kind = UNKNOWN
+        else:
+            rec.g_ref = weakref.ref(g)
+            # A new gradient object: the old one was dropped (set to None) -- unless autograd
+            # accumulated out of place, which it does under create_graph and for sparse grads.
+            kind = UNKNOWN if (bw is not None and bw.create_graph) or g.is_sparse else CLEARED
+        if kind == ACCUM:
+            if rec.n >= 0:
+                rec.n += 1
+        elif kind == CLEARED:
+            # A wiped backward counts only when it is the same training backward (same line,
+            # same weights, no step of any optimizer since): an adversarial attack's or a
+            # saliency map's backward cleared before the training backward is not OPT106.
+            last = rec.last_bw
+            if rec.acc_since_step and p._version == rec.p_ver and mon.step_count == rec.step_at_acc \
+                    and last is not None and bw is not None and last.loc == bw.loc:
+                rec.wiped += 1
+            rec.n = 1
+            rec.pre_step = 0
+        else:
+            rec.n = -1
+            rec.pre_step = -1
+        rec.g_ver = g._version
+        rec.acc_since_step += 1
+        rec.acc_total += 1
+        rec.p_ver = p._version
+        rec.step_at_acc = mon.step_count
+        rec.last_bw = bw
+        mon.tick += 1
+        rec.last_acc_tick = mon.tick
+        owners = rec.owners
+        if owners and bw is not None:
+            orec = owners[0]
+            if orec.last_bw_index != bw.index:
+                orec.last_bw_index = bw.index
+                orec.backwards += 1
+                orec.last_bw = bw
+
+    def zeroed_since(self, rec) -> bool:
+        if rec.zero_tick > rec.last_acc_tick:
+            return True
+        for orec in rec.owners:
+            if orec.zero_tick > rec.last_acc_tick:
+                return True
+        return False
+
+    def module_zeroed(self, module, loc) -> None:
+        params = self.params
+        tick = self.mon.tick
+        for p in module.parameters():
+            rec = params.get(id(p))
+            if rec is not None:
+                rec.zero_tick = tick
+                for orec in rec.owners:
+                    orec.zero_loc = loc
+
+    # ------------------------------------------------------------------ steps
+    def view(self, opt, orec) -> StepView:
+        """What ``opt.step()`` is about to use (registers parameters it had not seen)."""
+        params = self.params
+        view = StepView()
+        for group in opt.param_groups:
+            for p in group["params"]:
+                rec = params.get(id(p))
+                g = p.grad
+                if rec is None:
+                    if g is not None:
+                        view.all_none = False
+                        view.unchanged = False
+                    if p.requires_grad:
+                        self.add_owner((p,), orec)
+                    continue
+                if g is not None:
+                    view.all_none = False
+                    if rec.snap_ref is None or rec.snap_ref() is not g or g._version != rec.snap_ver:
+                        view.unchanged = False
+                if rec.acc_since_step:
+                    view.touched += 1
+                    if view.pre_all and rec.pre_step != 1:
+                        view.pre_all = False
+                    if view.wiped_all and not (rec.n == 1 and rec.wiped):
+                        view.wiped_all = False
+                    if view.zeroed_all and not (g is not None and self.zeroed_since(rec)):
+                        view.zeroed_all = False
+                    last_bw = view.last_bw
+                    if rec.last_bw is not None and (last_bw is None or rec.last_bw.index > last_bw.index):
+                        view.last_bw = rec.last_bw
+        return view
+
+    def after_step(self, opt, orec) -> None:
+        """Snapshot each gradient as the step left it, and arm the OPT101 sentinel."""
+        params = self.params
+        smallest = None
+        for group in opt.param_groups:
+            for p in group["params"]:
+                rec = params.get(id(p))
+                if rec is None:
+                    continue
+                g = p.grad
+                if g is None:
+                    rec.snap_ref = None
+                    rec.pre_step = 0
+                else:
+                    if orec.sentinel is None and (smallest is None or p.numel() < smallest.numel()):
+                        smallest = p
+                    ref = rec.g_ref
+                    if ref is None or ref() is not g:
+                        ref = rec.g_ref = weakref.ref(g)
+                    rec.snap_ref = ref
+                    rec.g_ver = rec.snap_ver = g._version
+                    rec.pre_step = 1
+                rec.acc_since_step = 0
+                rec.wiped = 0
+        if orec.sentinel is None and smallest is not None:
+            orec.sentinel = weakref.ref(smallest)
+            orec.sentinel_handle = smallest.register_hook(functools.partial(self._sentinel_hook, orec))
+            self.mon.patches.handle(orec.sentinel_handle)
+        orec.sentinel_armed = True
+        orec.sentinel_flag = None
+
+    def _sentinel_hook(self, orec, incoming):
+        """Tensor hook on the sentinel parameter: runs before the incoming gradient is added."""
+        try:
+            if orec.sentinel_armed:
+                orec.sentinel_armed = False
+                p = orec.sentinel() if orec.sentinel is not None else None
+                g = p.grad if p is not None else None
+                if g is not None:
+                    with torch.no_grad():
+                        orec.sentinel_flag = g.ne(0).any()  # stays on the device: no sync here
+        except Exception as exc:
+            self.mon.internal_error("sentinel hook", exc)
+        return None

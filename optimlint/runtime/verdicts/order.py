@@ -1,0 +1,84 @@
+"""OPT101-OPT106: the order of backward, clearing and step, per optimizer."""
+
+from __future__ import annotations
+
+
+def at_step(mon, orec, view, loc) -> bool:
+    """OPT101/102/103/106 at ``opt.step()``; False when the step had no fresh gradient to
+    judge (no backward reached it, or it was cleared), so the other families skip it."""
+    if view.touched == 0:
+        no_backward = mon.bw_count == orec.bw_at_last_step
+        first = orec.steps == 0 and orec.constructed and view.all_none
+        stale = orec.steps > 0 and not view.all_none and view.unchanged
+        if no_backward and (first or stale):
+            mon.once(orec, "OPT103", f"`{orec.cls}.step()` ran with no backward since the previous "
+                     "step (or since the optimizer was built): it updates with stale or no gradients", loc)
+        return False
+    if view.all_none or view.zeroed_all:
+        if ("OPT103", mon.nodeid) in orec.reported:
+            return False  # step-before-backward shows as cleared gradients from the 2nd step on
+        where = orec.zero_loc or loc
+        mon.once(orec, "OPT102", f"`{orec.cls}.step()` found every gradient cleared although a "
+                 f"backward ran since the last step: the clearing call runs between backward and step", where)
+        return False
+    if view.pre_all and orec.steps:
+        last_bw = view.last_bw
+        where = last_bw.loc if last_bw is not None and last_bw.loc else loc
+        if orec.pending101 is None and orec.sentinel_flag is not None:
+            orec.pending101 = True
+            mon.pending.append((orec, orec.sentinel_flag, where, mon.nodeid,
+                                f"at `{orec.cls}.step()` the gradients still held contributions from "
+                                "before the previous step: nothing cleared them (add `optimizer.zero_grad()`)"))
+    elif view.wiped_all:
+        where = orec.zero_loc or loc
+        mon.once(orec, "OPT106", f"at `{orec.cls}.step()` the gradients held one backward although "
+                 "several ran since the previous step: they were cleared between the backward passes "
+                 "of the accumulation window", where)
+    return True
+
+
+def at_clip(mon, params, loc) -> bool:
+    """OPT105: clipping with no backward since the owner's last step (gradients untouched).
+    True when reported (the clip had nothing fresh to judge further)."""
+    records = mon.gradients.params
+    for p in params:
+        rec = records.get(id(p))
+        if rec is None or not rec.owners:
+            continue
+        orec = rec.owners[0]
+        g = p.grad
+        untouched = g is None or (rec.snap_ref is not None and rec.snap_ref() is g and g._version == rec.snap_ver)
+        stale = (orec.steps > 0 or orec.constructed) and not rec.acc_since_step \
+            and mon.bw_count == orec.bw_at_last_step and untouched
+        if stale:
+            mon.once(orec, "OPT105", "gradient clipping ran with no backward since the last "
+                     f"`{orec.cls}.step()`: it clips stale (or no) gradients; clip between the "
+                     "backward and the step", loc)
+        return stale
+    return False
+
+
+def confirm_pending(mon) -> None:
+    """OPT101 candidates whose sentinel gradient was not silently zeroed: one host read per
+    candidate, at the end of the run (or of a test), never during a step."""
+    saved = mon.nodeid
+    pending, mon.pending = mon.pending, []
+    try:
+        for orec, flag, where, nodeid, message in pending:
+            if bool(flag):
+                mon.nodeid = nodeid
+                mon.once(orec, "OPT101", message, where)
+    finally:
+        mon.nodeid = saved
+
+
+def never_stepped(mon) -> None:
+    """OPT104: an optimizer built during the run whose parameters received several backward
+    passes, and which never stepped."""
+    for orec in mon.all_opts:
+        if orec.steps or orec.scaler_calls or not orec.constructed or orec.backwards < 2:
+            continue
+        last_bw = orec.last_bw
+        where = last_bw.loc if last_bw is not None and last_bw.loc else orec.loc
+        mon.once(orec, "OPT104", f"{orec.backwards} backward passes reached the parameters of "
+                 f"`{orec.cls}` but its `step()` never ran", where)
