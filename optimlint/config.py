@@ -33,14 +33,15 @@ class Settings(Record):
     """
 
     _FIELDS = ("select", "ignore", "extend_select", "per_file_ignores", "exclude", "extend_exclude",
-               "unsafe_fixes", "optimizer_factories", "scheduler_factories", "root", "config_path")
+               "unsafe_fixes", "optimizer_factories", "scheduler_factories", "adam_weight_decay_require_evidence",
+               "root", "config_path")
 
     def __init__(self, select: list[str] | None = None, ignore: list[str] | None = None,
                  extend_select: list[str] | None = None, per_file_ignores: dict[str, list[str]] | None = None,
                  exclude: list[str] | None = None, extend_exclude: list[str] | None = None,
                  unsafe_fixes: bool = False, optimizer_factories: list[str] | None = None,
-                 scheduler_factories: list[str] | None = None, root: str | None = None,
-                 config_path: str | None = None) -> None:
+                 scheduler_factories: list[str] | None = None, adam_weight_decay_require_evidence: bool = True,
+                 root: str | None = None, config_path: str | None = None) -> None:
         self.select = ["OPT"] if select is None else select
         self.ignore = [] if ignore is None else ignore
         self.extend_select = [] if extend_select is None else extend_select
@@ -50,6 +51,8 @@ class Settings(Record):
         self.unsafe_fixes = unsafe_fixes
         self.optimizer_factories = [] if optimizer_factories is None else optimizer_factories
         self.scheduler_factories = [] if scheduler_factories is None else scheduler_factories
+        # [tool.optimlint.adam-weight-decay] require-evidence: OPT302 only where decoupled decay was meant
+        self.adam_weight_decay_require_evidence = adam_weight_decay_require_evidence
         # Where the settings came from; patterns are relative to ``root``.
         self.root = root
         self.config_path = config_path
@@ -82,7 +85,8 @@ class Settings(Record):
     def fingerprint(self) -> str:
         """A stable string of everything that changes lint results (for the cache key)."""
         return repr((sorted(self.enabled_codes()), sorted(self.per_file_ignores.items()),
-                     self.optimizer_factories, self.scheduler_factories, self.root))
+                     self.optimizer_factories, self.scheduler_factories, self.root,
+                     self.adam_weight_decay_require_evidence))
 
 
 def glob_match(pattern: str, path: str) -> bool:
@@ -111,6 +115,11 @@ KEYS: dict[str, str] = {
     "unsafe-fixes": "bool",
     "optimizer-factories": "strings",
     "scheduler-factories": "strings",
+    "adam-weight-decay": "rule-table",
+}
+# The keys of each rule's own table (``[tool.optimlint.adam-weight-decay]``): key -> shape.
+RULE_TABLES: dict[str, dict[str, str]] = {
+    "adam-weight-decay": {"require-evidence": "bool"},
 }
 
 
@@ -238,6 +247,8 @@ def settings_from_table(table_data: dict, path: str, text: str, table: tuple[str
         elif shape == "selectors":
             values = _expect_strings(value, path, text, table, key)
             setattr(settings, attr, _validate_selectors(values, path, text, table, key))
+        elif shape == "rule-table":
+            _rule_table(settings, value, path, text, table, key)
         elif shape == "per-file":
             if not isinstance(value, dict):
                 raise ConfigError(f"{_where(path, text, table, key)}: `{key}` must be a table of "
@@ -263,6 +274,22 @@ def settings_from_table(table_data: dict, path: str, text: str, table: tuple[str
     if "select" not in table_data:
         settings.select = ["OPT"]
     return settings
+
+
+def _rule_table(settings: Settings, value, path: str, text: str, table: tuple[str, ...], key: str) -> None:
+    """``[tool.optimlint.<rule-name>]``: a rule's own settings, each checked like a top-level key."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{_where(path, text, table, key)}: `{key}` must be a table, got {_describe(value)}")
+    known = RULE_TABLES[key]
+    sub = (*table, key)
+    for name, v in value.items():
+        shape = known.get(name)
+        if shape is None:
+            raise ConfigError(f"{_where(path, text, sub, name)}: unknown key `{name}` in [{'.'.join(sub)}]; "
+                              f"known keys: {', '.join(known)}")
+        if shape == "bool" and not isinstance(v, bool):
+            raise ConfigError(f"{_where(path, text, sub, name)}: `{name}` must be true or false, got {_describe(v)}")
+        setattr(settings, f"{key}_{name}".replace("-", "_"), v)
 
 
 # --------------------------------------------------------------------------- loading
