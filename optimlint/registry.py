@@ -37,7 +37,7 @@ _TABLE = [
     ("OPT107", "accumulated-loss-not-averaged", "none", ""),
     ("OPT201", "scheduler-before-optimizer-step", "sometimes", "first scheduler step precedes the first optimizer step"),
     ("OPT202", "epoch-scheduler-per-batch", "unsafe", "scheduler steps ~ optimizer steps with a short period"),
-    ("OPT203", "batch-scheduler-per-epoch", "unsafe", "scheduler steps << optimizer steps"),
+    ("OPT203", "batch-scheduler-per-epoch", "sometimes", "scheduler steps << optimizer steps"),
     ("OPT204", "plateau-step-without-metric", "none", ""),
     ("OPT205", "scheduler-step-epoch-argument", "unsafe", ""),
     ("OPT301", "keras-style-argument", "sometimes", "unknown keys in a param group at construction"),

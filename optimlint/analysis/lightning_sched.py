@@ -34,6 +34,9 @@ class Declaration:
     cls: str
     interval: str  # "step" or "epoch"
     interval_node: cst.SimpleString | None  # the literal, when written
+    # Where an interval could be declared: the entry as written in a literal list/dict (a bare
+    # scheduler), or the config dict that omits ``"interval"``; None for anything else.
+    entry: cst.BaseExpression | None = None
 
 
 def _single_values(func: cst.FunctionDef) -> dict[str, cst.BaseExpression | None]:
@@ -132,6 +135,7 @@ class _Reader:
                 self.scheduler_entry(el.value)  # type: ignore[union-attr]
 
     def scheduler_entry(self, expr: cst.BaseExpression) -> None:
+        written = expr
         expr = self.follow(expr)
         if isinstance(expr, cst.Dict):
             sched = None
@@ -153,11 +157,12 @@ class _Reader:
                 return
             if interval is not None and not isinstance(interval, cst.SimpleString):
                 return
-            self.add(sched, interval)  # type: ignore[arg-type]
+            self.add(sched, interval, expr if interval is None else None)  # type: ignore[arg-type]
         elif expr is not None:
-            self.add(expr, None)
+            self.add(expr, None, written)
 
-    def add(self, sched: cst.BaseExpression, interval: cst.SimpleString | None) -> None:
+    def add(self, sched: cst.BaseExpression, interval: cst.SimpleString | None,
+            entry: cst.BaseExpression | None = None) -> None:
         call = self.follow(sched)
         if not isinstance(call, cst.Call):
             return
@@ -172,7 +177,7 @@ class _Reader:
                 return
             if value not in ("step", "epoch"):
                 return
-        self.out.append(Declaration(call, kind.cls, value, interval))
+        self.out.append(Declaration(call, kind.cls, value, interval, entry))
 
 
 def declarations(ctx: "FileContext") -> list[Declaration]:

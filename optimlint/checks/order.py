@@ -15,7 +15,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import moves
-from optimlint.analysis.bindings import Binding, key_of
+from optimlint.analysis.bindings import Binding, key_of, parameter_modules
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, module_covers, module_keys, touches,
                                           training_model)
@@ -293,12 +293,16 @@ class OrderCheck(Check):
             prev = [s for s in steps if s.index < clip.index and it.always(s)]
             if prev and before_b and before_b[-1].index < prev[-1].index and \
                     not any(s.index > clip.index for s in steps):
-                self._report_clip(ctx, clip, None, "after the step", report)
+                self._report_clip(ctx, clip, prev[-1] if _clips_params_of(ctx, clip, prev[-1]) else None,
+                                  "after the step", report)
 
     def _report_clip(self, ctx, clip, step, where, report) -> None:
+        """``step``: the step to move the clip in front of (None: no fix). After the step, only a
+        plain ``opt.step()`` (before a ``scaler.step`` the clip would need an unscale)."""
         fix = None
         if step is not None and clip.direct and step.direct and moves.movable(ctx, clip.own_stmt) and \
                 isinstance(step.own_stmt, cst.SimpleStatementLine) and \
+                (step.index > clip.index or step.kind is K.STEP) and \
                 moves.block_of(ctx, clip.own_stmt) is moves.block_of(ctx, step.own_stmt):
             fix = Fix.safe("Move the clipping just before the step",
                            *moves.move_before(ctx, clip.own_stmt, step.own_stmt))
@@ -439,6 +443,25 @@ class OrderCheck(Check):
                 report("OPT104", opt.call,
                        f"`{name}` is built but never stepped, returned, stored or passed on: this function "
                        "runs backward and never updates the parameters")
+
+
+def _clips_params_of(ctx, clip: Event, step: Event) -> bool:
+    """The clip's parameters are the stepped optimizer's: the same ``params`` text, or the
+    ``.parameters()`` of the same modules."""
+    opt = step.target
+    call = clip.node
+    if opt is None or opt.call is None or not isinstance(call, cst.Call) or not call.args:
+        return False
+    clip_arg = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "parameters"),
+                    call.args[0].value if call.args[0].keyword is None and not call.args[0].star else None)
+    opt_arg = next((a.value for a in opt.call.args if a.keyword is not None and a.keyword.value == "params"),
+                   opt.call.args[0].value if opt.call.args and opt.call.args[0].keyword is None else None)
+    if clip_arg is None:
+        return False
+    if opt_arg is not None and ctx.code(clip_arg) == ctx.code(opt_arg):
+        return True
+    mods = parameter_modules(clip_arg)
+    return bool(mods) and mods == opt.modules
 
 
 def training_model_functions(ctx) -> dict:

@@ -20,7 +20,7 @@ from optimlint.analysis.iteration import (Event, Iteration, exclusive, module_ke
                                           training_model)
 from optimlint.analysis.lightning_sched import declarations
 from optimlint.checks.base import Check
-from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.diagnostics import Diagnostic, Edit, Fix
 
 K = EventKind
 STEPS = (K.STEP, K.SCALER_STEP)
@@ -116,10 +116,18 @@ class SchedulerCheck(Check):
                 continue
             inner = [e for e in later if len(e.loops) > level and S.iterates_loader(ctx, e.loops[level])]
             if inner:
+                batch_loop = inner[0].loops[level]
+                fix = None
+                if s.direct and inner[0].direct and moves.movable(ctx, s.own_stmt) and \
+                        moves.block_of(ctx, s.own_stmt) is getattr(it.node, "body", None) and \
+                        moves.block_of(ctx, batch_loop) is moves.block_of(ctx, s.own_stmt) and \
+                        getattr(batch_loop, "orelse", None) is None:
+                    fix = Fix.unsafe("Move the scheduler step after the epoch's batch loop",
+                                     *moves.move_after(ctx, s.own_stmt, batch_loop))
                 report("OPT201", s.node,
                        f"`{ctx.code(s.node)}` runs at the head of the epoch loop, before this epoch's "
                        f"`{ctx.code(inner[0].node)}`: the first learning rate of the schedule is skipped; "
-                       "step the scheduler after the epoch's training loop")
+                       "step the scheduler after the epoch's training loop", fix)
 
     # -- OPT202 / OPT203 ----------------------------------------------------------------------
     def _granularity(self, ctx, it: Iteration, report) -> None:
@@ -223,8 +231,24 @@ class SchedulerCheck(Check):
                 if d.interval_node is not None:
                     q = d.interval_node.quote
                     fix = Fix.unsafe('Declare `"interval": "step"`', ctx.replace(d.interval_node, f"{q}step{q}"))
+                elif d.entry is not None:
+                    fix = _declare_step_interval(ctx, d.entry)
                 how = 'with `"interval": "epoch"`' if d.interval_node is not None else \
                     "without an interval (Lightning's default is per epoch)"
                 report("OPT203", where,
                        f"per-iteration `{d.cls}` is declared {how}: Lightning steps it once per epoch; "
                        f'declare `{{"scheduler": ..., "interval": "step"}}`', fix)
+
+
+def _declare_step_interval(ctx, entry: cst.BaseExpression) -> Fix | None:
+    """Safe: a bare scheduler in a literal becomes ``{"scheduler": s, "interval": "step"}``; a
+    config dict without an interval gets ``"interval": "step"`` after its scheduler."""
+    msg = 'Declare the scheduler with `"interval": "step"`'
+    if not isinstance(entry, cst.Dict):
+        return Fix.safe(msg, ctx.replace(entry, f'{{"scheduler": {ctx.code(entry)}, "interval": "step"}}'))
+    for el in entry.elements:
+        if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString) and \
+                el.key.evaluated_value == "scheduler":
+            q = el.key.quote
+            return Fix.safe(msg, Edit.insertion(f", {q}interval{q}: {q}step{q}", ctx.end(el.value)))
+    return None
