@@ -93,6 +93,11 @@ CHECK_OPTIONS: tuple[tuple[tuple[str, ...], dict], ...] = (
                                 "help": "Worker processes."}),
     (("--force-exclude", "force_exclude"), {
         "is_flag": True, "help": "Apply excludes and .gitignore to paths given explicitly too (pre-commit)."}),
+    (("--stdin-filename", "stdin_filename"), {
+        "default": None, "metavar": "PATH",
+        "help": "Lint standard input as PATH (its config, per-file-ignores and noqa); with --fix, "
+                "the fixed source goes to stdout and the report to stderr."}),
+    (("-w", "--watch", "watch"), {"is_flag": True, "help": "Re-lint when a file changes, clearing the screen."}),
 )
 
 
@@ -183,15 +188,32 @@ class _Progress:
 
 
 def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fixes, statistics,
-          exit_zero, no_cache, output_format, output_file, config_file, quiet, jobs, force_exclude) -> None:
+          exit_zero, no_cache, output_format, output_file, config_file, quiet, jobs, force_exclude,
+          stdin_filename=None, watch=False) -> None:
     """``optimlint check``: lint, report, exit (0 clean, 1 findings, 2 errors)."""
+    params = dict(locals())
     from optimlint.config import ConfigError, load_settings
     from optimlint.engine import RunOptions, run
     from optimlint.report import ReportOptions, render
     from optimlint.report.paths import display_path, location_prefix
 
+    stdin = _stdin_path(paths, stdin_filename)
+    if watch:
+        if stdin is not None:
+            raise UsageFailure("--watch cannot read standard input")
+        from optimlint.watchmode import watch_and_rerun
+
+        params.update(watch=False, exit_zero=True)
+
+        def once() -> None:
+            try:
+                check(**params)
+            except UsageFailure as exc:  # a bad config: shown, and the watch goes on
+                exc.show()
+
+        sys.exit(watch_and_rerun(once, paths, config_file))
     try:
-        start = paths[0] if paths and os.path.exists(paths[0]) else None
+        start = stdin if stdin is not None else paths[0] if paths and os.path.exists(paths[0]) else None
         # Runs that use the results cache also read the validated config from it.
         settings = load_settings(config_file, start, cache=not (no_cache or fix or diff))
     except ConfigError as exc:
@@ -207,15 +229,24 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
                          cache=not no_cache, force_exclude=force_exclude)
     fmt = output_format or "full"
     options.excerpts = fmt == "full" and not statistics
-    progress = _Progress() if (not quiet and sys.stderr.isatty()) else None
-    try:
-        result = run(list(paths), settings, options, progress=progress)
-    finally:
-        if progress is not None:
-            progress.close()
+    fixed_source = None
+    if stdin is not None:
+        from optimlint.stdin import lint_stdin
+
+        result, fixed_source = lint_stdin(stdin, sys.stdin.buffer.read(), settings, options)
+        if fix and not diff:  # the source on stdout, as Ruff does; the report on stderr
+            sys.stdout.buffer.write(fixed_source)
+            sys.stdout.flush()
+    else:
+        progress = _Progress() if (not quiet and sys.stderr.isatty()) else None
+        try:
+            result = run(list(paths), settings, options, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
 
     unsafe = options.allow_unsafe(settings)
-    if not result.files and not result.errors and not quiet:
+    if not result.files and not result.errors and not quiet and stdin is None:
         _echo("warning: No Python files found under the given path(s)", err=True)
     for f in result.files:
         for d, reason in f.dropped:
@@ -224,7 +255,8 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
     if diff:
         exit_code = _report_diff(result, unsafe, quiet)
     else:
-        stream = open(output_file, "w", encoding="utf-8") if output_file else sys.stdout
+        stream = (open(output_file, "w", encoding="utf-8") if output_file
+                  else sys.stderr if fixed_source is not None and fix else sys.stdout)
         try:
             report_options = ReportOptions(show_fixes=show_fixes, statistics=statistics, quiet=quiet,
                                            color=_use_color(stream) and not output_file, fix=fix,
@@ -242,6 +274,18 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
     if internal:
         sys.exit(2)
     sys.exit(0 if exit_zero else exit_code)
+
+
+def _stdin_path(paths: tuple[str, ...], stdin_filename: str | None) -> str | None:
+    """The name standard input is linted as (``-`` among the paths, or --stdin-filename
+    without paths), or None when the paths are files."""
+    if "-" not in paths and (stdin_filename is None or paths):
+        if stdin_filename is not None:
+            raise UsageFailure("--stdin-filename names standard input: give `-` as the only path")
+        return None
+    if len(paths) > 1:
+        raise UsageFailure("`-` (standard input) cannot be combined with other paths")
+    return stdin_filename or "-"
 
 
 def _report_diff(result, unsafe: bool, quiet: bool) -> int:
@@ -330,6 +374,19 @@ def run(args) -> None:
     sys.exit(runner_main(list(args)))
 
 
+# --------------------------------------------------------------------------- server
+def server() -> None:
+    """``optimlint server``: the language server, on stdin/stdout, until the editor closes it."""
+    try:
+        from optimlint.server import serve
+    except ImportError as exc:
+        missing = (getattr(exc, "name", None) or "").split(".")[0]
+        if missing in ("pygls", "lsprotocol", "cattrs", "attrs"):
+            raise UsageFailure("`optimlint server` needs pygls: pip install 'optimlint[server]'") from None
+        raise
+    serve()
+
+
 # --------------------------------------------------------------------------- click
 _CLI = None
 
@@ -393,6 +450,11 @@ def _build_cli():
         SCRIPT [ARGS...]
         """
         shown(run)(args)
+
+    @cli.command(name="server")
+    def server_cmd() -> None:
+        """Run the language server over stdio (for editors; needs optimlint[server])."""
+        shown(server)()
 
     _CLI = cli
     return cli

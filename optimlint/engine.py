@@ -251,14 +251,18 @@ def _map_notebook(src, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return [mapper(d) for d in diagnostics]
 
 
-def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
-    """Read, lint and (when asked) fix one file. Never raises: problems are in the result."""
+def lint_file(path: str, settings: Settings, options: RunOptions, read=None, write=None) -> FileResult:
+    """Read, lint and (when asked) fix one file. Never raises: problems are in the result.
+
+    ``read(path) -> SourceFile`` and ``write(src, fixed_text)`` replace reading and writing
+    the file (standard input linted as ``path``, its fixed text sent to standard output)."""
     from optimlint import sources
 
     result = FileResult(path)
+    read, write = read or sources.read_source, write or sources.write_source
     try:
         try:
-            src = sources.read_source(path)
+            src = read(path)
         except sources.SourceError as exc:
             result.diagnostics = [syntax_error(path, str(exc), exc.row, exc.column)]
             result.excerpts = [None]
@@ -277,7 +281,7 @@ def lint_file(path: str, settings: Settings, options: RunOptions) -> FileResult:
                                    else unified_diff(path, text, outcome.text))
                 else:
                     try:
-                        sources.write_source(src, outcome.text)
+                        write(src, outcome.text)
                     except (OSError, sources.SourceError) as exc:
                         result.error = f"cannot write the fixed file: {getattr(exc, 'strerror', None) or exc}"
                         return result

@@ -66,9 +66,15 @@ class SourceFile(Record):
 
 
 def read_source(path: str) -> SourceFile:
+    raw, mode = _read_bytes(path)
+    return source_from_bytes(path, raw, mode)
+
+
+def source_from_bytes(path: str, raw: bytes, mode: int | None = None) -> SourceFile:
+    """``raw`` decoded as the content of ``path`` (standard input linted as ``path``, an
+    editor's buffer); raises ``SourceError`` as ``read_source`` does."""
     from optimlint.cache import sha256_hex
 
-    raw, mode = _read_bytes(path)
     digest = sha256_hex(raw)
     if path.endswith(".ipynb"):
         src = _read_notebook(path, raw, mode)
@@ -136,7 +142,7 @@ def _detect_encoding(raw: bytes) -> str:
     return encoding
 
 
-def _read_notebook(path: str, raw: bytes, mode: int) -> SourceFile:
+def _read_notebook(path: str, raw: bytes, mode: int | None) -> SourceFile:
     from optimlint import notebooks
 
     try:
@@ -149,13 +155,7 @@ def _read_notebook(path: str, raw: bytes, mode: int) -> SourceFile:
 # --------------------------------------------------------------------------- writing
 def write_source(src: SourceFile, new_text: str) -> None:
     """Replace ``src.path``'s content with ``new_text`` atomically, keeping its format."""
-    if src.notebook is not None:
-        data = src.notebook.render(new_text).encode("utf-8")
-    else:
-        try:
-            data = new_text.encode(src.encoding)
-        except UnicodeEncodeError:
-            raise SourceError(f"the fixed text cannot be encoded as {src.encoding}") from None
+    data = encode_source(src, new_text)
     target = _write_target(src.path)
     try:
         st = os.stat(target)
@@ -168,6 +168,17 @@ def write_source(src: SourceFile, new_text: str) -> None:
         raise SourceError("the file changed on disk while it was being fixed; not overwritten")
     mode = src.mode if src.mode is not None else stat.S_IMODE(st.st_mode)
     atomic_write(target, data, mode, owner=(st.st_uid, st.st_gid))
+
+
+def encode_source(src: SourceFile, new_text: str) -> bytes:
+    """The bytes of ``src`` holding ``new_text``: its encoding and BOM, or for a notebook
+    the JSON with only the changed cells' sources replaced."""
+    if src.notebook is not None:
+        return src.notebook.render(new_text).encode("utf-8")
+    try:
+        return new_text.encode(src.encoding)
+    except UnicodeEncodeError:
+        raise SourceError(f"the fixed text cannot be encoded as {src.encoding}") from None
 
 
 def _digest(path: str) -> str | None:
