@@ -1,0 +1,418 @@
+"""``optimlint server``: a Language Server over stdio (pygls + lsprotocol), as ``ruff server``.
+
+- Diagnostics for ``.py`` documents and notebook cells (LSP notebook document sync) on
+  open, change and save. A change is linted after ``DEBOUNCE_S``; edits that arrive while
+  a lint runs are coalesced into one more lint of the newest text, and a result for a text
+  that has changed since is dropped, never published. Lints run one at a time on a worker
+  thread, so the server keeps reading messages while LibCST works.
+- Code actions: each finding's fix (``quickfix``; unsafe ones say so and are not
+  preferred), "disable OPTnnn for this line" (``# noqa``, merged with one already there),
+  and "fix all" (``source.fixAll.optimlint``: what ``check --fix`` applies).
+- Hover on a diagnostic, or on a code in a ``# noqa`` comment, shows the rule's page.
+- Settings: the config nearest each document, re-read when a config file changes
+  (``server_settings``); the runtime companion's report, when configured
+  (``initializationOptions`` or ``workspace/didChangeConfiguration``:
+  ``{"runtimeReport": "path/to/report.json"}``), marks each diagnostic's message.
+The analysis itself lives in ``server_lint``; this module speaks the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from optimlint import __version__
+from optimlint.diagnostics import Applicability, Diagnostic, Edit, Location
+from optimlint.fixing import line_offsets
+from optimlint.server_lint import Cell, Document, Finding, code_in_noqa, disable_edit
+from optimlint.server_settings import RuntimeReport, SettingsCache, with_verdict
+
+DEBOUNCE_S = 0.02
+FIX_ALL = f"{lsp.CodeActionKind.SourceFixAll.value}.optimlint"
+PYTHON_IDS = ("python", "python3")
+CONFIG_GLOBS = ("**/pyproject.toml", "**/optimlint.toml")
+
+
+class Linted:
+    """The last published lint of one document (a text document or a whole notebook)."""
+
+    __slots__ = ("versions", "document", "findings", "uris")
+
+    def __init__(self, versions, document: Document, findings: list[Finding], uris: list[str]) -> None:
+        self.versions = versions
+        self.document = document
+        self.findings = findings
+        self.uris = uris  # every document published to (a notebook's cells)
+
+
+class OptimlintServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(
+            "optimlint", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+            notebook_document_sync=lsp.NotebookDocumentSyncOptions(
+                notebook_selector=[lsp.NotebookDocumentFilterWithCells(
+                    cells=[lsp.NotebookCellLanguage(language="python")], notebook="*")],
+                save=True))
+        self.settings = SettingsCache()
+        self.report = RuntimeReport()
+        self.report_setting: str | None = None
+        self.linted: dict[str, Linted] = {}
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.shown_errors: set[str] = set()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optimlint-lint")
+
+    # ------------------------------------------------------------------ documents
+    def is_python(self, uri: str) -> bool:
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None:
+            return False
+        return doc.language_id in PYTHON_IDS or uri.endswith((".py", ".pyi"))
+
+    def path_of(self, uri: str) -> str:
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        if path:
+            return path
+        folders = list(self.workspace.folders.values())
+        root = to_fs_path(folders[0].uri) if folders else (self.workspace.root_path or os.getcwd())
+        return os.path.join(root or os.getcwd(), "untitled.py")
+
+    def snapshot(self, key: str):
+        """``(versions, Document)`` of what ``key`` holds now, or None when it is closed."""
+        notebook = self.workspace.notebook_documents.get(key)
+        if notebook is None:
+            doc = self.workspace.text_documents.get(key)
+            if doc is None or not self.is_python(key):
+                return None
+            return doc.version, Document(self.path_of(key), key, text=doc.source)
+        cells, versions = [], [notebook.version]
+        for cell in notebook.cells:
+            doc = self.workspace.text_documents.get(cell.document)
+            code = cell.kind == lsp.NotebookCellKind.Code and doc is not None
+            python = code and doc.language_id in PYTHON_IDS
+            cells.append(Cell(cell.document, doc.source if doc is not None else "", code, python))
+            versions.append(doc.version if doc is not None else None)
+        return tuple(versions), Document(self.path_of(key), key, cells=cells)
+
+    def key_of(self, uri: str) -> str:
+        """The document linted for ``uri``: itself, or the notebook holding the cell."""
+        notebook = self.workspace.get_notebook_document(cell_uri=uri)
+        return notebook.uri if notebook is not None else uri
+
+    def open_keys(self) -> list[str]:
+        return [*self.workspace.notebook_documents,
+                *(uri for uri in self.workspace.text_documents
+                  if self.workspace.get_notebook_document(cell_uri=uri) is None)]
+
+    # ------------------------------------------------------------------ linting
+    def schedule(self, key: str) -> None:
+        """Lint ``key`` soon; a lint already under way for it picks up the newest text."""
+        task = self.tasks.get(key)
+        if task is None or task.done():
+            self.tasks[key] = asyncio.get_running_loop().create_task(self._lint_until_current(key))
+
+    async def _lint_until_current(self, key: str) -> None:
+        await asyncio.sleep(DEBOUNCE_S)
+        while True:
+            snap = self.snapshot(key)
+            if snap is None:
+                return
+            linted = await self.lint(key, snap)
+            current = self.snapshot(key)
+            if current is None:
+                return
+            if current[0] == snap[0]:
+                self.publish(key, linted)
+                return
+            # edited meanwhile: this result is stale; lint the newest text
+
+    async def lint(self, key: str, snap) -> Linted:
+        versions, document = snap
+        loop = asyncio.get_running_loop()
+        findings, error = await loop.run_in_executor(self.pool, self._findings, document)
+        if error is not None and error not in self.shown_errors:
+            self.shown_errors.add(error)
+            self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"optimlint: {error}"))
+        uris = [c.uri for c in document.cells] if document.cells is not None else [key]
+        return Linted(versions, document, findings, uris)
+
+    def _findings(self, document: Document) -> tuple[list[Finding], str | None]:
+        """Runs on the worker thread."""
+        settings = self.settings.settings_for(document.path)
+        if isinstance(settings, str):
+            return [], settings  # a broken config: say so, and show nothing it would change
+        findings = document.findings(settings)
+        if document.notebook is None:  # notebooks do not run under `optimlint run`
+            for f in findings:
+                f.verdict = self.report.verdict(document.path, f.diagnostic.code, f.diagnostic.location.row)
+        return findings, None
+
+    async def current(self, key: str) -> Linted | None:
+        """The lint of ``key``'s current text (linted now if the last one is stale)."""
+        snap = self.snapshot(key)
+        if snap is None:
+            return None
+        linted = self.linted.get(key)
+        if linted is not None and linted.versions == snap[0]:
+            return linted
+        linted = await self.lint(key, snap)
+        return linted
+
+    def publish(self, key: str, linted: Linted) -> None:
+        previous = self.linted.get(key)
+        self.linted[key] = linted
+        by_uri: dict[str, list[lsp.Diagnostic]] = {uri: [] for uri in linted.uris}
+        for f in linted.findings:
+            by_uri.setdefault(f.uri, []).append(self.to_lsp(f, linted))
+        for uri in (previous.uris if previous is not None else []):
+            by_uri.setdefault(uri, [])  # a cell that left the notebook: cleared
+        for uri, diagnostics in by_uri.items():
+            version = linted.versions if isinstance(linted.versions, int) else None
+            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, diagnostics, version))
+
+    def relint_all(self) -> None:
+        for key in self.open_keys():
+            self.linted.pop(key, None)
+            self.schedule(key)
+
+    # ------------------------------------------------------------------ conversions
+    def text_of(self, linted: Linted, uri: str) -> str:
+        cells = linted.document.cells
+        if cells is None:
+            return linted.document.text
+        return next((c.text for c in cells if c.uri == uri), "")
+
+    def position(self, text: str, loc: Location, rows: list[str] | None = None) -> lsp.Position:
+        rows = rows if rows is not None else _rows(text)
+        line = loc.row - 1
+        if line >= len(rows):
+            return lsp.Position(len(rows), 0)
+        units = self.workspace.position_codec.client_num_units(rows[line].rstrip("\r\n")[: loc.column - 1])
+        return lsp.Position(line, units)
+
+    def range(self, text: str, start: Location, end: Location) -> lsp.Range:
+        rows = _rows(text)
+        return lsp.Range(self.position(text, start, rows), self.position(text, end, rows))
+
+    def to_lsp(self, f: Finding, linted: Linted) -> lsp.Diagnostic:
+        d = f.diagnostic
+        text = self.text_of(linted, f.uri)
+        return lsp.Diagnostic(
+            range=self.range(text, d.location, d.end_location), message=with_verdict(d.message, f.verdict),
+            severity=lsp.DiagnosticSeverity.Error if d.code == "OPT000" else lsp.DiagnosticSeverity.Warning,
+            code=d.code, code_description=lsp.CodeDescription(href=d.url), source="optimlint",
+            data={"name": d.name, "fixable": d.fix is not None, "runtime": f.verdict})
+
+    def text_edits(self, text: str, edits) -> list[lsp.TextEdit]:
+        return [lsp.TextEdit(self.range(text, e.location, e.end_location), e.content) for e in edits]
+
+    # ------------------------------------------------------------------ code actions
+    async def code_actions(self, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        uri = params.text_document.uri
+        linted = await self.current(self.key_of(uri))
+        if linted is None:
+            return []
+        only = params.context.only
+        wanted = lambda kind: not only or any(kind == k or kind.startswith(f"{k}.") for k in only)  # noqa: E731
+        actions: list[lsp.CodeAction] = []
+        text = self.text_of(linted, uri)
+        if wanted(lsp.CodeActionKind.QuickFix):
+            lines = range(params.range.start.line, params.range.end.line + 1)
+            for f in linted.findings:
+                # the findings on the lines asked about (a cursor asks for its line)
+                d = f.diagnostic
+                if f.uri == uri and (d.location.row - 1 in lines or d.end_location.row - 1 in lines
+                                     or d.location.row - 1 < lines.start and d.end_location.row - 1 >= lines.stop):
+                    actions.extend(self.quick_fixes(f, linted, text))
+        if wanted(FIX_ALL):
+            edits = await asyncio.get_running_loop().run_in_executor(self.pool, self._fix_all, linted.document)
+            if edits:
+                changes = {u: self.text_edits(self.text_of(linted, u), e) for u, e in edits.items()}
+                actions.append(lsp.CodeAction("optimlint: Fix all auto-fixable problems", kind=FIX_ALL,
+                                              edit=lsp.WorkspaceEdit(changes=changes)))
+        return actions
+
+    def _fix_all(self, document: Document) -> dict[str, list[Edit]]:
+        settings = self.settings.settings_for(document.path)
+        return {} if isinstance(settings, str) else document.fix_all(settings)
+
+    def quick_fixes(self, f: Finding, linted: Linted, text: str) -> list[lsp.CodeAction]:
+        d: Diagnostic = f.diagnostic
+        diagnostic = self.to_lsp(f, linted)
+        out = []
+        if d.fix is not None:
+            unsafe = d.fix.applicability == Applicability.UNSAFE
+            title = f"optimlint ({d.code}): {d.fix.message}" + (" (unsafe fix)" if unsafe else "")
+            out.append(lsp.CodeAction(title, kind=lsp.CodeActionKind.QuickFix, diagnostics=[diagnostic],
+                                      is_preferred=not unsafe,
+                                      edit=lsp.WorkspaceEdit(changes={f.uri: self.text_edits(text, d.fix.edits)})))
+        if d.code != "OPT000":
+            edit = disable_edit(text, d)
+            if edit is not None:
+                out.append(lsp.CodeAction(f"optimlint ({d.code}): Disable {d.code} for this line",
+                                          kind=lsp.CodeActionKind.QuickFix, diagnostics=[diagnostic],
+                                          edit=lsp.WorkspaceEdit(changes={f.uri: self.text_edits(text, [edit])})))
+        return out
+
+    # ------------------------------------------------------------------ hover
+    async def hover(self, params: lsp.HoverParams) -> lsp.Hover | None:
+        from optimlint.catalogue import page_text
+
+        uri = params.text_document.uri
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None:
+            return None
+        rows = _rows(doc.source)
+        pos = params.position
+        if pos.line < len(rows):
+            line = rows[pos.line].rstrip("\r\n")
+            column = doc.position_codec.position_from_client_units([line], lsp.Position(0, pos.character)).character
+            code = code_in_noqa(line, column)
+            if code is not None and page_text(code) is not None:
+                return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, page_text(code)))
+        linted = await self.current(self.key_of(uri))
+        if linted is None:
+            return None
+        codes, where = [], None
+        for f in linted.findings:
+            r = self.to_lsp(f, linted).range
+            if f.uri == uri and _contains(r, pos) and f.diagnostic.code not in codes:
+                codes.append(f.diagnostic.code)
+                where = where or r
+        pages = [page_text(c) for c in codes if page_text(c) is not None]
+        if not pages:
+            return None
+        return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, "\n\n---\n\n".join(pages)), range=where)
+
+    # ------------------------------------------------------------------ settings
+    def configure(self, options) -> None:
+        """``{"runtimeReport": PATH}`` from the editor (relative to the first workspace folder)."""
+        if not isinstance(options, dict):
+            return
+        if "optimlint" in options and isinstance(options["optimlint"], dict):
+            options = options["optimlint"]
+        path = options.get("runtimeReport")
+        if path is not None and not isinstance(path, str):
+            return
+        if path is not None and not os.path.isabs(path):
+            folders = list(self.workspace.folders.values())
+            root = to_fs_path(folders[0].uri) if folders else self.workspace.root_path
+            path = os.path.join(root or os.getcwd(), path)
+        self.report_setting = path
+        self.report = RuntimeReport(path)
+
+    async def watch_config_files(self) -> None:
+        caps = self.client_capabilities.workspace
+        watched = caps.did_change_watched_files if caps is not None else None
+        if watched is None or not watched.dynamic_registration:
+            return  # the stat check in server_settings still sees changes, at the next lint
+        globs = list(CONFIG_GLOBS)
+        if self.report_setting:
+            globs.append(self.report_setting)
+        watchers = [lsp.FileSystemWatcher(glob_pattern=g) for g in globs]
+        await self.client_register_capability_async(lsp.RegistrationParams([lsp.Registration(
+            "optimlint-config-files", lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            lsp.DidChangeWatchedFilesRegistrationOptions(watchers=watchers))]))
+
+
+def _rows(text: str) -> list[str]:
+    offsets = line_offsets(text)
+    return [text[a:b] for a, b in zip(offsets, offsets[1:])]
+
+
+def _before(a: lsp.Position, b: lsp.Position) -> bool:
+    return (a.line, a.character) < (b.line, b.character)
+
+
+def _contains(r: lsp.Range, p: lsp.Position) -> bool:
+    return not _before(p, r.start) and not _before(r.end, p)
+
+
+# --------------------------------------------------------------------------- features
+def build() -> OptimlintServer:
+    server = OptimlintServer()
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: OptimlintServer, params: lsp.InitializeParams) -> None:
+        ls.configure(params.initialization_options or {})
+
+    @server.feature(lsp.INITIALIZED)
+    async def initialized(ls: OptimlintServer, params: lsp.InitializedParams) -> None:
+        await ls.watch_config_files()
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: OptimlintServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        ls.schedule(params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: OptimlintServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        ls.schedule(params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: OptimlintServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        ls.schedule(ls.key_of(params.text_document.uri))
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: OptimlintServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.linted.pop(uri, None)
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
+
+    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_open(ls: OptimlintServer, params: lsp.DidOpenNotebookDocumentParams) -> None:
+        ls.schedule(params.notebook_document.uri)
+
+    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def notebook_change(ls: OptimlintServer, params: lsp.DidChangeNotebookDocumentParams) -> None:
+        ls.schedule(params.notebook_document.uri)
+
+    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_SAVE)
+    def notebook_save(ls: OptimlintServer, params: lsp.DidSaveNotebookDocumentParams) -> None:
+        ls.schedule(params.notebook_document.uri)
+
+    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_close(ls: OptimlintServer, params: lsp.DidCloseNotebookDocumentParams) -> None:
+        linted = ls.linted.pop(params.notebook_document.uri, None)
+        for uri in linted.uris if linted is not None else []:
+            ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def files_changed(ls: OptimlintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+        ls.settings.forget()
+        ls.relint_all()
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def configuration_changed(ls: OptimlintServer, params: lsp.DidChangeConfigurationParams) -> None:
+        ls.configure(params.settings or {})
+        ls.relint_all()
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def folders_changed(ls: OptimlintServer, params: lsp.DidChangeWorkspaceFoldersParams) -> None:
+        ls.settings.forget()
+        ls.relint_all()
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
+        code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL]))
+    async def code_action(ls: OptimlintServer, params: lsp.CodeActionParams):
+        return await ls.code_actions(params)
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: OptimlintServer, params: lsp.HoverParams):
+        return await ls.hover(params)
+
+    return server
+
+
+def serve() -> None:
+    """Run the server on stdin/stdout until the client closes it."""
+    import gc
+
+    # As in ``engine._lint_all``: LibCST allocates millions of objects per parse that
+    # reference counting frees; the default collector threshold spends 15-20% of a lint
+    # finding nothing.
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
+    build().start_io()
