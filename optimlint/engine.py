@@ -26,9 +26,13 @@ def syntax_error(path: str, message: str, row: int = 1, column: int = 1) -> Diag
 
 
 def lint_source(path: str, source: str, settings: Settings | None = None,
-                project_root: str | None = None) -> list[Diagnostic]:
+                project_root: str | None = None, parse=None) -> list[Diagnostic]:
     """Diagnostics for ``source`` (the text of ``path``): selection, per-file ignores and
-    noqa applied, sorted."""
+    noqa applied, sorted.
+
+    ``parse(source)``: the LibCST module of ``source`` or None, in place of parsing it
+    here (the language server re-parses only what an edit changed); on None, or a syntax
+    error, the text is parsed here as usual."""
     settings = settings or Settings()
     enabled = settings.enabled_codes() - settings.ignored_for(path)
     raw = source.encode("utf-8", "surrogatepass")
@@ -49,7 +53,9 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
             return []
         module_or_error = _parse(path, source, verdict)
         return module_or_error if isinstance(module_or_error, list) else []
-    module_or_error = _parse(path, source, verdict)
+    # A text CPython rejects is parsed here, where the error is reported, not twice.
+    module_or_error = (parse(source) if parse is not None and verdict is None else None) \
+        or _parse(path, source, verdict)
     if isinstance(module_or_error, list):
         return module_or_error
     module = module_or_error

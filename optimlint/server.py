@@ -1,9 +1,9 @@
 """``optimlint server``: a Language Server over stdio (pygls + lsprotocol), as ``ruff server``.
 
 - Diagnostics for ``.py`` documents and notebook cells (LSP notebook document sync) on
-  open, change and save. A change is linted after ``DEBOUNCE_S``; edits that arrive while
-  a lint runs are coalesced into one more lint of the newest text, and a result for a text
-  that has changed since is dropped, never published. Lints run one at a time on a worker
+  open, change and save. A change is linted ``DEBOUNCE_S`` (10 ms) after it arrives; edits
+  that arrive while a lint runs are coalesced into one more lint of the newest text, and a
+  result for a text that has changed since is dropped, never published. Lints run one at a time on a worker
   thread, so the server keeps reading messages while LibCST works.
 - Code actions: each finding's fix (``quickfix``; unsafe ones say so and are not
   preferred), "disable OPTnnn for this line" (``# noqa``, merged with one already there),
@@ -30,9 +30,10 @@ from optimlint import __version__
 from optimlint.diagnostics import Applicability, Diagnostic, Edit, Location
 from optimlint.fixing import line_offsets
 from optimlint.server_lint import Cell, Document, Finding, code_in_noqa, disable_edit
+from optimlint.server_parse import IncrementalParser
 from optimlint.server_settings import RuntimeReport, SettingsCache, with_verdict
 
-DEBOUNCE_S = 0.02
+DEBOUNCE_S = 0.01
 FIX_ALL = f"{lsp.CodeActionKind.SourceFixAll.value}.optimlint"
 PYTHON_IDS = ("python", "python3")
 CONFIG_GLOBS = ("**/pyproject.toml", "**/optimlint.toml")
@@ -64,6 +65,7 @@ class OptimlintServer(LanguageServer):
         self.linted: dict[str, Linted] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.shown_errors: set[str] = set()
+        self.parsers: dict[str, IncrementalParser] = {}  # per document: its last tree, for the next edit
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optimlint-lint")
 
     # ------------------------------------------------------------------ documents
@@ -145,7 +147,8 @@ class OptimlintServer(LanguageServer):
         settings = self.settings.settings_for(document.path)
         if isinstance(settings, str):
             return [], settings  # a broken config: say so, and show nothing it would change
-        findings = document.findings(settings)
+        parser = self.parsers.setdefault(document.uri, IncrementalParser())
+        findings = document.findings(settings, parser.parse)
         if document.notebook is None:  # notebooks do not run under `optimlint run`
             for f in findings:
                 f.verdict = self.report.verdict(document.path, f.diagnostic.code, f.diagnostic.location.row)
@@ -333,6 +336,19 @@ def _contains(r: lsp.Range, p: lsp.Position) -> bool:
 
 
 # --------------------------------------------------------------------------- features
+def _lint_on(key_of):
+    """A handler that lints the document ``key_of(ls, params)`` names (open, change, save)."""
+    def handler(ls: OptimlintServer, params) -> None:
+        ls.schedule(key_of(ls, params))
+    return handler
+
+
+def _reload(ls: OptimlintServer, params) -> None:
+    """A config file or a workspace folder changed: read the settings again, lint again."""
+    ls.settings.forget()
+    ls.relint_all()
+
+
 def build() -> OptimlintServer:
     server = OptimlintServer()
 
@@ -344,35 +360,20 @@ def build() -> OptimlintServer:
     async def initialized(ls: OptimlintServer, params: lsp.InitializedParams) -> None:
         await ls.watch_config_files()
 
-    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: OptimlintServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        ls.schedule(params.text_document.uri)
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: OptimlintServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        ls.schedule(params.text_document.uri)
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: OptimlintServer, params: lsp.DidSaveTextDocumentParams) -> None:
-        ls.schedule(ls.key_of(params.text_document.uri))
+    for method, key in ((lsp.TEXT_DOCUMENT_DID_OPEN, lambda ls, p: p.text_document.uri),
+                        (lsp.TEXT_DOCUMENT_DID_CHANGE, lambda ls, p: p.text_document.uri),
+                        (lsp.TEXT_DOCUMENT_DID_SAVE, lambda ls, p: ls.key_of(p.text_document.uri)),
+                        (lsp.NOTEBOOK_DOCUMENT_DID_OPEN, lambda ls, p: p.notebook_document.uri),
+                        (lsp.NOTEBOOK_DOCUMENT_DID_CHANGE, lambda ls, p: p.notebook_document.uri),
+                        (lsp.NOTEBOOK_DOCUMENT_DID_SAVE, lambda ls, p: p.notebook_document.uri)):
+        server.feature(method)(_lint_on(key))
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: OptimlintServer, params: lsp.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.linted.pop(uri, None)
+        ls.parsers.pop(uri, None)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
-
-    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_OPEN)
-    def notebook_open(ls: OptimlintServer, params: lsp.DidOpenNotebookDocumentParams) -> None:
-        ls.schedule(params.notebook_document.uri)
-
-    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CHANGE)
-    def notebook_change(ls: OptimlintServer, params: lsp.DidChangeNotebookDocumentParams) -> None:
-        ls.schedule(params.notebook_document.uri)
-
-    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_SAVE)
-    def notebook_save(ls: OptimlintServer, params: lsp.DidSaveNotebookDocumentParams) -> None:
-        ls.schedule(params.notebook_document.uri)
 
     @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def notebook_close(ls: OptimlintServer, params: lsp.DidCloseNotebookDocumentParams) -> None:
@@ -380,19 +381,12 @@ def build() -> OptimlintServer:
         for uri in linted.uris if linted is not None else []:
             ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 
-    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def files_changed(ls: OptimlintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
-        ls.settings.forget()
-        ls.relint_all()
+    for method in (lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS):
+        server.feature(method)(_reload)
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def configuration_changed(ls: OptimlintServer, params: lsp.DidChangeConfigurationParams) -> None:
         ls.configure(params.settings or {})
-        ls.relint_all()
-
-    @server.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    def folders_changed(ls: OptimlintServer, params: lsp.DidChangeWorkspaceFoldersParams) -> None:
-        ls.settings.forget()
         ls.relint_all()
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(

@@ -61,10 +61,11 @@ class Document:
             text = self.notebook.text
         self.text = text or ""
 
-    def findings(self, settings: Settings) -> list[Finding]:
+    def findings(self, settings: Settings, parse=None) -> list[Finding]:
+        """``parse``: what parses the text (``server_parse.IncrementalParser.parse``)."""
         if excluded(self.path, settings):
             return []
-        diagnostics = lint_source(self.path, self.text, settings)
+        diagnostics = lint_source(self.path, self.text, settings, parse=parse if self.notebook is None else None)
         if self.notebook is None:
             return [Finding(self.uri, d) for d in diagnostics]
         out = []

@@ -49,6 +49,26 @@ OPT102_MESSAGE = ("OPT102 [*] `optimizer.zero_grad()` runs after the backward an
                   "`optimizer.step()`: the step sees no gradient; clear before the backward")
 
 
+# A training function with two findings: OPT301 at 5:48-5:61 (a safe rename to `lr`) and
+# OPT102 at 9:9-9:24 (a safe move); what the editor tests (server, Neovim, stdin) open.
+TRAIN_TWO_FINDINGS = """\
+import torch
+
+
+def train(model, loader):
+    opt = torch.optim.Adam(model.parameters(), learning_rate=1e-3)
+    for x in loader:
+        loss = model(x)
+        loss.backward()
+        opt.zero_grad()
+        opt.step()
+"""
+TRAIN_OPT301_MESSAGE = ("`torch.optim.Adam` has no `learning_rate` argument (Keras's name; TypeError at "
+                        "construction): use `lr`")
+TRAIN_OPT102_MESSAGE = ("`opt.zero_grad()` runs after the backward and before `opt.step()`: the step sees no "
+                        "gradient; clear before the backward")
+
+
 # --------------------------------------------------------------------------- fake rules
 # Rule-independent CLI/report tests need findings with and without fixes whatever the
 # rule engineers' checks do. ``fake_rules`` installs, for one test only, a check that

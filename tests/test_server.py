@@ -18,7 +18,8 @@ import pytest_lsp  # noqa: E402
 from lsprotocol import types as lsp  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
 
-from conftest import OPT102_LOOP, OPT102_LOOP_FIXED, write  # noqa: E402
+from conftest import (OPT102_LOOP, OPT102_LOOP_FIXED, TRAIN_OPT102_MESSAGE, TRAIN_OPT301_MESSAGE,  # noqa: E402
+                      TRAIN_TWO_FINDINGS, write)
 from optimlint.catalogue import page_text  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
@@ -26,23 +27,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="function")
 WAIT_S = 60
 SERVER = [sys.executable, "-m", "optimlint", "server"]
 
-# OPT301 at 5:48-5:61 (safe rename) and OPT102 at 9:9 (safe move); OPT101-free.
-TRAIN = """\
-import torch
-
-
-def train(model, loader):
-    opt = torch.optim.Adam(model.parameters(), learning_rate=1e-3)
-    for x in loader:
-        loss = model(x)
-        loss.backward()
-        opt.zero_grad()
-        opt.step()
-"""
-OPT301_MESSAGE = ("`torch.optim.Adam` has no `learning_rate` argument (Keras's name; TypeError at "
-                  "construction): use `lr`")
-OPT102_MESSAGE = ("`opt.zero_grad()` runs after the backward and before `opt.step()`: the step sees no "
-                  "gradient; clear before the backward")
+TRAIN = TRAIN_TWO_FINDINGS
+OPT301_MESSAGE = TRAIN_OPT301_MESSAGE
+OPT102_MESSAGE = TRAIN_OPT102_MESSAGE
 
 
 def rng(l1, c1, l2, c2) -> lsp.Range:

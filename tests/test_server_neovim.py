@@ -14,26 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write
+from conftest import TRAIN_OPT102_MESSAGE, TRAIN_OPT301_MESSAGE, TRAIN_TWO_FINDINGS as TRAIN, write
 
 ROOT = Path(__file__).resolve().parent.parent
 NVIM = shutil.which("nvim")
 pytestmark = pytest.mark.skipif(
     NVIM is None, reason="Neovim is not installed here (`apt-get install neovim`, as .ci/run does, "
                          "needs root and Debian's package registry)")
-
-TRAIN = """\
-import torch
-
-
-def train(model, loader):
-    opt = torch.optim.Adam(model.parameters(), learning_rate=1e-3)
-    for x in loader:
-        loss = model(x)
-        loss.backward()
-        opt.zero_grad()
-        opt.step()
-"""
 
 # Runs after the README's configuration: wait for the server's diagnostics, record them,
 # change `learning_rate` to `lr` in the buffer (not on disk), wait again, record, quit.
@@ -90,13 +77,9 @@ def test_neovim_shows_the_servers_diagnostics_and_updates_them_after_an_edit(tmp
     assert (result["clients"], result["name"], result["first_ok"], result["second_ok"]) == (1, "optimlint", True, True)
     warn = 2  # vim.diagnostic.severity.WARN
     opt301 = {"code": "OPT301", "lnum": 4, "col": 47, "end_lnum": 4, "end_col": 60, "severity": warn,
-              "source": "optimlint",
-              "message": "`torch.optim.Adam` has no `learning_rate` argument (Keras's name; TypeError at "
-                         "construction): use `lr`"}
+              "source": "optimlint", "message": TRAIN_OPT301_MESSAGE}
     opt102 = {"code": "OPT102", "lnum": 8, "col": 8, "end_lnum": 8, "end_col": 23, "severity": warn,
-              "source": "optimlint",
-              "message": "`opt.zero_grad()` runs after the backward and before `opt.step()`: the step sees no "
-                         "gradient; clear before the backward"}
+              "source": "optimlint", "message": TRAIN_OPT102_MESSAGE}
     assert result["first"] == [opt301, opt102]
     assert result["second"] == [opt102]  # the unsaved edit was linted
     assert (project / "train.py").read_text() == TRAIN

@@ -12,20 +12,10 @@ import sys
 
 import pytest
 
-from conftest import OPT102_LOOP, OPT102_LOOP_FIXED, write
+from conftest import OPT102_LOOP, OPT102_LOOP_FIXED, TRAIN_TWO_FINDINGS, write
 
 # OPT301 at 5:48 (a safe rename), OPT102 at 9:9 under a noqa, OPT102 at 15:9 (a safe move).
-TRAIN = """\
-import torch
-
-
-def train(model, loader):
-    opt = torch.optim.Adam(model.parameters(), learning_rate=1e-3)
-    for x in loader:
-        loss = model(x)
-        loss.backward()
-        opt.zero_grad()  # noqa: OPT102
-        opt.step()
+TRAIN = TRAIN_TWO_FINDINGS.replace("opt.zero_grad()\n", "opt.zero_grad()  # noqa: OPT102\n") + """\
     for x in loader:
         opt.zero_grad()
         loss = model(x)

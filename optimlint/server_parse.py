@@ -1,0 +1,156 @@
+"""Re-parsing an edited document without re-parsing all of it (the language server's part of
+"reuse what does not change between edits").
+
+LibCST's parse is about a third of a lint. An edit touches one place; the module-level
+statements around it are re-parsed, and every other statement of the previous tree is
+reused as it is (LibCST nodes are immutable values). The result is the tree a full parse of
+the new text gives (``tests/test_server_parse.py`` compares the two with ``deep_equals`` over
+random edits), or None when that cannot be shown cheaply, and the engine parses in full:
+
+- the statements overlapping the edited span, and one more on each side (an ``else:`` or
+  a decorator joins its neighbour), are parsed as a text of their own, which must parse;
+- that text starts and ends at statement boundaries of the old text, and the text outside it
+  is unchanged, so the tokenizer is at the top level on both sides of it in the new text too;
+- blank and comment lines before the first re-parsed statement are its ``leading_lines``, as
+  LibCST attaches them (the module's ``header`` when it is the first statement);
+- the re-parsed statements must generate exactly their text under the module's indentation
+  and newline, else None; and the edit comes after what LibCST reads those from (the first
+  line ending, the first indented block), so a full parse would detect the same ones.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+_BLOCK = 4096
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    lo = 0
+    while lo < n and a[lo:lo + _BLOCK] == b[lo:lo + _BLOCK]:
+        lo += _BLOCK
+    hi = min(n, lo + _BLOCK)
+    while lo < hi and a[lo] == b[lo]:
+        lo += 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    n = min(len(a), len(b), limit)
+    k = 0
+    while k < n:
+        step = min(_BLOCK, n - k)
+        if a[len(a) - k - step:len(a) - k] == b[len(b) - k - step:len(b) - k]:
+            k += step
+            continue
+        while k < n and a[len(a) - 1 - k] == b[len(b) - 1 - k]:
+            k += 1
+        return k
+    return k
+
+
+class IncrementalParser:
+    """One document's last text, its module, and where each module-level statement is."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.module: cst.Module | None = None
+        self.spans: list[tuple[int, int]] = []  # [start, end) of each statement of module.body
+        self.partial = 0  # how many parses reused the previous tree
+        # An edit before this offset may change what LibCST detects for the whole module
+        # (its newline, its indentation): such an edit is parsed in full.
+        self.stable_from = 0
+
+    def parse(self, text: str) -> cst.Module | None:
+        """The module of ``text``; None when it does not parse (the engine reports why)."""
+        if self.module is not None and self.text is not None:
+            if text == self.text:
+                return self.module
+            module = self._splice(text)
+            if module is not None:
+                return module
+        return self._parse_all(text)
+
+    def _parse_all(self, text: str) -> cst.Module | None:
+        self.text, self.module, self.spans = None, None, []
+        try:
+            module = cst.parse_module(text)
+        except Exception:  # a syntax error, or worse: the engine's parse says what
+            return None
+        start = sum(len(module.code_for_node(line)) for line in module.header)
+        spans = _spans(module, text, start, module.body)
+        if spans:  # else no splicing: the next edit parses in full again
+            self.text, self.module, self.spans = text, module, spans
+            newline = _NEWLINE.search(text)
+            block = next((end for stmt, (_, end) in zip(module.body, spans)
+                          if isinstance(getattr(stmt, "body", None), cst.IndentedBlock)), len(text) + 1)
+            self.stable_from = max(newline.end() if newline else len(text) + 1, block)
+        return module
+
+    def _splice(self, text: str) -> cst.Module | None:
+        old, module, spans = self.text, self.module, self.spans
+        prefix = _common_prefix(old, text)
+        suffix = _common_suffix(old, text, min(len(old), len(text)) - prefix)
+        edit_start, edit_end = prefix, len(old) - suffix  # the replaced span of the old text
+        if edit_start < max(spans[0][0], self.stable_from) or edit_end > spans[-1][1]:
+            return None  # the module's header, footer, newline or indentation may change
+        first = next(i for i, (_, end) in enumerate(spans) if end >= edit_start)
+        touched = max(i for i, (start, _) in enumerate(spans) if start <= edit_end)
+        first, last = max(0, first - 1), min(len(spans) - 1, touched + 1)
+        delta = len(text) - len(old)
+        part = None
+        while part is None or (part.footer and last < len(spans) - 1 and last - touched < 3):
+            if part is not None:
+                last += 1  # comment lines ending the chunk: see whether the next statement takes them
+            start, end = spans[first][0], spans[last][1] + delta
+            try:
+                part = cst.parse_module(text[start:end])
+            except Exception:
+                return None
+        if not part.body:
+            return None
+        body = list(part.body)
+        footer = module.footer
+        if part.footer:
+            if last == len(spans) - 1:
+                footer = (*part.footer, *module.footer)  # they end the module, as its footer
+                end -= sum(len(module.code_for_node(line)) for line in part.footer)
+            elif last > touched and type(body[-1]) is type(module.body[last]):
+                # Comment lines ending the block of the last statement, which the edit did not
+                # touch: alone, LibCST gives them to the module; the old node holds them, as a
+                # full parse does (the text check below confirms it).
+                body[-1] = module.body[last]
+            else:
+                return None
+        if part.header:
+            if first == 0:
+                return None  # lines before the module's first statement: its header
+            body[0] = body[0].with_changes(leading_lines=(*part.header, *body[0].leading_lines))
+        if last == len(spans) - 1 and part.has_trailing_newline != module.has_trailing_newline:
+            return None
+        new = module.with_changes(body=(*module.body[:first], *body, *module.body[last + 1:]), footer=footer)
+        new_spans = _spans(new, text, start, body)
+        if new_spans is None or new_spans[-1][1] != end:
+            return None
+        self.text, self.module = text, new
+        self.partial += 1
+        self.spans = [*spans[:first], *new_spans, *((s + delta, e + delta) for s, e in spans[last + 1:])]
+        return new
+
+
+def _spans(module: cst.Module, text: str, start: int, statements) -> list[tuple[int, int]] | None:
+    """``[start, end)`` of each of ``statements`` (consecutive in ``text`` from offset
+    ``start``), each checked to be exactly the text it generates under ``module``'s
+    indentation and newline; None when one is not."""
+    out = []
+    for stmt in statements:
+        code = module.code_for_node(stmt)
+        if not text.startswith(code, start):
+            return None
+        out.append((start, start + len(code)))
+        start += len(code)
+    return out or None

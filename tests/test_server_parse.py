@@ -1,0 +1,123 @@
+"""The language server's partial re-parse gives exactly the tree a full parse gives, edit
+after edit, and the same findings; where it cannot tell, it parses in full."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from optimlint.config import Settings
+from optimlint.engine import lint_source
+from optimlint.server_parse import IncrementalParser, _common_prefix
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = [(ROOT / "fixtures" / name).read_text() for name in ("train_loop.py", "keras_port.py", "param_groups.py")]
+# what users type, including what joins or splits statements and what breaks the parse
+SNIPPETS = ["x", "1", " ", "\n", "\n\n", "# note\n", "else:\n    pass\n", "@decorator\n", "def g():\n    return 1\n",
+            "(", ")", '"""', "'", "    ", "\t", "if True:\n", "class C:\n    x = 1\n", ":", "import os\n",
+            "lr=1e-3, "]
+
+
+def full_parse(text: str) -> cst.Module | None:
+    try:
+        return cst.parse_module(text)
+    except Exception:
+        return None
+
+
+def random_edit(rng: random.Random, text: str) -> str:
+    at = rng.randrange(len(text) + 1)
+    if rng.random() < 0.3 and text:
+        end = min(len(text), at + rng.randrange(1, 40))
+        return text[:at] + text[end:]
+    if rng.random() < 0.5:  # at the start of a line, where statements begin
+        at = text.rfind("\n", 0, at) + 1
+    return text[:at] + rng.choice(SNIPPETS) + text[at:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_reparse_equals_a_full_parse(seed):
+    rng = random.Random(seed)
+    text = SOURCES[seed % len(SOURCES)]
+    parser = IncrementalParser()
+    spliced = in_reach_count = 0
+    for _ in range(200):
+        candidate = random_edit(rng, text)
+        full = full_parse(candidate)
+        if full is None and rng.random() < 0.9:
+            continue  # mostly keep to valid texts; sometimes a broken one, which the next edit mends
+        before = parser.partial
+        # an edit after the module's first block, where the partial path applies
+        in_reach = parser.module is not None and _common_prefix(text, candidate) >= parser.stable_from
+        got = parser.parse(candidate)
+        if full is None:
+            assert got is None
+            continue
+        text = candidate
+        assert got is not None and got.deep_equals(full), "the partial re-parse differs from a full parse"
+        assert got.code == full.code
+        spliced += parser.partial - before
+        in_reach_count += in_reach
+    # the partial path is the usual one where it applies (not only full parses were compared)
+    assert in_reach_count >= 15 and spliced >= 0.8 * in_reach_count
+
+
+def test_the_findings_are_the_same(tmp_path):
+    rng = random.Random(7)
+    text = SOURCES[0]
+    parser = IncrementalParser()
+    settings = Settings()
+    for _ in range(40):
+        candidate = random_edit(rng, text)
+        if full_parse(candidate) is None:
+            continue
+        text = candidate
+        assert lint_source("train.py", text, settings, parse=parser.parse) == lint_source("train.py", text, settings)
+
+
+def test_unchanged_statements_are_reused():
+    text = SOURCES[0]
+    parser = IncrementalParser()
+    before = parser.parse(text)
+    at = text.index("def ", len(text) // 2)  # a function in the second half: edit its name
+    after = parser.parse(text[:at + 4] + "x" + text[at + 4:])
+    changed = [a is not b for a, b in zip(before.body, after.body)]
+    assert 1 <= sum(changed) <= 3  # the edited statement and, at most, its two neighbours
+    assert after.deep_equals(cst.parse_module(text[:at + 4] + "x" + text[at + 4:]))
+
+
+def test_a_syntax_error_gives_none_and_the_next_text_parses_in_full():
+    parser = IncrementalParser()
+    assert parser.parse("x = 1\n") is not None
+    assert parser.parse("x = (\n") is None
+    assert parser.parse("x = 2\n").deep_equals(cst.parse_module("x = 2\n"))
+
+
+def test_a_text_libcst_does_not_round_trip_is_parsed_in_full():
+    """A backslash continuation on a line of its own: LibCST's tree generates other text, so
+    no span can be trusted; every edit of it parses in full (and still gives LibCST's tree)."""
+    text = "def f():\n    return 1\n\\\n    x = 2\n"
+    parser = IncrementalParser()
+    got = parser.parse(text)
+    assert got is not None and got.code != text and parser.module is None
+    edited = text.replace("1", "3")
+    assert parser.parse(edited).deep_equals(cst.parse_module(edited)) and parser.partial == 0
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_other_line_endings(newline):
+    text = SOURCES[0].replace("\n", newline)
+    parser = IncrementalParser()
+    parser.parse(text)
+    at = text.rindex("optimizer.step()")  # a statement in the last function, after its indentation
+    indent = " " * (at - text.rindex(newline, 0, at) - len(newline))
+    for snippet in (f"# note{newline}{indent}", f"y = 1{newline}{indent}"):
+        text = text[:at] + snippet + text[at:]
+        assert parser.parse(text).deep_equals(full_parse(text))
+    assert parser.partial == 2
+    # a line ending of another kind inserted into the file: still the tree of a full parse
+    text = text.replace(f"# note{newline}", "# note\n")
+    assert parser.parse(text).deep_equals(full_parse(text))
