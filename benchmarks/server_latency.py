@@ -12,7 +12,9 @@ makes ``--edits`` edits one after another, as a user typing: each changes one di
 assignment in the middle of the file, so every edit changes the code (one ``didChange``
 with an incremental change; a comment-only edit would be no cheaper to lint), and the
 time from sending it to receiving ``publishDiagnostics`` for that version is recorded. That
-time includes the server's debounce (``server.DEBOUNCE_S``). The server's resident memory
+time includes the server's debounce (``server.DEBOUNCE_S``). The server's CPU time per edit
+(``/proc/PID/stat``) is recorded too: on a machine shared with other work it says what an
+edit costs apart from the wait for a free core. The server's resident memory
 (``/proc/PID/status``) is read every 100 edits. Prints a markdown table and writes
 ``benchmarks/results/server-<timestamp>.json``.
 """
@@ -81,6 +83,13 @@ class Client:
                 if params["uri"] == uri and params.get("version") == version:
                     return params["diagnostics"]
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the server has used (``/proc/PID/stat``): on a loaded
+        machine, what an edit costs the server, apart from waiting for a core."""
+        with open(f"/proc/{self.proc.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mib(self) -> float:
         with open(f"/proc/{self.proc.pid}/status") as fh:
             for line in fh:
@@ -125,17 +134,19 @@ def measure(python: str, lines: int, edits: int, workdir: Path) -> dict:
     if any(d["code"] == "OPT000" for d in first):
         raise RuntimeError(f"the script does not parse: {first}")
     column = len("tuning = ")
-    latencies, rss = [], [(0, client.rss_mib())]
+    latencies, cpu, rss = [], [], [(0, client.rss_mib())]
     for k in range(edits):
         version = k + 2
         char = "21"[k % 2]
         change = {"range": {"start": {"line": middle, "character": column},
                             "end": {"line": middle, "character": column + 1}}, "text": char}
+        c = client.cpu_s()
         t = time.perf_counter()
         client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
                                                  "contentChanges": [change]})
         found = client.diagnostics(uri, version)
         latencies.append(time.perf_counter() - t)
+        cpu.append(client.cpu_s() - c)
         if len(found) != len(first):
             raise RuntimeError(f"edit {version}: {len(found)} diagnostics, expected {len(first)}")
         if (k + 1) % 100 == 0:
@@ -145,7 +156,8 @@ def measure(python: str, lines: int, edits: int, workdir: Path) -> dict:
     return {"lines": text.count("\n"), "findings": len(first), "open_s": open_s, "edits": edits,
             "median_ms": statistics.median(latencies) * 1000,
             "p95_ms": ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000,
-            "max_ms": ordered[-1] * 1000, "rss_mib": rss}
+            "max_ms": ordered[-1] * 1000, "cpu_median_ms": statistics.median(cpu) * 1000,
+            "cpu_mean_ms": statistics.mean(cpu) * 1000, "rss_mib": rss}
 
 
 def main() -> None:
@@ -168,12 +180,12 @@ def main() -> None:
           f"{platform.platform()}; load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {stamp}; "
           f"optimlint at {commit}.\n")
     print("| script | findings | first diagnostics after open (cold server) | edits | after an edit: median | p95 | max | "
-          "server RSS (MiB) after 0 / ... / N edits |")
-    print("|---|---|---|---|---|---|---|---|")
+          "server CPU per edit (mean) | server RSS (MiB) after 0 / 100 / ... edits |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         rss = " / ".join(f"{v:.0f}" for _, v in r["rss_mib"])
         print(f"| {r['lines']} lines | {r['findings']} | {r['open_s'] * 1000:.0f} ms | {r['edits']} | "
-              f"{r['median_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['max_ms']:.0f} ms | {rss} |")
+              f"{r['median_ms']:.0f} ms | {r['p95_ms']:.0f} ms | {r['max_ms']:.0f} ms | {r['cpu_mean_ms']:.0f} ms | {rss} |")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / f"server-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(

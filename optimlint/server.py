@@ -19,6 +19,7 @@ The analysis itself lives in ``server_lint``; this module speaks the protocol.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -189,17 +190,26 @@ class OptimlintServer(LanguageServer):
             return linted.document.text
         return next((c.text for c in cells if c.uri == uri), "")
 
-    def position(self, text: str, loc: Location, rows: list[str] | None = None) -> lsp.Position:
-        rows = rows if rows is not None else _rows(text)
+    def position(self, text: str, loc: Location) -> lsp.Position:
+        rows = _rows(text)
         line = loc.row - 1
         if line >= len(rows):
             return lsp.Position(len(rows), 0)
-        units = self.workspace.position_codec.client_num_units(rows[line].rstrip("\r\n")[: loc.column - 1])
-        return lsp.Position(line, units)
+        return lsp.Position(line, self.units(rows[line].rstrip("\r\n")[: loc.column - 1]))
+
+    def units(self, text: str) -> int:
+        """The length of ``text`` in the client's position encoding (UTF-16 unless agreed)."""
+        if text.isascii():
+            return len(text)  # the usual case: one unit per character in every encoding
+        encoding = self.workspace.position_encoding
+        if encoding == lsp.PositionEncodingKind.Utf32:
+            return len(text)
+        if encoding == lsp.PositionEncodingKind.Utf8:
+            return len(text.encode("utf-8", "surrogatepass"))
+        return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
     def range(self, text: str, start: Location, end: Location) -> lsp.Range:
-        rows = _rows(text)
-        return lsp.Range(self.position(text, start, rows), self.position(text, end, rows))
+        return lsp.Range(self.position(text, start), self.position(text, end))
 
     def to_lsp(self, f: Finding, linted: Linted) -> lsp.Diagnostic:
         d = f.diagnostic
@@ -322,9 +332,13 @@ class OptimlintServer(LanguageServer):
             lsp.DidChangeWatchedFilesRegistrationOptions(watchers=watchers))]))
 
 
-def _rows(text: str) -> list[str]:
+@functools.lru_cache(maxsize=16)
+def _rows(text: str) -> tuple[str, ...]:
+    """The rows of ``text`` (with their line endings), split as Python and LibCST split them.
+    Cached: a publication converts every finding's range against the same text (a str
+    caches its hash, so a hit costs no pass over the text)."""
     offsets = line_offsets(text)
-    return [text[a:b] for a, b in zip(offsets, offsets[1:])]
+    return tuple(text[a:b] for a, b in zip(offsets, offsets[1:]))
 
 
 def _before(a: lsp.Position, b: lsp.Position) -> bool:
