@@ -7,7 +7,7 @@ import textwrap
 from optimlint.diagnostics import Diagnostic, Location
 from optimlint.runtime.join import join
 from optimlint.runtime.observations import Observation, RuntimeReport
-from optimlint.runtime.report import text_lines, to_json
+from optimlint.runtime.report import text_lines, to_json, to_json_report
 
 SOURCE = textwrap.dedent("""\
     import torch
@@ -36,20 +36,19 @@ def test_statuses_by_span(tmp_path):
     static = [diag("OPT302", 3, path), diag("OPT101", 8, path), diag("OPT201", 10, path), diag("OPT603", 14, path)]
     observations = [
         Observation("OPT101", "runtime message", path, 9, rank=1),   # the step row: same loop span
-        Observation("OPT302", "runtime message", path, 5),           # another statement: no match
-    ]
+        Observation("OPT302", "runtime message", path, 5),           # another statement: the one
+    ]                                                                # OPT302 of the file, seen elsewhere
     sites = {(path, 3): {"construct"}, (path, 8): {"backward"}, (path, 10): {"sched_step"}}
     out = join(static, observations, sites, {path: SOURCE})
     got = [(d.code, d.location.row, d.runtime, bool(d.extra.get("runtime_only"))) for d in out]
     assert got == [
-        ("OPT302", 3, "not-observed", False),
+        ("OPT302", 3, "confirmed", False),
         ("OPT101", 8, "confirmed", False),
         ("OPT201", 10, "not-observed", False),
         ("OPT603", 14, "not-reached", False),
-        ("OPT302", 5, "confirmed", True),
     ]
     assert out[1].message == "static message" and out[1].extra["rank"] == 1
-    assert out[4].message == "runtime message" and out[4].name == "adam-weight-decay"
+    assert out[0].extra["seen"] == "runtime message"
 
 
 def test_other_file_or_other_code_does_not_confirm(tmp_path):
@@ -95,3 +94,41 @@ def test_not_observed_needs_the_rules_own_event_kinds_in_the_span(tmp_path):
     got = [(d.code, d.runtime) for d in join(static, [], with_step, {path: SOURCE})]
     assert got == [("OPT101", "not-observed"), ("OPT202", "not-reached"), ("OPT107", "not-observed"),
                    ("OPT302", "not-observed")]
+
+
+def test_json_report_has_the_summary_and_the_internal_errors_of_the_text(tmp_path):
+    path = str(tmp_path / "train.py")
+    static = [diag("OPT302", 3, path), diag("OPT603", 14, path)]
+    out = join(static, [Observation("OPT302", "seen", path, 3), Observation("OPT101", "m", path, 9)],
+               {(path, 3): {"construct"}}, {path: SOURCE})
+    errors = ["optimizer step pre-hook: RuntimeError: x"]
+    report = to_json_report(out, errors)
+    assert report["summary"] == {"confirmed": 2, "runtime_only": 1, "not_observed": 0, "not_reached": 1}
+    assert report["errors"] == errors
+    assert [(d["code"], d["runtime"], d.get("seen")) for d in report["findings"]] == [
+        ("OPT302", "confirmed", "seen"), ("OPT603", "not-reached", None), ("OPT101", "confirmed", None)]
+    assert text_lines(out, errors)[-1] == ("optimlint runtime: 2 confirmed (1 seen only at runtime), "
+                                           "0 not observed, 1 not reached")
+
+
+def test_one_entry_per_mistake_when_the_locations_differ(tmp_path):
+    """OPT104 reported at the unused optimizer's construction, seen at the backward; OPT403
+    reported at the dict's key, seen at the construction: one entry each, confirmed."""
+    source = textwrap.dedent("""\
+        import torch
+        groups = [{"params": params, "weight_decays": 0.1}]
+        opt = torch.optim.AdamW(groups)
+        probe = torch.optim.SGD(other, lr=0.1)
+        for x in data:
+            loss = model(x)
+            loss.backward()
+    """)
+    path = str(tmp_path / "train.py")
+    static = [diag("OPT403", 2, path), diag("OPT104", 4, path)]
+    static[0] = static[0].replace(message="unknown group key `weight_decays`")
+    observations = [Observation("OPT403", "group 0 has the unknown key `weight_decays`", path, 3),
+                    Observation("OPT104", "3 backward passes reached `probe`", path, 7, related=((path, 4),))]
+    sites = {(path, 2): {"construct"}, (path, 3): {"construct"}, (path, 4): {"construct"}, (path, 7): {"backward"}}
+    out = join(static, observations, sites, {path: source})
+    assert [(d.code, d.location.row, d.runtime, bool(d.extra.get("runtime_only"))) for d in out] == [
+        ("OPT403", 2, "confirmed", False), ("OPT104", 4, "confirmed", False)]

@@ -103,10 +103,57 @@ def test_everything_is_restored_after_an_exception_inside():
 
 
 def test_watch_is_forwarded_lazily_from_the_package():
+    import inspect
+
     assert optimlint.watch.__module__ == "optimlint"
+    assert str(inspect.signature(optimlint.watch)) == "(namespace: dict | None = None, *, files=())"
     with optimlint.watch() as report:
         pass
     assert report.findings == [] and report.errors == []
+
+
+def test_watch_joins_the_static_findings_of_the_code_that_ran(tmp_path):
+    """The report of watch() is the one `optimlint run` gives: static findings of the files
+    that ran, each confirmed / not-observed / not-reached, then runtime-only ones."""
+    source = textwrap.dedent("""\
+        import torch
+        from torch import nn
+
+
+        def train(model, batches):
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x, y in batches:
+                loss = nn.functional.mse_loss(model(x), y)
+                loss.backward()
+                optimizer.step()
+    """)
+    path = tmp_path / "notebook_helpers.py"
+    path.write_text(source)
+    namespace: dict = {}
+    exec(compile(source, str(path), "exec"), namespace)
+    with optimlint.watch() as report:
+        namespace["train"](mlp(), batches())
+    assert [(d.code, d.location.row, d.runtime) for d in report.diagnostics] == [("OPT101", 9, "confirmed")]
+    assert [d.code for d in report.confirmed] == ["OPT101"]
+    assert report.diagnostics[0].extra["seen"].startswith("at step 2 of `optimizer` the gradients still held")
+
+
+def test_watch_without_torch_says_how_to_install_it():
+    code = textwrap.dedent("""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("No module named 'torch'", name=name)
+        sys.meta_path.insert(0, Block())
+        import optimlint
+        try:
+            optimlint.watch()
+        except ModuleNotFoundError as exc:
+            print(exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "optimlint.watch() needs PyTorch: pip install 'optimlint[runtime]'", proc.stderr
 
 
 # --------------------------------------------------------------------------- numbers
@@ -572,4 +619,4 @@ def test_opt401_seen_at_an_epoch_boundary_when_the_model_is_a_local():
         gc.collect()
     (obs,) = report.findings
     assert obs.code == "OPT401" and obs.count == 1
-    assert "`Net.extra.weight`, `Net.extra.bias`" in obs.message
+    assert "`model.extra.weight`, `model.extra.bias`" in obs.message  # named as main() names it

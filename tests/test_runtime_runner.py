@@ -35,7 +35,9 @@ def test_text_report_goes_to_stderr_and_the_status_is_the_programs(tmp_path, mon
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert lines[-2].startswith("train.py:10:5: OPT101 ")
-    assert lines[-2].endswith("[confirmed]")
+    # "[confirmed]" says what was seen: which step, how many backward passes
+    assert lines[-2].endswith("[confirmed: at step 2 of `optimizer` the gradients still held the contributions "
+                              "of all 2 backward passes since it was built: nothing cleared them (add `optimizer.zero_grad()`)]")
     assert lines[-1] == "optimlint runtime: 1 confirmed (0 seen only at runtime), 0 not observed, 0 not reached"
 
 
@@ -69,7 +71,7 @@ def test_argv_main_guard_and_output_file_json(tmp_path, monkeypatch):
     result = invoke(["run", "--output-format=json", "--output-file", "out.json", "train.py", "--epochs", "2"])
     assert result.exit_code == 0
     assert json.loads((tmp_path / "argv.json").read_text()) == ["train.py", "--epochs", "2"]
-    assert json.loads((tmp_path / "out.json").read_text()) == []
+    assert json.loads((tmp_path / "out.json").read_text())["findings"] == []
     assert result.stderr == ""
 
 
@@ -81,7 +83,7 @@ def test_dash_m_runs_a_module_as_main(tmp_path, monkeypatch):
     result = invoke(["run", "--output-format", "json", "--output-file", str(out), "-m", "pkg.train", "a", "b"])
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "ran.txt").read_text() == "a b__main__"
-    report = json.loads(out.read_text())
+    report = json.loads(out.read_text())["findings"]
     assert [(d["code"], d["runtime"], d["location"]["row"]) for d in report] == [("OPT101", "confirmed", 10)]
     assert report[0]["filename"] == str(tmp_path / "pkg" / "train.py")
 
@@ -104,6 +106,52 @@ def test_help(tmp_path):
     result = invoke(["run", "--help"])
     assert result.exit_code == 0
     assert "usage: optimlint run" in result.stdout
+    # every option with its description
+    for option, words in [("--output-format text|json", "summary"), ("-o, --output-file PATH", "folders are created"),
+                          ("--strict", "exit 1"), ("--per-rank", "torchrun"), ("-m MODULE", "__main__")]:
+        line = next(line for line in result.stdout.splitlines() if line.strip().startswith(option))
+        assert words in line or words in result.stdout.split(line)[1].split("\n  -")[0], option
+
+
+def test_json_without_output_file_is_alone_on_stdout(tmp_path, monkeypatch):
+    """Like `ruff check --output-format json`: stdout carries the report only (the program's
+    prints and warnings go to stderr), so `optimlint run --output-format json x.py | jq` works."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", LOOP + "print('epoch done')\n")
+    result = invoke(["run", "--output-format", "json", "train.py"])
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert [(d["code"], d["runtime"]) for d in report["findings"]] == [("OPT101", "confirmed")]
+    assert report["summary"] == {"confirmed": 1, "runtime_only": 0, "not_observed": 0, "not_reached": 0}
+    assert report["errors"] == []
+    assert "epoch done" in result.stderr
+
+
+def test_output_file_in_a_missing_folder_is_written_even_when_the_program_fails(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", LOOP + "raise RuntimeError('diverged')\n")
+    result = invoke(["run", "-o", "reports/ci/runtime.json", "--output-format", "json", "train.py"])
+    assert result.exit_code == 1
+    assert "RuntimeError: diverged" in result.stderr
+    report = json.loads((tmp_path / "reports" / "ci" / "runtime.json").read_text())
+    assert [(d["code"], d["runtime"]) for d in report["findings"]] == [("OPT101", "confirmed")]
+
+
+def test_a_group_key_that_is_not_a_string_hides_no_other_check(tmp_path, monkeypatch):
+    """A non-str group key once broke the construction hook and hid OPT302 of the same call."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", """
+        import torch
+        from torch import nn
+
+        model = nn.Linear(4, 1)
+        optimizer = torch.optim.Adam([{"params": model.parameters(), 7: "odd"}], lr=1e-3, weight_decay=0.05)
+    """)
+    result = invoke(["run", "--output-format", "json", "train.py"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [(d["code"], d["runtime"]) for d in report["findings"]] == [("OPT302", "confirmed")]
+    assert report["errors"] == []
 
 
 def test_not_observed_and_not_reached(tmp_path, monkeypatch):
@@ -131,7 +179,7 @@ def test_not_observed_and_not_reached(tmp_path, monkeypatch):
     out = tmp_path / "r.json"
     result = invoke(["run", "--output-format", "json", "--output-file", str(out), "--strict", "train.py"])
     assert result.exit_code == 0
-    report = json.loads(out.read_text())
+    report = json.loads(out.read_text())["findings"]
     statuses = {(d["code"], d["location"]["row"]): d["runtime"] for d in report}
     assert statuses == {("OPT302", 6): "not-observed", ("OPT101", 13): "not-reached"}
 
@@ -151,10 +199,10 @@ def test_runtime_only_findings_obey_noqa_on_their_statement_and_the_config(tmp_p
     """)
     out = tmp_path / "r.json"
     assert invoke(["run", "--output-format", "json", "--output-file", str(out), "train.py"]).exit_code == 0
-    assert [(d["code"], d["location"]["row"]) for d in json.loads(out.read_text())] == [("OPT302", 8)]
+    assert [(d["code"], d["location"]["row"]) for d in json.loads(out.read_text())["findings"]] == [("OPT302", 8)]
     write(tmp_path / "optimlint.toml", 'ignore = ["OPT302"]\n')
     assert invoke(["run", "--output-format", "json", "--output-file", str(out), "train.py"]).exit_code == 0
-    assert json.loads(out.read_text()) == []
+    assert json.loads(out.read_text())["findings"] == []
 
 
 def test_a_program_that_changes_directory(tmp_path, monkeypatch):
@@ -163,6 +211,21 @@ def test_a_program_that_changes_directory(tmp_path, monkeypatch):
     write(tmp_path / "train.py", "import os\nos.chdir('elsewhere')\n" + LOOP)
     result = invoke(["run", "--output-format", "json", "--output-file", "out.json", "train.py"])
     assert result.exit_code == 0
-    report = json.loads((tmp_path / "out.json").read_text())
+    report = json.loads((tmp_path / "out.json").read_text())["findings"]
     assert [(d["code"], d["runtime"]) for d in report] == [("OPT101", "confirmed")]
     assert os.getcwd() == str(tmp_path)
+
+
+def test_gpu_check_skips_cleanly_without_cuda():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is here: benchmarks/gpu_check.py runs for real (by hand)")
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.py"
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "gpu_check: no CUDA device here: nothing to check (skipped)"

@@ -1,4 +1,5 @@
-"""`optimlint run` under torchrun: a tiny DDP (gloo, CPU) job; each rank reports, tagged by rank."""
+"""Distributed runs make ONE report: `optimlint run` under torchrun (a tiny DDP job, 2 CPU
+processes on gloo) and a script that starts its workers with `torch.multiprocessing.spawn`."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ dist.destroy_process_group()
 
 
 @pytest.mark.slow
-def test_each_rank_reports_tagged_by_rank(tmp_path):
+def test_torchrun_ranks_merge_into_one_report(tmp_path):
     script = write(tmp_path / "ddp_train.py", DDP_SCRIPT)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
@@ -41,9 +42,53 @@ def test_each_rank_reports_tagged_by_rank(tmp_path):
          str(script)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for rank in (0, 1):
-        report = json.loads((tmp_path / f"report.rank{rank}.json").read_text())
-        got = sorted((d["code"], d["location"]["row"], d["runtime"], d.get("rank")) for d in report)
-        # OPT302 at the construction; OPT101 (no zero_grad) seen through DDP's all-reduce.
-        assert got == [("OPT101", 12, "confirmed", rank), ("OPT302", 9, "confirmed", rank)]
-    assert not (tmp_path / "report.json").exists()
+    report = json.loads((tmp_path / "report.json").read_text())
+    got = sorted((d["code"], d["location"]["row"], d["runtime"], tuple(d.get("ranks", ()))) for d in report["findings"])
+    # each mistake once, with the ranks that saw it: OPT302 at the construction, OPT101 (no
+    # zero_grad) seen through DDP's all-reduce
+    assert got == [("OPT101", 12, "confirmed", (0, 1)), ("OPT302", 9, "confirmed", (0, 1))]
+    # the report is the file named, no per-rank files unless asked (--per-rank)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp_train.py", "report.json"]
+
+
+SPAWN_SCRIPT = """
+import os
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+
+def worker(rank, world):
+    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    torch.manual_seed(0)
+    model = nn.Linear(8, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step in range(4):
+        loss = model(torch.randn(4, 8)).pow(2).mean()
+        loss.backward()
+        optimizer.step()
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    mp.spawn(worker, args=(2,), nprocs=2)
+"""
+
+
+@pytest.mark.slow
+def test_mp_spawn_children_are_instrumented_and_merged(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = write(tmp_path / "spawn_train.py", SPAWN_SCRIPT.replace("{port}", str(port)))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "optimlint", "run", "--output-format", "json", "-o",
+                           str(tmp_path / "report.json"), str(script)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    got = [(d["code"], d["location"]["row"], d["runtime"], d.get("ranks")) for d in report["findings"]]
+    assert got == [("OPT101", 15, "confirmed", [0, 1])]

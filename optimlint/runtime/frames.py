@@ -1,12 +1,17 @@
 """Where an event happened in the user's code, and which process saw it.
 
-An observation is attributed to the first stack frame outside torch, optimlint, the standard
-library and pytest: the line of the user's program that called into the watched API.
+An observation is attributed to the first frame in the user's project: outside torch,
+optimlint, the standard library, pytest and every installed package (site-packages): under
+Lightning, accelerate or the transformers Trainer, the user's line, never the framework's.
+When the watched call came through a framework (``via_library``), the verdicts prefer the
+user's declaration (the optimizer's construction in ``configure_optimizers``) as location.
 """
 
 from __future__ import annotations
 
+import linecache
 import os
+import re
 import sys
 import sysconfig
 
@@ -40,7 +45,7 @@ def is_internal(filename: str) -> bool:
         if filename.startswith("<"):
             hit = filename.startswith("<frozen")
         elif "site-packages" in filename or "dist-packages" in filename:
-            hit = filename.startswith((_TORCH_DIR, _OPTIMLINT_DIR))
+            hit = True  # an installed package: a framework, never the user's project
         else:
             hit = filename.startswith(_PREFIXES)
         _internal_cache[filename] = hit
@@ -64,6 +69,73 @@ def user_location(depth: int = 3) -> tuple[str, int] | None:
     """(filename, line) of ``user_frame``."""
     frame = user_frame(depth)
     return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
+
+
+_library_cache: dict[str, bool] = {}
+
+
+def _library(filename: str) -> bool:
+    """An installed package other than torch and optimlint (a framework)."""
+    hit = _library_cache.get(filename)
+    if hit is None:
+        hit = _library_cache[filename] = ("site-packages" in filename or "dist-packages" in filename) \
+            and not filename.startswith((_TORCH_DIR, _OPTIMLINT_DIR))
+    return hit
+
+
+def user_call(depth: int = 3):
+    """``(location, via_library)``: the user's line, and whether an installed package (a
+    framework, not torch) stands between it and the watched call."""
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None, False
+    via = False
+    cache = _internal_cache
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        internal = cache.get(filename)
+        if internal is None:
+            internal = is_internal(filename)
+        if not internal:
+            return (filename, frame.f_lineno), via
+        if not via and _library(filename):
+            via = True
+        frame = frame.f_back
+    return None, via
+
+
+def user_frames(depth: int = 3, limit: int = 6):
+    """Up to ``limit`` user frames, innermost first."""
+    out = []
+    frame = user_frame(depth + 1)
+    while frame is not None and len(out) < limit:
+        if not is_internal(frame.f_code.co_filename):
+            out.append(frame)
+        frame = frame.f_back
+    return out
+
+
+_ASSIGNED = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\[[^\]]*\])?)\s*(?::[^=]*)?=(?!=)")
+
+
+def assigned_name(loc) -> str | None:
+    """The name the statement at ``loc`` assigns to (``optimizer_d``, ``self.opt``), read from
+    the source: how messages name an optimizer rather than only its class."""
+    if loc is None:
+        return None
+    filename, row = loc
+    for r in range(row, max(row - 4, 0), -1):
+        line = linecache.getline(filename, r)
+        if not line:
+            return None
+        m = _ASSIGNED.match(line)
+        if m:
+            name = m.group(1)
+            return None if name in ("return",) else name
+        if r != row and not line.rstrip().endswith(("(", ",", "[", "{")):
+            return None
+    return None
 
 
 def rank() -> int | None:

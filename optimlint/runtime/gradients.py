@@ -140,9 +140,12 @@ class Gradients:
             # A wiped backward counts only when it is the same training backward (same line,
             # same weights, no step of any optimizer since): an adversarial attack's or a
             # saliency map's backward cleared before the training backward is not OPT106.
+            # A clip or an unscale_ after that backward means a step was meant and skipped (a
+            # guarded step on a non-finite norm, GradScaler's inf check): no window either.
             last = rec.last_bw
             if rec.acc_since_step and p._version == rec.p_ver and mon.step_count == rec.step_at_acc \
-                    and last is not None and bw is not None and last.loc == bw.loc:
+                    and last is not None and bw is not None and last.loc == bw.loc \
+                    and mon.prestep_tick < rec.last_acc_tick:
                 rec.wiped += 1
             rec.n = 1
             rec.pre_step = 0
@@ -240,6 +243,10 @@ class Gradients:
                     rec.pre_step = 1
                 rec.acc_since_step = 0
                 rec.wiped = 0
+                if len(rec.owners) > 1:
+                    for other in rec.owners:
+                        if other is not orec:
+                            other.stepped_elsewhere = True
         if orec.sentinel is None and smallest is not None:
             orec.sentinel = weakref.ref(smallest)
             orec.sentinel_handle = smallest.register_hook(functools.partial(self._sentinel_hook, orec))

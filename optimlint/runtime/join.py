@@ -7,15 +7,20 @@ outermost loop; for an optimizer construction, that statement. It is ``not-obser
 an event of a kind the rule's runtime check watches (``RuleInfo.observes``: a step for
 OPT103, a scheduler step for OPT201, ...) ran inside the span but the mistake did not show,
 and ``not-reached`` otherwise. A rule with no runtime check is ``not-observed`` when any
-watched event ran in its span (its code ran; nothing could confirm it). Observations that
-confirm no static finding are reported on their own (``runtime`` = ``confirmed``,
-``extra["runtime_only"]``).
+watched event ran in its span (its code ran; nothing could confirm it). An observation also
+confirms a finding when one of its ``related`` locations (the optimizer's construction, ...)
+lies in the span, or, left over, when it is the only finding of its code in that file whose
+check ran (one entry per mistake, even when the locations differ). Observations that confirm
+no static finding are reported on their own (``runtime`` = ``confirmed``,
+``extra["runtime_only"]``). A confirmed entry carries what was seen (``extra["seen"]``), its
+tests and ranks.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 
 from optimlint.diagnostics import Diagnostic, Location
 from optimlint.registry import RULES
@@ -93,7 +98,7 @@ def join(static: list[Diagnostic], observations, sites: dict | None = None,
         obs_by_file.setdefault(_key(obs.filename), []).append(obs)
     spans_cache: dict[str, _Spans] = {}
     used: set[int] = set()
-    out: list[Diagnostic] = []
+    statuses: list[tuple[Diagnostic, str, list]] = []
     for d in static:
         key = _key(d.filename)
         spans = spans_cache.get(key)
@@ -108,17 +113,42 @@ def join(static: list[Diagnostic], observations, sites: dict | None = None,
             spans = spans_cache[key] = _Spans(text)
         start, end = spans.span(d.location.row)
         matched = [o for o in obs_by_file.get(key, ()) if o.code == d.code and start <= o.row <= end]
+        if not matched:
+            # the same mistake known at another of its locations (the optimizer's construction)
+            matched = [o for o in observations if o.code == d.code and id(o) not in used
+                       and any(_key(f) == key and start <= r <= end for f, r in o.related)]
+        used.update(id(o) for o in matched)
+        status = CONFIRMED if matched else (NOT_OBSERVED if _ran(d.code, rows_by_file.get(key, ()), start, end)
+                                            else NOT_REACHED)
+        statuses.append((d, status, matched))
+    # One entry per mistake: an observation left over whose code a static finding of the same
+    # file carries (preferably one where that finding's own check ran) is that finding seen
+    # elsewhere in the file (OPT104 seen at the backward, reported at the unused optimizer's
+    # construction); several candidates: the one whose message names what the run's does.
+    for obs in observations:
+        if id(obs) in used or obs.filename is None:
+            continue
+        key = _key(obs.filename)
+        candidates = [i for i, (d, status, _) in enumerate(statuses)
+                      if status == NOT_OBSERVED and d.code == obs.code and _key(d.filename) == key]
+        if not candidates:
+            # a framework made the call (Lightning steps the scheduler its config declares):
+            # the declaration never "ran" an event of the rule's kind itself
+            candidates = [i for i, (d, status, _) in enumerate(statuses)
+                          if status == NOT_REACHED and d.code == obs.code and _key(d.filename) == key]
+        if len(candidates) > 1:
+            named = [i for i in candidates if _names_overlap(statuses[i][0].message, obs.message)]
+            candidates = named if len(named) == 1 else []
+        if len(candidates) == 1:
+            d, _, matched = statuses[candidates[0]]
+            statuses[candidates[0]] = (d, CONFIRMED, matched + [obs])
+            used.add(id(obs))
+    out: list[Diagnostic] = []
+    for d, status, matched in statuses:
+        extra = dict(d.extra or {})
         if matched:
-            status = CONFIRMED
-            used.update(id(o) for o in matched)
-            extra = dict(d.extra or {})
-            _tag(extra, matched[0])
-            d = _replace(d, status, extra)
-        elif _ran(d.code, rows_by_file.get(key, ()), start, end):
-            d = _replace(d, NOT_OBSERVED, d.extra)
-        else:
-            d = _replace(d, NOT_REACHED, d.extra)
-        out.append(d)
+            _tag(extra, matched)
+        out.append(_replace(d, status, extra))
     for obs in observations:
         if id(obs) in used:
             continue
@@ -127,10 +157,19 @@ def join(static: list[Diagnostic], observations, sites: dict | None = None,
         info = RULES.get(obs.code)
         loc = Location(max(obs.row, 1), max(obs.column, 1))
         extra = {"runtime_only": True}
-        _tag(extra, obs)
+        _tag(extra, [obs])
+        extra.pop("seen", None)
         out.append(Diagnostic(obs.code, info.name if info else "", obs.message, obs.filename or "<unknown>",
                               loc, loc, None, None, CONFIRMED, extra))
     return out
+
+
+_BACKTICKED = re.compile(r"`([^`]+)`")
+
+
+def _names_overlap(static_message: str, runtime_message: str) -> bool:
+    """Whether the two messages name a common variable, key or module (in backticks)."""
+    return bool(set(_BACKTICKED.findall(static_message)) & set(_BACKTICKED.findall(runtime_message)))
 
 
 def _ran(code: str, rows, start: int, end: int) -> bool:
@@ -180,13 +219,22 @@ def _suppressed(obs, texts, spans_cache, settings) -> bool:
     return False
 
 
-def _tag(extra: dict, obs) -> None:
-    if obs.rank is not None:
-        extra["rank"] = obs.rank
-    if obs.nodeid:
-        extra["test"] = obs.nodeid
-    if obs.count > 1:
-        extra["count"] = obs.count
+def _tag(extra: dict, matched: list) -> None:
+    """What the run saw, on the entry: ranks, tests, how often, and the observation itself."""
+    ranks = sorted({r for o in matched for r in (o.ranks or ([o.rank] if o.rank is not None else []))})
+    tests = list(dict.fromkeys(t for o in matched for t in (o.nodeids or ([o.nodeid] if o.nodeid else []))))
+    count = sum(o.count for o in matched)
+    if len(ranks) == 1:
+        extra["rank"] = ranks[0]
+    elif ranks:
+        extra["ranks"] = ranks
+    if len(tests) == 1:
+        extra["test"] = tests[0]
+    elif tests:
+        extra["tests"] = tests
+    if count > 1:
+        extra["count"] = count
+    extra["seen"] = matched[0].message
 
 
 def _replace(d: Diagnostic, status: str, extra) -> Diagnostic:

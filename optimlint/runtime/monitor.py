@@ -2,10 +2,17 @@
 event to the verdicts of the rule families it concerns.
 
 Public PyTorch mechanisms are used where they exist (global optimizer step pre/post hooks,
-``Tensor.register_post_accumulate_grad_hook``, the global module forward pre-hook); the few
-calls that have no hook (optimizer construction, ``zero_grad``, ``torch.autograd.backward``,
-scheduler ``step``, ``GradScaler`` methods, ``clip_grad_*``, ``DataLoader.__iter__``,
-``Module.train``) are wrapped by ``patches.Patches``, which undoes everything on uninstall.
+``Tensor.register_post_accumulate_grad_hook`` on the optimizers' parameters); the few calls
+that have no hook (optimizer and scheduler construction, ``zero_grad``, ``add_param_group``,
+``torch.autograd.backward``, scheduler ``step``, ``GradScaler`` methods, ``clip_grad_*``,
+``DataLoader.__iter__``, ``Module.train``, ``torch.multiprocessing``'s ``start_processes``) are
+wrapped by ``patches.Patches``, which undoes everything on uninstall. No global module hook:
+it would take every module call off PyTorch's fast path. Per step the cost is one frame walk
+and the optimizer's parameter loop; the heavier looks (modules held by the user's frames for
+OPT305/OPT401, running totals for OPT601) run at a few checkpoints only.
+
+A step with a closure (LBFGS, Lightning's automatic optimization) is followed: the closure
+is wrapped so that the step's verdicts run when it returns, on the gradients it produced.
 
 Rules of the house:
 - never change a number: hooks only read None-ness, object identities, version counters
@@ -29,7 +36,7 @@ from contextlib import contextmanager
 import torch
 
 from optimlint.analysis.events import EventKind
-from optimlint.runtime import frames
+from optimlint.runtime import distributed, epochs, frames
 from optimlint.runtime.gradients import Gradients
 from optimlint.runtime.observations import Observation, RuntimeReport
 from optimlint.runtime.patches import Patches, subclasses
@@ -64,11 +71,13 @@ class Monitor:
         self.bw_count = 0
         self.step_count = 0
         self.tick = 0
+        self.prestep_tick = -1           # tick of the latest clip / unscale_ (a step was meant)
         self.iter_id = 0
         self.in_scaler_step = None
-        self._fw_train = False           # a train-mode module with trainable params ran
-        self._fw_eval: dict[int, weakref.ref] = {}
-        self._last_eval = None           # (location, weakref(module)) of the latest .eval()
+        self.eval_modules: dict[int, tuple] = {}   # id -> (weakref(module), where .eval() ran)
+        self.totals: dict = {}           # OPT601: (code, name) -> (grad_fn, step) at the last checkpoint
+        self.reported601: set = set()
+        self._clip_generator = None      # the clip being called got a generator: was it empty?
         self._rank = frames.rank()
         self.report.rank = self._rank
 
@@ -94,20 +103,21 @@ class Monitor:
             else:
                 kinds.add(value)
 
-    def observe(self, code: str, message: str, loc) -> None:
+    def observe(self, code: str, message: str, loc, related=()) -> None:
         filename, row = loc if loc is not None else (None, 0)
         rank = self._rank
         if rank is None:
             rank = frames.rank()
-        self.report.add(Observation(code, message, filename, row, 1, rank, self.nodeid))
+        related = tuple(r for r in related if r is not None and r != loc)
+        self.report.add(Observation(code, message, filename, row, _column(loc), rank, self.nodeid, related=related))
 
-    def once(self, orec, code, message, loc):
+    def once(self, orec, code, message, loc, related=()):
         key = (code, self.nodeid)
         if orec is not None:
             if key in orec.reported:
                 return
             orec.reported.add(key)
-        self.observe(code, message, loc)
+        self.observe(code, message, loc, related)
 
     # ------------------------------------------------------------------ install
     def install(self) -> "Monitor":
@@ -130,7 +140,6 @@ class Monitor:
         p = self.patches
         p.handle(register_optimizer_step_pre_hook(self._step_pre_hook))
         p.handle(register_optimizer_step_post_hook(self._step_post_hook))
-        p.handle(torch.nn.modules.module.register_module_forward_pre_hook(self._forward_pre_hook))
 
         # Optimizer construction: every class defining __init__ (the SGD nesterov check runs
         # in SGD.__init__, before Optimizer.__init__); only the outermost call is looked at.
@@ -140,17 +149,24 @@ class Monitor:
                        error=self._on_construct_error, depth="init", warnings=True)
             if "zero_grad" in cls.__dict__:
                 p.wrap(cls, "zero_grad", "zero_grad", after=self._on_opt_zero_grad)
-        p.wrap(Optimizer, "add_param_group", "add_param_group", after=self._on_add_param_group)
+        p.wrap(Optimizer, "add_param_group", "add_param_group", after=self._on_add_param_group,
+               error=self._on_add_param_group_error)
         p.wrap(torch.nn.Module, "zero_grad", "Module.zero_grad", after=self._on_module_zero_grad)
         p.wrap(torch.nn.Module, "train", "Module.train", after=self._on_train, depth="train")
         p.wrap(torch.autograd, "backward", "backward", before=self._before_backward, leave=self._after_backward)
 
-        for cls in subclasses(lr_scheduler.LRScheduler):
+        sched_classes = subclasses(lr_scheduler.LRScheduler)
+        plateau = getattr(lr_scheduler, "ReduceLROnPlateau", None)
+        if plateau is not None and plateau not in sched_classes:
+            sched_classes.append(plateau)
+        for cls in sched_classes:
+            # the constructor's own initial step() is not a step of the schedule (CAWR's step
+            # does not advance _step_count: the depth tells it apart, not the count)
+            if "__init__" in cls.__dict__:
+                p.wrap(cls, "__init__", "scheduler construction", after=self._on_sched_construct, depth="sched_init")
             if "step" in cls.__dict__:
                 p.wrap(cls, "step", "scheduler step", before=self._before_sched_step, depth="sched", warnings=True)
-        plateau = getattr(lr_scheduler, "ReduceLROnPlateau", None)
-        if plateau is not None and not issubclass(plateau, lr_scheduler.LRScheduler) and "step" in plateau.__dict__:
-            p.wrap(plateau, "step", "scheduler step", before=self._before_sched_step, depth="sched", warnings=True)
+        distributed.install_spawn(p)
 
         self._install_scaler()
         self._install_clip()
@@ -177,13 +193,18 @@ class Monitor:
         import torch.nn.utils as nn_utils
         from torch.nn.utils import clip_grad
 
+        mon = self
+
         def prepare(args, kwargs):
-            # a generator: read it once, hand the list on
+            # a generator: read it once, hand the list on (and remember whether it was empty)
+            mon._clip_generator = None
             if args:
                 if not isinstance(args[0], (torch.Tensor, list, tuple)):
                     args = (list(args[0]), *args[1:])
+                    mon._clip_generator = not args[0]
             elif "parameters" in kwargs and not isinstance(kwargs["parameters"], (torch.Tensor, list, tuple)):
                 kwargs = {**kwargs, "parameters": list(kwargs["parameters"])}
+                mon._clip_generator = not kwargs["parameters"]
             return args, kwargs
 
         seen = {}
@@ -217,25 +238,48 @@ class Monitor:
         self.site(loc, CONSTRUCT)
         orec = self.register_optimizer(opt, loc, constructed=True)
         self.guard("optimizer construction: group keys", groups.group_keys, self, opt, orec, loc)
-        construction.at_construct(self, opt, orec, loc)
+        self.guard("optimizer construction", construction.at_construct, self, opt, orec, loc)
 
     def _on_add_param_group(self, _token, _result, opt, param_group, *args, **kwargs):
-        if id(opt) in self.opts and not self.patches.depths.get("init"):
-            self.gradients.add_owner(param_group.get("params", ()), self.opts[id(opt)])
+        orec = self.opts.get(id(opt))
+        if orec is not None and not self.patches.depths.get("init"):
+            self.gradients.add_owner(param_group.get("params", ()), orec)
+            self._remember_params(opt, orec)
+
+    def _on_add_param_group_error(self, _token, exc, opt, *args, **kwargs):
+        if self.patches.depths.get("init"):
+            return  # inside a constructor: its own error handler reports it
+        loc = frames.user_location()
+        self.site(loc, CONSTRUCT)
+        construction.at_error(self, opt, {}, exc, loc)
 
     def register_optimizer(self, opt, loc, constructed):
         key = id(opt)
         orec = self.opts.get(key)
         if orec is not None and orec.ref() is opt:
             return orec
-        orec = OptRec(opt, loc, constructed)
+        orec = OptRec(opt, loc, constructed, frames.assigned_name(loc) if constructed else None)
         orec.bw_at_last_step = self.bw_count
+        orec.nodeid = self.nodeid
         self.opts[key] = orec
         self.all_opts.append(orec)
-        weakref.finalize(opt, self.opts.pop, key, None)
+        weakref.finalize(opt, self._optimizer_collected, key, orec)
         for group in opt.param_groups:
             self.gradients.add_owner(group.get("params", ()), orec)
+        self._remember_params(opt, orec)
         return orec
+
+    @staticmethod
+    def _remember_params(opt, orec):
+        params = [p for group in opt.param_groups for p in group.get("params", ()) if isinstance(p, torch.Tensor)]
+        orec.param_ids = frozenset(id(p) for p in params)
+        orec.shapes = sorted(tuple(p.shape) for p in params if p.requires_grad)
+
+    def _optimizer_collected(self, key, orec):
+        """The optimizer is being collected: a last OPT401 look while the model may live on."""
+        self.opts.pop(key, None)
+        if self.installed and orec.steps:
+            self.guard("OPT401 check", groups.missing_params, self)
 
     # ------------------------------------------------------------------ clearing, backward
     def _on_opt_zero_grad(self, _token, _result, opt, *args, **kwargs):
@@ -269,49 +313,21 @@ class Monitor:
         scaled = False
         if isinstance(tensors, torch.Tensor) and self.scaled:
             scaled = any(r() is tensors for r in self.scaled)
-        info = BackwardInfo(self.bw_count, loc, scaled, create_graph is True or create_graph == 1)
-        if self._fw_eval and not self._fw_train:
-            info.in_eval = True
-            last = self._last_eval
-            if last is not None:
-                module = last[1]()
-                if module is not None and not module.training:
-                    info.eval_loc = last[0]
-        self._fw_eval.clear()
-        self._fw_train = False
-        return info
+        return BackwardInfo(self.bw_count, loc, scaled, create_graph is True or create_graph == 1)
 
     # ------------------------------------------------------------------ modules
-    def _forward_pre_hook(self, module, args):
-        try:
-            key = id(module)
-            if key not in self.modules:
-                self.modules[key] = weakref.ref(module, functools.partial(drop, self.modules, key))
-                for p in module._parameters.values():
-                    if p is not None and p.requires_grad:
-                        self.gradients.record(p)
-            if not torch.is_grad_enabled():
-                return None
-            for p in module._parameters.values():
-                if p is not None and p.requires_grad:
-                    break
-            else:
-                return None
-            if module.training:
-                self._fw_train = True
-            elif key not in self._fw_eval and len(self._fw_eval) < 64:
-                self._fw_eval[key] = self.modules[key]
-        except Exception as exc:
-            self.internal_error("forward pre-hook", exc)
-        return None
-
     def _on_train(self, _token, _result, module, mode=True):
         loc = frames.user_location()
+        key = id(module)
+        if key not in self.modules:
+            self.modules[key] = weakref.ref(module, functools.partial(drop, self.modules, key))
         if mode:
             self.site(loc, EventKind.TRAIN_MODE)
+            self.eval_modules.pop(key, None)
         else:
             self.site(loc, EventKind.EVAL_MODE)
-            self._last_eval = (loc, weakref.ref(module))
+            if any(p.requires_grad for p in module.parameters()):
+                self.eval_modules[key] = (self.modules[key], loc)
 
     def _on_new_epoch(self, loader):
         self.iter_id += 1
@@ -323,7 +339,7 @@ class Monitor:
 
     # ------------------------------------------------------------------ steps
     def _step_pre_hook(self, opt, args, kwargs):
-        self.guard("optimizer step pre-hook", self._on_step_pre, opt, args, kwargs)
+        return self.guard("optimizer step pre-hook", self._on_step_pre, opt, args, kwargs)
 
     def _step_post_hook(self, opt, args, kwargs):
         self.guard("optimizer step post-hook", self._on_step_post, opt)
@@ -332,16 +348,32 @@ class Monitor:
         orec = self.opts.get(id(opt))
         if orec is None:
             orec = self.register_optimizer(opt, None, constructed=False)
-        loc = frames.user_location()
+        loc, via = frames.user_call()
         self.site(loc, EventKind.STEP)
+        if via and orec.loc is not None and not _line_calls(loc, "step("):
+            loc = orec.loc  # a framework stepped it (Lightning, the Trainer): the user's declaration
         closure = args[1] if len(args) > 1 else kwargs.get("closure")
         if closure is not None:
-            return  # the closure runs its own zero_grad/backward inside the step
+            # followed, not skipped: the verdicts run when the closure has produced the gradients
+            followed = _Followed(self, opt, orec, loc, closure)
+            if len(args) > 1:
+                return (args[0], followed, *args[2:]), kwargs
+            return args, {**kwargs, "closure": followed}
+        self.judge_step(opt, orec, loc)
+        return None
+
+    def judge_step(self, opt, orec, loc):
+        """The step's verdicts, each family under its own guard."""
         view = self.gradients.view(opt, orec)
-        if not order.at_step(self, orec, view, loc):
-            return
-        amp.at_step(self, opt, orec, view, loc)
-        hygiene.at_step(self, orec, view, loc)
+        if self.guard("OPT1xx at step", order.at_step, self, orec, view, loc):
+            self.guard("OPT5xx at step", amp.at_step, self, opt, orec, view, loc)
+            if self.eval_modules:
+                self.guard("OPT603 at step", hygiene.at_step, self, opt, orec, loc)
+        if self.step_count < 8 or self.step_count % 8 == 0:
+            self.guard("OPT601 check", hygiene.running_totals, self, frames.user_frames(), loc)
+        if orec.steps + 1 >= orec.next_check:
+            orec.next_check *= 4
+            self.guard("OPT401 check", groups.missing_params, self)
 
     def _on_step_post(self, opt):
         orec = self.opts.get(id(opt))
@@ -362,24 +394,39 @@ class Monitor:
         self.gradients.after_step(opt, orec)
 
     # ------------------------------------------------------------------ schedulers
-    def _before_sched_step(self, sched, *args, **kwargs):
-        opt = getattr(sched, "optimizer", None)
-        orec = self.opts.get(id(opt)) if opt is not None else None
+    def _on_sched_construct(self, _token, _result, sched, *args, **kwargs):
+        loc, _via = frames.user_call()
+        self.site(loc, CONSTRUCT)
+        self._sched_record(sched, loc)
+
+    def _sched_record(self, sched, loc=None):
         key = id(sched)
         srec = self.scheds.get(key)
         if srec is None or srec.ref() is not sched:
-            srec = SchedRec(sched, orec, schedulers.period(sched))
+            opt = getattr(sched, "optimizer", None)
+            orec = self.opts.get(id(opt)) if opt is not None else None
+            srec = SchedRec(sched, orec, schedulers.period(sched), loc)
+            srec.nodeid = self.nodeid
             self.scheds[key] = srec
             self.all_scheds.append(srec)
             weakref.finalize(sched, drop, self.scheds, key)
-        if getattr(sched, "_step_count", None) == 0:
+        return srec
+
+    def _before_sched_step(self, sched, *args, **kwargs):
+        if self.patches.depths.get("sched_init"):
             return  # the scheduler's own initial step, inside its constructor
-        loc = frames.user_location()
+        srec = self._sched_record(sched)
+        loc, via = frames.user_call()
         self.site(loc, EventKind.SCHED_STEP)
         srec.steps += 1
+        if args and srec.cls != "ReduceLROnPlateau" or kwargs.get("epoch") is not None:
+            srec.with_epoch_arg = True
+        if via and not _line_calls(loc, "step("):
+            srec.via_library = True
+        schedulers.at_step(self, srec, epochs.epoch_marker())
         if srec.steps == 1:
             srec.first_loc = loc
-            schedulers.at_first_step(self, srec, loc)
+            schedulers.at_first_step(self, srec, srec.loc if srec.via_library and srec.loc else loc)
 
     # ------------------------------------------------------------------ GradScaler
     def _on_scale(self, _token, out, scaler, *args, **kwargs):
@@ -391,6 +438,8 @@ class Monitor:
             del self.scaled[:-4]
 
     def _on_unscale(self, _token, _result, scaler, optimizer, *args, **kwargs):
+        self.tick += 1
+        self.prestep_tick = self.tick
         if self.in_scaler_step is None:
             self.site(frames.user_location(), EventKind.UNSCALE)
         orec = self.opts.get(id(optimizer))
@@ -420,7 +469,9 @@ class Monitor:
         if scaler.is_enabled():
             self.scalers.setdefault(id(scaler), set()).add(id(optimizer))
             if orec.steps == token[1]:
+                # GradScaler skipped the step (inf/nan): the window ends here all the same
                 orec.scaler_skipped += 1
+                self.gradients.after_step(optimizer, orec)
 
     def _on_scaler_update(self, _token, _result, scaler, *args, **kwargs):
         self.site(frames.user_location(), EventKind.SCALER_UPDATE)
@@ -432,9 +483,14 @@ class Monitor:
     def _on_clip(self, parameters=(), *args, **kwargs):
         loc = frames.user_location()
         self.site(loc, EventKind.CLIP)
+        self.tick += 1
+        self.prestep_tick = self.tick
+        if self._clip_generator:
+            self.guard("OPT304 at clip", construction.exhausted_generator, self, loc)
+            return
         params = [parameters] if isinstance(parameters, torch.Tensor) else parameters
-        if not order.at_clip(self, params, loc):
-            amp.at_clip(self, params, loc)
+        if not self.guard("OPT105 at clip", order.at_clip, self, params, loc):
+            self.guard("OPT503 at clip", amp.at_clip, self, params, loc)
 
     # ------------------------------------------------------------------ end of run
     def finalize(self) -> RuntimeReport:
@@ -451,9 +507,51 @@ class Monitor:
         self.guard("flush: parameters", groups.missing_params, self)
 
 
+def _column(loc) -> int:
+    """1-based column of the statement at ``loc`` (its first non-blank character)."""
+    if loc is None:
+        return 1
+    import linecache
+
+    line = linecache.getline(loc[0], loc[1])
+    return len(line) - len(line.lstrip()) + 1 if line.strip() else 1
+
+
+def _line_calls(loc, text: str) -> bool:
+    """Whether the user's line at ``loc`` spells the call itself (``optimizer.step()``), as
+    opposed to entering a framework that makes it (``trainer.fit(model)``)."""
+    if loc is None:
+        return False
+    import linecache
+
+    return text in linecache.getline(loc[0], loc[1])
+
+
+class _Followed:
+    """A step's closure, wrapped: runs the step's verdicts once the closure has run (LBFGS
+    calls it several times per step: the first call is judged)."""
+
+    __slots__ = ("mon", "opt", "orec", "loc", "closure", "judged")
+
+    def __init__(self, mon, opt, orec, loc, closure):
+        self.mon, self.opt, self.orec, self.loc, self.closure = mon, opt, orec, loc, closure
+        self.judged = False
+
+    def __call__(self, *args, **kwargs):
+        result = self.closure(*args, **kwargs)
+        if not self.judged:
+            self.judged = True
+            self.mon.guard("closure step", self.mon.judge_step, self.opt, self.orec, self.loc)
+        return result
+
+    def __getattr__(self, name):  # a framework may read attributes of its own closure
+        return getattr(self.closure, name)
+
+
 @contextmanager
-def watch(namespace: dict | None = None):
-    """Watch torch.optim inside a ``with`` block; yields the report (``.findings`` fills in).
+def watch(namespace: dict | None = None, *, files=()):
+    """Watch torch.optim inside a ``with`` block; yields the report (``.findings`` fills in,
+    ``.diagnostics`` joins the static findings of the files that ran on first access).
 
     ``namespace`` (default: the caller's globals) is where modules' user names are looked up.
     """
@@ -463,6 +561,7 @@ def watch(namespace: dict | None = None):
         except ValueError:  # pragma: no cover
             namespace = None
     monitor = Monitor(namespace=namespace)
+    monitor.report._joiner = list(files)
     monitor.install()
     try:
         yield monitor.report

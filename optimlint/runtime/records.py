@@ -26,14 +26,16 @@ class BackwardInfo:
 class OptRec:
     """One optimizer: its steps, clearings, scaler calls, epochs and the sentinel flag."""
 
-    __slots__ = ("ref", "cls", "loc", "constructed", "steps", "bw_at_last_step", "zero_tick",
+    __slots__ = ("ref", "cls", "name", "loc", "constructed", "steps", "bw_at_last_step", "zero_tick",
                  "zero_loc", "unscaled_bw", "scaler_calls", "scaler_skipped", "iter_id",
                  "spi", "max_spi", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
-                 "sentinel_flag", "pending101", "epochs", "backwards", "last_bw_index", "last_bw")
+                 "sentinel_flag", "pending101", "epochs", "backwards", "last_bw_index", "last_bw",
+                 "wiped_steps", "stepped_elsewhere", "nodeid", "shapes", "next_check", "param_ids")
 
-    def __init__(self, opt, loc, constructed):
+    def __init__(self, opt, loc, constructed, name=None):
         self.ref = weakref.ref(opt)
         self.cls = type(opt).__name__
+        self.name = name   # the user's variable (``optimizer_d``), read from the construction line
         self.loc = loc
         self.constructed = constructed
         self.steps = 0
@@ -57,14 +59,26 @@ class OptRec:
         self.backwards = 0  # backward passes that reached this optimizer's parameters
         self.last_bw_index = -1
         self.last_bw = None
+        self.wiped_steps = 0        # steps that saw backward passes cleared away (OPT106)
+        self.stepped_elsewhere = False  # another optimizer over the same parameters stepped
+        self.nodeid = None          # the test during which it was built
+        self.shapes = None          # its parameters' shapes at construction (OPT305)
+        self.next_check = 2         # the step at which OPT305/OPT401/OPT601 look next
+        self.param_ids = frozenset()
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``optimizer_d`` (its variable), else its class."""
+        return self.name or self.cls
 
 
 class SchedRec:
     """What the end-of-run checks need, kept after the scheduler itself is gone."""
 
-    __slots__ = ("ref", "orec", "cls", "period", "opt_steps_at_create", "steps", "first_loc")
+    __slots__ = ("ref", "orec", "cls", "period", "opt_steps_at_create", "steps", "first_loc", "loc",
+                 "marker", "epochs", "nodeid", "via_library", "with_epoch_arg")
 
-    def __init__(self, sched, orec, period):
+    def __init__(self, sched, orec, period, loc=None):
         self.ref = weakref.ref(sched)
         self.orec = orec
         self.cls = type(sched).__name__
@@ -72,6 +86,12 @@ class SchedRec:
         self.opt_steps_at_create = orec.steps if orec is not None else 0
         self.steps = 0
         self.first_loc = None
+        self.loc = loc          # its construction
+        self.marker = None      # the epoch (epochs.epoch_marker) of its latest step
+        self.epochs = 0         # epochs (of the user's epoch loop) in which it stepped
+        self.nodeid = None
+        self.via_library = False
+        self.with_epoch_arg = False  # stepped as step(epoch + i / iters): CAWR's documented use
 
 
 def drop(table, key, _ref=None):

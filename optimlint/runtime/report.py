@@ -69,20 +69,38 @@ def _tags(d) -> str:
         tags.append("runtime only")
     if "rank" in extra:
         tags.append(f"rank {extra['rank']}")
+    if "ranks" in extra:
+        tags.append("ranks " + ", ".join(map(str, extra["ranks"])))
     if "test" in extra:
         tags.append(f"test {extra['test']}")
+    if "tests" in extra:
+        tags.append("tests " + ", ".join(extra["tests"]))
     if extra.get("count", 1) > 1:
         tags.append(f"seen {extra['count']} times")
     return f" ({', '.join(tags)})" if tags else ""
 
 
+def counts(diagnostics) -> dict:
+    return {
+        "confirmed": sum(d.runtime == CONFIRMED for d in diagnostics),
+        "runtime_only": sum(bool((d.extra or {}).get("runtime_only")) for d in diagnostics),
+        "not_observed": sum(d.runtime == NOT_OBSERVED for d in diagnostics),
+        "not_reached": sum(d.runtime == NOT_REACHED for d in diagnostics),
+    }
+
+
 def summary(diagnostics) -> str:
-    n_conf = sum(d.runtime == CONFIRMED for d in diagnostics)
-    n_only = sum(bool((d.extra or {}).get("runtime_only")) for d in diagnostics)
-    n_obs = sum(d.runtime == NOT_OBSERVED for d in diagnostics)
-    n_reach = sum(d.runtime == NOT_REACHED for d in diagnostics)
-    return (f"optimlint runtime: {n_conf} confirmed ({n_only} seen only at runtime), "
-            f"{n_obs} not observed, {n_reach} not reached")
+    c = counts(diagnostics)
+    return (f"optimlint runtime: {c['confirmed']} confirmed ({c['runtime_only']} seen only at runtime), "
+            f"{c['not_observed']} not observed, {c['not_reached']} not reached")
+
+
+def _status(d) -> str:
+    """``[confirmed: what was seen]`` for a static finding the run confirmed."""
+    seen = (d.extra or {}).get("seen")
+    if d.runtime == CONFIRMED and seen and seen != d.message:
+        return f"[confirmed: {seen}]"
+    return f"[{d.runtime}]"
 
 
 def text_lines(diagnostics, errors=(), rank=None) -> list[str]:
@@ -92,7 +110,7 @@ def text_lines(diagnostics, errors=(), rank=None) -> list[str]:
     if rank is not None:
         lines.append(f"optimlint runtime report (rank {rank})")
     for d in diagnostics:
-        lines.append(f"{location_prefix(d)}: {d.code} {d.message} [{d.runtime}]{_tags(d)}")
+        lines.append(f"{location_prefix(d)}: {d.code} {d.message} {_status(d)}{_tags(d)}")
     for err in errors:
         lines.append(f"optimlint: internal error in a runtime hook (ignored): {err}")
     lines.append(summary(diagnostics))
@@ -106,7 +124,7 @@ def to_json(diagnostics) -> list[dict]:
     for d in diagnostics:
         obj = diagnostic_to_json(d)
         extra = d.extra or {}
-        for key in ("rank", "test"):
+        for key in ("rank", "ranks", "test", "tests", "count", "seen"):
             if key in extra:
                 obj[key] = extra[key]
         if extra.get("runtime_only"):
@@ -115,12 +133,19 @@ def to_json(diagnostics) -> list[dict]:
     return out
 
 
+def to_json_report(diagnostics, errors=()) -> dict:
+    """The runtime JSON report: ``findings`` (check's objects, each with ``runtime``), the
+    ``summary`` counts the text report ends with, and the hooks' internal ``errors``."""
+    return {"findings": to_json(diagnostics), "summary": counts(diagnostics), "errors": list(errors)}
+
+
 def render(diagnostics, fmt: str, stream: TextIO, errors=(), rank=None) -> None:
     if fmt == "json":
-        json.dump(to_json(diagnostics), stream, indent=2, ensure_ascii=False)
+        json.dump(to_json_report(diagnostics, errors), stream, indent=2, ensure_ascii=False)
         stream.write("\n")
     else:
         stream.write("\n".join(text_lines(diagnostics, errors, rank)) + "\n")
 
 
-__all__ = ["CONFIRMED", "NOT_OBSERVED", "NOT_REACHED", "joined_report", "render", "confirmed", "text_lines"]
+__all__ = ["CONFIRMED", "NOT_OBSERVED", "NOT_REACHED", "joined_report", "render", "confirmed", "text_lines",
+           "to_json_report"]

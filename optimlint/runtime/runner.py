@@ -1,9 +1,12 @@
 """``optimlint run``: run a script (or ``-m module``) in-process under the runtime companion.
 
 The program runs as ``__main__`` with its own ``sys.argv``; its exit status is ours. The
-report goes to stderr (or ``--output-file``) when the program ends, even when it raises.
-Under torchrun each rank writes its own report, tagged by rank (``--output-file`` gets a
-``.rankN`` suffix when the world has more than one rank).
+report is written when the program ends, even when it raises: to ``--output-file`` (folders
+created), else the text report to stderr and the JSON report to stdout (the program's own
+stdout then goes to stderr, so ``optimlint run --output-format json train.py | jq`` reads
+only the report, as with ``ruff check --output-format json``). Under torchrun the ranks merge
+into one report (see ``distributed``), written by the last rank to finish to the
+``--output-file`` as given; ``--per-rank`` adds ``NAME.rankN.EXT`` files.
 
 This module imports torch only inside ``main``, so a missing torch is a clean exit 2.
 """
@@ -14,9 +17,29 @@ import os
 import sys
 import traceback
 
-USAGE = ("usage: optimlint run [--output-format text|json] [--output-file PATH] [--strict] "
+USAGE = ("usage: optimlint run [--output-format text|json] [-o|--output-file PATH] [--strict] [--per-rank] "
          "SCRIPT [ARGS...]\n"
          "       optimlint run [OPTIONS] -m MODULE [ARGS...]")
+HELP = USAGE + """
+
+Run a training script (or -m MODULE) in this process with the runtime companion watching
+torch.optim, then report each static finding of the files that ran as confirmed,
+not-observed or not-reached, and the mistakes seen only at runtime.
+
+options:
+  --output-format text|json  text (default): one line per finding and a summary; json: an
+                             object {"findings": [...check's objects, each with "runtime"],
+                             "summary": {...}, "errors": [...]}
+  -o, --output-file PATH     write the report to PATH (missing folders are created), even
+                             when the program fails; without it, text goes to stderr and
+                             JSON to stdout (the program's stdout is sent to stderr then)
+  --strict                   exit 1 when the program succeeded but a finding was confirmed
+  --per-rank                 under torchrun, also write each rank's own report
+                             (PATH.rankN.EXT); the merged report is always written
+  -m MODULE                  run a module as __main__ (like python -m)
+  -h, --help                 show this message
+
+The exit status is the program's own (2 for a usage error)."""
 NO_TORCH = "optimlint run needs PyTorch: pip install 'optimlint[runtime]'"
 
 
@@ -28,6 +51,7 @@ class _Options:
     output_format = "text"
     output_file: str | None = None
     strict = False
+    per_rank = False
     script: str | None = None
     script_abs: str | None = None
     module: str | None = None
@@ -42,11 +66,13 @@ def parse(argv: list[str]) -> _Options | None:
         arg = argv[i]
         if arg in ("-h", "--help"):
             return None
-        if arg == "--strict":
-            opts.strict = True
+        if arg in ("--strict", "--per-rank"):
+            setattr(opts, arg[2:].replace("-", "_"), True)
             i += 1
             continue
         name, eq, value = arg.partition("=")
+        if name == "-o":
+            name = "--output-file"
         if name in ("--output-format", "--output-file"):
             if not eq:
                 if i + 1 >= len(argv):
@@ -88,7 +114,7 @@ def main(argv: list[str]) -> int:
         print(f"{USAGE}\nerror: {exc}", file=sys.stderr)
         return 2
     if opts is None:
-        print(USAGE)
+        print(HELP)
         return 0
     if opts.script is not None and not os.path.isfile(opts.script):
         print(f"error: {opts.script}: no such file", file=sys.stderr)
@@ -100,23 +126,63 @@ def main(argv: list[str]) -> int:
     except ImportError:
         print(NO_TORCH, file=sys.stderr)
         return 2
+    import tempfile
+
+    from optimlint.runtime import distributed
     from optimlint.runtime.monitor import Monitor
 
+    # spawned children write their observations here; merged below
+    parts = tempfile.mkdtemp(prefix="optimlint-spawn-")
+    saved_env = os.environ.get(distributed.PARTS_ENV)
+    os.environ[distributed.PARTS_ENV] = parts
     namespace: dict = {}
     monitor = Monitor(namespace=namespace)
     monitor.install()
     opts.script_abs = os.path.abspath(opts.script) if opts.script else None
     cwd = os.getcwd()
+    json_to_stdout = opts.output_format == "json" and not opts.output_file
+    saved_stdout = _stdout_to_stderr() if json_to_stdout else None
     try:
         status = _run(opts, namespace)
     finally:
         monitor.uninstall()
+        if saved_stdout is not None:
+            _restore_stdout(saved_stdout)
+        if saved_env is None:
+            os.environ.pop(distributed.PARTS_ENV, None)
+        else:
+            os.environ[distributed.PARTS_ENV] = saved_env
     report = monitor.finalize()
+    for child in distributed.read_parts(parts):
+        report.merge(child)
+    distributed.cleanup(parts)
     try:
         os.chdir(cwd)  # paths in the report are shown relative to where optimlint was run
     except OSError:
         pass
     return _write_report(opts, report, status)
+
+
+def _stdout_to_stderr():
+    """Send the program's stdout (Python's and the file descriptor's) to stderr; returns what
+    restores it."""
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    os.dup2(2, 1)
+    saved = sys.stdout
+    sys.stdout = sys.stderr
+    return saved, saved_fd
+
+
+def _restore_stdout(saved) -> None:
+    stream, fd = saved
+    try:
+        sys.stdout.flush()
+    except Exception:  # pragma: no cover - a closed stream
+        pass
+    os.dup2(fd, 1)
+    os.close(fd)
+    sys.stdout = stream
 
 
 def _run(opts: _Options, namespace: dict) -> int:
@@ -204,6 +270,32 @@ def _chain(te):
 
 
 def _write_report(opts: _Options, report, status: int) -> int:
+    from optimlint.runtime import distributed
+    from optimlint.runtime import report as render
+
+    rank = report.rank
+    if distributed.world_size() > 1 and rank is not None:
+        if opts.per_rank and opts.output_file:
+            _emit(opts, report, status, _rank_path(opts.output_file, rank), rank)
+        # torchrun: each rank leaves its part; the last one to finish merges and reports
+        folder = distributed.torchrun_parts_dir(opts.output_file)
+        try:
+            distributed.write_part(folder, f"rank{rank}", report)
+        except OSError as exc:
+            print(f"error: cannot write the rank's part in {folder}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        if not distributed.claim_merge(folder, distributed.world_size()):
+            return status
+        merged = type(report)()
+        for part in distributed.read_parts(folder):
+            merged.merge(part)
+        distributed.cleanup(folder)
+        report = merged
+        rank = None
+    return _emit(opts, report, status, opts.output_file, rank)
+
+
+def _emit(opts: _Options, report, status: int, path, rank) -> int:
     from optimlint.runtime import report as render
 
     extra = [opts.script_abs] if opts.script else []
@@ -214,18 +306,23 @@ def _write_report(opts: _Options, report, status: int) -> int:
         from optimlint.runtime.join import join
 
         diagnostics = join([], report.findings, report.sites)
-    rank = report.rank
-    if opts.output_file:
-        path = _rank_path(opts.output_file, rank)
+    if path:
         try:
+            folder = os.path.dirname(path)
+            if folder:
+                os.makedirs(folder, exist_ok=True)
             with open(path, "w", encoding="utf-8") as fh:
-                render.render(diagnostics, opts.output_format, fh, report.errors, rank)
+                render.render(diagnostics, opts.output_format, fh, report.errors)
         except OSError as exc:
             print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
             return 2
+    elif opts.output_format == "json":
+        sys.stderr.flush()
+        render.render(diagnostics, "json", sys.stdout, report.errors)
+        sys.stdout.flush()
     else:
         sys.stdout.flush()
-        render.render(diagnostics, opts.output_format, sys.stderr, report.errors, rank)
+        render.render(diagnostics, opts.output_format, sys.stderr, report.errors)
         sys.stderr.flush()
     if opts.strict and status == 0 and render.confirmed(diagnostics):
         return 1
@@ -233,11 +330,5 @@ def _write_report(opts: _Options, report, status: int) -> int:
 
 
 def _rank_path(path: str, rank) -> str:
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        world = 1
-    if rank is None or world <= 1:
-        return path
     stem, ext = os.path.splitext(path)
     return f"{stem}.rank{rank}{ext}"

@@ -8,7 +8,7 @@ def at_step(mon, opt, orec, view, loc) -> None:
     last_bw = view.last_bw
     if last_bw is not None and last_bw.scaled and mon.in_scaler_step is not opt \
             and orec.unscaled_bw < last_bw.index:
-        mon.once(orec, "OPT501", f"`{orec.cls}.step()` was called directly after a backward through "
+        mon.once(orec, "OPT501", f"`{orec.label}.step()` was called directly after a backward through "
                  "`scaler.scale(loss)`: it steps on scaled, never unscaled gradients "
                  "(use `scaler.step(optimizer)`)", loc)
 
@@ -16,7 +16,7 @@ def at_step(mon, opt, orec, view, loc) -> None:
 def at_scaler_step(mon, scaler, orec, stepped, loc) -> None:
     """OPT502: a second ``scaler.step(opt)`` with no ``scaler.update()`` in between."""
     if scaler.is_enabled() and id(orec.ref()) in stepped:
-        mon.once(orec, "OPT502", f"`scaler.step({orec.cls})` ran twice without `scaler.update()` in "
+        mon.once(orec, "OPT502", f"`scaler.step({orec.label})` ran twice without `scaler.update()` in "
                  "between (RuntimeError in PyTorch)", loc)
 
 

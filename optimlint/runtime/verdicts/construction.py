@@ -47,3 +47,35 @@ def at_construct(mon, opt, orec, loc) -> None:
                 mon.once(orec, "OPT302", f"`{name}` was built with weight_decay={wd} as coupled L2: "
                          "use `AdamW` (decoupled decay), or add `# noqa: OPT302` where L2 is intended", loc)
                 break
+
+
+def exhausted_generator(mon, loc) -> None:
+    """OPT304, second consumer: a clip handed a ``.parameters()`` generator that an earlier
+    consumer (the optimizer) already read to the end: it clips nothing."""
+    mon.observe("OPT304", "`clip_grad_*` was given an exhausted `.parameters()` generator: it clipped "
+                "nothing (the generator was consumed before; keep the parameters in a `list`)", loc)
+
+
+def replaced_params(mon, orec, loc) -> None:
+    """OPT305: a step after backward passes that reached none of the optimizer's parameters,
+    while a module of the same parameter shapes received gradients in parameters no optimizer
+    holds: the module's parameters were replaced after the optimizer was built (deepcopy,
+    ``to_empty``, ``load_state_dict(assign=True)``, FSDP), and the step updates dead tensors."""
+    if orec.shapes is None or ("OPT305", mon.nodeid) in orec.reported:
+        return
+    from optimlint.runtime.verdicts.groups import optimized_ids, user_modules
+
+    optimized = optimized_ids(mon)
+    for name, module in user_modules(mon):
+        trainable = [p for p in module.parameters() if p.requires_grad]
+        if not trainable or any(id(p) in optimized for p in trainable):
+            continue
+        if sorted(tuple(p.shape) for p in trainable) != orec.shapes:
+            continue
+        if not any(p.grad is not None for p in trainable):
+            continue
+        mon.once(orec, "OPT305", f"at step {orec.steps + 1}, `{orec.label}` holds none of the parameters of "
+                 f"`{name}`, which received the gradients: they were replaced after the optimizer was "
+                 "built, so the step updates tensors the model no longer uses (build the optimizer after)",
+                 loc, related=(orec.loc,) if orec.loc else ())
+        return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from optimlint.runtime.verdicts import construction
+
 
 def at_step(mon, orec, view, loc) -> bool:
     """OPT101/102/103/106 at ``opt.step()``; False when the step had no fresh gradient to
@@ -11,15 +13,19 @@ def at_step(mon, orec, view, loc) -> bool:
         first = orec.steps == 0 and orec.constructed and view.all_none
         stale = orec.steps > 0 and not view.all_none and view.unchanged
         if no_backward and (first or stale):
-            mon.once(orec, "OPT103", f"`{orec.cls}.step()` ran with no backward since the previous "
-                     "step (or since the optimizer was built): it updates with stale or no gradients", loc)
+            mon.once(orec, "OPT103", f"`{orec.label}.step()` (step {orec.steps + 1}) ran with no backward since "
+                     "the previous step (or since the optimizer was built): it updates with stale or no gradients",
+                     loc)
+        elif not no_backward and view.all_none:
+            construction.replaced_params(mon, orec, loc)
         return False
     if view.all_none or view.zeroed_all:
         if ("OPT103", mon.nodeid) in orec.reported:
             return False  # step-before-backward shows as cleared gradients from the 2nd step on
         where = orec.zero_loc or loc
-        mon.once(orec, "OPT102", f"`{orec.cls}.step()` found every gradient cleared although a "
-                 f"backward ran since the last step: the clearing call runs between backward and step", where)
+        mon.once(orec, "OPT102", f"`{orec.label}.step()` (step {orec.steps + 1}) found every gradient cleared "
+                 f"although {mon.bw_count - orec.bw_at_last_step} backward pass(es) ran since the last step: the "
+                 "clearing call runs between backward and step", where)
         return False
     if view.pre_all and orec.steps:
         last_bw = view.last_bw
@@ -27,13 +33,18 @@ def at_step(mon, orec, view, loc) -> bool:
         if orec.pending101 is None and orec.sentinel_flag is not None:
             orec.pending101 = True
             mon.pending.append((orec, orec.sentinel_flag, where, mon.nodeid,
-                                f"at `{orec.cls}.step()` the gradients still held contributions from "
-                                "before the previous step: nothing cleared them (add `optimizer.zero_grad()`)"))
+                                f"at step {orec.steps + 1} of `{orec.label}` the gradients still held the "
+                                f"contributions of all {orec.backwards} backward passes since it was built: nothing cleared "
+                                "them (add `optimizer.zero_grad()`)"))
     elif view.wiped_all:
-        where = orec.zero_loc or loc
-        mon.once(orec, "OPT106", f"at `{orec.cls}.step()` the gradients held one backward although "
-                 "several ran since the previous step: they were cleared between the backward passes "
-                 "of the accumulation window", where)
+        # one such step can be a step skipped on purpose and cleared next iteration; a window
+        # cleared on every micro-batch shows at every step
+        orec.wiped_steps += 1
+        if orec.wiped_steps >= 2:
+            where = orec.zero_loc or loc
+            mon.once(orec, "OPT106", f"at step {orec.steps + 1} of `{orec.label}` the gradients held one "
+                     f"backward although {mon.bw_count - orec.bw_at_last_step} ran since the previous step: "
+                     "they were cleared between the backward passes of the accumulation window", where)
     return True
 
 
@@ -52,8 +63,8 @@ def at_clip(mon, params, loc) -> bool:
             and mon.bw_count == orec.bw_at_last_step and untouched
         if stale:
             mon.once(orec, "OPT105", "gradient clipping ran with no backward since the last "
-                     f"`{orec.cls}.step()`: it clips stale (or no) gradients; clip between the "
-                     "backward and the step", loc)
+                     f"`{orec.label}.step()` (step {orec.steps}): it clips stale (or no) gradients; clip "
+                     "between the backward and the step", loc)
         return stale
     return False
 
@@ -75,10 +86,17 @@ def confirm_pending(mon) -> None:
 def never_stepped(mon) -> None:
     """OPT104: an optimizer built during the run whose parameters received several backward
     passes, and which never stepped."""
-    for orec in mon.all_opts:
-        if orec.steps or orec.scaler_calls or not orec.constructed or orec.backwards < 2:
-            continue
-        last_bw = orec.last_bw
-        where = last_bw.loc if last_bw is not None and last_bw.loc else orec.loc
-        mon.once(orec, "OPT104", f"{orec.backwards} backward passes reached the parameters of "
-                 f"`{orec.cls}` but its `step()` never ran", where)
+    saved = mon.nodeid
+    try:
+        for orec in mon.all_opts:
+            if orec.steps or orec.scaler_calls or not orec.constructed or orec.backwards < 2 \
+                    or orec.stepped_elsewhere:
+                continue
+            last_bw = orec.last_bw
+            where = last_bw.loc if last_bw is not None and last_bw.loc else orec.loc
+            mon.nodeid = orec.nodeid
+            mon.once(orec, "OPT104", f"{orec.backwards} backward passes reached the parameters of "
+                     f"`{orec.label}` (`{orec.cls}`) but its `step()` never ran", where,
+                     related=(orec.loc,) if orec.loc else ())
+    finally:
+        mon.nodeid = saved

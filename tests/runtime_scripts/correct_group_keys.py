@@ -1,0 +1,19 @@
+# expect: -
+"""Twin of group_key_typo: the keys are spelled as AdamW knows them (plus a conventional name)."""
+import torch
+from torch import nn
+
+from _tiny import batches, mlp
+
+model = mlp()
+decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
+no_decay = [p for n, p in model.named_parameters() if n.endswith("bias")]
+param_groups = [
+    {"params": decay, "weight_decay": 0.01, "name": "decay"},
+    {"params": no_decay, "weight_decay": 0.0, "name": "no_decay"},
+]
+optimizer = torch.optim.AdamW(param_groups, lr=1e-3)
+for x, y in batches(3):
+    optimizer.zero_grad()
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()

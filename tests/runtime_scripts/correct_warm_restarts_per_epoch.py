@@ -1,0 +1,17 @@
+# expect: -
+"""CosineAnnealingWarmRestarts stepped once per epoch over a list of batches."""
+import torch
+from torch import nn
+
+from _tiny import batches, mlp
+
+model = mlp()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=2)
+data = batches(8)
+for epoch in range(4):
+    for x, y in data:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    scheduler.step()
