@@ -19,8 +19,8 @@ import os
 import sys
 
 from optimlint import __version__
-
-OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
+from optimlint.registry import NAMES, RULES
+from optimlint.report import FORMATS
 
 
 class UsageFailure(Exception):
@@ -80,7 +80,7 @@ CHECK_OPTIONS: tuple[tuple[tuple[str, ...], dict], ...] = (
     (("--exit-zero", "exit_zero"), {"is_flag": True, "help": "Exit 0 even when findings remain."}),
     (("--no-cache", "no_cache"), {"is_flag": True, "help": "Do not read or write the results cache."}),
     (("--output-format", "output_format"), {
-        "type": lambda click: click.Choice(OUTPUT_FORMATS), "default": None,
+        "type": lambda click: click.Choice(FORMATS), "default": None,
         "envvar": "OPTIMLINT_OUTPUT_FORMAT", "show_envvar": True, "help": "Output format (default: full)."}),
     (("-o", "--output-file", "output_file"), {
         "type": lambda click: click.Path(dir_okay=False, writable=True), "default": None,
@@ -140,7 +140,7 @@ def _fast_check_params(argv: list[str]) -> dict | None:
 
 
 def _selectors(values: tuple[str, ...], option: str) -> list[str]:
-    from optimlint.config import ConfigError, validate_selectors
+    from optimlint.config import ConfigError, validate_selectors  # check() loaded it already
 
     try:
         return validate_selectors(values, option)
@@ -192,8 +192,10 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
           stdin_filename=None, watch=False) -> None:
     """``optimlint check``: lint, report, exit (0 clean, 1 findings, 2 errors)."""
     params = dict(locals())
+    # Here, not at the top: each command loads what it needs (``run`` and ``rule`` not the linter).
     from optimlint.config import ConfigError, load_settings
-    from optimlint.engine import RunOptions, run
+    from optimlint.engine import run
+    from optimlint.results import RunOptions
     from optimlint.report import ReportOptions, render
     from optimlint.report.paths import display_path, location_prefix
 
@@ -311,8 +313,7 @@ def _report_diff(result, unsafe: bool, quiet: bool) -> int:
 # --------------------------------------------------------------------------- rules
 def rule(code: str) -> None:
     """``optimlint rule CODE``: print the rule's page."""
-    from optimlint.catalogue import page_text
-    from optimlint.registry import NAMES, RULES
+    from optimlint.catalogue import page_text  # dataclasses and pathlib: for this command only
 
     key = code.strip().upper()
     if key not in RULES:
@@ -329,8 +330,6 @@ def rule(code: str) -> None:
 
 def rules_markdown() -> str:
     """The rule table of the README (``optimlint rules --output-format markdown``)."""
-    from optimlint.registry import RULES
-
     lines = ["| Code | Name | Fix | Runtime confirmation |", "|---|---|---|---|"]
     for info in RULES.values():
         lines.append(f"| {info.code} | {info.name} | {info.fix} | {info.runtime or '-'} |")
@@ -339,8 +338,6 @@ def rules_markdown() -> str:
 
 def rules(output_format: str) -> None:
     """``optimlint rules``: every rule's code, name, fix and runtime confirmation."""
-    from optimlint.registry import RULES
-
     rows = [(i.code, i.name, i.fix, i.runtime or "-") for i in RULES.values()]
     if output_format == "markdown":
         sys.stdout.write(rules_markdown())
@@ -364,7 +361,7 @@ def rules(output_format: str) -> None:
 def run(args) -> None:
     """``optimlint run``: the runtime companion; exits with the program's status."""
     try:
-        from optimlint.runtime.runner import main as runner_main
+        from optimlint.runtime.runner import main as runner_main  # torch: for this command only
     except ImportError as exc:
         missing = getattr(exc, "name", None) or ""
         if missing.split(".")[0] == "torch":

@@ -20,6 +20,8 @@ import fnmatch
 import os
 import re
 import sys
+
+from optimlint.hashing import sha256_hex
 from optimlint.records import Record
 from optimlint.registry import ALWAYS_ON, RULES, expand_selector
 
@@ -326,7 +328,7 @@ def load_file(path: str, cache: bool = False) -> Settings:
     else:
         settings = settings_from_table(data, path, text, ())
     if cache:
-        from optimlint.cache import SettingsCache, sha256_hex
+        from optimlint.store import SettingsCache  # start-up: json, only in runs that use the cache
 
         SettingsCache(path).put_fields(path, sha256_hex(raw), {name: getattr(settings, name) for name in _STORED})
     return settings
@@ -334,7 +336,7 @@ def load_file(path: str, cache: bool = False) -> Settings:
 
 def _stored_settings(path: str, raw: bytes) -> Settings | None:
     """The settings cached for ``path`` holding ``raw``, or None."""
-    from optimlint.cache import SettingsCache, sha256_hex
+    from optimlint.store import SettingsCache  # start-up: json, only in runs that use the cache
 
     fields = SettingsCache(path).get_fields(path, sha256_hex(raw))
     if fields is None or set(fields) != set(_STORED):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 
 from optimlint.diagnostics import Diagnostic, Location
+from optimlint.lint import lint_source
+from optimlint.records import Record
 
 # LibCST and CPython both end a line at \r\n, \r or \n.
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -21,12 +22,18 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 MAX_FIXES_PER_FILE = 200
 
 
-@dataclass
-class FixOutcome:
-    text: str
-    fixed: list[Diagnostic] = field(default_factory=list)
-    remaining: list[Diagnostic] = field(default_factory=list)
-    dropped: list[tuple[Diagnostic, str]] = field(default_factory=list)
+class FixOutcome(Record):
+    """The fixed text, the findings fixed, those remaining, and the fixes refused (why)."""
+
+    _FIELDS = ("text", "fixed", "remaining", "dropped")
+
+    def __init__(self, text: str, fixed: list[Diagnostic] | None = None,
+                 remaining: list[Diagnostic] | None = None,
+                 dropped: list[tuple[Diagnostic, str]] | None = None) -> None:
+        self.text = text
+        self.fixed = [] if fixed is None else fixed
+        self.remaining = [] if remaining is None else remaining
+        self.dropped = [] if dropped is None else dropped
 
 
 def line_offsets(text: str) -> list[int]:
@@ -77,8 +84,6 @@ def _finding(d: Diagnostic) -> tuple[str, str]:
 
 
 def fix_text(path: str, text: str, settings, unsafe: bool) -> FixOutcome:
-    from optimlint.engine import lint_source
-
     diagnostics = lint_source(path, text, settings)
     outcome = FixOutcome(text)
     refused: set[tuple] = set()

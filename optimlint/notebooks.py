@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 
 from optimlint.diagnostics import Diagnostic, Edit, Fix, Location
+from optimlint.report.paths import display_path
 
 # Rows end where LibCST and CPython end them.
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
@@ -512,8 +513,6 @@ class Notebook:
 
     def diff(self, new_text: str) -> str:
         """Unified diffs of the changed cells, each labelled ``path:cell N``."""
-        from optimlint.report.paths import display_path
-
         path = display_path(self.path)
         changed = self.cell_sources(new_text)
         out = []

@@ -6,8 +6,8 @@ So the pool is used when ``jobs > 1`` and the files to lint weigh enough (see
 :func:`worth_a_pool`); otherwise the caller lints serially in-process.
 
 Files are sent in chunks (heaviest first, so one big file does not finish last on its own),
-each worker runs ``engine.lint_file`` per file and also reports which other files a lint
-read (``cache.record_dependency``). A worker that dies (a crash in native code, killed for
+each worker runs ``file_lint.lint_file`` per file and also reports which other files a lint
+read (``dependencies.record_dependency``). A worker that dies (a crash in native code, killed for
 memory) or a result that cannot come back turns into ``FileResult.error`` for the files
 concerned, never a traceback; the other files' results are kept.
 """
@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import os
 import sys
+
+from optimlint.dependencies import recording
+from optimlint.file_lint import lint_file
+from optimlint.results import FileResult
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -44,9 +48,6 @@ def worth_a_pool(jobs: int, n_files: int, candidate_bytes: int, total_bytes: int
 
 def lint_one(path: str, settings, options):
     """``(FileResult, dependencies)`` for one file, whichever process runs it."""
-    from optimlint.cache import recording
-    from optimlint.engine import lint_file
-
     with recording() as deps:
         result = lint_file(path, settings, options)
     return result, frozenset(deps)
@@ -64,15 +65,14 @@ def _lint_chunk(paths: Sequence[str], settings, options) -> list:
     return out
 
 
-def _failed(path: str, why: str):
-    from optimlint.engine import FileResult
-
+def _failed(path: str, why: str) -> FileResult:
     return FileResult(path, error=f"internal error: {why} (please report it)")
 
 
 def _warm_up() -> None:
     """Import what every lint needs once, before forking, so workers share it."""
     try:
+        # Imported here, not at the top: a run that uses no pool never loads LibCST.
         import libcst  # noqa: F401
 
         from optimlint.checks.base import all_checks

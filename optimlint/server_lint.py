@@ -2,7 +2,7 @@
 the coordinates of the text the editor shows, their fixes, "fix all", "disable for this
 line", and the codes a hover can explain.
 
-A ``.py`` document is linted as its path (``engine.lint_source``: the file's settings,
+A ``.py`` document is linted as its path (``lint.lint_source``: the file's settings,
 per-file-ignores, noqa). A notebook arrives as cells, each its own text document: the
 cells are put together as the notebook file would hold them and go through
 ``notebooks.Notebook``, the notebook reader ``check`` uses, so rows map back to cells and
@@ -16,7 +16,7 @@ import re
 
 from optimlint.config import Settings
 from optimlint.diagnostics import Diagnostic, Edit, Location
-from optimlint.engine import lint_source
+from optimlint.lint import lint_source
 from optimlint.fixing import fix_text, line_offsets
 from optimlint.noqa_edit import noqa_edit
 from optimlint.stdin import excluded

@@ -18,6 +18,8 @@ import os
 import re
 import stat
 
+from optimlint.atomic import atomic_write
+from optimlint.hashing import hash_file, sha256_hex
 from optimlint.records import Record
 
 _FIRST_NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -73,8 +75,6 @@ def read_source(path: str) -> SourceFile:
 def source_from_bytes(path: str, raw: bytes, mode: int | None = None) -> SourceFile:
     """``raw`` decoded as the content of ``path`` (standard input linted as ``path``, an
     editor's buffer); raises ``SourceError`` as ``read_source`` does."""
-    from optimlint.cache import sha256_hex
-
     digest = sha256_hex(raw)
     if path.endswith(".ipynb"):
         src = _read_notebook(path, raw, mode)
@@ -143,7 +143,7 @@ def _detect_encoding(raw: bytes) -> str:
 
 
 def _read_notebook(path: str, raw: bytes, mode: int | None) -> SourceFile:
-    from optimlint import notebooks
+    from optimlint import notebooks  # start-up time: json and the cell mapping, for notebooks only
 
     try:
         nb = notebooks.read_notebook(path, raw)
@@ -164,7 +164,7 @@ def write_source(src: SourceFile, new_text: str) -> None:
     if not os.access(target, os.W_OK):
         # The rename would succeed in a writable directory; a read-only file says "keep out".
         raise SourceError("cannot write the file: Permission denied")
-    if src.digest is not None and _digest(target) != src.digest:
+    if src.digest is not None and hash_file(target) != src.digest:
         raise SourceError("the file changed on disk while it was being fixed; not overwritten")
     mode = src.mode if src.mode is not None else stat.S_IMODE(st.st_mode)
     atomic_write(target, data, mode, owner=(st.st_uid, st.st_gid))
@@ -181,16 +181,6 @@ def encode_source(src: SourceFile, new_text: str) -> bytes:
         raise SourceError(f"the fixed text cannot be encoded as {src.encoding}") from None
 
 
-def _digest(path: str) -> str | None:
-    from optimlint.cache import sha256_hex
-
-    try:
-        with open(path, "rb") as fh:
-            return sha256_hex(fh.read())
-    except OSError:
-        return None
-
-
 def _write_target(path: str) -> str:
     """The file to replace: ``path`` itself, or a symlink's target when it stays inside the
     directory tree the link lives in (a fix never writes outside the linted tree)."""
@@ -201,37 +191,3 @@ def _write_target(path: str) -> str:
     if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
         raise SourceError(f"refusing to write through a symlink to {real}, outside the linted tree")
     return real
-
-
-def atomic_write(target: str, data: bytes, mode: int,
-                 owner: tuple[int, int] | None = None) -> None:
-    """Write ``data`` to a temporary file next to ``target``, then rename it over ``target``.
-
-    A process killed before the rename leaves ``target`` untouched (and, at worst, a
-    ``.NAME.XXXX.optimlint-tmp`` file beside it: a kill cannot be cleaned up after); one
-    killed after it leaves the new content. The mode (and, where permitted, the owner) of
-    the old file is given to the new one.
-    """
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.",
-                               suffix=".optimlint-tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        if owner is not None and hasattr(os, "chown"):
-            try:
-                os.chown(tmp, *owner)
-            except OSError:  # not permitted (another user's file): keep ours
-                pass
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -2,7 +2,7 @@
 
 What editor plugins and formatters call with an unsaved buffer. The text is linted exactly
 as the file at PATH would be (its settings, per-file-ignores, noqa; a notebook when PATH
-ends in ``.ipynb``), through the same ``engine.lint_file``, only read from the bytes given
+ends in ``.ipynb``), through the same ``file_lint.lint_file``, only read from the bytes given
 and, with ``--fix``, written back to the caller instead of to PATH. With
 ``--force-exclude`` a PATH that discovery would exclude is not linted, and ``--fix``
 hands the source back unchanged, as Ruff does.
@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 
 from optimlint.config import Settings
-from optimlint.engine import RunOptions, RunResult, lint_file
+from optimlint.file_lint import lint_file
+from optimlint.results import RunOptions, RunResult
 
 
 def excluded(path: str, settings: Settings) -> bool:

@@ -35,7 +35,8 @@ import time
 
 from optimlint.checks.base import checks_for
 from optimlint.config import Settings
-from optimlint.engine import RunOptions, run
+from optimlint.engine import run
+from optimlint.results import RunOptions
 
 TRANSFORMERS = "/tmp/ml/src/transformers"
 
@@ -157,7 +158,8 @@ def _run_in_chunks(name: str, paths: list[str], settings: Settings):
     """``engine.run`` over the discovered files, a chunk at a time, printing progress and
     every finding / OPT000 / internal error as it comes (a long sweep shows what it has)."""
     from optimlint.discovery import discover
-    from optimlint.engine import RunResult, syntax_error
+    from optimlint.parsing import syntax_error
+    from optimlint.results import RunResult
 
     files, problems = discover(paths, settings)
     result = RunResult()

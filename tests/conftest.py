@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from optimlint.config import Settings
-from optimlint.engine import lint_source
+from optimlint.lint import lint_source
 
 
 def lint(source: str, select: list[str] | None = None, path: str = "train.py", **settings) -> list:

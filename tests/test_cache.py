@@ -1,6 +1,6 @@
 """The results cache (``.optimlint_cache/``): hits, invalidation, corruption, --no-cache.
 
-Whether a file was linted again is observed by counting calls of ``engine.lint_source``
+Whether a file was linted again is observed by counting calls of ``file_lint.lint_source``
 (the runs are serial and in-process with ``--jobs 1``), never by timing.
 """
 
@@ -13,7 +13,7 @@ import pytest
 
 from conftest import invoke, write
 from optimlint import cache as cache_mod
-from optimlint import engine
+from optimlint import dependencies, file_lint, store
 
 TRAIN = """
     import torch
@@ -49,13 +49,13 @@ def project(tmp_path, monkeypatch):
 def linted(monkeypatch):
     """The list of paths ``lint_source`` was called for, in this test."""
     calls: list[str] = []
-    real = engine.lint_source
+    real = file_lint.lint_source
 
     def counting(path, *args, **kwargs):
         calls.append(os.path.basename(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "lint_source", counting)
+    monkeypatch.setattr(file_lint, "lint_source", counting)
     return calls
 
 
@@ -137,7 +137,7 @@ def test_new_optimlint_version_lints_again(project, linted, monkeypatch, fake_ru
     import optimlint
 
     monkeypatch.setattr(optimlint, "__version__", "99.0.0")
-    monkeypatch.setattr(cache_mod, "_CODE_KEY", None)
+    monkeypatch.setattr(store, "_CODE_KEY", None)
     check("pkg")
     assert sorted(linted) == ["train.py", "util.py"]
 
@@ -231,13 +231,13 @@ def test_internal_errors_are_not_cached(project, linted, fake_rules, monkeypatch
 
 def test_a_changed_dependency_invalidates_the_entry(tmp_path):
     """Files another file's lint read (cross-file resolution) are part of its key."""
-    from optimlint.engine import FileResult
+    from optimlint.results import FileResult
 
     dep = write(tmp_path / "models.py", "class Net: pass\n")
     cache = cache_mod.Cache(str(tmp_path), "settings")
     result = FileResult("train.py")
-    with cache_mod.recording() as deps:
-        cache_mod.record_dependency(str(dep))
+    with dependencies.recording() as deps:
+        dependencies.record_dependency(str(dep))
     assert deps == {str(dep)}
     cache.put("train.py", "h1", result, deps)
     assert cache.get("train.py", "h1", True) == result
@@ -249,7 +249,7 @@ def test_a_changed_dependency_invalidates_the_entry(tmp_path):
 
 
 def test_stale_builds_are_pruned(tmp_path, monkeypatch):
-    from optimlint.engine import FileResult
+    from optimlint.results import FileResult
 
     old = tmp_path / ".optimlint_cache" / "0.0.1-deadbeef" / "abc"
     recent = tmp_path / ".optimlint_cache" / "0.0.2-feedface" / "abc"

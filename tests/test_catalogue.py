@@ -7,7 +7,7 @@ import pytest
 
 from optimlint.catalogue import REQUIRED_SECTIONS, pages_dir, parse_page
 from optimlint.config import Settings
-from optimlint.engine import lint_source
+from optimlint.lint import lint_source
 from optimlint.registry import RULES
 
 CODES = [c for c in RULES if c != "OPT000"]

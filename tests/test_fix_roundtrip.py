@@ -18,7 +18,7 @@ import pytest
 from conftest import invoke, write
 from optimlint.catalogue import pages_dir, parse_page
 from optimlint.config import Settings
-from optimlint.engine import lint_source
+from optimlint.lint import lint_source
 from optimlint.fixing import fix_text
 from optimlint.registry import RULES
 

@@ -24,7 +24,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 from optimlint.config import Settings  # noqa: E402
-from optimlint.engine import lint_source  # noqa: E402
+from optimlint.lint import lint_source  # noqa: E402
 from optimlint.fixing import fix_text  # noqa: E402
 
 EXAMPLES = int(os.environ.get("OPTIMLINT_FUZZ_EXAMPLES", "50"))

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from optimlint.config import Settings
-from optimlint.engine import lint_source
+from optimlint.lint import lint_source
 
 
 def findings(source: str) -> list[tuple[str, int]]:

@@ -9,7 +9,8 @@ import pytest
 from conftest import invoke, write
 from optimlint import parallel
 from optimlint.config import Settings
-from optimlint.engine import RunOptions, run
+from optimlint.engine import run
+from optimlint.results import RunOptions
 
 TEMPLATE = """
     def step_{i}(model, batch):

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import codes_at, invoke, lint, write
 from optimlint.config import Settings
-from optimlint.engine import lint_source
+from optimlint.lint import lint_source
 from optimlint.fixing import fix_text
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "param_groups.py"

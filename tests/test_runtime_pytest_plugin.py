@@ -53,7 +53,7 @@ def _import_lazily_loaded_torch_modules():
     # the checks are imported lazily on the first lint; imported inside a pytester run they
     # would be dropped from sys.modules afterwards and imported twice
     from optimlint.config import Settings
-    from optimlint.engine import lint_source
+    from optimlint.lint import lint_source
 
     lint_source("warm.py", "import torch\nopt = torch.optim.Adam(p, weight_decay=0.1)\n", Settings())
 

@@ -10,7 +10,7 @@ import libcst as cst
 import pytest
 
 from optimlint.config import Settings
-from optimlint.engine import lint_source
+from optimlint.lint import lint_source
 from optimlint.server_parse import IncrementalParser, _common_prefix
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import write
 from optimlint import cli
-from optimlint.cache import sha256_hex
+from optimlint.hashing import sha256_hex
 from optimlint.discovery import DEFAULT_EXCLUDES, Pattern, path_parts
 
 FLAGS = [name for decls, attrs in cli.CHECK_OPTIONS for name in decls[:-1]
@@ -295,7 +295,7 @@ def test_value_classes_behave_as_the_dataclasses_they_replace():
     assert ReportOptions(quiet=True) == ReportOptions(False, False, True)
 
     from optimlint.diagnostics import Diagnostic
-    from optimlint.engine import FileResult, RunOptions, RunResult
+    from optimlint.results import FileResult, RunOptions, RunResult
     from optimlint.registry import RULES
 
     d = Diagnostic("OPT101", "missing-zero-grad", "m", "t.py", a, b)
@@ -316,7 +316,7 @@ def test_value_classes_behave_as_the_dataclasses_they_replace():
 
 
 def test_code_key_stamps_files_as_os_walk_lists_them(tmp_path):
-    from optimlint.cache import _stamp_tree
+    from optimlint.store import _stamp_tree
 
     for rel in ("b.py", "a.py", "notes.txt", "sub/z.py", "sub/deeper/y.py", "a_sub/x.py", "__pycache__/c.py",
                 "sub/__pycache__/d.py"):

@@ -71,7 +71,7 @@ def test_linting_keeps_no_file_alive():
     """Visitor classes defined inside checks close over a file's context: nothing may cache
     them strongly, or every linted tree stays in memory for the whole run."""
     from optimlint import context
-    from optimlint.engine import lint_source
+    from optimlint.lint import lint_source
 
     alive = []
     real_init = context.FileContext.__init__

@@ -25,6 +25,8 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.names import ImportTable, dotted
+from optimlint.dependencies import record_dependency
+from optimlint.parsing import cpython_verdict
 
 # -- torch.nn vocabulary -------------------------------------------------------------------
 MODULE_BASES = frozenset({
@@ -121,8 +123,6 @@ _FILES: dict[str, tuple[tuple[int, int], ParsedFile | None]] = {}
 
 def parse_file(path: str) -> ParsedFile | None:
     """The parsed project file at ``path`` (cached by mtime and size), None if unusable."""
-    from optimlint.cache import record_dependency
-
     record_dependency(path)  # the linted file's cached result now depends on this one
     try:
         st = os.stat(path)
@@ -139,8 +139,6 @@ def parse_file(path: str) -> ParsedFile | None:
                 text = fh.read()
             # Only what CPython parses reaches LibCST: nesting its native parser cannot take
             # would crash the process (the engine guards the linted files the same way).
-            from optimlint.engine import cpython_verdict
-
             if cpython_verdict(path, text) is None:
                 parsed = ParsedFile.build(path, cst.parse_module(text))
         except (OSError, UnicodeDecodeError, ValueError, cst.ParserSyntaxError, RecursionError):

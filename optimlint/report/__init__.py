@@ -1,8 +1,8 @@
 """Reporters: one module per family of output formats (Ruff's names and shapes).
 
 ``render(result, fmt, settings, stream, ...)`` writes a whole run's report to ``stream``.
-``diagnostic_to_json(d)`` is the one JSON object shape (``check --output-format json``
-and the runtime report use it).
+``json_report.diagnostic_to_json(d)`` is the one JSON object shape (``check
+--output-format json`` and the runtime report use it).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from optimlint.config import Settings
-    from optimlint.engine import RunResult
+    from optimlint.results import RunResult
 
 from optimlint.records import Record
 
@@ -39,6 +39,7 @@ class ReportOptions(Record):
 def render(result: "RunResult", fmt: str, settings: "Settings | None", stream: TextIO,
            show_fixes: bool = False, statistics: bool = False, options: ReportOptions | None = None) -> None:
     options = options or ReportOptions(show_fixes=show_fixes, statistics=statistics)
+    # Each format's module is imported when it is asked for (json, xml, hashlib: start-up time).
     if options.statistics:
         from optimlint.report.text import render_statistics
 
@@ -68,10 +69,4 @@ def render(result: "RunResult", fmt: str, settings: "Settings | None", stream: T
         raise ValueError(f"unknown output format {fmt!r}")
 
 
-def diagnostic_to_json(d):
-    from optimlint.report.json_report import diagnostic_to_json as to_json
-
-    return to_json(d)
-
-
-__all__ = ["FORMATS", "ReportOptions", "render", "diagnostic_to_json"]
+__all__ = ["FORMATS", "ReportOptions", "render"]

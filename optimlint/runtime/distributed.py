@@ -101,14 +101,15 @@ def cleanup(folder: str) -> None:
 class _Watched:
     """The function a spawned child runs, with a monitor installed around it."""
 
-    def __init__(self, fn, folder: str):
+    def __init__(self, fn, folder: str, monitor_class):
         self.fn = fn
         self.folder = folder
+        # The monitor's class, given by the monitor that installs the patch (this module
+        # is below monitor.py: importing it here would be an import cycle).
+        self.monitor_class = monitor_class
 
     def __call__(self, *args, **kwargs):
-        from optimlint.runtime.monitor import Monitor
-
-        monitor = Monitor(namespace=getattr(self.fn, "__globals__", None))
+        monitor = self.monitor_class(namespace=getattr(self.fn, "__globals__", None))
         if monitor.report.rank is None and args and isinstance(args[0], int):
             # spawn passes the process index first: the rank, until init_process_group says
             monitor.report.rank = monitor._rank = args[0]
@@ -124,7 +125,7 @@ class _Watched:
                 pass
 
 
-def install_spawn(patches) -> None:
+def install_spawn(patches, monitor_class) -> None:
     """Wrap ``torch.multiprocessing``'s ``start_processes`` (what ``spawn`` calls) so that the
     children run under a monitor, when a parts folder is set for this run."""
     folder = os.environ.get(PARTS_ENV)
@@ -137,7 +138,7 @@ def install_spawn(patches) -> None:
     def make(orig):
         def start_processes(fn, *args, **kwargs):
             if not isinstance(fn, _Watched):
-                fn = _Watched(fn, folder)
+                fn = _Watched(fn, folder, monitor_class)
             return orig(fn, *args, **kwargs)
         start_processes.__wrapped__ = orig
         return start_processes

@@ -166,7 +166,7 @@ class Monitor:
                 p.wrap(cls, "__init__", "scheduler construction", after=self._on_sched_construct, depth="sched_init")
             if "step" in cls.__dict__:
                 p.wrap(cls, "step", "scheduler step", before=self._before_sched_step, depth="sched", warnings=True)
-        distributed.install_spawn(p)
+        distributed.install_spawn(p, type(self))
 
         self._install_scaler()
         self._install_clip()

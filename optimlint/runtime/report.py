@@ -20,7 +20,7 @@ def _library_file(path: str) -> bool:
 def joined_report(report, extra_files=(), settings=None) -> list:
     """Lint the user files that ran (``extra_files`` + files with events) and join."""
     from optimlint.config import ConfigError, load_settings
-    from optimlint.engine import lint_source
+    from optimlint.lint import lint_source
 
     files = []
     for path in [*extra_files, *sorted(report.files())]:
