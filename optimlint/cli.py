@@ -230,6 +230,10 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
     options = RunOptions(fix=fix and not diff, unsafe_fixes=unsafe_fixes, diff=diff, jobs=jobs,
                          cache=not no_cache, force_exclude=force_exclude)
     fmt = output_format or "full"
+    if statistics and fmt not in ("full", "concise", "json"):
+        raise UsageFailure(f"--statistics prints the full, concise or json format, not `{fmt}`")
+    if output_file and not diff:
+        _make_parent(output_file)  # before the run: a report that cannot be written fails fast
     options.excerpts = fmt == "full" and not statistics
     fixed_source = None
     if stdin is not None:
@@ -257,7 +261,7 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
     if diff:
         exit_code = _report_diff(result, unsafe, quiet)
     else:
-        stream = (open(output_file, "w", encoding="utf-8") if output_file
+        stream = (_open_report(output_file) if output_file
                   else sys.stderr if fixed_source is not None and fix else sys.stdout)
         try:
             report_options = ReportOptions(show_fixes=show_fixes, statistics=statistics, quiet=quiet,
@@ -290,10 +294,29 @@ def _stdin_path(paths: tuple[str, ...], stdin_filename: str | None) -> str | Non
     return stdin_filename or "-"
 
 
+def _make_parent(path: str) -> None:
+    """Create the folders ``path`` will be written in (Ruff does too)."""
+    parent = os.path.dirname(path)
+    try:
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise UsageFailure(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+
+
+def _open_report(path: str):
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageFailure(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+
+
 def _report_diff(result, unsafe: bool, quiet: bool) -> int:
     """``--diff``: the diffs on stdout, a count on stderr; exit 1 when something would change."""
     changed = 0
     would_fix = 0
+    # Fixes --unsafe-fixes would add: findings whose fix this run did not apply for its kind.
+    hidden = sum(1 for f in result.files for d in f.diagnostics if d.fix is not None and not d.fixable(unsafe))
     for f in result.files:
         if f.diff:
             sys.stdout.write(f.diff)
@@ -302,11 +325,14 @@ def _report_diff(result, unsafe: bool, quiet: bool) -> int:
             sys.stdout.write("\n")
             changed += 1
             would_fix += len(f.fixed)
-    if not quiet:
+    if not quiet:  # Ruff's sentences
+        fixes = f"fix{'es' if hidden != 1 else ''} available with `--unsafe-fixes`"
         if would_fix:
-            _echo(f"Would fix {would_fix} error{'s' if would_fix != 1 else ''}.", err=True)
+            more = f" ({hidden} additional {fixes})" if hidden else ""
+            _echo(f"Would fix {would_fix} error{'s' if would_fix != 1 else ''}{more}.", err=True)
         else:
-            _echo("No errors would be fixed.", err=True)
+            _echo(f"No errors would be fixed ({hidden} {fixes})." if hidden else "No errors would be fixed.",
+                  err=True)
     return 1 if changed else 0
 
 

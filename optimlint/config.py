@@ -200,9 +200,19 @@ def _where(path: str, text: str, table: tuple[str, ...], key: str, needle: str |
     return f"{path}:{line}" if line else path
 
 
+def _cannot_ignore(code: str) -> str:
+    return (f"`{code}` ({RULES[code].name}) cannot be ignored")
+
+
+_ALWAYS_REPORTED = "a file that cannot be read or parsed is always reported"
+
+
 def _validate_selectors(values, path, text, table, key) -> list[str]:
     out = []
     for value in values:
+        if key == "ignore" and value.strip().upper() in ALWAYS_ON:
+            where = _where(path, text, table, key, f"{value}")
+            raise ConfigError(f"{where}: {_cannot_ignore(value.strip().upper())} in `{key}`: {_ALWAYS_REPORTED}")
         try:
             expand_selector(value)
         except KeyError:
@@ -264,6 +274,11 @@ def settings_from_table(table_data: dict, path: str, text: str, table: tuple[str
                     raise ConfigError(f"{where}: `{key}` entry {pattern!r} must be a list of rule codes, "
                                       f"got {_describe(codes)}")
                 for code in codes:
+                    if code.strip().upper() in ALWAYS_ON:
+                        line = (_key_line(text, sub, pattern, code) or _key_line(text, table, key, code))
+                        where = f"{path}:{line}" if line else path
+                        raise ConfigError(f"{where}: {_cannot_ignore(code.strip().upper())} in `{key}` for "
+                                          f"{pattern!r}: {_ALWAYS_REPORTED}")
                     try:
                         expand_selector(code)
                     except KeyError:
@@ -409,7 +424,12 @@ def validate_selectors(values, option: str) -> list[str]:
         for part in value.split(","):
             part = part.strip()
             if not part:
-                continue
+                # Ruff refuses it too: an unset variable in CI must not turn linting off.
+                raise ConfigError(f"invalid value for `{option}`: empty rule selector in {value!r} "
+                                  f"(is a variable unset?)")
+            if option == "--ignore" and part.upper() in ALWAYS_ON:
+                raise ConfigError(f"invalid value for `{option}`: {_cannot_ignore(part.upper())}: "
+                                  f"{_ALWAYS_REPORTED}")
             try:
                 expand_selector(part)
             except KeyError:

@@ -86,6 +86,8 @@ def expand_selector(selector: str) -> list[str]:
     Raises KeyError for a selector that matches no code.
     """
     sel = selector.strip().upper()
+    if sel in ALWAYS_ON:
+        return []  # always on: selecting it changes nothing (ignoring it is refused by the config)
     if sel in ("ALL", "OPT"):
         return [c for c in RULES if c not in ALWAYS_ON]
     matched = [c for c in RULES if c.startswith(sel) and c not in ALWAYS_ON]

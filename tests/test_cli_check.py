@@ -209,7 +209,7 @@ def test_diff_prints_unified_diff_and_changes_nothing(project):
         "     return x\n"
         "\n"
     )
-    assert result.stderr == "Would fix 1 error.\n"
+    assert result.stderr == "Would fix 1 error (1 additional fix available with `--unsafe-fixes`).\n"
     assert result.exit_code == 1
 
 

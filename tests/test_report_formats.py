@@ -39,6 +39,7 @@ def test_json_objects_have_ruffs_shape(project):
         "message": "`flag_safe()` is flagged",
         "name": "forward-called-directly",
         "noqa_row": 2,
+        "severity": "error",
         "url": "https://optimlint.dev/rules/OPT604",
     }
     assert data[0]["fix"]["applicability"] == "unsafe"

@@ -41,9 +41,9 @@ def render(result: "RunResult", fmt: str, settings: "Settings | None", stream: T
     options = options or ReportOptions(show_fixes=show_fixes, statistics=statistics)
     # Each format's module is imported when it is asked for (json, xml, hashlib: start-up time).
     if options.statistics:
-        from optimlint.report.text import render_statistics
+        from optimlint.report.statistics import render_statistics
 
-        render_statistics(result, stream, options)
+        render_statistics(result, stream, options, fmt)
         return
     if fmt in ("full", "concise"):
         from optimlint.report.text import render_text

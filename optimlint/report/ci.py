@@ -19,28 +19,37 @@ def _escape_property(text: str) -> str:
 
 
 def render_github(diagnostics, stream: TextIO) -> None:
-    """``::error title=optimlint (CODE),file=...,line=...::path:row:col: CODE message`` (Ruff's)."""
+    """``::error title=optimlint (CODE),file=...,line=...::path:row:col: CODE message`` (Ruff's).
+
+    ``file=`` is relative to ``GITHUB_WORKSPACE`` (the checkout GitHub places annotations in),
+    whatever folder the run started from; ``col``/``endColumn`` only on a one-line span, the
+    only place GitHub reads them."""
     for d in diagnostics:
-        props = ",".join([
-            f"title={_escape_property(f'optimlint ({d.code})')}",
-            f"file={_escape_property(display_path(d.filename))}",
-            f"line={d.location.row}",
-            f"col={d.location.column}",
-            f"endLine={d.end_location.row}",
-            f"endColumn={d.end_location.column}",
-        ])
-        stream.write(f"::error {props}::{_escape_data(f'{location_prefix(d)}: {d.code} {d.message}')}\n")
+        props = [f"title={_escape_property(f'optimlint ({d.code})')}",
+                 f"file={_escape_property(_ci_path(d.filename, 'GITHUB_WORKSPACE'))}",
+                 f"line={d.location.row}"]
+        if d.location.row == d.end_location.row:
+            props += [f"col={d.location.column}", f"endLine={d.end_location.row}",
+                      f"endColumn={d.end_location.column}"]
+        else:
+            props.append(f"endLine={d.end_location.row}")
+        stream.write(f"::error {','.join(props)}::{_escape_data(f'{location_prefix(d)}: {d.code} {d.message}')}\n")
 
 
-def _project_relative(filename: str) -> str:
-    base = os.environ.get("CI_PROJECT_DIR")
+def _ci_path(filename: str, variable: str) -> str:
+    """The path relative to the CI's checkout named by ``variable`` (absolute outside it),
+    or, outside CI, as the text output shows it."""
+    base = os.environ.get(variable)
+    if not base:
+        return display_path(filename)
     absolute = os.path.abspath(filename)
-    if base:
-        try:
+    base = os.path.abspath(base)
+    try:
+        if os.path.commonpath([absolute, base]) == base:
             return os.path.relpath(absolute, base).replace(os.sep, "/")
-        except ValueError:
-            return absolute
-    return display_path(filename)
+    except ValueError:  # another drive
+        pass
+    return absolute
 
 
 def render_gitlab(diagnostics, stream: TextIO) -> None:
@@ -48,7 +57,7 @@ def render_gitlab(diagnostics, stream: TextIO) -> None:
     seen: dict[str, int] = {}
     out = []
     for d in diagnostics:
-        path = _project_relative(d.filename)
+        path = _ci_path(d.filename, "CI_PROJECT_DIR")
         base = f"{d.code}\0{path}\0{d.message}"
         count = seen.get(base, 0)
         seen[base] = count + 1

@@ -1,4 +1,5 @@
-"""``json`` and ``json-lines``: Ruff's object per diagnostic, plus ``name`` and ``runtime``."""
+"""``json`` and ``json-lines``: Ruff's object per diagnostic (``name`` and ``severity`` included),
+plus ``runtime`` after a runtime run."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def diagnostic_to_json(d) -> dict:
     }
     if d.runtime is not None:
         out["runtime"] = d.runtime
+    out["severity"] = "error"  # Ruff's key; every optimlint finding is an error (exit 1)
     out["url"] = d.url
     return out
 

@@ -1,4 +1,4 @@
-"""``full`` and ``concise`` text output, the summary line and ``--statistics`` (Ruff's looks).
+"""``full`` and ``concise`` text output and the summary line (Ruff's looks).
 
 full::
 
@@ -161,25 +161,3 @@ def render_text(result, stream: TextIO, options, full: bool) -> None:
             stream.write("\n".join(lines) + "\n\n")
     for line in summary(result, options):
         stream.write(line + "\n")
-
-
-def render_statistics(result, stream: TextIO, options) -> None:
-    """``count<TAB>CODE<TAB>[*] name`` per code, most frequent first (Ruff's ``--statistics``)."""
-    unsafe = options.unsafe_fixes
-    counts = Counter(d.code for d in result.diagnostics)
-    if not counts:
-        if not options.quiet:
-            stream.write("All checks passed!\n")
-        return
-    fixable_codes = {d.code for d in result.diagnostics if d.fixable(unsafe)}
-    any_fixable = bool(fixable_codes)
-    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    count_width = max(len(str(n)) for _, n in rows)
-    code_width = max(len(code) for code, _ in rows)
-    for code, n in rows:
-        name = RULES[code].name if code in RULES else code
-        mark = ("[*] " if code in fixable_codes else "[ ] ") if any_fixable else ""
-        stream.write(f"{str(n).rjust(count_width)}\t{code.ljust(code_width)}\t{mark}{name}\n")
-    if not options.quiet:
-        for line in summary(result, options):
-            stream.write(line + "\n")
