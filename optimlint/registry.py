@@ -54,6 +54,7 @@ _TABLE = [
     ("OPT502", "scaler-update-missing", "safe", "steps without update in between"),
     ("OPT503", "clip-without-unscale", "safe", "clip called on scaled gradients"),
     ("OPT504", "scaler-step-without-scale", "none", ""),
+    ("OPT505", "unscale-per-micro-batch", "unsafe", "unscale_ called twice before an update"),
     ("OPT601", "loss-accumulated-with-graph", "unsafe", "the running total carries a growing autograd graph"),
     ("OPT602", "backward-in-no-grad", "none", ""),
     ("OPT603", "eval-mode-not-restored", "unsafe", "modules in eval mode during a backward"),
@@ -68,7 +69,7 @@ _OBSERVES = {
     "OPT301": ("construct",), "OPT302": ("construct",), "OPT303": ("construct",),
     "OPT304": ("construct", "clip"), "OPT305": ("step",),
     "OPT401": ("construct",), "OPT402": ("construct",), "OPT403": ("construct",),
-    "OPT501": ("step",), "OPT502": ("scaler_step",), "OPT503": ("clip",),
+    "OPT501": ("step",), "OPT502": ("scaler_step",), "OPT503": ("clip",), "OPT505": ("unscale",),
     "OPT601": ("backward", "step"), "OPT603": ("eval_mode", "step"),
 }
 

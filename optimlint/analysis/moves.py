@@ -68,6 +68,14 @@ def move_before(ctx: "FileContext", stmt: cst.CSTNode, target: cst.CSTNode) -> t
             Edit.insertion(_text(ctx, stmt, ctx.indentation(target)), Location(first, 1)))
 
 
+def move_all_before(ctx: "FileContext", stmts: list[cst.CSTNode], target: cst.CSTNode) -> tuple[Edit, ...]:
+    """Move consecutive ``stmts`` together, in order, before ``target`` (one insertion)."""
+    first, _ = statement_rows(ctx, target)
+    indent = ctx.indentation(target)
+    return (*(delete(ctx, s) for s in stmts),
+            Edit.insertion("".join(_text(ctx, s, indent) for s in stmts), Location(first, 1)))
+
+
 def move_after(ctx: "FileContext", stmt: cst.CSTNode, target: cst.CSTNode) -> tuple[Edit, ...]:
     _, last = statement_rows(ctx, target)
     return (delete(ctx, stmt),

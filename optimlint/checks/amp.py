@@ -1,8 +1,9 @@
-"""OPT501-OPT504: GradScaler usage (mixed precision), read from the iteration model.
+"""OPT501-OPT505: GradScaler usage (mixed precision), read from the iteration model.
 
 A backward through ``scaler.scale(loss)`` leaves scaled gradients: the step must go
 through ``scaler.step(opt)`` (which unscales and skips inf/NaN steps), be followed by
-``scaler.update()``, and a clip in between needs ``scaler.unscale_(opt)`` first.
+``scaler.update()``, and a clip in between needs ``scaler.unscale_(opt)`` first, once per
+``update()`` (a second ``unscale_`` before the update raises RuntimeError).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from optimlint.analysis import moves
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, touches, training_model
 from optimlint.checks.base import Check
+from optimlint.checks.order import window_condition
 from optimlint.diagnostics import Diagnostic, Fix
 
 K = EventKind
@@ -39,7 +41,7 @@ def _no_more_conditional(it: Iteration, a: Event, b: Event) -> bool:
 
 
 class AmpCheck(Check):
-    codes = ("OPT501", "OPT502", "OPT503", "OPT504")
+    codes = ("OPT501", "OPT502", "OPT503", "OPT504", "OPT505")
     # Every OPT5xx finding involves a backward and a scaler (a `GradScaler`, or a name such as
     # `scaler` / `grad_scaler`) in the file; `scale` alone is in every attention layer.
     needles = (b"backward(",)
@@ -67,6 +69,7 @@ class AmpCheck(Check):
             self._bypassed(ctx, it, report)
             self._clip_without_unscale(ctx, it, mkeys, report)
             self._step_without_scale(ctx, it, mkeys, report)
+            self._unscale_per_micro_batch(ctx, it, report)
         self._update_missing(ctx, model, report)
         return out
 
@@ -180,3 +183,69 @@ class AmpCheck(Check):
                    f"`{ctx.code(step.node)}` after a backward that was not through `scaler.scale(loss)`: "
                    "the gradients were never scaled, so GradScaler unscales them anyway (dividing by the "
                    "scale); backpropagate `scaler.scale(loss)`")
+
+    # -- OPT505 -------------------------------------------------------------------------
+    def _unscale_per_micro_batch(self, ctx, it: Iteration, report) -> None:
+        """``unscale_`` on every micro-batch while the update that resets it runs once per
+        accumulation window: under a window ``if`` the unscale is not under, or after an inner
+        loop of micro-batches that holds the unscale."""
+        if it.kind != "loop":
+            return
+        updates = [u for u in it.of_kind(K.SCALER_UPDATE) if not it.nested(u) and not _disabled(u.scaler)]
+        for unscale in it.of_kind(K.UNSCALE):
+            if unscale.scaler is None or _disabled(unscale.scaler):
+                continue
+            mine = [u for u in updates if u.scaler is unscale.scaler]
+            if not mine:
+                continue  # no update in this loop: OPT502's concern, or the caller's
+            if any(u.index > unscale.index and not exclusive(u, unscale) and
+                   (it.always(u) or set(it.conditions(u)) <= set(it.conditions(unscale)))
+                   for u in mine if not it.nested(unscale)):
+                continue  # an update follows every unscale on its path
+            backwards = [b for b in it.of_kind(K.BACKWARD) if b.index < unscale.index and b.scaled]
+            if it.nested(unscale):
+                inner = unscale.loops[it.depth + 1]
+                if any(u.loops[it.depth + 1:it.depth + 2] == (inner,) for u in updates):
+                    continue  # the inner loop updates too: it is the training loop
+                if not any(b.loops[it.depth + 1:it.depth + 2] == (inner,) for b in backwards):
+                    continue  # ``for opt in optimizers: scaler.unscale_(opt)``: once each
+                window = inner
+            else:
+                window = next((window_condition(it, u) for u in mine if window_condition(it, u) is not None), None)
+                if window is None or any(br.node is window for br in it.conditions(unscale)):
+                    continue
+                if not any(it.always(b) for b in backwards):
+                    continue  # the backward is under the window too: one micro-batch per window
+            if any(o.touches_all or unscale.scaler in o.touches or
+                   (unscale.scaler_key or "") in o.touch_keys for o in it.opaque if o.index > unscale.index):
+                continue  # a call handed the scaler may update it
+            fix = None
+            if window is not None and isinstance(window, cst.If) and unscale.direct and \
+                    isinstance(unscale.own_stmt, cst.SimpleStatementLine):
+                fix = self._move_under_window(ctx, it, unscale, window)
+            report("OPT505", unscale.node,
+                   f"`{ctx.code(unscale.node)}` runs on every micro-batch, but `scaler.update()` runs once per "
+                   "accumulation window: the second micro-batch raises RuntimeError (\"unscale_() has already "
+                   "been called on this optimizer since the last update()\"); unscale (and clip) only "
+                   "before the step, under its condition", fix)
+
+    def _move_under_window(self, ctx, it: Iteration, unscale: Event, window: cst.If):
+        """Move the unscale, and the clips right after it, to the top of the window's body."""
+        body = getattr(window.body, "body", None)
+        block = moves.block_of(ctx, unscale.own_stmt)
+        if not body or block is None:
+            return None
+        stmts = list(block.body)
+        at = next((i for i, s in enumerate(stmts) if s is unscale.own_stmt), None)
+        if at is None:
+            return None
+        moved = [unscale.own_stmt]
+        clips = {id(c.own_stmt) for c in it.of_kind(K.CLIP) if c.direct}
+        for stmt in stmts[at + 1:]:
+            if id(stmt) not in clips:
+                break
+            moved.append(stmt)
+        if len(moved) == len(stmts) or not all(moves.movable(ctx, s) for s in moved):
+            return None
+        return Fix.unsafe("Move the unscale (and its clip) under the step's condition",
+                          *moves.move_all_before(ctx, moved, body[0]))

@@ -182,7 +182,8 @@ class Monitor:
             if "scale" in cls.__dict__:
                 p.wrap(cls, "scale", "GradScaler.scale", after=self._on_scale)
             if "unscale_" in cls.__dict__:
-                p.wrap(cls, "unscale_", "GradScaler.unscale_", after=self._on_unscale)
+                p.wrap(cls, "unscale_", "GradScaler.unscale_", after=self._on_unscale,
+                       error=self._on_unscale_error)
             if "step" in cls.__dict__:
                 p.wrap(cls, "step", "GradScaler.step", before=self._before_scaler_step,
                        leave=self._leave_scaler_step, after=self._after_scaler_step)
@@ -445,6 +446,9 @@ class Monitor:
         orec = self.opts.get(id(optimizer))
         if orec is not None:
             orec.unscaled_bw = self.bw_count
+
+    def _on_unscale_error(self, _token, exc, scaler, optimizer=None, *args, **kwargs):
+        amp.at_unscale_error(self, self.opts.get(id(optimizer)), exc, frames.user_location())
 
     def _before_scaler_step(self, scaler, optimizer, *args, **kwargs):
         token = (self.in_scaler_step, None)

@@ -1,4 +1,4 @@
-"""OPT501-OPT503: GradScaler's scale / unscale_ / step / update protocol."""
+"""OPT501-OPT503, OPT505: GradScaler's scale / unscale_ / step / update protocol."""
 
 from __future__ import annotations
 
@@ -31,3 +31,12 @@ def at_clip(mon, params, loc) -> None:
             mon.once(rec.owners[0], "OPT503", "gradients were clipped while still scaled by GradScaler: "
                      "call `scaler.unscale_(optimizer)` before clipping", loc)
         return
+
+
+def at_unscale_error(mon, orec, exc, loc) -> None:
+    """OPT505: ``unscale_`` called a second time before ``update()`` (GradScaler raises)."""
+    if isinstance(exc, RuntimeError) and "unscale_() has already been called" in str(exc):
+        label = orec.label if orec is not None else "the optimizer"
+        mon.once(orec, "OPT505", f"`scaler.unscale_({label})` was called a second time before "
+                 "`scaler.update()` (RuntimeError in PyTorch): unscale once per step, under the step's "
+                 "condition", loc)

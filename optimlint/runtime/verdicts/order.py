@@ -92,6 +92,8 @@ def never_stepped(mon) -> None:
             if orec.steps or orec.scaler_calls or not orec.constructed or orec.backwards < 2 \
                     or orec.stepped_elsewhere:
                 continue
+            if orec.unscaled_bw >= 0:
+                continue  # ``scaler.unscale_(opt)`` ran: a step was meant (the run died before it)
             last_bw = orec.last_bw
             where = last_bw.loc if last_bw is not None and last_bw.loc else orec.loc
             mon.nodeid = orec.nodeid
