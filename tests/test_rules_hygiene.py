@@ -654,3 +654,17 @@ def test_opt603_silent_when_train_mode_is_restored_through_an_alias():
                         model(x)
     """
     assert codes_at(src, ["OPT6"]) == []
+
+
+@pytest.mark.parametrize("init", ["running_loss, correct = 0.0, 0", "running_loss = correct = 0.0",
+                                  "[running_loss, correct] = [0.0, 0]"])
+def test_opt601_total_initialised_with_another_counter(init):
+    src = OPT601_LOOP.replace("    running_loss = 0.0\n", f"    {init}\n")
+    assert codes_at(src, ["OPT6"]) == [("OPT601", row(src, "running_loss += loss"))]
+
+
+@pytest.mark.parametrize("init", ["running_loss, correct = zeros()", "running_loss, correct = 0.0, 0\n    "
+                                  "running_loss = model.new_loss_buffer()"])
+def test_opt601_silent_when_the_unpacked_start_is_not_zero(init):
+    src = OPT601_LOOP.replace("    running_loss = 0.0\n", f"    {init}\n")
+    assert codes_at(src, ["OPT6"]) == []

@@ -835,3 +835,55 @@ def test_opt201_configured_scheduler_factory():
     assert codes_at(src, ["OPT2"]) == []  # not configured: an unknown object
     assert codes_at(src, ["OPT2"], scheduler_factories=["mylib.optim.make_scheduler"]) == [
         ("OPT201", row(src, "sched.step()"))]  # configured: a scheduler, OPT205 needs a known class
+
+
+# ------------------------------------------------ a scheduler stepped when it exists
+GUARDED = """\
+import torch
+from torch import nn
+
+
+def train(model, loader, optimizer, scheduler=None, epochs=10):
+    for epoch in range(epochs):
+        if scheduler is not None:
+            scheduler.step()
+        for x, y in loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+train(model, [], optimizer, torch.optim.lr_scheduler.StepLR(optimizer, 10))
+"""
+
+
+def test_opt201_a_scheduler_stepped_whenever_it_exists_counts_as_always():
+    assert codes_at(GUARDED, ["OPT2"]) == [("OPT201", 8)]
+    # ``if scheduler:`` is the same test
+    assert codes_at(GUARDED.replace("if scheduler is not None:", "if scheduler:"), ["OPT2"]) == [("OPT201", 8)]
+
+
+@pytest.mark.parametrize("guard", ["if epoch > 0:", "if scheduler is None:", "if warmup_done:"])
+def test_opt201_silent_under_a_real_condition(guard):
+    src = GUARDED.replace("if scheduler is not None:", guard).replace(
+        "    for epoch in range(epochs):", "    warmup_done = False\n    for epoch in range(epochs):")
+    assert codes_at(src, ["OPT2"]) == []
+
+
+def test_opt201_silent_when_the_guarded_step_follows_the_batch_loop():
+    src = GUARDED.replace("""        if scheduler is not None:
+            scheduler.step()
+        for x, y in loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+""", """        for x, y in loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+""")
+    assert codes_at(src, ["OPT2"]) == []

@@ -162,20 +162,37 @@ class Iteration:
     opaque: list[Event] = field(default_factory=list)
 
     def always(self, ev: Event) -> bool:
-        """Runs on every pass through this iteration: no condition, no nested loop."""
+        """Runs on every pass through this iteration: no condition (but an existence test of
+        its own receiver, ``if scheduler is not None:``), no nested loop."""
         if len(ev.loops) != self.depth + 1:
             return False
-        return not any(b.loop_depth > self.depth for b in ev.branches)
+        return not self.conditions(ev)
 
     def nested(self, ev: Event) -> bool:
         return len(ev.loops) > self.depth + 1
 
     def conditions(self, ev: Event) -> tuple[Branch, ...]:
-        """The branches ``ev`` is under inside this iteration."""
-        return tuple(b for b in ev.branches if b.loop_depth > self.depth)
+        """The branches ``ev`` is under inside this iteration, but those that only test that
+        its receiver exists (``if scheduler is not None: scheduler.step()`` steps the
+        scheduler whenever there is one)."""
+        return tuple(b for b in ev.branches if b.loop_depth > self.depth and not _existence_guard(b, ev))
 
     def of_kind(self, *kinds: EventKind) -> list[Event]:
         return [e for e in self.events if e.kind in kinds]
+
+
+def _existence_guard(branch: Branch, ev: Event) -> bool:
+    """``branch`` is the body of ``if X:`` / ``if X is not None:`` where X is how ``ev``'s own
+    call spells its receiver."""
+    key = ev.own_key
+    if key is None or branch.arm != "body" or not isinstance(branch.node, cst.If):
+        return False
+    test = branch.node.test
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and \
+            isinstance(test.comparisons[0].operator, cst.IsNot) and \
+            isinstance(test.comparisons[0].comparator, cst.Name) and test.comparisons[0].comparator.value == "None":
+        test = test.left
+    return isinstance(test, (cst.Name, cst.Attribute)) and key_of(test) == key
 
 
 def exclusive(a: Event, b: Event) -> bool:

@@ -307,6 +307,19 @@ class HygieneCheck(Check):
         return found
 
 
+def _assigned_pairs(node: cst.Assign):
+    """``(target, value)`` of each name ``node`` assigns: ``a = b = 0`` gives both,
+    ``loss_sum, acc = 0, 0`` pairs the tuple's elements (the whole value when unpaired)."""
+    for t in node.targets:
+        target, value = t.target, node.value
+        if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) and \
+                len(target.elements) == len(value.elements) and \
+                not any(isinstance(e, (cst.StarredElement,)) for e in (*target.elements, *value.elements)):
+            yield from ((a.value, b.value) for a, b in zip(target.elements, value.elements))
+        else:
+            yield target, value
+
+
 class _RunningTotals:
     """OPT601: ``total += loss`` where ``loss`` is backpropagated in the same loop."""
 
@@ -442,6 +455,7 @@ class _RunningTotals:
         loop_end = ctx.end(loop).row
         ok = False
         inside_plain = False
+        last = [0]
 
         class V(cst.CSTVisitor):
             def visit_FunctionDef(self, node) -> bool:
@@ -449,14 +463,16 @@ class _RunningTotals:
 
             def visit_Assign(self, node: cst.Assign) -> None:
                 nonlocal ok, inside_plain
-                if not any(key_of(t.target) == target for t in node.targets):
+                values = [v for t, v in _assigned_pairs(node) if key_of(t) == target]
+                if not values:
                     return
                 row = ctx.start(node).row
-                v = node.value
+                v = values[0]
                 if isinstance(v, cst.BinaryOperation) and key_of(v.left) == target:
                     return  # ``total = total + loss``: accumulates, not a reset
                 if row < loop_start:
-                    ok = ok or _zero_like(ctx, node.value)
+                    if row >= last[0]:  # the latest start before the loop decides
+                        last[0], ok = row, _zero_like(ctx, v)
                 elif row <= loop_end and (not _under_if(ctx, node, loop) or _reset_per_step(ctx, node, loop)):
                     # reset on every pass, or on every (accumulation window's) optimizer step:
                     # the total does not outlive the training step
