@@ -1,0 +1,680 @@
+"""Bug-injecting mutation operators for PyTorch training loops (issue 13's harness).
+
+Each operator takes one file's `FileSites` and yields `Mutant`s: the whole mutated source,
+the rule code that should report it, and the region (rows of the mutant) where that code
+must appear. One mutant carries exactly one injected mistake. Every mutant is re-parsed
+before it is kept; an operator that cannot build a parseable mutant at a site skips it.
+
+Some mutants are *equivalent* (the change is not a bug there, or the mutant is not a
+program anyone would run): the operator still emits them, with `excluded` set to the
+reason, so the runner counts them apart and the report can say why. The reasons are fixed
+strings (`EXCLUSIONS`), one per class, so the table can group them.
+
+Usage: python benchmarks/mutation/mutate.py FILE [--operator NAME] [--show]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from editing import Edit, remove_call_statement  # noqa: E402
+from training_sites import (  # noqa: E402
+    EPOCH_SCHEDULERS, LOOPS, OPTIMIZER_CLASSES, Event, FileSites, Level, Unit, dotted, last_name,
+)
+
+EXCLUSIONS = {
+    "other-clearing": "the loop also clears with `p.grad = None` / `.grad.zero_()`: deleting zero_grad leaves the gradients cleared",
+    "metric-step": "a metric-driven scheduler step (`scheduler.step(val_loss)`) moved away from its metric: the mutant reads a metric that does not exist yet, not an order bug",
+    "reads-moved-name": "the moved statement binds or reads a name the statements it jumps over use: the mutant would not run (NameError), not a realistic bug",
+    "granularity-free": "the scheduler has no fixed granularity (LambdaLR, SequentialLR, LinearLR, ...): stepping it per batch or per epoch can both be intended",
+    "granularity-unknown": "the scheduler's class is not visible in the file (built elsewhere or from a config): whether the move is a bug cannot be told by reading the file",
+    "already-right-place": "the move puts the scheduler where its class wants it (an iteration-period scheduler into the batch loop, an epoch scheduler out of it): the mutant fixes rather than breaks",
+    "frozen-or-trained-elsewhere": "the dropped submodule is frozen or, by its name, trained by another optimizer (teacher, ema, target, discriminator, critic): leaving it out is intended",
+    "sum-under-no-grad": "the running sum is taken under `torch.no_grad()`: the total keeps no graph",
+}
+
+PARAMETERLESS = {"ReLU", "GELU", "SiLU", "Tanh", "Sigmoid", "Dropout", "Dropout2d", "Identity", "MaxPool2d",
+                 "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveAvgPool1d", "Flatten", "Softmax", "LogSoftmax",
+                 "LeakyReLU", "MaxPool1d", "Upsample", "CrossEntropyLoss", "MSELoss", "L1Loss", "BCELoss",
+                 "BCEWithLogitsLoss", "NLLLoss", "Parameter", "tensor", "zeros", "ones", "randn", "Tensor"}
+TRAINED_ELSEWHERE = re.compile(r"teacher|ema|target|disc|critic|momentum|key_enc|frozen|clip_model|vae|text_encoder", re.I)
+
+
+@dataclass
+class Mutant:
+    operator: str
+    code: str
+    unit: str
+    loop_line: int  # the training loop's row in the original (the def's row for a step function)
+    site_line: int  # the mutated statement's row in the original
+    source: str
+    region: tuple[int, int]  # rows of the mutant where `code` is expected
+    original_region: tuple[int, int]  # the same region in the original
+    excluded: str | None = None  # a key of EXCLUSIONS
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+def common(a: Event, b: Event) -> tuple[Level, Level] | None:
+    """The two statements, siblings in one block, that hold `a` and `b`, or None."""
+    for la, lb in zip(a.path, b.path):
+        if la.stmt is lb.stmt:
+            continue
+        return (la, lb) if la.owner is lb.owner else None
+    return None
+
+
+def movable(level: Level) -> bool:
+    return isinstance(level.owner, (cst.IndentedBlock, cst.Module))
+
+
+def holds_only(unit: Unit, level: Level, kinds: set[str]) -> bool:
+    """Whether the statement holds no training event but those of `kinds` (a moved statement
+    must carry one mistake, not a whole step)."""
+    return all(e.kind in kinds for e in unit.events if any(lv.stmt is level.stmt for lv in e.path))
+
+
+def loop_line(sites: FileSites, unit: Unit, event: Event) -> int:
+    loops = unit.training_loops()
+    for level in event.loops:
+        if any(level.stmt is lp.stmt for lp in loops):
+            return sites.line(level.stmt)
+    return sites.line(loops[0].stmt) if loops else unit.start
+
+
+def names_bound(node: cst.CSTNode) -> set[str]:
+    """Plain names a statement binds (assignment and loop targets, `with ... as`, `:=`)."""
+    out: set[str] = set()
+
+    def targets(t: cst.CSTNode) -> None:
+        if isinstance(t, cst.Name):
+            out.add(t.value)
+        elif isinstance(t, (cst.Tuple, cst.List)):
+            for el in t.elements:
+                targets(el.value)
+        elif isinstance(t, cst.StarredElement):
+            targets(t.value)
+
+    class V(cst.CSTVisitor):
+        def visit_AssignTarget(self, n):
+            targets(n.target)
+
+        def visit_AugAssign(self, n):
+            targets(n.target)
+
+        def visit_AnnAssign(self, n):
+            targets(n.target)
+
+        def visit_For(self, n):
+            targets(n.target)
+
+        def visit_AsName(self, n):
+            targets(n.name)
+
+        def visit_NamedExpr(self, n):
+            targets(n.target)
+
+    node.visit(V())
+    return out
+
+
+def names_read(node: cst.CSTNode) -> set[str]:
+    return {n.value for n in _names(node)}
+
+
+def _names(node: cst.CSTNode) -> list[cst.Name]:
+    found: list[cst.Name] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Name(self, n):
+            found.append(n)
+
+        def visit_Attribute(self, n):
+            n.value.visit(self)
+            return False
+
+    node.visit(V())
+    return found
+
+
+def between(a: Level, b: Level) -> list[cst.CSTNode]:
+    """Statements of the block strictly between two siblings, in either order."""
+    body = a.owner.body
+    lo, hi = sorted((a.index, b.index))
+    return list(body[lo + 1:hi])
+
+
+class Builder:
+    """Collects one file's mutants, re-parsing each."""
+
+    def __init__(self, sites: FileSites):
+        self.sites = sites
+        self.mutants: list[Mutant] = []
+        self.total_lines = len(sites.source.splitlines())
+
+    def add(self, operator: str, code: str, unit: Unit, event_line: int, loop: int, edit: Edit,
+            excluded: str | None = None, region: tuple[int, int] | None = None) -> None:
+        try:
+            text = edit.apply(self.sites.module)
+            cst.parse_module(text)
+        except Exception:  # a mutant that does not parse is never kept
+            return
+        if text == self.sites.source:
+            return
+        start, end = region or (unit.start, unit.end)
+        delta = len(text.splitlines()) - self.total_lines
+        self.mutants.append(Mutant(operator, code, unit.qualname, loop, event_line, text,
+                                   (start, end + delta), (start, end), excluded))
+
+
+def training_units(sites: FileSites) -> list[Unit]:
+    return [u for u in sites.units if u.is_training]
+
+
+# -- the operators -----------------------------------------------------------------------
+
+def delete_clear(b: Builder, unit: Unit) -> None:
+    """OPT101: delete every `zero_grad()` of the training unit."""
+    clears = unit.of("clear")
+    if not clears:
+        return
+    edit = Edit()
+    if not all(remove_call_statement(edit, e.path[-1], e.call) for e in clears):
+        return
+    text = b.sites.module.code_for_node(unit.node)
+    other = re.search(r"\.grad\s*=\s*None|\.grad(\.data)?\.zero_\(\)", text)
+    b.add("delete-clear", "OPT101", unit, clears[0].line, loop_line(b.sites, unit, clears[0]), edit,
+          "other-clearing" if other else None)
+
+
+def swap_scheduler_optimizer(b: Builder, unit: Unit) -> None:
+    """OPT201: move the scheduler step before the optimizer step it follows (in the same
+    block, or before the batch loop that holds the optimizer step)."""
+    for sched in unit.of("sched"):
+        pairs = [(common(step, sched), step) for step in unit.of("step")]
+        pairs = [(p, s) for p, s in pairs if p and p[0].index < p[1].index and movable(p[1])
+                 and holds_only(unit, p[1], {"sched"})]
+        if not pairs:
+            continue
+        (step_level, sched_level), step = max(pairs, key=lambda ps: ps[0][0].index)
+        excluded = None
+        if sched.call.args:
+            excluded = "metric-step"
+        elif names_bound(sched_level.stmt) & set().union(*(names_read(s) for s in [step_level.stmt, *between(step_level, sched_level)])):
+            excluded = "reads-moved-name"
+        b.add("swap-scheduler-optimizer", "OPT201", unit, sched.line, loop_line(b.sites, unit, step),
+              Edit().move_before(sched_level, step_level), excluded)
+
+
+def clip_after_step(b: Builder, unit: Unit) -> None:
+    """OPT105: move the clip to just after the optimizer step."""
+    for clip in unit.of("clip"):
+        for step in unit.of("step"):
+            pair = common(clip, step)
+            if not pair or pair[0].index > pair[1].index or not movable(pair[0]) or not holds_only(unit, pair[0], {"clip", "unscale"}):
+                continue
+            clip_level, step_level = pair
+            jumped = [*between(clip_level, step_level), step_level.stmt]
+            excluded = "reads-moved-name" if names_bound(clip_level.stmt) & set().union(*(names_read(s) for s in jumped)) else None
+            b.add("clip-after-step", "OPT105", unit, clip.line, loop_line(b.sites, unit, clip),
+                  Edit().move_after(clip_level, step_level), excluded)
+            break
+
+
+def clip_before_backward(b: Builder, unit: Unit) -> None:
+    """OPT105: move the clip to just before the backward."""
+    for clip in unit.of("clip"):
+        for backward in unit.of("backward"):
+            pair = common(backward, clip)
+            if not pair or pair[0].index > pair[1].index or not movable(pair[1]) or not holds_only(unit, pair[1], {"clip", "unscale"}):
+                continue
+            backward_level, clip_level = pair
+            jumped = [backward_level.stmt, *between(backward_level, clip_level)]
+            excluded = "reads-moved-name" if names_read(clip_level.stmt) & set().union(*(names_bound(s) for s in jumped)) else None
+            b.add("clip-before-backward", "OPT105", unit, clip.line, loop_line(b.sites, unit, clip),
+                  Edit().move_before(clip_level, backward_level), excluded)
+            break
+
+
+def drop_unscale(b: Builder, unit: Unit) -> None:
+    """OPT503: delete `scaler.unscale_(opt)` that precedes a clip."""
+    for unscale in unit.of("unscale"):
+        if not any((p := common(unscale, clip)) and p[0].index < p[1].index for clip in unit.of("clip")):
+            continue
+        edit = Edit()
+        if remove_call_statement(edit, unscale.path[-1], unscale.call):
+            b.add("drop-unscale", "OPT503", unit, unscale.line, loop_line(b.sites, unit, unscale), edit)
+
+
+def _window_condition(test: cst.CSTNode, module: cst.Module) -> bool:
+    text = module.code_for_node(test)
+    return bool(re.search(r"%|sync_gradients|accum", text)) and not re.search(r"log|print|save|eval|val", text, re.I)
+
+
+def clear_inside_window(b: Builder, unit: Unit) -> None:
+    """OPT106: move the clear that follows a windowed step to the top of the micro-batch
+    loop, so it runs on every micro-batch."""
+    module = b.sites.module
+    for clear in unit.of("clear"):
+        for step in unit.of("step"):
+            pair = common(step, clear)
+            if not pair or pair[0].index > pair[1].index:
+                continue
+            depth = next(i for i, lv in enumerate(step.path) if lv.stmt is pair[0].stmt)
+            # (a) step and clear under an accumulation condition, in a loop
+            guards = [i for i, lv in enumerate(step.path[:depth])
+                      if isinstance(lv.stmt, cst.If) and _window_condition(lv.stmt.test, module)]
+            loops = [lv for lv in step.path[:depth] if isinstance(lv.stmt, LOOPS)]
+            target = None
+            if guards and loops:
+                target = loops[-1].stmt.body
+            # (b) a step after an inner loop of backward passes: clear inside that loop
+            else:
+                for sibling in pair[0].owner.body[:pair[0].index]:
+                    if isinstance(sibling, LOOPS) and any(any(lv.stmt is sibling for lv in bw.path) for bw in unit.of("backward")):
+                        target = sibling.body
+            if target is None or not isinstance(target, cst.IndentedBlock):
+                continue
+            clear_level = clear.path[-1]
+            if not isinstance(clear_level.stmt, cst.SimpleStatementLine) or len(clear_level.stmt.body) != 1:
+                continue
+            edit = Edit().remove(clear_level).insert_first(target, clear_level.stmt)
+            b.add("clear-inside-window", "OPT106", unit, clear.line, loop_line(b.sites, unit, clear), edit)
+            return
+
+
+def epoch_scheduler_into_batch(b: Builder, unit: Unit) -> None:
+    """OPT202: move a scheduler stepped after the batch loop into it, after the step."""
+    for sched in unit.of("sched"):
+        for step in unit.of("step"):
+            pair = common(step, sched)
+            if not pair or pair[0].index > pair[1].index or not movable(pair[1]) or not holds_only(unit, pair[1], {"sched"}):
+                continue
+            depth = next(i for i, lv in enumerate(step.path) if lv.stmt is pair[0].stmt)
+            inner = [i for i in range(depth, len(step.path)) if isinstance(step.path[i].stmt, LOOPS)]
+            if not inner or not any(isinstance(lv.stmt, LOOPS) for lv in sched.path):
+                continue
+            anchor = step.path[inner[0] + 1]  # the statement of the batch loop's body holding the step
+            granularity, _ = b.sites.scheduler_granularity(sched.receiver)
+            excluded = _granularity_exclusion(granularity, "epoch", sched)
+            b.add("epoch-scheduler-into-batch", "OPT202", unit, sched.line, loop_line(b.sites, unit, step),
+                  Edit().remove(pair[1]).insert_after(anchor, pair[1].stmt), excluded)
+            break
+
+
+def batch_scheduler_out_of_batch(b: Builder, unit: Unit) -> None:
+    """OPT203: move a scheduler stepped in the batch loop (after the step) out of it, to
+    just after that loop."""
+    for sched in unit.of("sched"):
+        for step in unit.of("step"):
+            pair = common(step, sched)
+            if not pair or pair[0].index > pair[1].index or not movable(pair[1]) or not holds_only(unit, pair[1], {"sched"}):
+                continue
+            if not sched.loops or not step.loops or sched.loops[-1].stmt is not step.loops[-1].stmt:
+                continue  # the scheduler is not in the loop that steps the optimizer
+            batch_loop = sched.loops[-1]
+            if not movable(batch_loop):
+                continue
+            granularity, _ = b.sites.scheduler_granularity(sched.receiver)
+            excluded = _granularity_exclusion(granularity, "batch", sched)
+            b.add("batch-scheduler-out-of-batch", "OPT203", unit, sched.line, loop_line(b.sites, unit, step),
+                  Edit().remove(pair[1]).insert_after(batch_loop, pair[1].stmt), excluded)
+            break
+
+
+def _granularity_exclusion(granularity: str, wanted: str, sched: Event) -> str | None:
+    if sched.call.args:
+        return "metric-step"
+    if granularity in {"unknown", "ambiguous"}:
+        return "granularity-unknown"
+    if granularity == "free":
+        return "granularity-free"
+    return None if granularity == wanted else "already-right-place"
+
+
+def _torch_optimizer_call(sites: FileSites, call: cst.Call) -> bool:
+    """A construction that resolves to torch.optim by reading the file's imports."""
+    func = dotted(call.func) or ""
+    parts = func.split(".")
+    if parts[-1] not in OPTIMIZER_CLASSES - {"Adafactor", "Muon"}:
+        return False
+    src = sites.source
+    if len(parts) >= 2 and parts[-2] == "optim":
+        return "torch" in src
+    if len(parts) == 1:
+        return bool(re.search(rf"from torch\.optim import[^\n]*\b{parts[0]}\b|from torch\.optim import \(", src))
+    return bool(re.search(rf"import torch\.optim as {re.escape(parts[-2])}\b", src))
+
+
+def _construction_region(sites: FileSites, path: list) -> tuple[int, int]:
+    stmt = path[-1].stmt
+    return sites.line(stmt), sites.end_line(stmt)
+
+
+def _unit_of(sites: FileSites, call: cst.Call) -> Unit:
+    line = sites.line(call)
+    inner = [u for u in sites.units if u.start <= line <= u.end]
+    return max(inner, key=lambda u: u.start)
+
+
+def adam_weight_decay(b: Builder, call: cst.Call, path: list) -> None:
+    """OPT302: an Adam-family construction becomes `torch.optim.Adam(..., weight_decay=0.05)`
+    (the AdamW recipe's value, with Adam's coupled decay)."""
+    sites = b.sites
+    if (last_name(call.func) or "") not in {"Adam", "AdamW"} or not sites.imports_torch:
+        return
+    def make(node: cst.Call) -> cst.Call:
+        args = [a for a in node.args if not (a.keyword and a.keyword.value == "weight_decay")]
+        args = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in args]
+        args.append(cst.Arg(cst.Float("0.05"), keyword=cst.Name("weight_decay"), equal=TIGHT))
+        return node.with_changes(func=cst.parse_expression("torch.optim.Adam"), args=args)
+    unit = _unit_of(sites, call)
+    b.add("adam-weight-decay", "OPT302", unit, sites.line(call), sites.line(call),
+          Edit().replace(call, make), region=_construction_region(sites, path))
+
+
+KERAS = {"lr": "learning_rate", "eps": "epsilon"}
+TIGHT = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
+
+
+def keras_kwargs(b: Builder, call: cst.Call, path: list) -> None:
+    """OPT301: torch keywords renamed to Keras's (`learning_rate`, `epsilon`, `beta_1`/`beta_2`,
+    `rho` for RMSprop), or Keras's `epsilon=1e-07` added when none is there to rename."""
+    sites = b.sites
+    if not _torch_optimizer_call(sites, call):
+        return
+    cls = (last_name(call.func) or "")
+    def make(node: cst.Call) -> cst.Call:
+        out, renamed = [], False
+        for a in node.args:
+            key = a.keyword.value if a.keyword else None
+            if key in KERAS:
+                out.append(a.with_changes(keyword=cst.Name(KERAS[key]))); renamed = True
+            elif key == "alpha" and cls == "RMSprop":
+                out.append(a.with_changes(keyword=cst.Name("rho"))); renamed = True
+            elif key == "betas" and isinstance(a.value, cst.Tuple) and len(a.value.elements) == 2:
+                b1, b2 = (e.value for e in a.value.elements)
+                out.append(cst.Arg(b1, keyword=cst.Name("beta_1"), equal=TIGHT))
+                out.append(a.with_changes(value=b2, keyword=cst.Name("beta_2"))); renamed = True
+            else:
+                out.append(a)
+        if not renamed:
+            out = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in out]
+            out.append(cst.Arg(cst.Float("1e-07"), keyword=cst.Name("epsilon"), equal=TIGHT))
+        return node.with_changes(args=out)
+    unit = _unit_of(sites, call)
+    b.add("keras-kwargs", "OPT301", unit, sites.line(call), sites.line(call),
+          Edit().replace(call, make), region=_construction_region(sites, path))
+
+
+def drop_group_submodule(b: Builder, call: cst.Call, path: list) -> None:
+    """OPT401: leave one submodule of the model out of the optimizer's groups — drop the
+    last group of a `[{"params": model.a.parameters()}, ...]` split, or split
+    `model.parameters()` over the submodules its class (defined in the file) builds."""
+    sites = b.sites
+    if not call.args or call.args[0].keyword:
+        return
+    first = call.args[0].value
+    unit = _unit_of(sites, call)
+    region = _construction_region(sites, path)
+    # at least two groups must remain: one group is a single-module optimizer (linear
+    # probing), which OPT401 leaves alone by design
+    if isinstance(first, cst.List) and len(first.elements) >= 3:
+        subs = []
+        for el in first.elements:
+            if not isinstance(el.value, cst.Dict):
+                return
+            params = next((e.value for e in el.value.elements if isinstance(e, cst.DictElement)
+                           and isinstance(e.key, cst.SimpleString) and e.key.evaluated_value == "params"), None)
+            name = dotted(params.func.value) if isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute) \
+                and params.func.attr.value == "parameters" else None
+            if not name or "." not in name:
+                return
+            subs.append(name)
+        if len({s.rsplit(".", 1)[0] for s in subs}) != 1:
+            return
+        dropped = subs[-1].rsplit(".", 1)[-1]
+        def make(node: cst.Call) -> cst.Call:
+            elements = list(node.args[0].value.elements[:-1])
+            elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            return node.with_changes(args=[node.args[0].with_changes(value=node.args[0].value.with_changes(elements=elements)), *node.args[1:]])
+        b.add("drop-group-submodule", "OPT401", unit, sites.line(call), sites.line(call), Edit().replace(call, make),
+              _frozen(sites, dropped), region)
+        return
+    if not (isinstance(first, cst.Call) and isinstance(first.func, cst.Attribute) and first.func.attr.value == "parameters"
+            and isinstance(first.func.value, cst.Name) and not first.args):
+        return
+    model = first.func.value.value
+    classes = [last_name(c.func) for c in sites.assigned_calls.get(model, [])]
+    if len(classes) != 1 or classes[0] not in sites.classes:
+        return
+    subs = _submodules(sites.classes[classes[0]])
+    if len(subs) < 3:
+        return
+    kept, dropped = subs[:-1], subs[-1]
+    groups = ", ".join(f'{{"params": {model}.{s}.parameters()}}' for s in kept)
+    new_arg = cst.parse_expression(f"[{groups}]")
+    def make(node: cst.Call) -> cst.Call:
+        return node.with_changes(args=[node.args[0].with_changes(value=new_arg), *node.args[1:]])
+    b.add("drop-group-submodule", "OPT401", unit, sites.line(call), sites.line(call), Edit().replace(call, make),
+          _frozen(sites, dropped), region)
+
+
+def _submodules(cls: cst.ClassDef) -> list[str]:
+    init = next((s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
+    if init is None:
+        return []
+    subs: list[str] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if not isinstance(node.value, cst.Call) or len(node.targets) != 1:
+                return
+            target = node.targets[0].target
+            name = last_name(node.value.func) or ""
+            if (isinstance(target, cst.Attribute) and dotted(target.value) == "self" and name[:1].isupper()
+                    and name not in PARAMETERLESS and target.attr.value not in subs):
+                subs.append(target.attr.value)
+
+    init.visit(V())
+    return subs
+
+
+def _frozen(sites: FileSites, sub: str) -> str | None:
+    if TRAINED_ELSEWHERE.search(sub) or re.search(rf"\b{re.escape(sub)}\b[^\n]*requires_grad", sites.source):
+        return "frozen-or-trained-elsewhere"
+    return None
+
+
+DETACHED = re.compile(r"^(?P<n>\w+)(\.detach\(\))?(\.cpu\(\))?(\.data)?\.item\(\)$|^(?P<m>\w+)\.(detach\(\)|data)$|^float\((?P<f>\w+)\)$")
+
+
+def loss_without_item(b: Builder, unit: Unit) -> None:
+    """OPT601: `total += loss.item()` of a backpropagated loss becomes `total += loss`."""
+    module = b.sites.module
+    backed = {n for e in unit.of("backward") for n in names_read(e.call) | (
+        {dotted(e.call.func.value)} if isinstance(e.call.func, cst.Attribute) else set())}
+    done: set[int] = set()
+
+    class V(cst.CSTVisitor):
+        def __init__(self):
+            self.no_grad = 0
+
+        def visit_With(self, node):
+            if re.search(r"no_grad|inference_mode", module.code_for_node(node.items[0])):
+                self.no_grad += 1
+
+        def leave_With(self, node):
+            if re.search(r"no_grad|inference_mode", module.code_for_node(node.items[0])):
+                self.no_grad -= 1
+
+        def visit_FunctionDef(self, node):
+            return node is unit.node
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            if not isinstance(node.operator, cst.AddAssign) or id(node) in done:
+                return
+            hits = []
+
+            class Find(cst.CSTVisitor):
+                def visit_Call(self, c):
+                    m = DETACHED.match(module.code_for_node(c))
+                    if m and (m.group("n") or m.group("f")) in backed:
+                        hits.append((c, m.group("n") or m.group("f")))
+                        return False
+
+                def visit_Attribute(self, a):
+                    m = DETACHED.match(module.code_for_node(a))
+                    if m and m.group("m") in backed:
+                        hits.append((a, m.group("m")))
+                        return False
+
+            node.value.visit(Find())
+            if not hits:
+                return
+            done.add(id(node))
+            target, name = hits[0]
+            edit = Edit().replace(target, lambda _n, name=name: cst.Name(name))
+            line = b.sites.line(node)
+            b.add("loss-without-item", "OPT601", unit, line, _loop_at(b.sites, unit, line), edit,
+                  "sum-under-no-grad" if self.no_grad else None)
+
+    unit.node.visit(V()) if isinstance(unit.node, cst.FunctionDef) else _visit_module_body(unit.node, V())
+
+
+def _visit_module_body(module: cst.Module, visitor: cst.CSTVisitor) -> None:
+    for stmt in module.body:
+        if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            stmt.visit(visitor)
+
+
+def _loop_at(sites: FileSites, unit: Unit, line: int) -> int:
+    for loop in unit.training_loops():
+        if sites.line(loop.stmt) <= line <= sites.end_line(loop.stmt):
+            return sites.line(loop.stmt)
+    return unit.start
+
+
+def backward_in_no_grad(b: Builder, unit: Unit) -> None:
+    """OPT602: run the loss's computation and its backward under `torch.no_grad()` (the
+    statements from the last one binding the loss through the backward). Wrapping the
+    backward alone is no bug: a graph built outside `no_grad` backpropagates inside it."""
+    if not b.sites.imports_torch:
+        return
+    for backward in unit.of("backward"):
+        level = backward.path[-1]
+        if not isinstance(level.stmt, cst.SimpleStatementLine) or not movable(level):
+            continue
+        loss = _loss_name(backward.call)
+        body = level.owner.body
+        start = next((i for i in range(level.index - 1, -1, -1) if loss in names_bound(body[i])), None)
+        if start is None:
+            continue
+        stmts = list(body[start:level.index + 1])
+        wrapped = cst.With(items=[cst.WithItem(cst.parse_expression("torch.no_grad()"))],
+                           body=cst.IndentedBlock([stmts[0].with_changes(leading_lines=[]), *stmts[1:]]),
+                           leading_lines=stmts[0].leading_lines)
+        edit = Edit()
+        for i in range(start, level.index + 1):
+            edit.remove(Level(level.owner, i, body[i]))
+        edit.insert_before(Level(level.owner, start, body[start]), wrapped)
+        b.add("backward-in-no-grad", "OPT602", unit, backward.line, loop_line(b.sites, unit, backward), edit)
+        return
+
+
+def _loss_name(call: cst.Call) -> str | None:
+    """The name holding the loss a backward call differentiates."""
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "backward" and not call.args:
+        inner = func.value
+        if isinstance(inner, cst.Call) and inner.args:  # scaler.scale(loss).backward()
+            inner = inner.args[0].value
+        name = dotted(inner)
+        return name.split(".")[0] if name else None
+    if call.args:  # accelerator.backward(loss), self.manual_backward(loss)
+        name = dotted(call.args[0].value)
+        return name.split(".")[0] if name else None
+    return None
+
+
+def scaler_step_without_update(b: Builder, unit: Unit) -> None:
+    """OPT502: delete `scaler.update()` from a unit that calls `scaler.step(opt)`."""
+    updates = unit.of("update")
+    scaled_steps = [e for e in unit.of("step") if isinstance(e.call.func, cst.Attribute)
+                    and "scaler" in (dotted(e.call.func.value) or "").lower()]
+    if not updates or not scaled_steps:
+        return
+    edit = Edit()
+    if all(remove_call_statement(edit, e.path[-1], e.call) for e in updates):
+        b.add("scaler-step-without-update", "OPT502", unit, updates[0].line,
+              loop_line(b.sites, unit, updates[0]), edit)
+
+
+UNIT_OPERATORS = [
+    delete_clear, swap_scheduler_optimizer, clip_after_step, clip_before_backward, drop_unscale,
+    clear_inside_window, epoch_scheduler_into_batch, batch_scheduler_out_of_batch, loss_without_item,
+    backward_in_no_grad, scaler_step_without_update,
+]
+CONSTRUCTION_OPERATORS = [adam_weight_decay, keras_kwargs, drop_group_submodule]
+OPERATORS = {
+    "delete-clear": "OPT101", "swap-scheduler-optimizer": "OPT201", "clip-after-step": "OPT105",
+    "clip-before-backward": "OPT105", "drop-unscale": "OPT503", "clear-inside-window": "OPT106",
+    "epoch-scheduler-into-batch": "OPT202", "batch-scheduler-out-of-batch": "OPT203",
+    "adam-weight-decay": "OPT302", "keras-kwargs": "OPT301", "drop-group-submodule": "OPT401",
+    "loss-without-item": "OPT601", "backward-in-no-grad": "OPT602", "scaler-step-without-update": "OPT502",
+}
+
+
+def mutants_of(source: str) -> tuple[list[Mutant], FileSites]:
+    """Every mutant of one file (training units only; constructions anywhere in a file that
+    has a training unit)."""
+    sites = FileSites(source)
+    builder = Builder(sites)
+    units = training_units(sites)
+    for unit in units:
+        for operator in UNIT_OPERATORS:
+            operator(builder, unit)
+    if units:
+        seen: set[int] = set()
+        for call, path in sites.constructions:
+            if id(call) in seen or not path:
+                continue
+            seen.add(id(call))
+            for operator in CONSTRUCTION_OPERATORS:
+                operator(builder, call, path)
+    return builder.mutants, sites
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file")
+    parser.add_argument("--operator")
+    parser.add_argument("--show", action="store_true", help="print each mutant's diff")
+    args = parser.parse_args(argv)
+    import difflib
+
+    source = Path(args.file).read_text(encoding="utf-8")
+    mutants, sites = mutants_of(source)
+    for u in training_units(sites):
+        print(f"training unit {u.qualname} (rows {u.start}-{u.end}), loops at "
+              f"{[sites.line(lp.stmt) for lp in u.training_loops()] or 'none (step function)'}")
+    for m in mutants:
+        if args.operator and m.operator != args.operator:
+            continue
+        print(f"{m.operator} -> {m.code} at row {m.site_line} in {m.unit}, region {m.region}"
+              + (f" [excluded: {m.excluded}]" if m.excluded else ""))
+        if args.show:
+            sys.stdout.writelines(difflib.unified_diff(source.splitlines(True), m.source.splitlines(True), n=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""The mutation harness (benchmarks/mutation/) on a synthetic corpus of our own.
+
+CI cannot fetch the real corpus, so the harness is exercised here on two small training
+files written for it (tests/mutation_corpus/): the mutator must build exactly the mutants
+below, each one parseable and carrying its mistake; the runner must lint them with the real
+optimlint CLI and count caught, missed and excluded mutants exactly; the corpus script must
+recreate files from a git mirror.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "mutation_corpus"
+sys.path.insert(0, str(ROOT / "benchmarks" / "mutation"))
+
+import fetch_corpus  # noqa: E402
+import mutate  # noqa: E402
+import run as harness  # noqa: E402
+
+VISION = CORPUS / "acme+vision" / "train_classifier.py"
+SPEECH = CORPUS / "acme+speech" / "amp_accum.py"
+
+# (operator, expected code, original row of the mutated statement, unit, exclusion)
+VISION_MUTANTS = [
+    ("delete-clear", "OPT101", 26, "fit", None),
+    ("swap-scheduler-optimizer", "OPT201", 31, "fit", None),
+    ("clip-after-step", "OPT105", 29, "fit", None),
+    ("clip-before-backward", "OPT105", 29, "fit", None),
+    ("batch-scheduler-out-of-batch", "OPT203", 31, "fit", None),
+    ("loss-without-item", "OPT601", 32, "fit", None),
+    ("backward-in-no-grad", "OPT602", 28, "fit", None),
+    ("adam-weight-decay", "OPT302", 21, "fit", None),
+    ("keras-kwargs", "OPT301", 21, "fit", None),
+    ("drop-group-submodule", "OPT401", 21, "fit", None),
+]
+SPEECH_MUTANTS = [
+    ("delete-clear", "OPT101", 19, "train", None),
+    ("swap-scheduler-optimizer", "OPT201", 20, "train", None),
+    ("clear-inside-window", "OPT106", 19, "train", None),
+    ("epoch-scheduler-into-batch", "OPT202", 20, "train", None),
+    ("backward-in-no-grad", "OPT602", 15, "train", None),
+    ("scaler-step-without-update", "OPT502", 18, "train", None),
+    ("swap-scheduler-optimizer", "OPT201", 38, "finetune", "metric-step"),
+    ("clip-after-step", "OPT105", 34, "finetune", None),
+    ("clip-before-backward", "OPT105", 34, "finetune", None),
+    ("drop-unscale", "OPT503", 33, "finetune", None),
+    ("epoch-scheduler-into-batch", "OPT202", 38, "finetune", "metric-step"),
+    ("backward-in-no-grad", "OPT602", 32, "finetune", None),
+    ("scaler-step-without-update", "OPT502", 36, "finetune", None),
+    ("keras-kwargs", "OPT301", 8, "train", None),
+    ("keras-kwargs", "OPT301", 24, "finetune", None),
+]
+
+
+def summary(mutants):
+    return [(m.operator, m.code, m.site_line, m.unit, m.excluded) for m in mutants]
+
+
+@pytest.mark.parametrize("path, expected", [(VISION, VISION_MUTANTS), (SPEECH, SPEECH_MUTANTS)])
+def test_mutator_builds_exactly_these_mutants(path, expected):
+    mutants, _ = mutate.mutants_of(path.read_text())
+    assert summary(mutants) == expected
+    for m in mutants:
+        cst.parse_module(m.source)  # every mutant parses
+        assert m.code == mutate.OPERATORS[m.operator]
+
+
+def test_each_mutant_carries_its_mistake():
+    source = VISION.read_text()
+    by_op = {m.operator: m.source for m in mutate.mutants_of(source)[0]}
+    assert "optimizer.zero_grad()" not in by_op["delete-clear"]
+    assert "running += loss\n" in by_op["loss-without-item"]
+    assert "torch.optim.Adam(model.parameters(), lr=3e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.05)" in by_op["adam-weight-decay"]
+    assert "learning_rate=3e-4, beta_1=0.9, beta_2=0.95, epsilon=1e-8" in by_op["keras-kwargs"]
+    assert '[{"params": model.stem.parameters()}, {"params": model.neck.parameters()}]' in by_op["drop-group-submodule"]
+    swapped = by_op["swap-scheduler-optimizer"]
+    assert swapped.index("scheduler.step()") < swapped.index("optimizer.step()")
+    assert "        scheduler.step()\n        print(epoch" in by_op["batch-scheduler-out-of-batch"]
+    wrapped = by_op["backward-in-no-grad"]
+    assert "with torch.no_grad():\n                loss = nn.functional.cross_entropy" in wrapped
+
+
+def test_runner_counts_every_operator_exactly():
+    manifest = fetch_corpus.read_manifest(CORPUS / "manifest.tsv")
+    outcomes, originals, corpus = harness.run(manifest, CORPUS, jobs=2)
+    table = harness.per_operator(outcomes)
+    counts = {op: (r["mutants"], r["excluded"], r["caught"], r["missed"]) for op, r in table.items()}
+    assert counts == {
+        "delete-clear": (2, 0, 2, 0),
+        "swap-scheduler-optimizer": (3, 1, 2, 0),
+        "clip-after-step": (2, 0, 2, 0),
+        "clip-before-backward": (2, 0, 2, 0),
+        "drop-unscale": (1, 0, 1, 0),
+        "clear-inside-window": (1, 0, 1, 0),
+        "epoch-scheduler-into-batch": (2, 1, 1, 0),
+        "batch-scheduler-out-of-batch": (1, 0, 1, 0),
+        "adam-weight-decay": (1, 0, 1, 0),
+        "keras-kwargs": (3, 0, 3, 0),
+        "drop-group-submodule": (1, 0, 1, 0),
+        "loss-without-item": (1, 0, 1, 0),
+        "backward-in-no-grad": (3, 0, 3, 0),
+        "scaler-step-without-update": (2, 0, 2, 0),
+    }
+    assert originals == []  # the synthetic originals are correct training code
+    assert corpus == {"repositories": 2, "files": 2, "loops": 3, "lines": 72, "mutants": 25}
+    text = harness.markdown(table, corpus, originals, "Synthetic run.")
+    assert "| delete-clear | OPT101 | 2 | 0 | 2 | 0 | 100% |" in text
+    assert "| **all** | | 25 | 2 | 23 | 0 | 100% |" in text
+    assert "- 2 × `metric-step`: " in text
+    assert "Corpus: 3 training loops in 2 files (72 lines) from 2 repositories; 25 mutants." in text
+
+
+def test_a_silent_rule_counts_as_missed():
+    manifest = [r for r in fetch_corpus.read_manifest(CORPUS / "manifest.tsv") if r["repo"] == "acme/vision"]
+    outcomes, _, _ = harness.run(manifest, CORPUS, jobs=2, extra=("--ignore", "OPT6,OPT3"))
+    table = harness.per_operator(outcomes)
+    assert {op: (r["caught"], r["missed"]) for op, r in table.items() if r["mutants"]} == {
+        "delete-clear": (1, 0), "swap-scheduler-optimizer": (1, 0), "clip-after-step": (1, 0),
+        "clip-before-backward": (1, 0), "batch-scheduler-out-of-batch": (1, 0), "drop-group-submodule": (1, 0),
+        "loss-without-item": (0, 1), "backward-in-no-grad": (0, 1), "adam-weight-decay": (0, 1), "keras-kwargs": (0, 1),
+    }
+    assert table["loss-without-item"]["rate"] == 0.0
+
+
+def test_readme_section_is_replaced_in_place(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## Mutation recall\n\nold table\n\n## Later section\n\nkept\n")
+    harness.write_readme("## Mutation recall\n\nnew table\n", readme)
+    assert readme.read_text() == "# Benchmarks\n\n## Mutation recall\n\nnew table\n\n## Later section\n\nkept\n"
+
+
+def test_corpus_is_recreated_from_a_mirror(tmp_path):
+    work = tmp_path / "src"
+    work.mkdir()
+    (work / "train.py").write_text(SPEECH.read_text())
+    (work / "notes.txt").write_text("not Python\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q", str(work)], check=True)
+    subprocess.run([*git, "-C", str(work), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(work), "commit", "-q", "-m", "x"], check=True)
+    mirrors = tmp_path / "mirrors"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(work), str(mirrors / "acme+speech" / "repo")], check=True)
+    commit = fetch_corpus.head_commit(mirrors, "acme/speech")
+    target, written, missing = fetch_corpus.extract("acme/speech", commit, tmp_path / "corpus", mirrors)
+    assert (written, missing) == (1, 0)
+    assert (target / "train.py").read_text() == SPEECH.read_text()
+    assert not (target / "notes.txt").exists()
+    assert fetch_corpus.extract("acme/speech", commit, tmp_path / "corpus", mirrors)[1:] == (0, 0)  # left alone
