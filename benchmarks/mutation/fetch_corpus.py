@@ -38,7 +38,9 @@ def read_manifest(path: Path = MANIFEST) -> list[dict[str, str]]:
 
 
 def git_dir(mirrors: Path, repo: str) -> Path:
-    return mirrors / repo.replace("/", "+") / "repo"
+    """The mirror's git directory (some snapshots are clones with a work tree: repo/.git)."""
+    base = mirrors / repo.replace("/", "+") / "repo"
+    return base / ".git" if (base / ".git").is_dir() else base
 
 
 def head_commit(mirrors: Path, repo: str) -> str:
