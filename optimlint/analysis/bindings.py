@@ -184,6 +184,7 @@ class Bindings:
     def build(cls, ctx: "FileContext") -> "Bindings":
         b = cls(ctx)
         _walk.visit(ctx.module, _Collector(b))
+        _bind_from_callers(b)
         return b
 
     # -- lookup --------------------------------------------------------------
@@ -434,3 +435,137 @@ class _Collector(cst.CSTVisitor):
         if qn in _ACCELERATOR_QUALNAMES:
             return Binding(ACCELERATOR, name, qn.rsplit(".", 1)[-1], node=value, call=value)
         return None
+
+
+# -- parameters bound by their callers -------------------------------------------------
+_FOLLOWED = (OPTIMIZER, SCHEDULER, SCALER)
+
+
+class _CallSites(cst.CSTVisitor):
+    """Every call of a function, method or class of this file: ``(callee, call, caller)``."""
+
+    def __init__(self, b: Bindings) -> None:
+        self.b = b
+        self.stack: list[cst.CSTNode] = []
+        self.functions: dict[str, cst.FunctionDef] = {}
+        self.inits: dict[str, cst.FunctionDef] = {}
+        for stmt in b.ctx.module.body:
+            if isinstance(stmt, cst.FunctionDef):
+                self.functions[stmt.name.value] = stmt
+            elif isinstance(stmt, cst.ClassDef):
+                init = next((m for m in getattr(stmt.body, "body", ()) if isinstance(m, cst.FunctionDef)
+                             and m.name.value == "__init__"), None)
+                if init is not None:
+                    self.inits[stmt.name.value] = init
+        self.sites: dict[cst.FunctionDef, list[tuple[cst.Call, cst.CSTNode | None, int]]] = {}
+        self.referenced: set[cst.FunctionDef] = set()  # named other than in a call: passed around
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stack.append(node)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stack.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        f = node.func
+        caller = self.stack[-1] if self.stack else None
+        callee, skip = None, 0
+        if isinstance(f, cst.Name):
+            callee = self.functions.get(f.value)
+            if callee is None and f.value in self.inits:
+                callee, skip = self.inits[f.value], 1
+        elif isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" and \
+                caller is not None:
+            klass = self.b.class_of.get(caller)
+            if klass is not None:
+                callee = next((m for m in getattr(klass.body, "body", ()) if isinstance(m, cst.FunctionDef)
+                               and m.name.value == f.attr.value), None)
+                skip = 1
+        if callee is not None:
+            self.sites.setdefault(callee, []).append((node, caller, skip))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        v = node.value
+        if isinstance(v, cst.Name) and v.value in self.functions:
+            self.referenced.add(self.functions[v.value])  # ``pool.map(train, ...)``: callers unseen
+
+
+def _argument_for(call: cst.Call, callee: cst.FunctionDef, skip: int, name: str) -> cst.BaseExpression | None:
+    """The expression ``call`` passes for parameter ``name`` of ``callee`` (None: a default,
+    or a call through ``*args`` / ``**kwargs`` that cannot be mapped)."""
+    if any(a.star for a in call.args):
+        return None
+    params = [*callee.params.posonly_params, *callee.params.params][skip:]
+    positional = [a.value for a in call.args if a.keyword is None]
+    for i, param in enumerate(params):
+        if param.name.value == name:
+            if i < len(positional):
+                return positional[i]
+            break
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+
+def _bind_from_callers(b: Bindings) -> None:
+    """A parameter of a function of this file that every call site gives the same optimizer,
+    scheduler or scaler holds it (``train(model, loader, optimizer, scheduler)`` called once from
+    ``main``; ``Trainer(model, optimizer, scheduler)`` and ``self.scheduler = scheduler``): the
+    rules then know its class and construction. Only where every call is seen and agrees."""
+    sites = _CallSites(b)
+    _walk.visit(b.ctx.module, sites)
+    for _ in range(3):  # chains: main -> fit -> train_epoch
+        changed = False
+        for callee, calls in sites.sites.items():
+            if callee in sites.referenced:
+                continue
+            table = b.function_scopes.setdefault(callee, {})
+            for name in b.params_of.get(callee, {}):
+                if name in table or name in b.opaque_assigned.get(callee, set()) or name == "self":
+                    continue
+                found = None
+                for call, caller, skip in calls:
+                    arg = _argument_for(call, callee, skip, name)
+                    bound = b.resolve(caller, arg) if arg is not None else None
+                    if bound is None or bound.kind not in _FOLLOWED or bound.by_name or \
+                            (found is not None and bound is not found):
+                        found = None
+                        break
+                    found = bound
+                if found is not None:
+                    table[name] = found
+                    changed = True
+            if callee.name.value == "__init__" and callee in b.class_of:
+                changed |= _bind_attributes(b, b.class_of[callee], callee, table)
+        if not changed:
+            return
+
+
+def _bind_attributes(b: Bindings, klass: cst.ClassDef, init: cst.FunctionDef, table: dict[str, Binding]) -> bool:
+    """``self.x = param`` in ``__init__`` for a parameter bound by the callers, when nothing
+    else in the class assigns ``self.x``."""
+    attrs = b.class_attrs.setdefault(klass, {})
+    assigned: dict[str, list[cst.BaseExpression]] = {}
+
+    class V(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                k = key_of(t.target)
+                if k is not None and k.startswith("self."):
+                    assigned.setdefault(k, []).append(node.value if len(node.targets) == 1 else None)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            k = key_of(node.target)
+            if k is not None:
+                assigned.setdefault(k, []).append(None)
+
+    _walk.visit(klass, V())
+    everywhere, assigned = assigned, {}
+    _walk.visit(init, V())
+    changed = False
+    for k, values in assigned.items():
+        if k in attrs or len(everywhere[k]) != 1 or not isinstance(values[0], cst.Name):
+            continue
+        bound = table.get(values[0].value)
+        if bound is not None and values[0].value in b.params_of.get(init, {}):
+            attrs[k] = bound
+            changed = True
+    return changed
