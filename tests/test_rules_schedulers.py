@@ -887,3 +887,47 @@ def test_opt201_silent_when_the_guarded_step_follows_the_batch_loop():
             scheduler.step()
 """)
     assert codes_at(src, ["OPT2"]) == []
+
+
+# ------------------------------------------------ vendored schedule factories (SPEC §1)
+VENDORED = """\
+import torch
+from torch import nn
+
+from mypackage.optimization import AdamW, get_linear_schedule_with_warmup
+
+model = nn.Linear(4, 2)
+loader = [(torch.randn(8, 4), torch.randn(8, 2)) for _ in range(4)]
+optimizer = AdamW(model.parameters(), lr=1e-3)
+scheduler = get_linear_schedule_with_warmup(optimizer, 10, 100)
+for epoch in range(3):
+    for x, y in loader:
+        nn.functional.mse_loss(model(x), y).backward()
+        scheduler.step()
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+
+
+@pytest.mark.parametrize("factory", ["get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
+                                     "get_inverse_sqrt_schedule", "get_foo_schedule_with_warmup"])
+def test_opt201_a_vendored_transformers_factory_is_a_scheduler(factory):
+    src = VENDORED.replace("get_linear_schedule_with_warmup", factory)
+    assert codes_at(src, ["OPT2"]) == [("OPT201", 13)]
+
+
+def test_opt203_a_vendored_factory_stepped_per_epoch():
+    src = VENDORED.replace("""        scheduler.step()
+        optimizer.step()
+        optimizer.zero_grad()
+""", """        optimizer.step()
+        optimizer.zero_grad()
+    scheduler.step()
+""").replace("(optimizer, 10, 100)", "(optimizer, 10, len(loader) * 3)")
+    assert codes_at(src, ["OPT2"]) == [("OPT203", 15)]
+
+
+@pytest.mark.parametrize("factory", ["get_scheduler", "get_beta_schedule", "build_lr_schedule"])
+def test_silent_on_project_functions_not_named_like_the_factories(factory):
+    src = VENDORED.replace("get_linear_schedule_with_warmup", factory)
+    assert codes_at(src, ["OPT2"]) == []

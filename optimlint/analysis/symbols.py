@@ -79,11 +79,26 @@ def scheduler_class(qualname: str | None) -> str | None:
     if qualname.startswith(_SCHED_PREFIXES):
         last = qualname.rsplit(".", 1)[-1]
         return last if last in SCHEDULER_CLASSES else None
+    last = qualname.rsplit(".", 1)[-1]
     if qualname.startswith("transformers."):
-        last = qualname.rsplit(".", 1)[-1]
         if last == "get_scheduler" or (last.startswith("get_") and "schedule" in last):
             return last
+    elif last in VENDORED_SCHEDULE_FACTORIES or (last.startswith("get_") and last.endswith("_schedule_with_warmup")):
+        # SPEC: "vendored copies count by evidence": transformers' factories copied into a
+        # project (``from utils.optimization import get_linear_schedule_with_warmup``)
+        return last
     return None
+
+
+# transformers' schedule factories, recognised by name wherever they are imported from (projects
+# vendor ``optimization.py``). Not ``get_scheduler`` (a project's own may build anything) nor
+# ``get_*_schedule`` (diffusion code's ``get_beta_schedule`` returns noise levels).
+VENDORED_SCHEDULE_FACTORIES = frozenset({
+    "get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
+    "get_cosine_with_hard_restarts_schedule_with_warmup", "get_polynomial_decay_schedule_with_warmup",
+    "get_constant_schedule_with_warmup", "get_inverse_sqrt_schedule", "get_wsd_schedule",
+    "get_cosine_with_min_lr_schedule_with_warmup",
+})
 
 
 def is_scaler(qualname: str | None) -> bool:
