@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from optimlint.config import Settings
 from optimlint.fixing import fix_text
 from tests.conftest import codes_at
@@ -843,3 +845,39 @@ def test_opt102_still_fires_when_the_optimizer_that_stepped_holds_other_paramete
                 optG.step()
     """
     assert codes_at(src, ["OPT102"]) == [("OPT102", 14)]
+
+
+# ------------------------------------------------ OPT104 through accelerator.prepare
+PREPARED = """\
+import torch
+from torch import nn
+from accelerate import Accelerator
+
+
+def main():
+    accelerator = Accelerator()
+    generator, critic = nn.Linear(4, 4), nn.Linear(4, 1)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-4)
+    opt_c = torch.optim.Adam(critic.parameters(), lr=1e-4)
+    loader = [torch.randn(8, 4) for _ in range(4)]
+    generator, critic, opt_g, opt_c, loader = accelerator.prepare(generator, critic, opt_g, opt_c, loader)
+    for epoch in range(3):
+        for x in loader:
+            opt_g.zero_grad()
+            opt_c.zero_grad()
+            accelerator.backward(critic(generator(x)).mean())
+            opt_g.step()
+"""
+
+
+def test_opt104_an_optimizer_prepared_and_cleared_but_never_stepped():
+    assert codes_at(PREPARED, ["OPT104"]) == [("OPT104", 10)]
+
+
+@pytest.mark.parametrize("change", [
+    ("            opt_g.step()\n", "            opt_g.step()\n            opt_c.step()\n"),
+    ("            opt_g.step()\n", "            opt_g.step()\n            if epoch % 5 == 0:\n                opt_c.step()\n"),
+    ("    for epoch in range(3):\n", "    train_critic(critic, opt_c, loader)\n    for epoch in range(3):\n"),
+    ("accelerator.prepare(", "accelerator.unwrap(")])
+def test_opt104_silent_when_the_prepared_optimizer_is_stepped_or_handed_on(change):
+    assert codes_at(PREPARED.replace(*change), ["OPT104"]) == []

@@ -320,8 +320,10 @@ class OrderCheck(Check):
 
     # -- OPT106 / OPT107 ----------------------------------------------------------------
     def _accumulation(self, ctx, it: Iteration, mkeys, report) -> None:
-        if it.kind != "loop" or any(e.accumulate or e.accelerate for e in it.events):
+        if it.kind not in ("loop", "lightning-manual") or any(e.accumulate for e in it.events):
             return
+        if it.kind == "loop" and any(e.accelerate for e in it.events):
+            return  # accelerate's own accumulation (``manual_backward`` is Lightning's backward)
         backwards = [b for b in it.of_kind(K.BACKWARD)]
         opts = optimizers_stepped(it)
         if len(opts) != 1 or any(o.touches_all for o in it.opaque):
@@ -390,6 +392,10 @@ class OrderCheck(Check):
         if inner_loop and not _MICRO_NAME.search(ctx.code(window.target) + " " + ctx.code(length)):
             return  # ``for t in range(num_tasks)``: summing several objectives is a choice, not a window
         recv = backward.node.func.value
+        if backward.accelerate:  # ``self.manual_backward(loss)`` / ``accelerator.backward(loss)``
+            if not backward.node.args or backward.node.args[0].keyword is not None:
+                return
+            recv = backward.node.args[0].value
         if isinstance(recv, cst.Call) and backward.scaled:
             if not recv.args:
                 return
@@ -398,10 +404,12 @@ class OrderCheck(Check):
         if loss is None or "." in loss:
             return
         body = window if inner_loop else it.node
+        if isinstance(body, cst.FunctionDef):
+            body = body.body  # Lightning's ``training_step``: one micro-batch per call
         assigns = _assignments(body, loss, backward.node)
         if not assigns:
             return
-        length_names = _names(length)
+        length_names = _names(length) - {"self"}  # ``self.accumulate``: not ``self.net(x)``
         for value, aug in assigns:
             if aug or _scales(value) or (_names(value) & length_names):
                 return
@@ -611,10 +619,16 @@ def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
             if kind is not None and kind.kind == "scheduler" and node.args and \
                     isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == name:
                 self.allowed.add(id(node.args[0].value))
+            if _prepares(ctx, func, node):
+                # ``accelerator.prepare(model, opt_d, ...)`` hands the same optimizer back
+                self.allowed.update(id(a.value) for a in node.args if isinstance(a.value, cst.Name))
 
         def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            if isinstance(node.target, cst.Name) and node.target.value == name:
-                self.allowed.add(id(node.target))
+            targets = [e.value for e in node.target.elements] if isinstance(node.target, (cst.Tuple, cst.List)) \
+                else [node.target]
+            for t in targets:
+                if isinstance(t, cst.Name) and t.value == name:
+                    self.allowed.add(id(t))
 
         def visit_Name(self, node: cst.Name) -> None:
             nonlocal ok
@@ -623,3 +637,13 @@ def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
 
     _walk.visit(scope, V())
     return ok
+
+
+def _prepares(ctx, func, call: cst.Call) -> bool:
+    """``accelerator.prepare(...)`` / ``fabric.setup(...)`` on an Accelerator or Fabric: each
+    argument comes back as the same object (wrapped), nothing is stepped."""
+    f = call.func
+    if not isinstance(f, cst.Attribute) or f.attr.value not in ("prepare", "setup", "setup_optimizers"):
+        return False
+    owner = training_model(ctx).bindings.resolve(func, f.value)
+    return owner is not None and owner.kind == "accelerator"
