@@ -83,6 +83,7 @@ _HARMLESS_FUNCS = frozenset({
     "sum", "abs", "round", "list", "tuple", "dict", "set", "sorted", "getattr", "hasattr", "iter", "next",
     "format", "repr", "bool", "type", "id", "open", "any", "all", "map", "filter",
 })
+_LIGHTNING_GETTERS = frozenset({"optimizers", "lr_schedulers", "toggle_optimizer", "untoggle_optimizer"})
 _HARMLESS_METHODS = frozenset({
     "item", "detach", "cpu", "numpy", "tolist", "size", "dim", "log", "log_dict", "append", "extend",
     "update", "format", "join", "write", "info", "debug", "warning", "set_description", "set_postfix",
@@ -777,6 +778,8 @@ class _Walker:
                 return
             if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value.startswith("assert"):
                 return  # unittest's self.assertTrue(...)
+            if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value in _LIGHTNING_GETTERS:
+                return  # Lightning hands the optimizers back or toggles requires_grad: nothing cleared
             if self._is_forward(f, frame) and not any(
                     self._resolve(frame, a.value) is not None or
                     symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1])

@@ -1,0 +1,70 @@
+"""Lightning manual optimization (``automatic_optimization = False``): ``training_step`` runs
+once per micro-batch, so the rules of a training loop apply to it (issue 13, shape 8): a step
+that never clears (OPT101), a clear inside the accumulation window (OPT106), a micro-batch loss
+not divided by the window (OPT107). Exact (code, row), and the correct forms stay silent."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import codes_at
+
+MODULE = """\
+import torch
+from torch import nn
+import lightning as L
+
+
+class Regressor(L.LightningModule):
+    def __init__(self, accumulate=4):
+        super().__init__()
+        self.net = nn.Linear(4, 2)
+        self.accumulate = accumulate
+        self.automatic_optimization = False
+
+    def training_step(self, batch, batch_idx):
+        opt = self.optimizers()
+        x, y = batch
+        loss = nn.functional.mse_loss(self.net(x), y) / self.accumulate
+        self.manual_backward(loss)
+        if (batch_idx + 1) % self.accumulate == 0:
+            opt.step()
+            opt.zero_grad()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+"""
+
+
+def test_the_correct_manual_accumulation_is_silent():
+    assert codes_at(MODULE, ["OPT1"]) == []
+
+
+def test_opt101_a_manual_step_that_never_clears():
+    src = MODULE.replace("            opt.zero_grad()\n", "")
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 17)]
+
+
+def test_opt106_clearing_on_every_micro_batch():
+    src = MODULE.replace("            opt.zero_grad()\n", "").replace(
+        "        opt = self.optimizers()\n", "        opt = self.optimizers()\n        opt.zero_grad()\n")
+    assert codes_at(src, ["OPT1"]) == [("OPT106", 15)]
+
+
+def test_opt107_micro_batch_loss_not_divided():
+    src = MODULE.replace(" / self.accumulate\n", "\n")
+    assert codes_at(src, ["OPT1"]) == [("OPT107", 17)]
+
+
+@pytest.mark.parametrize("change", [
+    # no window: clear, backward, step on every call
+    (("        if (batch_idx + 1) % self.accumulate == 0:\n            opt.step()\n            opt.zero_grad()\n",
+      "        opt.step()\n        opt.zero_grad()\n"), (" / self.accumulate\n", "\n")),
+    # a GAN's toggling: the optimizer is cleared after its step
+    (("        opt = self.optimizers()\n", "        opt = self.optimizers()\n        self.toggle_optimizer(opt)\n"),),
+])
+def test_silent(change):
+    src = MODULE
+    for old, new in change:
+        src = src.replace(old, new)
+    assert codes_at(src, ["OPT1"]) == []
