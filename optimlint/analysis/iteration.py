@@ -52,7 +52,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import bindings as B
-from optimlint.analysis import symbols
+from optimlint.analysis import summaries, symbols
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
@@ -768,6 +768,15 @@ class _Walker:
             return True
         return bool(_FORWARD_NAMES.search(k.rsplit(".", 1)[-1]))
 
+    def _harmless_project_call(self, f: cst.BaseExpression) -> bool:
+        """A function of another project file whose body certainly never clears, steps or
+        backpropagates (``utils.clip_gradient(optimizer, 5.0)``): not an opaque call."""
+        if not isinstance(f, (cst.Name, cst.Attribute)) or not self.ctx.imports.imported(
+                (key_of(f) or "").split(".", 1)[0]):
+            return False
+        fn = summaries.project_function(self.ctx, f)
+        return fn is not None and summaries.never_touches_optimizers(fn)
+
     def _opaque(self, call: cst.Call, st, touches_all: bool = False) -> None:
         frame = st[0]
         f = call.func
@@ -780,6 +789,8 @@ class _Walker:
                 return  # unittest's self.assertTrue(...)
             if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value in _LIGHTNING_GETTERS:
                 return  # Lightning hands the optimizers back or toggles requires_grad: nothing cleared
+            if self._harmless_project_call(f):
+                return
             if self._is_forward(f, frame) and not any(
                     self._resolve(frame, a.value) is not None or
                     symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1])

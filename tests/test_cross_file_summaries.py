@@ -1,0 +1,91 @@
+"""A call into another file of the project is read, not guessed (issue 13, shape 3): a project
+function that only clips or adjusts the learning rate cannot clear the gradients, so a loop that
+never clears is still reported; one that may clear (directly or through another call) keeps
+the loop silent. Runs the real CLI on a small project written to a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import invoke
+
+UTILS = '''\
+def clip_gradient(optimizer, grad_clip):
+    """Clamp every gradient of the optimizer's parameters."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            if param.grad is not None:
+                param.grad.data.clamp_(-grad_clip, grad_clip)
+
+
+def adjust_learning_rate(optimizer, factor):
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+
+
+def drop_gradients(optimizer):
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            param.grad = None
+
+
+def finish_step(optimizer):
+    drop_gradients(optimizer)
+
+
+def clear_all(optimizer):
+    optimizer.zero_grad(set_to_none=True)
+'''
+
+TRAIN = """\
+import torch
+from torch import nn
+
+{imports}
+
+
+def main():
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = [(torch.randn(8, 4), torch.randn(8, 2)) for _ in range(4)]
+    for epoch in range(30):
+        {prefix}adjust_learning_rate(optimizer, 0.9)
+        for x, y in loader:
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            {prefix}{call}
+            optimizer.step()
+"""
+CALLS = {"clip_gradient": "clip_gradient(optimizer, 5.0)"}
+
+
+def lint(tmp_path, name: str, style: str = "from") -> list[tuple[str, int]]:
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "__init__.py").write_text("")
+    (tmp_path / "tools" / "grad_utils.py").write_text(UTILS)
+    if style == "from":
+        imports, prefix = f"from tools.grad_utils import adjust_learning_rate, {name}", ""
+    else:
+        imports, prefix = "import tools.grad_utils as gu", "gu."
+    call = CALLS.get(name, f"{name}(optimizer)")
+    (tmp_path / "train.py").write_text(TRAIN.format(imports=imports, prefix=prefix, call=call))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = invoke(["check", "--no-cache", "--select", "OPT101", "--output-format", "json", "train.py"])
+    finally:
+        os.chdir(cwd)
+    return [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)]
+
+
+@pytest.mark.parametrize("style", ["from", "module"])
+def test_a_project_function_that_only_clips_does_not_hide_a_missing_clear(tmp_path, style):
+    assert lint(tmp_path, "clip_gradient", style) == [("OPT101", 15)]
+
+
+@pytest.mark.parametrize("call", ["drop_gradients", "finish_step", "clear_all"])
+def test_a_project_function_that_may_clear_keeps_the_loop_silent(tmp_path, call):
+    assert lint(tmp_path, call) == []
