@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
-from optimlint.analysis import symbols
+from optimlint.analysis import modules, symbols
 from optimlint.analysis.names import dotted
 
 if TYPE_CHECKING:
@@ -79,6 +79,20 @@ class Binding:
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Binding({self.kind}, {self.name!r}, cls={self.cls!r})"
+
+
+def _torch_base(ctx: "FileContext", func: cst.BaseExpression) -> str | None:
+    """SCHEDULER / OPTIMIZER for a project class deriving from a torch scheduler / optimizer
+    (``class WarmUpLR(_LRScheduler)`` in the project's ``utils.py``); its granularity, group
+    keys and step are the project's own, so the binding carries no torch class name."""
+    qn = modules.torch_ancestor(modules.linted_file(ctx), func, ctx.project_root)
+    if qn is None:
+        return None
+    if qn.startswith("torch.optim.lr_scheduler."):
+        return SCHEDULER
+    if qn in _OPTIMIZER_BASES or symbols.optimizer_class(qn):
+        return OPTIMIZER
+    return None
 
 
 def name_says_scaler(name: str) -> bool:
@@ -431,6 +445,13 @@ class _Collector(cst.CSTVisitor):
                                optimizer=self._lookup(_arg(value, 0, "optimizer")))
             if kind.kind == "scaler":
                 return Binding(SCALER, name, "GradScaler", node=value, call=value)
+        elif isinstance(f, (cst.Name, cst.Attribute)):
+            base = _torch_base(self.ctx, f)
+            if base == SCHEDULER:
+                return Binding(SCHEDULER, name, None, node=value, call=value,
+                               optimizer=self._lookup(_arg(value, 0, "optimizer")))
+            if base == OPTIMIZER:
+                return Binding(OPTIMIZER, name, None, node=value, call=value, by_name=True)
         qn = self.ctx.qualify(f)
         if qn in _ACCELERATOR_QUALNAMES:
             return Binding(ACCELERATOR, name, qn.rsplit(".", 1)[-1], node=value, call=value)

@@ -52,7 +52,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import bindings as B
-from optimlint.analysis import summaries, symbols
+from optimlint.analysis import modules, summaries, symbols
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
@@ -94,6 +94,12 @@ _HARMLESS_METHODS = frozenset({
     "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules", "children",
     "named_children", "pow", "norm", "abs", "exp", "sqrt", "unsqueeze_", "softmax", "log_softmax",
 })
+# Methods of a module that read it or run it for inference, never touching gradients
+# (``model.generate(...)``, ``model.save_pretrained(dir)``, ``model.init_hidden(bs)``).
+_MODULE_READ_METHODS = re.compile(
+    r"(generate|sample|predict|infer|inference|decode|encode|embed|init_hidden|reset_noise|save_pretrained|"
+    r"push_to_hub|save_checkpoint|print_trainable_parameters|num_parameters|get_num_params|"
+    r"estimate_mfu|get_input_embeddings|get_output_embeddings|sample_noise)$")
 # Receivers of ``.step(...)`` that are evidently not optimizers.
 _NOT_OPTIMIZER_STEP = re.compile(
     r"(^|_)(profiler|prof|env|envs|environment|vec_env|pbar|progress|progress_bar|bar|timer|logger|writer|"
@@ -214,6 +220,8 @@ class TrainingModel:
     lightning_classes: dict[cst.ClassDef, bool] = field(default_factory=dict)  # -> automatic?
     all_functions: list[cst.FunctionDef] = field(default_factory=list)
     parent_func: dict[cst.CSTNode, cst.CSTNode | None] = field(default_factory=dict)
+    # (enclosing function, name) -> a def nested in it (None when the name is defined twice)
+    local_functions: dict[tuple, cst.FunctionDef | None] = field(default_factory=dict)
     calls_cache: dict[int, list] = field(default_factory=dict, repr=False)
 
     def scope_events(self, func: cst.CSTNode | None) -> list[Event]:
@@ -254,6 +262,9 @@ def _index_definitions(model: TrainingModel) -> None:
                 model.parent_func[stmt] = parent_func
                 if parent_func is None and klass is None:
                     model.functions.setdefault(stmt.name.value, stmt)
+                elif klass is None:  # ``def update(data):`` nested in the function that calls it
+                    key = (parent_func, stmt.name.value)
+                    model.local_functions[key] = None if key in model.local_functions else stmt
                 if klass is not None:
                     model.methods.setdefault(klass, {}).setdefault(stmt.name.value, stmt)
                 visit(_body(stmt), stmt, None)
@@ -719,6 +730,12 @@ class _Walker:
         if isinstance(f, cst.Name):
             if self.ctx.imports.imported(f.value):
                 return None
+            scope = frame.func
+            while scope is not None:  # the innermost enclosing function that defines it
+                key = (scope, f.value)
+                if key in self.model.local_functions:
+                    return self.model.local_functions[key]
+                scope = self.model.parent_func.get(scope)
             return self.model.functions.get(f.value)
         if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self":
             klass = self.b.class_of.get(frame.func) if frame.func is not None else None
@@ -731,7 +748,10 @@ class _Walker:
         f: _Frame | None = frame
         while f is not None:
             if f.func is helper:  # recursion: do not unfold again
-                self._opaque(call, st, touches_all=True)
+                klass = self.b.class_of.get(helper)
+                if not summaries.never_touches_optimizers(helper, modules.linted_file(self.ctx), klass,
+                                                          self.ctx.project_root):
+                    self._opaque(call, st, touches_all=True)
                 return
             f = f.parent
         params = helper.params
@@ -763,6 +783,8 @@ class _Walker:
             klass = self.b.class_of.get(frame.func) if frame.func is not None else None
             if klass is not None and f.attr.value in self.model.methods.get(klass, {}):
                 return False
+        if self._submodule_forward(f, frame):
+            return True
         keys = module_keys(self.ctx)
         if k in keys or frame.translate(k) in keys:
             return True
@@ -774,8 +796,64 @@ class _Walker:
         if not isinstance(f, (cst.Name, cst.Attribute)) or not self.ctx.imports.imported(
                 (key_of(f) or "").split(".", 1)[0]):
             return False
-        fn = summaries.project_function(self.ctx, f)
-        return fn is not None and summaries.never_touches_optimizers(fn)
+        found = summaries.project_function(self.ctx, f)
+        return found is not None and summaries.never_touches_optimizers(*found, project_root=self.ctx.project_root)
+
+    def _harmless_method_call(self, f: cst.BaseExpression, frame: _Frame) -> bool:
+        """``model.init_hidden()``, ``self.model.reset_noise()``: a method of a project class
+        (the receiver's every assignment builds it) whose summary never touches an optimizer."""
+        if not isinstance(f, cst.Attribute):
+            return False
+        klass = self._project_class_of(key_of(f.value), frame)
+        if klass is None:
+            return False
+        found = summaries.project_method(klass.file, klass.node, f.attr.value, self.ctx.project_root)
+        return found is not None and summaries.never_touches_optimizers(*found, project_root=self.ctx.project_root)
+
+    def _project_class_of(self, k: str | None, frame: _Frame) -> "modules.ClassInfo | None":
+        if not k or k == "self":
+            return None
+        pf = modules.linted_file(self.ctx)
+        root = self.ctx.project_root
+        if k.startswith("self.") and k.count(".") == 1:
+            klass = self.b.class_of.get(frame.func) if frame.func is not None else None
+            info = modules.class_info(pf, klass, root) if klass is not None else None
+            attr = info.attrs.get(k[5:]) if info is not None else None
+            return attr.cls if attr is not None else None
+        if "." in k:
+            return None
+        scope = frame.func if frame.func is not None else self.ctx.module
+        values = values_assigned(scope, k, nested_functions=False)
+        if not values and frame.func is not None and k not in _params(frame.func):
+            values = values_assigned(self.ctx.module, k, nested_functions=False)
+        classes = {id(c): c for c in (modules.class_of_call_value(pf, v, root)[0] if v is not None else None
+                                      for v in values)}
+        if len(classes) != 1:
+            return None
+        return next(iter(classes.values()))
+
+    def _is_module_value(self, recv: cst.BaseExpression, frame: _Frame) -> bool:
+        """``recv`` is used as a module in this file, or is named like one (``model``, ``self.net``)."""
+        k = key_of(recv)
+        if k is None or k == "self" or self._resolve_key(frame, k) is not None:
+            return False
+        keys = module_keys(self.ctx)
+        return k in keys or frame.translate(k) in keys or bool(_FORWARD_NAMES.search(k.rsplit(".", 1)[-1]))
+
+    def _passes_optimizer(self, call: cst.Call, frame: _Frame) -> bool:
+        return any(self._resolve(frame, a.value) is not None or
+                   symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1]) for a in call.args)
+
+    def _submodule_forward(self, f: cst.BaseExpression, frame: _Frame) -> bool:
+        """``self.fc1(x)`` where the class holds a module in ``fc1``: that module's forward."""
+        if not (isinstance(f, cst.Attribute) and key_of(f.value) == "self"):
+            return False
+        klass = self.b.class_of.get(frame.func) if frame.func is not None else None
+        if klass is None or f.attr.value in self.model.methods.get(klass, {}):
+            return False
+        info = modules.class_info(modules.linted_file(self.ctx), klass, self.ctx.project_root)
+        attr = info.attrs.get(f.attr.value) if info is not None else None
+        return attr is not None and attr.module is True
 
     def _opaque(self, call: cst.Call, st, touches_all: bool = False) -> None:
         frame = st[0]
@@ -789,12 +867,12 @@ class _Walker:
                 return  # unittest's self.assertTrue(...)
             if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value in _LIGHTNING_GETTERS:
                 return  # Lightning hands the optimizers back or toggles requires_grad: nothing cleared
-            if self._harmless_project_call(f):
+            if self._harmless_project_call(f) or self._harmless_method_call(f, frame):
                 return
-            if self._is_forward(f, frame) and not any(
-                    self._resolve(frame, a.value) is not None or
-                    symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1])
-                    for a in call.args):
+            if isinstance(f, cst.Attribute) and _MODULE_READ_METHODS.match(f.attr.value) and \
+                    self._is_module_value(f.value, frame) and not self._passes_optimizer(call, frame):
+                return  # ``model.generate(...)``, ``model.save_pretrained(dir)``: no gradient touched
+            if self._is_forward(f, frame) and not self._passes_optimizer(call, frame):
                 return
         keys: set[str] = set()
         touched: list[Binding] = []

@@ -358,6 +358,35 @@ def class_of_call_value(pf: ParsedFile, value: cst.BaseExpression, project_root:
     return class_info(r.file, r.node, project_root), frozen
 
 
+def linted_file(ctx) -> ParsedFile:
+    """The linted file itself as a ``ParsedFile`` (built once per lint)."""
+    return ctx.cached("optimlint.parsed_file", lambda: ParsedFile.build(ctx.path, ctx.module, ctx.imports))
+
+
+def torch_ancestor(pf: ParsedFile, func: cst.BaseExpression, project_root: str | None) -> str | None:
+    """The torch qualified name that the project class ``func`` (a constructor as written in
+    ``pf``) derives from through its bases: ``torch.optim.lr_scheduler._LRScheduler`` for
+    ``class WarmUpLR(_LRScheduler)`` in ``utils.py``; None when ``func`` is not a project class
+    or no base leads to torch."""
+    r = resolve_name(pf, func, project_root)
+    seen: set[int] = set()
+    todo = [r] if r is not None and r.node is not None else []
+    while todo and len(seen) < 12:
+        cur = todo.pop(0)
+        if id(cur.node) in seen:
+            continue
+        seen.add(id(cur.node))
+        for base in cur.node.bases:
+            b = resolve_name(cur.file, base.value, project_root)
+            if b is None:
+                continue
+            if b.node is not None:
+                todo.append(b)
+            elif b.qualname and b.qualname.startswith("torch."):
+                return b.qualname
+    return None
+
+
 def _true_arg(call: cst.Call) -> bool:
     """``requires_grad_()`` / ``requires_grad_(True)``: turns grad on."""
     if not call.args:

@@ -9,9 +9,16 @@ as "never clears, steps or backpropagates" when its body provably does none of t
 - no call named like a clear, a step or a backward (``zero_grad``, ``zero_``, ``step``,
   ``backward``, ``unscale_``, ``update``, ``manual_backward``), no assignment or ``del`` of a
   ``.grad``, no ``requires_grad`` change;
-- every other call is to a method of a value (``param.grad.data.clamp_(...)``), a builtin or
-  torch: a call to any other function, or a nested ``def``/``lambda``/``class``, makes the
-  summary unknown (the function might pass the optimizer on).
+- every other call is to a method of a value (``param.grad.data.clamp_(...)``), a builtin, a
+  library function (torch, numpy, math; never ``torch.autograd.backward``), or a function or
+  method of the same file whose own summary is harmless (three calls deep): a call to any
+  other function, or a nested ``def``/``lambda``/``class``, makes the summary unknown (the
+  function might pass the optimizer on).
+
+Methods are summarised the same way when the training loop calls them on an object of a
+project class (``hidden = model.init_hidden()``, ``model.reset_noise()``): ``self.m(...)``
+inside reads method ``m``'s own summary, ``self.sub(x)`` of an attribute the class holds is
+that attribute's forward, and a class that holds an optimizer is never summarised.
 
 The answer is only ever "certainly harmless" or "unknown"; unknown keeps the call opaque.
 """
@@ -23,7 +30,10 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from optimlint.analysis.modules import _NOT_PROJECT, _find_module, parse_file
+from optimlint.analysis import modules
+from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, parse_file
+from optimlint.analysis.names import dotted
+from optimlint.analysis.symbols import name_says_optimizer, optimizer_class
 from optimlint.analysis.walk import children
 
 if TYPE_CHECKING:
@@ -33,11 +43,27 @@ _EFFECT_NAMES = frozenset({
     "zero_grad", "zero_", "step", "backward", "manual_backward", "unscale_", "update", "requires_grad_",
     "set_to_none", "fill_", "load_state_dict", "add_param_group",
 })
-_BUILTINS = frozenset(dir(builtins))
+_BUILTINS = frozenset(dir(builtins)) - {"exec", "eval", "setattr", "delattr", "getattr", "__import__"}
+# Libraries whose functions never reach an optimizer they are not handed explicitly.
+_LIBRARIES = ("torch.", "numpy.", "math.", "random.", "time.", "os.path.", "einops.", "torchvision.")
+_NOT_LIBRARY = ("torch.autograd.backward", "torch.optim.")
+_DEPTH = 3
+# Methods of an argument that read or transform tensors and modules (``p.grad.norm()``,
+# ``model.parameters()``): any other method of an argument may reach an optimizer it holds.
+_VALUE_METHODS = frozenset({
+    "parameters", "named_parameters", "state_dict", "modules", "named_modules", "children",
+    "named_children", "buffers", "named_buffers", "size", "dim", "item", "numel", "keys", "values",
+    "items", "get", "append", "extend", "norm", "detach", "cpu", "cuda", "to", "float", "half", "double",
+    "long", "int", "bool", "view", "reshape", "clamp", "clamp_", "mul_", "add_", "div_", "sub_", "copy_",
+    "clone", "mean", "sum", "max", "min", "abs", "pow", "sqrt", "numpy", "tolist", "format", "split",
+    "startswith", "endswith", "train", "eval", "type", "new_zeros", "new_ones", "new_tensor", "squeeze",
+    "unsqueeze", "permute", "transpose", "contiguous", "flatten", "softmax", "log_softmax", "argmax",
+})
 _SUMMARIES: dict[int, tuple[cst.FunctionDef, bool]] = {}
+_ACTIVE: list[cst.FunctionDef] = []  # summaries being computed (recursion)
 
 
-def project_function(ctx: "FileContext", func: cst.BaseExpression) -> cst.FunctionDef | None:
+def project_function(ctx: "FileContext", func: cst.BaseExpression) -> tuple[cst.FunctionDef, ParsedFile] | None:
     """The top-level function of another project file that ``func`` (as written in the linted
     file) names through its imports; None for anything else."""
     qn = ctx.qualify(func)
@@ -53,20 +79,81 @@ def project_function(ctx: "FileContext", func: cst.BaseExpression) -> cst.Functi
     pf = parse_file(path)
     if pf is None or name in pf.classes:
         return None
-    defs = [s for s in pf.module.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
-    return defs[0] if len(defs) == 1 else None
+    fn = _top_function(pf, name)
+    return (fn, pf) if fn is not None else None
 
 
-def never_touches_optimizers(fn: cst.FunctionDef) -> bool:
-    """``fn`` certainly neither clears, steps nor backpropagates anything (see the module doc)."""
+def _top_function(pf: ParsedFile, name: str) -> cst.FunctionDef | None:
+    defs = [s for s in pf.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef)) and s.name.value == name]
+    return defs[0] if len(defs) == 1 and isinstance(defs[0], cst.FunctionDef) else None
+
+
+def project_method(pf: ParsedFile, klass: cst.ClassDef, name: str,
+                   project_root: str | None) -> tuple[cst.FunctionDef, ParsedFile, cst.ClassDef] | None:
+    """Method ``name`` of project class ``klass`` (of file ``pf``) or of its project bases."""
+    todo = [(pf, klass)]
+    seen = 0
+    while todo and seen < 8:
+        cur_pf, cur = todo.pop(0)
+        seen += 1
+        defs = [s for s in cur.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+        if defs:
+            return (defs[0], cur_pf, cur) if len(defs) == 1 else None
+        for base in cur.bases:
+            r = modules.resolve_name(cur_pf, base.value, project_root)
+            if r is not None and r.node is not None:
+                todo.append((r.file, r.node))
+    return None
+
+
+def never_touches_optimizers(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None = None,
+                             project_root: str | None = None) -> bool:
+    """``fn`` (of file ``pf``; a method of ``klass`` when given) certainly neither clears,
+    steps nor backpropagates anything (see the module doc)."""
+    if klass is not None and _holds_optimizer(klass):
+        return False
+    return _summary(fn, pf, klass, project_root, 0)
+
+
+def _summary(fn, pf, klass, project_root, depth: int) -> bool:
+    if _ACTIVE and _ACTIVE[-1] is fn:
+        return True  # direct recursion: harmless if the rest of the body is
+    if any(a is fn for a in _ACTIVE) or depth > _DEPTH:
+        return False  # mutual recursion, or too deep to follow
     hit = _SUMMARIES.get(id(fn))
     if hit is None or hit[0] is not fn:  # the entry holds ``fn``: its id is not reused
-        hit = _SUMMARIES[id(fn)] = (fn, _harmless(fn))
+        _ACTIVE.append(fn)
+        try:
+            verdict = _harmless(fn, pf, klass, project_root, depth)
+        finally:
+            _ACTIVE.pop()
+        hit = _SUMMARIES[id(fn)] = (fn, verdict)
     return hit[1]
 
 
-def _harmless(fn: cst.FunctionDef) -> bool:
-    if fn.asynchronous is not None or fn.decorators:
+def _holds_optimizer(klass: cst.ClassDef) -> bool:
+    """The class keeps an optimizer (``self.optimizer = Adam(...)``, ``self.opt = opt``)."""
+    for node in find(klass.body, (cst.Assign, cst.AnnAssign)):
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        for t in targets:
+            if isinstance(t, cst.Attribute) and dotted(t.value) == "self" and name_says_optimizer(t.attr.value):
+                return True
+        v = node.value
+        if isinstance(v, cst.Call) and (optimizer_class("torch.optim." + (dotted(v.func) or "").rsplit(".", 1)[-1])):
+            return True
+    return False
+
+
+def _library_call(pf: ParsedFile, func: cst.BaseExpression) -> bool:
+    qn = pf.imports.qualify(func)
+    return bool(qn) and qn.startswith(_LIBRARIES) and not qn.startswith(_NOT_LIBRARY)
+
+
+def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, project_root, depth: int) -> bool:
+    p = fn.params
+    params = {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)} - {"self"}
+    if fn.asynchronous is not None or any(dotted(d.decorator) not in ("staticmethod", "torch.no_grad")
+                                          for d in fn.decorators):
         return False
     for node in find(fn.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Del, cst.Call, cst.Assign,
                                cst.AugAssign, cst.AnnAssign, cst.Global, cst.Nonlocal, cst.Yield)):
@@ -79,16 +166,35 @@ def _harmless(fn: cst.FunctionDef) -> bool:
             if any(_names_grad(t) for t in targets):
                 return False
             continue
-        f = node.func
-        if isinstance(f, cst.Attribute):
-            if f.attr.value in _EFFECT_NAMES:
-                return False
-            continue  # a method of a value: ``p.grad.data.clamp_(...)``, ``torch.norm(...)``
-        if isinstance(f, cst.Name) and f.value in _BUILTINS and f.value not in ("exec", "eval", "setattr",
-                                                                                  "delattr", "getattr"):
-            continue
-        return False
+        if not _harmless_call(node.func, pf, klass, project_root, depth, params):
+            return False
     return True
+
+
+def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, depth: int,
+                   params: set[str]) -> bool:
+    if isinstance(f, cst.Attribute):
+        if f.attr.value in _EFFECT_NAMES:
+            return False
+        root = (dotted(f.value) or "").split(".", 1)[0]
+        if root in params and f.attr.value not in _VALUE_METHODS:
+            return False  # ``trainer.fit()`` of an argument: it may hold the optimizer
+        if root and pf.imports.imported(root) and not _library_call(pf, f):
+            return False  # ``utils.train_step(...)``: another project function
+        if klass is not None and dotted(f.value) == "self":
+            meth = project_method(pf, klass, f.attr.value, project_root)
+            if meth is not None:  # ``self.helper(...)``: the helper's own summary
+                return _summary(meth[0], meth[1], meth[2], project_root, depth + 1)
+        return True  # a method of a value (``p.grad.data.clamp_(...)``), a submodule's forward
+    if isinstance(f, cst.Name):
+        if f.value in _BUILTINS and not pf.imports.imported(f.value):
+            return True
+        if _library_call(pf, f):
+            return True
+        local = _top_function(pf, f.value) if not pf.imports.imported(f.value) else None
+        if local is not None:
+            return _summary(local, pf, None, project_root, depth + 1)
+    return False
 
 
 def find(root: cst.CSTNode, types: tuple[type, ...]):

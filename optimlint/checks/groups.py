@@ -222,7 +222,6 @@ class Analysis:
         _walk.visit(ctx.module, v)
         self.sites = v.sites
         self.add_groups = v.add_groups
-        self._pf: M.ParsedFile | None = None
         # name_use is a pure function of (scope, name); every optimizer site of a scope asks
         # the same names (the module scope once per site made big files quadratic).
         self._uses: dict[tuple[int, str], tuple[cst.CSTNode, NameUse]] = {}
@@ -236,9 +235,7 @@ class Analysis:
 
     @property
     def pf(self) -> M.ParsedFile:
-        if self._pf is None:
-            self._pf = M.ParsedFile.build(self.ctx.path, self.ctx.module, self.ctx.imports)
-        return self._pf
+        return M.linted_file(self.ctx)
 
     # -- names in scopes ------------------------------------------------------------------
     def lookup(self, scopes: tuple, name: str) -> tuple[cst.CSTNode, NameUse] | None:

@@ -1,0 +1,305 @@
+"""Calls in a training loop that are read instead of guessed (issue 13, shapes 2, 3 and 6): a
+loop that never clears is reported when everything else it calls provably leaves the gradients
+alone, and stays silent when one of those calls may clear them.
+
+- a project scheduler class (``class WarmUp(_LRScheduler)`` in another file) is a scheduler:
+  its ``step()`` is not an unknown object's step that might be an optimizer's;
+- a method of a project class called on the model (``model.init_hidden(...)``) is summarised
+  like a project function; one that calls ``self.zero_grad()`` keeps the loop silent;
+- ``self.fc(x)`` inside a class that holds ``fc = nn.Linear(...)`` is that submodule's forward;
+- ``model.generate(...)`` / ``model.save_pretrained(...)`` of a module read it, never clear it;
+- a function nested in the one whose loop calls it (``def update(batch): ...`` then
+  ``update(batch)`` in the loop) is inlined like a module-level helper;
+- a recursive helper (``repackage_hidden``) is summarised instead of being opaque.
+
+Runs the real CLI on files written to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import invoke
+
+
+def lint(tmp_path, files: dict[str, str], target: str = "train.py", select: str = "OPT101") -> list[tuple[str, int]]:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = invoke(["check", "--no-cache", "--select", select, "--output-format", "json", target])
+    finally:
+        os.chdir(cwd)
+    return [(f["code"], f["location"]["row"]) for f in json.loads(result.output)]
+
+
+WARMUP = '''\
+from torch.optim.lr_scheduler import _LRScheduler
+
+
+class LinearWarmup(_LRScheduler):
+    def __init__(self, optimizer, total, last_epoch=-1):
+        self.total = total
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [lr * min(1.0, self.last_epoch / self.total) for lr in self.base_lrs]
+'''
+
+NOT_A_SCHEDULER = '''\
+class LinearWarmup:
+    def __init__(self, optimizer, total):
+        self.optimizer = optimizer
+
+    def step(self):
+        self.optimizer.zero_grad()
+'''
+
+TRAIN_WITH_WARMUP = '''\
+import torch
+from torch import nn
+
+from schedules import LinearWarmup
+
+
+def train(model, optimizer, warmup, batches):
+    for inputs, targets in batches:
+        loss = nn.functional.mse_loss(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        warmup.step()
+
+
+def main():
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    warmup = LinearWarmup(optimizer, 100)
+    train(model, optimizer, warmup, [(torch.randn(8, 4), torch.randn(8, 2))] * 5)
+'''
+
+
+def test_a_project_scheduler_class_in_another_file_is_a_scheduler(tmp_path):
+    assert lint(tmp_path, {"schedules.py": WARMUP, "train.py": TRAIN_WITH_WARMUP}) == [("OPT101", 10)]
+
+
+def test_a_project_class_that_is_no_scheduler_keeps_its_step_opaque(tmp_path):
+    # its step() clears the optimizer it holds: the loop is correct
+    assert lint(tmp_path, {"schedules.py": NOT_A_SCHEDULER, "train.py": TRAIN_WITH_WARMUP}) == []
+
+
+def test_a_scheduler_subclass_of_the_same_file_stepped_before_the_optimizer(tmp_path):
+    source = WARMUP + TRAIN_WITH_WARMUP.replace("from schedules import LinearWarmup\n", "").replace(
+        "        optimizer.step()\n        warmup.step()\n", "        warmup.step()\n        optimizer.step()\n")
+    source = source.replace("        loss.backward()\n", "        optimizer.zero_grad()\n        loss.backward()\n")
+    found = lint(tmp_path, {"train.py": source}, select="OPT101,OPT201")
+    assert found == [("OPT201", source.splitlines().index("        warmup.step()") + 1)]
+
+
+RNN_MODEL = '''\
+import torch
+from torch import nn
+
+
+class CharModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(8, 16, batch_first=True)
+        self.head = nn.Linear(16, 8)
+
+    def forward(self, x, hidden):
+        out, hidden = self.rnn(x, hidden)
+        return self.head(out), hidden
+
+    def init_hidden(self, batch_size):
+        return torch.zeros(1, batch_size, 16)
+
+    def restart(self, batch_size):
+        self.zero_grad()
+        return self.init_hidden(batch_size)
+'''
+
+RNN_TRAIN = '''\
+import torch
+from torch import nn
+
+from model import CharModel
+
+model = CharModel()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for epoch in range(10):
+    hidden = model.{method}(4)
+    inputs, targets = torch.randn(4, 5, 8), torch.randn(4, 5, 8)
+    output, hidden = model(inputs, hidden)
+    loss = nn.functional.mse_loss(output, targets)
+    loss.backward()
+    optimizer.step()
+'''
+
+
+def test_a_method_of_the_models_project_class_that_never_touches_gradients(tmp_path):
+    files = {"model.py": RNN_MODEL, "train.py": RNN_TRAIN.format(method="init_hidden")}
+    assert lint(tmp_path, files) == [("OPT101", 13)]
+
+
+def test_a_method_of_the_models_class_that_clears_keeps_the_loop_silent(tmp_path):
+    files = {"model.py": RNN_MODEL, "train.py": RNN_TRAIN.format(method="restart")}
+    assert lint(tmp_path, files) == []
+
+
+AGENT = '''\
+import torch
+from torch import nn
+
+
+class Agent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 16)
+        self.value = nn.Linear(16, 1)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=3e-4)
+
+    def estimate(self, states):
+        return self.value(torch.relu(self.body(states)))
+
+    def learn(self, states, returns, epochs):
+        for _ in range(epochs):
+            loss = (self.estimate(states) - returns).pow(2).mean()
+{clear}            loss.backward()
+            self.optimizer.step()
+'''
+
+
+def test_submodule_forwards_of_a_class_holding_its_optimizer(tmp_path):
+    assert lint(tmp_path, {"agent.py": AGENT.format(clear="")}, target="agent.py") == [("OPT101", 18)]
+
+
+def test_submodule_forwards_with_a_clear_are_silent(tmp_path):
+    source = AGENT.format(clear="            self.optimizer.zero_grad()\n")
+    assert lint(tmp_path, {"agent.py": source}, target="agent.py") == []
+
+
+GENERATE = '''\
+import torch
+
+from lm import TinyLM
+
+model = TinyLM()
+optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+for step in range(100):
+    tokens = torch.randint(0, 50, (4, 32))
+    loss = model(tokens)
+    loss.backward()
+    optim.step()
+{clear}    if step % 10 == 0:
+        sample = model.generate(tokens[:1], 16)
+        model.save_pretrained("checkpoints")
+'''
+
+
+def test_generation_and_saving_in_the_loop_never_clear(tmp_path):
+    assert lint(tmp_path, {"train.py": GENERATE.format(clear="")}) == [("OPT101", 10)]
+    assert lint(tmp_path, {"train.py": GENERATE.format(clear="    optim.zero_grad()\n")}) == []
+
+
+def test_generation_handed_the_optimizer_stays_opaque(tmp_path):
+    source = GENERATE.format(clear="").replace("model.generate(tokens[:1], 16)", "model.generate(tokens[:1], optim)")
+    assert lint(tmp_path, {"train.py": source}) == []
+
+
+NESTED = '''\
+import torch
+from torch import nn
+
+
+def run(steps):
+    critic = nn.Linear(6, 1)
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=1e-3)
+
+    def update(batch):
+{clear}        loss = critic(batch).pow(2).mean()
+        loss.backward()
+        critic_opt.step()
+
+    for t in range(steps):
+        batch = torch.randn(32, 6)
+        if t % 4 == 0:
+            for _ in range(4):
+                update(batch)
+'''
+
+
+def test_a_nested_update_function_called_in_the_loop(tmp_path):
+    assert lint(tmp_path, {"train.py": NESTED.format(clear="")}) == [("OPT101", 11)]
+
+
+def test_a_nested_update_function_that_clears(tmp_path):
+    assert lint(tmp_path, {"train.py": NESTED.format(clear="        critic_opt.zero_grad()\n")}) == []
+
+
+RECURSIVE = '''\
+import torch
+from torch import nn
+
+
+def detach_state(h):
+{body}
+
+
+model = nn.LSTM(8, 8)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+state = None
+for chunk in torch.randn(10, 5, 1, 8):
+    if state is not None:
+        state = detach_state(state)
+    out, state = model(chunk, state)
+    loss = out.pow(2).mean()
+    loss.backward()
+    optimizer.step()
+'''
+
+DETACH = '''\
+    if isinstance(h, torch.Tensor):
+        return h.detach()
+    return tuple(detach_state(v) for v in h)'''
+
+DETACH_AND_CLEAR = '''\
+    if isinstance(h, torch.Tensor):
+        optimizer.zero_grad()
+        return h.detach()
+    return tuple(detach_state(v) for v in h)'''
+
+
+@pytest.mark.parametrize(("body", "expected"), [(DETACH, [("OPT101", 19)]), (DETACH_AND_CLEAR, [])])
+def test_a_recursive_helper_is_summarised(tmp_path, body, expected):
+    assert lint(tmp_path, {"train.py": RECURSIVE.format(body=body)}) == expected
+
+
+HANDS_ON = '''\
+def run_epoch(trainer):
+    trainer.fit_one()
+'''
+
+CALLER = '''\
+import torch
+from torch import nn
+
+from helpers import run_epoch
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for x in torch.randn(10, 8, 4):
+    model(x).sum().backward()
+    run_epoch(model)
+    optimizer.step()
+'''
+
+
+def test_a_project_function_calling_a_method_of_its_argument_stays_opaque(tmp_path):
+    # ``trainer.fit_one()`` may clear whatever it holds
+    assert lint(tmp_path, {"helpers.py": HANDS_ON, "train.py": CALLER}) == []
