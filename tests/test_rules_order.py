@@ -291,6 +291,110 @@ for x, y in loader:
     assert codes_at(src, ["OPT1"]) == [("OPT105", 15)]
 
 
+def test_opt105_clip_under_a_config_flag_after_the_step():
+    # ``if args.clip > 0:`` never changes inside the loop: whenever the clip runs, it is late
+    src = HEAD + """
+clip = 0.5
+
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    if clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT105", 16)]
+
+
+def test_opt105_clip_after_the_step_inside_the_accumulation_window():
+    src = HEAD + """
+accumulate = 4
+
+for i, (x, y) in enumerate(loader):
+    loss = nn.functional.mse_loss(model(x), y) / accumulate
+    loss.backward()
+    if (i + 1) % accumulate == 0:
+        optimizer.step()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.zero_grad()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT105", 15)]
+
+
+def test_opt105_clip_in_the_window_before_its_step_is_fine():
+    src = HEAD + """
+accumulate = 4
+
+for i, (x, y) in enumerate(loader):
+    loss = nn.functional.mse_loss(model(x), y) / accumulate
+    loss.backward()
+    if (i + 1) % accumulate == 0:
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+    assert codes_at(src, ["OPT1"]) == []
+
+
+def test_opt105_clip_every_pass_after_a_windowed_step_is_not_claimed():
+    # the clip runs on every micro-batch, the step only at the end of a window: on the other
+    # passes the clip acts on the partial sum (unusual, not "after the step")
+    src = HEAD + """
+accumulate = 4
+
+for i, (x, y) in enumerate(loader):
+    loss = nn.functional.mse_loss(model(x), y) / accumulate
+    loss.backward()
+    if (i + 1) % accumulate == 0:
+        optimizer.step()
+        optimizer.zero_grad()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+"""
+    assert codes_at(src, ["OPT105"]) == []
+
+
+def test_opt105_clip_under_a_flag_before_the_backward():
+    src = HEAD + """
+use_clip = True
+
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    if use_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    loss.backward()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT105", 14)]
+
+
+def test_opt105_clip_in_a_nested_loop_is_not_claimed():
+    src = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    for group in optimizer.param_groups:
+        nn.utils.clip_grad_norm_(group["params"], 1.0)
+"""
+    assert codes_at(src, ["OPT105"]) == []
+
+
+def test_opt105_clip_before_an_inner_loop_of_micro_batches():
+    src = HEAD + """
+for step in range(100):
+    nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y) / len(loader)
+        loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+"""
+    assert codes_at(src, ["OPT1"]) == [("OPT105", 9)]
+
+
 def test_opt105_fix_moves_clip_before_step():
     text, left = fixed(OPT105_LOOP, ["OPT1"])
     assert text == HEAD + """

@@ -303,3 +303,82 @@ for x in torch.randn(10, 8, 4):
 def test_a_project_function_calling_a_method_of_its_argument_stays_opaque(tmp_path):
     # ``trainer.fit_one()`` may clear whatever it holds
     assert lint(tmp_path, {"helpers.py": HANDS_ON, "train.py": CALLER}) == []
+
+
+AGENT_FILE = '''\
+import torch
+from torch import nn
+
+
+class Critic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Linear(6, 1)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=3e-4)
+
+    def act(self, state):
+        with torch.no_grad():
+            return self.net(state)
+
+    def update(self, states, targets):
+{clear}        loss = (self.net(states) - targets).pow(2).mean()
+        loss.backward()
+        self.optimizer.step()
+'''
+
+RUNNER_FILE = '''\
+import torch
+
+import critic
+
+
+def main(steps):
+    if steps > 10:
+        agent = critic.Critic()
+    else:
+        agent = Other()
+    for t in range(steps):
+        value = agent.act(torch.randn(1, 6))
+        {between}agent.update(torch.randn(32, 6), torch.randn(32, 1))
+'''
+
+
+def test_a_step_method_called_in_a_loop_of_another_file_that_never_clears(tmp_path):
+    files = {"critic.py": AGENT_FILE.format(clear=""), "run.py": RUNNER_FILE.format(between="")}
+    assert lint(tmp_path, files, target="critic.py") == [("OPT101", 17)]
+    out = invoke_json(tmp_path, "critic.py")
+    assert "the loop at run.py:11 calls it without clearing" in out[0]["message"]
+
+
+def test_a_step_method_that_clears_itself(tmp_path):
+    files = {"critic.py": AGENT_FILE.format(clear="        self.optimizer.zero_grad()\n"),
+             "run.py": RUNNER_FILE.format(between="")}
+    assert lint(tmp_path, files, target="critic.py") == []
+
+
+def test_a_caller_loop_that_clears_keeps_the_step_method_silent(tmp_path):
+    files = {"critic.py": AGENT_FILE.format(clear=""),
+             "run.py": RUNNER_FILE.format(between="agent.optimizer.zero_grad()\n        ")}
+    assert lint(tmp_path, files, target="critic.py") == []
+
+
+def test_a_step_method_no_loop_calls_stays_silent(tmp_path):
+    runner = RUNNER_FILE.format(between="").replace("    for t in range(steps):\n", "    if steps:\n")
+    files = {"critic.py": AGENT_FILE.format(clear=""), "run.py": runner}
+    assert lint(tmp_path, files, target="critic.py") == []
+
+
+def test_a_caller_loop_calling_an_unknown_method_of_the_agent_stays_silent(tmp_path):
+    # ``agent.reset()`` is no method of the class we can read: it may clear
+    files = {"critic.py": AGENT_FILE.format(clear=""), "run.py": RUNNER_FILE.format(between="agent.reset()\n        ")}
+    assert lint(tmp_path, files, target="critic.py") == []
+
+
+def invoke_json(tmp_path, target: str) -> list[dict]:
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = invoke(["check", "--no-cache", "--select", "OPT101", "--output-format", "json", target])
+    finally:
+        os.chdir(cwd)
+    return json.loads(result.output)

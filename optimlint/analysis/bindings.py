@@ -38,7 +38,8 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules, symbols
-from optimlint.analysis.names import dotted
+from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -101,21 +102,6 @@ def name_says_scaler(name: str) -> bool:
     return name in ("scaler", "grad_scaler", "gradscaler", "amp_scaler", "loss_scaler")
 
 
-def key_of(expr: cst.BaseExpression | None) -> str | None:
-    """A stable spelling of a Name / Attribute chain / literal subscript: ``opts['g']``."""
-    if expr is None:
-        return None
-    d = dotted(expr)
-    if d is not None:
-        return d
-    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
-        base = key_of(expr.value)
-        el = expr.slice[0].slice
-        if base and isinstance(el, cst.Index) and isinstance(el.value, (cst.SimpleString, cst.Integer)):
-            return f"{base}[{el.value.value}]"
-    return None
-
-
 def parameter_modules(expr: cst.BaseExpression | None) -> frozenset[str] | None:
     """Keys of the modules whose ``.parameters()`` feed an optimizer's params argument.
 
@@ -163,10 +149,37 @@ def parameter_modules(expr: cst.BaseExpression | None) -> frozenset[str] | None:
         def visit_Arg(self, node: cst.Arg) -> bool:
             return True
 
+        def visit_ListComp(self, node) -> bool:
+            return self._comprehension(node)
+
+        def visit_GeneratorExp(self, node) -> bool:
+            return self._comprehension(node)
+
+        def _comprehension(self, node) -> bool:
+            # ``[p for n, p in model.named_parameters() if "bias" not in n]``: the parameters come
+            # from the iterables; the filter and the comprehension's own names add none
+            bound: set[str] = set()
+            comp = node.for_in
+            while comp is not None:
+                _walk.visit(comp.iter, self)
+                bound |= {n.value for n in _names_in(comp.target)}
+                comp = comp.inner_for_in
+            if not (isinstance(node.elt, cst.Name) and node.elt.value in bound):
+                _walk.visit(node.elt, self)
+            return False
+
     _walk.visit(expr, V())
     if unknown or not found:
         return None
     return frozenset(found)
+
+
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    if isinstance(node, cst.Name):
+        return [node]
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return [n for e in node.elements for n in _names_in(e.value)]
+    return []
 
 
 def _arg(call: cst.Call, index: int, keyword: str) -> cst.BaseExpression | None:
@@ -259,7 +272,8 @@ class Bindings:
                 ident = (owner, k, want)
                 b = self._by_name.get(ident)
                 if b is None:
-                    b = self._by_name[ident] = Binding(want, k, by_name=True)
+                    b = self._by_name[ident] = Binding(want, k, by_name=True,
+                                                       modules=self._built_from(owner, k))
                 return b
         if not (is_param or is_attr):
             return None
@@ -278,6 +292,23 @@ class Bindings:
             b = Binding(want, k, by_name=True)
             self._by_name[ident] = b
         return b
+
+
+    def _built_from(self, owner: cst.CSTNode | None, k: str) -> frozenset[str] | None:
+        """Modules whose parameters an optimizer of an unknown class was built from:
+        ``optimizer = AdamW(grouped_parameters, ...)`` (transformers', bitsandbytes', a
+        project's) takes its parameters first, as torch's do."""
+        scope = owner if owner is not None else self.ctx.module
+        # (tuple targets are wrappers handing the same optimizer back: ``model, optimizer =
+        # amp.initialize(model, optimizer)``, ``accelerator.prepare(...)``)
+        values = [v for v in values_assigned(scope, k, nested_functions=False) if v is not None]
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            return None
+        first = _arg(values[0], 0, "params")
+        if isinstance(first, cst.Name):
+            traced = values_assigned(scope, first.value, nested_functions=False)
+            first = traced[0] if len(traced) == 1 else None
+        return parameter_modules(first)
 
 
 class _Collector(cst.CSTVisitor):
@@ -421,6 +452,15 @@ class _Collector(cst.CSTVisitor):
         for t in targets:
             self._bind(t, None)
 
+    def _traced(self, expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
+        """The one value a bare name was assigned in this scope (``optimizer_grouped_parameters
+        = [{"params": [...]}, ...]`` then ``AdamW(optimizer_grouped_parameters)``)."""
+        if not isinstance(expr, cst.Name):
+            return expr
+        func = self.funcs[-1] if self.funcs else None
+        values = values_assigned(func if func is not None else self.ctx.module, expr.value, nested_functions=False)
+        return values[0] if len(values) == 1 and values[0] is not None else expr
+
     def _value(self, value: cst.BaseExpression, target: cst.BaseExpression) -> Binding | None:
         name = key_of(target) or ""
         if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript)):
@@ -439,7 +479,7 @@ class _Collector(cst.CSTVisitor):
         if kind is not None:
             if kind.kind == "optimizer":
                 return Binding(OPTIMIZER, name, kind.cls, node=value, call=value,
-                               modules=parameter_modules(_arg(value, 0, "params")))
+                               modules=parameter_modules(self._traced(_arg(value, 0, "params"))))
             if kind.kind == "scheduler":
                 return Binding(SCHEDULER, name, kind.cls, node=value, call=value,
                                optimizer=self._lookup(_arg(value, 0, "optimizer")))

@@ -93,7 +93,12 @@ _HARMLESS_METHODS = frozenset({
     "requires_grad_", "contiguous", "permute", "transpose", "split", "chunk", "long", "bool", "type",
     "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules", "children",
     "named_children", "pow", "norm", "abs", "exp", "sqrt", "unsqueeze_", "softmax", "log_softmax",
+    "save_pretrained", "push_to_hub", "get_lr", "close", "save_state_dict", "save_state",
+    "from_pretrained", "from_config",  # build a new object (a pipeline around the model)
 })
+# Library functions handed an optimizer that never clear or step it: apex's loss scaling
+# (``with amp.scale_loss(loss, optimizer) as scaled:``) and its parameter generator.
+_HARMLESS_QUALNAMES = frozenset({"apex.amp.scale_loss", "apex.amp.master_params"})
 # Methods of a module that read it or run it for inference, never touching gradients
 # (``model.generate(...)``, ``model.save_pretrained(dir)``, ``model.init_hidden(bs)``).
 _MODULE_READ_METHODS = re.compile(
@@ -112,7 +117,7 @@ _CLEAR_NAME = re.compile(r"(zero|clear|reset)_?grad", re.I)
 # backward; spelled like one when its name says so (``model(x)``, ``self.criterion(out, y)``).
 _FORWARD_NAMES = re.compile(
     r"(^|_)(model|net|network|module|encoder|decoder|generator|discriminator|critic|actor|backbone|"
-    r"head|classifier|criterion|loss_fn|loss_func|lossfn|policy|unet|vae|transformer|layer|G|D)$")
+    r"head|classifier|criterion|loss_fn|loss_func|lossfn|policy|unet|vae|transformer|layer|G|D|pipe|pipeline)$")
 
 
 @dataclass(frozen=True)
@@ -264,7 +269,8 @@ def _index_definitions(model: TrainingModel) -> None:
                     model.functions.setdefault(stmt.name.value, stmt)
                 elif klass is None:  # ``def update(data):`` nested in the function that calls it
                     key = (parent_func, stmt.name.value)
-                    model.local_functions[key] = None if key in model.local_functions else stmt
+                    # (a decorated one may be wrapped into something else: ``@profileit('cuda')``)
+                    model.local_functions[key] = None if key in model.local_functions or stmt.decorators else stmt
                 if klass is not None:
                     model.methods.setdefault(klass, {}).setdefault(stmt.name.value, stmt)
                 visit(_body(stmt), stmt, None)
@@ -868,6 +874,8 @@ class _Walker:
             if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value in _LIGHTNING_GETTERS:
                 return  # Lightning hands the optimizers back or toggles requires_grad: nothing cleared
             if self._harmless_project_call(f) or self._harmless_method_call(f, frame):
+                return
+            if self.ctx.qualify(f) in _HARMLESS_QUALNAMES:
                 return
             if isinstance(f, cst.Attribute) and _MODULE_READ_METHODS.match(f.attr.value) and \
                     self._is_module_value(f.value, frame) and not self._passes_optimizer(call, frame):

@@ -108,3 +108,18 @@ class _ImportCollector(cst.CSTVisitor):
     # Expressions never contain imports: skip them wholesale for speed.
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
         return any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in node.body)
+
+
+def key_of(expr: cst.BaseExpression | None) -> str | None:
+    """A stable spelling of a Name / Attribute chain / literal subscript: ``opts['g']``."""
+    if expr is None:
+        return None
+    d = dotted(expr)
+    if d is not None:
+        return d
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        base = key_of(expr.value)
+        el = expr.slice[0].slice
+        if base and isinstance(el, cst.Index) and isinstance(el.value, (cst.SimpleString, cst.Integer)):
+            return f"{base}[{el.value.value}]"
+    return None

@@ -210,7 +210,7 @@ def certain_class(ctx: "FileContext", b: Binding | None) -> str | None:
         if scope is None:
             scope = ctx.module
         classes = set()
-        for value in values_assigned(scope, key):
+        for value in values_assigned(scope, key, through_wrappers=True):
             if isinstance(value, cst.Name) and value.value == "None":
                 continue
             if not isinstance(value, cst.Call):
@@ -336,10 +336,24 @@ def _unwrap_iterable(ctx: "FileContext", expr: cst.BaseExpression) -> cst.BaseEx
 
 
 def iterates_loader(ctx: "FileContext", loop: cst.CSTNode) -> bool:
-    """A ``for`` loop over a data loader (or over the number of batches in one epoch)."""
+    """A ``for`` loop over a data loader (or over the number of batches in one epoch): also
+    through a name bound to one in the loop's scope (``epoch_iterator = tqdm(train_loader)``
+    then ``for step, batch in enumerate(epoch_iterator)``) and over ``zip`` of loaders."""
     if not isinstance(loop, cst.For):
         return False
-    it = _unwrap_iterable(ctx, loop.iter)
+    return _loaderish(ctx, loop.iter, _scope_of(ctx, loop), 0)
+
+
+def _scope_of(ctx: "FileContext", node: cst.CSTNode) -> cst.CSTNode:
+    return enclosing_function(ctx, node) or ctx.module
+
+
+def _loaderish(ctx: "FileContext", expr: cst.BaseExpression, scope: cst.CSTNode, depth: int) -> bool:
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "zip":
+        return any(not a.star and _loaderish(ctx, a.value, scope, depth) for a in expr.args)
+    it = _unwrap_iterable(ctx, expr)
+    if it is not expr and isinstance(it, cst.Call):
+        return _loaderish(ctx, it, scope, depth)
     if isinstance(it, cst.Call):
         qn = ctx.qualify(it.func)
         if qn in _DATALOADER_QUALNAMES:
@@ -353,7 +367,12 @@ def iterates_loader(ctx: "FileContext", loop: cst.CSTNode) -> bool:
     k = key_of(it)
     if k is None:
         return False
-    return bool(_LOADERISH.search(k.rsplit(".", 1)[-1]))
+    if _LOADERISH.search(k.rsplit(".", 1)[-1]):
+        return True
+    if isinstance(it, cst.Name) and depth < 3:
+        values = values_assigned(scope, k, nested_functions=False)
+        return bool(values) and all(v is not None and _loaderish(ctx, v, scope, depth + 1) for v in values)
+    return False
 
 
 def is_epoch_loop(ctx: "FileContext", loop: cst.CSTNode) -> bool:
@@ -365,6 +384,11 @@ def is_epoch_loop(ctx: "FileContext", loop: cst.CSTNode) -> bool:
         if _EPOCH.search(text):
             return True
         it = loop.iter
+        if isinstance(it, cst.Name):  # ``train_iterator = trange(0, args.num_train_epochs)``
+            values = values_assigned(_scope_of(ctx, loop), it.value, nested_functions=False)
+            if values and all(v is not None and _EPOCH.search(ctx.code(v)) and not _loaderish(ctx, v, ctx.module, 3)
+                              for v in values):
+                return True
         return isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" \
             and not _WEAK_ITER.search(ctx.code(it))
     if isinstance(loop, cst.While):

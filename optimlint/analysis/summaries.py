@@ -34,7 +34,7 @@ from optimlint.analysis import modules
 from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, parse_file
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import name_says_optimizer, optimizer_class
-from optimlint.analysis.walk import children
+from optimlint.analysis.walk import nodes_of
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -50,7 +50,7 @@ _NOT_LIBRARY = ("torch.autograd.backward", "torch.optim.")
 _DEPTH = 3
 # Methods of an argument that read or transform tensors and modules (``p.grad.norm()``,
 # ``model.parameters()``): any other method of an argument may reach an optimizer it holds.
-_VALUE_METHODS = frozenset({
+VALUE_METHODS = frozenset({
     "parameters", "named_parameters", "state_dict", "modules", "named_modules", "children",
     "named_children", "buffers", "named_buffers", "size", "dim", "item", "numel", "keys", "values",
     "items", "get", "append", "extend", "norm", "detach", "cpu", "cuda", "to", "float", "half", "double",
@@ -115,6 +115,14 @@ def never_touches_optimizers(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.Cla
     return _summary(fn, pf, klass, project_root, 0)
 
 
+def method_never_touches(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None = None,
+                         project_root: str | None = None) -> bool:
+    """Like ``never_touches_optimizers`` for a method of a class that may hold an optimizer:
+    the method's own body (and the methods it calls on ``self``) never clears, steps or
+    backpropagates (``agent.select_action(state)`` of an agent that trains elsewhere)."""
+    return _summary(fn, pf, klass, project_root, 0)
+
+
 def _summary(fn, pf, klass, project_root, depth: int) -> bool:
     if _ACTIVE and _ACTIVE[-1] is fn:
         return True  # direct recursion: harmless if the rest of the body is
@@ -133,7 +141,7 @@ def _summary(fn, pf, klass, project_root, depth: int) -> bool:
 
 def _holds_optimizer(klass: cst.ClassDef) -> bool:
     """The class keeps an optimizer (``self.optimizer = Adam(...)``, ``self.opt = opt``)."""
-    for node in find(klass.body, (cst.Assign, cst.AnnAssign)):
+    for node in nodes_of(klass.body, (cst.Assign, cst.AnnAssign)):
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
         for t in targets:
             if isinstance(t, cst.Attribute) and dotted(t.value) == "self" and name_says_optimizer(t.attr.value):
@@ -155,7 +163,7 @@ def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, p
     if fn.asynchronous is not None or any(dotted(d.decorator) not in ("staticmethod", "torch.no_grad")
                                           for d in fn.decorators):
         return False
-    for node in find(fn.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Del, cst.Call, cst.Assign,
+    for node in nodes_of(fn.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Del, cst.Call, cst.Assign,
                                cst.AugAssign, cst.AnnAssign, cst.Global, cst.Nonlocal, cst.Yield)):
         if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Global, cst.Nonlocal, cst.Yield)):
             return False
@@ -177,7 +185,7 @@ def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, d
         if f.attr.value in _EFFECT_NAMES:
             return False
         root = (dotted(f.value) or "").split(".", 1)[0]
-        if root in params and f.attr.value not in _VALUE_METHODS:
+        if root in params and f.attr.value not in VALUE_METHODS:
             return False  # ``trainer.fit()`` of an argument: it may hold the optimizer
         if root and pf.imports.imported(root) and not _library_call(pf, f):
             return False  # ``utils.train_step(...)``: another project function
@@ -197,19 +205,9 @@ def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, d
     return False
 
 
-def find(root: cst.CSTNode, types: tuple[type, ...]):
-    """The nodes under ``root`` (included) of one of ``types``, in visit order."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, types):
-            yield node
-        stack.extend(reversed(children(node)))
-
-
 def _names_grad(target: cst.BaseExpression) -> bool:
     """An assignment target that writes a gradient or ``requires_grad``."""
-    for node in find(target, (cst.Attribute,)):
+    for node in nodes_of(target, (cst.Attribute,)):
         if node.attr.value in ("grad", "requires_grad"):
             return True
     return isinstance(target, cst.Attribute) and target.attr.value in ("grad", "requires_grad")

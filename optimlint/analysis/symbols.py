@@ -80,7 +80,7 @@ def scheduler_class(qualname: str | None) -> str | None:
         last = qualname.rsplit(".", 1)[-1]
         return last if last in SCHEDULER_CLASSES else None
     last = qualname.rsplit(".", 1)[-1]
-    if qualname.startswith("transformers."):
+    if qualname.startswith(("transformers.", "diffusers.")):  # diffusers.optimization copies them
         if last == "get_scheduler" or (last.startswith("get_") and "schedule" in last):
             return last
     elif last in VENDORED_SCHEDULE_FACTORIES or (last.startswith("get_") and last.endswith("_schedule_with_warmup")):

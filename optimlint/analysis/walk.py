@@ -477,3 +477,13 @@ def _parent_dict(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
             parents[child] = node
             stack.append(child)
     return parents
+
+
+def nodes_of(root: cst.CSTNode, types: tuple[type, ...] | type):
+    """The nodes under ``root`` (included) of one of ``types``, in visit order."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, types):
+            yield node
+        stack.extend(reversed(children(node)))

@@ -8,13 +8,14 @@ might clear, step or backpropagate (``iteration.touches``) make it silent.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Iterable
 
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
-from optimlint.analysis import moves
+from optimlint.analysis import callers, moves
 from optimlint.analysis.bindings import Binding, key_of, parameter_modules
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, module_covers, module_keys, touches,
@@ -175,6 +176,8 @@ class OrderCheck(Check):
             if it.kind in ("loop", "lightning-manual"):
                 self._missing_zero_grad(ctx, it, mkeys, report)
                 self._accumulation(ctx, it, mkeys, report)
+            elif it.kind == "function" and model.parent_func.get(it.node) is None:
+                self._missing_zero_grad(ctx, it, mkeys, report, model.bindings.class_of.get(it.node))
             self._order(ctx, it, mkeys, report)
             self._clip(ctx, it, mkeys, report)
         self._unused_optimizers(ctx, model, report)
@@ -186,9 +189,11 @@ class OrderCheck(Check):
         return out
 
     # -- OPT101 -------------------------------------------------------------------------
-    def _missing_zero_grad(self, ctx, it: Iteration, mkeys, report) -> None:
+    def _missing_zero_grad(self, ctx, it: Iteration, mkeys, report, klass=None) -> None:
+        """In a loop; or in a step function (``it.kind == "function"``, a method of ``klass``)
+        that a loop of another project file calls without clearing."""
         backwards = it.of_kind(K.BACKWARD)
-        if not backwards or any(e.accumulate for e in it.events):
+        if not backwards:  # (under ``accelerator.accumulate`` too: nothing ever clears)
             return
         if it.kind == "loop" and runs_once(it.node):
             return
@@ -204,6 +209,9 @@ class OrderCheck(Check):
                 continue
             first = backwards[0]
             name = spelling(steps[0]) or opt.name
+            if it.kind == "function":
+                self._step_function_without_clear(ctx, it, klass, first, name, report)
+                continue
             fix = None
             body = getattr(it.node, "body", None)
             if it.kind == "loop" and isinstance(body, cst.IndentedBlock) and spelling(steps[0]):
@@ -212,6 +220,19 @@ class OrderCheck(Check):
             report("OPT101", first.node,
                    f"`{name}`'s gradients are never cleared in this loop: each `{name}.step()` applies "
                    f"the sum of every backward so far; call `{name}.zero_grad()` once per iteration", fix)
+
+    def _step_function_without_clear(self, ctx, it: Iteration, klass, first, name: str, report) -> None:
+        found = ctx.cached(("optimlint.loop_callers", id(it.node)),
+                           lambda: callers.loop_callers(ctx, it.node, klass))
+        if not found:
+            return
+        caller = found[0]
+        where = os.path.relpath(caller.path, os.path.dirname(os.path.abspath(ctx.path)))
+        func = (klass.name.value + "." if klass is not None else "") + it.node.name.value
+        report("OPT101", first.node,
+               f"`{name}`'s gradients are never cleared: `{func}()` steps it on every call, and the loop at "
+               f"{where}:{caller.row} calls it without clearing, so each step applies the sum of every "
+               f"backward so far; call `{name}.zero_grad()` before the backward")
 
     # -- OPT102 / OPT103 ----------------------------------------------------------------
     def _order(self, ctx, it: Iteration, mkeys, report) -> None:
@@ -276,21 +297,26 @@ class OrderCheck(Check):
             return
         opts = optimizers_stepped(it)
         for clip in it.of_kind(K.CLIP):
-            if not it.always(clip) or measures_only(ctx, clip.node):
+            if not _runs_whole_or_guarded(it, clip) or measures_only(ctx, clip.node):
                 continue
             before_b = [b for b in backwards if b.index < clip.index]
-            after_b = [b for b in backwards if b.index > clip.index and it.always(b)]
+            # (a backward in an inner loop of micro-batches counts: the clip runs before all of them)
+            after_b = [b for b in backwards if b.index > clip.index and
+                       (_runs_whole_or_guarded(it, b) or it.nested(b))]
             if any(o.index < clip.index and (o.touches_all or touches(o, None, mkeys) and o.self_call)
                    for o in it.opaque):
                 continue
             if not before_b and after_b:
-                later = [s for s in steps if s.index > after_b[0].index and it.always(s)]
+                later = [s for s in steps if s.index > after_b[0].index and _runs_whole_or_guarded(it, s)]
                 if later:
                     self._report_clip(ctx, clip, later[0], "before the backward", report)
                 continue
             if len(opts) != 1:
                 continue
-            prev = [s for s in steps if s.index < clip.index and it.always(s)]
+            # a step that ran earlier in every pass where the clip runs: the clip is under all of
+            # the step's conditions (both in an accumulation window, or the step unconditional)
+            prev = [s for s in steps if s.index < clip.index and _runs_whole_or_guarded(it, s) and
+                    set(it.conditions(s)) <= set(it.conditions(clip))]
             if prev and before_b and before_b[-1].index < prev[-1].index and \
                     not any(s.index > clip.index for s in steps):
                 self._report_clip(ctx, clip, prev[-1] if _clips_params_of(ctx, clip, prev[-1]) else None,
@@ -322,8 +348,6 @@ class OrderCheck(Check):
     def _accumulation(self, ctx, it: Iteration, mkeys, report) -> None:
         if it.kind not in ("loop", "lightning-manual") or any(e.accumulate for e in it.events):
             return
-        if it.kind == "loop" and any(e.accelerate for e in it.events):
-            return  # accelerate's own accumulation (``manual_backward`` is Lightning's backward)
         backwards = [b for b in it.of_kind(K.BACKWARD)]
         opts = optimizers_stepped(it)
         if len(opts) != 1 or any(o.touches_all for o in it.opaque):
@@ -338,7 +362,11 @@ class OrderCheck(Check):
                     continue
                 cond = window_condition(it, step)
                 if cond is not None:
-                    window_backs = [b for b in backwards if b.index < step.index and it.always(b)]
+                    # every micro-batch runs a backward: unconditionally, or under a flag that
+                    # does not change inside the loop (``if args.fp16: ... else: loss.backward()``)
+                    window_backs = [b for b in backwards if b.index < step.index and it.always(b)] or \
+                        [b for b in backwards if b.index < step.index and _runs_whole_or_guarded(it, b)
+                         and window_condition(it, b) is None]
                     if not window_backs:
                         continue
                     self._window(ctx, it, opt, step, window_backs[0], it.events, cond, report)
@@ -383,12 +411,15 @@ class OrderCheck(Check):
                    f"`{ctx.code(step.node)}` runs once per accumulation window: each step sees only the "
                    "last micro-batch; clear after the step instead", fix)
             return
-        self._not_averaged(ctx, it, backward, window, inner_loop, report)
+        if inner_loop or it.always(backward):  # a backward under a mode flag: its window is unsure
+            self._not_averaged(ctx, it, backward, window, inner_loop, report)
 
     def _not_averaged(self, ctx, it, backward, window, inner_loop, report) -> None:
         length = _window_length(window, inner_loop)
         if length is None or not backward.direct or backward.scaled and backward.scaler is None:
             return
+        if backward.accelerate and it.kind == "loop" and _accelerator_accumulates(ctx):
+            return  # ``Accelerator(gradient_accumulation_steps=k)`` divides the loss itself
         if inner_loop and not _MICRO_NAME.search(ctx.code(window.target) + " " + ctx.code(length)):
             return  # ``for t in range(num_tasks)``: summing several objectives is a choice, not a window
         recv = backward.node.func.value
@@ -647,3 +678,28 @@ def _prepares(ctx, func, call: cst.Call) -> bool:
         return False
     owner = training_model(ctx).bindings.resolve(func, f.value)
     return owner is not None and owner.kind == "accelerator"
+
+
+def _runs_whole_or_guarded(it: Iteration, ev) -> bool:
+    """``ev`` runs in this iteration's own body (no nested loop), at most under ``if``s
+    (``if args.clip > 0:``): a clip there that runs at the wrong point of the iteration is
+    wrong whenever its condition lets it run."""
+    if it.always(ev):
+        return True
+    return len(ev.loops) == it.depth + 1 and all(isinstance(b.node, cst.If) for b in it.conditions(ev))
+
+
+def _accelerator_accumulates(ctx) -> bool:
+    """The file builds an ``Accelerator`` that may divide the loss by its own accumulation
+    steps (``gradient_accumulation_steps=`` or ``**kwargs`` given)."""
+    def build() -> bool:
+        for node in _walk.nodes_of(ctx.module, cst.Call):
+            name = ctx.code(node.func).rsplit(".", 1)[-1]
+            if name == "Accelerator" and any(a.star == "**" or a.keyword is not None and
+                                             a.keyword.value in ("gradient_accumulation_steps",
+                                                                 "gradient_accumulation_plugin")
+                                             for a in node.args):
+                return True
+        return False
+
+    return ctx.cached("optimlint.accelerator_accumulates", build)

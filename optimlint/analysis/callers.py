@@ -1,0 +1,195 @@
+"""Loops of other project files that call a step function of the linted file.
+
+A *step function* (``def train(self, replay_buffer, batch_size): ... critic_loss.backward();
+self.critic_optimizer.step()``) that never clears its optimizer is a bug only if something
+calls it repeatedly without clearing in between: SPEC's "OPT101 needs a visible loop, since a
+caller may clear". Same-file callers are inlined by the iteration model; this module finds the
+callers in other files of the project (``policy.train(replay_buffer, 256)`` inside the
+``for t in range(max_timesteps)`` loop of ``main.py``), once per linted file:
+
+- candidate files are the project's ``.py`` files whose text names the function (``.train(``)
+  and the linted module (its file stem, as an import would); big trees (more than
+  ``MAX_FILES`` files) are not scanned;
+- a call counts when it sits in a ``for``/``while`` loop and its receiver is built from the
+  linted class (every assignment of the receiver's name constructs it), or, for a module-level
+  function, when the name is imported from the linted module;
+- the loop must not clear anything (no ``zero_grad``, no ``.grad`` writes) and every other
+  method it calls on the receiver must be one whose summary never clears, steps or
+  backpropagates (``policy.select_action(state)``); anything else keeps the caller unknown.
+
+Every file read is recorded as a dependency of the linted file's cached result.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from optimlint.analysis import modules, summaries
+from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.names import key_of
+from optimlint.analysis.positions import Positions
+from optimlint.analysis.walk import nodes_of
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+
+MAX_FILES = 3000
+_SKIP_DIRS = frozenset({"node_modules", "site-packages", "build", "dist", "__pycache__", "venv", "env"})
+_CLEARS = re.compile(r"zero_grad|\.grad\s*=[^=]|grad\.zero_|set_to_none|(clear|reset)_?grads?\b")
+_FILES: dict[str, list[str] | None] = {}
+_POSITIONS: dict[int, tuple[cst.Module, Positions]] = {}
+
+
+@dataclass(frozen=True)
+class Caller:
+    path: str  # the calling file, as found under the project root
+    row: int  # the row of the loop
+
+
+def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef | None) -> list[Caller]:
+    """Loops in other project files that call ``func`` (a method of ``klass``, or a
+    module-level function) every iteration and never clear anything themselves."""
+    name = func.name.value
+    if name.startswith("__") or not ctx.path or ctx.path == "-":
+        return []
+    here = os.path.realpath(ctx.path)
+    stem = os.path.splitext(os.path.basename(here))[0]
+    root = os.path.realpath(ctx.project_root or os.path.dirname(here))
+    needle = f".{name}(" if klass is not None else f"{name}("
+    found: list[Caller] = []
+    for path in _project_files(root):
+        if path == here:
+            continue
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        if needle not in text or stem not in text:
+            continue
+        pf = modules.parse_file(path)
+        if pf is None:
+            continue
+        found.extend(_callers_in(pf, name, klass, here, root))
+    return found
+
+
+def _project_files(root: str) -> list[str]:
+    if root not in _FILES:
+        out: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
+            out.extend(os.path.realpath(os.path.join(dirpath, f)) for f in filenames if f.endswith(".py"))
+            if len(out) > MAX_FILES:
+                out = []
+                break
+        _FILES[root] = sorted(out)
+    return _FILES[root] or []
+
+
+def _callers_in(pf: modules.ParsedFile, name: str, klass: cst.ClassDef | None, target: str,
+                root: str) -> list[Caller]:
+    out: list[Caller] = []
+    scopes = [pf.module, *nodes_of(pf.module, cst.FunctionDef)]
+    for scope in scopes:
+        body = scope.body if isinstance(scope, cst.FunctionDef) else scope
+        for loop in _own_loops(body):
+            calls = [c for c in nodes_of(loop, cst.Call) if _calls_target(pf, scope, c, name, klass, target, root)]
+            if calls and _loop_never_clears(pf, scope, loop, calls[0], klass, target, root):
+                out.append(Caller(pf.path, _row(pf, loop)))
+    return out
+
+
+def _own_loops(body: cst.CSTNode):
+    """Outermost loops of a scope's body (not inside nested functions or classes)."""
+    stack = list(reversed(getattr(body, "body", []) if not isinstance(body, cst.Module) else body.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.For, cst.While)):
+            yield node
+            continue
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        for block in ("body", "orelse", "handlers", "finalbody"):
+            part = getattr(node, block, None)
+            if part is None:
+                continue
+            items = part if isinstance(part, (list, tuple)) else [part]
+            for item in items:
+                inner = getattr(item, "body", item)
+                if isinstance(inner, (list, tuple)):
+                    stack.extend(reversed(inner))
+                elif isinstance(inner, cst.BaseSuite):
+                    stack.extend(reversed(getattr(inner, "body", [])))
+                else:
+                    stack.append(inner)
+
+
+def _calls_target(pf, scope, call: cst.Call, name: str, klass, target: str, root: str) -> bool:
+    f = call.func
+    if klass is None:
+        if isinstance(f, (cst.Name, cst.Attribute)) and (f.value if isinstance(f, cst.Name) else f.attr.value) == name:
+            return _imported_from(pf, f, target, root)
+        return False
+    if not (isinstance(f, cst.Attribute) and f.attr.value == name):
+        return False
+    return _built_class(pf, scope, key_of(f.value), klass, target, root) is not None
+
+
+def _imported_from(pf, f: cst.BaseExpression, target: str, root: str) -> bool:
+    qn = pf.imports.qualify(f)
+    if not qn or "." not in qn.lstrip("."):
+        return False
+    module = qn.rpartition(".")[0]
+    path = modules._find_module(pf.path, module, root)
+    return path is not None and os.path.realpath(path) == target
+
+
+def _built_class(pf, scope, k: str | None, klass: cst.ClassDef, target: str, root: str):
+    """The linted class's analysis when one assignment of name ``k`` in ``scope`` (or the
+    module) builds it (``policy = TD3.TD3(**kwargs)``, maybe among other classes)."""
+    if not k or "." in k:
+        return None
+    values = values_assigned(scope, k, nested_functions=False)
+    if not values and scope is not pf.module:
+        values = values_assigned(pf.module, k, nested_functions=False)
+    for v in values:
+        info = modules.class_of_call_value(pf, v, root)[0] if v is not None else None
+        if info is not None and info.node.name.value == klass.name.value and \
+                os.path.realpath(info.file.path) == target:
+            return info
+    return None
+
+
+def _loop_never_clears(pf, scope, loop, call: cst.Call, klass, target: str, root: str) -> bool:
+    if _CLEARS.search(pf.module.code_for_node(loop)):
+        return False
+    if klass is None:
+        return True
+    recv = key_of(call.func.value)
+    info = _built_class(pf, scope, recv, klass, target, root)
+    for other in nodes_of(loop, cst.Call):
+        f = other.func
+        if other is call or not isinstance(f, cst.Attribute) or key_of(f.value) != recv:
+            continue
+        if f.attr.value == call.func.attr.value or f.attr.value in summaries.VALUE_METHODS:
+            continue
+        meth = summaries.project_method(info.file, info.node, f.attr.value, root)
+        if meth is None or not summaries.method_never_touches(*meth, project_root=root):
+            return False
+    return True
+
+
+def _row(pf, node: cst.CSTNode) -> int:
+    hit = _POSITIONS.get(id(pf.module))
+    if hit is None or hit[0] is not pf.module:
+        hit = _POSITIONS[id(pf.module)] = (pf.module, Positions(pf.module))
+    try:
+        return hit[1][node].start.line
+    except KeyError:
+        return 1
