@@ -931,3 +931,31 @@ def test_opt203_a_vendored_factory_stepped_per_epoch():
 def test_silent_on_project_functions_not_named_like_the_factories(factory):
     src = VENDORED.replace("get_linear_schedule_with_warmup", factory)
     assert codes_at(src, ["OPT2"]) == []
+
+
+PLAIN_LIST_EPOCHS = """
+import torch
+from torch import nn
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+data = [(torch.randn(8, 4), torch.randn(8, 2)) for _ in range(10)]
+scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=10 * len(data))
+for epoch in range(10):
+    for i, (x, y) in enumerate(data):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+{sched}
+"""
+
+
+def test_opt203_batches_from_a_plain_list_running_the_backward():
+    # the inner loop runs the backward passes: it is the batch loop, whatever it iterates
+    assert codes_at(PLAIN_LIST_EPOCHS.format(sched="    scheduler.step()"), ["OPT2"]) == [("OPT203", 14)]
+
+
+def test_opt203_plain_list_stepped_per_batch_is_fine():
+    src = PLAIN_LIST_EPOCHS.format(sched="").replace(
+        "        optimizer.step()\n", "        optimizer.step()\n        scheduler.step()\n")
+    assert codes_at(src, ["OPT2"]) == []

@@ -170,8 +170,10 @@ class SchedulerCheck(Check):
 
     def _per_epoch(self, ctx, it, s, cls, steps, report) -> None:
         level = it.depth + 1
+        # the inner loop runs the batches: it iterates a loader, or it runs the backward passes
+        # (``for i, (x, y) in enumerate(data)`` over a plain list)
         inner = [e for e in steps if len(e.loops) > level and e.loops[level - 1] is it.node
-                 and S.iterates_loader(ctx, e.loops[level])]
+                 and (S.iterates_loader(ctx, e.loops[level]) or _backward_in(it, e.loops[level]))]
         if not inner:
             return
         if any(e.kind is K.SCHED_STEP and e.target is s.target and len(e.loops) > level for e in it.events):
@@ -252,3 +254,8 @@ def _declare_step_interval(ctx, entry: cst.BaseExpression) -> Fix | None:
             q = el.key.quote
             return Fix.safe(msg, Edit.insertion(f", {q}interval{q}: {q}step{q}", ctx.end(el.value)))
     return None
+
+
+def _backward_in(it: Iteration, loop: cst.CSTNode) -> bool:
+    """A backward pass runs directly in ``loop`` (one of ``it``'s inner loops)."""
+    return any(e.kind is K.BACKWARD and e.loops and e.loops[-1] is loop for e in it.events)
