@@ -808,7 +808,7 @@ class _Walker:
     def _harmless_method_call(self, f: cst.BaseExpression, frame: _Frame) -> bool:
         """``model.init_hidden()``, ``self.model.reset_noise()``: a method of a project class
         (the receiver's every assignment builds it) whose summary never touches an optimizer."""
-        if not isinstance(f, cst.Attribute):
+        if not isinstance(f, cst.Attribute) or not self._is_module_value(f.value, frame):
             return False
         klass = self._project_class_of(key_of(f.value), frame)
         if klass is None:
@@ -819,6 +819,10 @@ class _Walker:
     def _project_class_of(self, k: str | None, frame: _Frame) -> "modules.ClassInfo | None":
         if not k or k == "self":
             return None
+        return self.ctx.cached(("optimlint.project_class_of", id(frame.func), k),
+                               lambda: self._find_project_class(k, frame))
+
+    def _find_project_class(self, k: str, frame: _Frame) -> "modules.ClassInfo | None":
         pf = modules.linted_file(self.ctx)
         root = self.ctx.project_root
         if k.startswith("self.") and k.count(".") == 1:

@@ -60,7 +60,8 @@ VALUE_METHODS = frozenset({
     "unsqueeze", "permute", "transpose", "contiguous", "flatten", "softmax", "log_softmax", "argmax",
 })
 _SUMMARIES: dict[int, tuple[cst.FunctionDef, bool]] = {}
-_ACTIVE: list[cst.FunctionDef] = []  # summaries being computed (recursion)
+_ACTIVE: list[cst.FunctionDef] = []
+_HOLDERS: dict[int, tuple[cst.ClassDef, bool]] = {}  # summaries being computed (recursion)
 
 
 def project_function(ctx: "FileContext", func: cst.BaseExpression) -> tuple[cst.FunctionDef, ParsedFile] | None:
@@ -141,6 +142,13 @@ def _summary(fn, pf, klass, project_root, depth: int) -> bool:
 
 def _holds_optimizer(klass: cst.ClassDef) -> bool:
     """The class keeps an optimizer (``self.optimizer = Adam(...)``, ``self.opt = opt``)."""
+    hit = _HOLDERS.get(id(klass))
+    if hit is None or hit[0] is not klass:
+        hit = _HOLDERS[id(klass)] = (klass, _assigns_optimizer(klass))
+    return hit[1]
+
+
+def _assigns_optimizer(klass: cst.ClassDef) -> bool:
     for node in nodes_of(klass.body, (cst.Assign, cst.AnnAssign)):
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
         for t in targets:
