@@ -382,3 +382,42 @@ def invoke_json(tmp_path, target: str) -> list[dict]:
     finally:
         os.chdir(cwd)
     return json.loads(result.output)
+
+
+EPOCH_FUNCTION = '''\
+import torch
+from torch import nn
+
+
+def train_epoch(model, loader, optimizer, scheduler):
+    scheduler.step()
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+'''
+
+EPOCH_RUNNER = '''\
+import torch
+from torch import nn
+
+from epochs import train_epoch
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30)
+loader = torch.utils.data.DataLoader([(torch.randn(4), torch.randn(2))] * 8, batch_size=2)
+{run}
+'''
+
+
+def test_an_epoch_function_stepping_its_scheduler_first_called_from_another_files_epoch_loop(tmp_path):
+    files = {"epochs.py": EPOCH_FUNCTION,
+             "run.py": EPOCH_RUNNER.format(run="for epoch in range(90):\n    train_epoch(model, loader, optimizer, scheduler)")}
+    assert lint(tmp_path, files, target="epochs.py", select="OPT201") == [("OPT201", 6)]
+
+
+def test_an_epoch_function_called_once_is_not_claimed(tmp_path):
+    files = {"epochs.py": EPOCH_FUNCTION,
+             "run.py": EPOCH_RUNNER.format(run="train_epoch(model, loader, optimizer, scheduler)")}
+    assert lint(tmp_path, files, target="epochs.py", select="OPT201") == []

@@ -51,9 +51,11 @@ class Caller:
     row: int  # the row of the loop
 
 
-def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef | None) -> list[Caller]:
+def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef | None,
+                 clearing: bool = True) -> list[Caller]:
     """Loops in other project files that call ``func`` (a method of ``klass``, or a
-    module-level function) every iteration and never clear anything themselves."""
+    module-level function) every iteration and (with ``clearing``) never clear anything
+    themselves."""
     name = func.name.value
     if name.startswith("__") or not ctx.path or ctx.path == "-":
         return []
@@ -75,7 +77,7 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
         pf = modules.parse_file(path)
         if pf is None:
             continue
-        found.extend(_callers_in(pf, name, klass, here, root))
+        found.extend(_callers_in(pf, name, klass, here, root, clearing))
     return found
 
 
@@ -93,14 +95,14 @@ def _project_files(root: str) -> list[str]:
 
 
 def _callers_in(pf: modules.ParsedFile, name: str, klass: cst.ClassDef | None, target: str,
-                root: str) -> list[Caller]:
+                root: str, clearing: bool) -> list[Caller]:
     out: list[Caller] = []
     scopes = [pf.module, *nodes_of(pf.module, cst.FunctionDef)]
     for scope in scopes:
         body = scope.body if isinstance(scope, cst.FunctionDef) else scope
         for loop in _own_loops(body):
             calls = [c for c in nodes_of(loop, cst.Call) if _calls_target(pf, scope, c, name, klass, target, root)]
-            if calls and _loop_never_clears(pf, scope, loop, calls[0], klass, target, root):
+            if calls and (not clearing or _loop_never_clears(pf, scope, loop, calls[0], klass, target, root)):
                 out.append(Caller(pf.path, _row(pf, loop)))
     return out
 

@@ -9,11 +9,12 @@ counts, which loop is the epoch loop and which the batch loop) is in
 
 from __future__ import annotations
 
+import os
 from typing import Iterable
 
 import libcst as cst
 
-from optimlint.analysis import moves
+from optimlint.analysis import callers, moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, exclusive, module_keys, same_object, touches,
@@ -112,6 +113,9 @@ class SchedulerCheck(Check):
                        f"`{ctx.code(s.node)}` runs before `{ctx.code(o.node)}`: the first learning rate of "
                        "the schedule is skipped; step the scheduler after the optimizer", fix)
                 continue
+            if it.kind == "function" and it.always(s):
+                self._at_function_head(ctx, it, s, later, report)
+                continue
             if it.kind != "loop" or not it.always(s) or not S.is_epoch_loop(ctx, it.node):
                 continue
             inner = [e for e in later if len(e.loops) > level and S.iterates_loader(ctx, e.loops[level])]
@@ -128,6 +132,26 @@ class SchedulerCheck(Check):
                        f"`{ctx.code(s.node)}` runs at the head of the epoch loop, before this epoch's "
                        f"`{ctx.code(inner[0].node)}`: the first learning rate of the schedule is skipped; "
                        "step the scheduler after the epoch's training loop", fix)
+
+    def _at_function_head(self, ctx, it: Iteration, s, later, report) -> None:
+        """``def train_epoch(...): scheduler.step(); for batch in loader: ... optimizer.step()``
+        called once per iteration of a loop in another project file (same-file callers are
+        inlined into their loop and reported there)."""
+        level = it.depth + 1
+        inner = [e for e in later if len(e.loops) > level and
+                 (S.iterates_loader(ctx, e.loops[level]) or _backward_in(it, e.loops[level]))]
+        if not inner:
+            return
+        klass = training_model(ctx).bindings.class_of.get(it.node)
+        found = callers.loop_callers(ctx, it.node, klass, clearing=False)
+        if not found:
+            return
+        where = os.path.relpath(found[0].path, os.path.dirname(os.path.abspath(ctx.path)))
+        report("OPT201", s.node,
+               f"`{ctx.code(s.node)}` runs at the start of `{it.node.name.value}()`, which the loop at "
+               f"{where}:{found[0].row} calls once per epoch, before the epoch's `{ctx.code(inner[0].node)}`: "
+               "the first learning rate of the schedule is skipped; step the scheduler after the epoch's "
+               "training loop")
 
     # -- OPT202 / OPT203 ----------------------------------------------------------------------
     def _granularity(self, ctx, it: Iteration, report) -> None:
@@ -259,3 +283,4 @@ def _declare_step_interval(ctx, entry: cst.BaseExpression) -> Fix | None:
 def _backward_in(it: Iteration, loop: cst.CSTNode) -> bool:
     """A backward pass runs directly in ``loop`` (one of ``it``'s inner loops)."""
     return any(e.kind is K.BACKWARD and e.loops and e.loops[-1] is loop for e in it.events)
+
