@@ -86,8 +86,13 @@ CHECK_OPTIONS: tuple[tuple[tuple[str, ...], dict], ...] = (
         "type": lambda click: click.Path(dir_okay=False, writable=True), "default": None,
         "help": "Write the report to this file instead of stdout."}),
     (("--config", "config_file"), {
-        "type": lambda click: click.Path(dir_okay=False), "default": None,
-        "help": "Config file (pyproject.toml with [tool.optimlint], or optimlint.toml)."}),
+        "multiple": True, "metavar": "FILE | KEY=VALUE",
+        "help": "A config file (pyproject.toml with [tool.optimlint], or optimlint.toml) deciding for "
+                "every file, or a TOML `KEY = VALUE` overriding a setting (repeatable)."}),
+    (("--isolated", "isolated"), {"is_flag": True, "help": "Read no config file: defaults and the command line."}),
+    (("--show-settings", "show_settings"), {
+        "is_flag": True, "help": "Print the settings the first file is linted with, and their config file."}),
+    (("--show-files", "show_files"), {"is_flag": True, "help": "Print the files that would be linted."}),
     (("-q", "--quiet", "quiet"), {"is_flag": True, "help": "Print findings only: no summary, no progress."}),
     (("-j", "--jobs", "jobs"), {"type": lambda click: click.IntRange(min=1), "default": None,
                                 "help": "Worker processes."}),
@@ -189,16 +194,19 @@ class _Progress:
 
 def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fixes, statistics,
           exit_zero, no_cache, output_format, output_file, config_file, quiet, jobs, force_exclude,
-          stdin_filename=None, watch=False) -> None:
+          stdin_filename=None, watch=False, isolated=False, show_settings=False, show_files=False) -> None:
     """``optimlint check``: lint, report, exit (0 clean, 1 findings, 2 errors)."""
     params = dict(locals())
     # Here, not at the top: each command loads what it needs (``run`` and ``rule`` not the linter).
-    from optimlint.config import ConfigError, load_settings
+    from optimlint.config import ConfigError
     from optimlint.engine import run
     from optimlint.results import RunOptions
     from optimlint.report import ReportOptions, render
     from optimlint.report.paths import display_path, location_prefix
 
+    if isinstance(config_file, str):  # a caller of check() with one file, as before --config KEY=VALUE
+        config_file = (config_file,)
+    config_path, overrides = _config_arguments(config_file or (), isolated)
     stdin = _stdin_path(paths, stdin_filename)
     if watch:
         if stdin is not None:
@@ -213,20 +221,35 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
             except UsageFailure as exc:  # a bad config: shown, and the watch goes on
                 exc.show()
 
-        sys.exit(watch_and_rerun(once, paths, config_file))
+        sys.exit(watch_and_rerun(once, paths, config_path))
+    cli_select = _selectors(select, "--select") if select else None
+    cli_extend = _selectors(extend_select, "--extend-select") if extend_select else []
+    cli_ignore = _selectors(ignore, "--ignore") if ignore else []
+
+    def adjust(found):
+        """The command line over a config's settings: ``--config KEY=VALUE`` pairs in order,
+        then --select (replacing), --extend-select and --ignore (adding)."""
+        from optimlint.config import layered
+
+        for fields in overrides:
+            found = layered(found, fields)
+        if cli_select is not None:
+            found.select = cli_select
+        if cli_extend:
+            found.extend_select = [*found.extend_select, *cli_extend]
+        if cli_ignore:
+            found.ignore = [*found.ignore, *cli_ignore]
+        return found
+
     try:
-        start = stdin if stdin is not None else paths[0] if paths and os.path.exists(paths[0]) else None
-        # Runs that use the results cache also read the validated config from it.
-        settings = load_settings(config_file, start, cache=not (no_cache or fix or diff))
+        # Runs that use the results cache also read the validated configs from it.
+        hierarchy = _hierarchy(config_path, isolated, adjust, cache=not (no_cache or fix or diff))
+        start = stdin if stdin is not None else paths[0] if paths else "."
+        settings = hierarchy.for_path(start)  # the run's own: a bad config fails before linting
     except ConfigError as exc:
         raise UsageFailure(str(exc)) from None
-    if select:
-        settings.select = _selectors(select, "--select")
-    if extend_select:
-        settings.extend_select = [*settings.extend_select, *_selectors(extend_select, "--extend-select")]
-    if ignore:
-        settings.ignore = [*settings.ignore, *_selectors(ignore, "--ignore")]
-
+    if show_files or show_settings:
+        sys.exit(_show(hierarchy, paths, force_exclude, show_settings, stdin))
     options = RunOptions(fix=fix and not diff, unsafe_fixes=unsafe_fixes, diff=diff, jobs=jobs,
                          cache=not no_cache, force_exclude=force_exclude)
     fmt = output_format or "full"
@@ -246,7 +269,9 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
     else:
         progress = _Progress() if (not quiet and sys.stderr.isatty()) else None
         try:
-            result = run(list(paths), settings, options, progress=progress)
+            result = run(list(paths), hierarchy, options, progress=progress)
+        except ConfigError as exc:  # the config of a folder below the first path
+            raise UsageFailure(str(exc)) from None
         finally:
             if progress is not None:
                 progress.close()
@@ -280,6 +305,68 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
     if internal:
         sys.exit(2)
     sys.exit(0 if exit_zero else exit_code)
+
+
+def _config_arguments(values: tuple[str, ...], isolated: bool) -> tuple[str | None, list[dict]]:
+    """``--config`` values: the one config file (or None) and the ``KEY = VALUE`` overrides.
+
+    As Ruff decides: a value naming an existing file is a config file; one with ``=`` is a
+    TOML pair; anything else is a file that is missing."""
+    from optimlint.config import ConfigError, override_fields
+
+    path = None
+    overrides = []
+    for value in values:
+        if os.path.isfile(value):
+            if path is not None:
+                raise UsageFailure(f"`--config` names two config files ({path}, {value}); give at most one")
+            if isolated:
+                raise UsageFailure(f"`--config {value}` cannot be used with `--isolated`, which reads no "
+                                   f"config file")
+            path = value
+        elif os.path.isdir(value):
+            raise UsageFailure(f"invalid value for `--config`: {value!r} is a directory, not a config file")
+        elif "=" in value:
+            try:
+                overrides.append(override_fields(value))
+            except ConfigError as exc:
+                raise UsageFailure(str(exc)) from None
+        else:
+            raise UsageFailure(f"{value}: config file not found")
+    return path, overrides
+
+
+def _hierarchy(config_path: str | None, isolated: bool, adjust, cache: bool):
+    """Where each file's settings come from: one config file, none, or the nearest each file."""
+    from optimlint.config import Settings, load_file
+    from optimlint.hierarchy import Hierarchy
+
+    if isolated:
+        return Hierarchy(fixed=Settings(root=os.getcwd()), adjust=adjust)
+    if config_path is not None:
+        return Hierarchy(fixed=load_file(config_path, cache), adjust=adjust)
+    return Hierarchy(adjust=adjust, cache=cache)
+
+
+def _show(hierarchy, paths, force_exclude: bool, show_settings: bool, stdin: str | None) -> int:
+    """``--show-files`` (every file, absolute, one a line) or ``--show-settings`` (the first
+    file's settings and the config file they come from), as Ruff prints them."""
+    from optimlint.config import ConfigError
+    from optimlint.discovery import discover
+    from optimlint.settings_text import settings_text
+
+    try:
+        files = [stdin] if stdin is not None else discover(list(paths), hierarchy, force_exclude)[0]
+        if not show_settings:
+            for path in files:
+                _echo(os.path.abspath(path))
+            return 0
+        if not files:
+            raise UsageFailure("--show-settings: no Python file found under the given path(s)")
+        _echo(settings_text(os.path.abspath(files[0]), hierarchy.for_path(files[0])).rstrip("\n"))
+    except ConfigError as exc:
+        raise UsageFailure(str(exc)) from None
+    return 0
 
 
 def _stdin_path(paths: tuple[str, ...], stdin_filename: str | None) -> str | None:

@@ -78,7 +78,11 @@ class Settings(Record):
         base = os.path.basename(absolute)
         out: set[str] = set()
         for pattern, selectors in self.per_file_ignores.items():
-            if glob_match(pattern, rel) or glob_match(pattern, base):
+            if pattern.startswith("/"):  # from an extended config in another folder (``layered``)
+                matched = glob_match(pattern, absolute.replace(os.sep, "/"))
+            else:
+                matched = glob_match(pattern, rel) or glob_match(pattern, base)
+            if matched:
                 for sel in selectors:
                     out.update(expand_selector(sel))
         out.difference_update(ALWAYS_ON)
@@ -118,6 +122,7 @@ KEYS: dict[str, str] = {
     "optimizer-factories": "strings",
     "scheduler-factories": "strings",
     "adam-weight-decay": "rule-table",
+    "extend": "path",
 }
 # The keys of each rule's own table (``[tool.optimlint.adam-weight-decay]``): key -> shape.
 RULE_TABLES: dict[str, dict[str, str]] = {
@@ -238,6 +243,18 @@ def _describe(value) -> str:
 def settings_from_table(table_data: dict, path: str, text: str, table: tuple[str, ...]) -> Settings:
     """Validate one ``[tool.optimlint]`` table (or a top-level optimlint.toml) into Settings."""
     settings = Settings(config_path=os.path.abspath(path), root=os.path.dirname(os.path.abspath(path)))
+    for attr, value in fields_from_table(table_data, path, text, table).items():
+        if attr != "extend":
+            setattr(settings, attr, value)
+    return settings
+
+
+def fields_from_table(table_data: dict, path: str, text: str, table: tuple[str, ...]) -> dict:
+    """The Settings fields a table sets (validated), by attribute name: only the keys it has.
+
+    ``extend`` (a path, as written) is returned under ``extend``."""
+    settings = Settings()
+    given: dict = {}
     for key, value in table_data.items():
         shape = KEYS.get(key)
         if shape is None:
@@ -288,9 +305,19 @@ def settings_from_table(table_data: dict, path: str, text: str, table: tuple[str
                                           f"for {pattern!r}") from None
                 pfi[pattern] = [c.strip().upper() for c in codes]
             settings.per_file_ignores = pfi
-    if "select" not in table_data:
-        settings.select = ["OPT"]
-    return settings
+        elif shape == "path":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{_where(path, text, table, key)}: `{key}` must be the path of a config file, "
+                                  f"got {_describe(value)}")
+            given[attr] = value
+            continue
+        if shape == "rule-table":
+            for name in value:
+                rattr = f"{key}_{name}".replace("-", "_")
+                given[rattr] = getattr(settings, rattr)
+        else:
+            given[attr] = getattr(settings, attr)
+    return given
 
 
 def _rule_table(settings: Settings, value, path: str, text: str, table: tuple[str, ...], key: str) -> None:
@@ -315,11 +342,13 @@ def _rule_table(settings: Settings, value, path: str, text: str, table: tuple[st
 _STORED = tuple(name for name in Settings._FIELDS if name not in ("root", "config_path"))
 
 
-def load_file(path: str, cache: bool = False) -> Settings:
+def load_file(path: str, cache: bool = False, _chain: tuple[str, ...] = ()) -> Settings:
     """Settings from one file: ``pyproject.toml`` reads ``[tool.optimlint]``, others top level.
 
-    With ``cache``, a file whose bytes were validated before is read from the settings
-    cache (``optimlint.cache.SettingsCache``) instead of being parsed again.
+    ``extend = PATH`` (relative to the file) loads that file first and lays this one's keys
+    over it (``layered``). With ``cache``, a file whose bytes were validated before is read
+    from the settings cache (``optimlint.cache.SettingsCache``) instead of being parsed
+    again; a file that extends another is never cached (its bytes do not decide it).
     """
     try:
         with open(path, "rb") as fh:
@@ -334,19 +363,89 @@ def load_file(path: str, cache: bool = False) -> Settings:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: config file is not valid UTF-8") from None
     data = _parse_toml(path, text)
+    table_name: tuple[str, ...] = ()
+    table = data
     if os.path.basename(path) == "pyproject.toml":
         tool = data.get("tool", {})
         table = tool.get("optimlint", {}) if isinstance(tool, dict) else {}
+        table_name = ("tool", "optimlint")
         if not isinstance(table, dict):
             raise ConfigError(f"{_where(path, text, ('tool',), 'optimlint')}: `tool.optimlint` must be a table")
-        settings = settings_from_table(table, path, text, ("tool", "optimlint"))
+    fields = fields_from_table(table, path, text, table_name)
+    absolute = os.path.abspath(path)
+    here = {"root": os.path.dirname(absolute), "config_path": absolute}
+    extend = fields.pop("extend", None)
+    if extend is None:
+        settings = Settings(**here)
+        for attr, value in fields.items():
+            setattr(settings, attr, value)
     else:
-        settings = settings_from_table(data, path, text, ())
-    if cache:
+        target = os.path.normpath(os.path.join(here["root"], os.path.expanduser(os.path.expandvars(extend))))
+        where = _where(path, text, table_name, "extend")
+        chain = (*_chain, absolute)
+        if target in chain:
+            cycle = " -> ".join([*chain[chain.index(target):], target])
+            raise ConfigError(f"{where}: `extend` makes a cycle: {cycle}")
+        if not os.path.isfile(target):
+            raise ConfigError(f"{where}: `extend` names {extend!r}, and {target} is not a file")
+        settings = layered(load_file(target, False, chain), fields, **here)
+    if cache and extend is None:
         from optimlint.store import SettingsCache  # start-up: json, only in runs that use the cache
 
         SettingsCache(path).put_fields(path, sha256_hex(raw), {name: getattr(settings, name) for name in _STORED})
     return settings
+
+
+_SELECTION = ("select", "extend_select", "ignore")
+
+
+def layered(base: Settings, fields: dict, root: str | None = None, config_path: str | None = None) -> Settings:
+    """The keys one config sets (``fields``, by attribute) laid over ``base``, as Ruff
+    combines an ``extend``ed file or ``--config KEY=VALUE`` with the file it extends.
+
+    A key replaces the base's value, except ``extend-exclude``, which adds to it, and the
+    rule selection, which applies in order: a ``select`` starts afresh; ``extend-select``
+    and ``ignore`` without one start from the rules the base enables. ``per-file-ignores``
+    keep the folder of the file that wrote them when ``root`` moves.
+    """
+    out = Settings(**{name: _copy(getattr(base, name)) for name in Settings._FIELDS})
+    if root is not None:
+        out.root, out.config_path = root, config_path
+        if base.root and root != base.root and "per_file_ignores" not in fields:
+            out.per_file_ignores = {_anchored(p, base.root): codes for p, codes in base.per_file_ignores.items()}
+    for attr, value in fields.items():
+        if attr in _SELECTION:
+            continue
+        if attr == "extend_exclude":
+            value = [*base.extend_exclude, *value]
+        setattr(out, attr, _copy(value))
+    if "select" in fields:
+        out.select = list(fields["select"])
+        out.extend_select = list(fields.get("extend_select", []))
+        out.ignore = list(fields.get("ignore", []))
+    elif "extend_select" in fields or "ignore" in fields:
+        out.select = sorted(base.enabled_codes() - set(ALWAYS_ON))
+        out.extend_select = list(fields.get("extend_select", []))
+        out.ignore = list(fields.get("ignore", []))
+    return out
+
+
+def _copy(value):
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def _anchored(pattern: str, root: str) -> str:
+    """A per-file-ignores pattern made absolute from the folder of the file that wrote it."""
+    pattern = pattern.replace(os.sep, "/")
+    if pattern.startswith("/"):
+        return pattern
+    if pattern.startswith("./"):
+        pattern = pattern[2:]
+    return root.replace(os.sep, "/").rstrip("/") + "/" + pattern
 
 
 def _stored_settings(path: str, raw: bytes) -> Settings | None:
@@ -417,6 +516,27 @@ def load_settings(config: str | None = None, start: str | None = None, cache: bo
     return load_file(found, cache)
 
 
+def override_fields(text: str) -> dict:
+    """The fields one ``--config 'KEY = VALUE'`` sets (a TOML pair, ``[tool.optimlint]``'s keys),
+    validated as a config file's are; ConfigError names the option."""
+    label = f"--config {text!r}"
+    try:
+        data, _ = _loads(text)
+    except Exception as exc:
+        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", str(exc))
+        raise ConfigError(f"invalid value for `--config`: {text!r} is neither a config file nor a "
+                          f"TOML `KEY = VALUE` pair ({message})") from None
+    try:
+        fields = fields_from_table(data, label, text, ())
+    except ConfigError as exc:  # the line of a one-line value says nothing: name the option instead
+        message = re.sub(r"^.*?:(1:)? ", "", str(exc).replace(label, "", 1), count=1)
+        raise ConfigError(f"invalid value for `--config` {text!r}: {message}") from None
+    if "extend" in fields:
+        raise ConfigError(f"invalid value for `--config` {text!r}: `extend` is for config files; "
+                          f"give the file with `--config PATH`")
+    return fields
+
+
 def validate_selectors(values, option: str) -> list[str]:
     """Selectors from the command line; raises ConfigError naming the option."""
     out = []
@@ -440,4 +560,4 @@ def validate_selectors(values, option: str) -> list[str]:
 
 
 __all__ = ["Settings", "RULES", "ConfigError", "load_settings", "load_file", "find_config",
-           "validate_selectors", "glob_match"]
+           "validate_selectors", "glob_match", "layered", "override_fields"]

@@ -340,8 +340,7 @@ def discover(paths, settings: "Settings | None" = None, force_exclude: bool = Fa
     Returned paths keep the spelling the user gave (``src/a.py``, not absolute), joined
     with what the walk found below them.
     """
-    root = root or (getattr(settings, "root", None) if settings is not None else None) or os.getcwd()
-    excluder = Excluder(settings, root)
+    excluder_for = _excluders(settings, root)
     files: list[str] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -359,12 +358,13 @@ def discover(paths, settings: "Settings | None" = None, force_exclude: bool = Fa
             problems.append(Problem(given_str, "No such file or directory"))
             continue
         is_dir = os.path.isdir(absolute)
+        excluder = excluder_for(absolute if is_dir else os.path.dirname(absolute))
         if force_exclude and excluder.excluded_with_ancestors(absolute, is_dir):
             continue
         if not is_dir:
             add(given_str)
             continue
-        for found in _walk(given_str, excluder):
+        for found in _walk(given_str, excluder_for):
             add(found)
     files.sort(key=path_parts)
     return files, problems
@@ -383,10 +383,34 @@ def path_parts(path: str) -> tuple[str, ...]:
     return root + tuple(part for part in rest.split("/") if part and part != ".")
 
 
-def _walk(top: str, excluder: Excluder):
+def _excluders(settings, root: str | None):
+    """``excluder_for(folder)``: the Excluder deciding the entries of ``folder``.
+
+    ``settings`` is one Settings (or None) for every folder, or an
+    ``optimlint.hierarchy.Hierarchy``: then each folder's nearest config decides which of
+    its entries are excluded, relative to that config's folder, as Ruff does."""
+    if settings is not None and hasattr(settings, "for_path") and settings.fixed is not None:
+        settings = settings.fixed
+    if settings is None or not hasattr(settings, "for_path"):
+        single = Excluder(settings, root or getattr(settings, "root", None) or os.getcwd())
+        return lambda folder: single
+    made: dict[int, Excluder] = {}
+
+    def excluder_for(folder: str) -> Excluder:
+        found = settings.for_path(folder)
+        hit = made.get(id(found))
+        if hit is None:
+            hit = made[id(found)] = Excluder(found, found.root or os.getcwd())
+        return hit
+
+    return excluder_for
+
+
+def _walk(top: str, excluder_for):
     """Lintable files below ``top``, pruning excluded directories as early as possible."""
     for dirpath, dirnames, filenames in os.walk(top):
         abs_dir = os.path.abspath(dirpath)
+        excluder = excluder_for(abs_dir)
         kept = []
         for name in sorted(dirnames):
             child = os.path.join(abs_dir, name)

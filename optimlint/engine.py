@@ -13,6 +13,7 @@ from optimlint import parallel
 from optimlint.config import Settings
 from optimlint.discovery import discover
 from optimlint.hashing import sha256_hex
+from optimlint.hierarchy import Hierarchy
 from optimlint.parsing import syntax_error
 from optimlint.prefilter import checks_fingerprint, factory_needles, may_fire
 from optimlint.results import FileResult, RunOptions, RunResult
@@ -22,15 +23,35 @@ if TYPE_CHECKING:
     from typing import Callable
 
 
-def run(paths, settings: Settings, options: RunOptions | None = None,
+def run(paths, settings: Settings | Hierarchy, options: RunOptions | None = None,
         progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Discover the files under ``paths`` and lint each; ``progress(done, total)`` per file."""
+    """Discover the files under ``paths`` and lint each; ``progress(done, total)`` per file.
+
+    ``settings``: one Settings for every file, or a Hierarchy (each file's nearest config).
+    Files are linted in groups that share their settings; results keep discovery order.
+    A ConfigError of a config some file needs propagates (the CLI exits 2).
+    """
     options = options or RunOptions()
-    files, problems = discover(paths, settings, options.force_exclude)
+    hierarchy = Hierarchy.of(settings)
+    files, problems = discover(paths, hierarchy, options.force_exclude)
     result = RunResult()
     for problem in problems:
         result.errors.append(syntax_error(problem.path, problem.message))
-    result.files = _lint_all(files, settings, options, progress)
+    groups: dict[int, tuple[Settings, list[int]]] = {}
+    for i, path in enumerate(files):
+        found = hierarchy.for_path(path)
+        groups.setdefault(id(found), (found, []))[1].append(i)
+    out: list[FileResult | None] = [None] * len(files)
+    done = 0
+    for found, indices in groups.values():
+        tick = None
+        if progress is not None:
+            def tick(k: int, _total: int, _base: int = done) -> None:
+                progress(_base + k, len(files))
+        for i, file_result in zip(indices, _lint_all([files[i] for i in indices], found, options, tick)):
+            out[i] = file_result
+        done += len(indices)
+    result.files = out  # type: ignore[assignment]
     return result
 
 

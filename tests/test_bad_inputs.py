@@ -237,7 +237,7 @@ def test_directory_given_as_config_file(here):
     (here / "conf").mkdir()
     result = concise("--config", "conf", "good.py")
     assert result.exit_code == 2
-    assert "Invalid value for '--config': File 'conf' is a directory." in result.stderr
+    assert result.stderr == "error: invalid value for `--config`: 'conf' is a directory, not a config file\n"
 
 
 def test_read_source_refuses_a_directory(here):

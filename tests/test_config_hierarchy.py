@@ -1,0 +1,165 @@
+"""Configuration per folder (issue 17 item 2), through ``python -m optimlint`` as CI runs it:
+each file is linted with the config nearest to it whatever the order of the paths,
+``extend`` inherits, ``--isolated`` reads none, ``--config`` overrides, and
+``--show-settings`` / ``--show-files`` say which config decides which file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import write
+
+# One line, two findings: OPT301 (Keras's learning_rate) at column 43, OPT303 (nesterov
+# without momentum) at column 62.
+TRAIN = "import torch\nopt = torch.optim.SGD(model.parameters(), learning_rate=0.1, nesterov=True)\n"
+
+
+def optimlint(cwd, *args):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GITHUB_WORKSPACE", "OPTIMLINT_DEBUG", "OPTIMLINT_OUTPUT_FORMAT")}
+    return subprocess.run([sys.executable, "-m", "optimlint", *args], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def found(result) -> list[str]:
+    """``path CODE`` of each concise line."""
+    return [f"{line.split(':')[0]} {line.split()[1]}" for line in result.stdout.splitlines()]
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """a/ selects OPT301, b/ selects OPT303, c/ has no config of its own."""
+    write(tmp_path / "a" / "pyproject.toml", '[tool.optimlint]\nselect = ["OPT301"]\n')
+    write(tmp_path / "b" / "optimlint.toml", 'select = ["OPT303"]\n')
+    for folder in ("a", "b", "c"):
+        write(tmp_path / folder / "train.py", TRAIN)
+    return tmp_path
+
+
+def test_each_file_uses_its_nearest_config_whatever_the_order(repo):
+    expected = ["a/train.py OPT301", "b/train.py OPT303", "c/train.py OPT301", "c/train.py OPT303"]
+    for order in (["a", "b", "c"], ["c", "b", "a"], ["b", "a", "c"]):
+        result = optimlint(repo, "check", "-q", "--output-format", "concise", *order)
+        assert found(result) == expected, order
+        assert result.returncode == 1
+
+
+def test_pre_commit_chunks_get_the_same_settings(repo):
+    """pre-commit passes file names, in chunks, in any order."""
+    first = optimlint(repo, "check", "-q", "--force-exclude", "--output-format", "concise",
+                      "b/train.py", "a/train.py")
+    assert found(first) == ["a/train.py OPT301", "b/train.py OPT303"]
+    alone = optimlint(repo, "check", "-q", "--force-exclude", "--output-format", "concise", "a/train.py")
+    assert found(alone) == ["a/train.py OPT301"]
+
+
+def test_a_run_from_inside_a_folder_uses_that_folders_config(repo):
+    result = optimlint(repo / "b", "check", "-q", "--output-format", "concise", ".", "../a")
+    # a file outside the current folder is shown with its absolute path
+    assert found(result) == [f"{repo / 'a' / 'train.py'} OPT301", "train.py OPT303"]
+
+
+def test_extend_inherits_and_overrides(repo):
+    write(repo / "base.toml", 'select = ["OPT301", "OPT303"]\nper-file-ignores = { "c/legacy/*" = ["OPT303"] }\n')
+    write(repo / "c" / "pyproject.toml", '[tool.optimlint]\nextend = "../base.toml"\nignore = ["OPT301"]\n')
+    write(repo / "c" / "legacy" / "old.py", TRAIN)
+    result = optimlint(repo, "check", "-q", "--output-format", "concise", "c")
+    # OPT301 ignored by c; per-file-ignores of the base keep the base's folder: c/legacy/*
+    assert found(result) == ["c/train.py OPT303"]
+    write(repo / "c" / "pyproject.toml", '[tool.optimlint]\nextend = "../base.toml"\nselect = ["OPT301"]\n')
+    result = optimlint(repo, "check", "-q", "--output-format", "concise", "c")
+    assert found(result) == ["c/legacy/old.py OPT301", "c/train.py OPT301"]  # a select starts afresh
+
+
+def test_extend_of_a_missing_file_or_a_cycle_is_a_config_error(repo):
+    write(repo / "c" / "pyproject.toml", '[tool.optimlint]\nselect = ["OPT3"]\nextend = "../nope.toml"\n')
+    result = optimlint(repo, "check", "c")
+    assert result.returncode == 2
+    assert result.stderr == (f"error: {repo / 'c' / 'pyproject.toml'}:3: `extend` names '../nope.toml', "
+                             f"and {repo / 'nope.toml'} is not a file\n")
+    write(repo / "c" / "pyproject.toml", '[tool.optimlint]\nextend = "../x.toml"\n')
+    write(repo / "x.toml", 'extend = "c/pyproject.toml"\n')
+    result = optimlint(repo, "check", "c")
+    assert result.returncode == 2
+    config, x = repo / "c" / "pyproject.toml", repo / "x.toml"
+    assert result.stderr == f"error: {x}:1: `extend` makes a cycle: {config} -> {x} -> {config}\n"
+
+
+def test_a_bad_config_in_one_folder_fails_the_run_that_reaches_it(repo):
+    write(repo / "b" / "optimlint.toml", 'selcet = ["OPT303"]\n')
+    assert optimlint(repo, "check", "-q", "a").returncode == 1
+    result = optimlint(repo, "check", "-q", "a", "b")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: {repo / 'b' / 'optimlint.toml'}:1: unknown key `selcet`")
+
+
+def test_isolated_reads_no_config(repo):
+    result = optimlint(repo, "check", "-q", "--isolated", "--output-format", "concise", "a", "b")
+    assert found(result) == ["a/train.py OPT301", "a/train.py OPT303", "b/train.py OPT301", "b/train.py OPT303"]
+    result = optimlint(repo, "check", "--isolated", "--config", "b/optimlint.toml", "a")
+    assert result.returncode == 2
+    assert result.stderr == ("error: `--config b/optimlint.toml` cannot be used with `--isolated`, "
+                             "which reads no config file\n")
+
+
+def test_config_key_value_overrides_every_files_config(repo):
+    result = optimlint(repo, "check", "-q", "--output-format", "concise", "--config", 'ignore = ["OPT301"]', ".")
+    assert found(result) == ["b/train.py OPT303", "c/train.py OPT303"]
+    result = optimlint(repo, "check", "-q", "--output-format", "concise", "--config", 'select = ["OPT303"]',
+                       "--config", 'extend-select = ["OPT301"]', "a", "b")
+    assert found(result) == ["a/train.py OPT301", "a/train.py OPT303", "b/train.py OPT301", "b/train.py OPT303"]
+
+
+def test_config_file_decides_for_every_file(repo):
+    result = optimlint(repo, "check", "-q", "--output-format", "concise", "--config", "b/optimlint.toml", "a", "b")
+    assert found(result) == ["a/train.py OPT303", "b/train.py OPT303"]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("selec = 1", "invalid value for `--config` 'selec = 1': unknown key `selec` in [optimlint]; known keys: "
+                  "select, ignore, extend-select, per-file-ignores, exclude, extend-exclude, unsafe-fixes, "
+                  "optimizer-factories, scheduler-factories, adam-weight-decay, extend"),
+    ('select = ["OPT9"]', "invalid value for `--config` 'select = [\"OPT9\"]': unknown rule selector `OPT9` in "
+                          "`select` (run `optimlint rules` for the list of codes)"),
+    ("select = [", "invalid value for `--config`: 'select = [' is neither a config file nor a TOML "
+                   "`KEY = VALUE` pair (Invalid value)"),
+    ("missing.toml", "missing.toml: config file not found"),
+])
+def test_bad_config_values_exit_2(repo, value, message):
+    result = optimlint(repo, "check", "--config", value, "a")
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", f"error: {message}\n")
+
+
+def test_show_settings_names_the_config_of_the_file(repo):
+    write(repo / "c" / "pyproject.toml", '[tool.optimlint]\nextend = "../a/pyproject.toml"\n'
+                                         'extend-select = ["OPT303"]\nunsafe-fixes = true\n')
+    result = optimlint(repo, "check", "--show-settings", "c/train.py")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[:7] == [
+        f"Resolved settings for: {repo / 'c' / 'train.py'}",
+        f"Settings path: {repo / 'c' / 'pyproject.toml'}",
+        f"Project root: {repo / 'c'}",
+        "",
+        'select = ["OPT301"]',
+        'extend-select = ["OPT303"]',
+        "ignore = []",
+    ]
+    assert "unsafe-fixes = true" in result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1] == 'enabled = ["OPT000", "OPT301", "OPT303"]'
+    isolated = optimlint(repo, "check", "--isolated", "--show-settings", "b")
+    assert isolated.stdout.splitlines()[1] == "Settings path: (none: defaults)"
+
+
+def test_show_files_lists_what_would_be_linted_with_per_folder_excludes(repo):
+    write(repo / "b" / "optimlint.toml", 'select = ["OPT303"]\nextend-exclude = ["gen_*.py"]\n')
+    for folder in ("a", "b"):
+        write(repo / folder / "gen_x.py", TRAIN)
+    result = optimlint(repo, "check", "--show-files", "b", "a")
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [str(repo / "a" / "gen_x.py"), str(repo / "a" / "train.py"),
+                                          str(repo / "b" / "train.py")]
