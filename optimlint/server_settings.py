@@ -66,9 +66,11 @@ class SettingsCache:
 
 # --------------------------------------------------------------------------- runtime report
 class RuntimeReport:
-    """The runtime companion's last report (``optimlint run --output-file PATH``, JSON):
-    ``verdict(path, code, row)`` is ``confirmed``, ``not-observed``, ``not-reached`` or
-    None when the report says nothing of that finding (or there is no report)."""
+    """The runtime companion's last report (``optimlint run --output-file PATH``, JSON:
+    check's array, each entry with ``runtime``): ``verdict(path, code, row)`` is
+    ``confirmed``, ``not-observed``, ``not-reached`` or None when the report says nothing of
+    that finding (or there is no report). Entries of internal errors (``runtime`` ``error``,
+    no file) mark nothing."""
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path
@@ -101,7 +103,7 @@ class RuntimeReport:
                 runtime = entry["runtime"]
             except (KeyError, TypeError, ValueError):
                 continue
-            if isinstance(runtime, str):
+            if runtime in RUNTIME_WORDS:
                 self._verdicts[key] = runtime
 
 

@@ -262,7 +262,7 @@ def test_fixed_script_runs_clean(tmp_path, monkeypatch, source, code, unsafe):
     result = invoke(["run", "--output-format", "json", "--output-file", str(report), "train.py"])
     assert result.exit_code == 0, result.stderr
     assert text == (tmp_path / "train.py").read_text(encoding="utf-8")
-    assert [d["code"] for d in json.loads(report.read_text(encoding="utf-8"))["findings"]] == []
+    assert [d["code"] for d in json.loads(report.read_text(encoding="utf-8"))] == []
 
 
 # =========================================================================== the rule pages

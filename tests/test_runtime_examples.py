@@ -44,7 +44,7 @@ CORRECT = sorted(p.name for p in EXAMPLES.glob("correct_*.py"))
 def run_json(script: Path, tmp_path: Path, *extra: str):
     out = tmp_path / "report.json"
     result = invoke(["run", "--output-format", "json", "--output-file", str(out), *extra, str(script)])
-    return result, json.loads(out.read_text(encoding="utf-8"))["findings"]
+    return result, json.loads(out.read_text(encoding="utf-8"))
 
 
 def test_every_example_is_listed():

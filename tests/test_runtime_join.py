@@ -96,19 +96,55 @@ def test_not_observed_needs_the_rules_own_event_kinds_in_the_span(tmp_path):
                    ("OPT302", "not-observed")]
 
 
-def test_json_report_has_the_summary_and_the_internal_errors_of_the_text(tmp_path):
+def summary_counts(line: str) -> dict:
+    """The numbers of the text report's summary line, by the JSON ``runtime`` they count."""
+    import re
+
+    m = re.fullmatch(r"optimlint runtime: (\d+) confirmed \((\d+) seen only at runtime\), (\d+) not observed, "
+                     r"(\d+) not reached(?:, (\d+) internal errors?)?", line)
+    assert m, line
+    confirmed, runtime_only, not_observed, not_reached, errors = (int(g or 0) for g in m.groups())
+    return {"confirmed": confirmed, "runtime_only": runtime_only, "not-observed": not_observed,
+            "not-reached": not_reached, "error": errors}
+
+
+def json_counts(entries: list) -> dict:
+    out = {k: sum(e["runtime"] == k for e in entries) for k in ("confirmed", "not-observed", "not-reached", "error")}
+    out["runtime_only"] = sum(bool(e.get("runtime_only")) for e in entries)
+    return out
+
+
+def test_json_report_is_checks_array_with_the_text_summary_counts_and_internal_errors(tmp_path):
     path = str(tmp_path / "train.py")
-    static = [diag("OPT302", 3, path), diag("OPT603", 14, path)]
-    out = join(static, [Observation("OPT302", "seen", path, 3), Observation("OPT101", "m", path, 9)],
-               {(path, 3): {"construct"}}, {path: SOURCE})
-    errors = ["optimizer step pre-hook: RuntimeError: x"]
+    static = [diag("OPT302", 3, path), diag("OPT603", 14, path), diag("OPT101", 8, path)]
+    out = join(static, [Observation("OPT302", "seen", path, 3), Observation("OPT202", "m", path, 9)],
+               {(path, 3): {"construct"}, (path, 9): {"step"}}, {path: SOURCE})
+    errors = ["optimizer step pre-hook: RuntimeError: x", "scheduler step: TypeError: y"]
     report = to_json_report(out, errors)
-    assert report["summary"] == {"confirmed": 2, "runtime_only": 1, "not_observed": 0, "not_reached": 1}
-    assert report["errors"] == errors
-    assert [(d["code"], d["runtime"], d.get("seen")) for d in report["findings"]] == [
-        ("OPT302", "confirmed", "seen"), ("OPT603", "not-reached", None), ("OPT101", "confirmed", None)]
-    assert text_lines(out, errors)[-1] == ("optimlint runtime: 2 confirmed (1 seen only at runtime), "
-                                           "0 not observed, 1 not reached")
+    assert isinstance(report, list)
+    assert [(d["code"], d["name"], d["runtime"], d.get("seen")) for d in report] == [
+        ("OPT302", "", "confirmed", "seen"), ("OPT603", "", "not-reached", None), ("OPT101", "", "not-observed", None),
+        ("OPT202", "epoch-scheduler-per-batch", "confirmed", None),
+        ("OPT000", "internal-error", "error", None), ("OPT000", "internal-error", "error", None)]
+    assert [d["message"] for d in report if d["runtime"] == "error"] == [
+        "internal error in a runtime hook (ignored): optimizer step pre-hook: RuntimeError: x",
+        "internal error in a runtime hook (ignored): scheduler step: TypeError: y"]
+    lines = text_lines(out, errors)
+    assert lines[-1] == ("optimlint runtime: 2 confirmed (1 seen only at runtime), 1 not observed, 1 not reached, "
+                         "2 internal errors")
+    # counting the JSON entries by `runtime` gives the text summary, internal errors included
+    assert json_counts(report) == summary_counts(lines[-1]) == {
+        "confirmed": 2, "runtime_only": 1, "not-observed": 1, "not-reached": 1, "error": 2}
+    # every entry has every key of `optimlint check --output-format json`'s objects
+    from optimlint.report.json_report import diagnostic_to_json
+
+    check_keys = set(diagnostic_to_json(diag("OPT101", 8, path)))
+    for entry in report:
+        assert check_keys <= set(entry), entry
+    # one error: singular; none: the summary line as before
+    assert text_lines(out, errors[:1])[-1].endswith(", 1 not reached, 1 internal error")
+    assert text_lines(out)[-1].endswith("1 not observed, 1 not reached")
+    assert json_counts(to_json_report(out)) == summary_counts(text_lines(out)[-1])
 
 
 def test_one_entry_per_mistake_when_the_locations_differ(tmp_path):

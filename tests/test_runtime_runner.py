@@ -71,7 +71,7 @@ def test_argv_main_guard_and_output_file_json(tmp_path, monkeypatch):
     result = invoke(["run", "--output-format=json", "--output-file", "out.json", "train.py", "--epochs", "2"])
     assert result.exit_code == 0
     assert json.loads((tmp_path / "argv.json").read_text()) == ["train.py", "--epochs", "2"]
-    assert json.loads((tmp_path / "out.json").read_text())["findings"] == []
+    assert json.loads((tmp_path / "out.json").read_text()) == []
     assert result.stderr == ""
 
 
@@ -83,7 +83,7 @@ def test_dash_m_runs_a_module_as_main(tmp_path, monkeypatch):
     result = invoke(["run", "--output-format", "json", "--output-file", str(out), "-m", "pkg.train", "a", "b"])
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "ran.txt").read_text() == "a b__main__"
-    report = json.loads(out.read_text())["findings"]
+    report = json.loads(out.read_text())
     assert [(d["code"], d["runtime"], d["location"]["row"]) for d in report] == [("OPT101", "confirmed", 10)]
     assert report[0]["filename"] == str(tmp_path / "pkg" / "train.py")
 
@@ -121,9 +121,7 @@ def test_json_without_output_file_is_alone_on_stdout(tmp_path, monkeypatch):
     result = invoke(["run", "--output-format", "json", "train.py"])
     assert result.exit_code == 0
     report = json.loads(result.stdout)
-    assert [(d["code"], d["runtime"]) for d in report["findings"]] == [("OPT101", "confirmed")]
-    assert report["summary"] == {"confirmed": 1, "runtime_only": 0, "not_observed": 0, "not_reached": 0}
-    assert report["errors"] == []
+    assert [(d["code"], d["runtime"]) for d in report] == [("OPT101", "confirmed")]
     assert "epoch done" in result.stderr
 
 
@@ -134,7 +132,7 @@ def test_output_file_in_a_missing_folder_is_written_even_when_the_program_fails(
     assert result.exit_code == 1
     assert "RuntimeError: diverged" in result.stderr
     report = json.loads((tmp_path / "reports" / "ci" / "runtime.json").read_text())
-    assert [(d["code"], d["runtime"]) for d in report["findings"]] == [("OPT101", "confirmed")]
+    assert [(d["code"], d["runtime"]) for d in report] == [("OPT101", "confirmed")]
 
 
 def test_a_group_key_that_is_not_a_string_hides_no_other_check(tmp_path, monkeypatch):
@@ -150,8 +148,8 @@ def test_a_group_key_that_is_not_a_string_hides_no_other_check(tmp_path, monkeyp
     result = invoke(["run", "--output-format", "json", "train.py"])
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    assert [(d["code"], d["runtime"]) for d in report["findings"]] == [("OPT302", "confirmed")]
-    assert report["errors"] == []
+    assert [(d["code"], d["runtime"]) for d in report] == [("OPT302", "confirmed")]
+    assert [d for d in report if d["runtime"] == "error"] == []
 
 
 def test_not_observed_and_not_reached(tmp_path, monkeypatch):
@@ -179,7 +177,7 @@ def test_not_observed_and_not_reached(tmp_path, monkeypatch):
     out = tmp_path / "r.json"
     result = invoke(["run", "--output-format", "json", "--output-file", str(out), "--strict", "train.py"])
     assert result.exit_code == 0
-    report = json.loads(out.read_text())["findings"]
+    report = json.loads(out.read_text())
     statuses = {(d["code"], d["location"]["row"]): d["runtime"] for d in report}
     assert statuses == {("OPT302", 6): "not-observed", ("OPT101", 13): "not-reached"}
 
@@ -199,10 +197,10 @@ def test_runtime_only_findings_obey_noqa_on_their_statement_and_the_config(tmp_p
     """)
     out = tmp_path / "r.json"
     assert invoke(["run", "--output-format", "json", "--output-file", str(out), "train.py"]).exit_code == 0
-    assert [(d["code"], d["location"]["row"]) for d in json.loads(out.read_text())["findings"]] == [("OPT302", 8)]
+    assert [(d["code"], d["location"]["row"]) for d in json.loads(out.read_text())] == [("OPT302", 8)]
     write(tmp_path / "optimlint.toml", 'ignore = ["OPT302"]\n')
     assert invoke(["run", "--output-format", "json", "--output-file", str(out), "train.py"]).exit_code == 0
-    assert json.loads(out.read_text())["findings"] == []
+    assert json.loads(out.read_text()) == []
 
 
 def test_a_program_that_changes_directory(tmp_path, monkeypatch):
@@ -211,7 +209,7 @@ def test_a_program_that_changes_directory(tmp_path, monkeypatch):
     write(tmp_path / "train.py", "import os\nos.chdir('elsewhere')\n" + LOOP)
     result = invoke(["run", "--output-format", "json", "--output-file", "out.json", "train.py"])
     assert result.exit_code == 0
-    report = json.loads((tmp_path / "out.json").read_text())["findings"]
+    report = json.loads((tmp_path / "out.json").read_text())
     assert [(d["code"], d["runtime"]) for d in report] == [("OPT101", "confirmed")]
     assert os.getcwd() == str(tmp_path)
 
@@ -229,3 +227,58 @@ def test_gpu_check_skips_cleanly_without_cuda():
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "gpu_check: no CUDA device here: nothing to check (skipped)"
+
+
+MIXED = """
+import torch
+from torch import nn
+
+
+def build(model, wd):
+    return torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=wd)
+
+
+def never_called(model, loader):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+
+torch.manual_seed(0)
+model = nn.Linear(4, 1)
+unused = build(model, 0.0)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(3):
+    loss = model(torch.randn(2, 4)).sum()
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_json_is_checks_array_with_the_text_summary_counts(tmp_path, monkeypatch):
+    """SPEC §4: the JSON report is `check`'s array (each of check's keys, same values), each
+    entry with `runtime`; counting the entries by `runtime` gives the text summary's numbers."""
+    from test_runtime_join import json_counts, summary_counts
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", MIXED)
+    text = invoke(["run", "train.py"])
+    assert text.exit_code == 0, text.stderr
+    summary = text.stderr.strip().splitlines()[-1]
+    ran = invoke(["run", "--output-format", "json", "train.py"])
+    assert ran.exit_code == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    assert isinstance(report, list)
+    assert json_counts(report) == summary_counts(summary)
+    assert {e["runtime"] for e in report} == {"confirmed", "not-observed", "not-reached"}
+    check = invoke(["check", "--output-format", "json", "train.py"])
+    static = json.loads(check.stdout)
+    assert static
+    by_place = {(e["code"], e["location"]["row"]): e for e in report}
+    for entry in static:
+        joined = by_place[entry["code"], entry["location"]["row"]]
+        assert {k: joined[k] for k in entry} == entry   # check's keys, check's values
+    for entry in report:
+        assert set(static[0]) <= set(entry)

@@ -43,7 +43,7 @@ def test_torchrun_ranks_merge_into_one_report(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    got = sorted((d["code"], d["location"]["row"], d["runtime"], tuple(d.get("ranks", ()))) for d in report["findings"])
+    got = sorted((d["code"], d["location"]["row"], d["runtime"], tuple(d.get("ranks", ()))) for d in report)
     # each mistake once, with the ranks that saw it: OPT302 at the construction, OPT101 (no
     # zero_grad) seen through DDP's all-reduce
     assert got == [("OPT101", 12, "confirmed", (0, 1)), ("OPT302", 9, "confirmed", (0, 1))]
@@ -90,5 +90,5 @@ def test_mp_spawn_children_are_instrumented_and_merged(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    got = [(d["code"], d["location"]["row"], d["runtime"], d.get("ranks")) for d in report["findings"]]
+    got = [(d["code"], d["location"]["row"], d["runtime"], d.get("ranks")) for d in report]
     assert got == [("OPT101", 15, "confirmed", [0, 1])]

@@ -358,11 +358,14 @@ async def client_with_report(lsp_client: LanguageClient, project):
 
 
 async def test_the_runtime_report_marks_diagnostics(client_with_report, project):
+    from optimlint.runtime.report import error_to_json
+
     client = client_with_report
     train = project / "train.py"
     write(project / "report.json", json.dumps([
         {"code": "OPT102", "filename": str(train), "location": {"row": 9, "column": 9}, "runtime": "confirmed"},
         {"code": "OPT301", "filename": str(train), "location": {"row": 5, "column": 48}, "runtime": "not-observed"},
+        error_to_json("optimizer step pre-hook: RuntimeError: x"),  # an internal error marks nothing
     ]))
     uri = open_doc(client, train, TRAIN)
     found = await diagnostics_for(client, uri)

@@ -1,4 +1,11 @@
-"""Render the joined runtime report: ``text`` (one line per finding) or ``json`` (check's shape).
+"""Render the joined runtime report: ``text`` (one line per finding) or ``json`` (check's array).
+
+The JSON report is ``optimlint check``'s array: each entry one of check's objects (same keys)
+plus ``runtime`` (``confirmed``, ``not-observed``, ``not-reached``) and what the run saw
+(``seen``, ``test``/``tests``, ``rank``/``ranks``, ``count``, ``runtime_only``). An internal
+error of a hook is an entry of its own (``INTERNAL_ERROR``: code ``OPT000``, the code of what
+optimlint could not analyse, never suppressed; ``runtime`` ``error``), so that counting the
+entries by ``runtime`` gives the text summary's counts exactly.
 
 Torch-free. Also holds the step shared by ``optimlint run`` and ``pytest --optimlint``:
 lint the files that ran and join them with the observations (``joined_report``).
@@ -80,19 +87,33 @@ def _tags(d) -> str:
     return f" ({', '.join(tags)})" if tags else ""
 
 
-def counts(diagnostics) -> dict:
+#: ``runtime`` of the JSON entry that reports an internal error of a hook.
+ERROR = "error"
+#: Code and name of that entry: OPT000 is the code check gives to what optimlint could not
+#: analyse (never selectable away), so a consumer filtering on rule codes skips it and one
+#: failing on OPT000 sees it; ``name`` says which of the two it is.
+INTERNAL_ERROR = ("OPT000", "internal-error")
+ERROR_PREFIX = "internal error in a runtime hook (ignored): "
+
+
+def counts(diagnostics, errors=()) -> dict:
     return {
         "confirmed": sum(d.runtime == CONFIRMED for d in diagnostics),
         "runtime_only": sum(bool((d.extra or {}).get("runtime_only")) for d in diagnostics),
         "not_observed": sum(d.runtime == NOT_OBSERVED for d in diagnostics),
         "not_reached": sum(d.runtime == NOT_REACHED for d in diagnostics),
+        "errors": len(errors),
     }
 
 
-def summary(diagnostics) -> str:
-    c = counts(diagnostics)
-    return (f"optimlint runtime: {c['confirmed']} confirmed ({c['runtime_only']} seen only at runtime), "
+def summary(diagnostics, errors=()) -> str:
+    """The text report's last line; internal errors are counted when there are any."""
+    c = counts(diagnostics, errors)
+    line = (f"optimlint runtime: {c['confirmed']} confirmed ({c['runtime_only']} seen only at runtime), "
             f"{c['not_observed']} not observed, {c['not_reached']} not reached")
+    if c["errors"]:
+        line += f", {c['errors']} internal error{'s' if c['errors'] != 1 else ''}"
+    return line
 
 
 def _status(d) -> str:
@@ -112,12 +133,13 @@ def text_lines(diagnostics, errors=(), rank=None) -> list[str]:
     for d in diagnostics:
         lines.append(f"{location_prefix(d)}: {d.code} {d.message} {_status(d)}{_tags(d)}")
     for err in errors:
-        lines.append(f"optimlint: internal error in a runtime hook (ignored): {err}")
-    lines.append(summary(diagnostics))
+        lines.append(f"optimlint: {ERROR_PREFIX}{err}")
+    lines.append(summary(diagnostics, errors))
     return lines
 
 
 def to_json(diagnostics) -> list[dict]:
+    """Check's object for each joined finding, with ``runtime`` and what the run saw."""
     from optimlint.report.json_report import diagnostic_to_json
 
     out = []
@@ -133,10 +155,19 @@ def to_json(diagnostics) -> list[dict]:
     return out
 
 
-def to_json_report(diagnostics, errors=()) -> dict:
-    """The runtime JSON report: ``findings`` (check's objects, each with ``runtime``), the
-    ``summary`` counts the text report ends with, and the hooks' internal ``errors``."""
-    return {"findings": to_json(diagnostics), "summary": counts(diagnostics), "errors": list(errors)}
+def error_to_json(error: str) -> dict:
+    """An internal error of a hook as an entry with check's keys: it belongs to no line
+    (``filename`` and the locations are null) and ``runtime`` is ``error``."""
+    code, name = INTERNAL_ERROR
+    return {"cell": None, "code": code, "end_location": None, "filename": None, "fix": None, "location": None,
+            "message": ERROR_PREFIX + error, "name": name, "noqa_row": None, "runtime": ERROR,
+            "severity": "error", "url": None}
+
+
+def to_json_report(diagnostics, errors=()) -> list[dict]:
+    """The runtime JSON report: check's array, each entry with ``runtime``, then one entry per
+    internal error of a hook (``runtime`` ``error``)."""
+    return to_json(diagnostics) + [error_to_json(err) for err in errors]
 
 
 def render(diagnostics, fmt: str, stream: TextIO, errors=(), rank=None) -> None:
@@ -147,5 +178,5 @@ def render(diagnostics, fmt: str, stream: TextIO, errors=(), rank=None) -> None:
         stream.write("\n".join(text_lines(diagnostics, errors, rank)) + "\n")
 
 
-__all__ = ["CONFIRMED", "NOT_OBSERVED", "NOT_REACHED", "joined_report", "render", "confirmed", "text_lines",
-           "to_json_report"]
+__all__ = ["CONFIRMED", "ERROR", "INTERNAL_ERROR", "NOT_OBSERVED", "NOT_REACHED", "joined_report", "render",
+           "confirmed", "counts", "text_lines", "to_json_report"]

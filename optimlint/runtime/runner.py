@@ -27,9 +27,9 @@ torch.optim, then report each static finding of the files that ran as confirmed,
 not-observed or not-reached, and the mistakes seen only at runtime.
 
 options:
-  --output-format text|json  text (default): one line per finding and a summary; json: an
-                             object {"findings": [...check's objects, each with "runtime"],
-                             "summary": {...}, "errors": [...]}
+  --output-format text|json  text (default): one line per finding and a summary; json:
+                             check's array, each object with "runtime" (confirmed,
+                             not-observed, not-reached; "error" for an internal error)
   -o, --output-file PATH     write the report to PATH (missing folders are created), even
                              when the program fails; without it, text goes to stderr and
                              JSON to stdout (the program's stdout is sent to stderr then)
