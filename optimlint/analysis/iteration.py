@@ -861,9 +861,8 @@ class _Walker:
         klass = self.b.class_of.get(frame.func) if frame.func is not None else None
         if klass is None or f.attr.value in self.model.methods.get(klass, {}):
             return False
-        info = modules.class_info(modules.linted_file(self.ctx), klass, self.ctx.project_root)
-        attr = info.attrs.get(f.attr.value) if info is not None else None
-        return attr is not None and attr.module is True
+        attrs = self.ctx.cached("optimlint.module_attrs", lambda: _module_attrs(self.ctx.module))
+        return f.attr.value in attrs.get(klass, ())
 
     def _opaque(self, call: cst.Call, st, touches_all: bool = False) -> None:
         frame = st[0]
@@ -907,6 +906,46 @@ class _Walker:
             return
         self._emit(None, call, st, touches=tuple(touched), touch_keys=frozenset(keys), self_call=self_call,
                    touches_all=touches_all)
+
+
+def _module_attrs(module: cst.Module) -> dict[cst.ClassDef, set[str]]:
+    """Per class, the ``self.x`` attributes every assignment sets to a constructed object
+    (``self.fc1 = nn.Linear(4, 8)``, ``self.block = ResBlock(64)``: a CapWords call), so that
+    ``self.fc1(x)`` is that module's forward. One walk of the file: the full class analysis
+    (``modules.class_info``) costs too much per edit in the language server."""
+    built: dict[cst.ClassDef, set[str]] = {}
+    other: dict[cst.ClassDef, set[str]] = {}
+
+    class V(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.classes: list[cst.ClassDef] = []
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> None:
+            self.classes.append(node)
+
+        def leave_ClassDef(self, node: cst.ClassDef) -> None:
+            self.classes.pop()
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                self._record(t.target, node.value, augmented=False)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            self._record(node.target, node.value, augmented=False)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self._record(node.target, node.value, augmented=True)
+
+        def _record(self, target, value, augmented: bool) -> None:
+            if not self.classes or not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+                                        and target.value.value == "self"):
+                return
+            name = (key_of(value.func) or "").rsplit(".", 1)[-1] if isinstance(value, cst.Call) else ""
+            table = built if name[:1].isupper() and not augmented else other
+            table.setdefault(self.classes[-1], set()).add(target.attr.value)
+
+    _walk.visit(module, V())
+    return {k: v - other.get(k, set()) for k, v in built.items()}
 
 
 def _iterations_of(model: TrainingModel, func, walker: _Walker) -> None:
