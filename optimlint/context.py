@@ -52,6 +52,16 @@ class FileContext:
             found = self._cache["positions"] = GuardedPositions(self.module, self.source, self.parents.get)
             return found
 
+    def encloses(self, root: cst.CSTNode, node: cst.CSTNode) -> bool:
+        """``node`` is ``root`` or lies inside it (walks the parent map: no positions needed)."""
+        parents = self.parents
+        cur = node
+        while cur is not None:
+            if cur is root:
+                return True
+            cur = parents.get(cur)
+        return False
+
     @property
     def parents(self):
         # ``{child: parent}`` read from the tree's walk index: ParentNodeProvider's mapping

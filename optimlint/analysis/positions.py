@@ -176,6 +176,14 @@ class Positions(_Lookup):
             up = self._parent_of(up)
         indents.reverse()
         base = starts[id(stmt)]
+        known = _STATEMENTS.get(id(stmt))
+        if known is not None and known[0] is stmt and known[1] == indents and \
+                self._source.startswith(known[2], base):  # type: ignore[union-attr]
+            # the same statement object as in an earlier lint (the language server's
+            # incremental parse keeps unchanged statements): only its offset may differ
+            self._ranges.update({k: (a + base, b + base) for k, (a, b) in known[3].items()})
+            self._done.add(id(stmt))
+            return None
         state = _OffsetState(self._module)
         state.offset = base
         state.indent_tokens = indents
@@ -185,6 +193,9 @@ class Positions(_Lookup):
             return self._fall_back()
         self._ranges.update(state.ranges)
         self._done.add(id(stmt))
+        if len(_STATEMENTS) > _STATEMENTS_KEPT:
+            _STATEMENTS.clear()
+        _STATEMENTS[id(stmt)] = (stmt, indents, text, {k: (a - base, b - base) for k, (a, b) in state.ranges.items()})
         return None
 
     def _fall_back(self) -> None:
@@ -195,6 +206,11 @@ class Positions(_Lookup):
             self._tops = _statement_offsets(self._module, self._source, self._line_starts) or {}
         return self._tops or None
 
+
+# Relative ranges of statements generated before, by statement object: (statement, its
+# indentation, its text, {id(node): (start, end) from the statement's start}).
+_STATEMENTS: dict[int, tuple[cst.CSTNode, list[str], str, dict[int, tuple[int, int]]]] = {}
+_STATEMENTS_KEPT = 4000
 
 _COMPOUND_AST = {
     "FunctionDef": ("FunctionDef", "AsyncFunctionDef"), "ClassDef": ("ClassDef",), "If": ("If",),

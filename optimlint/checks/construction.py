@@ -492,7 +492,7 @@ class ConstructionCheck(Check):
         if len(targets) != 1:
             return []
         opt_key = key_of(targets[0].target)
-        if opt_key is None or not _inside(ctx, call, small.value):
+        if opt_key is None or not ctx.encloses(small.value, call):
             return []
         scope = A.enclosing_scope(ctx, call)
         modules = self._source_modules(ctx, call, scope)
@@ -864,7 +864,7 @@ class ConstructionCheck(Check):
         child, cur = node, parents.get(node)
         while cur is not None and cur is not scope:
             if isinstance(cur, (cst.For, cst.While)) and child is cur.body:
-                if _inside(ctx, assign_target, cur.body):
+                if ctx.encloses(cur.body, assign_target):
                     return None
                 if _exits(cur.body):
                     return None
@@ -906,16 +906,6 @@ def _item_start(item: cst.CSTNode) -> cst.CSTNode:
     if isinstance(item, cst.DictElement):
         return item.key
     return item
-
-
-def _inside(ctx, node: cst.CSTNode, root: cst.CSTNode) -> bool:
-    cur = node
-    parents = ctx.parents
-    while cur is not None:
-        if cur is root:
-            return True
-        cur = parents.get(cur)
-    return False
 
 
 def _exits(body: cst.CSTNode) -> bool:

@@ -91,16 +91,6 @@ def _stmts(block) -> list:
     return list(block.body) if isinstance(block, cst.IndentedBlock) else [block]
 
 
-def inside(ctx, node: cst.CSTNode, container: cst.CSTNode) -> bool:
-    """``node`` lies within ``container``'s source range."""
-    try:
-        a, b = ctx.positions[node], ctx.positions[container]
-    except KeyError:
-        return False
-    return (b.start.line, b.start.column) <= (a.start.line, a.start.column) and \
-        (a.end.line, a.end.column) <= (b.end.line, b.end.column)
-
-
 def measures_only(ctx, call: cst.CSTNode) -> bool:
     """``clip_grad_norm_(params, float("inf"))``: computes the norm (for logging), clips nothing."""
     if not isinstance(call, cst.Call):
@@ -201,7 +191,7 @@ class OrderCheck(Check):
             steps = [s for s in steps_of(it, opt) if not it.nested(s)]
             if not steps or has_closure_step(it, opt):
                 continue
-            if it.kind == "loop" and opt.call is not None and inside(ctx, opt.call, it.node):
+            if it.kind == "loop" and opt.call is not None and ctx.encloses(it.node, opt.call):
                 continue  # a fresh optimizer (and usually fresh parameters) every iteration
             if any(clears(e, opt) is not False for e in it.of_kind(K.ZERO_GRAD)):
                 continue
