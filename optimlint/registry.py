@@ -44,7 +44,7 @@ _TABLE = [
     ("OPT302", "adam-weight-decay", "unsafe", "Adam-family optimizer with coupled weight decay"),
     ("OPT303", "nesterov-without-momentum", "none", "ValueError intercepted"),
     ("OPT304", "parameters-iterator-reused", "safe", "an optimizer built with zero parameters"),
-    ("OPT305", "optimizer-before-device-move", "unsafe", "optimizer parameters are no longer the module's"),
+    ("OPT305", "optimizer-before-param-replacement", "unsafe", "optimizer parameters are no longer the module's"),
     ("OPT306", "closure-required", "none", ""),
     ("OPT307", "module-passed-as-params", "safe", ""),
     ("OPT401", "parameters-missing-from-groups", "none", "a trainable parameter with a gradient belongs to no optimizer"),
@@ -75,7 +75,9 @@ _OBSERVES = {
 
 RULES: dict[str, RuleInfo] = {code: RuleInfo(code, name, fix, runtime, _OBSERVES.get(code, ()))
                               for code, name, fix, runtime in _TABLE}
-NAMES: dict[str, str] = {info.name: code for code, info in RULES.items()}
+# Former names, still accepted wherever a rule name is (``optimlint rule NAME``, rule tables).
+ALIASES: dict[str, str] = {"optimizer-before-device-move": "OPT305"}
+NAMES: dict[str, str] = {**ALIASES, **{info.name: code for code, info in RULES.items()}}
 
 # OPT000 is never selectable away.
 ALWAYS_ON = frozenset({"OPT000"})

@@ -50,3 +50,15 @@ def test_page_examples(code):
     for block in page.code_blocks("Use instead"):
         found = [d.code for d in lint_source(f"{code}_good.py", block, settings)]
         assert code not in found, f"{code}: 'Use instead' block fires:\n{block}"
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_page_silent_examples(code):
+    """The code blocks of a "When it stays silent" section must not fire the page's code."""
+    if not _implemented(code):
+        pytest.skip(f"{code} not implemented yet")
+    page = _page(code)
+    settings = Settings(select=[code])
+    for block in page.code_blocks("When it stays silent"):
+        found = [d.code for d in lint_source(f"{code}_silent.py", block, settings)]
+        assert code not in found, f"{code}: 'When it stays silent' block fires:\n{block}"

@@ -599,8 +599,8 @@ def test_opt305_move_after_construction_fix_hoists_it():
     def main(device):
         model = torch.nn.Linear(4, 2)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        # move it to the accelerator
-        model.to(device)
+        # materialize it on the accelerator
+        model.to_empty(device=device)
         for x, y in loader:
             optimizer.zero_grad()
             torch.nn.functional.mse_loss(model(x), y).backward()
@@ -615,8 +615,8 @@ def test_opt305_move_after_construction_fix_hoists_it():
 
     def main(device):
         model = torch.nn.Linear(4, 2)
-        # move it to the accelerator
-        model.to(device)
+        # materialize it on the accelerator
+        model.to_empty(device=device)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         for x, y in loader:
             optimizer.zero_grad()
@@ -625,18 +625,20 @@ def test_opt305_move_after_construction_fix_hoists_it():
     """)
 
 
-def test_opt305_reassigning_move_and_casts():
+def test_opt305_reassigning_move_and_casts_under_the_overwrite_flag():
     src = """\
     import torch
+    torch.__future__.set_overwrite_module_params_on_conversion(True)
     model = Net()
     opt = torch.optim.Adam(model.parameters())
     model = model.to("cuda")
     model.half()
     train(model, opt)
     """
-    assert codes_at(src, ["OPT305"]) == [("OPT305", 4), ("OPT305", 5)]
+    assert codes_at(src, ["OPT305"]) == [("OPT305", 5), ("OPT305", 6)]
     assert fixed(src, ["OPT305"], unsafe=True) == textwrap.dedent("""\
     import torch
+    torch.__future__.set_overwrite_module_params_on_conversion(True)
     model = Net()
     model = model.to("cuda")
     model.half()
@@ -645,9 +647,10 @@ def test_opt305_reassigning_move_and_casts():
     """)
 
 
-def test_opt305_script_whose_loop_function_is_defined_before_the_move():
+def test_opt305_script_whose_loop_function_is_defined_before_the_sharding():
     src = """\
     import torch
+    from torch.distributed.fsdp import fully_shard
     model = Net()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -657,12 +660,13 @@ def test_opt305_script_whose_loop_function_is_defined_before_the_move():
             torch.nn.functional.cross_entropy(model(x), y).backward()
             optimizer.step()
 
-    model.cuda()
+    fully_shard(model)
     train_epoch(loader)
     """
-    assert codes_at(src, ["OPT305"]) == [("OPT305", 11)]
-    # moved only for saving once training is over: the optimizer is not used again
-    done = textwrap.dedent(src).replace("model.cuda()\ntrain_epoch(loader)\n", "train_epoch(loader)\nmodel.cpu()\n")
+    assert codes_at(src, ["OPT305"]) == [("OPT305", 12)]
+    # sharded only once training is over: the optimizer is not used again
+    done = textwrap.dedent(src).replace("fully_shard(model)\ntrain_epoch(loader)\n",
+                                        "train_epoch(loader)\nfully_shard(model)\n")
     assert done != textwrap.dedent(src) and codes_at(done, ["OPT305"]) == []
 
 
@@ -675,7 +679,7 @@ def test_opt305_in_a_class_no_fix_when_the_move_reads_a_name_bound_after():
             self.model = model
             self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr)
             device = torch.device(cfg.device)
-            self.model.cuda(device)
+            self.model.to_empty(device=device)
     """
     ds = lint(src, ["OPT305"])
     assert [(d.code, d.location.row) for d in ds] == [("OPT305", 8)]
@@ -800,7 +804,7 @@ def test_opt307_does_not_fire(src):
 # =========================================================================== fixture / CLI
 KERAS_PORT_EXPECTED = [
     ("OPT301", 43), ("OPT301", 43), ("OPT301", 43), ("OPT301", 46), ("OPT302", 49),
-    ("OPT301", 49), ("OPT303", 52), ("OPT305", 56),
+    ("OPT301", 49), ("OPT303", 52),
 ]
 
 
@@ -817,13 +821,13 @@ def test_keras_port_fixture_fix_twice(tmp_path):
     path = tmp_path / "keras_port.py"
     shutil.copy(FIXTURES / "keras_port.py", path)
     result = invoke(["check", "--no-cache", "--fix", "--select", ",".join(CODES), str(path)])
-    assert result.exit_code == 1  # OPT302/305 (unsafe), OPT301 clipnorm, OPT303 (no fix) remain
+    assert result.exit_code == 1  # OPT302 (unsafe), OPT301 clipnorm, OPT303 (no fix) remain
     text = path.read_text(encoding="utf-8")
     ast.parse(text)
     assert "torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)" in text
     assert "torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9)" in text
     remaining = [(d.code, d.location.row) for d in lint(text, CODES)]
-    assert remaining == [("OPT302", 49), ("OPT301", 49), ("OPT303", 52), ("OPT305", 56)]
+    assert remaining == [("OPT302", 49), ("OPT301", 49), ("OPT303", 52)]
     again = invoke(["check", "--no-cache", "--fix", "--select", ",".join(CODES), str(path)])
     assert again.exit_code == 1
     assert path.read_text(encoding="utf-8") == text

@@ -1,4 +1,5 @@
-"""OPT301-OPT305 and OPT307: mistakes made while building a torch optimizer.
+"""OPT301-OPT304 and OPT307: mistakes made while building a torch optimizer (OPT305 is
+``replacement.py``).
 
 Only calls that provably build a ``torch.optim`` optimizer are read (by qualified name, or a
 class of the file that subclasses one and keeps its constructor): Keras, TensorFlow and
@@ -16,9 +17,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import construction_args as A
-from optimlint.analysis import moves
 from optimlint.analysis.bindings import key_of
-from optimlint.analysis.iteration import module_covers
 from optimlint.analysis.names import dotted
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Diagnostic, Edit, Fix
@@ -54,7 +53,6 @@ COUPLED_DECAY = ("Adam", "NAdam", "RAdam")
 # ``name = <anything on the line>parameters(``: the only lines OPT304 can start from.
 _ITERATOR_ASSIGN = re.compile(r"^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=[^=\n][^\n]*parameters\(", re.M)
 _DEFINES_PARAMETERS = re.compile(r"\bdef\s+(named_)?parameters\s*\(")
-MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16"})
 BUILTIN_CONSUMERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "sum", "any", "all",
                                "min", "max", "dict"})
 CLIP_QUALNAMES = frozenset({
@@ -147,7 +145,7 @@ _ARGPARSE_CACHE: dict[int, tuple[cst.Module, dict[str, bool]]] = {}
 
 
 class ConstructionCheck(Check):
-    codes = ("OPT301", "OPT302", "OPT303", "OPT304", "OPT305", "OPT307")
+    codes = ("OPT301", "OPT302", "OPT303", "OPT304", "OPT307")
     needles = (b"optim", b"parameters(")
     # An optimizer construction needs ``torch.optim`` / ``optim`` as a word (not "optimized" in
     # a docstring); OPT304 a line that stores something ``_iterator_value`` accepts.
@@ -161,7 +159,6 @@ class ConstructionCheck(Check):
 
     def run(self, ctx) -> Iterable[Diagnostic]:
         out: list[Diagnostic] = []
-        moved_after: dict[int, tuple[cst.Call, str, list]] = {}
         # Every optimizer construction needs "optim" in the text (torch.optim or a subclass of it).
         for oc in (A.optimizer_calls(ctx) if "optim" in ctx.source else ()):
             if _expects_error(ctx, oc.call):
@@ -170,9 +167,6 @@ class ConstructionCheck(Check):
             out.extend(self._adam_decay(ctx, oc))
             out.extend(self._nesterov(ctx, oc))
             out.extend(self._module_as_params(ctx, oc))
-            for move, moved, stmt, opt_key in self._device_move(ctx, oc):
-                moved_after.setdefault(id(move), (move, moved, []))[2].append((stmt, opt_key))
-        out.extend(self._report_moves(ctx, moved_after.values()))
         out.extend(self._reused_iterators(ctx))
         return out
 
@@ -477,202 +471,6 @@ class ConstructionCheck(Check):
                     f"pass `{text}.parameters()`", fix))
         return out
 
-    # -- OPT305 ------------------------------------------------------------------------
-    def _device_move(self, ctx, oc: A.OptimizerCall) -> list[tuple]:
-        """``(move call, moved key, construction statement, optimizer key)`` for each move of a
-        module this optimizer was built from, after it in the same scope, before a later use."""
-        call = oc.call
-        stmt = A.statement_of(ctx, call)
-        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-            return []
-        small = stmt.body[0]
-        if not isinstance(small, (cst.Assign, cst.AnnAssign)) or small.value is None:
-            return []
-        targets = small.targets if isinstance(small, cst.Assign) else [small]
-        if len(targets) != 1:
-            return []
-        opt_key = key_of(targets[0].target)
-        if opt_key is None or not ctx.encloses(small.value, call):
-            return []
-        scope = A.enclosing_scope(ctx, call)
-        modules = self._source_modules(ctx, call, scope)
-        if not modules:
-            return []
-        out = []
-        for move in self._moves_after(ctx, stmt, scope):
-            moved = key_of(move.func.value)
-            # Moving the module or one that holds it; ``model.head.to()`` could be a tensor
-            # attribute (a copy, not a move), so submodules of the source are not followed.
-            if not any(module_covers(moved, m) for m in modules):
-                continue
-            if self._rebound_between(ctx, scope, moved, opt_key, stmt, move):
-                continue
-            if not self._used_after(ctx, scope, opt_key, move):
-                continue
-            out.append((move, moved, stmt, opt_key))
-        return out
-
-    def _report_moves(self, ctx, found) -> list[Diagnostic]:
-        out = []
-        for move, moved, built in found:
-            built.sort(key=lambda b: A.pos(ctx, b[0]))
-            names = []
-            for _, k in built:
-                if k not in names:
-                    names.append(k)
-            first = built[0][0]
-            fix = None
-            if all(moves.block_of(ctx, s) is moves.block_of(ctx, first) for s, _ in built):
-                fix = self._hoist_fix(ctx, A.enclosing_scope(ctx, move), first, move, moved)
-            which = " and ".join(f"`{n}`" for n in names)
-            out.append(ctx.diagnostic(
-                "OPT305", move,
-                f"`{ctx.code(move)}` runs after {which} {'was' if len(names) == 1 else 'were'} built from "
-                f"`{moved}`'s parameters: PyTorch documents that a module's parameters after a move are "
-                f"not guaranteed to be the objects the optimizer holds (and optimizer state stays where it "
-                f"was); move or cast the module before building the optimizer", fix))
-        return out
-
-    def _source_modules(self, ctx, call, scope) -> set[str]:
-        arg = A.params_arg(call)
-        if arg is None:
-            return set()
-        found: set[str] = set()
-
-        def collect(expr, depth):
-            class V(cst.CSTVisitor):
-                def visit_Call(self, node: cst.Call) -> bool:
-                    f = node.func
-                    if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
-                        k = key_of(f.value)
-                        if k:
-                            found.add(k)
-                        return False
-                    return True
-
-                def visit_Name(self, node: cst.Name) -> None:
-                    if depth < 2 and node is expr:
-                        value = A.single_assignment(ctx, scope, node.value)
-                        if value is not None:
-                            collect(value, depth + 1)
-
-            _walk.visit(expr, V())
-
-        collect(arg.value, 0)
-        return found
-
-    def _moves_after(self, ctx, stmt, scope) -> list[cst.Call]:
-        root = ctx.module if scope is None else scope
-        found: list[cst.Call] = []
-
-        class V(cst.CSTVisitor):
-            def visit_FunctionDef(self, node):
-                return node is scope
-
-            def visit_ClassDef(self, node):
-                return node is scope
-
-            def visit_Lambda(self, node):
-                return False
-
-            def visit_Call(self, node: cst.Call) -> None:
-                f = node.func
-                if isinstance(f, cst.Attribute) and f.attr.value in MOVES and key_of(f.value) is not None \
-                        and isinstance(f.value, (cst.Name, cst.Attribute)):
-                    found.append(node)
-
-        _walk.visit(root, V())
-        return [c for c in found if A.precedes(ctx, stmt, c, scope)]
-
-    def _rebound_between(self, ctx, scope, moved, opt_key, stmt, move) -> bool:
-        lo, hi = A.end_pos(ctx, stmt), A.pos(ctx, move)
-        stores = A.scope_stores(ctx, scope)
-        roots = {moved.split(".")[0], opt_key.split(".")[0]}
-        keys = set(roots)
-        parts = moved.split(".")
-        keys.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-        parts = opt_key.split(".")
-        keys.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-        move_stmt = A.statement_of(ctx, move)
-        if move_stmt is not None:
-            hi = min(hi, A.pos(ctx, move_stmt))
-        for k in keys:
-            for st in stores.of(k):
-                if lo <= A.pos(ctx, st.target) < hi and not _self_move(st, k):
-                    return True
-        return False
-
-    def _used_after(self, ctx, scope, opt_key, move) -> bool:
-        """The optimizer is read after the move: directly, or (module level) inside a function
-        of the module that is called after the move (``def train(): opt.step()``)."""
-        if opt_key.startswith("self."):
-            return True
-        after = A.end_pos(ctx, move)
-        root = ctx.module if scope is None else scope
-        found = False
-        readers: set[str] = set()  # module-level functions that read the optimizer
-        calls_after: set[str] = set()
-
-        class V(cst.CSTVisitor):
-            def __init__(self) -> None:
-                self.funcs: list[str] = []
-
-            def visit_FunctionDef(self, node) -> None:
-                self.funcs.append(node.name.value)
-
-            def leave_FunctionDef(self, node) -> None:
-                self.funcs.pop()
-
-            def _seen(self, node) -> None:
-                nonlocal found
-                if A.pos(ctx, node) >= after:
-                    found = True
-                elif scope is None and self.funcs:
-                    readers.add(self.funcs[0])
-
-            def visit_Name(self, node: cst.Name) -> None:
-                if node.value == opt_key:
-                    self._seen(node)
-
-            def visit_Attribute(self, node: cst.Attribute) -> None:
-                if dotted(node) == opt_key:
-                    self._seen(node)
-
-            def visit_Call(self, node: cst.Call) -> None:
-                if isinstance(node.func, cst.Name) and A.pos(ctx, node) >= after:
-                    calls_after.add(node.func.value)
-
-        _walk.visit(root, V())
-        return found or bool(readers & calls_after)
-
-    def _hoist_fix(self, ctx, scope, stmt, move: cst.Call, moved: str) -> Fix | None:
-        move_stmt = A.statement_of(ctx, move)
-        if move_stmt is None or not moves.movable(ctx, move_stmt):
-            return None
-        if moves.block_of(ctx, move_stmt) is not moves.block_of(ctx, stmt):
-            return None
-        small = move_stmt.body[0]
-        ok = (isinstance(small, cst.Expr) and small.value is move) or \
-             (isinstance(small, cst.Assign) and small.value is move and len(small.targets) == 1
-              and key_of(small.targets[0].target) == moved)
-        if not ok:
-            return None
-        # Names the move reads must not be bound between the construction and the move.
-        names: set[str] = set()
-
-        class V(cst.CSTVisitor):
-            def visit_Name(self, node: cst.Name) -> None:
-                names.add(node.value)
-
-        _walk.visit(move, V())
-        lo, hi = A.pos(ctx, stmt), A.pos(ctx, move_stmt)
-        stores = A.scope_stores(ctx, scope)
-        for n in names:
-            if any(lo <= A.pos(ctx, st.target) < hi for st in stores.of(n)):
-                return None
-        return Fix.unsafe(f"Move `{ctx.code(move)}` above the optimizer construction",
-                          *moves.move_before(ctx, move_stmt, stmt))
-
     # -- OPT304 ------------------------------------------------------------------------
     def _reused_iterators(self, ctx) -> list[Diagnostic]:
         candidates = set(_ITERATOR_ASSIGN.findall(ctx.source))
@@ -890,13 +688,6 @@ def _expects_error(ctx, node: cst.CSTNode) -> bool:
             return False
         cur = ctx.parents.get(cur)
     return False
-
-
-def _self_move(st: A.Store, key: str) -> bool:
-    """``model = model.to(device)``: the name keeps the same module (``to`` returns it)."""
-    v = st.value
-    return (st.kind == "assign" and isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute)
-            and v.func.attr.value in MOVES and key_of(v.func.value) == key)
 
 
 def _item_start(item: cst.CSTNode) -> cst.CSTNode:
