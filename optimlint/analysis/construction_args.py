@@ -21,7 +21,8 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.names import dotted
-from optimlint.analysis.symbols import OPTIMIZER_KEYS, optimizer_class
+from optimlint.analysis.symbols import optimizer_class
+from optimlint.vocabulary import MODULE_SELF_RETURNING, OPTIMIZER_KEYS
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -516,8 +517,6 @@ def in_conditional_expr(ctx: "FileContext", node: cst.CSTNode, stop: cst.CSTNode
 
 
 # --------------------------------------------------------------------------- modules
-_MODULE_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train",
-                               "eval", "requires_grad_", "to_empty", "type"})
 _NOT_MODULES = frozenset({"Parameter", "ParameterList", "ParameterDict", "Buffer", "UninitializedParameter",
                           "UninitializedBuffer"})
 _MODULE_BASE_PREFIXES = ("torch.nn.",)
@@ -605,7 +604,7 @@ def is_module_expr(ctx: "FileContext", expr: cst.BaseExpression, scope: cst.CSTN
             return True
         if torch_module_class(ctx.qualify(f)):
             return True
-        if isinstance(f, cst.Attribute) and f.attr.value in _MODULE_RETURNING and f.attr.value != "type":
+        if isinstance(f, cst.Attribute) and f.attr.value in MODULE_SELF_RETURNING and f.attr.value != "type":
             return is_module_expr(ctx, f.value, scope, depth + 1)
         return False
     if isinstance(expr, (cst.Name, cst.Attribute)):

@@ -56,21 +56,14 @@ from optimlint.analysis import modules, summaries, symbols
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
+from optimlint.analysis.grad_mode import grad_mode
+from optimlint.vocabulary import CLIP_QUALNAMES, MODULE_SELF_RETURNING
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
 MAX_HELPER_DEPTH = 3
 
-_CLIP_QUALNAMES = frozenset({
-    "torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
-    "torch.nn.utils.clip_grad_norm", "torch.nn.utils.clip_grad.clip_grad_norm_",
-    "torch.nn.utils.clip_grad.clip_grad_value_", "torch.nn.utils.clip_grad.clip_grad_norm",
-})
-_NO_GRAD_QUALNAMES = frozenset({
-    "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
-    "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode",
-})
 _LIGHTNING_BASES = frozenset({
     "pytorch_lightning.LightningModule", "lightning.LightningModule",
     "lightning.pytorch.LightningModule", "pytorch_lightning.core.LightningModule",
@@ -432,8 +425,7 @@ class _Walker:
 
     def _decorated_no_grad(self, func: cst.FunctionDef) -> bool:
         for d in func.decorators:
-            expr = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
-            if self.ctx.qualify(expr) in _NO_GRAD_QUALNAMES:
+            if grad_mode(self.ctx.qualify, d.decorator) is False:
                 return True
         return False
 
@@ -473,11 +465,9 @@ class _Walker:
             for item in stmt.items:
                 call = item.item
                 if isinstance(call, cst.Call):
-                    qn = self.ctx.qualify(call.func)
-                    if qn in _NO_GRAD_QUALNAMES:
-                        ng = True
-                    elif qn in ("torch.enable_grad", "torch.autograd.enable_grad"):
-                        ng = False
+                    mode = grad_mode(self.ctx.qualify, call)
+                    if mode is not None:
+                        ng = not mode
                     elif isinstance(call.func, cst.Attribute) and call.func.attr.value in (
                             "accumulate", "no_sync", "join_uneven_inputs"):
                         acc = True
@@ -630,7 +620,7 @@ class _Walker:
                     self._emit(kind, call, st, module=None if self._aliased(mod) else mod, own_key=rkey)
                 return
         qn = self.ctx.qualify(f)
-        if qn in _CLIP_QUALNAMES:
+        if qn in CLIP_QUALNAMES:
             self._emit(EventKind.CLIP, call, st, module=self._params_module(positional, frame))
             return
         if qn in ("torch.autograd.backward",):
@@ -1033,8 +1023,6 @@ def touches(ev: Event, opt: Binding | None, module_keys: frozenset[str] = frozen
 
 
 # Calls that return the module they are given, or a wrapper sharing its parameters.
-_SAME_MODULE_METHODS = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "train",
-                                  "eval", "requires_grad_", "to_empty"})
 _WRAPPER_CALL = re.compile(r"(^|\.)(DistributedDataParallel|DataParallel|DDP|FSDP|FullyShardedDataParallel|"
                            r"compile|prepare|prepare_model|unwrap_model|getattr)$")
 
@@ -1053,7 +1041,7 @@ def _value_keys(value: cst.BaseExpression | None) -> set[str]:
         return _value_keys(value.left) | _value_keys(value.right)
     if isinstance(value, cst.Call):
         f = value.func
-        if isinstance(f, cst.Attribute) and f.attr.value in _SAME_MODULE_METHODS:
+        if isinstance(f, cst.Attribute) and f.attr.value in MODULE_SELF_RETURNING:
             return _value_keys(f.value)
         name = key_of(f) if isinstance(f, (cst.Name, cst.Attribute)) else None
         if name and _WRAPPER_CALL.search(name):

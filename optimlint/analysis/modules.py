@@ -24,9 +24,11 @@ from typing import Iterator
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
+from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.names import ImportTable, dotted
 from optimlint.dependencies import record_dependency
 from optimlint.parsing import cpython_verdict
+from optimlint.vocabulary import MODULE_SELF_RETURNING
 
 # -- torch.nn vocabulary -------------------------------------------------------------------
 MODULE_BASES = frozenset({
@@ -75,9 +77,6 @@ _AFFINE_SWITCH = {"BatchNorm1d": ("affine", True), "BatchNorm2d": ("affine", Tru
 # Calls from other libraries that build a model with parameters.
 _MODEL_FACTORIES_PREFIX = ("torchvision.models.",)
 _MODEL_FACTORIES = frozenset({"timm.create_model"})
-# ``module.to(...)`` and friends return the module itself.
-SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train",
-                             "eval", "requires_grad_", "to_empty", "xpu", "mps", "type"})
 _OVERRIDES = frozenset({"parameters", "named_parameters", "children", "named_children", "modules",
                         "named_modules", "__getattr__", "__setattr__", "__getattribute__",
                         "_named_members", "__delattr__"})
@@ -346,7 +345,7 @@ def class_of_call_value(pf: ParsedFile, value: cst.BaseExpression, project_root:
     """(ClassInfo or None, frozen) for ``Detector(...)`` / ``Detector(...).to(dev)``."""
     frozen = False
     while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-            and value.func.attr.value in SELF_RETURNING:
+            and value.func.attr.value in MODULE_SELF_RETURNING:
         if value.func.attr.value == "requires_grad_" and not _true_arg(value):
             frozen = True
         value = value.func.value
@@ -703,7 +702,7 @@ class _ClassAnalysis:
     def _value(self, value: cst.BaseExpression) -> _Value:
         frozen = False
         while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-                and value.func.attr.value in SELF_RETURNING:
+                and value.func.attr.value in MODULE_SELF_RETURNING:
             if value.func.attr.value == "requires_grad_" and not _true_arg(value):
                 frozen = True
             value = value.func.value
@@ -879,14 +878,11 @@ _COPY_WORDS = frozenset({"target", "targ", "tgt", "ema", "teacher", "momentum", 
 def _copy_name(name: str) -> bool:
     """``critic_target``, ``ema_model``, ``teacher``, ``model_old``: a copy nobody optimizes."""
     return any(w in _COPY_WORDS for w in re.split(r"[_\d]+", name.lower()) if w)
-_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
-                      "torch.autograd.grad_mode.no_grad", "torch.set_grad_enabled"})
 
 
 def _no_grad_method(meth: cst.FunctionDef, pf: "ParsedFile") -> bool:
     for dec in meth.decorators:
-        d = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
-        if pf.imports.qualify(d) in _NO_GRAD:
+        if grad_mode(pf.imports.qualify, dec.decorator) is False:
             return True
     return False
 
@@ -899,9 +895,7 @@ def _walk_grad(node: cst.CSTNode, pf: "ParsedFile", quiet: bool) -> Iterator[tup
         yield n, q
         if isinstance(n, cst.With) and not q:
             for item in n.items:
-                e = item.item
-                f = e.func if isinstance(e, cst.Call) else e
-                if pf.imports.qualify(f) in _NO_GRAD:
+                if grad_mode(pf.imports.qualify, item.item) is False:
                     q_body = True
                     break
             else:

@@ -13,34 +13,10 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from optimlint.vocabulary import OPTIMIZER_KEYS
+
 if TYPE_CHECKING:
     from optimlint.context import FileContext
-
-# Each optimizer's constructor keywords / param-group keys (its ``defaults``), torch 2.x.
-OPTIMIZER_KEYS: dict[str, frozenset[str]] = {
-    name: frozenset(keys.split())
-    for name, keys in {
-        "ASGD": "alpha capturable differentiable foreach lambd lr maximize t0 weight_decay",
-        "Adadelta": "capturable differentiable eps foreach lr maximize rho weight_decay",
-        "Adafactor": "beta2_decay d eps foreach lr maximize weight_decay",
-        "Adagrad": "differentiable eps foreach fused initial_accumulator_value lr lr_decay maximize weight_decay",
-        "Adam": "amsgrad betas capturable decoupled_weight_decay differentiable eps foreach fused lr maximize weight_decay",
-        "AdamW": "amsgrad betas capturable decoupled_weight_decay differentiable eps foreach fused lr maximize weight_decay",
-        "Adamax": "betas capturable differentiable eps foreach lr maximize weight_decay",
-        "LBFGS": "history_size line_search_fn lr max_eval max_iter tolerance_change tolerance_grad",
-        "Muon": "adjust_lr_fn eps lr momentum nesterov ns_coefficients ns_steps weight_decay",
-        "NAdam": "betas capturable decoupled_weight_decay differentiable eps foreach lr maximize momentum_decay weight_decay",
-        "RAdam": "betas capturable decoupled_weight_decay differentiable eps foreach lr maximize weight_decay",
-        "RMSprop": "alpha capturable centered differentiable eps foreach lr maximize momentum weight_decay",
-        "Rprop": "capturable differentiable etas foreach lr maximize step_sizes",
-        "SGD": "dampening differentiable foreach fused lr maximize momentum nesterov weight_decay",
-        "SparseAdam": "betas eps lr maximize",
-    }.items()
-}
-
-# Keys every param group carries besides the defaults (set by torch or commonly by users
-# through their own code that reads them back).
-COMMON_GROUP_KEYS = frozenset({"params", "param_names", "initial_lr", "name"})
 
 SCHEDULER_CLASSES = frozenset({
     "LRScheduler", "_LRScheduler", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",

@@ -21,31 +21,13 @@ from optimlint.analysis.bindings import key_of
 from optimlint.analysis.names import dotted
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Diagnostic, Edit, Fix
+from optimlint.vocabulary import CLIP_QUALNAMES as _CLIP_FUNCTIONS
+from optimlint.vocabulary import KERAS_BETAS as BETAS
+from optimlint.vocabulary import KERAS_NO_EQUIVALENT as NO_EQUIVALENT
+from optimlint.vocabulary import KERAS_RENAMES as RENAMES
 
-# Keras / TF optimizer arguments: (torch name or None, what to say instead).
-RENAMES = {"learning_rate": "lr", "epsilon": "eps", "rho": "alpha"}
-BETAS = ("beta_1", "beta_2")
 # torch's default ``betas`` of every optimizer that has them.
 DEFAULT_BETAS = ("0.9", "0.999")
-NO_EQUIVALENT = {
-    "decay": "Keras's per-iteration learning-rate decay has no torch.optim argument: use a "
-             "scheduler, e.g. `torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 1 / (1 + decay * it))` "
-             "stepped after every `opt.step()`",
-    "clipnorm": "Keras's per-weight gradient-norm clipping has no torch.optim argument: call "
-                "`torch.nn.utils.clip_grad_norm_(params, max_norm)` between `backward()` and `step()`",
-    "global_clipnorm": "Keras's global gradient-norm clipping has no torch.optim argument: call "
-                       "`torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)` between "
-                       "`backward()` and `step()`",
-    "clipvalue": "Keras's gradient value clipping has no torch.optim argument: call "
-                 "`torch.nn.utils.clip_grad_value_(model.parameters(), clip_value)` between "
-                 "`backward()` and `step()`",
-    "use_ema": "Keras's weight EMA has no torch.optim argument: keep an averaged copy with "
-               "`torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))` "
-               "and call its `update_parameters(model)` after each step",
-    "ema_momentum": "Keras's weight EMA has no torch.optim argument: keep an averaged copy with "
-                    "`torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))` "
-                    "and call its `update_parameters(model)` after each step",
-}
 # Group keys only for names no user code would use as its own marker (``decay`` might be).
 GROUP_NO_EQUIVALENT = frozenset(NO_EQUIVALENT) - {"decay"}
 
@@ -55,9 +37,8 @@ _ITERATOR_ASSIGN = re.compile(r"^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=[^=\n][^\n]*para
 _DEFINES_PARAMETERS = re.compile(r"\bdef\s+(named_)?parameters\s*\(")
 BUILTIN_CONSUMERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "sum", "any", "all",
                                "min", "max", "dict"})
-CLIP_QUALNAMES = frozenset({
-    "torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
-    "torch.nn.utils.clip_grad.clip_grad_norm_", "torch.nn.utils.clip_grad.clip_grad_value_",
+# Calls that read every parameter they are given (the clip functions and their helpers).
+CLIP_QUALNAMES = _CLIP_FUNCTIONS | frozenset({
     "torch.nn.utils.parameters_to_vector", "torch.nn.utils.convert_parameters.parameters_to_vector",
     "torch.nn.utils.get_total_norm", "torch.nn.utils.clip_grads_with_norm_",
 })

@@ -8,12 +8,11 @@ literal ``append``/``extend``). Each group's ``params`` value is reduced to *sou
 attribute. Whatever the reduction does not understand makes OPT401/OPT402 silent.
 
 OPT401 also needs the model's class (``analysis.modules``) to know which submodules
-exist; OPT403 needs the optimizer's class to know its keys (``symbols.OPTIMIZER_KEYS``).
+exist; OPT403 needs the optimizer's class to know its keys (``vocabulary.OPTIMIZER_KEYS``).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -24,20 +23,12 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules as M
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.names import dotted
-from optimlint.analysis.symbols import COMMON_GROUP_KEYS, OPTIMIZER_KEYS, classify_call
+from optimlint.analysis.symbols import classify_call
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.vocabulary import (COMMON_GROUP_KEYS, KERAS_GROUP_KEYS, MODULE_SELF_RETURNING, OPTIMIZER_KEYS,
+                                  close_group_key)
 
-# Param-group keys reported by OPT301 (Keras names): never OPT403's.
-KERAS_KEYS = frozenset({"learning_rate", "beta_1", "beta_2", "epsilon", "decay", "clipnorm",
-                        "clipvalue", "global_clipnorm", "use_ema", "ema_momentum"})
-# Misspellings of ``lr`` that no similarity ratio catches.
-LR_ALIASES = frozenset({"lr_rate", "learn_rate", "lrate", "learningrate", "learning_rat"})
-# Affixes that mark a deliberate custom key (``lr_scale``, ``base_lr``, ``weight_decay_mult``).
-_CUSTOM_AFFIXES = ("_scale", "_mult", "_multiplier", "_factor", "_ratio", "_decay", "_min",
-                   "_max", "_init", "_base", "_orig", "_default")
-_CUSTOM_PREFIXES = ("base_", "max_", "min_", "init_", "initial_", "orig_", "default_", "_")
-_SIMILARITY = 0.85
 
 
 @dataclass
@@ -586,9 +577,9 @@ class GroupsCheck(Check):
         for g in groups:
             present = {k for k, _ in g.keys}
             for key, node in g.keys:
-                if key in known or key in KERAS_KEYS:
+                if key in known or key in KERAS_GROUP_KEYS:
                     continue
-                match = close_key(key, OPTIMIZER_KEYS[cls])  # a misspelt option, not metadata
+                match = close_group_key(key, OPTIMIZER_KEYS[cls])  # a misspelt option, not metadata
                 if match is None:
                     continue
                 fix = None
@@ -922,7 +913,7 @@ def _role_name(name: str) -> bool:
 def _self_reassign(value: cst.BaseExpression, name: str) -> bool:
     """``model = model.to(device)`` keeps the object."""
     while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-            and value.func.attr.value in M.SELF_RETURNING:
+            and value.func.attr.value in MODULE_SELF_RETURNING:
         value = value.func.value
         if isinstance(value, cst.Name) and value.value == name:
             return True
@@ -956,27 +947,3 @@ def _missing_in(info: M.ClassInfo, covered: set[tuple[str, ...]], prefix: str) -
                 return None
             out.extend(inner)
     return out
-
-
-def close_key(key: str, known: frozenset[str]) -> str | None:
-    """The one known key that ``key`` is a misspelling of, or None (custom metadata)."""
-    if key in LR_ALIASES and "lr" in known:
-        return "lr"
-    lower = key.lower().replace("-", "_")
-    exact = [k for k in known if k == lower]
-    if len(exact) == 1 and lower != key:
-        return exact[0]
-    if key.startswith(_CUSTOM_PREFIXES):
-        return None
-    for k in known:
-        if key != k and (key.startswith(k + "_") or key.endswith("_" + k)):
-            return None  # ``lr_scale``, ``weight_decay_mult``, ``layer_lr``: deliberate
-    if key.endswith(_CUSTOM_AFFIXES) and not any(key == k for k in known):
-        stem = [k for k in known if key.startswith(k)]
-        if stem:
-            return None
-    scored = [(difflib.SequenceMatcher(None, lower, k).ratio(), k) for k in known]
-    close = [k for r, k in scored if r >= _SIMILARITY]
-    if len(close) != 1:
-        return None
-    return close[0]

@@ -22,21 +22,14 @@ from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.events import EventKind
+from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers, training_model
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.vocabulary import MODULE_SELF_RETURNING
 
 K = EventKind
 
-NO_GRAD = frozenset({
-    "torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
-    "torch.autograd.grad_mode.inference_mode", "torch.autograd.inference_mode",
-})
-ENABLE_GRAD = frozenset({"torch.enable_grad", "torch.autograd.enable_grad", "torch.autograd.grad_mode.enable_grad"})
-SET_GRAD = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled",
-                      "torch.autograd.grad_mode.set_grad_enabled"})
-_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval",
-                             "requires_grad_", "to_empty", "share_memory"})
 # Methods of a module that never change its training mode.
 _MODULE_METHODS = frozenset({"forward", "parameters", "named_parameters", "state_dict", "load_state_dict",
                              "zero_grad", "modules", "children", "named_modules", "buffers", "register_buffer",
@@ -46,39 +39,19 @@ _NOT_MODULES = frozenset({"torch.nn.functional", "torch.nn.init", "torch.nn.util
                           "torch.nn.parameter"})
 
 
-def grad_mode(ctx, expr: cst.BaseExpression) -> bool | None:
-    """False for a context/decorator that disables grad, True for one that enables it, else None."""
-    call = expr if isinstance(expr, cst.Call) else None
-    qn = ctx.qualify(call.func if call is not None else expr)
-    if qn in NO_GRAD:
-        if call is not None and call.args:
-            v = call.args[0].value
-            if "inference_mode" in qn and isinstance(v, cst.Name) and v.value == "True":
-                return False
-            return None  # ``inference_mode(False)`` / a variable: unknown
-        return False
-    if qn in ENABLE_GRAD:
-        return True
-    if qn in SET_GRAD and call is not None and call.args:
-        v = call.args[0].value
-        if isinstance(v, cst.Name) and v.value in ("True", "False"):
-            return v.value == "True"
-    return None
-
-
 def no_grad_region(ctx, node: cst.CSTNode) -> cst.CSTNode | None:
     """The With statement / FunctionDef whose grad mode ``node`` runs in, when it disables grad."""
     parents = ctx.parents
     cur = parents.get(node)
     while cur is not None:
         if isinstance(cur, cst.With):
-            modes = [grad_mode(ctx, item.item) for item in cur.items]
+            modes = [grad_mode(ctx.qualify, item.item) for item in cur.items]
             if True in modes:
                 return None
             if False in modes:
                 return cur
         elif isinstance(cur, cst.FunctionDef):
-            modes = [grad_mode(ctx, d.decorator) for d in cur.decorators]
+            modes = [grad_mode(ctx.qualify, d.decorator) for d in cur.decorators]
             if True in modes:
                 return None
             return cur if False in modes else None
@@ -577,7 +550,7 @@ class _ForwardCalls:
     def _builds_module(self, value: cst.BaseExpression) -> bool:
         ctx = self.ctx
         while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
-                value.func.attr.value in _SELF_RETURNING:
+                value.func.attr.value in MODULE_SELF_RETURNING:
             value = value.func.value
         if not isinstance(value, cst.Call):
             return False

@@ -42,6 +42,7 @@ from optimlint.runtime.observations import Observation, RuntimeReport
 from optimlint.runtime.patches import Patches, subclasses
 from optimlint.runtime.records import BackwardInfo, OptRec, SchedRec, drop
 from optimlint.runtime.verdicts import amp, construction, groups, hygiene, order, schedulers
+from optimlint.vocabulary import CLIP_FUNCTIONS
 
 #: The site kind of an optimizer construction (EventKind has none: it is not a loop event).
 CONSTRUCT = "construct"
@@ -209,7 +210,7 @@ class Monitor:
             return args, kwargs
 
         seen = {}
-        for name in ("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_"):
+        for name in CLIP_FUNCTIONS:
             for owner in (clip_grad, nn_utils):
                 if not hasattr(owner, name):
                     continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from optimlint.runtime.verdicts.groups import KERAS_NAMES
+from optimlint.vocabulary import KERAS_HINTS
 
 
 def at_error(mon, opt, kwargs, exc, loc) -> None:
@@ -14,9 +14,9 @@ def at_error(mon, opt, kwargs, exc, loc) -> None:
     name = type(opt).__name__
     if isinstance(exc, TypeError):
         for key in kwargs:
-            if key in KERAS_NAMES and f"'{key}'" in text:
+            if key in KERAS_HINTS and f"'{key}'" in text:
                 mon.observe("OPT301", f"`{name}` got the Keras/TF argument `{key}`: "
-                            f"{KERAS_NAMES[key]} (TypeError at construction)", loc)
+                            f"{KERAS_HINTS[key]} (TypeError at construction)", loc)
         return
     if not isinstance(exc, ValueError):
         return

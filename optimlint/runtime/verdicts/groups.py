@@ -2,26 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-
-KERAS_NAMES = {
-    "learning_rate": "use `lr`",
-    "beta_1": "use `betas=(beta1, beta2)`",
-    "beta_2": "use `betas=(beta1, beta2)`",
-    "epsilon": "use `eps`",
-    "rho": "use `alpha` (RMSprop's smoothing constant)",
-    "decay": "PyTorch has no `decay`: use a learning-rate scheduler (or `weight_decay` for L2)",
-    "clipnorm": "PyTorch has no `clipnorm`: call `torch.nn.utils.clip_grad_norm_` before the step",
-    "clipvalue": "PyTorch has no `clipvalue`: call `torch.nn.utils.clip_grad_value_` before the step",
-    "global_clipnorm": "PyTorch has no `global_clipnorm`: call `torch.nn.utils.clip_grad_norm_`",
-    "use_ema": "PyTorch has no `use_ema`: use `torch.optim.swa_utils.AveragedModel`",
-    "ema_momentum": "PyTorch has no `ema_momentum`: use `torch.optim.swa_utils.AveragedModel`",
-}
-# Extra group keys that training code commonly adds on purpose (read by its own schedulers).
-CONVENTIONAL_KEYS = frozenset({
-    "name", "names", "initial_lr", "lr_scale", "lr_mult", "decay_mult", "layer_id", "layer_name",
-    "param_names", "group_name", "weight_decay_scale", "lr_ratio", "tag",
-})
+from optimlint.vocabulary import CONVENTIONAL_GROUP_KEYS, KERAS_HINTS, close_group_key
 
 
 def group_keys(mon, opt, orec, loc) -> None:
@@ -37,21 +18,16 @@ def group_keys(mon, opt, orec, loc) -> None:
             continue
         for key in group:
             if not isinstance(key, str) or key in defaults or key in ("params", "param_names") \
-                    or key in CONVENTIONAL_KEYS:
+                    or key in CONVENTIONAL_GROUP_KEYS:
                 continue
-            if key in KERAS_NAMES:
+            if key in KERAS_HINTS:
                 mon.once(orec, "OPT301", f"parameter group {index} of `{name}` (`{orec.cls}`) has the Keras/TF "
-                         f"key `{key}`, which PyTorch silently ignores: {KERAS_NAMES[key]}", loc)
+                         f"key `{key}`, which PyTorch silently ignores: {KERAS_HINTS[key]}", loc)
                 continue
             close = close_group_key(key, defaults)
             if close:
                 mon.once(orec, "OPT403", f"parameter group {index} of `{name}` (`{orec.cls}`) has the unknown "
                          f"key `{key}` (did you mean `{close}`?), which PyTorch silently ignores", loc)
-
-
-def close_group_key(key: str, known) -> str | None:
-    close = difflib.get_close_matches(key, [str(k) for k in known], n=1, cutoff=0.8)
-    return close[0] if close else None
 
 
 def shared_groups(mon, opt) -> set[int]:
