@@ -73,6 +73,10 @@ CHECK_OPTIONS: tuple[tuple[tuple[str, ...], dict], ...] = (
     (("--fix", "fix"), {"is_flag": True, "help": "Apply safe fixes."}),
     (("--unsafe-fixes/--no-unsafe-fixes", "unsafe_fixes"), {
         "default": None, "help": "Also offer and apply unsafe fixes (config: unsafe-fixes)."}),
+    (("--preview/--no-preview", "preview"), {
+        "default": None, "help": "Also run the rules still in preview (config: preview)."}),
+    (("--add-noqa", "add_noqa"), {"is_flag": True,
+                                  "help": "Add `# noqa: CODE` to every line with a finding (adopting a codebase)."}),
     (("--diff", "diff"), {"is_flag": True, "help": "Print the fixes as a unified diff; change no file."}),
     (("--show-fixes", "show_fixes"), {"is_flag": True, "help": "With --fix, list the fixes applied."}),
     (("--statistics", "statistics"), {"is_flag": True,
@@ -194,7 +198,8 @@ class _Progress:
 
 def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fixes, statistics,
           exit_zero, no_cache, output_format, output_file, config_file, quiet, jobs, force_exclude,
-          stdin_filename=None, watch=False, isolated=False, show_settings=False, show_files=False) -> None:
+          stdin_filename=None, watch=False, isolated=False, show_settings=False, show_files=False,
+          preview=None, add_noqa=False) -> None:
     """``optimlint check``: lint, report, exit (0 clean, 1 findings, 2 errors)."""
     params = dict(locals())
     # Here, not at the top: each command loads what it needs (``run`` and ``rule`` not the linter).
@@ -239,6 +244,8 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
             found.extend_select = [*found.extend_select, *cli_extend]
         if cli_ignore:
             found.ignore = [*found.ignore, *cli_ignore]
+        if preview is not None:
+            found.preview = preview
         return found
 
     try:
@@ -250,6 +257,10 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
         raise UsageFailure(str(exc)) from None
     if show_files or show_settings:
         sys.exit(_show(hierarchy, paths, force_exclude, show_settings, stdin))
+    if add_noqa:
+        if fix or diff or stdin is not None:
+            raise UsageFailure("--add-noqa cannot be combined with --fix, --diff or standard input")
+        sys.exit(_add_noqa(paths, hierarchy, jobs, force_exclude, quiet))
     options = RunOptions(fix=fix and not diff, unsafe_fixes=unsafe_fixes, diff=diff, jobs=jobs,
                          cache=not no_cache, force_exclude=force_exclude)
     fmt = output_format or "full"
@@ -367,6 +378,30 @@ def _show(hierarchy, paths, force_exclude: bool, show_settings: bool, stdin: str
     except ConfigError as exc:
         raise UsageFailure(str(exc)) from None
     return 0
+
+
+def _add_noqa(paths, hierarchy, jobs, force_exclude: bool, quiet: bool) -> int:
+    """``--add-noqa``: lint (no cache), add the directives, say how many, as Ruff does: exit 0,
+    or 2 when a file could not be written or linted."""
+    from optimlint.add_noqa import add_noqa
+    from optimlint.config import ConfigError
+    from optimlint.engine import run
+    from optimlint.report.paths import display_path
+    from optimlint.results import RunOptions
+
+    try:
+        result = run(list(paths), hierarchy, RunOptions(jobs=jobs, cache=False, force_exclude=force_exclude))
+    except ConfigError as exc:
+        raise UsageFailure(str(exc)) from None
+    added, problems = add_noqa(result)
+    for path, why in problems:
+        _echo(f"warning: {display_path(path)}: {why}", err=True)
+    internal = result.internal_errors
+    for path, message in internal:
+        _echo(f"error: {display_path(path)}: {message}", err=True)
+    if not quiet:
+        _echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
+    return 2 if internal or any(not p.endswith(".ipynb") for p, _ in problems) else 0
 
 
 def _stdin_path(paths: tuple[str, ...], stdin_filename: str | None) -> str | None:

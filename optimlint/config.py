@@ -23,6 +23,7 @@ import sys
 
 from optimlint.hashing import sha256_hex
 from optimlint.records import Record
+from optimlint import registry
 from optimlint.registry import ALWAYS_ON, RULES, expand_selector
 
 
@@ -36,14 +37,14 @@ class Settings(Record):
 
     _FIELDS = ("select", "ignore", "extend_select", "per_file_ignores", "exclude", "extend_exclude",
                "unsafe_fixes", "optimizer_factories", "scheduler_factories", "adam_weight_decay_require_evidence",
-               "root", "config_path")
+               "root", "config_path", "preview")
 
     def __init__(self, select: list[str] | None = None, ignore: list[str] | None = None,
                  extend_select: list[str] | None = None, per_file_ignores: dict[str, list[str]] | None = None,
                  exclude: list[str] | None = None, extend_exclude: list[str] | None = None,
                  unsafe_fixes: bool = False, optimizer_factories: list[str] | None = None,
                  scheduler_factories: list[str] | None = None, adam_weight_decay_require_evidence: bool = True,
-                 root: str | None = None, config_path: str | None = None) -> None:
+                 root: str | None = None, config_path: str | None = None, preview: bool = False) -> None:
         self.select = ["OPT"] if select is None else select
         self.ignore = [] if ignore is None else ignore
         self.extend_select = [] if extend_select is None else extend_select
@@ -58,6 +59,8 @@ class Settings(Record):
         # Where the settings came from; patterns are relative to ``root``.
         self.root = root
         self.config_path = config_path
+        # Rules still in preview (``registry.PREVIEW``) run only with ``preview = true``/--preview.
+        self.preview = preview
 
 
     def enabled_codes(self) -> set[str]:
@@ -66,6 +69,8 @@ class Settings(Record):
             codes.update(expand_selector(sel))
         for sel in self.ignore:
             codes.difference_update(expand_selector(sel))
+        if not self.preview:
+            codes.difference_update(registry.PREVIEW)
         return codes | set(ALWAYS_ON)
 
     def ignored_for(self, path: str) -> set[str]:
@@ -119,6 +124,7 @@ KEYS: dict[str, str] = {
     "exclude": "strings",
     "extend-exclude": "strings",
     "unsafe-fixes": "bool",
+    "preview": "bool",
     "optimizer-factories": "strings",
     "scheduler-factories": "strings",
     "adam-weight-decay": "rule-table",

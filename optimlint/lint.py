@@ -39,10 +39,11 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     if isinstance(verdict, Diagnostic):
         return [verdict]
     if not checks:
-        if verdict is None:
-            return []
-        module_or_error = parse_text(path, source, verdict)
-        return module_or_error if isinstance(module_or_error, list) else []
+        if verdict is not None:
+            module_or_error = parse_text(path, source, verdict)
+            if isinstance(module_or_error, list):
+                return module_or_error
+        return _noqa_only(path, source, enabled)
     # A text CPython rejects is parsed here, where the error is reported, not twice.
     module_or_error = (parse(source) if parse is not None and verdict is None else None) \
         or parse_text(path, source, verdict)
@@ -67,7 +68,24 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
             out = _with_deep_stack(run_checks)
         except RecursionError:
             return [syntax_error(path, "the file is nested too deeply to be analysed")]
+    if "noqa" in source.lower() and not enabled.isdisjoint(("OPT001", "OPT002")):
+        from optimlint.noqa_warnings import noqa_diagnostics
+
+        out = out + noqa_diagnostics(path, source, out, enabled)
     out = filter_suppressed(out, source)
+    out.sort(key=lambda d: d.sort_key)
+    return out
+
+
+def _noqa_only(path: str, source: str, enabled: set[str]) -> list:
+    """A parsed file no check can fire on: only its noqa comments can be findings (OPT002
+    for each code they name)."""
+    if "noqa" not in source.lower() or enabled.isdisjoint(("OPT001", "OPT002")):
+        return []
+    from optimlint.noqa_warnings import noqa_diagnostics
+    from optimlint.suppression import filter_suppressed
+
+    out = filter_suppressed(noqa_diagnostics(path, source, [], enabled), source)
     out.sort(key=lambda d: d.sort_key)
     return out
 

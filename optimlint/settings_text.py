@@ -24,6 +24,7 @@ def settings_text(path: str, settings: Settings) -> str:
         ("exclude", settings.exclude or list(DEFAULT_EXCLUDES)),
         ("extend-exclude", settings.extend_exclude),
         ("unsafe-fixes", settings.unsafe_fixes),
+        ("preview", settings.preview),
         ("optimizer-factories", settings.optimizer_factories),
         ("scheduler-factories", settings.scheduler_factories),
         ("adam-weight-decay.require-evidence", settings.adam_weight_decay_require_evidence),

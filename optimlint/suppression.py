@@ -37,6 +37,9 @@ class Directives:
     def suppresses(self, d: Diagnostic) -> bool:
         if d.code == "OPT000":
             return False
+        if d.code in ("OPT001", "OPT002"):  # about a noqa comment: only naming the code silences them
+            row = d.noqa_row or d.location.row
+            return d.code in self.file_codes or d.code in (self.lines.get(row) or ())
         if self.file_all or d.code in self.file_codes:
             return True
         row = d.noqa_row or d.location.row

@@ -123,7 +123,7 @@ def test_config_file_decides_for_every_file(repo):
 @pytest.mark.parametrize("value, message", [
     ("selec = 1", "invalid value for `--config` 'selec = 1': unknown key `selec` in [optimlint]; known keys: "
                   "select, ignore, extend-select, per-file-ignores, exclude, extend-exclude, unsafe-fixes, "
-                  "optimizer-factories, scheduler-factories, adam-weight-decay, extend"),
+                  "preview, optimizer-factories, scheduler-factories, adam-weight-decay, extend"),
     ('select = ["OPT9"]', "invalid value for `--config` 'select = [\"OPT9\"]': unknown rule selector `OPT9` in "
                           "`select` (run `optimlint rules` for the list of codes)"),
     ("select = [", "invalid value for `--config`: 'select = [' is neither a config file nor a TOML "

@@ -101,11 +101,11 @@ def test_exclude_and_extend_exclude(project):
 @pytest.mark.parametrize("toml, message", [
     ('[tool.optimlint]\nselect = ["OPT1"]\n\nselcet = ["OPT2"]\n',
      "pyproject.toml:4: unknown key `selcet` in [tool.optimlint]; known keys: select, ignore, extend-select, "
-     "per-file-ignores, exclude, extend-exclude, unsafe-fixes, optimizer-factories, scheduler-factories, "
+     "per-file-ignores, exclude, extend-exclude, unsafe-fixes, preview, optimizer-factories, scheduler-factories, "
      "adam-weight-decay, extend"),
     ('[tool.optimlint]\nunsafe_fixes = true\n',
      "pyproject.toml:2: unknown key `unsafe_fixes` in [tool.optimlint] (did you mean `unsafe-fixes`?); known "
-     "keys: select, ignore, extend-select, per-file-ignores, exclude, extend-exclude, unsafe-fixes, "
+     "keys: select, ignore, extend-select, per-file-ignores, exclude, extend-exclude, unsafe-fixes, preview, "
      "optimizer-factories, scheduler-factories, adam-weight-decay, extend"),
     ('[tool.optimlint]\nselect = [\n  "OPT1",\n  "OPT999",\n]\n',
      "pyproject.toml:4: unknown rule selector `OPT999` in `select` (run `optimlint rules` for the list of codes)"),

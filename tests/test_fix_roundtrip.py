@@ -275,7 +275,8 @@ FULLER_USE_INSTEAD = {"OPT101", "OPT302", "OPT603"}
 def test_fixed_example_is_use_instead(code):
     page = parse_page(code, (pages_dir() / f"{code}.md").read_text(encoding="utf-8"))
     examples, use = page.code_blocks("Example"), page.code_blocks("Use instead")
-    settings = Settings(select=[code])
+    # A noqa is unused only for a rule that runs: the noqa rules' examples need the others on.
+    settings = Settings(select=["OPT"] if code in ("OPT001", "OPT002") else [code])
     for i, block in enumerate(examples):
         out = fix_text(f"{code}.py", block, settings, True)
         assert [d.code for d in out.remaining if d.code == code] == [], f"{code} example {i}: the fix leaves it"

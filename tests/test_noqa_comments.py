@@ -32,9 +32,10 @@ def test_no_comment_reports_all():
     ("# noqa: OPT101, OPT604", []),
     ("# noqa: OPT101 OPT604", []),
     ("# noqa: E501", [("OPT604", 1), ("OPT101", 1)]),
-    ("# noqa:", [("OPT604", 1), ("OPT101", 1)]),  # no code after the colon: not a directive
+    # no code after the colon: not a directive, and OPT001 says so
+    ("# noqa:", [("OPT604", 1), ("OPT101", 1), ("OPT001", 1)]),
     ("# type: ignore  # noqa: OPT604", [("OPT101", 1)]),
-    ("# noqa: OPT6", [("OPT604", 1), ("OPT101", 1)]),  # prefixes are not codes
+    ("# noqa: OPT6", [("OPT604", 1), ("OPT101", 1), ("OPT001", 1)]),  # prefixes are not codes (OPT001)
 ])
 def test_line_noqa(comment, kept):
     assert findings(f"flag_safe(flag_unsafe())  {comment}\n") == kept

@@ -1,0 +1,139 @@
+"""OPT001 (invalid-noqa) and OPT002 (unused-noqa): the noqa comments that do not do what
+they say, as Ruff's RUF100 reports them.
+
+- OPT001: a ``# noqa:`` (or ``# optimlint: noqa:``) naming an ``OPT`` code that does not
+  exist (``OPT999``), a rule's name instead of its code (``keras-style-argument``: the fix
+  writes ``OPT301``), or no code at all (``# noqa: fine here``): each silences nothing.
+- OPT002: an ``OPT`` code in a noqa comment whose rule is enabled for the file but found
+  nothing on that line (in the file, for ``# optimlint: noqa: CODE``). The safe fix removes
+  the unused codes, or the whole comment when nothing else is left in it.
+
+Codes of other tools (``# noqa: E501``) and bare ``# noqa`` comments are left alone: the
+same comment often serves flake8 or Ruff, which report them themselves. OPT000 can never be
+silenced, so naming it is unused too. Both warnings are silenced only by naming their code
+(``# noqa: OPT002``, ``# optimlint: noqa: OPT002``) or by the config, never by the bare
+comment they are about.
+"""
+
+from __future__ import annotations
+
+import re
+
+from optimlint.diagnostics import Diagnostic, Edit, Fix, Location
+from optimlint.registry import NAMES, RULES
+from optimlint.suppression import _comments
+
+NOQA_CODES = frozenset({"OPT001", "OPT002"})
+
+_DIRECTIVE = re.compile(r"#\s*(?P<file>optimlint\s*:\s*)?noqa\s*:\s*(?P<rest>.*)$", re.IGNORECASE)
+_WORD = re.compile(r"[^\s,]+")
+_IS_CODE = re.compile(r"[A-Za-z]+[0-9]+$")
+
+
+class _Item:
+    """One word of a directive's list: its text, its columns in the line (0-based, end
+    exclusive), and what it is: ``code``, ``name`` (a rule's name) or ``unknown`` (an
+    ``OPT`` code that does not exist)."""
+
+    __slots__ = ("text", "start", "end", "kind")
+
+    def __init__(self, text: str, start: int, end: int, kind: str) -> None:
+        self.text, self.start, self.end, self.kind = text, start, end, kind
+
+
+def _items(line: str, rest_start: int) -> list[_Item]:
+    """The codes (and rule names) listed from ``rest_start`` on, up to the first other word."""
+    out = []
+    for m in _WORD.finditer(line, rest_start):
+        word = m.group().rstrip("#")
+        if not word:
+            break
+        upper = word.upper()
+        if _IS_CODE.match(word):
+            kind = "code" if not upper.startswith("OPT") or upper in RULES else "unknown"
+        elif word.lower() in NAMES:
+            kind = "name"
+        else:
+            break
+        out.append(_Item(word, m.start(), m.start() + len(word), kind))
+    return out
+
+
+def noqa_diagnostics(path: str, source: str, found: list[Diagnostic], enabled: set[str]) -> list[Diagnostic]:
+    """OPT001/OPT002 for ``source``, given ``found`` (the findings before suppression) and
+    the codes ``enabled`` for the file."""
+    want_invalid, want_unused = "OPT001" in enabled, "OPT002" in enabled
+    if not (want_invalid or want_unused) or "noqa" not in source.lower():
+        return []
+    lines = source.splitlines(keepends=True)
+    by_row: dict[int, set[str]] = {}
+    for d in found:
+        by_row.setdefault(d.noqa_row or d.location.row, set()).add(d.code)
+    in_file = {d.code for d in found}
+    out: list[Diagnostic] = []
+    for row, comment, alone in _comments(source):
+        m = _DIRECTIVE.search(comment)
+        if m is None or row > len(lines):
+            continue
+        line = lines[row - 1].rstrip("\r\n")
+        col = line.rfind(comment)
+        if col < 0:
+            continue
+        file_level = m.group("file") is not None
+        if file_level and not (alone and comment.strip() == line.strip()):
+            continue  # ``# optimlint: noqa`` counts only on its own line
+        start, end = col + m.start(), col + len(comment.rstrip())
+        items = _items(line, col + m.start("rest"))
+        label = "`optimlint: noqa`" if file_level else "`noqa`"
+        if not items:
+            if want_invalid:
+                out.append(_diagnostic("OPT001", f"Invalid {label} directive: expected a comma-separated list of "
+                                       f"rule codes after `noqa:` (e.g. `# noqa: OPT101`); it silences nothing",
+                                       path, row, start, end))
+            continue
+        if want_invalid:
+            for item in items:
+                if item.kind == "unknown":
+                    out.append(_diagnostic("OPT001", f"Invalid {label} directive: `{item.text}` is not a rule code "
+                                           f"(run `optimlint rules` for the list)", path, row, start, end))
+                elif item.kind == "name":
+                    code = NAMES[item.text.lower()]
+                    fix = Fix.safe(f"Write `{code}`", Edit(code, Location(row, item.start + 1),
+                                                           Location(row, item.end + 1)))
+                    out.append(_diagnostic("OPT001", f"Invalid {label} directive: `{item.text}` is a rule's name; "
+                                           f"write its code `{code}`", path, row, start, end, fix))
+        if not want_unused:
+            continue
+        seen = in_file if file_level else by_row.get(row, set())
+        unused = [i for i in items if i.kind == "code" and i.text.upper().startswith("OPT")
+                  and i.text.upper() not in NOQA_CODES
+                  and (i.text.upper() not in seen)
+                  and (i.text.upper() in enabled or i.text.upper() == "OPT000")]
+        if unused:
+            names = ", ".join(f"`{i.text.upper()}`" for i in unused)
+            fix = _removal(lines, row, start, end, items, unused, file_level)
+            out.append(_diagnostic("OPT002", f"Unused {label} directive (unused: {names})", path, row, start, end,
+                                   fix))
+    return out
+
+
+def _removal(lines, row, start, end, items, unused, file_level) -> Fix:
+    """Remove the unused codes; the whole comment (the whole line, for a file directive
+    alone on its line) when no code is left."""
+    line = lines[row - 1].rstrip("\r\n")
+    if len(unused) == len(items):
+        if file_level:
+            return Fix.safe("Remove the unused directive", Edit.deletion(Location(row, 1), Location(row + 1, 1))
+                            if row < len(lines) else Edit.deletion(Location(row, 1), Location(row, len(line) + 1)))
+        # the comment (or its noqa part: "# type: ignore  # noqa: OPT301") and the blanks before it
+        cut = len(line[:start].rstrip())
+        return Fix.safe("Remove the unused `noqa` directive", Edit.deletion(Location(row, cut + 1),
+                                                                               Location(row, end + 1)))
+    kept = [i.text for i in items if i not in unused]
+    first, last = items[0], items[-1]
+    return Fix.safe(f"Remove the unused code{'s' if len(unused) > 1 else ''}",
+                    Edit(", ".join(kept), Location(row, first.start + 1), Location(row, last.end + 1)))
+
+
+def _diagnostic(code: str, message: str, path: str, row: int, start: int, end: int, fix: Fix | None = None):
+    return Diagnostic(code, RULES[code].name, message, path, Location(row, start + 1), Location(row, end + 1), fix)
