@@ -39,6 +39,7 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules, symbols
 from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.call_args import arg
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 
 if TYPE_CHECKING:
@@ -182,14 +183,6 @@ def _names_in(node: cst.CSTNode) -> list[cst.Name]:
     return []
 
 
-def _arg(call: cst.Call, index: int, keyword: str) -> cst.BaseExpression | None:
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value == keyword:
-            return a.value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    return positional[index].value if index < len(positional) else None
-
-
 @dataclass
 class Bindings:
     """Per-scope tables of what names and attributes hold."""
@@ -304,7 +297,7 @@ class Bindings:
         values = [v for v in values_assigned(scope, k, nested_functions=False) if v is not None]
         if len(values) != 1 or not isinstance(values[0], cst.Call):
             return None
-        first = _arg(values[0], 0, "params")
+        first = arg(values[0], 0, "params")
         if isinstance(first, cst.Name):
             traced = values_assigned(scope, first.value, nested_functions=False)
             first = traced[0] if len(traced) == 1 else None
@@ -479,17 +472,17 @@ class _Collector(cst.CSTVisitor):
         if kind is not None:
             if kind.kind == "optimizer":
                 return Binding(OPTIMIZER, name, kind.cls, node=value, call=value,
-                               modules=parameter_modules(self._traced(_arg(value, 0, "params"))))
+                               modules=parameter_modules(self._traced(arg(value, 0, "params"))))
             if kind.kind == "scheduler":
                 return Binding(SCHEDULER, name, kind.cls, node=value, call=value,
-                               optimizer=self._lookup(_arg(value, 0, "optimizer")))
+                               optimizer=self._lookup(arg(value, 0, "optimizer")))
             if kind.kind == "scaler":
                 return Binding(SCALER, name, "GradScaler", node=value, call=value)
         elif isinstance(f, (cst.Name, cst.Attribute)):
             base = _torch_base(self.ctx, f)
             if base == SCHEDULER:
                 return Binding(SCHEDULER, name, None, node=value, call=value,
-                               optimizer=self._lookup(_arg(value, 0, "optimizer")))
+                               optimizer=self._lookup(arg(value, 0, "optimizer")))
             if base == OPTIMIZER:
                 return Binding(OPTIMIZER, name, None, node=value, call=value, by_name=True)
         qn = self.ctx.qualify(f)

@@ -20,6 +20,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.bindings import key_of
+from optimlint.analysis.call_args import has_double_star, has_star, keyword_arg, positional  # noqa: F401 (checks read them as A.*)
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import optimizer_class
 from optimlint.vocabulary import MODULE_SELF_RETURNING, OPTIMIZER_KEYS
@@ -149,23 +150,7 @@ def optimizer_calls(ctx: "FileContext") -> list[OptimizerCall]:
     return ctx.cached("construction.optimizer_calls", build)
 
 
-def keyword_arg(call: cst.Call, name: str) -> cst.Arg | None:
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value == name:
-            return a
-    return None
 
-
-def positional(call: cst.Call) -> list[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
-
-
-def has_star(call: cst.Call) -> bool:
-    return any(a.star for a in call.args)
-
-
-def has_double_star(call: cst.Call) -> bool:
-    return any(a.star == "**" for a in call.args)
 
 
 def params_arg(call: cst.Call) -> cst.Arg | None:

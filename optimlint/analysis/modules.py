@@ -24,6 +24,7 @@ from typing import Iterator
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
+from optimlint.analysis.call_args import keyword_value
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.names import ImportTable, dotted
 from optimlint.dependencies import record_dependency
@@ -394,13 +395,6 @@ def _true_arg(call: cst.Call) -> bool:
     return isinstance(v, cst.Name) and v.value == "True"
 
 
-def keyword_arg(call: cst.Call, name: str) -> cst.BaseExpression | None:
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value == name:
-            return a.value
-    return None
-
-
 def _literal_bool(expr: cst.BaseExpression | None) -> bool | None:
     if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
         return expr.value == "True"
@@ -695,7 +689,7 @@ class _ClassAnalysis:
     # -- values -----------------------------------------------------------------------------
     def _param_value(self, value) -> _Value:
         if isinstance(value, cst.Call) and self.pf.imports.qualify(value.func) in PARAMETER_CLASSES:
-            rg = _literal_bool(keyword_arg(value, "requires_grad"))
+            rg = _literal_bool(keyword_value(value, "requires_grad"))
             return _Value(False, param=True, params=True, frozen=rg is False)
         return _UNKNOWN
 
@@ -780,10 +774,10 @@ class _ClassAnalysis:
             return _Value(True, params=_combine(vals).params)
         if last in _AFFINE_SWITCH:
             kw, default = _AFFINE_SWITCH[last]
-            on = _literal_bool(keyword_arg(call, kw))
+            on = _literal_bool(keyword_value(call, kw))
             if last in ("Linear", "Conv2d"):
                 return _Value(True, params=True)
-            if on is None and keyword_arg(call, kw) is not None:
+            if on is None and keyword_value(call, kw) is not None:
                 return _Value(True, params=None)
             return _Value(True, params=default if on is None else on)
         if last in PARAMETERLESS:

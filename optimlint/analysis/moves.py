@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from optimlint.diagnostics import Edit, Location
+from optimlint.diagnostics import Edit, Fix, Location
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -55,6 +55,22 @@ def movable(ctx: "FileContext", stmt: cst.CSTNode) -> bool:
     """A one-statement simple line that is not the only statement of its block."""
     return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
             and not alone_in_block(ctx, stmt))
+
+
+def next_to(ctx: "FileContext", moved, anchor) -> bool:
+    """Whether the statement of event ``moved`` can be moved next to that of event ``anchor``:
+    both written where they run (not inlined from a helper), ``moved`` a movable line, and
+    ``anchor`` a simple line of the same block. The guard of every "move it" fix."""
+    return (moved.direct and anchor.direct and movable(ctx, moved.own_stmt)
+            and isinstance(anchor.own_stmt, cst.SimpleStatementLine)
+            and block_of(ctx, moved.own_stmt) is block_of(ctx, anchor.own_stmt))
+
+
+def safe_move_after(ctx: "FileContext", moved, anchor, title: str) -> Fix | None:
+    """A safe fix moving event ``moved``'s statement just after ``anchor``'s, when ``next_to`` allows."""
+    if not next_to(ctx, moved, anchor):
+        return None
+    return Fix.safe(title, *move_after(ctx, moved.own_stmt, anchor.own_stmt))
 
 
 def delete(ctx: "FileContext", stmt: cst.CSTNode) -> Edit:

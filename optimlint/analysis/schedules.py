@@ -26,6 +26,7 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, key_of
+from optimlint.analysis.call_args import arg
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -78,14 +79,6 @@ EPOCHS = "epochs"
 
 
 # -- period --------------------------------------------------------------------------------
-def _arg(call: cst.Call, keyword: str, index: int) -> cst.BaseExpression | None:
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value == keyword:
-            return a.value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    return positional[index].value if index < len(positional) else None
-
-
 def _literal_number(expr: cst.BaseExpression) -> float | None:
     try:
         if isinstance(expr, (cst.Integer, cst.Float)):
@@ -129,7 +122,7 @@ def period_reading(ctx: "FileContext", cls: str, call: cst.Call) -> str | None:
         return None
     readings = []
     for keyword, index in specs:
-        value = _arg(call, keyword, index)
+        value = arg(call, index, keyword)
         if value is not None:
             readings.append(read_period(ctx, value, cls))
     if not readings:
@@ -157,13 +150,13 @@ def granularity(ctx: "FileContext", cls: str | None, call: cst.Call | None) -> s
         return None
     if cls in BATCH_CLASSES:
         if cls == "OneCycleLR":
-            total = _arg(call, "total_steps", 2)
+            total = arg(call, 2, "total_steps")
             if total is not None and read_period(ctx, total, cls) == EPOCHS:
                 return None  # OneCycleLR(total_steps=num_epochs): deliberately per epoch
         return "batch"
     if cls.startswith("get_") and cls.rsplit(".", 1)[-1] not in _HF_CONSTANT and "." not in cls:
         if cls == "get_scheduler":
-            name = _arg(call, "name", 0)
+            name = arg(call, 0, "name")
             if not isinstance(name, cst.SimpleString) or "constant" in name.evaluated_value:
                 return None
         if reading == EPOCHS:

@@ -15,7 +15,7 @@ import libcst as cst
 from optimlint.analysis import moves
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, touches, training_model
-from optimlint.checks.base import Check
+from optimlint.checks.base import Check, Findings
 from optimlint.checks.order import window_condition
 from optimlint.diagnostics import Diagnostic, Fix
 
@@ -50,18 +50,7 @@ class AmpCheck(Check):
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)
         mkeys = module_keys(ctx)
-        seen: dict[tuple[str, int], int] = {}
-        out: list[Diagnostic] = []
-
-        def report(code, node, message, fix=None):
-            # One finding per site; when a site is reached both directly and through a caller
-            # that inlines it, keep the report that carries a fix (made where it is written).
-            key = (code, id(node))
-            if key not in seen:
-                seen[key] = len(out)
-                out.append(ctx.diagnostic(code, node, message, fix))
-            elif fix is not None and out[seen[key]].fix is None:
-                out[seen[key]] = ctx.diagnostic(code, node, message, fix)
+        report = Findings(ctx)
 
         for it in model.iterations:
             if it.kind == "lightning-auto":
@@ -71,7 +60,7 @@ class AmpCheck(Check):
             self._step_without_scale(ctx, it, mkeys, report)
             self._unscale_per_micro_batch(ctx, it, report)
         self._update_missing(ctx, model, report)
-        return out
+        return report.list
 
     # -- OPT501 -------------------------------------------------------------------------
     def _bypassed(self, ctx, it: Iteration, report) -> None:

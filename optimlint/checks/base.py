@@ -17,6 +17,28 @@ if TYPE_CHECKING:
     from optimlint.diagnostics import Diagnostic
 
 
+class Findings:
+    """The findings of one check on one file, one per (code, node).
+
+    A site reached twice (directly and through a caller that inlines it) is reported once;
+    the report that carries a fix (made where the code is written) wins. Call it as
+    ``report(code, node, message, fix=None)``; ``list`` holds the findings in report order."""
+
+    def __init__(self, ctx: "FileContext") -> None:
+        self.ctx = ctx
+        self.list: list["Diagnostic"] = []
+        self._index: dict[tuple[str, int], int] = {}
+
+    def __call__(self, code: str, node, message: str, fix=None) -> None:
+        key = (code, id(node))
+        at = self._index.get(key)
+        if at is None:
+            self._index[key] = len(self.list)
+            self.list.append(self.ctx.diagnostic(code, node, message, fix))
+        elif fix is not None and self.list[at].fix is None:
+            self.list[at] = self.ctx.diagnostic(code, node, message, fix)
+
+
 class Check:
     codes: ClassVar[tuple[str, ...]] = ()
     # A file that contains none of these byte strings cannot produce a finding.

@@ -22,6 +22,7 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules as M
 from optimlint.analysis.bindings import key_of
+from optimlint.analysis.call_args import arg, keyword_value
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import classify_call
 from optimlint.checks.base import Check
@@ -99,17 +100,7 @@ class _Sites(cst.CSTVisitor):
             if isinstance(self.stack[i], cst.FunctionDef) and isinstance(self.stack[i - 1], cst.ClassDef):
                 klass = self.stack[i - 1]
                 break
-        self.sites.append(OptimizerSite(node, kind.cls, _arg(node, 0, "params"), tuple(self.stack), klass))
-
-
-def _arg(call: cst.Call, index: int, keyword: str) -> cst.BaseExpression | None:
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value == keyword:
-            return a.value
-    positional = [a for a in call.args if a.keyword is None and not a.star]
-    if any(a.star for a in call.args):
-        return None
-    return positional[index].value if index < len(positional) else None
+        self.sites.append(OptimizerSite(node, kind.cls, arg(node, 0, "params", star_hides=True), tuple(self.stack), klass))
 
 
 def _scope_body(scope: cst.CSTNode) -> cst.CSTNode:
@@ -357,7 +348,7 @@ class Analysis:
                 k = key_of(f.value)
                 if k is None:
                     return None
-                rec = M.keyword_arg(expr, "recurse")
+                rec = keyword_value(expr, "recurse")
                 positional = [a for a in expr.args if a.keyword is None]
                 if positional or (rec is not None and not (isinstance(rec, cst.Name) and rec.value == "True")):
                     return [Source(k, "filtered", expr)]

@@ -24,7 +24,7 @@ from optimlint.analysis.bindings import key_of
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers, training_model
-from optimlint.checks.base import Check
+from optimlint.checks.base import Check, Findings
 from optimlint.diagnostics import Diagnostic, Fix
 from optimlint.vocabulary import MODULE_SELF_RETURNING
 
@@ -123,14 +123,7 @@ class HygieneCheck(Check):
     requires = ((rb"backward\((?<!def backward\()", rb"\.forward\((?<!\)\.forward\()(?<!\bself\.forward\()"),)
 
     def run(self, ctx) -> Iterable[Diagnostic]:
-        out: list[Diagnostic] = []
-        seen: set[tuple[str, int]] = set()
-
-        def report(code, node, message, fix=None):
-            key = (code, id(node))
-            if key not in seen:
-                seen.add(key)
-                out.append(ctx.diagnostic(code, node, message, fix))
+        report = Findings(ctx)
 
         src = ctx.source
         if "backward" in src:
@@ -141,7 +134,7 @@ class HygieneCheck(Check):
                 self._eval_mode(ctx, model, report)
         if ".forward(" in src:
             _ForwardCalls(ctx, report).run()
-        return out
+        return report.list
 
     # -- OPT602 ---------------------------------------------------------------------------
     def _no_grad_backward(self, ctx, model, report) -> None:

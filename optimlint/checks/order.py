@@ -20,7 +20,7 @@ from optimlint.analysis.bindings import Binding, key_of, parameter_modules
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, module_covers, module_keys, touches,
                                           training_model)
-from optimlint.checks.base import Check
+from optimlint.checks.base import Check, Findings
 from optimlint.diagnostics import Diagnostic, Fix
 
 K = EventKind
@@ -146,18 +146,7 @@ class OrderCheck(Check):
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)
         mkeys = module_keys(ctx)
-        seen: dict[tuple[str, int], int] = {}
-        out: list[Diagnostic] = []
-
-        def report(code, node, message, fix=None):
-            # One finding per site; when a site is reached both directly and through a caller
-            # that inlines it, keep the report that carries a fix (made where it is written).
-            key = (code, id(node))
-            if key not in seen:
-                seen[key] = len(out)
-                out.append(ctx.diagnostic(code, node, message, fix))
-            elif fix is not None and out[seen[key]].fix is None:
-                out[seen[key]] = ctx.diagnostic(code, node, message, fix)
+        report = Findings(ctx)
 
         for it in model.iterations:
             if it.kind == "lightning-auto":
@@ -176,7 +165,7 @@ class OrderCheck(Check):
                 report("OPT306", ev.node, f"`{ctx.code(ev.node)}` without a closure: LBFGS re-evaluates "
                        "the loss several times per step; pass a closure that clears, computes the loss "
                        "and runs backward")
-        return out
+        return report.list
 
     # -- OPT101 -------------------------------------------------------------------------
     def _missing_zero_grad(self, ctx, it: Iteration, mkeys, report, klass=None) -> None:
@@ -269,12 +258,7 @@ class OrderCheck(Check):
         if any(s.index > after[0].index for s in steps_of(it, opt)):
             return  # a later step consumes this backward (a test stepping with no gradient first)
         backward = after[0]
-        fix = None
-        if step.direct and backward.direct and moves.movable(ctx, step.own_stmt) and \
-                isinstance(backward.own_stmt, cst.SimpleStatementLine) and \
-                moves.block_of(ctx, step.own_stmt) is moves.block_of(ctx, backward.own_stmt):
-            fix = Fix.safe("Move the step after the backward",
-                           *moves.move_after(ctx, step.own_stmt, backward.own_stmt))
+        fix = moves.safe_move_after(ctx, step, backward, "Move the step after the backward")
         report("OPT103", step.node,
                f"`{ctx.code(step.node)}` runs before `{ctx.code(backward.node)}`: this step uses stale "
                "gradients; move it after the backward", fix)
@@ -316,10 +300,7 @@ class OrderCheck(Check):
         """``step``: the step to move the clip in front of (None: no fix). After the step, only a
         plain ``opt.step()`` (before a ``scaler.step`` the clip would need an unscale)."""
         fix = None
-        if step is not None and clip.direct and step.direct and moves.movable(ctx, clip.own_stmt) and \
-                isinstance(step.own_stmt, cst.SimpleStatementLine) and \
-                (step.index > clip.index or step.kind is K.STEP) and \
-                moves.block_of(ctx, clip.own_stmt) is moves.block_of(ctx, step.own_stmt):
+        if step is not None and moves.next_to(ctx, clip, step) and (step.index > clip.index or step.kind is K.STEP):
             fix = Fix.safe("Move the clipping just before the step",
                            *moves.move_before(ctx, clip.own_stmt, step.own_stmt))
         report("OPT105", clip.node,

@@ -20,7 +20,7 @@ from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, exclusive, module_keys, same_object, touches,
                                           training_model)
 from optimlint.analysis.lightning_sched import declarations
-from optimlint.checks.base import Check
+from optimlint.checks.base import Check, Findings
 from optimlint.diagnostics import Diagnostic, Edit, Fix
 
 K = EventKind
@@ -58,14 +58,7 @@ class SchedulerCheck(Check):
     def run(self, ctx) -> Iterable[Diagnostic]:
         model = training_model(ctx)
         mkeys = module_keys(ctx)
-        seen: set[tuple[str, int]] = set()
-        out: list[Diagnostic] = []
-
-        def report(code, node, message, fix=None):
-            key = (code, id(node))
-            if key not in seen:
-                seen.add(key)
-                out.append(ctx.diagnostic(code, node, message, fix))
+        report = Findings(ctx)
 
         for it in model.iterations:
             if it.kind in ("loop", "function"):
@@ -78,7 +71,7 @@ class SchedulerCheck(Check):
                 done.add(id(ev.node))
                 self._arguments(ctx, ev, report)
         self._lightning(ctx, report)
-        return out
+        return report.list
 
     # -- OPT201 ---------------------------------------------------------------------------
     def _before_step(self, ctx, it: Iteration, mkeys, report) -> None:
@@ -103,12 +96,7 @@ class SchedulerCheck(Check):
                           and _conds(it, e, level) == _conds(it, s, level)]
             if same_level:
                 o = same_level[0]
-                fix = None
-                if s.direct and o.direct and moves.movable(ctx, s.own_stmt) and \
-                        isinstance(o.own_stmt, cst.SimpleStatementLine) and \
-                        moves.block_of(ctx, s.own_stmt) is moves.block_of(ctx, o.own_stmt):
-                    fix = Fix.safe("Move the scheduler step to just after the optimizer step",
-                                   *moves.move_after(ctx, s.own_stmt, o.own_stmt))
+                fix = moves.safe_move_after(ctx, s, o, "Move the scheduler step to just after the optimizer step")
                 report("OPT201", s.node,
                        f"`{ctx.code(s.node)}` runs before `{ctx.code(o.node)}`: the first learning rate of "
                        "the schedule is skipped; step the scheduler after the optimizer", fix)

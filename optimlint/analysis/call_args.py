@@ -1,0 +1,45 @@
+"""The arguments of a call, by position or keyword: the one helper every analysis and check uses."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+
+def arg(call: cst.Call, index: int, keyword: str, *, star_hides: bool = False) -> cst.BaseExpression | None:
+    """The value passed for the parameter at ``index`` named ``keyword``, or None.
+
+    With ``star_hides=True`` a ``*args`` in the call makes a positional answer unknown (None):
+    the starred values may come first."""
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == keyword:
+            return a.value
+    if star_hides and has_star(call):
+        return None
+    plain = positional(call)
+    return plain[index].value if index < len(plain) else None
+
+
+def keyword_arg(call: cst.Call, name: str) -> cst.Arg | None:
+    """The ``name=...`` argument itself (for a fix that edits or removes it)."""
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == name:
+            return a
+    return None
+
+
+def keyword_value(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    a = keyword_arg(call, name)
+    return a.value if a is not None else None
+
+
+def positional(call: cst.Call) -> list[cst.Arg]:
+    """The plain positional arguments, starred ones left out."""
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+def has_star(call: cst.Call) -> bool:
+    return any(a.star for a in call.args)
+
+
+def has_double_star(call: cst.Call) -> bool:
+    return any(a.star == "**" for a in call.args)
