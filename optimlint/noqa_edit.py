@@ -43,7 +43,7 @@ def _merge(source: str, offsets: list[int], row: int, code: str) -> Edit | None:
         if match.group("codes"):
             at = Location(row, start + match.end("codes") + 1)
             return Edit.insertion(f", {code}", at)
-        # "# noqa:" with no valid code after it: give it one (before any words that follow)
+        # A `noqa` comment with a colon but no valid code after it: give it one (before any words that follow)
         after = comment[match.end():match.end() + 1]
         return Edit(f"# noqa: {code}{' ' if after and not after.isspace() else ''}",
                     Location(row, start + match.start() + 1), Location(row, start + match.end() + 1))

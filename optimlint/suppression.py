@@ -98,7 +98,7 @@ def parse_directives(source: str) -> Directives:
             existing = directives.lines.get(row, set())
             if existing is not None:
                 directives.lines[row] = existing | _codes(m.group("codes"))
-        # "# noqa:" with no valid code: ignored.
+        # A `noqa` comment with a colon but no valid code: ignored.
     return directives
 
 

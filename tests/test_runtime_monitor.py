@@ -16,7 +16,7 @@ import optimlint  # noqa: E402
 from optimlint.runtime import frames, gradients  # noqa: E402
 from optimlint.runtime import monitor as monitor_mod  # noqa: E402
 from optimlint.runtime.patches import subclasses  # noqa: E402
-from optimlint.runtime.monitor import Monitor, watch  # noqa: E402
+from optimlint.runtime.monitor import watch  # noqa: E402
 
 
 # --------------------------------------------------------------------------- helpers

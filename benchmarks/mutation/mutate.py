@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from editing import Edit, remove_call_statement  # noqa: E402
 from training_sites import (  # noqa: E402
-    EPOCH_SCHEDULERS, LOOPS, OPTIMIZER_CLASSES, Event, FileSites, Level, Unit, dotted, last_name,
+    LOOPS, OPTIMIZER_CLASSES, Event, FileSites, Level, Unit, dotted, last_name,
 )
 
 EXCLUSIONS = {
@@ -397,13 +397,16 @@ def keras_kwargs(b: Builder, call: cst.Call, path: list) -> None:
         for a in node.args:
             key = a.keyword.value if a.keyword else None
             if key in KERAS:
-                out.append(a.with_changes(keyword=cst.Name(KERAS[key]))); renamed = True
+                out.append(a.with_changes(keyword=cst.Name(KERAS[key])))
+                renamed = True
             elif key == "alpha" and cls == "RMSprop":
-                out.append(a.with_changes(keyword=cst.Name("rho"))); renamed = True
+                out.append(a.with_changes(keyword=cst.Name("rho")))
+                renamed = True
             elif key == "betas" and isinstance(a.value, cst.Tuple) and len(a.value.elements) == 2:
                 b1, b2 = (e.value for e in a.value.elements)
                 out.append(cst.Arg(b1, keyword=cst.Name("beta_1"), equal=TIGHT))
-                out.append(a.with_changes(value=b2, keyword=cst.Name("beta_2"))); renamed = True
+                out.append(a.with_changes(value=b2, keyword=cst.Name("beta_2")))
+                renamed = True
             else:
                 out.append(a)
         if not renamed:

@@ -8,7 +8,6 @@ from typing import Callable
 
 import libcst as cst
 
-from optimlint.vocabulary import NO_ARGUMENT
 from optimlint.vocabulary import grad_mode as _mode_of
 
 

@@ -743,8 +743,8 @@ class GroupsCheck(Check):
             if root.split(".")[0] == "self" and other.klass is not site.klass:
                 continue  # ``self`` in another class is another object
             # another optimizer built from something we cannot reduce (``Adam(params_of(model.d))``)
-            for arg in other.call.args:
-                for d in M.outer_dotted(arg.value):
+            for a in other.call.args:
+                for d in M.outer_dotted(a.value):
                     r = _rel(d, root)
                     if r == ():
                         return None

@@ -7,14 +7,14 @@
 
 from __future__ import annotations
 
+from optimlint.records import Record
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from typing import TextIO
 
     from optimlint.config import Settings
     from optimlint.results import RunResult
-
-from optimlint.records import Record
 
 FORMATS = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
 

@@ -271,7 +271,6 @@ def _chain(te):
 
 def _write_report(opts: _Options, report, status: int) -> int:
     from optimlint.runtime import distributed
-    from optimlint.runtime import report as render
 
     rank = report.rank
     if distributed.world_size() > 1 and rank is not None:
