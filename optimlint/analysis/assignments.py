@@ -12,18 +12,27 @@ from optimlint.analysis.names import key_of
 _HANDS_BACK = frozenset({"prepare", "setup", "initialize"})
 
 
-def values_assigned(scope: cst.CSTNode, key: str, *, nested_functions: bool = True,
-                    through_wrappers: bool = False) -> list[cst.BaseExpression | None]:
-    """Every value assigned to ``key`` in ``scope``; None for an assignment whose value cannot
-    be paired with the target (tuple unpacking, ``+=``, a ``for`` or ``with ... as`` target).
+class Store:
+    """One binding of a name or attribute key in a scope."""
+
+    __slots__ = ("node", "target", "kind", "value", "rhs")
+
+    def __init__(self, node: cst.CSTNode, target: cst.BaseExpression, kind: str,
+                 value: cst.BaseExpression | None, rhs: cst.BaseExpression | None) -> None:
+        self.node = node  # the Assign / AnnAssign / AugAssign / For / WithItem
+        self.target = target  # the target expression that holds the key
+        self.kind = kind  # "=", "unpack" (a tuple/list target), ":", "+=", "for", "with"
+        self.value = value  # the value the key gets, when it can be paired with it
+        self.rhs = rhs  # the statement's whole right-hand side (None for "for" / "with")
+
+
+def stores(scope: cst.CSTNode, key: str, *, nested_functions: bool = True) -> list[Store]:
+    """Every binding of ``key`` in ``scope``, in source order: the one name-binding query.
 
     With ``nested_functions=False`` the bodies of functions nested in ``scope`` are skipped
     (their assignments bind other variables), unless ``scope`` is a class, whose methods all
-    assign its ``self.x`` attributes. With ``through_wrappers=True`` a tuple target that gets
-    ``key`` back from ``accelerator.prepare(..., key, ...)`` / ``amp.initialize`` / ``fabric.setup``
-    at the same position is no new value.
-    """
-    out: list[cst.BaseExpression | None] = []
+    assign its ``self.x`` attributes."""
+    out: list[Store] = []
     enter_all = nested_functions or isinstance(scope, cst.ClassDef)
 
     class V(cst.CSTVisitor):
@@ -33,30 +42,42 @@ def values_assigned(scope: cst.CSTNode, key: str, *, nested_functions: bool = Tr
         def visit_Assign(self, node: cst.Assign) -> None:
             for t in node.targets:
                 if key_of(t.target) == key:
-                    out.append(node.value)
+                    out.append(Store(node, t.target, "=", node.value, node.value))
                 elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
                         key_of(e.value) == key for e in t.target.elements):
-                    if not (through_wrappers and _handed_back(t.target, node.value, key)):
-                        out.append(None)
+                    out.append(Store(node, t.target, "unpack", None, node.value))
 
         def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
             if node.value is not None and key_of(node.target) == key:
-                out.append(node.value)
+                out.append(Store(node, node.target, ":", node.value, node.value))
 
         def visit_AugAssign(self, node: cst.AugAssign) -> None:
             if key_of(node.target) == key:
-                out.append(None)
+                out.append(Store(node, node.target, "+=", None, node.value))
 
         def visit_For(self, node: cst.For) -> None:
             if key_of(node.target) == key:
-                out.append(None)
+                out.append(Store(node, node.target, "for", None, None))
 
         def visit_WithItem(self, node: cst.WithItem) -> None:
             if node.asname is not None and key_of(node.asname.name) == key:
-                out.append(None)
+                out.append(Store(node, node.asname.name, "with", None, None))
 
     _walk.visit(scope, V())
     return out
+
+
+def values_assigned(scope: cst.CSTNode, key: str, *, nested_functions: bool = True,
+                    through_wrappers: bool = False) -> list[cst.BaseExpression | None]:
+    """Every value assigned to ``key`` in ``scope``; None for an assignment whose value cannot
+    be paired with the target (tuple unpacking, ``+=``, a ``for`` or ``with ... as`` target).
+
+    With ``through_wrappers=True`` a tuple target that gets ``key`` back from
+    ``accelerator.prepare(..., key, ...)`` / ``amp.initialize`` / ``fabric.setup`` at the same
+    position is no new value.
+    """
+    return [s.value for s in stores(scope, key, nested_functions=nested_functions)
+            if not (through_wrappers and s.kind == "unpack" and _handed_back(s.target, s.rhs, key))]
 
 
 def _handed_back(target: cst.Tuple | cst.List, value: cst.BaseExpression, key: str) -> bool:

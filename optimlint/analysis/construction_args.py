@@ -68,6 +68,39 @@ class OptimizerCall:
     local: bool  # built through a class defined in this file
 
 
+def _top_level_classes(ctx: "FileContext") -> dict[str, cst.ClassDef]:
+    return {s.name.value: s for s in ctx.module.body if isinstance(s, cst.ClassDef)}
+
+
+def _through_local_bases(ctx: "FileContext", classes: dict[str, cst.ClassDef], leaf, skip=None):
+    """``resolve(name)``: the first true ``leaf(qualified name)`` of a base of class ``name``,
+    following the file's own classes (not imported names) through their bases; ``skip(node)``
+    true leaves a class out. Memoized per name."""
+    memo: dict[str, object] = {}
+
+    def resolve(name: str, seen: frozenset[str] = frozenset()):
+        if name in memo:
+            return memo[name]
+        node = classes.get(name)
+        if node is None or name in seen or (skip is not None and skip(node)):
+            return None
+        result = None
+        for base in node.bases:
+            if base.keyword is not None:
+                continue
+            v = base.value
+            if isinstance(v, cst.Name) and v.value in classes and not ctx.imports.imported(v.value):
+                result = resolve(v.value, seen | {name})
+            else:
+                result = leaf(ctx.qualify(v))
+            if result:
+                break
+        memo[name] = result
+        return result
+
+    return resolve
+
+
 def local_optimizer_classes(ctx: "FileContext") -> dict[str, str]:
     """Top-level classes of the file that subclass a torch optimizer and keep its constructor.
 
@@ -77,31 +110,13 @@ def local_optimizer_classes(ctx: "FileContext") -> dict[str, str]:
     """
 
     def build() -> dict[str, str]:
-        classes = {s.name.value: s for s in ctx.module.body if isinstance(s, cst.ClassDef)}
+        classes = _top_level_classes(ctx)
+        resolve = _through_local_bases(ctx, classes, optimizer_class, skip=_defines_init)
         out: dict[str, str] = {}
-
-        def resolve(name: str, seen: frozenset[str]) -> str | None:
-            if name in out:
-                return out[name]
-            node = classes.get(name)
-            if node is None or name in seen or _defines_init(node):
-                return None
-            for base in node.bases:
-                if base.keyword is not None:
-                    continue
-                v = base.value
-                if isinstance(v, cst.Name) and v.value in classes and not ctx.imports.imported(v.value):
-                    found = resolve(v.value, seen | {name})
-                else:
-                    found = optimizer_class(ctx.qualify(v))
-                if found:
-                    return found
-            return None
-
         for name in classes:
             if ctx.imports.imported(name):
                 continue
-            found = resolve(name, frozenset())
+            found = resolve(name)
             if found:
                 out[name] = found
         return out
@@ -526,31 +541,10 @@ def local_module_classes(ctx: "FileContext") -> frozenset[str]:
     another such class or a torch.nn module class)."""
 
     def build() -> frozenset[str]:
-        classes = {s.name.value: s for s in ctx.module.body if isinstance(s, cst.ClassDef)}
-        memo: dict[str, bool] = {}
-
-        def is_mod(name: str, seen: frozenset[str]) -> bool:
-            if name in memo:
-                return memo[name]
-            node = classes.get(name)
-            if node is None or name in seen:
-                return False
-            result = False
-            for base in node.bases:
-                if base.keyword is not None:
-                    continue
-                v = base.value
-                if isinstance(v, cst.Name) and v.value in classes and not ctx.imports.imported(v.value):
-                    result = is_mod(v.value, seen | {name})
-                else:
-                    result = torch_module_class(ctx.qualify(v))
-                if result:
-                    break
-            memo[name] = result
-            return result
-
+        classes = _top_level_classes(ctx)
+        is_mod = _through_local_bases(ctx, classes, torch_module_class)
         # A module class that defines ``__iter__`` may iterate its parameters: left out.
-        return frozenset(n for n in classes if not ctx.imports.imported(n) and is_mod(n, frozenset())
+        return frozenset(n for n in classes if not ctx.imports.imported(n) and is_mod(n)
                          and not _defines(classes[n], "__iter__"))
 
     return ctx.cached("construction.local_modules", build)

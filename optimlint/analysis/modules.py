@@ -342,14 +342,20 @@ def class_info(pf: ParsedFile, node: cst.ClassDef, project_root: str | None) -> 
     return info
 
 
-def class_of_call_value(pf: ParsedFile, value: cst.BaseExpression, project_root: str | None):
-    """(ClassInfo or None, frozen) for ``Detector(...)`` / ``Detector(...).to(dev)``."""
+def _through_self_returning(value: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:
+    """``Detector(...).to(dev).requires_grad_(False)`` -> (``Detector(...)``, frozen)."""
     frozen = False
     while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
             and value.func.attr.value in MODULE_SELF_RETURNING:
         if value.func.attr.value == "requires_grad_" and not _true_arg(value):
             frozen = True
         value = value.func.value
+    return value, frozen
+
+
+def class_of_call_value(pf: ParsedFile, value: cst.BaseExpression, project_root: str | None):
+    """(ClassInfo or None, frozen) for ``Detector(...)`` / ``Detector(...).to(dev)``."""
+    value, frozen = _through_self_returning(value)
     if not isinstance(value, cst.Call):
         return None, frozen
     r = resolve_name(pf, value.func, project_root)
@@ -694,12 +700,7 @@ class _ClassAnalysis:
         return _UNKNOWN
 
     def _value(self, value: cst.BaseExpression) -> _Value:
-        frozen = False
-        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-                and value.func.attr.value in MODULE_SELF_RETURNING:
-            if value.func.attr.value == "requires_grad_" and not _true_arg(value):
-                frozen = True
-            value = value.func.value
+        value, frozen = _through_self_returning(value)
         v = self._raw_value(value)
         if frozen and v.params:
             v = _Value(v.module, v.param, v.params, True, v.cls, v.cls_node)

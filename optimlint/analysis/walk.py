@@ -148,6 +148,8 @@ def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
         if k == 1:
             out.append(value)
         elif k == 2:
+            # the kind lookup above, inlined again for the items (the hot loop of every walk:
+            # a helper call per child costs more than the repetition)
             for item in value:
                 ti = type(item)
                 ki = kinds.get(ti)

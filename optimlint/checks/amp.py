@@ -51,10 +51,8 @@ class AmpCheck(Check):
         model = training_model(ctx)
         mkeys = module_keys(ctx)
         report = Findings(ctx)
-
-        for it in model.iterations:
-            if it.kind == "lightning-auto":
-                continue
+        # Lightning's automatic optimization drives the scaler itself: only loops the user writes.
+        for it in (i for i in model.iterations if i.kind != "lightning-auto"):
             self._bypassed(ctx, it, report)
             self._clip_without_unscale(ctx, it, mkeys, report)
             self._step_without_scale(ctx, it, mkeys, report)

@@ -507,17 +507,8 @@ class ConstructionCheck(Check):
 
     def _iterator_value(self, ctx, value: cst.BaseExpression) -> bool:
         def has_params_call(expr) -> bool:
-            found = False
-
-            class V(cst.CSTVisitor):
-                def visit_Call(self, node: cst.Call) -> None:
-                    nonlocal found
-                    f = node.func
-                    if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
-                        found = True
-
-            _walk.visit(expr, V())
-            return found
+            return any(isinstance(n.func, cst.Attribute) and n.func.attr.value in ("parameters", "named_parameters")
+                       for n in _walk.nodes_of(expr, cst.Call))
 
         if isinstance(value, cst.Call):
             f = value.func

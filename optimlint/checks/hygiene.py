@@ -17,7 +17,7 @@ from typing import Iterable
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
-from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis.bindings import key_of
@@ -77,32 +77,9 @@ def _expects_error(ctx, node) -> bool:
 
 
 def _assigns_in(region: cst.CSTNode, key: str, before_row: int, ctx) -> bool:
-    found = False
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node) -> bool:
-            return node is region
-
-        def visit_Assign(self, node: cst.Assign) -> None:
-            nonlocal found
-            for t in node.targets:
-                keys = [key_of(e.value) for e in t.target.elements] \
-                    if isinstance(t.target, (cst.Tuple, cst.List)) else [key_of(t.target)]
-                if key in keys and ctx.start(node).row <= before_row:
-                    found = True
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            nonlocal found
-            if key_of(node.target) == key and ctx.start(node).row <= before_row:
-                found = True
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            nonlocal found
-            if node.value is not None and key_of(node.target) == key and ctx.start(node).row <= before_row:
-                found = True
-
-    _walk.visit(region, V())
-    return found
+    """``key`` is assigned in ``region`` (not in a nested def) at or before ``before_row``."""
+    return any(st.kind in ("=", "unpack", ":", "+=") and ctx.start(st.node).row <= before_row
+               for st in stores(region, key, nested_functions=False))
 
 
 def _loss_of_backward(ev: Event) -> cst.BaseExpression | None:

@@ -16,6 +16,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import callers, moves
+from optimlint.analysis.assignments import stores
 from optimlint.analysis.bindings import Binding, key_of, parameter_modules
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, module_covers, module_keys, touches,
@@ -238,7 +239,6 @@ class OrderCheck(Check):
                             break  # gradients rebuilt by hand after the clear (p.grad = g)
                         if _consumed_by_another(it, opt, last.index, clear.index):
                             break
-                        name = clear.own_key or opt.name
                         fix = None
                         if clear.direct and moves.movable(ctx, clear.own_stmt) and \
                                 isinstance(last.stmt, cst.SimpleStatementLine):
@@ -535,30 +535,8 @@ def _scales(value) -> bool:
 
 def _assignments(body, name: str, stop: cst.CSTNode):
     """(value, is_augmented) of assignments to ``name`` in ``body`` (not nested defs)."""
-    out = []
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node) -> bool:
-            return False
-
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                if key_of(t.target) == name:
-                    out.append((node.value, False))
-                elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
-                        key_of(el.value) == name for el in t.target.elements):
-                    out.append((node.value, False))
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            if key_of(node.target) == name:
-                out.append((node.value, True))
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            if key_of(node.target) == name and node.value is not None:
-                out.append((node.value, False))
-
-    _walk.visit(body, V())
-    return out
+    return [(st.rhs, st.kind == "+=") for st in stores(body, name, nested_functions=False)
+            if st.kind in ("=", "unpack", ":", "+=")]
 
 
 def _grad_touched_between(ctx, it: Iteration, clear: Event, step: Event) -> bool:
