@@ -125,7 +125,7 @@ def _removal(lines, row, start, end, items, unused, file_level) -> Fix:
         if file_level:
             return Fix.safe("Remove the unused directive", Edit.deletion(Location(row, 1), Location(row + 1, 1))
                             if row < len(lines) else Edit.deletion(Location(row, 1), Location(row, len(line) + 1)))
-        # the comment (or its noqa part: "# type: ignore  # noqa: OPT301") and the blanks before it
+        # the comment (or its noqa part, after a "# type: ignore" comment) and the blanks before it
         cut = len(line[:start].rstrip())
         return Fix.safe("Remove the unused `noqa` directive", Edit.deletion(Location(row, cut + 1),
                                                                                Location(row, end + 1)))

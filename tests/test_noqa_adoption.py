@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from conftest import invoke, write
 
 SGD = "torch.optim.SGD(model.parameters(), "
