@@ -84,7 +84,18 @@ def test_sarif(project):
             "region": {"startLine": 2, "startColumn": 5, "endLine": 2, "endColumn": 17},
         }}],
         "ruleId": "OPT604",
+        "ruleIndex": 2,
+        "fixes": [{
+            "description": {"text": "Call `fixed_safe` instead"},
+            "artifactChanges": [{
+                "artifactLocation": {"uri": (project / "src" / "train.py").as_uri()},
+                "replacements": [{"deletedRegion": {"startLine": 2, "startColumn": 5, "endLine": 2, "endColumn": 14},
+                                  "insertedContent": {"text": "fixed_safe"}}],
+            }],
+            "properties": {"applicability": "safe"},
+        }],
     }
+    assert run["columnKind"] == "unicodeCodePoints"
     assert result.exit_code == 1
 
 
