@@ -7,6 +7,7 @@ repository and pre-commit's environment are built once for the module.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,3 +110,22 @@ def test_force_exclude_skips_excluded_staged_file(hook_repo, tmp_path):
     user = _user_repo(tmp_path, hook_repo[1], {"build/gen.py": BAD, "ok.py": "x = 1\n"})
     proc = _try_repo(hook_repo, user, "optimlint")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_readme_snippet_pinned_to_a_commit(hook_repo, tmp_path):
+    """The README's pre-commit snippet works as written once its placeholders are filled: no
+    release is tagged, so ``rev`` is a commit SHA, which pre-commit accepts."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(repos:\n.*?)```", readme, re.S).group(1)
+    assert re.search(r"^\s+rev: [0-9a-f]{40}\s", block, re.M), "the snippet's rev must be a commit SHA"
+    assert "v0.1.0" not in block.split("hooks:")[0]  # a tag that does not exist
+    repo, env = hook_repo
+    sha = _git("rev-parse", "HEAD", cwd=repo).stdout.strip()
+    config = re.sub(r"(repo: )\S+", lambda m: m.group(1) + str(repo), block)
+    config = re.sub(r"(rev: )\S+", lambda m: m.group(1) + sha, config)
+    user = _user_repo(tmp_path, env, {"train.py": BAD, ".pre-commit-config.yaml": config})
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"],
+                          cwd=user, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "train.py:3:11: OPT000 SyntaxError: invalid syntax" in out
