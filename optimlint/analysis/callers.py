@@ -17,7 +17,8 @@ callers in other files of the project (``policy.train(replay_buffer, 256)`` insi
   method it calls on the receiver must be one whose summary never clears, steps or
   backpropagates (``policy.select_action(state)``); anything else keeps the caller unknown.
 
-Every file read is recorded as a dependency of the linted file's cached result.
+Every file parsed is recorded as a dependency of the linted file's cached result; the list of
+project files is read once per process, and each file's text is searched once per version.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ _SKIP_DIRS = frozenset({"node_modules", "site-packages", "build", "dist", "__pyc
 _CLEARS = re.compile(r"zero_grad|\.grad\s*=[^=]|grad\.zero_|set_to_none|(clear|reset)_?grads?\b")
 _FILES: dict[str, list[str] | None] = {}
 _POSITIONS: dict[int, tuple[cst.Module, Positions]] = {}
+_MENTIONS: dict[tuple[str, str, str], tuple[tuple[int, int], bool]] = {}
 
 
 @dataclass(frozen=True)
@@ -65,19 +67,36 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     needle = f".{name}(" if klass is not None else f"{name}("
     found: list[Caller] = []
     for path in _project_files(root):
-        if path == here:
-            continue
-        try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
-        except OSError:
-            continue
-        if needle not in text or stem not in text:
+        if path == here or not _mentions(path, needle, stem):
             continue
         pf = modules.parse_file(path)
         if pf is None:
             continue
         found.extend(_callers_in(pf, name, klass, here, root, clearing))
+    return found
+
+
+def _mentions(path: str, needle: str, stem: str) -> bool:
+    """The file's text holds both strings (answers cached per file version: the language
+    server asks again on every edit)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    key = (path, needle, stem)
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _MENTIONS.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return False
+    found = needle in text and stem in text
+    if len(_MENTIONS) > 50_000:
+        _MENTIONS.clear()
+    _MENTIONS[key] = (stamp, found)
     return found
 
 
