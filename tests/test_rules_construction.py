@@ -831,3 +831,36 @@ def test_keras_port_fixture_fix_twice(tmp_path):
     again = invoke(["check", "--no-cache", "--fix", "--select", ",".join(CODES), str(path)])
     assert again.exit_code == 1
     assert path.read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize("default, expected", [
+    ("0", []),                       # the parser's default is a literal zero: no decay unless given
+    ("0.0", []),
+    ("1e-4", [("OPT302", 8)]),      # a real default: coupled L2
+])
+def test_opt302_reads_the_argparse_default_of_the_decay(default, expected):
+    src = f"""\
+        import argparse
+        import torch
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--weight-decay", type=float, default={default})
+        args = parser.parse_args()
+        model = torch.nn.Linear(4, 1)
+
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=args.weight_decay)
+    """
+    assert codes_at(src, ["OPT302"]) == expected
+
+
+def test_opt302_fires_when_the_file_sets_the_argparse_destination_elsewhere():
+    src = """\
+        import argparse
+        import torch
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--weight-decay", type=float, default=0)
+        args = parser.parse_args()
+        args.weight_decay = 1e-4
+        model = torch.nn.Linear(4, 1)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=args.weight_decay)
+    """
+    assert codes_at(src, ["OPT302"]) == [("OPT302", 8)]

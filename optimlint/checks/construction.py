@@ -17,6 +17,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import construction_args as A
+from optimlint.analysis.argparse_defaults import argparse_zero_defaults
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.names import dotted
 from optimlint.checks.base import Check
@@ -63,66 +64,6 @@ def _no_comment_between(ctx, a: cst.CSTNode, b: cst.CSTNode) -> bool:
     else:
         text = "\n".join([lines[0][ea.column:], *lines[1:-1], lines[-1][: sb.column]])
     return "#" not in text
-
-
-def _argparse_zero_defaults(ctx) -> dict[str, bool]:
-    """For each argparse destination of the file: whether every ``add_argument`` defining it has a
-    literal zero default and nothing else in the file sets it (``x.dest = ...``, ``set_defaults``).
-    Cached on the module node."""
-    cache = _ARGPARSE_CACHE.get(id(ctx.module))
-    if cache is not None and cache[0] is ctx.module:
-        return cache[1]
-    zero: dict[str, bool] = {}
-    other: set[str] = set()
-
-    class V(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            f = node.func
-            if isinstance(f, cst.Name) and f.value == "setattr":  # setattr(args, "weight_decay", ...)
-                pos = A.positional(node)
-                name = A.string_value(pos[1].value) if len(pos) > 1 else None
-                other.add(name if name is not None else "*")
-                return
-            if not isinstance(f, cst.Attribute):
-                return
-            if f.attr.value == "set_defaults":
-                other.update(a.keyword.value for a in node.args if a.keyword is not None)
-                other.update("*" for a in node.args if a.star)
-                return
-            if f.attr.value != "add_argument":
-                return
-            dest_kw = A.keyword_arg(node, "dest")
-            dest = A.string_value(dest_kw.value) if dest_kw is not None else None
-            if dest is None:
-                names = [A.string_value(a.value) for a in A.positional(node)]
-                longs = [n for n in names if n and n.startswith("--")]
-                shorts = [n for n in names if n and n.startswith("-") and not n.startswith("--")]
-                first = longs[0] if longs else shorts[0] if shorts else None
-                if first is None:
-                    return  # a positional argument: no default to rely on
-                dest = first.lstrip("-").replace("-", "_")
-            default = A.keyword_arg(node, "default")
-            is_zero = default is not None and A.literal_number(default.value) == 0
-            zero[dest] = zero.get(dest, True) and is_zero
-
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            if isinstance(node.target, cst.Attribute):
-                other.add(node.target.attr.value)
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            if isinstance(node.target, cst.Attribute):
-                other.add(node.target.attr.value)
-
-    _walk.visit(ctx.module, V())
-    if "*" in other:
-        zero = {}
-    result = {k: v for k, v in zero.items() if v and k not in other}
-    _ARGPARSE_CACHE.clear()
-    _ARGPARSE_CACHE[id(ctx.module)] = (ctx.module, result)
-    return result
-
-
-_ARGPARSE_CACHE: dict[int, tuple[cst.Module, dict[str, bool]]] = {}
 
 
 class ConstructionCheck(Check):
@@ -321,7 +262,7 @@ class ConstructionCheck(Check):
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value != "self":
             # ``args.weight_decay`` of an argparse option whose default is zero: zero unless given
             # on the command line (where Adam's coupled decay is the user's explicit choice).
-            return _argparse_zero_defaults(ctx).get(expr.attr.value, False)
+            return argparse_zero_defaults(ctx).get(expr.attr.value, False)
         if not isinstance(expr, cst.Name):
             return False
         stores = A.scope_stores(ctx, scope).of(expr.value)
