@@ -87,7 +87,7 @@ def _torch_base(ctx: "FileContext", func: cst.BaseExpression) -> str | None:
     """SCHEDULER / OPTIMIZER for a project class deriving from a torch scheduler / optimizer
     (``class WarmUpLR(_LRScheduler)`` in the project's ``utils.py``); its granularity, group
     keys and step are the project's own, so the binding carries no torch class name."""
-    qn = modules.torch_ancestor(modules.linted_file(ctx), func, ctx.project_root)
+    qn = modules.torch_ancestor(modules.constructed_class(ctx, func), ctx.project_root)
     if qn is None:
         return None
     if qn.startswith("torch.optim.lr_scheduler."):

@@ -812,25 +812,35 @@ class _Walker:
         return self.ctx.cached(("optimlint.project_class_of", id(frame.func), k),
                                lambda: self._find_project_class(k, frame))
 
-    def _find_project_class(self, k: str, frame: _Frame) -> "modules.ClassInfo | None":
-        pf = modules.linted_file(self.ctx)
-        root = self.ctx.project_root
+    def _find_project_class(self, k: str, frame: _Frame) -> "modules.Resolved | None":
         if k.startswith("self.") and k.count(".") == 1:
             klass = self.b.class_of.get(frame.func) if frame.func is not None else None
-            info = modules.class_info(pf, klass, root) if klass is not None else None
-            attr = info.attrs.get(k[5:]) if info is not None else None
-            return attr.cls if attr is not None else None
-        if "." in k:
+            values = values_assigned(klass, k, nested_functions=False) if klass is not None else []
+        elif "." in k:
             return None
-        scope = frame.func if frame.func is not None else self.ctx.module
-        values = values_assigned(scope, k, nested_functions=False)
-        if not values and frame.func is not None and k not in _params(frame.func):
-            values = values_assigned(self.ctx.module, k, nested_functions=False)
-        classes = {id(c): c for c in (modules.class_of_call_value(pf, v, root)[0] if v is not None else None
-                                      for v in values)}
-        if len(classes) != 1:
-            return None
-        return next(iter(classes.values()))
+        else:
+            scope = frame.func if frame.func is not None else self.ctx.module
+            values = values_assigned(scope, k, nested_functions=False)
+            if not values and frame.func is not None and k not in _params(frame.func):
+                values = values_assigned(self.ctx.module, k, nested_functions=False)
+        found = {id(c.node) if c is not None else None: c for c in map(self._built_class, values)}
+        return next(iter(found.values())) if len(found) == 1 else None
+
+    def _built_class(self, value: cst.BaseExpression | None) -> "modules.Resolved | None":
+        """``Net(...)``, ``Net(...).to(device)``: the project class it builds."""
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+                value.func.attr.value in MODULE_SELF_RETURNING:
+            value = value.func.value
+        return modules.constructed_class(self.ctx, value.func) if isinstance(value, cst.Call) else None
+
+    def _may_matter(self, touched, keys: set[str], self_call: bool) -> bool:
+        """Could this opaque call act on an optimizer at all (``touches`` could say yes)? Only
+        then is it worth reading the function it calls (parsing another file)."""
+        if touched or self_call:
+            return True
+        mkeys = module_keys(self.ctx)
+        return any(k in mkeys or k.split(".", 1)[0] in mkeys or _PARAMS_NAME.search(k.rsplit(".", 1)[-1])
+                   or symbols.name_says_optimizer(k.rsplit(".", 1)[-1]) for k in keys)
 
     def _is_module_value(self, recv: cst.BaseExpression, frame: _Frame) -> bool:
         """``recv`` is used as a module in this file, or is named like one (``model``, ``self.net``)."""
@@ -866,8 +876,6 @@ class _Walker:
                 return  # unittest's self.assertTrue(...)
             if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value in _LIGHTNING_GETTERS:
                 return  # Lightning hands the optimizers back or toggles requires_grad: nothing cleared
-            if self._harmless_project_call(f) or self._harmless_method_call(f, frame):
-                return
             if self.ctx.qualify(f) in _HARMLESS_QUALNAMES:
                 return
             if isinstance(f, cst.Attribute) and _MODULE_READ_METHODS.match(f.attr.value) and \
@@ -894,6 +902,9 @@ class _Walker:
         self_call = isinstance(f, cst.Attribute) and key_of(f.value) == "self" or "self" in keys
         if not (keys or touches_all or self_call):
             return
+        if not touches_all and self._may_matter(touched, keys, self_call) and \
+                (self._harmless_project_call(f) or self._harmless_method_call(f, frame)):
+            return  # read, not guessed: the function never clears, steps or backpropagates
         self._emit(None, call, st, touches=tuple(touched), touch_keys=frozenset(keys), self_call=self_call,
                    touches_all=touches_all)
 

@@ -369,14 +369,34 @@ def linted_file(ctx) -> ParsedFile:
     return ctx.cached("optimlint.parsed_file", lambda: ParsedFile.build(ctx.path, ctx.module, ctx.imports))
 
 
-def torch_ancestor(pf: ParsedFile, func: cst.BaseExpression, project_root: str | None) -> str | None:
-    """The torch qualified name that the project class ``func`` (a constructor as written in
-    ``pf``) derives from through its bases: ``torch.optim.lr_scheduler._LRScheduler`` for
-    ``class WarmUpLR(_LRScheduler)`` in ``utils.py``; None when ``func`` is not a project class
-    or no base leads to torch."""
-    r = resolve_name(pf, func, project_root)
+def constructed_class(ctx, func: cst.BaseExpression) -> Resolved | None:
+    """The project class a constructor call names in the linted file (``WarmUp``,
+    ``utils.WarmUp``, ``models.Net``): resolved through the imports without building the
+    linted file's own index unless the name is a class of that file; None for library names
+    and anything that is not a project class."""
+    name = dotted(func)
+    if not name:
+        return None
+    head = name.split(".", 1)[0]
+    if ctx.imports.imported(head):
+        qn = ctx.qualify(func)
+        if not qn or (not qn.startswith(".") and qn.split(".", 1)[0] in _NOT_PROJECT):
+            return None
+        found = resolve_qualified(ctx.path, qn, ctx.project_root)
+    elif "." not in name and name in ctx.cached("optimlint.class_names", lambda: {
+            s.name.value for s in ctx.module.body if isinstance(s, cst.ClassDef)}):
+        found = resolve_name(linted_file(ctx), func, ctx.project_root)
+    else:
+        return None
+    return found if found is not None and found.node is not None else None
+
+
+def torch_ancestor(start: Resolved | None, project_root: str | None) -> str | None:
+    """The torch qualified name that project class ``start`` derives from through its bases:
+    ``torch.optim.lr_scheduler._LRScheduler`` for ``class WarmUpLR(_LRScheduler)`` in
+    ``utils.py``; None when no base leads to torch."""
     seen: set[int] = set()
-    todo = [r] if r is not None and r.node is not None else []
+    todo = [start] if start is not None and start.node is not None else []
     while todo and len(seen) < 12:
         cur = todo.pop(0)
         if id(cur.node) in seen:
