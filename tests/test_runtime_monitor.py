@@ -620,3 +620,98 @@ def test_opt401_seen_at_an_epoch_boundary_when_the_model_is_a_local():
     (obs,) = report.findings
     assert obs.code == "OPT401" and obs.count == 1
     assert "`model.extra.weight`, `model.extra.bias`" in obs.message  # named as main() names it
+
+
+# --------------------------------------------------------------------------- per-step cost
+def _optimlint_hooks(params):
+    """How many accumulate hooks and tensor hooks sit on ``params`` (optimlint's, inside watch)."""
+    accumulate = sum(len(p._post_accumulate_grad_hooks or {}) for p in params)
+    tensor = sum(len(p._backward_hooks or {}) for p in params)
+    return accumulate, tensor
+
+
+def test_after_warm_up_one_hook_stands_for_every_parameter_and_the_sentinel_is_off():
+    # a correct loop: after eight steps one parameter's accumulate hook is kept (its
+    # optimizer's representative), and the OPT101 sentinel (a tensor op per step) is off
+    model = mlp()
+    params = list(model.parameters())
+    with watch() as report:
+        opt = torch.optim.SGD(params, lr=0.1)
+        train(model, opt, batches(4))
+        assert _optimlint_hooks(params) == (4, 0)
+        train(model, opt, batches(8))
+        assert _optimlint_hooks(params) == (1, 0)
+    assert codes(report) == [] and report.errors == []
+    assert _optimlint_hooks(params) == (0, 0)
+
+
+def test_a_mistake_that_starts_after_the_warm_up_is_still_confirmed():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train(model, opt, batches(12))
+        for x, y in batches(4, seed=1):    # from here on nothing clears
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    assert codes(report) == ["OPT101"]
+
+
+def test_a_window_cleared_on_every_micro_batch_after_the_warm_up_is_opt106():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train(model, opt, batches(12))
+        for i, (x, y) in enumerate(batches(12, seed=1)):
+            opt.zero_grad()                 # every micro-batch: the window keeps only the last
+            nn.functional.mse_loss(model(x), y).backward()
+            if (i + 1) % 4 == 0:
+                opt.step()
+    assert codes(report) == ["OPT106"]
+
+
+def test_the_representative_frozen_brings_every_hook_back():
+    # after the warm-up the first layer (where the representative is, or not) is frozen:
+    # a backward that misses the representative re-hooks every parameter, and a later
+    # missing clear is still confirmed
+    model = mlp()
+    params = list(model.parameters())
+    with watch() as report:
+        opt = torch.optim.SGD(params, lr=0.1)
+        train(model, opt, batches(12))
+        assert _optimlint_hooks(params) == (1, 0)
+        hooked = next(p for p in params if p._post_accumulate_grad_hooks)
+        hooked.requires_grad_(False)
+        train(model, opt, batches(2, seed=1))
+        assert _optimlint_hooks(params)[0] == 4   # all hooked again (the frozen one never fires)
+        train(model, opt, batches(12, seed=2))
+        assert _optimlint_hooks(params)[0] == 1   # a new representative, among those that train
+        for x, y in batches(4, seed=3):
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    assert codes(report) == ["OPT101"]
+
+
+def test_eval_after_the_warm_up_is_judged_on_every_parameter():
+    # a frozen BatchNorm put in eval after the warm-up: the rest of the model trains (no
+    # OPT603) whichever parameter the representative was
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 1))
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train(model, opt, batches(12))
+        model[1].eval()
+        train(model, opt, batches(12, seed=1))
+    assert codes(report) == []
+
+
+def test_a_clip_before_the_backward_after_the_warm_up_is_opt105():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train(model, opt, batches(12))
+        for x, y in batches(3, seed=1):
+            opt.zero_grad()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)   # nothing fresh to clip yet
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    assert codes(report) == ["OPT105"]

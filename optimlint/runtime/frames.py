@@ -58,17 +58,35 @@ def user_frame(depth: int = 2):
         frame = sys._getframe(depth)
     except ValueError:
         return None
+    cache = _internal_cache
     while frame is not None:
-        if not is_internal(frame.f_code.co_filename):
+        filename = frame.f_code.co_filename
+        internal = cache.get(filename)
+        if internal is None:
+            internal = is_internal(filename)
+        if not internal:
             return frame
         frame = frame.f_back
     return None
 
 
 def user_location(depth: int = 3) -> tuple[str, int] | None:
-    """(filename, line) of ``user_frame``."""
-    frame = user_frame(depth)
-    return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
+    """(filename, line) of ``user_frame`` (the walk inlined: it runs at every clearing,
+    backward and step)."""
+    try:
+        frame = sys._getframe(depth - 1)
+    except ValueError:
+        return None
+    cache = _internal_cache
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        internal = cache.get(filename)
+        if internal is None:
+            internal = is_internal(filename)
+        if not internal:
+            return filename, frame.f_lineno
+        frame = frame.f_back
+    return None
 
 
 _library_cache: dict[str, bool] = {}
@@ -99,8 +117,11 @@ def user_call(depth: int = 3):
             internal = is_internal(filename)
         if not internal:
             return (filename, frame.f_lineno), via
-        if not via and _library(filename):
-            via = True
+        if not via:
+            library = _library_cache.get(filename)
+            if library is None:
+                library = _library(filename)
+            via = library
         frame = frame.f_back
     return None, via
 

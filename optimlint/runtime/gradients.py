@@ -9,7 +9,19 @@ makes the history *unknown*, and unknown never confirms anything. One case moves
 at all (``p.grad.data.zero_()``), so an OPT101 candidate is confirmed only if a device-side
 flag ``p.grad != 0``, computed on one small "sentinel" parameter just before the first
 accumulation after a step, is true; it is read once per candidate when the run (or test) ends.
+The flag is a tensor operation: it is computed only after the first step and after a step
+that looked like a candidate (``OptRec.suspect``), and the sentinel's hook is removed
+otherwise, so a program that clears its gradients pays nothing for it.
 Nothing here reads a tensor value on the host.
+
+Cost: a Python hook per parameter per backward is most of the companion's price on a step of
+microseconds. Once an optimizer has stepped ``WARMUP`` times, and one parameter (owned by it
+alone) received a gradient at each of those steps, that parameter's hook stands for all of
+them: the others' hooks are removed (``thin``), and the step's view and snapshot read only
+the parameters that kept a hook. If the representative misses a step that a backward reached
+(a frozen layer, a branch not taken), a parameter group is added, or a module is put in eval
+mode (OPT603 needs every parameter the backward reached), every hook comes back and the
+warm-up starts again (``rearm``).
 """
 
 from __future__ import annotations
@@ -23,11 +35,14 @@ from optimlint.runtime.records import drop
 
 ACCUM, CLEARED, UNKNOWN = 0, 1, 2
 
+#: Steps an optimizer takes with every parameter hooked before one hook stands for all.
+WARMUP = 8
+
 
 class ParamRec:
     __slots__ = ("pref", "handle", "owners", "g_ref", "g_ver", "n", "pre_step", "acc_since_step",
                  "acc_total", "wiped", "p_ver", "step_at_acc", "last_bw", "last_acc_tick",
-                 "zero_tick", "snap_ref", "snap_ver")
+                 "zero_tick", "snap_ref", "snap_ver", "streak")
 
     def __init__(self):
         self.pref = None
@@ -47,6 +62,7 @@ class ParamRec:
         self.zero_tick = -1
         self.snap_ref = None  # the gradient object and version right after the last step
         self.snap_ver = -1
+        self.streak = 0       # consecutive steps of its optimizer that found it accumulated into
 
 
 class StepView:
@@ -98,6 +114,10 @@ class Gradients:
                     rec.owners.append(orec)
 
     def remove_hooks(self) -> None:
+        for orec in self.mon.all_opts:
+            handle, orec.sentinel_handle = orec.sentinel_handle, None
+            if handle is not None:
+                handle.remove()
         for rec in list(self.params.values()):
             if rec.handle is not None:
                 try:
@@ -191,6 +211,11 @@ class Gradients:
         """What ``opt.step()`` is about to use (registers parameters it had not seen)."""
         params = self.params
         view = StepView()
+        watched = orec.watched_by
+        if watched is not None:
+            if watched.acc_since_step or self.mon.bw_count == orec.bw_at_last_step:
+                return self._view_of(orec.hooked, view)
+            self.rearm(opt, orec)  # a backward ran but missed the representative: hook them all again
         for group in opt.param_groups:
             for p in group["params"]:
                 rec = params.get(id(p))
@@ -219,8 +244,36 @@ class Gradients:
                         view.last_bw = rec.last_bw
         return view
 
+    def _view_of(self, records, view) -> StepView:
+        """``view`` over the parameters that kept a hook (a thinned optimizer)."""
+        for rec in records:
+            p = rec.pref()
+            if p is None:
+                continue
+            g = p.grad
+            if g is not None:
+                view.all_none = False
+                if rec.snap_ref is None or rec.snap_ref() is not g or g._version != rec.snap_ver:
+                    view.unchanged = False
+            if rec.acc_since_step:
+                view.touched += 1
+                if view.pre_all and rec.pre_step != 1:
+                    view.pre_all = False
+                if view.wiped_all and not (rec.n == 1 and rec.wiped):
+                    view.wiped_all = False
+                if view.zeroed_all and not (g is not None and self.zeroed_since(rec)):
+                    view.zeroed_all = False
+                last_bw = view.last_bw
+                if rec.last_bw is not None and (last_bw is None or rec.last_bw.index > last_bw.index):
+                    view.last_bw = rec.last_bw
+        return view
+
     def after_step(self, opt, orec) -> None:
         """Snapshot each gradient as the step left it, and arm the OPT101 sentinel."""
+        if orec.watched_by is not None:
+            self._snapshot(orec.hooked, orec)
+            self._arm_sentinel(orec)
+            return
         params = self.params
         smallest = None
         for group in opt.param_groups:
@@ -228,12 +281,17 @@ class Gradients:
                 rec = params.get(id(p))
                 if rec is None:
                     continue
+                if rec.acc_since_step:
+                    rec.streak += 1
+                elif rec.handle is not None:
+                    rec.streak = 0
                 g = p.grad
                 if g is None:
                     rec.snap_ref = None
                     rec.pre_step = 0
                 else:
-                    if orec.sentinel is None and (smallest is None or p.numel() < smallest.numel()):
+                    if orec.sentinel is None and p.requires_grad \
+                            and (smallest is None or p.numel() < smallest.numel()):
                         smallest = p
                     ref = rec.g_ref
                     if ref is None or ref() is not g:
@@ -249,10 +307,121 @@ class Gradients:
                             other.stepped_elsewhere = True
         if orec.sentinel is None and smallest is not None:
             orec.sentinel = weakref.ref(smallest)
-            orec.sentinel_handle = smallest.register_hook(functools.partial(self._sentinel_hook, orec))
-            self.mon.patches.handle(orec.sentinel_handle)
-        orec.sentinel_armed = True
+        self._arm_sentinel(orec)
+        if orec.steps >= WARMUP and not self.mon.eval_modules:
+            self.thin(opt, orec)
+
+    @staticmethod
+    def _snapshot(records, orec) -> None:
+        """``after_step`` for the parameters that kept a hook (a thinned optimizer)."""
+        for rec in records:
+            p = rec.pref()
+            if p is None:
+                continue
+            if rec.acc_since_step:
+                rec.streak += 1
+            g = p.grad
+            if g is None:
+                rec.snap_ref = None
+                rec.pre_step = 0
+            else:
+                ref = rec.g_ref
+                if ref is None or ref() is not g:
+                    ref = rec.g_ref = weakref.ref(g)
+                rec.snap_ref = ref
+                rec.g_ver = rec.snap_ver = g._version
+                rec.pre_step = 1
+            rec.acc_since_step = 0
+            rec.wiped = 0
+            if len(rec.owners) > 1:
+                for other in rec.owners:
+                    if other is not orec:
+                        other.stepped_elsewhere = True
+
+    def thin(self, opt, orec) -> None:
+        """Keep one accumulate hook for ``opt``: on a parameter it alone owns that every one of
+        the last WARMUP steps found accumulated into (the sentinel's if it qualifies, else the
+        smallest); the other parameters it alone owns lose theirs."""
+        params = self.params
+        sentinel = orec.sentinel() if orec.sentinel is not None else None
+        best = best_p = None
+        mine = []
+        kept = []
+        for group in opt.param_groups:
+            for p in group["params"]:
+                rec = params.get(id(p))
+                if rec is None or rec.handle is None:
+                    continue
+                if len(rec.owners) != 1 or rec.owners[0] is not orec:
+                    kept.append(rec)  # shared with another optimizer: keeps its hook
+                    continue
+                mine.append(rec)
+                if rec.streak >= WARMUP and (best is None or p is sentinel
+                                             or (best_p is not sentinel and p.numel() < best_p.numel())):
+                    best, best_p = rec, p
+        if best is None:
+            return
+        for rec in mine:
+            if rec is not best:
+                try:
+                    rec.handle.remove()
+                except Exception:  # pragma: no cover - defensive
+                    pass
+                rec.handle = None
+        orec.watched_by = best
+        orec.hooked = (best, *kept)
+
+    def rearm(self, opt, orec) -> None:
+        """Every parameter of ``opt`` hooked again (the representative stopped standing for them)."""
+        orec.watched_by = None
+        orec.hooked = ()
+        handle, orec.sentinel_handle = orec.sentinel_handle, None
+        if handle is not None:
+            handle.remove()
+        orec.sentinel = None  # chosen again at the next step, among the parameters that train
+        for group in opt.param_groups:
+            for p in group["params"]:
+                rec = self.params.get(id(p))
+                if rec is not None and rec.handle is None and p.requires_grad:
+                    try:
+                        rec.handle = p.register_post_accumulate_grad_hook(functools.partial(self._accumulate_hook, rec))
+                    except RuntimeError:
+                        continue
+                    rec.streak = 0
+
+    def touched(self, opt) -> list:
+        """The parameters of ``opt`` whose gradient changed since its last step, hooked or not
+        (a new gradient object or a moved version counter): metadata only."""
+        params = self.params
+        out = []
+        for group in opt.param_groups:
+            for p in group["params"]:
+                rec = params.get(id(p))
+                if rec is None:
+                    continue
+                if rec.handle is not None:
+                    if rec.acc_since_step:
+                        out.append(p)
+                    continue
+                g = p.grad
+                if g is not None and (rec.snap_ref is None or rec.snap_ref() is not g or g._version != rec.snap_ver):
+                    out.append(p)
+        return out
+
+    def _arm_sentinel(self, orec) -> None:
+        """Flag the sentinel's gradient at the next backward only when the step just taken
+        may be followed by an OPT101 candidate not yet recorded."""
         orec.sentinel_flag = None
+        want = orec.pending101 is None and (orec.steps < 2 or orec.suspect)
+        orec.sentinel_armed = want
+        handle = orec.sentinel_handle
+        if want:
+            p = orec.sentinel() if handle is None and orec.sentinel is not None else None
+            if p is not None:
+                orec.sentinel_handle = p.register_hook(functools.partial(self._sentinel_hook, orec))
+        elif handle is not None:
+            orec.sentinel_handle = None
+            handle.remove()
 
     def _sentinel_hook(self, orec, incoming):
         """Tensor hook on the sentinel parameter: runs before the incoming gradient is added."""

@@ -7,9 +7,11 @@ that have no hook (optimizer and scheduler construction, ``zero_grad``, ``add_pa
 ``torch.autograd.backward``, scheduler ``step``, ``GradScaler`` methods, ``clip_grad_*``,
 ``DataLoader.__iter__``, ``Module.train``, ``torch.multiprocessing``'s ``start_processes``) are
 wrapped by ``patches.Patches``, which undoes everything on uninstall. No global module hook:
-it would take every module call off PyTorch's fast path. Per step the cost is one frame walk
-and the optimizer's parameter loop; the heavier looks (modules held by the user's frames for
-OPT305/OPT401, running totals for OPT601) run at a few checkpoints only.
+it would take every module call off PyTorch's fast path. Per step the cost is a frame walk per
+event and, after a warm-up, one parameter's accumulate hook per optimizer (see
+``gradients``: ``thin`` / ``rearm``); the heavier looks (modules held by the user's frames for
+OPT305/OPT401, running totals for OPT601) run at a few checkpoints only. The hot callbacks
+catch their own errors instead of going through ``guard`` (one call fewer per event).
 
 A step with a closure (LBFGS, Lightning's automatic optimization) is followed: the closure
 is wrapped so that the step's verdicts run when it returns, on the gradients it produced.
@@ -46,6 +48,7 @@ from optimlint.vocabulary import CLIP_FUNCTIONS
 
 #: The site kind of an optimizer construction (EventKind has none: it is not a loop event).
 CONSTRUCT = "construct"
+_ZERO_GRAD, _BACKWARD, _STEP = EventKind.ZERO_GRAD.value, EventKind.BACKWARD.value, EventKind.STEP.value
 
 
 class Monitor:
@@ -56,7 +59,7 @@ class Monitor:
         self.namespace = namespace  # where to look up user names for modules (OPT401)
         self.nodeid: str | None = None
         self.installed = False
-        self.patches = Patches(self.guard)
+        self.patches = Patches(self.internal_error)
         self.gradients = Gradients(self)
         self.opts: dict[int, OptRec] = {}
         self.scheds: dict[int, SchedRec] = {}
@@ -245,6 +248,8 @@ class Monitor:
     def _on_add_param_group(self, _token, _result, opt, param_group, *args, **kwargs):
         orec = self.opts.get(id(opt))
         if orec is not None and not self.patches.depths.get("init"):
+            if orec.watched_by is not None:
+                self.gradients.rearm(opt, orec)
             self.gradients.add_owner(param_group.get("params", ()), orec)
             self._remember_params(opt, orec)
 
@@ -287,7 +292,12 @@ class Monitor:
     def _on_opt_zero_grad(self, _token, _result, opt, *args, **kwargs):
         self.tick += 1
         loc = frames.user_location()
-        self.site(loc, EventKind.ZERO_GRAD)
+        if loc is not None:
+            kinds = self.report.sites.get(loc)
+            if kinds is None:
+                self.report.sites[loc] = {_ZERO_GRAD}
+            elif _ZERO_GRAD not in kinds:
+                kinds.add(_ZERO_GRAD)
         orec = self.opts.get(id(opt))
         if orec is not None:
             orec.zero_tick = self.tick
@@ -302,7 +312,11 @@ class Monitor:
     def _before_backward(self, tensors, *args, **kwargs):
         create_graph = args[2] if len(args) > 2 else kwargs.get("create_graph", False)
         previous = self.current_bw
-        self.current_bw = self.guard("backward", self._backward_info, tensors, create_graph)
+        self.current_bw = None
+        try:
+            self.current_bw = self._backward_info(tensors, create_graph)
+        except Exception as exc:  # never into the user's program
+            self.internal_error("backward", exc)
         return previous
 
     def _after_backward(self, previous):
@@ -311,7 +325,12 @@ class Monitor:
     def _backward_info(self, tensors, create_graph):
         self.bw_count += 1
         loc = frames.user_location()
-        self.site(loc, EventKind.BACKWARD)
+        if loc is not None:
+            kinds = self.report.sites.get(loc)
+            if kinds is None:
+                self.report.sites[loc] = {_BACKWARD}
+            elif _BACKWARD not in kinds:
+                kinds.add(_BACKWARD)
         scaled = False
         if isinstance(tensors, torch.Tensor) and self.scaled:
             scaled = any(r() is tensors for r in self.scaled)
@@ -330,6 +349,13 @@ class Monitor:
             self.site(loc, EventKind.EVAL_MODE)
             if any(p.requires_grad for p in module.parameters()):
                 self.eval_modules[key] = (self.modules[key], loc)
+                self._rearm_all()  # OPT603 reads every parameter a backward reaches
+
+    def _rearm_all(self):
+        for orec in list(self.opts.values()):
+            opt = orec.ref() if orec.watched_by is not None else None
+            if opt is not None:
+                self.gradients.rearm(opt, orec)
 
     def _on_new_epoch(self, loader):
         self.iter_id += 1
@@ -341,17 +367,29 @@ class Monitor:
 
     # ------------------------------------------------------------------ steps
     def _step_pre_hook(self, opt, args, kwargs):
-        return self.guard("optimizer step pre-hook", self._on_step_pre, opt, args, kwargs)
+        try:
+            return self._on_step_pre(opt, args, kwargs)
+        except Exception as exc:  # never into the user's program
+            self.internal_error("optimizer step pre-hook", exc)
+            return None
 
     def _step_post_hook(self, opt, args, kwargs):
-        self.guard("optimizer step post-hook", self._on_step_post, opt)
+        try:
+            self._on_step_post(opt)
+        except Exception as exc:
+            self.internal_error("optimizer step post-hook", exc)
 
     def _on_step_pre(self, opt, args, kwargs):
         orec = self.opts.get(id(opt))
         if orec is None:
             orec = self.register_optimizer(opt, None, constructed=False)
         loc, via = frames.user_call()
-        self.site(loc, EventKind.STEP)
+        if loc is not None:
+            kinds = self.report.sites.get(loc)
+            if kinds is None:
+                self.report.sites[loc] = {_STEP}
+            elif _STEP not in kinds:
+                kinds.add(_STEP)
         if via and orec.loc is not None and not _line_calls(loc, "step("):
             loc = orec.loc  # a framework stepped it (Lightning, the Trainer): the user's declaration
         closure = args[1] if len(args) > 1 else kwargs.get("closure")
@@ -365,13 +403,24 @@ class Monitor:
         return None
 
     def judge_step(self, opt, orec, loc):
-        """The step's verdicts, each family under its own guard."""
+        """The step's verdicts, each family isolated (an error in one is recorded, the others
+        still run); written out rather than through ``guard``: this runs at every step."""
         view = self.gradients.view(opt, orec)
-        if self.guard("OPT1xx at step", order.at_step, self, orec, view, loc):
-            self.guard("OPT5xx at step", amp.at_step, self, opt, orec, view, loc)
+        try:
+            fresh = order.at_step(self, orec, view, loc)
+        except Exception as exc:
+            self.internal_error("OPT1xx at step", exc)
+            fresh = None
+        if fresh:
+            try:
+                amp.at_step(self, opt, orec, view, loc)
+            except Exception as exc:
+                self.internal_error("OPT5xx at step", exc)
             if self.eval_modules:
                 self.guard("OPT603 at step", hygiene.at_step, self, opt, orec, loc)
-        if self.step_count < 8 or self.step_count % 8 == 0:
+        count = self.step_count
+        # running totals grow from the first steps on: every step at first, then sparsely
+        if count < 16 or count % 32 == 0:
             self.guard("OPT601 check", hygiene.running_totals, self, frames.user_frames(), loc)
         if orec.steps + 1 >= orec.next_check:
             orec.next_check *= 4

@@ -30,7 +30,8 @@ class OptRec:
                  "zero_loc", "unscaled_bw", "scaler_calls", "scaler_skipped", "iter_id",
                  "spi", "max_spi", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
                  "sentinel_flag", "pending101", "epochs", "backwards", "last_bw_index", "last_bw",
-                 "wiped_steps", "stepped_elsewhere", "nodeid", "shapes", "next_check", "param_ids")
+                 "wiped_steps", "stepped_elsewhere", "nodeid", "shapes", "next_check", "param_ids",
+                 "watched_by", "hooked", "suspect")
 
     def __init__(self, opt, loc, constructed, name=None):
         self.ref = weakref.ref(opt)
@@ -55,6 +56,7 @@ class OptRec:
         self.sentinel_armed = False
         self.sentinel_flag = None
         self.pending101 = None
+        self.suspect = False   # its latest step found the gradients still holding the previous step's
         self.epochs = 0    # epochs in which this optimizer stepped
         self.backwards = 0  # backward passes that reached this optimizer's parameters
         self.last_bw_index = -1
@@ -65,6 +67,10 @@ class OptRec:
         self.shapes = None          # its parameters' shapes at construction (OPT305)
         self.next_check = 2         # the step at which OPT305/OPT401/OPT601 look next
         self.param_ids = frozenset()
+        # after a few steps with the same pattern, one parameter's accumulate hook stands for
+        # all (gradients.Gradients.thin): that parameter's record, else None (every one hooked)
+        self.watched_by = None
+        self.hooked = ()   # while thinned: the records of its parameters that kept their hooks
 
     @property
     def label(self) -> str:

@@ -23,7 +23,6 @@ def at_step(mon, opt, orec, loc) -> None:
             live[key] = (module, where)
     if not live:
         return
-    records = mon.gradients.params
     in_eval: dict[int, tuple] = {}
     for module, where in live.values():
         for sub in module.modules():
@@ -31,8 +30,7 @@ def at_step(mon, opt, orec, loc) -> None:
                 for p in sub._parameters.values():
                     if p is not None:
                         in_eval[id(p)] = where
-    touched = [p for group in opt.param_groups for p in group["params"]
-               if (rec := records.get(id(p))) is not None and rec.acc_since_step]
+    touched = mon.gradients.touched(opt)
     if touched and all(id(p) in in_eval for p in touched):
         where = in_eval[id(touched[0])] or loc
         mon.once(orec, "OPT603", f"step {orec.steps + 1} of `{orec.label}` trained on a backward through modules "

@@ -8,6 +8,7 @@ from optimlint.runtime.verdicts import construction
 def at_step(mon, orec, view, loc) -> bool:
     """OPT101/102/103/106 at ``opt.step()``; False when the step had no fresh gradient to
     judge (no backward reached it, or it was cleared), so the other families skip it."""
+    orec.suspect = False
     if view.touched == 0:
         no_backward = mon.bw_count == orec.bw_at_last_step
         first = orec.steps == 0 and orec.constructed and view.all_none
@@ -28,6 +29,7 @@ def at_step(mon, orec, view, loc) -> bool:
                  "clearing call runs between backward and step", where)
         return False
     if view.pre_all and orec.steps:
+        orec.suspect = True  # the sentinel is armed after this step (gradients.py)
         last_bw = view.last_bw
         where = last_bw.loc if last_bw is not None and last_bw.loc else loc
         if orec.pending101 is None and orec.sentinel_flag is not None:
@@ -57,6 +59,12 @@ def at_clip(mon, params, loc) -> bool:
         if rec is None or not rec.owners:
             continue
         orec = rec.owners[0]
+        if rec.handle is None and orec.watched_by is not None:
+            # a thinned optimizer: its representative's record is the one kept current
+            rec = orec.watched_by
+            p = rec.pref()
+            if p is None:
+                return False
         g = p.grad
         untouched = g is None or (rec.snap_ref is not None and rec.snap_ref() is g and g._version == rec.snap_ver)
         stale = (orec.steps > 0 or orec.constructed) and not rec.acc_since_step \
