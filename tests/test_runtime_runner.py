@@ -152,6 +152,29 @@ def test_a_group_key_that_is_not_a_string_hides_no_other_check(tmp_path, monkeyp
     assert [d for d in report if d["runtime"] == "error"] == []
 
 
+def test_shared_parameters_in_add_param_group_are_opt402_where_the_program_died(tmp_path, monkeypatch):
+    """The ValueError comes from add_param_group, not the constructor: the verdict says so and
+    names the optimizer by its variable."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", """
+        import torch
+        from torch import nn
+
+        encoder, head = nn.Linear(4, 4), nn.Linear(4, 1)
+        head_opt = torch.optim.SGD(list(encoder.parameters()) + list(head.parameters()), lr=0.1)
+        head_opt.add_param_group({"params": encoder.parameters(), "lr": 0.01})
+    """)
+    result = invoke(["run", "train.py"])
+    assert result.exit_code == 1
+    assert "ValueError: some parameters appear in more than one parameter group" in result.stderr
+    assert result.stderr.strip().splitlines()[-2:] == [
+        "train.py:6:26: OPT402 this group's `encoder.parameters()` holds the same parameters as an earlier "
+        "group (`encoder.parameters()`): PyTorch raises ValueError (some parameters appear in more than one "
+        "parameter group) [confirmed: the same parameters are listed in two parameter groups of `head_opt` "
+        "(ValueError at `add_param_group`)]",
+        "optimlint runtime: 1 confirmed (0 seen only at runtime), 0 not observed, 0 not reached"]
+
+
 def test_not_observed_and_not_reached(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "train.py", """

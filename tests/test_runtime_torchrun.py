@@ -92,3 +92,29 @@ def test_mp_spawn_children_are_instrumented_and_merged(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     got = [(d["code"], d["location"]["row"], d["runtime"], d.get("ranks")) for d in report]
     assert got == [("OPT101", 15, "confirmed", [0, 1])]
+
+
+@pytest.mark.slow
+def test_optimlint_run_in_front_of_torchrun_instruments_every_rank(tmp_path):
+    # `optimlint run -m torch.distributed.run ...`: the workers are other interpreters; the
+    # command is turned around so that each rank runs under the companion
+    write(tmp_path / "ddp_train.py", DDP_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "optimlint", "run", "--output-format", "json", "-o", "report.json",
+         "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "ddp_train.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    got = sorted((d["code"], d["location"]["row"], d["runtime"], tuple(d.get("ranks", ()))) for d in report)
+    assert got == [("OPT101", 12, "confirmed", (0, 1)), ("OPT302", 9, "confirmed", (0, 1))]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp_train.py", "report.json"]
+
+
+def test_a_torchrun_job_without_python_workers_is_refused_clearly(tmp_path):
+    from conftest import invoke
+
+    result = invoke(["run", "-m", "torch.distributed.run", "--nproc_per_node=1", "--no-python", "echo", "hi"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("error: optimlint run cannot watch a torchrun job started with --no-python: "
+                                    "its workers are not Python programs")

@@ -258,7 +258,9 @@ class Monitor:
             return  # inside a constructor: its own error handler reports it
         loc = frames.user_location()
         self.site(loc, CONSTRUCT)
-        construction.at_error(self, opt, {}, exc, loc)
+        orec = self.opts.get(id(opt))
+        construction.at_error(self, opt, {}, exc, loc, where="`add_param_group`",
+                              name=orec.label if orec is not None else None)
 
     def register_optimizer(self, opt, loc, constructed):
         key = id(opt)

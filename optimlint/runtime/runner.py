@@ -6,7 +6,8 @@ created), else the text report to stderr and the JSON report to stdout (the prog
 stdout then goes to stderr, so ``optimlint run --output-format json train.py | jq`` reads
 only the report, as with ``ruff check --output-format json``). Under torchrun the ranks merge
 into one report (see ``distributed``), written by the last rank to finish to the
-``--output-file`` as given; ``--per-rank`` adds ``NAME.rankN.EXT`` files.
+``--output-file`` as given; ``--per-rank`` adds ``NAME.rankN.EXT`` files. ``optimlint run
+torchrun ...`` is turned around into ``torchrun ... -m optimlint run ...`` (``launcher``).
 
 This module imports torch only inside ``main``, so a missing torch is a clean exit 2.
 """
@@ -126,6 +127,10 @@ def main(argv: list[str]) -> int:
     except ImportError:
         print(NO_TORCH, file=sys.stderr)
         return 2
+    from optimlint.runtime import launcher
+
+    if launcher.is_launcher(opts.module, opts.script):
+        return launcher.relaunch(opts.args, _own_options(opts))
     import tempfile
 
     from optimlint.runtime import distributed
@@ -161,6 +166,14 @@ def main(argv: list[str]) -> int:
     except OSError:
         pass
     return _write_report(opts, report, status)
+
+
+def _own_options(opts: _Options) -> list[str]:
+    """This run's options, spelled again for the ``optimlint run`` of each torchrun worker."""
+    options = ["--output-format", opts.output_format]
+    if opts.output_file:
+        options += ["--output-file", opts.output_file]
+    return options + ["--strict"] * opts.strict + ["--per-rank"] * opts.per_rank
 
 
 def _stdout_to_stderr():

@@ -7,28 +7,29 @@ import torch
 from optimlint.vocabulary import KERAS_HINTS
 
 
-def at_error(mon, opt, kwargs, exc, loc) -> None:
-    """The constructor raised: the TypeError of a Keras keyword (OPT301), the ValueErrors of
-    nesterov without momentum (OPT303), shared parameters (OPT402) and no parameters (OPT304)."""
+def at_error(mon, opt, kwargs, exc, loc, where="construction", name=None) -> None:
+    """The constructor (or ``add_param_group``: ``where``) raised: the TypeError of a Keras
+    keyword (OPT301), the ValueErrors of nesterov without momentum (OPT303), shared parameters
+    (OPT402) and no parameters (OPT304). ``name``: the user's variable when it is known."""
     text = str(exc)
-    name = type(opt).__name__
+    name = name or type(opt).__name__
     if isinstance(exc, TypeError):
         for key in kwargs:
             if key in KERAS_HINTS and f"'{key}'" in text:
                 mon.observe("OPT301", f"`{name}` got the Keras/TF argument `{key}`: "
-                            f"{KERAS_HINTS[key]} (TypeError at construction)", loc)
+                            f"{KERAS_HINTS[key]} (TypeError at {where})", loc)
         return
     if not isinstance(exc, ValueError):
         return
     if "Nesterov momentum requires" in text:
         mon.observe("OPT303", f"`{name}(nesterov=True)` needs a non-zero momentum and zero dampening "
-                    "(ValueError at construction)", loc)
+                    f"(ValueError at {where})", loc)
     elif "more than one parameter group" in text:
         mon.observe("OPT402", f"the same parameters are listed in two parameter groups of `{name}` "
-                    "(ValueError at construction)", loc)
+                    f"(ValueError at {where})", loc)
     elif "empty parameter list" in text:
         mon.observe("OPT304", f"`{name}` was built from an empty parameter list: was a "
-                    "`.parameters()` generator already consumed? (ValueError at construction)", loc)
+                    f"`.parameters()` generator already consumed? (ValueError at {where})", loc)
 
 
 def at_construct(mon, opt, orec, loc) -> None:
