@@ -321,3 +321,147 @@ for it in range(100):
     optimizer.zero_grad(set_to_none=True)
 """
     assert codes_at(src, ["OPT5"]) == [("OPT501", 13)]
+
+
+# ------------------------------------------------------- duplicated arms (fp16 / accumulation)
+ARMS = HEAD + """
+accumulate = 2
+for i, (x, y) in enumerate(loader):
+    loss = nn.functional.cross_entropy(model(x), y)
+    if accumulate > 1:
+        scaler.scale(loss / accumulate).backward()
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if (i + 1) % accumulate == 0:
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad()
+    else:
+        optimizer.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(optimizer)
+        scaler.update()
+"""
+
+
+def test_arms_each_complete_are_silent():
+    assert codes_at(ARMS, ["OPT5"]) == []
+
+
+def test_opt502_update_only_in_the_other_arm():
+    src = ARMS.replace("        scaler.step(optimizer)\n        scaler.update()\n", "        scaler.step(optimizer)\n")
+    assert codes_at(src, ["OPT5"]) == [("OPT502", 25)]
+
+
+def test_opt503_unscale_only_in_the_other_arm():
+    lines = ARMS.splitlines(keepends=True)
+    assert lines[22].strip() == "scaler.unscale_(optimizer)"
+    del lines[22]  # the plain arm's unscale_
+    assert codes_at("".join(lines), ["OPT5"]) == [("OPT503", 23)]
+
+
+def test_opt502_update_after_both_arms_is_silent():
+    src = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    if loss.item() > 10:
+        scaler.scale(loss * 0.1).backward()
+        scaler.step(optimizer)
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+    scaler.update()
+"""
+    assert codes_at(src, ["OPT5"]) == []
+
+
+# ------------------------------------------------- a project class that owns the scaler
+SCALER_CLASS = """\
+import torch
+
+
+class ScaledStep:
+    def __init__(self):
+        self._scaler = torch.amp.GradScaler("cuda")
+
+    def __call__(self, loss, optimizer, parameters, clip=None):
+        self._scaler.scale(loss).backward()
+        if clip is not None:
+            self._scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(parameters, clip)
+        self._scaler.step(optimizer)
+        self._scaler.update()
+
+    def state_dict(self):
+        return self._scaler.state_dict()
+"""
+
+
+def test_scaler_class_call_complete_is_silent():
+    assert codes_at(SCALER_CLASS, ["OPT5"]) == []
+
+
+def test_opt502_scaler_class_call_never_updates():
+    src = SCALER_CLASS.replace("        self._scaler.update()\n", "")
+    assert codes_at(src, ["OPT5"]) == [("OPT502", 13)]
+
+
+def test_scaler_class_with_an_update_method_is_silent():
+    src = SCALER_CLASS.replace("        self._scaler.update()\n", "") + """
+    def update(self):
+        self._scaler.update()
+"""
+    assert codes_at(src, ["OPT5"]) == []
+
+
+def test_step_function_whose_caller_updates_is_silent():
+    src = HEAD + """
+
+def train_step(x, y):
+    optimizer.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+
+
+for x, y in loader:
+    train_step(x, y)
+    scaler.update()
+"""
+    assert codes_at(src, ["OPT5"]) == []
+
+
+def test_clip_after_the_scaler_step_is_opt105_not_opt503_across_passes():
+    # an epoch loop running two passes of one batch function: the clip after one pass's
+    # scaler.step comes before the next pass's step, but that pass backpropagates first
+    src = HEAD + """
+
+def run_pass(batches):
+    for x, y in batches:
+        optimizer.zero_grad()
+        scaler.scale(nn.functional.cross_entropy(model(x), y)).backward()
+        scaler.step(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.update()
+
+
+for epoch in range(3):
+    run_pass(loader)
+    run_pass(loader[:2])
+"""
+    assert codes_at(src, ["OPT105", "OPT5"]) == [("OPT105", 15)]
+
+
+def test_opt502_reading_the_scale_is_not_an_update():
+    src = HEAD + """
+scales = []
+for x, y in loader:
+    optimizer.zero_grad()
+    scaler.scale(nn.functional.cross_entropy(model(x), y)).backward()
+    scaler.step(optimizer)
+    scales.append(scaler.get_scale())
+"""
+    assert codes_at(src, ["OPT5"]) == [("OPT502", 13)]

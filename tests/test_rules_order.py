@@ -8,7 +8,7 @@ import pytest
 
 from optimlint.config import Settings
 from optimlint.fixing import fix_text
-from tests.conftest import codes_at
+from tests.conftest import codes_at, lint
 
 HEAD = """\
 import torch
@@ -337,9 +337,9 @@ for i, (x, y) in enumerate(loader):
     assert codes_at(src, ["OPT1"]) == []
 
 
-def test_opt105_clip_every_pass_after_a_windowed_step_is_not_claimed():
-    # the clip runs on every micro-batch, the step only at the end of a window: on the other
-    # passes the clip acts on the partial sum (unusual, not "after the step")
+def test_opt105_clip_every_pass_after_a_windowed_step():
+    # the clip runs on every micro-batch, after the step that ends a window: the step uses
+    # clip(partial sum) + the last micro-batch's gradient, which nothing bounds
     src = HEAD + """
 accumulate = 4
 
@@ -350,6 +350,43 @@ for i, (x, y) in enumerate(loader):
         optimizer.step()
         optimizer.zero_grad()
     nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+"""
+    assert codes_at(src, ["OPT105"]) == [("OPT105", 16)]
+    (finding,) = lint(src, ["OPT105"])
+    assert "after a step it is not under the condition of" in finding.message
+    assert finding.fix is None  # the step is inside the window's block: moving is the author's call
+
+
+def test_opt105_clip_after_a_flagged_step():
+    src = HEAD + """
+use_optimizer = True
+
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    if use_optimizer:
+        optimizer.step()
+    else:
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+    nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+"""
+    assert codes_at(src, ["OPT105"]) == [("OPT105", 20)]
+
+
+def test_opt105_clip_in_the_other_arm_of_the_step_is_silent():
+    src = HEAD + """
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    if loss.item() < 100:
+        optimizer.step()
+    else:
+        nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        optimizer.step()
 """
     assert codes_at(src, ["OPT105"]) == []
 

@@ -88,6 +88,8 @@ _HARMLESS_METHODS = frozenset({
     "named_children", "pow", "norm", "abs", "exp", "sqrt", "unsqueeze_", "softmax", "log_softmax",
     "save_pretrained", "push_to_hub", "get_lr", "close", "save_state_dict", "save_state",
     "from_pretrained", "from_config",  # build a new object (a pipeline around the model)
+    # GradScaler's readers (``meter.update(scaler.get_scale())``): they never update the scale
+    "get_scale", "is_enabled", "get_growth_factor", "get_backoff_factor", "get_growth_interval",
 })
 # Library functions handed an optimizer that never clear or step it: apex's loss scaling
 # (``with amp.scale_loss(loss, optimizer) as scaled:``) and its parameter generator.

@@ -99,21 +99,49 @@ class AmpCheck(Check):
                 in_loop = [e for e in events if e.loops and e.loops[0] is outer]
                 if not any(e.kind is K.BACKWARD for e in in_loop):
                     continue  # ``for opt in optimizers: scaler.step(opt)``: the caller updates
-                if any(e.kind is K.SCALER_UPDATE and (e.scaler is scaler or e.scaler is None) for e in in_loop):
+                updates = [e for e in in_loop
+                           if e.kind is K.SCALER_UPDATE and (e.scaler is scaler or e.scaler is None)]
+                # ``if fp16: ...step(); update() else: ...step()``: an update in another arm
+                # of the step's conditional never runs after it
+                steps = [s for s in steps if not any(not exclusive(u, s) for u in updates)]
+                if not steps:
                     continue
                 opaque = [o for o in model.opaque.get(func, []) if o.loops and o.loops[0] is outer]
                 if any(o.touches_all or scaler in o.touches or scaler.name in o.touch_keys or
                        (o.self_call and scaler.name.startswith("self.")) for o in opaque):
                     continue
-                last = steps[-1]
-                fix = None
-                if last.direct and last.scaler_key and isinstance(last.own_stmt, cst.SimpleStatementLine):
-                    fix = Fix.safe(f"Insert `{last.scaler_key}.update()` after the last scaler step",
-                                   moves.insert_after(ctx, last.own_stmt, f"{last.scaler_key}.update()"))
-                report("OPT502", last.node,
-                       f"`{ctx.code(last.node)}` with no `scaler.update()` in the loop: the loss scale never "
-                       "adapts and after an inf/NaN step it stays at the overflowing value; call "
-                       "`scaler.update()` after `scaler.step`", fix)
+                self._report_update_missing(ctx, steps[-1], report, "in the loop")
+        self._update_missing_in_owner(ctx, model, report)
+
+    def _update_missing_in_owner(self, ctx, model, report) -> None:
+        """A method that backpropagates and steps through its class's own scaler (a project
+        "loss scaler" called once per iteration, ``loss_scaler(loss, optimizer)``) while no code
+        of the file ever updates that scaler: no caller can, short of reaching into the object."""
+        for it in model.iterations:
+            if it.kind != "function":
+                continue
+            steps = [e for e in it.of_kind(K.SCALER_STEP)
+                     if not e.loops and e.scaler is not None and not e.scaler.by_name
+                     and e.scaler.name.startswith("self.") and e.scaler_key == e.scaler.name
+                     and not _disabled(e.scaler)]
+            if not steps or not any(b.scaled and b.scaler is steps[0].scaler for b in it.of_kind(K.BACKWARD)):
+                continue
+            attr = steps[0].scaler.name.split(".", 1)[1]
+            if f"{attr}.update(" in ctx.source:
+                continue  # updated somewhere (another method, a caller reaching in)
+            if any(o.self_call or o.touches_all for o in it.opaque):
+                continue
+            self._report_update_missing(ctx, steps[-1], report, "in the method")
+
+    def _report_update_missing(self, ctx, last: Event, report, where: str) -> None:
+        fix = None
+        if last.direct and last.scaler_key and isinstance(last.own_stmt, cst.SimpleStatementLine):
+            fix = Fix.safe(f"Insert `{last.scaler_key}.update()` after the last scaler step",
+                           moves.insert_after(ctx, last.own_stmt, f"{last.scaler_key}.update()"))
+        report("OPT502", last.node,
+               f"`{ctx.code(last.node)}` with no `scaler.update()` {where}: the loss scale never "
+               "adapts and after an inf/NaN step it stays at the overflowing value; call "
+               "`scaler.update()` after `scaler.step`", fix)
 
     # -- OPT503 -------------------------------------------------------------------------
     def _clip_without_unscale(self, ctx, it: Iteration, mkeys, report) -> None:
@@ -125,10 +153,15 @@ class AmpCheck(Check):
             if clip.accelerate:
                 continue
             backs = [b for b in scaled if b.index < clip.index and not exclusive(b, clip)]
-            steps = [s for s in scaler_steps if s.index > clip.index and not exclusive(s, clip)]
+            # the step that consumes the clipped gradient: on the clip's path with no backward in
+            # between (an epoch loop calling a train pass twice holds the clip of one batch loop
+            # and the step of the next, after that pass's own backward)
+            all_backs = it.of_kind(K.BACKWARD)
+            steps = [s for s in scaler_steps if s.index > clip.index and not exclusive(s, clip)
+                     and not any(clip.index < b.index < s.index and not exclusive(b, s) for b in all_backs)]
             if not backs or not steps:
                 continue
-            if any(e.kind is K.UNSCALE and e.index < clip.index for e in it.events):
+            if any(e.kind is K.UNSCALE and e.index < clip.index and not exclusive(e, clip) for e in it.events):
                 continue
             if any(o.index < clip.index and (o.touches_all or o.self_call or
                                               any(t is backs[-1].scaler for t in o.touches))

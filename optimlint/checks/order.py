@@ -19,7 +19,7 @@ from optimlint.analysis import callers, moves
 from optimlint.analysis.assignments import stores
 from optimlint.analysis.bindings import Binding, key_of, parameter_modules
 from optimlint.analysis.events import EventKind
-from optimlint.analysis.iteration import (Event, Iteration, clears, module_covers, module_keys, touches,
+from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, module_covers, module_keys, touches,
                                           training_model)
 from optimlint.checks.base import Check, Findings
 from optimlint.diagnostics import Diagnostic, Fix
@@ -287,14 +287,20 @@ class OrderCheck(Check):
                 continue
             if len(opts) != 1:
                 continue
-            # a step that ran earlier in every pass where the clip runs: the clip is under all of
-            # the step's conditions (both in an accumulation window, or the step unconditional)
+            # a step that can run earlier in a pass where the clip runs (not in another arm of
+            # one conditional), with no step after the clip: the clip never bounds the gradient a
+            # step uses - after the step it clips the next window's partial sum, or nothing
             prev = [s for s in steps if s.index < clip.index and _runs_whole_or_guarded(it, s) and
-                    set(it.conditions(s)) <= set(it.conditions(clip))]
+                    not exclusive(s, clip)]
             if prev and before_b and before_b[-1].index < prev[-1].index and \
-                    not any(s.index > clip.index for s in steps):
-                self._report_clip(ctx, clip, prev[-1] if _clips_params_of(ctx, clip, prev[-1]) else None,
-                                  "after the step", report)
+                    not any(s.index > clip.index and not exclusive(s, clip) for s in steps):
+                step = prev[-1]
+                if set(it.conditions(step)) <= set(it.conditions(clip)):
+                    where = "after the step"
+                else:  # the step is windowed or flagged, the clip is not
+                    where = ("after a step it is not under the condition of (on other passes it clips "
+                             "a partial sum the next backward adds to; the step never sees a clipped gradient)")
+                self._report_clip(ctx, clip, step if _clips_params_of(ctx, clip, step) else None, where, report)
 
     def _report_clip(self, ctx, clip, step, where, report) -> None:
         """``step``: the step to move the clip in front of (None: no fix). After the step, only a
