@@ -417,11 +417,24 @@ for epoch in range(90):
     "get_linear_schedule_with_warmup(optimizer, num_warmup_steps=500, num_training_steps=total_steps)",
     "get_cosine_schedule_with_warmup(optimizer, 100, len(train_loader) * 90)",
     "get_scheduler('linear', optimizer=optimizer, num_warmup_steps=0, num_training_steps=max_steps)",
+    # a schedule named at run time: every choice but "constant" counts the steps it is given
+    "get_scheduler(args.lr_scheduler, optimizer=optimizer, num_warmup_steps=args.lr_warmup_steps, "
+    "num_training_steps=args.max_train_steps)",
 ])
 def test_opt203_iteration_scheduler_stepped_per_epoch(construct):
     src = "from transformers import get_linear_schedule_with_warmup, get_cosine_schedule_with_warmup, " \
           "get_scheduler\n" + per_epoch(construct)
     assert codes_at(src, ["OPT2"]) == [("OPT203", row(src, "    scheduler.step()"))]
+
+
+@pytest.mark.parametrize("construct", [
+    "get_scheduler(args.lr_scheduler, optimizer=optimizer, num_warmup_steps=1, num_training_steps=args.num_epochs)",
+    "get_scheduler(args.lr_scheduler, optimizer=optimizer, num_warmup_steps=args.warmup)",
+    "get_scheduler(args.lr_scheduler, optimizer)",
+])
+def test_opt203_run_time_schedule_names_that_do_not_count_steps_are_silent(construct):
+    src = "from transformers import get_scheduler\n" + per_epoch(construct)
+    assert codes_at(src, ["OPT2"]) == []
 
 
 def test_opt203_hf_schedule_by_module_path():

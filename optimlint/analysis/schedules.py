@@ -157,8 +157,14 @@ def granularity(ctx: "FileContext", cls: str | None, call: cst.Call | None) -> s
     if cls.startswith("get_") and cls.rsplit(".", 1)[-1] not in _HF_CONSTANT and "." not in cls:
         if cls == "get_scheduler":
             name = arg(call, 0, "name")
-            if not isinstance(name, cst.SimpleString) or "constant" in name.evaluated_value:
+            if isinstance(name, cst.SimpleString):
+                if "constant" in name.evaluated_value:
+                    return None
+            elif reading != STRONG_ITERATIONS:
                 return None
+            # a name chosen at run time (``get_scheduler(args.lr_scheduler, ...,
+            # num_training_steps=args.max_train_steps)``): every schedule but "constant" then
+            # counts the optimizer steps it is given
         if reading == EPOCHS:
             return None  # num_training_steps=num_epochs: deliberately per epoch
         return "batch"
