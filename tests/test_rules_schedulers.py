@@ -972,3 +972,27 @@ def test_opt203_plain_list_stepped_per_batch_is_fine():
     src = PLAIN_LIST_EPOCHS.format(sched="").replace(
         "        optimizer.step()\n", "        optimizer.step()\n        scheduler.step()\n")
     assert codes_at(src, ["OPT2"]) == []
+
+
+# ------------------------------------------- OPT201: what may step the optimizer before it
+SWAPPED = HEAD + """scheduler = lr_scheduler.StepLR(optimizer, step_size=30)
+
+for epoch in range(90):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        {call}
+        scheduler.step()
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("call", ["log_gradients(model)", "params = unwrap(model).parameters()"])
+def test_opt201_a_call_handed_only_the_model_cannot_step_the_optimizer(call):
+    src = SWAPPED.format(call=call)
+    assert codes_at(src, ["OPT201"]) == [("OPT201", row(src, "scheduler.step()"))]
+
+
+@pytest.mark.parametrize("call", ["trainer.step(optimizer)", "model.apply_update()"])
+def test_opt201_a_call_that_may_step_keeps_it_silent(call):
+    assert codes_at(SWAPPED.format(call=call), ["OPT201"]) == []

@@ -39,6 +39,7 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules, symbols
 from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.returned import returned_objects
 from optimlint.analysis.call_args import arg
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 
@@ -442,8 +443,24 @@ class _Collector(cst.CSTVisitor):
                     self._bind(t, Binding(OPTIMIZER, key_of(t) or "", node=value, lightning=True,
                                           by_name=True, call=value))
                 return
+            handed = returned_objects(self.ctx, value, len(targets))
+            if any(handed):
+                for t, r in zip(targets, handed):
+                    self._bind(t, self._handed_back(t, r, value))
+                return
         for t in targets:
             self._bind(t, None)
+
+    @staticmethod
+    def _handed_back(target: cst.BaseExpression, r, call: cst.Call) -> Binding | None:
+        """``..., scheduler = setup(cfg)``: what the project helper builds at that position. Its
+        construction is in the helper, so the class is not read here (no period arguments);
+        an optimizer stays as certain as the name rule makes it."""
+        if r is None:
+            return None
+        if r.kind == "scheduler":
+            return Binding(SCHEDULER, key_of(target) or "", None, node=call, call=call)
+        return Binding(OPTIMIZER, key_of(target) or "", None, node=call, call=call, by_name=True)
 
     def _traced(self, expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
         """The one value a bare name was assigned in this scope (``optimizer_grouped_parameters

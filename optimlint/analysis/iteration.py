@@ -45,7 +45,7 @@ Usage::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
@@ -152,6 +152,7 @@ class Event:
     touch_keys: frozenset[str] = frozenset()
     self_call: bool = False
     touches_all: bool = False
+    receiver_key: str | None = None  # opaque ``x.method(...)``: ``x``'s key (analysed scope's terms)
     index: int = 0
 
     @property
@@ -907,8 +908,11 @@ class _Walker:
         if not touches_all and self._may_matter(touched, keys, self_call) and \
                 (self._harmless_project_call(f) or self._harmless_method_call(f, frame)):
             return  # read, not guessed: the function never clears, steps or backpropagates
+        receiver = key_of(f.value) if isinstance(f, cst.Attribute) else None
+        if receiver is not None:
+            receiver = frame.translate(receiver) or receiver
         self._emit(None, call, st, touches=tuple(touched), touch_keys=frozenset(keys), self_call=self_call,
-                   touches_all=touches_all)
+                   touches_all=touches_all, receiver_key=receiver)
 
 
 def _module_attrs(module: cst.Module) -> dict[cst.ClassDef, set[str]]:
@@ -1033,6 +1037,21 @@ def touches(ev: Event, opt: Binding | None, module_keys: frozenset[str] = frozen
     # uses it as a module (``model.train_targets`` is a tensor)
     return any(module_covers(k, m) or (module_covers(m, k) and (k in module_keys or _PARAMS_NAME.search(k)))
                for k in ev.touch_keys for m in opt.modules)
+
+
+
+def may_step(ev: Event, opt: Binding | None, module_keys: frozenset[str] = frozenset()) -> bool:
+    """May opaque call ``ev`` step ``opt``? Narrower than :func:`touches`: a call handed only
+    the model (``unwrap_model(model)``, ``log_grads(model)``) may clear its gradients but holds
+    no optimizer to step; a call *on* a module may (a DeepSpeed engine's ``engine.step()``)."""
+    if not touches(ev, opt, module_keys):
+        return False
+    if ev.touches_all or opt is None or ev.self_call or opt.name in ev.touch_keys:
+        return True
+    if any(same_object(t, opt) is not False for t in ev.touches if t.kind == B.OPTIMIZER):
+        return True
+    return ev.receiver_key is not None and \
+        touches(replace(ev, touches=(), touch_keys=frozenset({ev.receiver_key})), opt, module_keys)
 
 
 # Calls that return the module they are given, or a wrapper sharing its parameters.

@@ -17,7 +17,7 @@ import libcst as cst
 from optimlint.analysis import callers, moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis.events import EventKind
-from optimlint.analysis.iteration import (Event, Iteration, exclusive, module_keys, same_object, touches,
+from optimlint.analysis.iteration import (Event, Iteration, exclusive, module_keys, may_step, same_object,
                                           training_model)
 from optimlint.analysis.lightning_sched import declarations
 from optimlint.checks.base import Check, Findings
@@ -87,7 +87,7 @@ class SchedulerCheck(Check):
             if any(e.index < s.index for e in steps):
                 continue  # the scheduler follows a step of this iteration
             opts = [e.target for e in steps]
-            if any(o.index < s.index and any(touches(o, opt, mkeys) for opt in opts) for o in it.opaque):
+            if any(o.index < s.index and any(may_step(o, opt, mkeys) for opt in opts) for o in it.opaque):
                 continue  # something before it may step the optimizer
             later = [e for e in steps if not exclusive(s, e)]
             if any(b.arm == "except" for b in s.branches):

@@ -1,0 +1,99 @@
+"""What a project helper hands back: ``model, optimizer, loader, scheduler = setup(cfg)``.
+
+Training scripts often build their optimizer and scheduler in a helper of the same file or of
+a sibling module and unpack its tuple. The helper is read (its ``return`` statements, and the
+one assignment of each returned name) to say which positions hold a torch scheduler or
+optimizer; anything less certain (several returns that disagree, a name assigned twice, a
+nested function's return) leaves the position unknown."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import libcst as cst
+
+from optimlint.analysis import symbols
+from optimlint.analysis import walk as _walk
+from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.summaries import project_function
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+
+
+class Returned(NamedTuple):
+    kind: str  # "optimizer" / "scheduler"
+    cls: str  # the torch class or factory the helper builds it with
+
+
+class _Reader(NamedTuple):
+    """Enough of a FileContext for symbols.classify_call on another file's code."""
+
+    qualify: object
+    settings: object
+
+
+def returned_objects(ctx: "FileContext", call: cst.Call, count: int) -> list[Returned | None]:
+    """For each of the ``count`` unpacked positions of ``call``'s result: what the helper it
+    calls returns there (None: unknown, or not an optimizer or scheduler)."""
+    unknown: list[Returned | None] = [None] * count
+    found = _helper(ctx, call.func)
+    if found is None:
+        return unknown
+    fn, reader = found
+    tuples = [r.value for r in _returns(fn)]
+    if not tuples or not all(isinstance(t, cst.Tuple) and len(t.elements) == count for t in tuples):
+        return unknown
+    out: list[Returned | None] = []
+    for i in range(count):
+        kinds = {_built(fn, t.elements[i].value, reader) for t in tuples}  # type: ignore[union-attr]
+        out.append(kinds.pop() if len(kinds) == 1 else None)
+    return out
+
+
+def _helper(ctx: "FileContext", func: cst.BaseExpression):
+    if isinstance(func, cst.Name):
+        defs = [s for s in ctx.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))
+                and s.name.value == func.value]
+        if len(defs) == 1 and isinstance(defs[0], cst.FunctionDef):
+            return defs[0], _Reader(ctx.qualify, ctx.settings)
+    other = project_function(ctx, func)
+    if other is None:
+        return None
+    fn, pf = other
+    return fn, _Reader(pf.imports.qualify, ctx.settings)
+
+
+def _returns(fn: cst.FunctionDef) -> list[cst.Return]:
+    """The function's own ``return value`` statements (not those of nested defs)."""
+    out: list[cst.Return] = []
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is fn
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Return(self, node: cst.Return) -> None:
+            out.append(node)
+
+    _walk.visit(fn, V())
+    return [r for r in out if r.value is not None] if all(r.value is not None for r in out) else []
+
+
+def _built(fn: cst.FunctionDef, value: cst.BaseExpression, reader: _Reader) -> Returned | None:
+    if isinstance(value, cst.Name):
+        values = values_assigned(fn, value.value, nested_functions=False, through_wrappers=True)
+        if len(values) != 1 or values[0] is None:
+            return None
+        value = values[0]
+    if not isinstance(value, cst.Call):
+        return None
+    kind = symbols.classify_call(reader, value)  # type: ignore[arg-type]
+    if kind is None or kind.kind not in ("optimizer", "scheduler"):
+        return None
+    return Returned(kind.kind, kind.cls)
