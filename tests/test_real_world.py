@@ -365,4 +365,8 @@ def test_adam_decay_from_argparse_option_not_provably_zero(tmp_path, extra, dest
     path = tmp_path / "train.py"
     text = ARGPARSE_ADAM.format(extra=extra, dest=dest)
     path.write_text(text, encoding="utf-8")
+    # small or unknown values with no sign of AdamW: deliberate L2 by default ...
+    assert findings(path) == []
+    # ... and not provably zero, which the strict form reports
+    (tmp_path / "pyproject.toml").write_text("[tool.optimlint.adam-weight-decay]\nrequire-evidence = false\n")
     assert findings(path) == [("OPT302", row_of(text, "weight_decay=args."))]

@@ -18,12 +18,18 @@ CODES = ["OPT301", "OPT302", "OPT303", "OPT304", "OPT305", "OPT307"]
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
-def fixed(source: str, select: list[str] | None = None, unsafe: bool = False) -> str:
+# OPT302's strict form (``[tool.optimlint.adam-weight-decay] require-evidence = false``): every
+# non-zero decay, evidence or not. Its evidence is tested in test_rules_evidence.py.
+STRICT = {"adam_weight_decay_require_evidence": False}
+
+
+def fixed(source: str, select: list[str] | None = None, unsafe: bool = False, strict: bool = False) -> str:
     """The text ``--fix`` (``--unsafe-fixes``) writes for dedented ``source``."""
     text = textwrap.dedent(source)
-    out = fix_text("train.py", text, Settings(select=select or CODES), unsafe).text
+    settings = Settings(select=select or CODES, **(STRICT if strict else {}))
+    out = fix_text("train.py", text, settings, unsafe).text
     # --fix twice changes nothing.
-    assert fix_text("train.py", out, Settings(select=select or CODES), unsafe).text == out
+    assert fix_text("train.py", out, settings, unsafe).text == out
     return out
 
 
@@ -229,12 +235,12 @@ def test_opt302_adam_weight_decay_fix_keeps_spelling():
     a = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
     b = optim.Adam(model.parameters(), weight_decay=args.weight_decay)
     """
-    ds = lint(src, ["OPT302"])
+    ds = lint(src, ["OPT302"], **STRICT)
     assert [(d.code, d.location.row, d.location.column) for d in ds] == [("OPT302", 3, 51), ("OPT302", 4, 36)]
     assert "# noqa: OPT302" in ds[0].message and "by `lr`" in ds[0].message
     assert all(d.fix.applicability.value == "unsafe" for d in ds)
-    assert fixed(src, ["OPT302"]) == textwrap.dedent(src)  # unsafe: not applied by --fix
-    assert fixed(src, ["OPT302"], unsafe=True) == textwrap.dedent(src).replace(
+    assert fixed(src, ["OPT302"], strict=True) == textwrap.dedent(src)  # unsafe: not applied by --fix
+    assert fixed(src, ["OPT302"], unsafe=True, strict=True) == textwrap.dedent(src).replace(
         "torch.optim.Adam(", "torch.optim.AdamW(").replace("optim.Adam(", "optim.AdamW(")
 
 
@@ -243,7 +249,7 @@ def test_opt302_imported_adam_uses_imported_adamw():
     from torch.optim import Adam, AdamW
     opt = Adam(model.parameters(), weight_decay=5e-4)
     """
-    assert fixed(src, unsafe=True) == textwrap.dedent(src).replace("opt = Adam(", "opt = AdamW(")
+    assert fixed(src, unsafe=True, strict=True) == textwrap.dedent(src).replace("opt = Adam(", "opt = AdamW(")
 
 
 def test_opt302_imported_adam_adds_adamw_to_the_import():
@@ -251,7 +257,7 @@ def test_opt302_imported_adam_adds_adamw_to_the_import():
     from torch.optim import SGD, Adam
     opt = Adam(model.parameters(), weight_decay=5e-4)
     """
-    assert fixed(src, unsafe=True) == textwrap.dedent("""\
+    assert fixed(src, unsafe=True, strict=True) == textwrap.dedent("""\
     from torch.optim import SGD, Adam, AdamW
     opt = AdamW(model.parameters(), weight_decay=5e-4)
     """)
@@ -262,8 +268,8 @@ def test_opt301_and_opt302_fixes_on_one_call():
     from torch.optim import Adam
     opt = Adam(model.parameters(), learning_rate=1e-3, weight_decay=1e-4)
     """
-    assert fixed(src) == textwrap.dedent(src).replace("learning_rate", "lr")
-    assert fixed(src, unsafe=True) == textwrap.dedent("""\
+    assert fixed(src, strict=True) == textwrap.dedent(src).replace("learning_rate", "lr")
+    assert fixed(src, unsafe=True, strict=True) == textwrap.dedent("""\
     from torch.optim import Adam, AdamW
     opt = AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     """)
@@ -275,7 +281,7 @@ def test_opt302_two_adams_one_import_added():
     enc_opt = Adam(encoder.parameters(), weight_decay=1e-4)
     dec_opt = Adam(decoder.parameters(), weight_decay=1e-4)
     """
-    assert fixed(src, ["OPT302"], unsafe=True) == textwrap.dedent("""\
+    assert fixed(src, ["OPT302"], unsafe=True, strict=True) == textwrap.dedent("""\
     from torch.optim import Adam, AdamW
     enc_opt = AdamW(encoder.parameters(), weight_decay=1e-4)
     dec_opt = AdamW(decoder.parameters(), weight_decay=1e-4)
@@ -287,7 +293,7 @@ def test_opt302_aliased_import_has_no_fix():
     from torch.optim import Adam as A
     opt = A(model.parameters(), weight_decay=5e-4)
     """
-    ds = lint(src, ["OPT302"])
+    ds = lint(src, ["OPT302"], **STRICT)
     assert [(d.code, d.location.row) for d in ds] == [("OPT302", 2)]
     assert ds[0].fix is None
 
@@ -298,7 +304,7 @@ def test_opt302_nadam_radam_suggest_decoupled_flag_without_fix():
     a = torch.optim.NAdam(model.parameters(), weight_decay=1e-2)
     b = torch.optim.RAdam(model.parameters(), weight_decay=1e-2)
     """
-    ds = lint(src, ["OPT302"])
+    ds = lint(src, ["OPT302"], **STRICT)
     assert [(d.code, d.location.row) for d in ds] == [("OPT302", 2), ("OPT302", 3)]
     assert all("decoupled_weight_decay=True" in d.message and d.fix is None for d in ds)
 
@@ -311,7 +317,7 @@ def test_opt302_param_group_weight_decay():
         {"params": no_decay, "weight_decay": 0.0},
     ], lr=1e-3)
     """
-    assert codes_at(src, ["OPT302"]) == [("OPT302", 3)]
+    assert codes_at(src, ["OPT302"], **STRICT) == [("OPT302", 3)]
 
 
 @pytest.mark.parametrize("src", [
@@ -350,14 +356,14 @@ class AdamFactory:
 
 def test_opt302_zero_default_passed_through_an_attribute_is_zero():
     """tianshou's AdamOptimizerFactory: Adam's own signature, passed through."""
-    assert codes_at(ADAM_FACTORY, CODES) == []
-    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(lr=1e-4)\n", CODES) == []
+    assert codes_at(ADAM_FACTORY, CODES, **STRICT) == []
+    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(lr=1e-4)\n", CODES, **STRICT) == []
 
 
 def test_opt302_attribute_default_overridden_by_a_constructor_call_fires():
-    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(weight_decay=1e-4)\n", CODES) == [("OPT302", 9)]
-    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(1e-4, 1e-2)\n", CODES) == [("OPT302", 9)]
-    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(1e-4)\n", CODES) == []
+    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(weight_decay=1e-4)\n", CODES, **STRICT) == [("OPT302", 9)]
+    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(1e-4, 1e-2)\n", CODES, **STRICT) == [("OPT302", 9)]
+    assert codes_at(ADAM_FACTORY + "factory = AdamFactory(1e-4)\n", CODES, **STRICT) == []
 
 
 def test_opt302_zero_default_overridden_by_a_caller_fires():
@@ -367,7 +373,7 @@ def test_opt302_zero_default_overridden_by_a_caller_fires():
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     opt = build(net, weight_decay=1e-4)
     """
-    assert codes_at(src, ["OPT302"]) == [("OPT302", 3)]
+    assert codes_at(src, ["OPT302"], **STRICT) == [("OPT302", 3)]
 
 
 def test_opt302_unknown_parameter_without_default_fires():
@@ -376,7 +382,7 @@ def test_opt302_unknown_parameter_without_default_fires():
     def build(model, weight_decay):
         return torch.optim.Adam(model.parameters(), weight_decay=weight_decay)
     """
-    assert codes_at(src, ["OPT302"]) == [("OPT302", 3)]
+    assert codes_at(src, ["OPT302"], **STRICT) == [("OPT302", 3)]
 
 
 # =========================================================================== OPT303

@@ -4,8 +4,9 @@
 Only calls that provably build a ``torch.optim`` optimizer are read (by qualified name, or a
 class of the file that subclasses one and keeps its constructor): Keras, TensorFlow and
 optax optimizers with the same names are never flagged. Values the analysis cannot read
-(a config field, a function parameter passed by an unseen caller) make OPT303 silent; OPT302
-fires unless the decay is provably zero, as SPEC says.
+(a config field, a function parameter passed by an unseen caller) make OPT303 silent. OPT302
+fires where the decay is not provably zero and the code shows decoupled decay was meant
+(``analysis/decay_evidence.py``); ``require-evidence = false`` drops the second condition.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import construction_args as A
+from optimlint.analysis import decay_evidence as evidence_of
 from optimlint.analysis.argparse_defaults import argparse_zero_defaults
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.names import dotted
@@ -214,20 +216,29 @@ class ConstructionCheck(Check):
         call, cls = oc.call, oc.cls
         if cls not in COUPLED_DECAY:
             return []
+        strict = ctx.settings is not None and not getattr(ctx.settings, "adam_weight_decay_require_evidence", True)
         dec = A.keyword_arg(call, "decoupled_weight_decay")
         if dec is not None and A.literal_bool(dec.value) is not False:
             return []
+        if dec is not None and not strict:
+            return []  # ``decoupled_weight_decay=False`` written out: L2 chosen on purpose
         if A.has_double_star(call):
             return []
         scope = A.enclosing_scope(ctx, call)
-        sites: list[cst.CSTNode] = []
+        groups = _param_groups(ctx, call, scope)
+        sites: list[tuple[cst.CSTNode, cst.BaseExpression]] = []
         wd = A.keyword_arg(call, "weight_decay")
         if wd is not None and not self._provably_zero(ctx, wd.value, scope):
-            sites.append(wd.keyword)
-        for d in A.group_dicts(call):
+            sites.append((wd.keyword, wd.value))
+        for d in groups:
             for key, el in A.dict_items(d):
                 if key == "weight_decay" and not self._provably_zero(ctx, el.value, scope):
-                    sites.append(el.key)
+                    sites.append((el.key, el.value))
+        added = _added_groups(ctx, call, scope)
+        for _, d in added:
+            for key, el in A.dict_items(d):
+                if key == "weight_decay" and not self._provably_zero(ctx, el.value, scope):
+                    sites.append((el.key, el.value))
         if not sites:
             return []
         qual = _qual(cls, oc.local, call, ctx)
@@ -239,10 +250,33 @@ class ConstructionCheck(Check):
         else:
             advice = ("decoupled decay (`decoupled_weight_decay=True`, as in AdamW, which multiplies "
                       "`weight_decay` by `lr`) is what is usually meant")
-        msg = (f"`{qual}` with `weight_decay` adds an L2 term to the gradient, which the adaptive step "
-               f"rescales away for weights with large gradients; {advice}. Where L2 is intended, add "
-               "`# noqa: OPT302`")
-        return [ctx.diagnostic("OPT302", s, msg, fix) for s in sites]
+        out = []
+        for site, value in sites:
+            adder = next((c for c, d in added if ctx.encloses(d, site)), None)
+            evidence = evidence_of.value_evidence(ctx, value, scope)
+            found = ([("value", evidence)] if evidence else []) + \
+                evidence_of.call_evidence(ctx, call, groups, scope, adder)
+            if found and not strict and not any(kind in evidence_of.NAMES_ADAMW for kind, _ in found) \
+                    and evidence_of.says_l2(ctx, adder or call, value):
+                continue  # "L2" said outright (and AdamW nowhere): the coupled decay is chosen
+            if not found and not strict:
+                continue
+            if found:
+                if cls == "Adam":
+                    use = "use `torch.optim.AdamW` (or `decoupled_weight_decay=True`)"
+                else:
+                    use = "pass `decoupled_weight_decay=True`"
+                msg = (f"`{qual}` with `weight_decay` adds an L2 term to the gradient, which the adaptive step "
+                       f"rescales away for weights with large gradients, but the code points to decoupled "
+                       f"decay (AdamW): {'; '.join(p for _, p in found)}. To decouple it, {use}; AdamW "
+                       "multiplies `weight_decay` by `lr`, so the value needs retuning. Where L2 is intended, "
+                       "add `# noqa: OPT302`")
+            else:
+                msg = (f"`{qual}` with `weight_decay` adds an L2 term to the gradient, which the adaptive step "
+                       f"rescales away for weights with large gradients; {advice}. Where L2 is intended, add "
+                       "`# noqa: OPT302`")
+            out.append(ctx.diagnostic("OPT302", site, msg, fix if adder is None else None))
+        return out
 
     def _provably_zero(self, ctx, expr: cst.BaseExpression, scope, depth: int = 0) -> bool:
         v = A.literal_number(expr)
@@ -601,6 +635,40 @@ def _expects_error(ctx, node: cst.CSTNode) -> bool:
             return False
         cur = ctx.parents.get(cur)
     return False
+
+
+def _param_groups(ctx, call: cst.Call, scope) -> list[cst.Dict]:
+    """The param-group dict literals of a construction: in its ``params`` list, or in the list
+    literal assigned once to the name it passes (``optimizer_grouped_parameters``)."""
+    groups = A.group_dicts(call)
+    if groups:
+        return groups
+    arg = A.params_arg(call)
+    if arg is None or not isinstance(arg.value, cst.Name):
+        return []
+    value = A.single_assignment(ctx, scope, arg.value.value)
+    if not isinstance(value, (cst.List, cst.Tuple)):
+        return []
+    return [e.value for e in value.elements if isinstance(e, cst.Element) and isinstance(e.value, cst.Dict)]
+
+
+def _added_groups(ctx, call: cst.Call, scope) -> list[tuple[cst.Call, cst.Dict]]:
+    """``opt.add_param_group({...})`` dict literals in the construction's scope, where ``opt``
+    is the name the construction is assigned to (once)."""
+    assign = ctx.parents.get(call)
+    if not isinstance(assign, cst.Assign) or assign.value is not call or len(assign.targets) != 1:
+        return []
+    key = key_of(assign.targets[0].target)
+    if key is None or len(A.scope_stores(ctx, scope).of(key)) != 1:
+        return []
+    out = []
+    for node in A.uses(ctx, scope, key):
+        attr = ctx.parents.get(node)
+        c = ctx.parents.get(attr)
+        if isinstance(attr, cst.Attribute) and attr.value is node and attr.attr.value == "add_param_group" \
+                and isinstance(c, cst.Call) and c.func is attr and c.args and isinstance(c.args[0].value, cst.Dict):
+            out.append((c, c.args[0].value))
+    return out
 
 
 def _item_start(item: cst.CSTNode) -> cst.CSTNode:
