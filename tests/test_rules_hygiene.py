@@ -482,33 +482,31 @@ y = lin.forward(torch.randn(2, 3))
 """
 
 
-def test_opt604_forward_on_modules():
-    assert codes_at(OPT604_SRC, ["OPT6"]) == [
-        ("OPT604", row(OPT604_SRC, "self.head.forward(h)")),
-        ("OPT604", row(OPT604_SRC, "model.forward(")),
-        ("OPT604", row(OPT604_SRC, "lin.forward(")),
-    ]
+def test_opt604_harmless_forward_calls_stay_silent():
+    # a submodule called from its parent's forward, and top-level calls with no hooks, no
+    # wrapper and no loop: nothing is skipped (harmful shapes: test_rule_opt604_harm.py)
+    assert codes_at(OPT604_SRC, ["OPT6"]) == []
 
 
-def test_opt604_safe_fix():
-    text, remaining = fixed(OPT604_SRC, ["OPT604"])
-    expected = textwrap.dedent(OPT604_SRC)
-    for a, b in [("self.head.forward(h)", "self.head(h)"), ("model.forward(torch", "model(torch"),
-                 ("lin.forward(torch", "lin(torch")]:
-        expected = expected.replace(a, b)
-    assert text == expected
-    assert remaining == []
-
-
-def test_opt604_annotated_parameter():
+def test_opt604_annotated_parameter_in_an_evaluation_loop():
     src = """
+    import torch
     import torch.nn as nn
 
 
-    def predict(net: nn.Module, x):
-        return net.forward(x)
+    @torch.no_grad()
+    def predict(net: nn.Module, batches):
+        return [net.forward(x) for x in batches] + [net.forward(x) for x in ()]
+
+
+    @torch.no_grad()
+    def evaluate(net: nn.Module, batches):
+        outs = []
+        for x in batches:
+            outs.append(net.forward(x))
+        return outs
     """
-    assert codes_at(src, ["OPT604"]) == [("OPT604", row(src, "net.forward(x)"))]
+    assert codes_at(src, ["OPT604"]) == [("OPT604", row(src, "outs.append(net.forward(x))"))]
 
 
 @pytest.mark.parametrize("src", [

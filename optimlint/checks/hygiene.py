@@ -4,7 +4,8 @@
   (each iteration's graph stays alive);
 - OPT602: a backward whose loss is computed under ``no_grad``/``inference_mode``;
 - OPT603: ``model.eval()`` in the epoch loop with no ``model.train()`` anywhere in it;
-- OPT604: ``module.forward(x)`` on a provable ``nn.Module`` (skips hooks).
+- OPT604: ``module.forward(x)`` on a provable ``nn.Module`` where skipping ``__call__`` does
+  harm (``analysis/forward_harm.py``).
 
 OPT601, OPT602 and OPT604 read the syntax tree directly (``analysis.schedules`` style:
 small LibCST walks); OPT603 reads the shared training model's TRAIN_MODE / EVAL_MODE events.
@@ -18,6 +19,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.assignments import stores, values_assigned
+from optimlint.analysis import forward_harm
 from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis.bindings import key_of
@@ -564,21 +566,34 @@ class _ForwardCalls:
         k = key_of(recv)
         if k is None or k == "self" or k.startswith("super"):
             return
-        if not self._holds_module(k, func, klass):
+        bypass = forward_harm.wrapper_bypass(ctx, k, func, klass)
+        if bypass is not None:
+            self.report("OPT604", call,
+                        f"`{ctx.code(call.func)}(...)` calls `forward` directly: {bypass} (no gradient "
+                        f"synchronisation, no hooks); call the wrapper, `{ctx.code(recv.value)}(...)`")
+            return
+        if k.startswith("self.") and klass is not None and klass.name.value in self.module_classes:
+            return  # a submodule called from its parent's own methods: the parent's __call__ ran
+        values = self._module_values(k, func, klass)
+        if values is None:
+            return
+        why = forward_harm.harm(ctx, call, k, values)
+        if why is None:
             return
         fix = Fix.safe(f"Call `{ctx.code(recv)}(...)` instead", ctx.replace(call.func, ctx.code(recv)))
         self.report("OPT604", call,
-                    f"`{ctx.code(call.func)}(...)` calls the module's `forward` directly: its hooks do not run "
-                    f"(and under DDP gradients are not synchronised); call `{ctx.code(recv)}(...)`", fix)
+                    f"`{ctx.code(call.func)}(...)` calls the module's `forward` directly, skipping "
+                    f"`__call__` where it matters: {why}; call `{ctx.code(recv)}(...)`", fix)
 
-    def _holds_module(self, k: str, func, klass) -> bool:
+    def _module_values(self, k: str, func, klass) -> list | None:
+        """The values assigned to ``k`` when they all provably build an ``nn.Module``."""
         ctx = self.ctx
         if k.startswith("self."):
             if klass is None or k.count(".") != 1:
-                return False
+                return None
             values = values_assigned(klass, k, nested_functions=False)
         elif "." in k:
-            return False
+            return None
         else:
             values = values_assigned(func if func is not None else ctx.module, k, nested_functions=False)
             if func is not None:
@@ -587,13 +602,13 @@ class _ForwardCalls:
                 if k in params:
                     ann = params[k].annotation
                     if ann is None or (ctx.qualify(ann.annotation) or "") not in _NN_MODULE:
-                        return False
-                    return all(v is not None and self._builds_module(v) for v in values)
+                        return None
+                    return values if all(v is not None and self._builds_module(v) for v in values) else None
                 if not values:
                     values = values_assigned(ctx.module, k, nested_functions=False)
         if not values:
-            return False
-        return all(v is not None and self._builds_module(v) for v in values)
+            return None
+        return values if all(v is not None and self._builds_module(v) for v in values) else None
 
 
 def _is_torch_module_class(qn: str) -> bool:

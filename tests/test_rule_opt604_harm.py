@@ -1,0 +1,153 @@
+"""OPT604 forward-called-directly only where skipping ``__call__`` does harm: a DDP/FSDP
+module, a wrapper bypassed through ``.module``, hooks registered in the file, a training or
+evaluation loop. Never ``self.<sub>.forward(...)`` inside a module's own methods."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from optimlint.config import Settings
+from optimlint.fixing import fix_text
+
+from conftest import codes_at, lint
+
+SEL = ["OPT604"]
+
+NET = """\
+import torch
+from torch import nn
+
+
+class Tower(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.head.forward(torch.tanh(self.body.forward(x)))
+
+"""
+
+FIRES = {
+    "a DDP wrapper": ("""\
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    tower = DDP(Tower())
+    y = tower.forward(torch.ones(2, 8))
+    """, "y = tower.forward("),
+    "a module wrapped by DDP later in the file": ("""\
+    from torch.nn.parallel import DistributedDataParallel
+    tower = Tower()
+    warm = tower.forward(torch.ones(2, 8))
+    ddp = DistributedDataParallel(tower)
+    """, "warm = tower.forward("),
+    "a wrapper bypassed through .module": ("""\
+    wrapped = nn.DataParallel(Tower())
+    y = wrapped.module.forward(torch.ones(2, 8))
+    """, "y = wrapped.module.forward("),
+    "forward hooks registered on it": ("""\
+    tower = Tower()
+    tower.register_forward_hook(lambda mod, inp, out: print(out.shape))
+    y = tower.forward(torch.ones(2, 8))
+    """, "y = tower.forward("),
+    "weight norm on the module itself": ("""\
+    from torch.nn.utils import weight_norm
+    layer = nn.Linear(8, 8)
+    weight_norm(layer)
+    y = layer.forward(torch.ones(2, 8))
+    """, "y = layer.forward("),
+    "a training loop": ("""\
+    tower = Tower()
+    opt = torch.optim.SGD(tower.parameters(), lr=0.1)
+    for x in batches:
+        opt.zero_grad()
+        tower.forward(x).pow(2).mean().backward()
+        opt.step()
+    """, "tower.forward(x).pow(2)"),
+    "an evaluation loop under no_grad": ("""\
+    tower = Tower()
+    with torch.no_grad():
+        for x in batches:
+            scores.append(tower.forward(x))
+    """, "scores.append(tower.forward(x))"),
+    "a trainer's own model in its loop": ("""\
+    class Trainer:
+        def __init__(self):
+            self.tower = Tower()
+
+        def fit(self, batches):
+            for x in batches:
+                self.tower.forward(x).sum().backward()
+    """, "self.tower.forward(x)"),
+}
+
+
+@pytest.mark.parametrize("name", list(FIRES))
+def test_opt604_fires_where_skipping_call_does_harm(name):
+    tail, line = FIRES[name]
+    src = NET + textwrap.dedent(tail)
+    row = next(i for i, text in enumerate(src.splitlines(), 1) if line in text)
+    assert codes_at(src, SEL) == [("OPT604", row)]
+
+
+def test_opt604_message_says_why_and_fix_calls_the_module():
+    src = NET + textwrap.dedent(FIRES["forward hooks registered on it"][0])
+    (d,) = lint(src, SEL)
+    assert d.message == ("`tower.forward(...)` calls the module's `forward` directly, skipping `__call__` "
+                         "where it matters: hooks are registered on the module in this file; call `tower(...)`")
+    out = fix_text("train.py", src, Settings(select=SEL), False).text
+    assert out == src.replace("y = tower.forward(", "y = tower(")
+    assert codes_at(out, SEL) == []
+    assert fix_text("train.py", out, Settings(select=SEL), False).text == out
+
+
+def test_opt604_bypass_has_no_fix():
+    (d,) = lint(NET + textwrap.dedent(FIRES["a wrapper bypassed through .module"][0]), SEL)
+    assert "bypasses the wrapper" in d.message and d.fix is None
+
+
+SILENT = {
+    # the submodules inside Tower.forward above, and:
+    "a notebook cell with no hooks, no wrapper, no loop": """\
+    tower = Tower()
+    y = tower.forward(torch.ones(2, 8))
+    """,
+    "a loop with neither backward nor no_grad": """\
+    tower = Tower()
+    shapes = [tower.forward(x).shape for x in batches]
+    for x in batches:
+        print(tower.forward(x).shape)
+    """,
+    "hooks on another module": """\
+    tower, probe = Tower(), nn.Linear(8, 8)
+    probe.register_forward_hook(lambda mod, inp, out: None)
+    y = tower.forward(torch.ones(2, 8))
+    """,
+    "a submodule called in the parent's own training method": """\
+    class Student(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tower = Tower()
+
+        def forward(self, x):
+            return self.tower(x)
+
+        def distill(self, batches):
+            for x in batches:
+                self.tower.forward(x).sum().backward()
+    """,
+    ".module of something that is not a wrapper": """\
+    class Holder:
+        pass
+    box = Holder()
+    box.module = Tower()
+    y = box.module.forward(torch.ones(2, 8))
+    """,
+}
+
+
+@pytest.mark.parametrize("name", list(SILENT))
+def test_opt604_stays_silent_where_nothing_is_skipped(name):
+    assert codes_at(NET + textwrap.dedent(SILENT[name]), SEL) == []
