@@ -182,7 +182,7 @@ def test_not_observed_and_not_reached(tmp_path, monkeypatch):
         from torch import nn
 
 
-        def build(model, wd):
+        def build(model, wd=0.05):  # OPT302's evidence: a decoupled-size default
             return torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=wd)
 
 
@@ -213,7 +213,7 @@ def test_runtime_only_findings_obey_noqa_on_their_statement_and_the_config(tmp_p
         params = [torch.zeros(2, requires_grad=True)]
         coupled = torch.optim.Adam(
             params,
-            weight_decay=1e-4,  # noqa: OPT302 -- L2 is intended here
+            weight_decay=0.05,  # noqa: OPT302 -- coupled decay is intended here
         )
         other = torch.optim.RAdam(params, weight_decay=0.1)
         third = torch.optim.NAdam(params, weight_decay=0.1)  # noqa: OPT302
@@ -257,7 +257,7 @@ import torch
 from torch import nn
 
 
-def build(model, wd):
+def build(model, wd=0.05):  # OPT302's evidence: a decoupled-size default
     return torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=wd)
 
 
