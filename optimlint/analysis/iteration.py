@@ -91,6 +91,17 @@ _HARMLESS_METHODS = frozenset({
     # GradScaler's readers (``meter.update(scaler.get_scale())``): they never update the scale
     "get_scale", "is_enabled", "get_growth_factor", "get_backoff_factor", "get_growth_interval",
 })
+def _constructs(f: cst.BaseExpression) -> bool:
+    """``Name(...)`` / ``pkg.Name(...)`` with a CapWords name: building an object."""
+    name = f.value if isinstance(f, cst.Name) else f.attr.value if isinstance(f, cst.Attribute) else ""
+    return name[:1].isupper() and not name.isupper() and "_" not in name
+
+
+_GETTER = re.compile(r"(^|\.)get_\w+$")
+# torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``)
+_TORCH_PURE = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")
+# Predicates (``is_compiled_module(model)``, ``has_nan(grads)``) answer, never clear or step.
+_PREDICATE = re.compile(r"(^|\.)(is|has|should|can)_\w+$")
 # Library functions handed an optimizer that never clear or step it: apex's loss scaling
 # (``with amp.scale_loss(loss, optimizer) as scaled:``) and its parameter generator.
 _HARMLESS_QUALNAMES = frozenset({"apex.amp.scale_loss", "apex.amp.master_params"})
@@ -103,8 +114,12 @@ _MODULE_READ_METHODS = re.compile(
 # Receivers of ``.step(...)`` that are evidently not optimizers.
 _NOT_OPTIMIZER_STEP = re.compile(
     r"(^|_)(profiler|prof|env|envs|environment|vec_env|pbar|progress|progress_bar|bar|timer|logger|writer|"
-    r"tracker|monitor|noise_scheduler|simulator|sim|game|world|ema|ema_model|swa_model|lr_finder)$", re.I)
-_PARAMS_NAME = re.compile(r"param|grad|weight", re.I)
+    r"tracker|monitor|noise_scheduler|simulator|sim|game|world|ema|ema_model|swa_model|lr_finder)$"
+    r"|^ema_", re.I)  # ``ema_unet.step(unet.parameters())``: diffusers' EMAModel
+# Names of parameter or gradient collections (``trainable_params``, ``params_to_clip``, ``grads``,
+# ``model.weight``); not ``weight_dtype`` or ``weighting_scheme``.
+_PARAMS_NAME = re.compile(r"(^|[_.])(params?|parameters|grads?|gradients|weights?)$|(^|\.)(params?|parameters|grads?)_",
+                          re.I)
 # Calls that clear gradients under another name (``pyro.infer.util.zero_grads(params)``,
 # ``self.clear_grads()``): a clearing whose target is unknown ("maybe").
 _CLEAR_NAME = re.compile(r"(zero|clear|reset)_?grad", re.I)
@@ -704,8 +719,10 @@ class _Walker:
             if b is None and len(positional) == 1 and len(call.args) == 1:
                 b = self._resolve(frame, recv, B.SCALER)
         if b is None and rkey is not None and _NOT_OPTIMIZER_STEP.search(rkey.rsplit(".", 1)[-1]):
-            # ``self._profiler.step()``, ``env.step(action)``, ``noise_scheduler.step(out, t, x)``
-            self._opaque(call, st)
+            # ``self._profiler.step()``, ``env.step(action)``, ``noise_scheduler.step(out, t, x)``,
+            # ``ema_unet.step(params)``: reads what it is given, never clears or steps it
+            if self._passes_optimizer(call, frame):
+                self._opaque(call, st)
             return
         if b is None or b.kind in (B.ENGINE, B.FOREIGN_OPTIMIZER, B.ACCELERATOR):
             # Something steps that we cannot see: maybe an optimizer.
@@ -873,6 +890,15 @@ class _Walker:
         if not touches_all:
             if isinstance(f, cst.Name) and f.value in _HARMLESS_FUNCS:
                 return
+            if isinstance(f, (cst.Name, cst.Attribute)) and _PREDICATE.search(key_of(f) or ""):
+                return  # ``is_compiled_module(model)``, ``accelerator.is_main_process``: a question
+            if _constructs(f) and not self._passes_optimizer(call, frame):
+                return  # ``Pipeline(unet=unet)`` wraps the model (for validation), clears nothing
+            if isinstance(f, (cst.Name, cst.Attribute)) and _GETTER.search(key_of(f) or "") and \
+                    not self._passes_optimizer(call, frame):
+                return  # ``get_peft_model_state_dict(unet)``, ``get_grad_norm(params)``: reads
+            if _TORCH_PURE.match(self.ctx.qualify(f) or ""):
+                return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
             if isinstance(f, cst.Attribute) and f.attr.value in _HARMLESS_METHODS:
                 return
             if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value.startswith("assert"):
@@ -1034,9 +1060,11 @@ def touches(ev: Event, opt: Binding | None, module_keys: frozenset[str] = frozen
         return any(k in module_keys or k.split(".")[0] in module_keys or
                    _PARAMS_NAME.search(k.rsplit(".", 1)[-1]) for k in ev.touch_keys)
     # passing the model (or a parent) may clear it; passing ``model.head`` only when the file
-    # uses it as a module (``model.train_targets`` is a tensor)
+    # uses it as a module (``model.train_targets`` is a tensor); a local list of parameters
+    # (``params = [p for p in model.parameters() if ...]``) may be the optimizer's
     return any(module_covers(k, m) or (module_covers(m, k) and (k in module_keys or _PARAMS_NAME.search(k)))
-               for k in ev.touch_keys for m in opt.modules)
+               for k in ev.touch_keys for m in opt.modules) or \
+        any("." not in k and _PARAMS_NAME.search(k) for k in ev.touch_keys)
 
 
 

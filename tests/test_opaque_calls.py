@@ -1,0 +1,60 @@
+"""Calls the analysis cannot read, and whether they may clear the gradients (issue 13,
+delete-clear misses in diffusers' training scripts): a loop that never clears is reported
+unless something in it could clear. Questions (``is_*``), getters (``get_*``), object
+constructions, torch's tensor functions and an EMA's ``step`` cannot; a call handed the
+optimizer, or an unknown function handed the model or its parameters, still may."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import codes_at
+
+LOOP = """\
+import torch
+from torch import nn
+from helpers import (Pipeline, compute_weighting, get_state, is_compiled_module, prepare_step,
+                     tidy, get_lr)
+
+model = nn.Linear(4, 2)
+ema_model = nn.Linear(4, 2)
+params = [p for p in model.parameters() if p.requires_grad]
+optimizer = torch.optim.AdamW(params, lr=1e-3)
+weight_dtype = torch.float32
+loader = [(torch.randn(8, 4), torch.randn(8, 2)) for _ in range(4)]
+
+for x, y in loader:
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    {call}
+    optimizer.step()
+"""
+
+CANNOT_CLEAR = [
+    "compiled = is_compiled_module(model)",
+    "pipe = Pipeline(unet=model, scheduler=None)",
+    "state = get_state(model)",
+    "noise = torch.randn((8,), dtype=weight_dtype)",
+    "w = compute_weighting(weighting_scheme='logit_normal', dtype=weight_dtype)",
+    "ema_unet.step(params)",
+]
+
+
+@pytest.mark.parametrize("call", CANNOT_CLEAR)
+def test_a_call_that_cannot_clear_does_not_hide_the_missing_clear(call):
+    assert codes_at(LOOP.format(call=call), ["OPT101"]) == [("OPT101", 15)]
+
+
+MAY_CLEAR = [
+    "tidy(model)",  # an unknown function handed the model
+    "tidy(params)",  # ... or its parameters
+    "prepare_step(optimizer)",  # handed the optimizer
+    "get_lr(optimizer)",  # a getter, but handed the optimizer
+    "Pipeline(optimizer=optimizer)",  # a construction handed the optimizer
+    "torch._foreach_zero_(params)",  # torch's in-place function
+]
+
+
+@pytest.mark.parametrize("call", MAY_CLEAR)
+def test_a_call_that_may_clear_keeps_the_loop_silent(call):
+    assert codes_at(LOOP.format(call=call), ["OPT101"]) == []
