@@ -176,6 +176,20 @@ def parameter_modules(expr: cst.BaseExpression | None) -> frozenset[str] | None:
     return frozenset(found)
 
 
+def params_modules(scope: cst.CSTNode, params: cst.BaseExpression | None) -> frozenset[str] | None:
+    """The modules an optimizer's ``params`` argument takes parameters from, following a name
+    to what ``scope`` assigns it. A name assigned in several branches (``if train_highway:
+    groups = [...] else: groups = [...]``) gives the union: the optimizer holds parameters of
+    some of those modules, never of another one."""
+    if not isinstance(params, cst.Name):
+        return parameter_modules(params)
+    values = values_assigned(scope, params.value, nested_functions=False)
+    if not values or any(v is None for v in values):
+        return parameter_modules(params)
+    found = [parameter_modules(v) for v in values]
+    return None if any(f is None for f in found) else frozenset().union(*found)
+
+
 def _names_in(node: cst.CSTNode) -> list[cst.Name]:
     if isinstance(node, cst.Name):
         return [node]
@@ -298,11 +312,7 @@ class Bindings:
         values = [v for v in values_assigned(scope, k, nested_functions=False) if v is not None]
         if len(values) != 1 or not isinstance(values[0], cst.Call):
             return None
-        first = arg(values[0], 0, "params")
-        if isinstance(first, cst.Name):
-            traced = values_assigned(scope, first.value, nested_functions=False)
-            first = traced[0] if len(traced) == 1 else None
-        return parameter_modules(first)
+        return params_modules(scope, arg(values[0], 0, "params"))
 
 
 class _Collector(cst.CSTVisitor):
@@ -462,14 +472,9 @@ class _Collector(cst.CSTVisitor):
             return Binding(SCHEDULER, key_of(target) or "", None, node=call, call=call)
         return Binding(OPTIMIZER, key_of(target) or "", None, node=call, call=call, by_name=True)
 
-    def _traced(self, expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
-        """The one value a bare name was assigned in this scope (``optimizer_grouped_parameters
-        = [{"params": [...]}, ...]`` then ``AdamW(optimizer_grouped_parameters)``)."""
-        if not isinstance(expr, cst.Name):
-            return expr
+    def _params_modules(self, params: cst.BaseExpression | None) -> frozenset[str] | None:
         func = self.funcs[-1] if self.funcs else None
-        values = values_assigned(func if func is not None else self.ctx.module, expr.value, nested_functions=False)
-        return values[0] if len(values) == 1 and values[0] is not None else expr
+        return params_modules(func if func is not None else self.ctx.module, params)
 
     def _value(self, value: cst.BaseExpression, target: cst.BaseExpression) -> Binding | None:
         name = key_of(target) or ""
@@ -489,7 +494,7 @@ class _Collector(cst.CSTVisitor):
         if kind is not None:
             if kind.kind == "optimizer":
                 return Binding(OPTIMIZER, name, kind.cls, node=value, call=value,
-                               modules=parameter_modules(self._traced(arg(value, 0, "params"))))
+                               modules=self._params_modules(arg(value, 0, "params")))
             if kind.kind == "scheduler":
                 return Binding(SCHEDULER, name, kind.cls, node=value, call=value,
                                optimizer=self._lookup(arg(value, 0, "optimizer")))

@@ -158,6 +158,7 @@ class Event:
     own_key: str | None = None  # its spelling where the call is written
     module: str | None = None  # zero_grad/train/eval/clip on a module: its key (analysed scope's terms)
     certain: bool = True  # ZERO_GRAD: certainly clears ``target``; BACKWARD: certainly a backward
+    aliased: bool = False  # ZERO_GRAD on ``module``: another local name may hold the same module
     scaled: bool = False  # BACKWARD through ``scaler.scale(...)``
     scaler: Binding | None = None  # SCALE/UNSCALE/SCALER_STEP/SCALER_UPDATE/scaled BACKWARD: the scaler
     scaler_key: str | None = None  # the scaler's spelling where the call is written
@@ -599,10 +600,10 @@ class _Walker:
                     # ``model.zero_grad()`` names a module only when the file uses it as one
                     # (``model.parameters()`` ...); ``for o in opts: o.zero_grad()`` clears "maybe".
                     mod = frame.translate(rkey)
-                    if mod not in module_keys(self.ctx) or self._aliased(mod):
+                    if mod not in module_keys(self.ctx):
                         mod = None
                     self._emit(EventKind.ZERO_GRAD, call, st, certain=False, module=mod,
-                               own_key=rkey)
+                               own_key=rkey, aliased=self._aliased(mod))
                 return
             if attr == "step":
                 self._step(call, recv, positional, st)
@@ -1031,8 +1032,8 @@ def clears(ev: Event, opt: Binding) -> bool | None:
         return None
     if all(module_covers(ev.module, m) for m in opt.modules):
         return True
-    if any(module_covers(ev.module, m) or module_covers(m, ev.module) for m in opt.modules):
-        return None  # clears part of the optimizer's parameters
+    if ev.aliased or any(module_covers(ev.module, m) or module_covers(m, ev.module) for m in opt.modules):
+        return None  # clears part of the optimizer's parameters (or, through an alias, maybe all)
     return False
 
 

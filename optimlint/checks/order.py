@@ -365,7 +365,7 @@ class OrderCheck(Check):
 
     def _window(self, ctx, it, opt, step, backward, scope_events, window, report, inner_loop=False) -> None:
         level = it.depth + (2 if inner_loop else 1)
-        if ctx.cached(("optimlint.grad_rows", id(it.node)), lambda: _grad_rows(ctx, it.node)):
+        if ctx.cached(("optimlint.grad_writes", id(it.node)), lambda: _grad_handled(ctx, it.node)):
             return  # gradients handled by hand (accumulated into buffers, rescaled)
         for clear in scope_events:
             if clear.kind is not K.ZERO_GRAD or clear.index > backward.index:
@@ -565,6 +565,33 @@ def _grad_rows(ctx, scope: cst.CSTNode) -> list[int]:
 
     _walk.visit(scope, V())
     return found
+
+
+# ``p.grad.data.mean()``, ``p.grad.norm()``: looking at a gradient (for a log), not handling it.
+_GRAD_READERS = frozenset({"mean", "std", "var", "norm", "min", "max", "abs", "sum", "item", "numel",
+                           "size", "dim", "tolist", "isnan", "isinf", "isfinite", "any", "all"})
+
+
+def _grad_handled(ctx, scope: cst.CSTNode) -> bool:
+    """Some ``x.grad`` in ``scope`` is handled by hand (assigned, changed in place, kept in a
+    buffer, handed to a function): every use but a reading (``p.grad is None``,
+    ``p.grad.data.mean()`` for a log line)."""
+    parents = ctx.parents
+    for node in _walk.nodes_of(scope, cst.Attribute):
+        if node.attr.value != "grad":
+            continue
+        up = parents.get(node)
+        if isinstance(up, cst.Comparison) and all(
+                isinstance(c.operator, (cst.Is, cst.IsNot)) for c in up.comparisons):
+            continue
+        outer = up
+        if isinstance(outer, cst.Attribute) and outer.value is node and outer.attr.value == "data":
+            outer = parents.get(outer)
+        if isinstance(outer, cst.Attribute) and outer.attr.value in _GRAD_READERS and \
+                isinstance(parents.get(outer), cst.Call):
+            continue
+        return True
+    return False
 
 
 def _reads_grad(scope: cst.CSTNode) -> bool:
