@@ -50,3 +50,39 @@ def test_opt106_clear_on_every_micro_batch(in_window):
 ])
 def test_gradients_handled_by_hand_keep_it_silent(in_window):
     assert codes_at(WINDOW.format(in_window=in_window), ["OPT106"]) == []
+
+
+DISTANCE = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+accumulate = 4
+last_opt_step = -1
+loader = [(torch.randn(8, 4), torch.randn(8, 2)) for _ in range(16)]
+for ni, (x, y) in enumerate(loader):
+    {top}
+    (nn.functional.mse_loss(model(x), y) / accumulate).backward()
+    if ni - last_opt_step >= accumulate:
+        optimizer.step()
+        {bottom}
+        last_opt_step = ni
+"""
+
+
+def test_opt106_window_counted_from_the_last_step():
+    src = DISTANCE.format(top="optimizer.zero_grad()", bottom="pass")
+    assert codes_at(src, ["OPT1"]) == [("OPT106", 10)]
+
+
+def test_window_counted_from_the_last_step_cleared_after_its_step_is_silent():
+    src = DISTANCE.format(top="pass", bottom="optimizer.zero_grad()")
+    assert codes_at(src, ["OPT1"]) == []
+
+
+def test_a_distance_test_whose_body_does_not_move_the_mark_is_no_window():
+    # ``if epoch - start >= warmup:`` steps on every pass once past the warm-up
+    src = DISTANCE.format(top="optimizer.zero_grad()", bottom="pass").replace(
+        "        last_opt_step = ni\n", "")
+    assert codes_at(src, ["OPT106"]) == []

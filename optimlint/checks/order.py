@@ -127,9 +127,25 @@ def window_condition(it: Iteration, ev: Event) -> cst.If | None:
     if not conds or it.nested(ev):
         return None
     for br in conds:
-        if isinstance(br.node, cst.If) and br.arm == "body" and accumulation_test(br.node.test):
+        if isinstance(br.node, cst.If) and br.arm == "body" and \
+                (accumulation_test(br.node.test) or _difference_window(br.node)):
             return br.node
     return None
+
+
+def _difference_window(node: cst.If) -> bool:
+    """``if ni - last_opt_step >= accumulate: ...; last_opt_step = ni``: a window counted by
+    the distance from the last step, which the body moves up."""
+    test = node.test
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and
+            isinstance(test.comparisons[0].operator, (cst.GreaterThanEqual, cst.GreaterThan)) and
+            isinstance(test.left, cst.BinaryOperation) and isinstance(test.left.operator, cst.Subtract)):
+        return False
+    now, last = key_of(test.left.left), key_of(test.left.right)
+    if now is None or last is None:
+        return False
+    return any(key_of(st.value) == now for st in stores(node.body, last, nested_functions=False)
+               if st.kind == "=")
 
 
 def spelling(e: Event) -> str | None:
