@@ -1169,3 +1169,42 @@ def test_a_project_file_too_deep_for_libcst_is_not_resolved_and_nothing_crashes(
                            "--output-format", "concise", "--select", "OPT4", "mypkg/train.py"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "All checks passed!\n", "")
+
+
+# ------------------------------------------------- model.apply(fn): initialising or changing
+INIT_FN = '''
+def init_weights(m):
+    if isinstance(m, nn.Conv2d):
+        nn.init.normal_(m.weight.data, 0.0, 0.02)
+
+'''
+FREEZE_FN = '''
+def freeze_norms(m):
+    if isinstance(m, nn.BatchNorm2d):
+        m.requires_grad_(False)
+
+'''
+
+
+def _applied(fn: str, defs: str = INIT_FN) -> str:
+    return DETECTOR + defs + f"""
+model = Detector()
+model.apply({fn})
+optimizer = torch.optim.SGD([{{"params": model.backbone.parameters()}},
+                             {{"params": model.head.parameters(), "lr": 0.1}}], lr=0.01)
+"""
+
+
+def test_opt401_after_an_apply_that_only_initialises():
+    src = _applied("init_weights")
+    assert codes_at(src, ["OPT401"]) == [("OPT401", src.splitlines().index("model.apply(init_weights)") + 2)]
+
+
+@pytest.mark.parametrize("fn, defs", [
+    ("freeze_norms", FREEZE_FN),  # freezes: the class's parameters are no longer all trained
+    ("imported_init", ""),  # cannot be read
+    ("lambda m: m", ""),
+])
+def test_an_apply_that_may_change_the_model_keeps_opt401_silent(fn, defs):
+    src = _applied(fn, defs).replace("import itertools\n", "import itertools\nfrom helpers import imported_init\n")
+    assert codes_at(src, ["OPT401"]) == []

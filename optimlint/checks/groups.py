@@ -701,7 +701,8 @@ class GroupsCheck(Check):
             _, use = value_use
             if use.opaque or not use.values:
                 return None
-            if any(m in ("__setattr__", "add_module", "register_module", "apply") for m, _, _ in use.mutations):
+            if any(m in ("__setattr__", "add_module", "register_module") or
+                   m == "apply" and not _initialises_only(a.pf, node) for m, node, _ in use.mutations):
                 return None
             infos = []
             for v in use.values:
@@ -851,6 +852,8 @@ class GroupsCheck(Check):
                     return None  # the script changes the model's attributes
                 out.add(r)
                 continue
+            if what == "apply" and _initialises_only(a.pf, node):
+                continue  # ``generator.apply(weights_init_normal)``
             if what in ("add_module", "register_module", "register_parameter", "setattr", "apply"):
                 return None
             if r == ():
@@ -938,3 +941,21 @@ def _missing_in(info: M.ClassInfo, covered: set[tuple[str, ...]], prefix: str) -
                 return None
             out.extend(inner)
     return out
+
+
+# What ``model.apply(fn)`` may do beyond initialising weights: freeze, add or replace modules.
+_APPLY_CHANGES = ("requires_grad", "setattr", "add_module", "register_", "__setattr__", "del ")
+
+
+def _initialises_only(pf: M.ParsedFile, call: cst.CSTNode) -> bool:
+    """``generator.apply(weights_init_normal)`` with a top-level function of the file that only
+    initialises weights (``nn.init.normal_(m.weight.data, ...)``): the module's parameters and
+    their ``requires_grad`` stay as the class built them."""
+    if not isinstance(call, cst.Call) or len(call.args) != 1 or not isinstance(call.args[0].value, cst.Name):
+        return False
+    name = call.args[0].value.value
+    defs = [s for s in pf.module.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+    if len(defs) != 1 or name in pf.imports.bindings:
+        return False
+    text = pf.module.code_for_node(defs[0])
+    return not any(word in text for word in _APPLY_CHANGES)
