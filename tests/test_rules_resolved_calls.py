@@ -421,3 +421,66 @@ def test_an_epoch_function_called_once_is_not_claimed(tmp_path):
     files = {"epochs.py": EPOCH_FUNCTION,
              "run.py": EPOCH_RUNNER.format(run="train_epoch(model, loader, optimizer, scheduler)")}
     assert lint(tmp_path, files, target="epochs.py", select="OPT201") == []
+
+
+# A notebook's shape (issue 13, RL notebooks): the model is rebuilt from a second class in a
+# later cell, moved with ``model = model.cuda()``, and a module-level lambda wraps tensors.
+AGENTS = '''\
+import random
+
+import torch
+from torch import autograd, nn
+
+USE_CUDA = torch.cuda.is_available()
+Variable = lambda *args, **kwargs: autograd.Variable(*args, **kwargs).cuda() if USE_CUDA else autograd.Variable(*args, **kwargs)
+
+
+class SmallNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.layers(x)
+
+    def act(self, state, epsilon):
+        if random.random() > epsilon:
+            return self.forward(Variable(torch.FloatTensor(state))).max(0)[1].item()
+        return random.randrange(2)
+
+
+class WideNet(SmallNet):
+    def act(self, state, epsilon):
+        {wide_act}
+
+
+model = SmallNet()
+if USE_CUDA:
+    model = model.cuda()
+optimizer = torch.optim.Adam(model.parameters())
+
+
+def compute_loss(state):
+    loss = model(Variable(torch.FloatTensor(state))).pow(2).mean()
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+for frame in range(100):
+    action = model.act([0.0] * 4, 0.1)
+    compute_loss([0.0] * 4)
+
+model = WideNet()
+'''
+
+
+def test_a_method_every_class_of_the_model_keeps_harmless_does_not_hide_the_missing_clear(tmp_path):
+    src = AGENTS.replace("{wide_act}", "return super().act(state, epsilon)")
+    assert lint(tmp_path, {"train.py": src}) == [("OPT101", src.splitlines().index("    loss.backward()") + 1)]
+
+
+@pytest.mark.parametrize("wide_act", ["optimizer.zero_grad()\n        return 0", "return plan(state)"])
+def test_a_method_one_class_of_the_model_may_clear_with_keeps_the_loop_silent(tmp_path, wide_act):
+    src = AGENTS.replace("{wide_act}", wide_act).replace("import random\n", "import random\nfrom planner import plan\n")
+    assert lint(tmp_path, {"train.py": src}) == []

@@ -91,6 +91,14 @@ _HARMLESS_METHODS = frozenset({
     # GradScaler's readers (``meter.update(scaler.get_scale())``): they never update the scale
     "get_scale", "is_enabled", "get_growth_factor", "get_backoff_factor", "get_growth_interval",
 })
+def _rebinds_itself(value: cst.BaseExpression | None, key: str) -> bool:
+    """``model = model.cuda()``, ``model = model.to(device)``: the same object again."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+            value.func.attr.value in MODULE_SELF_RETURNING:
+        value = value.func.value
+    return value is not None and key_of(value) == key
+
+
 def _constructs(f: cst.BaseExpression) -> bool:
     """``Name(...)`` / ``pkg.Name(...)`` with a CapWords name: building an object."""
     name = f.value if isinstance(f, cst.Name) else f.attr.value if isinstance(f, cst.Attribute) else ""
@@ -818,34 +826,42 @@ class _Walker:
 
     def _harmless_method_call(self, f: cst.BaseExpression, frame: _Frame) -> bool:
         """``model.init_hidden()``, ``self.model.reset_noise()``: a method of a project class
-        (the receiver's every assignment builds it) whose summary never touches an optimizer."""
+        (the receiver's every assignment builds one: a notebook may rebind ``model`` to a second
+        network) whose summaries never touch an optimizer."""
         if not isinstance(f, cst.Attribute) or not self._is_module_value(f.value, frame):
             return False
-        klass = self._project_class_of(key_of(f.value), frame)
-        if klass is None:
+        classes = self._project_classes_of(key_of(f.value), frame)
+        if not classes:
             return False
-        found = summaries.project_method(klass.file, klass.node, f.attr.value, self.ctx.project_root)
-        return found is not None and summaries.never_touches_optimizers(*found, project_root=self.ctx.project_root)
+        for klass in classes:
+            found = summaries.project_method(klass.file, klass.node, f.attr.value, self.ctx.project_root)
+            if found is None or not summaries.never_touches_optimizers(*found, project_root=self.ctx.project_root):
+                return False
+        return True
 
-    def _project_class_of(self, k: str | None, frame: _Frame) -> "modules.ClassInfo | None":
+    def _project_classes_of(self, k: str | None, frame: _Frame) -> "tuple[modules.Resolved, ...]":
         if not k or k == "self":
-            return None
-        return self.ctx.cached(("optimlint.project_class_of", id(frame.func), k),
-                               lambda: self._find_project_class(k, frame))
+            return ()
+        return self.ctx.cached(("optimlint.project_classes_of", id(frame.func), k),
+                               lambda: self._find_project_classes(k, frame))
 
-    def _find_project_class(self, k: str, frame: _Frame) -> "modules.Resolved | None":
+    def _find_project_classes(self, k: str, frame: _Frame) -> "tuple[modules.Resolved, ...]":
+        """The project classes ``k`` is built from, one per distinct class; () when some
+        assignment builds something else (or none is seen)."""
         if k.startswith("self.") and k.count(".") == 1:
             klass = self.b.class_of.get(frame.func) if frame.func is not None else None
             values = values_assigned(klass, k, nested_functions=False) if klass is not None else []
         elif "." in k:
-            return None
+            return ()
         else:
             scope = frame.func if frame.func is not None else self.ctx.module
             values = values_assigned(scope, k, nested_functions=False)
             if not values and frame.func is not None and k not in _params(frame.func):
                 values = values_assigned(self.ctx.module, k, nested_functions=False)
-        found = {id(c.node) if c is not None else None: c for c in map(self._built_class, values)}
-        return next(iter(found.values())) if len(found) == 1 else None
+        built = [self._built_class(v) for v in values if not _rebinds_itself(v, k)]
+        if not built or any(c is None for c in built):
+            return ()
+        return tuple({id(c.node): c for c in built}.values())
 
     def _built_class(self, value: cst.BaseExpression | None) -> "modules.Resolved | None":
         """``Net(...)``, ``Net(...).to(device)``: the project class it builds."""

@@ -210,7 +210,26 @@ def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, d
         local = _top_function(pf, f.value) if not pf.imports.imported(f.value) else None
         if local is not None:
             return _summary(local, pf, None, project_root, depth + 1)
+        alias = _top_lambda(pf, f.value) if not pf.imports.imported(f.value) else None
+        if alias is not None and depth < _DEPTH:
+            # ``Variable = lambda *a, **k: autograd.Variable(*a, **k).cuda() if USE_CUDA else ...``
+            return all(_harmless_call(c.func, pf, None, project_root, depth + 1, set())
+                       for c in nodes_of(alias.body, (cst.Call,)))
     return False
+
+
+def _top_lambda(pf: ParsedFile, name: str) -> cst.Lambda | None:
+    """The lambda a top-level statement assigns to ``name``, when that is its only binding."""
+    found: list[cst.BaseExpression] = []
+    for stmt in pf.module.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.name.value == name:
+            return None
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign) and any(
+                        isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets):
+                    found.append(small.value)
+    return found[0] if len(found) == 1 and isinstance(found[0], cst.Lambda) else None
 
 
 def _names_grad(target: cst.BaseExpression) -> bool:
