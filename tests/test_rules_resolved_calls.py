@@ -484,3 +484,95 @@ def test_a_method_every_class_of_the_model_keeps_harmless_does_not_hide_the_miss
 def test_a_method_one_class_of_the_model_may_clear_with_keeps_the_loop_silent(tmp_path, wide_act):
     src = AGENTS.replace("{wide_act}", wide_act).replace("import random\n", "import random\nfrom planner import plan\n")
     assert lint(tmp_path, {"train.py": src}) == []
+
+
+# The same shape in one file (issue 13, minimalRL's agents): the loop in main() calls the
+# agent's train method, a method of an object is not inlined into the loop.
+ONE_FILE = AGENT_FILE + '''
+
+def main(episodes):
+    agent = Critic()
+    for episode in range(episodes):
+        value = agent.act(torch.randn(1, 6))
+        {between}agent.update(torch.randn(32, 6), torch.randn(32, 1))
+'''
+
+
+def test_a_step_method_called_in_a_loop_of_its_own_file_that_never_clears(tmp_path):
+    src = ONE_FILE.format(clear="", between="")
+    assert lint(tmp_path, {"agent.py": src}, target="agent.py") == [("OPT101", 17)]
+    out = invoke_json(tmp_path, "agent.py")
+    row = src.splitlines().index("    for episode in range(episodes):") + 1
+    assert f"the loop at agent.py:{row} calls it without clearing" in out[0]["message"]
+
+
+@pytest.mark.parametrize("clear, between", [
+    ("        self.optimizer.zero_grad()\n", ""),
+    ("", "agent.optimizer.zero_grad()\n        "),
+    ("", "agent.reset()\n        "),
+])
+def test_the_same_file_caller_that_clears_or_may_keeps_it_silent(tmp_path, clear, between):
+    assert lint(tmp_path, {"agent.py": ONE_FILE.format(clear=clear, between=between)}, target="agent.py") == []
+
+
+def test_a_step_method_named_like_a_network_is_a_method_not_a_forward(tmp_path):
+    # ``agent.train_net()`` ends in ``_net`` like a submodule (``self.q_net(x)``), but the class
+    # defines it as a method
+    src = ONE_FILE.format(clear="", between="").replace("update(", "train_net(")
+    assert lint(tmp_path, {"agent.py": src}, target="agent.py") == [("OPT101", 17)]
+
+
+def test_a_method_named_like_a_network_may_clear(tmp_path):
+    # the loop steps itself; ``helper.reset_net()`` (a method of the project class that clears)
+    # is no forward of a submodule named ``*_net``
+    src = '''\
+import torch
+from torch import nn
+
+
+class Helper(nn.Module):
+    def __init__(self, optimizer):
+        super().__init__()
+        self.optimizer = optimizer
+        self.net = nn.Linear(4, 2)
+
+    def reset_net(self):
+        self.optimizer.zero_grad()
+
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+helper = Helper(optimizer)
+for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 4:
+    helper.reset_net()
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+'''
+    assert lint(tmp_path, {"train.py": src}) == []
+
+
+def test_a_harmless_method_of_an_object_built_with_the_optimizer_does_not_hide_the_missing_clear(tmp_path):
+    src = '''\
+import torch
+from torch import nn
+
+
+class Agent:
+    def __init__(self, model, optimizer):
+        self.model = model
+        self.optimizer = optimizer
+
+    def act(self, state):
+        with torch.no_grad():
+            return self.model(state).argmax().item()
+
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+agent = Agent(model, optimizer)
+for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 4:
+    action = agent.act(x)
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+'''
+    assert lint(tmp_path, {"train.py": src}) == [("OPT101", 20)]

@@ -66,6 +66,10 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     root = os.path.realpath(ctx.project_root or os.path.dirname(here))
     needle = f".{name}(" if klass is not None else f"{name}("
     found: list[Caller] = []
+    if klass is not None and needle in ctx.source:
+        # ``pi.train_net()`` in ``main()`` of the same file: a method called on an object is
+        # not inlined into the loop (a module-level function is, and is reported there)
+        found.extend(_callers_in(modules.linted_file(ctx), name, klass, here, root, clearing))
     for path in _project_files(root):
         if path == here or not _mentions(path, needle, stem):
             continue

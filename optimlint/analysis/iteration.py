@@ -810,10 +810,30 @@ class _Walker:
                 return False
         if self._submodule_forward(f, frame):
             return True
+        if isinstance(f, cst.Attribute) and self._method_of_project_class(f, frame):
+            return False  # ``pi.train_net()``: a method of the object's class, not a submodule named ``*_net``
         keys = module_keys(self.ctx)
         if k in keys or frame.translate(k) in keys:
             return True
         return bool(_FORWARD_NAMES.search(k.rsplit(".", 1)[-1]))
+
+    def _built_with(self, recv: cst.BaseExpression, frame: _Frame) -> list[cst.BaseExpression]:
+        """The arguments of the one construction of a local object (``helper = Helper(optimizer)``):
+        its methods may act on them."""
+        k = key_of(recv)
+        if not k or "." in k:
+            return []
+        scope = frame.func if frame.func is not None else self.ctx.module
+        values = values_assigned(scope, k, nested_functions=False)
+        if len(values) != 1 or not isinstance(values[0], cst.Call) or not _constructs(values[0].func):
+            return []
+        return [a.value for a in values[0].args if not a.star]
+
+    def _method_of_project_class(self, f: cst.Attribute, frame: _Frame) -> bool:
+        classes = self._project_classes_of(key_of(f.value), frame)
+        return bool(classes) and all(
+            summaries.project_method(c.file, c.node, f.attr.value, self.ctx.project_root) is not None
+            for c in classes)
 
     def _harmless_project_call(self, f: cst.BaseExpression) -> bool:
         """A function of another project file whose body certainly never clears, steps or
@@ -835,7 +855,7 @@ class _Walker:
             return False
         for klass in classes:
             found = summaries.project_method(klass.file, klass.node, f.attr.value, self.ctx.project_root)
-            if found is None or not summaries.never_touches_optimizers(*found, project_root=self.ctx.project_root):
+            if found is None or not summaries.method_never_touches(*found, project_root=self.ctx.project_root):
                 return False
         return True
 
@@ -934,6 +954,7 @@ class _Walker:
         exprs = [a.value for a in call.args]
         if isinstance(f, cst.Attribute):
             exprs.append(f.value)  # ``helper.run(...)`` may touch what ``helper`` holds
+            exprs.extend(self._built_with(f.value, frame))  # ... and what it was built with
         elif isinstance(f, cst.Name):
             exprs.append(f)  # ``optim(params)``: calling an object may act on it
         for e in exprs:
