@@ -848,7 +848,7 @@ class _Walker:
         """``model.init_hidden()``, ``self.model.reset_noise()``: a method of a project class
         (the receiver's every assignment builds one: a notebook may rebind ``model`` to a second
         network) whose summaries never touch an optimizer."""
-        if not isinstance(f, cst.Attribute) or not self._is_module_value(f.value, frame):
+        if not isinstance(f, cst.Attribute):
             return False
         classes = self._project_classes_of(key_of(f.value), frame)
         if not classes:
