@@ -666,3 +666,68 @@ def test_opt601_total_initialised_with_another_counter(init):
 def test_opt601_silent_when_the_unpacked_start_is_not_zero(init):
     src = OPT601_LOOP.replace("    running_loss = 0.0\n", f"    {init}\n")
     assert codes_at(src, ["OPT6"]) == []
+
+
+# ------------------------------------------- OPT601 on real shapes (issue 13, loss-without-item)
+PPO_LIKE = """\
+import torch
+from torch import nn
+
+policy = nn.Linear(4, 3)
+optimizer = torch.optim.Adam(policy.parameters(), lr=3e-4)
+batches = [(torch.randn(8, 4), torch.randn(8)) for _ in range(4)]
+value_total, action_total = 0.0, 0.0
+for obs, ret in batches:
+    out = policy(obs)
+    value_loss = (out[:, 0] - ret).pow(2).mean()
+    action_loss = -out[:, 1].mean()
+    entropy = out[:, 2].exp().mean()
+    optimizer.zero_grad()
+    (value_loss * 0.5 + action_loss - entropy * 0.01).backward()
+    optimizer.step()
+    value_total += {value}
+    action_total += action_loss.item()
+"""
+
+
+def test_opt601_a_term_of_the_backpropagated_sum():
+    assert codes_at(PPO_LIKE.format(value="value_loss"), ["OPT601"]) == [("OPT601", 16)]
+
+
+def test_opt601_a_term_read_with_item_is_silent():
+    assert codes_at(PPO_LIKE.format(value="value_loss.item()"), ["OPT601"]) == []
+
+
+def test_opt601_not_a_term_of_what_is_backpropagated():
+    src = PPO_LIKE.format(value="value_loss").replace(
+        "(value_loss * 0.5 + action_loss - entropy * 0.01).backward()", "(action_loss - entropy * 0.01).backward()")
+    assert codes_at(src, ["OPT601"]) == []
+
+
+DETACH_WHEN_DISTRIBUTED = """\
+import torch
+import torch.distributed as dist
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+loader = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
+epoch_loss = 0
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    {rebind}
+    epoch_loss += loss
+"""
+
+
+def test_opt601_a_rebinding_under_a_condition_leaves_the_other_path():
+    rebind = "if dist.is_initialized():\n        loss = loss.detach().clone()"
+    assert codes_at(DETACH_WHEN_DISTRIBUTED.format(rebind=rebind), ["OPT601"]) == [("OPT601", 16)]
+
+
+def test_opt601_an_unconditional_rebinding_is_silent():
+    rebind = "loss = loss.detach()"
+    assert codes_at(DETACH_WHEN_DISTRIBUTED.format(rebind=rebind), ["OPT601"]) == []

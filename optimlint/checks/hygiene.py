@@ -355,15 +355,14 @@ class _RunningTotals:
                 if not isinstance(f, cst.Attribute) or f.attr.value not in ("backward", "manual_backward"):
                     return
                 recv = f.value
-                if f.attr.value == "backward" and isinstance(recv, cst.Name) and recv.value == name \
+                if f.attr.value == "backward" and name in _loss_terms(recv) \
                         and not any(a.keyword is None for a in node.args):
                     found.append(node)
                 elif isinstance(recv, cst.Call) and isinstance(recv.func, cst.Attribute) and \
-                        recv.func.attr.value == "scale" and recv.args and \
-                        isinstance(recv.args[0].value, cst.Name) and recv.args[0].value.value == name:
+                        recv.func.attr.value == "scale" and recv.args and name in _loss_terms(recv.args[0].value):
                     found.append(node)
-                elif len(node.args) >= 1 and isinstance(node.args[0].value, cst.Name) and \
-                        node.args[0].value.value == name and node.args[0].keyword is None and \
+                elif len(node.args) >= 1 and node.args[0].keyword is None and \
+                        name in _loss_terms(node.args[0].value) and \
                         (f.attr.value == "manual_backward" or
                          (key_of(recv) or "").rsplit(".", 1)[-1] in ("accelerator", "fabric")):
                     found.append(node)
@@ -379,7 +378,8 @@ class _RunningTotals:
             def visit_Assign(self, node: cst.Assign) -> None:
                 nonlocal hit
                 row = ctx.start(node).row
-                if lo < row < hi:
+                # (rebound only under an ``if``: on the other path the graph is still there)
+                if lo < row < hi and not _under_if(ctx, node, loop):
                     for t in node.targets:
                         keys = [key_of(e.value) for e in t.target.elements] \
                             if isinstance(t.target, (cst.Tuple, cst.List)) else [key_of(t.target)]
@@ -388,7 +388,7 @@ class _RunningTotals:
 
             def visit_AugAssign(self, node: cst.AugAssign) -> None:
                 nonlocal hit
-                if lo < ctx.start(node).row < hi and key_of(node.target) == name:
+                if lo < ctx.start(node).row < hi and key_of(node.target) == name and not _under_if(ctx, node, loop):
                     hit = True
 
         _walk.visit(loop, V())
@@ -442,6 +442,21 @@ class _RunningTotals:
 
         _walk.visit(scope, V())
         return found
+
+
+def _loss_terms(expr: cst.BaseExpression) -> set[str]:
+    """Names whose graphs a backward through ``expr`` runs: ``loss``, or each weighted term of
+    ``(value_loss * coef + action_loss - entropy * coef)``."""
+    if isinstance(expr, cst.Name):
+        return {expr.value}
+    if isinstance(expr, cst.BinaryOperation):
+        if isinstance(expr.operator, (cst.Add, cst.Subtract)):
+            return _loss_terms(expr.left) | _loss_terms(expr.right)
+        if isinstance(expr.operator, (cst.Multiply, cst.Divide)):
+            return {side.value for side in (expr.left, expr.right) if isinstance(side, cst.Name)}
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        return _loss_terms(expr.expression)
+    return set()
 
 
 def _under_if(ctx, node, loop) -> bool:
