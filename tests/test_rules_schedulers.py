@@ -996,3 +996,35 @@ def test_opt201_a_call_handed_only_the_model_cannot_step_the_optimizer(call):
 @pytest.mark.parametrize("call", ["trainer.step(optimizer)", "model.apply_update()"])
 def test_opt201_a_call_that_may_step_keeps_it_silent(call):
     assert codes_at(SWAPPED.format(call=call), ["OPT201"]) == []
+
+
+def test_opt201_a_guarded_warmup_scheduler_before_an_unconditional_step():
+    src = HEAD + """warmup = lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=500)
+warm_epochs = 1
+
+for epoch in range(90):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        if epoch < warm_epochs:
+            warmup.step()
+        optimizer.step()
+"""
+    assert codes_at(src, ["OPT201"]) == [("OPT201", row(src, "warmup.step()"))]
+    text, remaining = fixed(src, ["OPT201"], unsafe=True)
+    assert text == src  # different blocks: moving is the author's call
+    assert remaining == [("OPT201", row(src, "warmup.step()"))]
+
+
+def test_opt201_a_windowed_step_the_scheduler_is_not_under_stays_silent():
+    src = HEAD + """scheduler = lr_scheduler.StepLR(optimizer, step_size=30)
+
+for epoch in range(90):
+    for i, (x, y) in enumerate(train_loader):
+        nn.functional.mse_loss(model(x), y).backward()
+        scheduler.step()
+        if (i + 1) % 4 == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+"""
+    assert codes_at(src, ["OPT201"]) == []

@@ -92,8 +92,10 @@ class SchedulerCheck(Check):
             later = [e for e in steps if not exclusive(s, e)]
             if any(b.arm == "except" for b in s.branches):
                 continue
+            # an optimizer step that runs whenever the scheduler does (under the same conditions,
+            # or fewer: ``if epoch <= warm: warmup.step()`` then an unconditional ``opt.step()``)
             same_level = [e for e in later if len(e.loops) == level
-                          and _conds(it, e, level) == _conds(it, s, level)]
+                          and set(_conds(it, e, level)) <= set(_conds(it, s, level))]
             if same_level:
                 o = same_level[0]
                 fix = moves.safe_move_after(ctx, s, o, "Move the scheduler step to just after the optimizer step")
