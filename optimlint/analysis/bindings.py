@@ -453,7 +453,11 @@ class _Collector(cst.CSTVisitor):
                     self._bind(t, Binding(OPTIMIZER, key_of(t) or "", node=value, lightning=True,
                                           by_name=True, call=value))
                 return
-            handed = returned_objects(self.ctx, value, len(targets))
+            # (read only where a target is named like an optimizer or scheduler: reading the
+            # helper may parse another file, and most unpacked calls return data)
+            names = [(key_of(t) or "").rsplit(".", 1)[-1] for t in targets]
+            handed = returned_objects(self.ctx, value, len(targets)) if any(
+                symbols.name_says_scheduler(n) or symbols.name_says_optimizer(n) for n in names) else []
             if any(handed):
                 for t, r in zip(targets, handed):
                     self._bind(t, self._handed_back(t, r, value))

@@ -824,10 +824,14 @@ class _Walker:
         if not k or "." in k:
             return []
         scope = frame.func if frame.func is not None else self.ctx.module
-        values = values_assigned(scope, k, nested_functions=False)
-        if len(values) != 1 or not isinstance(values[0], cst.Call) or not _constructs(values[0].func):
-            return []
-        return [a.value for a in values[0].args if not a.star]
+
+        def build() -> list[cst.BaseExpression]:
+            values = values_assigned(scope, k, nested_functions=False)
+            if len(values) != 1 or not isinstance(values[0], cst.Call) or not _constructs(values[0].func):
+                return []
+            return [a.value for a in values[0].args if not a.star]
+
+        return self.ctx.cached(("optimlint.built_with", id(scope), k), build)
 
     def _method_of_project_class(self, f: cst.Attribute, frame: _Frame) -> bool:
         classes = self._project_classes_of(key_of(f.value), frame)
