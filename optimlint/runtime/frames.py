@@ -52,6 +52,23 @@ def is_internal(filename: str) -> bool:
     return hit
 
 
+#: (id(code), f_lasti) -> (code, (filename, line)): a call site's line, computed once. A
+#: frame's ``f_lineno`` scans its code's line table from the start (its cost grows with the
+#: function's length); the instruction offset is read directly. The code object is kept in
+#: the value so that an id reused by a new code object is not mistaken for the old one.
+_site_lines: dict = {}
+
+
+def site(frame) -> tuple[str, int]:
+    """``(filename, line)`` of ``frame``, from the per-call-site cache."""
+    code = frame.f_code
+    key = (id(code), frame.f_lasti)
+    hit = _site_lines.get(key)
+    if hit is None or hit[0] is not code:
+        hit = _site_lines[key] = (code, (code.co_filename, frame.f_lineno))
+    return hit[1]
+
+
 def user_frame(depth: int = 2):
     """The first frame outside torch, optimlint, stdlib and pytest (None when there is none)."""
     try:
@@ -84,7 +101,7 @@ def user_location(depth: int = 3) -> tuple[str, int] | None:
         if internal is None:
             internal = is_internal(filename)
         if not internal:
-            return filename, frame.f_lineno
+            return site(frame)
         frame = frame.f_back
     return None
 
@@ -116,7 +133,7 @@ def user_call(depth: int = 3):
         if internal is None:
             internal = is_internal(filename)
         if not internal:
-            return (filename, frame.f_lineno), via
+            return site(frame), via
         if not via:
             library = _library_cache.get(filename)
             if library is None:

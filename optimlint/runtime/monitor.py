@@ -10,8 +10,9 @@ wrapped by ``patches.Patches``, which undoes everything on uninstall. No global 
 it would take every module call off PyTorch's fast path. Per step the cost is a frame walk per
 event and, after a warm-up, one parameter's accumulate hook per optimizer (see
 ``gradients``: ``thin`` / ``rearm``); the heavier looks (modules held by the user's frames for
-OPT305/OPT401, running totals for OPT601) run at a few checkpoints only. The hot callbacks
-catch their own errors instead of going through ``guard`` (one call fewer per event).
+OPT305/OPT401, running totals for OPT601) run at a few checkpoints only. The callbacks of
+every clearing, backward and step live in ``hotpath`` (written out, their own error
+isolation, one line lookup per call site).
 
 A step with a closure (LBFGS, Lightning's automatic optimization) is followed: the closure
 is wrapped so that the step's verdicts run when it returns, on the gradients it produced.
@@ -23,9 +24,10 @@ Rules of the house:
   recorded in ``report.errors`` (for that check only); a wrapped call's own exception
   propagates unchanged.
 
-Where the rest lives: ``gradients`` (parameter records, the accumulation classifier),
-``records`` (optimizers, schedulers, backward passes), ``verdicts/`` (the rules),
-``frames`` (attribution to the user's line), ``patches`` (install and undo).
+Where the rest lives: ``hotpath`` (the per-event callbacks), ``gradients`` (parameter
+records, the accumulation classifier), ``records`` (optimizers, schedulers, backward
+passes), ``verdicts/`` (the rules), ``frames`` (attribution to the user's line), ``patches``
+(install and undo).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from contextlib import contextmanager
 import torch
 
 from optimlint.analysis.events import EventKind
-from optimlint.runtime import distributed, epochs, frames
+from optimlint.runtime import distributed, epochs, frames, hotpath
 from optimlint.runtime.gradients import Gradients
 from optimlint.runtime.observations import Observation, RuntimeReport
 from optimlint.runtime.patches import Patches, subclasses
@@ -142,8 +144,8 @@ class Monitor:
         from torch.utils.data import DataLoader
 
         p = self.patches
-        p.handle(register_optimizer_step_pre_hook(self._step_pre_hook))
-        p.handle(register_optimizer_step_post_hook(self._step_post_hook))
+        p.handle(register_optimizer_step_pre_hook(hotpath.step_pre_hook(self, _Followed, _line_calls)))
+        p.handle(register_optimizer_step_post_hook(hotpath.step_post_hook(self)))
 
         # Optimizer construction: every class defining __init__ (the SGD nesterov check runs
         # in SGD.__init__, before Optimizer.__init__); only the outermost call is looked at.
@@ -152,12 +154,12 @@ class Monitor:
                 p.wrap(cls, "__init__", "optimizer construction", after=self._on_construct,
                        error=self._on_construct_error, depth="init", warnings=True)
             if "zero_grad" in cls.__dict__:
-                p.wrap(cls, "zero_grad", "zero_grad", after=self._on_opt_zero_grad)
+                p.replace(cls, "zero_grad", functools.partial(hotpath.zero_grad_wrapper, self))
         p.wrap(Optimizer, "add_param_group", "add_param_group", after=self._on_add_param_group,
                error=self._on_add_param_group_error)
         p.wrap(torch.nn.Module, "zero_grad", "Module.zero_grad", after=self._on_module_zero_grad)
         p.wrap(torch.nn.Module, "train", "Module.train", after=self._on_train, depth="train")
-        p.wrap(torch.autograd, "backward", "backward", before=self._before_backward, leave=self._after_backward)
+        p.replace(torch.autograd, "backward", functools.partial(hotpath.backward_wrapper, self))
 
         sched_classes = subclasses(lr_scheduler.LRScheduler)
         plateau = getattr(lr_scheduler, "ReduceLROnPlateau", None)
@@ -230,6 +232,7 @@ class Monitor:
         """Remove every hook handle and restore every patched attribute (LIFO)."""
         self.gradients.remove_hooks()
         self.patches.undo()
+        frames._site_lines.clear()  # it holds code objects: nothing kept past the run
         self.installed = False
 
     # ------------------------------------------------------------------ construction
@@ -291,52 +294,11 @@ class Monitor:
             self.guard("OPT401 check", groups.missing_params, self)
 
     # ------------------------------------------------------------------ clearing, backward
-    def _on_opt_zero_grad(self, _token, _result, opt, *args, **kwargs):
-        self.tick += 1
-        loc = frames.user_location()
-        if loc is not None:
-            kinds = self.report.sites.get(loc)
-            if kinds is None:
-                self.report.sites[loc] = {_ZERO_GRAD}
-            elif _ZERO_GRAD not in kinds:
-                kinds.add(_ZERO_GRAD)
-        orec = self.opts.get(id(opt))
-        if orec is not None:
-            orec.zero_tick = self.tick
-            orec.zero_loc = loc
-
     def _on_module_zero_grad(self, _token, _result, module, *args, **kwargs):
         self.tick += 1
         loc = frames.user_location()
         self.site(loc, EventKind.ZERO_GRAD)
         self.gradients.module_zeroed(module, loc)
-
-    def _before_backward(self, tensors, *args, **kwargs):
-        create_graph = args[2] if len(args) > 2 else kwargs.get("create_graph", False)
-        previous = self.current_bw
-        self.current_bw = None
-        try:
-            self.current_bw = self._backward_info(tensors, create_graph)
-        except Exception as exc:  # never into the user's program
-            self.internal_error("backward", exc)
-        return previous
-
-    def _after_backward(self, previous):
-        self.current_bw = previous
-
-    def _backward_info(self, tensors, create_graph):
-        self.bw_count += 1
-        loc = frames.user_location()
-        if loc is not None:
-            kinds = self.report.sites.get(loc)
-            if kinds is None:
-                self.report.sites[loc] = {_BACKWARD}
-            elif _BACKWARD not in kinds:
-                kinds.add(_BACKWARD)
-        scaled = False
-        if isinstance(tensors, torch.Tensor) and self.scaled:
-            scaled = any(r() is tensors for r in self.scaled)
-        return BackwardInfo(self.bw_count, loc, scaled, create_graph is True or create_graph == 1)
 
     # ------------------------------------------------------------------ modules
     def _on_train(self, _token, _result, module, mode=True):
@@ -368,42 +330,6 @@ class Monitor:
             self.guard("OPT401 check", groups.missing_params, self)
 
     # ------------------------------------------------------------------ steps
-    def _step_pre_hook(self, opt, args, kwargs):
-        try:
-            return self._on_step_pre(opt, args, kwargs)
-        except Exception as exc:  # never into the user's program
-            self.internal_error("optimizer step pre-hook", exc)
-            return None
-
-    def _step_post_hook(self, opt, args, kwargs):
-        try:
-            self._on_step_post(opt)
-        except Exception as exc:
-            self.internal_error("optimizer step post-hook", exc)
-
-    def _on_step_pre(self, opt, args, kwargs):
-        orec = self.opts.get(id(opt))
-        if orec is None:
-            orec = self.register_optimizer(opt, None, constructed=False)
-        loc, via = frames.user_call()
-        if loc is not None:
-            kinds = self.report.sites.get(loc)
-            if kinds is None:
-                self.report.sites[loc] = {_STEP}
-            elif _STEP not in kinds:
-                kinds.add(_STEP)
-        if via and orec.loc is not None and not _line_calls(loc, "step("):
-            loc = orec.loc  # a framework stepped it (Lightning, the Trainer): the user's declaration
-        closure = args[1] if len(args) > 1 else kwargs.get("closure")
-        if closure is not None:
-            # followed, not skipped: the verdicts run when the closure has produced the gradients
-            followed = _Followed(self, opt, orec, loc, closure)
-            if len(args) > 1:
-                return (args[0], followed, *args[2:]), kwargs
-            return args, {**kwargs, "closure": followed}
-        self.judge_step(opt, orec, loc)
-        return None
-
     def judge_step(self, opt, orec, loc):
         """The step's verdicts, each family isolated (an error in one is recorded, the others
         still run); written out rather than through ``guard``: this runs at every step."""
@@ -420,31 +346,20 @@ class Monitor:
                 self.internal_error("OPT5xx at step", exc)
             if self.eval_modules:
                 self.guard("OPT603 at step", hygiene.at_step, self, opt, orec, loc)
+        self.periodic_checks(orec, loc)
+
+    def periodic_checks(self, orec, loc):
+        """The heavier looks, at a few steps only: running totals (OPT601), modules held by
+        the user's frames (OPT305 through the step's view, OPT401)."""
         count = self.step_count
         # running totals grow from the first steps on: every step at first, then sparsely
-        if count < 16 or count % 32 == 0:
+        # (every 32nd step up to 256, every 256th after: a total carrying every iteration's
+        # graph is still there at the next look)
+        if count < 16 or count % 256 == 0 or (count < 256 and count % 32 == 0):
             self.guard("OPT601 check", hygiene.running_totals, self, frames.user_frames(), loc)
         if orec.steps + 1 >= orec.next_check:
             orec.next_check *= 4
             self.guard("OPT401 check", groups.missing_params, self)
-
-    def _on_step_post(self, opt):
-        orec = self.opts.get(id(opt))
-        if orec is None:
-            return
-        self.tick += 1
-        orec.steps += 1
-        self.step_count += 1
-        orec.bw_at_last_step = self.bw_count
-        if orec.iter_id != self.iter_id:
-            orec.iter_id = self.iter_id
-            orec.spi = 0
-            if self.iter_id:
-                orec.epochs += 1
-        orec.spi += 1
-        if orec.spi > orec.max_spi:
-            orec.max_spi = orec.spi
-        self.gradients.after_step(opt, orec)
 
     # ------------------------------------------------------------------ schedulers
     def _on_sched_construct(self, _token, _result, sched, *args, **kwargs):

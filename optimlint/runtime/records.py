@@ -12,15 +12,13 @@ import weakref
 class BackwardInfo:
     """One call of ``torch.autograd.backward`` (``loss.backward()``)."""
 
-    __slots__ = ("index", "loc", "scaled", "create_graph", "eval_loc", "in_eval")
+    __slots__ = ("index", "loc", "scaled", "create_graph")
 
     def __init__(self, index, loc, scaled, create_graph):
         self.index = index
         self.loc = loc
         self.scaled = scaled
         self.create_graph = create_graph
-        self.eval_loc = None
-        self.in_eval = False
 
 
 class OptRec:
