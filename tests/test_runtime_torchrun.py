@@ -96,13 +96,13 @@ def test_mp_spawn_children_are_instrumented_and_merged(tmp_path):
 
 @pytest.mark.slow
 def test_optimlint_run_in_front_of_torchrun_instruments_every_rank(tmp_path):
-    # `optimlint run -m torch.distributed.run ...`: the workers are other interpreters; the
-    # command is turned around so that each rank runs under the companion
+    # `optimlint run torchrun ...` (as the README spells it): the workers are other
+    # interpreters; the command is turned around so that each rank runs under the companion
     write(tmp_path / "ddp_train.py", DDP_SCRIPT)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
         [sys.executable, "-m", "optimlint", "run", "--output-format", "json", "-o", "report.json",
-         "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "ddp_train.py"],
+         "torchrun", "--nproc_per_node=2", "--standalone", "ddp_train.py"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())

@@ -18,7 +18,9 @@ MODULE = "torch.distributed.run"
 
 
 def is_launcher(module: str | None, script: str | None) -> bool:
-    """Whether the program to run is torchrun itself (its module or its console script)."""
+    """Whether the program to run is torchrun itself: its module, its console script by path,
+    or plain ``torchrun`` (found on PATH by the shell in the usual spelling; run here as its
+    module, with this interpreter)."""
     if module is not None:
         return module == MODULE
     return script is not None and os.path.basename(script) == "torchrun"

@@ -117,7 +117,7 @@ def main(argv: list[str]) -> int:
     if opts is None:
         print(HELP)
         return 0
-    if opts.script is not None and not os.path.isfile(opts.script):
+    if opts.script is not None and not os.path.isfile(opts.script) and opts.script != "torchrun":
         print(f"error: {opts.script}: no such file", file=sys.stderr)
         return 2
     if opts.output_file:
