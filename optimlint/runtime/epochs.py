@@ -7,8 +7,10 @@ loop (the batch loop), or, when the innermost loop has no loop inside (the call 
 batch loop), the next one out. An epoch is identified by the values of that loop's variables:
 the target of a ``for`` (``epoch`` in ``for epoch in range(n)``), the names a ``while`` loop
 assigns at its own level or tests (``epoch += 1``, ``while step < total``). So lists of
-batches, ``while`` loops and counters have epochs, not only DataLoader iterators; a flat loop
-(no nesting, ``itertools.cycle``) has none, and no epoch verdict is given there.
+batches, ``while`` loops and counters have epochs, not only DataLoader iterators. A flat loop
+(no nesting, ``itertools.cycle``) has epochs only when it keeps an epoch counter itself
+(``epoch += 1`` once a pass over the data ends; an int named like ``epoch``, ``cur_epoch``,
+``epoch_idx``); otherwise it has none, and no epoch verdict is given there.
 
 Source comes from ``linecache`` (files, notebooks); each file is parsed once with ``ast``.
 Only called at scheduler steps and at the few checkpoints, never on every optimizer step.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import linecache
+import re
 
 from optimlint.runtime import frames as _frames
 
@@ -25,10 +28,28 @@ _SCALARS = (int, float, str, bool, type(None))
 
 
 class _Loop:
-    __slots__ = ("start", "end", "names", "nested", "scope")
+    __slots__ = ("start", "end", "names", "nested", "scope", "counters")
 
-    def __init__(self, start, end, names, nested, scope):
+    def __init__(self, start, end, names, nested, scope, counters=()):
         self.start, self.end, self.names, self.nested, self.scope = start, end, names, nested, scope
+        self.counters = counters  # epoch counters the loop's own statements assign (flat loops)
+
+
+#: A name that counts epochs (``epoch``, ``cur_epoch``, ``epoch_idx``), not one that holds a
+#: per-epoch value (``epoch_loss``): read as an epoch only while it holds an int.
+_COUNTER = re.compile(r"^(?:[a-z]+_)?epoch(?:s_done|_idx|_index|_num|_no)?$", re.IGNORECASE)
+
+
+def _counters(body) -> tuple[str, ...]:
+    """Epoch counters assigned by a loop body at its own level (``epoch += 1`` under an
+    ``if`` that closes the epoch)."""
+    names = []
+    for stmt in _own_statements(body):
+        targets = [stmt.target] if isinstance(stmt, ast.AugAssign) else \
+            stmt.targets if isinstance(stmt, ast.Assign) else ()
+        for t in targets:
+            names += [n for n in _targets(t) if _COUNTER.match(n)]
+    return tuple(dict.fromkeys(names))
 
 
 def _scope_line(func) -> int:
@@ -76,7 +97,8 @@ def _index(tree) -> list[_Loop]:
                 continue
             if isinstance(child, (ast.For, ast.AsyncFor)):
                 names = tuple(dict.fromkeys(_targets(child.target)))
-                loops.append(_Loop(child.lineno, child.end_lineno, names, _has_loop(child.body), scope))
+                loops.append(_Loop(child.lineno, child.end_lineno, names, _has_loop(child.body), scope,
+                                   _counters(child.body)))
             elif isinstance(child, ast.While):
                 names = []
                 for stmt in _own_statements(child.body):
@@ -87,7 +109,7 @@ def _index(tree) -> list[_Loop]:
                             names += _targets(t)
                 names += _targets(child.test)
                 loops.append(_Loop(child.lineno, child.end_lineno, tuple(dict.fromkeys(names)),
-                                   _has_loop(child.body), scope))
+                                   _has_loop(child.body), scope, _counters(child.body)))
             visit(child, scope)
 
     visit(tree, 0)
@@ -146,7 +168,22 @@ def epoch_marker(depth: int = 3, max_frames: int = 8):
     if not chain:
         return None
     frame, loop = chain[0] if chain[0][1].nested else (chain[1] if len(chain) > 1 else (None, None))
-    if loop is None or not loop.names:
+    if loop is None:
+        return _flat_epoch(*chain[0])
+    if not loop.names:
         return None
     scope = frame.f_globals if frame.f_code.co_name == "<module>" else frame.f_locals
     return (id(frame), loop.start) + tuple(_value(scope.get(name)) for name in loop.names)
+
+
+def _flat_epoch(frame, loop):
+    """A single loop over the batches that keeps its own epoch counter (``epoch += 1`` when
+    a pass over the data ends): the counter's value is the epoch. None without one, or while
+    it holds anything but an int."""
+    if not loop.counters:
+        return None
+    scope = frame.f_globals if frame.f_code.co_name == "<module>" else frame.f_locals
+    values = tuple(scope.get(name) for name in loop.counters)
+    if not all(type(v) is int for v in values):
+        return None
+    return (id(frame), loop.start, "counter") + values
