@@ -1022,3 +1022,35 @@ def test_opt104_an_optimizer_prepared_and_cleared_but_never_stepped():
     ("accelerator.prepare(", "accelerator.unwrap(")])
 def test_opt104_silent_when_the_prepared_optimizer_is_stepped_or_handed_on(change):
     assert codes_at(PREPARED.replace(*change), ["OPT104"]) == []
+
+
+# ------------------------------------------- optimizers iterated from a literal list (issue 13)
+SEVERAL = HEAD + """
+nets = [nn.Linear(10, 1) for _ in range(3)]
+opt_sgd = torch.optim.SGD(nets[0].parameters(), lr=0.1)
+opt_momentum = torch.optim.SGD(nets[1].parameters(), lr=0.1, momentum=0.9)
+opt_adam = torch.optim.Adam(nets[2].parameters(), lr=1e-3)
+optimizers = [opt_sgd, opt_momentum, opt_adam]
+
+for x, y in loader:
+    for net, opt in zip(nets, optimizers):
+        loss = nn.functional.mse_loss(net(x), y)
+        {clear}
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_opt101_an_optimizer_drawn_from_a_literal_list_is_never_cleared():
+    src = SEVERAL.format(clear="pass")
+    assert codes_at(src, ["OPT101"]) == [("OPT101", src.splitlines().index("        loss.backward()") + 1)]
+
+
+@pytest.mark.parametrize("clear", ["opt.zero_grad()", "net.zero_grad()"])
+def test_an_optimizer_drawn_from_a_literal_list_that_is_cleared_is_silent(clear):
+    assert codes_at(SEVERAL.format(clear=clear), ["OPT101"]) == []
+
+
+def test_a_list_with_something_else_than_optimizers_is_not_followed():
+    src = SEVERAL.format(clear="pass").replace("[opt_sgd, opt_momentum, opt_adam]", "[opt_sgd, opt_momentum, make()]")
+    assert codes_at(src, ["OPT101"]) == []

@@ -405,6 +405,31 @@ class _Collector(cst.CSTVisitor):
             self._assign(t.target, node.value)
         return True
 
+    def visit_For(self, node: cst.For) -> bool:
+        """``for opt in optimizers:`` / ``for net, opt in zip(nets, optimizers):`` over a name
+        assigned one literal list whose every element is an optimizer: the target is one of
+        them (which one is not known, so it is an optimizer by name)."""
+        sources: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+        it = node.iter
+        if isinstance(it, cst.Name):
+            sources.append((node.target, it))
+        elif isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "zip" and \
+                isinstance(node.target, (cst.Tuple, cst.List)) and \
+                len(node.target.elements) == len(it.args) and not any(a.star or a.keyword for a in it.args):
+            sources.extend((t.value, a.value) for t, a in zip(node.target.elements, it.args))
+        for target, seq in sources:
+            if isinstance(target, cst.Name) and isinstance(seq, cst.Name) and self._optimizer_list(seq):
+                self._bind(target, Binding(OPTIMIZER, target.value, by_name=True, node=node))
+        return True
+
+    def _optimizer_list(self, name: cst.Name) -> bool:
+        func = self.funcs[-1] if self.funcs else None
+        values = values_assigned(func if func is not None else self.ctx.module, name.value, nested_functions=False)
+        if len(values) != 1 or not isinstance(values[0], (cst.List, cst.Tuple)) or not values[0].elements:
+            return False
+        found = [self._lookup(e.value) for e in values[0].elements if not isinstance(e, cst.StarredElement)]
+        return len(found) == len(values[0].elements) and all(b is not None and b.kind == OPTIMIZER for b in found)
+
     def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
         if node.value is not None:
             self._assign(node.target, node.value)
