@@ -334,6 +334,15 @@ class _StoreCollector(cst.CSTVisitor):
 
 
 def scope_stores(ctx: "FileContext", scope: cst.CSTNode | None) -> ScopeStores:
+    """Every binding of every name in ``scope`` (nested scopes not entered), one walk, cached.
+
+    Not ``assignments.stores()``, on purpose: this answers "is ``key`` bound here only once, by
+    a plain assignment?" for many keys of one scope, so it is one table built in one walk per
+    scope (``stores()`` walks the scope once per key: the construction checks ask it for every
+    argument of every optimizer and scheduler), and it must see every way a name is bound
+    (parameters, ``def``/``class``, walrus, ``del``, ``except ... as``, ``global``, imports,
+    unpacking through starred targets) to refuse to follow one, where ``stores()`` lists the
+    assignment-like bindings whose value can be read."""
     def build() -> ScopeStores:
         out = ScopeStores(scope)
         root = ctx.module if scope is None else scope

@@ -115,7 +115,13 @@ class NameUse:
 
 
 def name_use(scope: cst.CSTNode, name: str) -> NameUse:
-    """How ``name`` is bound and mutated in ``scope`` (a FunctionDef or the Module)."""
+    """How ``name`` is bound and mutated in ``scope`` (a FunctionDef or the Module).
+
+    Not ``assignments.stores()``: besides the plain assignments (``values``) it records the
+    calls on the name (``groups.append(...)``, ``+=``) with whether they run under a condition,
+    and any binding whose value cannot be read (parameter, ``for``/comprehension target, tuple,
+    walrus, ``del``, ``global``, import, a nested ``def``/``class`` of that name) as ``opaque``:
+    one walk answers "which list of param groups does this name hold, and is it grown"."""
     use = NameUse([], False, [])
     if isinstance(scope, cst.FunctionDef):
         p = scope.params
