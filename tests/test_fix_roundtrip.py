@@ -98,6 +98,55 @@ def test_opt105_same_params_expression_and_value_clip(tmp_path):
     assert text.index("clip_grad_value_") < text.index("optimizer.step()")
 
 
+CLIP_LOOP_HEAD = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=5)
+    for x in batches:
+        model(x).sum().backward()
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("after_step, clip", [
+    # the clearing right after the step: the clip goes before the step, not before the clearing
+    ("        optimizer.zero_grad()\n", "torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)"),
+    # a scheduler step between them stays after the optimizer step
+    ("        scheduler.step()\n", "torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)"),
+    # the parameters read back from the optimizer's own groups are the optimizer's
+    ("", 'torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], 1.0)'),
+    ("", 'torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 1.0)'),
+])
+def test_opt105_clip_moves_before_the_step_past_what_follows_it(tmp_path, after_step, clip):
+    src = CLIP_LOOP_HEAD + after_step + "        " + clip + "\n"
+    text = round_trip(tmp_path, src, "OPT105", unsafe=False)
+    assert text == dedent(CLIP_LOOP_HEAD).replace(
+        "    optimizer.step()\n", f"    {clip}\n    optimizer.step()\n") + after_step[4:]
+
+
+def test_opt105_accelerate_clip_moves_before_the_step(tmp_path):
+    src = """
+        import torch
+        from accelerate import Accelerator
+
+        accelerator = Accelerator()
+        model = torch.nn.Linear(2, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        model, optimizer = accelerator.prepare(model, optimizer)
+        for x in batches:
+            accelerator.backward(model(x).sum())
+            optimizer.step()
+            accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.zero_grad()
+    """
+    text = round_trip(tmp_path, src, "OPT105", unsafe=False)
+    assert "    accelerator.clip_grad_norm_(model.parameters(), 1.0)\n    optimizer.step()\n" \
+           "    optimizer.zero_grad()\n" in text
+
+
 @pytest.mark.parametrize("src", [
     # the clip's parameters are another module's than the optimizer's
     """
@@ -138,6 +187,24 @@ def test_opt105_same_params_expression_and_value_clip(tmp_path):
         if True:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     """,
+    # a function given the model and the optimizer: nothing says the optimizer holds the model's parameters
+    """
+    import torch
+    def train_step(model, optimizer, x):
+        model(x).sum().backward()
+        optimizer.step()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.zero_grad()
+    """,
+    # the step and the clip share a line: no statement of its own to move
+    """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x in batches:
+        model(x).sum().backward()
+        optimizer.step(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    """,
 ])
 def test_opt105_no_fix_when_unsure(src):
     found = [d for d in lint_source("train.py", dedent(src), Settings(select=["OPT105"]))
@@ -176,6 +243,130 @@ def test_opt201_head_of_epoch_loop_moves_after_the_batch_loop(tmp_path):
         "    scheduler.step()  # decay per epoch\n", "").replace(
         "        optimizer.step()\n",
         "        optimizer.step()\n    scheduler.step()  # decay per epoch\n")
+
+
+EPOCH_SHAPES = """
+    import torch
+    from tqdm import tqdm
+
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 3)
+"""
+
+
+@pytest.mark.parametrize("loop, fixed", [
+    # other statements between the scheduler step and the batch loop, and after the loop
+    ("""
+    for epoch in range(10):
+        scheduler.step()
+        model.train()
+        for x in tqdm(train_loader):
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+        evaluate(model)
+    """, """
+    for epoch in range(10):
+        model.train()
+        for x in tqdm(train_loader):
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+        scheduler.step()
+        evaluate(model)
+    """),
+    # a while epoch loop
+    ("""
+    epoch = 0
+    while epoch < 10:
+        scheduler.step()
+        for x in train_loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+        epoch += 1
+    """, """
+    epoch = 0
+    while epoch < 10:
+        for x in train_loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+        scheduler.step()
+        epoch += 1
+    """),
+    # a validation loop after the batch loop: the step goes after the training loop, before it
+    ("""
+    for epoch in range(10):
+        scheduler.step()
+        for x in train_loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+        with torch.no_grad():
+            for x in val_loader:
+                model(x)
+    """, """
+    for epoch in range(10):
+        for x in train_loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            for x in val_loader:
+                model(x)
+    """),
+    # the epoch loop in a function given the objects
+    ("""
+    def train(model, optimizer, scheduler, train_loader):
+        for epoch in range(10):
+            scheduler.step()
+            for x in train_loader:
+                optimizer.zero_grad()
+                model(x).sum().backward()
+                optimizer.step()
+    """, """
+    def train(model, optimizer, scheduler, train_loader):
+        for epoch in range(10):
+            for x in train_loader:
+                optimizer.zero_grad()
+                model(x).sum().backward()
+                optimizer.step()
+            scheduler.step()
+    """),
+])
+def test_opt201_head_of_epoch_shapes(tmp_path, loop, fixed):
+    text = round_trip(tmp_path, EPOCH_SHAPES + loop, "OPT201", unsafe=True)
+    assert text == dedent(EPOCH_SHAPES + fixed)
+
+
+@pytest.mark.parametrize("loop", [
+    # the batch loop has an else clause: after the loop would mean after the else
+    """
+    for epoch in range(10):
+        scheduler.step()
+        for x in train_loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+        else:
+            print("epoch done")
+    """,
+    # the scheduler step shares its line: no statement of its own to move
+    """
+    for epoch in range(10):
+        scheduler.step(); model.train()
+        for x in train_loader:
+            optimizer.zero_grad()
+            model(x).sum().backward()
+            optimizer.step()
+    """,
+])
+def test_opt201_no_fix_for_other_shapes(loop):
+    found = [d for d in lint_source("train.py", dedent(EPOCH_SHAPES + loop), Settings(select=["OPT201"]))]
+    assert [d.code for d in found] == ["OPT201"] and found[0].fix is None
 
 
 def test_opt201_no_fix_when_the_batch_loop_is_not_a_sibling(tmp_path):
@@ -226,6 +417,16 @@ LIGHTNING = """
      "{'optimizer': optimizer, 'lr_scheduler': {'scheduler': scheduler, 'interval': 'step', 'frequency': 1}}"),
     ('[{"optimizer": optimizer, "lr_scheduler": scheduler}]',
      '[{"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}]'),
+    # other keys of the dict stay where they are
+    ('{"optimizer": optimizer, "lr_scheduler": scheduler, "monitor": "val_loss"}',
+     '{"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}, "monitor": "val_loss"}'),
+    # a scheduler config in the list pair, without an interval
+    ('[optimizer], [{"scheduler": scheduler, "frequency": 1}]',
+     '[optimizer], [{"scheduler": scheduler, "interval": "step", "frequency": 1}]'),
+    # two per-iteration schedulers: each gets its declaration
+    ("[optimizer], [scheduler, torch.optim.lr_scheduler.CyclicLR(optimizer, 1e-4, 1e-2)]",
+     '[optimizer], [{"scheduler": scheduler, "interval": "step"}, '
+     '{"scheduler": torch.optim.lr_scheduler.CyclicLR(optimizer, 1e-4, 1e-2), "interval": "step"}]'),
 ])
 def test_opt203_lightning_declaration_gets_a_step_interval(tmp_path, returned, fixed):
     src = LIGHTNING.replace("{RETURN}", returned)
@@ -240,6 +441,29 @@ def test_opt203_inline_scheduler_in_the_return(tmp_path):
     text = round_trip(tmp_path, src, "OPT203", unsafe=False)
     assert 'return [optimizer], [{"scheduler": torch.optim.lr_scheduler.CyclicLR(optimizer, 1e-4, 1e-2), ' \
            '"interval": "step"}]' in text
+
+
+def test_opt203_dict_built_then_returned(tmp_path):
+    src = LIGHTNING.replace("return {RETURN}", 'config = {"optimizer": optimizer, "lr_scheduler": scheduler}\n'
+                                               "            return config")
+    text = round_trip(tmp_path, src, "OPT203", unsafe=False)
+    assert text == dedent(src).replace('"lr_scheduler": scheduler}',
+                                       '"lr_scheduler": {"scheduler": scheduler, "interval": "step"}}')
+
+
+@pytest.mark.parametrize("returned", [
+    # an epoch scheduler needs no step interval
+    '[optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, 10)]',
+    # already declared per step
+    '{"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}',
+])
+def test_opt203_nothing_to_fix(tmp_path, returned):
+    path = tmp_path / "m.py"
+    write(path, LIGHTNING.replace("{RETURN}", returned))
+    assert "OPT203" not in {c for c, _ in codes(path)}
+    result = invoke(["check", "--no-cache", "--select", "OPT", "--fix", str(path)])
+    assert path.read_text(encoding="utf-8") == dedent(LIGHTNING.replace("{RETURN}", returned))
+    assert "OPT203" not in result.stdout
 
 
 def test_opt203_declared_epoch_interval_stays_unsafe():

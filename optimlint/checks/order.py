@@ -478,14 +478,21 @@ class OrderCheck(Check):
 
 
 def _clips_params_of(ctx, clip: Event, step: Event) -> bool:
-    """The clip's parameters are the stepped optimizer's: the same ``params`` text, or the
-    ``.parameters()`` of the same modules."""
+    """The clip's parameters are the stepped optimizer's: the same ``params`` text, the
+    ``.parameters()`` of the same modules, or read from the optimizer's own ``param_groups``
+    (``opt.param_groups[0]["params"]``, ``[p for g in opt.param_groups for p in g["params"]]``)."""
     opt = step.target
     call = clip.node
-    if opt is None or opt.call is None or not isinstance(call, cst.Call) or not call.args:
+    if not isinstance(call, cst.Call) or not call.args:
         return False
     clip_arg = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "parameters"),
                     call.args[0].value if call.args[0].keyword is None and not call.args[0].star else None)
+    if clip_arg is not None and step.target_key is not None and any(
+            n.attr.value == "param_groups" and key_of(n.value) == step.target_key
+            for n in _walk.nodes_of(clip_arg, cst.Attribute)):
+        return True
+    if opt is None or opt.call is None:
+        return False
     opt_arg = next((a.value for a in opt.call.args if a.keyword is not None and a.keyword.value == "params"),
                    opt.call.args[0].value if opt.call.args and opt.call.args[0].keyword is None else None)
     if clip_arg is None:
