@@ -136,10 +136,38 @@ class IncrementalParser:
         new_spans = _spans(new, text, start, body)
         if new_spans is None or new_spans[-1][1] != end:
             return None
+        kept = _kept(body, new_spans, text, module.body[first:last + 1], spans[first:last + 1], old)
+        if kept != body:
+            body = kept
+            new = new.with_changes(body=(*module.body[:first], *body, *module.body[last + 1:]))
         self.text, self.module = text, new
         self.partial += 1
         self.spans = [*spans[:first], *new_spans, *((s + delta, e + delta) for s, e in spans[last + 1:])]
         return new
+
+
+def _kept(body: list, new_spans, text: str, old_body, old_spans, old: str) -> list:
+    """``body`` with each re-parsed statement whose text is the text of the old statement in
+    its place (counted from either end of the re-parsed chunk) replaced by that old statement:
+    the same text parses to an equal tree under the same module (its indentation and newline
+    are kept), and an unchanged object lets what is kept per statement object (positions,
+    ``analysis.positions``) be reused."""
+    out = list(body)
+    n = min(len(body), len(old_body))
+
+    def same(j: int, o: int) -> bool:
+        (a, b), (c, d) = new_spans[j], old_spans[o]
+        return b - a == d - c and text[a:b] == old[c:d] and type(body[j]) is type(old_body[o])
+
+    head = 0
+    while head < n and same(head, head):
+        out[head] = old_body[head]
+        head += 1
+    tail = 1
+    while tail <= n - head and same(len(body) - tail, len(old_body) - tail):
+        out[len(body) - tail] = old_body[len(old_body) - tail]
+        tail += 1
+    return out
 
 
 def _spans(module: cst.Module, text: str, start: int, statements) -> list[tuple[int, int]] | None:

@@ -41,3 +41,39 @@ def test_ranges_after_edits_match_a_lint_from_scratch(fixture):
     for what, edited in edits(text):
         again = lint_source("train.py", edited, settings, parse=parser.parse)
         assert ranges(again) == ranges(lint_source("train.py", edited, settings)), what
+
+
+def retyped(text: str):
+    """Edits a user makes one after another: a digit of a module-level assignment between two
+    functions retyped (the benchmark's edit), a line added inside a function, a statement
+    removed, a comment line added before a function."""
+    lines = text.splitlines(keepends=True)
+    at = min((i for i, line in enumerate(lines) if line.startswith("def ")), key=lambda i: abs(i - len(lines) // 2))
+    lines.insert(at, "tuning = 1\n")
+    yield "".join(lines)
+    for digit in "2121":
+        lines[at] = f"tuning = {digit}\n"
+        yield "".join(lines)
+    inside = next(i for i in range(at + 1, len(lines)) if lines[i].startswith("    ") and lines[i].strip())
+    indent = lines[inside][:len(lines[inside]) - len(lines[inside].lstrip())]
+    lines.insert(inside, indent + "step = 0\n")
+    yield "".join(lines)
+    del lines[at]
+    yield "".join(lines)
+    lines.insert(at, "# tuning removed\n")
+    yield "".join(lines)
+
+
+@pytest.mark.parametrize("fixture", ["train_loop.py", "keras_port.py", "param_groups.py"])
+def test_findings_after_a_sequence_of_edits_match_a_lint_from_scratch(fixture):
+    """Statement offsets are kept per module-level statement across lints (only the
+    statements an edit re-parsed are paired with CPython's tree again): every finding, its
+    range, message and fix, is what a lint from scratch of the same text reports."""
+    text = (FIXTURES / fixture).read_text()
+    settings = Settings()
+    parser = IncrementalParser()
+    assert lint_source("train.py", text, settings, parse=parser.parse) == lint_source("train.py", text, settings)
+    for step, edited in enumerate(retyped(text)):
+        again = lint_source("train.py", edited, settings, parse=parser.parse)
+        assert again and again == lint_source("train.py", edited, settings), step
+    assert parser.partial >= 5

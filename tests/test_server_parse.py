@@ -89,6 +89,19 @@ def test_unchanged_statements_are_reused():
     assert after.deep_equals(cst.parse_module(text[:at + 4] + "x" + text[at + 4:]))
 
 
+def test_re_parsed_neighbours_whose_text_is_unchanged_are_the_old_statements():
+    text = SOURCES[0]
+    parser = IncrementalParser()
+    before = parser.parse(text)
+    at = text.index("def ", len(text) // 2)
+    edited = text[:at + 4] + "x" + text[at + 4:]
+    after = parser.parse(edited)
+    changed = [i for i, (a, b) in enumerate(zip(before.body, after.body)) if a is not b]
+    full = cst.parse_module(edited)
+    assert len(changed) == 1 and not before.body[changed[0]].deep_equals(full.body[changed[0]])
+    assert after.deep_equals(full)
+
+
 def test_a_syntax_error_gives_none_and_the_next_text_parses_in_full():
     parser = IncrementalParser()
     assert parser.parse("x = 1\n") is not None

@@ -222,22 +222,114 @@ _COMPOUND_AST = {
 def _statement_offsets(module: cst.Module, source: str, line_starts: list[int]) -> dict[int, int] | None:
     """``{id(statement): offset}`` where each statement in ``module`` (in any block; its
     leading comment/blank lines included) starts in ``source``, from CPython's ``ast``
-    walked beside LibCST's tree; None when the two trees do not line up."""
+    walked beside LibCST's tree; None when the two trees do not line up.
+
+    The offsets within each module-level statement are kept by statement object
+    (``_PAIRED``): when most of the module's statements were paired in an earlier lint (the
+    language server's incremental parse keeps unchanged statements), only the others are
+    generated and parsed by ``ast``, each as a text of its own, instead of the whole source."""
+    body = module.body
+    fresh = sum(1 for stmt in body if _paired(module, stmt) is None)
+    if fresh * 2 > len(body):
+        return _offsets_in_full(module, source, line_starts)
+    out: dict[int, int] = {}
+    base = sum(len(module.code_for_node(line)) for line in module.header)
+    for stmt in body:
+        known = _paired(module, stmt)
+        if known is not None and known[3] is None:  # the module's last statement then: its text
+            known = _remember(module, stmt, module.code_for_node(stmt), known[4])
+        if known is not None and source.startswith(known[3], base):
+            text, relative = known[3], known[4]
+        else:
+            text = module.code_for_node(stmt)
+            if not source.startswith(text, base):
+                return None
+            relative = _offsets_of_one(stmt, text)
+            if relative is None:
+                return None
+            _remember(module, stmt, text, relative)
+        out.update({k: v + base for k, v in relative.items()})
+        base += len(text)
+    return out
+
+
+def _offsets_in_full(module: cst.Module, source: str, line_starts: list[int]) -> dict[int, int] | None:
+    """``_statement_offsets`` from one ``ast`` parse of the whole source; each module-level
+    statement's offsets are remembered relative to its start."""
+    tree = _ast_of(source)
+    if tree is None:
+        return None
+    out: dict[int, int] = {}
+    per_statement: list[dict[int, int]] = []
+    k = 0
+    try:
+        for stmt in module.body:
+            count = len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
+            one: dict[int, int] = {}
+            if not _pair_block([stmt], tree.body[k:k + count], one, line_starts):
+                return None
+            k += count
+            per_statement.append(one)
+            out.update(one)
+    except RecursionError:
+        return None
+    if k != len(tree.body):
+        return None
+    body = module.body
+    for i, (stmt, one) in enumerate(zip(body, per_statement)):
+        start = one[id(stmt)]
+        # the last statement's text ends before the module's footer: generated when needed
+        text = source[start:per_statement[i + 1][id(body[i + 1])]] if i + 1 < len(body) else None
+        _remember(module, stmt, text, {key: v - start for key, v in one.items()})
+    return out
+
+
+def _offsets_of_one(stmt: cst.CSTNode, text: str) -> dict[int, int] | None:
+    """The offsets of ``stmt`` and the statements within it in ``text``, its own code."""
+    tree = _ast_of(text)
+    if tree is None:
+        return None
+    out: dict[int, int] = {}
+    starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+    try:
+        return out if _pair_block([stmt], tree.body, out, starts) else None
+    except RecursionError:
+        return None
+
+
+def _ast_of(source: str):
     import ast
     import warnings
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. invalid escape sequences: not ours to report
-            tree = ast.parse(source)
+            return ast.parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-    out: dict[int, int] = {}
-    try:
-        ok = _pair_block(module.body, tree.body, out, line_starts)
-    except RecursionError:
-        return None
-    return out if ok else None
+
+
+# Offsets within module-level statements paired before, by statement object: (statement,
+# the module's indentation, its newline, the statement's text or None, {id(statement or a
+# statement within it): offset from its start}). The indentation and newline are what a
+# block without its own generates with.
+_PAIRED: dict[int, tuple] = {}
+_PAIRED_KEPT = 4000
+
+
+def _paired(module: cst.Module, stmt: cst.CSTNode) -> tuple | None:
+    known = _PAIRED.get(id(stmt))
+    if known is not None and known[0] is stmt and known[1] == module.default_indent \
+            and known[2] == module.default_newline:
+        return known
+    return None
+
+
+def _remember(module: cst.Module, stmt: cst.CSTNode, text: str | None, relative: dict[int, int]) -> tuple:
+    if len(_PAIRED) > _PAIRED_KEPT:
+        _PAIRED.clear()
+    entry = _PAIRED[id(stmt)] = (stmt, module.default_indent, module.default_newline, text, relative)
+    return entry
 
 
 def _pair_block(stmts, nodes: list, out: dict[int, int], line_starts: list[int]) -> bool:
