@@ -162,3 +162,9 @@ KERAS_HINTS = {
     "use_ema": "PyTorch has no `use_ema`: use `torch.optim.swa_utils.AveragedModel`",
     "ema_momentum": "PyTorch has no `ema_momentum`: use `torch.optim.swa_utils.AveragedModel`",
 }
+
+
+# GradScaler methods that read its state and never update the scale (``scaler.get_scale()`` in a
+# log line): a call to one is not a call that might stand in for ``scaler.update()``.
+SCALER_READERS = frozenset({"get_scale", "is_enabled", "get_growth_factor", "get_backoff_factor",
+                            "get_growth_interval"})

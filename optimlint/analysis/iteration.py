@@ -57,7 +57,7 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.vocabulary import CLIP_QUALNAMES, MODULE_SELF_RETURNING
+from optimlint.vocabulary import CLIP_QUALNAMES, MODULE_SELF_RETURNING, SCALER_READERS
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -88,9 +88,9 @@ _HARMLESS_METHODS = frozenset({
     "named_children", "pow", "norm", "abs", "exp", "sqrt", "unsqueeze_", "softmax", "log_softmax",
     "save_pretrained", "push_to_hub", "get_lr", "close", "save_state_dict", "save_state",
     "from_pretrained", "from_config",  # build a new object (a pipeline around the model)
-    # GradScaler's readers (``meter.update(scaler.get_scale())``): they never update the scale
-    "get_scale", "is_enabled", "get_growth_factor", "get_backoff_factor", "get_growth_interval",
-})
+}) | SCALER_READERS  # GradScaler's readers: ``meter.update(scaler.get_scale())``
+
+
 def _rebinds_itself(value: cst.BaseExpression | None, key: str) -> bool:
     """``model = model.cuda()``, ``model = model.to(device)``: the same object again."""
     while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
