@@ -232,12 +232,13 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
     cli_ignore = _selectors(ignore, "--ignore") if ignore else []
 
     def adjust(found):
-        """The command line over a config's settings: ``--config KEY=VALUE`` pairs in order,
-        then --select (replacing), --extend-select and --ignore (adding)."""
+        """The command line over a config's settings: ``--config KEY=VALUE`` pairs in order
+        (their exclude paths relative to the current folder, as Ruff's), then --select
+        (replacing), --extend-select and --ignore (adding)."""
         from optimlint.config import layered
 
         for fields in overrides:
-            found = layered(found, fields)
+            found = layered(found, fields, fields_root=os.getcwd())
         if cli_select is not None:
             found.select = cli_select
         if cli_extend:

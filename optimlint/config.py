@@ -405,25 +405,33 @@ def load_file(path: str, cache: bool = False, _chain: tuple[str, ...] = ()) -> S
 _SELECTION = ("select", "extend_select", "ignore")
 
 
-def layered(base: Settings, fields: dict, root: str | None = None, config_path: str | None = None) -> Settings:
+def layered(base: Settings, fields: dict, root: str | None = None, config_path: str | None = None,
+            fields_root: str | None = None) -> Settings:
     """The keys one config sets (``fields``, by attribute) laid over ``base``, as Ruff
     combines an ``extend``ed file or ``--config KEY=VALUE`` with the file it extends.
 
     A key replaces the base's value, except ``extend-exclude``, which adds to it, and the
     rule selection, which applies in order: a ``select`` starts afresh; ``extend-select``
     and ``ignore`` without one start from the rules the base enables. ``per-file-ignores``
-    keep the folder of the file that wrote them when ``root`` moves.
+    and exclude paths keep the folder of the file that wrote them when ``root`` moves;
+    ``fields_root``: the folder ``fields``' exclude paths are relative to when it is not
+    the result's root (the current folder, for ``--config KEY=VALUE``), as Ruff has it.
     """
     out = Settings(**{name: _copy(getattr(base, name)) for name in Settings._FIELDS})
     if root is not None:
         out.root, out.config_path = root, config_path
-        if base.root and root != base.root and "per_file_ignores" not in fields:
-            out.per_file_ignores = {_anchored(p, base.root): codes for p, codes in base.per_file_ignores.items()}
+        if base.root and root != base.root:
+            if "per_file_ignores" not in fields:
+                out.per_file_ignores = {_anchored(p, base.root): codes for p, codes in base.per_file_ignores.items()}
+            out.exclude = rebased_excludes(base.exclude, base.root, root)
+            out.extend_exclude = rebased_excludes(base.extend_exclude, base.root, root)
     for attr, value in fields.items():
         if attr in _SELECTION:
             continue
+        if attr in ("exclude", "extend_exclude") and fields_root and out.root:
+            value = rebased_excludes(value, fields_root, out.root)
         if attr == "extend_exclude":
-            value = [*base.extend_exclude, *value]
+            value = [*out.extend_exclude, *value]
         setattr(out, attr, _copy(value))
     if "select" in fields:
         out.select = list(fields["select"])
@@ -452,6 +460,50 @@ def _anchored(pattern: str, root: str) -> str:
     if pattern.startswith("./"):
         pattern = pattern[2:]
     return root.replace(os.sep, "/").rstrip("/") + "/" + pattern
+
+
+def rebased_excludes(patterns: list[str], written_in: str, root: str) -> list[str]:
+    """Exclude patterns relative to ``written_in`` (the folder of the config that wrote
+    them) made relative to ``root`` (the folder of the config that uses them), as Ruff
+    resolves them: a pattern with a ``/`` names a path below the folder of its config
+    (``sub/gen`` written in ``./pyproject.toml`` is ``/gen`` to ``sub/pyproject.toml``, and
+    ``../gen`` to ``other/pyproject.toml``); one without (``gen``, ``*_pb2.py``) names any
+    file or folder so called, wherever it is used, and stays as it is."""
+    if os.path.abspath(written_in) == os.path.abspath(root):
+        return list(patterns)
+    out = []
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        body = (pattern[1:] if negated else pattern).replace(os.sep, "/")
+        if "/" not in body.rstrip("/"):
+            out.append(pattern)
+            continue
+        dir_only = "/" if body.endswith("/") else ""
+        body = (body[2:] if body.startswith("./") else body.lstrip("/")).rstrip("/")
+        parts = body.split("/")
+        literal = 0  # the leading folders without glob characters
+        while literal < len(parts) - 1 and not _GLOB.search(parts[literal]):
+            literal += 1
+        above = os.path.join(written_in, *parts[:literal])
+        try:
+            if parts[literal] == "**" and _within(root, above):  # any depth below ``above``: below root too
+                anchored = "/" + "/".join(parts[literal:])
+            else:
+                rel = os.path.relpath(os.path.join(written_in, *parts), root).replace(os.sep, "/")
+                anchored = rel if rel.startswith("../") else "/" + rel  # a leading "/": below ``root`` only
+        except ValueError:  # pragma: no cover - Windows: another drive
+            out.append(pattern)
+            continue
+        out.append(("!" if negated else "") + anchored + dir_only)
+    return out
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _within(path: str, folder: str) -> bool:
+    path, folder = os.path.abspath(path), os.path.abspath(folder)
+    return os.path.commonpath([path, folder]) == folder
 
 
 def _stored_settings(path: str, raw: bytes) -> Settings | None:

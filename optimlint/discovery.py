@@ -188,12 +188,12 @@ class IgnoreFile:
         """True (ignored), False (re-included by ``!``) or None (no pattern matched)."""
         if not self.patterns:
             return None
-        rel = os.path.relpath(path, self.base)
-        if rel.startswith(".."):
-            return None
-        rel = rel.replace(os.sep, "/")
+        rel = os.path.relpath(path, self.base).replace(os.sep, "/")
+        outside = rel == ".." or rel.startswith("../")
         for pat in reversed(self.patterns):  # the last matching pattern wins
-            if pat.matches(rel, is_dir):
+            # A path outside the base only by a pattern that climbs out of it: ``../gen``,
+            # an exclude an extended config wrote for its own folder (``config.rebased_excludes``).
+            if (not outside or pat.text.lstrip("!").startswith("../")) and pat.matches(rel, is_dir):
                 return not pat.negated
         return None
 

@@ -163,3 +163,46 @@ def test_show_files_lists_what_would_be_linted_with_per_folder_excludes(repo):
     assert result.returncode == 0
     assert result.stdout.splitlines() == [str(repo / "a" / "gen_x.py"), str(repo / "a" / "train.py"),
                                           str(repo / "b" / "train.py")]
+
+
+@pytest.fixture
+def layered_excludes(tmp_path):
+    """./pyproject.toml excludes ``sub/gen``; sub/pyproject.toml extends it and excludes
+    ``other``: the tree Ruff 0.17 resolves to gen/train.py and sub/train.py."""
+    write(tmp_path / "pyproject.toml", '[tool.optimlint]\nextend-exclude = ["sub/gen"]\n')
+    write(tmp_path / "sub" / "pyproject.toml",
+          '[tool.optimlint]\nextend = "../pyproject.toml"\nextend-exclude = ["other"]\n')
+    for folder in ("gen", "sub", "sub/gen", "sub/other"):
+        write(tmp_path / folder / "train.py", TRAIN)
+    return tmp_path
+
+
+def test_extended_exclude_paths_are_relative_to_the_config_that_wrote_them(layered_excludes):
+    """Ruff's semantics: ``sub/gen`` in ./pyproject.toml is ./sub/gen for sub/pyproject.toml
+    too (not sub/sub/gen), whether the run starts at the top or inside sub."""
+    top = optimlint(layered_excludes, "check", "--show-files", ".")
+    assert top.stdout.splitlines() == [str(layered_excludes / "gen" / "train.py"),
+                                       str(layered_excludes / "sub" / "train.py")]
+    inside = optimlint(layered_excludes / "sub", "check", "-q", "--output-format", "concise", ".")
+    assert found(inside) == ["train.py OPT301", "train.py OPT303"]
+    settings = optimlint(layered_excludes, "check", "--show-settings", "sub/train.py")
+    assert 'extend-exclude = ["/gen", "other"]' in settings.stdout.splitlines()
+
+
+def test_an_extended_exclude_above_the_folder_still_names_its_own_folder(layered_excludes):
+    """A base in a sibling folder: ``gen/*.py`` and ``**/skip_*.py`` written in base/ name
+    paths below base/, not below sub/ (Ruff 0.17 lists the same three files)."""
+    write(layered_excludes / "base" / "optimlint.toml", 'extend-exclude = ["gen/*.py", "**/skip_*.py"]\n')
+    write(layered_excludes / "sub" / "pyproject.toml", '[tool.optimlint]\nextend = "../base/optimlint.toml"\n')
+    write(layered_excludes / "sub" / "deep" / "skip_me.py", TRAIN)
+    result = optimlint(layered_excludes, "check", "--show-files", "sub")
+    sub = layered_excludes / "sub"
+    assert result.stdout.splitlines() == [str(sub / "deep" / "skip_me.py"), str(sub / "gen" / "train.py"),
+                                          str(sub / "other" / "train.py"), str(sub / "train.py")]
+
+
+def test_config_override_exclude_paths_are_relative_to_the_current_folder(layered_excludes):
+    """``--config "extend-exclude = [...]"``: as Ruff's command line, from where it runs."""
+    result = optimlint(layered_excludes.parent, "check", "--show-files", "--config",
+                       f"extend-exclude = ['{layered_excludes.name}/gen']", layered_excludes.name)
+    assert result.stdout.splitlines() == [str(layered_excludes / "sub" / "train.py")]
