@@ -289,6 +289,9 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
                 progress.close()
 
     unsafe = options.allow_unsafe(settings)
+    # Without --unsafe-fixes/--no-unsafe-fixes, each file's config decides, as --fix applied it.
+    unsafe_files = None if options.unsafe_fixes is not None or stdin is not None else frozenset(
+        f.path for f in result.files if options.allow_unsafe(hierarchy.for_path(f.path)))
     if not result.files and not result.errors and not quiet and stdin is None:
         _echo("warning: No Python files found under the given path(s)", err=True)
     for f in result.files:
@@ -296,14 +299,14 @@ def check(paths, select, ignore, extend_select, fix, unsafe_fixes, diff, show_fi
             _echo(f"warning: {location_prefix(d)}: fix for {d.code} was not applied: {reason}", err=True)
 
     if diff:
-        exit_code = _report_diff(result, unsafe, quiet)
+        exit_code = _report_diff(result, ReportOptions(unsafe_fixes=unsafe, unsafe_files=unsafe_files), quiet)
     else:
         stream = (_open_report(output_file) if output_file
                   else sys.stderr if fixed_source is not None and fix else sys.stdout)
         try:
             report_options = ReportOptions(show_fixes=show_fixes, statistics=statistics, quiet=quiet,
                                            color=_use_color(stream) and not output_file, fix=fix,
-                                           unsafe_fixes=unsafe)
+                                           unsafe_fixes=unsafe, unsafe_files=unsafe_files)
             render(result, fmt, settings, stream, options=report_options)
             stream.flush()
         finally:
@@ -434,12 +437,14 @@ def _open_report(path: str):
         raise UsageFailure(f"cannot write the report to {path}: {exc.strerror or exc}") from None
 
 
-def _report_diff(result, unsafe: bool, quiet: bool) -> int:
+def _report_diff(result, options, quiet: bool) -> int:
     """``--diff``: the diffs on stdout, a count on stderr; exit 1 when something would change."""
     changed = 0
     would_fix = 0
-    # Fixes --unsafe-fixes would add: findings whose fix this run did not apply for its kind.
-    hidden = sum(1 for f in result.files for d in f.diagnostics if d.fix is not None and not d.fixable(unsafe))
+    # Fixes --unsafe-fixes would add: findings whose fix this run did not apply for its kind
+    # (``options.allows_unsafe``: the file's settings, or the command line).
+    hidden = sum(1 for f in result.files for d in f.diagnostics
+                 if d.fix is not None and not d.fixable(options.allows_unsafe(d)))
     for f in result.files:
         if f.diff:
             sys.stdout.write(f.diff)

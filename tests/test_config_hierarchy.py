@@ -5,6 +5,7 @@ each file is linted with the config nearest to it whatever the order of the path
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -206,3 +207,31 @@ def test_config_override_exclude_paths_are_relative_to_the_current_folder(layere
     result = optimlint(layered_excludes.parent, "check", "--show-files", "--config",
                        f"extend-exclude = ['{layered_excludes.name}/gen']", layered_excludes.name)
     assert result.stdout.splitlines() == [str(layered_excludes / "sub" / "train.py")]
+
+
+# OPT302's fix (Adam -> AdamW) is unsafe: applied only where unsafe fixes are allowed.
+ADAM = "import torch\nopt = torch.optim.Adam(model.parameters(), weight_decay=0.05)\n"
+
+
+def test_unsafe_fix_counts_follow_each_files_config(tmp_path):
+    """a/ allows unsafe fixes, b/ does not: --fix rewrites a's file only, so every count says
+    so, whatever the order of the paths (before: the first path's config counted for both)."""
+    write(tmp_path / "a" / "pyproject.toml", "[tool.optimlint]\nunsafe-fixes = true\n")
+    write(tmp_path / "b" / "pyproject.toml", '[tool.optimlint]\nselect = ["OPT"]\n')
+    for folder in ("a", "b"):
+        write(tmp_path / folder / "train.py", ADAM)
+    for order in (["a", "b"], ["b", "a"]):
+        full = optimlint(tmp_path, "check", *order)
+        assert full.stdout.splitlines()[-1] == "Found 2 errors. [*] 1 fixable with --fix (1 more with --unsafe-fixes)."
+        concise = optimlint(tmp_path, "check", "--output-format", "concise", *order)
+        assert [line.split(": ", 1)[1][:12] for line in concise.stdout.splitlines()[:2]] == ["OPT302 [*] `", "OPT302 `torc"]
+        stats = optimlint(tmp_path, "check", "--statistics", "--output-format", "json", *order)
+        assert [(r["fixable"], r["fixable_count"]) for r in json.loads(stats.stdout)] == [(False, 1)]
+        diff = optimlint(tmp_path, "check", "--diff", *order)
+        assert diff.stdout.startswith("--- a/train.py\n")
+        assert diff.stderr == "Would fix 1 error (1 additional fix available with `--unsafe-fixes`).\n"
+    # the command line decides for every file
+    assert optimlint(tmp_path, "check", "--no-unsafe-fixes", "b", "a").stdout.splitlines()[-1] == (
+        "Found 2 errors. No fixes available (2 hidden fixes can be enabled with --unsafe-fixes).")
+    assert optimlint(tmp_path, "check", "--unsafe-fixes", "b", "a").stdout.splitlines()[-1] == (
+        "Found 2 errors. [*] 2 fixable with --fix.")

@@ -23,16 +23,24 @@ class ReportOptions(Record):
     """How a report is written (from the command line's flags). A plain class, not a
     dataclass: creating one costs ~0.5 ms at start-up."""
 
-    _FIELDS = ("show_fixes", "statistics", "quiet", "color", "fix", "unsafe_fixes")
+    _FIELDS = ("show_fixes", "statistics", "quiet", "color", "fix", "unsafe_fixes", "unsafe_files")
 
     def __init__(self, show_fixes: bool = False, statistics: bool = False, quiet: bool = False,
-                 color: bool = False, fix: bool = False, unsafe_fixes: bool = False) -> None:
+                 color: bool = False, fix: bool = False, unsafe_fixes: bool = False,
+                 unsafe_files: "frozenset[str] | None" = None) -> None:
         self.show_fixes = show_fixes
         self.statistics = statistics
         self.quiet = quiet
         self.color = color
         self.fix = fix  # the run applied fixes: the summary counts them
         self.unsafe_fixes = unsafe_fixes  # unsafe fixes are allowed: count them as fixable
+        # Or, when each file's config decides (no --unsafe-fixes on the command line): the
+        # files whose settings allow them, as ``--fix`` applies them file by file.
+        self.unsafe_files = unsafe_files
+
+    def allows_unsafe(self, d) -> bool:
+        """Whether ``--fix`` applies ``d``'s unsafe fix (its file's settings, or the flag)."""
+        return self.unsafe_fixes if self.unsafe_files is None else d.filename in self.unsafe_files
 
 
 

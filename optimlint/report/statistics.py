@@ -11,11 +11,12 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up
 if TYPE_CHECKING:
     from typing import TextIO
 
-def rows(result, unsafe: bool) -> list[dict]:
+def rows(result, options) -> list[dict]:
     """``{code, name, count, fixable, fixable_count}`` per code, by count then code;
-    ``fixable``: every finding of the code has a fix ``--fix`` applies."""
+    ``fixable``: every finding of the code has a fix ``--fix`` applies (unsafe ones where the
+    file's settings or the command line allow them)."""
     counts = Counter(d.code for d in result.diagnostics)
-    fixable = Counter(d.code for d in result.diagnostics if d.fixable(unsafe))
+    fixable = Counter(d.code for d in result.diagnostics if d.fixable(options.allows_unsafe(d)))
     out = []
     for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         out.append({"code": code, "name": RULES[code].name if code in RULES else code, "count": count,
@@ -24,7 +25,7 @@ def rows(result, unsafe: bool) -> list[dict]:
 
 
 def render_statistics(result, stream: TextIO, options, fmt: str = "full") -> None:
-    table = rows(result, options.unsafe_fixes)
+    table = rows(result, options)
     if fmt == "json":
         if table:  # Ruff prints nothing when there is nothing to count
             import json

@@ -98,7 +98,6 @@ def summary(result, options) -> list[str]:
     """The closing lines: ``All checks passed!`` or ``Found N errors. ...``."""
     remaining = result.diagnostics
     fixed = result.fixed
-    unsafe = options.unsafe_fixes
     lines = []
     if not remaining and not fixed:
         # A file that could not be checked (an internal error) is not a pass.
@@ -106,8 +105,8 @@ def summary(result, options) -> list[str]:
         if errors:
             return [f"No findings, but {_plural(errors, 'file')} could not be checked (see the errors above)."]
         return ["All checks passed!"]
-    fixable = sum(1 for d in remaining if d.fixable(unsafe))
-    hidden = 0 if unsafe else sum(1 for d in remaining if d.fix is not None and not d.fixable(unsafe))
+    fixable = sum(1 for d in remaining if d.fixable(options.allows_unsafe(d)))
+    hidden = sum(1 for d in remaining if d.fix is not None and not d.fixable(options.allows_unsafe(d)))
     total = len(remaining) + len(fixed)
     if options.fix:
         head = f"Found {_plural(total, 'error')} ({len(fixed)} fixed, {len(remaining)} remaining)."
@@ -141,14 +140,13 @@ def fixes_summary(result) -> list[str]:
 
 def render_text(result, stream: TextIO, options, full: bool) -> None:
     style = Style(options.color)
-    unsafe = options.unsafe_fixes
     excerpts = {}
     for f in result.files:
         for d, ex in zip(f.diagnostics, f.excerpts or [None] * len(f.diagnostics)):
             excerpts[id(d)] = ex
     diagnostics = sorted(result.diagnostics, key=lambda d: d.sort_key)
     for d in diagnostics:
-        stream.write(header(d, style, unsafe) + "\n")
+        stream.write(header(d, style, options.allows_unsafe(d)) + "\n")
         if full:
             for line in excerpt_lines(d, excerpts.get(id(d)), style):
                 stream.write(line + "\n")
