@@ -759,3 +759,59 @@ def test_the_whole_model_in_eval_after_the_warm_up_is_opt603():
         model.eval()                        # validation, never back to train()
         train(model, opt, batches(3, seed=1))
     assert codes(report) == ["OPT603"]
+
+
+# each wrapper remembers its previous call site (the user frame's code and instruction offset)
+# and skips the walk to the user's frame when the next call comes from the same one: a call
+# from another line after the warm-up is attributed to that line
+def test_a_clear_at_a_new_line_after_the_warm_up_is_reported_at_that_line():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in batches(12):            # the same function: only the offsets differ
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+        for x, y in batches(3, seed=1):
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.zero_grad(); zero_line = sys._getframe().f_lineno  # noqa: E702
+            opt.step()
+    (obs,) = report.findings
+    assert (obs.code, obs.filename, obs.row) == ("OPT102", __file__, zero_line)
+
+
+def test_a_missing_clear_at_a_new_backward_line_after_the_warm_up_is_reported_at_that_line():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in batches(12):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+        for x, y in batches(4, seed=1):
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward(); backward_line = sys._getframe().f_lineno  # noqa: E702
+            opt.step()
+    (obs,) = report.findings
+    assert (obs.code, obs.filename, obs.row) == ("OPT101", __file__, backward_line)
+
+
+def test_a_running_total_that_starts_after_hundreds_of_settled_steps_is_opt601():
+    # OPT601 looks every 256th step once the run is long: a total that starts carrying the
+    # graph at step 300 is seen at steps 512 and 768
+    model = mlp()
+    data = batches(8)
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        for _ in range(300 // 8):
+            train(model, opt, data)
+        total = 0.0
+        for i in range(500):
+            x, y = data[i % 8]
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            total += loss
+    assert codes(report) == ["OPT601"]
+    assert total.grad_fn is not None

@@ -33,8 +33,6 @@ import torch
 
 from optimlint.runtime.records import drop
 
-ACCUM, CLEARED, UNKNOWN = 0, 1, 2
-
 #: Steps an optimizer takes with every parameter hooked before one hook stands for all.
 WARMUP = 8
 
@@ -97,7 +95,7 @@ class Gradients:
             return None
         rec = ParamRec()
         try:
-            rec.handle = p.register_post_accumulate_grad_hook(functools.partial(self.on_accumulate, rec))
+            rec.handle = p.register_post_accumulate_grad_hook(self.accumulate_hook(rec))
         except RuntimeError:
             return None
         rec.pref = weakref.ref(p, functools.partial(drop, self.params, key))
@@ -127,65 +125,75 @@ class Gradients:
                 rec.handle = None
 
     # ------------------------------------------------------------------ accumulation
-    def on_accumulate(self, rec, p):
-        """The post-accumulate-grad hook (with ``rec`` bound): classify this accumulation as
-        added-to (ACCUM), after a clear, or unknown. Its errors are recorded, never raised
-        into backward (caught here: one Python call per accumulation, no wrapper)."""
-        try:
-            g = p.grad
-            if g is None:
-                return
-            mon = self.mon
-            bw = mon.current_bw
-            previous = rec.g_ref() if rec.g_ref is not None else None
-            if previous is g:
-                if g._version == rec.g_ver + 1:
-                    kind = ACCUM
-                elif self.zeroed_since(rec):
-                    kind = CLEARED
+    def accumulate_hook(self, rec):
+        """The post-accumulate-grad hook of one parameter (a closure over ``rec``: one Python
+        call per accumulation, no ``functools.partial`` or bound method in between). It
+        classifies the accumulation as added-to (ACCUM), after a clear, or unknown; its errors
+        are recorded, never raised into backward."""
+        mon = self.mon
+
+        def on_accumulate(p):
+            try:
+                g = p.grad
+                if g is None:
+                    return
+                bw = mon.current_bw
+                previous = rec.g_ref
+                if previous is not None and previous() is g:
+                    if g._version == rec.g_ver + 1:
+                        if rec.n >= 0:
+                            rec.n += 1   # ACCUM: added to what was there
+                    elif self.zeroed_since(rec):
+                        self._cleared(rec, p, bw)
+                    else:
+                        rec.n = -1       # UNKNOWN: an in-place change nobody observed
+                        rec.pre_step = -1
                 else:
-                    kind = UNKNOWN
-            else:
-                rec.g_ref = weakref.ref(g)
-                # A new gradient object: the old one was dropped (set to None) -- unless autograd
-                # accumulated out of place, which it does under create_graph and for sparse grads.
-                kind = UNKNOWN if (bw is not None and bw.create_graph) or g.is_sparse else CLEARED
-            if kind == ACCUM:
-                if rec.n >= 0:
-                    rec.n += 1
-            elif kind == CLEARED:
-                # A wiped backward counts only when it is the same training backward (same line,
-                # same weights, no step of any optimizer since): an adversarial attack's or a
-                # saliency map's backward cleared before the training backward is not OPT106.
-                # A clip or an unscale_ after that backward means a step was meant and skipped (a
-                # guarded step on a non-finite norm, GradScaler's inf check): no window either.
-                last = rec.last_bw
-                if rec.acc_since_step and p._version == rec.p_ver and mon.step_count == rec.step_at_acc \
-                        and last is not None and bw is not None and last.loc == bw.loc \
-                        and mon.prestep_tick < rec.last_acc_tick:
-                    rec.wiped += 1
-                rec.n = 1
-                rec.pre_step = 0
-            else:
-                rec.n = -1
-                rec.pre_step = -1
-            rec.g_ver = g._version
-            rec.acc_since_step += 1
-            rec.acc_total += 1
-            rec.p_ver = p._version
-            rec.step_at_acc = mon.step_count
-            rec.last_bw = bw
-            mon.tick += 1
-            rec.last_acc_tick = mon.tick
-            owners = rec.owners
-            if owners and bw is not None:
-                orec = owners[0]
-                if orec.last_bw_index != bw.index:
-                    orec.last_bw_index = bw.index
-                    orec.backwards += 1
-                    orec.last_bw = bw
-        except Exception as exc:  # never into the user's program
-            self.mon.internal_error("post-accumulate-grad hook", exc)
+                    rec.g_ref = weakref.ref(g)
+                    # A new gradient object: the old one was dropped (set to None) -- unless autograd
+                    # accumulated out of place, which it does under create_graph and for sparse grads.
+                    if (bw is not None and bw[3]) or g.is_sparse:
+                        rec.n = -1
+                        rec.pre_step = -1
+                    elif rec.acc_since_step:
+                        self._cleared(rec, p, bw)
+                    else:
+                        rec.n = 1        # CLEARED, the first accumulation since the step
+                        rec.pre_step = 0
+                rec.g_ver = g._version
+                rec.acc_since_step += 1
+                rec.acc_total += 1
+                rec.p_ver = p._version
+                rec.step_at_acc = mon.step_count
+                rec.last_bw = bw
+                mon.tick += 1
+                rec.last_acc_tick = mon.tick
+                owners = rec.owners
+                if owners and bw is not None:
+                    orec = owners[0]
+                    if orec.last_bw_index != bw[0]:
+                        orec.last_bw_index = bw[0]
+                        orec.backwards += 1
+                        orec.last_bw = bw
+            except Exception as exc:  # never into the user's program
+                mon.internal_error("post-accumulate-grad hook", exc)
+
+        return on_accumulate
+
+    def _cleared(self, rec, p, bw) -> None:
+        """The accumulation after a clear. A wiped backward counts only when it is the same
+        training backward (same line, same weights, no step of any optimizer since): an
+        adversarial attack's or a saliency map's backward cleared before the training backward
+        is not OPT106. A clip or an unscale_ after that backward means a step was meant and
+        skipped (a guarded step on a non-finite norm, GradScaler's inf check): no window either."""
+        mon = self.mon
+        last = rec.last_bw
+        if rec.acc_since_step and p._version == rec.p_ver and mon.step_count == rec.step_at_acc \
+                and last is not None and bw is not None and last.loc == bw.loc \
+                and mon.prestep_tick < rec.last_acc_tick:
+            rec.wiped += 1
+        rec.n = 1
+        rec.pre_step = 0
 
     def zeroed_since(self, rec) -> bool:
         if rec.zero_tick > rec.last_acc_tick:
@@ -383,7 +391,7 @@ class Gradients:
                 rec = self.params.get(id(p))
                 if rec is not None and rec.handle is None and p.requires_grad:
                     try:
-                        rec.handle = p.register_post_accumulate_grad_hook(functools.partial(self.on_accumulate, rec))
+                        rec.handle = p.register_post_accumulate_grad_hook(self.accumulate_hook(rec))
                     except RuntimeError:
                         continue
                     rec.streak = 0

@@ -7,7 +7,10 @@ through ``patches.Patches.wrapper`` and small helpers: the walk to the user's fr
 (``Monitor.guard``) are spelled out in each. Each keeps its own cache of call sites, keyed by
 the user frame's instruction offset and checked against its code object: a site's line
 (``frame.f_lineno`` scans the code's line table) and its entry in ``report.sites`` are
-computed the first time that call site is seen, not at every call. Behaviour is that of the helpers they replace:
+computed the first time that call site is seen, not at every call. Each also remembers its
+previous call's path (the user frame's code and offset, and the one torch frame in between
+for ``loss.backward()`` and ``opt.step()``): a call from the same place skips the walk to the
+user's frame altogether. Behaviour is that of the helpers they replace:
 
 - ``zero_grad_wrapper``: ``Optimizer.zero_grad``, then the clearing is remembered (tick, line);
 - ``backward_wrapper``: ``torch.autograd.backward`` with ``Monitor.current_bw`` describing the
@@ -15,8 +18,8 @@ computed the first time that call site is seen, not at every call. Behaviour is 
 - ``step_pre_hook`` / ``step_post_hook``: the global optimizer step hooks. A *settled* step (a
   thinned optimizer whose representative parameter received one fresh backward, nothing
   cleared after it, not scaled, no module in eval mode) cannot confirm any OPT1xx/OPT5xx/OPT603
-  verdict, so it skips building the step's view; every other step goes through
-  ``Monitor.judge_step`` as before.
+  verdict, so it skips building the step's view (the pre-hook marks it ``OptRec.fast``), and the post-hook snapshots its one record inline;
+  every other step goes through ``Monitor.judge_step`` and ``Gradients.after_step`` as before.
 
 An error inside any of them is recorded for its check (``Monitor.internal_error``) and never
 reaches the program; the wrapped call's own exception propagates unchanged.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import weakref
 
 import torch
 
@@ -43,35 +47,46 @@ def zero_grad_wrapper(mon, orig):
     cache = frames._internal_cache
     is_internal = frames.is_internal
     lines, site = {}, frames.site
+    getframe = sys._getframe
+    # the previous call's user frame, when it was the caller itself: its code, offset, line
+    last_code, last_lasti, last_loc = None, -1, None
 
     @functools.wraps(orig)
     def zero_grad(opt, *args, **kwargs):
+        nonlocal last_code, last_lasti, last_loc
         result = orig(opt, *args, **kwargs)
         try:
             mon.tick += 1
-            frame = sys._getframe(1)
-            while frame is not None:
-                filename = frame.f_code.co_filename
-                internal = cache.get(filename)
-                if internal is None:
-                    internal = is_internal(filename)
-                if not internal:
-                    break
-                frame = frame.f_back
-            loc = None
-            if frame is not None:
-                code = frame.f_code
-                lasti = frame.f_lasti
-                hit = lines.get(lasti)
-                if hit is None or hit[0] is not code:
-                    # a call site seen for the first time: its line, and its kind at that line
-                    hit = lines[lasti] = (code, site(frame))
-                    kinds = sites.get(hit[1])
-                    if kinds is None:
-                        sites[hit[1]] = {_ZERO_GRAD}
-                    else:
-                        kinds.add(_ZERO_GRAD)
-                loc = hit[1]
+            frame = getframe(1)
+            if frame.f_code is last_code and frame.f_lasti == last_lasti:
+                loc = last_loc  # the same call site as last time, called directly
+            else:
+                depth = 1
+                while frame is not None:
+                    filename = frame.f_code.co_filename
+                    internal = cache.get(filename)
+                    if internal is None:
+                        internal = is_internal(filename)
+                    if not internal:
+                        break
+                    frame = frame.f_back
+                    depth += 1
+                loc = None
+                if frame is not None:
+                    code = frame.f_code
+                    lasti = frame.f_lasti
+                    hit = lines.get(lasti)
+                    if hit is None or hit[0] is not code:
+                        # a call site seen for the first time: its line, and its kind at that line
+                        hit = lines[lasti] = (code, site(frame))
+                        kinds = sites.get(hit[1])
+                        if kinds is None:
+                            sites[hit[1]] = {_ZERO_GRAD}
+                        else:
+                            kinds.add(_ZERO_GRAD)
+                    loc = hit[1]
+                    if depth == 1:
+                        last_code, last_lasti, last_loc = code, lasti, loc
             orec = opts.get(id(opt))
             if orec is not None:
                 orec.zero_tick = mon.tick
@@ -85,77 +100,76 @@ def zero_grad_wrapper(mon, orig):
 
 
 def backward_wrapper(mon, orig):
-    """``torch.autograd.backward`` with ``mon.current_bw`` set for the accumulate hooks."""
+    """``torch.autograd.backward`` with ``mon.current_bw`` set for the accumulate hooks.
+
+    The wrapper spells out ``torch.autograd.backward``'s first parameters (``Tensor.backward``
+    passes them by position) so that ``create_graph`` is bound by the call itself; they are
+    handed on by position, with the same defaults."""
     sites = mon.report.sites
     cache = frames._internal_cache
     is_internal = frames.is_internal
     lines, site = {}, frames.site
+    getframe = sys._getframe
     Tensor = torch.Tensor
+    make = BackwardInfo.make
+    # the previous call's path when the user frame was the second one (``loss.backward()``:
+    # Tensor.backward, then the user's line): the first frame's code, the user frame's code,
+    # offset and line
+    last_inner, last_code, last_lasti, last_loc = None, None, -1, None
 
     @functools.wraps(orig)
-    def backward(tensors, *args, **kwargs):
+    def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, *args, **kwargs):
+        nonlocal last_inner, last_code, last_lasti, last_loc
         previous = mon.current_bw
         mon.current_bw = None
         try:
             mon.bw_count += 1
-            frame = sys._getframe(1)
-            while frame is not None:
-                filename = frame.f_code.co_filename
-                internal = cache.get(filename)
-                if internal is None:
-                    internal = is_internal(filename)
-                if not internal:
-                    break
-                frame = frame.f_back
-            loc = None
-            if frame is not None:
-                code = frame.f_code
-                lasti = frame.f_lasti
-                hit = lines.get(lasti)
-                if hit is None or hit[0] is not code:
-                    # a call site seen for the first time: its line, and its kind at that line
-                    hit = lines[lasti] = (code, site(frame))
-                    kinds = sites.get(hit[1])
-                    if kinds is None:
-                        sites[hit[1]] = {_BACKWARD}
-                    else:
-                        kinds.add(_BACKWARD)
-                loc = hit[1]
+            frame = getframe(1)
+            inner = frame.f_code
+            if inner is last_inner and (frame := frame.f_back) is not None and frame.f_code is last_code and frame.f_lasti == last_lasti:
+                loc = last_loc  # the same call site as last time, through the same torch frame
+            else:
+                frame = getframe(1)
+                depth = 1
+                while frame is not None:
+                    filename = frame.f_code.co_filename
+                    internal = cache.get(filename)
+                    if internal is None:
+                        internal = is_internal(filename)
+                    if not internal:
+                        break
+                    frame = frame.f_back
+                    depth += 1
+                loc = None
+                if frame is not None:
+                    code = frame.f_code
+                    lasti = frame.f_lasti
+                    hit = lines.get(lasti)
+                    if hit is None or hit[0] is not code:
+                        # a call site seen for the first time: its line, and its kind at that line
+                        hit = lines[lasti] = (code, site(frame))
+                        kinds = sites.get(hit[1])
+                        if kinds is None:
+                            sites[hit[1]] = {_BACKWARD}
+                        else:
+                            kinds.add(_BACKWARD)
+                    loc = hit[1]
+                    if depth == 2:
+                        last_inner, last_code, last_lasti, last_loc = inner, code, lasti, loc
             scaled = False
             if mon.scaled and isinstance(tensors, Tensor):
                 scaled = any(r() is tensors for r in mon.scaled)
-            create_graph = args[2] if len(args) > 2 else kwargs.get("create_graph", False)
-            mon.current_bw = BackwardInfo(mon.bw_count, loc, scaled, create_graph is True or create_graph == 1)
+            mon.current_bw = make((mon.bw_count, loc, scaled,
+                                   create_graph is not False and (create_graph is True or create_graph == 1)))
         except Exception as exc:  # never into the user's program
             mon.internal_error("backward", exc)
         try:
-            return orig(tensors, *args, **kwargs)
+            return orig(tensors, grad_tensors, retain_graph, create_graph, *args, **kwargs)
         finally:
             mon.current_bw = previous
 
     backward.__optimlint_wrapped__ = orig
     return backward
-
-
-def settled(mon, orec) -> bool:
-    """Whether this step of a thinned optimizer can confirm nothing (see the module docstring):
-    what ``gradients.view`` and ``verdicts.order.at_step`` would conclude, read off the one
-    record that stands for all."""
-    rec = orec.watched_by
-    if rec is None or len(orec.hooked) != 1 or not rec.acc_since_step or rec.pre_step == 1 \
-            or (rec.n == 1 and rec.wiped) or mon.eval_modules:
-        return False
-    p = rec.pref()
-    if p is None or p.grad is None:
-        return False
-    last = rec.last_acc_tick
-    if rec.zero_tick > last:
-        return False
-    for owner in rec.owners:
-        if owner.zero_tick > last:
-            return False
-    bw = rec.last_bw
-    return bw is None or not bw.scaled
 
 
 def step_pre_hook(mon, followed_class, line_calls):
@@ -168,55 +182,85 @@ def step_pre_hook(mon, followed_class, line_calls):
     lines, site = {}, frames.site
     is_library = frames._library
     library_cache = frames._library_cache
+    getframe = sys._getframe
+    # the previous call's path when the user frame was the second one (torch's step wrapper,
+    # then the user's line): the first frame's code, the user frame's code, offset, line, and
+    # whether a framework stood in between
+    last_inner, last_code, last_lasti, last_loc, last_via = None, None, -1, None, False
 
     def hook(opt, args, kwargs):
+        nonlocal last_inner, last_code, last_lasti, last_loc, last_via
         try:
             orec = opts.get(id(opt))
             if orec is None:
                 orec = mon.register_optimizer(opt, None, constructed=False)
-            frame = sys._getframe(1)
-            via = False
-            while frame is not None:
-                filename = frame.f_code.co_filename
-                internal = cache.get(filename)
-                if internal is None:
-                    internal = is_internal(filename)
-                if not internal:
-                    break
-                if not via:
-                    library = library_cache.get(filename)
-                    via = is_library(filename) if library is None else library
-                frame = frame.f_back
-            loc = None
-            if frame is not None:
-                code = frame.f_code
-                lasti = frame.f_lasti
-                hit = lines.get(lasti)
-                if hit is None or hit[0] is not code:
-                    # a call site seen for the first time: its line, and its kind at that line
-                    hit = lines[lasti] = (code, site(frame))
-                    kinds = sites.get(hit[1])
-                    if kinds is None:
-                        sites[hit[1]] = {_STEP}
-                    else:
-                        kinds.add(_STEP)
-                loc = hit[1]
+            frame = getframe(1)
+            inner = frame.f_code
+            if inner is last_inner and (frame := frame.f_back) is not None and frame.f_code is last_code and frame.f_lasti == last_lasti:
+                loc, via = last_loc, last_via  # the same call site as last time, through the same frame
+            else:
+                frame = getframe(1)
+                depth = 1
+                via = False
+                while frame is not None:
+                    filename = frame.f_code.co_filename
+                    internal = cache.get(filename)
+                    if internal is None:
+                        internal = is_internal(filename)
+                    if not internal:
+                        break
+                    if not via:
+                        library = library_cache.get(filename)
+                        via = is_library(filename) if library is None else library
+                    frame = frame.f_back
+                    depth += 1
+                loc = None
+                if frame is not None:
+                    code = frame.f_code
+                    lasti = frame.f_lasti
+                    hit = lines.get(lasti)
+                    if hit is None or hit[0] is not code:
+                        # a call site seen for the first time: its line, and its kind at that line
+                        hit = lines[lasti] = (code, site(frame))
+                        kinds = sites.get(hit[1])
+                        if kinds is None:
+                            sites[hit[1]] = {_STEP}
+                        else:
+                            kinds.add(_STEP)
+                    loc = hit[1]
+                    if depth == 2:
+                        last_inner, last_code, last_lasti, last_loc, last_via = inner, code, lasti, loc, via
             if via and orec.loc is not None and not line_calls(loc, "step("):
                 loc = orec.loc  # a framework stepped it (Lightning, the Trainer): the user's declaration
-            closure = None
             if kwargs or len(args) > 1:
                 closure = args[1] if len(args) > 1 else kwargs.get("closure")
-            if closure is not None:
-                followed = followed_class(mon, opt, orec, loc, closure)
-                if len(args) > 1:
-                    return (args[0], followed, *args[2:]), kwargs
-                return args, {**kwargs, "closure": followed}
-            if settled(mon, orec):
+                if closure is not None:
+                    followed = followed_class(mon, opt, orec, loc, closure)
+                    if len(args) > 1:
+                        return (args[0], followed, *args[2:]), kwargs
+                    return args, {**kwargs, "closure": followed}
+            # settled: a thinned optimizer whose one record received a fresh backward (not the
+            # gradient the last step used, not one backward left of several wiped), nothing
+            # cleared after it, not scaled, no module in eval: what ``gradients.view`` and
+            # ``verdicts.order.at_step`` would conclude, read off the record that stands for all
+            rec = orec.watched_by
+            if rec is not None and rec.acc_since_step and rec.pre_step != 1 and len(orec.hooked) == 1 \
+                    and not (rec.n == 1 and rec.wiped) and not mon.eval_modules:
+                p = rec.pref()
+                last = rec.last_acc_tick
+                owners = rec.owners
+                bw = rec.last_bw
+                fast = p is not None and p.grad is not None and rec.zero_tick <= last and len(owners) == 1 \
+                    and orec.zero_tick <= last and (bw is None or not bw.scaled)
+            else:
+                fast = False
+            if fast:
                 orec.suspect = False
-                count = mon.step_count  # a cheap superset of periodic_checks' own conditions
-                if count < 16 or not count & 31 or orec.steps + 1 >= orec.next_check:
+                orec.fast = True
+                if mon.step_count >= mon.next601 or orec.steps + 1 >= orec.next_check:
                     mon.periodic_checks(orec, loc)
             else:
+                orec.fast = False
                 mon.judge_step(opt, orec, loc)
         except Exception as exc:  # never into the user's program
             mon.internal_error("optimizer step pre-hook", exc)
@@ -230,6 +274,7 @@ def step_post_hook(mon):
     opts = mon.opts
     gradients = mon.gradients
     snapshot, arm_sentinel = gradients._snapshot, gradients._arm_sentinel
+    ref = weakref.ref
 
     def hook(opt, args, kwargs):
         try:
@@ -241,14 +286,37 @@ def step_post_hook(mon):
             mon.step_count += 1
             orec.bw_at_last_step = mon.bw_count
             if orec.iter_id != mon.iter_id:
+                if orec.spi > orec.spi_max:
+                    orec.spi_max = orec.spi
                 orec.iter_id = mon.iter_id
                 orec.spi = 0
                 if mon.iter_id:
                     orec.epochs += 1
             orec.spi += 1
-            if orec.spi > orec.max_spi:
-                orec.max_spi = orec.spi
-            if orec.watched_by is not None:  # a thinned optimizer: its kept records only
+            if orec.fast:
+                # a settled step (see the pre-hook): its one record's snapshot and the sentinel
+                # off (suspect is False), written out
+                orec.fast = False
+                rec = orec.watched_by
+                p = rec.pref()
+                g = p.grad if p is not None else None
+                if g is None:
+                    snapshot(orec.hooked, orec)
+                else:
+                    r = rec.g_ref
+                    if r is None or r() is not g:
+                        r = rec.g_ref = ref(g)
+                    rec.snap_ref = r
+                    rec.g_ver = rec.snap_ver = g._version
+                    rec.pre_step = 1
+                    rec.acc_since_step = 0
+                    rec.wiped = 0
+                if orec.sentinel_handle is None and orec.steps >= 2:
+                    orec.sentinel_flag = None
+                    orec.sentinel_armed = False
+                else:
+                    arm_sentinel(orec)
+            elif orec.watched_by is not None:  # a thinned optimizer: its kept records only
                 snapshot(orec.hooked, orec)
                 if orec.sentinel_handle is None and (orec.pending101 is not None or not orec.suspect) \
                         and orec.steps >= 2:

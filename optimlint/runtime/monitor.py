@@ -77,6 +77,7 @@ class Monitor:
         self.bw_count = 0
         self.step_count = 0
         self.tick = 0
+        self.next601 = 0                 # the step count of the next look for OPT601
         self.prestep_tick = -1           # tick of the latest clip / unscale_ (a step was meant)
         self.iter_id = 0
         self.in_scaler_step = None
@@ -355,7 +356,9 @@ class Monitor:
         # running totals grow from the first steps on: every step at first, then sparsely
         # (every 32nd step up to 256, every 256th after: a total carrying every iteration's
         # graph is still there at the next look)
-        if count < 16 or count % 256 == 0 or (count < 256 and count % 32 == 0):
+        if count >= self.next601:
+            self.next601 = count + 1 if count < 15 else (count // 32 + 1) * 32 if count < 256 \
+                else (count // 256 + 1) * 256
             self.guard("OPT601 check", hygiene.running_totals, self, frames.user_frames(), loc)
         if orec.steps + 1 >= orec.next_check:
             orec.next_check *= 4

@@ -7,18 +7,26 @@ end-of-run checks still work when an optimizer was a local of a function that re
 from __future__ import annotations
 
 import weakref
+from operator import itemgetter
 
 
-class BackwardInfo:
-    """One call of ``torch.autograd.backward`` (``loss.backward()``)."""
+class BackwardInfo(tuple):
+    """One call of ``torch.autograd.backward`` (``loss.backward()``): ``(index, loc, scaled,
+    create_graph)``. A tuple built in C (``BackwardInfo.make((...))``, no Python ``__init__``):
+    one is made at every backward, on the hot path."""
 
-    __slots__ = ("index", "loc", "scaled", "create_graph")
+    __slots__ = ()
 
-    def __init__(self, index, loc, scaled, create_graph):
-        self.index = index
-        self.loc = loc
-        self.scaled = scaled
-        self.create_graph = create_graph
+    index = property(itemgetter(0))
+    loc = property(itemgetter(1))
+    scaled = property(itemgetter(2))
+    create_graph = property(itemgetter(3))
+
+    def __new__(cls, index, loc, scaled, create_graph):
+        return tuple.__new__(cls, (index, loc, scaled, create_graph))
+
+    #: ``BackwardInfo.make((index, loc, scaled, create_graph))``: the constructor without a Python frame
+    make = classmethod(tuple.__new__)
 
 
 class OptRec:
@@ -26,10 +34,10 @@ class OptRec:
 
     __slots__ = ("ref", "cls", "name", "loc", "constructed", "steps", "bw_at_last_step", "zero_tick",
                  "zero_loc", "unscaled_bw", "scaler_calls", "scaler_skipped", "iter_id",
-                 "spi", "max_spi", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
+                 "spi", "spi_max", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
                  "sentinel_flag", "pending101", "epochs", "backwards", "last_bw_index", "last_bw",
                  "wiped_steps", "stepped_elsewhere", "nodeid", "shapes", "next_check", "param_ids",
-                 "watched_by", "hooked", "suspect")
+                 "watched_by", "hooked", "suspect", "fast")
 
     def __init__(self, opt, loc, constructed, name=None):
         self.ref = weakref.ref(opt)
@@ -46,7 +54,7 @@ class OptRec:
         self.scaler_skipped = 0
         self.iter_id = -1
         self.spi = 0       # optimizer steps within the current epoch
-        self.max_spi = 0
+        self.spi_max = 0   # the most steps in one finished epoch (max_spi: with the current one)
         self.reported = set()
         # OPT101 is verified on one small "sentinel" parameter (see gradients.py).
         self.sentinel = None
@@ -69,6 +77,12 @@ class OptRec:
         # all (gradients.Gradients.thin): that parameter's record, else None (every one hooked)
         self.watched_by = None
         self.hooked = ()   # while thinned: the records of its parameters that kept their hooks
+        self.fast = False  # its current step is settled (hotpath's pre-hook to its post-hook)
+
+    @property
+    def max_spi(self) -> int:
+        """The most optimizer steps in one epoch so far (the current epoch's included)."""
+        return max(self.spi_max, self.spi)
 
     @property
     def label(self) -> str:
