@@ -6,7 +6,9 @@
 - literal numbers (``0``, ``0.0``, ``-1e-4``) and whether a value is provably zero;
 - per scope (module, function, class body) the stores of every name / attribute chain,
   and the order of two nodes in a scope (``precedes``, ``dominates``);
-- whether an expression provably holds an ``nn.Module``.
+- whether an expression provably holds an ``nn.Module``;
+- the param-group dict literals of a construction (``group_literals``, also through the name
+  its ``params`` is, and ``added_group_literals`` from ``opt.add_param_group({...})``).
 
 Kept apart from ``symbols.py`` (shared tables) so the construction rules own their logic.
 """
@@ -613,3 +615,38 @@ _OTHER_FRAMEWORKS = ("paddle", "jittor", "mindspore", "megengine", "mxnet", "one
 
 def imports_other_framework(ctx: "FileContext") -> bool:
     return any(t.split(".")[0] in _OTHER_FRAMEWORKS for t in ctx.imports.bindings.values())
+
+
+# --------------------------------------------------------------------------- param groups of a construction
+def group_literals(ctx: "FileContext", call: cst.Call, scope) -> list[cst.Dict]:
+    """The param-group dict literals of a construction: in its ``params`` list, or in the list
+    literal assigned once to the name it passes (``optimizer_grouped_parameters``)."""
+    groups = group_dicts(call)
+    if groups:
+        return groups
+    arg = params_arg(call)
+    if arg is None or not isinstance(arg.value, cst.Name):
+        return []
+    value = single_assignment(ctx, scope, arg.value.value)
+    if not isinstance(value, (cst.List, cst.Tuple)):
+        return []
+    return [e.value for e in value.elements if isinstance(e, cst.Element) and isinstance(e.value, cst.Dict)]
+
+
+def added_group_literals(ctx: "FileContext", call: cst.Call, scope) -> list[tuple[cst.Call, cst.Dict]]:
+    """``opt.add_param_group({...})`` dict literals in the construction's scope, where ``opt``
+    is the name the construction is assigned to (once)."""
+    assign = ctx.parents.get(call)
+    if not isinstance(assign, cst.Assign) or assign.value is not call or len(assign.targets) != 1:
+        return []
+    key = key_of(assign.targets[0].target)
+    if key is None or len(scope_stores(ctx, scope).of(key)) != 1:
+        return []
+    out = []
+    for node in uses(ctx, scope, key):
+        attr = ctx.parents.get(node)
+        c = ctx.parents.get(attr)
+        if isinstance(attr, cst.Attribute) and attr.value is node and attr.attr.value == "add_param_group" \
+                and isinstance(c, cst.Call) and c.func is attr and c.args and isinstance(c.args[0].value, cst.Dict):
+            out.append((c, c.args[0].value))
+    return out

@@ -16,15 +16,15 @@ from typing import Iterable
 
 import libcst as cst
 
-from optimlint.analysis import walk as _walk
 from optimlint.analysis import construction_args as A
 from optimlint.analysis import decay_evidence as evidence_of
-from optimlint.analysis.argparse_defaults import argparse_zero_defaults
-from optimlint.analysis.bindings import key_of
+from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.names import dotted
+from optimlint.analysis.one_shot_iterators import (assigning_scopes, consumer, loop_around, parameter_iterator,
+                                                   runs_before)
+from optimlint.analysis.provably_zero import provably_zero
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Diagnostic, Edit, Fix
-from optimlint.vocabulary import CLIP_QUALNAMES as _CLIP_FUNCTIONS
 from optimlint.vocabulary import KERAS_BETAS as BETAS
 from optimlint.vocabulary import KERAS_NO_EQUIVALENT as NO_EQUIVALENT
 from optimlint.vocabulary import KERAS_RENAMES as RENAMES
@@ -38,13 +38,6 @@ COUPLED_DECAY = ("Adam", "NAdam", "RAdam")
 # ``name = <anything on the line>parameters(``: the only lines OPT304 can start from.
 _ITERATOR_ASSIGN = re.compile(r"^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=[^=\n][^\n]*parameters\(", re.M)
 _DEFINES_PARAMETERS = re.compile(r"\bdef\s+(named_)?parameters\s*\(")
-BUILTIN_CONSUMERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "sum", "any", "all",
-                               "min", "max", "dict"})
-# Calls that read every parameter they are given (the clip functions and their helpers).
-CLIP_QUALNAMES = _CLIP_FUNCTIONS | frozenset({
-    "torch.nn.utils.parameters_to_vector", "torch.nn.utils.convert_parameters.parameters_to_vector",
-    "torch.nn.utils.get_total_norm", "torch.nn.utils.clip_grads_with_norm_",
-})
 
 
 def _qual(cls: str, local: bool, call: cst.Call, ctx) -> str:
@@ -85,7 +78,7 @@ class ConstructionCheck(Check):
         out: list[Diagnostic] = []
         # Every optimizer construction needs "optim" in the text (torch.optim or a subclass of it).
         for oc in (A.optimizer_calls(ctx) if "optim" in ctx.source else ()):
-            if _expects_error(ctx, oc.call):
+            if expects_error(ctx, oc.call):
                 continue  # a test that checks torch's own error
             out.extend(self._keras(ctx, oc))
             out.extend(self._adam_decay(ctx, oc))
@@ -225,19 +218,19 @@ class ConstructionCheck(Check):
         if A.has_double_star(call):
             return []
         scope = A.enclosing_scope(ctx, call)
-        groups = _param_groups(ctx, call, scope)
+        groups = A.group_literals(ctx, call, scope)
         sites: list[tuple[cst.CSTNode, cst.BaseExpression]] = []
         wd = A.keyword_arg(call, "weight_decay")
-        if wd is not None and not self._provably_zero(ctx, wd.value, scope):
+        if wd is not None and not provably_zero(ctx, wd.value, scope):
             sites.append((wd.keyword, wd.value))
         for d in groups:
             for key, el in A.dict_items(d):
-                if key == "weight_decay" and not self._provably_zero(ctx, el.value, scope):
+                if key == "weight_decay" and not provably_zero(ctx, el.value, scope):
                     sites.append((el.key, el.value))
-        added = _added_groups(ctx, call, scope)
+        added = A.added_group_literals(ctx, call, scope)
         for _, d in added:
             for key, el in A.dict_items(d):
-                if key == "weight_decay" and not self._provably_zero(ctx, el.value, scope):
+                if key == "weight_decay" and not provably_zero(ctx, el.value, scope):
                     sites.append((el.key, el.value))
         if not sites:
             return []
@@ -278,75 +271,6 @@ class ConstructionCheck(Check):
             out.append(ctx.diagnostic("OPT302", site, msg, fix if adder is None else None))
         return out
 
-    def _provably_zero(self, ctx, expr: cst.BaseExpression, scope, depth: int = 0) -> bool:
-        v = A.literal_number(expr)
-        if v is not None:
-            return v == 0
-        if depth > 3:
-            return False
-        if isinstance(expr, cst.Attribute) and A.self_name(scope) == "self" and key_of(expr) \
-                and key_of(expr).count(".") == 1 and key_of(expr).startswith("self."):
-            # ``self.weight_decay`` stored once in the class: follow it into its method.
-            klass = A.class_of_method(ctx, scope)
-            stores = A.class_attr_stores(ctx, klass, key_of(expr)) if klass is not None else []
-            if len(stores) != 1 or stores[0].kind != "assign":
-                return False
-            method = A.enclosing_scope(ctx, stores[0].target)
-            return self._provably_zero(ctx, stores[0].value, method, depth + 1)
-        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value != "self":
-            # ``args.weight_decay`` of an argparse option whose default is zero: zero unless given
-            # on the command line (where Adam's coupled decay is the user's explicit choice).
-            return argparse_zero_defaults(ctx).get(expr.attr.value, False)
-        if not isinstance(expr, cst.Name):
-            return False
-        stores = A.scope_stores(ctx, scope).of(expr.value)
-        if not stores and scope is not None:
-            if A.class_of_method(ctx, scope) is None and isinstance(scope, cst.FunctionDef):
-                return self._provably_zero(ctx, expr, None, depth + 1)
-            return False
-        if len(stores) != 1:
-            return False
-        st = stores[0]
-        if st.kind == "assign":
-            return self._provably_zero(ctx, st.value, scope, depth + 1)
-        if st.kind == "param" and st.value is not None and A.literal_number(st.value) == 0:
-            # A parameter whose default is zero: zero unless a caller in this file passes it.
-            return not self._passed_by_caller(ctx, scope, st.target)
-        return False
-
-    def _passed_by_caller(self, ctx, func: cst.FunctionDef, param: cst.Param) -> bool:
-        """A call of ``func`` in this file passes ``param`` something not provably zero."""
-        name = func.name.value
-        ordered = [*func.params.posonly_params, *func.params.params]
-        index = next((i for i, p in enumerate(ordered) if p is param), None)
-        klass = A.class_of_method(ctx, func)
-        is_method = klass is not None
-        if name == "__init__" and klass is not None:
-            name = klass.name.value  # ``Factory(weight_decay=...)`` calls ``__init__``
-        passed = False
-
-        class V(cst.CSTVisitor):
-            def visit_Call(self, node: cst.Call) -> None:
-                nonlocal passed
-                f = node.func
-                callee = f.value if isinstance(f, cst.Name) else f.attr.value if isinstance(f, cst.Attribute) else None
-                if callee != name:
-                    return
-                if any(a.star for a in node.args):
-                    passed = True
-                kw = A.keyword_arg(node, param.name.value)
-                if kw is not None and A.literal_number(kw.value) != 0:
-                    passed = True
-                if index is not None:
-                    bound = isinstance(f, cst.Attribute) or func.name.value == "__init__"
-                    i = index - 1 if (is_method and bound) else index
-                    pos = A.positional(node)
-                    if 0 <= i < len(pos) and A.literal_number(pos[i].value) != 0:
-                        passed = True
-
-        _walk.visit(ctx.module, V())
-        return passed
-
     def _adamw_fix(self, ctx, oc: A.OptimizerCall) -> Fix | None:
         if oc.local:
             return None
@@ -374,7 +298,7 @@ class ConstructionCheck(Check):
                         and dotted(small.module) == "torch.optim" and not isinstance(small.names, cst.ImportStar)):
                     for alias in small.names:
                         if isinstance(alias.name, cst.Name) and alias.name.value == "Adam" and alias.asname is None:
-                                            return Fix.unsafe(msg, Edit.insertion(", AdamW", ctx.end(alias.name)),
+                            return Fix.unsafe(msg, Edit.insertion(", AdamW", ctx.end(alias.name)),
                                               ctx.replace(f, "AdamW"))
         return None
 
@@ -434,40 +358,7 @@ class ConstructionCheck(Check):
             return []
         if _DEFINES_PARAMETERS.search(ctx.source):
             return []  # a class of the file may return a list from its own parameters()
-        scopes: list[cst.CSTNode | None] = []
-
-        class V(cst.CSTVisitor):
-            """The scopes (module, functions) that assign a candidate name."""
-
-            def __init__(self) -> None:
-                self.stack: list[cst.CSTNode | None] = [None]
-
-            def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-                self.stack.append(node)
-
-            def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-                self.stack.pop()
-
-            def visit_ClassDef(self, node: cst.ClassDef) -> None:
-                self.stack.append(node)
-
-            def leave_ClassDef(self, node: cst.ClassDef) -> None:
-                self.stack.pop()
-
-            def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-                scope = self.stack[-1]
-                if isinstance(node.target, cst.Name) and node.target.value in candidates \
-                        and not isinstance(scope, cst.ClassDef) and scope not in scopes:
-                    scopes.append(scope)
-
-            # expressions never hold statements: skip them wholesale
-            def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
-                return any(isinstance(s, cst.Assign) for s in node.body)
-
-            def visit_Expr(self, node) -> bool:
-                return False
-
-        _walk.visit(ctx.module, V())
+        scopes = assigning_scopes(ctx, candidates)
         out: list[Diagnostic] = []
         for scope in scopes:
             for name in sorted(candidates):
@@ -475,94 +366,17 @@ class ConstructionCheck(Check):
                 if len(stores) != 1 or stores[0].kind != "assign":
                     continue
                 value = stores[0].value
-                if value is None or not self._iterator_value(ctx, value):
+                if value is None or not parameter_iterator(ctx, value):
                     continue
                 out.extend(self._consumed_twice(ctx, scope, name, stores[0]))
         return out
-
-    def _iterator_value(self, ctx, value: cst.BaseExpression) -> bool:
-        def has_params_call(expr) -> bool:
-            return any(isinstance(n.func, cst.Attribute) and n.func.attr.value in ("parameters", "named_parameters")
-                       for n in _walk.nodes_of(expr, cst.Call))
-
-        if isinstance(value, cst.Call):
-            f = value.func
-            if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
-                return True
-            if isinstance(f, cst.Name) and f.value in ("filter", "map") and not ctx.imports.imported(f.value):
-                return has_params_call(value)
-            if ctx.qualify(f) in ("itertools.chain", "itertools.chain.from_iterable"):
-                return has_params_call(value)
-            return False
-        if isinstance(value, cst.GeneratorExp):
-            return has_params_call(value)
-        return False
-
-    def _consumer(self, ctx, node: cst.Name) -> str | None:
-        """What consumes the iterator at this use, or None when the use does not (provably)."""
-        parents = ctx.parents
-        parent = parents.get(node)
-        if isinstance(parent, cst.For) and parent.iter is node:
-            return "a `for` loop"
-        if isinstance(parent, cst.CompFor) and parent.iter is node:
-            holder = parents.get(parent)
-            if isinstance(holder, (cst.ListComp, cst.SetComp, cst.DictComp)) and holder.for_in is parent:
-                return "a comprehension"
-            if isinstance(holder, cst.GeneratorExp) and holder.for_in is parent:
-                # ``sum(p.numel() for p in params)``: consumed when the call runs
-                arg = parents.get(holder)
-                call = parents.get(arg)
-                if isinstance(arg, cst.Arg) and arg.keyword is None and not arg.star \
-                        and isinstance(call, cst.Call) and self._builtin_consumer(ctx, call):
-                    return f"`{call.func.value}(...)`"
-            return None
-        if isinstance(parent, cst.StarredElement):
-            return "unpacking"
-        if isinstance(parent, cst.Arg) and parent.value is node:
-            if parent.star == "*":
-                return "unpacking"
-            if parent.star:
-                return None
-            call = parents.get(parent)
-            if not isinstance(call, cst.Call):
-                return None
-            oc = A.optimizer_call(ctx, call)
-            if oc is not None:
-                return f"`{ctx.code(call.func)}`" if A.params_arg(call) is parent else None
-            f = call.func
-            if self._builtin_consumer(ctx, call) and parent.keyword is None:
-                return f"`{f.value}()`"
-            first = call.args[0] is parent and parent.keyword is None
-            by_kw = parent.keyword is not None and parent.keyword.value == "parameters"
-            if ctx.qualify(f) in CLIP_QUALNAMES and (first or by_kw):
-                return f"`{ctx.code(f)}`"
-            if isinstance(f, cst.Attribute) and f.attr.value in ("clip_grad_norm_", "clip_grad_value_") \
-                    and (first or by_kw):
-                return f"`{ctx.code(f)}`"
-            return None
-        if isinstance(parent, cst.DictElement) and parent.value is node and A.string_value(parent.key) == "params":
-            d = parents.get(parent)
-            el = parents.get(d)
-            lst = parents.get(el)
-            arg = parents.get(lst)
-            call = parents.get(arg)
-            if isinstance(arg, cst.Arg) and isinstance(call, cst.Call):
-                oc = A.optimizer_call(ctx, call)
-                if oc is not None and A.params_arg(call) is arg:
-                    return f"`{ctx.code(call.func)}`"
-        return None
-
-    def _builtin_consumer(self, ctx, call: cst.Call) -> bool:
-        f = call.func
-        return (isinstance(f, cst.Name) and f.value in BUILTIN_CONSUMERS and not ctx.imports.imported(f.value)
-                and not A.scope_stores(ctx, None).of(f.value))
 
     def _consumed_twice(self, ctx, scope, name: str, store: A.Store) -> list[Diagnostic]:
         assign_end = A.end_pos(ctx, store.value)
         consumers = [(n, what) for n in A.uses(ctx, scope, name)
                      if isinstance(n, cst.Name) and A.pos(ctx, n) >= assign_end
-                     for what in [self._consumer(ctx, n)] if what]
-        if any(_expects_error(ctx, n) for n, _ in consumers):
+                     for what in [consumer(ctx, n)] if what]
+        if any(expects_error(ctx, n) for n, _ in consumers):
             return []
         if not consumers:
             return []
@@ -573,7 +387,7 @@ class ConstructionCheck(Check):
         reported: set[int] = set()
         for i, (node, what) in enumerate(consumers):
             for prev, prev_what in consumers[:i]:
-                if self._runs_before(ctx, prev, node, scope):
+                if runs_before(ctx, prev, node, scope):
                     row = ctx.start(prev).row
                     out.append(ctx.diagnostic(
                         "OPT304", node,
@@ -584,7 +398,7 @@ class ConstructionCheck(Check):
         for node, what in consumers:
             if id(node) in reported:
                 continue
-            loop = self._loop_around(ctx, node, store.target, scope)
+            loop = loop_around(ctx, node, store.target, scope)
             if loop is not None:
                 out.append(ctx.diagnostic(
                     "OPT304", node,
@@ -592,83 +406,6 @@ class ConstructionCheck(Check):
                     f"line {ctx.start(loop).row}: from the second pass on it is empty; store `list(...)` instead",
                     fix))
         return out
-
-    def _runs_before(self, ctx, a: cst.CSTNode, b: cst.CSTNode, scope) -> bool:
-        if A.dominates(ctx, a, b, scope):
-            return True
-        sa, sb = A.statement_of(ctx, a), A.statement_of(ctx, b)
-        if sa is None or sa is not sb or not isinstance(sa, cst.SimpleStatementLine):
-            return False
-        return (A.pos(ctx, a) < A.pos(ctx, b) and not A.in_conditional_expr(ctx, a, sa)
-                and not A.in_conditional_expr(ctx, b, sa))
-
-    def _loop_around(self, ctx, node, assign_target, scope) -> cst.CSTNode | None:
-        """The innermost loop whose body holds ``node`` but not the assignment, when it has
-        no ``break``/``return``/``raise`` (so it provably runs its body again)."""
-        parents = ctx.parents
-        child, cur = node, parents.get(node)
-        while cur is not None and cur is not scope:
-            if isinstance(cur, (cst.For, cst.While)) and child is cur.body:
-                if ctx.encloses(cur.body, assign_target):
-                    return None
-                if _exits(cur.body):
-                    return None
-                return cur
-            child, cur = cur, parents.get(cur)
-        return None
-
-
-_RAISES = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
-
-
-def _expects_error(ctx, node: cst.CSTNode) -> bool:
-    """``node`` runs under ``with pytest.raises(...)`` / ``self.assertRaises(...)``."""
-    cur = ctx.parents.get(node)
-    while cur is not None:
-        if isinstance(cur, cst.With):
-            for item in cur.items:
-                f = item.item.func if isinstance(item.item, cst.Call) else None
-                name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else None
-                if name in _RAISES:
-                    return True
-        if isinstance(cur, (cst.FunctionDef, cst.ClassDef)):
-            return False
-        cur = ctx.parents.get(cur)
-    return False
-
-
-def _param_groups(ctx, call: cst.Call, scope) -> list[cst.Dict]:
-    """The param-group dict literals of a construction: in its ``params`` list, or in the list
-    literal assigned once to the name it passes (``optimizer_grouped_parameters``)."""
-    groups = A.group_dicts(call)
-    if groups:
-        return groups
-    arg = A.params_arg(call)
-    if arg is None or not isinstance(arg.value, cst.Name):
-        return []
-    value = A.single_assignment(ctx, scope, arg.value.value)
-    if not isinstance(value, (cst.List, cst.Tuple)):
-        return []
-    return [e.value for e in value.elements if isinstance(e, cst.Element) and isinstance(e.value, cst.Dict)]
-
-
-def _added_groups(ctx, call: cst.Call, scope) -> list[tuple[cst.Call, cst.Dict]]:
-    """``opt.add_param_group({...})`` dict literals in the construction's scope, where ``opt``
-    is the name the construction is assigned to (once)."""
-    assign = ctx.parents.get(call)
-    if not isinstance(assign, cst.Assign) or assign.value is not call or len(assign.targets) != 1:
-        return []
-    key = key_of(assign.targets[0].target)
-    if key is None or len(A.scope_stores(ctx, scope).of(key)) != 1:
-        return []
-    out = []
-    for node in A.uses(ctx, scope, key):
-        attr = ctx.parents.get(node)
-        c = ctx.parents.get(attr)
-        if isinstance(attr, cst.Attribute) and attr.value is node and attr.attr.value == "add_param_group" \
-                and isinstance(c, cst.Call) and c.func is attr and c.args and isinstance(c.args[0].value, cst.Dict):
-            out.append((c, c.args[0].value))
-    return out
 
 
 def _item_start(item: cst.CSTNode) -> cst.CSTNode:
@@ -678,29 +415,3 @@ def _item_start(item: cst.CSTNode) -> cst.CSTNode:
     if isinstance(item, cst.DictElement):
         return item.key
     return item
-
-
-def _exits(body: cst.CSTNode) -> bool:
-    found = False
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node):
-            return False
-
-        def visit_Lambda(self, node):
-            return False
-
-        def visit_Break(self, node):
-            nonlocal found
-            found = True
-
-        def visit_Return(self, node):
-            nonlocal found
-            found = True
-
-        def visit_Raise(self, node):
-            nonlocal found
-            found = True
-
-    _walk.visit(body, V())
-    return found
