@@ -52,11 +52,37 @@ def test_unused_codes_are_reported_and_removed_by_fix(tmp_path):
     assert concise(tmp_path, "train.py").returncode == 0
 
 
-def test_a_code_of_a_rule_that_does_not_run_is_not_unused(tmp_path):
-    write(tmp_path / "train.py", f"import torch\na = {SGD}lr=0.1)  # noqa: OPT101\n")
-    assert concise(tmp_path, "--select", "OPT3,OPT0", "train.py").stdout == ""
-    assert concise(tmp_path, "train.py").stdout == \
-        "train.py:2:50: OPT002 [*] Unused `noqa` directive (unused: `OPT101`)\n"
+def test_a_code_of_a_rule_that_is_not_enabled_is_reported_as_ruff_does(tmp_path):
+    """Ruff 0.17's RUF100 reports ``# noqa: F841`` with F841 not selected (or per-file
+    ignored) as ``Unused `noqa` directive (non-enabled: `F841`)``, and --fix removes it:
+    in that run it silences nothing. Other tools' codes stay alone."""
+    write(tmp_path / "train.py", f"""\
+        import torch
+        a = {SGD}lr=0.1)  # noqa: OPT101
+        b = {SGD}lr=0.1, nesterov=True)  # noqa: OPT303, OPT101, E501
+        c = {SGD}learning_rate=0.1)  # noqa: OPT301, OPT204
+    """)
+    assert concise(tmp_path, "--select", "OPT3,OPT0", "train.py").stdout.splitlines() == [
+        "train.py:2:50: OPT002 [*] Unused `noqa` directive (non-enabled: `OPT101`)",
+        "train.py:3:65: OPT002 [*] Unused `noqa` directive (non-enabled: `OPT101`)",
+        "train.py:4:61: OPT002 [*] Unused `noqa` directive (non-enabled: `OPT204`)",
+    ]
+    assert concise(tmp_path, "--select", "OPT0,OPT1", "train.py").stdout.splitlines() == [
+        "train.py:2:50: OPT002 [*] Unused `noqa` directive (unused: `OPT101`)",
+        "train.py:3:65: OPT002 [*] Unused `noqa` directive (unused: `OPT101`; non-enabled: `OPT303`)",
+        "train.py:4:61: OPT002 [*] Unused `noqa` directive (non-enabled: `OPT301`, `OPT204`)",
+    ]
+    # per-file-ignores switch a rule off for the file: its codes are non-enabled there too
+    write(tmp_path / "optimlint.toml", 'per-file-ignores = { "train.py" = ["OPT2"] }\n')
+    result = optimlint(tmp_path, "check", "--no-cache", "-q", "--output-format", "concise", "train.py")
+    assert result.stdout.splitlines()[-1] == "train.py:4:61: OPT002 [*] Unused `noqa` directive (non-enabled: `OPT204`)"
+    fixed = optimlint(tmp_path, "check", "--fix", "-q", "--select", "OPT0,OPT3", "train.py")
+    assert fixed.returncode == 0
+    assert (tmp_path / "train.py").read_text().splitlines()[1:] == [
+        f"a = {SGD}lr=0.1)",
+        f"b = {SGD}lr=0.1, nesterov=True)  # noqa: OPT303, E501",
+        f"c = {SGD}learning_rate=0.1)  # noqa: OPT301",
+    ]
 
 
 def test_unused_file_directive(tmp_path):
@@ -99,10 +125,12 @@ def test_invalid_noqa_comments(tmp_path):
 
 
 def test_rule_name_fixed_into_its_code(tmp_path):
-    write(tmp_path / "train.py", f"import torch\nb = {SGD}learning_rate=0.1)  # noqa: keras-style-argument\n")
-    result = optimlint(tmp_path, "check", "--isolated", "--fix", "--select", "OPT0", "train.py")
+    # OPT303 has no fix of its own: the written code then silences it
+    line = f"b = {SGD}lr=0.1, nesterov=True)  # noqa: "
+    write(tmp_path / "train.py", f"import torch\n{line}nesterov-without-momentum\n")
+    result = optimlint(tmp_path, "check", "--isolated", "--fix", "--select", "OPT0,OPT303", "train.py")
     assert result.stdout == "Found 1 error (1 fixed, 0 remaining).\n"
-    assert (tmp_path / "train.py").read_text() == f"import torch\nb = {SGD}learning_rate=0.1)  # noqa: OPT301\n"
+    assert (tmp_path / "train.py").read_text() == f"import torch\n{line}OPT303\n"
     assert concise(tmp_path, "train.py").stdout == ""
 
 
