@@ -4,8 +4,10 @@ adopt optimlint (or a new rule) at once and fix its findings later.
 Each finding's noqa row gets its code through ``noqa_edit`` (merged into a noqa comment the
 line has; nothing when the line is silenced already), so a second run adds nothing. OPT000
 cannot be silenced, and OPT001/OPT002 are about noqa comments themselves: none of them gets
-one. Files are written atomically, keeping encoding and line endings. Notebooks are left
-alone (reported): their rows are per cell.
+one. Files are written atomically, keeping encoding and line endings. In a notebook the
+comment goes on the finding's row of its cell (a run's findings there count rows per cell;
+the edit is made in the cells' joined text, which writes back only the cells it changes,
+outputs and metadata untouched).
 """
 
 from __future__ import annotations
@@ -25,9 +27,6 @@ def add_noqa(result) -> tuple[int, list[tuple[str, str]]]:
         wanted = [d for d in f.diagnostics if d.code not in _NOT_ADDED]
         if not wanted:
             continue
-        if f.path.endswith(".ipynb"):
-            problems.append((f.path, "--add-noqa does not edit notebooks; add `# noqa` in the cells by hand"))
-            continue
         try:
             src = read_source(f.path)
         except SourceError as exc:
@@ -35,8 +34,7 @@ def add_noqa(result) -> tuple[int, list[tuple[str, str]]]:
             continue
         text = src.text
         rows: set[int] = set()
-        for d in sorted(wanted, key=lambda d: (d.noqa_row or d.location.row, d.code)):
-            row = d.noqa_row or d.location.row
+        for row, d in sorted(((_text_row(src, d), d) for d in wanted), key=lambda rd: (rd[0], rd[1].code)):
             edit = noqa_edit(text, row, d.code)
             if edit is not None:
                 text = apply_edits(text, [edit])
@@ -50,3 +48,15 @@ def add_noqa(result) -> tuple[int, list[tuple[str, str]]]:
             continue
         added += len(rows)
     return added, problems
+
+
+def _text_row(src, d) -> int:
+    """The row of ``src.text`` that takes ``d``'s noqa: its noqa row, which in a notebook
+    counts from the top of the finding's cell."""
+    row = d.noqa_row or d.location.row
+    notebook = getattr(src, "notebook", None)
+    cell_number = (d.extra or {}).get("cell") if notebook is not None else None
+    if cell_number is None:
+        return row
+    cell = next(c for c in notebook.cells if c.index == cell_number)
+    return cell.start_row + row - 1

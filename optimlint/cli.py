@@ -405,7 +405,7 @@ def _add_noqa(paths, hierarchy, jobs, force_exclude: bool, quiet: bool) -> int:
         _echo(f"error: {display_path(path)}: {message}", err=True)
     if not quiet:
         _echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
-    return 2 if internal or any(not p.endswith(".ipynb") for p, _ in problems) else 0
+    return 2 if internal or problems else 0
 
 
 def _stdin_path(paths: tuple[str, ...], stdin_filename: str | None) -> str | None:

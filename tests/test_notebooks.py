@@ -201,6 +201,44 @@ def test_fix_keeps_the_magics_of_the_fixed_cell(in_tmp):
     nbformat.validate(nbformat.read(str(path), as_version=4))
 
 
+def test_add_noqa_writes_into_the_cells_and_keeps_the_rest(in_tmp):
+    """--add-noqa in a notebook: the comment lands on the finding's row of its cell (cells
+    with magics above it), only those cells change, and a second run adds nothing. Before,
+    notebooks were skipped with a warning (Ruff 0.17 skips them silently)."""
+    nb = notebook(*copy.deepcopy(MAGIC_CELLS))
+    nb.cells[6].outputs = [new_output("stream", name="stdout", text="0 1.02\n")]
+    nb.cells[6].execution_count = 7
+    path = save(nb, in_tmp / "colab.ipynb")
+    before = cells_of(path)
+    result = check("--add-noqa", "colab.ipynb")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "Added 2 noqa directives.\n")
+    after = cells_of(path)
+    noqa_loop = LOOP.replace("loss.backward()", "loss.backward()  # noqa: OPT101")
+    assert source_of(after[5]) == "%%time\n" + noqa_loop
+    assert source_of(after[6]) == "%env CUDA_LAUNCH_BLOCKING=1\n" + noqa_loop.replace("    print(", "    %time print(")
+    assert after[:5] == before[:5]
+    assert {k: v for k, v in after[6].items() if k != "source"} == {k: v for k, v in before[6].items() if k != "source"}
+    nbformat.validate(nbformat.read(str(path), as_version=4))
+    again = check("--add-noqa", "colab.ipynb")
+    assert (again.exit_code, again.stderr) == (0, "Added 0 noqa directives.\n")
+    assert check("colab.ipynb").exit_code == 0
+
+
+def test_add_noqa_in_string_sources_with_crlf_and_an_indented_cell(in_tmp):
+    """A cell pasted indented (IPython dedents it) and CRLF string sources keep their shape."""
+    setup = crlf(IMPORTS + "\n" + MODEL + "\n")
+    optimizer = "  optimizer = torch.optim.Adam(model.parameters(), learning_rate=1e-3)\n"
+    loop = crlf(LOOP)
+    path = in_tmp / "nb.ipynb"
+    path.write_text(_raw_notebook([setup, optimizer, loop]), encoding="utf-8", newline="")
+    result = check("--add-noqa", "nb.ipynb")
+    assert (result.exit_code, result.stderr) == (0, "Added 2 noqa directives.\n")
+    assert path.read_text(encoding="utf-8") == _raw_notebook([
+        setup, optimizer.replace(")\n", ")  # noqa: OPT301\n"),
+        crlf(LOOP.replace("loss.backward()", "loss.backward()  # noqa: OPT101"))])
+    assert check("nb.ipynb").exit_code == 0
+
+
 def test_non_python_cells_are_not_linted(in_tmp):
     """A raw cell, a markdown cell and a VS Code cell in another language hold the buggy
     loop; only Python code cells are linted, and cell numbers count every cell."""
