@@ -138,22 +138,52 @@ def test_bad_config_values_exit_2(repo, value, message):
 
 def test_show_settings_names_the_config_of_the_file(repo):
     write(repo / "c" / "pyproject.toml", '[tool.optimlint]\nextend = "../a/pyproject.toml"\n'
-                                         'extend-select = ["OPT303"]\nunsafe-fixes = true\n')
+                                         'extend-select = ["OPT303"]\nunsafe-fixes = true\n'
+                                         'per-file-ignores = { "train.py" = ["OPT301"] }\n')
     result = optimlint(repo, "check", "--show-settings", "c/train.py")
     assert result.returncode == 0
-    assert result.stdout.splitlines()[:7] == [
+    lines = result.stdout.splitlines()
+    assert lines[:16] == [
         f"Resolved settings for: {repo / 'c' / 'train.py'}",
         f"Settings path: {repo / 'c' / 'pyproject.toml'}",
         f"Project root: {repo / 'c'}",
         "",
-        'select = ["OPT301"]',
-        'extend-select = ["OPT303"]',
+        "# Rule selection",
+        "select = [",
+        '\t"OPT301",',
+        "]",
+        "extend-select = [",
+        '\t"OPT303",',
+        "]",
         "ignore = []",
+        "preview = false",
+        "",
+        "# Fixes",
+        "unsafe-fixes = true",
     ]
-    assert "unsafe-fixes = true" in result.stdout.splitlines()
-    assert result.stdout.splitlines()[-1] == 'enabled = ["OPT000", "OPT301", "OPT303"]'
+    table = lines.index("[per-file-ignores]")
+    assert lines[table:table + 4] == ["[per-file-ignores]", '"train.py" = [', '\t"OPT301",', "]"]
+    # the rules that run on this file: per-file-ignores applied
+    assert lines[-3:] == ["# Rules that run on this file (2: selection, per-file-ignores and preview applied)",
+                          "#\tOPT000  syntax-error", "#\tOPT303  nesterov-without-momentum"]
     isolated = optimlint(repo, "check", "--isolated", "--show-settings", "b")
     assert isolated.stdout.splitlines()[1] == "Settings path: (none: defaults)"
+
+
+def test_show_settings_pasted_into_a_config_gives_the_same_settings(repo):
+    """The body is TOML: pasted into an optimlint.toml elsewhere, it resolves to itself."""
+    write(repo / "c" / "pyproject.toml", '[tool.optimlint]\nselect = ["OPT3", "OPT1"]\nignore = ["OPT104"]\n'
+                                         'extend-exclude = ["gen/", "*_pb2.py"]\n'
+                                         'optimizer-factories = ["lib.make_opt"]\n'
+                                         '[tool.optimlint.per-file-ignores]\n"tests/*" = ["OPT1"]\n'
+                                         '[tool.optimlint.adam-weight-decay]\nrequire-evidence = false\n')
+    shown = optimlint(repo, "check", "--show-settings", "c/train.py").stdout
+    body = shown.split("\n", 3)[3]
+    write(repo / "d" / "optimlint.toml", body)
+    write(repo / "d" / "train.py", TRAIN)
+    again = optimlint(repo, "check", "--show-settings", "d/train.py")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split("\n", 3)[3] == body
 
 
 def test_show_files_lists_what_would_be_linted_with_per_folder_excludes(repo):
