@@ -217,7 +217,7 @@ def test_extended_exclude_paths_are_relative_to_the_config_that_wrote_them(layer
     inside = optimlint(layered_excludes / "sub", "check", "-q", "--output-format", "concise", ".")
     assert found(inside) == ["train.py OPT301", "train.py OPT303"]
     settings = optimlint(layered_excludes, "check", "--show-settings", "sub/train.py")
-    assert 'extend-exclude = ["/gen", "other"]' in settings.stdout.splitlines()
+    assert 'extend-exclude = [\n\t"/gen",\n\t"other",\n]\n' in settings.stdout
 
 
 def test_an_extended_exclude_above_the_folder_still_names_its_own_folder(layered_excludes):
