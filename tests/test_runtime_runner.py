@@ -223,6 +223,11 @@ def test_runtime_only_findings_obey_noqa_on_their_statement_and_the_config(tmp_p
     assert [(d["code"], d["location"]["row"]) for d in json.loads(out.read_text())] == [("OPT302", 8)]
     write(tmp_path / "optimlint.toml", 'ignore = ["OPT302"]\n')
     assert invoke(["run", "--output-format", "json", "--output-file", str(out), "train.py"]).exit_code == 0
+    # no OPT302 at all; the noqa comments naming it now silence nothing (OPT002, as RUF100)
+    assert [(d["code"], d["location"]["row"], d["message"]) for d in json.loads(out.read_text())] == [
+        ("OPT002", row, "Unused `noqa` directive (non-enabled: `OPT302`)") for row in (6, 9)]
+    write(tmp_path / "optimlint.toml", 'ignore = ["OPT302", "OPT002"]\n')
+    assert invoke(["run", "--output-format", "json", "--output-file", str(out), "train.py"]).exit_code == 0
     assert json.loads(out.read_text()) == []
 
 
