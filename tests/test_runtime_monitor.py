@@ -815,3 +815,57 @@ def test_a_running_total_that_starts_after_hundreds_of_settled_steps_is_opt601()
             total += loss
     assert codes(report) == ["OPT601"]
     assert total.grad_fn is not None
+
+
+# after a settled step the optimizer is *armed*: its step pre-hook is off until an event says
+# the next step may not be settled; what no event shows is read by the post-hook after the step
+def test_one_extra_step_with_no_backward_after_the_warm_up_is_opt103():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train(model, opt, batches(12))
+        opt.step()                          # once, by mistake: nothing fresh since the last step
+        train(model, opt, batches(4, seed=1))
+    assert codes(report) == ["OPT103"]
+
+
+def test_gradients_set_to_none_by_hand_before_the_step_after_the_warm_up_is_opt102():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train(model, opt, batches(12))
+        for x, y in batches(3, seed=1):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            for p in model.parameters():
+                p.grad = None               # gone before the step: no event shows it
+            opt.step()
+    assert codes(report) == ["OPT102"]
+
+
+def test_the_module_cleared_between_backward_and_step_after_the_warm_up_is_opt102():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train(model, opt, batches(12))
+        for x, y in batches(3, seed=1):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            model.zero_grad()
+            opt.step()
+    assert codes(report) == ["OPT102"]
+
+
+def test_an_armed_optimizer_steps_without_its_pre_hook_and_gets_it_back_on_a_mistake():
+    from torch.optim import optimizer as optim_mod
+
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train(model, opt, batches(12))
+        assert len(opt._optimizer_step_pre_hooks) == 0 and len(optim_mod._global_optimizer_pre_hooks) == 0
+        nn.functional.mse_loss(model(batches(1)[0][0]), batches(1)[0][1]).backward()   # no clear before
+        assert len(opt._optimizer_step_pre_hooks) == 1      # back on: the step is judged before it runs
+        opt.step()
+    assert codes(report) == []          # one backward on top of the previous step's: a candidate only
+    assert len(opt._optimizer_step_pre_hooks) == 0

@@ -109,6 +109,8 @@ class Gradients:
             if isinstance(p, torch.Tensor):
                 rec = self.record(p)
                 if rec is not None and orec is not None and orec not in rec.owners:
+                    for other in rec.owners:
+                        other.disarm()  # a shared representative: its steps are judged again
                     rec.owners.append(orec)
 
     def remove_hooks(self) -> None:
@@ -169,12 +171,14 @@ class Gradients:
                 mon.tick += 1
                 rec.last_acc_tick = mon.tick
                 owners = rec.owners
-                if owners and bw is not None:
+                if owners:
                     orec = owners[0]
-                    if orec.last_bw_index != bw[0]:
+                    if bw is not None and orec.last_bw_index != bw[0]:
                         orec.last_bw_index = bw[0]
                         orec.backwards += 1
                         orec.last_bw = bw
+                    if orec.armed and (rec.pre_step == 1 or rec.wiped or bw is not None and bw[2]):
+                        orec.disarm()  # the next step may not be settled: judged before it runs
             except Exception as exc:  # never into the user's program
                 mon.internal_error("post-accumulate-grad hook", exc)
 
@@ -212,6 +216,7 @@ class Gradients:
                 rec.zero_tick = tick
                 for orec in rec.owners:
                     orec.zero_loc = loc
+                    orec.disarm()
 
     # ------------------------------------------------------------------ steps
     def view(self, opt, orec) -> StepView:
@@ -382,6 +387,7 @@ class Gradients:
         """Every parameter of ``opt`` hooked again (the representative stopped standing for them)."""
         orec.watched_by = None
         orec.hooked = ()
+        orec.disarm()
         handle, orec.sentinel_handle = orec.sentinel_handle, None
         if handle is not None:
             handle.remove()

@@ -15,11 +15,21 @@ user's frame altogether. Behaviour is that of the helpers they replace:
 - ``zero_grad_wrapper``: ``Optimizer.zero_grad``, then the clearing is remembered (tick, line);
 - ``backward_wrapper``: ``torch.autograd.backward`` with ``Monitor.current_bw`` describing the
   pass (index, line, through ``scaler.scale``, ``create_graph``) while it runs;
-- ``step_pre_hook`` / ``step_post_hook``: the global optimizer step hooks. A *settled* step (a
-  thinned optimizer whose representative parameter received one fresh backward, nothing
-  cleared after it, not scaled, no module in eval mode) cannot confirm any OPT1xx/OPT5xx/OPT603
-  verdict, so it skips building the step's view (the pre-hook marks it ``OptRec.fast``), and the post-hook snapshots its one record inline;
-  every other step goes through ``Monitor.judge_step`` and ``Gradients.after_step`` as before.
+- ``step_hooks``: each optimizer's own step pre-hook and the global step post-hook. A
+  *settled* step (a thinned optimizer whose representative parameter received one fresh
+  backward, nothing cleared after it, not scaled, no module in eval mode) cannot confirm any
+  OPT1xx/OPT5xx/OPT603 verdict, so it skips building the step's view (the pre-hook marks it
+  ``OptRec.fast``), and the post-hook snapshots its one record inline; every other step goes
+  through ``Monitor.judge_step`` and ``Gradients.after_step`` as before. After a settled step
+  the optimizer is *armed* (``OptRec.arm``): its pre-hook is taken off, and put back
+  (``OptRec.disarm``) by any event after which the next step may not be settled: an
+  accumulation into the representative that is not clean (added to the last step's gradient,
+  after a wiped one, scaled), a clearing after the backward (the optimizer's or a module's),
+  hooks back on every parameter (eval mode, a new group, a frozen representative), a second
+  owner. What no event shows is read by the post-hook after the step: no fresh backward (a
+  step with no backward since the last is judged then: the step leaves its gradients as they
+  were), the gradient gone or a closure (never armed again: the next steps are judged before
+  they run).
 
 An error inside any of them is recorded for its check (``Monitor.internal_error``) and never
 reaches the program; the wrapped call's own exception propagates unchanged.
@@ -91,6 +101,8 @@ def zero_grad_wrapper(mon, orig):
             if orec is not None:
                 orec.zero_tick = mon.tick
                 orec.zero_loc = loc
+                if orec.armed and orec.watched_by.acc_since_step:
+                    orec.disarm()  # a clearing after the backward: the step is judged before it runs
         except Exception as exc:  # never into the user's program
             mon.internal_error("zero_grad", exc)
         return result
@@ -172,115 +184,150 @@ def backward_wrapper(mon, orig):
     return backward
 
 
-def step_pre_hook(mon, followed_class, line_calls):
-    """The global optimizer step pre-hook: the step's site, its verdicts (a closure is
-    followed: they run once it has produced the gradients), the periodic checks."""
+def step_hooks(mon, followed_class, line_calls):
+    """``(pre_hook_for, post_hook)``: each optimizer's step pre-hook (``pre_hook_for(orec)``,
+    registered on the optimizer itself: it can be taken off while the optimizer is *armed*)
+    and the global step post-hook. Both find the step's user frame with one shared memo."""
     sites = mon.report.sites
     opts = mon.opts
+    gradients = mon.gradients
+    snapshot, arm_sentinel = gradients._snapshot, gradients._arm_sentinel
     cache = frames._internal_cache
     is_internal = frames.is_internal
     lines, site = {}, frames.site
     is_library = frames._library
     library_cache = frames._library_cache
     getframe = sys._getframe
+    ref = weakref.ref
     # the previous call's path when the user frame was the second one (torch's step wrapper,
     # then the user's line): the first frame's code, the user frame's code, offset, line, and
     # whether a framework stood in between
     last_inner, last_code, last_lasti, last_loc, last_via = None, None, -1, None, False
 
-    def hook(opt, args, kwargs):
+    def locate(frame):
+        """``(loc, via)`` of the step whose hook ``frame`` (torch's step wrapper) called: the
+        walk to the user's frame, the site's first sighting, the memo."""
         nonlocal last_inner, last_code, last_lasti, last_loc, last_via
-        try:
-            orec = opts.get(id(opt))
-            if orec is None:
-                orec = mon.register_optimizer(opt, None, constructed=False)
-            frame = getframe(1)
-            inner = frame.f_code
-            if inner is last_inner and (frame := frame.f_back) is not None and frame.f_code is last_code and frame.f_lasti == last_lasti:
-                loc, via = last_loc, last_via  # the same call site as last time, through the same frame
+        inner = frame.f_code
+        depth = 1
+        via = False
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            internal = cache.get(filename)
+            if internal is None:
+                internal = is_internal(filename)
+            if not internal:
+                break
+            if not via:
+                library = library_cache.get(filename)
+                via = is_library(filename) if library is None else library
+            frame = frame.f_back
+            depth += 1
+        if frame is None:
+            return None, via
+        code = frame.f_code
+        lasti = frame.f_lasti
+        hit = lines.get(lasti)
+        if hit is None or hit[0] is not code:
+            # a call site seen for the first time: its line, and its kind at that line
+            hit = lines[lasti] = (code, site(frame))
+            kinds = sites.get(hit[1])
+            if kinds is None:
+                sites[hit[1]] = {_STEP}
             else:
+                kinds.add(_STEP)
+        if depth == 2:
+            last_inner, last_code, last_lasti, last_loc, last_via = inner, code, lasti, hit[1], via
+        return hit[1], via
+
+    def pre_hook_for(orec):
+        def hook(opt, args, kwargs):
+            """The step's site, its verdicts (a closure is followed: they run once it has
+            produced the gradients), the periodic checks."""
+            try:
                 frame = getframe(1)
-                depth = 1
-                via = False
-                while frame is not None:
-                    filename = frame.f_code.co_filename
-                    internal = cache.get(filename)
-                    if internal is None:
-                        internal = is_internal(filename)
-                    if not internal:
-                        break
-                    if not via:
-                        library = library_cache.get(filename)
-                        via = is_library(filename) if library is None else library
-                    frame = frame.f_back
-                    depth += 1
-                loc = None
-                if frame is not None:
-                    code = frame.f_code
-                    lasti = frame.f_lasti
-                    hit = lines.get(lasti)
-                    if hit is None or hit[0] is not code:
-                        # a call site seen for the first time: its line, and its kind at that line
-                        hit = lines[lasti] = (code, site(frame))
-                        kinds = sites.get(hit[1])
-                        if kinds is None:
-                            sites[hit[1]] = {_STEP}
-                        else:
-                            kinds.add(_STEP)
-                    loc = hit[1]
-                    if depth == 2:
-                        last_inner, last_code, last_lasti, last_loc, last_via = inner, code, lasti, loc, via
-            if via and orec.loc is not None and not line_calls(loc, "step("):
-                loc = orec.loc  # a framework stepped it (Lightning, the Trainer): the user's declaration
-            if kwargs or len(args) > 1:
-                closure = args[1] if len(args) > 1 else kwargs.get("closure")
-                if closure is not None:
-                    followed = followed_class(mon, opt, orec, loc, closure)
-                    if len(args) > 1:
-                        return (args[0], followed, *args[2:]), kwargs
-                    return args, {**kwargs, "closure": followed}
-            # settled: a thinned optimizer whose one record received a fresh backward (not the
-            # gradient the last step used, not one backward left of several wiped), nothing
-            # cleared after it, not scaled, no module in eval: what ``gradients.view`` and
-            # ``verdicts.order.at_step`` would conclude, read off the record that stands for all
-            rec = orec.watched_by
-            if rec is not None and rec.acc_since_step and rec.pre_step != 1 and len(orec.hooked) == 1 \
-                    and not (rec.n == 1 and rec.wiped) and not mon.eval_modules:
-                p = rec.pref()
-                last = rec.last_acc_tick
-                owners = rec.owners
-                bw = rec.last_bw
-                fast = p is not None and p.grad is not None and rec.zero_tick <= last and len(owners) == 1 \
-                    and orec.zero_tick <= last and (bw is None or not bw.scaled)
-            else:
-                fast = False
-            if fast:
-                orec.suspect = False
-                orec.fast = True
-                if mon.step_count >= mon.next601 or orec.steps + 1 >= orec.next_check:
-                    mon.periodic_checks(orec, loc)
-            else:
-                orec.fast = False
-                mon.judge_step(opt, orec, loc)
-        except Exception as exc:  # never into the user's program
-            mon.internal_error("optimizer step pre-hook", exc)
-        return None
+                if frame.f_code is last_inner and (f := frame.f_back) is not None and f.f_code is last_code \
+                        and f.f_lasti == last_lasti:
+                    loc, via = last_loc, last_via  # the same call site as last time, through the same frame
+                else:
+                    loc, via = locate(frame)
+                if via and orec.loc is not None and not line_calls(loc, "step("):
+                    loc = orec.loc  # a framework stepped it (Lightning, the Trainer): the user's declaration
+                if kwargs or len(args) > 1:
+                    closure = args[1] if len(args) > 1 else kwargs.get("closure")
+                    if closure is not None:
+                        orec.no_arm = True
+                        followed = followed_class(mon, opt, orec, loc, closure)
+                        if len(args) > 1:
+                            return (args[0], followed, *args[2:]), kwargs
+                        return args, {**kwargs, "closure": followed}
+                # settled: a thinned optimizer whose one record received a fresh backward (not the
+                # gradient the last step used, not one backward left of several wiped), nothing
+                # cleared after it, not scaled, no module in eval: what ``gradients.view`` and
+                # ``verdicts.order.at_step`` would conclude, read off the record that stands for all
+                rec = orec.watched_by
+                if rec is not None and rec.acc_since_step and rec.pre_step != 1 and len(orec.hooked) == 1 \
+                        and not (rec.n == 1 and rec.wiped) and not mon.eval_modules:
+                    p = rec.pref()
+                    last = rec.last_acc_tick
+                    owners = rec.owners
+                    bw = rec.last_bw
+                    fast = p is not None and p.grad is not None and rec.zero_tick <= last and len(owners) == 1 \
+                        and orec.zero_tick <= last and (bw is None or not bw.scaled)
+                else:
+                    fast = False
+                if fast:
+                    orec.suspect = False
+                    orec.fast = True
+                    if mon.step_count >= mon.next601 or orec.steps + 1 >= orec.next_check:
+                        mon.periodic_checks(orec, loc)
+                else:
+                    orec.fast = False
+                    mon.judge_step(opt, orec, loc)
+            except Exception as exc:  # never into the user's program
+                mon.internal_error("optimizer step pre-hook", exc)
+            return None
 
-    return hook
+        return hook
 
-
-def step_post_hook(mon):
-    """The global optimizer step post-hook: counts, epochs, the gradients' snapshot."""
-    opts = mon.opts
-    gradients = mon.gradients
-    snapshot, arm_sentinel = gradients._snapshot, gradients._arm_sentinel
-    ref = weakref.ref
-
-    def hook(opt, args, kwargs):
+    def post_hook(opt, args, kwargs):
+        """Counts, epochs, the gradients' snapshot; for an armed optimizer (no pre-hook ran)
+        also the step's site and the checks after the fact."""
         try:
             orec = opts.get(id(opt))
             if orec is None:
-                return
+                # built before the companion was installed: its first step (hooked now) can
+                # confirm nothing; from the next one on it is watched like the others
+                orec = mon.register_optimizer(opt, None, constructed=False)
+                orec.fast = False
+            elif orec.armed:
+                # no pre-hook ran: this step was settled unless what the events could not tell
+                # says otherwise (no fresh backward, the gradient gone, a closure)
+                frame = getframe(1)
+                if frame.f_code is last_inner and (f := frame.f_back) is not None and f.f_code is last_code \
+                        and f.f_lasti == last_lasti:
+                    loc, via = last_loc, last_via
+                else:
+                    loc, via = locate(frame)
+                rec = orec.watched_by
+                p = rec.pref()
+                if rec.acc_since_step and p is not None and p.grad is not None and not kwargs and len(args) == 1:
+                    orec.fast = True
+                    if mon.step_count >= mon.next601 or orec.steps + 1 >= orec.next_check:
+                        if via and orec.loc is not None and not line_calls(loc, "step("):
+                            loc = orec.loc
+                        mon.periodic_checks(orec, loc)
+                else:
+                    orec.disarm()
+                    orec.fast = False
+                    if via and orec.loc is not None and not line_calls(loc, "step("):
+                        loc = orec.loc
+                    if kwargs or len(args) > 1 or p is None or p.grad is None:
+                        orec.no_arm = True  # a closure, or the gradient gone (by hand, or by the step)
+                    elif mon.bw_count == orec.bw_at_last_step:
+                        # no backward at all since the last step: judged after the fact (a step
+                        # leaves the gradients it used as they were: OPT103 reads exactly that)
+                        mon.judge_step(opt, orec, loc)
             mon.tick += 1
             orec.steps += 1
             mon.step_count += 1
@@ -294,8 +341,8 @@ def step_post_hook(mon):
                     orec.epochs += 1
             orec.spi += 1
             if orec.fast:
-                # a settled step (see the pre-hook): its one record's snapshot and the sentinel
-                # off (suspect is False), written out
+                # a settled step: its one record's snapshot and the sentinel off (suspect is
+                # False), written out; the optimizer is armed (its pre-hook off) for the next
                 orec.fast = False
                 rec = orec.watched_by
                 p = rec.pref()
@@ -316,6 +363,8 @@ def step_post_hook(mon):
                     orec.sentinel_armed = False
                 else:
                     arm_sentinel(orec)
+                if not orec.armed and not orec.no_arm:
+                    orec.arm()
             elif orec.watched_by is not None:  # a thinned optimizer: its kept records only
                 snapshot(orec.hooked, orec)
                 if orec.sentinel_handle is None and (orec.pending101 is not None or not orec.suspect) \
@@ -329,4 +378,4 @@ def step_post_hook(mon):
         except Exception as exc:  # never into the user's program
             mon.internal_error("optimizer step post-hook", exc)
 
-    return hook
+    return pre_hook_for, post_hook

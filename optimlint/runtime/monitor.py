@@ -1,15 +1,16 @@
 """The runtime companion's orchestrator: installs the hooks, keeps the records, routes each
 event to the verdicts of the rule families it concerns.
 
-Public PyTorch mechanisms are used where they exist (global optimizer step pre/post hooks,
-``Tensor.register_post_accumulate_grad_hook`` on the optimizers' parameters); the few calls
-that have no hook (optimizer and scheduler construction, ``zero_grad``, ``add_param_group``,
-``torch.autograd.backward``, scheduler ``step``, ``GradScaler`` methods, ``clip_grad_*``,
-``DataLoader.__iter__``, ``Module.train``, ``torch.multiprocessing``'s ``start_processes``) are
-wrapped by ``patches.Patches``, which undoes everything on uninstall. No global module hook:
+Public PyTorch mechanisms are used where they exist (each optimizer's step pre-hook, the
+global step post-hook, ``Tensor.register_post_accumulate_grad_hook`` on the optimizers'
+parameters); the few calls that have no hook (optimizer and scheduler construction,
+``zero_grad``, ``add_param_group``, ``torch.autograd.backward``, scheduler ``step``,
+``GradScaler`` methods, ``clip_grad_*``, ``DataLoader.__iter__``, ``Module.train``,
+``torch.multiprocessing``'s ``start_processes``) are wrapped by ``patches.Patches``, which undoes everything on uninstall. No global module hook:
 it would take every module call off PyTorch's fast path. Per step the cost is a frame walk per
 event and, after a warm-up, one parameter's accumulate hook per optimizer (see
-``gradients``: ``thin`` / ``rearm``); the heavier looks (modules held by the user's frames for
+``gradients``: ``thin`` / ``rearm``) and no step pre-hook while the steps are settled (see
+``hotpath``: armed optimizers); the heavier looks (modules held by the user's frames for
 OPT305/OPT401, running totals for OPT601) run at a few checkpoints only. The callbacks of
 every clearing, backward and step live in ``hotpath`` (written out, their own error
 isolation, one line lookup per call site).
@@ -140,13 +141,12 @@ class Monitor:
 
     def _install(self):
         from torch.optim import lr_scheduler
-        from torch.optim.optimizer import (Optimizer, register_optimizer_step_post_hook,
-                                           register_optimizer_step_pre_hook)
+        from torch.optim.optimizer import Optimizer, register_optimizer_step_post_hook
         from torch.utils.data import DataLoader
 
         p = self.patches
-        p.handle(register_optimizer_step_pre_hook(hotpath.step_pre_hook(self, _Followed, _line_calls)))
-        p.handle(register_optimizer_step_post_hook(hotpath.step_post_hook(self)))
+        self._pre_hook_for, post_hook = hotpath.step_hooks(self, _Followed, _line_calls)
+        p.handle(register_optimizer_step_post_hook(post_hook))
 
         # Optimizer construction: every class defining __init__ (the SGD nesterov check runs
         # in SGD.__init__, before Optimizer.__init__); only the outermost call is looked at.
@@ -276,6 +276,11 @@ class Monitor:
         orec.nodeid = self.nodeid
         self.opts[key] = orec
         self.all_opts.append(orec)
+        try:  # its own step pre-hook (off while it is armed: hotpath.step_hooks)
+            orec.pre_hook = self._pre_hook_for(orec)
+            orec.pre_handle = self.patches.handle(opt.register_step_pre_hook(orec.pre_hook))
+        except AttributeError:  # a wrapper that never ran Optimizer.__init__: torch hooks no step of it
+            orec.no_arm = True
         weakref.finalize(opt, self._optimizer_collected, key, orec)
         for group in opt.param_groups:
             self.gradients.add_owner(group.get("params", ()), orec)

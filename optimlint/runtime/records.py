@@ -37,7 +37,7 @@ class OptRec:
                  "spi", "spi_max", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
                  "sentinel_flag", "pending101", "epochs", "backwards", "last_bw_index", "last_bw",
                  "wiped_steps", "stepped_elsewhere", "nodeid", "shapes", "next_check", "param_ids",
-                 "watched_by", "hooked", "suspect", "fast")
+                 "watched_by", "hooked", "suspect", "fast", "armed", "no_arm", "pre_hook", "pre_handle")
 
     def __init__(self, opt, loc, constructed, name=None):
         self.ref = weakref.ref(opt)
@@ -78,6 +78,32 @@ class OptRec:
         self.watched_by = None
         self.hooked = ()   # while thinned: the records of its parameters that kept their hooks
         self.fast = False  # its current step is settled (hotpath's pre-hook to its post-hook)
+        # its own step pre-hook (hotpath.step_hooks) and that hook's handle; *armed*: the hook
+        # is off, the post-hook checks the step after the fact (see ``arm``)
+        self.pre_hook = None
+        self.pre_handle = None
+        self.armed = False
+        self.no_arm = False  # a closure, or a gradient gone at a step: never armed again
+
+    def arm(self) -> None:
+        """Take the step pre-hook off (after a settled step): nothing but its representative's
+        accumulation can make the next step unsettled, and every event that does (an unclean
+        accumulation, a clearing after it, a module in eval, new parameters, hooks back on
+        every parameter) calls ``disarm`` before the step; what no event shows (no fresh
+        backward, the gradient set to None by hand, a closure) the post-hook reads after it."""
+        handle = self.pre_handle
+        hooks = handle.hooks_dict_ref() if handle is not None else None
+        if hooks is not None and handle.id in hooks:
+            del hooks[handle.id]
+            self.armed = True
+
+    def disarm(self) -> None:
+        """The step pre-hook back on: the next step is judged before it runs."""
+        if self.armed:
+            self.armed = False
+            hooks = self.pre_handle.hooks_dict_ref()
+            if hooks is not None:
+                hooks[self.pre_handle.id] = self.pre_hook
 
     @property
     def max_spi(self) -> int:
