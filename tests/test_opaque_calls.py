@@ -1,8 +1,11 @@
 """Calls the analysis cannot read, and whether they may clear the gradients (issue 13,
 delete-clear misses in diffusers' training scripts): a loop that never clears is reported
 unless something in it could clear. Questions (``is_*``), getters (``get_*``), object
-constructions, torch's tensor functions and an EMA's ``step`` cannot; a call handed the
-optimizer, or an unknown function handed the model or its parameters, still may."""
+constructions, torch's tensor functions and an EMA's ``step`` cannot; nor can a method of a
+module of unknown class (``model.loss(z)``), a function handed the model whose name says it
+computes a loss or evaluates (``compute_loss(out, y, model)``), an EMA's update or a collective
+over the gradients. A call handed the optimizer, a call named for training (``train_step``,
+``compute_grads``), or an unknown function handed the model or its parameters, still may."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ LOOP = """\
 import torch
 from torch import nn
 from helpers import (Pipeline, compute_weighting, get_state, is_compiled_module, prepare_step,
-                     tidy, get_lr)
+                     tidy, get_lr, compute_loss, evaluate_model, train_one_batch, compute_grads, ema)
 
 model = nn.Linear(4, 2)
 ema_model = nn.Linear(4, 2)
@@ -37,6 +40,18 @@ CANNOT_CLEAR = [
     "noise = torch.randn((8,), dtype=weight_dtype)",
     "w = compute_weighting(weighting_scheme='logit_normal', dtype=weight_dtype)",
     "ema_unet.step(params)",
+    # a method of a module of unknown class is the module's own computation
+    "aux = model.loss(x, y)",
+    "out = model.forward(x)",
+    "model.unshard()",
+    # a function handed the model whose name says it computes a loss or evaluates
+    "aux = compute_loss(model(x), y, model)",
+    "evaluate_model(model, loader)",
+    # an average of the model written into a copy
+    "ema.update_attr(model)",
+    "ema_model.update_parameters(model)",
+    # a collective over the gradients sums them, never clears them
+    "torch.distributed.all_reduce(grads)",
 ]
 
 
@@ -52,6 +67,11 @@ MAY_CLEAR = [
     "get_lr(optimizer)",  # a getter, but handed the optimizer
     "Pipeline(optimizer=optimizer)",  # a construction handed the optimizer
     "torch._foreach_zero_(params)",  # torch's in-place function
+    "model.train_step(x, y)",  # a method of the model whose name says it trains
+    "model.optimize_parameters()",
+    "train_one_batch(model, x)",  # a function handed the model, named for training
+    "compute_grads(model)",  # named for a computation, but of gradients
+    "evaluate_model(model, optimizer)",  # named for an evaluation, but handed the optimizer
 ]
 
 

@@ -576,3 +576,117 @@ for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 4:
     optimizer.step()
 '''
     assert lint(tmp_path, {"train.py": src}) == [("OPT101", 20)]
+
+
+# A project function reached through ``from utils import *`` is read like an imported one
+# (sgrvinod's tutorials: ``clip_gradient(optimizer, grad_clip)`` only clamps the gradients).
+CLAMPING_UTILS = '''\
+def clip_gradient(optimizer, grad_clip):
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            if param.grad is not None:
+                param.grad.data.clamp_(-grad_clip, grad_clip)
+'''
+
+CLEARING_UTILS = '''\
+def clip_gradient(optimizer, grad_clip):
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            if param.grad is not None:
+                param.grad.data.clamp_(-grad_clip, grad_clip)
+    optimizer.zero_grad()
+'''
+
+STAR_TRAIN = '''\
+import torch
+from torch import nn
+from metrics import *
+from utils import *
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 3:
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    clip_gradient(optimizer, 5.0)
+    optimizer.step()
+'''
+
+
+def test_a_function_from_a_star_import_that_only_clamps_does_not_hide_the_missing_clear(tmp_path):
+    files = {"utils.py": CLAMPING_UTILS, "metrics.py": "def accuracy(out, y):\n    return 0.0\n",
+             "train.py": STAR_TRAIN}
+    assert lint(tmp_path, files) == [("OPT101", 10)]
+
+
+def test_a_function_from_a_star_import_that_clears_keeps_the_loop_silent(tmp_path):
+    files = {"utils.py": CLEARING_UTILS, "metrics.py": "def accuracy(out, y):\n    return 0.0\n",
+             "train.py": STAR_TRAIN}
+    assert lint(tmp_path, files) == []
+
+
+# A loss helper of the project that runs the model it is handed (``logits = model(x)``) is a
+# forward, not a clearing; one that clears the model's gradients itself is not.
+LOSS_HELPER = '''\
+import torch
+
+
+def loss_of_batch(x, y, model):
+    logits = model(x)
+    return torch.nn.functional.mse_loss(logits, y)
+'''
+
+CLEARING_LOSS_HELPER = '''\
+import torch
+
+
+def compute_loss(x, y, model):
+    model.zero_grad()
+    logits = model(x)
+    return torch.nn.functional.mse_loss(logits, y)
+'''
+
+HELPER_TRAIN = '''\
+import torch
+from torch import nn
+from losses import {name}
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 3:
+    loss = {name}(x, y, model)
+    loss.backward()
+    optimizer.step()
+'''
+
+
+def test_a_project_helper_that_runs_the_model_it_is_handed_does_not_hide_the_missing_clear(tmp_path):
+    files = {"losses.py": LOSS_HELPER, "train.py": HELPER_TRAIN.format(name="loss_of_batch")}
+    assert lint(tmp_path, files) == [("OPT101", 9)]
+
+
+def test_a_loss_helper_that_clears_the_model_keeps_the_loop_silent(tmp_path):
+    files = {"losses.py": CLEARING_LOSS_HELPER, "train.py": HELPER_TRAIN.format(name="compute_loss")}
+    assert lint(tmp_path, files) == []
+
+
+# ``import model`` and then ``model = model.RNNModel(...)`` (salesforce's language models): in
+# the loop ``model(x)`` is the network's forward, not a call of the imported module.
+REBOUND_TRAIN = '''\
+import torch
+import model
+
+model = model.TinyNet()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 3:
+    out = model(x)
+    loss = torch.nn.functional.mse_loss(out, y)
+    loss.backward()
+    optimizer.step()
+'''
+
+
+def test_a_module_name_rebound_to_the_network_is_a_forward_in_the_loop(tmp_path):
+    files = {"model.py": "from torch import nn\n\n\nclass TinyNet(nn.Linear):\n    def __init__(self):\n"
+                         "        super().__init__(4, 2)\n", "train.py": REBOUND_TRAIN}
+    assert lint(tmp_path, files) == [("OPT101", 9)]

@@ -108,6 +108,11 @@ def _constructs(f: cst.BaseExpression) -> bool:
 _GETTER = re.compile(r"(^|\.)get_\w+$")
 # torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``)
 _TORCH_PURE = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")
+# torch.distributed's collectives: they combine tensors across processes in place.
+_TORCH_COLLECTIVE = re.compile(
+    r"torch\.distributed\.(all_reduce|all_gather|all_gather_into_tensor|broadcast|barrier|reduce|"
+    r"reduce_scatter|reduce_scatter_tensor|all_to_all|all_gather_object|broadcast_object_list|get_rank|"
+    r"get_world_size)$")
 # Predicates (``is_compiled_module(model)``, ``has_nan(grads)``) answer, never clear or step.
 _PREDICATE = re.compile(r"(^|\.)(is|has|should|can)_\w+$")
 # Library functions handed an optimizer that never clear or step it: apex's loss scaling
@@ -119,6 +124,33 @@ _MODULE_READ_METHODS = re.compile(
     r"(generate|sample|predict|infer|inference|decode|encode|embed|init_hidden|reset_noise|save_pretrained|"
     r"push_to_hub|save_checkpoint|print_trainable_parameters|num_parameters|get_num_params|"
     r"estimate_mfu|get_input_embeddings|get_output_embeddings|sample_noise)$")
+# Words of a call's name that say it may train (clear, step, backpropagate, update): such a
+# call stays opaque whatever it is handed (``train_epoch``, ``optimize_parameters``, ``learn``;
+# not ``training_losses``).
+_TRAINING_WORDS = frozenset({
+    "train", "step", "steps", "backward", "update", "updates", "optimize", "optimise", "optim", "opt", "learn",
+    "fit", "tune", "finetune", "accumulate", "apply", "grad", "grads", "gradient", "gradients",
+    "run", "call", "closure", "hook", "hooks",
+})
+
+
+def _may_train(name: str) -> bool:
+    low = name.lower()
+    return "backward" in low or "optimi" in low or "zero_grad" in low or \
+        any(w in _TRAINING_WORDS for w in low.strip("_").split("_"))
+
+# Functions handed a module whose names say they compute a loss, evaluate, generate, log, plot,
+# save or unwrap it (``calc_loss_batch(x, y, model)``, ``evaluate_model(model, loader)``,
+# ``diffusion.training_losses(model, x, t)``, ``de_parallel(model)``): they read the module.
+_MODULE_READER_FUNC = re.compile(
+    r"^(calc|calculate|compute|eval|evaluate|validate|valid|test|generate|sample|predict|infer|"
+    r"log|plot|show|print|save|visuali[sz]e|render|draw|export|unwrap|offload)(_|$)"
+    r"|(^|_)(loss|losses|evaluation|validation|accuracy|metrics?|score|parallel)$")
+# Methods that average a module into a copy (an EMA's ``update_attr(model)``, BYOL's
+# ``update_moving_average()``) and, on an averaged copy (``ema_model.update_parameters(model)``),
+# torch's ``AveragedModel`` update: they write the copy, never the trained module's gradients.
+_AVERAGING_METHOD = re.compile(r"^(update_attr|update_moving_average|update_ema|ema_update|update_average)$")
+_AVERAGED_RECEIVER = re.compile(r"(^|_|\.)(ema|swa|averaged?)(_|$)", re.I)
 # Receivers of ``.step(...)`` that are evidently not optimizers.
 _NOT_OPTIMIZER_STEP = re.compile(
     r"(^|_)(profiler|prof|env|envs|environment|vec_env|pbar|progress|progress_bar|bar|timer|logger|writer|"
@@ -133,9 +165,7 @@ _PARAMS_NAME = re.compile(r"(^|[_.])(params?|parameters|grads?|gradients|weights
 _CLEAR_NAME = re.compile(r"(zero|clear|reset)_?grad", re.I)
 # A call of a module (its forward) or of a loss function never clears, steps or runs a
 # backward; spelled like one when its name says so (``model(x)``, ``self.criterion(out, y)``).
-_FORWARD_NAMES = re.compile(
-    r"(^|_)(model|net|network|module|encoder|decoder|generator|discriminator|critic|actor|backbone|"
-    r"head|classifier|criterion|loss_fn|loss_func|lossfn|policy|unet|vae|transformer|layer|G|D|pipe|pipeline)$")
+_FORWARD_NAMES = symbols._MODULE_NAME
 
 
 @dataclass(frozen=True)
@@ -802,8 +832,9 @@ class _Walker:
         k = key_of(f)
         if k is None or self._resolve_key(frame, k) is not None:
             return False
-        if isinstance(f, cst.Name) and (f.value in self.model.functions or self.ctx.imports.imported(f.value)):
-            return False
+        if isinstance(f, cst.Name) and (f.value in self.model.functions or self.ctx.imports.imported(f.value) and
+                                        not values_assigned(self.ctx.module, f.value, nested_functions=False)):
+            return False  # a function, or a module imported and never rebound (``import model``)
         if isinstance(f, cst.Attribute) and key_of(f.value) == "self":
             klass = self.b.class_of.get(frame.func) if frame.func is not None else None
             if klass is not None and f.attr.value in self.model.methods.get(klass, {}):
@@ -842,9 +873,11 @@ class _Walker:
     def _harmless_project_call(self, f: cst.BaseExpression) -> bool:
         """A function of another project file whose body certainly never clears, steps or
         backpropagates (``utils.clip_gradient(optimizer, 5.0)``): not an opaque call."""
-        if not isinstance(f, (cst.Name, cst.Attribute)) or not self.ctx.imports.imported(
-                (key_of(f) or "").split(".", 1)[0]):
+        if not isinstance(f, (cst.Name, cst.Attribute)):
             return False
+        if not self.ctx.imports.imported((key_of(f) or "").split(".", 1)[0]) and not (
+                isinstance(f, cst.Name) and self.ctx.imports.star_modules and f.value not in self.model.functions):
+            return False  # neither imported nor possibly from ``from utils import *``
         found = summaries.project_function(self.ctx, f)
         return found is not None and summaries.never_touches_optimizers(*found, project_root=self.ctx.project_root)
 
@@ -911,6 +944,44 @@ class _Walker:
         keys = module_keys(self.ctx)
         return k in keys or frame.translate(k) in keys or bool(_FORWARD_NAMES.search(k.rsplit(".", 1)[-1]))
 
+    def _reads_module(self, call: cst.Call, frame: _Frame) -> bool:
+        """A call that, by its name, computes with a module and never trains it: a method of a
+        module of unknown class (``model.loss(z)``, ``model.pi(s)``, ``model.forward(x)``,
+        ``model.unshard()``), a function handed a module named for a loss, an evaluation, a log
+        or a save (``calc_loss_batch(x, y, model)``), an EMA's update. A call whose name says
+        it may train, that is handed an optimizer, or that the project's own code answers for
+        (a function or class of the project: its body is read instead) stays opaque."""
+        f = call.func
+        name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else None
+        if name is None or self._passes_optimizer(call, frame):
+            return False
+        recv = key_of(f.value) if isinstance(f, cst.Attribute) else None
+        if recv == "self" or (recv or "").startswith("self.") and recv.count(".") == 1 and \
+                self._resolve_key(frame, recv) is not None:
+            return False
+        if _AVERAGING_METHOD.match(name) and recv is not None:
+            return True
+        if name == "update_parameters" and _AVERAGED_RECEIVER.search(recv or ""):
+            return True
+        if _may_train(name):
+            return False
+        if isinstance(f, cst.Attribute) and self._is_module_value(f.value, frame):
+            return not self._project_method_known(recv, name, frame)
+        if not _MODULE_READER_FUNC.search(name):
+            return False
+        if isinstance(f, cst.Name):
+            if f.value in self.model.functions:
+                return False
+            found = summaries.project_function(self.ctx, f)
+            return found is None or summaries.no_direct_effect(found[0])
+        return not self._project_classes_of(recv, frame)
+
+    def _project_method_known(self, recv: str | None, name: str, frame: _Frame) -> bool:
+        """``recv`` is built from a project class that defines (or inherits from a project
+        base) method ``name``: its body, read elsewhere, answers for the call."""
+        return any(summaries.project_method(k.file, k.node, name, self.ctx.project_root) is not None
+                   for k in self._project_classes_of(recv, frame))
+
     def _passes_optimizer(self, call: cst.Call, frame: _Frame) -> bool:
         return any(self._resolve(frame, a.value) is not None or
                    symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1]) for a in call.args)
@@ -940,6 +1011,8 @@ class _Walker:
                 return  # ``get_peft_model_state_dict(unet)``, ``get_grad_norm(params)``: reads
             if _TORCH_PURE.match(self.ctx.qualify(f) or ""):
                 return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
+            if _TORCH_COLLECTIVE.match(self.ctx.qualify(f) or ""):
+                return  # ``dist.all_reduce(grads)``: sums what it is given, never clears or steps
             if isinstance(f, cst.Attribute) and f.attr.value in _HARMLESS_METHODS:
                 return
             if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value.startswith("assert"):
@@ -952,6 +1025,8 @@ class _Walker:
                     self._is_module_value(f.value, frame) and not self._passes_optimizer(call, frame):
                 return  # ``model.generate(...)``, ``model.save_pretrained(dir)``: no gradient touched
             if self._is_forward(f, frame) and not self._passes_optimizer(call, frame):
+                return
+            if self._reads_module(call, frame):
                 return
         keys: set[str] = set()
         touched: list[Binding] = []

@@ -33,7 +33,7 @@ import libcst as cst
 from optimlint.analysis import modules
 from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, parse_file
 from optimlint.analysis.names import dotted
-from optimlint.analysis.symbols import name_says_optimizer, optimizer_class
+from optimlint.analysis.symbols import name_says_module, name_says_optimizer, optimizer_class
 from optimlint.analysis.walk import nodes_of
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ def project_function(ctx: "FileContext", func: cst.BaseExpression) -> tuple[cst.
     """The top-level function of another project file that ``func`` (as written in the linted
     file) names through its imports; None for anything else."""
     qn = ctx.qualify(func)
+    if qn is None and isinstance(func, cst.Name):
+        return _star_imported_function(ctx, func.value)
     if qn is None or "." not in qn.lstrip("."):
         return None
     level = len(qn) - len(qn.lstrip("."))
@@ -82,6 +84,51 @@ def project_function(ctx: "FileContext", func: cst.BaseExpression) -> tuple[cst.
         return None
     fn = _top_function(pf, name)
     return (fn, pf) if fn is not None else None
+
+
+def _star_imported_function(ctx: "FileContext", name: str) -> tuple[cst.FunctionDef, ParsedFile] | None:
+    """``name`` defined by no statement of the linted file but by a project module it imports
+    with ``from utils import *`` (the first such module that defines it at top level)."""
+    if any(isinstance(s, (cst.FunctionDef, cst.ClassDef)) and s.name.value == name for s in ctx.module.body):
+        return None
+    for stmt in ctx.module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not (isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar)):
+                continue
+            module = ("." * len(small.relative)) + (dotted(small.module) or "") if small.module or small.relative \
+                else None
+            if not module or not small.relative and module.split(".", 1)[0] in _NOT_PROJECT:
+                continue
+            path = _find_module(ctx.path, module, ctx.project_root)
+            pf = parse_file(path) if path is not None else None
+            if pf is None:
+                continue
+            if name in pf.classes:
+                return None
+            fn = _top_function(pf, name)
+            if fn is not None:
+                return fn, pf
+    return None
+
+
+def no_direct_effect(fn: cst.FunctionDef) -> bool:
+    """``fn``'s own body calls nothing that clears, steps, backpropagates or updates
+    (``.zero_grad()``, ``.step()``, ``.backward()``, ``zero_grads(...)``) and writes no
+    gradient: weaker than :func:`never_touches_optimizers` (the functions it calls are not
+    read), for calls whose name already says they compute a loss or evaluate."""
+    for node in nodes_of(fn.body, (cst.Call, cst.Assign, cst.AugAssign, cst.AnnAssign)):
+        if isinstance(node, cst.Call):
+            f = node.func
+            name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+            if name in _EFFECT_NAMES or "grad" in name.lower():
+                return False
+            continue
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        if any(_names_grad(t) for t in targets):
+            return False
+    return True
 
 
 def _top_function(pf: ParsedFile, name: str) -> cst.FunctionDef | None:
@@ -205,6 +252,8 @@ def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, d
     if isinstance(f, cst.Name):
         if f.value in _BUILTINS and not pf.imports.imported(f.value):
             return True
+        if f.value in params and name_says_module(f.value):
+            return True  # ``model(x)`` of a parameter named for a module: its forward
         if _library_call(pf, f):
             return True
         local = _top_function(pf, f.value) if not pf.imports.imported(f.value) else None

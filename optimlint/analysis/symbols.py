@@ -8,6 +8,7 @@ in the analyses that need it and builds on ``classify_call``.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -112,6 +113,17 @@ def classify_call(ctx: "FileContext", call: cst.Call) -> CallKind | None:
         if _matches_factory(qn, tuple(settings.scheduler_factories)):
             return CallKind("scheduler", qn, qn)
     return None
+
+
+# Names that say "a module" (its call is a forward) or "a loss function": ``model(x)``,
+# ``self.net(x)``, ``criterion(out, y)``.
+_MODULE_NAME = re.compile(
+    r"(^|_)(model|net|network|module|encoder|decoder|generator|discriminator|critic|actor|backbone|"
+    r"head|classifier|criterion|loss_fn|loss_func|lossfn|policy|unet|vae|transformer|layer|G|D|pipe|pipeline)$")
+
+
+def name_says_module(name: str) -> bool:
+    return bool(_MODULE_NAME.search(name))
 
 
 # Names that say "optimizer" / "scheduler" for unannotated parameters and attributes
