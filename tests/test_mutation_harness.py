@@ -153,3 +153,41 @@ def test_corpus_is_recreated_from_a_mirror(tmp_path):
     assert (target / "train.py").read_text() == SPEECH.read_text()
     assert not (target / "notes.txt").exists()
     assert fetch_corpus.extract("acme/speech", commit, tmp_path / "corpus", mirrors)[1:] == (0, 0)  # left alone
+
+
+GAN_WITH_A_COVERING_OPTIMIZER = '''\
+import itertools
+
+import torch
+from torch import nn
+
+
+class Generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(4, 8)
+        self.body = nn.Linear(8, 8)
+        self.out = nn.Linear(8, 4)
+
+    def forward(self, z):
+        return self.out(self.body(self.stem(z)))
+
+
+generator = Generator()
+critic = nn.Linear(4, 1)
+optimizer_g = torch.optim.Adam(generator.parameters(), lr=2e-4)
+optimizer_info = torch.optim.Adam(itertools.chain(generator.parameters(), critic.parameters()), lr=2e-4)
+for z in [torch.randn(2, 4)] * 3:
+    optimizer_g.zero_grad()
+    critic(generator(z)).mean().backward()
+    optimizer_g.step()
+'''
+
+
+def test_a_submodule_another_optimizer_still_holds_is_an_excluded_mutant():
+    mutants, _ = mutate.mutants_of(GAN_WITH_A_COVERING_OPTIMIZER)
+    dropped = [m for m in mutants if m.operator == "drop-group-submodule"]
+    assert [(m.site_line, m.excluded) for m in dropped] == [(20, "held-by-another-optimizer")]
+    alone = GAN_WITH_A_COVERING_OPTIMIZER.replace("generator.parameters(), critic", "critic")
+    dropped = [m for m in mutate.mutants_of(alone)[0] if m.operator == "drop-group-submodule"]
+    assert [(m.site_line, m.excluded) for m in dropped] == [(20, None)]

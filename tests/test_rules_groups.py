@@ -1208,3 +1208,42 @@ def test_opt401_after_an_apply_that_only_initialises():
 def test_an_apply_that_may_change_the_model_keeps_opt401_silent(fn, defs):
     src = _applied(fn, defs).replace("import itertools\n", "import itertools\nfrom helpers import imported_init\n")
     assert codes_at(src, ["OPT401"]) == []
+
+
+
+MOVED_TOGETHER = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 4)
+        self.neck = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.neck(self.body(x)))
+
+
+model = Net()
+data = torch.randn(3, 4)
+data, model = data.to("cpu"), model.to("cpu")
+optimizer = torch.optim.Adam([{"params": model.body.parameters()}, {"params": model.neck.parameters()}], lr=1e-3)
+for _ in range(3):
+    optimizer.zero_grad()
+    model(data).sum().backward()
+    optimizer.step()
+"""
+
+
+def test_a_model_moved_in_a_tuple_assignment_keeps_its_class():
+    # ``data, model = data.to(device), model.to(device)`` pairs element by element
+    assert codes_at(MOVED_TOGETHER, ["OPT401"]) == [("OPT401", 19)]
+
+
+def test_a_model_rebound_from_an_unpacked_call_stays_unknown():
+    # ``data, model = prepare(data, model)``: what ``model`` holds now cannot be read
+    src = MOVED_TOGETHER.replace('data, model = data.to("cpu"), model.to("cpu")', "data, model = prepare(data, model)")
+    assert codes_at(src, ["OPT401"]) == []

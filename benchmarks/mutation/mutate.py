@@ -39,6 +39,7 @@ EXCLUSIONS = {
     "already-right-place": "the move puts the scheduler where its class wants it (an iteration-period scheduler into the batch loop, an epoch scheduler out of it): the mutant fixes rather than breaks",
     "frozen-or-trained-elsewhere": "the dropped submodule is frozen or, by its name, trained by another optimizer (teacher, ema, target, discriminator, critic): leaving it out is intended",
     "sum-under-no-grad": "the running sum is taken under `torch.no_grad()`: the total keeps no graph",
+    "held-by-another-optimizer": "another optimizer of the file is built over the dropped submodule or a module holding it (InfoGAN's `Adam(chain(generator.parameters(), ...))`): its parameters are still updated, which is all OPT401 asks",
 }
 
 PARAMETERLESS = {"ReLU", "GELU", "SiLU", "Tanh", "Sigmoid", "Dropout", "Dropout2d", "Identity", "MaxPool2d",
@@ -450,7 +451,7 @@ def drop_group_submodule(b: Builder, call: cst.Call, path: list) -> None:
             elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
             return node.with_changes(args=[node.args[0].with_changes(value=node.args[0].value.with_changes(elements=elements)), *node.args[1:]])
         b.add("drop-group-submodule", "OPT401", unit, sites.line(call), sites.line(call), Edit().replace(call, make),
-              _frozen(sites, dropped), region)
+              _frozen(sites, dropped) or _held_elsewhere(sites, call, subs[-1]), region)
         return
     if not (isinstance(first, cst.Call) and isinstance(first.func, cst.Attribute) and first.func.attr.value == "parameters"
             and isinstance(first.func.value, cst.Name) and not first.args):
@@ -468,7 +469,7 @@ def drop_group_submodule(b: Builder, call: cst.Call, path: list) -> None:
     def make(node: cst.Call) -> cst.Call:
         return node.with_changes(args=[node.args[0].with_changes(value=new_arg), *node.args[1:]])
     b.add("drop-group-submodule", "OPT401", unit, sites.line(call), sites.line(call), Edit().replace(call, make),
-          _frozen(sites, dropped), region)
+          _frozen(sites, dropped) or _held_elsewhere(sites, call, f"{model}.{dropped}"), region)
 
 
 def _submodules(cls: cst.ClassDef) -> list[str]:
@@ -489,6 +490,44 @@ def _submodules(cls: cst.ClassDef) -> list[str]:
 
     init.visit(V())
     return subs
+
+
+def _held_elsewhere(sites: FileSites, call: cst.Call, path: str) -> str | None:
+    """``path`` (``generator.l1``), or a module holding it (``generator``), is read in the
+    arguments of another optimizer construction of the file."""
+    prefixes = {".".join(path.split(".")[:i]) for i in range(1, path.count(".") + 2)}
+
+    class Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if node is call or (last_name(node.func) or "") not in OPTIMIZER_CLASSES:
+                return
+            for sub in _dotted_in(node):
+                if sub in prefixes:
+                    Finder.found = True
+
+    sites.module.visit(Finder())
+    return "held-by-another-optimizer" if Finder.found else None
+
+
+def _dotted_in(node: cst.CSTNode) -> set[str]:
+    """Dotted names read anywhere inside ``node`` (``generator.parameters`` gives ``generator``
+    and ``generator.parameters``)."""
+    out: set[str] = set()
+
+    class V(cst.CSTVisitor):
+        def visit_Attribute(self, n: cst.Attribute) -> None:
+            d = dotted(n)
+            if d:
+                out.add(d)
+                out.add(d.rsplit(".", 1)[0])
+
+        def visit_Name(self, n: cst.Name) -> None:
+            out.add(n.value)
+
+    node.visit(V())
+    return out
 
 
 def _frozen(sites: FileSites, sub: str) -> str | None:
