@@ -277,8 +277,9 @@ def clear_inside_window(b: Builder, unit: Unit) -> None:
             target = None
             if guards and loops:
                 target = loops[-1].stmt.body
-            # (b) a step after an inner loop of backward passes: clear inside that loop
-            else:
+            # (b) a step after an inner loop of backward passes: clear inside that loop; the
+            # step and the clear share an enclosing loop (not two cells of a notebook)
+            elif loops:
                 for sibling in pair[0].owner.body[:pair[0].index]:
                     if isinstance(sibling, LOOPS) and any(any(lv.stmt is sibling for lv in bw.path) for bw in unit.of("backward")):
                         target = sibling.body
