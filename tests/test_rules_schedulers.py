@@ -1028,3 +1028,64 @@ for epoch in range(90):
             optimizer.zero_grad()
 """
     assert codes_at(src, ["OPT201"]) == []
+
+
+# ``dict(...)`` spelled with keywords declares like a dict literal (issue 13: a sweep's
+# LightningModule returned ``dict(optimizer=..., lr_scheduler=...)`` and was not read).
+def test_opt203_lightning_dict_call_without_interval_is_fixed_in_place():
+    src = lightning("""
+        scheduler = OneCycleLR(optimizer, max_lr=1e-2, total_steps=self.trainer.estimated_stepping_batches)
+        return dict(optimizer=optimizer, lr_scheduler=scheduler)
+    """)
+    assert codes_at(src, ["OPT2"]) == [("OPT203", row(src, "OneCycleLR(optimizer"))]
+    text, remaining = fixed(src, ["OPT203"])
+    assert text == textwrap.dedent(src).replace(
+        "lr_scheduler=scheduler)", 'lr_scheduler={"scheduler": scheduler, "interval": "step"})')
+    assert remaining == []
+
+
+def test_opt203_lightning_nested_dict_call_gets_its_interval_keyword():
+    src = lightning("""
+        scheduler = OneCycleLR(optimizer, max_lr=1e-2, total_steps=self.trainer.estimated_stepping_batches)
+        return dict(optimizer=optimizer, lr_scheduler=dict(scheduler=scheduler, monitor="val_loss"))
+    """)
+    assert codes_at(src, ["OPT2"]) == [("OPT203", row(src, "OneCycleLR(optimizer"))]
+    text, remaining = fixed(src, ["OPT203"])
+    assert text == textwrap.dedent(src).replace("dict(scheduler=scheduler,", 'dict(scheduler=scheduler, interval="step",')
+    assert remaining == []
+
+
+@pytest.mark.parametrize("entry", [
+    'dict(scheduler=scheduler, interval="step")',  # declared per step: right
+    "dict(scheduler=scheduler, **extra)",  # unpacked: unknown
+])
+def test_opt203_lightning_dict_call_that_declares_or_hides_stays_silent(entry):
+    src = lightning(f"""
+        scheduler = OneCycleLR(optimizer, max_lr=1e-2, total_steps=self.trainer.estimated_stepping_batches)
+        return dict(optimizer=optimizer, lr_scheduler={entry})
+    """)
+    assert codes_at(src, ["OPT2"]) == []
+
+
+# ``with tqdm(loader) as bar: for batch in bar:`` is a batch loop over the loader.
+PROGRESS_BAR = HEAD + """scheduler = lr_scheduler.StepLR(optimizer, step_size=30)
+
+for epoch in range(90):
+    scheduler.step()
+    with tqdm(loader) as bar:
+        for x, y in bar:
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+"""
+
+
+def test_opt201_epoch_head_step_before_a_batch_loop_over_a_progress_bar():
+    src = PROGRESS_BAR.replace("import torch\n", "import torch\nfrom tqdm import tqdm\n", 1)
+    assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, "scheduler.step()"))]
+
+
+def test_opt201_with_item_that_is_not_a_loader_stays_silent():
+    src = PROGRESS_BAR.replace("import torch\n", "import torch\nfrom tqdm import tqdm\n", 1).replace(
+        "with tqdm(loader) as bar:", "with open('log.txt') as bar:")
+    assert codes_at(src, ["OPT2"]) == []

@@ -102,6 +102,21 @@ def _str_key(el: cst.BaseDictElement) -> str | None:
     return None
 
 
+def _dict_call(expr: cst.BaseExpression | None) -> bool:
+    """``dict(optimizer=opt, lr_scheduler=sched)``: keywords only, nothing unpacked."""
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "dict" and \
+        all(a.keyword is not None and not a.star for a in expr.args)
+
+
+def _items(expr: cst.BaseExpression) -> list[tuple[str | None, cst.BaseExpression | None]]:
+    """(key, value) of a dict literal (key None for a non-string key, value None for
+    ``**rest``) or of a ``dict(...)`` call of keywords."""
+    if isinstance(expr, cst.Call):
+        return [(a.keyword.value, a.value) for a in expr.args if a.keyword is not None]
+    return [(_str_key(el), el.value if isinstance(el, cst.DictElement) else None)
+            for el in expr.elements]  # type: ignore[attr-defined]
+
+
 class _Reader:
     def __init__(self, ctx: "FileContext", func: cst.FunctionDef) -> None:
         self.ctx = ctx
@@ -118,40 +133,37 @@ class _Reader:
 
     def returned(self, expr: cst.BaseExpression | None) -> None:
         expr = self.follow(expr)
-        if isinstance(expr, cst.Dict):
-            self.top_dict(expr)
+        if isinstance(expr, cst.Dict) or _dict_call(expr):
+            self.top_dict(expr)  # type: ignore[arg-type]
         elif isinstance(expr, (cst.Tuple, cst.List)):
             elems = [self.follow(e.value) for e in expr.elements if not isinstance(e, cst.StarredElement)]
             if len(elems) == 2 and all(isinstance(e, (cst.List, cst.Tuple)) for e in elems):
                 for el in elems[1].elements:  # type: ignore[union-attr]
                     self.scheduler_entry(el.value)
-            elif elems and all(isinstance(e, cst.Dict) for e in elems):
+            elif elems and all(isinstance(e, cst.Dict) or _dict_call(e) for e in elems):
                 for e in elems:
                     self.top_dict(e)  # type: ignore[arg-type]
 
-    def top_dict(self, d: cst.Dict) -> None:
-        for el in d.elements:
-            if _str_key(el) == "lr_scheduler":
-                self.scheduler_entry(el.value)  # type: ignore[union-attr]
+    def top_dict(self, d: cst.Dict | cst.Call) -> None:
+        for key, value in _items(d):
+            if key == "lr_scheduler" and value is not None:
+                self.scheduler_entry(value)
 
     def scheduler_entry(self, expr: cst.BaseExpression) -> None:
         written = expr
         expr = self.follow(expr)
-        if isinstance(expr, cst.Dict):
+        if isinstance(expr, cst.Dict) or _dict_call(expr):
             sched = None
             interval: cst.BaseExpression | None = None
-            for el in expr.elements:
-                key = _str_key(el)
-                if key is None:
-                    if not isinstance(el, cst.DictElement):
-                        return  # ``**defaults``: unknown
-                    continue
+            for key, value in _items(expr):  # type: ignore[arg-type]
+                if value is None:
+                    return  # ``**defaults``: unknown
                 if key == "scheduler":
-                    sched = el.value
+                    sched = value
                 elif key == "interval":
-                    interval = el.value
+                    interval = value
                 elif key == "frequency":
-                    if not (isinstance(el.value, cst.Integer) and el.value.value == "1"):
+                    if not (isinstance(value, cst.Integer) and value.value == "1"):
                         return
             if sched is None:
                 return

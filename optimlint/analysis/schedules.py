@@ -369,9 +369,24 @@ def _loaderish(ctx: "FileContext", expr: cst.BaseExpression, scope: cst.CSTNode,
     if _LOADERISH.search(k.rsplit(".", 1)[-1]):
         return True
     if isinstance(it, cst.Name) and depth < 3:
-        values = values_assigned(scope, k, nested_functions=False)
+        values = _with_values(scope, k, values_assigned(scope, k, nested_functions=False))
         return bool(values) and all(v is not None and _loaderish(ctx, v, scope, depth + 1) for v in values)
     return False
+
+
+def _with_values(scope: cst.CSTNode, name: str,
+                 values: list[cst.BaseExpression | None]) -> list[cst.BaseExpression | None]:
+    """``values`` with the unpaired entries (None) that ``with EXPR as name:`` items bind
+    replaced by their EXPR (``with tqdm(loader) as bar:``): kept as None when some unpaired
+    entry is not such an item."""
+    if None not in values:
+        return values
+    items = [w.item for w in _walk.nodes_of(scope, (cst.WithItem,))
+             if w.asname is not None and isinstance(w.asname.name, cst.Name) and w.asname.name.value == name]
+    if len(items) != values.count(None):
+        return values
+    paired = iter(items)
+    return [v if v is not None else next(paired) for v in values]
 
 
 def is_epoch_loop(ctx: "FileContext", loop: cst.CSTNode) -> bool:

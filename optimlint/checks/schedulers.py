@@ -260,6 +260,12 @@ def _declare_step_interval(ctx, entry: cst.BaseExpression) -> Fix | None:
     """Safe: a bare scheduler in a literal becomes ``{"scheduler": s, "interval": "step"}``; a
     config dict without an interval gets ``"interval": "step"`` after its scheduler."""
     msg = 'Declare the scheduler with `"interval": "step"`'
+    if isinstance(entry, cst.Call) and isinstance(entry.func, cst.Name) and entry.func.value == "dict":
+        # ``dict(scheduler=s, ...)``
+        for a in entry.args:
+            if a.keyword is not None and a.keyword.value == "scheduler":
+                return Fix.safe(msg, Edit.insertion(', interval="step"', ctx.end(a.value)))
+        return None
     if not isinstance(entry, cst.Dict):
         return Fix.safe(msg, ctx.replace(entry, f'{{"scheduler": {ctx.code(entry)}, "interval": "step"}}'))
     for el in entry.elements:
