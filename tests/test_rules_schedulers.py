@@ -1089,3 +1089,34 @@ def test_opt201_with_item_that_is_not_a_loader_stays_silent():
     src = PROGRESS_BAR.replace("import torch\n", "import torch\nfrom tqdm import tqdm\n", 1).replace(
         "with tqdm(loader) as bar:", "with open('log.txt') as bar:")
     assert codes_at(src, ["OPT2"]) == []
+
+
+# ``for i in range(0, n, batch_size)``: minibatches sliced by hand are a batch loop.
+SLICED = """\
+import torch
+from torch import nn
+
+head = nn.Linear(16, 4)
+feats, labels = torch.randn(512, 16), torch.randint(0, 4, (512,))
+opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=30)
+batch_size = 64
+for epoch in range(30):
+    perm = torch.randperm(feats.shape[0])
+    for i in range(0, feats.shape[0], batch_size):
+        idx = perm[i:i + batch_size]
+        loss = nn.functional.cross_entropy(head(feats[idx]), labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+"""
+
+
+def test_opt202_epoch_scheduler_in_a_loop_slicing_minibatches_by_hand():
+    assert codes_at(SLICED, ["OPT2"]) == [("OPT202", row(SLICED, "sched.step()"))]
+
+
+def test_a_strided_range_that_is_not_a_batch_size_is_not_a_batch_loop():
+    src = SLICED.replace("range(0, feats.shape[0], batch_size)", "range(0, feats.shape[0], 2)")
+    assert codes_at(src, ["OPT2"]) == []

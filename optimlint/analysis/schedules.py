@@ -319,6 +319,7 @@ _PROGRESS_WRAPPERS = frozenset({"enumerate", "tqdm", "iter", "trange", "track", 
 _LOADERISH = re.compile(r"(loader|^dl$|_dl$|^dl_|dataloader|data_iter|batch_iter|batches$)", re.I)
 _BATCH_COUNT = re.compile(r"len\(.*(loader|dl|dataloader|batches)|steps_per_epoch|iters_per_epoch|"
                           r"iter_per_epoch|batches_per_epoch|num_batches|n_batches|updates_per_epoch", re.I)
+_BATCH_SIZE = re.compile(r"batch|(^|[_.])(bs|mbs|mb_size|minibatch_size)$", re.I)
 _DATALOADER_QUALNAMES = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
 
 
@@ -359,7 +360,9 @@ def _loaderish(ctx: "FileContext", expr: cst.BaseExpression, scope: cst.CSTNode,
             return True
         f = it.func
         if isinstance(f, cst.Name) and f.value == "range":
-            return bool(_BATCH_COUNT.search(ctx.code(it)))
+            # ``range(len(loader))``, or ``range(0, n, batch_size)``: slicing minibatches by hand
+            return bool(_BATCH_COUNT.search(ctx.code(it))) or len(it.args) == 3 and \
+                bool(_BATCH_SIZE.search(ctx.code(it.args[2].value)))
         fk = key_of(f)  # ``self.train_dataloader()``, ``get_loader(split)``
         return bool(fk and _LOADERISH.search(fk.rsplit(".", 1)[-1]) or fk and
                     re.search(r"loader", fk.rsplit(".", 1)[-1], re.I))
