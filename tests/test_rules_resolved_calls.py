@@ -690,3 +690,58 @@ def test_a_module_name_rebound_to_the_network_is_a_forward_in_the_loop(tmp_path)
     files = {"model.py": "from torch import nn\n\n\nclass TinyNet(nn.Linear):\n    def __init__(self):\n"
                          "        super().__init__(4, 2)\n", "train.py": REBOUND_TRAIN}
     assert lint(tmp_path, files) == [("OPT101", 9)]
+
+
+# An evaluation of the project handed the model and the options (``validation(model, criterion,
+# loader, opt)`` with ``opt.batch_size`` read all over the file): ``opt`` is not an optimizer, and
+# the function's own body (no_grad, a meter's update, a tensor filled with zeros) clears nothing.
+EVALUATION = '''\
+import torch
+
+
+def validation(model, criterion, loader, opt):
+    total = Meter()
+    with torch.no_grad():
+        for x, y in loader:
+            lengths = torch.LongTensor(opt.batch_size).fill_(0)
+            total.update(criterion(model(x), y).item(), lengths)
+    return total
+'''
+
+OPTIONS_TRAIN = '''\
+import torch
+from torch import nn
+from evaluate import validation
+
+
+def train(opt):
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=opt.lr)
+    for x, y in [(torch.randn(opt.batch_size, 4), torch.randn(opt.batch_size, 2))] * 3:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        validation(model, nn.functional.mse_loss, [], opt)
+'''
+
+
+def test_an_evaluation_handed_the_options_does_not_hide_the_missing_clear(tmp_path):
+    files = {"evaluate.py": EVALUATION, "train.py": OPTIONS_TRAIN}
+    assert lint(tmp_path, files) == [("OPT101", 11)]
+
+
+def test_an_evaluation_that_clears_the_gradients_keeps_the_loop_silent(tmp_path):
+    clearing = EVALUATION.replace("    return total\n", "    for p in model.parameters():\n"
+                                                         "        p.grad.zero_()\n    return total\n")
+    files = {"evaluate.py": clearing, "train.py": OPTIONS_TRAIN}
+    assert lint(tmp_path, files) == []
+
+
+def test_a_call_handed_an_object_used_as_an_optimizer_keeps_the_loop_silent(tmp_path):
+    # ``opt`` is read for nothing but what optimizers have: it may be the optimizer
+    files = {"evaluate.py": EVALUATION,
+             "train.py": OPTIONS_TRAIN.replace("def train(opt):", "def train(opt, cfg):").replace(
+                 "opt.lr", "cfg.lr").replace("opt.batch_size", "cfg.batch_size").replace(
+                 "validation(model, nn.functional.mse_loss, [], opt)", "opt.param_groups[0]['lr'] = 0.1\n"
+                 "        helper(model, opt)")}
+    assert lint(tmp_path, files) == []

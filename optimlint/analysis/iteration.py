@@ -108,6 +108,24 @@ def _constructs(f: cst.BaseExpression) -> bool:
 _GETTER = re.compile(r"(^|\.)get_\w+$")
 # torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``)
 _TORCH_PURE = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")
+# What code reads off an optimizer; an object read for anything else is not one.
+_OPTIMIZER_ATTRIBUTES = frozenset({
+    "param_groups", "state", "defaults", "step", "zero_grad", "state_dict", "load_state_dict",
+    "add_param_group", "register_step_pre_hook", "register_step_post_hook", "optimizer", "__class__",
+    "synchronize", "skip_synchronize", "consolidate_state_dict", "train", "eval",
+})
+
+
+def _attribute_reads(module: cst.Module) -> dict[str, frozenset[str]]:
+    """Dotted receiver -> the attributes read off it anywhere in the file."""
+    out: dict[str, set[str]] = {}
+    for node in _walk.nodes_of(module, (cst.Attribute,)):
+        k = key_of(node.value)
+        if k is not None:
+            out.setdefault(k, set()).add(node.attr.value)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
 # torch.distributed's collectives: they combine tensors across processes in place.
 _TORCH_COLLECTIVE = re.compile(
     r"torch\.distributed\.(all_reduce|all_gather|all_gather_into_tensor|broadcast|barrier|reduce|"
@@ -984,7 +1002,14 @@ class _Walker:
 
     def _passes_optimizer(self, call: cst.Call, frame: _Frame) -> bool:
         return any(self._resolve(frame, a.value) is not None or
-                   symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1]) for a in call.args)
+                   symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1]) and
+                   not self._options_object(key_of(a.value) or "") for a in call.args)
+
+    def _options_object(self, key: str) -> bool:
+        """``opt`` read as a bag of options somewhere in the file (``opt.batch_size``,
+        ``opt.lr``): an argparse namespace named like an optimizer, not one."""
+        reads = self.ctx.cached("optimlint.attribute_reads", lambda: _attribute_reads(self.ctx.module))
+        return bool(reads.get(key, frozenset()) - _OPTIMIZER_ATTRIBUTES)
 
     def _submodule_forward(self, f: cst.BaseExpression, frame: _Frame) -> bool:
         """``self.fc1(x)`` where the class holds a module in ``fc1``: that module's forward."""

@@ -86,6 +86,10 @@ def project_function(ctx: "FileContext", func: cst.BaseExpression) -> tuple[cst.
     return (fn, pf) if fn is not None else None
 
 
+_EMPTY = cst.Module([])  # renders a node's code
+_GRAD_MODE_NAMES = frozenset({"no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"})
+
+
 def _star_imported_function(ctx: "FileContext", name: str) -> tuple[cst.FunctionDef, ParsedFile] | None:
     """``name`` defined by no statement of the linted file but by a project module it imports
     with ``from utils import *`` (the first such module that defines it at top level)."""
@@ -122,8 +126,12 @@ def no_direct_effect(fn: cst.FunctionDef) -> bool:
         if isinstance(node, cst.Call):
             f = node.func
             name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
-            if name in _EFFECT_NAMES or "grad" in name.lower():
-                return False
+            if name in ("zero_", "fill_"):  # ``p.grad.zero_()``; not ``torch.LongTensor(n).fill_(0)``
+                if isinstance(f, cst.Attribute) and "grad" in _EMPTY.code_for_node(f.value):
+                    return False
+                continue
+            if name in _EFFECT_NAMES - {"update"} or "grad" in name.lower() and name not in _GRAD_MODE_NAMES:
+                return False  # (``meter.update(loss)`` in an evaluation: a metric)
             continue
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
         if any(_names_grad(t) for t in targets):
