@@ -869,3 +869,18 @@ def test_an_armed_optimizer_steps_without_its_pre_hook_and_gets_it_back_on_a_mis
         opt.step()
     assert codes(report) == []          # one backward on top of the previous step's: a candidate only
     assert len(opt._optimizer_step_pre_hooks) == 0
+
+
+def test_a_scaled_backward_after_plain_settled_steps_stepped_directly_is_opt501():
+    # armed by plain steps, then GradScaler comes in and its scaled gradients are stepped
+    # without scaler.step: the scaled backward puts the pre-hook back before that step
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train(model, opt, batches(12))
+        scaler = torch.amp.GradScaler("cpu")
+        for x, y in batches(3, seed=1):
+            opt.zero_grad()
+            scaler.scale(nn.functional.mse_loss(model(x), y)).backward()
+            opt.step()
+    assert codes(report) == ["OPT501"]

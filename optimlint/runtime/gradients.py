@@ -39,7 +39,7 @@ WARMUP = 8
 
 class ParamRec:
     __slots__ = ("pref", "handle", "owners", "g_ref", "g_ver", "n", "pre_step", "acc_since_step",
-                 "acc_total", "wiped", "p_ver", "step_at_acc", "last_bw", "last_acc_tick",
+                 "wiped", "p_ver", "step_at_acc", "last_bw", "last_acc_tick",
                  "zero_tick", "snap_ref", "snap_ver", "streak")
 
     def __init__(self):
@@ -51,7 +51,6 @@ class ParamRec:
         self.n = 0            # backwards the current gradient holds (-1: unknown)
         self.pre_step = 0     # 1: the gradient holds what a step already used; -1 unknown
         self.acc_since_step = 0
-        self.acc_total = 0
         self.wiped = 0        # backwards cleared away since the last step (same weights)
         self.p_ver = -1
         self.step_at_acc = -1
@@ -145,6 +144,9 @@ class Gradients:
                     if g._version == rec.g_ver + 1:
                         if rec.n >= 0:
                             rec.n += 1   # ACCUM: added to what was there
+                        if rec.pre_step == 1:
+                            for orec in rec.owners:  # on top of what the last step used: judged before the next
+                                orec.disarm()
                     elif self.zeroed_since(rec):
                         self._cleared(rec, p, bw)
                     else:
@@ -164,7 +166,6 @@ class Gradients:
                         rec.pre_step = 0
                 rec.g_ver = g._version
                 rec.acc_since_step += 1
-                rec.acc_total += 1
                 rec.p_ver = p._version
                 rec.step_at_acc = mon.step_count
                 rec.last_bw = bw
@@ -177,8 +178,6 @@ class Gradients:
                         orec.last_bw_index = bw[0]
                         orec.backwards += 1
                         orec.last_bw = bw
-                    if orec.armed and (rec.pre_step == 1 or rec.wiped or bw is not None and bw[2]):
-                        orec.disarm()  # the next step may not be settled: judged before it runs
             except Exception as exc:  # never into the user's program
                 mon.internal_error("post-accumulate-grad hook", exc)
 
@@ -196,6 +195,8 @@ class Gradients:
                 and last is not None and bw is not None and last.loc == bw.loc \
                 and mon.prestep_tick < rec.last_acc_tick:
             rec.wiped += 1
+            for orec in rec.owners:  # a backward wiped away: the next step is judged before it runs
+                orec.disarm()
         rec.n = 1
         rec.pre_step = 0
 

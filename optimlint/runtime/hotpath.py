@@ -118,6 +118,7 @@ def backward_wrapper(mon, orig):
     passes them by position) so that ``create_graph`` is bound by the call itself; they are
     handed on by position, with the same defaults."""
     sites = mon.report.sites
+    opts = mon.opts
     cache = frames._internal_cache
     is_internal = frames.is_internal
     lines, site = {}, frames.site
@@ -138,7 +139,7 @@ def backward_wrapper(mon, orig):
             mon.bw_count += 1
             frame = getframe(1)
             inner = frame.f_code
-            if inner is last_inner and (frame := frame.f_back) is not None and frame.f_code is last_code and frame.f_lasti == last_lasti:
+            if inner is last_inner and (frame := frame.f_back).f_code is last_code and frame.f_lasti == last_lasti:
                 loc = last_loc  # the same call site as last time, through the same torch frame
             else:
                 frame = getframe(1)
@@ -171,6 +172,9 @@ def backward_wrapper(mon, orig):
             scaled = False
             if mon.scaled and isinstance(tensors, Tensor):
                 scaled = any(r() is tensors for r in mon.scaled)
+                if scaled:  # scaled gradients: no step after them is settled
+                    for orec in opts.values():
+                        orec.disarm()
             mon.current_bw = make((mon.bw_count, loc, scaled,
                                    create_graph is not False and (create_graph is True or create_graph == 1)))
         except Exception as exc:  # never into the user's program
@@ -199,16 +203,15 @@ def step_hooks(mon, followed_class, line_calls):
     library_cache = frames._library_cache
     getframe = sys._getframe
     ref = weakref.ref
-    # the previous call's path when the user frame was the second one (torch's step wrapper,
-    # then the user's line): the first frame's code, the user frame's code, offset, line, and
-    # whether a framework stood in between
-    last_inner, last_code, last_lasti, last_loc, last_via = None, None, -1, None, False
+    # the previous step's call site when the user frame was the caller of torch's step wrapper
+    # (the only caller of both hooks): its code, offset, line, and whether a framework stood in
+    # between (never, at that depth: kept for clarity)
+    last_code, last_lasti, last_loc, last_via = None, -1, None, False
 
     def locate(frame):
         """``(loc, via)`` of the step whose hook ``frame`` (torch's step wrapper) called: the
         walk to the user's frame, the site's first sighting, the memo."""
-        nonlocal last_inner, last_code, last_lasti, last_loc, last_via
-        inner = frame.f_code
+        nonlocal last_code, last_lasti, last_loc, last_via
         depth = 1
         via = False
         while frame is not None:
@@ -237,7 +240,7 @@ def step_hooks(mon, followed_class, line_calls):
             else:
                 kinds.add(_STEP)
         if depth == 2:
-            last_inner, last_code, last_lasti, last_loc, last_via = inner, code, lasti, hit[1], via
+            last_code, last_lasti, last_loc, last_via = code, lasti, hit[1], via
         return hit[1], via
 
     def pre_hook_for(orec):
@@ -245,12 +248,11 @@ def step_hooks(mon, followed_class, line_calls):
             """The step's site, its verdicts (a closure is followed: they run once it has
             produced the gradients), the periodic checks."""
             try:
-                frame = getframe(1)
-                if frame.f_code is last_inner and (f := frame.f_back) is not None and f.f_code is last_code \
-                        and f.f_lasti == last_lasti:
-                    loc, via = last_loc, last_via  # the same call site as last time, through the same frame
+                frame = getframe(2)  # the caller of torch's step wrapper
+                if frame.f_code is last_code and frame.f_lasti == last_lasti:
+                    loc, via = last_loc, last_via  # the same call site as last time
                 else:
-                    loc, via = locate(frame)
+                    loc, via = locate(getframe(1))
                 if via and orec.loc is not None and not line_calls(loc, "step("):
                     loc = orec.loc  # a framework stepped it (Lightning, the Trainer): the user's declaration
                 if kwargs or len(args) > 1:
@@ -279,7 +281,7 @@ def step_hooks(mon, followed_class, line_calls):
                 if fast:
                     orec.suspect = False
                     orec.fast = True
-                    if mon.step_count >= mon.next601 or orec.steps + 1 >= orec.next_check:
+                    if mon.step_count >= mon.next_periodic:
                         mon.periodic_checks(orec, loc)
                 else:
                     orec.fast = False
@@ -301,45 +303,53 @@ def step_hooks(mon, followed_class, line_calls):
                 orec = mon.register_optimizer(opt, None, constructed=False)
                 orec.fast = False
             elif orec.armed:
-                # no pre-hook ran: this step was settled unless what the events could not tell
-                # says otherwise (no fresh backward, the gradient gone, a closure)
-                frame = getframe(1)
-                if frame.f_code is last_inner and (f := frame.f_back) is not None and f.f_code is last_code \
-                        and f.f_lasti == last_lasti:
+                # no pre-hook ran: the step was settled unless what no event shows says
+                # otherwise (no fresh backward, the gradient gone, a closure). The caller of
+                # torch's step wrapper is the user's frame when it is the remembered call site.
+                frame = getframe(2)
+                if frame.f_code is last_code and frame.f_lasti == last_lasti:
                     loc, via = last_loc, last_via
                 else:
-                    loc, via = locate(frame)
+                    loc, via = locate(getframe(1))
                 rec = orec.watched_by
                 p = rec.pref()
-                if rec.acc_since_step and p is not None and p.grad is not None and not kwargs and len(args) == 1:
-                    orec.fast = True
-                    if mon.step_count >= mon.next601 or orec.steps + 1 >= orec.next_check:
+                g = p.grad if p is not None else None
+                if g is not None and rec.acc_since_step and not kwargs and len(args) == 1:
+                    if mon.step_count >= mon.next_periodic:
                         if via and orec.loc is not None and not line_calls(loc, "step("):
                             loc = orec.loc
                         mon.periodic_checks(orec, loc)
-                else:
-                    orec.disarm()
-                    orec.fast = False
-                    if via and orec.loc is not None and not line_calls(loc, "step("):
-                        loc = orec.loc
-                    if kwargs or len(args) > 1 or p is None or p.grad is None:
-                        orec.no_arm = True  # a closure, or the gradient gone (by hand, or by the step)
-                    elif mon.bw_count == orec.bw_at_last_step:
-                        # no backward at all since the last step: judged after the fact (a step
-                        # leaves the gradients it used as they were: OPT103 reads exactly that)
-                        mon.judge_step(opt, orec, loc)
-            mon.tick += 1
+                    # the settled step's counts and its one record's snapshot, written out (the
+                    # sentinel is off since the step that armed it)
+                    orec.steps += 1
+                    mon.step_count += 1
+                    orec.bw_at_last_step = mon.bw_count
+                    if orec.iter_id != mon.iter_id:
+                        orec.new_epoch(mon.iter_id)
+                    r = rec.g_ref
+                    if r is None or r() is not g:
+                        r = rec.g_ref = ref(g)
+                    rec.snap_ref = r
+                    rec.g_ver = rec.snap_ver = g._version
+                    rec.pre_step = 1
+                    rec.acc_since_step = 0
+                    rec.wiped = 0
+                    return
+                orec.disarm()
+                orec.fast = False
+                if via and orec.loc is not None and not line_calls(loc, "step("):
+                    loc = orec.loc
+                if g is None or kwargs or len(args) > 1:
+                    orec.no_arm = True  # a closure, or the gradient gone (by hand, or by the step)
+                elif mon.bw_count == orec.bw_at_last_step:
+                    # no backward at all since the last step: judged after the fact (a step
+                    # leaves the gradients it used as they were: OPT103 reads exactly that)
+                    mon.judge_step(opt, orec, loc)
             orec.steps += 1
             mon.step_count += 1
             orec.bw_at_last_step = mon.bw_count
             if orec.iter_id != mon.iter_id:
-                if orec.spi > orec.spi_max:
-                    orec.spi_max = orec.spi
-                orec.iter_id = mon.iter_id
-                orec.spi = 0
-                if mon.iter_id:
-                    orec.epochs += 1
-            orec.spi += 1
+                orec.new_epoch(mon.iter_id)
             if orec.fast:
                 # a settled step: its one record's snapshot and the sentinel off (suspect is
                 # False), written out; the optimizer is armed (its pre-hook off) for the next
@@ -363,7 +373,7 @@ def step_hooks(mon, followed_class, line_calls):
                     orec.sentinel_armed = False
                 else:
                     arm_sentinel(orec)
-                if not orec.armed and not orec.no_arm:
+                if not orec.no_arm and g is not None:
                     orec.arm()
             elif orec.watched_by is not None:  # a thinned optimizer: its kept records only
                 snapshot(orec.hooked, orec)

@@ -79,6 +79,7 @@ class Monitor:
         self.step_count = 0
         self.tick = 0
         self.next601 = 0                 # the step count of the next look for OPT601
+        self.next_periodic = 0           # no periodic check is due before this step count
         self.prestep_tick = -1           # tick of the latest clip / unscale_ (a step was meant)
         self.iter_id = 0
         self.in_scaler_step = None
@@ -274,6 +275,8 @@ class Monitor:
         orec = OptRec(opt, loc, constructed, frames.assigned_name(loc) if constructed else None)
         orec.bw_at_last_step = self.bw_count
         orec.nodeid = self.nodeid
+        if self.step_count + orec.next_check - 1 < self.next_periodic:
+            self.next_periodic = self.step_count + orec.next_check - 1
         self.opts[key] = orec
         self.all_opts.append(orec)
         try:  # its own step pre-hook (off while it is armed: hotpath.step_hooks)
@@ -368,6 +371,13 @@ class Monitor:
         if orec.steps + 1 >= orec.next_check:
             orec.next_check *= 4
             self.guard("OPT401 check", groups.missing_params, self)
+        # the earliest step count at which a look may be due: an optimizer takes at most one
+        # of the steps counted, so none reaches its next_check sooner
+        due = self.next601
+        for other in self.opts.values():
+            if count + other.next_check - 1 - other.steps < due:
+                due = count + other.next_check - 1 - other.steps
+        self.next_periodic = due
 
     # ------------------------------------------------------------------ schedulers
     def _on_sched_construct(self, _token, _result, sched, *args, **kwargs):

@@ -34,7 +34,7 @@ class OptRec:
 
     __slots__ = ("ref", "cls", "name", "loc", "constructed", "steps", "bw_at_last_step", "zero_tick",
                  "zero_loc", "unscaled_bw", "scaler_calls", "scaler_skipped", "iter_id",
-                 "spi", "spi_max", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
+                 "epoch_start", "spi_max", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
                  "sentinel_flag", "pending101", "epochs", "backwards", "last_bw_index", "last_bw",
                  "wiped_steps", "stepped_elsewhere", "nodeid", "shapes", "next_check", "param_ids",
                  "watched_by", "hooked", "suspect", "fast", "armed", "no_arm", "pre_hook", "pre_handle")
@@ -53,7 +53,7 @@ class OptRec:
         self.scaler_calls = 0
         self.scaler_skipped = 0
         self.iter_id = -1
-        self.spi = 0       # optimizer steps within the current epoch
+        self.epoch_start = 0  # its steps before the current epoch (spi: the steps within it)
         self.spi_max = 0   # the most steps in one finished epoch (max_spi: with the current one)
         self.reported = set()
         # OPT101 is verified on one small "sentinel" parameter (see gradients.py).
@@ -104,6 +104,20 @@ class OptRec:
             hooks = self.pre_handle.hooks_dict_ref()
             if hooks is not None:
                 hooks[self.pre_handle.id] = self.pre_hook
+
+    def new_epoch(self, iter_id) -> None:
+        """Its first step in a new epoch (a new DataLoader iterator or epoch marker) is being counted."""
+        if self.steps - 1 - self.epoch_start > self.spi_max:
+            self.spi_max = self.steps - 1 - self.epoch_start
+        self.iter_id = iter_id
+        self.epoch_start = self.steps - 1
+        if iter_id:
+            self.epochs += 1
+
+    @property
+    def spi(self) -> int:
+        """Its steps within the current epoch."""
+        return self.steps - self.epoch_start
 
     @property
     def max_spi(self) -> int:
