@@ -6,9 +6,10 @@ they say, as Ruff's RUF100 reports them.
   writes ``OPT301``), or no code at all (``# noqa: fine here``): each silences nothing.
 - OPT002: an ``OPT`` code in a noqa comment whose rule is enabled for the file but found
   nothing on that line (in the file, for ``# optimlint: noqa: CODE``), or whose rule is not
-  enabled for the file (not selected, ignored, per-file-ignored, in preview): as RUF100 says
-  ``(unused: ...; non-enabled: ...)``, since in this run it silences nothing either. The safe
-  fix removes those codes, or the whole comment when nothing else is left in it.
+  enabled for the file (not selected, ignored, per-file-ignored, in preview), or that the
+  comment names twice: as RUF100 says ``(unused: ...; non-enabled: ...; duplicated: ...)``,
+  since in this run none of them silences anything. The safe fix removes those codes, or the
+  whole comment when nothing else is left in it.
 
 Codes of other tools (``# noqa: E501``) and bare ``# noqa`` comments are left alone: the
 same comment often serves flake8 or Ruff, which report them themselves. OPT000 can never be
@@ -107,14 +108,18 @@ def noqa_diagnostics(path: str, source: str, found: list[Diagnostic], enabled: s
         if not want_unused:
             continue
         seen = in_file if file_level else by_row.get(row, set())
-        ours = [i for i in items if i.kind == "code" and i.text.upper().startswith("OPT")
-                and i.text.upper() not in NOQA_CODES and i.text.upper() not in seen]
+        codes = [i for i in items if i.kind == "code" and i.text.upper().startswith("OPT")]
+        duplicated = [i for n, i in enumerate(codes) if i.text.upper() in {c.text.upper() for c in codes[:n]}]
+        ours = [i for i in codes if i.text.upper() not in NOQA_CODES and i.text.upper() not in seen
+                and i not in duplicated]
         unused = [i for i in ours if i.text.upper() in enabled or i.text.upper() == "OPT000"]
         disabled = [i for i in ours if i not in unused]
-        if ours:
+        if ours or duplicated:
+            # RUF100's words, in its order
             why = "; ".join(f"{kind}: " + ", ".join(f"`{i.text.upper()}`" for i in group)
-                            for kind, group in (("unused", unused), ("non-enabled", disabled)) if group)
-            fix = _removal(lines, row, start, end, items, ours, file_level)
+                            for kind, group in (("unused", unused), ("non-enabled", disabled),
+                                                ("duplicated", duplicated)) if group)
+            fix = _removal(lines, row, start, end, items, ours + duplicated, file_level)
             out.append(_diagnostic("OPT002", f"Unused {label} directive ({why})", path, row, start, end, fix))
     return out
 

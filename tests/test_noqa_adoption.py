@@ -85,6 +85,26 @@ def test_a_code_of_a_rule_that_is_not_enabled_is_reported_as_ruff_does(tmp_path)
     ]
 
 
+def test_a_code_named_twice_is_duplicated_as_ruff_says(tmp_path):
+    """RUF100 (Ruff 0.17): ``# noqa: F841, F841, E501`` with F841 unused and E501 not
+    enabled is ``(unused: `F841`; non-enabled: `E501`; duplicated: `F841`)``."""
+    write(tmp_path / "train.py", f"""\
+        import torch
+        a = {SGD}learning_rate=0.1)  # noqa: OPT301, opt301
+        b = {SGD}lr=0.1)  # noqa: OPT101, OPT101, OPT204, E501
+    """)
+    assert concise(tmp_path, "--select", "OPT0,OPT1,OPT3", "train.py").stdout.splitlines() == [
+        "train.py:2:61: OPT002 [*] Unused `noqa` directive (duplicated: `OPT301`)",
+        "train.py:3:50: OPT002 [*] Unused `noqa` directive (unused: `OPT101`; non-enabled: `OPT204`; "
+        "duplicated: `OPT101`)",
+    ]
+    optimlint(tmp_path, "check", "--isolated", "--fix", "-q", "--select", "OPT0,OPT1,OPT3", "train.py")
+    assert (tmp_path / "train.py").read_text().splitlines()[1:] == [
+        f"a = {SGD}learning_rate=0.1)  # noqa: OPT301",
+        f"b = {SGD}lr=0.1)  # noqa: E501",
+    ]
+
+
 def test_unused_file_directive(tmp_path):
     write(tmp_path / "train.py", f"# optimlint: noqa: OPT303\nimport torch\na = {SGD}lr=0.1)\n")
     result = concise(tmp_path, "train.py")
