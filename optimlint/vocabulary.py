@@ -9,6 +9,7 @@ as each table says; no function here reads a syntax tree.
 from __future__ import annotations
 
 import difflib
+import re
 
 # -- gradient mode ------------------------------------------------------------------------------
 # Contexts / decorators that turn gradients off when called without arguments.
@@ -54,8 +55,50 @@ MODULE_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "xpu", "mps", "float", "
 CLIP_FUNCTIONS = ("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_")
 CLIP_MODULES = ("torch.nn.utils", "torch.nn.utils.clip_grad")
 CLIP_QUALNAMES = frozenset(f"{m}.{f}" for m in CLIP_MODULES for f in CLIP_FUNCTIONS)
+# Calls that read every parameter they are given: the clip functions and their helpers.
+PARAMETER_READING_QUALNAMES = CLIP_QUALNAMES | frozenset({
+    "torch.nn.utils.parameters_to_vector", "torch.nn.utils.convert_parameters.parameters_to_vector",
+    "torch.nn.utils.get_total_norm", "torch.nn.utils.clip_grads_with_norm_",
+})
+
+# -- reading tensors ----------------------------------------------------------------------------
+# Tensor methods that look at a gradient and never change it (``p.grad.data.mean()``,
+# ``p.grad.norm()`` for a log line).
+GRAD_READING_METHODS = frozenset({"mean", "std", "var", "norm", "min", "max", "abs", "sum", "item", "numel",
+                                  "size", "dim", "tolist", "isnan", "isinf", "isfinite", "any", "all"})
+# torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``):
+# matched against a qualified name.
+TORCH_PURE_FUNCTION = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")
+# Getters (``get_peft_model_state_dict(unet)``) and predicates (``is_compiled_module(model)``,
+# ``has_nan(grads)``, ``accelerator.is_main_process``) answer, never clear or step: searched in a
+# dotted name.
+GETTER_NAME = re.compile(r"(^|\.)get_\w+$")
+PREDICATE_NAME = re.compile(r"(^|\.)(is|has|should|can)_\w+$")
+
+# -- objects with a ``step`` or ``update`` that are not optimizers --------------------------------
+# Receivers of ``.step(...)`` that are evidently not optimizers (searched in the last name of the
+# receiver): profilers, RL environments, progress bars, diffusers' noise schedulers, EMA models
+# (``ema_unet.step(unet.parameters())``: diffusers' EMAModel).
+NOT_OPTIMIZER_STEP_RECEIVER = re.compile(
+    r"(^|_)(profiler|prof|env|envs|environment|vec_env|pbar|progress|progress_bar|bar|timer|logger|writer|"
+    r"tracker|monitor|noise_scheduler|simulator|sim|game|world|ema|ema_model|swa_model|lr_finder)$"
+    r"|^ema_", re.I)
+# Words of a submodule's name that mark a copy nobody optimizes (target network, EMA, teacher, ...):
+# ``critic_target``, ``ema_model``, ``teacher``, ``model_old``.
+COPY_WORDS = frozenset({"target", "targ", "tgt", "ema", "teacher", "momentum", "shadow", "avg",
+                        "average", "averaged", "swa", "old", "prev", "previous", "frozen", "polyak",
+                        "slow", "mean", "fixed", "ref", "reference", "pretrained"})
+# Callees that update such a copy from the trained module's parameters (searched in the last
+# name of the callee: ``update_ema(self.ema, self.model)``, ``soft_update(target, online)``).
+COPY_UPDATING_CALLEE = re.compile(r"update|ema|polyak|copy|sync|target|momentum|average|swa|freeze",
+                                  re.IGNORECASE)
 
 # -- optimizers and their param-group keys --------------------------------------------------------
+# torch's default ``betas`` of every optimizer that has them (as source text).
+DEFAULT_BETAS = ("0.9", "0.999")
+# Optimizers whose ``weight_decay`` is an L2 term added to the gradient unless
+# ``decoupled_weight_decay=True`` (AdamW decouples it by default).
+COUPLED_DECAY_OPTIMIZERS = ("Adam", "NAdam", "RAdam")
 # Each optimizer's constructor keywords / param-group keys (its ``defaults``), torch 2.x.
 OPTIMIZER_KEYS: dict[str, frozenset[str]] = {
     name: frozenset(keys.split())
@@ -162,6 +205,21 @@ KERAS_HINTS = {
     "use_ema": "PyTorch has no `use_ema`: use `torch.optim.swa_utils.AveragedModel`",
     "ema_momentum": "PyTorch has no `ema_momentum`: use `torch.optim.swa_utils.AveragedModel`",
 }
+
+
+# -- learning-rate schedulers -------------------------------------------------------------------
+# ``torch.optim.lr_scheduler`` classes whose period counts epochs (unless its arguments say
+# iterations: SPEC OPT202), whose period counts optimizer steps (OPT203), and those with no
+# fixed granularity (never OPT202/OPT203).
+EPOCH_SCHEDULERS = frozenset({
+    "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "PolynomialLR",
+    "CosineAnnealingWarmRestarts", "ReduceLROnPlateau",
+})
+BATCH_SCHEDULERS = frozenset({"OneCycleLR", "CyclicLR"})
+UNTIMED_SCHEDULERS = frozenset({
+    "LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler", "LinearLR", "ConstantLR",
+    "LRScheduler", "_LRScheduler",
+})
 
 
 # GradScaler methods that read its state and never update the scale (``scaler.get_scale()`` in a

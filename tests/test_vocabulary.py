@@ -47,3 +47,11 @@ def test_runtime_reads_the_same_close_key_as_the_static_check():
     from optimlint.runtime.verdicts import groups as runtime
 
     assert static.close_group_key is runtime.close_group_key
+
+
+def test_runtime_times_schedulers_with_the_static_check_tables():
+    from optimlint.analysis import schedules as static
+    from optimlint.runtime.verdicts import schedulers as runtime
+
+    assert static.EPOCH_SCHEDULERS is runtime.EPOCH_SCHEDULERS
+    assert static.BATCH_SCHEDULERS is runtime.BATCH_SCHEDULERS

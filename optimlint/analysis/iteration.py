@@ -57,7 +57,8 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.vocabulary import CLIP_QUALNAMES, MODULE_SELF_RETURNING, SCALER_READERS
+from optimlint.vocabulary import (CLIP_QUALNAMES, GETTER_NAME, MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER,
+                                  PREDICATE_NAME, SCALER_READERS, TORCH_PURE_FUNCTION)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -105,9 +106,6 @@ def _constructs(f: cst.BaseExpression) -> bool:
     return name[:1].isupper() and not name.isupper() and "_" not in name
 
 
-_GETTER = re.compile(r"(^|\.)get_\w+$")
-# torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``)
-_TORCH_PURE = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")
 # What code reads off an optimizer; an object read for anything else is not one.
 _OPTIMIZER_ATTRIBUTES = frozenset({
     "param_groups", "state", "defaults", "step", "zero_grad", "state_dict", "load_state_dict",
@@ -131,8 +129,6 @@ _TORCH_COLLECTIVE = re.compile(
     r"torch\.distributed\.(all_reduce|all_gather|all_gather_into_tensor|broadcast|barrier|reduce|"
     r"reduce_scatter|reduce_scatter_tensor|all_to_all|all_gather_object|broadcast_object_list|get_rank|"
     r"get_world_size)$")
-# Predicates (``is_compiled_module(model)``, ``has_nan(grads)``) answer, never clear or step.
-_PREDICATE = re.compile(r"(^|\.)(is|has|should|can)_\w+$")
 # Library functions handed an optimizer that never clear or step it: apex's loss scaling
 # (``with amp.scale_loss(loss, optimizer) as scaled:``) and its parameter generator.
 _HARMLESS_QUALNAMES = frozenset({"apex.amp.scale_loss", "apex.amp.master_params"})
@@ -169,11 +165,6 @@ _MODULE_READER_FUNC = re.compile(
 # torch's ``AveragedModel`` update: they write the copy, never the trained module's gradients.
 _AVERAGING_METHOD = re.compile(r"^(update_attr|update_moving_average|update_ema|ema_update|update_average)$")
 _AVERAGED_RECEIVER = re.compile(r"(^|_|\.)(ema|swa|averaged?)(_|$)", re.I)
-# Receivers of ``.step(...)`` that are evidently not optimizers.
-_NOT_OPTIMIZER_STEP = re.compile(
-    r"(^|_)(profiler|prof|env|envs|environment|vec_env|pbar|progress|progress_bar|bar|timer|logger|writer|"
-    r"tracker|monitor|noise_scheduler|simulator|sim|game|world|ema|ema_model|swa_model|lr_finder)$"
-    r"|^ema_", re.I)  # ``ema_unet.step(unet.parameters())``: diffusers' EMAModel
 # Names of parameter or gradient collections (``trainable_params``, ``params_to_clip``, ``grads``,
 # ``model.weight``); not ``weight_dtype`` or ``weighting_scheme``.
 _PARAMS_NAME = re.compile(r"(^|[_.])(params?|parameters|grads?|gradients|weights?)$|(^|\.)(params?|parameters|grads?)_",
@@ -775,7 +766,7 @@ class _Walker:
                 b = self._resolve(frame, recv, B.SCHEDULER)
             if b is None and len(positional) == 1 and len(call.args) == 1:
                 b = self._resolve(frame, recv, B.SCALER)
-        if b is None and rkey is not None and _NOT_OPTIMIZER_STEP.search(rkey.rsplit(".", 1)[-1]):
+        if b is None and rkey is not None and NOT_OPTIMIZER_STEP_RECEIVER.search(rkey.rsplit(".", 1)[-1]):
             # ``self._profiler.step()``, ``env.step(action)``, ``noise_scheduler.step(out, t, x)``,
             # ``ema_unet.step(params)``: reads what it is given, never clears or steps it
             if self._passes_optimizer(call, frame):
@@ -1027,14 +1018,14 @@ class _Walker:
         if not touches_all:
             if isinstance(f, cst.Name) and f.value in _HARMLESS_FUNCS:
                 return
-            if isinstance(f, (cst.Name, cst.Attribute)) and _PREDICATE.search(key_of(f) or ""):
+            if isinstance(f, (cst.Name, cst.Attribute)) and PREDICATE_NAME.search(key_of(f) or ""):
                 return  # ``is_compiled_module(model)``, ``accelerator.is_main_process``: a question
             if _constructs(f) and not self._passes_optimizer(call, frame):
                 return  # ``Pipeline(unet=unet)`` wraps the model (for validation), clears nothing
-            if isinstance(f, (cst.Name, cst.Attribute)) and _GETTER.search(key_of(f) or "") and \
+            if isinstance(f, (cst.Name, cst.Attribute)) and GETTER_NAME.search(key_of(f) or "") and \
                     not self._passes_optimizer(call, frame):
                 return  # ``get_peft_model_state_dict(unet)``, ``get_grad_norm(params)``: reads
-            if _TORCH_PURE.match(self.ctx.qualify(f) or ""):
+            if TORCH_PURE_FUNCTION.match(self.ctx.qualify(f) or ""):
                 return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
             if _TORCH_COLLECTIVE.match(self.ctx.qualify(f) or ""):
                 return  # ``dist.all_reduce(grads)``: sums what it is given, never clears or steps

@@ -29,7 +29,7 @@ from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.names import ImportTable, dotted
 from optimlint.dependencies import record_dependency
 from optimlint.parsing import cpython_verdict
-from optimlint.vocabulary import MODULE_SELF_RETURNING
+from optimlint.vocabulary import COPY_UPDATING_CALLEE, COPY_WORDS, MODULE_SELF_RETURNING
 
 # -- torch.nn vocabulary -------------------------------------------------------------------
 MODULE_BASES = frozenset({
@@ -503,7 +503,7 @@ class _ClassAnalysis:
                     if d and d.startswith("self."):
                         info.handled.add(d.split(".")[1])
                 callee = dotted(f) or ""
-                if _HANDLING_CALLEE.search(callee.rsplit(".", 1)[-1]):
+                if COPY_UPDATING_CALLEE.search(callee.rsplit(".", 1)[-1]):
                     for a in n.args:
                         for m in walk(a.value):
                             d = dotted(m) if isinstance(m, cst.Attribute) else None
@@ -882,17 +882,11 @@ def _combine(vals: list[_Value], either: bool = False) -> _Value:
 
 _HANDLING_METHODS = frozenset({"parameters", "named_parameters", "load_state_dict", "copy_",
                                "requires_grad_", "lerp_", "mul_", "add_"})
-_HANDLING_CALLEE = re.compile(r"update|ema|polyak|copy|sync|target|momentum|average|swa|freeze",
-                              re.IGNORECASE)
-# A submodule named like a non-trained copy (target network, EMA, teacher, ...).
-_COPY_WORDS = frozenset({"target", "targ", "tgt", "ema", "teacher", "momentum", "shadow", "avg",
-                         "average", "averaged", "swa", "old", "prev", "previous", "frozen", "polyak",
-                         "slow", "mean", "fixed", "ref", "reference", "pretrained"})
 
 
 def _copy_name(name: str) -> bool:
     """``critic_target``, ``ema_model``, ``teacher``, ``model_old``: a copy nobody optimizes."""
-    return any(w in _COPY_WORDS for w in re.split(r"[_\d]+", name.lower()) if w)
+    return any(w in COPY_WORDS for w in re.split(r"[_\d]+", name.lower()) if w)
 
 
 def _no_grad_method(meth: cst.FunctionDef, pf: "ParsedFile") -> bool:

@@ -11,18 +11,13 @@ import libcst as cst
 
 from optimlint.analysis import construction_args as A
 from optimlint.analysis import walk as _walk
-from optimlint.vocabulary import CLIP_QUALNAMES as _CLIP_FUNCTIONS
+from optimlint.vocabulary import PARAMETER_READING_QUALNAMES
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
 BUILTIN_CONSUMERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "sum", "any", "all",
                                "min", "max", "dict"})
-# Calls that read every parameter they are given (the clip functions and their helpers).
-CLIP_QUALNAMES = _CLIP_FUNCTIONS | frozenset({
-    "torch.nn.utils.parameters_to_vector", "torch.nn.utils.convert_parameters.parameters_to_vector",
-    "torch.nn.utils.get_total_norm", "torch.nn.utils.clip_grads_with_norm_",
-})
 
 
 def assigning_scopes(ctx: "FileContext", candidates: set[str]) -> list[cst.CSTNode | None]:
@@ -122,7 +117,7 @@ def consumer(ctx: "FileContext", node: cst.Name) -> str | None:
             return f"`{f.value}()`"
         first = call.args[0] is parent and parent.keyword is None
         by_kw = parent.keyword is not None and parent.keyword.value == "parameters"
-        if ctx.qualify(f) in CLIP_QUALNAMES and (first or by_kw):
+        if ctx.qualify(f) in PARAMETER_READING_QUALNAMES and (first or by_kw):
             return f"`{ctx.code(f)}`"
         if isinstance(f, cst.Attribute) and f.attr.value in ("clip_grad_norm_", "clip_grad_value_") \
                 and (first or by_kw):

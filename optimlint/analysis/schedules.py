@@ -27,22 +27,11 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, key_of
 from optimlint.analysis.call_args import arg
+from optimlint.vocabulary import BATCH_SCHEDULERS, EPOCH_SCHEDULERS, UNTIMED_SCHEDULERS
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
-# Period counts epochs unless its arguments say iterations (SPEC OPT202).
-EPOCH_CLASSES = frozenset({
-    "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "PolynomialLR",
-    "CosineAnnealingWarmRestarts", "ReduceLROnPlateau",
-})
-# Period counts iterations (SPEC OPT203).
-BATCH_CLASSES = frozenset({"OneCycleLR", "CyclicLR"})
-# No fixed granularity: never OPT202/OPT203.
-NEVER_CLASSES = frozenset({
-    "LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler", "LinearLR", "ConstantLR",
-    "LRScheduler", "_LRScheduler",
-})
 # transformers schedules with no period at all.
 _HF_CONSTANT = frozenset({"get_constant_schedule"})
 
@@ -139,16 +128,16 @@ def period_reading(ctx: "FileContext", cls: str, call: cst.Call) -> str | None:
 
 def granularity(ctx: "FileContext", cls: str | None, call: cst.Call | None) -> str | None:
     """"epoch" (must be stepped once per epoch), "batch" (once per optimizer step) or None."""
-    if cls is None or call is None or cls in NEVER_CLASSES:
+    if cls is None or call is None or cls in UNTIMED_SCHEDULERS:
         return None
     reading = period_reading(ctx, cls, call)
-    if cls in EPOCH_CLASSES:
+    if cls in EPOCH_SCHEDULERS:
         if reading == EPOCHS:
             return "epoch"
         if reading == STRONG_ITERATIONS:
             return "batch"
         return None
-    if cls in BATCH_CLASSES:
+    if cls in BATCH_SCHEDULERS:
         if cls == "OneCycleLR":
             total = arg(call, 2, "total_steps")
             if total is not None and read_period(ctx, total, cls) == EPOCHS:

@@ -25,16 +25,14 @@ from optimlint.analysis.one_shot_iterators import (assigning_scopes, consumer, l
 from optimlint.analysis.provably_zero import provably_zero
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Diagnostic, Edit, Fix
+from optimlint.vocabulary import COUPLED_DECAY_OPTIMIZERS as COUPLED_DECAY
+from optimlint.vocabulary import DEFAULT_BETAS
 from optimlint.vocabulary import KERAS_BETAS as BETAS
 from optimlint.vocabulary import KERAS_NO_EQUIVALENT as NO_EQUIVALENT
 from optimlint.vocabulary import KERAS_RENAMES as RENAMES
 
-# torch's default ``betas`` of every optimizer that has them.
-DEFAULT_BETAS = ("0.9", "0.999")
 # Group keys only for names no user code would use as its own marker (``decay`` might be).
 GROUP_NO_EQUIVALENT = frozenset(NO_EQUIVALENT) - {"decay"}
-
-COUPLED_DECAY = ("Adam", "NAdam", "RAdam")
 # ``name = <anything on the line>parameters(``: the only lines OPT304 can start from.
 _ITERATOR_ASSIGN = re.compile(r"^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=[^=\n][^\n]*parameters\(", re.M)
 _DEFINES_PARAMETERS = re.compile(r"\bdef\s+(named_)?parameters\s*\(")

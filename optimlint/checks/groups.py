@@ -21,8 +21,8 @@ from optimlint.analysis.bindings import key_of
 from optimlint.analysis.param_groups import Analysis, Group, Groups, OptimizerSite, Source
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Diagnostic, Fix
-from optimlint.vocabulary import (COMMON_GROUP_KEYS, KERAS_GROUP_KEYS, MODULE_SELF_RETURNING, OPTIMIZER_KEYS,
-                                  close_group_key)
+from optimlint.vocabulary import (CLIP_FUNCTIONS, COMMON_GROUP_KEYS, KERAS_GROUP_KEYS, MODULE_SELF_RETURNING,
+                                  OPTIMIZER_KEYS, close_group_key)
 
 
 def _overlap_pair(earlier: list[Source], later: list[Source]) -> tuple[Source, Source] | None:
@@ -434,9 +434,9 @@ class GroupsCheck(Check):
 
 # Calls that only read parameters (count, clip, print): a model's ``parameters()`` given to
 # them says nothing about which optimizer holds what.
-_READERS = frozenset({"sum", "len", "print", "count_parameters", "clip_grad_norm_", "clip_grad_value_",
-                      "clip_grad_norm", "parameters_to_vector", "any", "all", "max", "min", "format",
-                      "info", "debug", "warning", "log", "numel", "count_params", "get_n_params"})
+_READERS = frozenset(CLIP_FUNCTIONS) | frozenset({
+    "sum", "len", "print", "count_parameters", "parameters_to_vector", "any", "all", "max", "min", "format",
+    "info", "debug", "warning", "log", "numel", "count_params", "get_n_params"})
 
 
 def _consumer_name(func: cst.BaseExpression) -> str | None:

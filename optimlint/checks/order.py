@@ -23,6 +23,7 @@ from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, m
                                           training_model)
 from optimlint.checks.base import Check, Findings
 from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.vocabulary import GRAD_READING_METHODS
 
 K = EventKind
 STEPS = (K.STEP, K.SCALER_STEP)
@@ -590,11 +591,6 @@ def _grad_rows(ctx, scope: cst.CSTNode) -> list[int]:
     return found
 
 
-# ``p.grad.data.mean()``, ``p.grad.norm()``: looking at a gradient (for a log), not handling it.
-_GRAD_READERS = frozenset({"mean", "std", "var", "norm", "min", "max", "abs", "sum", "item", "numel",
-                           "size", "dim", "tolist", "isnan", "isinf", "isfinite", "any", "all"})
-
-
 def _grad_handled(ctx, scope: cst.CSTNode) -> bool:
     """Some ``x.grad`` in ``scope`` is handled by hand (assigned, changed in place, kept in a
     buffer, handed to a function): every use but a reading (``p.grad is None``,
@@ -610,7 +606,7 @@ def _grad_handled(ctx, scope: cst.CSTNode) -> bool:
         outer = up
         if isinstance(outer, cst.Attribute) and outer.value is node and outer.attr.value == "data":
             outer = parents.get(outer)
-        if isinstance(outer, cst.Attribute) and outer.attr.value in _GRAD_READERS and \
+        if isinstance(outer, cst.Attribute) and outer.attr.value in GRAD_READING_METHODS and \
                 isinstance(parents.get(outer), cst.Call):
             continue
         return True

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 
-EPOCH_SCHEDULERS = frozenset({"StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "PolynomialLR",
-                              "CosineAnnealingWarmRestarts", "ReduceLROnPlateau"})
-BATCH_SCHEDULERS = frozenset({"OneCycleLR", "CyclicLR"})
+from optimlint.vocabulary import BATCH_SCHEDULERS, EPOCH_SCHEDULERS
 
 
 def period(sched) -> int | None:
