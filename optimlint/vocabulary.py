@@ -1,4 +1,5 @@
-"""Torch facts shared by the static checks and the runtime monitor: one table per fact.
+"""Torch facts (and the few names of the libraries around torch that the checks rely on): one
+table per fact, read by the static checks, their analyses and the runtime monitor alike.
 
 Standard library only and import-light: the runtime imports it inside a training process,
 the linter at start-up. When torch adds or renames an API, this is the one file to edit.
@@ -50,6 +51,103 @@ def grad_mode(qualname: str | None, first_arg: str | None = NO_ARGUMENT) -> bool
 # ``nn.Module`` methods that return the module itself (``model = model.to(device)`` keeps ``model``).
 MODULE_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "xpu", "mps", "float", "half", "double", "bfloat16",
                                    "type", "train", "eval", "requires_grad_", "to_empty", "share_memory"})
+# Classes whose subclasses are modules (a project class deriving from one is a module).
+MODULE_BASES = frozenset({
+    "torch.nn.Module", "torch.nn.modules.module.Module", "torch.nn.modules.Module",
+    # Lightning modules add no parameters of their own.
+    "pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule",
+    "pytorch_lightning.core.module.LightningModule", "pytorch_lightning.core.lightning.LightningModule",
+    "lightning.LightningModule", "lightning.pytorch.LightningModule",
+    "lightning.pytorch.core.LightningModule", "lightning.pytorch.core.module.LightningModule",
+})
+PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+# torch.nn classes that are (or hold only) parameters and buffers: what an optimizer may be given.
+PARAMETER_HOLDERS = frozenset({"Parameter", "ParameterList", "ParameterDict", "Buffer", "UninitializedParameter",
+                               "UninitializedBuffer"})
+# torch.nn containers: their parameters are those of what they hold.
+MODULE_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
+# torch.nn layers that hold no parameters (activations, pooling, dropout, losses, reshaping).
+PARAMETERLESS = frozenset("""
+    ReLU ReLU6 LeakyReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Hardtanh Hardswish Hardsigmoid
+    Softplus Softsign Softshrink Hardshrink Tanhshrink Threshold LogSigmoid Softmax Softmax2d
+    LogSoftmax Softmin GLU Identity Flatten Unflatten Dropout Dropout1d Dropout2d Dropout3d
+    AlphaDropout FeatureAlphaDropout MaxPool1d MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d
+    AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d AdaptiveMaxPool1d AdaptiveMaxPool2d
+    AdaptiveMaxPool3d LPPool1d LPPool2d FractionalMaxPool2d FractionalMaxPool3d MaxUnpool1d
+    MaxUnpool2d MaxUnpool3d Upsample UpsamplingNearest2d UpsamplingBilinear2d PixelShuffle
+    PixelUnshuffle ChannelShuffle ZeroPad1d ZeroPad2d ZeroPad3d ConstantPad1d ConstantPad2d
+    ConstantPad3d ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d
+    ReplicationPad2d ReplicationPad3d CircularPad1d CircularPad2d CircularPad3d Fold Unfold
+    CosineSimilarity PairwiseDistance L1Loss MSELoss CrossEntropyLoss NLLLoss BCELoss
+    BCEWithLogitsLoss SmoothL1Loss HuberLoss KLDivLoss CTCLoss MarginRankingLoss
+    HingeEmbeddingLoss CosineEmbeddingLoss TripletMarginLoss MultiLabelSoftMarginLoss
+    SoftMarginLoss MultiMarginLoss PoissonNLLLoss GaussianNLLLoss MultiLabelMarginLoss
+    TripletMarginWithDistanceLoss LocalResponseNorm CrossMapLRN2d
+""".split())
+# torch.nn layers that hold parameters (with their default arguments).
+WITH_PARAMETERS = frozenset("""
+    Linear Bilinear LazyLinear Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d
+    ConvTranspose3d LazyConv1d LazyConv2d LazyConv3d Embedding EmbeddingBag RNN LSTM GRU RNNCell
+    LSTMCell GRUCell MultiheadAttention Transformer TransformerEncoder TransformerDecoder
+    TransformerEncoderLayer TransformerDecoderLayer BatchNorm1d BatchNorm2d BatchNorm3d
+    SyncBatchNorm LayerNorm GroupNorm RMSNorm PReLU
+""".split())
+# torch.nn layers whose parameters a keyword can switch off (and its default).
+AFFINE_SWITCH = {"BatchNorm1d": ("affine", True), "BatchNorm2d": ("affine", True),
+                 "BatchNorm3d": ("affine", True), "SyncBatchNorm": ("affine", True),
+                 "GroupNorm": ("affine", True), "LayerNorm": ("elementwise_affine", True),
+                 "RMSNorm": ("elementwise_affine", True), "InstanceNorm1d": ("affine", False),
+                 "InstanceNorm2d": ("affine", False), "InstanceNorm3d": ("affine", False),
+                 "Linear": ("bias", None), "Conv2d": ("bias", None)}
+# Calls from other libraries (torchvision, timm) that build a model with parameters.
+MODEL_FACTORY_PREFIXES = ("torchvision.models.",)
+MODEL_FACTORIES = frozenset({"timm.create_model"})
+
+# Moves and casts of a module (``model.cuda()``): they replace the Parameter objects only under
+# ``OVERWRITE_FLAG`` or to an XLA device.
+MODULE_MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16"})
+OVERWRITE_FLAG = "torch.__future__.set_overwrite_module_params_on_conversion"
+XLA_DEVICES = frozenset({
+    "torch_xla.core.xla_model.xla_device", "torch_xla.device", "torch_xla.torch_xla.device",
+})
+
+# -- wrapping, sharding and hooking a module ----------------------------------------------------
+FSDP_CLASSES = frozenset({
+    "torch.distributed.fsdp.FullyShardedDataParallel",
+    "torch.distributed.fsdp.fully_sharded_data_parallel.FullyShardedDataParallel",
+})
+# Classes that wrap a module and run its forward (DDP, DataParallel, FSDP).
+MODULE_WRAPPERS = frozenset({
+    "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel",
+    "torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.data_parallel.DataParallel",
+}) | FSDP_CLASSES
+# FSDP2's ``fully_shard(module)`` (the public name and its defining modules).
+FULLY_SHARD = frozenset({
+    "torch.distributed.fsdp.fully_shard",
+    "torch.distributed._composable.fsdp.fully_shard",
+    "torch.distributed._composable.fsdp.fully_shard.fully_shard",
+    "torch.distributed.fsdp._fully_shard.fully_shard",
+    "torch.distributed.fsdp._fully_shard._fully_shard.fully_shard",
+})
+# Module methods that register a hook on it.
+HOOK_METHODS = frozenset({
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_backward_hook",
+})
+# Functions that add hooks or parametrizations to the module they are given.
+HOOKING_FUNCTIONS = frozenset({
+    "torch.nn.utils.weight_norm", "torch.nn.utils.spectral_norm", "torch.nn.utils.parametrizations.weight_norm",
+    "torch.nn.utils.parametrizations.spectral_norm", "torch.nn.utils.parametrize.register_parametrization",
+    "torch.ao.quantization.prepare", "torch.ao.quantization.prepare_qat", "torch.quantization.prepare",
+    "torch.quantization.prepare_qat",
+})
+PRUNE_PREFIX = "torch.nn.utils.prune."
+# Hooks registered on every module at once.
+GLOBAL_HOOKS = frozenset({
+    "torch.nn.modules.module.register_module_forward_hook",
+    "torch.nn.modules.module.register_module_forward_pre_hook",
+    "torch.nn.modules.module.register_module_full_backward_hook",
+})
 
 # -- gradient clipping --------------------------------------------------------------------------
 CLIP_FUNCTIONS = ("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_")
@@ -94,6 +192,8 @@ COPY_UPDATING_CALLEE = re.compile(r"update|ema|polyak|copy|sync|target|momentum|
                                   re.IGNORECASE)
 
 # -- optimizers and their param-group keys --------------------------------------------------------
+# The base class of every torch optimizer (a project class deriving from it is an optimizer).
+OPTIMIZER_BASES = frozenset({"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"})
 # torch's default ``betas`` of every optimizer that has them (as source text).
 DEFAULT_BETAS = ("0.9", "0.999")
 # Optimizers whose ``weight_decay`` is an L2 term added to the gradient unless
@@ -220,8 +320,39 @@ UNTIMED_SCHEDULERS = frozenset({
     "LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler", "LinearLR", "ConstantLR",
     "LRScheduler", "_LRScheduler",
 })
+# Which constructor arguments carry a scheduler's period: (keyword, positional index).
+SCHEDULER_PERIOD_ARGS: dict[str, tuple[tuple[str, int], ...]] = {
+    "StepLR": (("step_size", 1),),
+    "MultiStepLR": (("milestones", 1),),
+    "ExponentialLR": (("gamma", 1),),
+    "CosineAnnealingLR": (("T_max", 1),),
+    "PolynomialLR": (("total_iters", 1),),
+    "CosineAnnealingWarmRestarts": (("T_0", 1),),
+    "ReduceLROnPlateau": (("patience", 3),),
+    "OneCycleLR": (("total_steps", 2), ("epochs", 3), ("steps_per_epoch", 4)),
+    "CyclicLR": (("step_size_up", 3), ("step_size_down", 4)),
+}
+# Every ``torch.optim.lr_scheduler`` class the checks know (the three kinds above).
+SCHEDULER_CLASSES = EPOCH_SCHEDULERS | BATCH_SCHEDULERS | UNTIMED_SCHEDULERS
+# transformers' schedule factories, recognised by name wherever they are imported from (projects
+# vendor ``optimization.py``). Not ``get_scheduler`` (a project's own may build anything) nor
+# ``get_*_schedule`` (diffusion code's ``get_beta_schedule`` returns noise levels).
+VENDORED_SCHEDULE_FACTORIES = frozenset({
+    "get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
+    "get_cosine_with_hard_restarts_schedule_with_warmup", "get_polynomial_decay_schedule_with_warmup",
+    "get_constant_schedule_with_warmup", "get_inverse_sqrt_schedule", "get_wsd_schedule",
+    "get_cosine_with_min_lr_schedule_with_warmup",
+})
 
 
+# -- data ---------------------------------------------------------------------------------------
+DATALOADER_QUALNAMES = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
+
+# -- gradient scaling ---------------------------------------------------------------------------
+SCALER_QUALNAMES = frozenset({
+    "torch.amp.GradScaler", "torch.amp.grad_scaler.GradScaler", "torch.cuda.amp.GradScaler",
+    "torch.cuda.amp.grad_scaler.GradScaler", "torch.cpu.amp.GradScaler",
+})
 # GradScaler methods that read its state and never update the scale (``scaler.get_scale()`` in a
 # log line): a call to one is not a call that might stand in for ``scaler.update()``.
 SCALER_READERS = frozenset({"get_scale", "is_enabled", "get_growth_factor", "get_backoff_factor",

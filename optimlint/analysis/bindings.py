@@ -42,6 +42,7 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.returned import returned_objects
 from optimlint.analysis.call_args import arg
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
+from optimlint.vocabulary import OPTIMIZER_BASES
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -63,7 +64,6 @@ _FOREIGN_ROOTS = frozenset({
     "mindspore", "chainer", "sklearn", "scipy", "numpy", "np",
 })
 _DEEPSPEED_INIT = frozenset({"deepspeed.initialize"})
-_OPTIMIZER_BASES = frozenset({"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"})
 
 
 @dataclass(eq=False)
@@ -93,7 +93,7 @@ def _torch_base(ctx: "FileContext", func: cst.BaseExpression) -> str | None:
         return None
     if qn.startswith("torch.optim.lr_scheduler."):
         return SCHEDULER
-    if qn in _OPTIMIZER_BASES or symbols.optimizer_class(qn):
+    if qn in OPTIMIZER_BASES or symbols.optimizer_class(qn):
         return OPTIMIZER
     return None
 
@@ -372,7 +372,7 @@ class _Collector(cst.CSTVisitor):
     def _annotated(self, table: dict[str, Binding], param: cst.Param) -> None:
         ann = param.annotation.annotation
         qn = self.ctx.qualify(ann) if isinstance(ann, (cst.Name, cst.Attribute)) else None
-        if qn in _OPTIMIZER_BASES or symbols.optimizer_class(qn):
+        if qn in OPTIMIZER_BASES or symbols.optimizer_class(qn):
             table[param.name.value] = Binding(OPTIMIZER, param.name.value, symbols.optimizer_class(qn),
                                               node=param, by_name=True)
 

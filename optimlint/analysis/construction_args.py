@@ -25,7 +25,7 @@ from optimlint.analysis.bindings import key_of
 from optimlint.analysis.call_args import has_double_star, has_star, keyword_arg, positional  # noqa: F401 (checks read them as A.*)
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import optimizer_class
-from optimlint.vocabulary import MODULE_SELF_RETURNING, OPTIMIZER_KEYS
+from optimlint.vocabulary import MODULE_SELF_RETURNING, OPTIMIZER_KEYS, PARAMETER_HOLDERS
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -528,8 +528,6 @@ def in_conditional_expr(ctx: "FileContext", node: cst.CSTNode, stop: cst.CSTNode
 
 
 # --------------------------------------------------------------------------- modules
-_NOT_MODULES = frozenset({"Parameter", "ParameterList", "ParameterDict", "Buffer", "UninitializedParameter",
-                          "UninitializedBuffer"})
 _MODULE_BASE_PREFIXES = ("torch.nn.",)
 
 
@@ -539,7 +537,7 @@ def torch_module_class(qualname: str | None) -> bool:
         return False
     parts = qualname.split(".")
     last = parts[-1]
-    if not last[:1].isupper() or last in _NOT_MODULES:
+    if not last[:1].isupper() or last in PARAMETER_HOLDERS:
         return False
     middle = parts[2:-1]
     if not middle:

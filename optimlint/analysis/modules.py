@@ -29,55 +29,11 @@ from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.names import ImportTable, dotted
 from optimlint.dependencies import record_dependency
 from optimlint.parsing import cpython_verdict
-from optimlint.vocabulary import COPY_UPDATING_CALLEE, COPY_WORDS, MODULE_SELF_RETURNING
+from optimlint.vocabulary import (AFFINE_SWITCH, COPY_UPDATING_CALLEE, COPY_WORDS, MODEL_FACTORIES,
+                                  MODEL_FACTORY_PREFIXES, MODULE_BASES, MODULE_CONTAINERS, MODULE_SELF_RETURNING,
+                                  PARAMETER_CLASSES, PARAMETERLESS, WITH_PARAMETERS)
 
-# -- torch.nn vocabulary -------------------------------------------------------------------
-MODULE_BASES = frozenset({
-    "torch.nn.Module", "torch.nn.modules.module.Module", "torch.nn.modules.Module",
-    # Lightning modules add no parameters of their own.
-    "pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule",
-    "pytorch_lightning.core.module.LightningModule", "pytorch_lightning.core.lightning.LightningModule",
-    "lightning.LightningModule", "lightning.pytorch.LightningModule",
-    "lightning.pytorch.core.LightningModule", "lightning.pytorch.core.module.LightningModule",
-})
-PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
-_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
-# torch.nn layers that hold no parameters (activations, pooling, dropout, losses, reshaping).
-PARAMETERLESS = frozenset("""
-    ReLU ReLU6 LeakyReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Hardtanh Hardswish Hardsigmoid
-    Softplus Softsign Softshrink Hardshrink Tanhshrink Threshold LogSigmoid Softmax Softmax2d
-    LogSoftmax Softmin GLU Identity Flatten Unflatten Dropout Dropout1d Dropout2d Dropout3d
-    AlphaDropout FeatureAlphaDropout MaxPool1d MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d
-    AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d AdaptiveMaxPool1d AdaptiveMaxPool2d
-    AdaptiveMaxPool3d LPPool1d LPPool2d FractionalMaxPool2d FractionalMaxPool3d MaxUnpool1d
-    MaxUnpool2d MaxUnpool3d Upsample UpsamplingNearest2d UpsamplingBilinear2d PixelShuffle
-    PixelUnshuffle ChannelShuffle ZeroPad1d ZeroPad2d ZeroPad3d ConstantPad1d ConstantPad2d
-    ConstantPad3d ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d
-    ReplicationPad2d ReplicationPad3d CircularPad1d CircularPad2d CircularPad3d Fold Unfold
-    CosineSimilarity PairwiseDistance L1Loss MSELoss CrossEntropyLoss NLLLoss BCELoss
-    BCEWithLogitsLoss SmoothL1Loss HuberLoss KLDivLoss CTCLoss MarginRankingLoss
-    HingeEmbeddingLoss CosineEmbeddingLoss TripletMarginLoss MultiLabelSoftMarginLoss
-    SoftMarginLoss MultiMarginLoss PoissonNLLLoss GaussianNLLLoss MultiLabelMarginLoss
-    TripletMarginWithDistanceLoss LocalResponseNorm CrossMapLRN2d
-""".split())
-# torch.nn layers that hold parameters (with their default arguments).
-WITH_PARAMETERS = frozenset("""
-    Linear Bilinear LazyLinear Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d
-    ConvTranspose3d LazyConv1d LazyConv2d LazyConv3d Embedding EmbeddingBag RNN LSTM GRU RNNCell
-    LSTMCell GRUCell MultiheadAttention Transformer TransformerEncoder TransformerDecoder
-    TransformerEncoderLayer TransformerDecoderLayer BatchNorm1d BatchNorm2d BatchNorm3d
-    SyncBatchNorm LayerNorm GroupNorm RMSNorm PReLU
-""".split())
-# torch.nn layers whose parameters a keyword can switch off (and its default).
-_AFFINE_SWITCH = {"BatchNorm1d": ("affine", True), "BatchNorm2d": ("affine", True),
-                  "BatchNorm3d": ("affine", True), "SyncBatchNorm": ("affine", True),
-                  "GroupNorm": ("affine", True), "LayerNorm": ("elementwise_affine", True),
-                  "RMSNorm": ("elementwise_affine", True), "InstanceNorm1d": ("affine", False),
-                  "InstanceNorm2d": ("affine", False), "InstanceNorm3d": ("affine", False),
-                  "Linear": ("bias", None), "Conv2d": ("bias", None)}
-# Calls from other libraries that build a model with parameters.
-_MODEL_FACTORIES_PREFIX = ("torchvision.models.",)
-_MODEL_FACTORIES = frozenset({"timm.create_model"})
+# -- methods that make a class's own parameters or submodules unknowable -----------------------
 _OVERRIDES = frozenset({"parameters", "named_parameters", "children", "named_children", "modules",
                         "named_modules", "__getattr__", "__setattr__", "__getattribute__",
                         "_named_members", "__delattr__"})
@@ -749,8 +705,8 @@ class _ClassAnalysis:
         if qn is not None and qn.startswith("torch.nn.") and not qn.startswith(
                 ("torch.nn.functional", "torch.nn.init", "torch.nn.utils")):
             return self._torch_layer(qn.rsplit(".", 1)[-1], value)
-        if qn is not None and (qn in _MODEL_FACTORIES or (
-                qn.startswith(_MODEL_FACTORIES_PREFIX) and qn.count(".") == 2)):
+        if qn is not None and (qn in MODEL_FACTORIES or (
+                qn.startswith(MODEL_FACTORY_PREFIXES) and qn.count(".") == 2)):
             return _Value(True, params=True)
         r = resolve_name(self.pf, value.func, self.root)
         if r is not None and r.node is not None:
@@ -766,7 +722,7 @@ class _ClassAnalysis:
         return _UNKNOWN
 
     def _torch_layer(self, last: str, call: cst.Call) -> _Value:
-        if last in _CONTAINERS:
+        if last in MODULE_CONTAINERS:
             elems: list[cst.BaseExpression] = []
             args = [a for a in call.args if a.keyword is None]
             if last == "Sequential":
@@ -793,8 +749,8 @@ class _ClassAnalysis:
                 return _Value(True, params=None)  # filled later, maybe
             vals = [self._value(e) for e in elems]
             return _Value(True, params=_combine(vals).params)
-        if last in _AFFINE_SWITCH:
-            kw, default = _AFFINE_SWITCH[last]
+        if last in AFFINE_SWITCH:
+            kw, default = AFFINE_SWITCH[last]
             on = _literal_bool(keyword_value(call, kw))
             if last in ("Linear", "Conv2d"):
                 return _Value(True, params=True)

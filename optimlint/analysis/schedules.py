@@ -27,7 +27,8 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, key_of
 from optimlint.analysis.call_args import arg
-from optimlint.vocabulary import BATCH_SCHEDULERS, EPOCH_SCHEDULERS, UNTIMED_SCHEDULERS
+from optimlint.vocabulary import (BATCH_SCHEDULERS, DATALOADER_QUALNAMES, EPOCH_SCHEDULERS, SCHEDULER_PERIOD_ARGS,
+                                  UNTIMED_SCHEDULERS)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -35,18 +36,6 @@ if TYPE_CHECKING:
 # transformers schedules with no period at all.
 _HF_CONSTANT = frozenset({"get_constant_schedule"})
 
-# Which constructor arguments carry the period: (keyword, positional index, default is epoch-ish).
-_PERIOD_ARGS: dict[str, tuple[tuple[str, int], ...]] = {
-    "StepLR": (("step_size", 1),),
-    "MultiStepLR": (("milestones", 1),),
-    "ExponentialLR": (("gamma", 1),),
-    "CosineAnnealingLR": (("T_max", 1),),
-    "PolynomialLR": (("total_iters", 1),),
-    "CosineAnnealingWarmRestarts": (("T_0", 1),),
-    "ReduceLROnPlateau": (("patience", 3),),
-    "OneCycleLR": (("total_steps", 2), ("epochs", 3), ("steps_per_epoch", 4)),
-    "CyclicLR": (("step_size_up", 3), ("step_size_down", 4)),
-}
 _HF_PERIOD = (("num_warmup_steps", 1), ("num_training_steps", 2))
 _HF_GET_SCHEDULER = (("num_warmup_steps", 2), ("num_training_steps", 3))
 
@@ -101,8 +90,8 @@ def read_period(ctx: "FileContext", expr: cst.BaseExpression, cls: str) -> str |
 
 def period_reading(ctx: "FileContext", cls: str, call: cst.Call) -> str | None:
     """What the scheduler's period counts, from its construction call; None when unknown."""
-    if cls in _PERIOD_ARGS:
-        specs = _PERIOD_ARGS[cls]
+    if cls in SCHEDULER_PERIOD_ARGS:
+        specs = SCHEDULER_PERIOD_ARGS[cls]
     elif cls == "get_scheduler":
         specs = _HF_GET_SCHEDULER
     elif cls.startswith("get_"):
@@ -309,7 +298,6 @@ _LOADERISH = re.compile(r"(loader|^dl$|_dl$|^dl_|dataloader|data_iter|batch_iter
 _BATCH_COUNT = re.compile(r"len\(.*(loader|dl|dataloader|batches)|steps_per_epoch|iters_per_epoch|"
                           r"iter_per_epoch|batches_per_epoch|num_batches|n_batches|updates_per_epoch", re.I)
 _BATCH_SIZE = re.compile(r"batch|(^|[_.])(bs|mbs|mb_size|minibatch_size)$", re.I)
-_DATALOADER_QUALNAMES = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
 
 
 def _unwrap_iterable(ctx: "FileContext", expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -345,7 +333,7 @@ def _loaderish(ctx: "FileContext", expr: cst.BaseExpression, scope: cst.CSTNode,
         return _loaderish(ctx, it, scope, depth)
     if isinstance(it, cst.Call):
         qn = ctx.qualify(it.func)
-        if qn in _DATALOADER_QUALNAMES:
+        if qn in DATALOADER_QUALNAMES:
             return True
         f = it.func
         if isinstance(f, cst.Name) and f.value == "range":

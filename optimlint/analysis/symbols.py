@@ -1,7 +1,7 @@
 """What things are: torch optimizer, scheduler and GradScaler classes by qualified name.
 
-Static tables (taken from torch 2.x; no torch import at lint time) plus the
-configured factories. Binding analysis (which variable holds which optimizer) lives
+Reads the tables of ``vocabulary.py`` (taken from torch 2.x; no torch import at lint time) plus
+the configured factories. Binding analysis (which variable holds which optimizer) lives
 in the analyses that need it and builds on ``classify_call``.
 """
 
@@ -14,22 +14,10 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from optimlint.vocabulary import OPTIMIZER_KEYS
+from optimlint.vocabulary import OPTIMIZER_KEYS, SCALER_QUALNAMES, SCHEDULER_CLASSES, VENDORED_SCHEDULE_FACTORIES
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
-
-SCHEDULER_CLASSES = frozenset({
-    "LRScheduler", "_LRScheduler", "ChainedScheduler", "ConstantLR", "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts", "CyclicLR", "ExponentialLR", "LambdaLR", "LinearLR",
-    "MultiStepLR", "MultiplicativeLR", "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau",
-    "SequentialLR", "StepLR",
-})
-
-SCALER_QUALNAMES = frozenset({
-    "torch.amp.GradScaler", "torch.amp.grad_scaler.GradScaler", "torch.cuda.amp.GradScaler",
-    "torch.cuda.amp.grad_scaler.GradScaler", "torch.cpu.amp.GradScaler",
-})
 
 _OPTIM_PREFIXES = ("torch.optim.",)
 _SCHED_PREFIXES = ("torch.optim.lr_scheduler.",)
@@ -65,17 +53,6 @@ def scheduler_class(qualname: str | None) -> str | None:
         # project (``from utils.optimization import get_linear_schedule_with_warmup``)
         return last
     return None
-
-
-# transformers' schedule factories, recognised by name wherever they are imported from (projects
-# vendor ``optimization.py``). Not ``get_scheduler`` (a project's own may build anything) nor
-# ``get_*_schedule`` (diffusion code's ``get_beta_schedule`` returns noise levels).
-VENDORED_SCHEDULE_FACTORIES = frozenset({
-    "get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
-    "get_cosine_with_hard_restarts_schedule_with_warmup", "get_polynomial_decay_schedule_with_warmup",
-    "get_constant_schedule_with_warmup", "get_inverse_sqrt_schedule", "get_wsd_schedule",
-    "get_cosine_with_min_lr_schedule_with_warmup",
-})
 
 
 def is_scaler(qualname: str | None) -> bool:

@@ -37,24 +37,9 @@ from optimlint.analysis.iteration import module_covers
 from optimlint.analysis.names import dotted
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.vocabulary import FSDP_CLASSES, FULLY_SHARD, OVERWRITE_FLAG, XLA_DEVICES
+from optimlint.vocabulary import MODULE_MOVES as MOVES
 
-# Moves and casts: they replace the Parameter objects only under the overwrite flag or to XLA.
-MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16"})
-FSDP_CLASSES = frozenset({
-    "torch.distributed.fsdp.FullyShardedDataParallel",
-    "torch.distributed.fsdp.fully_sharded_data_parallel.FullyShardedDataParallel",
-})
-FULLY_SHARD = frozenset({
-    "torch.distributed.fsdp.fully_shard",
-    "torch.distributed._composable.fsdp.fully_shard",
-    "torch.distributed._composable.fsdp.fully_shard.fully_shard",
-    "torch.distributed.fsdp._fully_shard.fully_shard",
-    "torch.distributed.fsdp._fully_shard._fully_shard.fully_shard",
-})
-XLA_DEVICES = frozenset({
-    "torch_xla.core.xla_model.xla_device", "torch_xla.device", "torch_xla.torch_xla.device",
-})
-OVERWRITE_FLAG = "torch.__future__.set_overwrite_module_params_on_conversion"
 DEEPCOPY = frozenset({"copy.deepcopy"})
 
 WHY = {
