@@ -480,19 +480,14 @@ class _ClassAnalysis:
                     info.complete = False
                 continue
             r = resolve_name(self.pf, arg.value, self.root)
-            if r is None:
-                info.complete = False
-                continue
-            if r.node is None:
+            if r is not None and r.node is None:  # a class outside the project: torch's, or object
                 if r.qualname in MODULE_BASES:
                     info.is_module = True
-                elif r.qualname in ("object", "builtins.object"):
-                    pass
-                else:
+                elif r.qualname not in ("object", "builtins.object"):
                     info.complete = False
                 continue
-            base = class_info(r.file, r.node, self.root)
-            if base is None:
+            base = class_info(r.file, r.node, self.root) if r is not None else None
+            if base is None:  # unresolved, or a project class that cannot be read
                 info.complete = False
                 continue
             info.is_module = info.is_module or base.is_module

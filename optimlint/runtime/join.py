@@ -34,6 +34,15 @@ def _key(path: str | None) -> str | None:
     return os.path.realpath(path) if path else None
 
 
+def _read_text(path: str) -> str | None:
+    """The text of a linted file (undecodable bytes replaced), or None when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
 class _Spans:
     """Top-level statement spans per function/module body, from the file's text."""
 
@@ -105,11 +114,7 @@ def join(static: list[Diagnostic], observations, sites: dict | None = None,
         if spans is None:
             text = texts.get(d.filename)
             if text is None:
-                try:
-                    with open(d.filename, encoding="utf-8", errors="replace") as fh:
-                        text = fh.read()
-                except OSError:
-                    text = ""
+                text = _read_text(d.filename) or ""
             spans = spans_cache[key] = _Spans(text)
         start, end = spans.span(d.location.row)
         matched = [o for o in obs_by_file.get(key, ()) if o.code == d.code and start <= o.row <= end]
@@ -194,10 +199,8 @@ def _suppressed(obs, texts, spans_cache, settings) -> bool:
             pass
     text = texts.get(obs.filename)
     if text is None:
-        try:
-            with open(obs.filename, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
-        except OSError:
+        text = _read_text(obs.filename)
+        if text is None:
             return False
         texts[obs.filename] = text
     if "noqa" not in text.lower():
