@@ -332,6 +332,18 @@ SCHEDULER_PERIOD_ARGS: dict[str, tuple[tuple[str, int], ...]] = {
     "OneCycleLR": (("total_steps", 2), ("epochs", 3), ("steps_per_epoch", 4)),
     "CyclicLR": (("step_size_up", 3), ("step_size_down", 4)),
 }
+# transformers' schedule factories: period arguments (keyword, positional index) of the
+# ``get_*_schedule_with_warmup`` factories and of ``get_scheduler(name, optimizer, ...)``, and the
+# schedules with no period at all.
+TRANSFORMERS_PERIOD_ARGS = (("num_warmup_steps", 1), ("num_training_steps", 2))
+TRANSFORMERS_GET_SCHEDULER_PERIOD_ARGS = (("num_warmup_steps", 2), ("num_training_steps", 3))
+TRANSFORMERS_CONSTANT_SCHEDULES = frozenset({"get_constant_schedule"})
+# Methods whose call on an object says it is no torch LR scheduler: diffusers' noise schedulers,
+# timm's schedulers (``step_update``).
+NOT_LR_SCHEDULER_METHODS = frozenset({
+    "step_update", "set_timesteps", "add_noise", "scale_model_input", "timesteps", "get_velocity",
+    "previous_timestep", "sigmas", "init_noise_sigma", "order",
+})
 # Every ``torch.optim.lr_scheduler`` class the checks know (the three kinds above).
 SCHEDULER_CLASSES = EPOCH_SCHEDULERS | BATCH_SCHEDULERS | UNTIMED_SCHEDULERS
 # transformers' schedule factories, recognised by name wherever they are imported from (projects
@@ -344,6 +356,27 @@ VENDORED_SCHEDULE_FACTORIES = frozenset({
     "get_cosine_with_min_lr_schedule_with_warmup",
 })
 
+
+# -- calls with an effect on gradients or optimizers ----------------------------------------------
+# Method names that clear, step, backpropagate, unscale or change what an optimizer holds
+# (torch's and Lightning's ``manual_backward``): a function calling one may touch an optimizer.
+GRADIENT_EFFECT_METHODS = frozenset({
+    "zero_grad", "zero_", "step", "backward", "manual_backward", "unscale_", "update", "requires_grad_",
+    "set_to_none", "fill_", "load_state_dict", "add_param_group",
+})
+# Lightning's ``self.optimizers()`` / ``self.lr_schedulers()`` hand the objects back and
+# ``toggle_optimizer`` flips ``requires_grad``: none clears or steps.
+LIGHTNING_OPTIMIZER_GETTERS = frozenset({"optimizers", "lr_schedulers", "toggle_optimizer", "untoggle_optimizer"})
+# Library functions handed an optimizer that never clear or step it: apex's loss scaling
+# (``with amp.scale_loss(loss, optimizer) as scaled:``) and its parameter generator.
+APEX_HARMLESS_QUALNAMES = frozenset({"apex.amp.scale_loss", "apex.amp.master_params"})
+# Objects that run the backward and step for the code (``accelerator.backward(loss)``).
+ACCELERATOR_QUALNAMES = frozenset({
+    "accelerate.Accelerator", "accelerate.accelerator.Accelerator",
+    "lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric",
+    "lightning.fabric.fabric.Fabric",
+})
+DEEPSPEED_INIT = frozenset({"deepspeed.initialize"})
 
 # -- data ---------------------------------------------------------------------------------------
 DATALOADER_QUALNAMES = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")

@@ -42,7 +42,7 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.returned import returned_objects
 from optimlint.analysis.call_args import arg
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
-from optimlint.vocabulary import OPTIMIZER_BASES
+from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, OPTIMIZER_BASES
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -54,16 +54,10 @@ ACCELERATOR = "accelerator"  # accelerate.Accelerator / lightning Fabric
 ENGINE = "engine"  # DeepSpeed engine
 FOREIGN_OPTIMIZER = "foreign-optimizer"  # owned by DeepSpeed etc.: never a torch optimizer
 
-_ACCELERATOR_QUALNAMES = frozenset({
-    "accelerate.Accelerator", "accelerate.accelerator.Accelerator",
-    "lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric",
-    "lightning.fabric.fabric.Fabric",
-})
 _FOREIGN_ROOTS = frozenset({
     "tensorflow", "tf", "keras", "tf_keras", "optax", "jax", "flax", "haiku", "paddle", "mxnet", "mx",
     "mindspore", "chainer", "sklearn", "scipy", "numpy", "np",
 })
-_DEEPSPEED_INIT = frozenset({"deepspeed.initialize"})
 
 
 @dataclass(eq=False)
@@ -468,7 +462,7 @@ class _Collector(cst.CSTVisitor):
                     for i, t in enumerate(targets):
                         self._bind(t, self._lookup(args[i]) if i < len(args) else None)
                     return
-            if qn in _DEEPSPEED_INIT:
+            if qn in DEEPSPEED_INIT:
                 for i, t in enumerate(targets):
                     kind = ENGINE if i == 0 else FOREIGN_OPTIMIZER if i == 1 else None
                     self._bind(t, Binding(kind, key_of(t) or "", node=value, call=value) if kind else None)
@@ -537,7 +531,7 @@ class _Collector(cst.CSTVisitor):
             if base == OPTIMIZER:
                 return Binding(OPTIMIZER, name, None, node=value, call=value, by_name=True)
         qn = self.ctx.qualify(f)
-        if qn in _ACCELERATOR_QUALNAMES:
+        if qn in ACCELERATOR_QUALNAMES:
             return Binding(ACCELERATOR, name, qn.rsplit(".", 1)[-1], node=value, call=value)
         return None
 

@@ -57,8 +57,9 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.vocabulary import (CLIP_QUALNAMES, GETTER_NAME, MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER,
-                                  PREDICATE_NAME, SCALER_READERS, TORCH_PURE_FUNCTION)
+from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, LIGHTNING_OPTIMIZER_GETTERS,
+                                  MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, PREDICATE_NAME, SCALER_READERS,
+                                  TORCH_PURE_FUNCTION)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -80,7 +81,6 @@ _HARMLESS_FUNCS = frozenset({
     "sum", "abs", "round", "list", "tuple", "dict", "set", "sorted", "getattr", "hasattr", "iter", "next",
     "format", "repr", "bool", "type", "id", "open", "any", "all", "map", "filter",
 })
-_LIGHTNING_GETTERS = frozenset({"optimizers", "lr_schedulers", "toggle_optimizer", "untoggle_optimizer"})
 _HARMLESS_METHODS = frozenset({
     "item", "detach", "cpu", "numpy", "tolist", "size", "dim", "log", "log_dict", "append", "extend",
     "update", "format", "join", "write", "info", "debug", "warning", "set_description", "set_postfix",
@@ -132,9 +132,6 @@ _TORCH_COLLECTIVE = re.compile(
     r"torch\.distributed\.(all_reduce|all_gather|all_gather_into_tensor|broadcast|barrier|reduce|"
     r"reduce_scatter|reduce_scatter_tensor|all_to_all|all_gather_object|broadcast_object_list|get_rank|"
     r"get_world_size)$")
-# Library functions handed an optimizer that never clear or step it: apex's loss scaling
-# (``with amp.scale_loss(loss, optimizer) as scaled:``) and its parameter generator.
-_HARMLESS_QUALNAMES = frozenset({"apex.amp.scale_loss", "apex.amp.master_params"})
 # Methods of a module that read it or run it for inference, never touching gradients
 # (``model.generate(...)``, ``model.save_pretrained(dir)``, ``model.init_hidden(bs)``).
 _MODULE_READ_METHODS = re.compile(
@@ -1036,9 +1033,9 @@ class _Walker:
                 return
             if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value.startswith("assert"):
                 return  # unittest's self.assertTrue(...)
-            if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value in _LIGHTNING_GETTERS:
+            if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value in LIGHTNING_OPTIMIZER_GETTERS:
                 return  # Lightning hands the optimizers back or toggles requires_grad: nothing cleared
-            if self.ctx.qualify(f) in _HARMLESS_QUALNAMES:
+            if self.ctx.qualify(f) in APEX_HARMLESS_QUALNAMES:
                 return
             if isinstance(f, cst.Attribute) and _MODULE_READ_METHODS.match(f.attr.value) and \
                     self._is_module_value(f.value, frame) and not self._passes_optimizer(call, frame):

@@ -27,17 +27,13 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, key_of
 from optimlint.analysis.call_args import arg
-from optimlint.vocabulary import (BATCH_SCHEDULERS, DATALOADER_QUALNAMES, EPOCH_SCHEDULERS, SCHEDULER_PERIOD_ARGS,
-                                  UNTIMED_SCHEDULERS)
+from optimlint.vocabulary import (BATCH_SCHEDULERS, DATALOADER_QUALNAMES, EPOCH_SCHEDULERS, NOT_LR_SCHEDULER_METHODS,
+                                  SCHEDULER_PERIOD_ARGS, TRANSFORMERS_CONSTANT_SCHEDULES,
+                                  TRANSFORMERS_GET_SCHEDULER_PERIOD_ARGS, TRANSFORMERS_PERIOD_ARGS, UNTIMED_SCHEDULERS)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
-# transformers schedules with no period at all.
-_HF_CONSTANT = frozenset({"get_constant_schedule"})
-
-_HF_PERIOD = (("num_warmup_steps", 1), ("num_training_steps", 2))
-_HF_GET_SCHEDULER = (("num_warmup_steps", 2), ("num_training_steps", 3))
 
 # Spellings that say "iterations". Strong ones are unambiguous; ``steps``/``total`` alone
 # are weak (``args.lr_steps`` are epoch milestones in torchvision's references).
@@ -93,9 +89,9 @@ def period_reading(ctx: "FileContext", cls: str, call: cst.Call) -> str | None:
     if cls in SCHEDULER_PERIOD_ARGS:
         specs = SCHEDULER_PERIOD_ARGS[cls]
     elif cls == "get_scheduler":
-        specs = _HF_GET_SCHEDULER
+        specs = TRANSFORMERS_GET_SCHEDULER_PERIOD_ARGS
     elif cls.startswith("get_"):
-        specs = _HF_PERIOD
+        specs = TRANSFORMERS_PERIOD_ARGS
     else:
         return None
     readings = []
@@ -132,7 +128,7 @@ def granularity(ctx: "FileContext", cls: str | None, call: cst.Call | None) -> s
             if total is not None and read_period(ctx, total, cls) == EPOCHS:
                 return None  # OneCycleLR(total_steps=num_epochs): deliberately per epoch
         return "batch"
-    if cls.startswith("get_") and cls.rsplit(".", 1)[-1] not in _HF_CONSTANT and "." not in cls:
+    if cls.startswith("get_") and cls.rsplit(".", 1)[-1] not in TRANSFORMERS_CONSTANT_SCHEDULES and "." not in cls:
         if cls == "get_scheduler":
             name = arg(call, 0, "name")
             if isinstance(name, cst.SimpleString):
@@ -201,12 +197,6 @@ def certain_class(ctx: "FileContext", b: Binding | None) -> str | None:
     return ctx.cached(("optimlint.sched.certain", id(b)), compute)
 
 
-_NOT_LR_METHODS = frozenset({
-    "step_update", "set_timesteps", "add_noise", "scale_model_input", "timesteps", "get_velocity",
-    "previous_timestep", "sigmas", "init_noise_sigma", "order",
-})
-
-
 def _custom_step_classes(ctx: "FileContext") -> bool:
     """The file defines a class with a ``step`` method that is not a torch LR scheduler."""
 
@@ -245,7 +235,7 @@ def _used_as_other(ctx: "FileContext", last: str) -> bool:
                     if k is None:
                         return
                     tail = k.rsplit(".", 1)[-1]
-                    if f.attr.value in _NOT_LR_METHODS:
+                    if f.attr.value in NOT_LR_SCHEDULER_METHODS:
                         names.add(tail)
                     elif f.attr.value == "step" and (len(node.args) > 1 or any(
                             a.keyword is not None and a.keyword.value != "epoch" for a in node.args)):

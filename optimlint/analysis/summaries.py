@@ -35,14 +35,11 @@ from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, p
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import name_says_module, name_says_optimizer, optimizer_class
 from optimlint.analysis.walk import nodes_of
+from optimlint.vocabulary import GRADIENT_EFFECT_METHODS
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
-_EFFECT_NAMES = frozenset({
-    "zero_grad", "zero_", "step", "backward", "manual_backward", "unscale_", "update", "requires_grad_",
-    "set_to_none", "fill_", "load_state_dict", "add_param_group",
-})
 _BUILTINS = frozenset(dir(builtins)) - {"exec", "eval", "setattr", "delattr", "getattr", "__import__"}
 # Libraries whose functions never reach an optimizer they are not handed explicitly.
 _LIBRARIES = ("torch.", "numpy.", "math.", "random.", "time.", "os.path.", "einops.", "torchvision.")
@@ -130,7 +127,7 @@ def no_direct_effect(fn: cst.FunctionDef) -> bool:
                 if isinstance(f, cst.Attribute) and "grad" in _EMPTY.code_for_node(f.value):
                     return False
                 continue
-            if name in _EFFECT_NAMES - {"update"} or "grad" in name.lower() and name not in _GRAD_MODE_NAMES:
+            if name in GRADIENT_EFFECT_METHODS - {"update"} or "grad" in name.lower() and name not in _GRAD_MODE_NAMES:
                 return False  # (``meter.update(loss)`` in an evaluation: a metric)
             continue
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
@@ -245,7 +242,7 @@ def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, p
 def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, depth: int,
                    params: set[str]) -> bool:
     if isinstance(f, cst.Attribute):
-        if f.attr.value in _EFFECT_NAMES:
+        if f.attr.value in GRADIENT_EFFECT_METHODS:
             return False
         root = (dotted(f.value) or "").split(".", 1)[0]
         if root in params and f.attr.value not in VALUE_METHODS:
