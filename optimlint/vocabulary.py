@@ -167,6 +167,18 @@ GRAD_READING_METHODS = frozenset({"mean", "std", "var", "norm", "min", "max", "a
 # torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``):
 # matched against a qualified name.
 TORCH_PURE_FUNCTION = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")
+# What code reads off an optimizer; an object read for anything else is not one.
+OPTIMIZER_ATTRIBUTES = frozenset({
+    "param_groups", "state", "defaults", "step", "zero_grad", "state_dict", "load_state_dict",
+    "add_param_group", "register_step_pre_hook", "register_step_post_hook", "optimizer", "__class__",
+    "synchronize", "skip_synchronize", "consolidate_state_dict", "train", "eval",
+})
+# torch.distributed's collectives: they combine tensors across processes in place, never clear or
+# step (matched against a qualified name).
+TORCH_COLLECTIVE = re.compile(
+    r"torch\.distributed\.(all_reduce|all_gather|all_gather_into_tensor|broadcast|barrier|reduce|"
+    r"reduce_scatter|reduce_scatter_tensor|all_to_all|all_gather_object|broadcast_object_list|get_rank|"
+    r"get_world_size)$")
 # Getters (``get_peft_model_state_dict(unet)``) and predicates (``is_compiled_module(model)``,
 # ``has_nan(grads)``, ``accelerator.is_main_process``) answer, never clear or step: searched in a
 # dotted name.

@@ -58,8 +58,8 @@ from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, LIGHTNING_OPTIMIZER_GETTERS,
-                                  MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, PREDICATE_NAME, SCALER_READERS,
-                                  TORCH_PURE_FUNCTION)
+                                  MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
+                                  PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_PURE_FUNCTION)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -109,14 +109,6 @@ def _constructs(f: cst.BaseExpression) -> bool:
     return name[:1].isupper() and not name.isupper() and "_" not in name
 
 
-# What code reads off an optimizer; an object read for anything else is not one.
-_OPTIMIZER_ATTRIBUTES = frozenset({
-    "param_groups", "state", "defaults", "step", "zero_grad", "state_dict", "load_state_dict",
-    "add_param_group", "register_step_pre_hook", "register_step_post_hook", "optimizer", "__class__",
-    "synchronize", "skip_synchronize", "consolidate_state_dict", "train", "eval",
-})
-
-
 def _attribute_reads(module: cst.Module) -> dict[str, frozenset[str]]:
     """Dotted receiver -> the attributes read off it anywhere in the file."""
     out: dict[str, set[str]] = {}
@@ -127,11 +119,6 @@ def _attribute_reads(module: cst.Module) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-# torch.distributed's collectives: they combine tensors across processes in place.
-_TORCH_COLLECTIVE = re.compile(
-    r"torch\.distributed\.(all_reduce|all_gather|all_gather_into_tensor|broadcast|barrier|reduce|"
-    r"reduce_scatter|reduce_scatter_tensor|all_to_all|all_gather_object|broadcast_object_list|get_rank|"
-    r"get_world_size)$")
 # Methods of a module that read it or run it for inference, never touching gradients
 # (``model.generate(...)``, ``model.save_pretrained(dir)``, ``model.init_hidden(bs)``).
 _MODULE_READ_METHODS = re.compile(
@@ -1000,7 +987,7 @@ class _Walker:
         """``opt`` read as a bag of options somewhere in the file (``opt.batch_size``,
         ``opt.lr``): an argparse namespace named like an optimizer, not one."""
         reads = self.ctx.cached("optimlint.attribute_reads", lambda: _attribute_reads(self.ctx.module))
-        return bool(reads.get(key, frozenset()) - _OPTIMIZER_ATTRIBUTES)
+        return bool(reads.get(key, frozenset()) - OPTIMIZER_ATTRIBUTES)
 
     def _submodule_forward(self, f: cst.BaseExpression, frame: _Frame) -> bool:
         """``self.fc1(x)`` where the class holds a module in ``fc1``: that module's forward."""
@@ -1027,7 +1014,7 @@ class _Walker:
                 return  # ``get_peft_model_state_dict(unet)``, ``get_grad_norm(params)``: reads
             if TORCH_PURE_FUNCTION.match(self.ctx.qualify(f) or ""):
                 return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
-            if _TORCH_COLLECTIVE.match(self.ctx.qualify(f) or ""):
+            if TORCH_COLLECTIVE.match(self.ctx.qualify(f) or ""):
                 return  # ``dist.all_reduce(grads)``: sums what it is given, never clears or steps
             if isinstance(f, cst.Attribute) and f.attr.value in _HARMLESS_METHODS:
                 return
