@@ -26,6 +26,8 @@ import libcst as cst
 
 _BLOCK = 4096
 _NEWLINE = re.compile(r"\r\n?|\n")
+_NEWLINE_KEPT = re.compile(r"[^\r\n]*(?:\r\n?|\n)")  # each line with its ending
+_FLUSH_LEFT = re.compile(r"(?:#[^\r\n]*)?(?:\r\n?|\n)")  # an empty line, or a comment at column 0
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -61,6 +63,7 @@ class IncrementalParser:
         self.module: cst.Module | None = None
         self.spans: list[tuple[int, int]] = []  # [start, end) of each statement of module.body
         self.partial = 0  # how many parses reused the previous tree
+        self.alone = 0  # how many of those re-parsed the edited statements without a neighbour
         # An edit before this offset may change what LibCST detects for the whole module
         # (its newline, its indentation): such an edit is parsed in full.
         self.stable_from = 0
@@ -92,7 +95,7 @@ class IncrementalParser:
         return module
 
     def _splice(self, text: str) -> cst.Module | None:
-        old, module, spans = self.text, self.module, self.spans
+        old, spans = self.text, self.spans
         prefix = _common_prefix(old, text)
         suffix = _common_suffix(old, text, min(len(old), len(text)) - prefix)
         edit_start, edit_end = prefix, len(old) - suffix  # the replaced span of the old text
@@ -100,8 +103,54 @@ class IncrementalParser:
             return None  # the module's header, footer, newline or indentation may change
         first = next(i for i, (_, end) in enumerate(spans) if end >= edit_start)
         touched = max(i for i, (start, _) in enumerate(spans) if start <= edit_end)
+        return self._alone(text, first, touched) or self._with_neighbours(text, first, touched)
+
+    def _alone(self, text: str, first: int, touched: int) -> cst.Module | None:
+        """The touched statements re-parsed without their neighbours, where that provably
+        gives what a full parse gives (else None):
+
+        - they parse alone into simple statements (one line of code each: ``x = 1``,
+          ``import os``) with no comment lines after them, so they cannot take lines from
+          the statement that follows (only an indented block owns the indented comment lines
+          after it), nor can that statement join them (``else:`` joins a compound one);
+        - the statement before them is a simple statement, or their leading lines are
+          empty or comments at column 0: an indented block before them owns exactly the
+          lines after it up to the last indented one, and none of theirs is indented (so
+          the statement before keeps the text it had, the one its old object generates).
+
+        Re-parsing a neighbour is most of a small edit's cost: the neighbour of a
+        module-level assignment is usually a whole function."""
+        module, spans = self.module, self.spans
+        delta = len(text) - len(self.text)
+        start, end = spans[first][0], spans[touched][1] + delta
+        chunk = text[start:end]
+        try:
+            part = cst.parse_module(chunk)
+        except Exception:
+            return None
+        if not part.body or part.footer or not all(type(s) is cst.SimpleStatementLine for s in part.body):
+            return None
+        body = list(part.body)
+        if part.header:
+            if first == 0:
+                return None  # lines before the module's first statement: its header
+            body[0] = body[0].with_changes(leading_lines=(*part.header, *body[0].leading_lines))
+        if first > 0 and type(module.body[first - 1]) is not cst.SimpleStatementLine:
+            lead = sum(len(part.code_for_node(line)) for line in body[0].leading_lines)
+            if not all(_FLUSH_LEFT.fullmatch(line) for line in _NEWLINE_KEPT.findall(chunk[:lead])):
+                return None
+        if touched == len(spans) - 1 and part.has_trailing_newline != module.has_trailing_newline:
+            return None
+        new = self._commit(text, first, touched, touched, body, module.footer, start, end)
+        self.alone += new is not None
+        return new
+
+    def _with_neighbours(self, text: str, first: int, touched: int) -> cst.Module | None:
+        """The touched statements re-parsed with one more statement on each side (an
+        ``else:`` or a decorator joins its neighbour)."""
+        module, spans = self.module, self.spans
         first, last = max(0, first - 1), min(len(spans) - 1, touched + 1)
-        delta = len(text) - len(old)
+        delta = len(text) - len(self.text)
         part = None
         while part is None or (part.footer and last < len(spans) - 1 and last - touched < 3):
             if part is not None:
@@ -132,6 +181,15 @@ class IncrementalParser:
             body[0] = body[0].with_changes(leading_lines=(*part.header, *body[0].leading_lines))
         if last == len(spans) - 1 and part.has_trailing_newline != module.has_trailing_newline:
             return None
+        return self._commit(text, first, last, touched, body, footer, start, end)
+
+    def _commit(self, text: str, first: int, last: int, touched: int, body: list, footer, start: int,
+                end: int) -> cst.Module | None:
+        """The module with statements ``first..last`` replaced by ``body`` (re-parsed from
+        ``text[start:end]``), kept for the next edit once each re-parsed statement is shown to
+        generate exactly its text; None when one does not."""
+        old, module, spans = self.text, self.module, self.spans
+        delta = len(text) - len(old)
         new = module.with_changes(body=(*module.body[:first], *body, *module.body[last + 1:]), footer=footer)
         new_spans = _spans(new, text, start, body)
         if new_spans is None or new_spans[-1][1] != end:

@@ -134,3 +134,93 @@ def test_other_line_endings(newline):
     # a line ending of another kind inserted into the file: still the tree of a full parse
     text = text.replace(f"# note{newline}", "# note\n")
     assert parser.parse(text).deep_equals(full_parse(text))
+
+
+# Module-level statements of every kind a neighbour can be: simple ones, a function whose
+# block ends with an indented comment, one-line compound statements, a loop with an else, a
+# decorated function, comments at column 0 and at odd indentations.
+MODULE_LEVEL = '''import os
+x = 1
+
+def f():
+    return 1
+    # the end of f
+
+# a comment at column 0
+y = 2
+if x: pass
+z = 3
+class C:
+    a = 1
+  # at an odd indentation
+
+w = 4
+for i in range(3):
+    pass
+else:
+    pass
+v = 5
+@decorator
+def g():
+    pass
+u = 6
+'''
+MODULE_SNIPPETS = ["x", "1", " ", "\n", "# note\n", "    # indented\n", "   \n", "  # two\n", "else:\n    pass\n",
+                   "elif x:\n    pass\n", "except E:\n    pass\n", "finally:\n    pass\n", "@decorator\n",
+                   "def h():\n    return 1\n", "q = 1\n", "if a: pass\n", "(", ")", ":", "    ", "y = 2; z = 3\n",
+                   "if True:\n", "    r = 1\n", "#", "\n\n"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_statements_re_parsed_alone_equal_a_full_parse(seed):
+    """Edits among module-level statements, where the edited statements are re-parsed
+    without their neighbours when nothing can join them: still the tree of a full parse."""
+    rng = random.Random(seed)
+    text = MODULE_LEVEL * 3
+    parser = IncrementalParser()
+    for _ in range(150):
+        at = rng.randrange(len(text) + 1)
+        if rng.random() < 0.25:
+            candidate = text[:at] + text[min(len(text), at + rng.randrange(1, 12)):]
+        else:
+            if rng.random() < 0.6:
+                at = text.rfind("\n", 0, at) + 1
+            candidate = text[:at] + rng.choice(MODULE_SNIPPETS) + text[at:]
+        full = full_parse(candidate)
+        if full is None:
+            continue
+        text = candidate
+        got = parser.parse(candidate)
+        assert got is not None and got.deep_equals(full) and got.code == full.code
+    assert parser.alone >= 3  # the path was taken, not only declined
+
+
+def test_a_retyped_assignment_between_functions_is_re_parsed_alone():
+    """The usual edit between two functions re-parses that one line: both functions stay the
+    old objects, and the tree is a full parse's."""
+    text = SOURCES[0]
+    at = text.index("\ndef ", len(text) // 2) + 1
+    text = text[:at] + "tuning = 1\n\n\n" + text[at:]
+    parser = IncrementalParser()
+    before = parser.parse(text)
+    edited = text.replace("tuning = 1", "tuning = 2")
+    after = parser.parse(edited)
+    assert parser.alone == 1 and after.deep_equals(cst.parse_module(edited))
+    changed = [i for i, (a, b) in enumerate(zip(before.body, after.body)) if a is not b]
+    assert len(changed) == 1 and isinstance(after.body[changed[0]], cst.SimpleStatementLine)
+
+
+@pytest.mark.parametrize("anchor, inserted", [("tuning", "    # indented\n"), ("tuning", "   \n"),
+                                               ("tuning", "if tuning:\n    pass\n"), ("\n\ndef g", "\n# after")])
+def test_what_a_neighbour_could_take_is_re_parsed_with_it(anchor, inserted):
+    """An indented comment or blank line after a function belongs to the function's block; a
+    compound statement or trailing comments may take the lines after them: the edited
+    statement is then re-parsed with its neighbours, and the tree is still a full parse's."""
+    text = "import os\n\n\ndef f():\n    return 1\n\n\ntuning = 1\n\n\ndef g():\n    return 2\n    # end of g\n"
+    parser = IncrementalParser()
+    parser.parse(text)
+    at = text.index(anchor)
+    edited = text[:at] + inserted + text[at:]
+    got = parser.parse(edited)
+    assert got.deep_equals(cst.parse_module(edited)) and got.code == edited
+    assert parser.alone == 0 and parser.partial == 1
