@@ -35,6 +35,9 @@ from optimlint.server_parse import IncrementalParser
 from optimlint.server_settings import RuntimeReport, SettingsCache, with_verdict
 
 DEBOUNCE_S = 0.01
+# A full garbage collection after every this many lints (the others collect the young
+# generations only): see ``OptimlintServer.collect_garbage``.
+FULL_COLLECTION_EVERY = 100
 FIX_ALL = f"{lsp.CodeActionKind.SourceFixAll.value}.optimlint"
 PYTHON_IDS = ("python", "python3")
 CONFIG_GLOBS = ("**/pyproject.toml", "**/optimlint.toml")
@@ -68,6 +71,7 @@ class OptimlintServer(LanguageServer):
         self.shown_errors: set[str] = set()
         self.parsers: dict[str, IncrementalParser] = {}  # per document: its last tree, for the next edit
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optimlint-lint")
+        self.collections = 0  # garbage collections after a lint (``collect_garbage``)
 
     # ------------------------------------------------------------------ documents
     def is_python(self, uri: str) -> bool:
@@ -130,6 +134,7 @@ class OptimlintServer(LanguageServer):
                 return
             if current[0] == snap[0]:
                 self.publish(key, linted)
+                self.collect_garbage()
                 return
             # edited meanwhile: this result is stale; lint the newest text
 
@@ -177,6 +182,24 @@ class OptimlintServer(LanguageServer):
         for uri, diagnostics in by_uri.items():
             version = linted.versions if isinstance(linted.versions, int) else None
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, diagnostics, version))
+
+    def collect_garbage(self) -> None:
+        """Free a lint's garbage once its diagnostics are published (so no edit waits for it).
+
+        The analyses define LibCST visitor classes inside functions; each class is a
+        reference cycle holding what its methods close over (the lint's tree and tables),
+        which only the cyclic collector frees. ``serve`` raises the collector's first
+        threshold to 50,000 allocations, so without this the garbage of a dozen lints piled
+        up before a collection, and what was still in use at a collection of the middle
+        generation moved to the oldest, which is collected only every 100 such collections
+        or so: the server grew by tens of MiB over 1,000 edits. Collecting the young
+        generations right after each lint costs about a millisecond (a 225-line script); every
+        ``FULL_COLLECTION_EVERY``-th lint collects all generations (tens of ms), so what
+        became garbage after it was promoted is freed too."""
+        import gc
+
+        self.collections += 1
+        gc.collect(2 if self.collections % FULL_COLLECTION_EVERY == 0 else 1)
 
     def relint_all(self) -> None:
         for key in self.open_keys():
