@@ -77,3 +77,34 @@ def test_findings_after_a_sequence_of_edits_match_a_lint_from_scratch(fixture):
         again = lint_source("train.py", edited, settings, parse=parser.parse)
         assert again and again == lint_source("train.py", edited, settings), step
     assert parser.partial >= 5
+
+
+def test_statements_no_tree_holds_are_forgotten():
+    """The positions kept per statement object are dropped once no tree holds the statement
+    (each edit replaces a statement: a server editing one line would otherwise keep every
+    version of it), and findings after the sweep are still a lint from scratch's."""
+    import gc
+
+    from optimlint.analysis import positions
+
+    text = (FIXTURES / "train_loop.py").read_text()
+    settings = Settings()
+    parser = IncrementalParser()
+    lines = text.splitlines(keepends=True)
+    at = min((i for i, line in enumerate(lines) if line.startswith("def ")), key=lambda i: abs(i - len(lines) // 2))
+    lines.insert(at, "tuning = 1\n")
+    sizes = []
+    for step in range(60):
+        lines[at] = f"tuning = {step}\n"
+        edited = "".join(lines)
+        found = lint_source("train.py", edited, settings, parse=parser.parse)
+        if step % 20 == 19:
+            gc.collect()
+            positions.forget_dead()
+            assert found == lint_source("train.py", edited, settings), step
+            gc.collect()
+            positions.forget_dead()
+            sizes.append(len(positions._PAIRED) + len(positions._STATEMENTS))
+    assert sizes[-1] <= sizes[0]  # 40 more edits, no more entries
+    live = {id(s) for s in parser.module.body}
+    assert any(id(entry[0]) in live for entry in positions._PAIRED.values())  # the live ones stay

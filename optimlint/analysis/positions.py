@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 
 import libcst as cst
 
@@ -195,6 +196,7 @@ class Positions(_Lookup):
         self._done.add(id(stmt))
         if len(_STATEMENTS) > _STATEMENTS_KEPT:
             _STATEMENTS.clear()
+        _inserted()
         _STATEMENTS[id(stmt)] = (stmt, indents, text, {k: (a - base, b - base) for k, (a, b) in state.ranges.items()})
         return None
 
@@ -328,8 +330,51 @@ def _paired(module: cst.Module, stmt: cst.CSTNode) -> tuple | None:
 def _remember(module: cst.Module, stmt: cst.CSTNode, text: str | None, relative: dict[int, int]) -> tuple:
     if len(_PAIRED) > _PAIRED_KEPT:
         _PAIRED.clear()
+    _inserted()
     entry = _PAIRED[id(stmt)] = (stmt, module.default_indent, module.default_newline, text, relative)
     return entry
+
+
+# Entries added to _STATEMENTS and _PAIRED since the last sweep of dead ones.
+_INSERTIONS = [0]
+_SWEEP_EVERY = 256
+
+
+def _inserted() -> None:
+    _INSERTIONS[0] += 1
+    if _INSERTIONS[0] >= _SWEEP_EVERY:
+        _INSERTIONS[0] = 0
+        forget_dead()
+
+
+def forget_dead() -> None:
+    """Drop the entries of ``_STATEMENTS`` and ``_PAIRED`` whose statement nothing else holds.
+
+    Their caps count entries, and each edit in the language server adds the statements it
+    re-parsed: the replaced ones stayed, each with its tree and tables, until a table held
+    4,000 (the server's memory grew by ~4 KiB an edit). An entry is found only by its
+    statement object, so one whose statement no tree holds can never be used again: only
+    these tables hold it when its reference count is theirs (plus this function's own three:
+    ``objects``' value, the local name, ``getrefcount``'s argument). LibCST nodes cannot be
+    weakly referenced, hence the count."""
+    objects: dict[int, cst.CSTNode] = {}
+    counts: dict[int, int] = {}
+    for table in (_STATEMENTS, _PAIRED):
+        for entry in table.values():
+            key = id(entry[0])
+            objects[key] = entry[0]
+            counts[key] = counts.get(key, 0) + 1
+    dead = set()
+    stmt = None
+    for key in list(objects):
+        stmt = objects[key]
+        if sys.getrefcount(stmt) <= counts[key] + 3:
+            dead.add(key)
+    stmt = None
+    objects.clear()
+    for table in (_STATEMENTS, _PAIRED):
+        for key in [k for k, entry in table.items() if id(entry[0]) in dead]:
+            del table[key]
 
 
 def _pair_block(stmts, nodes: list, out: dict[int, int], line_starts: list[int]) -> bool:
