@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
-from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, key_of
 from optimlint.analysis.call_args import arg
@@ -339,24 +339,15 @@ def _loaderish(ctx: "FileContext", expr: cst.BaseExpression, scope: cst.CSTNode,
     if _LOADERISH.search(k.rsplit(".", 1)[-1]):
         return True
     if isinstance(it, cst.Name) and depth < 3:
-        values = _with_values(scope, k, values_assigned(scope, k, nested_functions=False))
+        values = _bound_values(scope, k)
         return bool(values) and all(v is not None and _loaderish(ctx, v, scope, depth + 1) for v in values)
     return False
 
 
-def _with_values(scope: cst.CSTNode, name: str,
-                 values: list[cst.BaseExpression | None]) -> list[cst.BaseExpression | None]:
-    """``values`` with the unpaired entries (None) that ``with EXPR as name:`` items bind
-    replaced by their EXPR (``with tqdm(loader) as bar:``): kept as None when some unpaired
-    entry is not such an item."""
-    if None not in values:
-        return values
-    items = [w.item for w in _walk.nodes_of(scope, (cst.WithItem,))
-             if w.asname is not None and isinstance(w.asname.name, cst.Name) and w.asname.name.value == name]
-    if len(items) != values.count(None):
-        return values
-    paired = iter(items)
-    return [v if v is not None else next(paired) for v in values]
+def _bound_values(scope: cst.CSTNode, name: str) -> list[cst.BaseExpression | None]:
+    """What each binding of ``name`` in ``scope`` gives it, a ``with EXPR as name:`` item its
+    EXPR (``with tqdm(loader) as bar:``); None for a binding that cannot be paired."""
+    return [s.node.item if s.kind == "with" else s.value for s in stores(scope, name, nested_functions=False)]
 
 
 def is_epoch_loop(ctx: "FileContext", loop: cst.CSTNode) -> bool:
