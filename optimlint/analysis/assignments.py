@@ -80,6 +80,20 @@ def values_assigned(scope: cst.CSTNode, key: str, *, nested_functions: bool = Tr
             if not (through_wrappers and s.kind == "unpack" and _handed_back(s.target, s.rhs, key))]
 
 
+def paired_element(target: cst.BaseExpression, value: cst.BaseExpression, key: str) -> cst.BaseExpression | None:
+    """The element of tuple ``value`` that tuple ``target`` binds to ``key``, position by
+    position; None when the two are not tuples (or lists) of the same length without ``*``."""
+    seqs = (cst.Tuple, cst.List)
+    if not isinstance(target, seqs) or not isinstance(value, seqs) or len(target.elements) != len(value.elements):
+        return None
+    if any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements)):
+        return None
+    for t, v in zip(target.elements, value.elements):
+        if isinstance(t.value, cst.Name) and t.value.value == key:
+            return v.value
+    return None
+
+
 def _handed_back(target: cst.Tuple | cst.List, value: cst.BaseExpression, key: str) -> bool:
     if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
             and value.func.attr.value in _HANDS_BACK):

@@ -18,6 +18,7 @@ import libcst as cst
 
 from optimlint.analysis import modules as M
 from optimlint.analysis import walk as _walk
+from optimlint.analysis.assignments import paired_element
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.call_args import arg, keyword_value
 from optimlint.analysis.names import dotted
@@ -107,20 +108,6 @@ class NameUse:
     mutations: list[tuple[str, cst.CSTNode, bool]]  # (method, call/augassign, conditional)
 
 
-def _paired_value(target: cst.BaseExpression, value: cst.BaseExpression, name: str) -> cst.BaseExpression | None:
-    """The element of tuple ``value`` that tuple ``target`` binds to ``name``, position by
-    position; None when the two are not tuples (or lists) of the same length without ``*``."""
-    seqs = (cst.Tuple, cst.List)
-    if not isinstance(target, seqs) or not isinstance(value, seqs) or len(target.elements) != len(value.elements):
-        return None
-    if any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements)):
-        return None
-    for t, v in zip(target.elements, value.elements):
-        if isinstance(t.value, cst.Name) and t.value.value == name:
-            return v.value
-    return None
-
-
 def name_use(scope: cst.CSTNode, name: str) -> NameUse:
     """How ``name`` is bound and mutated in ``scope`` (a FunctionDef or the Module).
 
@@ -154,7 +141,7 @@ def name_use(scope: cst.CSTNode, name: str) -> NameUse:
                     if isinstance(t.target, cst.Name) and t.target.value == name:
                         use.values.append(child.value)
                     elif _binds(t.target, name):
-                        paired = _paired_value(t.target, child.value, name)
+                        paired = paired_element(t.target, child.value, name)
                         if paired is None:
                             use.opaque = True
                         else:  # ``model, data = model.to(device), data.to(device)``
