@@ -151,3 +151,46 @@ SILENT = {
 @pytest.mark.parametrize("name", list(SILENT))
 def test_opt604_stays_silent_where_nothing_is_skipped(name):
     assert codes_at(NET + textwrap.dedent(SILENT[name]), SEL) == []
+
+
+# FSDP2's ``fully_shard`` under every path torch defines it at (``vocabulary.FULLY_SHARD``): the
+# public ``torch.distributed.fsdp`` name and the private ``_fully_shard`` modules it comes from.
+SHARDED = """\
+{import_line}
+tower = Tower()
+warm = tower.forward(torch.ones(2, 8))
+fully_shard(tower)
+"""
+
+
+@pytest.mark.parametrize("import_line", [
+    "from torch.distributed.fsdp import fully_shard",
+    "from torch.distributed._composable.fsdp import fully_shard",
+    "from torch.distributed.fsdp._fully_shard import fully_shard",
+    "from torch.distributed.fsdp._fully_shard._fully_shard import fully_shard",
+])
+def test_opt604_fires_on_a_module_sharded_by_fully_shard(import_line):
+    src = NET + SHARDED.format(import_line=import_line)
+    row = next(i for i, text in enumerate(src.splitlines(), 1) if "warm = tower.forward(" in text)
+    assert codes_at(src, SEL) == [("OPT604", row)]
+
+
+SHARDED_SILENT = {
+    "a project's own fully_shard": """\
+    from mesh_tools import fully_shard
+    tower = Tower()
+    warm = tower.forward(torch.ones(2, 8))
+    fully_shard(tower)
+    """,
+    "torch's fully_shard on another module": """\
+    from torch.distributed.fsdp._fully_shard import fully_shard
+    tower, other = Tower(), nn.Linear(8, 8)
+    warm = tower.forward(torch.ones(2, 8))
+    fully_shard(other)
+    """,
+}
+
+
+@pytest.mark.parametrize("name", list(SHARDED_SILENT))
+def test_opt604_silent_when_fully_shard_is_not_torchs_or_shards_another_module(name):
+    assert codes_at(NET + textwrap.dedent(SHARDED_SILENT[name]), SEL) == []

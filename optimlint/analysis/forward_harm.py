@@ -26,19 +26,14 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import key_of
-from optimlint.vocabulary import GLOBAL_HOOKS, HOOK_METHODS, HOOKING_FUNCTIONS, PRUNE_PREFIX
+from optimlint.vocabulary import FULLY_SHARD, GLOBAL_HOOKS, HOOK_METHODS, HOOKING_FUNCTIONS, PRUNE_PREFIX
 from optimlint.vocabulary import MODULE_WRAPPERS as WRAPPERS
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
-# Narrower than ``vocabulary.FULLY_SHARD`` (no private ``_fully_shard`` paths) and than
-# ``vocabulary.NO_GRAD_CONTEXTS``: joining them would change what OPT6xx reads, so it waits for a
-# commit that changes behaviour on purpose (issue 12 keeps refactors finding-identical).
-SHARDERS = frozenset({
-    "torch.distributed.fsdp.fully_shard", "torch.distributed._composable.fsdp.fully_shard",
-    "torch.distributed._composable.fsdp.fully_shard.fully_shard",
-})
+# Narrower than ``vocabulary.NO_GRAD_CONTEXTS``: joining them would change what OPT6xx reads, so it
+# waits for a commit that changes behaviour on purpose (issue 12 keeps refactors finding-identical).
 NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad"})
 
 
@@ -64,7 +59,7 @@ def _file_facts(ctx: "FileContext") -> dict:
                 nonlocal global_hooks
                 f = node.func
                 qn = ctx.qualify(f) or ""
-                if qn in WRAPPERS or qn in SHARDERS:
+                if qn in WRAPPERS or qn in FULLY_SHARD:
                     k = _first_arg_key(node)
                     if k:
                         wrapped.add(k)
