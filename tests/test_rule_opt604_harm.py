@@ -194,3 +194,55 @@ SHARDED_SILENT = {
 @pytest.mark.parametrize("name", list(SHARDED_SILENT))
 def test_opt604_silent_when_fully_shard_is_not_torchs_or_shards_another_module(name):
     assert codes_at(NET + textwrap.dedent(SHARDED_SILENT[name]), SEL) == []
+
+
+# An evaluation loop is one whose gradients are off, read as OPT602 reads it
+# (``vocabulary.grad_mode``): every no-grad context torch has, ``set_grad_enabled(False)``, and
+# not ``inference_mode(False)`` / ``set_grad_enabled(True)``, which leave gradients on.
+EVAL_LOOP = """\
+tower = Tower()
+{header}
+    for x in batches:
+        scores.append(tower.forward(x))
+"""
+
+
+@pytest.mark.parametrize("header", [
+    "with torch.set_grad_enabled(False):",
+    "with torch.autograd.inference_mode():",
+    "with torch.autograd.grad_mode.no_grad():",
+    "with torch.inference_mode(True):",
+])
+def test_opt604_fires_in_a_loop_with_gradients_off(header):
+    src = NET + EVAL_LOOP.format(header=header)
+    row = next(i for i, text in enumerate(src.splitlines(), 1) if "scores.append(tower.forward(x))" in text)
+    assert codes_at(src, SEL) == [("OPT604", row)]
+
+
+def test_opt604_fires_in_a_loop_of_a_function_decorated_no_grad():
+    src = NET + textwrap.dedent("""\
+    tower = Tower()
+
+
+    @torch.autograd.grad_mode.inference_mode()
+    def evaluate(batches):
+        return [tower.forward(x) for x in batches] + [tower.forward(x) for x in batches if x is not None]
+
+
+    @torch.set_grad_enabled(False)
+    def score(batches):
+        for x in batches:
+            yield tower.forward(x)
+    """)
+    row = next(i for i, text in enumerate(src.splitlines(), 1) if "yield tower.forward(x)" in text)
+    assert codes_at(src, SEL) == [("OPT604", row)]
+
+
+@pytest.mark.parametrize("header", [
+    "with torch.inference_mode(False):",
+    "with torch.inference_mode(mode=False):",
+    "with torch.set_grad_enabled(True):",
+    "with torch.set_grad_enabled(training):",
+])
+def test_opt604_silent_in_a_loop_with_gradients_on_or_unknown(header):
+    assert codes_at(NET + EVAL_LOOP.format(header=header), SEL) == []

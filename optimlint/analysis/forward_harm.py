@@ -26,15 +26,12 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import key_of
+from optimlint.analysis.grad_mode import grad_mode
 from optimlint.vocabulary import FULLY_SHARD, GLOBAL_HOOKS, HOOK_METHODS, HOOKING_FUNCTIONS, PRUNE_PREFIX
 from optimlint.vocabulary import MODULE_WRAPPERS as WRAPPERS
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
-
-# Narrower than ``vocabulary.NO_GRAD_CONTEXTS``: joining them would change what OPT6xx reads, so it
-# waits for a commit that changes behaviour on purpose (issue 12 keeps refactors finding-identical).
-NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad"})
 
 
 def _first_arg_key(call: cst.Call) -> str | None:
@@ -142,8 +139,8 @@ def training_or_evaluation_loop(ctx: "FileContext", node: cst.CSTNode) -> str | 
 
 
 def _no_grad(ctx, expr: cst.BaseExpression) -> bool:
-    target = expr.func if isinstance(expr, cst.Call) else expr
-    return (ctx.qualify(target) or "") in NO_GRAD
+    """A with-item or decorator that turns gradients off (``vocabulary.grad_mode``, as OPT602 reads it)."""
+    return grad_mode(ctx.qualify, expr) is False
 
 
 def _has_backward(loop: cst.CSTNode) -> bool:
