@@ -51,15 +51,19 @@ def grad_mode(qualname: str | None, first_arg: str | None = NO_ARGUMENT) -> bool
 # ``nn.Module`` methods that return the module itself (``model = model.to(device)`` keeps ``model``).
 MODULE_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "xpu", "mps", "float", "half", "double", "bfloat16",
                                    "type", "train", "eval", "requires_grad_", "to_empty", "share_memory"})
-# Classes whose subclasses are modules (a project class deriving from one is a module).
-MODULE_BASES = frozenset({
-    "torch.nn.Module", "torch.nn.modules.module.Module", "torch.nn.modules.Module",
-    # Lightning modules add no parameters of their own.
+# Lightning's module class at each path it has had (``core.lightning`` before 1.7, ``core.module``
+# since): its subclasses' ``training_step`` is an iteration the trainer runs.
+LIGHTNING_MODULE_BASES = frozenset({
     "pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule",
     "pytorch_lightning.core.module.LightningModule", "pytorch_lightning.core.lightning.LightningModule",
     "lightning.LightningModule", "lightning.pytorch.LightningModule",
     "lightning.pytorch.core.LightningModule", "lightning.pytorch.core.module.LightningModule",
 })
+# Classes whose subclasses are modules (a project class deriving from one is a module).
+# Lightning modules add no parameters of their own.
+MODULE_BASES = frozenset({
+    "torch.nn.Module", "torch.nn.modules.module.Module", "torch.nn.modules.Module",
+}) | LIGHTNING_MODULE_BASES
 PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
 # torch.nn classes that are (or hold only) parameters and buffers: what an optimizer may be given.
 PARAMETER_HOLDERS = frozenset({"Parameter", "ParameterList", "ParameterDict", "Buffer", "UninitializedParameter",

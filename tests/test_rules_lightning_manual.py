@@ -68,3 +68,22 @@ def test_silent(change):
     for old, new in change:
         src = src.replace(old, new)
     assert codes_at(src, ["OPT1"]) == []
+
+
+# Which classes are Lightning modules (``vocabulary.LIGHTNING_MODULE_BASES``, read by the iteration
+# model): Lightning's class at each path it has had, and nothing else of ``MODULE_BASES``.
+@pytest.mark.parametrize("import_line, base", [
+    ("from pytorch_lightning.core.lightning import LightningModule", "LightningModule"),  # before 1.7
+    ("import pytorch_lightning.core.module as plm", "plm.LightningModule"),
+    ("from lightning.pytorch.core import LightningModule", "LightningModule"),
+])
+def test_opt101_in_a_manual_step_of_lightning_at_any_path(import_line, base):
+    src = MODULE.replace("import lightning as L", import_line).replace("L.LightningModule", base)
+    src = src.replace("            opt.zero_grad()\n", "")
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 17)]
+
+
+def test_a_plain_module_with_a_training_step_is_no_lightning_module():
+    # torch.nn.Module is a module base but not Lightning's: nobody runs this training_step per batch
+    src = MODULE.replace("L.LightningModule", "nn.Module").replace("            opt.zero_grad()\n", "")
+    assert codes_at(src, ["OPT1"]) == []

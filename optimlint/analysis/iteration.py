@@ -57,7 +57,8 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, LIGHTNING_OPTIMIZER_GETTERS,
+from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, LIGHTNING_MODULE_BASES,
+                                  LIGHTNING_OPTIMIZER_GETTERS,
                                   MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
                                   PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_PURE_FUNCTION)
 
@@ -66,15 +67,6 @@ if TYPE_CHECKING:
 
 MAX_HELPER_DEPTH = 3
 
-# Narrower than the Lightning part of ``vocabulary.MODULE_BASES`` (no
-# ``pytorch_lightning.core.lightning.LightningModule``): joining them changes which classes are
-# Lightning modules, so it waits for a commit that changes behaviour on purpose.
-_LIGHTNING_BASES = frozenset({
-    "pytorch_lightning.LightningModule", "lightning.LightningModule",
-    "lightning.pytorch.LightningModule", "pytorch_lightning.core.LightningModule",
-    "lightning.pytorch.core.LightningModule", "pytorch_lightning.core.module.LightningModule",
-    "lightning.pytorch.core.module.LightningModule",
-})
 # Calls that never touch gradients, optimizers or modules' state (kept out of "opaque").
 _HARMLESS_FUNCS = frozenset({
     "print", "len", "range", "enumerate", "zip", "isinstance", "float", "int", "str", "min", "max",
@@ -322,8 +314,8 @@ def _index_definitions(model: TrainingModel) -> None:
                 visit(_body(stmt), stmt, None)
             elif isinstance(stmt, cst.ClassDef):
                 bases = {ctx.qualify(a.value) for a in stmt.bases}
-                if bases & _LIGHTNING_BASES or any(
-                        (q or "").endswith("LightningModule") for q in bases):
+                # (or a project base class named like one: ``MyLightningModule`` of another file)
+                if bases & LIGHTNING_MODULE_BASES or any((q or "").endswith("LightningModule") for q in bases):
                     model.lightning_classes[stmt] = not _sets_manual(stmt)
                 visit(_body(stmt), parent_func, stmt)
             else:
