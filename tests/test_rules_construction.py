@@ -432,6 +432,27 @@ def test_tests_expecting_torch_errors_do_not_fire(src):
     assert codes_at(src, CODES) == []
 
 
+# A helper defined inside the block that expects the error belongs to that test (the OPT602
+# answer, ``analysis.expected_errors``); the same helper defined after the block does not.
+NESTED_HELPER = """import pytest, torch
+def test_nesterov_needs_momentum(model):
+    with pytest.raises(ValueError, match="Nesterov"):
+        def build():
+            return torch.optim.SGD(model.parameters(), lr=0.01, nesterov=True)
+        build()
+"""
+
+
+def test_construction_in_a_helper_defined_inside_a_test_of_the_error_is_silent():
+    assert codes_at(NESTED_HELPER, CODES) == []
+
+
+def test_construction_in_a_helper_defined_after_the_block_fires():
+    src = NESTED_HELPER.replace("        def build():", "        pass\n    def build():").replace(
+        "            return torch", "        return torch").replace("        build()\n", "    build()\n")
+    assert codes_at(src, CODES) == [("OPT303", 6)]
+
+
 # =========================================================================== OPT304
 def test_opt304_generator_passed_to_two_optimizers():
     src = """\

@@ -289,6 +289,40 @@ def test_opt602_must_not_fire(tail):
     assert codes_at(HEAD + tail, ["OPT602"]) == []
 
 
+# A test of the error (``analysis.expected_errors``, the one answer the construction rules read
+# too): pytest's and unittest's assertion contexts, a helper defined inside one; not a context that
+# only looks like one, and not a helper defined after the block.
+EXPECTING = """
+class BackwardTests(unittest.TestCase):
+    def test_backward_in_no_grad_raises(self):
+        with {context}:
+            def step():
+                with torch.no_grad():
+                    loss = criterion(model(x), y)
+                    loss.backward()
+            step()
+"""
+
+
+@pytest.mark.parametrize("context", [
+    'self.assertRaisesRegexp(RuntimeError, "does not require grad")',  # unittest's alias before 3.12
+    "self.assertRaisesRegex(RuntimeError, \"does not require grad\")",
+    "pytest.raises(RuntimeError)",
+])
+def test_opt602_silent_in_a_helper_defined_inside_a_test_of_the_error(context):
+    assert codes_at(HEAD + EXPECTING.format(context=context), ["OPT602"]) == []
+
+
+@pytest.mark.parametrize("context", [
+    "recorder.raises_regex(RuntimeError)",  # neither pytest's nor unittest's
+    "torch.autograd.set_detect_anomaly(True)",
+])
+def test_opt602_fires_under_a_context_that_expects_no_error(context):
+    src = HEAD + EXPECTING.format(context=context)
+    row = next(i for i, text in enumerate(src.splitlines(), 1) if "loss.backward()" in text)
+    assert codes_at(src, ["OPT602"]) == [("OPT602", row)]
+
+
 def test_opt602_enable_grad_decorator_inside_a_no_grad_class_method():
     src = HEAD + """
 

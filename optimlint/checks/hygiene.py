@@ -24,6 +24,7 @@ from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.events import EventKind
+from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers, training_model
 from optimlint.checks.base import Check, Findings
@@ -61,21 +62,6 @@ def no_grad_region(ctx, node: cst.CSTNode) -> cst.CSTNode | None:
             return None
         cur = parents.get(cur)
     return None
-
-
-def _expects_error(ctx, node) -> bool:
-    """Under ``with pytest.raises(...)`` / ``self.assertRaises(...)``: a test of the error itself."""
-    cur = ctx.parents.get(node)
-    while cur is not None and not isinstance(cur, cst.ClassDef):
-        if isinstance(cur, cst.With):
-            for item in cur.items:
-                call = item.item
-                f = call.func if isinstance(call, cst.Call) else None
-                name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
-                if name in ("raises", "assertRaises", "assertRaisesRegex", "raises_regex"):
-                    return True
-        cur = ctx.parents.get(cur)
-    return False
 
 
 def _assigns_in(region: cst.CSTNode, key: str, before_row: int, ctx) -> bool:
@@ -124,7 +110,7 @@ class HygieneCheck(Check):
             if region is None:
                 continue
             loss = _loss_of_backward(ev)
-            if loss is None or _expects_error(ctx, ev.node):
+            if loss is None or expects_error(ctx, ev.node):
                 continue
             row = ctx.start(ev.node).row
             k = key_of(loss)
