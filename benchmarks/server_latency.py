@@ -11,8 +11,9 @@ waits for its diagnostics (the server is then warm: LibCST imported, checks load
 makes ``--edits`` edits one after another, as a user typing: each changes one digit of an
 assignment in the middle of the file, so every edit changes the code (one ``didChange``
 with an incremental change; a comment-only edit would be no cheaper to lint), and the
-time from sending it to receiving ``publishDiagnostics`` for that version is recorded. That
-time includes the server's debounce (``server.DEBOUNCE_S``). The server's CPU time per edit
+time from sending it to receiving ``publishDiagnostics`` for that version is recorded (an
+edit after the previous one's diagnostics is linted at once: ``server.DEBOUNCE_S`` only
+spaces the starts of a document's lints). The server's CPU time per edit
 (``/proc/PID/stat``) is recorded too: on a machine shared with other work it says what an
 edit costs apart from the wait for a free core. The server's resident memory
 (``/proc/PID/status``) is read every 100 edits. Prints a markdown table and writes

@@ -1,10 +1,12 @@
 """``optimlint server``: a Language Server over stdio (pygls + lsprotocol), as ``ruff server``.
 
 - Diagnostics for ``.py`` documents and notebook cells (LSP notebook document sync) on
-  open, change and save. A change is linted ``DEBOUNCE_S`` (10 ms) after it arrives; edits
-  that arrive while a lint runs are coalesced into one more lint of the newest text, and a
-  result for a text that has changed since is dropped, never published. Lints run one at a time on a worker
-  thread, so the server keeps reading messages while LibCST works.
+  open, change and save. A change to a document that is not being linted is linted at
+  once; edits that arrive while a lint of it runs, or within ``DEBOUNCE_S`` (10 ms) of the
+  start of its last lint, are coalesced into one more lint of the newest text (a burst of
+  keystrokes costs a lint per window, not one per key), and a result for a text that has
+  changed since is dropped, never published. Lints run one at a time on a worker thread,
+  so the server keeps reading messages while LibCST works.
 - Code actions: each finding's fix (``quickfix``; unsafe ones say so and are not
   preferred), "disable OPTnnn for this line" (``# noqa``, merged with one already there),
   and "fix all" (``source.fixAll.optimlint``: what ``check --fix`` applies).
@@ -68,6 +70,7 @@ class OptimlintServer(LanguageServer):
         self.report_setting: str | None = None
         self.linted: dict[str, Linted] = {}
         self.tasks: dict[str, asyncio.Task] = {}
+        self.started: dict[str, float] = {}  # per document: when (loop time) its last lint started
         self.shown_errors: set[str] = set()
         self.parsers: dict[str, IncrementalParser] = {}  # per document: its last tree, for the next edit
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optimlint-lint")
@@ -123,11 +126,19 @@ class OptimlintServer(LanguageServer):
             self.tasks[key] = asyncio.get_running_loop().create_task(self._lint_until_current(key))
 
     async def _lint_until_current(self, key: str) -> None:
-        await asyncio.sleep(DEBOUNCE_S)
+        loop = asyncio.get_running_loop()
         while True:
+            # The debounce: a document's lints start at least DEBOUNCE_S apart. The first
+            # edit after a pause is linted at once (an edit's latency is its lint, not the
+            # lint plus a wait); a lint that took longer than the window is followed at once
+            # by the lint of what arrived meanwhile.
+            wait = self.started.get(key, float("-inf")) + DEBOUNCE_S - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             snap = self.snapshot(key)
             if snap is None:
                 return
+            self.started[key] = loop.time()
             linted = await self.lint(key, snap)
             current = self.snapshot(key)
             if current is None:
@@ -410,11 +421,14 @@ def build() -> OptimlintServer:
         uri = params.text_document.uri
         ls.linted.pop(uri, None)
         ls.parsers.pop(uri, None)
+        ls.started.pop(uri, None)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 
     @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def notebook_close(ls: OptimlintServer, params: lsp.DidCloseNotebookDocumentParams) -> None:
         linted = ls.linted.pop(params.notebook_document.uri, None)
+        ls.started.pop(params.notebook_document.uri, None)
+        ls.parsers.pop(params.notebook_document.uri, None)
         for uri in linted.uris if linted is not None else []:
             ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 

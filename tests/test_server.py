@@ -149,6 +149,37 @@ async def test_rapid_edits_publish_the_newest_text_only(client, project):
         assert [(code, line) for code, line, *_ in found] == [("OPT301", 3 + version), ("OPT102", 7 + version)]
 
 
+async def test_edits_typed_one_after_another_each_get_their_diagnostics(client, project):
+    """Edits sent one at a time, each as soon as the previous one's diagnostics arrive (the
+    next lint may fall within the debounce window of the previous one's start, or not): each
+    version is published, with the findings of its own text, and nothing is published twice."""
+    published: list[tuple[int | None, list]] = []
+    original = client.protocol.fm.features[lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def record(params):
+        published.append((params.version, [(d.code, d.range.start.line) for d in params.diagnostics]))
+        return original(params)
+
+    client.protocol.fm.features[lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = record
+    uri = open_doc(client, project / "train.py", TRAIN)
+    await diagnostics_for(client, uri)
+    for version in range(2, 8):
+        # alternately the fix of OPT301 and its undoing: the findings differ from one to the next
+        fixed = version % 2 == 0
+        client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [lsp.TextDocumentContentChangePartial(range=rng(4, 47, 4, 60 if fixed else 49),
+                                                  text="lr" if fixed else "learning_rate")]))
+
+        async def published_version(version=version):
+            while not published or published[-1][0] != version:
+                await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        await asyncio.wait_for(published_version(), WAIT_S)
+    await asyncio.sleep(0.3)  # nothing more arrives
+    assert published == [(1, [("OPT301", 4), ("OPT102", 8)])] + [
+        (v, [("OPT102", 8)] if v % 2 == 0 else [("OPT301", 4), ("OPT102", 8)]) for v in range(2, 8)]
+
+
 async def test_save_relints(client, project):
     uri = open_doc(client, project / "train.py", TRAIN)
     first = await diagnostics_for(client, uri)
