@@ -32,9 +32,12 @@ _FIELD = re.compile(r'visit_\w+\(\s*self\s*,\s*"(\w+)"', re.S)
 _ATTR_HOOK = re.compile(r"^(visit|leave)_[A-Za-z]+_\w+$")
 _LIBCST_BASES = frozenset(cst.CSTVisitor.__mro__)
 _ORDER: dict[type, tuple[str, ...] | None] = {}
-# Weak keys: checks define visitor classes inside functions (closures over a file's context);
-# a strong cache would keep every linted file's tree alive.
-_PROFILE: "weakref.WeakKeyDictionary[type, tuple]" = weakref.WeakKeyDictionary()
+# What ``_profile`` reads from a visitor class's own attribute names, keyed by those names
+# (never by the class: checks define visitor classes inside functions, closures over a
+# file's context, so a class object as a key would keep a linted file's tree alive, and
+# each lint makes ~150 new classes of a few dozen shapes). Bounded by the shapes in the code.
+_SHAPES: dict[tuple, tuple] = {}
+_SHAPES_MAX = 4096
 # type -> 1 (a node), 2 (a sequence that may hold nodes), 0 (anything else)
 _KIND: dict[type, int] = {tuple: 2, list: 2, type(None): 0, str: 0}
 
@@ -320,20 +323,20 @@ def index_of(root: cst.CSTNode) -> Index | None:
 
 
 def _profile(vcls: type):
-    """``(plain, enters, leaves, both, trivial)`` for a visitor class, computed once per
-    class: whether ``visit`` can walk it without LibCST (no ``on_visit``/``on_leave``
-    overrides, no attribute hooks such as ``visit_Call_func``), the node class names it has
-    its own ``visit_``/``leave_`` for (LibCST's defaults do nothing and return None), and
-    whether one of those names a trivia class (see ``is_trivia``)."""
-    found = _PROFILE.get(vcls)
+    """``(plain, enters, leaves, both, trivial)`` for a visitor class: whether ``visit`` can
+    walk it without LibCST (no ``on_visit``/``on_leave`` overrides, no attribute hooks such
+    as ``visit_Call_func``), the node class names it has its own ``visit_``/``leave_`` for
+    (LibCST's defaults do nothing and return None), and whether one of those names a trivia
+    class (see ``is_trivia``). All but the overrides follow from the names the classes of its
+    MRO before LibCST's bases define: computed once per such set of names (``_SHAPES``)."""
+    shape = tuple([tuple(vars(k)) for k in vcls.__mro__ if k not in _LIBCST_BASES])
+    found = _SHAPES.get(shape)
     if found is None:
         enters: set[str] = set()
         leaves: set[str] = set()
         attr_hook = False
-        for k in vcls.__mro__:
-            if k in _LIBCST_BASES:
-                continue
-            for n in vars(k):
+        for names in shape:
+            for n in names:
                 if n.startswith("visit_"):
                     if _ATTR_HOOK.match(n):
                         attr_hook = True
@@ -342,16 +345,19 @@ def _profile(vcls: type):
                     if _ATTR_HOOK.match(n):
                         attr_hook = True
                     leaves.add(n[6:])
-        plain = (issubclass(vcls, cst.CSTVisitor)
-                 and vcls.on_visit is cst.CSTVisitor.on_visit
-                 and vcls.on_leave is cst.CSTVisitor.on_leave
-                 and vcls.on_visit_attribute is cst.CSTVisitor.on_visit_attribute
-                 and vcls.on_leave_attribute is cst.CSTVisitor.on_leave_attribute
-                 and not attr_hook)
         both = enters | leaves
-        found = _PROFILE[vcls] = (plain, frozenset(enters), frozenset(leaves), frozenset(both),
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        found = _SHAPES[shape] = (attr_hook, frozenset(enters), frozenset(leaves), frozenset(both),
                                   any(_trivia_name(n) for n in both))
-    return found
+    attr_hook, enters, leaves, both, trivial = found
+    plain = (not attr_hook
+             and issubclass(vcls, cst.CSTVisitor)
+             and vcls.on_visit is cst.CSTVisitor.on_visit
+             and vcls.on_leave is cst.CSTVisitor.on_leave
+             and vcls.on_visit_attribute is cst.CSTVisitor.on_visit_attribute
+             and vcls.on_leave_attribute is cst.CSTVisitor.on_leave_attribute)
+    return plain, enters, leaves, both, trivial
 
 
 def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
