@@ -398,6 +398,9 @@ def _reload(ls: OptimlintServer, params) -> None:
 
 
 def build() -> OptimlintServer:
+    from optimlint.analysis import walk
+
+    walk.keep_previous_index()  # an edit's tree shares most statements with the last one's
     server = OptimlintServer()
 
     @server.feature(lsp.INITIALIZE)

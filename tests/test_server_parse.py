@@ -224,3 +224,62 @@ def test_what_a_neighbour_could_take_is_re_parsed_with_it(anchor, inserted):
     got = parser.parse(edited)
     assert got.deep_equals(cst.parse_module(edited)) and got.code == edited
     assert parser.alone == 0 and parser.partial == 1
+
+
+@pytest.fixture
+def previous_index_kept():
+    """As in the language server: each module's walk index reuses the last one's statements."""
+    from optimlint.analysis import walk
+
+    walk.keep_previous_index()
+    yield walk
+    walk.keep_previous_index(False)
+
+
+def _fresh_index(walk, module):
+    """The index of ``module`` built from nothing (no previous index to reuse)."""
+    kept, walk._LAST[0] = walk._LAST[0], None
+    try:
+        return walk.Index(module)
+    finally:
+        walk._LAST[0] = kept
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_index_reusing_the_last_ones_statements_equals_one_built_anew(previous_index_kept, seed):
+    """Random edits through the incremental parse: each module's index, which copies the parts
+    of the statements the previous tree also held, is the index a walk of the whole tree
+    builds (the same node objects in the same order, parents, subtree ends, node types), and
+    the findings are a lint from scratch's."""
+    walk = previous_index_kept
+    rng = random.Random(100 + seed)
+    text = SOURCES[seed % len(SOURCES)]
+    parser = IncrementalParser()
+    settings = Settings()
+    reused = 0
+    for step in range(60):
+        candidate = random_edit(rng, text)
+        if full_parse(candidate) is None:
+            continue
+        text = candidate
+        module = parser.parse(text)
+        last = walk._LAST[0]
+        shared = sum(1 for s in module.body if last is not None and id(s) in walk._top_level(last))
+        got = walk.Index(module)
+        fresh = _fresh_index(walk, module)
+        assert got.usable and fresh.usable
+        assert len(got.nodes) == len(fresh.nodes) and all(a is b for a, b in zip(got.nodes, fresh.nodes))
+        assert (got.parent, got.end, got.by_name, got.pos) == (fresh.parent, fresh.end, fresh.by_name, fresh.pos)
+        assert walk._LAST[0] is got
+        reused += shared
+        if step % 6 == 0:  # and the lint through it (the context's index reuses the last one)
+            expected = lint_source("train.py", text, settings)  # (its index is not the one kept)
+            assert lint_source("train.py", text, settings, parse=parser.parse) == expected
+    assert reused >= 15  # statements came from the previous index (the path was taken)
+
+
+def test_the_previous_index_is_kept_only_when_asked():
+    from optimlint.analysis import walk
+
+    walk.Index(cst.parse_module("x = 1\n"))
+    assert walk._LAST[0] is None  # a command-line lint does not keep a finished file's tree

@@ -170,34 +170,40 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
 class Index:
     """Every node under ``root`` but the trivia, in visit order, with subtree ends,
     parents and the positions of each node type (by class name, as visitors' hooks are
-    named)."""
+    named).
+
+    Where ``keep_previous_index`` is on, the index of a module reuses, for each of its
+    statements that the previous module indexed (``_LAST``) also held, that statement's
+    part of the previous index: a statement object is immutable, so its subtree, in visit
+    order, is the same list of nodes. The language server's incremental parse keeps every
+    statement an edit did not touch, so an edit's index walks only the re-parsed ones."""
 
     __slots__ = ("root", "nodes", "end", "parent", "pos", "by_name", "usable", "_full_parents", "__weakref__")
 
     def __init__(self, root: cst.CSTNode) -> None:
         self.root = root
         self._full_parents: dict[cst.CSTNode, cst.CSTNode] | None = None
-        nodes: list[cst.CSTNode] = []
-        parent: list[int] = []
-        stack: list[cst.CSTNode] = [root]
-        pstack: list[int] = [-1]
-        while stack:
-            node = stack.pop()
-            i = len(nodes)
-            nodes.append(node)
-            parent.append(pstack.pop())
-            kids = _kept_children(node)
-            if kids:
-                kids.reverse()
-                stack.extend(kids)
-                pstack.extend([i] * len(kids))
-        n = len(nodes)
-        size = [1] * n
-        for j in range(n - 1, 0, -1):
-            size[parent[j]] += size[j]
+        nodes: list[cst.CSTNode] = [root]
+        parent: list[int] = [-1]
+        end: list[int] = [0]  # the root's, set below
+        previous = _LAST[0] if type(root) is cst.Module else None
+        reusable = _top_level(previous) if previous is not None else {}
+        for top in _kept_children(root):
+            j = reusable.get(id(top))
+            base = len(nodes)
+            if j is not None and previous.nodes[j] is top:  # type: ignore[union-attr]
+                stop = previous.end[j]  # type: ignore[union-attr]
+                shift = base - j
+                nodes.extend(previous.nodes[j:stop])  # type: ignore[union-attr]
+                parent.append(0)
+                parent.extend([p + shift for p in previous.parent[j + 1:stop]])  # type: ignore[union-attr]
+                end.extend([e + shift for e in previous.end[j:stop]])  # type: ignore[union-attr]
+            else:
+                _walk_into(top, 0, nodes, parent, end)
+        end[0] = len(nodes)
         self.nodes = nodes
         self.parent = parent
-        self.end = [j + s for j, s in enumerate(size)]
+        self.end = end
         self.pos = {id(x): j for j, x in enumerate(nodes)}
         by_name: dict[str, list[int]] = {}
         for j, x in enumerate(nodes):
@@ -211,6 +217,8 @@ class Index:
         # A node object that occurs twice in the tree has two preorder positions: the
         # index could not say which one a visit starts from. The root must not be trivia.
         self.usable = len(self.pos) == len(nodes) and not is_trivia(type(root))
+        if type(root) is cst.Module and self.usable and _KEEP_LAST[0]:
+            _LAST[0] = self
 
     def full_parents(self) -> dict[cst.CSTNode, cst.CSTNode]:
         """The parent map of every node, trivia included (built once, on demand)."""
@@ -254,6 +262,52 @@ class Index:
         if runs > 1:
             picked.sort()
         return picked
+
+
+# The last usable index of a module, whose statements' parts the next module's index reuses,
+# kept only where ``keep_previous_index`` asked (the language server, whose next tree shares
+# most statements with the last; elsewhere it would keep a finished file's tree alive).
+_LAST: list[Index | None] = [None]
+_KEEP_LAST = [False]
+
+
+def keep_previous_index(on: bool = True) -> None:
+    """Keep (or stop keeping) the last module's index for the next one to reuse."""
+    _KEEP_LAST[0] = on
+    if not on:
+        _LAST[0] = None
+
+
+def _top_level(index: Index) -> dict[int, int]:
+    """``{id(node): position}`` of the root's children in ``index``."""
+    out: dict[int, int] = {}
+    j, n, end = 1, len(index.nodes), index.end
+    while j < n:
+        out[id(index.nodes[j])] = j
+        j = end[j]
+    return out
+
+
+def _walk_into(top: cst.CSTNode, up: int, nodes: list, parent: list, end: list) -> None:
+    """Append ``top`` and its subtree (no trivia) in visit order, ``top``'s parent at ``up``."""
+    first = len(nodes)
+    stack: list[cst.CSTNode] = [top]
+    pstack: list[int] = [up]
+    while stack:
+        node = stack.pop()
+        i = len(nodes)
+        nodes.append(node)
+        parent.append(pstack.pop())
+        kids = _kept_children(node)
+        if kids:
+            kids.reverse()
+            stack.extend(kids)
+            pstack.extend([i] * len(kids))
+    n = len(nodes)
+    size = [1] * (n - first)
+    for j in range(n - 1, first, -1):
+        size[parent[j] - first] += size[j - first]
+    end.extend([first + k + s for k, s in enumerate(size)])
 
 
 class _Tracked:
