@@ -19,6 +19,7 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules as M
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.param_groups import Analysis, Group, Groups, OptimizerSite, Source
+from optimlint.analysis.sole_optimizer import only_optimizer_of
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Diagnostic, Fix
 from optimlint.vocabulary import (CLIP_FUNCTIONS, COMMON_GROUP_KEYS, KERAS_GROUP_KEYS, MODULE_SELF_RETURNING,
@@ -299,8 +300,8 @@ class GroupsCheck(Check):
             if root.split(".")[0] == "self" and other.klass is not site.klass:
                 continue  # ``self`` in another class is another object
             # another optimizer built from something we cannot reduce (``Adam(params_of(model.d))``)
-            for a in other.call.args:
-                for d in M.outer_dotted(a.value):
+            for other_arg in other.call.args:
+                for d in M.outer_dotted(other_arg.value):
                     r = _rel(d, root)
                     if r == ():
                         return None
@@ -309,7 +310,9 @@ class GroupsCheck(Check):
         missing = _missing_in(info, covered, "")
         if missing is None:  # a covered path the class analysis does not know: unproven
             return None
-        missing = [m for m in missing if not _role_name(m.rsplit(".", 1)[-1])]
+        if any(_role_name(m.rsplit(".", 1)[-1]) for m in missing) \
+                and not only_optimizer_of(a, site, root.split(".")[0]):
+            missing = [m for m in missing if not _role_name(m.rsplit(".", 1)[-1])]
         if not missing:
             return None
         # ``trainer.model.neck`` frozen or given to another optimizer elsewhere in the file:
@@ -368,7 +371,10 @@ class GroupsCheck(Check):
                             found.append((k, node, "setattr"))
 
                 def visit_Del(self, node: cst.Del) -> None:
-                    for d in M.outer_dotted(node.target):
+                    # ``del model.head`` changes the model; ``del model.rewards[:]`` empties a list
+                    targets = [e.value for e in node.target.elements] if isinstance(node.target, cst.Tuple) \
+                        else [node.target]
+                    for d in (d for t in targets if not isinstance(t, cst.Subscript) for d in M.outer_dotted(t)):
                         if "." in d:
                             found.append((d.rsplit(".", 1)[0], node, "assign:" + d.rsplit(".", 1)[1]))
 
@@ -448,7 +454,8 @@ def _consumer_name(func: cst.BaseExpression) -> str | None:
 
 
 # Parts that adversarial and actor-critic setups train with an optimizer of their own,
-# often built in another file: never reported as missing.
+# often built in another file: reported as missing only where the file proves no other
+# optimizer can reach the model (analysis/sole_optimizer.py).
 _ROLE_WORDS = frozenset({"discriminator", "disc", "dis", "netd", "critic", "critics", "adversary",
                          "adversarial", "generator", "gen", "netg", "actor", "policy", "pi", "qf",
                          "q", "value", "vf", "d", "g"})
