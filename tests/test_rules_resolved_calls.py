@@ -350,6 +350,18 @@ def test_a_step_method_called_in_a_loop_of_another_file_that_never_clears(tmp_pa
     assert "the loop at run.py:11 calls it without clearing" in out[0]["message"]
 
 
+def test_a_step_method_of_a_class_a_package_re_exports(tmp_path):
+    # ``from agents import algo`` then ``algo.Critic()``: the runner names the package and the
+    # class, never the module ``agents/algo/critic.py``
+    runner = RUNNER_FILE.format(between="").replace("import critic\n", "from agents import algo\n") \
+        .replace("critic.Critic()", "algo.Critic()")
+    files = {"agents/__init__.py": "", "agents/algo/__init__.py": "from .critic import Critic\n",
+             "agents/algo/critic.py": AGENT_FILE.format(clear=""), "run.py": runner}
+    assert lint(tmp_path, files, target="agents/algo/critic.py") == [("OPT101", 17)]
+    cleared = AGENT_FILE.format(clear="        self.optimizer.zero_grad()\n")
+    assert lint(tmp_path, {**files, "agents/algo/critic.py": cleared}, target="agents/algo/critic.py") == []
+
+
 def test_a_step_method_that_clears_itself(tmp_path):
     files = {"critic.py": AGENT_FILE.format(clear="        self.optimizer.zero_grad()\n"),
              "run.py": RUNNER_FILE.format(between="")}

@@ -44,7 +44,7 @@ _SKIP_DIRS = frozenset({"node_modules", "site-packages", "build", "dist", "__pyc
 _CLEARS = re.compile(r"zero_grad|\.grad\s*=[^=]|grad\.zero_|set_to_none|(clear|reset)_?grads?\b")
 _FILES: dict[str, list[str] | None] = {}
 _POSITIONS: dict[int, tuple[cst.Module, Positions]] = {}
-_MENTIONS: dict[tuple[str, str, str], tuple[tuple[int, int], bool]] = {}
+_MENTIONS: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[int, int], bool]] = {}
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,16 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     stem = os.path.splitext(os.path.basename(here))[0]
     root = os.path.realpath(ctx.project_root or os.path.dirname(here))
     needle = f".{name}(" if klass is not None else f"{name}("
+    # the module's stem (``import td3``) or, for a method, the class's name (re-exported by a
+    # package: ``from a2c_ppo_acktr import algo`` then ``algo.A2C_ACKTR(...)``)
+    names = (stem, klass.name.value) if klass is not None else (stem,)
     found: list[Caller] = []
     if klass is not None and needle in ctx.source:
         # ``pi.train_net()`` in ``main()`` of the same file: a method called on an object is
         # not inlined into the loop (a module-level function is, and is reported there)
         found.extend(_callers_in(modules.linted_file(ctx), name, klass, here, root, clearing))
     for path in _project_files(root):
-        if path == here or not _mentions(path, needle, stem):
+        if path == here or not _mentions(path, needle, names):
             continue
         pf = modules.parse_file(path)
         if pf is None:
@@ -80,14 +83,14 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     return found
 
 
-def _mentions(path: str, needle: str, stem: str) -> bool:
-    """The file's text holds both strings (answers cached per file version: the language
-    server asks again on every edit)."""
+def _mentions(path: str, needle: str, names: tuple[str, ...]) -> bool:
+    """The file's text holds ``needle`` and one of ``names`` (answers cached per file
+    version: the language server asks again on every edit)."""
     try:
         st = os.stat(path)
     except OSError:
         return False
-    key = (path, needle, stem)
+    key = (path, needle, names)
     stamp = (st.st_mtime_ns, st.st_size)
     hit = _MENTIONS.get(key)
     if hit is not None and hit[0] == stamp:
@@ -97,7 +100,7 @@ def _mentions(path: str, needle: str, stem: str) -> bool:
             text = fh.read()
     except OSError:
         return False
-    found = needle in text and stem in text
+    found = needle in text and any(n in text for n in names)
     if len(_MENTIONS) > 50_000:
         _MENTIONS.clear()
     _MENTIONS[key] = (stamp, found)
