@@ -518,6 +518,15 @@ def test_a_step_method_called_in_a_loop_of_its_own_file_that_never_clears(tmp_pa
     assert f"the loop at agent.py:{row} calls it without clearing" in out[0]["message"]
 
 
+def test_agents_built_in_one_tuple_assignment_are_each_their_class(tmp_path):
+    # ``q1, q2 = Critic(), Critic()``: each name gets its own element (SAC's twin critics)
+    src = ONE_FILE.format(clear="", between="").replace("    agent = Critic()\n", "    agent, twin = Critic(), Critic()\n")
+    assert lint(tmp_path, {"agent.py": src}, target="agent.py") == [("OPT101", 17)]
+    # an unpacking that cannot be paired (a call returning a tuple) says nothing about the class
+    unpaired = src.replace("agent, twin = Critic(), Critic()", "agent, twin = make_pair()")
+    assert lint(tmp_path, {"agent.py": unpaired}, target="agent.py") == []
+
+
 @pytest.mark.parametrize("clear, between", [
     ("        self.optimizer.zero_grad()\n", ""),
     ("", "agent.optimizer.zero_grad()\n        "),
@@ -757,3 +766,59 @@ def test_a_call_handed_an_object_used_as_an_optimizer_keeps_the_loop_silent(tmp_
                  "validation(model, nn.functional.mse_loss, [], opt)", "opt.param_groups[0]['lr'] = 0.1\n"
                  "        helper(model, opt)")}
     assert lint(tmp_path, files) == []
+
+
+# A distiller-style trainer (issue 13): the batch loop calls ``self.step(batch)`` (the class's
+# own method, not an optimizer's step), which calls ``self.optimize(loss)``, whose
+# bookkeeping calls a logging method three calls deep.
+TRAINER_CLASS = '''\
+import torch
+
+
+class Teacher:
+    def __init__(self, student, loader, writer):
+        self.student = student
+        self.loader = loader
+        self.writer = writer
+        self.optimizer = torch.optim.AdamW(student.parameters(), lr=1e-4)
+        self.n_iter = 0
+
+    def train(self, epochs):
+        for epoch in range(epochs):
+            for batch in self.loader:
+                self.step(batch)
+
+    def step(self, batch):
+        loss = self.student(batch).mean()
+        self.optimize(loss)
+
+    def optimize(self, loss):
+{clear}        loss.backward()
+        self.bump()
+        self.optimizer.step()
+
+    def bump(self):
+        self.n_iter += 1
+        if self.n_iter % 100 == 0:
+            self.log_stats()
+
+    def log_stats(self):
+        for name, p in self.student.named_parameters():
+            self.writer.add_scalar(name, p.grad.norm(){log_extra})
+'''
+
+
+def test_a_trainer_whose_loop_calls_its_own_step_method_that_never_clears(tmp_path):
+    src = TRAINER_CLASS.format(clear="", log_extra="")
+    row = src.splitlines().index("        loss.backward()") + 1
+    assert lint(tmp_path, {"distill.py": src}, target="distill.py") == [("OPT101", row)]
+
+
+@pytest.mark.parametrize("clear, log_extra", [
+    ("        self.optimizer.zero_grad()\n", ""),
+    # the logging method three calls deep clears: it may run every iteration
+    ("", ")\n        self.optimizer.zero_grad(")
+])
+def test_a_trainer_step_method_that_clears_somewhere_stays_silent(tmp_path, clear, log_extra):
+    src = TRAINER_CLASS.format(clear=clear, log_extra=log_extra)
+    assert lint(tmp_path, {"distill.py": src}, target="distill.py") == []

@@ -45,7 +45,8 @@ def stores(scope: cst.CSTNode, key: str, *, nested_functions: bool = True) -> li
                     out.append(Store(node, t.target, "=", node.value, node.value))
                 elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
                         key_of(e.value) == key for e in t.target.elements):
-                    out.append(Store(node, t.target, "unpack", None, node.value))
+                    # ``q1, q2 = QNet(), QNet()`` binds each name its own element
+                    out.append(Store(node, t.target, "unpack", paired_element(t.target, node.value, key), node.value))
 
         def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
             if node.value is not None and key_of(node.target) == key:
@@ -70,7 +71,8 @@ def stores(scope: cst.CSTNode, key: str, *, nested_functions: bool = True) -> li
 def values_assigned(scope: cst.CSTNode, key: str, *, nested_functions: bool = True,
                     through_wrappers: bool = False) -> list[cst.BaseExpression | None]:
     """Every value assigned to ``key`` in ``scope``; None for an assignment whose value cannot
-    be paired with the target (tuple unpacking, ``+=``, a ``for`` or ``with ... as`` target).
+    be paired with the target (unpacking anything but a tuple of the same length, ``+=``, a
+    ``for`` or ``with ... as`` target).
 
     With ``through_wrappers=True`` a tuple target that gets ``key`` back from
     ``accelerator.prepare(..., key, ...)`` / ``amp.initialize`` / ``fabric.setup`` at the same
@@ -89,7 +91,7 @@ def paired_element(target: cst.BaseExpression, value: cst.BaseExpression, key: s
     if any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements)):
         return None
     for t, v in zip(target.elements, value.elements):
-        if isinstance(t.value, cst.Name) and t.value.value == key:
+        if key_of(t.value) == key:
             return v.value
     return None
 

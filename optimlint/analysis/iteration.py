@@ -632,7 +632,13 @@ class _Walker:
                                own_key=rkey, aliased=self._aliased(mod))
                 return
             if attr == "step":
-                self._step(call, recv, positional, st)
+                # ``self.step(batch)``: the class's own training step (a distiller's or a
+                # trainer's), read like any other method of the class
+                helper = self._helper(f, frame) if rkey == "self" else None
+                if helper is not None:
+                    self._inline(helper, call, st)
+                else:
+                    self._step(call, recv, positional, st)
                 return
             scaler = self._resolve(frame, recv)
             if scaler is None and attr in ("scale", "unscale_", "update") and \
@@ -674,6 +680,14 @@ class _Walker:
         helper = self._helper(f, frame)
         if helper is not None:
             self._inline(helper, call, st)
+            return
+        deep = self._helper(f, frame, any_depth=True)
+        if deep is not None and (
+                _MODULE_READER_FUNC.search(deep.name.value) and summaries.no_direct_effect(deep)
+                or summaries.method_never_touches(deep, modules.linted_file(self.ctx), self.b.class_of.get(deep),
+                                                  self.ctx.project_root)):
+            # a helper too deep to unfold: named for a log or a save and clearing, stepping and
+            # backpropagating nothing in its own body, or summarised as touching nothing
             return
         name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
         if _CLEAR_NAME.search(name):
@@ -767,8 +781,10 @@ class _Walker:
             self._emit(EventKind.SCALER_STEP, call, st, target=target, scaler=b, scaler_key=rkey,
                        target_key=frame.translate(akey), own_key=akey)
 
-    def _helper(self, f, frame: _Frame) -> cst.FunctionDef | None:
-        if len(frame.via) >= MAX_HELPER_DEPTH:
+    def _helper(self, f, frame: _Frame, any_depth: bool = False) -> cst.FunctionDef | None:
+        """The function of this module that call ``f`` runs, if it is unfolded here (within
+        ``MAX_HELPER_DEPTH`` of the analysed scope, unless ``any_depth``)."""
+        if len(frame.via) >= MAX_HELPER_DEPTH and not any_depth:
             return None
         if isinstance(f, cst.Name):
             if self.ctx.imports.imported(f.value):
