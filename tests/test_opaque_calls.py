@@ -52,6 +52,10 @@ CANNOT_CLEAR = [
     "ema_model.update_parameters(model)",
     # a collective over the gradients sums them, never clears them
     "torch.distributed.all_reduce(grads)",
+    # ... and so does a project's own, named for averaging the gradients across processes
+    "mpi_avg_grads(model)",
+    "average_gradients(model)",
+    "sync_grads(params)",
 ]
 
 
@@ -72,6 +76,8 @@ MAY_CLEAR = [
     "train_one_batch(model, x)",  # a function handed the model, named for training
     "compute_grads(model)",  # named for a computation, but of gradients
     "evaluate_model(model, optimizer)",  # named for an evaluation, but handed the optimizer
+    "average_gradients(model, optimizer)",  # a collective, but handed the optimizer
+    "reset_grads(model)",  # named for the gradients, not for a collective
 ]
 
 

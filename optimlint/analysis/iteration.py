@@ -143,6 +143,11 @@ _MODULE_READER_FUNC = re.compile(
 # ``update_moving_average()``) and, on an averaged copy (``ema_model.update_parameters(model)``),
 # torch's ``AveragedModel`` update: they write the copy, never the trained module's gradients.
 _AVERAGING_METHOD = re.compile(r"^(update_attr|update_moving_average|update_ema|ema_update|update_average)$")
+# A project's own gradient collective (``mpi_avg_grads(ac.pi)``, ``average_gradients(model)``,
+# ``allreduce_grads(params)``, ``sync_gradients(net)``): averages or sums the gradients across
+# processes, never clears them or steps.
+_GRADIENT_COLLECTIVE = re.compile(
+    r"^(mpi_)?(avg|average|all_?reduce|reduce|sync|synchroni[sz]e)_(the_)?(grads?|gradients?)$")
 _AVERAGED_RECEIVER = re.compile(r"(^|_|\.)(ema|swa|averaged?)(_|$)", re.I)
 # Names of parameter or gradient collections (``trainable_params``, ``params_to_clip``, ``grads``,
 # ``model.weight``); not ``weight_dtype`` or ``weighting_scheme``.
@@ -1024,6 +1029,9 @@ class _Walker:
                 return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
             if TORCH_COLLECTIVE.match(self.ctx.qualify(f) or ""):
                 return  # ``dist.all_reduce(grads)``: sums what it is given, never clears or steps
+            if isinstance(f, (cst.Name, cst.Attribute)) and _GRADIENT_COLLECTIVE.search(f.attr.value if isinstance(
+                    f, cst.Attribute) else f.value) and not self._passes_optimizer(call, frame):
+                return  # ``mpi_avg_grads(ac.pi)``, ``average_gradients(model)``: a collective over the gradients
             if isinstance(f, cst.Attribute) and f.attr.value in _HARMLESS_METHODS:
                 return
             if isinstance(f, cst.Attribute) and key_of(f.value) == "self" and f.attr.value.startswith("assert"):
