@@ -406,6 +406,34 @@ for x, y in loader:
     assert codes_at(src, ["OPT1"]) == [("OPT105", 14)]
 
 
+def test_opt105_clip_before_the_backward_of_its_own_arm():
+    # the other arm (mixed precision) backpropagates before its clip; this arm clips first
+    src = HEAD + """
+use_amp = False
+scaler = torch.cuda.amp.GradScaler(enabled=use_amp)
+
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    if use_amp:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        loss.backward()
+        optimizer.step()
+"""
+    assert codes_at(src, ["OPT1", "OPT5"]) == [("OPT105", 21)]
+    # both arms in order: silent
+    right = src.replace("""        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        loss.backward()""", """        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)""")
+    assert codes_at(right, ["OPT1", "OPT5"]) == []
+
+
 def test_opt105_clip_in_a_nested_loop_is_not_claimed():
     src = HEAD + """
 for x, y in loader:

@@ -290,7 +290,9 @@ class OrderCheck(Check):
         for clip in it.of_kind(K.CLIP):
             if not _runs_whole_or_guarded(it, clip) or measures_only(ctx, clip.node):
                 continue
-            before_b = [b for b in backwards if b.index < clip.index]
+            # (a backward in another arm of a conditional the clip is in, ``if amp: ... else:
+            # ...``, never runs in a pass where the clip runs)
+            before_b = [b for b in backwards if b.index < clip.index and not exclusive(b, clip)]
             # (a backward in an inner loop of micro-batches counts: the clip runs before all of them)
             after_b = [b for b in backwards if b.index > clip.index and
                        (_runs_whole_or_guarded(it, b) or it.nested(b))]
@@ -298,7 +300,8 @@ class OrderCheck(Check):
                    for o in it.opaque):
                 continue
             if not before_b and after_b:
-                later = [s for s in steps if s.index > after_b[0].index and _runs_whole_or_guarded(it, s)]
+                later = [s for s in steps if s.index > after_b[0].index and _runs_whole_or_guarded(it, s)
+                         and not exclusive(s, clip)]
                 if later:
                     self._report_clip(ctx, clip, later[0], "before the backward", report)
                 continue
