@@ -1082,3 +1082,27 @@ def test_an_optimizer_drawn_from_a_literal_list_that_is_cleared_is_silent(clear)
 def test_a_list_with_something_else_than_optimizers_is_not_followed():
     src = SEVERAL.format(clear="pass").replace("[opt_sgd, opt_momentum, opt_adam]", "[opt_sgd, opt_momentum, make()]")
     assert codes_at(src, ["OPT101"]) == []
+
+
+def test_opt105_torch_reached_through_a_star_import():
+    # ``torch`` itself comes from ``from helpers import *``; the file imports torch's
+    # submodules, so the name is the package (TCN's scripts)
+    src = """\
+import torch.nn as nn
+import torch.optim as optim
+from helpers import *
+
+model = nn.Linear(10, 1)
+optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+for x, y in batches():
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+    loss.backward()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT105"]) == [("OPT105", 11)]
+    # a name the star import may bind to anything stays unknown
+    other = src.replace("torch.nn.utils.clip_grad_norm_", "tools.nn.utils.clip_grad_norm_")
+    assert codes_at(other, ["OPT105"]) == []

@@ -63,11 +63,19 @@ class ImportTable:
         root, _, rest = name.partition(".")
         target = self.bindings.get(root)
         if target is None:
-            if len(self.star_modules) == 1:
+            if self.star_modules and self._package_imported(root):
+                # ``import torch.nn as nn`` + ``from utils import *`` + ``torch.nn.utils...``:
+                # the star import hands over the package whose submodules the file imports
+                target = root
+            elif len(self.star_modules) == 1:
                 target = f"{self.star_modules[0]}.{root}"
             else:
                 return None
         return f"{target}.{rest}" if rest else target
+
+    def _package_imported(self, root: str) -> bool:
+        prefix = root + "."
+        return any(v.startswith(prefix) for v in self.bindings.values())
 
     def imported(self, name: str) -> bool:
         return name in self.bindings
