@@ -191,3 +191,32 @@ def test_a_submodule_another_optimizer_still_holds_is_an_excluded_mutant():
     alone = GAN_WITH_A_COVERING_OPTIMIZER.replace("generator.parameters(), critic", "critic")
     dropped = [m for m in mutate.mutants_of(alone)[0] if m.operator == "drop-group-submodule"]
     assert [(m.site_line, m.excluded) for m in dropped] == [(20, None)]
+
+
+ALREADY_CLIPS_TOO_EARLY = """\
+import torch
+from torch import nn
+
+
+def fit(model, loader, epochs):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(model(x), y)
+            nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            loss.backward()
+            optimizer.step()
+"""
+
+
+def test_a_mutant_of_a_mistake_the_original_already_has_is_excluded(tmp_path):
+    # the original clips before the backward (OPT105 at the clip); moving that clip after the
+    # step keeps one OPT105 there: nothing the mutation added could be caught
+    (tmp_path / "acme+early").mkdir()
+    (tmp_path / "acme+early" / "fit.py").write_text(ALREADY_CLIPS_TOO_EARLY)
+    manifest = [{"repo": "acme/early", "commit": "-", "path": "fit.py", "locator": "fit@L8", "kind": "loop"}]
+    outcomes, originals, _ = harness.run(manifest, tmp_path, jobs=1)
+    assert [(o["code"], o["row"]) for o in originals] == [("OPT105", 11)]
+    moved = {o.operator: (o.excluded, o.caught) for o in outcomes if o.operator.startswith("clip-")}
+    assert moved == {"clip-after-step": ("original-has-it", False)}

@@ -39,6 +39,7 @@ EXCLUSIONS = {
     "already-right-place": "the move puts the scheduler where its class wants it (an iteration-period scheduler into the batch loop, an epoch scheduler out of it): the mutant fixes rather than breaks",
     "frozen-or-trained-elsewhere": "the dropped submodule is frozen or, by its name, trained by another optimizer (teacher, ema, target, discriminator, critic): leaving it out is intended",
     "sum-under-no-grad": "the running sum is taken under `torch.no_grad()`: the total keeps no graph",
+    "original-has-it": "the original already reports the expected code at the mutated statement (TCN's clip before the backward): the mistake is there before the mutation, so moving the statement cannot add one",
     "held-by-another-optimizer": "another optimizer of the file is built over the dropped submodule or a module holding it (InfoGAN's `Adam(chain(generator.parameters(), ...))`): its parameters are still updated, which is all OPT401 asks",
 }
 

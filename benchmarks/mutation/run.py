@@ -135,6 +135,9 @@ def run(manifest: list[dict], root: Path, jobs: int = 2, command: list[str] | No
                               "row": f["location"]["row"], "message": f["message"]})
         for m in mutants:
             caught, before, after, new = judge(m, original, next(it))
+            if not caught and not m.excluded and any(
+                    f["code"] == m.code and f["location"]["row"] == m.site_line for f in original):
+                m.excluded = "original-has-it"
             outcomes.append(Outcome(row["repo"], row["path"], m.operator, m.code, m.unit, m.loop_line,
                                     m.site_line, m.excluded, caught, before, after, new))
     corpus = {
