@@ -96,6 +96,21 @@ def test_not_observed_needs_the_rules_own_event_kinds_in_the_span(tmp_path):
                    ("OPT302", "not-observed")]
 
 
+def test_every_runtime_check_names_the_event_kinds_it_watches():
+    """The join's "not-observed" reads ``RuleInfo.observes``: a rule with a runtime check and
+    no kinds would be "not-observed" wherever any event ran; a kind the monitor never records
+    would make it "not-reached" for ever."""
+    from optimlint.analysis.events import EventKind
+    from optimlint.registry import RULES
+
+    recorded = {kind.value for kind in EventKind} | {"construct"}
+    for code, info in RULES.items():
+        if info.runtime:
+            assert info.observes and set(info.observes) <= recorded, code
+        else:
+            assert info.observes == (), code
+
+
 def summary_counts(line: str) -> dict:
     """The numbers of the text report's summary line, by the JSON ``runtime`` they count."""
     import re

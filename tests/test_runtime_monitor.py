@@ -635,14 +635,21 @@ def _optimlint_hooks(params):
 
 def test_after_warm_up_one_hook_stands_for_every_parameter_and_the_sentinel_is_off():
     # a correct loop: after eight steps one parameter's accumulate hook is kept (its
-    # optimizer's representative), and the OPT101 sentinel (a tensor op per step) is off
+    # optimizer's representative), and the OPT101 sentinel (a tensor op per step) is off;
+    # from the next settled step on (armed) that hook is off too: the backward wrapper reads
+    # the representative's gradient after each backward, and a backward with no clear before
+    # it puts the hook back
     model = mlp()
     params = list(model.parameters())
     with watch() as report:
         opt = torch.optim.SGD(params, lr=0.1)
         train(model, opt, batches(4))
         assert _optimlint_hooks(params) == (4, 0)
-        train(model, opt, batches(8))
+        train(model, opt, batches(4, seed=1))
+        assert _optimlint_hooks(params) == (1, 0)
+        train(model, opt, batches(4, seed=2))
+        assert _optimlint_hooks(params) == (0, 0)
+        nn.functional.mse_loss(model(batches(1)[0][0]), batches(1)[0][1]).backward()   # no clear before
         assert _optimlint_hooks(params) == (1, 0)
     assert codes(report) == [] and report.errors == []
     assert _optimlint_hooks(params) == (0, 0)
@@ -680,9 +687,11 @@ def test_the_representative_frozen_brings_every_hook_back():
     params = list(model.parameters())
     with watch() as report:
         opt = torch.optim.SGD(params, lr=0.1)
-        train(model, opt, batches(12))
+        train(model, opt, batches(8))
         assert _optimlint_hooks(params) == (1, 0)
         hooked = next(p for p in params if p._post_accumulate_grad_hooks)
+        train(model, opt, batches(4, seed=4))
+        assert _optimlint_hooks(params) == (0, 0)  # armed: the backward wrapper reads it
         hooked.requires_grad_(False)
         train(model, opt, batches(2, seed=1))
         assert _optimlint_hooks(params)[0] == 4   # all hooked again (the frozen one never fires)
@@ -884,3 +893,161 @@ def test_a_scaled_backward_after_plain_settled_steps_stepped_directly_is_opt501(
             scaler.scale(nn.functional.mse_loss(model(x), y)).backward()
             opt.step()
     assert codes(report) == ["OPT501"]
+
+
+# --------------------------------------------------------------------------- sampled-out steps
+# after a long calm run (every optimizer armed for sampling.CALM steps, nothing else happening)
+# the wrappers of zero_grad and backward come off for sampling.SLEEP steps at a time and only
+# the step post-hook runs; a mistake that starts then, and repeats, is still confirmed
+def calm(model, opt, steps=96):
+    data = batches(8, seed=7)
+    for _ in range(steps // 8):
+        train(model, opt, data)
+
+
+def _asleep():
+    return not hasattr(torch.autograd.backward, "__optimlint_wrapped__")
+
+
+def test_a_long_calm_run_is_observed_one_step_in_sixteen_and_stays_silent():
+    from optimlint.runtime import sampling
+
+    model = mlp()
+    data = batches(8)
+    zero_grad, backward = torch.optim.Optimizer.__dict__["zero_grad"], torch.autograd.backward
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        calm(model, opt)
+        observed = 0
+        for i in range(160):
+            x, y = data[i % 8]
+            observed += not _asleep()
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+        assert observed == 160 // (sampling.SLEEP + 1)
+    assert codes(report) == [] and report.errors == []
+    assert torch.optim.Optimizer.__dict__["zero_grad"] is zero_grad and torch.autograd.backward is backward
+
+
+def test_a_missing_clear_after_a_long_calm_run_is_opt101():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        calm(model, opt)
+        assert _asleep()
+        for x, y in batches(8, seed=1):      # from here on nothing clears
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    assert codes(report) == ["OPT101"]
+
+
+def test_a_clear_between_backward_and_step_after_a_long_calm_run_is_opt102_at_its_line():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        calm(model, opt)
+        for x, y in batches(8, seed=1):
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.zero_grad(); zero_line = sys._getframe().f_lineno  # noqa: E702
+            opt.step()
+    (obs,) = report.findings
+    assert (obs.code, obs.filename, obs.row) == ("OPT102", __file__, zero_line)
+
+
+def test_two_steps_per_backward_after_a_long_calm_run_is_opt103():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        calm(model, opt)
+        for x, y in batches(8, seed=1):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+            opt.step()                       # again: nothing fresh since the last step
+    assert codes(report) == ["OPT103"]
+
+
+def test_a_window_cleared_on_every_micro_batch_after_a_long_calm_run_is_opt106():
+    # nothing in the representative's pattern shows it (a new gradient object at each step):
+    # the next observed step does, and the mistake repeats
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        calm(model, opt)
+        for i, (x, y) in enumerate(batches(32, seed=1) * 4):
+            opt.zero_grad()                 # every micro-batch: the window keeps only the last
+            nn.functional.mse_loss(model(x), y).backward()
+            if (i + 1) % 4 == 0:
+                opt.step()
+    assert codes(report) == ["OPT106"]
+
+
+def test_a_clip_before_the_backward_after_a_long_calm_run_is_opt105():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        calm(model, opt)
+        for x, y in batches(3, seed=1):
+            opt.zero_grad()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)   # nothing fresh to clip yet
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    assert codes(report) == ["OPT105"]
+
+
+def test_a_scaled_backward_stepped_directly_after_a_long_calm_run_is_opt501():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        calm(model, opt)
+        scaler = torch.amp.GradScaler("cpu")
+        for x, y in batches(3, seed=1):
+            opt.zero_grad()
+            scaler.scale(nn.functional.mse_loss(model(x), y)).backward()
+            opt.step()                      # bypasses the scaler: scaled gradients
+    assert codes(report) == ["OPT501"]
+
+
+def test_the_model_left_in_eval_after_a_long_calm_run_is_opt603():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        calm(model, opt)
+        model.eval()                        # validation, never back to train()
+        train(model, opt, batches(3, seed=1))
+    assert codes(report) == ["OPT603"]
+
+
+def test_a_module_cleared_between_backward_and_step_after_a_long_calm_run_is_opt102():
+    model = mlp()
+    with watch() as report:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        calm(model, opt)
+        for x, y in batches(3, seed=1):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            model.zero_grad()
+            opt.step()
+    assert codes(report) == ["OPT102"]
+
+
+def test_two_optimizers_sleep_together_and_a_critic_left_uncleared_is_opt101():
+    actor, critic = mlp(1), mlp(2)
+    data = batches(8)
+    with watch() as report:
+        actor_opt = torch.optim.Adam(actor.parameters(), lr=1e-3)
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=1e-3)
+        for i in range(200):
+            x, y = data[i % 8]
+            if i == 120:
+                assert _asleep()
+            actor_opt.zero_grad()
+            nn.functional.mse_loss(actor(x), y).backward()
+            actor_opt.step()
+            if i < 120:                     # from step 120 on the critic's gradients pile up
+                critic_opt.zero_grad()
+            nn.functional.mse_loss(critic(x), y).backward()
+            critic_opt.step()
+    (obs,) = report.findings
+    assert obs.code == "OPT101" and "`critic_opt`" in obs.message

@@ -40,7 +40,7 @@ WARMUP = 8
 class ParamRec:
     __slots__ = ("pref", "handle", "owners", "g_ref", "g_ver", "n", "pre_step", "acc_since_step",
                  "wiped", "p_ver", "step_at_acc", "last_bw", "last_acc_tick",
-                 "zero_tick", "snap_ref", "snap_ver", "streak")
+                 "zero_tick", "snap_ref", "snap_ver", "streak", "hook")
 
     def __init__(self):
         self.pref = None
@@ -60,6 +60,7 @@ class ParamRec:
         self.snap_ref = None  # the gradient object and version right after the last step
         self.snap_ver = -1
         self.streak = 0       # consecutive steps of its optimizer that found it accumulated into
+        self.hook = None      # its accumulate hook while taken off (its optimizer armed: OptRec.arm)
 
 
 class StepView:
@@ -114,6 +115,7 @@ class Gradients:
 
     def remove_hooks(self) -> None:
         for orec in self.mon.all_opts:
+            orec.disarm()  # its hooks back in their dicts, where the handles remove them
             handle, orec.sentinel_handle = orec.sentinel_handle, None
             if handle is not None:
                 handle.remove()
@@ -386,9 +388,9 @@ class Gradients:
 
     def rearm(self, opt, orec) -> None:
         """Every parameter of ``opt`` hooked again (the representative stopped standing for them)."""
+        orec.disarm()
         orec.watched_by = None
         orec.hooked = ()
-        orec.disarm()
         handle, orec.sentinel_handle = orec.sentinel_handle, None
         if handle is not None:
             handle.remove()

@@ -31,6 +31,11 @@ user's frame altogether. Behaviour is that of the helpers they replace:
   were), the gradient gone or a closure (never armed again: the next steps are judged before
   they run).
 
+While an optimizer is armed its representative's accumulate hook is off as well: the
+backward wrapper runs that hook itself once the backward returns, when the representative's
+gradient moved. After a long calm run the post-hook also takes the monitor through its
+sampled-out steps (``sampling``), during which the two wrappers are off.
+
 An error inside any of them is recorded for its check (``Monitor.internal_error``) and never
 reaches the program; the wrapped call's own exception propagates unchanged.
 """
@@ -44,7 +49,7 @@ import weakref
 import torch
 
 from optimlint.analysis.events import EventKind
-from optimlint.runtime import frames
+from optimlint.runtime import frames, sampling
 from optimlint.runtime.records import BackwardInfo
 
 _ZERO_GRAD, _BACKWARD, _STEP = EventKind.ZERO_GRAD.value, EventKind.BACKWARD.value, EventKind.STEP.value
@@ -182,6 +187,22 @@ def backward_wrapper(mon, orig):
         try:
             return orig(tensors, grad_tensors, retain_graph, create_graph, *args, **kwargs)
         finally:
+            armed = mon.armed
+            if armed:
+                # an armed optimizer's representative has no accumulate hook: its hook runs
+                # here, once the backward has accumulated, if its gradient moved (a backward
+                # that did not reach it leaves the same object at the same version)
+                try:
+                    for orec in armed:
+                        rec = orec.silenced
+                        p = rec.pref()
+                        g = p.grad if p is not None else None
+                        if g is not None:
+                            r = rec.g_ref
+                            if r is None or r() is not g or g._version != rec.g_ver:
+                                rec.hook(p)
+                except Exception as exc:  # never into the user's program
+                    mon.internal_error("backward", exc)
             mon.current_bw = previous
 
     backward.__optimlint_wrapped__ = orig
@@ -203,6 +224,7 @@ def step_hooks(mon, followed_class, line_calls):
     library_cache = frames._library_cache
     getframe = sys._getframe
     ref = weakref.ref
+    pattern, sleep, wake, calm_steps = sampling.pattern, sampling.sleep, sampling.wake, sampling.CALM
     # the previous step's call site when the user frame was the caller of torch's step wrapper
     # (the only caller of both hooks): its code, offset, line, and whether a framework stood in
     # between (never, at that depth: kept for clarity)
@@ -297,6 +319,52 @@ def step_hooks(mon, followed_class, line_calls):
         also the step's site and the checks after the fact."""
         try:
             orec = opts.get(id(opt))
+            if mon.asleep:
+                # a sampled-out step (sampling): settled if its representative's gradient shows
+                # the calm steps' pattern; its counts, snapshot and periodic looks, written out
+                rec = orec.silenced if orec is not None else None
+                p = rec.pref() if rec is not None else None
+                g = p.grad if p is not None else None
+                if g is not None and not kwargs and len(args) == 1 and pattern(rec, g) == orec.pattern:
+                    orec.steps += 1
+                    mon.step_count += 1
+                    orec.bw_at_last_step = mon.bw_count
+                    if orec.iter_id != mon.iter_id:
+                        orec.new_epoch(mon.iter_id)
+                    r = rec.g_ref
+                    if r is None or r() is not g:
+                        r = rec.g_ref = ref(g)
+                    rec.snap_ref = r
+                    rec.g_ver = rec.snap_ver = g._version
+                    if mon.step_count >= mon.next_periodic:
+                        frame = getframe(2)
+                        if frame.f_code is last_code and frame.f_lasti == last_lasti:
+                            loc, via = last_loc, last_via
+                        else:
+                            loc, via = locate(getframe(1))
+                        if via and orec.loc is not None and not line_calls(loc, "step("):
+                            loc = orec.loc
+                        mon.periodic_checks(orec, loc)
+                    mon.asleep -= 1
+                    if not mon.asleep:
+                        wake(mon)  # the next step is observed
+                    return
+                # a departure: awake from here on; the step ran unseen, so it is counted and
+                # snapshotted (below, after its representative's hook ran on what it left) but
+                # judged only if that hook disarmed it before: its next steps are judged
+                wake(mon)
+                mon.calm = 0
+                if orec is not None and orec.armed:
+                    orec.disarm()
+                    orec.fast = False
+                    orec.steps += 1
+                    mon.step_count += 1
+                    orec.bw_at_last_step = mon.bw_count
+                    if orec.iter_id != mon.iter_id:
+                        orec.new_epoch(mon.iter_id)
+                    snapshot(orec.hooked, orec)
+                    arm_sentinel(orec)
+                    return
             if orec is None:
                 # built before the companion was installed: its first step (hooked now) can
                 # confirm nothing; from the next one on it is watched like the others
@@ -329,6 +397,10 @@ def step_hooks(mon, followed_class, line_calls):
                     r = rec.g_ref
                     if r is None or r() is not g:
                         r = rec.g_ref = ref(g)
+                    orec.pattern = pattern(rec, g)  # against the snapshot before this step
+                    mon.calm += 1
+                    if mon.calm >= calm_steps and len(mon.armed) == len(opts) and not mon.eval_modules:
+                        sleep(mon)
                     rec.snap_ref = r
                     rec.g_ver = rec.snap_ver = g._version
                     rec.pre_step = 1

@@ -10,7 +10,8 @@ parameters); the few calls that have no hook (optimizer and scheduler constructi
 it would take every module call off PyTorch's fast path. Per step the cost is a frame walk per
 event and, after a warm-up, one parameter's accumulate hook per optimizer (see
 ``gradients``: ``thin`` / ``rearm``) and no step pre-hook while the steps are settled (see
-``hotpath``: armed optimizers); the heavier looks (modules held by the user's frames for
+``hotpath``: armed optimizers), and after a long calm run no ``zero_grad`` or
+``backward`` wrapper either on most steps (``sampling``: one step in 16 observed); the heavier looks (modules held by the user's frames for
 OPT305/OPT401, running totals for OPT601) run at a few checkpoints only. The callbacks of
 every clearing, backward and step live in ``hotpath`` (written out, their own error
 isolation, one line lookup per call site).
@@ -41,7 +42,7 @@ from contextlib import contextmanager
 import torch
 
 from optimlint.analysis.events import EventKind
-from optimlint.runtime import distributed, epochs, frames, hotpath
+from optimlint.runtime import distributed, epochs, frames, hotpath, sampling
 from optimlint.runtime.gradients import Gradients
 from optimlint.runtime.observations import Observation, RuntimeReport
 from optimlint.runtime.patches import Patches, subclasses
@@ -75,6 +76,10 @@ class Monitor:
         self.checked401_at = 0
         self.reported401: set = set()
         self.current_bw: BackwardInfo | None = None
+        self.armed: tuple[OptRec, ...] = ()   # armed optimizers (records.OptRec.arm)
+        self.calm = 0                    # settled steps in a row, every optimizer armed (sampling)
+        self.asleep = 0                  # sampled-out steps left (sampling.sleep), 0: awake
+        self.hot: tuple = ()             # the wrappers taken off while asleep (sampling.install)
         self.bw_count = 0
         self.step_count = 0
         self.tick = 0
@@ -101,6 +106,13 @@ class Monitor:
     def internal_error(self, where, exc):
         if len(self.report.errors) < 20:
             self.report.errors.append(f"{where}: {type(exc).__name__}: {exc}")
+
+    def stir(self, *_args, **_kwargs) -> None:
+        """An event other than a settled step's clearing, backward and step: the run is not
+        calm, and a sleeping monitor wakes before the event is handled (``sampling``)."""
+        self.calm = 0
+        if self.asleep:
+            sampling.wake(self)
 
     def site(self, loc, kind) -> None:
         """Remember that an event of ``kind`` (an EventKind or "construct") ran at ``loc``."""
@@ -149,6 +161,7 @@ class Monitor:
         self._pre_hook_for, post_hook = hotpath.step_hooks(self, _Followed, _line_calls)
         p.handle(register_optimizer_step_post_hook(post_hook))
 
+        hot = []  # the per-event wrappers, off while the monitor sleeps (sampling)
         # Optimizer construction: every class defining __init__ (the SGD nesterov check runs
         # in SGD.__init__, before Optimizer.__init__); only the outermost call is looked at.
         for cls in subclasses(Optimizer):
@@ -157,11 +170,14 @@ class Monitor:
                        error=self._on_construct_error, depth="init", warnings=True)
             if "zero_grad" in cls.__dict__:
                 p.replace(cls, "zero_grad", functools.partial(hotpath.zero_grad_wrapper, self))
+                hot.append((cls, "zero_grad", cls.__dict__["zero_grad"], cls.__dict__["zero_grad"].__optimlint_wrapped__))
         p.wrap(Optimizer, "add_param_group", "add_param_group", after=self._on_add_param_group,
                error=self._on_add_param_group_error)
-        p.wrap(torch.nn.Module, "zero_grad", "Module.zero_grad", after=self._on_module_zero_grad)
+        p.wrap(torch.nn.Module, "zero_grad", "Module.zero_grad", before=self.stir, after=self._on_module_zero_grad)
         p.wrap(torch.nn.Module, "train", "Module.train", after=self._on_train, depth="train")
         p.replace(torch.autograd, "backward", functools.partial(hotpath.backward_wrapper, self))
+        hot.append((torch.autograd, "backward", torch.autograd.backward, torch.autograd.backward.__optimlint_wrapped__))
+        sampling.install(self, hot)
 
         sched_classes = subclasses(lr_scheduler.LRScheduler)
         plateau = getattr(lr_scheduler, "ReduceLROnPlateau", None)
@@ -232,6 +248,7 @@ class Monitor:
     # ------------------------------------------------------------------ uninstall
     def uninstall(self) -> None:
         """Remove every hook handle and restore every patched attribute (LIFO)."""
+        self.asleep = 0  # its wrappers are off already: the undo below restores the originals
         self.gradients.remove_hooks()
         self.patches.undo()
         frames._site_lines.clear()  # it holds code objects: nothing kept past the run
@@ -239,11 +256,13 @@ class Monitor:
 
     # ------------------------------------------------------------------ construction
     def _on_construct_error(self, _token, exc, opt, *args, **kwargs):
+        self.stir()
         loc = frames.user_location()
         self.site(loc, CONSTRUCT)
         construction.at_error(self, opt, kwargs, exc, loc)
 
     def _on_construct(self, _token, _result, opt, *args, **kwargs):
+        self.stir()
         loc = frames.user_location()
         self.site(loc, CONSTRUCT)
         orec = self.register_optimizer(opt, loc, constructed=True)
@@ -251,6 +270,7 @@ class Monitor:
         self.guard("optimizer construction", construction.at_construct, self, opt, orec, loc)
 
     def _on_add_param_group(self, _token, _result, opt, param_group, *args, **kwargs):
+        self.stir()
         orec = self.opts.get(id(opt))
         if orec is not None and not self.patches.depths.get("init"):
             if orec.watched_by is not None:
@@ -261,6 +281,7 @@ class Monitor:
     def _on_add_param_group_error(self, _token, exc, opt, *args, **kwargs):
         if self.patches.depths.get("init"):
             return  # inside a constructor: its own error handler reports it
+        self.stir()
         loc = frames.user_location()
         self.site(loc, CONSTRUCT)
         orec = self.opts.get(id(opt))
@@ -275,6 +296,7 @@ class Monitor:
         orec = OptRec(opt, loc, constructed, frames.assigned_name(loc) if constructed else None)
         orec.bw_at_last_step = self.bw_count
         orec.nodeid = self.nodeid
+        orec.monitor = self
         if self.step_count + orec.next_check - 1 < self.next_periodic:
             self.next_periodic = self.step_count + orec.next_check - 1
         self.opts[key] = orec
@@ -319,6 +341,7 @@ class Monitor:
             self.site(loc, EventKind.TRAIN_MODE)
             self.eval_modules.pop(key, None)
         else:
+            self.stir()
             self.site(loc, EventKind.EVAL_MODE)
             if any(p.requires_grad for p in module.parameters()):
                 self.eval_modules[key] = (self.modules[key], loc)
@@ -418,12 +441,14 @@ class Monitor:
     def _on_scale(self, _token, out, scaler, *args, **kwargs):
         if not scaler.is_enabled():
             return
+        self.stir()
         self.site(frames.user_location(), EventKind.SCALE)
         if isinstance(out, torch.Tensor):
             self.scaled.append(weakref.ref(out))
             del self.scaled[:-4]
 
     def _on_unscale(self, _token, _result, scaler, optimizer, *args, **kwargs):
+        self.stir()
         self.tick += 1
         self.prestep_tick = self.tick
         if self.in_scaler_step is None:
@@ -433,9 +458,11 @@ class Monitor:
             orec.unscaled_bw = self.bw_count
 
     def _on_unscale_error(self, _token, exc, scaler, optimizer=None, *args, **kwargs):
+        self.stir()
         amp.at_unscale_error(self, self.opts.get(id(optimizer)), exc, frames.user_location())
 
     def _before_scaler_step(self, scaler, optimizer, *args, **kwargs):
+        self.stir()
         token = (self.in_scaler_step, None)
         self.in_scaler_step = optimizer
         loc = frames.user_location()
@@ -463,6 +490,7 @@ class Monitor:
                 self.gradients.after_step(optimizer, orec)
 
     def _on_scaler_update(self, _token, _result, scaler, *args, **kwargs):
+        self.stir()
         self.site(frames.user_location(), EventKind.SCALER_UPDATE)
         stepped = self.scalers.get(id(scaler))
         if stepped:
@@ -470,6 +498,7 @@ class Monitor:
 
     # ------------------------------------------------------------------ clipping
     def _on_clip(self, parameters=(), *args, **kwargs):
+        self.stir()
         loc = frames.user_location()
         self.site(loc, EventKind.CLIP)
         self.tick += 1
@@ -483,6 +512,7 @@ class Monitor:
 
     # ------------------------------------------------------------------ end of run
     def finalize(self) -> RuntimeReport:
+        self.calm = self.asleep = 0
         self.guard("finalize: gradients", order.confirm_pending, self)
         self.guard("finalize: never stepped", order.never_stepped, self)
         self.guard("finalize: schedulers", schedulers.at_end, self)
@@ -492,6 +522,7 @@ class Monitor:
     def flush(self) -> None:
         """Confirm pending OPT101 candidates (one host read each) and look for OPT401: at the
         end of the run, or of a test, never during a step."""
+        self.stir()
         self.guard("flush", order.confirm_pending, self)
         self.guard("flush: parameters", groups.missing_params, self)
 

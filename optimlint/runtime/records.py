@@ -37,7 +37,8 @@ class OptRec:
                  "epoch_start", "spi_max", "reported", "sentinel", "sentinel_handle", "sentinel_armed",
                  "sentinel_flag", "pending101", "epochs", "backwards", "last_bw_index", "last_bw",
                  "wiped_steps", "stepped_elsewhere", "nodeid", "shapes", "next_check", "param_ids",
-                 "watched_by", "hooked", "suspect", "fast", "armed", "no_arm", "pre_hook", "pre_handle")
+                 "watched_by", "hooked", "suspect", "fast", "armed", "no_arm", "pre_hook", "pre_handle",
+                 "monitor", "silenced", "pattern")
 
     def __init__(self, opt, loc, constructed, name=None):
         self.ref = weakref.ref(opt)
@@ -84,26 +85,56 @@ class OptRec:
         self.pre_handle = None
         self.armed = False
         self.no_arm = False  # a closure, or a gradient gone at a step: never armed again
+        # while armed, its representative's accumulate hook is off too: ``silenced`` is that
+        # record (its hook in ``ParamRec.hook``), and the monitor's ``armed`` tuple lists the
+        # optimizer, whose representative the backward wrapper reads after each backward
+        self.monitor = None
+        self.silenced = None
+        # its representative's gradient at the step that put the monitor to sleep, against
+        # the snapshot before it (sampling.pattern): what each sampled-out step must show
+        self.pattern = None
 
     def arm(self) -> None:
         """Take the step pre-hook off (after a settled step): nothing but its representative's
         accumulation can make the next step unsettled, and every event that does (an unclean
         accumulation, a clearing after it, a module in eval, new parameters, hooks back on
         every parameter) calls ``disarm`` before the step; what no event shows (no fresh
-        backward, the gradient set to None by hand, a closure) the post-hook reads after it."""
+        backward, the gradient set to None by hand, a closure) the post-hook reads after it.
+
+        The representative's accumulate hook comes off as well: after each backward the
+        backward wrapper runs that same hook on the representative if its gradient moved
+        (``hotpath.backward_wrapper``), one Python call fewer per backward, with the same
+        classification (a backward classifies before it returns, as the hook did)."""
         handle = self.pre_handle
         hooks = handle.hooks_dict_ref() if handle is not None else None
         if hooks is not None and handle.id in hooks:
             del hooks[handle.id]
             self.armed = True
+            rec = self.watched_by
+            acc = rec.handle if rec is not None else None
+            acc_hooks = acc.hooks_dict_ref() if acc is not None else None
+            if acc_hooks is not None and acc.id in acc_hooks and self.monitor is not None:
+                rec.hook = acc_hooks.pop(acc.id)
+                self.silenced = rec
+                self.monitor.armed = (*self.monitor.armed, self)
 
     def disarm(self) -> None:
-        """The step pre-hook back on: the next step is judged before it runs."""
+        """The step pre-hook back on: the next step is judged before it runs (and the
+        representative's accumulate hook back on its parameter)."""
         if self.armed:
             self.armed = False
+            if self.monitor is not None:
+                self.monitor.calm = 0  # a step that may not be settled: the run is not calm
             hooks = self.pre_handle.hooks_dict_ref()
             if hooks is not None:
                 hooks[self.pre_handle.id] = self.pre_hook
+            rec, self.silenced = self.silenced, None
+            if rec is not None:
+                self.monitor.armed = tuple(o for o in self.monitor.armed if o is not self)
+                acc = rec.handle
+                acc_hooks = acc.hooks_dict_ref() if acc is not None else None
+                if acc_hooks is not None:
+                    acc_hooks[acc.id] = rec.hook
 
     def new_epoch(self, iter_id) -> None:
         """Its first step in a new epoch (a new DataLoader iterator or epoch marker) is being counted."""
