@@ -44,6 +44,32 @@ def cpython_verdict(path: str, source: str):
     return None
 
 
+def parse_module(source: str):
+    """``libcst.parse_module(source)`` without LibCST's validation of each node it builds.
+
+    Every node's ``__post_init__`` runs ``_validate`` (parentheses balanced, required
+    whitespace present...): checks of trees built by hand, which a tree the parser built
+    from text always passes, and a fifth to a third of the parse (LibCST's own comment
+    there suggests skipping it for parsed files). Validation is off only while the parser
+    builds this tree; a node another thread builds meanwhile is not validated either,
+    which changes nothing for a valid node. Errors are LibCST's own."""
+    import libcst as cst
+    from libcst._nodes.base import CSTNode
+
+    validate = CSTNode.__dict__.get("__post_init__")
+    if validate is None:  # a LibCST that validates elsewhere
+        return cst.parse_module(source)
+    CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign]
+    try:
+        return cst.parse_module(source)
+    finally:
+        CSTNode.__post_init__ = validate  # type: ignore[method-assign]
+
+
+def _skip_validation(self) -> None:
+    pass
+
+
 def parse_text(path: str, source: str, verdict):
     """The LibCST module, or ``[OPT000 diagnostic]`` when the text does not parse.
 
@@ -51,7 +77,7 @@ def parse_text(path: str, source: str, verdict):
     import libcst as cst  # ~0.2 s: only for a file that is parsed (never on a clean file's run)
 
     try:
-        return cst.parse_module(source)
+        return parse_module(source)
     except cst.ParserSyntaxError as exc:
         if verdict is None:
             # Valid Python that LibCST's grammar lacks (`(name): int`): not a syntax error;

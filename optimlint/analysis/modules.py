@@ -28,7 +28,7 @@ from optimlint.analysis.call_args import keyword_value
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.names import ImportTable, dotted
 from optimlint.dependencies import record_dependency
-from optimlint.parsing import cpython_verdict
+from optimlint.parsing import cpython_verdict, parse_module
 from optimlint.vocabulary import (AFFINE_SWITCH, COPY_UPDATING_CALLEE, COPY_WORDS, MODEL_FACTORIES,
                                   MODEL_FACTORY_PREFIXES, MODULE_BASES, MODULE_CONTAINERS, MODULE_SELF_RETURNING,
                                   PARAMETER_CLASSES, PARAMETERLESS, WITH_PARAMETERS)
@@ -96,7 +96,7 @@ def parse_file(path: str) -> ParsedFile | None:
             # Only what CPython parses reaches LibCST: nesting its native parser cannot take
             # would crash the process (the engine guards the linted files the same way).
             if cpython_verdict(path, text) is None:
-                parsed = ParsedFile.build(path, cst.parse_module(text))
+                parsed = ParsedFile.build(path, parse_module(text))
         except (OSError, UnicodeDecodeError, ValueError, cst.ParserSyntaxError, RecursionError):
             parsed = None
     _FILES[path] = (stamp, parsed)
