@@ -31,9 +31,20 @@ def stores(scope: cst.CSTNode, key: str, *, nested_functions: bool = True) -> li
 
     With ``nested_functions=False`` the bodies of functions nested in ``scope`` are skipped
     (their assignments bind other variables), unless ``scope`` is a class, whose methods all
-    assign its ``self.x`` attributes."""
-    out: list[Store] = []
+    assign its ``self.x`` attributes.
+
+    A scope of the linted file is walked once for all its keys (kept with the file's walk
+    index): the analyses ask it about many names, and a walk per name made a big module
+    quadratic. Other trees are walked per query."""
     enter_all = nested_functions or isinstance(scope, cst.ClassDef)
+    table = _walk.memo(scope, ("stores", enter_all), lambda: _all_stores(scope, enter_all))
+    if table is None:
+        return _stores_of(scope, enter_all, key)
+    return list(table.get(key, ()))
+
+
+def _stores_of(scope: cst.CSTNode, enter_all: bool, key: str) -> list[Store]:
+    out: list[Store] = []
 
     class V(cst.CSTVisitor):
         def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -63,6 +74,53 @@ def stores(scope: cst.CSTNode, key: str, *, nested_functions: bool = True) -> li
         def visit_WithItem(self, node: cst.WithItem) -> None:
             if node.asname is not None and key_of(node.asname.name) == key:
                 out.append(Store(node, node.asname.name, "with", None, None))
+
+    _walk.visit(scope, V())
+    return out
+
+
+def _all_stores(scope: cst.CSTNode, enter_all: bool) -> dict[str, list[Store]]:
+    """``{key: stores(scope, key)}`` for every key bound in ``scope``, from one walk."""
+    out: dict[str, list[Store]] = {}
+
+    def add(key: str | None, store: Store) -> None:
+        if key is not None:
+            found = out.get(key)
+            if found is None:
+                out[key] = [store]
+            else:
+                found.append(store)
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return enter_all or node is scope
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                key = key_of(t.target)
+                if key is not None:
+                    add(key, Store(node, t.target, "=", node.value, node.value))
+                elif isinstance(t.target, (cst.Tuple, cst.List)):
+                    # one "unpack" store per key the target holds, however many times; each
+                    # name gets its own element (``q1, q2 = QNet(), QNet()``)
+                    for k in dict.fromkeys(key_of(e.value) for e in t.target.elements):
+                        if k is not None:
+                            add(k, Store(node, t.target, "unpack", paired_element(t.target, node.value, k),
+                                         node.value))
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            if node.value is not None:
+                add(key_of(node.target), Store(node, node.target, ":", node.value, node.value))
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            add(key_of(node.target), Store(node, node.target, "+=", None, node.value))
+
+        def visit_For(self, node: cst.For) -> None:
+            add(key_of(node.target), Store(node, node.target, "for", None, None))
+
+        def visit_WithItem(self, node: cst.WithItem) -> None:
+            if node.asname is not None:
+                add(key_of(node.asname.name), Store(node, node.asname.name, "with", None, None))
 
     _walk.visit(scope, V())
     return out

@@ -126,8 +126,14 @@ def name_use(scope: cst.CSTNode, name: str) -> NameUse:
         if any(x.name.value == name for x in all_params):
             use.opaque = True
 
+    # Every binding or mutation below names ``name``: a subtree without that Name is skipped
+    # (walking all of a big module once per name was most of its param-group analysis).
+    occurrences = _walk.name_occurrences(scope, name)
+
     def visit(node: cst.CSTNode, conditional: bool) -> None:
         for child in _walk.children(node):
+            if occurrences is not None and not occurrences.within(child):
+                continue
             if isinstance(child, (cst.FunctionDef, cst.ClassDef)):
                 if child.name.value == name:
                     use.opaque = True

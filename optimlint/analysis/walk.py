@@ -178,11 +178,13 @@ class Index:
     order, is the same list of nodes. The language server's incremental parse keeps every
     statement an edit did not touch, so an edit's index walks only the re-parsed ones."""
 
-    __slots__ = ("root", "nodes", "end", "parent", "pos", "by_name", "usable", "_full_parents", "__weakref__")
+    __slots__ = ("root", "nodes", "end", "parent", "pos", "by_name", "usable", "memo", "_full_parents",
+                 "__weakref__")
 
     def __init__(self, root: cst.CSTNode) -> None:
         self.root = root
         self._full_parents: dict[cst.CSTNode, cst.CSTNode] | None = None
+        self.memo: dict = {}  # see ``memo``
         nodes: list[cst.CSTNode] = [root]
         parent: list[int] = [-1]
         end: list[int] = [0]  # the root's, set below
@@ -370,6 +372,65 @@ def _find(node: cst.CSTNode) -> tuple[Index, int] | None:
     return None
 
 
+def memo(node: cst.CSTNode, key, compute):
+    """``compute()``, kept under ``key`` for ``node`` as long as the index of the tracked
+    tree that holds ``node`` lives (the file's context); None, and nothing computed, when
+    no tracked tree holds ``node``. For an analysis asked many questions about one scope
+    (what each name is bound to in a function, or in the module): answering them all from
+    one walk of the scope, not one walk per question, keeps a big file's analysis linear."""
+    found = _find(node)
+    if found is None:
+        return None
+    index, i = found
+    try:
+        return index.memo[(i, key)]
+    except KeyError:
+        value = index.memo[(i, key)] = compute()
+        return value
+
+
+class Occurrences:
+    """Where the ``Name`` nodes of one spelling are in a tracked tree."""
+
+    __slots__ = ("_index", "_positions")
+
+    def __init__(self, index: Index, positions: list[int]) -> None:
+        self._index = index
+        self._positions = positions
+
+    def within(self, node: cst.CSTNode) -> bool:
+        """Whether such a ``Name`` is ``node`` or lies under it (True when unsure: a node
+        the index does not hold)."""
+        index = self._index
+        i = index.pos.get(id(node))
+        if i is None or index.nodes[i] is not node:
+            return not is_trivia(type(node))  # trivia hold no names
+        positions = self._positions
+        k = bisect.bisect_left(positions, i)
+        return k < len(positions) and positions[k] < index.end[i]
+
+
+def name_occurrences(node: cst.CSTNode, value: str) -> Occurrences | None:
+    """The ``Name`` nodes spelled ``value`` in the tracked tree that holds ``node`` (None
+    when none holds it): an analysis of one name can step over every subtree without it."""
+    found = _find(node)
+    if found is None:
+        return None
+    index = found[0]
+    table = index.memo.get("names")
+    if table is None:
+        table = index.memo["names"] = {}
+        nodes = index.nodes
+        for j in index.by_name.get("Name", ()):
+            spelled = nodes[j].value
+            bucket = table.get(spelled)
+            if bucket is None:
+                table[spelled] = [j]
+            else:
+                bucket.append(j)
+    return Occurrences(index, table.get(value, []))
+
+
 def index_of(root: cst.CSTNode) -> Index | None:
     """The index of a tracked tree that contains ``root``, or None."""
     found = _find(root)
@@ -452,9 +513,11 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
             leave = leave_of[name] = getattr(visitor, "leave_" + name) if name in leaves else None
         k += 1
         if enter is not None and enter(node) is False:  # type: ignore[operator]
+            # Pruned: jump over the subtree's nodes (a scope's own statements pruning its
+            # nested functions would otherwise step over every node of them, per query).
             stop = end[j]
-            while k < count and picked[k] < stop:
-                k += 1
+            if k < count and picked[k] < stop:
+                k = bisect.bisect_left(picked, stop, k, count)
             if leave is not None:
                 leave(node)  # type: ignore[operator]
         elif leave is not None:
