@@ -3,7 +3,7 @@ and one big file of training functions at growing sizes.
 
     python benchmarks/training_budget.py                    # everything (~5 minutes on 2 idle cores)
     python benchmarks/training_budget.py --repeat 1 --sizes 10000 25000
-    python benchmarks/training_budget.py --python /other/tree/.venv/bin/python   # another install
+    python benchmarks/training_budget.py --tree /tmp/before --tree .   # two source trees, interleaved
 
 1. **Training files.** The original `.py` files of the mutation manifest
    (`benchmarks/mutation/manifest.tsv`, recreated under `--root` by
@@ -19,6 +19,9 @@ and one big file of training functions at growing sizes.
    class renamed per copy, `if __name__ == "__main__":` blocks disabled), cut at 10k, 25k,
    50k and 100k lines (`--sizes`); each linted once, `--no-cache`. Budget: time linear in the
    size, peak RSS <= 500 MB.
+
+With `--tree DIR` (repeatable) optimlint runs from each source tree in turn (`PYTHONPATH=DIR`),
+command by command, so a before/after comparison shares the machine's load.
 
 Each command runs under a wrapper process that reports `getrusage(RUSAGE_CHILDREN)`: CPU is
 user + system time of the tool and all its workers, peak RSS the largest single process
@@ -143,18 +146,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each training-files command (best is kept)")
     ap.add_argument("--sizes", type=int, nargs="*", default=list(SIZES), help="lines of the big files")
     ap.add_argument("--skip-files", action="store_true", help="only the big files")
+    ap.add_argument("--tree", action="append", default=None,
+                    help="an optimlint source tree to run (PYTHONPATH); repeat to interleave trees")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = ap.parse_args(argv)
 
     env = optimlint_env()
+    trees = args.tree or [None]
+
+    def tree_env(tree):
+        if tree is None:
+            return env
+        return {**env, "PYTHONPATH": str(Path(tree).resolve())}
+
+    def named(label, tree):
+        return label if tree is None or len(trees) == 1 and not args.tree else f"{label} [{tree}]"
+
     ruff = args.ruff or shutil.which("ruff", path=str(Path(args.python).parent)) or shutil.which("ruff")
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": len(os.sched_getaffinity(0)),
-                     "load_start": load(), "python": args.python}
+                     "load_start": load(), "python": args.python, "trees": trees}
     with tempfile.TemporaryDirectory(prefix="optimlint-budget-") as tmp:
         work = Path(tmp)
         # Compile optimlint's bytecode once (not timed).
         (work / "warm.py").write_text(big_file(300))
-        measure(optimlint(args.python, "warm.py"), str(work), env)
+        for tree in trees:
+            measure(optimlint(args.python, "warm.py"), str(work), tree_env(tree))
         if not args.skip_files:
             files = training_files(args.root)
             if not files:
@@ -164,12 +180,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training files: {len(files)} files, {results['files']['lines']:,} lines", file=sys.stderr)
             script = work / "parse_only.py"
             script.write_text(PARSE_ONLY)
-            runs: dict[str, list[dict]] = {"optimlint": [], "ruff": [], "parse": []}
+            runs: dict[str, list[dict]] = {named("optimlint", t): [] for t in trees}
+            runs.update({"ruff": [], "parse": []})
             for _ in range(args.repeat):
                 if ruff:
                     runs["ruff"].append(timed("ruff", [ruff, "check", "--select", "ALL", "--no-cache", "--isolated",
                                                        "--exit-zero", "-q", *listing], str(args.root)))
-                runs["optimlint"].append(timed("optimlint", optimlint(args.python, *listing), str(args.root), env))
+                for tree in trees:
+                    label = named("optimlint", tree)
+                    runs[label].append(timed(label, optimlint(args.python, *listing), str(args.root), tree_env(tree)))
                 runs["parse"].append(timed("LibCST parse", [args.python, str(script), *listing], str(args.root), env))
             results["files"].update({k: min(v, key=lambda r: r["wall"]) for k, v in runs.items() if v})
             results["files"]["runs"] = runs
@@ -178,9 +197,11 @@ def main(argv: list[str] | None = None) -> int:
             path = work / f"train_{size}.py"
             path.write_text(big_file(size))
             lines = path.read_text().count("\n")
-            r = timed(f"{lines:,}-line file", optimlint(args.python, path.name), str(work), env)
-            r["lines"] = lines
-            results["big"].append(r)
+            for tree in trees:
+                r = timed(named(f"{lines:,}-line file", tree), optimlint(args.python, path.name), str(work),
+                          tree_env(tree))
+                r["lines"] = lines
+                results["big"].append(r)
     results["load_end"] = load()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -195,12 +216,12 @@ def markdown(results: dict) -> str:
     files = results.get("files")
     if files:
         out += [f"Training files of the mutation manifest: {files['count']} files, {files['lines']:,} lines "
-                f"(best of {len(files['runs']['optimlint'])} by wall).", "",
+                f"(best of {len(files['runs']['ruff'])} by wall).", "",
                 "| command | wall | CPU | peak RSS | load before -> after | walls of all runs | wall vs Ruff |",
                 "|---|---|---|---|---|---|---|"]
         ruff_wall = files["ruff"]["wall"] if "ruff" in files else None
-        for key, label in (("optimlint", "optimlint `check --no-cache`"),
-                           ("ruff", "ruff `check --select ALL --no-cache --isolated`"),
+        labels = [(k, f"{k} `check --no-cache`") for k in files["runs"] if k.startswith("optimlint")]
+        for key, label in (*labels, ("ruff", "ruff `check --select ALL --no-cache --isolated`"),
                            ("parse", "LibCST `parse_module` alone, one process per CPU")):
             if key not in files:
                 continue
@@ -214,7 +235,7 @@ def markdown(results: dict) -> str:
         out += ["", "| one file | wall | CPU | CPU per 10k lines | peak RSS | load before -> after |",
                 "|---|---|---|---|---|---|"]
         for r in results["big"]:
-            out.append(f"| {r['lines']:,} lines | {r['wall']:.2f} s | {r['cpu']:.2f} s "
+            out.append(f"| {r['label'].replace('-line file', ' lines')} | {r['wall']:.2f} s | {r['cpu']:.2f} s "
                        f"| {r['cpu'] / r['lines'] * 10_000:.2f} s | {r['maxrss_kib'] / 1024:.0f} MB "
                        f"| {r['load_before']} -> {r['load_after']} |")
     return "\n".join(out) + "\n"
