@@ -822,3 +822,54 @@ def test_a_trainer_whose_loop_calls_its_own_step_method_that_never_clears(tmp_pa
 def test_a_trainer_step_method_that_clears_somewhere_stays_silent(tmp_path, clear, log_extra):
     src = TRAINER_CLASS.format(clear=clear, log_extra=log_extra)
     assert lint(tmp_path, {"distill.py": src}, target="distill.py") == []
+
+
+# A project's own wrapper class with a sampling method (x-transformers-style): the loop
+# samples from it every few iterations and never clears.
+WRAPPER_LIB = '''\
+import torch
+from torch import nn
+
+
+class SamplingWrapper(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x).pow(2).mean()
+
+    @torch.no_grad()
+    def generate_tokens(self, prompt, length):
+        out = prompt
+        for _ in range(length):
+            out = torch.cat([out, self.net(out)[-1:]])
+        {extra}return out
+'''
+
+SAMPLING_LOOP = '''\
+import torch
+from torch import nn
+
+from wrappers import SamplingWrapper
+
+wrapper = SamplingWrapper(nn.Linear(4, 4))
+optim = torch.optim.Adam(wrapper.parameters(), lr=1e-3)
+
+for i in range(100):
+    loss = wrapper(torch.randn(8, 4))
+    loss.backward()
+    optim.step()
+    if i % 10 == 0:
+        sample = wrapper.generate_tokens(torch.randn(2, 4), 5)
+'''
+
+
+def test_a_project_method_named_for_sampling_does_not_hide_the_missing_clear(tmp_path):
+    files = {"wrappers.py": WRAPPER_LIB.format(extra=""), "train.py": SAMPLING_LOOP}
+    assert lint(tmp_path, files) == [("OPT101", 11)]
+
+
+def test_a_project_sampling_method_that_backpropagates_keeps_the_loop_silent(tmp_path):
+    lib = WRAPPER_LIB.format(extra="out.sum().backward()\n        ")
+    assert lint(tmp_path, {"wrappers.py": lib, "train.py": SAMPLING_LOOP}) == []

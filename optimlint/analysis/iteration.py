@@ -975,7 +975,10 @@ class _Walker:
         if _may_train(name):
             return False
         if isinstance(f, cst.Attribute) and self._is_module_value(f.value, frame):
-            return not self._project_method_known(recv, name, frame)
+            if not self._project_methods(recv, name, frame):
+                return True
+            return bool(_MODULE_READER_FUNC.search(name) or _MODULE_READ_METHODS.match(name)) and \
+                self._reading_methods(recv, name, frame)
         if not _MODULE_READER_FUNC.search(name):
             return False
         if isinstance(f, cst.Name):
@@ -983,13 +986,24 @@ class _Walker:
                 return False
             found = summaries.project_function(self.ctx, f)
             return found is None or summaries.no_direct_effect(found[0])
-        return not self._project_classes_of(recv, frame)
+        if not self._project_classes_of(recv, frame):
+            return True
+        return self._reading_methods(recv, name, frame)
 
-    def _project_method_known(self, recv: str | None, name: str, frame: _Frame) -> bool:
-        """``recv`` is built from a project class that defines (or inherits from a project
-        base) method ``name``: its body, read elsewhere, answers for the call."""
-        return any(summaries.project_method(k.file, k.node, name, self.ctx.project_root) is not None
-                   for k in self._project_classes_of(recv, frame))
+    def _reading_methods(self, recv: str | None, name: str, frame: _Frame) -> bool:
+        """Every project class ``recv`` may be built from defines ``name`` (a method named for
+        generating, evaluating, logging: ``model.generate_with_cond``), and its own body clears,
+        steps and backpropagates nothing."""
+        methods = self._project_methods(recv, name, frame)
+        return bool(methods) and all(m is not None and summaries.no_direct_effect(m[0]) for m in methods)
+
+    def _project_methods(self, recv: str | None, name: str, frame: _Frame) -> list:
+        """For each project class ``recv`` may be built from, its method ``name`` (defined or
+        inherited from a project base) as ``summaries.project_method`` gives it, or None where
+        the class has no such method; only classes that do are listed when any does."""
+        found = [summaries.project_method(k.file, k.node, name, self.ctx.project_root)
+                 for k in self._project_classes_of(recv, frame)]
+        return found if any(m is not None for m in found) else []
 
     def _passes_optimizer(self, call: cst.Call, frame: _Frame) -> bool:
         return any(self._resolve(frame, a.value) is not None or
