@@ -56,6 +56,8 @@ CANNOT_CLEAR = [
     "mpi_avg_grads(model)",
     "average_gradients(model)",
     "sync_grads(params)",
+    # functional gradients (a gradient penalty) are returned, never written into ``.grad``
+    "penalty = torch.autograd.grad(outputs=loss, inputs=params, create_graph=True)",
 ]
 
 

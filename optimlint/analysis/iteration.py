@@ -143,6 +143,10 @@ _MODULE_READER_FUNC = re.compile(
 # ``update_moving_average()``) and, on an averaged copy (``ema_model.update_parameters(model)``),
 # torch's ``AveragedModel`` update: they write the copy, never the trained module's gradients.
 _AVERAGING_METHOD = re.compile(r"^(update_attr|update_moving_average|update_ema|ema_update|update_average)$")
+# torch's functional gradients (a WGAN-GP penalty's ``autograd.grad(outputs=..., inputs=...)``):
+# they return the gradients and leave every ``.grad`` as it was.
+_FUNCTIONAL_GRADIENTS = frozenset({"torch.autograd.grad", "torch.func.grad", "torch.func.vjp",
+                                   "torch.func.jvp", "torch.autograd.functional.jacobian"})
 # A project's own gradient collective (``mpi_avg_grads(ac.pi)``, ``average_gradients(model)``,
 # ``allreduce_grads(params)``, ``sync_gradients(net)``): averages or sums the gradients across
 # processes, never clears them or steps.
@@ -1041,6 +1045,8 @@ class _Walker:
                 return  # ``get_peft_model_state_dict(unet)``, ``get_grad_norm(params)``: reads
             if TORCH_PURE_FUNCTION.match(self.ctx.qualify(f) or ""):
                 return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
+            if self.ctx.qualify(f) in _FUNCTIONAL_GRADIENTS:
+                return  # ``torch.autograd.grad(outputs, inputs)`` returns gradients, never writes ``.grad``
             if TORCH_COLLECTIVE.match(self.ctx.qualify(f) or ""):
                 return  # ``dist.all_reduce(grads)``: sums what it is given, never clears or steps
             if isinstance(f, (cst.Name, cst.Attribute)) and _GRADIENT_COLLECTIVE.search(f.attr.value if isinstance(
