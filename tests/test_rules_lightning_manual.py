@@ -87,3 +87,51 @@ def test_a_plain_module_with_a_training_step_is_no_lightning_module():
     # torch.nn.Module is a module base but not Lightning's: nobody runs this training_step per batch
     src = MODULE.replace("L.LightningModule", "nn.Module").replace("            opt.zero_grad()\n", "")
     assert codes_at(src, ["OPT1"]) == []
+
+
+GAN_MODULE = """\
+import torch
+from torch import nn
+import lightning as L
+
+
+class TinyGAN(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.generator = nn.Linear(4, 8)
+        self.critic = nn.Linear(8, 1)
+        self.automatic_optimization = False
+
+    def forward(self, z):
+        {forward}
+
+    def training_step(self, batch, batch_idx):
+        gen_opt, critic_opt = self.optimizers()
+        fake = self(torch.randn(batch.shape[0], 4))
+        gen_loss = -self.critic(fake).mean()
+        self.manual_backward(gen_loss)
+        gen_opt.step()
+        gen_opt.zero_grad()
+        critic_loss = self.critic(fake.detach()).mean() - self.critic(batch).mean()
+        self.manual_backward(critic_loss)
+        critic_opt.step()
+        critic_opt.zero_grad()
+
+    def configure_optimizers(self):
+        return [torch.optim.Adam(self.generator.parameters()), torch.optim.Adam(self.critic.parameters())]
+"""
+
+
+def test_opt101_a_manual_step_that_calls_its_own_forward_through_self():
+    # ``self(z)`` runs the class's ``forward``, read like any helper: it cannot clear
+    # (both clears gone: the two optimizers come from one unpacking, so either clear may be either's)
+    src = GAN_MODULE.replace("        gen_opt.zero_grad()\n", "").replace("        critic_opt.zero_grad()\n", "") \
+        .format(forward="return self.generator(z)")
+    assert codes_at(src, ["OPT1"]) == [("OPT101", 20)]
+    assert codes_at(GAN_MODULE.format(forward="return self.generator(z)"), ["OPT1"]) == []
+
+
+def test_a_forward_that_may_clear_keeps_the_manual_step_silent():
+    src = GAN_MODULE.replace("        gen_opt.zero_grad()\n", "").replace("        critic_opt.zero_grad()\n", "") \
+        .format(forward="self.zero_grad()\n        return self.generator(z)")
+    assert codes_at(src, ["OPT1"]) == []

@@ -679,6 +679,13 @@ class _Walker:
                     mod = frame.translate(rkey)
                     self._emit(kind, call, st, module=None if self._aliased(mod) else mod, own_key=rkey)
                 return
+        if isinstance(f, cst.Name) and f.value == "self":
+            # ``self(z)`` in a module's method: the class's own ``forward``, read like a helper
+            klass = self.b.class_of.get(frame.func) if frame.func is not None else None
+            forward = self.model.methods.get(klass, {}).get("forward") if klass is not None else None
+            if forward is not None and len(frame.via) < MAX_HELPER_DEPTH:
+                self._inline(forward, call, st)
+                return
         qn = self.ctx.qualify(f)
         if qn in CLIP_QUALNAMES:
             self._emit(EventKind.CLIP, call, st, module=self._params_module(positional, frame))
@@ -824,7 +831,8 @@ class _Walker:
             f = f.parent
         params = helper.params
         names = [p.name.value for p in (*params.posonly_params, *params.params)]
-        if names and names[0] == "self" and isinstance(call.func, cst.Attribute):
+        if names and names[0] == "self" and (isinstance(call.func, cst.Attribute) or
+                                             isinstance(call.func, cst.Name) and call.func.value == "self"):
             names = names[1:]
         subst: dict[str, str | None] = {n: None for n in _params(helper)}
         pos = [a for a in call.args if a.keyword is None]
