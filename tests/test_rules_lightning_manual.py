@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import codes_at
+from tests.conftest import codes_at, lint
 
 MODULE = """\
 import torch
@@ -135,3 +135,42 @@ def test_a_forward_that_may_clear_keeps_the_manual_step_silent():
     src = GAN_MODULE.replace("        gen_opt.zero_grad()\n", "").replace("        critic_opt.zero_grad()\n", "") \
         .format(forward="self.zero_grad()\n        return self.generator(z)")
     assert codes_at(src, ["OPT1"]) == []
+
+
+PROBE_CALLBACK = """\
+import torch
+from torch import nn
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback
+
+
+class LinearProbe(Callback):
+    def on_fit_start(self, trainer, pl_module):
+        pl_module.probe = nn.Linear(16, 10)
+        self.optimizer = torch.optim.Adam(pl_module.probe.parameters(), lr=1e-4)
+
+    def HOOK(self, trainer, pl_module, outputs, batch, batch_idx):
+        x, y = batch
+        with torch.no_grad():
+            feats = pl_module(x)
+        loss = F.cross_entropy(pl_module.probe(feats.detach()), y)
+        loss.backward()
+        self.optimizer.step()
+CLEAR"""
+
+
+def test_opt101_a_lightning_callback_training_a_probe_every_batch_without_clearing():
+    src = PROBE_CALLBACK.replace("HOOK", "on_train_batch_end").replace("CLEAR", "")
+    found = lint(src, ["OPT101"])
+    assert [(d.code, d.location.row) for d in found] == [("OPT101", 17)]
+    assert "Lightning calls `LinearProbe.on_train_batch_end()` on every training batch" in found[0].message
+
+
+@pytest.mark.parametrize("hook, clear, base", [
+    ("on_train_batch_end", "        self.optimizer.zero_grad()\n", "Callback"),  # clears
+    ("on_train_epoch_end", "", "Callback"),  # once per epoch: no loop we can see
+    ("on_train_batch_end", "", "object"),  # not a Lightning callback
+])
+def test_a_callback_hook_that_clears_or_is_not_per_batch_is_silent(hook, clear, base):
+    src = PROBE_CALLBACK.replace("HOOK", hook).replace("CLEAR", clear).replace("LinearProbe(Callback)", f"LinearProbe({base})")
+    assert codes_at(src, ["OPT101"]) == []

@@ -83,6 +83,22 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     return found
 
 
+# Hooks Lightning runs once per training batch (``Callback`` and ``LightningModule`` alike).
+_BATCH_HOOKS = frozenset({"on_train_batch_start", "on_train_batch_end"})
+
+
+def lightning_batch_hook(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef | None) -> bool:
+    """``func`` is a per-batch hook of a Lightning ``Callback`` subclass
+    (``OnlineFineTuner.on_train_batch_end``): the framework is the loop that calls it."""
+    if klass is None or func.name.value not in _BATCH_HOOKS:
+        return False
+    for base in klass.bases:
+        qn = ctx.qualify(base.value) or ""
+        if qn.startswith(("lightning.", "pytorch_lightning.")) and qn.endswith(".Callback"):
+            return True
+    return False
+
+
 def _mentions(path: str, needle: str, names: tuple[str, ...]) -> bool:
     """The file's text holds ``needle`` and one of ``names`` (answers cached per file
     version: the language server asks again on every edit)."""

@@ -219,13 +219,19 @@ class OrderCheck(Check):
                    f"the sum of every backward so far; call `{name}.zero_grad()` once per iteration", fix)
 
     def _step_function_without_clear(self, ctx, it: Iteration, klass, first, name: str, report) -> None:
+        func = (klass.name.value + "." if klass is not None else "") + it.node.name.value
+        if callers.lightning_batch_hook(ctx, it.node, klass):
+            report("OPT101", first.node,
+                   f"`{name}`'s gradients are never cleared: Lightning calls `{func}()` on every training "
+                   f"batch and it steps `{name}` each time, so each step applies the sum of every backward "
+                   f"so far; call `{name}.zero_grad()` before the backward")
+            return
         found = ctx.cached(("optimlint.loop_callers", id(it.node)),
                            lambda: callers.loop_callers(ctx, it.node, klass))
         if not found:
             return
         caller = found[0]
         where = os.path.relpath(caller.path, os.path.dirname(os.path.abspath(ctx.path)))
-        func = (klass.name.value + "." if klass is not None else "") + it.node.name.value
         report("OPT101", first.node,
                f"`{name}`'s gradients are never cleared: `{func}()` steps it on every call, and the loop at "
                f"{where}:{caller.row} calls it without clearing, so each step applies the sum of every "
