@@ -89,3 +89,21 @@ def test_linting_keeps_no_file_alive():
     gc.collect()
     assert len(alive) == 3
     assert [ref() for ref in alive] == [None, None, None]
+
+
+def test_nodes_of_read_from_the_index_equals_the_walk():
+    """nodes_of over a tracked tree reads the index: the same nodes, in the same order, as
+    walking the subtree, for every statement and node classes the checks ask for."""
+    module = cst.parse_module(SOURCE)
+    handle = walk.track(module)
+    kinds = [(cst.Call,), cst.Name, (cst.Name, cst.Attribute), (cst.FunctionDef, cst.ClassDef),
+             (cst.Assign, cst.AnnAssign, cst.AugAssign), (cst.Attribute,), (cst.Comma,), cst.BaseExpression]
+    roots = [module, *walk._nodes_of(module, (cst.FunctionDef, cst.For, cst.SimpleStatementLine))]
+    for root in roots:
+        for types in kinds:
+            got = list(walk.nodes_of(root, types))
+            assert [id(n) for n in got] == [id(n) for n in walk._nodes_of(root, types)]
+    assert walk._indexed_names((cst.Call,)) == ("Call",)
+    assert walk._indexed_names((cst.Comma,)) == ()  # trivia: not in the index
+    assert walk._indexed_names(cst.BaseExpression) == ()  # a base class: walked
+    assert handle.index() is not None

@@ -605,7 +605,37 @@ def _parent_dict(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
 
 
 def nodes_of(root: cst.CSTNode, types: tuple[type, ...] | type):
-    """The nodes under ``root`` (included) of one of ``types``, in visit order."""
+    """The nodes under ``root`` (included) of one of ``types``, in visit order.
+
+    Read from the walk index when a tracked tree holds ``root`` and ``types`` are node
+    classes the index keeps by name (no trivia, no subclasses): the nodes of those classes
+    in ``root``'s span of the preorder, the same nodes in the same order as the walk below,
+    without visiting the ~95% of nodes of other classes."""
+    names = _INDEXED.get(types)
+    if names is None:
+        names = _INDEXED[types] = _indexed_names(types)
+    if names:
+        found = _find(root)
+        if found is not None:
+            index, i = found
+            nodes = index.nodes
+            return iter([nodes[j] for j in index._slice(i, names)])
+    return _nodes_of(root, types)
+
+
+# types given to ``nodes_of`` -> the class names to read from the index, or () to walk
+_INDEXED: dict = {}
+
+
+def _indexed_names(types) -> tuple[str, ...]:
+    classes = types if isinstance(types, tuple) else (types,)
+    if not all(isinstance(t, type) and issubclass(t, cst.CSTNode) and not t.__subclasses__()
+               and not is_trivia(t) and getattr(cst, t.__name__, None) is t for t in classes):
+        return ()
+    return tuple(dict.fromkeys(t.__name__ for t in classes))
+
+
+def _nodes_of(root: cst.CSTNode, types: tuple[type, ...] | type):
     stack = [root]
     while stack:
         node = stack.pop()
