@@ -8,16 +8,15 @@ through ``scaler.step(opt)`` (which unscales and skips inf/NaN steps), be follow
 
 from __future__ import annotations
 
-from typing import Iterable
 
 import libcst as cst
 
 from optimlint.analysis import moves
 from optimlint.analysis.events import EventKind
-from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, touches, training_model
-from optimlint.checks.base import Check, Findings
+from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, touches
+from optimlint.checks.base import Check
 from optimlint.checks.order import window_condition
-from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.diagnostics import Fix
 
 K = EventKind
 
@@ -47,21 +46,19 @@ class AmpCheck(Check):
     needles = (b"backward(",)
     requires = ((rb"backward\((?<!def backward\()",), (rb"caler",))
 
-    def run(self, ctx) -> Iterable[Diagnostic]:
-        model = training_model(ctx)
-        mkeys = module_keys(ctx)
-        report = Findings(ctx)
+    def check(self) -> None:
+        mkeys = module_keys(self.ctx)
         # Lightning's automatic optimization drives the scaler itself: only loops the user writes.
-        for it in (i for i in model.iterations if i.kind != "lightning-auto"):
-            self._bypassed(ctx, it, report)
-            self._clip_without_unscale(ctx, it, mkeys, report)
-            self._step_without_scale(ctx, it, mkeys, report)
-            self._unscale_per_micro_batch(ctx, it, report)
-        self._update_missing(ctx, model, report)
-        return report.list
+        for it in (i for i in self.model.iterations if i.kind != "lightning-auto"):
+            self._bypassed(it)
+            self._clip_without_unscale(it, mkeys)
+            self._step_without_scale(it, mkeys)
+            self._unscale_per_micro_batch(it)
+        self._update_missing()
 
     # -- OPT501 -------------------------------------------------------------------------
-    def _bypassed(self, ctx, it: Iteration, report) -> None:
+    def _bypassed(self, it: Iteration) -> None:
+        ctx = self.ctx
         backwards = it.of_kind(K.BACKWARD)
         for step in it.of_kind(K.STEP):
             if step.target is None or step.target.lightning or it.nested(step):
@@ -81,14 +78,14 @@ class AmpCheck(Check):
             if back.scaler_key and step.own_key and back.func is step.func and not step.node.args:
                 fix = Fix.safe(f"Use `{back.scaler_key}.step({step.own_key})`",
                                ctx.replace(step.node, f"{back.scaler_key}.step({step.own_key})"))
-            report("OPT501", step.node,
-                   f"`{ctx.code(step.node)}` steps on gradients scaled by `{ctx.code(back.node.func.value)}`: "
-                   "they are never unscaled and inf/NaN steps are not skipped; use `scaler.step(opt)`",
-                   fix)
+            self.report("OPT501", step.node,
+                        f"`{ctx.code(step.node)}` steps on gradients scaled by `{ctx.code(back.node.func.value)}`: "
+                        "they are never unscaled and inf/NaN steps are not skipped; use `scaler.step(opt)`",
+                        fix)
 
     # -- OPT502 -------------------------------------------------------------------------
-    def _update_missing(self, ctx, model, report) -> None:
-        for func, events in model.scopes.items():
+    def _update_missing(self) -> None:
+        for func, events in self.model.scopes.items():
             groups: dict[int, list[Event]] = {}
             for e in events:
                 if e.kind is K.SCALER_STEP and e.loops and not _disabled(e.scaler):
@@ -106,18 +103,18 @@ class AmpCheck(Check):
                 steps = [s for s in steps if not any(not exclusive(u, s) for u in updates)]
                 if not steps:
                     continue
-                opaque = [o for o in model.opaque.get(func, []) if o.loops and o.loops[0] is outer]
+                opaque = [o for o in self.model.opaque.get(func, []) if o.loops and o.loops[0] is outer]
                 if any(o.touches_all or scaler in o.touches or scaler.name in o.touch_keys or
                        (o.self_call and scaler.name.startswith("self.")) for o in opaque):
                     continue
-                self._report_update_missing(ctx, steps[-1], report, "in the loop")
-        self._update_missing_in_owner(ctx, model, report)
+                self._report_update_missing(steps[-1], "in the loop")
+        self._update_missing_in_owner()
 
-    def _update_missing_in_owner(self, ctx, model, report) -> None:
+    def _update_missing_in_owner(self) -> None:
         """A method that backpropagates and steps through its class's own scaler (a project
         "loss scaler" called once per iteration, ``loss_scaler(loss, optimizer)``) while no code
         of the file ever updates that scaler: no caller can, short of reaching into the object."""
-        for it in model.iterations:
+        for it in self.model.iterations:
             if it.kind != "function":
                 continue
             steps = [e for e in it.of_kind(K.SCALER_STEP)
@@ -127,24 +124,24 @@ class AmpCheck(Check):
             if not steps or not any(b.scaled and b.scaler is steps[0].scaler for b in it.of_kind(K.BACKWARD)):
                 continue
             attr = steps[0].scaler.name.split(".", 1)[1]
-            if f"{attr}.update(" in ctx.source:
+            if f"{attr}.update(" in self.ctx.source:
                 continue  # updated somewhere (another method, a caller reaching in)
             if any(o.self_call or o.touches_all for o in it.opaque):
                 continue
-            self._report_update_missing(ctx, steps[-1], report, "in the method")
+            self._report_update_missing(steps[-1], "in the method")
 
-    def _report_update_missing(self, ctx, last: Event, report, where: str) -> None:
+    def _report_update_missing(self, last: Event, where: str) -> None:
         fix = None
         if last.direct and last.scaler_key and isinstance(last.own_stmt, cst.SimpleStatementLine):
             fix = Fix.safe(f"Insert `{last.scaler_key}.update()` after the last scaler step",
-                           moves.insert_after(ctx, last.own_stmt, f"{last.scaler_key}.update()"))
-        report("OPT502", last.node,
-               f"`{ctx.code(last.node)}` with no `scaler.update()` {where}: the loss scale never "
-               "adapts and after an inf/NaN step it stays at the overflowing value; call "
-               "`scaler.update()` after `scaler.step`", fix)
+                           moves.insert_after(self.ctx, last.own_stmt, f"{last.scaler_key}.update()"))
+        self.report("OPT502", last.node,
+                    f"`{self.ctx.code(last.node)}` with no `scaler.update()` {where}: the loss scale never "
+                    "adapts and after an inf/NaN step it stays at the overflowing value; call "
+                    "`scaler.update()` after `scaler.step`", fix)
 
     # -- OPT503 -------------------------------------------------------------------------
-    def _clip_without_unscale(self, ctx, it: Iteration, mkeys, report) -> None:
+    def _clip_without_unscale(self, it: Iteration, mkeys) -> None:
         scaled = [b for b in it.of_kind(K.BACKWARD) if b.scaled and not _disabled(b.scaler)]
         if not scaled:
             return
@@ -173,14 +170,14 @@ class AmpCheck(Check):
             if clip.direct and step.direct and len(opts) == 1 and step.own_key and step.scaler_key and \
                     isinstance(clip.own_stmt, cst.SimpleStatementLine):
                 text = f"{step.scaler_key}.unscale_({step.own_key})"
-                fix = Fix.safe(f"Insert `{text}` before the clip", moves.insert_before(ctx, clip.own_stmt, text))
-            report("OPT503", clip.node,
-                   "gradient clipping on scaled gradients (after `scaler.scale(loss).backward()`, before "
-                   "`scaler.step`): the threshold is compared with the scaled norm; call "
-                   "`scaler.unscale_(opt)` before clipping", fix)
+                fix = Fix.safe(f"Insert `{text}` before the clip", moves.insert_before(self.ctx, clip.own_stmt, text))
+            self.report("OPT503", clip.node,
+                        "gradient clipping on scaled gradients (after `scaler.scale(loss).backward()`, before "
+                        "`scaler.step`): the threshold is compared with the scaled norm; call "
+                        "`scaler.unscale_(opt)` before clipping", fix)
 
     # -- OPT504 -------------------------------------------------------------------------
-    def _step_without_scale(self, ctx, it: Iteration, mkeys, report) -> None:
+    def _step_without_scale(self, it: Iteration, mkeys) -> None:
         if any(e.kind is K.SCALE for e in it.events):
             return
         backwards = it.of_kind(K.BACKWARD)
@@ -199,13 +196,13 @@ class AmpCheck(Check):
                    for o in it.opaque):
                 # a call given the scaler (``scaled = amp_utils.scale(loss, scaler)``) may scale the loss
                 continue
-            report("OPT504", step.node,
-                   f"`{ctx.code(step.node)}` after a backward that was not through `scaler.scale(loss)`: "
-                   "the gradients were never scaled, so GradScaler unscales them anyway (dividing by the "
-                   "scale); backpropagate `scaler.scale(loss)`")
+            self.report("OPT504", step.node,
+                        f"`{self.ctx.code(step.node)}` after a backward that was not through `scaler.scale(loss)`: "
+                        "the gradients were never scaled, so GradScaler unscales them anyway (dividing by the "
+                        "scale); backpropagate `scaler.scale(loss)`")
 
     # -- OPT505 -------------------------------------------------------------------------
-    def _unscale_per_micro_batch(self, ctx, it: Iteration, report) -> None:
+    def _unscale_per_micro_batch(self, it: Iteration) -> None:
         """``unscale_`` on every micro-batch while the update that resets it runs once per
         accumulation window: under a window ``if`` the unscale is not under, or after an inner
         loop of micro-batches that holds the unscale."""
@@ -242,15 +239,17 @@ class AmpCheck(Check):
             fix = None
             if window is not None and isinstance(window, cst.If) and unscale.direct and \
                     isinstance(unscale.own_stmt, cst.SimpleStatementLine):
-                fix = self._move_under_window(ctx, it, unscale, window)
-            report("OPT505", unscale.node,
-                   f"`{ctx.code(unscale.node)}` runs on every micro-batch, but `scaler.update()` runs once per "
-                   "accumulation window: the second micro-batch raises RuntimeError (\"unscale_() has already "
-                   "been called on this optimizer since the last update()\"); unscale (and clip) only "
-                   "before the step, under its condition", fix)
+                fix = self._move_under_window(it, unscale, window)
+            self.report("OPT505", unscale.node,
+                        f"`{self.ctx.code(unscale.node)}` runs on every micro-batch, "
+                        "but `scaler.update()` runs once per "
+                        "accumulation window: the second micro-batch raises RuntimeError (\"unscale_() has already "
+                        "been called on this optimizer since the last update()\"); unscale (and clip) only "
+                        "before the step, under its condition", fix)
 
-    def _move_under_window(self, ctx, it: Iteration, unscale: Event, window: cst.If):
+    def _move_under_window(self, it: Iteration, unscale: Event, window: cst.If):
         """Move the unscale, and the clips right after it, to the top of the window's body."""
+        ctx = self.ctx
         body = getattr(window.body, "body", None)
         block = moves.block_of(ctx, unscale.own_stmt)
         if not body or block is None:

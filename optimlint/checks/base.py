@@ -12,6 +12,8 @@ import importlib
 import pkgutil
 from typing import ClassVar, Iterable, TYPE_CHECKING
 
+from optimlint.analysis.iteration import TrainingModel, training_model
+
 if TYPE_CHECKING:
     from optimlint.context import FileContext
     from optimlint.diagnostics import Diagnostic
@@ -40,6 +42,13 @@ class Findings:
 
 
 class Check:
+    """One family's rule logic, run on one file: ``checks_for`` makes a fresh instance per lint.
+
+    ``run(ctx)`` gives the instance the file (``self.ctx``), its findings list (``self.report``,
+    a ``Findings``: one per code and node, the one with a fix wins) and calls ``check()``, which a
+    family writes; ``self.model`` is the file's training-iteration model (built once per file,
+    on first use). A family may still override ``run`` itself."""
+
     codes: ClassVar[tuple[str, ...]] = ()
     # A file that contains none of these byte strings cannot produce a finding.
     needles: ClassVar[tuple[bytes, ...]] = (b"optim", b"backward")
@@ -52,8 +61,22 @@ class Check:
     # Python's re then scans for the literal, 10-40x faster than trying every position.
     requires: ClassVar[tuple[tuple[bytes, ...], ...]] = ()
 
+    ctx: "FileContext"
+    report: Findings
+
     def run(self, ctx: "FileContext") -> Iterable["Diagnostic"]:
+        self.ctx = ctx
+        self.report = Findings(ctx)
+        self.check()
+        return self.report.list
+
+    def check(self) -> None:
+        """Report this family's findings on ``self.ctx`` through ``self.report(code, node, message, fix)``."""
         raise NotImplementedError
+
+    @property
+    def model(self) -> TrainingModel:
+        return training_model(self.ctx)
 
 
 _CHECKS: list[type[Check]] | None = None
