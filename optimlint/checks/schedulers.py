@@ -10,18 +10,16 @@ counts, which loop is the epoch loop and which the batch loop) is in
 from __future__ import annotations
 
 import os
-from typing import Iterable
 
 import libcst as cst
 
 from optimlint.analysis import callers, moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis.events import EventKind
-from optimlint.analysis.iteration import (Event, Iteration, exclusive, module_keys, may_step, same_object,
-                                          training_model)
+from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, may_step, same_object
 from optimlint.analysis.lightning_sched import declarations
-from optimlint.checks.base import Check, Findings
-from optimlint.diagnostics import Diagnostic, Edit, Fix
+from optimlint.checks.base import Check
+from optimlint.diagnostics import Edit, Fix
 
 K = EventKind
 STEPS = (K.STEP, K.SCALER_STEP)
@@ -55,26 +53,24 @@ class SchedulerCheck(Check):
                  rb"get_linear", rb"get_cosine", rb"get_constant", rb"get_polynomial", rb"get_inverse",
                  rb"get_wsd", rb"get_reduce"),)
 
-    def run(self, ctx) -> Iterable[Diagnostic]:
-        model = training_model(ctx)
-        mkeys = module_keys(ctx)
-        report = Findings(ctx)
+    def check(self) -> None:
+        mkeys = module_keys(self.ctx)
 
-        for it in model.iterations:
+        for it in self.model.iterations:
             if it.kind in ("loop", "function"):
-                self._before_step(ctx, it, mkeys, report)
-            if it.kind == "loop" and S.is_epoch_loop(ctx, it.node):
-                self._granularity(ctx, it, report)
+                self._before_step(it, mkeys)
+            if it.kind == "loop" and S.is_epoch_loop(self.ctx, it.node):
+                self._granularity(it)
         done: set[int] = set()
-        for ev in model.all_events():
+        for ev in self.model.all_events():
             if ev.kind is K.SCHED_STEP and id(ev.node) not in done:
                 done.add(id(ev.node))
-                self._arguments(ctx, ev, report)
-        self._lightning(ctx, report)
-        return report.list
+                self._arguments(ev)
+        self._lightning()
 
     # -- OPT201 ---------------------------------------------------------------------------
-    def _before_step(self, ctx, it: Iteration, mkeys, report) -> None:
+    def _before_step(self, it: Iteration, mkeys) -> None:
+        ctx = self.ctx
         level = it.depth + 1
         for s in it.of_kind(K.SCHED_STEP):
             if len(s.loops) != level or not S.trusted_scheduler(ctx, s.target, s.own_key, s.func):
@@ -99,12 +95,12 @@ class SchedulerCheck(Check):
             if same_level:
                 o = same_level[0]
                 fix = moves.safe_move_after(ctx, s, o, "Move the scheduler step to just after the optimizer step")
-                report("OPT201", s.node,
-                       f"`{ctx.code(s.node)}` runs before `{ctx.code(o.node)}`: the first learning rate of "
-                       "the schedule is skipped; step the scheduler after the optimizer", fix)
+                self.report("OPT201", s.node,
+                            f"`{ctx.code(s.node)}` runs before `{ctx.code(o.node)}`: the first learning rate of "
+                            "the schedule is skipped; step the scheduler after the optimizer", fix)
                 continue
             if it.kind == "function" and it.always(s):
-                self._at_function_head(ctx, it, s, later, report)
+                self._at_function_head(it, s, later)
                 continue
             if it.kind != "loop" or not it.always(s) or not S.is_epoch_loop(ctx, it.node):
                 continue
@@ -118,48 +114,50 @@ class SchedulerCheck(Check):
                         getattr(batch_loop, "orelse", None) is None:
                     fix = Fix.unsafe("Move the scheduler step after the epoch's batch loop",
                                      *moves.move_after(ctx, s.own_stmt, batch_loop))
-                report("OPT201", s.node,
-                       f"`{ctx.code(s.node)}` runs at the head of the epoch loop, before this epoch's "
-                       f"`{ctx.code(inner[0].node)}`: the first learning rate of the schedule is skipped; "
-                       "step the scheduler after the epoch's training loop", fix)
+                self.report("OPT201", s.node,
+                            f"`{ctx.code(s.node)}` runs at the head of the epoch loop, before this epoch's "
+                            f"`{ctx.code(inner[0].node)}`: the first learning rate of the schedule is skipped; "
+                            "step the scheduler after the epoch's training loop", fix)
 
-    def _at_function_head(self, ctx, it: Iteration, s, later, report) -> None:
+    def _at_function_head(self, it: Iteration, s, later) -> None:
         """``def train_epoch(...): scheduler.step(); for batch in loader: ... optimizer.step()``
         called once per iteration of a loop in another project file (same-file callers are
         inlined into their loop and reported there)."""
+        ctx = self.ctx
         level = it.depth + 1
         inner = [e for e in later if len(e.loops) > level and
                  (S.iterates_loader(ctx, e.loops[level]) or _backward_in(it, e.loops[level]))]
         if not inner:
             return
-        klass = training_model(ctx).bindings.class_of.get(it.node)
+        klass = self.model.bindings.class_of.get(it.node)
         found = callers.loop_callers(ctx, it.node, klass, clearing=False)
         if not found:
             return
         where = os.path.relpath(found[0].path, os.path.dirname(os.path.abspath(ctx.path)))
-        report("OPT201", s.node,
-               f"`{ctx.code(s.node)}` runs at the start of `{it.node.name.value}()`, which the loop at "
-               f"{where}:{found[0].row} calls once per epoch, before the epoch's `{ctx.code(inner[0].node)}`: "
-               "the first learning rate of the schedule is skipped; step the scheduler after the epoch's "
-               "training loop")
+        self.report("OPT201", s.node,
+                    f"`{ctx.code(s.node)}` runs at the start of `{it.node.name.value}()`, which the loop at "
+                    f"{where}:{found[0].row} calls once per epoch, before the epoch's `{ctx.code(inner[0].node)}`: "
+                    "the first learning rate of the schedule is skipped; step the scheduler after the epoch's "
+                    "training loop")
 
     # -- OPT202 / OPT203 ----------------------------------------------------------------------
-    def _granularity(self, ctx, it: Iteration, report) -> None:
+    def _granularity(self, it: Iteration) -> None:
         level = it.depth + 1
         for s in it.of_kind(K.SCHED_STEP):
-            cls = S.certain_class(ctx, s.target)
-            gran = S.granularity(ctx, cls, s.target.call if s.target is not None else None)
+            cls = S.certain_class(self.ctx, s.target)
+            gran = S.granularity(self.ctx, cls, s.target.call if s.target is not None else None)
             if gran is None:
                 continue
             steps = _steps_for(it, s)
             if not steps:
                 continue
             if gran == "epoch" and len(s.loops) == level + 1:
-                self._per_batch(ctx, it, s, cls, steps, report)
+                self._per_batch(it, s, cls, steps)
             elif gran == "batch" and len(s.loops) == level:
-                self._per_epoch(ctx, it, s, cls, steps, report)
+                self._per_epoch(it, s, cls, steps)
 
-    def _per_batch(self, ctx, it, s, cls, steps, report) -> None:
+    def _per_batch(self, it, s, cls, steps) -> None:
+        ctx = self.ctx
         level = it.depth + 1
         batch_loop = s.loops[level]
         if not S.iterates_loader(ctx, batch_loop) or s.node.args and cls == "CosineAnnealingWarmRestarts":
@@ -177,12 +175,13 @@ class SchedulerCheck(Check):
                 moves.block_of(ctx, batch_loop) is not None and batch_loop.orelse is None:
             fix = Fix.unsafe("Move the scheduler step after the batch loop, once per epoch",
                              *moves.move_after(ctx, s.own_stmt, batch_loop))
-        report("OPT202", s.node,
-               f"`{ctx.code(s.node)}` steps a `{cls}` on every batch, but its period counts epochs: the "
-               "schedule runs its course within the first epochs; step it once per epoch, after the batch "
-               "loop", fix)
+        self.report("OPT202", s.node,
+                    f"`{ctx.code(s.node)}` steps a `{cls}` on every batch, but its period counts epochs: the "
+                    "schedule runs its course within the first epochs; step it once per epoch, after the batch "
+                    "loop", fix)
 
-    def _per_epoch(self, ctx, it, s, cls, steps, report) -> None:
+    def _per_epoch(self, it, s, cls, steps) -> None:
+        ctx = self.ctx
         level = it.depth + 1
         # the inner loop runs the batches: it iterates a loader, or it runs the backward passes
         # (``for i, (x, y) in enumerate(data)`` over a plain list)
@@ -199,22 +198,23 @@ class SchedulerCheck(Check):
                 moves.block_of(ctx, s.own_stmt) is getattr(it.node, "body", None):
             fix = Fix.unsafe("Move the scheduler step into the batch loop, after the optimizer step",
                              *moves.move_after(ctx, s.own_stmt, o.own_stmt))
-        report("OPT203", s.node,
-               f"`{ctx.code(s.node)}` steps a per-iteration `{cls}` once per epoch while "
-               f"`{ctx.code(o.node)}` runs on every batch: the schedule barely moves; step it after each "
-               "optimizer step", fix)
+        self.report("OPT203", s.node,
+                    f"`{ctx.code(s.node)}` steps a per-iteration `{cls}` once per epoch while "
+                    f"`{ctx.code(o.node)}` runs on every batch: the schedule barely moves; step it after each "
+                    "optimizer step", fix)
 
     # -- OPT204 / OPT205 ----------------------------------------------------------------------
-    def _arguments(self, ctx, ev: Event, report) -> None:
+    def _arguments(self, ev: Event) -> None:
+        ctx = self.ctx
         cls = S.certain_class(ctx, ev.target)
         if cls is None:
             return
         call = ev.node
         if cls == "ReduceLROnPlateau":
             if not call.args:
-                report("OPT204", call,
-                       f"`{ctx.code(call)}` without a metric: `ReduceLROnPlateau.step()` needs the monitored "
-                       "value (`step(val_loss)`) and raises TypeError without it")
+                self.report("OPT204", call,
+                            f"`{ctx.code(call)}` without a metric: `ReduceLROnPlateau.step()` needs the monitored "
+                            "value (`step(val_loss)`) and raises TypeError without it")
             return
         if cls == "CosineAnnealingWarmRestarts" or "." in cls or len(call.args) != 1:
             return
@@ -223,12 +223,13 @@ class SchedulerCheck(Check):
             return
         fix = Fix.unsafe("Drop the argument: the scheduler counts its own steps",
                          ctx.replace(call, f"{ctx.code(call.func)}()"))
-        report("OPT205", call,
-               f"`{ctx.code(call)}` passes an epoch to a `{cls}`: `step(epoch)` is deprecated and jumps the "
-               "schedule instead of advancing it; call `step()` once per period", fix)
+        self.report("OPT205", call,
+                    f"`{ctx.code(call)}` passes an epoch to a `{cls}`: `step(epoch)` is deprecated and jumps the "
+                    "schedule instead of advancing it; call `step()` once per period", fix)
 
     # -- Lightning ------------------------------------------------------------------------------
-    def _lightning(self, ctx, report) -> None:
+    def _lightning(self) -> None:
+        ctx = self.ctx
         for d in declarations(ctx):
             gran = S.granularity(ctx, d.cls, d.call)
             if gran is None:
@@ -239,9 +240,9 @@ class SchedulerCheck(Check):
                 if d.interval_node is not None:
                     q = d.interval_node.quote
                     fix = Fix.unsafe('Declare `"interval": "epoch"`', ctx.replace(d.interval_node, f"{q}epoch{q}"))
-                report("OPT202", where,
-                       f'`{d.cls}` is declared with `"interval": "step"`, but its period counts epochs: Lightning '
-                       'steps it on every batch; declare `"interval": "epoch"`', fix)
+                self.report("OPT202", where,
+                            f'`{d.cls}` is declared with `"interval": "step"`, but its period counts epochs: Lightning '
+                            'steps it on every batch; declare `"interval": "epoch"`', fix)
             elif gran == "batch" and d.interval == "epoch":
                 fix = None
                 if d.interval_node is not None:
@@ -251,9 +252,9 @@ class SchedulerCheck(Check):
                     fix = _declare_step_interval(ctx, d.entry)
                 how = 'with `"interval": "epoch"`' if d.interval_node is not None else \
                     "without an interval (Lightning's default is per epoch)"
-                report("OPT203", where,
-                       f"per-iteration `{d.cls}` is declared {how}: Lightning steps it once per epoch; "
-                       f'declare `{{"scheduler": ..., "interval": "step"}}`', fix)
+                self.report("OPT203", where,
+                            f"per-iteration `{d.cls}` is declared {how}: Lightning steps it once per epoch; "
+                            f'declare `{{"scheduler": ..., "interval": "step"}}`', fix)
 
 
 def _declare_step_interval(ctx, entry: cst.BaseExpression) -> Fix | None:
