@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable
 
 import libcst as cst
 
@@ -21,8 +20,8 @@ from optimlint.analysis.bindings import Binding, key_of, parameter_modules
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, module_covers, module_keys, touches,
                                           training_model)
-from optimlint.checks.base import Check, Findings
-from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.checks.base import Check
+from optimlint.diagnostics import Fix
 from optimlint.vocabulary import GRAD_READING_METHODS
 
 K = EventKind
@@ -161,32 +160,30 @@ class OrderCheck(Check):
     needles = (b"backward(", b"LBFGS", b"clip_grad")
     requires = ((rb"backward\((?<!def backward\()", rb"LBFGS", rb"clip_grad"),)
 
-    def run(self, ctx) -> Iterable[Diagnostic]:
-        model = training_model(ctx)
+    def check(self) -> None:
+        ctx, model = self.ctx, self.model
         mkeys = module_keys(ctx)
-        report = Findings(ctx)
 
         for it in model.iterations:
             if it.kind == "lightning-auto":
-                self._lightning_clip(ctx, it, report)
+                self._lightning_clip(it)
                 continue
             if it.kind in ("loop", "lightning-manual"):
-                self._missing_zero_grad(ctx, it, mkeys, report)
-                self._accumulation(ctx, it, mkeys, report)
+                self._missing_zero_grad(it, mkeys)
+                self._accumulation(it, mkeys)
             elif it.kind == "function" and model.parent_func.get(it.node) is None:
-                self._missing_zero_grad(ctx, it, mkeys, report, model.bindings.class_of.get(it.node))
-            self._order(ctx, it, mkeys, report)
-            self._clip(ctx, it, mkeys, report)
-        self._unused_optimizers(ctx, model, report)
+                self._missing_zero_grad(it, mkeys, model.bindings.class_of.get(it.node))
+            self._order(it, mkeys)
+            self._clip(it, mkeys)
+        self._unused_optimizers()
         for ev in model.all_events():
             if ev.kind is K.STEP and ev.target is not None and ev.target.cls == "LBFGS" and ev.direct:
-                report("OPT306", ev.node, f"`{ctx.code(ev.node)}` without a closure: LBFGS re-evaluates "
-                       "the loss several times per step; pass a closure that clears, computes the loss "
-                       "and runs backward")
-        return report.list
+                self.report("OPT306", ev.node, f"`{ctx.code(ev.node)}` without a closure: LBFGS re-evaluates "
+                            "the loss several times per step; pass a closure that clears, computes the loss "
+                            "and runs backward")
 
     # -- OPT101 -------------------------------------------------------------------------
-    def _missing_zero_grad(self, ctx, it: Iteration, mkeys, report, klass=None) -> None:
+    def _missing_zero_grad(self, it: Iteration, mkeys, klass=None) -> None:
         """In a loop; or in a step function (``it.kind == "function"``, a method of ``klass``)
         that a loop of another project file calls without clearing."""
         backwards = it.of_kind(K.BACKWARD)
@@ -198,7 +195,7 @@ class OrderCheck(Check):
             steps = [s for s in steps_of(it, opt) if not it.nested(s)]
             if not steps or has_closure_step(it, opt):
                 continue
-            if it.kind == "loop" and opt.call is not None and ctx.encloses(it.node, opt.call):
+            if it.kind == "loop" and opt.call is not None and self.ctx.encloses(it.node, opt.call):
                 continue  # a fresh optimizer (and usually fresh parameters) every iteration
             if any(clears(e, opt) is not False for e in it.of_kind(K.ZERO_GRAD)):
                 continue
@@ -207,24 +204,25 @@ class OrderCheck(Check):
             first = backwards[0]
             name = spelling(steps[0]) or opt.name
             if it.kind == "function":
-                self._step_function_without_clear(ctx, it, klass, first, name, report)
+                self._step_function_without_clear(it, klass, first, name)
                 continue
             fix = None
             body = getattr(it.node, "body", None)
             if it.kind == "loop" and isinstance(body, cst.IndentedBlock) and spelling(steps[0]):
                 fix = Fix.unsafe(f"Insert `{name}.zero_grad()` at the top of the loop body",
-                                 moves.insert_before(ctx, body.body[0], f"{name}.zero_grad()"))
-            report("OPT101", first.node,
-                   f"`{name}`'s gradients are never cleared in this loop: each `{name}.step()` applies "
-                   f"the sum of every backward so far; call `{name}.zero_grad()` once per iteration", fix)
+                                 moves.insert_before(self.ctx, body.body[0], f"{name}.zero_grad()"))
+            self.report("OPT101", first.node,
+                        f"`{name}`'s gradients are never cleared in this loop: each `{name}.step()` applies "
+                        f"the sum of every backward so far; call `{name}.zero_grad()` once per iteration", fix)
 
-    def _step_function_without_clear(self, ctx, it: Iteration, klass, first, name: str, report) -> None:
+    def _step_function_without_clear(self, it: Iteration, klass, first, name: str) -> None:
+        ctx = self.ctx
         func = (klass.name.value + "." if klass is not None else "") + it.node.name.value
         if callers.lightning_batch_hook(ctx, it.node, klass):
-            report("OPT101", first.node,
-                   f"`{name}`'s gradients are never cleared: Lightning calls `{func}()` on every training "
-                   f"batch and it steps `{name}` each time, so each step applies the sum of every backward "
-                   f"so far; call `{name}.zero_grad()` before the backward")
+            self.report("OPT101", first.node,
+                        f"`{name}`'s gradients are never cleared: Lightning calls `{func}()` on every training "
+                        f"batch and it steps `{name}` each time, so each step applies the sum of every backward "
+                        f"so far; call `{name}.zero_grad()` before the backward")
             return
         found = ctx.cached(("optimlint.loop_callers", id(it.node)),
                            lambda: callers.loop_callers(ctx, it.node, klass))
@@ -232,13 +230,14 @@ class OrderCheck(Check):
             return
         caller = found[0]
         where = os.path.relpath(caller.path, os.path.dirname(os.path.abspath(ctx.path)))
-        report("OPT101", first.node,
-               f"`{name}`'s gradients are never cleared: `{func}()` steps it on every call, and the loop at "
-               f"{where}:{caller.row} calls it without clearing, so each step applies the sum of every "
-               f"backward so far; call `{name}.zero_grad()` before the backward")
+        self.report("OPT101", first.node,
+                    f"`{name}`'s gradients are never cleared: `{func}()` steps it on every call, and the loop at "
+                    f"{where}:{caller.row} calls it without clearing, so each step applies the sum of every "
+                    f"backward so far; call `{name}.zero_grad()` before the backward")
 
     # -- OPT102 / OPT103 ----------------------------------------------------------------
-    def _order(self, ctx, it: Iteration, mkeys, report) -> None:
+    def _order(self, it: Iteration, mkeys) -> None:
+        ctx = self.ctx
         backwards = it.of_kind(K.BACKWARD)
         if not backwards:
             return
@@ -251,7 +250,7 @@ class OrderCheck(Check):
                 before = [b for b in backwards if b.index < step.index]
                 after = [b for b in backwards if b.index > step.index and it.always(b)]
                 if not before:
-                    self._step_before_backward(ctx, it, opt, step, after, mkeys, report)
+                    self._step_before_backward(it, opt, step, after, mkeys)
                     continue
                 last = before[-1]
                 if not it.always(last) or maybe_touched_between(it, opt, last.index, step.index, mkeys):
@@ -267,13 +266,14 @@ class OrderCheck(Check):
                                 isinstance(last.stmt, cst.SimpleStatementLine):
                             fix = Fix.safe("Move the clearing before the backward",
                                            *moves.move_before(ctx, clear.own_stmt, last.stmt))
-                        report("OPT102", clear.node,
-                               f"`{ctx.code(clear.node)}` runs after the backward and before "
-                               f"`{ctx.code(step.node)}`: the step sees no gradient; clear before the backward",
-                               fix)
+                        self.report("OPT102", clear.node,
+                                    f"`{ctx.code(clear.node)}` runs after the backward and before "
+                                    f"`{ctx.code(step.node)}`: the step sees no gradient; clear before the backward",
+                                    fix)
                         break
 
-    def _step_before_backward(self, ctx, it, opt, step, after, mkeys, report) -> None:
+    def _step_before_backward(self, it, opt, step, after, mkeys) -> None:
+        ctx = self.ctx
         if not after or any(o.index < step.index and touches(o, opt, mkeys) for o in it.opaque):
             return
         if any(o.index < step.index and o.touches_all for o in it.opaque):
@@ -282,19 +282,19 @@ class OrderCheck(Check):
             return  # a later step consumes this backward (a test stepping with no gradient first)
         backward = after[0]
         fix = moves.safe_move_after(ctx, step, backward, "Move the step after the backward")
-        report("OPT103", step.node,
-               f"`{ctx.code(step.node)}` runs before `{ctx.code(backward.node)}`: this step uses stale "
-               "gradients; move it after the backward", fix)
+        self.report("OPT103", step.node,
+                    f"`{ctx.code(step.node)}` runs before `{ctx.code(backward.node)}`: this step uses stale "
+                    "gradients; move it after the backward", fix)
 
     # -- OPT105 -------------------------------------------------------------------------
-    def _clip(self, ctx, it: Iteration, mkeys, report) -> None:
+    def _clip(self, it: Iteration, mkeys) -> None:
         backwards = it.of_kind(K.BACKWARD)
         steps = [e for e in it.events if e.kind in STEPS]
         if not backwards or not steps or any(e.kind is K.STEP_CLOSURE for e in it.events):
             return
         opts = optimizers_stepped(it)
         for clip in it.of_kind(K.CLIP):
-            if not _runs_whole_or_guarded(it, clip) or measures_only(ctx, clip.node):
+            if not _runs_whole_or_guarded(it, clip) or measures_only(self.ctx, clip.node):
                 continue
             # (a backward in another arm of a conditional the clip is in, ``if amp: ... else:
             # ...``, never runs in a pass where the clip runs)
@@ -309,7 +309,7 @@ class OrderCheck(Check):
                 later = [s for s in steps if s.index > after_b[0].index and _runs_whole_or_guarded(it, s)
                          and not exclusive(s, clip)]
                 if later:
-                    self._report_clip(ctx, clip, later[0], "before the backward", report)
+                    self._report_clip(clip, later[0], "before the backward")
                 continue
             if len(opts) != 1:
                 continue
@@ -326,29 +326,30 @@ class OrderCheck(Check):
                 else:  # the step is windowed or flagged, the clip is not
                     where = ("after a step it is not under the condition of (on other passes it clips "
                              "a partial sum the next backward adds to; the step never sees a clipped gradient)")
-                self._report_clip(ctx, clip, step if _clips_params_of(ctx, clip, step) else None, where, report)
+                self._report_clip(clip, step if _clips_params_of(self.ctx, clip, step) else None, where)
 
-    def _report_clip(self, ctx, clip, step, where, report) -> None:
+    def _report_clip(self, clip, step, where) -> None:
         """``step``: the step to move the clip in front of (None: no fix). After the step, only a
         plain ``opt.step()`` (before a ``scaler.step`` the clip would need an unscale)."""
         fix = None
-        if step is not None and moves.next_to(ctx, clip, step) and (step.index > clip.index or step.kind is K.STEP):
+        if step is not None and moves.next_to(self.ctx, clip, step) and \
+                (step.index > clip.index or step.kind is K.STEP):
             fix = Fix.safe("Move the clipping just before the step",
-                           *moves.move_before(ctx, clip.own_stmt, step.own_stmt))
-        report("OPT105", clip.node,
-               f"gradient clipping runs {where} of its iteration, when no fresh gradient exists; "
-               "clip between the backward and the step", fix)
+                           *moves.move_before(self.ctx, clip.own_stmt, step.own_stmt))
+        self.report("OPT105", clip.node,
+                    f"gradient clipping runs {where} of its iteration, when no fresh gradient exists; "
+                    "clip between the backward and the step", fix)
 
-    def _lightning_clip(self, ctx, it: Iteration, report) -> None:
+    def _lightning_clip(self, it: Iteration) -> None:
         for clip in it.of_kind(K.CLIP):
             if not clip.accelerate and clip.direct:
-                report("OPT105", clip.node,
-                       "gradient clipping in `training_step` under automatic optimization runs before "
-                       "Lightning's backward; use `Trainer(gradient_clip_val=...)` or "
-                       "`configure_gradient_clipping`")
+                self.report("OPT105", clip.node,
+                            "gradient clipping in `training_step` under automatic optimization runs before "
+                            "Lightning's backward; use `Trainer(gradient_clip_val=...)` or "
+                            "`configure_gradient_clipping`")
 
     # -- OPT106 / OPT107 ----------------------------------------------------------------
-    def _accumulation(self, ctx, it: Iteration, mkeys, report) -> None:
+    def _accumulation(self, it: Iteration, mkeys) -> None:
         if it.kind not in ("loop", "lightning-manual") or any(e.accumulate for e in it.events):
             return
         backwards = [b for b in it.of_kind(K.BACKWARD)]
@@ -372,7 +373,7 @@ class OrderCheck(Check):
                          and window_condition(it, b) is None]
                     if not window_backs:
                         continue
-                    self._window(ctx, it, opt, step, window_backs[0], it.events, cond, report)
+                    self._window(it, opt, step, window_backs[0], it.events, cond)
                     continue
                 if not it.always(step):
                     continue
@@ -387,9 +388,10 @@ class OrderCheck(Check):
                     continue
                 if any(o.touches_all for o in it.opaque if loop in o.loops):
                     continue
-                self._window(ctx, it, opt, step, inner[0], inner_events, loop, report, inner_loop=True)
+                self._window(it, opt, step, inner[0], inner_events, loop, inner_loop=True)
 
-    def _window(self, ctx, it, opt, step, backward, scope_events, window, report, inner_loop=False) -> None:
+    def _window(self, it, opt, step, backward, scope_events, window, inner_loop=False) -> None:
+        ctx = self.ctx
         level = it.depth + (2 if inner_loop else 1)
         if ctx.cached(("optimlint.grad_writes", id(it.node)), lambda: _grad_handled(ctx, it.node)):
             return  # gradients handled by hand (accumulated into buffers, rescaled)
@@ -409,15 +411,16 @@ class OrderCheck(Check):
                 edits = (moves.delete(ctx, clear.own_stmt),) if already else \
                     moves.move_after(ctx, clear.own_stmt, step.own_stmt)
                 fix = Fix.unsafe("Move the clearing after the step, under the step's condition", *edits)
-            report("OPT106", clear.node,
-                   f"`{ctx.code(clear.node)}` runs on every micro-batch before the backward, but "
-                   f"`{ctx.code(step.node)}` runs once per accumulation window: each step sees only the "
-                   "last micro-batch; clear after the step instead", fix)
+            self.report("OPT106", clear.node,
+                        f"`{ctx.code(clear.node)}` runs on every micro-batch before the backward, but "
+                        f"`{ctx.code(step.node)}` runs once per accumulation window: each step sees only the "
+                        "last micro-batch; clear after the step instead", fix)
             return
         if inner_loop or it.always(backward):  # a backward under a mode flag: its window is unsure
-            self._not_averaged(ctx, it, backward, window, inner_loop, report)
+            self._not_averaged(it, backward, window, inner_loop)
 
-    def _not_averaged(self, ctx, it, backward, window, inner_loop, report) -> None:
+    def _not_averaged(self, it, backward, window, inner_loop) -> None:
+        ctx = self.ctx
         length = _window_length(window, inner_loop)
         if length is None or not backward.direct or backward.scaled and backward.scaler is None:
             return
@@ -450,41 +453,41 @@ class OrderCheck(Check):
             if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and \
                     value.func.value in training_model_functions(ctx):
                 return
-        report("OPT107", backward.node,
-               f"`{ctx.code(backward.node)}` backpropagates each micro-batch loss of an accumulation window "
-               f"of `{ctx.code(length)}` without dividing it by the window length: the effective learning "
-               f"rate grows with the window; backpropagate `{loss} / {ctx.code(length)}`")
+        self.report("OPT107", backward.node,
+                    f"`{ctx.code(backward.node)}` backpropagates each micro-batch loss of an accumulation window "
+                    f"of `{ctx.code(length)}` without dividing it by the window length: the effective learning "
+                    f"rate grows with the window; backpropagate `{loss} / {ctx.code(length)}`")
 
     # -- OPT104 -------------------------------------------------------------------------
-    def _unused_optimizers(self, ctx, model, report) -> None:
-        for func, table in [(None, model.bindings.module_scope), *model.bindings.function_scopes.items()]:
-            events = model.scope_events(func)
+    def _unused_optimizers(self) -> None:
+        for func, table in [(None, self.model.bindings.module_scope), *self.model.bindings.function_scopes.items()]:
+            events = self.model.scope_events(func)
             if not any(e.kind is K.BACKWARD for e in events):
                 continue
             for name, opt in table.items():
                 if opt.kind != "optimizer" or opt.by_name or opt.call is None or "." in name:
                     continue
-                if name != opt.name or not _only_cleared(ctx, func, name, opt.call):
+                if name != opt.name or not _only_cleared(self.ctx, func, name, opt.call):
                     continue
-                if any(e.kind in (*STEPS, K.STEP_CLOSURE) and e.target is opt for e in model.all_events()):
+                if any(e.kind in (*STEPS, K.STEP_CLOSURE) and e.target is opt for e in self.model.all_events()):
                     continue
-                if _reads_grad(ctx.module if func is None else func):
+                if _reads_grad(self.ctx.module if func is None else func):
                     continue  # the gradients are the result (Fisher information, saliency, tests)
                 cleared_loops = [e for e in events if e.kind is K.ZERO_GRAD and e.target is opt and e.loops]
                 if cleared_loops:
                     loop = cleared_loops[0].loops[-1]
                     backs = [e for e in events if e.kind is K.BACKWARD and loop in e.loops]
                     if backs and not any(e.kind in STEPS for e in events if loop in e.loops) and \
-                            not any(o.touches_all for o in model.opaque.get(func, []) if loop in o.loops):
-                        report("OPT104", backs[0].node,
-                               f"this loop runs backward and clears `{name}` but never calls `{name}.step()`: "
-                               "the parameters are never updated")
+                            not any(o.touches_all for o in self.model.opaque.get(func, []) if loop in o.loops):
+                        self.report("OPT104", backs[0].node,
+                                    f"this loop runs backward and clears `{name}` but never calls `{name}.step()`: "
+                                    "the parameters are never updated")
                         continue
                 if not any(e.kind is K.BACKWARD and e.loops for e in events):
                     continue  # a function that trains has a loop; one backward may be a check
-                report("OPT104", opt.call,
-                       f"`{name}` is built but never stepped, returned, stored or passed on: this function "
-                       "runs backward and never updates the parameters")
+                self.report("OPT104", opt.call,
+                            f"`{name}` is built but never stepped, returned, stored or passed on: this function "
+                            "runs backward and never updates the parameters")
 
 
 def _clips_params_of(ctx, clip: Event, step: Event) -> bool:
