@@ -13,7 +13,6 @@ small LibCST walks); OPT603 reads the shared training model's TRAIN_MODE / EVAL_
 
 from __future__ import annotations
 
-from typing import Iterable
 
 import libcst as cst
 
@@ -26,9 +25,9 @@ from optimlint.analysis.bindings import key_of
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.analysis.iteration import Event, Iteration, module_covers, training_model
-from optimlint.checks.base import Check, Findings
-from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.analysis.iteration import Event, Iteration, module_covers
+from optimlint.checks.base import Check
+from optimlint.diagnostics import Fix
 from optimlint.vocabulary import MODULE_SELF_RETURNING
 
 K = EventKind
@@ -87,23 +86,20 @@ class HygieneCheck(Check):
     needles = (b"backward(", b".forward(")
     requires = ((rb"backward\((?<!def backward\()", rb"\.forward\((?<!\)\.forward\()(?<!\bself\.forward\()"),)
 
-    def run(self, ctx) -> Iterable[Diagnostic]:
-        report = Findings(ctx)
-
-        src = ctx.source
+    def check(self) -> None:
+        src = self.ctx.source
         if "backward" in src:
-            model = training_model(ctx)
-            self._no_grad_backward(ctx, model, report)
-            self._accumulated(ctx, report)
+            self._no_grad_backward()
+            _RunningTotals(self.ctx, self.report).run()  # OPT601
             if ".eval(" in src or ".train(" in src:
-                self._eval_mode(ctx, model, report)
+                self._eval_mode()
         if ".forward(" in src:
-            _ForwardCalls(ctx, report).run()
-        return report.list
+            _ForwardCalls(self.ctx, self.report).run()
 
     # -- OPT602 ---------------------------------------------------------------------------
-    def _no_grad_backward(self, ctx, model, report) -> None:
-        for ev in model.all_events():
+    def _no_grad_backward(self) -> None:
+        ctx = self.ctx
+        for ev in self.model.all_events():
             if ev.kind is not K.BACKWARD or not ev.direct:
                 continue
             region = no_grad_region(ctx, ev.node)
@@ -120,17 +116,14 @@ class HygieneCheck(Check):
             elif not isinstance(loss, (cst.Call, cst.BinaryOperation)):
                 continue
             what = "`torch.no_grad()`/`torch.inference_mode()`"
-            report("OPT602", ev.node,
-                   f"`{ctx.code(ev.node)}` runs under {what}: the loss computed there has no graph and the "
-                   "backward raises RuntimeError; compute the loss and run the backward outside it")
-
-    # -- OPT601 ---------------------------------------------------------------------------
-    def _accumulated(self, ctx, report) -> None:
-        _RunningTotals(ctx, report).run()
+            self.report("OPT602", ev.node,
+                        f"`{ctx.code(ev.node)}` runs under {what}: the loss computed there has no graph and the "
+                        "backward raises RuntimeError; compute the loss and run the backward outside it")
 
     # -- OPT603 ---------------------------------------------------------------------------
-    def _eval_mode(self, ctx, model, report) -> None:
-        for it in model.iterations:
+    def _eval_mode(self) -> None:
+        ctx = self.ctx
+        for it in self.model.iterations:
             if it.kind != "loop" or not S.is_epoch_loop(ctx, it.node):
                 continue
             backwards = [e for e in it.of_kind(K.BACKWARD) if not e.no_grad]
@@ -153,10 +146,10 @@ class HygieneCheck(Check):
                 if isinstance(body, cst.IndentedBlock) and body.body:
                     fix = Fix.unsafe(f"Insert `{m}.train()` at the top of the epoch loop",
                                      moves.insert_before(ctx, body.body[0], f"{m}.train()"))
-                report("OPT603", ev.node,
-                       f"`{ctx.code(ev.node)}` runs in the epoch loop but nothing puts `{m}` back in training "
-                       f"mode: every later epoch trains with dropout and batch norm in eval mode; call "
-                       f"`{m}.train()` at the top of the epoch loop", fix)
+                self.report("OPT603", ev.node,
+                            f"`{ctx.code(ev.node)}` runs in the epoch loop but nothing puts `{m}` back in training "
+                            f"mode: every later epoch trains with dropout and batch norm in eval mode; call "
+                            f"`{m}.train()` at the top of the epoch loop", fix)
 
     @staticmethod
     def _last_epoch_only(ctx, it: Iteration, ev: Event) -> bool:
