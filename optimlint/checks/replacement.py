@@ -25,7 +25,6 @@ in between.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
 
 import libcst as cst
 
@@ -36,7 +35,7 @@ from optimlint.analysis.bindings import key_of
 from optimlint.analysis.iteration import module_covers
 from optimlint.analysis.names import dotted
 from optimlint.checks.base import Check
-from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.diagnostics import Fix
 from optimlint.vocabulary import FSDP_CLASSES, FULLY_SHARD, OVERWRITE_FLAG, XLA_DEVICES
 from optimlint.vocabulary import MODULE_MOVES as MOVES
 
@@ -80,20 +79,22 @@ class ParamReplacementCheck(Check):
                 (rb"FullyShardedDataParallel", rb"fully_shard", rb"to_empty", rb"assign", rb"xla",
                  rb"deepcopy", rb"_on_conversion"))
 
-    def run(self, ctx) -> Iterable[Diagnostic]:
+    def check(self) -> None:
+        ctx = self.ctx
         if "optim" not in ctx.source:
-            return []
+            return
         calls = A.optimizer_calls(ctx)
         if not calls:
-            return []
+            return
         reps = _replacements(ctx)
         if not reps:
-            return []
+            return
         found: dict[int, tuple[Replacement, list]] = {}
         for oc in calls:
             for rep, stmt, opt_key in _after(ctx, oc, reps):
                 found.setdefault(id(rep.call), (rep, []))[1].append((stmt, opt_key))
-        return [_report(ctx, rep, built) for rep, built in found.values()]
+        for rep, built in found.values():
+            self.report("OPT305", rep.call, *_message_and_fix(ctx, rep, built))
 
 
 # --------------------------------------------------------------------------- replacing operations
@@ -358,7 +359,9 @@ def _self_move(st: A.Store, key: str) -> bool:
 
 
 # --------------------------------------------------------------------------- the finding
-def _report(ctx, rep: Replacement, built: list) -> Diagnostic:
+def _message_and_fix(ctx, rep: Replacement, built: list) -> tuple[str, Fix | None]:
+    """OPT305's message for ``rep`` run after the optimizers of ``built`` (statement, name), and
+    the fix hoisting it above them when they are all in one block."""
     built.sort(key=lambda b: A.pos(ctx, b[0]))
     names: list[str] = []
     for _, k in built:
@@ -373,11 +376,9 @@ def _report(ctx, rep: Replacement, built: list) -> Diagnostic:
     text = ctx.code(rep.call)
     if len(text) > 60 or "\n" in text:
         text = ctx.code(rep.call.func) + "(...)"
-    return ctx.diagnostic(
-        "OPT305", rep.call,
-        f"`{text}` runs after {which} {'was' if len(names) == 1 else 'were'} built from `{rep.key}`'s "
-        f"parameters: {WHY[rep.kind]}, so the optimizer updates tensors the model no longer uses; "
-        f"{advice}", fix)
+    return (f"`{text}` runs after {which} {'was' if len(names) == 1 else 'were'} built from `{rep.key}`'s "
+            f"parameters: {WHY[rep.kind]}, so the optimizer updates tensors the model no longer uses; "
+            f"{advice}", fix)
 
 
 def _hoist_fix(ctx, scope, stmt, rep: Replacement) -> Fix | None:
