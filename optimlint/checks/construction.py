@@ -12,7 +12,6 @@ fires where the decay is not provably zero and the code shows decoupled decay wa
 from __future__ import annotations
 
 import re
-from typing import Iterable
 
 import libcst as cst
 
@@ -24,7 +23,7 @@ from optimlint.analysis.one_shot_iterators import (assigning_scopes, consumer, l
                                                    runs_before)
 from optimlint.analysis.provably_zero import provably_zero
 from optimlint.checks.base import Check
-from optimlint.diagnostics import Diagnostic, Edit, Fix
+from optimlint.diagnostics import Edit, Fix
 from optimlint.vocabulary import COUPLED_DECAY_OPTIMIZERS as COUPLED_DECAY
 from optimlint.vocabulary import DEFAULT_BETAS
 from optimlint.vocabulary import KERAS_BETAS as BETAS
@@ -72,25 +71,24 @@ class ConstructionCheck(Check):
                  rb"\A[ \t]*\w+[ \t]*(?::[^=\n]*)?=[ \t]*(?:(?:[\w.]|\[[^\]\n]*\]|\([^()\n]*\))*"
                  rb"\.(?:named_)?parameters\(|(?:\(|(?:filter|map)\(|[\w.]*chain\b)[^\n]*parameters\()"),)
 
-    def run(self, ctx) -> Iterable[Diagnostic]:
-        out: list[Diagnostic] = []
+    def check(self) -> None:
+        ctx = self.ctx
         # Every optimizer construction needs "optim" in the text (torch.optim or a subclass of it).
         for oc in (A.optimizer_calls(ctx) if "optim" in ctx.source else ()):
             if expects_error(ctx, oc.call):
                 continue  # a test that checks torch's own error
-            out.extend(self._keras(ctx, oc))
-            out.extend(self._adam_decay(ctx, oc))
-            out.extend(self._nesterov(ctx, oc))
-            out.extend(self._module_as_params(ctx, oc))
-        out.extend(self._reused_iterators(ctx))
-        return out
+            self._keras(oc)
+            self._adam_decay(oc)
+            self._nesterov(oc)
+            self._module_as_params(oc)
+        self._reused_iterators()
 
     # -- OPT301 ------------------------------------------------------------------------
-    def _keras(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+    def _keras(self, oc: A.OptimizerCall) -> None:
+        ctx = self.ctx
         call, cls = oc.call, oc.cls
         valid = A.valid_keys(cls)
         qual = _qual(cls, oc.local, call, ctx)
-        out: list[Diagnostic] = []
         # Renaming a keyword may collide with a positional argument or **kwargs.
         can_rename = len(A.positional(call)) <= 1 and not A.has_star(call)
         kws = {a.keyword.value: a for a in call.args if a.keyword is not None}
@@ -103,17 +101,16 @@ class ConstructionCheck(Check):
                 fix = None
                 if target in valid and target not in kws and can_rename:
                     fix = Fix.safe(f"Rename `{name}` to `{target}`", ctx.replace(arg.keyword, target))
-                out.append(ctx.diagnostic(
+                self.report(
                     "OPT301", arg.keyword,
                     f"`{qual}` has no `{name}` argument (Keras's name; TypeError at construction): "
                     f"use `{target}`" + ("" if target in valid else f", which `{qual}` does not take either"),
-                    fix))
+                    fix)
             elif name in NO_EQUIVALENT:
-                out.append(ctx.diagnostic(
-                    "OPT301", arg.keyword, f"`{qual}` has no `{name}` argument (Keras's name): {NO_EQUIVALENT[name]}"))
-        out.extend(self._keras_betas(ctx, call, kws, valid, qual, can_rename))
-        out.extend(self._keras_groups(ctx, call, cls, kws, valid, qual))
-        return out
+                self.report(
+                    "OPT301", arg.keyword, f"`{qual}` has no `{name}` argument (Keras's name): {NO_EQUIVALENT[name]}")
+        self._keras_betas(call, kws, valid, qual, can_rename)
+        self._keras_groups(call, cls, kws, valid, qual)
 
     def _betas_fix(self, ctx, items: dict[str, cst.CSTNode], values: dict[str, cst.BaseExpression],
                    container_items: list, head: str, value_of) -> Fix | None:
@@ -146,25 +143,24 @@ class ConstructionCheck(Check):
                         Edit(text, ctx.start(_item_start(first)), ctx.end(value_of(first))),
                         Edit("", ctx.end(value_of(prev)), ctx.end(value_of(second))))
 
-    def _keras_betas(self, ctx, call, kws, valid, qual, can_rename) -> list[Diagnostic]:
+    def _keras_betas(self, call, kws, valid, qual, can_rename) -> None:
+        ctx = self.ctx
         present = {n: kws[n] for n in BETAS if n in kws}
         if not present:
-            return []
+            return
         fix = None
         if "betas" in valid and "betas" not in kws and can_rename:
             fix = self._betas_fix(ctx, present, {n: a.value for n, a in present.items()}, list(call.args),
                                   "betas=", lambda a: a.value)
-        out = []
         for name, arg in present.items():
             hint = ("use `betas=(beta_1, beta_2)`" if "betas" in valid
                     else f"`{qual}` has no `betas` either")
-            out.append(ctx.diagnostic(
+            self.report(
                 "OPT301", arg.keyword,
-                f"`{qual}` has no `{name}` argument (Keras's name; TypeError at construction): {hint}", fix))
-        return out
+                f"`{qual}` has no `{name}` argument (Keras's name; TypeError at construction): {hint}", fix)
 
-    def _keras_groups(self, ctx, call, cls, kws, valid, qual) -> list[Diagnostic]:
-        out: list[Diagnostic] = []
+    def _keras_groups(self, call, cls, kws, valid, qual) -> None:
+        ctx = self.ctx
         for d in A.group_dicts(call):
             items = dict(A.dict_items(d))
             spread = any(isinstance(e, cst.StarredDictElement) for e in d.elements)
@@ -177,15 +173,15 @@ class ConstructionCheck(Check):
                     if target in valid and target not in items and not spread:
                         fix = Fix.safe(f"Rename the key to `{target}`",
                                        ctx.replace(el.key, _string_with(el.key, target)))
-                    out.append(ctx.diagnostic(
+                    self.report(
                         "OPT301", el.key,
                         f"param-group key `{key}` is Keras's name and `{qual}` silently ignores it "
                         f"(the group keeps the optimizer's `{target}`): use `{target}`"
-                        + ("" if target in valid else f", which `{qual}` does not take either"), fix))
+                        + ("" if target in valid else f", which `{qual}` does not take either"), fix)
                 elif key in GROUP_NO_EQUIVALENT:
-                    out.append(ctx.diagnostic(
+                    self.report(
                         "OPT301", el.key,
-                        f"param-group key `{key}` is ignored by `{qual}`: {NO_EQUIVALENT[key]}"))
+                        f"param-group key `{key}` is ignored by `{qual}`: {NO_EQUIVALENT[key]}")
             present = {n: items[n] for n in BETAS if n in items}
             if not present:
                 continue
@@ -196,25 +192,25 @@ class ConstructionCheck(Check):
                                       list(d.elements), _string_with(next(iter(present.values())).key, "betas")
                                       + ": ", lambda e: e.value)
             for name, el in present.items():
-                out.append(ctx.diagnostic(
+                self.report(
                     "OPT301", el.key,
                     f"param-group key `{name}` is Keras's name and `{qual}` silently ignores it: "
-                    "use `\"betas\": (beta_1, beta_2)`", fix))
-        return out
+                    "use `\"betas\": (beta_1, beta_2)`", fix)
 
     # -- OPT302 ------------------------------------------------------------------------
-    def _adam_decay(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+    def _adam_decay(self, oc: A.OptimizerCall) -> None:
+        ctx = self.ctx
         call, cls = oc.call, oc.cls
         if cls not in COUPLED_DECAY:
-            return []
+            return
         strict = ctx.settings is not None and not getattr(ctx.settings, "adam_weight_decay_require_evidence", True)
         dec = A.keyword_arg(call, "decoupled_weight_decay")
         if dec is not None and A.literal_bool(dec.value) is not False:
-            return []
+            return
         if dec is not None and not strict:
-            return []  # ``decoupled_weight_decay=False`` written out: L2 chosen on purpose
+            return  # ``decoupled_weight_decay=False`` written out: L2 chosen on purpose
         if A.has_double_star(call):
-            return []
+            return
         scope = A.enclosing_scope(ctx, call)
         groups = A.group_literals(ctx, call, scope)
         sites: list[tuple[cst.CSTNode, cst.BaseExpression]] = []
@@ -231,7 +227,7 @@ class ConstructionCheck(Check):
                 if key == "weight_decay" and not provably_zero(ctx, el.value, scope):
                     sites.append((el.key, el.value))
         if not sites:
-            return []
+            return
         qual = _qual(cls, oc.local, call, ctx)
         fix = self._adamw_fix(ctx, oc) if cls == "Adam" else None
         if cls == "Adam":
@@ -241,7 +237,6 @@ class ConstructionCheck(Check):
         else:
             advice = ("decoupled decay (`decoupled_weight_decay=True`, as in AdamW, which multiplies "
                       "`weight_decay` by `lr`) is what is usually meant")
-        out = []
         for site, value in sites:
             adder = next((c for c, d in added if ctx.encloses(d, site)), None)
             evidence = evidence_of.value_evidence(ctx, value, scope)
@@ -266,8 +261,7 @@ class ConstructionCheck(Check):
                 msg = (f"`{qual}` with `weight_decay` adds an L2 term to the gradient, which the adaptive step "
                        f"rescales away for weights with large gradients; {advice}. Where L2 is intended, add "
                        "`# noqa: OPT302`")
-            out.append(ctx.diagnostic("OPT302", site, msg, fix if adder is None else None))
-        return out
+            self.report("OPT302", site, msg, fix if adder is None else None)
 
     def _adamw_fix(self, ctx, oc: A.OptimizerCall) -> Fix | None:
         if oc.local:
@@ -301,14 +295,15 @@ class ConstructionCheck(Check):
         return None
 
     # -- OPT303 ------------------------------------------------------------------------
-    def _nesterov(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+    def _nesterov(self, oc: A.OptimizerCall) -> None:
+        ctx = self.ctx
         call = oc.call
         if oc.cls != "SGD" or A.has_star(call):
-            return []
+            return
         nest = A.keyword_arg(call, "nesterov")
         pos = A.positional(call)
         if nest is None or A.literal_bool(nest.value) is not True:
-            return []
+            return
         mom = A.keyword_arg(call, "momentum")
         mom_value = mom.value if mom is not None else (pos[2].value if len(pos) > 2 else None)
         damp = A.keyword_arg(call, "dampening")
@@ -322,42 +317,41 @@ class ConstructionCheck(Check):
         if dv is not None and dv != 0:
             problems.append(f"`dampening={ctx.code(damp_value)}`")
         if not problems:
-            return []
-        return [ctx.diagnostic(
+            return
+        self.report(
             "OPT303", nest.keyword,
             f"`SGD(nesterov=True)` with {' and '.join(problems)}: PyTorch raises ValueError "
             "(\"Nesterov momentum requires a momentum and zero dampening\"); set `momentum>0` and "
-            "`dampening=0`")]
+            "`dampening=0`")
 
     # -- OPT307 ------------------------------------------------------------------------
-    def _module_as_params(self, ctx, oc: A.OptimizerCall) -> list[Diagnostic]:
+    def _module_as_params(self, oc: A.OptimizerCall) -> None:
+        ctx = self.ctx
         arg = A.params_arg(oc.call)
         if arg is None:
-            return []
+            return
         scope = A.enclosing_scope(ctx, oc.call)
         candidates = [arg.value]
         for d in A.group_dicts(oc.call):
             candidates.extend(el.value for k, el in A.dict_items(d) if k == "params")
-        out = []
         for v in candidates:
             if isinstance(v, (cst.Name, cst.Attribute, cst.Call)) and A.is_module_expr(ctx, v, scope):
                 text = ctx.code(v)
                 fix = Fix.safe(f"Pass `{text}.parameters()`", ctx.replace(v, f"{text}.parameters()"))
-                out.append(ctx.diagnostic(
+                self.report(
                     "OPT307", v,
                     f"`{text}` is an `nn.Module`, not its parameters: the optimizer raises TypeError; "
-                    f"pass `{text}.parameters()`", fix))
-        return out
+                    f"pass `{text}.parameters()`", fix)
 
     # -- OPT304 ------------------------------------------------------------------------
-    def _reused_iterators(self, ctx) -> list[Diagnostic]:
+    def _reused_iterators(self) -> None:
+        ctx = self.ctx
         candidates = set(_ITERATOR_ASSIGN.findall(ctx.source))
         if not candidates or not A.imports_torch(ctx) or A.imports_other_framework(ctx):
-            return []
+            return
         if _DEFINES_PARAMETERS.search(ctx.source):
-            return []  # a class of the file may return a list from its own parameters()
+            return  # a class of the file may return a list from its own parameters()
         scopes = assigning_scopes(ctx, candidates)
-        out: list[Diagnostic] = []
         for scope in scopes:
             for name in sorted(candidates):
                 stores = A.scope_stores(ctx, scope).of(name)
@@ -366,31 +360,30 @@ class ConstructionCheck(Check):
                 value = stores[0].value
                 if value is None or not parameter_iterator(ctx, value):
                     continue
-                out.extend(self._consumed_twice(ctx, scope, name, stores[0]))
-        return out
+                self._consumed_twice(scope, name, stores[0])
 
-    def _consumed_twice(self, ctx, scope, name: str, store: A.Store) -> list[Diagnostic]:
+    def _consumed_twice(self, scope, name: str, store: A.Store) -> None:
+        ctx = self.ctx
         assign_end = A.end_pos(ctx, store.value)
         consumers = [(n, what) for n in A.uses(ctx, scope, name)
                      if isinstance(n, cst.Name) and A.pos(ctx, n) >= assign_end
                      for what in [consumer(ctx, n)] if what]
         if any(expects_error(ctx, n) for n, _ in consumers):
-            return []
+            return
         if not consumers:
-            return []
+            return
         value_text = ctx.code(store.value)
         fix = Fix.safe(f"Store a list: `{name} = list({value_text})`",
                        ctx.replace(store.value, f"list({value_text})"))
-        out: list[Diagnostic] = []
         reported: set[int] = set()
         for i, (node, what) in enumerate(consumers):
             for prev, prev_what in consumers[:i]:
                 if runs_before(ctx, prev, node, scope):
                     row = ctx.start(prev).row
-                    out.append(ctx.diagnostic(
+                    self.report(
                         "OPT304", node,
                         f"`{name}` is a one-shot iterator (`{value_text}`) already consumed by {prev_what} "
-                        f"on line {row}: {what} here sees no parameters; store `list(...)` instead", fix))
+                        f"on line {row}: {what} here sees no parameters; store `list(...)` instead", fix)
                     reported.add(id(node))
                     break
         for node, what in consumers:
@@ -398,12 +391,11 @@ class ConstructionCheck(Check):
                 continue
             loop = loop_around(ctx, node, store.target, scope)
             if loop is not None:
-                out.append(ctx.diagnostic(
+                self.report(
                     "OPT304", node,
                     f"`{name}` is a one-shot iterator (`{value_text}`) consumed by {what} inside the loop on "
                     f"line {ctx.start(loop).row}: from the second pass on it is empty; store `list(...)` instead",
-                    fix))
-        return out
+                    fix)
 
 
 def _item_start(item: cst.CSTNode) -> cst.CSTNode:
