@@ -11,7 +11,6 @@ exist; OPT403 needs the optimizer's class to know its keys (``vocabulary.OPTIMIZ
 from __future__ import annotations
 
 import re
-from typing import Iterable
 
 import libcst as cst
 
@@ -21,7 +20,7 @@ from optimlint.analysis.bindings import key_of
 from optimlint.analysis.param_groups import Analysis, Group, Groups, OptimizerSite, Source
 from optimlint.analysis.sole_optimizer import only_optimizer_of
 from optimlint.checks.base import Check
-from optimlint.diagnostics import Diagnostic, Fix
+from optimlint.diagnostics import Fix
 from optimlint.vocabulary import (CLIP_FUNCTIONS, COMMON_GROUP_KEYS, KERAS_GROUP_KEYS, MODULE_SELF_RETURNING,
                                   OPTIMIZER_KEYS, close_group_key)
 
@@ -97,11 +96,11 @@ class GroupsCheck(Check):
     needles = (b"optim",)
     requires = ((rb"optim(?<!\woptim)\b",),)
 
-    def run(self, ctx) -> Iterable[Diagnostic]:
+    def check(self) -> None:
+        ctx = self.ctx
         if not _MAY_BUILD.search(ctx.source):
-            return []  # no optimizer class is called (or aliased) here: skip the tree walk
+            return  # no optimizer class is called (or aliased) here: skip the tree walk
         a = ctx.cached("optimlint.groups", lambda: Analysis(ctx))
-        out: list[Diagnostic] = []
         for site in a.sites:
             try:
                 groups = a.groups(site)
@@ -109,18 +108,14 @@ class GroupsCheck(Check):
                 continue
             if groups is None:
                 continue
-            out.extend(self._keys(ctx, site.cls, groups.groups))
-            out.extend(self._duplicates(ctx, groups))
-            d = self._missing(ctx, a, site, groups)
-            if d is not None:
-                out.append(d)
-        out.extend(self._added_groups(ctx, a))
-        return out
+            self._keys(site.cls, groups.groups)
+            self._duplicates(groups)
+            self._missing(a, site, groups)
+        self._added_groups(a)
 
     # -- OPT403 ---------------------------------------------------------------------------
-    def _keys(self, ctx, cls: str, groups: list[Group]) -> list[Diagnostic]:
+    def _keys(self, cls: str, groups: list[Group]) -> None:
         known = OPTIMIZER_KEYS[cls] | COMMON_GROUP_KEYS | {"params"}
-        out = []
         for g in groups:
             present = {k for k, _ in g.keys}
             for key, node in g.keys:
@@ -137,21 +132,20 @@ class GroupsCheck(Check):
                         text = f"{prefix}{quote}{match}{quote}"
                     else:
                         text = match
-                    fix = Fix.safe(f"Rename `{key}` to `{match}`", ctx.replace(node, text))
-                out.append(ctx.diagnostic(
+                    fix = Fix.safe(f"Rename `{key}` to `{match}`", self.ctx.replace(node, text))
+                self.report(
                     "OPT403", node,
                     f"`{cls}` has no param-group option `{key}` (did you mean `{match}`?): PyTorch "
                     f"keeps unknown keys in the group and ignores them, so this group uses the "
-                    f"optimizer's default `{match}`", fix))
-        return out
+                    f"optimizer's default `{match}`", fix)
 
-    def _added_groups(self, ctx, a: Analysis) -> list[Diagnostic]:
+    def _added_groups(self, a: Analysis) -> None:
         """``opt.add_param_group({...})`` on an optimizer built in the same scope."""
         from optimlint.analysis.bindings import Bindings, OPTIMIZER
 
-        out: list[Diagnostic] = []
+        ctx = self.ctx
         if not a.add_groups:
-            return out
+            return
         b = ctx.cached(Bindings, lambda: Bindings.build(ctx))
         for call, stack in a.add_groups:
             funcs = [s for s in stack if isinstance(s, cst.FunctionDef)]
@@ -164,43 +158,39 @@ class GroupsCheck(Check):
                 continue
             g = a._group(call.args[0].value, stack)
             if g is not None:
-                out.extend(self._keys(ctx, binding.cls, [g]))
-                d = self._added_overlap(ctx, a, call, stack, g)
-                if d is not None:
-                    out.append(d)
-        return out
+                self._keys(binding.cls, [g])
+                self._added_overlap(a, call, stack, g)
 
-    def _added_overlap(self, ctx, a: Analysis, call: cst.Call, stack: tuple, added: Group):
+    def _added_overlap(self, a: Analysis, call: cst.Call, stack: tuple, added: Group) -> None:
         """``opt = SGD(model.parameters()); opt.add_param_group({"params": model.head...})``."""
         receiver = call.func.value
         if not isinstance(receiver, cst.Name) or not added.sources:
-            return None
+            return
         built = a.single_value(stack, receiver.value)
         site = next((s for s in a.sites if s.call is built), None)
         if site is None:
-            return None
+            return
         groups = a.groups(site)
         if groups is None:
-            return None
+            return
         for g in groups.groups:
             if g.conditional or not g.sources:
                 continue
             hit = _overlap_pair(g.sources, added.sources)
             if hit:
-                return self._overlap_diagnostic(ctx, added, hit)
-        return None
+                self._report_overlap(added, hit)
+                return
 
-    def _overlap_diagnostic(self, ctx, later: Group, hit: tuple[Source, Source]) -> Diagnostic:
+    def _report_overlap(self, later: Group, hit: tuple[Source, Source]) -> None:
         s, t = hit
         same = "the same parameters as" if s.path == t.path and s.kind == t.kind else "parameters already in"
-        return ctx.diagnostic(
+        self.report(
             "OPT402", later.node,
-            f"this group's `{ctx.code(t.node)}` holds {same} an earlier group (`{ctx.code(s.node)}`): "
+            f"this group's `{self.ctx.code(t.node)}` holds {same} an earlier group (`{self.ctx.code(s.node)}`): "
             f"PyTorch raises ValueError (some parameters appear in more than one parameter group)")
 
     # -- OPT402 ---------------------------------------------------------------------------
-    def _duplicates(self, ctx, groups: Groups) -> list[Diagnostic]:
-        out = []
+    def _duplicates(self, groups: Groups) -> None:
         gs = [g for g in groups.groups if not g.conditional]
         for j in range(1, len(gs)):
             later = gs[j]
@@ -209,39 +199,38 @@ class GroupsCheck(Check):
             for i in range(j):
                 hit = _overlap_pair(gs[i].sources or [], later.sources)
                 if hit:
-                    out.append(self._overlap_diagnostic(ctx, later, hit))
+                    self._report_overlap(later, hit)
                     break
-        return out
 
     # -- OPT401 ---------------------------------------------------------------------------
-    def _missing(self, ctx, a: Analysis, site: OptimizerSite, groups: Groups) -> Diagnostic | None:
+    def _missing(self, a: Analysis, site: OptimizerSite, groups: Groups) -> None:
         if groups.dynamic or not groups.groups:
-            return None
+            return
         sources: list[Source] = []
         for g in groups.groups:
             if g.sources is None:
-                return None
+                return
             sources.extend(g.sources)
         if not sources or any(s.kind == "filtered" for s in sources):
-            return None
+            return
         paths = [s.path for s in sources]
         if len(set(paths)) < 2:
-            return None  # one module's parameters: training only that part is deliberate
+            return  # one module's parameters: training only that part is deliberate
         common = _common_root(paths)
         if common is None:
-            return None
+            return
         candidates = common.split(".")
         roots = [".".join(candidates[:i]) for i in range(len(candidates), 0, -1)]
         if common in paths:
             roots = roots[1:]  # a group holds the whole of ``common``
         if not roots:
-            return None
+            return
         for root in roots:
-            info = self._class_of(ctx, a, site, root)
+            info = self._class_of(self.ctx, a, site, root)
             if info is None:
                 continue
-            return self._report_missing(ctx, a, site, root, info, paths)
-        return None
+            self._report_missing(a, site, root, info, paths)
+            return
 
     def _class_of(self, ctx, a: Analysis, site: OptimizerSite, root: str) -> M.ClassInfo | None:
         parts = root.split(".")
@@ -282,17 +271,18 @@ class GroupsCheck(Check):
             return None
         return info
 
-    def _report_missing(self, ctx, a: Analysis, site: OptimizerSite, root: str, info: M.ClassInfo,
-                        paths: list[str]) -> Diagnostic | None:
+    def _report_missing(self, a: Analysis, site: OptimizerSite, root: str, info: M.ClassInfo,
+                        paths: list[str]) -> None:
+        ctx = self.ctx
         covered: set[tuple[str, ...]] = set()
         for p in paths:
             r = _rel(p, root)
             if r is None:
-                return None
+                return
             covered.add(r)
         extra = self._file_coverage(ctx, a, site, root)
         if extra is None:
-            return None
+            return
         covered |= extra
         for other in a.sites:
             if other is site:
@@ -304,27 +294,27 @@ class GroupsCheck(Check):
                 for d in M.outer_dotted(other_arg.value):
                     r = _rel(d, root)
                     if r == ():
-                        return None
+                        return
                     if r is not None:
                         covered.add(r)
         missing = _missing_in(info, covered, "")
         if missing is None:  # a covered path the class analysis does not know: unproven
-            return None
+            return
         if any(_role_name(m.rsplit(".", 1)[-1]) for m in missing) \
                 and not only_optimizer_of(a, site, root.split(".")[0]):
             missing = [m for m in missing if not _role_name(m.rsplit(".", 1)[-1])]
         if not missing:
-            return None
+            return
         # ``trainer.model.neck`` frozen or given to another optimizer elsewhere in the file:
         # the same object under another name, maybe
         elsewhere = self._mentions(ctx, site)
         missing = [m for m in missing if not any(
             len(t) >= len(m.split(".")) and t[-len(m.split(".")):] == tuple(m.split(".")) for t in elsewhere)]
         if not missing:
-            return None
+            return
         names = ", ".join(f"`{root}.{m}`" for m in missing)
         plural = "have" if len(missing) > 1 else "has"
-        return ctx.diagnostic(
+        self.report(
             "OPT401", site.call,
             f"the parameter groups leave out {names}, which {plural} trainable parameters: no "
             f"optimizer updates them; add a group for them (or freeze them with "
