@@ -26,6 +26,7 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import key_of
+from optimlint.analysis.call_args import arg
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.vocabulary import FULLY_SHARD, GLOBAL_HOOKS, HOOK_METHODS, HOOKING_FUNCTIONS, PRUNE_PREFIX
 from optimlint.vocabulary import MODULE_WRAPPERS as WRAPPERS
@@ -35,12 +36,9 @@ if TYPE_CHECKING:
 
 
 def _first_arg_key(call: cst.Call) -> str | None:
-    for a in call.args:
-        if a.keyword is None and not a.star:
-            return key_of(a.value)
-        if a.keyword is not None and a.keyword.value == "module":
-            return key_of(a.value)
-    return None
+    """The key of the module a wrapper, sharder or hooking function is given (its first parameter)."""
+    value = arg(call, 0, "module")
+    return key_of(value) if value is not None else None
 
 
 def _file_facts(ctx: "FileContext") -> dict:
