@@ -543,6 +543,42 @@ def test_opt604_annotated_parameter_in_an_evaluation_loop():
     assert codes_at(src, ["OPT604"]) == [("OPT604", row(src, "outs.append(net.forward(x))"))]
 
 
+# A parameter annotated with a module class (``vocabulary.MODULE_BASES``: torch's ``Module`` at each
+# path, Lightning's module) holds a module; a string annotation is not read.
+ANNOTATED = """
+import torch
+{import_line}
+
+
+@torch.no_grad()
+def evaluate(net: {annotation}, batches):
+    outs = []
+    for x in batches:
+        outs.append(net.forward(x))
+    return outs
+"""
+
+
+@pytest.mark.parametrize("import_line, annotation", [
+    ("import torch.nn as nn", "nn.Module"),
+    ("from torch.nn.modules import Module", "Module"),
+    ("from lightning.pytorch import LightningModule", "LightningModule"),
+    ("import pytorch_lightning as pl", "pl.LightningModule"),
+])
+def test_opt604_parameter_annotated_with_a_module_class(import_line, annotation):
+    src = ANNOTATED.format(import_line=import_line, annotation=annotation)
+    assert codes_at(src, ["OPT604"]) == [("OPT604", row(src, "outs.append(net.forward(x))"))]
+
+
+@pytest.mark.parametrize("import_line, annotation", [
+    ("import torch.nn as nn", '"nn.Module"'),
+    ("from mylib import Module", "Module"),
+    ("import torch.nn as nn", "nn.Parameter"),
+])
+def test_opt604_parameter_annotated_with_something_else(import_line, annotation):
+    assert codes_at(ANNOTATED.format(import_line=import_line, annotation=annotation), ["OPT604"]) == []
+
+
 @pytest.mark.parametrize("src", [
     # unknown receivers: many libraries have .forward on non-modules
     """

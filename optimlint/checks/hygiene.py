@@ -28,7 +28,7 @@ from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
-from optimlint.vocabulary import MODULE_SELF_RETURNING
+from optimlint.vocabulary import MODULE_BASES, MODULE_SELF_RETURNING
 
 K = EventKind
 
@@ -36,7 +36,6 @@ K = EventKind
 _MODULE_METHODS = frozenset({"forward", "parameters", "named_parameters", "state_dict", "load_state_dict",
                              "zero_grad", "modules", "children", "named_modules", "buffers", "register_buffer",
                              "generate", "encode", "decode"})
-_NN_MODULE = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module", "nn.Module"})
 _NOT_MODULES = frozenset({"torch.nn.functional", "torch.nn.init", "torch.nn.utils", "torch.nn.Parameter",
                           "torch.nn.parameter"})
 
@@ -595,7 +594,7 @@ class _ForwardCalls:
                 params = {x.name.value: x for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
                 if k in params:
                     ann = params[k].annotation
-                    if ann is None or (ctx.qualify(ann.annotation) or "") not in _NN_MODULE:
+                    if ann is None or (ctx.qualify(ann.annotation) or "") not in MODULE_BASES:
                         return None
                     return values if all(v is not None and self._builds_module(v) for v in values) else None
                 if not values:
