@@ -68,6 +68,25 @@ PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Paramet
 # torch.nn classes that are (or hold only) parameters and buffers: what an optimizer may be given.
 PARAMETER_HOLDERS = frozenset({"Parameter", "ParameterList", "ParameterDict", "Buffer", "UninitializedParameter",
                                "UninitializedBuffer"})
+# Sub-packages of torch.nn whose capitalised names are module classes (``torch.nn.modules.linear.Linear``,
+# ``torch.nn.parallel.DistributedDataParallel``, ``torch.nn.qat.Linear``); the others (functional,
+# init, utils, parameter, attention, backends) hold functions, tensors and enums.
+TORCH_NN_MODULE_PACKAGES = frozenset({"modules", "parallel", "qat", "quantized", "quantizable", "intrinsic"})
+
+
+def torch_module_class(qualname: str | None) -> bool:
+    """A torch.nn class whose instances are modules that compute (``torch.nn.Linear``,
+    ``torch.nn.modules.linear.Linear``, ``torch.nn.parallel.DistributedDataParallel``), parameter
+    holders left out: a ``ParameterList`` is what an optimizer may be given, and has no forward."""
+    if not qualname or not qualname.startswith("torch.nn."):
+        return False
+    parts = qualname.split(".")
+    last = parts[-1]
+    if not last[:1].isupper() or last in PARAMETER_HOLDERS:
+        return False
+    return len(parts) == 3 or parts[2] in TORCH_NN_MODULE_PACKAGES
+
+
 # torch.nn containers: their parameters are those of what they hold.
 MODULE_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
 # torch.nn layers that hold no parameters (activations, pooling, dropout, losses, reshaping).

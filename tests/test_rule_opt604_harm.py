@@ -246,3 +246,29 @@ def test_opt604_fires_in_a_loop_of_a_function_decorated_no_grad():
 ])
 def test_opt604_silent_in_a_loop_with_gradients_on_or_unknown(header):
     assert codes_at(NET + EVAL_LOOP.format(header=header), SEL) == []
+
+
+# A parameter container of torch.nn is no module that computes (``vocabulary.torch_module_class``):
+# its forward raises NotImplementedError either way, so calling it through ``__call__`` is no fix.
+def test_opt604_silent_on_a_parameter_list_in_a_training_loop():
+    src = NET + textwrap.dedent("""\
+    bank = nn.ParameterList([nn.Parameter(torch.ones(8))])
+    opt = torch.optim.SGD(bank.parameters(), lr=0.1)
+    for x in batches:
+        bank.forward(x).sum().backward()
+        opt.step()
+    """)
+    assert codes_at(src, SEL) == []
+
+
+def test_opt604_fires_on_a_quantization_aware_layer_in_a_training_loop():
+    src = NET + textwrap.dedent("""\
+    import torch.nn.qat as nnqat
+    layer = nnqat.Linear(8, 8, qconfig=qconfig)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    for x in batches:
+        layer.forward(x).sum().backward()
+        opt.step()
+    """)
+    row = next(i for i, text in enumerate(src.splitlines(), 1) if "layer.forward(x)" in text)
+    assert codes_at(src, SEL) == [("OPT604", row)]

@@ -807,6 +807,28 @@ def test_opt307_self_attribute():
     assert "torch.optim.Adam(self.encoder.parameters(), lr=1e-3)" in fixed(src)
 
 
+# A module class of torch.nn at any of its sub-packages (``vocabulary.torch_module_class``, which
+# OPT604 reads too): the quantization-aware and quantizable layers are modules.
+@pytest.mark.parametrize("import_line, built", [
+    ("from torch.nn.quantizable import LSTM", "LSTM(4, 4)"),
+    ("import torch.nn.qat as nnqat", "nnqat.Linear(4, 2, qconfig=qconfig)"),
+    ("from torch.nn.modules.linear import Linear", "Linear(4, 2)"),
+])
+def test_opt307_torch_nn_module_classes_of_every_package(import_line, built):
+    src = f"import torch\n{import_line}\nlayer = {built}\nopt = torch.optim.SGD(layer, lr=0.1)\n"
+    assert codes_at(src, ["OPT307"]) == [("OPT307", 4)]
+
+
+@pytest.mark.parametrize("built", [
+    "torch.nn.attention.SDPBackend.MATH",  # an enum of torch.nn's attention package
+    "torch.nn.ParameterDict({'w': torch.nn.Parameter(torch.ones(2))})",
+    "torch.nn.parameter.Parameter(torch.ones(2))",
+])
+def test_opt307_silent_on_torch_nn_classes_that_are_not_computing_modules(built):
+    src = f"import torch\nlayer = {built}\nopt = torch.optim.SGD([layer], lr=0.1)\nopt2 = torch.optim.SGD(layer, lr=0.1)\n"
+    assert codes_at(src, ["OPT307"]) == []
+
+
 @pytest.mark.parametrize("src", [
     "import torch\nopt = torch.optim.SGD(params, lr=0.1)\n",
     "import torch\nparams = [p for p in model.parameters() if p.requires_grad]\nopt = torch.optim.SGD(params, lr=0.1)\n",

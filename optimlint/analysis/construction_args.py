@@ -25,7 +25,7 @@ from optimlint.analysis.bindings import key_of
 from optimlint.analysis.call_args import has_double_star, has_star, keyword_arg, positional  # noqa: F401 (checks read them as A.*)
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import optimizer_class
-from optimlint.vocabulary import MODULE_SELF_RETURNING, OPTIMIZER_KEYS, PARAMETER_HOLDERS
+from optimlint.vocabulary import MODULE_SELF_RETURNING, OPTIMIZER_KEYS, torch_module_class
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -528,23 +528,6 @@ def in_conditional_expr(ctx: "FileContext", node: cst.CSTNode, stop: cst.CSTNode
 
 
 # --------------------------------------------------------------------------- modules
-_MODULE_BASE_PREFIXES = ("torch.nn.",)
-
-
-def torch_module_class(qualname: str | None) -> bool:
-    """``torch.nn.Linear``, ``torch.nn.modules.linear.Linear``, ``torch.nn.parallel.DistributedDataParallel``."""
-    if not qualname or not qualname.startswith(_MODULE_BASE_PREFIXES):
-        return False
-    parts = qualname.split(".")
-    last = parts[-1]
-    if not last[:1].isupper() or last in PARAMETER_HOLDERS:
-        return False
-    middle = parts[2:-1]
-    if not middle:
-        return True
-    return middle[0] in ("modules", "parallel")
-
-
 def local_module_classes(ctx: "FileContext") -> frozenset[str]:
     """Top-level classes of the file that subclass ``torch.nn.Module`` (directly or through
     another such class or a torch.nn module class)."""

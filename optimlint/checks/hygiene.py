@@ -28,7 +28,7 @@ from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
-from optimlint.vocabulary import MODULE_BASES, MODULE_SELF_RETURNING
+from optimlint.vocabulary import MODULE_BASES, MODULE_SELF_RETURNING, torch_module_class
 
 K = EventKind
 
@@ -36,8 +36,6 @@ K = EventKind
 _MODULE_METHODS = frozenset({"forward", "parameters", "named_parameters", "state_dict", "load_state_dict",
                              "zero_grad", "modules", "children", "named_modules", "buffers", "register_buffer",
                              "generate", "encode", "decode"})
-_NOT_MODULES = frozenset({"torch.nn.functional", "torch.nn.init", "torch.nn.utils", "torch.nn.Parameter",
-                          "torch.nn.parameter"})
 
 
 def no_grad_region(ctx, node: cst.CSTNode) -> cst.CSTNode | None:
@@ -505,7 +503,7 @@ class _ForwardCalls:
                 for base in node.bases:
                     qn = ctx.qualify(base.value) or ""
                     bname = base.value.value if isinstance(base.value, cst.Name) else None
-                    if _is_torch_module_class(qn) or (bname in result and not ctx.imports.imported(bname)):
+                    if torch_module_class(qn) or (bname in result and not ctx.imports.imported(bname)):
                         if not _defines(node, "__call__"):
                             result.add(name)
                             changed = True
@@ -522,7 +520,7 @@ class _ForwardCalls:
         f = value.func
         if isinstance(f, cst.Name) and f.value in self.module_classes and not ctx.imports.imported(f.value):
             return True
-        return _is_torch_module_class(ctx.qualify(f) or "")
+        return torch_module_class(ctx.qualify(f))
 
     def run(self) -> None:
         ctx = self.ctx
@@ -602,14 +600,6 @@ class _ForwardCalls:
         if not values:
             return None
         return values if all(v is not None and self._builds_module(v) for v in values) else None
-
-
-def _is_torch_module_class(qn: str) -> bool:
-    """``torch.nn.Linear``, ``torch.nn.parallel.DistributedDataParallel``: a module class."""
-    if not qn.startswith("torch.nn.") or any(qn.startswith(p) for p in _NOT_MODULES):
-        return False
-    last = qn.rsplit(".", 1)[-1]
-    return last[:1].isupper() and last not in ("Parameter", "Buffer", "UninitializedParameter")
 
 
 def _defines(klass: cst.ClassDef, name: str) -> bool:
