@@ -58,6 +58,11 @@ CANNOT_CLEAR = [
     "sync_grads(params)",
     # functional gradients (a gradient penalty) are returned, never written into ``.grad``
     "penalty = torch.autograd.grad(outputs=loss, inputs=params, create_graph=True)",
+    # a scheduler built where the file cannot see (``lr_scheduler`` from a config) moves a rate
+    "lr_scheduler.step()",
+    "self_schedule = warmup_schedule.step()",
+    # a state dict of the model is read off it
+    "weights = lora.lora_state_dict(model)",
 ]
 
 
@@ -80,6 +85,8 @@ MAY_CLEAR = [
     "evaluate_model(model, optimizer)",  # named for an evaluation, but handed the optimizer
     "average_gradients(model, optimizer)",  # a collective, but handed the optimizer
     "reset_grads(model)",  # named for the gradients, not for a collective
+    "stepper.step()",  # an unknown object's step, not named for a schedule
+    "lr_scheduler.step(optimizer)",  # named for a schedule, but handed the optimizer
 ]
 
 

@@ -138,7 +138,7 @@ def _may_train(name: str) -> bool:
 _MODULE_READER_FUNC = re.compile(
     r"^(calc|calculate|compute|eval|evaluate|validate|valid|test|generate|sample|predict|infer|"
     r"log|plot|show|print|save|visuali[sz]e|render|draw|export|unwrap|offload)(_|$)"
-    r"|(^|_)(loss|losses|evaluation|validation|accuracy|metrics?|score|parallel)$")
+    r"|(^|_)(loss|losses|evaluation|validation|accuracy|metrics?|score|parallel|state_dict)$")
 # Methods that average a module into a copy (an EMA's ``update_attr(model)``, BYOL's
 # ``update_moving_average()``) and, on an averaged copy (``ema_model.update_parameters(model)``),
 # torch's ``AveragedModel`` update: they write the copy, never the trained module's gradients.
@@ -147,6 +147,9 @@ _AVERAGING_METHOD = re.compile(r"^(update_attr|update_moving_average|update_ema|
 # they return the gradients and leave every ``.grad`` as it was.
 _FUNCTIONAL_GRADIENTS = frozenset({"torch.autograd.grad", "torch.func.grad", "torch.func.vjp",
                                    "torch.func.jvp", "torch.autograd.functional.jacobian"})
+# A name that says it holds a learning-rate schedule (``scheduler``, ``lr_scheduler``,
+# ``_schedule``, ``warmup_sched``): its ``step()`` is a scheduler's, whatever built it.
+_SCHEDULER_NAME = re.compile(r"(^|_)(lr_)?sched(ule|uler)?s?$", re.I)
 # A project's own gradient collective (``mpi_avg_grads(ac.pi)``, ``average_gradients(model)``,
 # ``allreduce_grads(params)``, ``sync_gradients(net)``): averages or sums the gradients across
 # processes, never clears them or steps.
@@ -778,6 +781,13 @@ class _Walker:
         if b is None and rkey is not None and NOT_OPTIMIZER_STEP_RECEIVER.search(rkey.rsplit(".", 1)[-1]):
             # ``self._profiler.step()``, ``env.step(action)``, ``noise_scheduler.step(out, t, x)``,
             # ``ema_unet.step(params)``: reads what it is given, never clears or steps it
+            if self._passes_optimizer(call, frame):
+                self._opaque(call, st)
+            return
+        if b is None and rkey is not None and len(call.args) <= 1 and \
+                _SCHEDULER_NAME.search(rkey.rsplit(".", 1)[-1]):
+            # ``lr_scheduler.step()`` of a scheduler built where we cannot see (a config, a
+            # helper of another package): it moves a learning rate, never clears or steps
             if self._passes_optimizer(call, frame):
                 self._opaque(call, st)
             return
