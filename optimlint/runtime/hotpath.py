@@ -34,7 +34,7 @@ user's frame altogether. Behaviour is that of the helpers they replace:
 While an optimizer is armed its representative's accumulate hook is off as well: the
 backward wrapper runs that hook itself once the backward returns, when the representative's
 gradient moved. After a long calm run the post-hook also takes the monitor through its
-sampled-out steps (``sampling``), during which the two wrappers are off.
+sampled-out steps (``sampling``), during which the two wrappers do nothing.
 
 An error inside any of them is recorded for its check (``Monitor.internal_error``) and never
 reaches the program; the wrapped call's own exception propagates unchanged.
@@ -69,6 +69,8 @@ def zero_grad_wrapper(mon, orig):
     @functools.wraps(orig)
     def zero_grad(opt, *args, **kwargs):
         nonlocal last_code, last_lasti, last_loc
+        if mon.asleep:  # a sampled-out step (sampling.sleep)
+            return orig(opt, *args, **kwargs)
         result = orig(opt, *args, **kwargs)
         try:
             mon.tick += 1
@@ -325,7 +327,9 @@ def step_hooks(mon, followed_class, line_calls):
                 rec = orec.silenced if orec is not None else None
                 p = rec.pref() if rec is not None else None
                 g = p.grad if p is not None else None
-                if g is not None and not kwargs and len(args) == 1 and pattern(rec, g) == orec.pattern:
+                r = rec.snap_ref if g is not None else None
+                if g is not None and not kwargs and len(args) == 1 \
+                        and (-1 if r is None or r() is not g else g._version - rec.snap_ver) == orec.pattern:
                     orec.steps += 1
                     mon.step_count += 1
                     orec.bw_at_last_step = mon.bw_count

@@ -11,7 +11,7 @@ it would take every module call off PyTorch's fast path. Per step the cost is a 
 event and, after a warm-up, one parameter's accumulate hook per optimizer (see
 ``gradients``: ``thin`` / ``rearm``) and no step pre-hook while the steps are settled (see
 ``hotpath``: armed optimizers), and after a long calm run no ``zero_grad`` or
-``backward`` wrapper either on most steps (``sampling``: one step in 16 observed); the heavier looks (modules held by the user's frames for
+``backward`` wrapper either on most steps (``sampling``: one step in 32 observed); the heavier looks (modules held by the user's frames for
 OPT305/OPT401, running totals for OPT601) run at a few checkpoints only. The callbacks of
 every clearing, backward and step live in ``hotpath`` (written out, their own error
 isolation, one line lookup per call site).

@@ -4,8 +4,9 @@ Why: on a step of microseconds (a tiny model on CPU) the wrappers of ``zero_grad
 ``torch.autograd.backward`` and their bookkeeping cost ~8% of the step even when every step is
 settled (``hotpath``: armed optimizers). Once a run has been *calm* for ``CALM`` steps (every
 optimizer armed: its steps settled, its step pre-hook and its representative's accumulate
-hook off; no event of another kind in between), the monitor *sleeps*: both wrappers are
-taken off for ``SLEEP`` steps, and only the step post-hook runs (counts, epochs, the
+hook off; no event of another kind in between), the monitor *sleeps* for ``SLEEP`` steps:
+the backward wrapper is taken off, the ``zero_grad`` wrapper returns at once, and only the
+step post-hook does any work (counts, epochs, the
 representative's snapshot, the periodic looks of OPT305/OPT401/OPT601). The wrappers come
 back for the next step, which is observed as before; if it is settled the monitor sleeps
 again. One step in ``SLEEP + 1`` is observed.
@@ -34,7 +35,7 @@ from __future__ import annotations
 #: the monitor first sleeps; a departure starts the count again
 CALM = 64
 #: steps taken with the wrappers off between two observed steps
-SLEEP = 15
+SLEEP = 31
 
 
 def install(mon, hot) -> None:
@@ -43,9 +44,14 @@ def install(mon, hot) -> None:
 
 
 def sleep(mon) -> None:
-    """Take the hot wrappers off for the next ``SLEEP`` steps."""
+    """Take the hot wrappers off for the next ``SLEEP`` steps. A module's attribute
+    (``torch.autograd.backward``) is put back to the original; a class's (``zero_grad``) is
+    left alone and its wrapper returns at once while ``mon.asleep``: assigning a class
+    attribute invalidates the interpreter's caches of every lookup on that class and its
+    subclasses, which costs more, twice per sleep, than the wrapper's call."""
     for owner, name, _wrapper, original in mon.hot:
-        setattr(owner, name, original)
+        if not isinstance(owner, type):
+            setattr(owner, name, original)
     mon.asleep = SLEEP
 
 
@@ -56,7 +62,8 @@ def wake(mon) -> None:
     # observed again: one settled step of each optimizer before the next sleep
     mon.calm = min(mon.calm, CALM - len(mon.opts))
     for owner, name, wrapper, _original in mon.hot:
-        setattr(owner, name, wrapper)
+        if not isinstance(owner, type):
+            setattr(owner, name, wrapper)
     moved = False
     for orec in mon.armed:
         rec = orec.silenced
