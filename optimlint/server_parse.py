@@ -31,25 +31,43 @@ _FLUSH_LEFT = re.compile(r"(?:#[^\r\n]*)?(?:\r\n?|\n)")  # an empty line, or a c
 
 
 def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of ``a`` and ``b``: whole blocks compared
+    first, then the differing block halved (slice comparisons run in C; a character loop
+    over a block cost more than the rest of the incremental parse)."""
     n = min(len(a), len(b))
     lo = 0
     while lo < n and a[lo:lo + _BLOCK] == b[lo:lo + _BLOCK]:
         lo += _BLOCK
-    hi = min(n, lo + _BLOCK)
-    while lo < hi and a[lo] == b[lo]:
+    hi = min(n, lo + _BLOCK)  # a[:lo] == b[:lo]; they differ before hi, or hi == n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    if lo < n and a[lo] == b[lo]:
         lo += 1
     return lo
 
 
 def _common_suffix(a: str, b: str, limit: int) -> int:
+    """The length of the longest common suffix of ``a`` and ``b``, at most ``limit``."""
     n = min(len(a), len(b), limit)
+    la, lb = len(a), len(b)
     k = 0
     while k < n:
         step = min(_BLOCK, n - k)
-        if a[len(a) - k - step:len(a) - k] == b[len(b) - k - step:len(b) - k]:
+        if a[la - k - step:la - k] == b[lb - k - step:lb - k]:
             k += step
             continue
-        while k < n and a[len(a) - 1 - k] == b[len(b) - 1 - k]:
+        hi = k + step  # the last k match; somewhere before k + step they differ
+        while hi - k > 1:
+            mid = (k + hi) // 2
+            if a[la - mid:la - k] == b[lb - mid:lb - k]:
+                k = mid
+            else:
+                hi = mid
+        if a[la - 1 - k] == b[lb - 1 - k]:
             k += 1
         return k
     return k
