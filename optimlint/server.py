@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from optimlint import __version__
@@ -57,6 +58,25 @@ class Linted:
         self.uris = uris  # every document published to (a notebook's cells)
 
 
+class Protocol(LanguageServerProtocol):
+    """pygls's protocol, without its memory growth over a session's notifications.
+
+    pygls 2.1 files the future of each message it handles in ``_request_futures`` (so a
+    ``$/cancelRequest`` can find it), and takes it out when it sends a request's response;
+    a notification has no response, so the future of every ``didChange``, ``didOpen`` and
+    ``didSave`` (a ``Future`` with its condition and locks, and a uuid) stayed: ~2 KiB an
+    edit, the server's growth over thousands of edits (tracemalloc, 2026-12-04). Here a
+    notification's future leaves the table once it is done (``_check_handler_result`` is the
+    callback pygls attaches to notifications only); nothing could cancel it any more."""
+
+    def _check_handler_result(self, future) -> None:
+        super()._check_handler_result(future)
+        futures = getattr(self, "_request_futures", None)
+        if isinstance(futures, dict):
+            for msg_id in [k for k, f in futures.items() if f is future]:
+                del futures[msg_id]
+
+
 class OptimlintServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(
@@ -64,7 +84,7 @@ class OptimlintServer(LanguageServer):
             notebook_document_sync=lsp.NotebookDocumentSyncOptions(
                 notebook_selector=[lsp.NotebookDocumentFilterWithCells(
                     cells=[lsp.NotebookCellLanguage(language="python")], notebook="*")],
-                save=True))
+                save=True), protocol_cls=Protocol)
         self.settings = SettingsCache()
         self.report = RuntimeReport()
         self.report_setting: str | None = None
