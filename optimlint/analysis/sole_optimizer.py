@@ -52,7 +52,7 @@ def only_optimizer_of(a, site, head: str) -> bool:
     for other in a.sites:
         if other is site:
             continue
-        if other.params is None or _may_hold(a, other.scopes, other.params, head, _imported(module), 3):
+        if other.params is None or _may_hold(a, other.scopes, other.params, head, a.ctx.imports.bindings, 3):
             return False
     return True
 
@@ -80,19 +80,8 @@ def _uses_stay_home(module: cst.Module, head: str, local_defs: set[str]) -> bool
     return True
 
 
-def _imported(module: cst.Module) -> set[str]:
-    out: set[str] = set()
-    for node in _walk.nodes_of(module, (cst.Import, cst.ImportFrom)):
-        if isinstance(node.names, cst.ImportStar):
-            continue
-        for alias in node.names:
-            local = dotted(alias.asname.name if alias.asname else alias.name)
-            if local:
-                out.add(local.split(".")[0])
-    return out
-
-
-def _may_hold(a, scopes: tuple, expr: cst.CSTNode, head: str, imported: set[str], depth: int) -> bool:
+def _may_hold(a, scopes: tuple, expr: cst.CSTNode, head: str, imported, depth: int) -> bool:
+    """``imported``: the file's import bindings (local name -> dotted path)."""
     """Whether the parameters ``expr`` names may be the object ``head`` holds."""
     if depth == 0:
         return True
