@@ -198,6 +198,10 @@ OPTIMIZER_ATTRIBUTES = frozenset({
 })
 # torch.distributed's collectives: they combine tensors across processes in place, never clear or
 # step (matched against a qualified name).
+# torch's functional gradients (a WGAN-GP penalty's ``autograd.grad(outputs=..., inputs=...)``):
+# they return the gradients and leave every ``.grad`` as it was (qualified names).
+TORCH_FUNCTIONAL_GRADIENTS = frozenset({"torch.autograd.grad", "torch.func.grad", "torch.func.vjp",
+                                        "torch.func.jvp", "torch.autograd.functional.jacobian"})
 TORCH_COLLECTIVE = re.compile(
     r"torch\.distributed\.(all_reduce|all_gather|all_gather_into_tensor|broadcast|barrier|reduce|"
     r"reduce_scatter|reduce_scatter_tensor|all_to_all|all_gather_object|broadcast_object_list|get_rank|"

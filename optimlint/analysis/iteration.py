@@ -60,7 +60,8 @@ from optimlint.analysis.grad_mode import grad_mode
 from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, LIGHTNING_MODULE_BASES,
                                   LIGHTNING_OPTIMIZER_GETTERS,
                                   MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
-                                  PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_PURE_FUNCTION)
+                                  PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_FUNCTIONAL_GRADIENTS,
+                                  TORCH_PURE_FUNCTION)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -143,10 +144,6 @@ _MODULE_READER_FUNC = re.compile(
 # ``update_moving_average()``) and, on an averaged copy (``ema_model.update_parameters(model)``),
 # torch's ``AveragedModel`` update: they write the copy, never the trained module's gradients.
 _AVERAGING_METHOD = re.compile(r"^(update_attr|update_moving_average|update_ema|ema_update|update_average)$")
-# torch's functional gradients (a WGAN-GP penalty's ``autograd.grad(outputs=..., inputs=...)``):
-# they return the gradients and leave every ``.grad`` as it was.
-_FUNCTIONAL_GRADIENTS = frozenset({"torch.autograd.grad", "torch.func.grad", "torch.func.vjp",
-                                   "torch.func.jvp", "torch.autograd.functional.jacobian"})
 # A name that says it holds a learning-rate schedule (``scheduler``, ``lr_scheduler``,
 # ``_schedule``, ``warmup_sched``): its ``step()`` is a scheduler's, whatever built it.
 _SCHEDULER_NAME = re.compile(r"(^|_)(lr_)?sched(ule|uler)?s?$", re.I)
@@ -1069,7 +1066,7 @@ class _Walker:
                 return  # ``get_peft_model_state_dict(unet)``, ``get_grad_norm(params)``: reads
             if TORCH_PURE_FUNCTION.match(self.ctx.qualify(f) or ""):
                 return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
-            if self.ctx.qualify(f) in _FUNCTIONAL_GRADIENTS:
+            if self.ctx.qualify(f) in TORCH_FUNCTIONAL_GRADIENTS:
                 return  # ``torch.autograd.grad(outputs, inputs)`` returns gradients, never writes ``.grad``
             if TORCH_COLLECTIVE.match(self.ctx.qualify(f) or ""):
                 return  # ``dist.all_reduce(grads)``: sums what it is given, never clears or steps
