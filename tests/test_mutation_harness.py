@@ -117,6 +117,14 @@ def test_runner_counts_every_operator_exactly():
     assert "Corpus: 3 training loops in 2 files (72 lines) from 2 repositories; 25 mutants." in text
 
 
+def test_in_process_workers_judge_exactly_as_a_process_per_mutant():
+    manifest = [r for r in fetch_corpus.read_manifest(CORPUS / "manifest.tsv") if r["repo"] == "acme/vision"]
+    fast = harness.run(manifest, CORPUS, jobs=2, extra=("--ignore", "OPT3"))
+    slow = harness.run(manifest, CORPUS, jobs=2, extra=("--ignore", "OPT3"), in_process=False)
+    assert fast == slow
+    assert harness.per_operator(fast[0])["keras-kwargs"]["missed"] == 1  # the extra arguments reached both
+
+
 def test_a_silent_rule_counts_as_missed():
     manifest = [r for r in fetch_corpus.read_manifest(CORPUS / "manifest.tsv") if r["repo"] == "acme/vision"]
     outcomes, _, _ = harness.run(manifest, CORPUS, jobs=2, extra=("--ignore", "OPT6,OPT3"))

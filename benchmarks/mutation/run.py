@@ -7,10 +7,17 @@
 For each manifest file (recreated by fetch_corpus.py) the harness builds the mutants of its
 training loops (`mutate.mutants_of`, units named in the manifest only; optimizer
 constructions anywhere in the file), then lints the original and every mutant with the
-installed optimlint, each through `optimlint check --no-cache --output-format json
+installed optimlint, each as `optimlint check --no-cache --output-format json
 --stdin-filename <the file's real path> -`: the text is linted as if it stood at its place
 in the repository, so cross-file resolution sees the rest of the project exactly as for the
 original.
+
+Two ways to run that command, with the same outcomes (checked on real repositories, see
+README.md): by default two long-lived worker processes each call optimlint's console entry
+(`optimlint.cli.main`) in-process, with standard input, standard output and the working
+folder set as a subprocess would have them, so start-up and the parse of the project's
+other files (cached per process by path and mtime) are paid once per worker instead of
+once per mutant; `--subprocess` starts a new `python -m optimlint` for every lint.
 
 A mutant is *caught* when the expected code is reported inside its region (the mutated
 unit, or the construction statement) more times than in the same region of the original;
@@ -23,7 +30,9 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
+import io
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -58,15 +67,77 @@ class Outcome:
     new_codes: list[str] = field(default_factory=list)  # other codes the mutant added
 
 
-def lint(text: str, as_path: str, command: list[str], extra: tuple[str, ...] = ()) -> list[dict]:
-    """optimlint's JSON findings for `text` linted as the file `as_path`."""
-    proc = subprocess.run([*command, "check", "--no-cache", "--output-format", "json", "--exit-zero", "-q", *extra,
-                           "--stdin-filename", as_path, "-"], input=text.encode("utf-8"), capture_output=True,
-                          cwd=os.path.dirname(as_path) or ".")
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(f"optimlint failed on {as_path}: {proc.stderr.decode(errors='replace')[-400:]}")
-    out = proc.stdout.decode("utf-8", "replace").strip()
+def check_args(as_path: str, extra: tuple[str, ...]) -> list[str]:
+    """The `optimlint` arguments that lint standard input as the file `as_path`."""
+    return ["check", "--no-cache", "--output-format", "json", "--exit-zero", "-q", *extra,
+            "--stdin-filename", as_path, "-"]
+
+
+def findings_of(returncode: int, stdout: bytes, stderr: bytes, as_path: str) -> list[dict]:
+    if returncode not in (0, 1):
+        raise RuntimeError(f"optimlint failed on {as_path}: {stderr.decode(errors='replace')[-400:]}")
+    out = stdout.decode("utf-8", "replace").strip()
     return json.loads(out) if out else []
+
+
+def lint(text: str, as_path: str, command: list[str], extra: tuple[str, ...] = ()) -> list[dict]:
+    """optimlint's JSON findings for `text` linted as the file `as_path`, by a new process."""
+    proc = subprocess.run([*command, *check_args(as_path, extra)], input=text.encode("utf-8"), capture_output=True,
+                          cwd=os.path.dirname(as_path) or ".")
+    return findings_of(proc.returncode, proc.stdout, proc.stderr, as_path)
+
+
+def lint_in_process(job: tuple[str, str, tuple[str, ...]]) -> list[dict]:
+    """What `lint` returns, computed in this (worker) process by optimlint's console entry:
+    the same arguments, the text on standard input, standard output and error captured, the
+    working folder the file's own, as `subprocess.run(..., cwd=...)` gives the CLI."""
+    from optimlint.cli import main as optimlint_main
+
+    text, as_path, extra = job
+    saved = sys.stdin, sys.stdout, sys.stderr, os.getcwd()
+    out, err = io.BytesIO(), io.BytesIO()
+    # Held here until the end: a collected wrapper would close the buffer it wraps.
+    streams = (io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), encoding="utf-8"),
+               io.TextIOWrapper(out, encoding="utf-8", write_through=True),
+               io.TextIOWrapper(err, encoding="utf-8", write_through=True))
+    sys.stdin, sys.stdout, sys.stderr = streams
+    returncode = 0
+    try:
+        os.chdir(os.path.dirname(as_path) or ".")
+        optimlint_main(check_args(as_path, extra))
+    except SystemExit as exc:
+        returncode = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        for stream in streams[1:]:
+            stream.flush()
+        sys.stdin, sys.stdout, sys.stderr = saved[:3]
+        os.chdir(saved[3])
+    return findings_of(returncode, out.getvalue(), err.getvalue(), as_path)
+
+
+def lint_all(jobs_list: list[tuple[str, str]], jobs: int, in_process: bool, command: list[str],
+             extra: tuple[str, ...], progress: bool) -> list[list[dict]]:
+    """The findings of every (text, as_path), in order, at most two lints at a time.
+
+    In-process workers keep their caches between lints; a worker is replaced after
+    `WORKER_LINTS` lints so that what those caches hold stays bounded."""
+    workers = max(1, min(jobs, 2))
+    if in_process:
+        pool = multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=WORKER_LINTS)
+        found = pool.imap(lint_in_process, [(text, as_path, extra) for text, as_path in jobs_list])
+    else:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        found = pool.map(lambda job: lint(job[0], job[1], command, extra), jobs_list)
+    results: list[list[dict]] = []
+    with pool:
+        for i, findings in enumerate(found):
+            results.append(findings)
+            if progress and i % 100 == 0:
+                print(f"  linted {i}/{len(jobs_list)}", file=sys.stderr)
+    return results
+
+
+WORKER_LINTS = 400
 
 
 def count(findings: list[dict], code: str, region: tuple[int, int]) -> int:
@@ -110,21 +181,18 @@ CONSTRUCTION = {"adam-weight-decay", "keras-kwargs", "drop-group-submodule"}
 
 
 def run(manifest: list[dict], root: Path, jobs: int = 2, command: list[str] | None = None,
-        progress: bool = False, extra: tuple[str, ...] = ()) -> tuple[list[Outcome], list[dict], dict]:
-    """Lint every original and mutant (at most two optimlint processes at a time); `extra`
-    is passed to `optimlint check` (the test uses `--ignore` to see misses counted)."""
+        progress: bool = False, extra: tuple[str, ...] = (),
+        in_process: bool = True) -> tuple[list[Outcome], list[dict], dict]:
+    """Lint every original and mutant (at most two at a time, in long-lived workers or, with
+    `in_process` False, each by a new `command` process); `extra` is passed to `optimlint
+    check` (the test uses `--ignore` to see misses counted)."""
     command = command or [sys.executable, "-m", "optimlint"]
     work = plan(manifest, root)
     jobs_list: list[tuple[str, str]] = []
     for row, text, as_path, mutants in work:
         jobs_list.append((text, as_path))
         jobs_list.extend((m.source, as_path) for m in mutants)
-    results: list[list[dict]] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, 2))) as pool:
-        for i, found in enumerate(pool.map(lambda job: lint(job[0], job[1], command, extra), jobs_list)):
-            results.append(found)
-            if progress and i % 100 == 0:
-                print(f"  linted {i}/{len(jobs_list)}", file=sys.stderr)
+    results = lint_all(jobs_list, jobs, in_process, command, extra, progress)
     outcomes: list[Outcome] = []
     originals: list[dict] = []
     it = iter(results)
@@ -164,8 +232,8 @@ def per_operator(outcomes: list[Outcome]) -> dict[str, dict]:
     return table
 
 
-def markdown(table: dict[str, dict], corpus: dict, originals: list[dict], header: str) -> str:
-    lines = [SECTION, "", header, "",
+def markdown(table: dict[str, dict], corpus: dict, originals: list[dict], header: str, section: str = SECTION) -> str:
+    lines = [section, "", header, "",
              f"Corpus: {corpus['loops']} training loops in {corpus['files']} files ({corpus['lines']:,} lines) "
              f"from {corpus['repositories']} repositories; {corpus['mutants']} mutants.", "",
              "| operator | expected | mutants | excluded (equivalent) | caught | missed | catch rate |",
@@ -190,11 +258,12 @@ def markdown(table: dict[str, dict], corpus: dict, originals: list[dict], header
     return "\n".join(lines) + "\n"
 
 
-def write_readme(section: str, readme: Path = README) -> None:
+def write_readme(section: str, readme: Path = README, heading: str = SECTION) -> None:
+    """Replace the `heading` section of `readme` by `section` (or append it)."""
     text = readme.read_text(encoding="utf-8")
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
+    if heading + "\n" in text:
+        start = text.index(heading + "\n")
+        nxt = text.find("\n## ", start + len(heading))
         text = text[:start] + section + (text[nxt:] if nxt != -1 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
@@ -205,30 +274,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Mutation recall of optimlint over real training loops.")
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
-    parser.add_argument("--jobs", type=int, default=2, help="concurrent optimlint processes (at most 2)")
+    parser.add_argument("--jobs", type=int, default=2, help="concurrent lints (at most 2)")
+    parser.add_argument("--subprocess", action="store_true",
+                        help="lint each mutant by a new `python -m optimlint` process (slow; same outcomes)")
     parser.add_argument("--json", type=Path, help="write every outcome and original finding here")
     parser.add_argument("--repo", action="append", help="only this owner/name (repeatable)")
-    parser.add_argument("--write-readme", action="store_true", help="replace the Mutation recall section of benchmarks/README.md")
+    parser.add_argument("--write-readme", action="store_true", help="replace the --section of benchmarks/README.md")
+    parser.add_argument("--section", default=SECTION, help=f"the README heading written (default `{SECTION}`)")
     parser.add_argument("--note", default="", help="a sentence added under the section's heading")
     args = parser.parse_args(argv)
     manifest = [r for r in read_manifest(args.manifest) if not args.repo or r["repo"] in args.repo]
-    outcomes, originals, corpus = run(manifest, args.root, args.jobs, progress=True)
+    outcomes, originals, corpus = run(manifest, args.root, args.jobs, progress=True, in_process=not args.subprocess)
     table = per_operator(outcomes)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
     from optimlint import __version__ as version
 
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = (f"Run of {when}, optimlint {version} at commit {commit}, "
-              f"`python benchmarks/mutation/run.py --jobs {args.jobs}` over `benchmarks/mutation/manifest.tsv`."
+              f"`python benchmarks/mutation/run.py --jobs {args.jobs}{' --subprocess' if args.subprocess else ''}` "
+              f"over `benchmarks/mutation/{args.manifest.name}`."
               + (f" {args.note}" if args.note else ""))
-    section = markdown(table, corpus, originals, header)
+    section = markdown(table, corpus, originals, header, args.section)
     print(section)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"corpus": corpus, "table": table, "outcomes": [asdict(o) for o in outcomes],
                                          "originals": originals}, indent=1), encoding="utf-8")
     if args.write_readme:
-        write_readme(section)
+        write_readme(section, heading=args.section)
     return 0
 
 
