@@ -154,6 +154,43 @@ def test_opt201_helper_train_function_with_scheduler_parameter():
     assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, "scheduler.step()"))]
 
 
+@pytest.mark.parametrize("name", ["warmup_scheduler", "lr_sched", "train_schedule", "cosine_scheduler"])
+def test_opt201_parameter_named_like_any_schedule(name):
+    # one answer to "does this name say scheduler": the iteration model already took
+    # ``warmup_scheduler.step()`` for a schedule's; the bindings now take the parameter for one
+    src = f"""
+    import torch.nn.functional as F
+
+
+    def train(model, loader, optimizer, {name}):
+        model.train()
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            {name}.step()
+            optimizer.step()
+    """
+    assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, f"{name}.step()"))]
+
+
+def test_opt201_not_on_a_noise_scheduler_parameter():
+    # named like a schedule, used like diffusers' noise scheduler (``step(out, t, x)``)
+    src = """
+    import torch.nn.functional as F
+
+
+    def train(unet, loader, optimizer, noise_scheduler):
+        for x, t in loader:
+            optimizer.zero_grad()
+            out = unet(x, t)
+            F.mse_loss(out, x).backward()
+            x = noise_scheduler.step(out, t, x).prev_sample
+            optimizer.step()
+    """
+    assert codes_at(src, ["OPT2"]) == []
+
+
 @pytest.mark.parametrize("tail", [
     # after the inner loop: the usual per-epoch schedule
     """

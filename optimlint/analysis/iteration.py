@@ -144,9 +144,6 @@ _MODULE_READER_FUNC = re.compile(
 # ``update_moving_average()``) and, on an averaged copy (``ema_model.update_parameters(model)``),
 # torch's ``AveragedModel`` update: they write the copy, never the trained module's gradients.
 _AVERAGING_METHOD = re.compile(r"^(update_attr|update_moving_average|update_ema|ema_update|update_average)$")
-# A name that says it holds a learning-rate schedule (``scheduler``, ``lr_scheduler``,
-# ``_schedule``, ``warmup_sched``): its ``step()`` is a scheduler's, whatever built it.
-_SCHEDULER_NAME = re.compile(r"(^|_)(lr_)?sched(ule|uler)?s?$", re.I)
 # A project's own gradient collective (``mpi_avg_grads(ac.pi)``, ``average_gradients(model)``,
 # ``allreduce_grads(params)``, ``sync_gradients(net)``): averages or sums the gradients across
 # processes, never clears them or steps.
@@ -788,7 +785,7 @@ class _Walker:
                 self._opaque(call, st)
             return
         if b is None and rkey is not None and len(call.args) <= 1 and \
-                _SCHEDULER_NAME.search(rkey.rsplit(".", 1)[-1]):
+                symbols.name_says_scheduler(rkey.rsplit(".", 1)[-1]):
             # ``lr_scheduler.step()`` of a scheduler built where we cannot see (a config, a
             # helper of another package): it moves a learning rate, never clears or steps
             if self._passes_optimizer(call, frame):

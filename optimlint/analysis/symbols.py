@@ -115,5 +115,12 @@ def name_says_optimizer(name: str) -> bool:
     )
 
 
+# A name that says it holds a learning-rate schedule (``scheduler``, ``lr_scheduler``, ``sched``,
+# ``_schedule``, ``warmup_scheduler``, ``LR_SCHEDULERS``): one answer for the bindings (a
+# parameter or attribute so named is a scheduler) and the iteration model (an unresolved
+# receiver so named steps a rate, never an optimizer).
+_SCHEDULER_NAME = re.compile(r"(^|_)(lr_)?sched(ule|uler)?s?$", re.I)
+
+
 def name_says_scheduler(name: str) -> bool:
-    return name in ("scheduler", "sched", "lr_scheduler") or name.endswith("_lr_scheduler")
+    return _SCHEDULER_NAME.search(name) is not None
