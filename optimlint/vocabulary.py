@@ -23,6 +23,10 @@ ENABLE_GRAD_CONTEXTS = frozenset({"torch.enable_grad", "torch.autograd.enable_gr
 # ``set_grad_enabled(flag)``: its mode is its argument.
 SET_GRAD_ENABLED = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled",
                               "torch.autograd.grad_mode.set_grad_enabled"})
+# The bare names of the gradient-mode functions above, and the question ``is_grad_enabled``:
+# named for gradients, they switch or read a mode and touch no ``.grad``.
+GRAD_MODE_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in NO_GRAD_CONTEXTS | ENABLE_GRAD_CONTEXTS | SET_GRAD_ENABLED) \
+    | {"is_grad_enabled"}
 # ``first_arg`` of ``grad_mode`` for a context used without a call or called without arguments.
 NO_ARGUMENT = "<no argument>"
 
@@ -196,16 +200,27 @@ OPTIMIZER_ATTRIBUTES = frozenset({
     "add_param_group", "register_step_pre_hook", "register_step_post_hook", "optimizer", "__class__",
     "synchronize", "skip_synchronize", "consolidate_state_dict", "train", "eval",
 })
-# torch.distributed's collectives: they combine tensors across processes in place, never clear or
-# step (matched against a qualified name).
 # torch's functional gradients (a WGAN-GP penalty's ``autograd.grad(outputs=..., inputs=...)``):
 # they return the gradients and leave every ``.grad`` as it was (qualified names).
 TORCH_FUNCTIONAL_GRADIENTS = frozenset({"torch.autograd.grad", "torch.func.grad", "torch.func.vjp",
                                         "torch.func.jvp", "torch.autograd.functional.jacobian"})
+# torch.distributed's collectives: they combine tensors across processes in place, never clear or
+# step (matched against a qualified name).
 TORCH_COLLECTIVE = re.compile(
     r"torch\.distributed\.(all_reduce|all_gather|all_gather_into_tensor|broadcast|barrier|reduce|"
     r"reduce_scatter|reduce_scatter_tensor|all_to_all|all_gather_object|broadcast_object_list|get_rank|"
     r"get_world_size)$")
+# A project's own gradient collective (``mpi_avg_grads(ac.pi)``, ``average_gradients(model)``,
+# ``allreduce_grads(params)``, ``sync_gradients(net)``): averages or sums the gradients across
+# processes, never clears them or steps (matched against the callee's last name).
+GRADIENT_COLLECTIVE_NAME = re.compile(
+    r"^(mpi_)?(avg|average|all_?reduce|reduce|sync|synchroni[sz]e)_(the_)?(grads?|gradients?)$")
+# Callees that receive a model without being able to build or hold an optimizer over it
+# (builtins, saving, copying, logging; matched against the callee's dotted name as written).
+MODEL_HARMLESS_CALLEES = frozenset({
+    "print", "len", "str", "repr", "isinstance", "type", "id", "hasattr", "vars",
+    "torch.save", "copy.deepcopy", "deepcopy", "logging.info", "logger.info",
+})
 # Getters (``get_peft_model_state_dict(unet)``) and predicates (``is_compiled_module(model)``,
 # ``has_nan(grads)``, ``accelerator.is_main_process``) answer, never clear or step: searched in a
 # dotted name.

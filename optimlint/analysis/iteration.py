@@ -57,8 +57,8 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, LIGHTNING_MODULE_BASES,
-                                  LIGHTNING_OPTIMIZER_GETTERS,
+from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, GRADIENT_COLLECTIVE_NAME,
+                                  LIGHTNING_MODULE_BASES, LIGHTNING_OPTIMIZER_GETTERS,
                                   MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
                                   PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_FUNCTIONAL_GRADIENTS,
                                   TORCH_PURE_FUNCTION)
@@ -144,11 +144,6 @@ _MODULE_READER_FUNC = re.compile(
 # ``update_moving_average()``) and, on an averaged copy (``ema_model.update_parameters(model)``),
 # torch's ``AveragedModel`` update: they write the copy, never the trained module's gradients.
 _AVERAGING_METHOD = re.compile(r"^(update_attr|update_moving_average|update_ema|ema_update|update_average)$")
-# A project's own gradient collective (``mpi_avg_grads(ac.pi)``, ``average_gradients(model)``,
-# ``allreduce_grads(params)``, ``sync_gradients(net)``): averages or sums the gradients across
-# processes, never clears them or steps.
-_GRADIENT_COLLECTIVE = re.compile(
-    r"^(mpi_)?(avg|average|all_?reduce|reduce|sync|synchroni[sz]e)_(the_)?(grads?|gradients?)$")
 _AVERAGED_RECEIVER = re.compile(r"(^|_|\.)(ema|swa|averaged?)(_|$)", re.I)
 # Names of parameter or gradient collections (``trainable_params``, ``params_to_clip``, ``grads``,
 # ``model.weight``); not ``weight_dtype`` or ``weighting_scheme``.
@@ -1067,7 +1062,7 @@ class _Walker:
                 return  # ``torch.autograd.grad(outputs, inputs)`` returns gradients, never writes ``.grad``
             if TORCH_COLLECTIVE.match(self.ctx.qualify(f) or ""):
                 return  # ``dist.all_reduce(grads)``: sums what it is given, never clears or steps
-            if isinstance(f, (cst.Name, cst.Attribute)) and _GRADIENT_COLLECTIVE.search(f.attr.value if isinstance(
+            if isinstance(f, (cst.Name, cst.Attribute)) and GRADIENT_COLLECTIVE_NAME.search(f.attr.value if isinstance(
                     f, cst.Attribute) else f.value) and not self._passes_optimizer(call, frame):
                 return  # ``mpi_avg_grads(ac.pi)``, ``average_gradients(model)``: a collective over the gradients
             if isinstance(f, cst.Attribute) and f.attr.value in _HARMLESS_METHODS:

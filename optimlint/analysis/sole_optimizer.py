@@ -26,12 +26,8 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.modules import dotted
+from optimlint.vocabulary import MODEL_HARMLESS_CALLEES
 
-# Callees that receive a model without being able to build or hold an optimizer over it.
-_HARMLESS_CALLEES = frozenset({
-    "print", "len", "str", "repr", "isinstance", "type", "id", "hasattr", "vars",
-    "torch.save", "copy.deepcopy", "deepcopy", "logging.info", "logger.info",
-})
 
 
 def only_optimizer_of(a, site, head: str) -> bool:
@@ -74,7 +70,7 @@ def _uses_stay_home(module: cst.Module, head: str, local_defs: set[str]) -> bool
         if isinstance(parent, cst.Arg) and parent.value is node:
             call = parents.get(parent)
             callee = dotted(call.func) if isinstance(call, cst.Call) else None
-            if callee in local_defs or callee in _HARMLESS_CALLEES:
+            if callee in local_defs or callee in MODEL_HARMLESS_CALLEES:
                 continue
         return False
     return True

@@ -35,7 +35,7 @@ from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, p
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import name_says_module, name_says_optimizer, optimizer_class
 from optimlint.analysis.walk import nodes_of
-from optimlint.vocabulary import GRADIENT_EFFECT_METHODS
+from optimlint.vocabulary import GRAD_MODE_NAMES, GRADIENT_EFFECT_METHODS
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -84,7 +84,6 @@ def project_function(ctx: "FileContext", func: cst.BaseExpression) -> tuple[cst.
 
 
 _EMPTY = cst.Module([])  # renders a node's code
-_GRAD_MODE_NAMES = frozenset({"no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"})
 
 
 def _star_imported_function(ctx: "FileContext", name: str) -> tuple[cst.FunctionDef, ParsedFile] | None:
@@ -127,7 +126,7 @@ def no_direct_effect(fn: cst.FunctionDef) -> bool:
                 if isinstance(f, cst.Attribute) and "grad" in _EMPTY.code_for_node(f.value):
                     return False
                 continue
-            if name in GRADIENT_EFFECT_METHODS - {"update"} or "grad" in name.lower() and name not in _GRAD_MODE_NAMES:
+            if name in GRADIENT_EFFECT_METHODS - {"update"} or "grad" in name.lower() and name not in GRAD_MODE_NAMES:
                 return False  # (``meter.update(loss)`` in an evaluation: a metric)
             continue
         targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
