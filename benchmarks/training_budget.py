@@ -100,15 +100,72 @@ def _top_level_names(text: str) -> list[str]:
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
 
-def big_file(lines: int) -> str:
+def _module_level_names(text: str) -> set[str]:
+    """Names the module-level code of ``text`` binds by assignment (``device = ...``,
+    ``for epoch in ...``, ``global best_acc``), not by def, class or import."""
+    tree = ast.parse(text)
+    out: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            continue
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) and not isinstance(
+                    stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.add(node.id)
+            elif isinstance(node, ast.Global):
+                out.update(node.names)
+    return out - set(_top_level_names(text))
+
+
+def _rename_names(text: str, names: set[str], k: int) -> str:
+    """``text`` with every use of a name in ``names`` renamed ``<name>_<k>``: identifier
+    tokens only (not attributes after a dot, keyword-argument names, or words in strings)."""
+    import io
+    import tokenize
+
+    toks = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    at: dict[int, list[tuple[int, int]]] = {}
+    depth = 0
+    for i, tok in enumerate(toks):
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        if tok.type != tokenize.NAME or tok.string not in names:
+            continue
+        prev = toks[i - 1] if i else None
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if prev is not None and prev.type == tokenize.OP and prev.string == ".":
+            continue
+        if depth and nxt is not None and nxt.type == tokenize.OP and nxt.string == "=":
+            continue  # f(device=...): a keyword argument's (or a parameter's) name
+        at.setdefault(tok.start[0], []).append((tok.start[1], tok.end[1]))
+    lines = text.splitlines(keepends=True)
+    for row, spans in at.items():
+        line = lines[row - 1]
+        for start, end in sorted(spans, reverse=True):
+            line = f"{line[:start]}{line[start:end]}_{k}{line[end:]}"
+        lines[row - 1] = line
+    return "".join(lines)
+
+
+def big_file(lines: int, independent: bool = True) -> str:
     """About ``lines`` lines of training functions: the project's programs repeated, every
     top-level function and class of copy ``k`` renamed ``<name>_<k>`` (and so each use of
-    it), so that no two functions of the file share a name. Cut at a top-level statement."""
-    sources = [(text, _top_level_names(text)) for text in _program_sources()]
+    it), so that no two functions of the file share a name. Cut at a top-level statement.
+
+    ``independent``: the names module-level code binds (``device = ...``, ``parser``,
+    ``best_acc``) renamed per copy as well, so that no copy reads another's (a real file
+    does not bind ``model`` at module level hundreds of times; the analyses gather every
+    module-level binding of a name, so copies sharing them are one program)."""
+    sources = [(text, _top_level_names(text), _module_level_names(text) if independent else set())
+               for text in _program_sources()]
     out: list[str] = []
     total = k = 0
     while total < lines:
-        for text, names in sources:
+        for text, names, shared in sources:
+            if shared:
+                text = _rename_names(text, shared, k)
             if names:
                 pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
                 text = pattern.sub(lambda m, k=k: f"{m.group(1)}_{k}", text)
@@ -146,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each training-files command (best is kept)")
     ap.add_argument("--sizes", type=int, nargs="*", default=list(SIZES), help="lines of the big files")
     ap.add_argument("--skip-files", action="store_true", help="only the big files")
+    ap.add_argument("--shared-globals", action="store_true",
+                    help="big files as before 2026-12-04 11:00: module-level variables not renamed per copy")
     ap.add_argument("--tree", action="append", default=None,
                     help="an optimlint source tree to run (PYTHONPATH); repeat to interleave trees")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
@@ -195,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         results["big"] = []
         for size in args.sizes:
             path = work / f"train_{size}.py"
-            path.write_text(big_file(size))
+            path.write_text(big_file(size, independent=not args.shared_globals))
             lines = path.read_text().count("\n")
             for tree in trees:
                 r = timed(named(f"{lines:,}-line file", tree), optimlint(args.python, path.name), str(work),

@@ -21,9 +21,15 @@ if TYPE_CHECKING:
 
 class FileContext:
     def __init__(self, path: str, source: str, module: cst.Module, settings: "Settings | None" = None,
-                 project_root: str | None = None) -> None:
+                 project_root: str | None = None, parsed: str | None = None, rows=None) -> None:
+        """``parsed``: the text ``module`` was parsed from, when it is not ``source`` (a piece
+        of a big file, ``optimlint.pieces``), and ``rows`` its rows -> the file's: positions
+        are found in the piece and given in the file's rows, and what checks read of the
+        text is the whole file's."""
         self.path = path
         self.source = source
+        self._parsed = source if parsed is None else parsed
+        self.rows = rows
         self.module = module
         self.settings = settings
         self.project_root = project_root
@@ -49,7 +55,12 @@ class FileContext:
         except KeyError:
             from optimlint.analysis.positions import GuardedPositions
 
-            found = self._cache["positions"] = GuardedPositions(self.module, self.source, self.parents.get)
+            found = GuardedPositions(self.module, self._parsed, self.parents.get)
+            if self.rows is not None:
+                from optimlint.pieces import RowsMoved
+
+                found = RowsMoved(found, self.rows)
+            self._cache["positions"] = found
             return found
 
     def encloses(self, root: cst.CSTNode, node: cst.CSTNode) -> bool:

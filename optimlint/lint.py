@@ -44,30 +44,25 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
             if isinstance(module_or_error, list):
                 return module_or_error
         return _noqa_only(path, source, enabled)
-    # A text CPython rejects is parsed here, where the error is reported, not twice.
-    module_or_error = (parse(source) if parse is not None and verdict is None else None) \
-        or parse_text(path, source, verdict)
-    if isinstance(module_or_error, list):
-        return module_or_error
-    module = module_or_error
-    # Start-up time: a file no check can fire on never gets here, and these import LibCST
-    # (the context) and tokenize (the noqa reader).
-    from optimlint.context import FileContext
     from optimlint.suppression import filter_suppressed
 
-    def run_checks() -> list[Diagnostic]:
-        ctx = FileContext(path, source, module, settings, project_root or settings.root)
-        return [d for check in checks for d in check.run(ctx) if d.code in enabled]
+    out = None
+    if parse is None and verdict is None:
+        from optimlint.pieces import plan  # a big file: cut into independent pieces
 
-    try:
-        out = run_checks()
-    except RecursionError:
-        # Valid code can be deeper than Python's default limit allows the tree walks to go
-        # (a 1,000-term string concatenation): retry on a thread with a big stack.
-        try:
-            out = _with_deep_stack(run_checks)
-        except RecursionError:
-            return [syntax_error(path, "the file is nested too deeply to be analysed")]
+        pieces = plan(source)
+        if pieces is not None:
+            out = _lint_pieces(path, source, pieces, checks, settings, project_root, enabled, factories)
+    if out is None:
+        # A text CPython rejects is parsed here, where the error is reported, not twice.
+        module_or_error = (parse(source) if parse is not None and verdict is None else None) \
+            or parse_text(path, source, verdict)
+        if isinstance(module_or_error, list):
+            return module_or_error
+        out = _run_checks(path, source, module_or_error, checks, settings, project_root, enabled)
+        if isinstance(out, Diagnostic):
+            return [out]
+        out = [d for found in out for d in found]
     if "noqa" in source.lower() and not enabled.isdisjoint(("OPT001", "OPT002")):
         from optimlint.noqa_warnings import noqa_diagnostics
 
@@ -75,6 +70,116 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     out = filter_suppressed(out, source)
     out.sort(key=lambda d: d.sort_key)
     return out
+
+
+def _run_checks(path: str, source: str, module, checks, settings: Settings, project_root: str | None,
+                enabled: set[str], preset: dict | None = None, parsed: str | None = None, rows=None):
+    """Each check's diagnostics on ``module`` (the tree of ``source``, or of ``parsed``: a
+    piece of it), one list per check; an OPT000 diagnostic when the tree is too deep to
+    analyse. ``preset``: analyses already known (a piece's whole-file facts), by their
+    ``FileContext.cached`` key."""
+    # Start-up time: a file no check can fire on never gets here, and this imports LibCST.
+    from optimlint.context import FileContext
+
+    def run_checks() -> list[list[Diagnostic]]:
+        ctx = FileContext(path, source, module, settings, project_root or settings.root, parsed, rows)
+        if preset:
+            ctx._cache.update(preset)
+        try:
+            return [[d for d in check.run(ctx) if d.code in enabled] for check in checks]
+        finally:
+            if parsed is not None:
+                # A piece: its analyses refer to the context that holds them (cycles the
+                # collector would free late); let the tree go now, before the next piece.
+                ctx._cache.clear()
+
+    try:
+        return run_checks()
+    except RecursionError:
+        # Valid code can be deeper than Python's default limit allows the tree walks to go
+        # (a 1,000-term string concatenation): retry on a thread with a big stack.
+        try:
+            return _with_deep_stack(run_checks)
+        except RecursionError:
+            return syntax_error(path, "the file is nested too deeply to be analysed")
+
+
+def _lint_pieces(path: str, source: str, pieces, checks, settings: Settings, project_root: str | None,
+                 enabled: set[str], factories) -> list[Diagnostic] | None:
+    """The checks' diagnostics over the pieces of a big file (``optimlint.pieces.Plan``),
+    each parsed, linted and dropped in turn; None when a piece does not parse or is too deep
+    (the file is then linted whole, as before). A piece whose text holds none of a check's
+    needles is not given to that check, nor parsed when no check is left. Header statements
+    are in every piece: a diagnostic found in several pieces is kept once."""
+    preset = _whole_file_facts(path, pieces, settings, project_root)
+    if preset is None:
+        return None
+    per_check: list[list[Diagnostic]] = [[] for _ in checks]
+    from optimlint.pieces import Rows
+
+    seen: dict[tuple[int, str], int] = {}  # how many times each piece found one, at most
+    for text, segments in pieces.texts:
+        raw = text.encode("utf-8", "surrogatepass")
+        hits: dict[bytes, bool] = {}
+        here = [k for k, c in enumerate(checks) if is_candidate(raw, c.needles, c.requires, factories, hits)]
+        if not here:
+            continue
+        module = parse_text(path, text, None)
+        if isinstance(module, list):
+            return None
+        memos = _memos()
+        before = [set(memo) for memo in memos]
+        found = _run_checks(path, source, module, [checks[k] for k in here], settings, project_root, enabled,
+                            preset, text, Rows(segments))
+        for memo, keys in zip(memos, before):  # what they hold of this piece's tree goes with it
+            for key in [k for k in memo if k not in keys]:
+                del memo[key]
+        del module
+        if isinstance(found, Diagnostic):
+            return None
+        for k, diagnostics in zip(here, found):
+            counts: dict[str, int] = {}
+            for d in diagnostics:
+                key = repr(d)
+                counts[key] = counts.get(key, 0) + 1
+                if counts[key] > seen.get((k, key), 0):  # not already found in an earlier piece
+                    seen[(k, key)] = counts[key]
+                    per_check[k].append(d)
+    return [d for found in per_check for d in found]
+
+
+def _memos() -> list[dict]:
+    """The analyses' process-wide memos that keep nodes of the trees they were asked about
+    (class analyses, function summaries, positions of statements): entries a piece adds
+    are dropped after it, or they would keep every piece's tree alive to the end. Only a
+    memo is lost: a later piece that needs one computes it again."""
+    from optimlint.analysis import callers, modules, positions, summaries
+
+    return [summaries._SUMMARIES, summaries._HOLDERS, modules._CLASSES, callers._POSITIONS,
+            positions._STATEMENTS, positions._PAIRED]
+
+
+def _whole_file_facts(path: str, pieces, settings: Settings, project_root: str | None) -> dict | None:
+    """What every piece's analyses must read of the whole file, by ``FileContext.cached``
+    key (see ``optimlint.pieces``): the import table and the argparse parser's facts. None
+    when the parser's statements do not parse alone."""
+    from optimlint.analysis.argparse_defaults import argparse_options, argparse_zero_defaults
+    from optimlint.analysis.names import ImportTable
+    from optimlint.context import FileContext
+
+    bindings, stars = pieces.imports
+    facts: dict = {"imports": ImportTable(dict(bindings), list(stars)),
+                   "argparse.zero_defaults": {}, "argparse.options": {}}
+    if pieces.argparse_text is not None:
+        module = parse_text(path, pieces.argparse_text, None)
+        if isinstance(module, list):
+            return None
+        ctx = FileContext(path, pieces.argparse_text, module, settings, project_root or settings.root)
+        # (argparse_defaults reads only the tree: its own text is fine here)
+        zero = argparse_zero_defaults(ctx)
+        facts["argparse.zero_defaults"] = {k: v for k, v in zero.items() if k not in pieces.attribute_stores}
+        facts["argparse.options"] = argparse_options(ctx)
+    return facts
 
 
 def _noqa_only(path: str, source: str, enabled: set[str]) -> list:

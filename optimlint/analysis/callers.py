@@ -234,6 +234,7 @@ def _row(pf, node: cst.CSTNode) -> int:
     if hit is None or hit[0] is not pf.module:
         hit = _POSITIONS[id(pf.module)] = (pf.module, Positions(pf.module))
     try:
-        return hit[1][node].start.line
+        row = hit[1][node].start.line
     except KeyError:
         return 1
+    return pf.rows(row) if pf.rows is not None else row

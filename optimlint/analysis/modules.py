@@ -50,6 +50,7 @@ class ParsedFile:
     imports: ImportTable
     classes: dict[str, cst.ClassDef]  # top-level classes defined exactly once
     other_names: set[str]  # top-level names bound by something other than one class
+    rows: object = None  # the linted file's piece (optimlint.pieces): its rows -> the file's
 
     @classmethod
     def build(cls, path: str, module: cst.Module, imports: ImportTable | None = None) -> "ParsedFile":
@@ -322,7 +323,12 @@ def class_of_call_value(pf: ParsedFile, value: cst.BaseExpression, project_root:
 
 def linted_file(ctx) -> ParsedFile:
     """The linted file itself as a ``ParsedFile`` (built once per lint)."""
-    return ctx.cached("optimlint.parsed_file", lambda: ParsedFile.build(ctx.path, ctx.module, ctx.imports))
+    def build() -> ParsedFile:
+        pf = ParsedFile.build(ctx.path, ctx.module, ctx.imports)
+        pf.rows = ctx.rows  # a piece of a big file: its rows -> the file's
+        return pf
+
+    return ctx.cached("optimlint.parsed_file", build)
 
 
 def constructed_class(ctx, func: cst.BaseExpression) -> Resolved | None:
