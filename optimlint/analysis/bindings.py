@@ -39,7 +39,7 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules, symbols
 from optimlint.analysis.assignments import values_assigned
-from optimlint.analysis.returned import returned_objects
+from optimlint.analysis.returned import returned_object, returned_objects
 from optimlint.analysis.call_args import arg
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, OPTIMIZER_BASES
@@ -533,6 +533,12 @@ class _Collector(cst.CSTVisitor):
         qn = self.ctx.qualify(f)
         if qn in ACCELERATOR_QUALNAMES:
             return Binding(ACCELERATOR, name, qn.rsplit(".", 1)[-1], node=value, call=value)
+        if any(w in name.rsplit(".", 1)[-1].lower() for w in ("opt", "sched")):
+            # ``model_optim = self._select_optimizer()``: what the helper returns (read only for
+            # such names: reading it may parse another file)
+            func = self.funcs[-1] if self.funcs else None
+            handed = returned_object(self.ctx, value, self.b.class_of.get(func) if func is not None else None)
+            return self._handed_back(target, handed, value)
         return None
 
 

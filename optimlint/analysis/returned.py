@@ -51,7 +51,25 @@ def returned_objects(ctx: "FileContext", call: cst.Call, count: int) -> list[Ret
     return out
 
 
-def _helper(ctx: "FileContext", func: cst.BaseExpression):
+def returned_object(ctx: "FileContext", call: cst.Call, klass: cst.ClassDef | None = None) -> Returned | None:
+    """What the helper ``call`` calls hands back whole (``model_optim = self._select_optimizer()``
+    with ``return optim.Adam(self.model.parameters(), ...)``; ``opt = make_optimizer(model)``):
+    the optimizer or scheduler every one of its returns builds, else None. ``klass``: the class
+    of the method the call is in, where ``self.<method>(...)`` is looked up."""
+    found = _helper(ctx, call.func, klass)
+    if found is None:
+        return None
+    fn, reader = found
+    values = [r.value for r in _returns(fn)]
+    kinds = {_built(fn, v, reader) for v in values}  # type: ignore[arg-type]
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _helper(ctx: "FileContext", func: cst.BaseExpression, klass: cst.ClassDef | None = None):
+    if klass is not None and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) \
+            and func.value.value == "self":
+        defs = [s for s in klass.body.body if isinstance(s, cst.FunctionDef) and s.name.value == func.attr.value]
+        return (defs[0], _Reader(ctx.qualify, ctx.settings)) if len(defs) == 1 else None
     if isinstance(func, cst.Name):
         defs = [s for s in ctx.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))
                 and s.name.value == func.value]

@@ -241,6 +241,8 @@ def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, p
 def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, depth: int,
                    params: set[str]) -> bool:
     if isinstance(f, cst.Attribute):
+        if f.attr.value == "load_state_dict" and _names_module(f.value):
+            return True  # ``ema_model.load_state_dict(model.state_dict())``: weights, never gradients
         if f.attr.value in GRADIENT_EFFECT_METHODS:
             return False
         root = (dotted(f.value) or "").split(".", 1)[0]
@@ -269,6 +271,12 @@ def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, d
             return all(_harmless_call(c.func, pf, None, project_root, depth + 1, set())
                        for c in nodes_of(alias.body, (cst.Call,)))
     return False
+
+
+def _names_module(value: cst.BaseExpression) -> bool:
+    """``ema_model``, ``self.target_net``: a name (or last attribute) that says module, not optimizer."""
+    last = (dotted(value) or "").rsplit(".", 1)[-1]
+    return bool(last) and name_says_module(last) and not name_says_optimizer(last)
 
 
 def _top_lambda(pf: ParsedFile, name: str) -> cst.Lambda | None:

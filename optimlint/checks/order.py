@@ -312,6 +312,7 @@ class OrderCheck(Check):
                     self._report_clip(clip, later[0], "before the backward")
                 continue
             if len(opts) != 1:
+                self._clip_after_own_step(it, clip, steps, before_b)
                 continue
             # a step that can run earlier in a pass where the clip runs (not in another arm of
             # one conditional), with no step after the clip: the clip never bounds the gradient a
@@ -327,6 +328,29 @@ class OrderCheck(Check):
                     where = ("after a step it is not under the condition of (on other passes it clips "
                              "a partial sum the next backward adds to; the step never sees a clipped gradient)")
                 self._report_clip(clip, step if _clips_params_of(self.ctx, clip, step) else None, where)
+
+    def _clip_after_own_step(self, it: Iteration, clip: Event, steps: list[Event], before_b: list[Event]) -> None:
+        """Several optimizers (actor and critic, value and policy nets): a clip proven to clip
+        one optimizer's parameters, after that optimizer's step and after the last backward,
+        with no later step of it, bounds a gradient no step of it uses. The other optimizers'
+        later steps do not change that when they are proven to hold other modules."""
+        if not before_b:
+            return
+        own = [s for s in steps if s.index < clip.index and _runs_whole_or_guarded(it, s) and
+               not exclusive(s, clip) and s.target is not None and _clips_params_of(self.ctx, clip, s)]
+        if not own or before_b[-1].index > own[-1].index:
+            return
+        step = own[-1]
+        mine = step.target.modules
+        for later in steps:
+            if later.index < clip.index or exclusive(later, clip):
+                continue
+            other = later.target
+            if other is None or other is step.target or mine is None or other.modules is None or any(
+                    module_covers(a, b) or module_covers(b, a) for a in other.modules for b in mine):
+                return
+        if set(it.conditions(step)) <= set(it.conditions(clip)):
+            self._report_clip(clip, step, "after the step")
 
     def _report_clip(self, clip, step, where) -> None:
         """``step``: the step to move the clip in front of (None: no fix). After the step, only a
