@@ -47,6 +47,10 @@ class NotebookError(Exception):
     """A notebook that cannot be linted; the message is shown to the user (OPT000)."""
 
 
+# "... after 'with' statement on line 443" in CPython's syntax errors
+_LINE_REFERENCE = re.compile(r"\bon line (\d+)\b")
+
+
 @dataclass
 class _Cell:
     """One code cell: where its rows are in the joined text and how to write it back."""
@@ -380,7 +384,19 @@ class Notebook:
             fix = Fix(fix.applicability, fix.message, tuple(self._map_edit(e) for e in fix.edits))
         extra = dict(d.extra or {})
         extra["cell"] = cell.index
-        return d.replace(location=location, end_location=end, noqa_row=noqa_row, fix=fix, extra=extra)
+        message = d.message
+        if d.code == "OPT000":  # CPython's "... after 'with' statement on line 443": a row of the joined text
+            message = _LINE_REFERENCE.sub(lambda m: self._line_reference(int(m.group(1)), cell), message)
+        return d.replace(location=location, end_location=end, noqa_row=noqa_row, fix=fix, extra=extra,
+                         message=message)
+
+    def _line_reference(self, row: int, here: _Cell) -> str:
+        """``on line N`` of the joined text as the user can find it: a row of this cell, or of another."""
+        cell = self.cell_at(row)
+        if cell is None:
+            return f"on line {row}"
+        in_cell = self._in_cell(cell, Location(row, 1)).row
+        return f"on line {in_cell}" if cell is here else f"on line {in_cell} of cell {cell.index}"
 
     def _map_edit(self, e: Edit) -> Edit:
         cell = self.cell_at(e.location.row)

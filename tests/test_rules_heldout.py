@@ -15,6 +15,7 @@ from tests.conftest import codes_at, invoke
 def lint_project(tmp_path, files: dict[str, str], target: str = "train.py", select: str = "OPT1") -> list:
     """(code, row) of the real CLI's findings on `target`, the other files beside it."""
     for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     cwd = os.getcwd()
     os.chdir(tmp_path)
@@ -208,3 +209,92 @@ def test_opt101_silent_when_the_method_may_hand_back_something_else():
         "    def _make_optimizer(self, given=None):\n        if given is not None:\n            return given\n"
         "        return optim.Adam(").replace("                net_optim.zero_grad()\n", "")
     assert codes_at(src, ["OPT1"]) == []
+
+
+# A helper of the project's own package, reached through the package's `__init__`, which
+# re-exports its modules with star imports; it only measures the weights, under no_grad.
+WEIGHT_STATS = """\
+import torch
+
+
+@torch.no_grad()
+def weight_drift(model):
+    drift = {}
+    for name, param in model.named_parameters():
+        drift[name] = param.detach().abs().mean().item()
+    return drift
+"""
+TRAIN_WITH_STATS = """\
+import torch
+from torch import nn
+
+from tools import weight_drift
+
+
+def train(loader, epochs):
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(epochs):
+        for x, y in loader:
+            loss = (model(x) - y).pow(2).mean()
+            loss.backward()
+            optimizer.step()
+            print(weight_drift(model))
+"""
+
+
+def test_opt101_helper_reexported_by_a_package_star_import_is_read(tmp_path):
+    files = {"tools/__init__.py": "from .stats import *\n", "tools/stats.py": WEIGHT_STATS,
+             "train.py": TRAIN_WITH_STATS}
+    assert lint_project(tmp_path, files) == [("OPT101", 13)]
+
+
+def test_opt101_helper_reexported_by_name_is_read(tmp_path):
+    files = {"tools/__init__.py": "from .stats import weight_drift\n", "tools/stats.py": WEIGHT_STATS,
+             "train.py": TRAIN_WITH_STATS}
+    assert lint_project(tmp_path, files) == [("OPT101", 13)]
+
+
+def test_opt101_silent_when_the_reexported_helper_clears(tmp_path):
+    clearing = WEIGHT_STATS.replace("    return drift\n", "    model.zero_grad()\n    return drift\n")
+    files = {"tools/__init__.py": "from .stats import *\n", "tools/stats.py": clearing,
+             "train.py": TRAIN_WITH_STATS}
+    assert lint_project(tmp_path, files) == []
+
+
+def test_opt101_silent_when_the_package_defines_the_name_itself(tmp_path):
+    # the package's own (clearing) function wins over what its star import would bring
+    init = "from .stats import *\n\n\ndef weight_drift(model):\n    model.zero_grad()\n    return {}\n"
+    files = {"tools/__init__.py": init, "tools/stats.py": WEIGHT_STATS, "train.py": TRAIN_WITH_STATS}
+    assert lint_project(tmp_path, files) == []
+
+
+def test_opt101_silent_when_the_helper_has_an_unknown_decorator(tmp_path):
+    # a decorator of the project may do anything with the model it is handed
+    wrapped = WEIGHT_STATS.replace("@torch.no_grad()", "@registry.track()").replace(
+        "import torch\n", "import torch\n\nfrom registry_lib import registry\n")
+    files = {"tools/__init__.py": "from .stats import *\n", "tools/stats.py": wrapped, "train.py": TRAIN_WITH_STATS}
+    assert lint_project(tmp_path, files) == []
+
+
+# --------------------------------------------------------------------------- OPT000
+def _notebook(*cells: tuple[str, str]) -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": kind, "metadata": {}, "source": text, **({"outputs": [], "execution_count": None}
+                                                               if kind == "code" else {})}
+        for kind, text in cells]})
+
+
+def test_opt000_line_named_in_a_notebook_syntax_error_is_the_cells_own(tmp_path):
+    # a cell that shows a fragment: the `with` has no body; CPython names the `with`'s line
+    nb = _notebook(("code", "import torch\nx = torch.ones(2)\n"), ("markdown", "Mixed precision:"),
+                   ("code", "# the forward\nwith torch.autocast('cpu'):\n\n# the backward\nloss.backward()\n"))
+    (tmp_path / "notes.ipynb").write_text(nb)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = invoke(["check", "--no-cache", "--output-format", "concise", "notes.ipynb"])
+    finally:
+        os.chdir(cwd)
+    assert result.output.splitlines()[0] == (
+        "notes.ipynb:cell 3:5:1: OPT000 SyntaxError: expected an indented block after 'with' statement on line 2")

@@ -77,10 +77,30 @@ def project_function(ctx: "FileContext", func: cst.BaseExpression) -> tuple[cst.
     if path is None:
         return None
     pf = parse_file(path)
-    if pf is None or name in pf.classes:
+    return _function_in(pf, name, ctx.project_root, 0) if pf is not None else None
+
+
+def _function_in(pf: ParsedFile, name: str, project_root: str | None,
+                 depth: int) -> tuple[cst.FunctionDef, ParsedFile] | None:
+    """Top-level function ``name`` of ``pf``, or of the module ``pf`` re-exports it from: a
+    package's ``__init__`` with ``from .lora import inspect_lora`` or ``from .lora import *``."""
+    if name in pf.classes:
         return None
     fn = _top_function(pf, name)
-    return (fn, pf) if fn is not None else None
+    if fn is not None or depth >= _DEPTH or name in pf.other_names:
+        return (fn, pf) if fn is not None else None
+    sources = [pf.imports.bindings[name]] if pf.imports.imported(name) else [
+        f"{star}{'' if star.endswith('.') else '.'}{name}" for star in pf.imports.star_modules]
+    for qn in sources:
+        module, _, leaf = qn.rpartition(".")
+        if not module or not module.startswith(".") and module.split(".", 1)[0] in _NOT_PROJECT:
+            continue
+        path = _find_module(pf.path, module, project_root)
+        other = parse_file(path) if path is not None else None
+        found = _function_in(other, leaf, project_root, depth + 1) if other is not None else None
+        if found is not None:
+            return found
+    return None
 
 
 _EMPTY = cst.Module([])  # renders a node's code
@@ -219,7 +239,7 @@ def _library_call(pf: ParsedFile, func: cst.BaseExpression) -> bool:
 def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, project_root, depth: int) -> bool:
     p = fn.params
     params = {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)} - {"self"}
-    if fn.asynchronous is not None or any(dotted(d.decorator) not in ("staticmethod", "torch.no_grad")
+    if fn.asynchronous is not None or any(_decorator(d) not in ("staticmethod", "torch.no_grad", "torch.inference_mode")
                                           for d in fn.decorators):
         return False
     for node in nodes_of(fn.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Del, cst.Call, cst.Assign,
@@ -236,6 +256,12 @@ def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, p
         if not _harmless_call(node.func, pf, klass, project_root, depth, params):
             return False
     return True
+
+
+def _decorator(d: cst.Decorator) -> str | None:
+    """``@torch.no_grad`` and ``@torch.no_grad()`` alike: the decorator's dotted name."""
+    e = d.decorator
+    return dotted(e.func) if isinstance(e, cst.Call) and not e.args else dotted(e)
 
 
 def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, depth: int,
