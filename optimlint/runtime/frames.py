@@ -69,43 +69,6 @@ def site(frame) -> tuple[str, int]:
     return hit[1]
 
 
-def user_frame(depth: int = 2):
-    """The first frame outside torch, optimlint, stdlib and pytest (None when there is none)."""
-    try:
-        frame = sys._getframe(depth)
-    except ValueError:
-        return None
-    cache = _internal_cache
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        internal = cache.get(filename)
-        if internal is None:
-            internal = is_internal(filename)
-        if not internal:
-            return frame
-        frame = frame.f_back
-    return None
-
-
-def user_location(depth: int = 3) -> tuple[str, int] | None:
-    """(filename, line) of ``user_frame`` (the walk inlined: it runs at every clearing,
-    backward and step)."""
-    try:
-        frame = sys._getframe(depth - 1)
-    except ValueError:
-        return None
-    cache = _internal_cache
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        internal = cache.get(filename)
-        if internal is None:
-            internal = is_internal(filename)
-        if not internal:
-            return site(frame)
-        frame = frame.f_back
-    return None
-
-
 _library_cache: dict[str, bool] = {}
 
 
@@ -118,6 +81,51 @@ def _library(filename: str) -> bool:
     return hit
 
 
+def walk_to_user(frame) -> tuple:
+    """``(user_frame, depth, via_library)``: the first frame from ``frame`` outward that is the
+    user's (None when there is none), how many frames that is from ``frame`` (1: ``frame``
+    itself), and whether an installed package (a framework, not torch) stands on the way.
+
+    The one walk of the runtime: ``user_frame``, ``user_location`` and ``user_call`` below
+    and the hot paths' first sighting of a call site (``hotpath``) all go through it."""
+    depth = 1
+    via = False
+    cache = _internal_cache
+    library_cache = _library_cache
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        internal = cache.get(filename)
+        if internal is None:
+            internal = is_internal(filename)
+        if not internal:
+            return frame, depth, via
+        if not via:
+            library = library_cache.get(filename)
+            via = _library(filename) if library is None else library
+        frame = frame.f_back
+        depth += 1
+    return None, depth, via
+
+
+def user_frame(depth: int = 2):
+    """The first frame outside torch, optimlint, stdlib and pytest (None when there is none)."""
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None
+    return walk_to_user(frame)[0]
+
+
+def user_location(depth: int = 3) -> tuple[str, int] | None:
+    """(filename, line) of ``user_frame``."""
+    try:
+        frame = sys._getframe(depth - 1)
+    except ValueError:
+        return None
+    frame = walk_to_user(frame)[0]
+    return site(frame) if frame is not None else None
+
+
 def user_call(depth: int = 3):
     """``(location, via_library)``: the user's line, and whether an installed package (a
     framework, not torch) stands between it and the watched call."""
@@ -125,22 +133,8 @@ def user_call(depth: int = 3):
         frame = sys._getframe(depth)
     except ValueError:
         return None, False
-    via = False
-    cache = _internal_cache
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        internal = cache.get(filename)
-        if internal is None:
-            internal = is_internal(filename)
-        if not internal:
-            return site(frame), via
-        if not via:
-            library = _library_cache.get(filename)
-            if library is None:
-                library = _library(filename)
-            via = library
-        frame = frame.f_back
-    return None, via
+    frame, _depth, via = walk_to_user(frame)
+    return (site(frame) if frame is not None else None), via
 
 
 def user_frames(depth: int = 3, limit: int = 6):

@@ -2,15 +2,16 @@
 
 On a step of a few hundred microseconds (a tiny model on CPU) every Python call the companion
 adds shows in the step time, so these are built as closures over the monitor instead of going
-through ``patches.Patches.wrapper`` and small helpers: the walk to the user's frame
-(``frames.user_location``), the site bookkeeping (``Monitor.site``) and the error isolation
-(``Monitor.guard``) are spelled out in each. Each keeps its own cache of call sites, keyed by
-the user frame's instruction offset and checked against its code object: a site's line
-(``frame.f_lineno`` scans the code's line table) and its entry in ``report.sites`` are
-computed the first time that call site is seen, not at every call. Each also remembers its
-previous call's path (the user frame's code and offset, and the one torch frame in between
-for ``loss.backward()`` and ``opt.step()``): a call from the same place skips the walk to the
-user's frame altogether. Behaviour is that of the helpers they replace:
+through ``patches.Patches.wrapper`` and small helpers: the error isolation (``Monitor.guard``)
+and the memo of the previous call's path (the user frame's code and offset, and the one torch
+frame in between for ``loss.backward()`` and ``opt.step()``) are spelled out in each, so that
+a call from the same place as the last one costs no call of ours at all. Only when the memo
+misses do they call ``call_site_locator``'s ``locate``: the walk to the user's frame
+(``frames.walk_to_user``, the runtime's one walk) and the site bookkeeping, from a cache of
+call sites per hook, keyed by the user frame's instruction offset and checked against its
+code object (a site's line, ``frame.f_lineno``, scans the code's line table, and its entry in
+``report.sites`` is made the first time that call site is seen, not at every call).
+Behaviour is that of the helpers they replace:
 
 - ``zero_grad_wrapper``: ``Optimizer.zero_grad``, then the clearing is remembered (tick, line);
 - ``backward_wrapper``: ``torch.autograd.backward`` with ``Monitor.current_bw`` describing the
@@ -55,13 +56,41 @@ from optimlint.runtime.records import BackwardInfo
 _ZERO_GRAD, _BACKWARD, _STEP = EventKind.ZERO_GRAD.value, EventKind.BACKWARD.value, EventKind.STEP.value
 
 
+def call_site_locator(sites, kind):
+    """``locate(frame)``: the first sighting of a call site of ``kind``, for a hook or wrapper
+    whose memo of its previous call site missed: the walk from ``frame`` to the user's
+    (``frames.walk_to_user``), then the site's line from this locator's own cache (keyed by the
+    user frame's instruction offset, checked against its code object), its kind added to
+    ``sites`` the first time. Returns ``(loc, depth, via, code, lasti)``, ``code`` None (and
+    ``loc`` None) when no frame is the user's; the caller keeps its memo from ``code``/``lasti``
+    at the depth it expects. Off the steady path: a step from the same place never calls it."""
+    lines = {}
+    site = frames.site
+    walk = frames.walk_to_user
+
+    def locate(frame):
+        frame, depth, via = walk(frame)
+        if frame is None:
+            return None, depth, via, None, -1
+        code = frame.f_code
+        lasti = frame.f_lasti
+        hit = lines.get(lasti)
+        if hit is None or hit[0] is not code:
+            hit = lines[lasti] = (code, site(frame))
+            kinds = sites.get(hit[1])
+            if kinds is None:
+                sites[hit[1]] = {kind}
+            else:
+                kinds.add(kind)
+        return hit[1], depth, via, code, lasti
+
+    return locate
+
+
 def zero_grad_wrapper(mon, orig):
     """``Optimizer.zero_grad`` (or a subclass's own), followed by the record of the clearing."""
-    sites = mon.report.sites
     opts = mon.opts
-    cache = frames._internal_cache
-    is_internal = frames.is_internal
-    lines, site = {}, frames.site
+    locate = call_site_locator(mon.report.sites, _ZERO_GRAD)
     getframe = sys._getframe
     # the previous call's user frame, when it was the caller itself: its code, offset, line
     last_code, last_lasti, last_loc = None, -1, None
@@ -78,32 +107,9 @@ def zero_grad_wrapper(mon, orig):
             if frame.f_code is last_code and frame.f_lasti == last_lasti:
                 loc = last_loc  # the same call site as last time, called directly
             else:
-                depth = 1
-                while frame is not None:
-                    filename = frame.f_code.co_filename
-                    internal = cache.get(filename)
-                    if internal is None:
-                        internal = is_internal(filename)
-                    if not internal:
-                        break
-                    frame = frame.f_back
-                    depth += 1
-                loc = None
-                if frame is not None:
-                    code = frame.f_code
-                    lasti = frame.f_lasti
-                    hit = lines.get(lasti)
-                    if hit is None or hit[0] is not code:
-                        # a call site seen for the first time: its line, and its kind at that line
-                        hit = lines[lasti] = (code, site(frame))
-                        kinds = sites.get(hit[1])
-                        if kinds is None:
-                            sites[hit[1]] = {_ZERO_GRAD}
-                        else:
-                            kinds.add(_ZERO_GRAD)
-                    loc = hit[1]
-                    if depth == 1:
-                        last_code, last_lasti, last_loc = code, lasti, loc
+                loc, depth, _via, code, lasti = locate(frame)
+                if depth == 1 and code is not None:
+                    last_code, last_lasti, last_loc = code, lasti, loc
             orec = opts.get(id(opt))
             if orec is not None:
                 orec.zero_tick = mon.tick
@@ -124,11 +130,8 @@ def backward_wrapper(mon, orig):
     The wrapper spells out ``torch.autograd.backward``'s first parameters (``Tensor.backward``
     passes them by position) so that ``create_graph`` is bound by the call itself; they are
     handed on by position, with the same defaults."""
-    sites = mon.report.sites
     opts = mon.opts
-    cache = frames._internal_cache
-    is_internal = frames.is_internal
-    lines, site = {}, frames.site
+    locate = call_site_locator(mon.report.sites, _BACKWARD)
     getframe = sys._getframe
     Tensor = torch.Tensor
     make = BackwardInfo.make
@@ -149,33 +152,9 @@ def backward_wrapper(mon, orig):
             if inner is last_inner and (frame := frame.f_back).f_code is last_code and frame.f_lasti == last_lasti:
                 loc = last_loc  # the same call site as last time, through the same torch frame
             else:
-                frame = getframe(1)
-                depth = 1
-                while frame is not None:
-                    filename = frame.f_code.co_filename
-                    internal = cache.get(filename)
-                    if internal is None:
-                        internal = is_internal(filename)
-                    if not internal:
-                        break
-                    frame = frame.f_back
-                    depth += 1
-                loc = None
-                if frame is not None:
-                    code = frame.f_code
-                    lasti = frame.f_lasti
-                    hit = lines.get(lasti)
-                    if hit is None or hit[0] is not code:
-                        # a call site seen for the first time: its line, and its kind at that line
-                        hit = lines[lasti] = (code, site(frame))
-                        kinds = sites.get(hit[1])
-                        if kinds is None:
-                            sites[hit[1]] = {_BACKWARD}
-                        else:
-                            kinds.add(_BACKWARD)
-                    loc = hit[1]
-                    if depth == 2:
-                        last_inner, last_code, last_lasti, last_loc = inner, code, lasti, loc
+                loc, depth, _via, code, lasti = locate(getframe(1))
+                if depth == 2 and code is not None:
+                    last_inner, last_code, last_lasti, last_loc = inner, code, lasti, loc
             scaled = False
             if mon.scaled and isinstance(tensors, Tensor):
                 scaled = any(r() is tensors for r in mon.scaled)
@@ -215,15 +194,10 @@ def step_hooks(mon, followed_class, line_calls):
     """``(pre_hook_for, post_hook)``: each optimizer's step pre-hook (``pre_hook_for(orec)``,
     registered on the optimizer itself: it can be taken off while the optimizer is *armed*)
     and the global step post-hook. Both find the step's user frame with one shared memo."""
-    sites = mon.report.sites
     opts = mon.opts
     gradients = mon.gradients
     snapshot, arm_sentinel = gradients._snapshot, gradients._arm_sentinel
-    cache = frames._internal_cache
-    is_internal = frames.is_internal
-    lines, site = {}, frames.site
-    is_library = frames._library
-    library_cache = frames._library_cache
+    find = call_site_locator(mon.report.sites, _STEP)
     getframe = sys._getframe
     ref = weakref.ref
     pattern, sleep, wake, calm_steps = sampling.pattern, sampling.sleep, sampling.wake, sampling.CALM
@@ -233,39 +207,13 @@ def step_hooks(mon, followed_class, line_calls):
     last_code, last_lasti, last_loc, last_via = None, -1, None, False
 
     def locate(frame):
-        """``(loc, via)`` of the step whose hook ``frame`` (torch's step wrapper) called: the
-        walk to the user's frame, the site's first sighting, the memo."""
+        """``(loc, via)`` of the step whose hook ``frame`` (torch's step wrapper) called, and
+        the memo."""
         nonlocal last_code, last_lasti, last_loc, last_via
-        depth = 1
-        via = False
-        while frame is not None:
-            filename = frame.f_code.co_filename
-            internal = cache.get(filename)
-            if internal is None:
-                internal = is_internal(filename)
-            if not internal:
-                break
-            if not via:
-                library = library_cache.get(filename)
-                via = is_library(filename) if library is None else library
-            frame = frame.f_back
-            depth += 1
-        if frame is None:
-            return None, via
-        code = frame.f_code
-        lasti = frame.f_lasti
-        hit = lines.get(lasti)
-        if hit is None or hit[0] is not code:
-            # a call site seen for the first time: its line, and its kind at that line
-            hit = lines[lasti] = (code, site(frame))
-            kinds = sites.get(hit[1])
-            if kinds is None:
-                sites[hit[1]] = {_STEP}
-            else:
-                kinds.add(_STEP)
-        if depth == 2:
-            last_code, last_lasti, last_loc, last_via = code, lasti, hit[1], via
-        return hit[1], via
+        loc, depth, via, code, lasti = find(frame)
+        if depth == 2 and code is not None:
+            last_code, last_lasti, last_loc, last_via = code, lasti, loc, via
+        return loc, via
 
     def pre_hook_for(orec):
         def hook(opt, args, kwargs):
