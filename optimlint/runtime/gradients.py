@@ -242,46 +242,34 @@ class Gradients:
                     if p.requires_grad:
                         self.add_owner((p,), orec)
                     continue
-                if g is not None:
-                    view.all_none = False
-                    if rec.snap_ref is None or rec.snap_ref() is not g or g._version != rec.snap_ver:
-                        view.unchanged = False
-                if rec.acc_since_step:
-                    view.touched += 1
-                    if view.pre_all and rec.pre_step != 1:
-                        view.pre_all = False
-                    if view.wiped_all and not (rec.n == 1 and rec.wiped):
-                        view.wiped_all = False
-                    if view.zeroed_all and not (g is not None and self.zeroed_since(rec)):
-                        view.zeroed_all = False
-                    last_bw = view.last_bw
-                    if rec.last_bw is not None and (last_bw is None or rec.last_bw.index > last_bw.index):
-                        view.last_bw = rec.last_bw
+                self._add(view, rec, g)
         return view
 
     def _view_of(self, records, view) -> StepView:
         """``view`` over the parameters that kept a hook (a thinned optimizer)."""
         for rec in records:
             p = rec.pref()
-            if p is None:
-                continue
-            g = p.grad
-            if g is not None:
-                view.all_none = False
-                if rec.snap_ref is None or rec.snap_ref() is not g or g._version != rec.snap_ver:
-                    view.unchanged = False
-            if rec.acc_since_step:
-                view.touched += 1
-                if view.pre_all and rec.pre_step != 1:
-                    view.pre_all = False
-                if view.wiped_all and not (rec.n == 1 and rec.wiped):
-                    view.wiped_all = False
-                if view.zeroed_all and not (g is not None and self.zeroed_since(rec)):
-                    view.zeroed_all = False
-                last_bw = view.last_bw
-                if rec.last_bw is not None and (last_bw is None or rec.last_bw.index > last_bw.index):
-                    view.last_bw = rec.last_bw
+            if p is not None:
+                self._add(view, rec, p.grad)
         return view
+
+    def _add(self, view, rec, g) -> None:
+        """One watched parameter's part of ``view``: ``g``, its gradient now, and its record."""
+        if g is not None:
+            view.all_none = False
+            if rec.snap_ref is None or rec.snap_ref() is not g or g._version != rec.snap_ver:
+                view.unchanged = False
+        if rec.acc_since_step:
+            view.touched += 1
+            if view.pre_all and rec.pre_step != 1:
+                view.pre_all = False
+            if view.wiped_all and not (rec.n == 1 and rec.wiped):
+                view.wiped_all = False
+            if view.zeroed_all and not (g is not None and self.zeroed_since(rec)):
+                view.zeroed_all = False
+            last_bw = view.last_bw
+            if rec.last_bw is not None and (last_bw is None or rec.last_bw.index > last_bw.index):
+                view.last_bw = rec.last_bw
 
     def after_step(self, opt, orec) -> None:
         """Snapshot each gradient as the step left it, and arm the OPT101 sentinel."""
@@ -301,33 +289,18 @@ class Gradients:
                 elif rec.handle is not None:
                     rec.streak = 0
                 g = p.grad
-                if g is None:
-                    rec.snap_ref = None
-                    rec.pre_step = 0
-                else:
-                    if orec.sentinel is None and p.requires_grad \
-                            and (smallest is None or p.numel() < smallest.numel()):
-                        smallest = p
-                    ref = rec.g_ref
-                    if ref is None or ref() is not g:
-                        ref = rec.g_ref = weakref.ref(g)
-                    rec.snap_ref = ref
-                    rec.g_ver = rec.snap_ver = g._version
-                    rec.pre_step = 1
-                rec.acc_since_step = 0
-                rec.wiped = 0
-                if len(rec.owners) > 1:
-                    for other in rec.owners:
-                        if other is not orec:
-                            other.stepped_elsewhere = True
+                if g is not None and orec.sentinel is None and p.requires_grad \
+                        and (smallest is None or p.numel() < smallest.numel()):
+                    smallest = p
+                self._snap(rec, g, orec)
         if orec.sentinel is None and smallest is not None:
             orec.sentinel = weakref.ref(smallest)
         self._arm_sentinel(orec)
         if orec.steps >= WARMUP and not self.mon.eval_modules:
             self.thin(opt, orec)
 
-    @staticmethod
-    def _snapshot(records, orec) -> None:
+    @classmethod
+    def _snapshot(cls, records, orec) -> None:
         """``after_step`` for the parameters that kept a hook (a thinned optimizer)."""
         for rec in records:
             p = rec.pref()
@@ -335,23 +308,28 @@ class Gradients:
                 continue
             if rec.acc_since_step:
                 rec.streak += 1
-            g = p.grad
-            if g is None:
-                rec.snap_ref = None
-                rec.pre_step = 0
-            else:
-                ref = rec.g_ref
-                if ref is None or ref() is not g:
-                    ref = rec.g_ref = weakref.ref(g)
-                rec.snap_ref = ref
-                rec.g_ver = rec.snap_ver = g._version
-                rec.pre_step = 1
-            rec.acc_since_step = 0
-            rec.wiped = 0
-            if len(rec.owners) > 1:
-                for other in rec.owners:
-                    if other is not orec:
-                        other.stepped_elsewhere = True
+            cls._snap(rec, p.grad, orec)
+
+    @staticmethod
+    def _snap(rec, g, orec) -> None:
+        """One record after ``orec``'s step: ``g``, the gradient as the step left it, remembered
+        (object and version), its accumulation count reset, its other owners told."""
+        if g is None:
+            rec.snap_ref = None
+            rec.pre_step = 0
+        else:
+            ref = rec.g_ref
+            if ref is None or ref() is not g:
+                ref = rec.g_ref = weakref.ref(g)
+            rec.snap_ref = ref
+            rec.g_ver = rec.snap_ver = g._version
+            rec.pre_step = 1
+        rec.acc_since_step = 0
+        rec.wiped = 0
+        if len(rec.owners) > 1:
+            for other in rec.owners:
+                if other is not orec:
+                    other.stepped_elsewhere = True
 
     def thin(self, opt, orec) -> None:
         """Keep one accumulate hook for ``opt``: on a parameter it alone owns that every one of
