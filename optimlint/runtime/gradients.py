@@ -62,6 +62,15 @@ class ParamRec:
         self.streak = 0       # consecutive steps of its optimizer that found it accumulated into
         self.hook = None      # its accumulate hook while taken off (its optimizer armed: OptRec.arm)
 
+    def keep(self, g) -> None:
+        """Remember ``g`` (not None) as the step left it: the object (one weak reference kept
+        while it is the same object) and its version, as the gradient and as the snapshot."""
+        r = self.g_ref
+        if r is None or r() is not g:
+            r = self.g_ref = weakref.ref(g)
+        self.snap_ref = r
+        self.g_ver = self.snap_ver = g._version
+
 
 class StepView:
     """The gradients an optimizer's step is about to use, summarised for the verdicts."""
@@ -318,11 +327,7 @@ class Gradients:
             rec.snap_ref = None
             rec.pre_step = 0
         else:
-            ref = rec.g_ref
-            if ref is None or ref() is not g:
-                ref = rec.g_ref = weakref.ref(g)
-            rec.snap_ref = ref
-            rec.g_ver = rec.snap_ver = g._version
+            rec.keep(g)
             rec.pre_step = 1
         rec.acc_since_step = 0
         rec.wiped = 0

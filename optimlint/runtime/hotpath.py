@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import weakref
 
 import torch
 
@@ -199,7 +198,6 @@ def step_hooks(mon, followed_class, line_calls):
     snapshot, arm_sentinel = gradients._snapshot, gradients._arm_sentinel
     find = call_site_locator(mon.report.sites, _STEP)
     getframe = sys._getframe
-    ref = weakref.ref
     pattern, sleep, wake, calm_steps = sampling.pattern, sampling.sleep, sampling.wake, sampling.CALM
     # the previous step's call site when the user frame was the caller of torch's step wrapper
     # (the only caller of both hooks): its code, offset, line, and whether a framework stood in
@@ -278,16 +276,8 @@ def step_hooks(mon, followed_class, line_calls):
                 r = rec.snap_ref if g is not None else None
                 if g is not None and not kwargs and len(args) == 1 \
                         and (-1 if r is None or r() is not g else g._version - rec.snap_ver) == orec.pattern:
-                    orec.steps += 1
-                    mon.step_count += 1
-                    orec.bw_at_last_step = mon.bw_count
-                    if orec.iter_id != mon.iter_id:
-                        orec.new_epoch(mon.iter_id)
-                    r = rec.g_ref
-                    if r is None or r() is not g:
-                        r = rec.g_ref = ref(g)
-                    rec.snap_ref = r
-                    rec.g_ver = rec.snap_ver = g._version
+                    orec.count_step(mon)
+                    rec.keep(g)
                     if mon.step_count >= mon.next_periodic:
                         frame = getframe(2)
                         if frame.f_code is last_code and frame.f_lasti == last_lasti:
@@ -309,11 +299,7 @@ def step_hooks(mon, followed_class, line_calls):
                 if orec is not None and orec.armed:
                     orec.disarm()
                     orec.fast = False
-                    orec.steps += 1
-                    mon.step_count += 1
-                    orec.bw_at_last_step = mon.bw_count
-                    if orec.iter_id != mon.iter_id:
-                        orec.new_epoch(mon.iter_id)
+                    orec.count_step(mon)
                     snapshot(orec.hooked, orec)
                     arm_sentinel(orec)
                     return
@@ -341,20 +327,12 @@ def step_hooks(mon, followed_class, line_calls):
                         mon.periodic_checks(orec, loc)
                     # the settled step's counts and its one record's snapshot, written out (the
                     # sentinel is off since the step that armed it)
-                    orec.steps += 1
-                    mon.step_count += 1
-                    orec.bw_at_last_step = mon.bw_count
-                    if orec.iter_id != mon.iter_id:
-                        orec.new_epoch(mon.iter_id)
-                    r = rec.g_ref
-                    if r is None or r() is not g:
-                        r = rec.g_ref = ref(g)
+                    orec.count_step(mon)
                     orec.pattern = pattern(rec, g)  # against the snapshot before this step
                     mon.calm += 1
                     if mon.calm >= calm_steps and len(mon.armed) == len(opts) and not mon.eval_modules:
                         sleep(mon)
-                    rec.snap_ref = r
-                    rec.g_ver = rec.snap_ver = g._version
+                    rec.keep(g)
                     rec.pre_step = 1
                     rec.acc_since_step = 0
                     rec.wiped = 0
@@ -369,11 +347,7 @@ def step_hooks(mon, followed_class, line_calls):
                     # no backward at all since the last step: judged after the fact (a step
                     # leaves the gradients it used as they were: OPT103 reads exactly that)
                     mon.judge_step(opt, orec, loc)
-            orec.steps += 1
-            mon.step_count += 1
-            orec.bw_at_last_step = mon.bw_count
-            if orec.iter_id != mon.iter_id:
-                orec.new_epoch(mon.iter_id)
+            orec.count_step(mon)
             if orec.fast:
                 # a settled step: its one record's snapshot and the sentinel off (suspect is
                 # False), written out; the optimizer is armed (its pre-hook off) for the next
@@ -384,11 +358,7 @@ def step_hooks(mon, followed_class, line_calls):
                 if g is None:
                     snapshot(orec.hooked, orec)
                 else:
-                    r = rec.g_ref
-                    if r is None or r() is not g:
-                        r = rec.g_ref = ref(g)
-                    rec.snap_ref = r
-                    rec.g_ver = rec.snap_ver = g._version
+                    rec.keep(g)
                     rec.pre_step = 1
                     rec.acc_since_step = 0
                     rec.wiped = 0

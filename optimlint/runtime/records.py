@@ -136,6 +136,14 @@ class OptRec:
                 if acc_hooks is not None:
                     acc_hooks[acc.id] = rec.hook
 
+    def count_step(self, mon) -> None:
+        """Count a step of this optimizer (and the monitor's), the epoch it opens if any."""
+        self.steps += 1
+        mon.step_count += 1
+        self.bw_at_last_step = mon.bw_count
+        if self.iter_id != mon.iter_id:
+            self.new_epoch(mon.iter_id)
+
     def new_epoch(self, iter_id) -> None:
         """Its first step in a new epoch (a new DataLoader iterator or epoch marker) is being counted."""
         if self.steps - 1 - self.epoch_start > self.spi_max:
