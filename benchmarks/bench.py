@@ -20,6 +20,12 @@ What it does:
    and a 1,000-line training script with findings (median of several runs);
 4. writes ``benchmarks/results/<timestamp>.json`` and ``.md`` and prints the markdown.
 
+With ``--tree DIR`` (repeatable; ``--tree /tmp/before --tree .``) it compares optimlint source
+trees instead (``PYTHONPATH=DIR``, the same interpreter and corpora): every measurement of the
+single files and of each corpus (cold, warm) is taken for each tree in turn, ``--repeat`` (single
+files) and ``--corpus-repeat`` (corpora) times, so that the machine's load falls on all alike;
+the table gives each tree's median wall and CPU. Ruff and TorchFix are not run then.
+
 optimlint runs as ``<python> -m optimlint`` (``--python``, default this interpreter) with
 bytecode writing enabled (an installed package has its ``.pyc`` files; a source checkout
 run with PYTHONDONTWRITEBYTECODE would recompile optimlint at every start).
@@ -266,6 +272,110 @@ def goals(results: dict) -> list[str]:
     return ["", "| goal | met | this run |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
 
 
+def tree_env(tree: str) -> dict:
+    """The environment that runs optimlint from source tree ``tree``."""
+    return {**optimlint_env(), "PYTHONPATH": str(Path(tree).resolve())}
+
+
+def interleaved(argv, cwd, trees: list[str], repeat: int) -> dict[str, dict]:
+    """``repeat`` runs of ``argv`` per tree, the trees taking turns; per tree the run of median
+    wall with every run's wall and CPU. ``cwd``: a folder, or one per tree (a dict)."""
+    runs: dict[str, list[dict]] = {t: [] for t in trees}
+    for _ in range(repeat):
+        for tree in trees:
+            runs[tree].append(measure(argv, cwd[tree] if isinstance(cwd, dict) else cwd, tree_env(tree)))
+    out = {}
+    for tree, rs in runs.items():
+        best = dict(sorted(rs, key=lambda r: r["wall"])[len(rs) // 2])
+        best["walls"] = [round(r["wall"], 3) for r in rs]
+        best["cpus"] = [round(r["cpu"], 3) for r in rs]
+        best["cpu_median"] = sorted(r["cpu"] for r in rs)[len(rs) // 2]
+        out[tree] = best
+    return out
+
+
+def compare_trees(args, python: str) -> dict:
+    """``--tree``: the single files and the corpora, each tree in turn (see the docstring)."""
+    trees = args.tree
+    results: dict = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "python": platform.python_version(), "system": platform.platform(),
+                    "load_start": " ".join(f"{x:.1f}" for x in os.getloadavg())},
+        "trees": trees, "rows": [],
+    }
+
+    def row(label, per_tree):
+        results["rows"].append({"what": label, "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+                                "trees": per_tree})
+        print(f"... {label} done (load {results['rows'][-1]['load']})", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="optimlint-bench-") as tmp:
+        work = Path(tmp)
+        for tree in trees:  # bytecode of each tree compiled once, untimed
+            subprocess.run(optimlint_argv(python, "--no-cache", str(REPO / "fixtures" / "train_loop.py")),
+                           cwd=work, env=tree_env(tree), capture_output=True)
+        (work / "serving.py").write_text(CLEAN_FILE)
+        row("clean file via the pre-commit entry (`python -m optimlint check --force-exclude`)",
+            interleaved([python, "-m", "optimlint", "check", "--force-exclude", "serving.py"], str(work), trees,
+                        args.repeat))
+        (work / "train_big.py").write_text(training_script())
+        row("1,000-line training script with findings (`--no-cache`)",
+            interleaved([python, "-m", "optimlint", "check", "--no-cache", "--exit-zero", "train_big.py"],
+                        str(work), trees, args.repeat))
+        jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+        for name in args.corpus or list(CORPORA):
+            src = fetch(name, python)
+            files, lines = corpus_stats(src)
+            what = f"{name} {wheel_version(name)} ({len(files)} files, {lines:,} lines)"
+            row(f"{what}: cold (`--no-cache`)",
+                interleaved(optimlint_argv(python, "--no-cache", *jobs, str(src)), str(work), trees,
+                            args.corpus_repeat))
+
+            # each tree its own cache (its own working folder), filled once, untimed
+            folders = {}
+            for i, tree in enumerate(trees):
+                folder = work / f"{name}-{i}"
+                folder.mkdir()
+                subprocess.run(optimlint_argv(python, *jobs, str(src)), cwd=folder, env=tree_env(tree),
+                               capture_output=True)
+                folders[tree] = str(folder)
+            row(f"{what}: warm (cache)",
+                interleaved(optimlint_argv(python, *jobs, str(src)), folders, trees, args.corpus_repeat))
+    results["machine"]["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return results
+
+
+def trees_markdown(results: dict) -> str:
+    m = results["machine"]
+    trees = results["trees"]
+    names = {t: Path(t).resolve().name for t in trees}
+    head = " | ".join(f"`{names[t]}` wall | CPU" for t in trees)
+    out = [f"Machine: {m['cpus']} CPUs ({m['processor']}), Python {m['python']}, {m['system']}; "
+           f"load average {m['load_start']} at the start, {m['load_end']} at the end; {results['date']}. "
+           "Medians per tree (the trees took turns); CPU = user + system of optimlint and its workers.", "",
+           f"| measurement | load after | {head} | CPU {names[trees[-1]]} / {names[trees[0]]} |",
+           "|---|---|" + "---|---|" * len(trees) + "---|"]
+    for r in results["rows"]:
+        cells = []
+        for t in trees:
+            x = r["trees"][t]
+            cells.append(f"{fmt_ms(x['wall'])} | {fmt_ms(x['cpu_median'])}")
+        ratio = r["trees"][trees[-1]]["cpu_median"] / r["trees"][trees[0]]["cpu_median"]
+        out.append(f"| {r['what']} | {r['load']} | {' | '.join(cells)} | {ratio:.2f} |")
+    out += ["", "Every run (wall / CPU, seconds):", ""]
+    for r in results["rows"]:
+        for t in trees:
+            x = r["trees"][t]
+            runs = ", ".join(f"{w:.2f}/{c:.2f}" for w, c in zip(x["walls"], x["cpus"]))
+            out.append(f"- {r['what']}, `{names[t]}`: {runs}")
+    return "\n".join(out) + "\n"
+
+
+def fmt_ms(x: float) -> str:
+    return f"{x * 1000:.0f} ms" if x < 1 else fmt_s(x)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", action="append", choices=sorted(CORPORA),
@@ -279,9 +389,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="optimlint --jobs (default: its own)")
     ap.add_argument("--serial", action="store_true", help="also time optimlint --jobs 1")
     ap.add_argument("--repeat", type=int, default=7, help="runs of the single-file timings")
+    ap.add_argument("--tree", action="append", default=None,
+                    help="an optimlint source tree (PYTHONPATH); repeat to compare trees, taking turns")
+    ap.add_argument("--corpus-repeat", type=int, default=3, help="with --tree: runs of each corpus measurement")
     args = ap.parse_args(argv)
     if args.torchfix_sample < 0:
         args.torchfix_sample = None
+    if args.tree:
+        results_dir = HERE / "results"
+        results_dir.mkdir(parents=True, exist_ok=True)
+        results = compare_trees(args, args.python)
+        text = trees_markdown(results)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        (results_dir / f"{stamp}-trees.json").write_text(json.dumps(results, indent=2))
+        (results_dir / f"{stamp}-trees.md").write_text(text)
+        print(text)
+        return 0
 
     results_dir = HERE / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
