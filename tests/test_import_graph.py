@@ -4,7 +4,7 @@ A function-local import runs later than a module-level one, but it is a dependen
 same: ``engine`` importing ``fixing`` inside a function while ``fixing`` imports ``engine``
 is a cycle that only the order of calls keeps from failing. The graph is read from the
 source (every ``import`` anywhere in a module, ``TYPE_CHECKING`` blocks too), so the test
-needs no import and sees the modules exactly as written. docs/internals.md ("Layers")
+needs no import and sees the modules exactly as written. docs/internals.md ("Engine layers")
 draws the graph this test keeps acyclic.
 """
 
