@@ -124,6 +124,17 @@ def _trivia_name(name: str) -> bool:
 
 def _kept_children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """``_children(node)`` without the trivia."""
+    cls = type(node)
+    try:
+        kept = _KEPT[cls]
+    except KeyError:
+        kept = _KEPT[cls] = _kept_extractor(cls)
+    if kept is not None:
+        return kept(node)  # type: ignore[operator]
+    return _kept_children_generic(node)
+
+
+def _kept_children_generic(node: cst.CSTNode) -> list[cst.CSTNode]:
     trivia = _TRIVIA
     out: list[cst.CSTNode] = []
     for child in _children(node):
@@ -163,8 +174,122 @@ def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return out
 
 
+# -- per-class extractors of the kept children ---------------------------------------------
+# ``_kept_children`` runs for every node of every indexed tree (the index of each linted
+# file): the generic loop reads every field, whitespace, commas and brackets included (most
+# of them), and looks up the kind of each value. Each LibCST class gets its own extractor,
+# generated from its field annotations: the fields that can only hold trivia or plain values
+# are not read, a field that always holds one kept node (``Call.func``: a ``BaseExpression``)
+# or a sequence of them (``Call.args``) is taken as it is, and any other field is checked
+# value by value as the loop does; same children, same order (tests/test_analysis_index.py
+# compares both on every node of the project's programs).
+_KEPT: dict[type, object] = {}
+# type of a value -> 1 (a kept node), 2 (a sequence), 0 (anything else: trivia, None, str...)
+_KEPT_KIND: dict[type, int] = {tuple: 2, list: 2, type(None): 0, str: 0}
+
+
+def _kept_kind(t: type) -> int:
+    k = _KEPT_KIND[t] = (0 if is_trivia(t) else 1) if issubclass(t, cst.CSTNode) else 2 if t in (tuple, list) else 0
+    return k
+
+
+def _classes_below(c: type) -> list[type]:
+    out, stack = [], [c]
+    while stack:
+        k = stack.pop()
+        if k not in out:
+            out.append(k)
+            stack.extend(k.__subclasses__())
+    return out
+
+
+def _field_shape(hint) -> str:
+    """"skip" (only trivia or plain values), "node" (always one kept node), "nodes" (a
+    sequence of kept nodes), else "check" (read value by value)."""
+    import collections.abc
+    import typing
+
+    from libcst._maybe_sentinel import MaybeSentinel
+
+    seq = typing.get_origin(hint) in (collections.abc.Sequence, list, tuple)
+    if seq:
+        args = typing.get_args(hint)
+        if len(args) != 1:
+            return "check"
+        hint = args[0]
+    origin = typing.get_origin(hint)
+    if origin is typing.Union:
+        options = list(typing.get_args(hint))
+    elif origin is typing.Literal:
+        options = [type(a) for a in typing.get_args(hint)]
+    elif origin is None and isinstance(hint, type):
+        options = [hint]
+    else:
+        return "check"
+    plain = (str, bool, int, type(None), MaybeSentinel)
+    if any(typing.get_origin(o) is not None or not isinstance(o, type) for o in options):
+        return "check"
+    if not any(issubclass(o, cst.CSTNode) and not all(is_trivia(k) for k in _classes_below(o))
+               for o in options if o not in plain):
+        if all(o in plain or issubclass(o, cst.CSTNode) for o in options):
+            return "skip"
+        return "check"
+    if len(options) == 1 and issubclass(options[0], cst.CSTNode) and \
+            not any(is_trivia(k) for k in _classes_below(options[0])):
+        return "nodes" if seq else "node"
+    return "check"
+
+
+_CHECK = """    v = node.{name}
+    k = kinds.get(type(v))
+    if k is None:
+        k = kind(type(v))
+    if k == 1:
+        out.append(v)
+    elif k == 2:
+        for item in v:
+            ki = kinds.get(type(item))
+            if ki is None:
+                ki = kind(type(item))
+            if ki == 1:
+                out.append(item)"""
+
+
+def _kept_extractor(cls: type):
+    """``cls``'s extractor of kept children; None where it cannot be built (the generic loop
+    then runs)."""
+    import typing
+
+    order = _ORDER.get(cls) or _order(cls)
+    if order is None or not all(n.isidentifier() for n in order):
+        return None
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:
+        return None
+    lines = ["def kept(node):", "    out = []"]
+    for name in order:
+        shape = _field_shape(hints[name]) if name in hints else "check"
+        if shape == "node":
+            lines.append(f"    out.append(node.{name})")
+        elif shape == "nodes":
+            lines.append(f"    out.extend(node.{name})")
+        elif shape == "check":
+            lines.append(_CHECK.format(name=name))
+    lines.append("    return out")
+    namespace = {"kinds": _KEPT_KIND, "kind": _kept_kind}
+    exec("\n".join(lines), namespace)  # noqa: S102 - built from LibCST's own field names
+    return namespace["kept"]
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return _children(node)
+
+
+def kept_children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The children of ``node`` that are not trivia (whitespace, operators, brackets), in
+    visit order."""
+    return _kept_children(node)
 
 
 class Index:
@@ -295,16 +420,20 @@ def _walk_into(top: cst.CSTNode, up: int, nodes: list, parent: list, end: list) 
     first = len(nodes)
     stack: list[cst.CSTNode] = [top]
     pstack: list[int] = [up]
+    # (the hot loop of the index: methods and the extractor table read once)
+    pop, push, ppop, ppush = stack.pop, stack.extend, pstack.pop, pstack.extend
+    add, add_parent, extractors = nodes.append, parent.append, _KEPT
     while stack:
-        node = stack.pop()
+        node = pop()
         i = len(nodes)
-        nodes.append(node)
-        parent.append(pstack.pop())
-        kids = _kept_children(node)
+        add(node)
+        add_parent(ppop())
+        kept = extractors.get(type(node))
+        kids = kept(node) if kept is not None else _kept_children(node)
         if kids:
             kids.reverse()
-            stack.extend(kids)
-            pstack.extend([i] * len(kids))
+            push(kids)
+            ppush([i] * len(kids))
     n = len(nodes)
     size = [1] * (n - first)
     for j in range(n - 1, first, -1):
@@ -483,9 +612,11 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
         root.visit(visitor)
         return
     own = getattr(visitor, "__dict__", None)
-    found = None if own and any(k.startswith(("visit_", "leave_")) for k in own) else _find(root)
+    own_hooks = bool(own) and any(k.startswith(("visit_", "leave_")) for k in own)
+    found = None if own_hooks else _find(root)
     if found is None:
-        _visit_recursive(root, visitor)
+        # (a tree of another file: walked whole, but for the trivia when no hook names one)
+        _visit_recursive(root, visitor, trivia=own_hooks or trivial)
         return
     index, i = found
     if trivial:  # the visitor hooks a node type the index leaves out
@@ -527,9 +658,12 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
         leave(node)  # type: ignore[operator]
 
 
-def _visit_recursive(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+def _visit_recursive(root: cst.CSTNode, visitor: cst.CSTVisitor, trivia: bool = True) -> None:
+    """LibCST's visit order without rebuilding; ``trivia`` False steps over the trivia
+    subtrees (nothing but trivia under them), for a visitor that hooks no trivia class."""
     enter_of: dict[type, object] = {}
     leave_of: dict[type, object] = {}
+    kids_of = _children if trivia or is_trivia(type(root)) else _kept_children
 
     def rec(node: cst.CSTNode) -> None:
         cls = type(node)
@@ -539,7 +673,7 @@ def _visit_recursive(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
             enter = enter_of[cls] = getattr(visitor, "visit_" + cls.__name__, None)
             leave = leave_of[cls] = getattr(visitor, "leave_" + cls.__name__, None)
         if enter is None or enter(node) is not False:  # type: ignore[operator]
-            for child in _children(node):
+            for child in kids_of(node):
                 rec(child)
         if leave is not None:
             leave(node)  # type: ignore[operator]
@@ -620,7 +754,29 @@ def nodes_of(root: cst.CSTNode, types: tuple[type, ...] | type):
             index, i = found
             nodes = index.nodes
             return iter([nodes[j] for j in index._slice(i, names)])
+        # (an untracked tree: the same classes have no trivia under them to step into)
+        return _kept_nodes_of(root, _LEAF_SETS.get(names) or _LEAF_SETS.setdefault(
+            names, frozenset(getattr(cst, n) for n in names)))
     return _nodes_of(root, types)
+
+
+# ``nodes_of``'s index names -> the classes, for the walk of an untracked tree
+_LEAF_SETS: dict[tuple[str, ...], frozenset] = {}
+
+
+def _kept_nodes_of(root: cst.CSTNode, classes: frozenset):
+    """``_nodes_of`` for leaf classes that are not trivia: an exact type test, and no step
+    into a trivia subtree (which holds only trivia)."""
+    stack = [root]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        if type(node) in classes:
+            yield node
+        kids = _kept_children(node)
+        if kids:
+            kids.reverse()
+            push(kids)
 
 
 # types given to ``nodes_of`` -> the class names to read from the index, or () to walk
