@@ -269,3 +269,107 @@ def test_dotted_relies_on_name_and_attribute_having_no_subclasses():
     assert dotted(cst.parse_expression("a")) == "a"
     assert dotted(cst.parse_expression("a().b")) is None
     assert dotted(cst.parse_expression("(a).b")) == "a.b"
+
+
+@pytest.mark.parametrize("name,text", _sources(), ids=[n for n, _ in _sources()])
+def test_generated_extractors_give_the_kept_children_of_the_generic_loop(name, text):
+    """Each class's extractor, generated from its field annotations, reads fewer fields
+    than the generic loop: it must still give every non-trivia child, in the same order,
+    for every node (unvalidated parse included, as the engine parses)."""
+    from optimlint.parsing import parse_module
+
+    for module in (cst.parse_module(text), parse_module(text)):
+        stack = [module]
+        while stack:
+            node = stack.pop()
+            extractor = walk._KEPT.get(type(node)) or walk._kept_extractor(type(node))
+            assert extractor is not None, type(node).__name__
+            got, want = extractor(node), walk._kept_children_generic(node)
+            assert len(got) == len(want) and all(a is b for a, b in zip(got, want)), type(node).__name__
+            stack.extend(walk._children(node))
+
+
+@pytest.mark.parametrize("name,text", _sources()[:8], ids=[n for n, _ in _sources()[:8]])
+def test_walks_of_an_untracked_tree_step_over_trivia_with_the_same_results(name, text):
+    """A tree no context tracks (another project file) is walked without its trivia when the
+    question names no trivia class: ``nodes_of`` and ``visit`` give what the full walk gives."""
+    module = cst.parse_module(text)
+    for types in ((cst.Call,), (cst.Name, cst.Attribute), cst.FunctionDef, (cst.AssignTarget, cst.AugAssign)):
+        assert list(walk.nodes_of(module, types)) == list(walk._nodes_of(module, types))
+
+    class Calls(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.seen: list = []
+
+        def visit_Call(self, node) -> bool:
+            self.seen.append(("enter", node))
+            return not isinstance(node.func, cst.Name)  # prunes some
+
+        def leave_Name(self, node) -> None:
+            self.seen.append(("leave", node))
+
+    fast, slow = Calls(), Calls()
+    walk.visit(module, fast)
+    walk._visit_recursive(module, slow)
+    assert fast.seen == slow.seen and fast.seen
+
+
+IMPORTS_EVERYWHERE = '''import os, torch.nn as nn
+from . import sibling
+if x:
+    import a.b
+elif y: from c import d as e
+else:
+    from ..pkg.mod import (f,
+                           g as h)
+try:
+    import i
+except* E:
+    from j import *
+else:
+    import k
+finally:
+    import l as m
+for n in o:
+    import p
+else:
+    import q
+while r:
+    import s
+with t as u:
+    from v import w
+match z:
+    case 1:
+        import aa
+    case _: import bb
+@decorator(lambda: cc)
+class K:
+    import dd
+    def method(self):
+        import ee.ff as gg
+        async def inner():
+            from hh import ii
+        return [jj for jj in kk]
+import os as os2
+'''
+
+
+@pytest.mark.parametrize("name,text", [("everywhere", IMPORTS_EVERYWHERE), *_sources()[:8]],
+                         ids=["everywhere", *[n for n, _ in _sources()[:8]]])
+def test_import_table_of_another_file_equals_the_indexed_visit(name, text):
+    """``ImportTable.build`` of a tree no index holds (another project file) steps only through
+    statements; it must bind what the visit of the linted file's index binds, in the same order."""
+    from optimlint.analysis.names import ImportTable
+
+    module = cst.parse_module(text)
+    untracked = ImportTable.build(module)
+    handle = walk.track(module)
+    assert walk.index_of(module) is not None
+    indexed = ImportTable.build(module)
+    del handle
+    assert list(untracked.bindings.items()) == list(indexed.bindings.items())
+    assert untracked.star_modules == indexed.star_modules
+    if name == "everywhere":
+        assert {"nn", "sibling", "a", "e", "f", "h", "i", "k", "m", "p", "q", "s", "w", "aa", "bb", "dd", "gg",
+                "ii", "os", "os2"} <= set(untracked.bindings)
+        assert untracked.star_modules == ["j"]

@@ -65,15 +65,22 @@ class ParsedFile:
             elif isinstance(stmt, cst.FunctionDef):
                 other.add(stmt.name.value)
             else:
-                for node in walk(stmt):
-                    if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
-                        t = node.target
-                        if isinstance(t, cst.Name):
-                            other.add(t.value)
-                    elif isinstance(node, (cst.ClassDef, cst.FunctionDef)):
+                # (from the walk index when the linted file is the one built: most of a
+                # script is its ``if __name__ == "__main__":`` block)
+                for node in _walk.nodes_of(stmt, _BINDERS):
+                    if type(node) in _DEFINITIONS:
                         other.add(node.name.value)  # conditionally defined
+                    else:
+                        t = node.target
+                        if type(t) is cst.Name:
+                            other.add(t.value)
         return cls(path, module, imports or ImportTable.build(module), classes, other)
 
+
+# What binds a top-level name in a statement that is not a class or a function (leaf classes:
+# ``walk.nodes_of`` reads them from the index, ``type(node) in`` tests them)
+_BINDERS = (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.ClassDef, cst.FunctionDef)
+_DEFINITIONS = frozenset({cst.ClassDef, cst.FunctionDef})
 
 _FILES: dict[str, tuple[tuple[int, int], ParsedFile | None]] = {}
 

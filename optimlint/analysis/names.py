@@ -53,7 +53,11 @@ class ImportTable:
     @classmethod
     def build(cls, module: cst.Module) -> "ImportTable":
         table = cls()
-        _walk.visit(module, _ImportCollector(table))
+        collector = _ImportCollector(table)
+        if _walk.index_of(module) is not None:
+            _walk.visit(module, collector)  # the linted file: its index holds every import
+        else:
+            _imports_under(module, collector)
         return table
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
@@ -116,6 +120,31 @@ class _ImportCollector(cst.CSTVisitor):
     # Expressions never contain imports: skip them wholesale for speed.
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
         return any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in node.body)
+
+
+# type -> whether a node of it may hold statements (a suite, a statement, a clause of one);
+# an import is a statement, so no expression, decorator or parameter list holds one
+_HOLDS_STATEMENTS: dict[type, bool] = {}
+_STATEMENT_HOLDERS = (cst.BaseSuite, cst.BaseStatement, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler,
+                      cst.Finally, cst.MatchCase)
+
+
+def _imports_under(node: cst.CSTNode, collector: "_ImportCollector") -> None:
+    """The collector's calls of a visit of ``node`` (another project file, which no index
+    holds), in the same order, stepping only through what may hold statements: a visit
+    would read every expression of the file for the few imports in it."""
+    for child in _walk.kept_children(node):
+        t = type(child)
+        if t is cst.Import:
+            collector.visit_Import(child)
+        elif t is cst.ImportFrom:
+            collector.visit_ImportFrom(child)
+        else:
+            holds = _HOLDS_STATEMENTS.get(t)
+            if holds is None:
+                holds = _HOLDS_STATEMENTS[t] = issubclass(t, _STATEMENT_HOLDERS)
+            if holds:
+                _imports_under(child, collector)
 
 
 def key_of(expr: cst.BaseExpression | None) -> str | None:
