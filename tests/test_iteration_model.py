@@ -209,3 +209,15 @@ def test_event_vocabulary_is_stable():
     assert STEP_KINDS == {K.STEP, K.STEP_CLOSURE, K.SCALER_STEP}
     assert EventKind("zero_grad") is K.ZERO_GRAD
     assert PlainEvent(K.STEP, 3).column == 1
+
+
+def test_the_walker_relies_on_its_statement_and_call_classes_having_no_subclasses():
+    """analysis/iteration.py tests ``type(node) is`` / ``in`` a set of LibCST classes (their
+    ABC isinstance costs a Python call per test): none of them may have a subclass."""
+    from optimlint.analysis import iteration
+
+    classes = {iteration._NAME, iteration._ATTRIBUTE, iteration._CALL, cst.If, cst.With, cst.Match, cst.Expr,
+               cst.Return, *iteration._SIMPLE_LINES, *iteration._DEFINITIONS, *iteration._ASSIGNS,
+               *iteration._LOOPS, *iteration._TRIES}
+    assert len(classes) == 19
+    assert all(c.__subclasses__() == [] for c in classes)
