@@ -34,6 +34,7 @@ class FileContext:
         self.settings = settings
         self.project_root = project_root
         self._cache: dict[Any, Any] = {}
+        self._qualified: dict[int, tuple[cst.CSTNode, str | None]] = {}
         # Tree walks over this module go through one index of it, built on first use
         # (see analysis/walk.py); the handle lives as long as this context.
         from optimlint.analysis import walk
@@ -97,8 +98,18 @@ class FileContext:
             return found
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
-        """The dotted qualified name of a Name/Attribute expression, or None."""
-        return self.imports.qualify(node)
+        """The dotted qualified name of a Name/Attribute expression, or None.
+
+        Memoised per node (the training model asks several times for each call of the file,
+        once more for each helper that inlines it); the node is kept with its answer, so its
+        ``id`` cannot be reused for another node while the context lives."""
+        memo = self._qualified
+        found = memo.get(id(node))
+        if found is not None and found[0] is node:
+            return found[1]
+        qualified = self.imports.qualify(node)
+        memo[id(node)] = (node, qualified)
+        return qualified
 
     # -- source text -------------------------------------------------------
     def code(self, node: cst.CSTNode) -> str:

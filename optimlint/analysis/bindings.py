@@ -32,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -58,6 +59,9 @@ _FOREIGN_ROOTS = frozenset({
     "tensorflow", "tf", "keras", "tf_keras", "optax", "jax", "flax", "haiku", "paddle", "mxnet", "mx",
     "mindspore", "chainer", "sklearn", "scipy", "numpy", "np",
 })
+
+
+_NOTHING: "MappingProxyType" = MappingProxyType({})  # an empty table to look up in (never written)
 
 
 @dataclass(eq=False)
@@ -233,29 +237,32 @@ class Bindings:
         return self.resolve_key(func, k, want)
 
     def resolve_key(self, func: cst.CSTNode | None, k: str, want: str | None = None) -> Binding | None:
+        # (asked for nearly every name of every call the training model reads: no new empty
+        # dict per lookup, and the name rule only where ``want`` asks for it)
         if func is not None:
-            b = self.function_scopes.get(func, {}).get(k)
+            b = self.function_scopes.get(func, _NOTHING).get(k)
             if b is not None:
                 return b
             if k.startswith("self."):
                 klass = self.class_of.get(func)
                 if klass is not None:
-                    b = self.class_attrs.get(klass, {}).get(k)
+                    b = self.class_attrs.get(klass, _NOTHING).get(k)
                     if b is not None:
                         return b
-            elif "." not in k and k in self.params_of.get(func, {}):
+            elif "." not in k and k in self.params_of.get(func, _NOTHING):
                 # A parameter shadows module-level names.
-                return self._name_rule(func, k, want)
+                return self._name_rule(func, k, want) if want is not None else None
             outer = self.enclosing.get(func)
-            root = k.split(".", 1)[0]
-            if outer is not None and root != "self" and root not in self.params_of.get(func, {}) and \
-                    root not in self.opaque_assigned.get(func, set()):
-                # a closure reads its enclosing function's names
-                return self.resolve_key(outer, k, want)
+            if outer is not None:
+                root = k.split(".", 1)[0]
+                if root != "self" and root not in self.params_of.get(func, _NOTHING) and \
+                        root not in self.opaque_assigned.get(func, _NOTHING):
+                    # a closure reads its enclosing function's names
+                    return self.resolve_key(outer, k, want)
         b = self.module_scope.get(k)
         if b is not None:
             return b
-        return self._name_rule(func, k, want)
+        return self._name_rule(func, k, want) if want is not None else None
 
     def _name_rule(self, func: cst.CSTNode | None, k: str, want: str | None) -> Binding | None:
         if want is None:

@@ -151,6 +151,8 @@ def key_of(expr: cst.BaseExpression | None) -> str | None:
     """A stable spelling of a Name / Attribute chain / literal subscript: ``opts['g']``."""
     if expr is None:
         return None
+    if type(expr) is _NAME:  # (most keys asked: ``dotted`` without the call)
+        return expr.value  # type: ignore[attr-defined]
     d = dotted(expr)
     if d is not None:
         return d
