@@ -478,6 +478,7 @@ class _Walker:
         self.closures: list[str] = []
         self._scaled_names: dict[tuple, bool] = {}
         self._alias_cache: dict[str, bool] = {}
+        self._passes_last: tuple[cst.Call, _Frame, bool] | None = None
 
     # -- driving -----------------------------------------------------------------
     def run(self) -> None:
@@ -1037,6 +1038,16 @@ class _Walker:
         return found if any(m is not None for m in found) else []
 
     def _passes_optimizer(self, call: cst.Call, frame: _Frame) -> bool:
+        # (asked up to six times for one call by _opaque's cascade and _reads_module: the
+        # last answer is kept; it depends only on the call and the frame)
+        last = self._passes_last
+        if last is not None and last[0] is call and last[1] is frame:
+            return last[2]
+        answer = self._passes_optimizer_now(call, frame)
+        self._passes_last = (call, frame, answer)
+        return answer
+
+    def _passes_optimizer_now(self, call: cst.Call, frame: _Frame) -> bool:
         return any(self._resolve(frame, a.value) is not None or
                    symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1]) and
                    not self._options_object(key_of(a.value) or "") for a in call.args)
@@ -1070,16 +1081,9 @@ class _Walker:
             spelled = (key_of(f) or "") if named else ""
             if named and PREDICATE_NAME.search(spelled):
                 return  # ``is_compiled_module(model)``, ``accelerator.is_main_process``: a question
-            passes: list[bool] = []  # _passes_optimizer's answer, once asked
-
-            def passes_optimizer() -> bool:
-                if not passes:
-                    passes.append(self._passes_optimizer(call, frame))
-                return passes[0]
-
-            if _constructs(f) and not passes_optimizer():
+            if _constructs(f) and not self._passes_optimizer(call, frame):
                 return  # ``Pipeline(unet=unet)`` wraps the model (for validation), clears nothing
-            if named and GETTER_NAME.search(spelled) and not passes_optimizer():
+            if named and GETTER_NAME.search(spelled) and not self._passes_optimizer(call, frame):
                 return  # ``get_peft_model_state_dict(unet)``, ``get_grad_norm(params)``: reads
             qn = self.ctx.qualify(f)
             if TORCH_PURE_FUNCTION.match(qn or ""):
@@ -1089,7 +1093,7 @@ class _Walker:
             if TORCH_COLLECTIVE.match(qn or ""):
                 return  # ``dist.all_reduce(grads)``: sums what it is given, never clears or steps
             if named and GRADIENT_COLLECTIVE_NAME.search(f.attr.value if t is _ATTRIBUTE else f.value) and \
-                    not passes_optimizer():
+                    not self._passes_optimizer(call, frame):
                 return  # ``mpi_avg_grads(ac.pi)``, ``average_gradients(model)``: a collective over the gradients
             if t is _ATTRIBUTE:
                 attr = f.attr.value
@@ -1103,9 +1107,9 @@ class _Walker:
             if qn in APEX_HARMLESS_QUALNAMES:
                 return
             if t is _ATTRIBUTE and _MODULE_READ_METHODS.match(f.attr.value) and \
-                    self._is_module_value(f.value, frame) and not passes_optimizer():
+                    self._is_module_value(f.value, frame) and not self._passes_optimizer(call, frame):
                 return  # ``model.generate(...)``, ``model.save_pretrained(dir)``: no gradient touched
-            if self._is_forward(f, frame) and not passes_optimizer():
+            if self._is_forward(f, frame) and not self._passes_optimizer(call, frame):
                 return
             if self._reads_module(call, frame):
                 return

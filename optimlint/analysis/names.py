@@ -55,7 +55,12 @@ class ImportTable:
         table = cls()
         collector = _ImportCollector(table)
         if _walk.index_of(module) is not None:
-            _walk.visit(module, collector)  # the linted file: its index holds every import
+            # the linted file: its index lists every import, in the order a visit meets them
+            for node in _walk.nodes_of(module, _IMPORTS):
+                if type(node) is cst.Import:
+                    collector.visit_Import(node)
+                else:
+                    collector.visit_ImportFrom(node)
         else:
             _imports_under(module, collector)
         return table
@@ -122,6 +127,7 @@ class _ImportCollector(cst.CSTVisitor):
         return any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in node.body)
 
 
+_IMPORTS = (cst.Import, cst.ImportFrom)
 # type -> whether a node of it may hold statements (a suite, a statement, a clause of one);
 # an import is a statement, so no expression, decorator or parameter list holds one
 _HOLDS_STATEMENTS: dict[type, bool] = {}
