@@ -16,6 +16,8 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
+from tests.conftest import codes_at
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "mutation_corpus"
 sys.path.insert(0, str(ROOT / "benchmarks" / "mutation"))
@@ -36,6 +38,9 @@ VISION_MUTANTS = [
     ("batch-scheduler-out-of-batch", "OPT203", 31, "fit", None),
     ("loss-without-item", "OPT601", 32, "fit", None),
     ("backward-in-no-grad", "OPT602", 28, "fit", None),
+    ("step-before-backward", "OPT103", 30, "fit", None),
+    ("clear-between-backward-and-step", "OPT102", 26, "fit", None),
+    ("delete-step", "OPT104", 30, "fit", None),
     ("adam-weight-decay", "OPT302", 21, "fit", None),
     ("keras-kwargs", "OPT301", 21, "fit", None),
     ("drop-group-submodule", "OPT401", 21, "fit", None),
@@ -47,6 +52,7 @@ SPEECH_MUTANTS = [
     ("epoch-scheduler-into-batch", "OPT202", 20, "train", None),
     ("backward-in-no-grad", "OPT602", 15, "train", None),
     ("scaler-step-without-update", "OPT502", 18, "train", None),
+    ("scaler-step-bypassed", "OPT501", 17, "train", None),
     ("swap-scheduler-optimizer", "OPT201", 38, "finetune", "metric-step"),
     ("clip-after-step", "OPT105", 34, "finetune", None),
     ("clip-before-backward", "OPT105", 34, "finetune", None),
@@ -54,6 +60,8 @@ SPEECH_MUTANTS = [
     ("epoch-scheduler-into-batch", "OPT202", 38, "finetune", "metric-step"),
     ("backward-in-no-grad", "OPT602", 32, "finetune", None),
     ("scaler-step-without-update", "OPT502", 36, "finetune", None),
+    ("step-before-backward", "OPT103", 35, "finetune", None),
+    ("scaler-step-bypassed", "OPT501", 35, "finetune", None),
     ("keras-kwargs", "OPT301", 8, "train", None),
     ("keras-kwargs", "OPT301", 24, "finetune", None),
 ]
@@ -107,14 +115,19 @@ def test_runner_counts_every_operator_exactly():
         "loss-without-item": (1, 0, 1, 0),
         "backward-in-no-grad": (3, 0, 3, 0),
         "scaler-step-without-update": (2, 0, 2, 0),
+        "step-before-backward": (2, 0, 2, 0),
+        "clear-between-backward-and-step": (1, 0, 1, 0),
+        "delete-step": (1, 0, 1, 0),
+        "scaler-step-bypassed": (2, 0, 2, 0),
+        "delete-train-mode": (0, 0, 0, 0),
     }
     assert originals == []  # the synthetic originals are correct training code
-    assert corpus == {"repositories": 2, "files": 2, "loops": 3, "lines": 72, "mutants": 25}
+    assert corpus == {"repositories": 2, "files": 2, "loops": 3, "lines": 72, "mutants": 31}
     text = harness.markdown(table, corpus, originals, "Synthetic run.")
     assert "| delete-clear | OPT101 | 2 | 0 | 2 | 0 | 100% |" in text
-    assert "| **all** | | 25 | 2 | 23 | 0 | 100% |" in text
+    assert "| **all** | | 31 | 2 | 29 | 0 | 100% |" in text
     assert "- 2 × `metric-step`: " in text
-    assert "Corpus: 3 training loops in 2 files (72 lines) from 2 repositories; 25 mutants." in text
+    assert "Corpus: 3 training loops in 2 files (72 lines) from 2 repositories; 31 mutants." in text
 
 
 def test_in_process_workers_judge_exactly_as_a_process_per_mutant():
@@ -133,6 +146,7 @@ def test_a_silent_rule_counts_as_missed():
         "delete-clear": (1, 0), "swap-scheduler-optimizer": (1, 0), "clip-after-step": (1, 0),
         "clip-before-backward": (1, 0), "batch-scheduler-out-of-batch": (1, 0), "drop-group-submodule": (1, 0),
         "loss-without-item": (0, 1), "backward-in-no-grad": (0, 1), "adam-weight-decay": (0, 1), "keras-kwargs": (0, 1),
+        "step-before-backward": (1, 0), "clear-between-backward-and-step": (1, 0), "delete-step": (1, 0),
     }
     assert table["loss-without-item"]["rate"] == 0.0
 
@@ -228,3 +242,41 @@ def test_a_mutant_of_a_mistake_the_original_already_has_is_excluded(tmp_path):
     assert [(o["code"], o["row"]) for o in originals] == [("OPT105", 11)]
     moved = {o.operator: (o.excluded, o.caught) for o in outcomes if o.operator.startswith("clip-")}
     assert moved == {"clip-after-step": ("original-has-it", False)}
+
+
+EPOCHS_WITH_VALIDATION = """\
+import torch
+
+
+def train_epoch(model, loader, optimizer):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+
+
+def validate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return sum(torch.nn.functional.mse_loss(model(x), y).item() for x, y in loader)
+
+
+def main(model, train_loader, val_loader, epochs):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(epochs):
+        train_epoch(model, train_loader, optimizer)
+        print(validate(model, val_loader))
+"""
+
+
+def test_deleting_train_mode_is_a_mistake_only_where_evaluation_runs_between_epochs():
+    mutants = [m for m in mutate.mutants_of(EPOCHS_WITH_VALIDATION)[0] if m.operator == "delete-train-mode"]
+    assert [(m.code, m.site_line, m.unit, m.excluded, m.region) for m in mutants] == [
+        ("OPT603", 5, "train_epoch", None, (1, 21))]
+    assert "    model.train()\n" not in mutants[0].source
+    assert codes_at(mutants[0].source, ["OPT6"]) == [("OPT603", 12)]  # validate's model.eval()
+    # no evaluation in the epoch loop: the module was in training mode all along
+    quiet = EPOCHS_WITH_VALIDATION.replace("        print(validate(model, val_loader))\n", "")
+    mutants = [m for m in mutate.mutants_of(quiet)[0] if m.operator == "delete-train-mode"]
+    assert [(m.site_line, m.excluded) for m in mutants] == [(5, "train-mode-redundant")]

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from editing import Edit, remove_call_statement  # noqa: E402
 from training_sites import (  # noqa: E402
-    LOOPS, OPTIMIZER_CLASSES, Event, FileSites, Level, Unit, dotted, last_name,
+    LOOPS, OPTIMIZER_CLASSES, Event, FileSites, Level, Unit, dotted, is_optimizer_name, is_scaler_name, last_name,
 )
 
 EXCLUSIONS = {
@@ -40,6 +40,7 @@ EXCLUSIONS = {
     "frozen-or-trained-elsewhere": "the dropped submodule is frozen or, by its name, trained by another optimizer (teacher, ema, target, discriminator, critic): leaving it out is intended",
     "sum-under-no-grad": "the running sum is taken under `torch.no_grad()`: the total keeps no graph",
     "original-has-it": "the original already reports the expected code at the mutated statement (TCN's clip before the backward): the mistake is there before the mutation, so moving the statement cannot add one",
+    "train-mode-redundant": "no evaluation runs between training iterations (no `.eval()`, nor a function of the file that leaves a module in eval mode, in the training loop or in a loop calling it): a module starts in training mode, so the deleted `.train()` changed nothing",
     "held-by-another-optimizer": "another optimizer of the file is built over the dropped submodule or a module holding it (InfoGAN's `Adam(chain(generator.parameters(), ...))`): its parameters are still updated, which is all OPT401 asks",
 }
 
@@ -662,10 +663,220 @@ def scaler_step_without_update(b: Builder, unit: Unit) -> None:
               loop_line(b.sites, unit, updates[0]), edit)
 
 
+# -- operators for the order rules the first fourteen left unmeasured --------------------
+
+def _plain_step(step: Event) -> bool:
+    """`opt.step()` itself (not `scaler.step(opt)`, not a closure step) alone on its line."""
+    call = step.call
+    level = step.path[-1]
+    return (isinstance(call.func, cst.Attribute) and not call.args and not is_scaler_name(dotted(call.func.value) or "")
+            and isinstance(level.stmt, cst.SimpleStatementLine) and len(level.stmt.body) == 1)
+
+
+def step_before_backward(b: Builder, unit: Unit) -> None:
+    """OPT103: move an optimizer step (a statement of its own) to just before the first
+    backward of its pass in the same block: the first after the last clear or step that
+    precedes it there (a step between two backward passes of its own is another bug)."""
+    for step in unit.of("step"):
+        level = step.path[-1]
+        if not isinstance(level.stmt, cst.SimpleStatementLine) or len(level.stmt.body) != 1:
+            continue
+        pairs = [common(bw, step) for bw in unit.of("backward")]
+        pairs = [p for p in pairs if p and p[0].index < p[1].index and p[1].stmt is level.stmt and movable(p[1])]
+        if not pairs:
+            continue
+        fences = [p[0].index for p in (common(e, step) for e in unit.events if e.kind in {"clear", "step"} and e is not step)
+                  if p and p[1].stmt is level.stmt and p[0].index < level.index]
+        fence = max(fences, default=-1)
+        pairs = [p for p in pairs if p[0].index > fence]
+        if not pairs:
+            continue
+        backward_level, step_level = min(pairs, key=lambda p: p[0].index)
+        jumped = [backward_level.stmt, *between(backward_level, step_level)]
+        excluded = "reads-moved-name" if names_read(step_level.stmt) & set().union(*(names_bound(s) for s in jumped)) else None
+        b.add("step-before-backward", "OPT103", unit, step.line, loop_line(b.sites, unit, step),
+              Edit().move_before(step_level, backward_level), excluded)
+
+
+def clear_between_backward_and_step(b: Builder, unit: Unit) -> None:
+    """OPT102: move the clear of an optimizer to just before its step, after the backward
+    (the clear and the step siblings in one block, a backward between them once moved)."""
+    for step in unit.of("step"):
+        for clear in unit.of("clear"):
+            pair = common(clear, step)
+            if not pair or not movable(pair[0]) or not holds_only(unit, pair[0], {"clear"}):
+                continue
+            clear_level, step_level = pair
+            backwards = [p for p in (common(bw, step) for bw in unit.of("backward"))
+                         if p and p[1].stmt is step_level.stmt and p[0].index < step_level.index]
+            if not backwards or any(p[0].index < clear_level.index < step_level.index for p in backwards):
+                continue  # no backward before the step, or the clear already sits between them
+            if not _same_optimizer(clear, step):
+                continue
+            b.add("clear-between-backward-and-step", "OPT102", unit, clear.line, loop_line(b.sites, unit, clear),
+                  Edit().move_before(clear_level, step_level))
+            return
+
+
+def _same_optimizer(clear: Event, step: Event) -> bool:
+    """Whether the clear is the stepped optimizer's (`opt.zero_grad()` / `opt.step()`), or a
+    module's clear in a unit that steps one optimizer through it (`model.zero_grad()`)."""
+    stepped = step.receiver or ""
+    if clear.receiver == stepped:
+        return True
+    return not is_optimizer_name(clear.receiver or "")
+
+
+def delete_step(b: Builder, unit: Unit) -> None:
+    """OPT104: delete every plain `opt.step()` of one optimizer from the unit."""
+    by_receiver: dict[str, list[Event]] = {}
+    for step in unit.of("step"):
+        by_receiver.setdefault(step.receiver or "", []).append(step)
+    for receiver, steps in by_receiver.items():
+        if not receiver or not all(_plain_step(s) for s in steps):
+            continue
+        edit = Edit()
+        if all(remove_call_statement(edit, s.path[-1], s.call) for s in steps):
+            b.add("delete-step", "OPT104", unit, steps[0].line, loop_line(b.sites, unit, steps[0]), edit)
+
+
+def scaler_step_bypassed(b: Builder, unit: Unit) -> None:
+    """OPT501: `scaler.step(opt)` after a scaled backward becomes `opt.step()`."""
+    scaled = any(isinstance(bw.call.func, cst.Attribute) and isinstance(bw.call.func.value, cst.Call)
+                 and last_name(bw.call.func.value.func) == "scale" for bw in unit.of("backward"))
+    if not scaled:
+        return
+    for step in unit.of("step"):
+        func = step.call.func
+        if not (isinstance(func, cst.Attribute) and is_scaler_name(dotted(func.value) or "")) or len(step.call.args) != 1:
+            continue
+        opt = step.call.args[0].value
+        edit = Edit().replace(step.call, lambda _n, opt=opt: cst.Call(cst.Attribute(opt, cst.Name("step"))))
+        b.add("scaler-step-bypassed", "OPT501", unit, step.line, loop_line(b.sites, unit, step), edit)
+        return
+
+
+def _mode_calls(node: cst.CSTNode, method: str) -> list[cst.Call]:
+    """`x.train()` / `x.train(True)` or `x.eval()` calls under `node`, in source order."""
+    found: list[cst.Call] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value == method and dotted(call.func.value):
+                if not call.args or (method == "train" and len(call.args) == 1
+                                     and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "True"):
+                    found.append(call)
+
+    node.visit(V())
+    return found
+
+
+def _called_names(node: cst.CSTNode) -> set[str]:
+    """Last names of the functions and methods called under `node` with arguments or on `self`."""
+    names: set[str] = set()
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            name = last_name(call.func)
+            if name and (isinstance(call.func, cst.Name) or call.args or dotted(call.func) == f"self.{name}"):
+                names.add(name)
+
+    node.visit(V())
+    return names
+
+
+def _evaluators(sites: FileSites) -> set[str]:
+    """Functions of the file that put a module in eval mode and leave it there (no `.train()`
+    after their `.eval()`)."""
+    out: set[str] = set()
+    for unit in sites.units:
+        if not isinstance(unit.node, cst.FunctionDef):
+            continue
+        evals = _mode_calls(unit.node, "eval")
+        trains = _mode_calls(unit.node, "train")
+        if evals and not any(sites.line(t) > sites.line(evals[-1]) for t in trains):
+            out.add(unit.node.name.value)
+    return out
+
+
+def _loops_in(node: cst.CSTNode) -> list[cst.CSTNode]:
+    found: list[cst.CSTNode] = []
+
+    class V(cst.CSTVisitor):
+        def visit_For(self, n):
+            found.append(n)
+
+        def visit_While(self, n):
+            found.append(n)
+
+    node.visit(V())
+    return found
+
+
+def delete_train_mode(b: Builder, unit: Unit) -> None:
+    """OPT603: delete the `.train()` calls that put the model back in training mode, in the
+    training unit and in the loops that call it. A bug only where evaluation runs between
+    training iterations (a module starts in training mode): an `.eval()`, or a call to a
+    function of the file that leaves a module in eval mode, in the unit's training loop or in
+    a loop that calls the unit; otherwise the mutant is excluded."""
+    sites = b.sites
+    evaluators = _evaluators(sites)
+
+    def evaluates(node: cst.CSTNode) -> bool:
+        return bool(_mode_calls(node, "eval")) or bool(_called_names(node) & evaluators)
+
+    doomed = list(_mode_calls(unit.node, "train")) if isinstance(unit.node, cst.FunctionDef) else []
+    bug = any(evaluates(loop.stmt) for loop in unit.training_loops())
+    if isinstance(unit.node, cst.FunctionDef):
+        name = unit.node.name.value
+        for other in sites.units:
+            if other is unit:
+                continue
+            for loop in _loops_in(other.node if isinstance(other.node, cst.FunctionDef) else cst.Module(
+                    body=[st for st in other.node.body if not isinstance(st, (cst.FunctionDef, cst.ClassDef))])):
+                if name in _called_names(loop) and evaluates(loop):
+                    bug = True
+                    doomed.extend(_mode_calls(loop, "train"))
+    else:  # the module body: its own loops
+        doomed = [c for loop in unit.training_loops() for c in _mode_calls(loop.stmt, "train")]
+    if not doomed:
+        return
+    edit = Edit()
+    levels = {id(lv.stmt): lv for u in sites.units for e in u.events for lv in e.path}
+    for call in {id(c): c for c in doomed}.values():
+        level = _statement_level(sites, call, levels)
+        if level is None or not remove_call_statement(edit, level, call):
+            return
+    b.add("delete-train-mode", "OPT603", unit, sites.line(doomed[0]), unit.start, edit,
+          None if bug else "train-mode-redundant", region=(1, b.total_lines))
+
+
+def _statement_level(sites: FileSites, call: cst.Call, _levels) -> Level | None:
+    """The statement (with its block and index) whose only expression is `call`."""
+    found: list[Level] = []
+
+    class V(cst.CSTVisitor):
+        def _block(self, owner, body):
+            for index, stmt in enumerate(body):
+                if isinstance(stmt, cst.SimpleStatementLine) and any(
+                        isinstance(small, cst.Expr) and small.value is call for small in stmt.body):
+                    found.append(Level(owner, index, stmt))
+
+        def visit_IndentedBlock(self, node):
+            self._block(node, node.body)
+
+        def visit_Module(self, node):
+            self._block(node, node.body)
+
+    sites.module.visit(V())
+    return found[0] if found else None
+
+
 UNIT_OPERATORS = [
     delete_clear, swap_scheduler_optimizer, clip_after_step, clip_before_backward, drop_unscale,
     clear_inside_window, epoch_scheduler_into_batch, batch_scheduler_out_of_batch, loss_without_item,
-    backward_in_no_grad, scaler_step_without_update,
+    backward_in_no_grad, scaler_step_without_update, step_before_backward, clear_between_backward_and_step,
+    delete_step, scaler_step_bypassed, delete_train_mode,
 ]
 CONSTRUCTION_OPERATORS = [adam_weight_decay, keras_kwargs, drop_group_submodule]
 OPERATORS = {
@@ -674,6 +885,8 @@ OPERATORS = {
     "epoch-scheduler-into-batch": "OPT202", "batch-scheduler-out-of-batch": "OPT203",
     "adam-weight-decay": "OPT302", "keras-kwargs": "OPT301", "drop-group-submodule": "OPT401",
     "loss-without-item": "OPT601", "backward-in-no-grad": "OPT602", "scaler-step-without-update": "OPT502",
+    "step-before-backward": "OPT103", "clear-between-backward-and-step": "OPT102", "delete-step": "OPT104",
+    "scaler-step-bypassed": "OPT501", "delete-train-mode": "OPT603",
 }
 
 
