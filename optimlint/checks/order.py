@@ -14,12 +14,12 @@ import re
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
-from optimlint.analysis import callers, moves
+from optimlint.analysis import callers, moves, symbols
 from optimlint.analysis.assignments import stores
 from optimlint.analysis.bindings import Binding, key_of, parameter_modules
 from optimlint.analysis.events import EventKind
-from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, module_covers, module_keys, touches,
-                                          training_model)
+from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, may_step, module_covers, module_keys,
+                                          same_object, touches, training_model)
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
 from optimlint.vocabulary import GRAD_READING_METHODS
@@ -39,6 +39,18 @@ def optimizers_stepped(it: Iteration) -> list[Binding]:
 
 def steps_of(it: Iteration, opt: Binding) -> list[Event]:
     return [e for e in it.events if e.kind in STEPS and e.target is opt]
+
+
+def _own_backward_follows(it: Iteration, opt: Binding, step: Event, after: list[Event]) -> bool:
+    """The first backward after ``step`` feeds ``opt``: no other optimizer steps after it
+    before ``opt``'s next step (or the end of the pass), so nothing else uses its gradients."""
+    if not after:
+        return False
+    backward = after[0]
+    nexts = [s.index for s in steps_of(it, opt) if s.index > backward.index]
+    end = nexts[0] if nexts else float("inf")
+    return not any(backward.index < s.index < end for other in optimizers_stepped(it) if other is not opt
+                   for s in steps_of(it, other))
 
 
 def _consumed_by_another(it: Iteration, opt: Binding, start: int, end: int) -> bool:
@@ -164,6 +176,7 @@ class OrderCheck(Check):
         ctx, model = self.ctx, self.model
         mkeys = module_keys(ctx)
 
+        self._unused_optimizers()  # first: the loop form below leaves the optimizers it reported alone
         for it in model.iterations:
             if it.kind == "lightning-auto":
                 self._lightning_clip(it)
@@ -171,11 +184,11 @@ class OrderCheck(Check):
             if it.kind in ("loop", "lightning-manual"):
                 self._missing_zero_grad(it, mkeys)
                 self._accumulation(it, mkeys)
+                self._cleared_never_stepped(it, mkeys)
             elif it.kind == "function" and model.parent_func.get(it.node) is None:
                 self._missing_zero_grad(it, mkeys, model.bindings.class_of.get(it.node))
             self._order(it, mkeys)
             self._clip(it, mkeys)
-        self._unused_optimizers()
         for ev in model.all_events():
             if ev.kind is K.STEP and ev.target is not None and ev.target.cls == "LBFGS" and ev.direct:
                 self.report("OPT306", ev.node, f"`{ctx.code(ev.node)}` without a closure: LBFGS re-evaluates "
@@ -245,20 +258,45 @@ class OrderCheck(Check):
             if has_closure_step(it, opt):
                 continue
             for step in steps_of(it, opt):
-                if not it.always(step):
+                if it.nested(step):
                     continue
-                before = [b for b in backwards if b.index < step.index]
-                after = [b for b in backwards if b.index > step.index and it.always(b)]
+                # A step under a condition (``if global_step % train_frequency == 0:``) is judged
+                # against the backward and clear under the very same conditions.
+                guarded = not it.always(step)
+                conditions = it.conditions(step)
+
+                def same_pass(e: Event, step=step, conditions=conditions) -> bool:
+                    return len(e.loops) == len(step.loops) and it.conditions(e) == conditions
+
+                before = [b for b in backwards if b.index < step.index and not (guarded and exclusive(b, step))]
+                if guarded:
+                    after = [b for b in backwards if b.index > step.index and same_pass(b)]
+                else:  # (a backward in an inner loop of micro-batches counts, when nothing else guards it)
+                    after = [b for b in backwards if b.index > step.index and
+                             (it.always(b) or (it.nested(b) and not it.conditions(b)))]
                 if not before:
                     self._step_before_backward(it, opt, step, after, mkeys)
                     continue
                 last = before[-1]
-                if not it.always(last) or maybe_touched_between(it, opt, last.index, step.index, mkeys):
+                if maybe_touched_between(it, opt, last.index, step.index, mkeys):
+                    continue
+                if not same_pass(last):
+                    # another optimizer's backward outside this step's condition (a critic
+                    # trained every pass, the actor every k-th): cleared on the step's own path,
+                    # stepped, then its own backward - the step came too early
+                    if any(last.index < c.index < step.index and same_pass(c) and clears(c, opt)
+                           for c in it.of_kind(K.ZERO_GRAD)) and _own_backward_follows(it, opt, step, after):
+                        self._step_before_backward(it, opt, step, after, mkeys)
                     continue
                 for clear in it.of_kind(K.ZERO_GRAD):
-                    if last.index < clear.index < step.index and it.always(clear) and clears(clear, opt):
+                    if last.index < clear.index < step.index and same_pass(clear) and clears(clear, opt):
                         if _grad_touched_between(ctx, it, clear, step):
                             break  # gradients rebuilt by hand after the clear (p.grad = g)
+                        if _own_backward_follows(it, opt, step, after):
+                            # cleared, stepped, then its own backward: the step came too early
+                            # (the earlier backward was another optimizer's): OPT103, not OPT102
+                            self._step_before_backward(it, opt, step, after, mkeys)
+                            break
                         if _consumed_by_another(it, opt, last.index, clear.index):
                             break
                         fix = None
@@ -483,7 +521,63 @@ class OrderCheck(Check):
                     f"rate grows with the window; backpropagate `{loss} / {ctx.code(length)}`")
 
     # -- OPT104 -------------------------------------------------------------------------
+    def _cleared_never_stepped(self, it: Iteration, mkeys) -> None:
+        """The loop clears an optimizer and runs a backward on every pass, but nothing steps
+        that optimizer: not in the loop, not in a function it calls, nowhere in the file. Each
+        pass's gradients are thrown away by the next clear. The optimizer may come from anywhere
+        (a parameter, ``accelerator.prepare``, a helper's tuple): the clear says what it is."""
+        backwards = [b for b in it.of_kind(K.BACKWARD) if b.certain and not b.no_grad]
+        if not backwards or (it.kind == "loop" and runs_once(it.node)) or _is_generator(it.func):
+            return
+        scope = self.ctx.module if it.func is None else it.func
+        for clear in it.of_kind(K.ZERO_GRAD):
+            opt = clear.target
+            if opt is None or opt.kind != "optimizer" or not clear.certain:
+                continue
+            if id(opt) in self._unused_reported:
+                continue
+            if any(e.kind in (*STEPS, K.STEP_CLOSURE) and (e.target is None or same_object(e.target, opt) is not False)
+                   for e in it.events):
+                continue
+            if self._stepped_elsewhere(it, opt, mkeys) or any(may_step(o, opt, mkeys) for o in it.opaque) or \
+                    _reads_grad(scope):
+                continue
+            name = clear.target_key or opt.name
+            self.report("OPT104", backwards[0].node,
+                        f"this loop runs backward and clears `{name}` but never calls `{name}.step()`: "
+                        "the parameters are never updated")
+            return
+
+    def _stepped_elsewhere(self, it: Iteration, opt: Binding, mkeys) -> bool:
+        """Something outside the loop may step ``opt`` (once after the loop, every few epochs:
+        OPT106's business, or deliberate): a step anywhere in the file that may be of ``opt``,
+        or a call of the loop's function that is handed it. Another function's own local
+        optimizer is not ``opt`` when ``opt`` is local to the loop's function."""
+        local = _local_to(it.func, opt.name)
+        for scope, events in self.model.scopes.items():
+            for e in events:
+                if e.kind not in (*STEPS, K.STEP_CLOSURE) or same_object(e.target, opt) is False:
+                    continue
+                if local and e.target is not None and e.target is not opt and e.func is not it.func and \
+                        _local_to(e.func, e.target.name):
+                    continue  # (e.func: where the step is written, also when inlined into a caller's scope)
+                return True
+        scope = self.ctx.module if it.func is None else it.func
+        builders = {id(st.rhs) for st in stores(scope, opt.name, nested_functions=False) if st.rhs is not None}
+        # (the call that builds the optimizer, not handed it, cannot step it; nor can
+        # ``accelerator.prepare``, which hands it back wrapped, or a scheduler built on it)
+        return any(may_step(o, opt, mkeys) for o in self.model.opaque.get(it.func, [])
+                   if (id(o.node) not in builders or opt.name in o.touch_keys) and not self._cannot_step(it, o))
+
+    def _cannot_step(self, it: Iteration, call: Event) -> bool:
+        node = call.node
+        if not isinstance(node, cst.Call):
+            return False
+        kind = symbols.classify_call(self.ctx, node)
+        return _prepares(self.ctx, it.func, node) or (kind is not None and kind.kind == "scheduler")
+
     def _unused_optimizers(self) -> None:
+        self._unused_reported: set[int] = set()
         for func, table in [(None, self.model.bindings.module_scope), *self.model.bindings.function_scopes.items()]:
             events = self.model.scope_events(func)
             if not any(e.kind is K.BACKWARD for e in events):
@@ -506,12 +600,14 @@ class OrderCheck(Check):
                         self.report("OPT104", backs[0].node,
                                     f"this loop runs backward and clears `{name}` but never calls `{name}.step()`: "
                                     "the parameters are never updated")
+                        self._unused_reported.add(id(opt))
                         continue
                 if not any(e.kind is K.BACKWARD and e.loops for e in events):
                     continue  # a function that trains has a loop; one backward may be a check
                 self.report("OPT104", opt.call,
                             f"`{name}` is built but never stepped, returned, stored or passed on: this function "
                             "runs backward and never updates the parameters")
+                self._unused_reported.add(id(opt))
 
 
 def _clips_params_of(ctx, clip: Event, step: Event) -> bool:
@@ -649,6 +745,24 @@ def _grad_handled(ctx, scope: cst.CSTNode) -> bool:
     return False
 
 
+def _local_to(func: cst.CSTNode | None, name: str) -> bool:
+    """``name`` is a local variable of function ``func`` (a parameter, or assigned in its own
+    body and not declared global/nonlocal): no other function's variable is the same object."""
+    if not isinstance(func, cst.FunctionDef) or "." in name:
+        return False
+    if any(name in (n.name.value for n in decl.names) for decl in _walk.nodes_of(func, (cst.Global, cst.Nonlocal))):
+        return False
+    params = func.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params,
+             *(p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param))]
+    return any(p.name.value == name for p in every) or bool(stores(func, name, nested_functions=False))
+
+
+def _is_generator(func: cst.CSTNode | None) -> bool:
+    """A generator's caller runs between its passes (and may step the optimizer there)."""
+    return func is not None and any(True for _ in _walk.nodes_of(func, cst.Yield))
+
+
 def _reads_grad(scope: cst.CSTNode) -> bool:
     """Some ``x.grad`` is read (not only assigned, as in ``p.grad = None``)."""
     found = False
@@ -668,8 +782,6 @@ def _reads_grad(scope: cst.CSTNode) -> bool:
 
 def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
     """``name`` is used only to clear it, read its groups, or build a scheduler on it."""
-    from optimlint.analysis import symbols
-
     scope = ctx.module if func is None else func
     ok = True
 
