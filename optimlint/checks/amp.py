@@ -8,6 +8,7 @@ through ``scaler.step(opt)`` (which unscales and skips inf/NaN steps), be follow
 
 from __future__ import annotations
 
+import re
 
 import libcst as cst
 
@@ -15,7 +16,7 @@ from optimlint.analysis import moves
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, touches
 from optimlint.checks.base import Check
-from optimlint.checks.order import window_condition
+from optimlint.checks.order import accumulation_test, window_condition
 from optimlint.diagnostics import Fix
 
 K = EventKind
@@ -33,10 +34,15 @@ def _disabled(scaler) -> bool:
     return False
 
 
-def _no_more_conditional(it: Iteration, a: Event, b: Event) -> bool:
-    """Every condition ``a`` is under (in ``it``), ``b`` is under too."""
+def _no_more_conditional(it: Iteration, a: Event, b: Event, windows: bool = False) -> bool:
+    """Every condition ``a`` is under (in ``it``), ``b`` is under too (with ``windows``, but
+    an accumulation window's test: ``if (i + 1) % accum == 0:`` says nothing about the scaler)."""
     cb = set(it.conditions(b))
-    return all(br in cb for br in it.conditions(a))
+    return all(br in cb or (windows and isinstance(br.node, cst.If) and br.arm == "body"
+                            and accumulation_test(br.node.test)) for br in it.conditions(a))
+
+
+_INF_CHECK = re.compile(r"isfinite|isnan|isinf|found_inf|nan_to_num|math\.inf|float\(['\"]inf")
 
 
 class AmpCheck(Check):
@@ -68,9 +74,10 @@ class AmpCheck(Check):
             if not before:
                 continue
             back = before[-1]
-            if not back.scaled or _disabled(back.scaler) or not _no_more_conditional(it, step, back):
+            if not back.scaled or _disabled(back.scaler) or not _no_more_conditional(it, step, back, windows=True):
                 continue
-            if any(back.index < e.index < step.index for e in it.of_kind(K.UNSCALE)):
+            unscaled = any(back.index < e.index < step.index for e in it.of_kind(K.UNSCALE))
+            if unscaled and not self._scaler_updated_after(it, step, back):
                 continue  # unscaled by hand first (the inf/NaN check is then the author's)
             if any(back.index < e.index < step.index for e in it.of_kind(K.SCALER_STEP, K.SCALER_UPDATE)):
                 continue  # another optimizer's scaler step in between: which gradients this one sees is unclear
@@ -78,10 +85,24 @@ class AmpCheck(Check):
             if back.scaler_key and step.own_key and back.func is step.func and not step.node.args:
                 fix = Fix.safe(f"Use `{back.scaler_key}.step({step.own_key})`",
                                ctx.replace(step.node, f"{back.scaler_key}.step({step.own_key})"))
-            self.report("OPT501", step.node,
-                        f"`{ctx.code(step.node)}` steps on gradients scaled by `{ctx.code(back.node.func.value)}`: "
-                        "they are never unscaled and inf/NaN steps are not skipped; use `scaler.step(opt)`",
-                        fix)
+            scaled = ctx.code(back.node.func.value)
+            if unscaled:
+                why = (f"`{ctx.code(step.node)}` steps on gradients scaled by `{scaled}` and unscaled by hand, "
+                       "but bypasses the scaler: inf/NaN steps are not skipped while `update()` goes on "
+                       "adjusting the scale; use `scaler.step(opt)`")
+            else:
+                why = (f"`{ctx.code(step.node)}` steps on gradients scaled by `{scaled}`: they are never "
+                       "unscaled and inf/NaN steps are not skipped; use `scaler.step(opt)`")
+            self.report("OPT501", step.node, why, fix)
+
+    def _scaler_updated_after(self, it: Iteration, step: Event, back: Event) -> bool:
+        """After an unscale by hand, the step still bypasses the scaler when the pass goes on
+        to ``scaler.update()`` (the dynamic scale is kept, so its inf/NaN skipping is relied on)
+        and nothing in the pass checks the gradients for inf/NaN itself."""
+        if not any(e.index > step.index and (e.scaler is back.scaler or e.scaler is None)
+                   for e in it.of_kind(K.SCALER_UPDATE)):
+            return False
+        return not _INF_CHECK.search(self.ctx.code(it.node))
 
     # -- OPT502 -------------------------------------------------------------------------
     def _update_missing(self) -> None:
