@@ -280,3 +280,42 @@ def test_deleting_train_mode_is_a_mistake_only_where_evaluation_runs_between_epo
     quiet = EPOCHS_WITH_VALIDATION.replace("        print(validate(model, val_loader))\n", "")
     mutants = [m for m in mutate.mutants_of(quiet)[0] if m.operator == "delete-train-mode"]
     assert [(m.site_line, m.excluded) for m in mutants] == [(5, "train-mode-redundant")]
+
+
+LOGGING_HELPER = """\
+import torch
+
+
+@torch.no_grad()
+def weight_norms(model):
+    return [p.norm().item() for p in model.parameters()]
+"""
+TRAIN_IN_A_PACKAGE = """\
+import torch
+from torch import nn
+
+from tools.logging import weight_norms
+
+
+def train(loader):
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = (model(x) - y).pow(2).mean()
+        loss.backward()
+        optimizer.step()
+        print(weight_norms(model))
+"""
+
+
+def test_mutants_are_linted_from_the_repository_root(tmp_path):
+    # `tools.logging` resolves from the repository's root, not from the file's own folder
+    repo = tmp_path / "acme+pkg"
+    (repo / "tools").mkdir(parents=True)
+    (repo / "tools" / "__init__.py").write_text("")
+    (repo / "tools" / "logging.py").write_text(LOGGING_HELPER)
+    (repo / "tools" / "train.py").write_text(TRAIN_IN_A_PACKAGE)
+    row = {"repo": "acme/pkg", "commit": "0" * 40, "path": "tools/train.py", "locator": "train@L10", "kind": "loop"}
+    outcomes, _, _ = harness.run([row], tmp_path, jobs=1)
+    assert [(o.operator, o.caught) for o in outcomes if o.operator == "delete-clear"] == [("delete-clear", True)]

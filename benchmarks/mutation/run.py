@@ -8,8 +8,9 @@ For each manifest file (recreated by fetch_corpus.py) the harness builds the mut
 training loops (`mutate.mutants_of`, units named in the manifest only; optimizer
 constructions anywhere in the file), then lints the original and every mutant with the
 installed optimlint, each as `optimlint check --no-cache --output-format json
---stdin-filename <the file's real path> -`: the text is linted as if it stood at its place
-in the repository, so cross-file resolution sees the rest of the project exactly as for the
+--stdin-filename <the file's real path> -` run from the repository's root folder (where a
+user runs `optimlint check .`): the text is linted as if it stood at its place in the
+repository, so cross-file resolution sees the rest of the project exactly as for the
 original.
 
 Two ways to run that command, with the same outcomes (checked on real repositories, see
@@ -80,20 +81,21 @@ def findings_of(returncode: int, stdout: bytes, stderr: bytes, as_path: str) -> 
     return json.loads(out) if out else []
 
 
-def lint(text: str, as_path: str, command: list[str], extra: tuple[str, ...] = ()) -> list[dict]:
-    """optimlint's JSON findings for `text` linted as the file `as_path`, by a new process."""
+def lint(text: str, as_path: str, command: list[str], extra: tuple[str, ...] = (), cwd: str | None = None) -> list[dict]:
+    """optimlint's JSON findings for `text` linted as the file `as_path` from folder `cwd`
+    (default: the file's own), by a new process."""
     proc = subprocess.run([*command, *check_args(as_path, extra)], input=text.encode("utf-8"), capture_output=True,
-                          cwd=os.path.dirname(as_path) or ".")
+                          cwd=cwd or os.path.dirname(as_path) or ".")
     return findings_of(proc.returncode, proc.stdout, proc.stderr, as_path)
 
 
-def lint_in_process(job: tuple[str, str, tuple[str, ...]]) -> list[dict]:
+def lint_in_process(job: tuple[str, str, str | None, tuple[str, ...]]) -> list[dict]:
     """What `lint` returns, computed in this (worker) process by optimlint's console entry:
     the same arguments, the text on standard input, standard output and error captured, the
-    working folder the file's own, as `subprocess.run(..., cwd=...)` gives the CLI."""
+    same working folder, as `subprocess.run(..., cwd=...)` gives the CLI."""
     from optimlint.cli import main as optimlint_main
 
-    text, as_path, extra = job
+    text, as_path, cwd, extra = job
     saved = sys.stdin, sys.stdout, sys.stderr, os.getcwd()
     out, err = io.BytesIO(), io.BytesIO()
     # Held here until the end: a collected wrapper would close the buffer it wraps.
@@ -103,7 +105,7 @@ def lint_in_process(job: tuple[str, str, tuple[str, ...]]) -> list[dict]:
     sys.stdin, sys.stdout, sys.stderr = streams
     returncode = 0
     try:
-        os.chdir(os.path.dirname(as_path) or ".")
+        os.chdir(cwd or os.path.dirname(as_path) or ".")
         optimlint_main(check_args(as_path, extra))
     except SystemExit as exc:
         returncode = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -115,19 +117,19 @@ def lint_in_process(job: tuple[str, str, tuple[str, ...]]) -> list[dict]:
     return findings_of(returncode, out.getvalue(), err.getvalue(), as_path)
 
 
-def lint_all(jobs_list: list[tuple[str, str]], jobs: int, in_process: bool, command: list[str],
+def lint_all(jobs_list: list[tuple[str, str, str]], jobs: int, in_process: bool, command: list[str],
              extra: tuple[str, ...], progress: bool) -> list[list[dict]]:
-    """The findings of every (text, as_path), in order, at most two lints at a time.
+    """The findings of every (text, as_path, cwd), in order, at most two lints at a time.
 
     In-process workers keep their caches between lints; a worker is replaced after
     `WORKER_LINTS` lints so that what those caches hold stays bounded."""
     workers = max(1, min(jobs, 2))
     if in_process:
         pool = multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=WORKER_LINTS)
-        found = pool.imap(lint_in_process, [(text, as_path, extra) for text, as_path in jobs_list])
+        found = pool.imap(lint_in_process, [(text, as_path, cwd, extra) for text, as_path, cwd in jobs_list])
     else:
         pool = ThreadPoolExecutor(max_workers=workers)
-        found = pool.map(lambda job: lint(job[0], job[1], command, extra), jobs_list)
+        found = pool.map(lambda job: lint(job[0], job[1], command, extra, job[2]), jobs_list)
     results: list[list[dict]] = []
     with pool:
         for i, findings in enumerate(found):
@@ -188,10 +190,11 @@ def run(manifest: list[dict], root: Path, jobs: int = 2, command: list[str] | No
     check` (the test uses `--ignore` to see misses counted)."""
     command = command or [sys.executable, "-m", "optimlint"]
     work = plan(manifest, root)
-    jobs_list: list[tuple[str, str]] = []
+    jobs_list: list[tuple[str, str, str]] = []
     for row, text, as_path, mutants in work:
-        jobs_list.append((text, as_path))
-        jobs_list.extend((m.source, as_path) for m in mutants)
+        repo_root = str(root / row["repo"].replace("/", "+"))  # where a user runs `optimlint check .`
+        jobs_list.append((text, as_path, repo_root))
+        jobs_list.extend((m.source, as_path, repo_root) for m in mutants)
     results = lint_all(jobs_list, jobs, in_process, command, extra, progress)
     outcomes: list[Outcome] = []
     originals: list[dict] = []
