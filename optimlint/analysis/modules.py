@@ -43,14 +43,39 @@ _DYNAMIC_METHODS = frozenset({"add_module", "register_module", "__setattr__", "_
 # -- parsed files --------------------------------------------------------------------------
 
 
-@dataclass
 class ParsedFile:
-    path: str
-    module: cst.Module
-    imports: ImportTable
-    classes: dict[str, cst.ClassDef]  # top-level classes defined exactly once
-    other_names: set[str]  # top-level names bound by something other than one class
-    rows: object = None  # the linted file's piece (optimlint.pieces): its rows -> the file's
+    """A file of the project, its top-level classes and the names it binds otherwise.
+
+    The linted file is built from its tree (``build``). Another project file is read
+    statement by statement (``read``): CPython's ``ast`` gives its imports and which
+    top-level statement defines or assigns each name, and LibCST parses a statement only
+    when it is asked for (a class to analyse, a function to summarise), each once; the whole
+    ``module`` is parsed only if asked for (the callers search). Resolving a class through
+    a package's ``__init__`` used to parse every file on the way in full."""
+
+    def __init__(self, path: str, module: cst.Module | None, imports: ImportTable,
+                 classes: "dict[str, cst.ClassDef] | _LazyClasses", other_names: set[str],
+                 rows=None, source: "_Statements | None" = None) -> None:
+        self.path = path
+        self._module = module
+        self.imports = imports
+        self.classes = classes  # top-level classes defined exactly once (a mapping)
+        self.other_names = other_names  # top-level names bound by something other than one class
+        self.rows = rows  # the linted file's piece (optimlint.pieces): its rows -> the file's
+        self._source = source
+
+    @property
+    def module(self) -> cst.Module:
+        if self._module is None:
+            self._module = self._source.whole()  # type: ignore[union-attr]
+        return self._module
+
+    def top_statements(self, name: str) -> list[cst.CSTNode]:
+        """The top-level statements that define ``name`` (``def``, ``class``) or hold an
+        assignment to it (``name = ...`` in a simple statement line), in order."""
+        if self._source is not None:
+            return self._source.binding(name)
+        return [s for s in self.module.body if _binds_at_top(s, name)]
 
     @classmethod
     def build(cls, path: str, module: cst.Module, imports: ImportTable | None = None) -> "ParsedFile":
@@ -75,6 +100,126 @@ class ParsedFile:
                         if type(t) is cst.Name:
                             other.add(t.value)
         return cls(path, module, imports or ImportTable.build(module), classes, other)
+
+    @classmethod
+    def read(cls, path: str, text: str) -> "ParsedFile | None":
+        """``build``'s answers for the file ``text`` (which CPython parses), from ``ast``,
+        with LibCST's statements parsed on demand; None where ``build`` must be used."""
+        import ast
+        import warnings
+
+        from optimlint.pieces import _LINES, _import_table, _units
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        units = _units(tree.body)
+        classes: dict[str, int] = {}
+        other: set[str] = set()
+        binding: dict[str, list[int]] = {}
+        imports = []
+        for k, (_, _, stmts) in enumerate(units):
+            for stmt in stmts:
+                t = type(stmt)
+                if t is ast.ClassDef:
+                    if stmt.name in classes:
+                        other.add(stmt.name)
+                    classes[stmt.name] = k
+                    binding.setdefault(stmt.name, []).append(k)
+                elif t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+                    other.add(stmt.name)
+                    binding.setdefault(stmt.name, []).append(k)
+                elif t is ast.Assign:
+                    for target in stmt.targets:
+                        if type(target) is ast.Name:
+                            binding.setdefault(target.id, []).append(k)
+                for node in ast.walk(stmt):
+                    nt = type(node)
+                    if nt is ast.Import or nt is ast.ImportFrom:
+                        imports.append((k, node))
+                    elif nt is ast.AnnAssign and node.simple == 0 and type(node.target) is ast.Name:
+                        return None  # ``(name): int = 0``: LibCST's grammar lacks it
+                    if t is ast.ClassDef or t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+                        continue
+                    if nt is ast.Assign:
+                        other.update(x.id for x in node.targets if type(x) is ast.Name)
+                    elif (nt is ast.AnnAssign or nt is ast.AugAssign) and type(node.target) is ast.Name:
+                        other.add(node.target.id)
+                    elif nt is ast.ClassDef or nt is ast.FunctionDef or nt is ast.AsyncFunctionDef:
+                        other.add(node.name)  # conditionally defined
+        bindings, stars = _import_table(imports)
+        source = _Statements(text, _LINES.findall(text), [(u[0], u[1]) for u in units],
+                             {name: sorted(set(ks)) for name, ks in binding.items()})
+        return cls(path, None, ImportTable(bindings, stars), _LazyClasses(classes, source), other,
+                   source=source)
+
+
+def _binds_at_top(stmt: cst.CSTNode, name: str) -> bool:
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        return stmt.name.value == name
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
+                                              for t in small.targets) for small in stmt.body)
+
+
+class _Statements:
+    """A project file's top-level statements, each parsed by LibCST alone when first asked
+    (``ParsedFile.read``); the whole module when asked for it."""
+
+    def __init__(self, text: str, lines: list[str], spans: list[tuple[int, int]],
+                 binding: dict[str, list[int]]) -> None:
+        self._text = text
+        self._lines = lines
+        self._spans = spans
+        self._binding = binding
+        self._parsed: dict[int, cst.CSTNode] = {}
+        self._whole: cst.Module | None = None
+
+    def statement(self, k: int) -> cst.CSTNode:
+        found = self._parsed.get(k)
+        if found is None:
+            first, last = self._spans[k]
+            try:
+                found = parse_module("".join(self._lines[first - 1:last])).body[0]
+            except (cst.ParserSyntaxError, RecursionError, IndexError):
+                found = self.whole().body[k]  # (not seen: CPython and LibCST agree on these)
+            self._parsed[k] = found
+        return found
+
+    def binding(self, name: str) -> list[cst.CSTNode]:
+        return [self.statement(k) for k in self._binding.get(name, ())]
+
+    def whole(self) -> cst.Module:
+        if self._whole is None:
+            self._whole = parse_module(self._text)
+        return self._whole
+
+
+class _LazyClasses:
+    """``ParsedFile.classes`` of a file read statement by statement: a class is parsed when
+    it is looked up."""
+
+    def __init__(self, units: dict[str, int], source: _Statements) -> None:
+        self._units = units
+        self._source = source
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._units
+
+    def __getitem__(self, name: str) -> cst.ClassDef:
+        return self._source.statement(self._units[name])  # type: ignore[return-value]
+
+    def get(self, name: str, default=None):
+        return self[name] if name in self._units else default
+
+    def __iter__(self):
+        return iter(self._units)
+
+    def __len__(self) -> int:
+        return len(self._units)
 
 
 # What binds a top-level name in a statement that is not a class or a function (leaf classes:
@@ -104,7 +249,7 @@ def parse_file(path: str) -> ParsedFile | None:
             # Only what CPython parses reaches LibCST: nesting its native parser cannot take
             # would crash the process (the engine guards the linted files the same way).
             if cpython_verdict(path, text) is None:
-                parsed = ParsedFile.build(path, parse_module(text))
+                parsed = ParsedFile.read(path, text) or ParsedFile.build(path, parse_module(text))
         except (OSError, UnicodeDecodeError, ValueError, cst.ParserSyntaxError, RecursionError):
             parsed = None
     _FILES[path] = (stamp, parsed)

@@ -156,7 +156,7 @@ def no_direct_effect(fn: cst.FunctionDef) -> bool:
 
 
 def _top_function(pf: ParsedFile, name: str) -> cst.FunctionDef | None:
-    defs = [s for s in pf.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef)) and s.name.value == name]
+    defs = [s for s in pf.top_statements(name) if isinstance(s, (cst.FunctionDef, cst.ClassDef))]
     return defs[0] if len(defs) == 1 and isinstance(defs[0], cst.FunctionDef) else None
 
 
@@ -308,7 +308,7 @@ def _names_module(value: cst.BaseExpression) -> bool:
 def _top_lambda(pf: ParsedFile, name: str) -> cst.Lambda | None:
     """The lambda a top-level statement assigns to ``name``, when that is its only binding."""
     found: list[cst.BaseExpression] = []
-    for stmt in pf.module.body:
+    for stmt in pf.top_statements(name):
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.name.value == name:
             return None
         if isinstance(stmt, cst.SimpleStatementLine):
