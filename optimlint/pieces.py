@@ -81,25 +81,23 @@ def plan(source: str) -> Plan | None:
     """How to lint ``source`` in pieces, or None when the file is to be linted whole."""
     if source.count("\n") + 1 < min_lines():
         return None
-    import ast
-    import warnings
-
+    lines = _LINES.findall(source)  # not str.splitlines: a form feed does not end a row
+    units: list[tuple[int, int, bool]] = []  # (first row, last row, in the header)
+    survey = _Survey()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source)
+        for tree in _trees(lines):
+            found = _units(tree.body)
+            survey.add(found)
+            units.extend((start, end, _is_header(stmts)) for start, end, stmts in found)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    units = _units(tree.body)
     if len(units) < 2:
         return None
-    survey = _Survey(units)
-    header = [k for k, u in enumerate(units) if _is_header(u[2])]
-    body = [k for k, u in enumerate(units) if not _is_header(u[2])]
+    header = [k for k, u in enumerate(units) if u[2]]
+    body = [k for k, u in enumerate(units) if not u[2]]
     components = _components(body, survey)
     if len(components) < 2:
         return None
-    lines = _LINES.findall(source)  # not str.splitlines: a form feed does not end a row
     pieces: list[tuple[list[int], set[str]]] = []
     size = 0
     target = min(PIECE_LINES, min_lines())
@@ -169,16 +167,19 @@ class _Survey:
     """One walk of each unit's statements: the names each unit binds and mentions, and the
     whole file's imports, attribute stores and argparse calls."""
 
-    def __init__(self, units: list) -> None:
-        import ast
-
+    def __init__(self) -> None:
         self.bound: list[set[str]] = []
         self.mentions: list[set[str]] = []
         self.imports: list = []  # (unit index, node)
         self.argparse: list = []
         self.attribute_stores: set[str] = set()
+
+    def add(self, units: list) -> None:
+        """Survey ``units`` (``_units``'s), the next ones of the file."""
+        import ast
+
         defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-        for k, (_, _, stmts) in enumerate(units):
+        for k, (_, _, stmts) in enumerate(units, start=len(self.bound)):
             bound: set[str] = set()
             named: set[str] = set()
             for stmt in stmts:
@@ -207,6 +208,43 @@ class _Survey:
                             self.argparse.append(node)
             self.bound.append(bound)
             self.mentions.append(named)
+
+
+# A line that may start a module-level statement: not indented, not a comment or a closing
+# bracket, not a clause that continues the statement above.
+_MAY_START = re.compile(r"(?!(else|elif|except|finally)\b)[^\s#)\]}]")
+CHUNK_LINES = 2000
+
+
+def _trees(lines: list[str]):
+    """CPython's trees of the file, a run of about ``CHUNK_LINES`` whole module-level
+    statements at a time, rows counted from the file's start: the tree of a 100k-line file
+    at once would take more memory than its pieces. A run is cut before a line that may
+    start a statement; where that line is inside a string or brackets after all, the run
+    does not parse and is extended (the whole file parses: checked before, and the last run
+    ends with it)."""
+    import ast
+    import warnings
+
+    first = 0
+    while first < len(lines):
+        last = first + CHUNK_LINES
+        while True:
+            while last < len(lines) and not _MAY_START.match(lines[last]):
+                last += 1
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tree = ast.parse("".join(lines[first:last]))
+                break
+            except SyntaxError:
+                if last >= len(lines):
+                    raise
+                last += max(1, last - first)  # grows geometrically: a long string costs log(n) tries
+        if first:
+            ast.increment_lineno(tree, first)
+        yield tree
+        first = last
 
 
 def _header_for(header: list[int], names: set[str], survey: _Survey) -> list[int]:

@@ -180,3 +180,53 @@ def test_a_big_file_in_pieces_takes_less_memory(tmp_path):
         peaks[label] = int(out[0])
         assert int(out[1]) == copies  # every copy's OPT102, both ways
     assert peaks["pieces"] < 0.7 * peaks["whole"], peaks
+
+
+# Module-level lines that look like the start of a statement but are not: inside a
+# docstring, inside brackets, a clause of the statement above, a decorator.
+AWKWARD = '''\
+import torch
+
+DOC = """
+not a statement
+def inside_a_string():
+"""
+values = [
+1,
+2,
+]
+if torch.cuda.is_available():
+    device = "cuda"
+else:
+    device = "cpu"
+try:
+    import apex
+except ImportError:
+    apex = None
+finally:
+    pass
+
+
+@torch.no_grad()
+def evaluate(model):
+    return model
+
+
+def train(model, loader, opt):
+    for x in loader:
+        model(x).sum().backward()
+        opt.step()
+'''
+
+
+def test_the_module_is_read_in_runs_of_whole_statements(monkeypatch):
+    from optimlint import pieces
+
+    monkeypatch.setenv("OPTIMLINT_PIECES_MIN_LINES", PIECES)
+    whole = pieces.plan(AWKWARD)
+    for size in (1, 2, 3, 5):
+        monkeypatch.setattr(pieces, "CHUNK_LINES", size)
+        cut = pieces.plan(AWKWARD)
+        assert cut.texts == whole.texts
+        assert cut.imports == whole.imports
+    assert len(whole.texts) == 6  # DOC, values, the device branch, the apex import, evaluate, train
