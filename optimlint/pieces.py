@@ -22,7 +22,11 @@ How (CPython's ``ast`` locates the module-level statements, ten times cheaper th
 - **Whole-file facts**: what the analyses gather over the whole file whatever the function
   (the import table, imports inside functions included; the argparse parser's options and
   which attributes the file sets) is gathered once for the file (``Plan``) and given to the
-  analysis of every piece, so a piece sees the file's, not its own.
+  analysis of every piece, so a piece sees the file's, not its own. Not gathered: questions
+  about the rest of the file by a dotted name whatever the function (OPT401's "``model.neck``
+  frozen or given to another optimizer elsewhere in the file") see the rest of the piece:
+  in a big file of unrelated functions that share the spelling ``model.neck``, the whole
+  file's answer was the accident, the piece's is the function's own.
 - **Text**: a piece is its units' lines (each with the comment and blank lines right above
   it), in file order: columns are the file's own, and ``Rows`` maps a piece's rows to the
   file's, which its ``FileContext`` applies to every position (so findings, messages that
