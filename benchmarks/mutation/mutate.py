@@ -813,6 +813,13 @@ def _loops_in(node: cst.CSTNode) -> list[cst.CSTNode]:
     return found
 
 
+def _own_loops(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The loops of a function, or of a module body outside its functions and classes."""
+    if isinstance(node, cst.FunctionDef):
+        return _loops_in(node)
+    return [loop for st in node.body if not isinstance(st, (cst.FunctionDef, cst.ClassDef)) for loop in _loops_in(st)]
+
+
 def delete_train_mode(b: Builder, unit: Unit) -> None:
     """OPT603: delete the `.train()` calls that put the model back in training mode, in the
     training unit and in the loops that call it. A bug only where evaluation runs between
@@ -832,8 +839,7 @@ def delete_train_mode(b: Builder, unit: Unit) -> None:
         for other in sites.units:
             if other is unit:
                 continue
-            for loop in _loops_in(other.node if isinstance(other.node, cst.FunctionDef) else cst.Module(
-                    body=[st for st in other.node.body if not isinstance(st, (cst.FunctionDef, cst.ClassDef))])):
+            for loop in _own_loops(other.node):
                 if name in _called_names(loop) and evaluates(loop):
                     bug = True
                     doomed.extend(_mode_calls(loop, "train"))
@@ -842,16 +848,15 @@ def delete_train_mode(b: Builder, unit: Unit) -> None:
     if not doomed:
         return
     edit = Edit()
-    levels = {id(lv.stmt): lv for u in sites.units for e in u.events for lv in e.path}
     for call in {id(c): c for c in doomed}.values():
-        level = _statement_level(sites, call, levels)
+        level = _statement_level(sites, call)
         if level is None or not remove_call_statement(edit, level, call):
             return
     b.add("delete-train-mode", "OPT603", unit, sites.line(doomed[0]), unit.start, edit,
           None if bug else "train-mode-redundant", region=(1, b.total_lines))
 
 
-def _statement_level(sites: FileSites, call: cst.Call, _levels) -> Level | None:
+def _statement_level(sites: FileSites, call: cst.Call) -> Level | None:
     """The statement (with its block and index) whose only expression is `call`."""
     found: list[Level] = []
 
