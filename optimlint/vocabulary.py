@@ -191,6 +191,9 @@ PARAMETER_READING_QUALNAMES = CLIP_QUALNAMES | frozenset({
 # ``p.grad.norm()`` for a log line).
 GRAD_READING_METHODS = frozenset({"mean", "std", "var", "norm", "min", "max", "abs", "sum", "item", "numel",
                                   "size", "dim", "tolist", "isnan", "isinf", "isfinite", "any", "all"})
+# Text of a training pass that checks gradients (or a loss) for inf/NaN itself, the job GradScaler's
+# ``step`` does: ``torch.isfinite(norm)``, ``found_inf``, ``float("inf")`` comparisons.
+INF_NAN_CHECK = re.compile(r"isfinite|isnan|isinf|found_inf|nan_to_num|math\.inf|float\(['\"]inf")
 # torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``):
 # matched against a qualified name.
 TORCH_PURE_FUNCTION = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")

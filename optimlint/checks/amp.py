@@ -8,8 +8,6 @@ through ``scaler.step(opt)`` (which unscales and skips inf/NaN steps), be follow
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from optimlint.analysis import moves
@@ -18,6 +16,7 @@ from optimlint.analysis.iteration import Event, Iteration, exclusive, module_key
 from optimlint.checks.base import Check
 from optimlint.checks.order import accumulation_test, window_condition
 from optimlint.diagnostics import Fix
+from optimlint.vocabulary import INF_NAN_CHECK
 
 K = EventKind
 
@@ -40,9 +39,6 @@ def _no_more_conditional(it: Iteration, a: Event, b: Event, windows: bool = Fals
     cb = set(it.conditions(b))
     return all(br in cb or (windows and isinstance(br.node, cst.If) and br.arm == "body"
                             and accumulation_test(br.node.test)) for br in it.conditions(a))
-
-
-_INF_CHECK = re.compile(r"isfinite|isnan|isinf|found_inf|nan_to_num|math\.inf|float\(['\"]inf")
 
 
 class AmpCheck(Check):
@@ -102,7 +98,7 @@ class AmpCheck(Check):
         if not any(e.index > step.index and (e.scaler is back.scaler or e.scaler is None)
                    for e in it.of_kind(K.SCALER_UPDATE)):
             return False
-        return not _INF_CHECK.search(self.ctx.code(it.node))
+        return not INF_NAN_CHECK.search(self.ctx.code(it.node))
 
     # -- OPT502 -------------------------------------------------------------------------
     def _update_missing(self) -> None:

@@ -539,7 +539,7 @@ class OrderCheck(Check):
             if any(e.kind in (*STEPS, K.STEP_CLOSURE) and (e.target is None or same_object(e.target, opt) is not False)
                    for e in it.events):
                 continue
-            if self._stepped_elsewhere(it, opt, mkeys) or any(may_step(o, opt, mkeys) for o in it.opaque) or \
+            if self._stepped_elsewhere(it, scope, opt, mkeys) or any(may_step(o, opt, mkeys) for o in it.opaque) or \
                     _reads_grad(scope):
                 continue
             name = clear.target_key or opt.name
@@ -548,7 +548,7 @@ class OrderCheck(Check):
                         "the parameters are never updated")
             return
 
-    def _stepped_elsewhere(self, it: Iteration, opt: Binding, mkeys) -> bool:
+    def _stepped_elsewhere(self, it: Iteration, scope: cst.CSTNode, opt: Binding, mkeys) -> bool:
         """Something outside the loop may step ``opt`` (once after the loop, every few epochs:
         OPT106's business, or deliberate): a step anywhere in the file that may be of ``opt``,
         or a call of the loop's function that is handed it. Another function's own local
@@ -562,7 +562,6 @@ class OrderCheck(Check):
                         _local_to(e.func, e.target.name):
                     continue  # (e.func: where the step is written, also when inlined into a caller's scope)
                 return True
-        scope = self.ctx.module if it.func is None else it.func
         builders = {id(st.rhs) for st in stores(scope, opt.name, nested_functions=False) if st.rhs is not None}
         # (the call that builds the optimizer, not handed it, cannot step it; nor can
         # ``accelerator.prepare``, which hands it back wrapped, or a scheduler built on it)
