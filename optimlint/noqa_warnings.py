@@ -31,6 +31,8 @@ NOQA_CODES = frozenset({"OPT001", "OPT002"})
 _DIRECTIVE = re.compile(r"#\s*(?P<file>optimlint\s*:\s*)?noqa\s*:\s*(?P<rest>.*)$", re.IGNORECASE)
 _WORD = re.compile(r"[^\s,]+")
 _IS_CODE = re.compile(r"[A-Za-z]+[0-9]+$")
+# ``_DIRECTIVE`` up to its list, for the scan of the raw text in ``_may_report``.
+_DIRECTIVE_HEAD = re.compile(r"#\s*(?:optimlint\s*:\s*)?noqa\s*:\s*", re.IGNORECASE)
 
 
 class _Item:
@@ -66,7 +68,7 @@ def noqa_diagnostics(path: str, source: str, found: list[Diagnostic], enabled: s
     """OPT001/OPT002 for ``source``, given ``found`` (the findings before suppression) and
     the codes ``enabled`` for the file."""
     want_invalid, want_unused = "OPT001" in enabled, "OPT002" in enabled
-    if not (want_invalid or want_unused) or "noqa" not in source.lower():
+    if not (want_invalid or want_unused) or "noqa" not in source.lower() or not _may_report(source):
         return []
     lines = source.splitlines(keepends=True)
     by_row: dict[int, set[str]] = {}
@@ -122,6 +124,23 @@ def noqa_diagnostics(path: str, source: str, found: list[Diagnostic], enabled: s
             fix = _removal(lines, row, start, end, items, ours + duplicated, file_level)
             out.append(_diagnostic("OPT002", f"Unused {label} directive ({why})", path, row, start, end, fix))
     return out
+
+
+def _may_report(source: str) -> bool:
+    """Could any comment of ``source`` give OPT001 or OPT002? Only a directive whose list is
+    empty or holds something other than another tool's codes can (``# noqa: F401, E501`` never
+    does). Read off the raw lines, every ``#`` that starts a directive (a comment's or a
+    string's: a superset of the comments), without tokenizing the file: most library files
+    that say ``noqa`` say it only for flake8 or Ruff, and tokenizing them cost more than
+    linting them."""
+    for line in source.splitlines():
+        if "#" not in line:
+            continue
+        for m in _DIRECTIVE_HEAD.finditer(line):
+            items = _items(line, m.end())
+            if not items or any(i.kind != "code" or i.text.upper().startswith("OPT") for i in items):
+                return True
+    return False
 
 
 def _removal(lines, row, start, end, items, unused, file_level) -> Fix:

@@ -144,6 +144,29 @@ def test_invalid_noqa_comments(tmp_path):
     assert result.returncode == 1
 
 
+def test_noqa_warnings_in_a_library_file_full_of_other_tools_codes(tmp_path):
+    """A library file's comments that serve flake8 or Ruff alone give nothing (the text is
+    scanned for directives before it is tokenized); a directive of ours behind a string that
+    spells another tool's is still found, at the comment's column, and the string's text is
+    never read as a directive."""
+    write(tmp_path / "lib.py", """\
+        import os  # noqa: F401
+        import sys  # noqa: E501, F401
+        SPELLED = "# noqa: looks fine"
+    """)
+    assert concise(tmp_path, "lib.py").stdout == ""
+    write(tmp_path / "lib.py", """\
+        import os  # noqa: F401
+        SPELLED = "# noqa: F401"  # noqa: OPT301
+        OTHER = "x"  # NOQA:
+    """)
+    assert concise(tmp_path, "lib.py").stdout.splitlines() == [
+        "lib.py:2:27: OPT002 [*] Unused `noqa` directive (unused: `OPT301`)",
+        "lib.py:3:14: OPT001 Invalid `noqa` directive: expected a comma-separated list of rule codes after "
+        "`noqa:` (e.g. `# noqa: OPT101`); it silences nothing",
+    ]
+
+
 def test_rule_name_fixed_into_its_code(tmp_path):
     # OPT303 has no fix of its own: the written code then silences it
     line = f"b = {SGD}lr=0.1, nesterov=True)  # noqa: "
