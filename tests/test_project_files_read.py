@@ -166,3 +166,83 @@ def test_a_project_optimizer_class_is_resolved_through_a_package_without_parsing
     read = modules.parse_file(os.path.abspath(str(tmp_path / "mypkg" / "optim.py")))
     assert read is not None and read._module is None  # its class was parsed, not the file
     assert isinstance(read.classes["WarmupAdam"], cst.ClassDef)
+
+
+# Class headers a question about bases reads alone: bases over several lines with comments,
+# a keyword (metaclass), a decorated class, a docstring first, a decorated first method, and
+# a class written on one line (parsed whole: it has no header of its own).
+HEADERS = '''\
+import abc
+
+from torch.optim.lr_scheduler import _LRScheduler
+
+
+@register("warmup")
+class Warmup(
+    _LRScheduler,  # the torch base
+    abc.ABC,
+    metaclass=abc.ABCMeta,
+):
+    """Warm-up."""
+
+    def get_lr(self):
+        return self.base_lrs
+
+
+class Plain(_LRScheduler):
+
+    # a comment before the first method
+    @property
+    def total(self):
+        return 1
+
+
+class OneLine(_LRScheduler): pass
+'''
+
+
+def test_the_bases_of_a_class_are_read_from_its_header_alone(tmp_path):
+    path = str(tmp_path / "schedules.py")
+    whole = modules.ParsedFile.build(path, parse_module(HEADERS))
+    for newline in ("\n", "\r\n"):
+        text = HEADERS.replace("\n", newline)
+        read = modules.ParsedFile.read(path, text)
+        assert read is not None
+        for name in ("Warmup", "Plain", "OneLine"):
+            mine, theirs = read.class_bases(name), whole.class_bases(name)
+            assert len(mine) == len(theirs) > 0
+            assert all(m.deep_equals(t) for m, t in zip(mine, theirs))
+        assert len(read._source._parsed) == 1  # only the one-line class was parsed whole
+        # a class already parsed answers from its tree
+        assert read.class_bases("Plain")[0].deep_equals(read.classes["Plain"].bases[0])
+
+
+TRAIN_WITH_PROJECT_SCHEDULER = '''\
+import torch
+from torch import nn
+
+from schedules import Warmup
+
+
+def train(model, batches):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    warmup = Warmup(optimizer)
+    for inputs, targets in batches:
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(inputs), targets)
+        loss.backward()
+        warmup.step()
+        optimizer.step()
+'''
+
+
+def test_a_project_scheduler_is_known_by_its_header_without_parsing_its_body(tmp_path, monkeypatch):
+    (tmp_path / "schedules.py").write_text(HEADERS, encoding="utf-8")
+    (tmp_path / "train.py").write_text(TRAIN_WITH_PROJECT_SCHEDULER, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("[tool.optimlint]\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["check", "--no-cache", "--jobs", "1", "--output-format", "concise", "train.py"])
+    assert [line.split(" ")[:2] for line in result.stdout.splitlines() if line.startswith("train.py")] == [
+        ["train.py:14:9:", "OPT201"]]
+    read = modules.parse_file(os.path.abspath(str(tmp_path / "schedules.py")))
+    assert read is not None and read._source._parsed == {}  # no class body parsed

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import libcst as cst
 
@@ -70,6 +70,14 @@ class ParsedFile:
             self._module = self._source.whole()  # type: ignore[union-attr]
         return self._module
 
+    def class_bases(self, name: str) -> Sequence[cst.Arg]:
+        """The bases of top-level class ``name``: from its header alone when the class is
+        not parsed yet (a file read statement by statement), else from its tree."""
+        classes = self.classes
+        if isinstance(classes, _LazyClasses):
+            return classes.bases(name)
+        return classes[name].bases
+
     def top_statements(self, name: str) -> list[cst.CSTNode]:
         """The top-level statements that define ``name`` (``def``, ``class``) or hold an
         assignment to it (``name = ...`` in a simple statement line), in order."""
@@ -118,6 +126,7 @@ class ParsedFile:
             return None
         units = _units(tree.body)
         classes: dict[str, int] = {}
+        headers: dict[int, tuple[int, int]] = {}  # a class's unit -> its ``class`` row, its body's
         other: set[str] = set()
         binding: dict[str, list[int]] = {}
         imports = []
@@ -128,6 +137,10 @@ class ParsedFile:
                     if stmt.name in classes:
                         other.add(stmt.name)
                     classes[stmt.name] = k
+                    if len(stmts) == 1:
+                        first = stmt.body[0]
+                        headers[k] = (stmt.lineno, min([first.lineno, *(
+                            d.lineno for d in getattr(first, "decorator_list", ()))]))
                     binding.setdefault(stmt.name, []).append(k)
                 elif t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                     other.add(stmt.name)
@@ -152,7 +165,7 @@ class ParsedFile:
                         other.add(node.name)  # conditionally defined
         bindings, stars = _import_table(imports)
         source = _Statements(text, _LINES.findall(text), [(u[0], u[1]) for u in units],
-                             {name: sorted(set(ks)) for name, ks in binding.items()})
+                             {name: sorted(set(ks)) for name, ks in binding.items()}, headers)
         return cls(path, None, ImportTable(bindings, stars), _LazyClasses(classes, source), other,
                    source=source)
 
@@ -170,13 +183,38 @@ class _Statements:
     (``ParsedFile.read``); the whole module when asked for it."""
 
     def __init__(self, text: str, lines: list[str], spans: list[tuple[int, int]],
-                 binding: dict[str, list[int]]) -> None:
+                 binding: dict[str, list[int]], headers: dict[int, tuple[int, int]] | None = None) -> None:
         self._text = text
         self._lines = lines
         self._spans = spans
         self._binding = binding
+        self._headers = headers or {}
         self._parsed: dict[int, cst.CSTNode] = {}
+        self._bases: dict[int, Sequence[cst.Arg]] = {}
         self._whole: cst.Module | None = None
+
+    def class_bases(self, k: int) -> Sequence[cst.Arg]:
+        """The bases of the class that is statement ``k``. Unless the class is parsed already,
+        LibCST parses its header alone (``class Net(nn.Module):`` and a ``pass``): the same
+        base expressions for a fraction of the class's parse."""
+        found = self._parsed.get(k)
+        if found is not None:
+            return found.bases  # type: ignore[attr-defined]
+        bases = self._bases.get(k)
+        if bases is None:
+            header = self._headers.get(k)
+            node = None
+            if header is not None and header[1] > header[0]:
+                text = self._lines[header[0] - 1:header[1] - 1]
+                ending = text[-1][len(text[-1].rstrip("\r\n")):] or "\n"
+                try:
+                    node = parse_module("".join(text) + "    pass" + ending).body[0]
+                except (cst.ParserSyntaxError, RecursionError, IndexError, ValueError):
+                    node = None
+            if not isinstance(node, cst.ClassDef):
+                node = self.statement(k)  # the class on one line, or a header that does not parse alone
+            bases = self._bases[k] = node.bases  # type: ignore[union-attr]
+        return bases
 
     def statement(self, k: int) -> cst.CSTNode:
         found = self._parsed.get(k)
@@ -211,6 +249,9 @@ class _LazyClasses:
 
     def __getitem__(self, name: str) -> cst.ClassDef:
         return self._source.statement(self._units[name])  # type: ignore[return-value]
+
+    def bases(self, name: str) -> Sequence[cst.Arg]:
+        return self._source.class_bases(self._units[name])
 
     def get(self, name: str, default=None):
         return self[name] if name in self._units else default
@@ -321,13 +362,39 @@ def _find_module(from_path: str, module: str, project_root: str | None) -> str |
     return None
 
 
-@dataclass
 class Resolved:
-    """What a class expression names: a project class, or a known external qualified name."""
+    """What a class expression names: project class ``name`` of ``file``, or a known external
+    qualified name (``qualname``).
 
-    file: ParsedFile | None = None
-    node: cst.ClassDef | None = None
-    qualname: str | None = None
+    The class's tree (``node``) is parsed when first read: most questions that resolve a
+    constructor call only ask whether it names a project class and what its bases are
+    (``torch_ancestor``: is ``Net(...)`` a torch optimizer or scheduler?), and ``bases``
+    reads those from the class header alone in a file read statement by statement."""
+
+    __slots__ = ("file", "name", "qualname", "_node")
+
+    def __init__(self, file: ParsedFile | None = None, name: str | None = None, qualname: str | None = None) -> None:
+        self.file = file
+        self.name = name
+        self.qualname = qualname
+        self._node: cst.ClassDef | None = None
+
+    @property
+    def is_class(self) -> bool:
+        """A project class (not an external name)."""
+        return self.name is not None
+
+    @property
+    def node(self) -> cst.ClassDef | None:
+        if self._node is None and self.name is not None:
+            self._node = self.file.classes[self.name]  # type: ignore[union-attr]
+        return self._node
+
+    def bases(self) -> "Sequence[cst.Arg]":
+        """The class's bases (its ``node.bases``, or the same nodes parsed from its header)."""
+        if self._node is not None:
+            return self._node.bases
+        return self.file.class_bases(self.name)  # type: ignore[union-attr, arg-type]
 
 
 def resolve_name(pf: ParsedFile, expr: cst.BaseExpression, project_root: str | None,
@@ -338,7 +405,7 @@ def resolve_name(pf: ParsedFile, expr: cst.BaseExpression, project_root: str | N
         return None
     if "." not in name and name in pf.classes and name not in pf.other_names \
             and not pf.imports.imported(name):
-        return Resolved(pf, pf.classes[name], None)
+        return Resolved(pf, name)
     if name.split(".")[0] in pf.other_names:
         return None  # also bound by an assignment (``Net = torch.jit.script(Net)``)
     qn = pf.imports.qualify(expr)
@@ -375,13 +442,13 @@ def resolve_qualified(from_path: str, qn: str, project_root: str | None, depth: 
 
 def _lookup_in_file(pf: ParsedFile, name: str, project_root: str | None, depth: int) -> Resolved | None:
     if name in pf.classes and name not in pf.other_names and not pf.imports.imported(name):
-        return Resolved(pf, pf.classes[name], None)
+        return Resolved(pf, name)
     if pf.imports.imported(name):
         return resolve_qualified(pf.path, pf.imports.bindings[name], project_root, depth)
     for star in pf.imports.star_modules:
         found = resolve_qualified(pf.path, f"{star}{'' if star.endswith('.') else '.'}{name}",
                                   project_root, depth)
-        if found is not None and found.node is not None:
+        if found is not None and found.is_class:
             return found
     return None
 
@@ -502,25 +569,26 @@ def constructed_class(ctx, func: cst.BaseExpression) -> Resolved | None:
         found = resolve_name(linted_file(ctx), func, ctx.project_root)
     else:
         return None
-    return found if found is not None and found.node is not None else None
+    return found if found is not None and found.is_class else None
 
 
 def torch_ancestor(start: Resolved | None, project_root: str | None) -> str | None:
     """The torch qualified name that project class ``start`` derives from through its bases:
     ``torch.optim.lr_scheduler._LRScheduler`` for ``class WarmUpLR(_LRScheduler)`` in
     ``utils.py``; None when no base leads to torch."""
-    seen: set[int] = set()
-    todo = [start] if start is not None and start.node is not None else []
+    seen: set[tuple[int, str]] = set()  # (file, class): the class's tree is not needed
+    todo = [start] if start is not None and start.is_class else []
     while todo and len(seen) < 12:
         cur = todo.pop(0)
-        if id(cur.node) in seen:
+        key = (id(cur.file), cur.name)
+        if key in seen:
             continue
-        seen.add(id(cur.node))
-        for base in cur.node.bases:
+        seen.add(key)  # type: ignore[arg-type]
+        for base in cur.bases():
             b = resolve_name(cur.file, base.value, project_root)
             if b is None:
                 continue
-            if b.node is not None:
+            if b.is_class:
                 todo.append(b)
             elif b.qualname and b.qualname.startswith("torch."):
                 return b.qualname
