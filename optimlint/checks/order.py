@@ -554,7 +554,7 @@ class OrderCheck(Check):
         or a call of the loop's function that is handed it. Another function's own local
         optimizer is not ``opt`` when ``opt`` is local to the loop's function."""
         local = _local_to(it.func, opt.name)
-        for scope, events in self.model.scopes.items():
+        for events in self.model.scopes.values():
             for e in events:
                 if e.kind not in (*STEPS, K.STEP_CLOSURE) or same_object(e.target, opt) is False:
                     continue
