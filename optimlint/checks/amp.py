@@ -177,8 +177,10 @@ class AmpCheck(Check):
                 continue
             if any(e.kind is K.UNSCALE and e.index < clip.index and not exclusive(e, clip) for e in it.events):
                 continue
-            if any(o.index < clip.index and (o.touches_all or o.self_call or
-                                              any(t is backs[-1].scaler for t in o.touches))
+            # only a call between the scaled backward and the clip can have unscaled its
+            # gradients (``self.world_model()`` before the backward cannot)
+            if any(backs[-1].index < o.index < clip.index and (o.touches_all or o.self_call or
+                                                                any(t is backs[-1].scaler for t in o.touches))
                    for o in it.opaque):
                 continue
             step = steps[0]
