@@ -46,3 +46,47 @@ def test_opt503_not_when_the_unseen_call_sits_between_backward_and_clip():
         "        self.scaler.scale(loss).backward()\n        self.make_world()\n")
     assert not [c for c in codes_at(source, ["OPT5"]) if c[0] == "OPT503"]
 
+
+
+# --------------------------------------------------------------------------- OPT101
+# A training-step factory whose networks carry their own optimizers (``critic.optim``): the
+# critic is cleared once, before its loop of several updates, so each update after the first
+# applies the sum of every backward so far.
+CRITIC_CARRIES_ITS_OPTIMIZER = """\
+import torch
+
+
+def make_train_step(generator, critic, settings):
+    def train_step(real, noise):
+        generator.optim.zero_grad()
+        critic.optim.zero_grad()
+        for _ in range(settings["critic_updates"]):
+            for part in range(settings["micro_batches"]):
+                fake = generator(noise[part]).detach()
+                critic_loss = (critic(fake).mean() - critic(real[part]).mean()) / settings["micro_batches"]
+                critic_loss.backward()
+            critic.optim.step()
+        generator.optim.zero_grad()
+        generator_loss = -critic(generator(noise[0])).mean()
+        generator_loss.backward()
+        generator.optim.step()
+
+    return train_step
+"""
+
+
+def test_opt101_optimizer_carried_by_a_parameter_cleared_once_before_its_loop():
+    assert ("OPT101", 12) in codes_at(CRITIC_CARRIES_ITS_OPTIMIZER, ["OPT1"])
+
+
+def test_opt101_not_when_the_carried_optimizer_is_cleared_in_its_loop():
+    source = CRITIC_CARRIES_ITS_OPTIMIZER.replace(
+        "        for _ in range(settings[\"critic_updates\"]):\n",
+        "        for _ in range(settings[\"critic_updates\"]):\n            critic.optim.zero_grad()\n")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt101_not_when_the_attribute_is_not_named_like_an_optimizer():
+    # ``critic.updater`` could be anything (an EMA, a logger): no name, no optimizer
+    source = CRITIC_CARRIES_ITS_OPTIMIZER.replace("critic.optim.", "critic.updater.")
+    assert codes_at(source, ["OPT1"]) == []

@@ -270,6 +270,10 @@ class Bindings:
         last = k.rsplit(".", 1)[-1]
         is_param = func is not None and "." not in k and k in self.params_of.get(func, {})
         is_attr = k.startswith("self.") and k.count(".") == 1
+        # ``D.optim`` / ``agent.optimizer`` of a parameter ``D``: an optimizer the caller's object
+        # carries (BigGAN's ``D.optim.step()``), named like one
+        is_param_attr = want == OPTIMIZER and func is not None and k.count(".") == 1 and \
+            k.split(".", 1)[0] in self.params_of.get(func, _NOTHING)
         if not (is_param or is_attr) and want == OPTIMIZER and "." not in k:
             # ``optimizer = build_optimizer(cfg, model)`` / nanoGPT's
             # ``optimizer = model.configure_optimizers(...)``: a variable named like an optimizer,
@@ -284,7 +288,7 @@ class Bindings:
                     b = self._by_name[ident] = Binding(want, k, by_name=True,
                                                        modules=self._built_from(owner, k))
                 return b
-        if not (is_param or is_attr):
+        if not (is_param or is_attr or is_param_attr):
             return None
         if want == OPTIMIZER and not symbols.name_says_optimizer(last):
             return None
