@@ -3,7 +3,10 @@ each a must-fire case and a tricky must-not-fire twin, written here in the proje
 
 from __future__ import annotations
 
-from tests.conftest import codes_at
+import json
+import os
+
+from tests.conftest import codes_at, invoke
 
 # --------------------------------------------------------------------------- OPT503
 # A learner whose update first asks a world model, fetched through a callback attribute, to
@@ -90,3 +93,110 @@ def test_opt101_not_when_the_attribute_is_not_named_like_an_optimizer():
     # ``critic.updater`` could be anything (an EMA, a logger): no name, no optimizer
     source = CRITIC_CARRIES_ITS_OPTIMIZER.replace("critic.optim.", "critic.updater.")
     assert codes_at(source, ["OPT1"]) == []
+
+
+# --------------------------------------------------------------------------- OPT201
+# An epoch loop whose scheduler step sits at its head under a flag the loop never changes
+# (``if not cfg.eval_only:``): on every epoch that trains, the schedule moves before the
+# epoch's first optimizer step.
+GUARDED_HEAD = """\
+import torch
+from torch import nn
+
+
+def fit(cfg, model: nn.Module, batches):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[30, 60])
+    for epoch in range(cfg.epochs):
+        if not cfg.eval_only:
+            if cfg.schedule == "multistep":
+                scheduler.step()
+            for inputs, targets in batches:
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(inputs), targets).backward()
+                optimizer.step()
+"""
+
+
+def test_opt201_scheduler_at_epoch_head_under_a_loop_invariant_flag():
+    assert ("OPT201", 11) in codes_at(GUARDED_HEAD, ["OPT2"])
+
+
+def test_opt201_not_when_the_guard_reads_the_epoch():
+    # ``if epoch >= cfg.warmup:``: the schedule starts after epochs that already stepped
+    source = GUARDED_HEAD.replace('if cfg.schedule == "multistep":', "if epoch >= cfg.warmup_epochs:")
+    assert codes_at(source, ["OPT2"]) == []
+
+
+def test_opt201_not_when_training_runs_under_a_flag_the_scheduler_does_not_share():
+    # the scheduler steps on epochs that may not train at all (another flag guards the batches):
+    # what runs first on a training epoch depends on flags the reader cannot see
+    source = GUARDED_HEAD.replace(
+        "            for inputs, targets in batches:\n                optimizer.zero_grad()\n"
+        "                nn.functional.cross_entropy(model(inputs), targets).backward()\n"
+        "                optimizer.step()\n",
+        "        if cfg.train_body:\n"
+        "            for inputs, targets in batches:\n                optimizer.zero_grad()\n"
+        "                nn.functional.cross_entropy(model(inputs), targets).backward()\n"
+        "                optimizer.step()\n")
+    assert codes_at(source, ["OPT2"]) == []
+
+
+def lint_files(tmp_path, files: dict[str, str], target: str, select: str) -> list[tuple[str, int]]:
+    """(code, row) of the real CLI's findings on ``target``, linted beside the other files."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = invoke(["check", "--no-cache", "--isolated", "--select", select, "--output-format", "json", target])
+    finally:
+        os.chdir(cwd)
+    return [(f["code"], f["location"]["row"]) for f in json.loads(result.output)]
+
+
+# The epoch's training is a function of another project file, handed the optimizer, that steps
+# it once per batch; the scheduler steps before the call.
+ENGINE = """\
+def run_epoch(model, batches, loss_fn, optimizer):
+    model.train()
+    for inputs, targets in batches:
+        optimizer.zero_grad()
+        loss_fn(model(inputs), targets).backward()
+        optimizer.step()
+
+
+def report_lr(optimizer):
+    return [group["lr"] for group in optimizer.param_groups]
+"""
+DRIVER = """\
+import torch
+
+from engine import report_lr, run_epoch
+
+
+def fit(model, batches, loss_fn, epochs):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10)
+    for epoch in range(epochs):
+        scheduler.step()
+        run_epoch(model, batches, loss_fn, optimizer)
+"""
+
+
+def test_opt201_scheduler_before_a_helper_that_steps_over_the_batches(tmp_path):
+    assert lint_files(tmp_path, {"engine.py": ENGINE, "train.py": DRIVER}, "train.py", "OPT2") == [("OPT201", 10)]
+
+
+def test_opt201_not_when_the_helper_handed_the_optimizer_only_reads_it(tmp_path):
+    # ``report_lr(optimizer)`` reads the rates; the epoch's training is elsewhere (unseen)
+    driver = DRIVER.replace("        run_epoch(model, batches, loss_fn, optimizer)\n",
+                            "        print(report_lr(optimizer))\n")
+    assert lint_files(tmp_path, {"engine.py": ENGINE, "train.py": driver}, "train.py", "OPT2") == []
+
+
+def test_opt201_not_when_the_scheduler_follows_the_helper(tmp_path):
+    driver = DRIVER.replace("        scheduler.step()\n        run_epoch(model, batches, loss_fn, optimizer)\n",
+                            "        run_epoch(model, batches, loss_fn, optimizer)\n        scheduler.step()\n")
+    assert lint_files(tmp_path, {"engine.py": ENGINE, "train.py": driver}, "train.py", "OPT2") == []
+

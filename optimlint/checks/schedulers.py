@@ -14,6 +14,10 @@ import os
 import libcst as cst
 
 from optimlint.analysis import callers, moves
+from optimlint.analysis import summaries, symbols
+from optimlint.analysis import walk as _walk
+from optimlint.analysis.assignments import stores
+from optimlint.analysis.bindings import key_of
 from optimlint.analysis import schedules as S
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, may_step, same_object
@@ -37,6 +41,65 @@ def _steps_for(it: Iteration, sched: Event) -> list[Event] | None:
 
 def _conds(it: Iteration, ev: Event, level: int) -> tuple:
     return tuple((b.node, b.arm) for b in ev.branches if b.loop_depth >= level)
+
+
+def _conds_at(ev: Event, level: int) -> tuple:
+    """The branches ``ev`` sits under in the body of the loop at ``level`` itself."""
+    return tuple((b.node, b.arm) for b in ev.branches if b.loop_depth == level)
+
+
+def _loop_invariant_guards(it: Iteration, ev: Event, level: int) -> bool:
+    """``ev`` sits in the loop's own body under ``if`` tests that read only settings the
+    loop never binds: attributes of a configuration (``if opt.lr_scheduler == "multistep":``,
+    ``if not args.no_train:``) or parameters of the function, never the scheduler or optimizer
+    themselves (``if scheduler is None:``). The same arm runs on every pass, so the first
+    pass decides what every pass does."""
+    if len(ev.loops) != level or not isinstance(it.node, cst.For):
+        return False
+    bound = {n.value for n in _walk.nodes_of(it.node.target, cst.Name)}
+    params = {p.name.value for p in ev.func.params.params} if isinstance(ev.func, cst.FunctionDef) else set()
+    for b in ev.branches:
+        if b.loop_depth < level:
+            continue
+        if not isinstance(b.node, cst.If) or b.arm not in ("body", "else"):
+            return False
+        roots = {id(a.value) for a in _walk.nodes_of(b.node.test, cst.Attribute) if isinstance(a.value, cst.Name)}
+        attrs = {id(a.attr) for a in _walk.nodes_of(b.node.test, cst.Attribute)}
+        for name in _walk.nodes_of(b.node.test, cst.Name):
+            if id(name) in attrs or name.value in ("None", "True", "False"):
+                continue
+            if name.value in bound or stores(it.node.body, name.value):
+                return False
+            if id(name) in roots:
+                continue  # ``opt.no_train``: a setting (3D-ResNets calls its options ``opt``)
+            if name.value not in params:
+                return False  # a local flag (``warmup_done = False`` before the loop)
+            if symbols.name_says_scheduler(name.value) or symbols.name_says_optimizer(name.value):
+                return False
+    return True
+
+
+def _helper_steps_in_a_loop(ctx, call: cst.Call, opt_key: str) -> str | None:
+    """The parameter of a function of another project file, handed ``opt_key`` by ``call``,
+    whose ``.step()`` that function calls inside a ``for`` loop (a train-one-epoch helper)."""
+    found = summaries.project_function(ctx, call.func)
+    if found is None:
+        return None
+    fn = found[0]
+    names = [p.name.value for p in fn.params.params]
+    for i, a in enumerate(call.args):
+        if a.star or key_of(a.value) != opt_key:
+            continue
+        name = a.keyword.value if a.keyword is not None else (names[i] if i < len(names) else None)
+        if name is None:
+            continue
+        for loop in _walk.nodes_of(fn.body, cst.For):
+            for c in _walk.nodes_of(loop.body, cst.Call):
+                f = c.func
+                if isinstance(f, cst.Attribute) and f.attr.value == "step" and \
+                        isinstance(f.value, cst.Name) and f.value.value == name:
+                    return name
+    return None
 
 
 class SchedulerCheck(Check):
@@ -79,6 +142,7 @@ class SchedulerCheck(Check):
                 continue  # a custom / timm scheduler's ``step(epoch)`` may be meant to lead
             steps = _steps_for(it, s)
             if not steps:
+                self._before_helper_epoch(it, s, mkeys)
                 continue
             if any(e.index < s.index for e in steps):
                 continue  # the scheduler follows a step of this iteration
@@ -102,9 +166,15 @@ class SchedulerCheck(Check):
             if it.kind == "function" and it.always(s):
                 self._at_function_head(it, s, later)
                 continue
-            if it.kind != "loop" or not it.always(s) or not S.is_epoch_loop(ctx, it.node):
+            if it.kind != "loop" or not S.is_epoch_loop(ctx, it.node):
                 continue
-            inner = [e for e in later if len(e.loops) > level and S.iterates_loader(ctx, e.loops[level])]
+            guarded = not it.always(s)
+            if guarded and not _loop_invariant_guards(it, s, level):
+                continue
+            # (under a flag the loop never changes, ``if not opt.no_train:``, the epoch's steps
+            # must run only where the scheduler ran: under the same flags, or fewer)
+            inner = [e for e in later if len(e.loops) > level and S.iterates_loader(ctx, e.loops[level])
+                     and (not guarded or set(_conds_at(e, level)) <= set(_conds_at(s, level)))]
             if inner:
                 batch_loop = inner[0].loops[level]
                 fix = None
@@ -118,6 +188,42 @@ class SchedulerCheck(Check):
                             f"`{ctx.code(s.node)}` runs at the head of the epoch loop, before this epoch's "
                             f"`{ctx.code(inner[0].node)}`: the first learning rate of the schedule is skipped; "
                             "step the scheduler after the epoch's training loop", fix)
+
+    def _before_helper_epoch(self, it: Iteration, s: Event, mkeys) -> None:
+        """``for epoch in ...: scheduler.step(); train_epoch(loader, model, optimizer)``, the
+        helper a function of another project file that steps the optimizer it is handed in a
+        loop: the scheduler runs at the head of the epoch, before any step of it."""
+        ctx = self.ctx
+        level = it.depth + 1
+        if it.kind != "loop" or s.target is None or s.target.cls == "ReduceLROnPlateau" or \
+                not S.is_epoch_loop(ctx, it.node):
+            return
+        if not it.always(s) and not _loop_invariant_guards(it, s, level):
+            return
+        opt = s.target.optimizer  # (None: a scheduler known by its name, from a helper's tuple)
+
+        def hands_over(o: Event) -> list:
+            return [b for b in o.touches if b.kind == "optimizer" and (opt is None or same_object(b, opt) is not False)]
+
+        if any(o.index < s.index and (o.touches_all or hands_over(o)) for o in it.opaque):
+            return
+        for o in it.opaque:
+            if o.index < s.index or len(o.loops) != level or not isinstance(o.node, cst.Call) or \
+                    not set(_conds_at(o, level)) <= set(_conds_at(s, level)):
+                continue
+            if o.touches_all:
+                return
+            handed = hands_over(o)
+            if not handed:
+                continue
+            name = handed[0].name
+            if len(handed) != 1 or _helper_steps_in_a_loop(ctx, o.node, name) is None:
+                return  # the first call handed the optimizer decides
+            self.report("OPT201", s.node,
+                        f"`{ctx.code(s.node)}` runs at the head of the epoch loop, before "
+                        f"`{ctx.code(o.node.func)}()` steps `{name}` over this epoch's batches: the first "
+                        "learning rate of the schedule is skipped; step the scheduler after the epoch's training")
+            return
 
     def _at_function_head(self, it: Iteration, s, later) -> None:
         """``def train_epoch(...): scheduler.step(); for batch in loader: ... optimizer.step()``
