@@ -200,3 +200,40 @@ def test_opt201_not_when_the_scheduler_follows_the_helper(tmp_path):
                             "        run_epoch(model, batches, loss_fn, optimizer)\n        scheduler.step()\n")
     assert lint_files(tmp_path, {"engine.py": ENGINE, "train.py": driver}, "train.py", "OPT2") == []
 
+
+
+# A set-up helper hands back its optimizer and a scheduler built by one of two classes, picked
+# by the configuration; the per-batch loop steps that scheduler before the optimizer.
+ALTERNATIVE_SCHEDULERS = """\
+import torch
+
+
+def build(cfg, model):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    if cfg.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.total_steps)
+    else:
+        scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, total_iters=cfg.total_steps)
+    return optimizer, scheduler
+
+
+def fit(cfg, model, batches):
+    optimizer, scheduler = build(cfg, model)
+    for inputs, targets in batches:
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(model(inputs), targets).backward()
+        scheduler.step()
+        optimizer.step()
+"""
+
+
+def test_opt201_scheduler_handed_back_by_either_of_two_constructions():
+    assert ("OPT201", 18) in codes_at(ALTERNATIVE_SCHEDULERS, ["OPT2"])
+
+
+def test_opt201_not_when_one_alternative_is_not_a_scheduler():
+    # ``scheduler = None`` on one path: what the name holds is not certain
+    source = ALTERNATIVE_SCHEDULERS.replace(
+        "        scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, total_iters=cfg.total_steps)\n",
+        "        scheduler = None\n").replace("        scheduler.step()\n", "        if scheduler:\n            scheduler.step()\n")
+    assert codes_at(source, ["OPT2"]) == []

@@ -106,6 +106,14 @@ def _returns(fn: cst.FunctionDef) -> list[cst.Return]:
 def _built(fn: cst.FunctionDef, value: cst.BaseExpression, reader: _Reader) -> Returned | None:
     if isinstance(value, cst.Name):
         values = values_assigned(fn, value.value, nested_functions=False, through_wrappers=True)
+        if len(values) > 1:
+            # ``if cfg.sched == "plateau": scheduler = ReduceLROnPlateau(...) else: scheduler =
+            # MultiStepLR(...)``: a scheduler either way (its class unknown, "")
+            built = {_built(fn, v, reader) if v is not None else None for v in values}
+            if None in built or len({r.kind for r in built}) != 1:  # type: ignore[union-attr]
+                return None
+            first = next(iter(built))
+            return first if len(built) == 1 else Returned(first.kind, "")  # type: ignore[union-attr]
         if len(values) != 1 or values[0] is None:
             return None
         value = values[0]
