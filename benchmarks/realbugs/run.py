@@ -89,7 +89,7 @@ def materialise(bug: Bug, commit: str, into: Path) -> Path:
 
 
 def lint(root: Path, target: Path) -> list[dict]:
-    env = dict(os.environ, PYTHONPATH=str(TREE))
+    env = dict(os.environ, PYTHONPATH=str(TREE))  # (``--tree``: another checkout's optimlint)
     out = subprocess.run(
         [
             sys.executable,
@@ -159,7 +159,11 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=3, help="rows either side of the bug")
     parser.add_argument("--only", help="substring of repo or code to keep")
     parser.add_argument("--json", type=Path, help="write the per-bug results here")
+    parser.add_argument("--tree", type=Path, help="lint with the optimlint of this checkout (default: this one)")
     args = parser.parse_args()
+    if args.tree is not None:
+        global TREE
+        TREE = args.tree.resolve()
     bugs = read_manifest(args.manifest)
     if args.only:
         bugs = [b for b in bugs if args.only in b.repo or args.only == b.code]
