@@ -110,6 +110,12 @@ def test_a_file_libcst_cannot_parse_is_still_refused(tmp_path):
     assert modules.ParsedFile.read(str(tmp_path / "odd.py"), text) is None
     (tmp_path / "odd.py").write_text(text, encoding="utf-8")
     assert modules.parse_file(str(tmp_path / "odd.py")) is None
+    # ... wherever it is: in a method, after a ``;``, after an ``if``'s colon on its line
+    for inner in ("    def reset(self):\n        (limit): int = 0\n",
+                  "    def reset(self):\n        x = 1; (limit): int = 0\n",
+                  "    def reset(self, flag):\n        if flag: (limit): int = 0\n"):
+        assert modules.ParsedFile.read(str(tmp_path / "odd.py"), "class Net:\n" + inner) is None
+    assert modules.ParsedFile.read(str(tmp_path / "odd.py"), "class Net:\n    limit: int = 0\n") is not None
 
 
 PACKAGE_INIT = "from .optim import WarmupAdam\n"

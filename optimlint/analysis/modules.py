@@ -130,7 +130,8 @@ class ParsedFile:
         other: set[str] = set()
         binding: dict[str, list[int]] = {}
         imports = []
-        for k, (_, _, stmts) in enumerate(units):
+        lines = _LINES.findall(text)
+        for k, (first_row, last_row, stmts) in enumerate(units):
             for stmt in stmts:
                 t = type(stmt)
                 if t is ast.ClassDef:
@@ -149,6 +150,9 @@ class ParsedFile:
                     for target in stmt.targets:
                         if type(target) is ast.Name:
                             binding.setdefault(target.id, []).append(k)
+                if (t is ast.ClassDef or t is ast.FunctionDef or t is ast.AsyncFunctionDef) and \
+                        not _MAY_IMPORT_OR_PAREN_TARGET.search("".join(lines[first_row - 1:last_row])):
+                    continue  # nothing in it the walk below looks for (most classes and functions)
                 for node in ast.walk(stmt):
                     nt = type(node)
                     if nt is ast.Import or nt is ast.ImportFrom:
@@ -164,10 +168,17 @@ class ParsedFile:
                     elif nt is ast.ClassDef or nt is ast.FunctionDef or nt is ast.AsyncFunctionDef:
                         other.add(node.name)  # conditionally defined
         bindings, stars = _import_table(imports)
-        source = _Statements(text, _LINES.findall(text), [(u[0], u[1]) for u in units],
+        source = _Statements(text, lines, [(u[0], u[1]) for u in units],
                              {name: sorted(set(ks)) for name, ks in binding.items()}, headers)
         return cls(path, None, ImportTable(bindings, stars), _LazyClasses(classes, source), other,
                    source=source)
+
+
+# What ``ParsedFile.read`` walks a class or function for: an import inside it, or a
+# parenthesised annotated name (``(x): int = 0``), which starts a statement (at a line's start,
+# after ``;``, or after a compound statement's ``:`` on its line). A text without any of these
+# holds neither; the pattern also matches much else (a dict's ``"k": (``), which only costs the walk.
+_MAY_IMPORT_OR_PAREN_TARGET = re.compile(r"import|^[ \t]*\(|[;:][ \t]*\(", re.M)
 
 
 def _binds_at_top(stmt: cst.CSTNode, name: str) -> bool:
