@@ -425,8 +425,9 @@ GRADIENT_EFFECT_METHODS = frozenset({
 # ``toggle_optimizer`` flips ``requires_grad``: none clears or steps.
 LIGHTNING_OPTIMIZER_GETTERS = frozenset({"optimizers", "lr_schedulers", "toggle_optimizer", "untoggle_optimizer"})
 # Library functions handed an optimizer that never clear or step it: apex's loss scaling
-# (``with amp.scale_loss(loss, optimizer) as scaled:``) and its parameter generator.
-APEX_HARMLESS_QUALNAMES = frozenset({"apex.amp.scale_loss", "apex.amp.master_params"})
+# (``with amp.scale_loss(loss, optimizer) as scaled:``), its parameter generator, and its
+# set-up, which hands the model and optimizer back patched (``model, optimizer = amp.initialize(...)``).
+APEX_HARMLESS_QUALNAMES = frozenset({"apex.amp.scale_loss", "apex.amp.master_params", "apex.amp.initialize"})
 # Objects that run the backward and step for the code (``accelerator.backward(loss)``).
 ACCELERATOR_QUALNAMES = frozenset({
     "accelerate.Accelerator", "accelerate.accelerator.Accelerator",

@@ -187,6 +187,7 @@ class OrderCheck(Check):
                 self._cleared_never_stepped(it, mkeys)
             elif it.kind == "function" and model.parent_func.get(it.node) is None:
                 self._missing_zero_grad(it, mkeys, model.bindings.class_of.get(it.node))
+                self._cleared_never_stepped(it, mkeys)
             self._order(it, mkeys)
             self._clip(it, mkeys)
         for ev in model.all_events():
@@ -522,31 +523,57 @@ class OrderCheck(Check):
 
     # -- OPT104 -------------------------------------------------------------------------
     def _cleared_never_stepped(self, it: Iteration, mkeys) -> None:
-        """The loop clears an optimizer and runs a backward on every pass, but nothing steps
-        that optimizer: not in the loop, not in a function it calls, nowhere in the file. Each
-        pass's gradients are thrown away by the next clear. The optimizer may come from anywhere
-        (a parameter, ``accelerator.prepare``, a helper's tuple): the clear says what it is."""
+        """The loop runs a backward on every pass and clears an optimizer, or steps a scheduler
+        built on one, but nothing steps that optimizer: not in the loop, not in a function it
+        calls, nowhere in the file. Each pass's gradients are thrown away by the next clear (or
+        pile up), and the schedule moves a rate nothing uses. The optimizer may come from
+        anywhere (a parameter, ``accelerator.prepare``, a helper's tuple): the clear or the
+        scheduler says what it is."""
         backwards = [b for b in it.of_kind(K.BACKWARD) if b.certain and not b.no_grad]
         if not backwards or (it.kind == "loop" and runs_once(it.node)) or _is_generator(it.func):
             return
         scope = self.ctx.module if it.func is None else it.func
-        for clear in it.of_kind(K.ZERO_GRAD):
-            opt = clear.target
-            if opt is None or opt.kind != "optimizer" or not clear.certain:
-                continue
+        for opt, name, what in self._left_unstepped_candidates(it):
             if id(opt) in self._unused_reported:
                 continue
+            if it.kind == "function" and (opt.by_name or isinstance(opt.node, cst.Param)):
+                continue  # a step function handed its optimizer: the caller may step it after the call
             if any(e.kind in (*STEPS, K.STEP_CLOSURE) and (e.target is None or same_object(e.target, opt) is not False)
                    for e in it.events):
                 continue
             if self._stepped_elsewhere(it, scope, opt, mkeys) or any(may_step(o, opt, mkeys) for o in it.opaque) or \
                     _reads_grad(scope):
                 continue
-            name = clear.target_key or opt.name
+            where = "function" if it.kind == "function" else "loop"
             self.report("OPT104", backwards[0].node,
-                        f"this loop runs backward and clears `{name}` but never calls `{name}.step()`: "
+                        f"this {where} runs backward and {what} but never calls `{name}.step()`: "
                         "the parameters are never updated")
             return
+
+    def _left_unstepped_candidates(self, it: Iteration):
+        """(optimizer, its spelling, what the loop does with it) for each optimizer the loop
+        certainly clears, then for each one a scheduler stepped in the loop is built on
+        (``get_linear_schedule_with_warmup(optimizer, ...)`` over an optimizer of a class the
+        analysis does not know, built in the same function: the name it is built on)."""
+        for clear in it.of_kind(K.ZERO_GRAD):
+            opt = clear.target
+            if opt is not None and opt.kind == "optimizer" and clear.certain:
+                name = clear.target_key or opt.name
+                yield opt, name, f"clears `{name}`"
+        for sched_step in it.of_kind(K.SCHED_STEP):
+            sched = sched_step.target
+            if sched is None or not sched_step.certain or sched.by_name:
+                continue
+            opt = sched.optimizer
+            if opt is None and sched.call is not None and sched.call.args and \
+                    sched in self.model.bindings.scope_table(it.func).values():
+                first = sched.call.args[0]
+                if first.keyword is None or first.keyword.value == "optimizer":
+                    opt = self.model.bindings.resolve(it.func, first.value, want="optimizer")
+            if opt is None or opt.kind != "optimizer":
+                continue
+            sched_name = sched_step.target_key or sched.name
+            yield opt, opt.name, f"steps `{sched_name}`, a scheduler of `{opt.name}`,"
 
     def _stepped_elsewhere(self, it: Iteration, scope: cst.CSTNode, opt: Binding, mkeys) -> bool:
         """Something outside the loop may step ``opt`` (once after the loop, every few epochs:
@@ -562,18 +589,38 @@ class OrderCheck(Check):
                         _local_to(e.func, e.target.name):
                     continue  # (e.func: where the step is written, also when inlined into a caller's scope)
                 return True
-        builders = {id(st.rhs) for st in stores(scope, opt.name, nested_functions=False) if st.rhs is not None}
+        built = stores(scope, opt.name, nested_functions=False)
+        builders = {id(st.rhs) for st in built if st.rhs is not None}
         # (the call that builds the optimizer, not handed it, cannot step it; nor can
-        # ``accelerator.prepare``, which hands it back wrapped, or a scheduler built on it)
+        # ``accelerator.prepare``, which hands it back wrapped, or a scheduler built on it;
+        # nor a call that has returned before the optimizer exists)
+        first_built = self.ctx.positions[built[0].node].start if built and (local or it.func is None) else None
         return any(may_step(o, opt, mkeys) for o in self.model.opaque.get(it.func, [])
-                   if (id(o.node) not in builders or opt.name in o.touch_keys) and not self._cannot_step(it, o))
+                   if (id(o.node) not in builders or opt.name in o.touch_keys) and not self._cannot_step(it, o)
+                   and not (first_built is not None and self._runs_before(o, it.func, first_built)))
+
+    def _runs_before(self, call: Event, func: cst.CSTNode | None, position) -> bool:
+        """``call``, written in ``func``'s own body outside any loop, has returned before the
+        statement at ``position`` runs (``unet.enable_gradient_checkpointing()`` and
+        ``model.apply(init_weights)`` before the optimizer is built cannot step it)."""
+        if call.via or call.func is not func or call.loops:
+            return False
+        end = self.ctx.positions[call.node].end
+        return (end.line, end.column) <= (position.line, position.column)
 
     def _cannot_step(self, it: Iteration, call: Event) -> bool:
+        """A call handed the optimizer that still cannot step it: ``accelerator.prepare``, a
+        scheduler built on it (``WarmupCosineSchedule(optimizer, ...)``, a project class named as
+        one), or a call that loads or saves its state (``checkpointer.load_optim(model, optim)``)."""
         node = call.node
         if not isinstance(node, cst.Call):
             return False
         kind = symbols.classify_call(self.ctx, node)
-        return _prepares(self.ctx, it.func, node) or (kind is not None and kind.kind == "scheduler")
+        if _prepares(self.ctx, it.func, node) or (kind is not None and kind.kind == "scheduler"):
+            return True
+        callee = node.func.attr.value if isinstance(node.func, cst.Attribute) else \
+            node.func.value if isinstance(node.func, cst.Name) else ""
+        return bool(_SCHEDULE_CLASS.search(callee) or _STATE_IO.match(callee))
 
     def _unused_optimizers(self) -> None:
         self._unused_reported: set[int] = set()
@@ -742,6 +789,12 @@ def _grad_handled(ctx, scope: cst.CSTNode) -> bool:
             continue
         return True
     return False
+
+
+# A class named as a learning-rate schedule (``WarmupCosineSchedule``, ``DummyScheduler``) and a
+# function or method that loads or saves state (``load_optim``, ``save_checkpoint``).
+_SCHEDULE_CLASS = re.compile(r"^[A-Z]\w*Schedul(e|er)$")
+_STATE_IO = re.compile(r"^_*(load|save)(_|$)")
 
 
 def _local_to(func: cst.CSTNode | None, name: str) -> bool:

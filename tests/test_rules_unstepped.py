@@ -1,0 +1,211 @@
+"""OPT104 on the shapes where a deleted ``step()`` went unnoticed in real training code
+(measured by the mutation harness's delete-step operator): set-up calls made before the
+optimizer exists, a scheduler stepped over an optimizer nothing steps (cleared through the
+model, built from a class the analysis does not know), apex's ``amp.initialize``, schedule
+classes and checkpoint loaders handed the optimizer, and agents' update methods whose loop is
+in a caller. Each must-fire case has a twin that must not."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import codes_at
+
+# ----------------------------------------------------------- set-up calls before the optimizer
+
+SETUP_FIRST = """\
+import torch
+from accelerate import Accelerator
+
+
+def fit(cfg, batches):
+    accelerator = Accelerator()
+    net = torch.nn.Sequential(torch.nn.Linear(cfg.width, cfg.width), torch.nn.ReLU(), torch.nn.Linear(cfg.width, 1))
+    net.enable_activation_checkpointing()
+    net.apply(cfg.init_weights)
+    opt = cfg.optimizer_class(net.parameters(), lr=cfg.lr)
+    net, opt, batches = accelerator.prepare(net, opt, batches)
+    for inputs, targets in batches:
+        loss = torch.nn.functional.mse_loss(net(inputs), targets)
+        accelerator.backward(loss)
+        opt.zero_grad()
+
+
+def evaluate(net, batches):
+    net.eval()
+    return sum(float(net(inputs).mean()) for inputs, _ in batches)
+"""
+
+
+def test_opt104_calls_on_the_model_before_the_optimizer_is_built_cannot_step_it():
+    assert codes_at(SETUP_FIRST, ["OPT104"]) == [("OPT104", 14)]
+
+
+@pytest.mark.parametrize("change", [
+    # the same call after the optimizer exists, on an object that may hold it (an engine)
+    ("    net.enable_activation_checkpointing()\n    net.apply(cfg.init_weights)\n"
+     "    opt = cfg.optimizer_class(net.parameters(), lr=cfg.lr)\n",
+     "    opt = cfg.optimizer_class(net.parameters(), lr=cfg.lr)\n    engine = cfg.wrap(net, opt)\n"
+     "    engine.finish_setup()\n"),
+    # the step is there
+    ("        opt.zero_grad()\n", "        opt.step()\n        opt.zero_grad()\n"),
+])
+def test_opt104_calls_after_the_optimizer_or_a_real_step_stay_silent(change):
+    old, new = change
+    assert old in SETUP_FIRST
+    assert codes_at(SETUP_FIRST.replace(old, new), ["OPT104"]) == []
+
+
+# ------------------------------------------------- a scheduler over an optimizer nothing steps
+
+SCHEDULED = """\
+from fancy_optimizers import LayerwiseAdam
+from transformers import get_cosine_schedule_with_warmup
+
+
+def finetune(model, loader, total):
+    optimizer = LayerwiseAdam(model.parameters(), lr=2e-5)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, num_warmup_steps=100, num_training_steps=total)
+    model.zero_grad()
+    for batch in loader:
+        loss = model(**batch).loss
+        loss.backward()
+        scheduler.step()
+        model.zero_grad()
+"""
+
+
+def test_opt104_a_scheduler_stepped_every_batch_over_an_optimizer_never_stepped():
+    found = codes_at(SCHEDULED, ["OPT104"])
+    assert found == [("OPT104", 11)]
+
+
+def test_opt104_names_the_scheduler_and_its_optimizer(lint_fn):
+    (diag,) = lint_fn(SCHEDULED, ["OPT104"])
+    assert "steps `scheduler`, a scheduler of `optimizer`, but never calls `optimizer.step()`" in diag.message
+
+
+@pytest.mark.parametrize("change", [
+    # stepped every few micro-batches
+    ("        scheduler.step()\n",
+     "        if (batch.index + 1) % 4 == 0:\n            optimizer.step()\n            scheduler.step()\n"),
+    # stepped by another function of the file the loop calls
+    ("        scheduler.step()\n", "        apply_update(optimizer, scheduler)\n"),
+    # a scheduler handed in: what it drives is not known
+    ("    scheduler = get_cosine_schedule_with_warmup(optimizer, num_warmup_steps=100, num_training_steps=total)\n",
+     ""),
+])
+def test_opt104_scheduler_loops_that_step_or_cannot_tell_stay_silent(change):
+    old, new = change
+    src = SCHEDULED.replace(old, new)
+    if "apply_update" in new:
+        src += "\n\ndef apply_update(opt, sched):\n    opt.step()\n    sched.step()\n"
+    if not new:
+        src = src.replace("def finetune(model, loader, total):", "def finetune(model, loader, total, scheduler):")
+    assert codes_at(src, ["OPT104"]) == []
+
+
+def test_opt104_apex_initialize_hands_the_optimizer_back_without_stepping_it():
+    src = """\
+    import torch
+    from apex import amp
+
+
+    def train(model, loader, lr):
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        model, optimizer = amp.initialize(model, optimizer, opt_level="O1")
+        for x, y in loader:
+            optimizer.zero_grad()
+            with amp.scale_loss(model(x, y), optimizer) as scaled:
+                scaled.backward()
+    """
+    assert codes_at(src, ["OPT104"]) == [("OPT104", 11)]
+    stepped = src.replace("                scaled.backward()\n",
+                          "                scaled.backward()\n            optimizer.step()\n")
+    assert codes_at(stepped, ["OPT104"]) == []
+
+
+@pytest.mark.parametrize("call", [
+    "    schedule = WarmupLinearSchedule(opt, warmup_steps=10, t_total=1000)\n",
+    "    ckpt.load_optim(net, opt)\n",
+])
+def test_opt104_schedule_classes_and_state_loaders_handed_the_optimizer_cannot_step_it(call):
+    src = f"""\
+import torch
+from project.schedules import WarmupLinearSchedule
+
+
+def fit(net, ckpt, batches):
+    opt = torch.optim.Adam(net.parameters())
+{call}    for inputs, targets in batches:
+        opt.zero_grad()
+        loss = (net(inputs) - targets).abs().mean()
+        loss.backward()
+"""
+    assert codes_at(src, ["OPT104"]) == [("OPT104", 11)]
+    helper = src.replace(call, "    ckpt.restore_and_update(net, opt)\n")
+    assert codes_at(helper, ["OPT104"]) == []  # an unknown call handed the optimizer may step it
+
+
+# --------------------------------------------------- agents' update methods (loop in a caller)
+
+AGENT = """\
+import torch
+import torch.nn.functional as F
+
+
+class Agent:
+    def __init__(self, actor, critic, lr):
+        self.actor = actor
+        self.critic = critic
+        self.actor_opt = torch.optim.Adam(actor.parameters(), lr=lr)
+        self.critic_opt = torch.optim.Adam(critic.parameters(), lr=lr)
+
+    def update(self, batch):
+        states, actions, returns = batch
+        critic_loss = F.mse_loss(self.critic(states, actions), returns)
+        self.critic_opt.zero_grad()
+        critic_loss.backward()
+
+        actor_loss = -self.critic(states, self.actor(states)).mean()
+        self.actor_opt.zero_grad()
+        actor_loss.backward()
+        self.actor_opt.step()
+"""
+
+
+def test_opt104_an_update_method_clears_and_backpropagates_but_never_steps_one_optimizer():
+    assert codes_at(AGENT, ["OPT104"]) == [("OPT104", 16)]
+
+
+def test_opt104_update_method_message_says_function(lint_fn):
+    (diag,) = lint_fn(AGENT, ["OPT104"])
+    assert diag.message.startswith("this function runs backward and clears `self.critic_opt` but never calls "
+                                   "`self.critic_opt.step()`")
+
+
+@pytest.mark.parametrize("change", [
+    # another method steps it
+    ("        actor_loss = -self.critic",
+     "        self.apply_critic()\n        actor_loss = -self.critic"),
+    # its gradients are the result (copied to a shared model by a worker)
+    ("        critic_loss.backward()\n",
+     "        critic_loss.backward()\n        self.grads = [p.grad for p in self.critic.parameters()]\n"),
+])
+def test_opt104_update_methods_stepped_elsewhere_or_reading_gradients_stay_silent(change):
+    old, new = change
+    src = AGENT.replace(old, new)
+    if "apply_critic" in new:
+        src += "\n    def apply_critic(self):\n        self.critic_opt.step()\n"
+    assert codes_at(src, ["OPT104"]) == []
+
+
+def test_opt104_a_step_function_handed_its_optimizer_is_left_to_its_caller():
+    src = """\
+    def backprop(model, optimizer, batch):
+        optimizer.zero_grad()
+        loss = model(batch).mean()
+        loss.backward()
+        return loss
+    """
+    assert codes_at(src, ["OPT104"]) == []
