@@ -13,6 +13,7 @@ small LibCST walks); OPT603 reads the shared training model's TRAIN_MODE / EVAL_
 
 from __future__ import annotations
 
+import re
 
 import libcst as cst
 
@@ -119,34 +120,50 @@ class HygieneCheck(Check):
 
     # -- OPT603 ---------------------------------------------------------------------------
     def _eval_mode(self) -> None:
+        """An ``.eval()`` in a loop that trains the module on every pass (an epoch loop, or a
+        step loop ``for i in tqdm(range(steps))`` that evaluates every few steps) with nothing
+        that surely puts it back in training mode before the next pass: a ``.train()`` counts
+        when it runs on every pass or under the same conditions as the ``.eval()`` (an
+        evaluation helper that restores ``.train()`` on some passes does not cover another
+        ``.eval()`` that runs on all of them)."""
         ctx = self.ctx
         for it in self.model.iterations:
-            if it.kind != "loop" or not S.is_epoch_loop(ctx, it.node):
+            if it.kind != "loop":
                 continue
+            epoch_loop = S.is_epoch_loop(ctx, it.node)
             backwards = [e for e in it.of_kind(K.BACKWARD) if not e.no_grad]
             if not backwards or any(e.kind is K.STEP_CLOSURE for e in it.events):
                 continue
+            if not epoch_loop and not any(it.always(b) or not it.conditions(b) for b in backwards):
+                continue  # a step loop whose backward runs only on some passes
             steps = [e for e in it.events if e.kind in (K.STEP, K.SCALER_STEP) and e.target is not None]
+            training_helpers = {id(b.via[0]) for b in backwards if b.via}
             for ev in it.of_kind(K.EVAL_MODE):
                 m = ev.module
                 if not m or m == "self":
                     continue
+                if any(e.kind is K.EVAL_MODE and e.module == m and e.via and id(e.via[0]) in training_helpers
+                       for e in it.events):
+                    continue  # the training helper itself trains `m` in eval mode (a linear probe on frozen BN)
                 if not self._trained(ctx, it, m, steps) or self._last_epoch_only(ctx, it, ev):
                     continue
                 if any(e.kind is K.TRAIN_MODE and (e.module is None or module_covers(e.module, m)
-                                                   or module_covers(m, e.module)) for e in it.events):
+                                                   or module_covers(m, e.module)) and _restores_for(it, e, ev)
+                       for e in it.events):
                     continue
                 if self._maybe_sets_train(ctx, it, m):
                     continue
+                where = "epoch loop" if epoch_loop else "training loop"
+                later = "every later epoch trains" if epoch_loop else "every later pass trains"
                 fix = None
                 body = getattr(it.node, "body", None)
                 if isinstance(body, cst.IndentedBlock) and body.body:
-                    fix = Fix.unsafe(f"Insert `{m}.train()` at the top of the epoch loop",
+                    fix = Fix.unsafe(f"Insert `{m}.train()` at the top of the {where}",
                                      moves.insert_before(ctx, body.body[0], f"{m}.train()"))
                 self.report("OPT603", ev.node,
-                            f"`{ctx.code(ev.node)}` runs in the epoch loop but nothing puts `{m}` back in training "
-                            f"mode: every later epoch trains with dropout and batch norm in eval mode; call "
-                            f"`{m}.train()` at the top of the epoch loop", fix)
+                            f"`{ctx.code(ev.node)}` runs in the {where} but nothing puts `{m}` back in training "
+                            f"mode: {later} with dropout and batch norm in eval mode; call "
+                            f"`{m}.train()` at the top of the {where}", fix)
 
     @staticmethod
     def _last_epoch_only(ctx, it: Iteration, ev: Event) -> bool:
@@ -194,7 +211,7 @@ class HygieneCheck(Check):
                 return False
 
         _walk.visit(it.node, V())
-        return called
+        return called or _handed_to_training_helper(it, m)
 
     @staticmethod
     def _maybe_sets_train(ctx, it: Iteration, m: str) -> bool:
@@ -203,6 +220,8 @@ class HygieneCheck(Check):
             if o.touches_all:
                 return True
             f = o.node.func if isinstance(o.node, cst.Call) else None
+            if _STATE_IO.match(_callee_name(f)):
+                continue  # ``save_checkpoint(model, ...)`` writes state, it does not switch modes
             keys = set(o.touch_keys)
             if isinstance(f, cst.Attribute) and f.attr.value in _MODULE_METHODS and key_of(f.value) in keys:
                 if not any(key_of(a.value) == key_of(f.value) for a in o.node.args):
@@ -226,6 +245,34 @@ class HygieneCheck(Check):
 
         _walk.visit(loop, V())
         return found
+
+
+# Functions that save or load state: handed the model, they do not switch its mode.
+_STATE_IO = re.compile(r"_*(save|load|checkpoint|export|dump)(_|$)")
+
+
+def _callee_name(func: cst.BaseExpression | None) -> str:
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return func.value if isinstance(func, cst.Name) else ""
+
+
+def _handed_to_training_helper(it: Iteration, m: str) -> bool:
+    """``train_one_epoch(loader, model, criterion, optimizer)`` in the loop hands ``m`` to
+    the helper whose body runs the backward and the step: ``m`` is what it trains."""
+    for e in it.events:
+        if e.kind in (K.BACKWARD, K.STEP) and e.via:
+            call = e.via[0]
+            if any(key_of(a.value) == m for a in call.args):
+                return True
+    return False
+
+
+def _restores_for(it: Iteration, train: Event, evaluation: Event) -> bool:
+    """``train`` puts the module back in training mode whenever ``evaluation`` ran: it runs
+    on every pass, or only under conditions ``evaluation`` is under too."""
+    evaluation_conditions = {(id(b.node), b.arm) for b in it.conditions(evaluation)}
+    return all((id(b.node), b.arm) in evaluation_conditions for b in it.conditions(train))
 
 
 def _assigned_pairs(node: cst.Assign):
