@@ -165,3 +165,18 @@ def test_opt603_a_training_helper_that_sets_eval_mode_itself_trains_in_eval_mode
     src = HELPERS.replace("    for inputs, targets in loader:\n        optimizer.zero_grad()\n",
                           "    model.eval()\n    for inputs, targets in loader:\n        optimizer.zero_grad()\n")
     assert codes_at(src, ["OPT603"]) == []
+
+
+def test_opt603_training_mode_set_in_both_arms_of_an_if_covers_every_pass():
+    src = HELPERS.replace(
+        "    for inputs, targets in loader:\n        optimizer.zero_grad()\n",
+        "    model.train()\n    for inputs, targets in loader:\n        optimizer.zero_grad()\n").replace(
+        "        train_epoch(cfg.train_loader, model, criterion, optimizer)\n",
+        "        if epoch == cfg.epochs - 1:\n            with cfg.timer():\n"
+        "                train_epoch(cfg.train_loader, model, criterion, optimizer)\n"
+        "        else:\n            train_epoch(cfg.train_loader, model, criterion, optimizer)\n")
+    assert codes_at(src, ["OPT603"]) == []
+    # one arm only: the other passes train in eval mode after the first validation
+    one_arm = src.replace("        else:\n            train_epoch(cfg.train_loader, model, criterion, optimizer)\n",
+                          "        else:\n            cfg.skip_training(epoch)\n")
+    assert codes_at(one_arm, ["OPT603"]) == [("OPT603", row(one_arm, "model.eval()"))]

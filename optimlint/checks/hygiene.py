@@ -147,9 +147,9 @@ class HygieneCheck(Check):
                     continue  # the training helper itself trains `m` in eval mode (a linear probe on frozen BN)
                 if not self._trained(ctx, it, m, steps) or self._last_epoch_only(ctx, it, ev):
                     continue
-                if any(e.kind is K.TRAIN_MODE and (e.module is None or module_covers(e.module, m)
-                                                   or module_covers(m, e.module)) and _restores_for(it, e, ev)
-                       for e in it.events):
+                trains = [e for e in it.of_kind(K.TRAIN_MODE)
+                          if e.module is None or module_covers(e.module, m) or module_covers(m, e.module)]
+                if trains and _restores_for(it, trains, ev):
                     continue
                 if self._maybe_sets_train(ctx, it, m):
                     continue
@@ -268,11 +268,19 @@ def _handed_to_training_helper(it: Iteration, m: str) -> bool:
     return False
 
 
-def _restores_for(it: Iteration, train: Event, evaluation: Event) -> bool:
-    """``train`` puts the module back in training mode whenever ``evaluation`` ran: it runs
-    on every pass, or only under conditions ``evaluation`` is under too."""
-    evaluation_conditions = {(id(b.node), b.arm) for b in it.conditions(evaluation)}
-    return all((id(b.node), b.arm) in evaluation_conditions for b in it.conditions(train))
+def _restores_for(it: Iteration, trains: list[Event], evaluation: Event) -> bool:
+    """``trains`` put the module back in training mode whenever ``evaluation`` ran: one runs
+    on every pass, or only under conditions ``evaluation`` is under too, or the two arms of
+    one ``if``/``else`` each hold one (``if last: with timer(): train(...) else: train(...)``)."""
+    shared = {(id(b.node), b.arm) for b in it.conditions(evaluation)}
+    arms: dict[int, set[str]] = {}
+    for train in trains:
+        extra = [b for b in it.conditions(train) if (id(b.node), b.arm) not in shared]
+        if not extra:
+            return True
+        if len(extra) == 1 and isinstance(extra[0].node, cst.If):
+            arms.setdefault(id(extra[0].node), set()).add(extra[0].arm)
+    return any(arms_seen >= {"body", "else"} for arms_seen in arms.values())
 
 
 def _assigned_pairs(node: cst.Assign):
