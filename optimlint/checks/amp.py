@@ -14,7 +14,7 @@ from optimlint.analysis import moves
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, touches
 from optimlint.checks.base import Check
-from optimlint.checks.order import accumulation_test, window_condition
+from optimlint.checks.order import accumulation_test, difference_window, window_condition
 from optimlint.diagnostics import Fix
 from optimlint.vocabulary import INF_NAN_CHECK
 
@@ -35,10 +35,12 @@ def _disabled(scaler) -> bool:
 
 def _no_more_conditional(it: Iteration, a: Event, b: Event, windows: bool = False) -> bool:
     """Every condition ``a`` is under (in ``it``), ``b`` is under too (with ``windows``, but
-    an accumulation window's test: ``if (i + 1) % accum == 0:`` says nothing about the scaler)."""
+    an accumulation window's test: ``if (i + 1) % accum == 0:``, ``if ni - last >= accumulate:``
+    say nothing about the scaler)."""
     cb = set(it.conditions(b))
     return all(br in cb or (windows and isinstance(br.node, cst.If) and br.arm == "body"
-                            and accumulation_test(br.node.test)) for br in it.conditions(a))
+                            and (accumulation_test(br.node.test) or difference_window(br.node)))
+               for br in it.conditions(a))
 
 
 class AmpCheck(Check):
@@ -70,9 +72,16 @@ class AmpCheck(Check):
             if not before:
                 continue
             back = before[-1]
-            if not back.scaled or _disabled(back.scaler) or not _no_more_conditional(it, step, back, windows=True):
+            if not back.scaled or _disabled(back.scaler):
                 continue
-            unscaled = any(back.index < e.index < step.index for e in it.of_kind(K.UNSCALE))
+            unscales = [e for e in it.of_kind(K.UNSCALE) if back.index < e.index < step.index]
+            # a step more guarded than its scaled backward may be the plain path of a scaler
+            # that is off there; not when the same path unscales by hand first
+            # (``if update_grad: scaler.unscale_(opt); ...; opt.step()``)
+            if not _no_more_conditional(it, step, back, windows=True) and not any(
+                    not exclusive(u, step) and _no_more_conditional(it, step, u) for u in unscales):
+                continue
+            unscaled = bool(unscales)
             if unscaled and not self._scaler_updated_after(it, step, back):
                 continue  # unscaled by hand first (the inf/NaN check is then the author's)
             if any(back.index < e.index < step.index for e in it.of_kind(K.SCALER_STEP, K.SCALER_UPDATE)):

@@ -140,12 +140,12 @@ def window_condition(it: Iteration, ev: Event) -> cst.If | None:
         return None
     for br in conds:
         if isinstance(br.node, cst.If) and br.arm == "body" and \
-                (accumulation_test(br.node.test) or _difference_window(br.node)):
+                (accumulation_test(br.node.test) or difference_window(br.node)):
             return br.node
     return None
 
 
-def _difference_window(node: cst.If) -> bool:
+def difference_window(node: cst.If) -> bool:
     """``if ni - last_opt_step >= accumulate: ...; last_opt_step = ni``: a window counted by
     the distance from the last step, which the body moves up."""
     test = node.test
