@@ -471,6 +471,25 @@ def test_opt304_generator_passed_to_two_optimizers():
                                                       "params = list(model.parameters())")
 
 
+def test_opt304_found_from_the_lines_that_name_parameters():
+    """The candidates are read only off the lines that call ``parameters(`` (CRLF line endings
+    too); a class of the file defining its own ``parameters`` silences the rule,
+    ``def my_parameters(`` does not."""
+    src = (
+        "import torch\r\n"
+        "def build(model):\r\n"
+        "    params = model.parameters()\r\n"
+        "    opt = torch.optim.SGD(params, lr=0.1)\r\n"
+        "    swa = torch.optim.SGD(params, lr=0.05)\r\n"
+        "    return opt, swa\r\n"
+    )
+    assert codes_at(src, ["OPT304"]) == [("OPT304", 5)]
+    helper = "def my_parameters(m):\r\n    return list(m.parameters())\r\n"
+    assert codes_at(src + helper, ["OPT304"]) == [("OPT304", 5)]
+    own = "class Net:\r\n    def parameters(self):\r\n        return []\r\n"
+    assert codes_at(src + own, ["OPT304"]) == []
+
+
 def test_opt304_list_then_optimizer_and_iterated_twice():
     src = """\
     import torch

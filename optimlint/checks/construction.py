@@ -34,7 +34,36 @@ from optimlint.vocabulary import KERAS_RENAMES as RENAMES
 GROUP_NO_EQUIVALENT = frozenset(NO_EQUIVALENT) - {"decay"}
 # ``name = <anything on the line>parameters(``: the only lines OPT304 can start from.
 _ITERATOR_ASSIGN = re.compile(r"^[ \t]*(\w+)[ \t]*(?::[^=\n]*)?=[^=\n][^\n]*parameters\(", re.M)
-_DEFINES_PARAMETERS = re.compile(r"\bdef\s+(named_)?parameters\s*\(")
+# ``\bdef\s+(named_)?parameters\s*\(`` as ``_defines_parameters`` searches it: a leading ``\b`` keeps
+# ``re`` from scanning for the literal ``def``, and tried at every character it cost 30x more
+_DEFINES_PARAMETERS = re.compile(r"def\s+(named_)?parameters\s*\(")
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _iterator_assignments(source: str) -> set[str]:
+    """``set(_ITERATOR_ASSIGN.findall(source))``, searched only in the lines that hold
+    ``parameters(`` (a match never spans lines, and each line holds at most one): the pattern
+    tried at the start of every line of every file cost more than the rest of the check."""
+    found: set[str] = set()
+    at = source.find("parameters(")
+    while at >= 0:
+        start = source.rfind("\n", 0, at) + 1
+        end = source.find("\n", at)
+        end = len(source) if end < 0 else end
+        m = _ITERATOR_ASSIGN.match(source, start, end)
+        if m:
+            found.add(m.group(1))
+        at = source.find("parameters(", end)
+    return found
+
+
+def _defines_parameters(source: str) -> bool:
+    """``def parameters(`` / ``def named_parameters(`` not preceded by a word character (two
+    matches cannot overlap: the boundary is tested on each)."""
+    for m in _DEFINES_PARAMETERS.finditer(source):
+        if m.start() == 0 or not _WORD_CHAR.match(source, m.start() - 1):
+            return True
+    return False
 
 
 def _qual(cls: str, local: bool, call: cst.Call, ctx) -> str:
@@ -346,10 +375,10 @@ class ConstructionCheck(Check):
     # -- OPT304 ------------------------------------------------------------------------
     def _reused_iterators(self) -> None:
         ctx = self.ctx
-        candidates = set(_ITERATOR_ASSIGN.findall(ctx.source))
+        candidates = _iterator_assignments(ctx.source)
         if not candidates or not A.imports_torch(ctx) or A.imports_other_framework(ctx):
             return
-        if _DEFINES_PARAMETERS.search(ctx.source):
+        if _defines_parameters(ctx.source):
             return  # a class of the file may return a list from its own parameters()
         scopes = assigning_scopes(ctx, candidates)
         for scope in scopes:
