@@ -265,3 +265,19 @@ def test_unsafe_fix_counts_follow_each_files_config(tmp_path):
         "Found 2 errors. No fixes available (2 hidden fixes can be enabled with --unsafe-fixes).")
     assert optimlint(tmp_path, "check", "--unsafe-fixes", "b", "a").stdout.splitlines()[-1] == (
         "Found 2 errors. [*] 2 fixable with --fix.")
+
+
+def test_a_pyproject_edited_between_two_lookups_is_read_again(tmp_path):
+    """``find_config`` remembers what a ``pyproject.toml`` says by its text (every folder under
+    it asks again in one run); an edit, as in a watch or server session, is read anew."""
+    from optimlint.config import find_config
+
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[tool.optimlint]\nselect = ['OPT3']\n")
+    assert find_config(str(tmp_path / "pkg")) == str(pyproject)
+    assert find_config(str(tmp_path / "pkg" / "sub")) == str(pyproject)
+    pyproject.write_text("[tool.ruff]\n# optimlint reads nothing here\n")
+    assert find_config(str(tmp_path / "pkg" / "sub")) is None
+    pyproject.write_text("[tool.optimlint]\nselect = ['OPT1']\n")
+    assert find_config(str(tmp_path / "pkg")) == str(pyproject)
