@@ -274,6 +274,9 @@ class Bindings:
         # carries (BigGAN's ``D.optim.step()``), named like one
         is_param_attr = want == OPTIMIZER and func is not None and k.count(".") == 1 and \
             k.split(".", 1)[0] in self.params_of.get(func, _NOTHING)
+        # ``self.policy.optimizer``: the same, carried by an object the instance holds (an RL
+        # algorithm stepping its policy's optimizer)
+        is_param_attr = is_param_attr or (want == OPTIMIZER and k.startswith("self.") and k.count(".") == 2)
         if not (is_param or is_attr) and want == OPTIMIZER and "." not in k:
             # ``optimizer = build_optimizer(cfg, model)`` / nanoGPT's
             # ``optimizer = model.configure_optimizers(...)``: a variable named like an optimizer,
