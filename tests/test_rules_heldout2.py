@@ -77,3 +77,60 @@ def test_policy_carried_attribute_not_named_like_an_optimizer_is_not_one():
         .replace("self.policy.optimizer.step()", "self.policy.learner.step()")
     assert codes_at(other, ["OPT1"]) == []
 
+
+# --------------------------------------------------------------------------- OPT603
+# An agent whose action selection puts its network in eval mode only while it is being tested:
+# the training method clears the flag before its loop and only `evaluate` raises it.
+FLAGGED_EVAL = """\
+import torch
+from torch import nn, optim
+
+
+class Agent:
+    def __init__(self):
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.1), nn.Linear(16, 2))
+        self.opt = optim.Adam(self.net.parameters(), lr=1e-3)
+        self.evaluating = False
+
+    def act(self, obs):
+        if self.evaluating:
+            self.net.eval()
+        return self.net(obs).argmax()
+
+    def fit(self, env, episodes):
+        self.evaluating = False
+        for episode in range(episodes):
+            obs = env.reset()
+            action = self.act(obs)
+            loss = -self.net(obs)[action]
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+
+    def evaluate(self, env):
+        self.evaluating = True
+        self.act(env.reset())
+        self.evaluating = False
+        self.net.train()
+"""
+
+
+def test_eval_under_a_flag_the_training_method_clears_is_quiet():
+    assert codes_at(FLAGGED_EVAL, ["OPT603"]) == []
+
+
+def test_eval_under_a_flag_the_loop_raises_is_reported():
+    # every tenth episode evaluates from inside the loop: the flag is raised there
+    raised = FLAGGED_EVAL.replace(
+        "            obs = env.reset()\n",
+        "            self.evaluating = episode % 10 == 0\n            obs = env.reset()\n")
+    assert codes_at(raised, ["OPT603"]) == [("OPT603", 13)]
+
+
+def test_eval_under_a_flag_raised_by_a_called_helper_is_reported():
+    # the loop calls a helper that raises the flag: the eval can run mid-training
+    helper = FLAGGED_EVAL.replace(
+        "            obs = env.reset()\n",
+        "            self.probe(episode)\n            obs = env.reset()\n") + (
+        "\n    def probe(self, episode):\n        self.evaluating = episode % 10 == 0\n")
+    assert codes_at(helper, ["OPT603"]) == [("OPT603", 13)]

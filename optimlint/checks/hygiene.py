@@ -27,6 +27,7 @@ from optimlint.analysis.events import EventKind
 from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers
+from optimlint.analysis.mode_flags import switched_off
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
 from optimlint.vocabulary import MODULE_BASES, MODULE_SELF_RETURNING, torch_module_class
@@ -145,7 +146,8 @@ class HygieneCheck(Check):
                 if any(e.kind is K.EVAL_MODE and e.module == m and e.via and id(e.via[0]) in training_helpers
                        for e in it.events):
                     continue  # the training helper itself trains `m` in eval mode (a linear probe on frozen BN)
-                if not self._trained(ctx, it, m, steps) or self._last_epoch_only(ctx, it, ev):
+                if not self._trained(ctx, it, m, steps) or self._last_epoch_only(ctx, it, ev) or \
+                        switched_off(ctx, it, ev):
                     continue
                 trains = [e for e in it.of_kind(K.TRAIN_MODE)
                           if e.module is None or module_covers(e.module, m) or module_covers(m, e.module)]
