@@ -209,3 +209,67 @@ def test_opt104_a_step_function_handed_its_optimizer_is_left_to_its_caller():
         return loss
     """
     assert codes_at(src, ["OPT104"]) == []
+
+
+PRIVATE = """\
+import torch
+from opacus import PrivacyEngine
+from opacus.utils.batch_memory_manager import BatchMemoryManager
+
+
+def train_private(model, loader, epochs, noise):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    engine = PrivacyEngine()
+    model, optimizer, loader = engine.make_private(
+        module=model, optimizer=optimizer, data_loader=loader, noise_multiplier=noise, max_grad_norm=1.0)
+    for epoch in range(epochs):
+        with BatchMemoryManager(data_loader=loader, max_physical_batch_size=64, optimizer=optimizer) as batches:
+            for x, y in batches:
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+"""
+
+
+def test_opt104_opacus_wraps_the_optimizer_and_splits_batches_without_stepping_it():
+    assert codes_at(PRIVATE, ["OPT104"]) == [("OPT104", 15)]
+
+
+@pytest.mark.parametrize("change", [
+    ("                torch.nn.functional.cross_entropy(model(x), y).backward()\n",
+     "                torch.nn.functional.cross_entropy(model(x), y).backward()\n                optimizer.step()\n"),
+    # an unknown wrapper handed the optimizer may step it
+    ("engine.make_private(", "engine.make_trainer("),
+])
+def test_opt104_opacus_twins_stay_silent(change):
+    old, new = change
+    assert old in PRIVATE
+    src = PRIVATE.replace(old, new)
+    if "make_trainer" in new:
+        src = src.replace("BatchMemoryManager(data_loader=loader, max_physical_batch_size=64, optimizer=optimizer)",
+                          "engine.batches(loader, optimizer)")
+    assert codes_at(src, ["OPT104"]) == []
+
+
+LEARNER = """\
+import torch
+
+
+class QLearner:
+    def __init__(self, net, lr):
+        self.net = net
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+
+    def learn(self, states, targets):
+        loss = torch.nn.functional.smooth_l1_loss(self.net(states), targets)
+        self.optimizer.zero_grad()
+        loss.backward()
+"""
+
+
+def test_opt104_a_learn_method_that_steps_nothing_at_all():
+    assert codes_at(LEARNER, ["OPT104"]) == [("OPT104", 12)]
+
+
+def test_opt104_a_learn_method_stepped_by_another_method_stays_silent():
+    src = LEARNER + "\n    def apply(self):\n        self.optimizer.step()\n"
+    assert codes_at(src, ["OPT104"]) == []

@@ -22,7 +22,7 @@ from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, m
                                           same_object, touches, training_model)
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
-from optimlint.vocabulary import GRAD_READING_METHODS
+from optimlint.vocabulary import GRAD_READING_METHODS, OPTIMIZER_WRAPPING_CALLEES
 
 K = EventKind
 STEPS = (K.STEP, K.SCALER_STEP)
@@ -190,6 +190,7 @@ class OrderCheck(Check):
                 self._cleared_never_stepped(it, mkeys)
             self._order(it, mkeys)
             self._clip(it, mkeys)
+        self._step_function_without_step(mkeys)
         for ev in model.all_events():
             if ev.kind is K.STEP and ev.target is not None and ev.target.cls == "LBFGS" and ev.direct:
                 self.report("OPT306", ev.node, f"`{ctx.code(ev.node)}` without a closure: LBFGS re-evaluates "
@@ -541,7 +542,8 @@ class OrderCheck(Check):
             if any(e.kind in (*STEPS, K.STEP_CLOSURE) and (e.target is None or same_object(e.target, opt) is not False)
                    for e in it.events):
                 continue
-            if self._stepped_elsewhere(it, scope, opt, mkeys) or any(may_step(o, opt, mkeys) for o in it.opaque) or \
+            if self._stepped_elsewhere(it, scope, opt, mkeys) or \
+                    any(may_step(o, opt, mkeys) and not self._cannot_step(it, o) for o in it.opaque) or \
                     _reads_grad(scope):
                 continue
             where = "function" if it.kind == "function" else "loop"
@@ -549,6 +551,23 @@ class OrderCheck(Check):
                         f"this {where} runs backward and {what} but never calls `{name}.step()`: "
                         "the parameters are never updated")
             return
+
+    def _step_function_without_step(self, mkeys) -> None:
+        """A function with no loop of its own that clears an optimizer and backpropagates but
+        steps nothing (an agent's ``learn`` whose step was lost): no iteration holds it, since
+        a step function is one that steps; judged here as one pass of its caller's loop."""
+        model = self.model
+        iterated = {it.node for it in model.iterations}
+        for func, events in model.scopes.items():
+            if func is None or func in iterated or model.parent_func.get(func) is not None:
+                continue
+            kinds = {e.kind for e in events}
+            if K.BACKWARD not in kinds or K.ZERO_GRAD not in kinds or kinds & {*STEPS, K.STEP_CLOSURE}:
+                continue
+            if any(e.loops for e in events if e.kind in (K.BACKWARD, K.ZERO_GRAD)):
+                continue  # its loops are iterations of their own
+            it = Iteration("function", func, func, -1, list(events), list(model.opaque.get(func, [])))
+            self._cleared_never_stepped(it, mkeys)
 
     def _left_unstepped_candidates(self, it: Iteration):
         """(optimizer, its spelling, what the loop does with it) for each optimizer the loop
@@ -611,7 +630,8 @@ class OrderCheck(Check):
     def _cannot_step(self, it: Iteration, call: Event) -> bool:
         """A call handed the optimizer that still cannot step it: ``accelerator.prepare``, a
         scheduler built on it (``WarmupCosineSchedule(optimizer, ...)``, a project class named as
-        one), or a call that loads or saves its state (``checkpointer.load_optim(model, optim)``)."""
+        one), a call that loads or saves its state (``checkpointer.load_optim(model, optim)``), or
+        a library's wrapper (opacus' ``make_private`` and ``BatchMemoryManager``)."""
         node = call.node
         if not isinstance(node, cst.Call):
             return False
@@ -620,7 +640,7 @@ class OrderCheck(Check):
             return True
         callee = node.func.attr.value if isinstance(node.func, cst.Attribute) else \
             node.func.value if isinstance(node.func, cst.Name) else ""
-        return bool(_SCHEDULE_CLASS.search(callee) or _STATE_IO.match(callee))
+        return bool(_SCHEDULE_CLASS.search(callee) or _STATE_IO.match(callee)) or callee in OPTIMIZER_WRAPPING_CALLEES
 
     def _unused_optimizers(self) -> None:
         self._unused_reported: set[int] = set()
