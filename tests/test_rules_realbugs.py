@@ -237,3 +237,55 @@ def test_opt201_not_when_one_alternative_is_not_a_scheduler():
         "        scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, total_iters=cfg.total_steps)\n",
         "        scheduler = None\n").replace("        scheduler.step()\n", "        if scheduler:\n            scheduler.step()\n")
     assert codes_at(source, ["OPT2"]) == []
+
+
+# --------------------------------------------------------------------------- OPT603
+# The loss is a function of another project file handed the network (under a name that does
+# not say "module"); it only runs the network's forward, so it cannot put the network back in
+# training mode after the periodic evaluation switched it to eval mode.
+LOSSES = """\
+import torch
+
+
+def denoising_objective(scorer, clean, sigma):
+    noisy = clean + torch.randn_like(clean) * sigma
+    return ((scorer(noisy) - clean) ** 2).mean()
+"""
+SCORE_TRAINING = """\
+import torch
+
+from losses import denoising_objective
+
+
+class Runner:
+    def __init__(self, sigma, epochs):
+        self.sigma = sigma
+        self.epochs = epochs
+
+    def fit(self, score, batches, probe):
+        optimizer = torch.optim.Adam(score.parameters(), lr=1e-4)
+        score.train()
+        seen = 0
+        for epoch in range(self.epochs):
+            for clean in batches:
+                seen += 1
+                loss = denoising_objective(score, clean, self.sigma)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if seen % 500 == 0:
+                    score.eval()
+                    with torch.no_grad():
+                        print(denoising_objective(score, probe, self.sigma).item())
+"""
+
+
+def test_opt603_eval_in_the_loop_when_the_project_loss_only_runs_the_forward(tmp_path):
+    files = {"losses.py": LOSSES, "train.py": SCORE_TRAINING}
+    assert lint_files(tmp_path, files, "train.py", "OPT6") == [("OPT603", 23)]
+
+
+def test_opt603_not_when_the_project_loss_sets_training_mode(tmp_path):
+    losses = LOSSES.replace("    noisy = clean", "    scorer.train()\n    noisy = clean")
+    assert lint_files(tmp_path, {"losses.py": losses, "train.py": SCORE_TRAINING}, "train.py", "OPT6") == []
+

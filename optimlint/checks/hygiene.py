@@ -28,6 +28,7 @@ from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers
 from optimlint.analysis.mode_flags import switched_off
+from optimlint.analysis.mode_summary import mode_neutral_call
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
 from optimlint.vocabulary import MODULE_BASES, MODULE_SELF_RETURNING, torch_module_class
@@ -229,6 +230,8 @@ class HygieneCheck(Check):
                 if not any(key_of(a.value) == key_of(f.value) for a in o.node.args):
                     keys.discard(key_of(f.value))
             if any(module_covers(k, m) or module_covers(m, k) for k in keys):
+                if isinstance(o.node, cst.Call) and mode_neutral_call(ctx, o.node):
+                    continue  # a project loss helper that only runs the model's forward
                 return True
             if o.self_call and m.startswith("self"):
                 f = o.node.func if isinstance(o.node, cst.Call) else None

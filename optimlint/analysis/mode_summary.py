@@ -1,0 +1,78 @@
+"""Whether a function of another project file can switch a module's train/eval mode.
+
+OPT603 stays silent when an unseen call in the epoch loop is handed the model: it might call
+``model.train()``. A loss helper imported from the project (``loss = dsm_loss(score_net, x)``)
+is read instead, and counts as *mode-neutral* when nothing in its body can change a mode:
+
+- no ``.train(...)`` / ``.eval(...)`` / ``.apply(...)`` call, no ``setattr``, no assignment
+  to a ``.training`` attribute, no nested ``def``/``lambda``/``class``;
+- every call is the forward of one of its parameters (``score_net(x, labels)``), a method of a
+  value (``x.view(...)``, ``loss.mean()``), a builtin, a library function (torch, numpy,
+  math, ...), or a function of the same file that is itself mode-neutral (three deep).
+
+Anything else (a call to another project module, a method call on a parameter other than a
+value method) leaves the answer "unknown": the call may set the mode.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from optimlint.analysis.names import dotted
+from optimlint.analysis.summaries import _BUILTINS, _library_call, _top_function, project_function
+from optimlint.analysis.walk import nodes_of
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+
+_MODE_METHODS = frozenset({"train", "eval", "apply", "train_mode", "eval_mode"})
+_DEPTH = 3
+
+
+def mode_neutral_call(ctx: "FileContext", call: cst.Call) -> bool:
+    """``call`` calls a function of another project file that certainly sets no module's mode."""
+    found = project_function(ctx, call.func)
+    if found is None:
+        return False
+    fn, pf = found
+    return _neutral(fn, pf, 0, [])
+
+
+def _neutral(fn: cst.FunctionDef, pf, depth: int, active: list) -> bool:
+    if depth > _DEPTH or any(a is fn for a in active) or fn.decorators:
+        return False
+    p = fn.params
+    params = {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
+    active.append(fn)
+    try:
+        for node in nodes_of(fn.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Call, cst.AssignTarget)):
+            if isinstance(node, cst.AssignTarget):
+                if any(a.attr.value == "training" for a in nodes_of(node.target, (cst.Attribute,))):
+                    return False
+                continue
+            if not isinstance(node, cst.Call):
+                return False
+            f = node.func
+            if isinstance(f, cst.Attribute):
+                if f.attr.value in _MODE_METHODS:
+                    return False
+                root = (dotted(f.value) or "").split(".", 1)[0]
+                if root and pf.imports.imported(root) and not _library_call(pf, f):
+                    return False  # ``utils.run(model)``: another project function
+                continue  # a method of a value
+            if not isinstance(f, cst.Name):
+                return False
+            if f.value in params:
+                continue  # ``score_net(x)``: a parameter's forward
+            if f.value in _BUILTINS and f.value != "setattr" and not pf.imports.imported(f.value):
+                continue
+            if _library_call(pf, f):
+                continue
+            local = _top_function(pf, f.value) if not pf.imports.imported(f.value) else None
+            if local is None or not _neutral(local, pf, depth + 1, active):
+                return False
+        return True
+    finally:
+        active.pop()
