@@ -289,3 +289,42 @@ def test_opt603_not_when_the_project_loss_sets_training_mode(tmp_path):
     losses = LOSSES.replace("    noisy = clean", "    scorer.train()\n    noisy = clean")
     assert lint_files(tmp_path, {"losses.py": losses, "train.py": SCORE_TRAINING}, "train.py", "OPT6") == []
 
+
+# A train-one-epoch function (no epoch loop in sight) validates every few hundred batches; the
+# validation helper leaves the model in eval mode for the rest of the epoch's batches.
+MID_EPOCH_VALIDATION = """\
+import torch
+from torch import nn
+
+
+def validate(model, val_batches):
+    model.eval()
+    with torch.no_grad():
+        return sum(nn.functional.cross_entropy(model(x), y).item() for x, y in val_batches)
+
+
+def train_one_epoch(model, batches, val_batches, optimizer, every):
+    model.train()
+    for step, (x, y) in enumerate(batches):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        if step % every == 0:
+            print(validate(model, val_batches))
+"""
+
+
+def test_opt603_periodic_validation_inside_the_batch_loop():
+    assert ("OPT603", 6) in codes_at(MID_EPOCH_VALIDATION, ["OPT6"])
+
+
+def test_opt603_not_when_validation_restores_training_mode():
+    source = MID_EPOCH_VALIDATION.replace(
+        "            print(validate(model, val_batches))\n",
+        "            print(validate(model, val_batches))\n            model.train()\n")
+    assert codes_at(source, ["OPT6"]) == []
+
+
+def test_opt603_not_when_validation_runs_on_the_last_batch_only():
+    source = MID_EPOCH_VALIDATION.replace("if step % every == 0:", "if step == len(batches) - 1:")
+    assert codes_at(source, ["OPT6"]) == []

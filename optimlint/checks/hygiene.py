@@ -170,15 +170,16 @@ class HygieneCheck(Check):
 
     @staticmethod
     def _last_epoch_only(ctx, it: Iteration, ev: Event) -> bool:
-        """``if epoch == epochs - 1: model.eval()``: no training follows it."""
+        """``if epoch == epochs - 1: model.eval()`` (or ``if step == len(batches) - 1:`` of
+        ``for step, (x, y) in enumerate(batches)``): no training follows it."""
         target = it.node.target if isinstance(it.node, cst.For) else None
-        name = key_of(target) if target is not None else None
+        names = {n.value for n in _walk.nodes_of(target, cst.Name)} if target is not None else set()
         for br in it.conditions(ev):
             test = getattr(br.node, "test", None)
-            if br.arm == "body" and isinstance(test, cst.Comparison) and name and any(
+            if br.arm == "body" and isinstance(test, cst.Comparison) and names and any(
                     isinstance(c.operator, cst.Equal) for c in test.comparisons):
                 text = ctx.code(test)
-                if name in text and "%" not in text:
+                if any(n.value in names for n in _walk.nodes_of(test, cst.Name)) and "%" not in text:
                     return True
         return False
 
