@@ -328,3 +328,81 @@ def test_opt603_not_when_validation_restores_training_mode():
 def test_opt603_not_when_validation_runs_on_the_last_batch_only():
     source = MID_EPOCH_VALIDATION.replace("if step % every == 0:", "if step == len(batches) - 1:")
     assert codes_at(source, ["OPT6"]) == []
+
+
+# --------------------------------------------------------------------------- OPT106 / OPT107
+# An accumulation window written as a countdown: the passes that only accumulate leave the
+# body early with ``continue`` before the step. The clearing at the top of every pass throws
+# away what the earlier micro-batches accumulated.
+COUNTDOWN_WINDOW = """\
+import torch
+from torch import nn
+
+
+def train(model, batches, optimizer, window):
+    left = window
+    for images, labels in batches:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(images), labels) / window
+        loss.backward()
+        if left > 1:
+            left -= 1
+            continue
+        optimizer.step()
+        left = window
+"""
+
+
+def test_opt106_clear_every_pass_of_a_countdown_window():
+    assert codes_at(COUNTDOWN_WINDOW, ["OPT1"]) == [("OPT106", 8)]
+
+
+def test_opt106_not_when_the_countdown_window_clears_after_its_step():
+    source = COUNTDOWN_WINDOW.replace("        optimizer.zero_grad()\n", "").replace(
+        "        optimizer.step()\n", "        optimizer.step()\n        optimizer.zero_grad()\n")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt106_not_for_a_guard_that_skips_bad_batches():
+    # ``if not torch.isfinite(loss): continue``: a skipped batch, not a window (and the clear
+    # at the top is what such a loop needs)
+    source = COUNTDOWN_WINDOW.replace("        if left > 1:\n            left -= 1\n            continue\n",
+                                      "        if not torch.isfinite(loss):\n            continue\n")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+# The same window written with a remainder: ``if (step + 1) % k != 0: continue``; the loss of
+# each micro-batch is backpropagated whole.
+REMAINDER_WINDOW = """\
+import torch
+from torch import nn
+
+
+def train(model, batches, optimizer, accumulation_steps):
+    for step, (images, labels) in enumerate(batches):
+        loss = nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        if (step + 1) % accumulation_steps != 0:
+            continue
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+
+
+def test_opt107_undivided_loss_in_a_window_written_with_continue():
+    assert codes_at(REMAINDER_WINDOW, ["OPT1"]) == [("OPT107", 8)]
+
+
+def test_opt107_not_when_the_loss_is_divided_by_the_window():
+    source = REMAINDER_WINDOW.replace("(model(images), labels)\n", "(model(images), labels) / accumulation_steps\n")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt106_not_for_a_skip_guard_before_the_backward():
+    # the guard skips whole passes (backward included): every step sees one backward
+    source = REMAINDER_WINDOW.replace(
+        "        loss = nn.functional", "        if (step + 1) % accumulation_steps != 0:\n            continue\n"
+        "        loss = nn.functional").replace(
+        "        loss.backward()\n        if (step + 1) % accumulation_steps != 0:\n            continue\n",
+        "        optimizer.zero_grad()\n        loss.backward()\n")
+    assert codes_at(source, ["OPT1"]) == []

@@ -134,15 +134,58 @@ def _modulo(expr) -> bool:
 
 
 def window_condition(it: Iteration, ev: Event) -> cst.If | None:
-    """The accumulation ``if`` that guards ``ev`` inside ``it`` (only ifs, body arms)."""
+    """The accumulation ``if`` that guards ``ev`` inside ``it`` (only ifs, body arms), or the
+    ``if ...: continue`` before it that skips ``ev`` on a window's other micro-batches."""
     conds = it.conditions(ev)
-    if not conds or it.nested(ev):
+    if it.nested(ev):
         return None
+    if not conds:
+        return _skip_guard(it, ev)
     for br in conds:
         if isinstance(br.node, cst.If) and br.arm == "body" and \
                 (accumulation_test(br.node.test) or difference_window(br.node)):
             return br.node
     return None
+
+
+def _skip_guard(it: Iteration, ev: Event) -> cst.If | None:
+    """``if left > 1: left -= 1; continue`` (a countdown the guard itself moves) or
+    ``if (i + 1) % k != 0: continue``, a statement of the loop's own body between a backward
+    and ``ev``: the passes it skips are the micro-batches of an accumulation window."""
+    body = getattr(it.node, "body", None)
+    if not isinstance(body, cst.IndentedBlock) or len(ev.loops) != it.depth + 1:
+        return None
+    stmts = list(body.body)
+
+    def position(e: Event) -> int | None:
+        return next((i for i, st in enumerate(stmts) if st is e.stmt or any(
+            n is e.stmt for n in _walk.nodes_of(st, type(e.stmt)))), None)
+
+    at = position(ev)
+    backs = [position(b) for b in it.of_kind(K.BACKWARD) if b.index < ev.index and len(b.loops) == it.depth + 1]
+    backs = [b for b in backs if b is not None]
+    if at is None or not backs:
+        return None
+    for st in stmts[min(backs) + 1:at]:
+        if not isinstance(st, cst.If) or st.orelse is not None or not isinstance(st.body, cst.IndentedBlock):
+            continue
+        last = st.body.body[-1] if st.body.body else None
+        if not (isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Continue)):
+            continue
+        if _skips_off_window(st):
+            return st
+    return None
+
+
+def _skips_off_window(guard: cst.If) -> bool:
+    test = guard.test
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and \
+            isinstance(test.comparisons[0].operator, cst.NotEqual):
+        return _modulo(test.left) or _modulo(test.comparisons[0].comparator)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return accumulation_test(test.expression)
+    counted = {key_of(n.target) for n in _walk.nodes_of(guard.body, cst.AugAssign)} - {None}
+    return isinstance(test, cst.Comparison) and bool(counted & {key_of(n) for n in _walk.nodes_of(test, cst.Name)})
 
 
 def difference_window(node: cst.If) -> bool:
