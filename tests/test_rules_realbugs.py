@@ -406,3 +406,48 @@ def test_opt106_not_for_a_skip_guard_before_the_backward():
         "        loss.backward()\n        if (step + 1) % accumulation_steps != 0:\n            continue\n",
         "        optimizer.zero_grad()\n        loss.backward()\n")
     assert codes_at(source, ["OPT1"]) == []
+
+
+# --------------------------------------------------------------------------- OPT505
+# Accelerate's clip inside its accumulation context, on every micro-batch, with an Accelerator
+# that may run fp16 and accumulate: each clip unscales the GradScaler's gradients, which
+# Accelerate only steps and updates on a window's last micro-batch.
+ACCELERATE_CLIP = """\
+import torch
+from accelerate import Accelerator
+
+
+def main(args, model, batches):
+    accelerator = Accelerator(gradient_accumulation_steps=args.accumulation, mixed_precision=args.precision)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    model, optimizer, batches = accelerator.prepare(model, optimizer, batches)
+    for inputs, targets in batches:
+        with accelerator.accumulate(model):
+            loss = torch.nn.functional.mse_loss(model(inputs), targets)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad()
+"""
+
+
+def test_opt505_accelerate_clip_on_every_micro_batch():
+    assert codes_at(ACCELERATE_CLIP, ["OPT5"]) == [("OPT505", 13)]
+
+
+def test_opt505_not_when_the_clip_waits_for_synced_gradients():
+    source = ACCELERATE_CLIP.replace(
+        "            accelerator.clip_grad_norm_(model.parameters(), 1.0)\n",
+        "            if accelerator.sync_gradients:\n                accelerator.clip_grad_norm_(model.parameters(), 1.0)\n")
+    assert codes_at(source, ["OPT5"]) == []
+
+
+def test_opt505_not_in_bf16():
+    # bf16 needs no GradScaler: nothing is unscaled
+    source = ACCELERATE_CLIP.replace("mixed_precision=args.precision", 'mixed_precision="bf16"')
+    assert codes_at(source, ["OPT5"]) == []
+
+
+def test_opt505_not_without_accumulation_steps():
+    source = ACCELERATE_CLIP.replace("gradient_accumulation_steps=args.accumulation, ", "")
+    assert codes_at(source, ["OPT5"]) == []

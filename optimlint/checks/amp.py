@@ -46,9 +46,10 @@ def _no_more_conditional(it: Iteration, a: Event, b: Event, windows: bool = Fals
 class AmpCheck(Check):
     codes = ("OPT501", "OPT502", "OPT503", "OPT504", "OPT505")
     # Every OPT5xx finding involves a backward and a scaler (a `GradScaler`, or a name such as
-    # `scaler` / `grad_scaler`) in the file; `scale` alone is in every attention layer.
+    # `scaler` / `grad_scaler`, or Accelerate's own behind `mixed_precision=`) in the file;
+    # `scale` alone is in every attention layer.
     needles = (b"backward(",)
-    requires = ((rb"backward\((?<!def backward\()",), (rb"caler",))
+    requires = ((rb"backward\((?<!def backward\()",), (rb"caler", rb"mixed_precision"))
 
     def check(self) -> None:
         mkeys = module_keys(self.ctx)
@@ -58,6 +59,7 @@ class AmpCheck(Check):
             self._clip_without_unscale(it, mkeys)
             self._step_without_scale(it, mkeys)
             self._unscale_per_micro_batch(it)
+            self._accelerate_clip_per_micro_batch(it)
         self._update_missing()
 
     # -- OPT501 -------------------------------------------------------------------------
@@ -275,6 +277,31 @@ class AmpCheck(Check):
                         "been called on this optimizer since the last update()\"); unscale (and clip) only "
                         "before the step, under its condition", fix)
 
+    def _accelerate_clip_per_micro_batch(self, it: Iteration) -> None:
+        """``accelerator.clip_grad_norm_(...)`` on every micro-batch of ``with
+        accelerator.accumulate(model):``, with an Accelerator built for fp16 (``mixed_precision=``
+        not "no"/"bf16") and gradient accumulation: Accelerate unscales the GradScaler's
+        gradients for the clip, but its scaler steps and updates only on a window's last
+        micro-batch, so the second micro-batch raises. ``if accelerator.sync_gradients:`` is
+        the documented guard."""
+        if it.kind != "loop":
+            return
+        for clip in it.of_kind(K.CLIP):
+            if not clip.accelerate or not clip.accumulate or it.nested(clip) or \
+                    not isinstance(clip.node, cst.Call) or not isinstance(clip.node.func, cst.Attribute):
+                continue
+            if any(isinstance(br.node, cst.If) and accumulation_test(br.node.test) for br in clip.branches):
+                continue
+            acc = self.model.bindings.resolve(clip.func, clip.node.func.value)
+            if acc is None or acc.call is None or not _fp16_accumulating(acc.call):
+                continue
+            self.report("OPT505", clip.node,
+                        f"`{self.ctx.code(clip.node)}` runs on every micro-batch of `accelerator.accumulate`: in "
+                        "fp16 it unscales the GradScaler's gradients, which Accelerate steps and updates only on "
+                        "the window's last micro-batch, so the second micro-batch raises RuntimeError "
+                        "(\"unscale_() has already been called on this optimizer since the last update()\"); "
+                        "clip under `if accelerator.sync_gradients:`")
+
     def _move_under_window(self, it: Iteration, unscale: Event, window: cst.If):
         """Move the unscale, and the clips right after it, to the top of the window's body."""
         ctx = self.ctx
@@ -296,3 +323,15 @@ class AmpCheck(Check):
             return None
         return Fix.unsafe("Move the unscale (and its clip) under the step's condition",
                           *moves.move_all_before(ctx, moved, body[0]))
+
+
+def _fp16_accumulating(call: cst.Call) -> bool:
+    """``Accelerator(mixed_precision=..., gradient_accumulation_steps=...)`` that may run fp16
+    (the keyword given, not "no" or "bf16") with windows longer than one micro-batch."""
+    kw = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    precision, steps = kw.get("mixed_precision"), kw.get("gradient_accumulation_steps")
+    if precision is None or steps is None:
+        return False
+    if isinstance(precision, cst.SimpleString) and precision.evaluated_value in ("no", "bf16"):
+        return False
+    return not (isinstance(steps, cst.Integer) and steps.value == "1")
