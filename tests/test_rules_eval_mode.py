@@ -6,6 +6,8 @@ evaluation runs on all of them. Each must-fire case has a twin that must not."""
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from tests.conftest import codes_at
@@ -176,7 +178,36 @@ def test_opt603_training_mode_set_in_both_arms_of_an_if_covers_every_pass():
         "                train_epoch(cfg.train_loader, model, criterion, optimizer)\n"
         "        else:\n            train_epoch(cfg.train_loader, model, criterion, optimizer)\n")
     assert codes_at(src, ["OPT603"]) == []
-    # one arm only: the other passes train in eval mode after the first validation
+    # one arm only: the other arm trains in eval mode after the first validation
     one_arm = src.replace("        else:\n            train_epoch(cfg.train_loader, model, criterion, optimizer)\n",
-                          "        else:\n            cfg.skip_training(epoch)\n")
+                          "        else:\n            for inputs, targets in cfg.train_loader:\n"
+                          "                optimizer.zero_grad()\n"
+                          "                criterion(model(inputs), targets).backward()\n"
+                          "                optimizer.step()\n")
     assert codes_at(one_arm, ["OPT603"]) == [("OPT603", row(one_arm, "model.eval()"))]
+
+
+def test_opt603_a_restore_under_the_same_condition_as_all_training_covers_it():
+    # the first epoch only evaluates the untrained model; every later one sets training mode
+    # before its batch loop, and nothing trains outside that condition
+    src = """\
+    import torch
+
+
+    def fit(model, optimizer, train_batches, val_batches, epochs):
+        for epoch in range(epochs):
+            if epoch > 0:
+                model.train()
+                for batch in train_batches:
+                    optimizer.zero_grad()
+                    model(batch).backward()
+                    optimizer.step()
+            model.eval()
+            with torch.no_grad():
+                print(sum(float(model(b)) for b in val_batches))
+    """
+    assert codes_at(src, ["OPT603"]) == []
+    # training outside the restore's condition: those passes train in eval mode
+    unguarded = src.replace("                model.train()\n", "                pass\n").replace(
+        "        for epoch in range(epochs):\n", "        for epoch in range(epochs):\n            if epoch == 1:\n                model.train()\n")
+    assert codes_at(unguarded, ["OPT603"]) == [("OPT603", row(textwrap.dedent(unguarded), "model.eval()"))]

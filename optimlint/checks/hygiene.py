@@ -152,7 +152,7 @@ class HygieneCheck(Check):
                     continue
                 trains = [e for e in it.of_kind(K.TRAIN_MODE)
                           if e.module is None or module_covers(e.module, m) or module_covers(m, e.module)]
-                if trains and _restores_for(it, trains, ev):
+                if trains and _restores_for(it, trains, ev, backwards):
                     continue
                 if self._maybe_sets_train(ctx, it, m):
                     continue
@@ -274,15 +274,18 @@ def _handed_to_training_helper(it: Iteration, m: str) -> bool:
     return False
 
 
-def _restores_for(it: Iteration, trains: list[Event], evaluation: Event) -> bool:
-    """``trains`` put the module back in training mode whenever ``evaluation`` ran: one runs
-    on every pass, or only under conditions ``evaluation`` is under too, or the two arms of
-    one ``if``/``else`` each hold one (``if last: with timer(): train(...) else: train(...)``)."""
+def _restores_for(it: Iteration, trains: list[Event], evaluation: Event, backwards: list[Event]) -> bool:
+    """``trains`` put the module back in training mode whenever ``evaluation`` ran and training
+    follows: one runs on every pass, or only under conditions ``evaluation`` is under too, or
+    only under conditions every backward is under too (``if epoch > 0: model.train(); <batch
+    loop>``: no pass trains without it), or the two arms of one ``if``/``else`` each hold one
+    (``if last: with timer(): train(...) else: train(...)``)."""
     shared = {(id(b.node), b.arm) for b in it.conditions(evaluation)}
+    trained_under = [{(id(b.node), b.arm) for b in it.conditions(back)} for back in backwards]
     arms: dict[int, set[str]] = {}
     for train in trains:
         extra = [b for b in it.conditions(train) if (id(b.node), b.arm) not in shared]
-        if not extra:
+        if not extra or all(all((id(b.node), b.arm) in under for b in extra) for under in trained_under):
             return True
         if len(extra) == 1 and isinstance(extra[0].node, cst.If):
             arms.setdefault(id(extra[0].node), set()).add(extra[0].arm)
