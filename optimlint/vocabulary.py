@@ -245,6 +245,11 @@ COPY_WORDS = frozenset({"target", "targ", "tgt", "ema", "teacher", "momentum", "
                         "slow", "mean", "fixed", "ref", "reference", "pretrained"})
 # Callees that update such a copy from the trained module's parameters (searched in the last
 # name of the callee: ``update_ema(self.ema, self.model)``, ``soft_update(target, online)``).
+# Callees that load or save state: handed an optimizer they cannot step it (OPT104:
+# ``checkpointer.load_optim(model, optim)``); handed a model, these and the other writers
+# of state do not switch its train/eval mode (OPT603: ``save_checkpoint(model, ...)``).
+LOAD_SAVE_CALLEE = re.compile(r"^_*(load|save)(_|$)")
+STATE_WRITING_CALLEE = re.compile(r"_*(save|load|checkpoint|export|dump)(_|$)")
 COPY_UPDATING_CALLEE = re.compile(r"update|ema|polyak|copy|sync|target|momentum|average|swa|freeze",
                                   re.IGNORECASE)
 

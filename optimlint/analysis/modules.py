@@ -23,6 +23,7 @@ from typing import Iterator, Sequence
 
 import libcst as cst
 
+from optimlint.analysis import symbols
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.call_args import keyword_value
 from optimlint.analysis.grad_mode import grad_mode
@@ -1125,14 +1126,6 @@ def outer_dotted(expr: cst.CSTNode) -> list[str]:
     return out
 
 
-def _callee(func: cst.BaseExpression) -> str:
-    if isinstance(func, cst.Name):
-        return func.value
-    if isinstance(func, cst.Attribute):
-        return func.attr.value
-    return ""
-
-
 def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
     """Dotted modules whose parameters get ``requires_grad`` set somewhere under ``root``
     (``model.neck.requires_grad_(False)``, ``for p in self.backbone.parameters():
@@ -1221,7 +1214,7 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
                 s = subject_of(f.value, _true_arg(node))
                 if s:
                     subjects.add(s)
-            elif _FREEZER.search(_callee(f)):
+            elif _FREEZER.search(symbols.callee_name(f)):
                 # ``freeze(model.neck)``, ``set_requires_grad([net_d_a, net_d_b], False)``,
                 # ``model.toggle_trainable(model.neck)``: whatever modules they are handed
                 for a in node.args:

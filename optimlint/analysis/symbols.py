@@ -124,3 +124,22 @@ _SCHEDULER_NAME = re.compile(r"(^|_)(lr_)?sched(ule|uler)?s?$", re.I)
 
 def name_says_scheduler(name: str) -> bool:
     return _SCHEDULER_NAME.search(name) is not None
+
+
+# A class named as a learning-rate schedule (``WarmupCosineSchedule``, ``MegatronLMDummyScheduler``):
+# built on an optimizer, it drives its rate and never steps it.
+_SCHEDULE_CLASS_NAME = re.compile(r"^[A-Z]\w*Schedul(e|er)$")
+
+
+def class_name_says_scheduler(name: str) -> bool:
+    return _SCHEDULE_CLASS_NAME.search(name) is not None
+
+
+def callee_name(func: cst.BaseExpression | None) -> str:
+    """The last name a call's callee is spelled with: ``save`` for ``ckpt.save(...)`` and
+    ``save(...)``; "" for anything else (``fns[0](...)``)."""
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return ""

@@ -13,8 +13,6 @@ small LibCST walks); OPT603 reads the shared training model's TRAIN_MODE / EVAL_
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
@@ -22,6 +20,7 @@ from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis import forward_harm
 from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
+from optimlint.analysis import symbols
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.expected_errors import expects_error
@@ -31,7 +30,7 @@ from optimlint.analysis.mode_flags import switched_off
 from optimlint.analysis.mode_summary import mode_neutral_call
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
-from optimlint.vocabulary import MODULE_BASES, MODULE_SELF_RETURNING, torch_module_class
+from optimlint.vocabulary import MODULE_BASES, MODULE_SELF_RETURNING, STATE_WRITING_CALLEE, torch_module_class
 
 K = EventKind
 
@@ -224,7 +223,7 @@ class HygieneCheck(Check):
             if o.touches_all:
                 return True
             f = o.node.func if isinstance(o.node, cst.Call) else None
-            if _STATE_IO.match(_callee_name(f)):
+            if STATE_WRITING_CALLEE.match(symbols.callee_name(f)):
                 continue  # ``save_checkpoint(model, ...)`` writes state, it does not switch modes
             keys = set(o.touch_keys)
             if isinstance(f, cst.Attribute) and f.attr.value in _MODULE_METHODS and key_of(f.value) in keys:
@@ -251,16 +250,6 @@ class HygieneCheck(Check):
 
         _walk.visit(loop, V())
         return found
-
-
-# Functions that save or load state: handed the model, they do not switch its mode.
-_STATE_IO = re.compile(r"_*(save|load|checkpoint|export|dump)(_|$)")
-
-
-def _callee_name(func: cst.BaseExpression | None) -> str:
-    if isinstance(func, cst.Attribute):
-        return func.attr.value
-    return func.value if isinstance(func, cst.Name) else ""
 
 
 def _handed_to_training_helper(it: Iteration, m: str) -> bool:

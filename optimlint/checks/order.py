@@ -22,7 +22,7 @@ from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, m
                                           same_object, touches, training_model)
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
-from optimlint.vocabulary import GRAD_READING_METHODS, OPTIMIZER_WRAPPING_CALLEES
+from optimlint.vocabulary import GRAD_READING_METHODS, LOAD_SAVE_CALLEE, OPTIMIZER_WRAPPING_CALLEES
 
 K = EventKind
 STEPS = (K.STEP, K.SCALER_STEP)
@@ -681,9 +681,9 @@ class OrderCheck(Check):
         kind = symbols.classify_call(self.ctx, node)
         if _prepares(self.ctx, it.func, node) or (kind is not None and kind.kind == "scheduler"):
             return True
-        callee = node.func.attr.value if isinstance(node.func, cst.Attribute) else \
-            node.func.value if isinstance(node.func, cst.Name) else ""
-        return bool(_SCHEDULE_CLASS.search(callee) or _STATE_IO.match(callee)) or callee in OPTIMIZER_WRAPPING_CALLEES
+        callee = symbols.callee_name(node.func)
+        return symbols.class_name_says_scheduler(callee) or bool(LOAD_SAVE_CALLEE.match(callee)) or \
+            callee in OPTIMIZER_WRAPPING_CALLEES
 
     def _unused_optimizers(self) -> None:
         self._unused_reported: set[int] = set()
@@ -852,12 +852,6 @@ def _grad_handled(ctx, scope: cst.CSTNode) -> bool:
             continue
         return True
     return False
-
-
-# A class named as a learning-rate schedule (``WarmupCosineSchedule``, ``DummyScheduler``) and a
-# function or method that loads or saves state (``load_optim``, ``save_checkpoint``).
-_SCHEDULE_CLASS = re.compile(r"^[A-Z]\w*Schedul(e|er)$")
-_STATE_IO = re.compile(r"^_*(load|save)(_|$)")
 
 
 def _local_to(func: cst.CSTNode | None, name: str) -> bool:
