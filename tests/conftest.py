@@ -5,6 +5,7 @@ import textwrap
 import pytest
 
 from optimlint.config import Settings
+from optimlint.fixing import fix_text
 from optimlint.lint import lint_source
 
 
@@ -17,6 +18,13 @@ def lint(source: str, select: list[str] | None = None, path: str = "train.py", *
 def codes_at(source: str, select: list[str] | None = None, **settings) -> list[tuple[str, int]]:
     """``[(code, row), ...]`` for ``source``: the shape most rule tests assert."""
     return [(d.code, d.location.row) for d in lint(source, select, **settings)]
+
+
+def fixed(source: str, select: list[str], unsafe: bool = False) -> tuple[str, list[tuple[str, int]]]:
+    """What ``--fix`` (``--unsafe-fixes``) writes for dedented ``source``, and the
+    ``[(code, row), ...]`` a re-lint of that text still reports."""
+    out = fix_text("train.py", textwrap.dedent(source), Settings(select=select), unsafe)
+    return out.text, [(d.code, d.location.row) for d in out.remaining]
 
 
 @pytest.fixture

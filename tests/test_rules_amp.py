@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from optimlint.config import Settings
 from optimlint.fixing import fix_text
+from tests import conftest
 from tests.conftest import codes_at
 
 HEAD = """\
@@ -18,8 +19,7 @@ loader = [(torch.randn(8, 16), torch.randint(0, 4, (8,))) for _ in range(4)]
 
 
 def fixed(source: str, select=("OPT5",), unsafe: bool = False):
-    out = fix_text("train.py", source, Settings(select=list(select)), unsafe)
-    return out.text, [(d.code, d.location.row) for d in out.remaining]
+    return conftest.fixed(source, list(select), unsafe)
 
 
 # --------------------------------------------------------------------------- OPT501

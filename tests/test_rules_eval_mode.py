@@ -10,8 +10,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import codes_at
-from tests.test_rules_hygiene import fixed
+from tests.conftest import codes_at, fixed
 
 STEP_LOOP = """\
 import torch

@@ -6,9 +6,7 @@ import textwrap
 
 import pytest
 
-from optimlint.config import Settings
-from optimlint.fixing import fix_text
-from tests.conftest import codes_at
+from tests.conftest import codes_at, fixed
 
 HEAD = """\
 import torch
@@ -25,10 +23,6 @@ def row(src: str, needle: str, nth: int = 1) -> int:
     return hits[nth - 1]
 
 
-def fixed(source: str, select: list[str], unsafe: bool = False) -> tuple[str, list]:
-    text = textwrap.dedent(source)
-    out = fix_text("train.py", text, Settings(select=select), unsafe)
-    return out.text, [(d.code, d.location.row) for d in out.remaining]
 
 
 # --------------------------------------------------------------------------- OPT601

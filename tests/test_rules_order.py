@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 
-from optimlint.config import Settings
-from optimlint.fixing import fix_text
-from tests.conftest import codes_at, lint
+from tests.conftest import codes_at, fixed, lint
 
 HEAD = """\
 import torch
@@ -20,11 +17,6 @@ loader = [(torch.randn(8, 10), torch.randn(8, 1)) for _ in range(4)]
 """
 
 
-def fixed(source: str, select: list[str], unsafe: bool = False) -> tuple[str, list]:
-    """The fixed text and what is left after re-linting it."""
-    text = textwrap.dedent(source)
-    out = fix_text("train.py", text, Settings(select=select), unsafe)
-    return out.text, [(d.code, d.location.row) for d in out.remaining]
 
 
 # --------------------------------------------------------------------------- OPT101
