@@ -41,7 +41,7 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules, symbols
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.returned import returned_object, returned_objects
-from optimlint.analysis.call_args import arg
+from optimlint.analysis.call_args import arg, every_param, named_params, positional_params
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, OPTIMIZER_BASES
 
@@ -357,16 +357,10 @@ class _Collector(cst.CSTVisitor):
         self.funcs.append(node)
         self.scopes.append(node)
         table = self.b.scope_table(node)
-        params: dict[str, cst.Param] = {}
-        p = node.params
-        for param in (*p.posonly_params, *p.params, *p.kwonly_params):
-            params[param.name.value] = param
+        for param in named_params(node):
             if param.annotation is not None:
                 self._annotated(table, param)
-        for star in (p.star_arg, p.star_kwarg):
-            if isinstance(star, cst.Param):
-                params[star.name.value] = star
-        self.b.params_of[node] = params
+        self.b.params_of[node] = {param.name.value: param for param in every_param(node)}
         return True
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -614,7 +608,7 @@ def _argument_for(call: cst.Call, callee: cst.FunctionDef, skip: int, name: str)
     or a call through ``*args`` / ``**kwargs`` that cannot be mapped)."""
     if any(a.star for a in call.args):
         return None
-    params = [*callee.params.posonly_params, *callee.params.params][skip:]
+    params = positional_params(callee)[skip:]
     positional = [a.value for a in call.args if a.keyword is None]
     for i, param in enumerate(params):
         if param.name.value == name:

@@ -1,4 +1,5 @@
-"""The arguments of a call, by position or keyword: the one helper every analysis and check uses."""
+"""The arguments of a call, by position or keyword, and the parameters of a function that
+receive them: the one helper every analysis and check uses."""
 
 from __future__ import annotations
 
@@ -43,3 +44,26 @@ def has_star(call: cst.Call) -> bool:
 
 def has_double_star(call: cst.Call) -> bool:
     return any(a.star == "**" for a in call.args)
+
+
+def named_params(fn: cst.FunctionDef | cst.Lambda) -> tuple[cst.Param, ...]:
+    """The parameters a caller can name: positional-only, ordinary and keyword-only
+    (not ``*args`` / ``**kwargs``)."""
+    p = fn.params
+    return (*p.posonly_params, *p.params, *p.kwonly_params)
+
+
+def every_param(fn: cst.FunctionDef | cst.Lambda) -> list[cst.Param]:
+    """Every parameter, ``*args`` and ``**kwargs`` included: the names the call binds."""
+    stars = (fn.params.star_arg, fn.params.star_kwarg)
+    return [*named_params(fn), *(p for p in stars if isinstance(p, cst.Param))]
+
+
+def param_names(fn: cst.FunctionDef | cst.Lambda) -> set[str]:
+    """The names of ``named_params(fn)``."""
+    return {x.name.value for x in named_params(fn)}
+
+
+def positional_params(fn: cst.FunctionDef | cst.Lambda) -> list[cst.Param]:
+    """The parameters a positional argument can fill, in order (``self`` first in a method)."""
+    return [*fn.params.posonly_params, *fn.params.params]

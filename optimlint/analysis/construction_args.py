@@ -26,6 +26,7 @@ from optimlint.analysis.call_args import has_double_star, has_star, keyword_arg,
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import optimizer_class
 from optimlint.vocabulary import MODULE_SELF_RETURNING, OPTIMIZER_KEYS, torch_module_class
+from optimlint.analysis.call_args import every_param, positional_params
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -257,13 +258,9 @@ class _StoreCollector(cst.CSTVisitor):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         if node is self.root:
-            p = node.params
-            for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+            for param in every_param(node):  # a star parameter has no default
                 self.out.stores.setdefault(param.name.value, []).append(
                     Store(param, param.default, "param"))
-            for star in (p.star_arg, p.star_kwarg):
-                if isinstance(star, cst.Param):
-                    self.out.stores.setdefault(star.name.value, []).append(Store(star, None, "param"))
             return True
         self.out.stores.setdefault(node.name.value, []).append(Store(node, None, "def"))
         return False
@@ -366,7 +363,7 @@ def class_of_method(ctx: "FileContext", scope: cst.CSTNode | None) -> cst.ClassD
 
 def self_name(scope: cst.CSTNode | None) -> str | None:
     if isinstance(scope, cst.FunctionDef):
-        params = [*scope.params.posonly_params, *scope.params.params]
+        params = positional_params(scope)
         if params:
             return params[0].name.value
     return None

@@ -55,6 +55,7 @@ from optimlint.analysis import bindings as B
 from optimlint.analysis import modules, summaries, symbols
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
+from optimlint.analysis.call_args import param_names, positional_params
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, GRADIENT_COLLECTIVE_NAME,
@@ -459,8 +460,7 @@ class _CallsIn(cst.CSTVisitor):
 
 
 def _params(func: cst.FunctionDef) -> set[str]:
-    p = func.params
-    return {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
+    return param_names(func)
 
 
 class _Walker:
@@ -849,8 +849,7 @@ class _Walker:
                     self._opaque(call, st, touches_all=True)
                 return
             f = f.parent
-        params = helper.params
-        names = [p.name.value for p in (*params.posonly_params, *params.params)]
+        names = [p.name.value for p in positional_params(helper)]
         if names and names[0] == "self" and (isinstance(call.func, cst.Attribute) or
                                              isinstance(call.func, cst.Name) and call.func.value == "self"):
             names = names[1:]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from optimlint.analysis.call_args import param_names
 from optimlint.analysis.names import dotted
 from optimlint.analysis.summaries import _BUILTINS, _library_call, _top_function, project_function
 from optimlint.analysis.walk import nodes_of
@@ -43,8 +44,7 @@ def mode_neutral_call(ctx: "FileContext", call: cst.Call) -> bool:
 def _neutral(fn: cst.FunctionDef, pf, depth: int, active: list) -> bool:
     if depth > _DEPTH or any(a is fn for a in active) or fn.decorators:
         return False
-    p = fn.params
-    params = {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
+    params = param_names(fn)
     active.append(fn)
     try:
         for node in nodes_of(fn.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Call, cst.AssignTarget)):

@@ -25,7 +25,7 @@ import libcst as cst
 
 from optimlint.analysis import symbols
 from optimlint.analysis import walk as _walk
-from optimlint.analysis.call_args import keyword_value
+from optimlint.analysis.call_args import keyword_value, param_names
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.names import ImportTable, dotted
 from optimlint.dependencies import record_dependency
@@ -1180,8 +1180,7 @@ def freeze_subjects(root: cst.CSTNode) -> tuple[set[str], bool]:
                 assigned[id(t)] = node.value
 
         def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            p = node.params
-            params.append({x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)})
+            params.append(param_names(node))
 
         def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
             params.pop()

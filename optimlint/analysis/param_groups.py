@@ -20,7 +20,7 @@ from optimlint.analysis import modules as M
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.assignments import paired_element
 from optimlint.analysis.bindings import key_of
-from optimlint.analysis.call_args import arg, keyword_value
+from optimlint.analysis.call_args import arg, every_param, keyword_value
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import classify_call
 from optimlint.vocabulary import OPTIMIZER_KEYS
@@ -118,12 +118,7 @@ def name_use(scope: cst.CSTNode, name: str) -> NameUse:
     one walk answers "which list of param groups does this name hold, and is it grown"."""
     use = NameUse([], False, [])
     if isinstance(scope, cst.FunctionDef):
-        p = scope.params
-        all_params = [*p.posonly_params, *p.params, *p.kwonly_params]
-        for star in (p.star_arg, p.star_kwarg):
-            if isinstance(star, cst.Param):
-                all_params.append(star)
-        if any(x.name.value == name for x in all_params):
+        if any(x.name.value == name for x in every_param(scope)):
             use.opaque = True
 
     # Every binding or mutation below names ``name``: a subtree without that Name is skipped

@@ -16,6 +16,7 @@ from optimlint.analysis import construction_args as A
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.argparse_defaults import argparse_zero_defaults
 from optimlint.analysis.bindings import key_of
+from optimlint.analysis.call_args import positional_params
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -64,7 +65,7 @@ def provably_zero(ctx: "FileContext", expr: cst.BaseExpression, scope, depth: in
 def _passed_by_caller(ctx: "FileContext", func: cst.FunctionDef, param: cst.Param) -> bool:
     """A call of ``func`` in this file passes ``param`` something not provably zero."""
     name = func.name.value
-    ordered = [*func.params.posonly_params, *func.params.params]
+    ordered = positional_params(func)
     index = next((i for i, p in enumerate(ordered) if p is param), None)
     klass = A.class_of_method(ctx, func)
     is_method = klass is not None

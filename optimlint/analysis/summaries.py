@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from optimlint.analysis import modules
+from optimlint.analysis.call_args import param_names
 from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, parse_file
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import name_says_module, name_says_optimizer, optimizer_class
@@ -237,8 +238,7 @@ def _library_call(pf: ParsedFile, func: cst.BaseExpression) -> bool:
 
 
 def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, project_root, depth: int) -> bool:
-    p = fn.params
-    params = {x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)} - {"self"}
+    params = param_names(fn) - {"self"}
     if fn.asynchronous is not None or any(_decorator(d) not in ("staticmethod", "torch.no_grad", "torch.inference_mode")
                                           for d in fn.decorators):
         return False

@@ -22,6 +22,7 @@ from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import key_of
+from optimlint.analysis.call_args import named_params
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
@@ -641,8 +642,7 @@ class _ForwardCalls:
         else:
             values = values_assigned(func if func is not None else ctx.module, k, nested_functions=False)
             if func is not None:
-                p = func.params
-                params = {x.name.value: x for x in (*p.posonly_params, *p.params, *p.kwonly_params)}
+                params = {x.name.value: x for x in named_params(func)}
                 if k in params:
                     ann = params[k].annotation
                     if ann is None or (ctx.qualify(ann.annotation) or "") not in MODULE_BASES:

@@ -17,6 +17,7 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis import callers, moves, symbols
 from optimlint.analysis.assignments import stores
 from optimlint.analysis.bindings import Binding, key_of, parameter_modules
+from optimlint.analysis.call_args import every_param
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, may_step, module_covers, module_keys,
                                           same_object, touches, training_model)
@@ -861,10 +862,7 @@ def _local_to(func: cst.CSTNode | None, name: str) -> bool:
         return False
     if any(name in (n.name.value for n in decl.names) for decl in _walk.nodes_of(func, (cst.Global, cst.Nonlocal))):
         return False
-    params = func.params
-    every = [*params.posonly_params, *params.params, *params.kwonly_params,
-             *(p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param))]
-    return any(p.name.value == name for p in every) or bool(stores(func, name, nested_functions=False))
+    return any(p.name.value == name for p in every_param(func)) or bool(stores(func, name, nested_functions=False))
 
 
 def _is_generator(func: cst.CSTNode | None) -> bool:
