@@ -3,7 +3,8 @@ they say, as Ruff's RUF100 reports them.
 
 - OPT001: a ``# noqa:`` (or ``# optimlint: noqa:``) naming an ``OPT`` code that does not
   exist (``OPT999``), a rule's name instead of its code (``keras-style-argument``: the fix
-  writes ``OPT301``), or no code at all (``# noqa: fine here``): each silences nothing.
+  writes ``OPT301``), or no code at all (``# noqa: fine here``) on a line with a finding, or
+  in a ``# optimlint: noqa:``: each silences nothing.
 - OPT002: an ``OPT`` code in a noqa comment whose rule is enabled for the file but found
   nothing on that line (in the file, for ``# optimlint: noqa: CODE``), or whose rule is not
   enabled for the file (not selected, ignored, per-file-ignored, in preview), or that the
@@ -11,8 +12,9 @@ they say, as Ruff's RUF100 reports them.
   since in this run none of them silences anything. The safe fix removes those codes, or the
   whole comment when nothing else is left in it.
 
-Codes of other tools (``# noqa: E501``) and bare ``# noqa`` comments are left alone: the
-same comment often serves flake8 or Ruff, which report them themselves. OPT000 can never be
+Codes of other tools (``# noqa: E501``), bare ``# noqa`` comments and a list with no code on
+a line with no finding (``# noqa: ignore flake8``, 44 such lines in one held-out repository)
+are left alone: the same comment often serves flake8 or Ruff, which report them themselves. OPT000 can never be
 silenced, so naming it is unused too. Both warnings are silenced only by naming their code
 (``# noqa: OPT002``, ``# optimlint: noqa: OPT002``) or by the config, never by the bare
 comment they are about.
@@ -91,7 +93,9 @@ def noqa_diagnostics(path: str, source: str, found: list[Diagnostic], enabled: s
         items = _items(line, col + m.start("rest"))
         label = "`optimlint: noqa`" if file_level else "`noqa`"
         if not items:
-            if want_invalid:
+            # A plain noqa directive listing words, not codes, is another tool's business (Ruff warns
+            # about it itself) unless it sits on a line we report: then it fails to silence that.
+            if want_invalid and (file_level or row in by_row):
                 out.append(_diagnostic("OPT001", f"Invalid {label} directive: expected a comma-separated list of "
                                        f"rule codes after `noqa:` (e.g. `# noqa: OPT101`); it silences nothing",
                                        path, row, start, end))

@@ -126,7 +126,8 @@ def test_invalid_noqa_comments(tmp_path):
         import torch
         a = {SGD}learning_rate=0.1)  # noqa: OPT999
         b = {SGD}learning_rate=0.1)  # noqa: keras-style-argument
-        c = {SGD}lr=0.1)  # noqa: looks fine
+        c = {SGD}learning_rate=0.1)  # noqa: looks fine
+        d = {SGD}lr=0.1)  # noqa: ignore flake8
     """)
     result = concise(tmp_path, "train.py")
     assert result.stdout.splitlines() == [
@@ -138,7 +139,9 @@ def test_invalid_noqa_comments(tmp_path):
         "at construction): use `lr`",
         "train.py:3:61: OPT001 [*] Invalid `noqa` directive: `keras-style-argument` is a rule's name; write its "
         "code `OPT301`",
-        "train.py:4:50: OPT001 Invalid `noqa` directive: expected a comma-separated list of rule codes after "
+        "train.py:4:41: OPT301 [*] `torch.optim.SGD` has no `learning_rate` argument (Keras's name; TypeError "
+        "at construction): use `lr`",
+        "train.py:4:61: OPT001 Invalid `noqa` directive: expected a comma-separated list of rule codes after "
         "`noqa:` (e.g. `# noqa: OPT101`); it silences nothing",
     ]
     assert result.returncode == 1
@@ -159,11 +162,14 @@ def test_noqa_warnings_in_a_library_file_full_of_other_tools_codes(tmp_path):
         import os  # noqa: F401
         SPELLED = "# noqa: F401"  # noqa: OPT301
         OTHER = "x"  # NOQA:
+        # optimlint: noqa: everything
     """)
+    # an upper-case noqa directive with nothing after its colon, on a line with no finding: flake8's
+    # or Ruff's to judge; a file-level directive is ours whatever the line
     assert concise(tmp_path, "lib.py").stdout.splitlines() == [
         "lib.py:2:27: OPT002 [*] Unused `noqa` directive (unused: `OPT301`)",
-        "lib.py:3:14: OPT001 Invalid `noqa` directive: expected a comma-separated list of rule codes after "
-        "`noqa:` (e.g. `# noqa: OPT101`); it silences nothing",
+        "lib.py:4:1: OPT001 Invalid `optimlint: noqa` directive: expected a comma-separated list of rule codes "
+        "after `noqa:` (e.g. `# noqa: OPT101`); it silences nothing",
     ]
 
 
