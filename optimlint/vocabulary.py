@@ -450,6 +450,7 @@ DATALOADER_QUALNAMES = ("torch.utils.data.DataLoader", "torch.utils.data.dataloa
 
 # -- gradient scaling ---------------------------------------------------------------------------
 SCALER_QUALNAMES = frozenset({
+    "torch.GradScaler",  # torch's own alias of torch.amp.GradScaler (``torch.GradScaler("cuda")``)
     "torch.amp.GradScaler", "torch.amp.grad_scaler.GradScaler", "torch.cuda.amp.GradScaler",
     "torch.cuda.amp.grad_scaler.GradScaler", "torch.cpu.amp.GradScaler",
 })
