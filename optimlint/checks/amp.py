@@ -238,7 +238,8 @@ class AmpCheck(Check):
         loop of micro-batches that holds the unscale."""
         if it.kind != "loop":
             return
-        updates = [u for u in it.of_kind(K.SCALER_UPDATE) if not it.nested(u) and not _disabled(u.scaler)]
+        every_update = [u for u in it.of_kind(K.SCALER_UPDATE) if not _disabled(u.scaler)]
+        updates = [u for u in every_update if not it.nested(u)]
         for unscale in it.of_kind(K.UNSCALE):
             if unscale.scaler is None or _disabled(unscale.scaler):
                 continue
@@ -252,7 +253,8 @@ class AmpCheck(Check):
             backwards = [b for b in it.of_kind(K.BACKWARD) if b.index < unscale.index and b.scaled]
             if it.nested(unscale):
                 inner = unscale.loops[it.depth + 1]
-                if any(u.loops[it.depth + 1:it.depth + 2] == (inner,) for u in updates):
+                if any(u.scaler is unscale.scaler and u.loops[it.depth + 1:it.depth + 2] == (inner,)
+                       for u in every_update):
                     continue  # the inner loop updates too: it is the training loop
                 if not any(b.loops[it.depth + 1:it.depth + 2] == (inner,) for b in backwards):
                     continue  # ``for opt in optimizers: scaler.unscale_(opt)``: once each
