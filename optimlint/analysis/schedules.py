@@ -198,7 +198,11 @@ def certain_class(ctx: "FileContext", b: Binding | None) -> str | None:
 
 
 def _custom_step_classes(ctx: "FileContext") -> bool:
-    """The file defines a class with a ``step`` method that is not a torch LR scheduler."""
+    """The file defines a class with a ``step`` method that is not a torch LR scheduler, or
+    builds a scheduler class of another project file that has one (``CycleScheduler(optimizer,
+    ...)`` imported from the project's ``scheduler.py``, whose ``step()`` may write the rate of
+    the step about to run, as such classes often do): what a scheduler known only by its name
+    holds may be one of them."""
 
     def compute() -> bool:
         found = False
@@ -209,16 +213,36 @@ def _custom_step_classes(ctx: "FileContext") -> bool:
                 bases = [ctx.qualify(a.value) for a in node.bases]
                 if any(symbols.scheduler_class(q) for q in bases):
                     return True
-                body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
-                for stmt in body:
-                    if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "step":
-                        found = True
+                if _defines_step(node):
+                    found = True
                 return True
+
+            def visit_Call(self, node: cst.Call) -> None:
+                nonlocal found
+                if not found and symbols.class_name_says_scheduler(symbols.callee_name(node.func)):
+                    found = _project_step_class(ctx, node.func)
 
         _walk.visit(ctx.module, V())
         return found
 
     return ctx.cached("optimlint.sched.custom_step", compute)
+
+
+def _defines_step(node: cst.ClassDef) -> bool:
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    return any(isinstance(stmt, cst.FunctionDef) and stmt.name.value == "step" for stmt in body)
+
+
+def _project_step_class(ctx: "FileContext", func: cst.BaseExpression) -> bool:
+    """``func`` builds a project class of another file that defines ``step`` and does not
+    derive from a torch scheduler."""
+    from optimlint.analysis import modules
+
+    found = modules.constructed_class(ctx, func)
+    if found is None or found.file is modules.linted_file(ctx) or found.node is None:
+        return False
+    return _defines_step(found.node) and \
+        not symbols.scheduler_class(modules.torch_ancestor(found, ctx.project_root))
 
 
 def _used_as_other(ctx: "FileContext", last: str) -> bool:
