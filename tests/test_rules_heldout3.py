@@ -151,3 +151,62 @@ def test_top_level_grad_scaler_imported_by_name_without_update_is_reported():
 
 def test_top_level_grad_scaler_used_right_is_quiet():
     assert codes_at(TOP_LEVEL_SCALER, ["OPT5"]) == []
+
+
+# --------------------------------------------------------------------------- OPT601
+# Course-style bookkeeping: one running total per epoch in a list built before training, or a
+# tensor of (sum, count) built once; the backpropagated loss added into a slot keeps every
+# iteration's graph alive just as a scalar total does.
+PER_EPOCH_HISTORY = """\
+import torch
+from torch import nn
+
+
+def fit(net, loader, epochs):
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    history = [0] * epochs
+    for epoch in range(epochs):
+        for inputs, targets in loader:
+            loss = nn.functional.mse_loss(net(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            history[epoch] += loss.item() * inputs.size(0)
+    return history
+"""
+
+
+def test_history_slot_summed_with_item_is_quiet():
+    assert codes_at(PER_EPOCH_HISTORY, ["OPT601"]) == []
+
+
+def test_history_slot_summed_with_the_graph_is_reported():
+    kept = PER_EPOCH_HISTORY.replace("loss.item() * inputs.size(0)", "loss * inputs.size(0)")
+    assert codes_at(kept, ["OPT601"]) == [("OPT601", 14)]
+
+
+def test_tensor_of_totals_summed_with_the_graph_is_reported():
+    tensor = PER_EPOCH_HISTORY.replace("history = [0] * epochs", "history = torch.zeros(2)").replace(
+        "history[epoch] += loss.item() * inputs.size(0)", "history[0] += loss")
+    assert codes_at(tensor, ["OPT601"]) == [("OPT601", 14)]
+
+
+def test_dict_of_totals_summed_with_the_graph_is_reported():
+    named = PER_EPOCH_HISTORY.replace("history = [0] * epochs", 'history = {"fit": 0.0, "seen": 0}').replace(
+        "history[epoch] += loss.item() * inputs.size(0)", 'history["fit"] += loss')
+    assert codes_at(named, ["OPT601"]) == [("OPT601", 14)]
+
+
+def test_history_rebuilt_on_every_pass_is_quiet():
+    # a fresh holder each pass: the graph it keeps lives one iteration, like a local
+    fresh = PER_EPOCH_HISTORY.replace("history[epoch] += loss.item() * inputs.size(0)",
+                                      "history = [0.0]\n            history[0] += loss")
+    assert codes_at(fresh, ["OPT601"]) == []
+
+
+def test_numpy_history_is_left_to_numpy():
+    # numpy refuses a tensor that requires grad at once: no silent growth to report
+    numpy = PER_EPOCH_HISTORY.replace("import torch\n", "import numpy as np\nimport torch\n").replace(
+        "history = [0] * epochs", "history = np.zeros(epochs)").replace(
+        "loss.item() * inputs.size(0)", "loss")
+    assert codes_at(numpy, ["OPT601"]) == []

@@ -336,7 +336,10 @@ class _RunningTotals:
         ctx = self.ctx
         name = self._loss_name(value)
         target = key_of(target_expr)
-        if name is None or target is None or target == name.value or no_grad_region(ctx, aug) is not None:
+        # ``loss_hist[epoch] += loss``: a slot of a list, dict or tensor of totals kept past the loop
+        holder = key_of(target_expr.value) if isinstance(target_expr, cst.Subscript) else None
+        if name is None or (target is None and holder is None) or name.value in (target, holder) or \
+                no_grad_region(ctx, aug) is not None:
             return
         loop, func = self._enclosing_loop(aug)
         if loop is None:
@@ -348,9 +351,13 @@ class _RunningTotals:
         if self._reassigned(loop, name.value, lo, hi):
             return
         scope = func if func is not None else ctx.module
-        if not self._initialised_before(scope, loop, target):
+        if target is not None and self._initialised_before(scope, loop, target, _zero_like):
+            total = target
+        elif holder is not None and self._initialised_before(scope, loop, holder, _zeros_holder):
+            total = holder
+        else:
             return
-        if self._backpropagated(scope, target):
+        if self._backpropagated(scope, total):
             return
         fix = Fix.unsafe(f"Add `{name.value}.item()` instead", ctx.replace(name, f"{name.value}.item()"))
         self.report("OPT601", aug,
@@ -424,7 +431,7 @@ class _RunningTotals:
         _walk.visit(loop, V())
         return hit
 
-    def _initialised_before(self, scope, loop, target: str) -> bool:
+    def _initialised_before(self, scope, loop, target: str, zero) -> bool:
         ctx = self.ctx
         loop_start = ctx.start(loop).row
         loop_end = ctx.end(loop).row
@@ -447,7 +454,7 @@ class _RunningTotals:
                     return  # ``total = total + loss``: accumulates, not a reset
                 if row < loop_start:
                     if row >= last[0]:  # the latest start before the loop decides
-                        last[0], ok = row, _zero_like(ctx, v)
+                        last[0], ok = row, zero(ctx, v)
                 elif row <= loop_end and (not _under_if(ctx, node, loop) or _reset_per_step(ctx, node, loop)):
                     # reset on every pass, or on every (accumulation window's) optimizer step:
                     # the total does not outlive the training step
@@ -526,6 +533,23 @@ def _zero_like(ctx, value: cst.BaseExpression) -> bool:
         qn = ctx.qualify(value.func) or ""
         return qn in ("torch.zeros", "torch.tensor", "torch.zeros_like", "torch.scalar_tensor", "torch.as_tensor")
     return False
+
+
+def _zeros_holder(ctx, value: cst.BaseExpression) -> bool:
+    """Room for several running totals: ``[0] * n``, ``n * [0.0]``, ``[0.0, 0.0]``, ``[0 for _ in
+    range(n)]``, ``{"g": 0.0, "d": 0.0}``, ``torch.zeros(n)`` (never a numpy array: adding a
+    tensor that requires grad into one raises at once)."""
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Multiply):
+        return any(isinstance(side, cst.List) and side.elements and
+                   all(_zero_like(ctx, e.value) for e in side.elements) for side in (value.left, value.right))
+    if isinstance(value, cst.List):
+        return bool(value.elements) and all(_zero_like(ctx, e.value) for e in value.elements)
+    if isinstance(value, cst.ListComp):
+        return _zero_like(ctx, value.elt)
+    if isinstance(value, cst.Dict):
+        return bool(value.elements) and all(isinstance(e, cst.DictElement) and _zero_like(ctx, e.value)
+                                            for e in value.elements)
+    return _zero_like(ctx, value) and isinstance(value, cst.Call)
 
 
 class _ForwardCalls:
