@@ -210,3 +210,63 @@ def test_numpy_history_is_left_to_numpy():
         "history = [0] * epochs", "history = np.zeros(epochs)").replace(
         "loss.item() * inputs.size(0)", "loss")
     assert codes_at(numpy, ["OPT601"]) == []
+
+
+# --------------------------------------------------------------------------- OPT501
+# The fine-tuning script style where mixed precision is a flag tested again at each use: the
+# scaled backward under one `if fp16:`, the scaler's step and update under another. A plain
+# step on that arm of the same flag is on the scaled backward's path: it bypasses the scaler.
+# The `else:` arm's plain step is the scaler-off path and stays quiet, and so does a step under
+# another flag, which says nothing about the scaler.
+FLAG_AT_EACH_USE = """\
+import torch
+from torch import nn
+
+
+def fine_tune(net, loader, args):
+    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-5)
+    scaler = torch.cuda.amp.GradScaler()
+    for step, (inputs, labels) in enumerate(loader):
+        loss = nn.functional.cross_entropy(net(inputs), labels)
+        if args.fp16:
+            scaler.scale(loss).backward()
+        else:
+            loss.backward()
+        if (step + 1) % args.accumulation == 0:
+            if args.fp16:
+                scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            if args.fp16:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            net.zero_grad()
+"""
+
+
+def test_flag_tested_at_each_use_stepping_through_the_scaler_is_quiet():
+    assert codes_at(FLAG_AT_EACH_USE, ["OPT501"]) == []
+
+
+def test_plain_step_on_the_arm_that_updates_the_scaler_is_reported():
+    bypassed = FLAG_AT_EACH_USE.replace("scaler.step(optimizer)", "optimizer.step()")
+    assert codes_at(bypassed, ["OPT501"]) == [("OPT501", 19)]
+
+
+def test_scaler_updated_after_both_arms_of_a_disabled_scaler_is_quiet():
+    # GradScaler(enabled=flag): off, its update is a no-op after the plain arm too
+    shared = FLAG_AT_EACH_USE.replace("torch.cuda.amp.GradScaler()", "torch.cuda.amp.GradScaler(enabled=args.fp16)").replace(
+        "                scaler.step(optimizer)\n                scaler.update()\n            else:\n"
+        "                optimizer.step()\n",
+        "                scaler.step(optimizer)\n            else:\n                optimizer.step()\n"
+        "            scaler.update()\n")
+    assert "            scaler.update()\n            net.zero_grad()" in shared
+    assert codes_at(shared, ["OPT501"]) == []
+
+
+def test_plain_step_under_another_flag_is_quiet():
+    other = FLAG_AT_EACH_USE.replace("scaler.step(optimizer)", "optimizer.step()").replace(
+        "            if args.fp16:\n                optimizer.step()", "            if args.fast:\n                optimizer.step()")
+    assert "if args.fast:" in other
+    assert codes_at(other, ["OPT501"]) == []

@@ -43,6 +43,32 @@ def _no_more_conditional(it: Iteration, a: Event, b: Event, windows: bool = Fals
                for br in it.conditions(a))
 
 
+def _flag_test(test: cst.BaseExpression) -> bool:
+    """A setting read as it is: ``fp16``, ``args.fp16``, ``self.args.use_amp``, ``not args.fp16``."""
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test = test.expression
+    while isinstance(test, cst.Attribute):
+        test = test.value
+    return isinstance(test, cst.Name)
+
+
+def _same_flag_arm(ctx, it: Iteration, step: Event, back: Event) -> bool:
+    """Every condition ``step`` is under and ``back`` is not is an accumulation window, or the
+    same arm of an ``if`` on the same flag as one ``back`` is under (the flag tested again at
+    each use: ``if args.fp16: scaler.scale(loss).backward()`` ... ``if args.fp16: ...step``)."""
+    def arms(ev: Event) -> set[tuple[str, str]]:
+        return {(ctx.code(b.node.test), b.arm) for b in it.conditions(ev)
+                if isinstance(b.node, cst.If) and _flag_test(b.node.test)}
+
+    own = set(it.conditions(back))
+    theirs = arms(back)
+    extra = [b for b in it.conditions(step) if b not in own and not (
+        isinstance(b.node, cst.If) and b.arm == "body" and
+        (accumulation_test(b.node.test) or difference_window(b.node)))]
+    return bool(extra) and all(isinstance(b.node, cst.If) and _flag_test(b.node.test) and
+                               (ctx.code(b.node.test), b.arm) in theirs for b in extra)
+
+
 class AmpCheck(Check):
     codes = ("OPT501", "OPT502", "OPT503", "OPT504", "OPT505")
     # Every OPT5xx finding involves a backward and a scaler (a `GradScaler`, or a name such as
@@ -74,6 +100,12 @@ class AmpCheck(Check):
             if not before:
                 continue
             back = before[-1]
+            if not back.scaled:
+                # ``if fp16: scaler.scale(loss).backward() else: loss.backward()``, then the step
+                # under another ``if fp16:``: the step's arm is the scaled backward's path
+                scaled = [b for b in before if b.scaled]
+                if scaled and _same_flag_arm(ctx, it, step, scaled[-1]):
+                    back = scaled[-1]
             if not back.scaled or _disabled(back.scaler):
                 continue
             unscales = [e for e in it.of_kind(K.UNSCALE) if back.index < e.index < step.index]
@@ -81,7 +113,8 @@ class AmpCheck(Check):
             # that is off there; not when the same path unscales by hand first
             # (``if update_grad: scaler.unscale_(opt); ...; opt.step()``)
             if not _no_more_conditional(it, step, back, windows=True) and not any(
-                    not exclusive(u, step) and _no_more_conditional(it, step, u) for u in unscales):
+                    not exclusive(u, step) and _no_more_conditional(it, step, u) for u in unscales) and \
+                    not _same_flag_arm(ctx, it, step, back):
                 continue
             unscaled = bool(unscales)
             if unscaled and not self._scaler_updated_after(it, step, back):
