@@ -197,7 +197,7 @@ class Event:
     own_key: str | None = None  # its spelling where the call is written
     module: str | None = None  # zero_grad/train/eval/clip on a module: its key (analysed scope's terms)
     certain: bool = True  # ZERO_GRAD: certainly clears ``target``; BACKWARD: certainly a backward
-    aliased: bool = False  # ZERO_GRAD on ``module``: another local name may hold the same module
+    aliased: bool = False  # ZERO_GRAD / TRAIN_MODE / EVAL_MODE on ``module``: another local name may hold it
     scaled: bool = False  # BACKWARD through ``scaler.scale(...)``
     scaler: Binding | None = None  # SCALE/UNSCALE/SCALER_STEP/SCALER_UPDATE/scaled BACKWARD: the scaler
     scaler_key: str | None = None  # the scaler's spelling where the call is written
@@ -689,7 +689,8 @@ class _Walker:
                     kind = EventKind.TRAIN_MODE if v.value == "True" else EventKind.EVAL_MODE
                 if scaler is None or scaler.kind not in (B.OPTIMIZER, B.SCHEDULER, B.SCALER):
                     mod = frame.translate(rkey)
-                    self._emit(kind, call, st, module=None if self._aliased(mod) else mod, own_key=rkey)
+                    # (through an alias, ``model_without_ddp.eval()``: OPT603 resolves the alias)
+                    self._emit(kind, call, st, module=mod, own_key=rkey, aliased=self._aliased(mod))
                 return
         if type(f) is _NAME and f.value == "self":
             # ``self(z)`` in a module's method: the class's own ``forward``, read like a helper
@@ -1288,7 +1289,7 @@ _WRAPPER_CALL = re.compile(r"(^|\.)(DistributedDataParallel|DataParallel|DDP|FSD
                            r"compile|prepare|prepare_model|unwrap_model|getattr)$")
 
 
-def _value_keys(value: cst.BaseExpression | None) -> set[str]:
+def module_value_keys(value: cst.BaseExpression | None) -> set[str]:
     """Keys of the modules ``value`` may evaluate to without building a new one: ``self.model``,
     ``model.module if ... else model``, ``DDP(model)``, ``model.to(device)``, ``accelerator.prepare(model)``."""
     if value is None:
@@ -1297,19 +1298,19 @@ def _value_keys(value: cst.BaseExpression | None) -> set[str]:
         k = key_of(value)
         return {k} if k else set()
     if isinstance(value, cst.IfExp):
-        return _value_keys(value.body) | _value_keys(value.orelse)
+        return module_value_keys(value.body) | module_value_keys(value.orelse)
     if isinstance(value, cst.BooleanOperation):
-        return _value_keys(value.left) | _value_keys(value.right)
+        return module_value_keys(value.left) | module_value_keys(value.right)
     if isinstance(value, cst.Call):
         f = value.func
         if isinstance(f, cst.Attribute) and f.attr.value in MODULE_SELF_RETURNING:
-            return _value_keys(f.value)
+            return module_value_keys(f.value)
         name = key_of(f) if isinstance(f, (cst.Name, cst.Attribute)) else None
         if name and _WRAPPER_CALL.search(name):
             out: set[str] = set()
             for a in value.args:
                 if a.keyword is None and not a.star:
-                    out |= _value_keys(a.value)
+                    out |= module_value_keys(a.value)
             return out
     return set()
 
@@ -1327,14 +1328,14 @@ def _aliased_in(ctx: "FileContext", func: cst.CSTNode | None, mod: str) -> bool:
 
     if root != "self":
         for v in values_assigned(scope, root, nested_functions=False):
-            if v is not None and any(other_module(k, root) for k in _value_keys(v)):
+            if v is not None and any(other_module(k, root) for k in module_value_keys(v)):
                 return True
     for name in {k.partition(".")[0] for k in keys}:
         if name in ("self", root):
             continue
         for v in values_assigned(scope, name, nested_functions=False):
             if v is not None and any(module_covers(k, mod) or module_covers(mod, k)
-                                     for k in _value_keys(v)):
+                                     for k in module_value_keys(v)):
                 return True
     return False
 

@@ -13,6 +13,8 @@ small LibCST walks); OPT603 reads the shared training model's TRAIN_MODE / EVAL_
 
 from __future__ import annotations
 
+import functools
+
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
@@ -29,6 +31,7 @@ from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers
 from optimlint.analysis.mode_flags import switched_off
 from optimlint.analysis.mode_summary import mode_neutral_call
+from optimlint.analysis.module_aliases import mode_key
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
 from optimlint.vocabulary import MODULE_BASES, MODULE_SELF_RETURNING, STATE_WRITING_CALLEE, torch_module_class
@@ -140,21 +143,28 @@ class HygieneCheck(Check):
                 continue  # a step loop whose backward runs only on some passes
             steps = [e for e in it.events if e.kind in (K.STEP, K.SCALER_STEP) and e.target is not None]
             training_helpers = {id(b.via[0]) for b in backwards if b.via}
+
+            def mode_of(e: Event, it=it) -> str | None:
+                """The module ``e`` switches, one spelling for its aliases (None: unknown)."""
+                k = mode_key(ctx, it.func, e.module)
+                return k if e.aliased else (k or e.module)
+
             for ev in it.of_kind(K.EVAL_MODE):
-                m = ev.module
+                m = mode_of(ev)
                 if not m or m == "self":
                     continue
-                if any(e.kind is K.EVAL_MODE and e.module == m and e.via and id(e.via[0]) in training_helpers
+                if any(e.kind is K.EVAL_MODE and mode_of(e) == m and e.via and id(e.via[0]) in training_helpers
                        for e in it.events):
                     continue  # the training helper itself trains `m` in eval mode (a linear probe on frozen BN)
-                if not self._trained(ctx, it, m, steps) or self._last_epoch_only(ctx, it, ev) or \
+                canon = functools.partial(mode_key, ctx, it.func)
+                if not self._trained(ctx, it, m, steps, canon) or self._last_epoch_only(ctx, it, ev) or \
                         switched_off(ctx, it, ev):
                     continue
                 trains = [e for e in it.of_kind(K.TRAIN_MODE)
-                          if e.module is None or module_covers(e.module, m) or module_covers(m, e.module)]
+                          if mode_of(e) is None or module_covers(mode_of(e), m) or module_covers(m, mode_of(e))]
                 if trains and _restores_for(it, trains, ev, backwards):
                     continue
-                if self._maybe_sets_train(ctx, it, m):
+                if self._maybe_sets_train(ctx, it, m, canon):
                     continue
                 where = "epoch loop" if epoch_loop else "training loop"
                 later = "every later epoch trains" if epoch_loop else "every later pass trains"
@@ -184,21 +194,22 @@ class HygieneCheck(Check):
         return False
 
     @staticmethod
-    def _trained(ctx, it: Iteration, m: str, steps: list[Event]) -> bool:
-        """``m``'s parameters are updated by an optimizer stepped in ``it``."""
+    def _trained(ctx, it: Iteration, m: str, steps: list[Event], canon) -> bool:
+        """``m``'s parameters are updated by an optimizer stepped in ``it`` (keys compared as
+        ``canon`` spells them: one name for a module and its aliases)."""
         unknown = False
         for s in steps:
-            mods = s.target.modules
+            mods = [canon(x) or x for x in s.target.modules or ()]
             if mods and any(module_covers(m, x) or module_covers(x, m) for x in mods):
                 return True
-            unknown = unknown or mods is None
+            unknown = unknown or s.target.modules is None
         if not unknown or "." in m or m.startswith("self"):
             return False
         # ``def train(model, loader, optimizer)``: the optimizer's parameters are unknown; the
         # model is trained when it runs with grad in the loop and is never frozen in the file.
         if any(w in ctx.source for w in (f"{m}.requires_grad_(", f"freeze({m}", f"{m}.freeze(")):
             return False
-        if any(e.kind in (K.EVAL_MODE, K.TRAIN_MODE) and e.module != m for e in it.events):
+        if any(e.kind in (K.EVAL_MODE, K.TRAIN_MODE) and (canon(e.module) or e.module) != m for e in it.events):
             return False  # several models (teacher / student, GAN): which one trains is unknown
         called = False
 
@@ -206,8 +217,8 @@ class HygieneCheck(Check):
             def visit_Call(self, node: cst.Call) -> None:
                 nonlocal called
                 f = node.func
-                if key_of(f) == m or (isinstance(f, cst.Attribute) and f.attr.value == "forward"
-                                       and key_of(f.value) == m):
+                if canon(key_of(f)) == m or (isinstance(f, cst.Attribute) and f.attr.value == "forward"
+                                              and canon(key_of(f.value)) == m):
                     if no_grad_region(ctx, node) is None:
                         called = True
 
@@ -215,10 +226,10 @@ class HygieneCheck(Check):
                 return False
 
         _walk.visit(it.node, V())
-        return called or _handed_to_training_helper(it, m)
+        return called or _handed_to_training_helper(it, m, canon)
 
     @staticmethod
-    def _maybe_sets_train(ctx, it: Iteration, m: str) -> bool:
+    def _maybe_sets_train(ctx, it: Iteration, m: str, canon) -> bool:
         """An opaque call in the loop is given ``m`` (or ``self``) and may call ``.train()``."""
         for o in it.opaque:
             if o.touches_all:
@@ -230,7 +241,7 @@ class HygieneCheck(Check):
             if isinstance(f, cst.Attribute) and f.attr.value in _MODULE_METHODS and key_of(f.value) in keys:
                 if not any(key_of(a.value) == key_of(f.value) for a in o.node.args):
                     keys.discard(key_of(f.value))
-            if any(module_covers(k, m) or module_covers(m, k) for k in keys):
+            if any(module_covers(k, m) or module_covers(m, k) for k in {canon(k) or k for k in keys}):
                 if isinstance(o.node, cst.Call) and mode_neutral_call(ctx, o.node):
                     continue  # a project loss helper that only runs the model's forward
                 return True
@@ -253,13 +264,13 @@ class HygieneCheck(Check):
         return found
 
 
-def _handed_to_training_helper(it: Iteration, m: str) -> bool:
+def _handed_to_training_helper(it: Iteration, m: str, canon) -> bool:
     """``train_one_epoch(loader, model, criterion, optimizer)`` in the loop hands ``m`` to
     the helper whose body runs the backward and the step: ``m`` is what it trains."""
     for e in it.events:
         if e.kind in (K.BACKWARD, K.STEP) and e.via:
             call = e.via[0]
-            if any(key_of(a.value) == m for a in call.args):
+            if any(canon(key_of(a.value)) == m for a in call.args):
                 return True
     return False
 

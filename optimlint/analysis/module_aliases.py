@@ -1,0 +1,98 @@
+"""One spelling per module for its train/eval mode: local aliases and DDP's ``.module``.
+
+Distributed scripts keep two names for one network: ``model_without_ddp = model.module``
+(or ``raw_model = model.module if hasattr(model, "module") else model``), then train through
+one name and evaluate through the other. A wrapper and its ``.module`` share one mode for
+what matters (``DistributedDataParallel.train()`` sets its module's mode; its forward runs the
+module), so for OPT603 they are one module.
+
+``mode_key(ctx, func, key)`` spells ``key`` (a module key of ``func``'s scope, None: the
+module body) by a representative of the names linked to it by plain assignments in that scope
+(``a = b``, ``a = b.module``, ``a = DDP(b)``, ``a = b.module if ... else b``, ``a = b.to(device)``),
+with every ``.module`` component after the root dropped. A name linked to two different
+modules (``net = generator`` here, ``net = critic`` there) makes its whole group unknown: the
+answer is None.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from optimlint.analysis import walk as _walk
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+
+
+def strip_module(key: str) -> str:
+    """``model.module.encoder`` -> ``model.encoder`` (the root is kept)."""
+    root, *rest = key.split(".")
+    return ".".join([root, *(p for p in rest if p != "module")])
+
+
+def mode_key(ctx: "FileContext", func: cst.CSTNode | None, key: str | None) -> str | None:
+    if not key:
+        return None
+    reps, unknown = ctx.cached(("optimlint.mode_aliases", id(func)), lambda: _groups(ctx, func))
+    key = strip_module(key)
+    root, dot, rest = key.partition(".")
+    for probe in (key, root):
+        if probe in unknown:
+            return None
+    if key in reps:
+        return reps[key]
+    return reps.get(root, root) + dot + rest
+
+
+def _groups(ctx: "FileContext", func: cst.CSTNode | None) -> tuple[dict[str, str], frozenset[str]]:
+    from optimlint.analysis.iteration import module_value_keys  # (iteration imports the analyses)
+
+    scope = ctx.module if func is None else func
+    first_row: dict[str, int] = {}
+    targets: dict[str, set[str]] = {}
+
+    class V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is scope
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                if not isinstance(t.target, cst.Name):
+                    continue
+                name = t.target.value
+                first_row.setdefault(name, ctx.start(node).row)
+                for k in module_value_keys(node.value):
+                    k = strip_module(k)
+                    if k != name and k.partition(".")[0] != name:
+                        targets.setdefault(name, set()).add(k)
+
+    _walk.visit(scope, V())
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for name, ks in targets.items():
+        for k in ks:
+            parent[find(name)] = find(k) if find(k) != find(name) else find(name)
+    members: dict[str, list[str]] = {}
+    for x in {*targets, *(k for ks in targets.values() for k in ks)}:
+        members.setdefault(find(x), []).append(x)
+    reps: dict[str, str] = {}
+    unknown: set[str] = set()
+    for group in members.values():
+        if any(len(targets.get(x, ())) > 1 for x in group) or sum("." in x for x in group) > 1:
+            unknown.update(group)
+            continue
+        # the attribute it comes from (``self.model``), else the name bound first
+        rep = min(group, key=lambda x: (-1, x) if "." in x else (first_row.get(x, 1 << 30), x))
+        for x in group:
+            reps[x] = rep
+    return reps, frozenset(unknown)
