@@ -52,10 +52,10 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import bindings as B
-from optimlint.analysis import modules, summaries, symbols
-from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis import modules, phase_args, summaries, symbols
+from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
-from optimlint.analysis.call_args import param_names, positional_params
+from optimlint.analysis.call_args import named_params, param_names, positional_params
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, GRADIENT_COLLECTIVE_NAME,
@@ -320,8 +320,10 @@ def _index_definitions(model: TrainingModel) -> None:
                     model.functions.setdefault(stmt.name.value, stmt)
                 elif klass is None:  # ``def update(data):`` nested in the function that calls it
                     key = (parent_func, stmt.name.value)
-                    # (a decorated one may be wrapped into something else: ``@profileit('cuda')``)
-                    model.local_functions[key] = None if key in model.local_functions or stmt.decorators else stmt
+                    # (a decorated one may be wrapped into something else: ``@profileit('cuda')``;
+                    # ``@torch.no_grad()`` only turns gradients off, which the walk reads)
+                    wrapped = any(grad_mode(ctx.qualify, d.decorator) is None for d in stmt.decorators)
+                    model.local_functions[key] = None if key in model.local_functions or wrapped else stmt
                 if klass is not None:
                     model.methods.setdefault(klass, {}).setdefault(stmt.name.value, stmt)
                 visit(_body(stmt), stmt, None)
@@ -413,6 +415,7 @@ class _Frame:
     parent: "_Frame | None"
     via: tuple[cst.Call, ...]
     call_stmt: cst.CSTNode | None  # the statement of the top scope that made the call
+    consts: dict[str, str] = field(default_factory=dict)  # helper parameter -> constant argument
 
     def translate(self, k: str | None) -> str | None:
         """``k`` (in this frame's terms) spelled in the top scope's terms, or None."""
@@ -457,6 +460,69 @@ class _CallsIn(cst.CSTVisitor):
 
     def leave_Call(self, node: cst.Call) -> None:
         self.found.append(node)
+
+
+def _argument_keys(helper: cst.FunctionDef, call: cst.Call) -> tuple[list[str], dict[str, str | None]]:
+    """``helper``'s positional parameter names as ``call`` fills them (``self`` left out for a
+    method call), and each parameter's argument key in the caller's terms (None: not a name)."""
+    names = [p.name.value for p in positional_params(helper)]
+    if names and names[0] == "self" and (isinstance(call.func, cst.Attribute) or
+                                         isinstance(call.func, cst.Name) and call.func.value == "self"):
+        names = names[1:]
+    subst: dict[str, str | None] = {n: None for n in _params(helper)}
+    pos = [a for a in call.args if a.keyword is None]
+    for i, a in enumerate(pos):
+        if a.star:
+            break
+        if i < len(names):
+            subst[names[i]] = key_of(a.value)
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value in subst:
+            subst[a.keyword.value] = key_of(a.value)
+    return names, subst
+
+
+def _local_names(model: "TrainingModel", func: cst.FunctionDef) -> set[str]:
+    """Plain names ``func``'s own body assigns (not its nested functions')."""
+    return {t.target.value for a in _walk.nodes_of(func.body, (cst.Assign,)) for t in a.targets
+            if isinstance(t.target, cst.Name) and _enclosing_def(model, a, func) is func}
+
+
+def _enclosing_def(model: "TrainingModel", node: cst.CSTNode, stop: cst.FunctionDef) -> cst.CSTNode | None:
+    """The innermost function or lambda of ``stop`` around ``node``."""
+    cur = model.ctx.parents.get(node)
+    while cur is not None and cur is not stop and not isinstance(cur, (cst.FunctionDef, cst.Lambda)):
+        cur = model.ctx.parents.get(cur)
+    return cur
+
+
+def _constant_args(helper: cst.FunctionDef, call: cst.Call, names: list[str], frame: _Frame) -> dict[str, str]:
+    """``helper``'s parameters that ``call`` gives a constant (``run_epoch("train")``,
+    ``step(batch, phase=Phase.VAL)``, a constant the caller was itself given, or a default
+    left in place), when the helper never rebinds them."""
+    out: dict[str, str] = {}
+    for param in named_params(helper):
+        if param.default is not None:
+            c = phase_args.constant(param.default)
+            if c is not None:
+                out[param.name.value] = c
+    pos = [a for a in call.args if a.keyword is None]
+    given: list[tuple[str, cst.BaseExpression]] = []
+    for i, a in enumerate(pos):
+        if a.star or any(x.star for x in call.args):
+            return {}  # ``f(*args)`` / ``f(**kw)``: which parameter gets what is unknown
+        if i < len(names):
+            given.append((names[i], a.value))
+    given += [(a.keyword.value, a.value) for a in call.args if a.keyword is not None]
+    for name, value in given:
+        c = phase_args.constant(value)
+        if c is None and isinstance(value, cst.Name):
+            c = frame.consts.get(value.value)
+        if c is None:
+            out.pop(name, None)
+        else:
+            out[name] = c
+    return {k: v for k, v in out.items() if not stores(helper, k, nested_functions=False)}
 
 
 def _params(func: cst.FunctionDef) -> set[str]:
@@ -509,6 +575,14 @@ class _Walker:
             return
         if t is cst.If:
             self._expr(stmt.test, st)
+            decided = phase_args.decide(stmt.test, frame.consts) if frame.consts else None
+            if decided is not None:  # ``if phase == "train":`` in a helper called with a constant
+                if decided:
+                    self._block(_body(stmt), frame, loops, branches, no_grad, accumulate)
+                elif stmt.orelse is not None:
+                    inner = _body(stmt.orelse) if isinstance(stmt.orelse, cst.Else) else [stmt.orelse]
+                    self._block(inner, frame, loops, branches, no_grad, accumulate)
+                return
             self._block(_body(stmt), frame, loops, branches + (Branch(stmt, "body", len(loops)),),
                         no_grad, accumulate)
             if stmt.orelse is not None:
@@ -684,9 +758,10 @@ class _Walker:
                     kind = EventKind.TRAIN_MODE if attr == "train" else EventKind.EVAL_MODE
                 else:
                     v = call.args[0].value
-                    if not isinstance(v, cst.Name) or v.value not in ("True", "False"):
+                    flag = frame.consts.get(v.value, v.value) if isinstance(v, cst.Name) else None
+                    if flag not in ("True", "False"):
                         return
-                    kind = EventKind.TRAIN_MODE if v.value == "True" else EventKind.EVAL_MODE
+                    kind = EventKind.TRAIN_MODE if flag == "True" else EventKind.EVAL_MODE
                 if scaler is None or scaler.kind not in (B.OPTIMIZER, B.SCHEDULER, B.SCALER):
                     mod = frame.translate(rkey)
                     # (through an alias, ``model_without_ddp.eval()``: OPT603 resolves the alias)
@@ -709,6 +784,10 @@ class _Walker:
         helper = self._helper(f, frame)
         if helper is not None:
             self._inline(helper, call, st)
+            return
+        closure = self._returned_closure(f, frame)
+        if closure is not None:
+            self._inline(closure[0], call, st, closure[1])
             return
         deep = self._helper(f, frame, any_depth=True)
         if deep is not None and (
@@ -839,7 +918,10 @@ class _Walker:
                 return self.model.methods.get(klass, {}).get(f.attr.value)
         return None
 
-    def _inline(self, helper: cst.FunctionDef, call: cst.Call, st) -> None:
+    def _inline(self, helper: cst.FunctionDef, call: cst.Call, st, factory=None) -> None:
+        """Walk ``helper``'s body as run by ``call``; ``factory`` is ``(make_loop, its call)``
+        when ``helper`` is a closure ``make_loop`` built and returned (``loop = make_loop(model,
+        opt)``): the closure's free names that are ``make_loop``'s parameters are its arguments."""
         frame, loops, branches, no_grad, accumulate, top_stmt, own_stmt = st
         f: _Frame | None = frame
         while f is not None:
@@ -850,23 +932,39 @@ class _Walker:
                     self._opaque(call, st, touches_all=True)
                 return
             f = f.parent
-        names = [p.name.value for p in positional_params(helper)]
-        if names and names[0] == "self" and (isinstance(call.func, cst.Attribute) or
-                                             isinstance(call.func, cst.Name) and call.func.value == "self"):
-            names = names[1:]
-        subst: dict[str, str | None] = {n: None for n in _params(helper)}
-        pos = [a for a in call.args if a.keyword is None]
-        for i, a in enumerate(pos):
-            if a.star:
-                break
-            if i < len(names):
-                subst[names[i]] = key_of(a.value)
-        for a in call.args:
-            if a.keyword is not None and a.keyword.value in subst:
-                subst[a.keyword.value] = key_of(a.value)
-        inner = _Frame(helper, subst, frame, frame.via + (call,), top_stmt)
+        subst: dict[str, str | None] = {}
+        consts: dict[str, str] = {}
+        for fn, c in ((factory or (None, None)), (helper, call)):
+            if fn is None:
+                continue
+            names, keys = _argument_keys(fn, c)
+            if fn is not helper:  # the factory's own locals are no names of the caller
+                subst.update({n: None for n in _local_names(self.model, fn)})
+            subst.update(keys)
+            consts.update(_constant_args(fn, c, names, frame))
+        inner = _Frame(helper, subst, frame, frame.via + (call,), top_stmt, consts)
         ng = no_grad or self._decorated_no_grad(helper)
         self._block(_body(helper), inner, loops, branches, ng, accumulate)
+
+    def _returned_closure(self, f, frame: _Frame) -> tuple | None:
+        """``main_loop(...)`` where ``main_loop = get_main_loop(cfg, model, opt)`` (assigned once
+        in the calling scope) and ``get_main_loop`` returns the ``def main_loop`` nested in it:
+        ``(main_loop's def, (get_main_loop's def, its call))``."""
+        if type(f) is not _NAME or len(frame.via) >= MAX_HELPER_DEPTH:
+            return None
+        scope = frame.func if frame.func is not None else self.ctx.module
+        values = values_assigned(scope, f.value, nested_functions=False)
+        if len(values) != 1 or type(values[0]) is not _CALL:
+            return None
+        factory = self._helper(values[0].func, frame)
+        if factory is None:
+            return None
+        returns = [r for r in _walk.nodes_of(factory.body, (cst.Return,))
+                   if _enclosing_def(self.model, r, factory) is factory]
+        if len(returns) != 1 or type(returns[0].value) is not _NAME:
+            return None
+        closure = self.model.local_functions.get((factory, returns[0].value.value))
+        return (closure, (factory, values[0])) if closure is not None else None
 
     def _is_forward(self, f, frame: _Frame) -> bool:
         """``model(x)``, ``self.net(x)``, ``criterion(out, y)``: a module's forward or a loss."""

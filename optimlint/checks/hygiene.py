@@ -14,6 +14,7 @@ small LibCST walks); OPT603 reads the shared training model's TRAIN_MODE / EVAL_
 from __future__ import annotations
 
 import functools
+import re
 
 import libcst as cst
 
@@ -24,7 +25,7 @@ from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import key_of
-from optimlint.analysis.call_args import named_params
+from optimlint.analysis.call_args import named_params, param_names
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
@@ -37,6 +38,9 @@ from optimlint.diagnostics import Fix
 from optimlint.vocabulary import MODULE_BASES, MODULE_SELF_RETURNING, STATE_WRITING_CALLEE, torch_module_class
 
 K = EventKind
+
+# Held modules kept in eval mode on purpose (a teacher, an EMA copy, a target network).
+_KEPT_IN_EVAL = re.compile(r"teacher|ema|target|frozen|momentum|reference|ref_|critic_old|old_", re.I)
 
 # Methods of a module that never change its training mode.
 _MODULE_METHODS = frozenset({"forward", "parameters", "named_parameters", "state_dict", "load_state_dict",
@@ -157,12 +161,12 @@ class HygieneCheck(Check):
                        for e in it.events):
                     continue  # the training helper itself trains `m` in eval mode (a linear probe on frozen BN)
                 canon = functools.partial(mode_key, ctx, it.func)
-                if not self._trained(ctx, it, m, steps, canon) or self._last_epoch_only(ctx, it, ev) or \
+                if not self._trained(ctx, it, m, steps, canon, self._closures(it, backwards)) or self._last_epoch_only(ctx, it, ev) or \
                         switched_off(ctx, it, ev):
                     continue
                 trains = [e for e in it.of_kind(K.TRAIN_MODE)
                           if mode_of(e) is None or module_covers(mode_of(e), m) or module_covers(m, mode_of(e))]
-                if trains and _restores_for(it, trains, ev, backwards):
+                if trains and _restores_for(ctx, it, trains, ev, backwards):
                     continue
                 if self._maybe_sets_train(ctx, it, m, canon):
                     continue
@@ -177,6 +181,19 @@ class HygieneCheck(Check):
                             f"`{ctx.code(ev.node)}` runs in the {where} but nothing puts `{m}` back in training "
                             f"mode: {later} with dropout and batch norm in eval mode; call "
                             f"`{m}.train()` at the top of the {where}", fix)
+
+    def _closures(self, it: Iteration, backwards: list[Event]) -> list:
+        """The functions nested in the loop's function whose own bodies run a backward of ``it``."""
+        out = []
+        for b in backwards:
+            f, parents = b.func, self.model.parent_func
+            inside = f is not it.func and it.func is not None
+            cur = parents.get(f) if inside else None
+            while cur is not None and cur is not it.func:
+                cur = parents.get(cur)
+            if inside and cur is it.func and f not in out:
+                out.append(f)
+        return out
 
     @staticmethod
     def _last_epoch_only(ctx, it: Iteration, ev: Event) -> bool:
@@ -194,21 +211,26 @@ class HygieneCheck(Check):
         return False
 
     @staticmethod
-    def _trained(ctx, it: Iteration, m: str, steps: list[Event], canon) -> bool:
+    def _trained(ctx, it: Iteration, m: str, steps: list[Event], canon, closures=()) -> bool:
         """``m``'s parameters are updated by an optimizer stepped in ``it`` (keys compared as
-        ``canon`` spells them: one name for a module and its aliases)."""
+        ``canon`` spells them: one name for a module and its aliases; ``closures``: functions
+        nested in the loop's function that run its backwards, reading its names)."""
         unknown = False
         for s in steps:
             mods = [canon(x) or x for x in s.target.modules or ()]
             if mods and any(module_covers(m, x) or module_covers(x, m) for x in mods):
                 return True
             unknown = unknown or s.target.modules is None
-        if not unknown or "." in m or m.startswith("self"):
+        # ``self.model`` of a trainer handed the model and the optimizer by its constructor
+        held = m.startswith("self.") and m.count(".") == 1 and not _KEPT_IN_EVAL.search(m)
+        if not unknown or ("." in m or m.startswith("self")) and not held:
             return False
         # ``def train(model, loader, optimizer)``: the optimizer's parameters are unknown; the
         # model is trained when it runs with grad in the loop and is never frozen in the file.
         if any(w in ctx.source for w in (f"{m}.requires_grad_(", f"freeze({m}", f"{m}.freeze(")):
             return False
+        if held and any(w in ctx.source.replace(" ", "") for w in ("requires_grad=False", "requires_grad_(False)")):
+            return False  # something of the class is frozen: maybe this module
         if any(e.kind in (K.EVAL_MODE, K.TRAIN_MODE) and (canon(e.module) or e.module) != m for e in it.events):
             return False  # several models (teacher / student, GAN): which one trains is unknown
         called = False
@@ -226,6 +248,9 @@ class HygieneCheck(Check):
                 return False
 
         _walk.visit(it.node, V())
+        for closure in closures:  # ``def run_epoch(phase): ... model(x) ...`` nested in the loop's function
+            if m not in _bound_in(closure):
+                _walk.visit(closure.body, V())
         return called or _handed_to_training_helper(it, m, canon)
 
     @staticmethod
@@ -264,6 +289,12 @@ class HygieneCheck(Check):
         return found
 
 
+def _bound_in(func: cst.FunctionDef) -> set[str]:
+    """Names a function binds itself (its parameters and plain assignments)."""
+    return param_names(func) | {t.target.value for a in _walk.nodes_of(func.body, (cst.Assign,)) for t in a.targets
+                    if isinstance(t.target, cst.Name)}
+
+
 def _handed_to_training_helper(it: Iteration, m: str, canon) -> bool:
     """``train_one_epoch(loader, model, criterion, optimizer)`` in the loop hands ``m`` to
     the helper whose body runs the backward and the step: ``m`` is what it trains."""
@@ -275,22 +306,43 @@ def _handed_to_training_helper(it: Iteration, m: str, canon) -> bool:
     return False
 
 
-def _restores_for(it: Iteration, trains: list[Event], evaluation: Event, backwards: list[Event]) -> bool:
+def _restores_for(ctx, it: Iteration, trains: list[Event], evaluation: Event, backwards: list[Event]) -> bool:
     """``trains`` put the module back in training mode whenever ``evaluation`` ran and training
     follows: one runs on every pass, or only under conditions ``evaluation`` is under too, or
     only under conditions every backward is under too (``if epoch > 0: model.train(); <batch
-    loop>``: no pass trains without it), or the two arms of one ``if``/``else`` each hold one
-    (``if last: with timer(): train(...) else: train(...)``)."""
-    shared = {(id(b.node), b.arm) for b in it.conditions(evaluation)}
-    trained_under = [{(id(b.node), b.arm) for b in it.conditions(back)} for back in backwards]
+    loop>``: no pass trains without it; ``if phase == "train": model.train()`` and, later in the
+    pass, ``if phase == "train": loss.backward()``: one test written twice is one condition), or
+    the two arms of one ``if``/``else`` each hold one (``if last: with timer(): train(...) else:
+    train(...)``)."""
+
+    def cond(b) -> tuple:
+        if isinstance(b.node, cst.If):
+            return ctx.code(b.node.test), b.arm
+        return id(b.node), b.arm
+
+    shared = {cond(b) for b in it.conditions(evaluation)}
+    trained_under = [{cond(b) for b in it.conditions(back)} for back in backwards]
     arms: dict[int, set[str]] = {}
     for train in trains:
-        extra = [b for b in it.conditions(train) if (id(b.node), b.arm) not in shared]
-        if not extra or all(all((id(b.node), b.arm) in under for b in extra) for under in trained_under):
+        extra = [b for b in it.conditions(train) if cond(b) not in shared and not _saved_mode(ctx, train, b)]
+        if not extra or all(all(cond(b) in under for b in extra) for under in trained_under):
             return True
         if len(extra) == 1 and isinstance(extra[0].node, cst.If):
             arms.setdefault(id(extra[0].node), set()).add(extra[0].arm)
     return any(arms_seen >= {"body", "else"} for arms_seen in arms.values())
+
+
+def _saved_mode(ctx, train: Event, branch) -> bool:
+    """``branch`` is ``if was_training:`` around the restore, the flag read off a module's
+    ``.training`` in the restore's function before it switched to eval mode: called from a
+    training loop, the module was training, so the restore runs."""
+    test = branch.node.test if branch.arm == "body" and isinstance(branch.node, cst.If) else None
+    key = key_of(test) if isinstance(test, (cst.Name, cst.Attribute)) else None
+    if key is None:
+        return False
+    scope = train.func if train.func is not None else ctx.module
+    values = values_assigned(scope, key, nested_functions=False)
+    return bool(values) and all(isinstance(v, cst.Attribute) and v.attr.value == "training" for v in values)
 
 
 def _assigned_pairs(node: cst.Assign):
