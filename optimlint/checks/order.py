@@ -714,10 +714,39 @@ class OrderCheck(Check):
                         continue
                 if not any(e.kind is K.BACKWARD and e.loops for e in events):
                     continue  # a function that trains has a loop; one backward may be a check
+                inner = self._inner_backward(func, events, opt)
+                if inner is not None:
+                    # ``def update(data): opt.zero_grad(); loss.backward()`` nested in the training
+                    # function that built ``opt``: the step is missing there, not at the construction
+                    self.report("OPT104", inner.node,
+                                f"this function runs backward and clears `{name}` but never calls "
+                                f"`{name}.step()`: the parameters are never updated")
+                    self._unused_reported.add(id(opt))
+                    continue
                 self.report("OPT104", opt.call,
                             f"`{name}` is built but never stepped, returned, stored or passed on: this function "
                             "runs backward and never updates the parameters")
                 self._unused_reported.add(id(opt))
+
+
+    def _inner_backward(self, func, events: list, opt: Binding) -> Event | None:
+        """The first backward, after the clear, written in the one function nested in ``func``
+        that clears ``opt`` (None: the clears are written in ``func`` itself, or in several)."""
+        clears_of = [e for e in events if e.kind is K.ZERO_GRAD and e.target is opt]
+        where = {e.func for e in clears_of}
+        if len(where) != 1:
+            return None
+        (inner,) = where
+        cur = self.model.parent_func.get(inner) if inner is not func else None
+        while cur is not None and cur is not func:
+            cur = self.model.parent_func.get(cur)
+        if inner is func or cur is not func:
+            return None
+        first = self.ctx.positions[clears_of[0].node].start
+        backs = [e for e in events if e.kind is K.BACKWARD and e.func is inner and
+                 (self.ctx.positions[e.node].start.line, self.ctx.positions[e.node].start.column) >
+                 (first.line, first.column)]
+        return backs[0] if backs else None
 
 
 def _clips_params_of(ctx, clip: Event, step: Event) -> bool:
