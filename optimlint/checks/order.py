@@ -644,10 +644,15 @@ class OrderCheck(Check):
         or a call of the loop's function that is handed it. Another function's own local
         optimizer is not ``opt`` when ``opt`` is local to the loop's function."""
         local = _local_to(it.func, opt.name)
-        for events in self.model.scopes.values():
+        for scope_func, events in self.model.scopes.items():
+            if it.kind == "function" and self._overrides(scope_func, it.node):
+                continue  # a subclass's own ``update`` runs instead of this one, never after it
             for e in events:
                 if e.kind not in (*STEPS, K.STEP_CLOSURE) or same_object(e.target, opt) is False:
                     continue
+                if it.kind == "function" and opt.name.startswith("self.") and (e.own_key or "").startswith("self.") \
+                        and self._unrelated_class(scope_func, it.node):
+                    continue  # ``self.optimizer`` of another algorithm class: another instance's
                 if local and e.target is not None and e.target is not opt and e.func is not it.func and \
                         _local_to(e.func, e.target.name):
                     continue  # (e.func: where the step is written, also when inlined into a caller's scope)
@@ -661,6 +666,50 @@ class OrderCheck(Check):
         return any(may_step(o, opt, mkeys) for o in self.model.opaque.get(it.func, [])
                    if (id(o.node) not in builders or opt.name in o.touch_keys) and not self._cannot_step(it, o)
                    and not (first_built is not None and self._runs_before(o, it.func, first_built)))
+
+    def _overrides(self, func, method) -> bool:
+        """``func`` is a method of a subclass (in this file) of ``method``'s class, of the same
+        name, that does not call ``super().<name>(...)``: an instance of the subclass runs
+        ``func`` instead of ``method``, so a step there never completes ``method``'s pass."""
+        classes = self.model.bindings.class_of
+        base, sub = classes.get(method), classes.get(func) if func is not None else None
+        if base is None or sub is None or sub is base or func.name.value != method.name.value:
+            return False
+        by_name = {c.name.value: c for c in self.model.methods}
+        seen, todo = set(), [sub]
+        while todo:
+            c = todo.pop()
+            for a in c.bases:
+                name = a.value.value if isinstance(a.value, cst.Name) else None
+                if name == base.name.value and by_name.get(name) is base:
+                    return not any(isinstance(c2.func, cst.Attribute) and c2.func.attr.value == method.name.value
+                                   and isinstance(c2.func.value, cst.Call) and key_of(c2.func.value.func) == "super"
+                                   for c2 in _walk.nodes_of(func.body, (cst.Call,)))
+                if name in by_name and name not in seen:
+                    seen.add(name)
+                    todo.append(by_name[name])
+        return False
+
+    def _lineage(self, klass) -> set:
+        """``klass`` and its ancestors defined in this file (bases read by name)."""
+        by_name = {c.name.value: c for c in self.model.methods}
+        out, todo = {klass}, [klass]
+        while todo:
+            for a in todo.pop().bases:
+                c = by_name.get(a.value.value) if isinstance(a.value, cst.Name) else None
+                if c is not None and c not in out:
+                    out.add(c)
+                    todo.append(c)
+        return out
+
+    def _unrelated_class(self, func, method) -> bool:
+        """``func`` is a method of a class of this file that neither is, nor is an ancestor or a
+        descendant of, ``method``'s class: its ``self`` is never ``method``'s ``self``."""
+        classes = self.model.bindings.class_of
+        mine, other = classes.get(method), classes.get(func) if func is not None else None
+        if mine is None or other is None:
+            return False
+        return other not in self._lineage(mine) and mine not in self._lineage(other)
 
     def _runs_before(self, call: Event, func: cst.CSTNode | None, position) -> bool:
         """``call``, written in ``func``'s own body outside any loop, has returned before the
