@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from optimlint.analysis.symbols import callee_name
+
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
@@ -26,7 +28,7 @@ def expects_error(ctx: "FileContext", node: cst.CSTNode) -> bool:
         if isinstance(cur, cst.With):
             for item in cur.items:
                 f = item.item.func if isinstance(item.item, cst.Call) else None
-                name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else None
+                name = callee_name(f)
                 if name in _RAISES:
                     return True
         cur = ctx.parents.get(cur)

@@ -1091,8 +1091,8 @@ class _Walker:
         it may train, that is handed an optimizer, or that the project's own code answers for
         (a function or class of the project: its body is read instead) stays opaque."""
         f = call.func
-        name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else None
-        if name is None or self._passes_optimizer(call, frame):
+        name = symbols.callee_name(f)
+        if not name or self._passes_optimizer(call, frame):
             return False
         recv = key_of(f.value) if isinstance(f, cst.Attribute) else None
         if recv == "self" or (recv or "").startswith("self.") and recv.count(".") == 1 and \

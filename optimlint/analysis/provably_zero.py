@@ -17,6 +17,7 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis.argparse_defaults import argparse_zero_defaults
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.call_args import positional_params
+from optimlint.analysis.symbols import callee_name
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -77,7 +78,7 @@ def _passed_by_caller(ctx: "FileContext", func: cst.FunctionDef, param: cst.Para
         def visit_Call(self, node: cst.Call) -> None:
             nonlocal passed
             f = node.func
-            callee = f.value if isinstance(f, cst.Name) else f.attr.value if isinstance(f, cst.Attribute) else None
+            callee = callee_name(f)
             if callee != name:
                 return
             if any(a.star for a in node.args):

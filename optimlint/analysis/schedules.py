@@ -318,7 +318,7 @@ def _unwrap_iterable(ctx: "FileContext", expr: cst.BaseExpression) -> cst.BaseEx
     for _ in range(4):
         if isinstance(expr, cst.Call) and expr.args:
             f = expr.func
-            name = f.value if isinstance(f, cst.Name) else f.attr.value if isinstance(f, cst.Attribute) else ""
+            name = symbols.callee_name(f)
             if name in _PROGRESS_WRAPPERS:
                 expr = expr.args[0].value
                 continue

@@ -34,7 +34,7 @@ from optimlint.analysis import modules
 from optimlint.analysis.call_args import param_names
 from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, parse_file
 from optimlint.analysis.names import dotted
-from optimlint.analysis.symbols import name_says_module, name_says_optimizer, optimizer_class
+from optimlint.analysis.symbols import callee_name, name_says_module, name_says_optimizer, optimizer_class
 from optimlint.analysis.walk import nodes_of
 from optimlint.vocabulary import GRAD_MODE_NAMES, GRADIENT_EFFECT_METHODS
 
@@ -142,7 +142,7 @@ def no_direct_effect(fn: cst.FunctionDef) -> bool:
     for node in nodes_of(fn.body, (cst.Call, cst.Assign, cst.AugAssign, cst.AnnAssign)):
         if isinstance(node, cst.Call):
             f = node.func
-            name = f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+            name = callee_name(f)
             if name in ("zero_", "fill_"):  # ``p.grad.zero_()``; not ``torch.LongTensor(n).fill_(0)``
                 if isinstance(f, cst.Attribute) and "grad" in _EMPTY.code_for_node(f.value):
                     return False
