@@ -13,10 +13,14 @@ One pass over the module collects, per scope (module, each function, each class'
   what the corresponding argument held; ``opt2 = opt`` is an alias;
 - ``opt = self.optimizers()`` / ``a, b = self.optimizers()`` (Lightning, manual);
 - ``self.x = ...`` in any method is visible as ``self.x`` in every method of the class;
-- a parameter annotated ``torch.optim.Optimizer`` (or a subclass) is an optimizer;
+- a parameter annotated ``torch.optim.Optimizer`` (or a subclass) is an optimizer; one
+  annotated ``L.Fabric`` / ``Accelerator`` is an accelerator;
 - SPEC's name rule: an unannotated parameter or ``self`` attribute whose name says
   optimizer (scheduler) is one when its ``step()`` is called (the caller, the
-  iteration model, asks with ``want=...``), unless its assignments show otherwise.
+  iteration model, asks with ``want=...``), unless its assignments show otherwise; so is a
+  local named like an optimizer assigned from a call the analysis cannot see into, or one
+  named like an optimizer or a scheduler taken out of a container (``optimizer =
+  state["optimizer"]``, ``scheduler = state["scheduler"]``).
 
 Usage::
 
@@ -211,6 +215,8 @@ class Bindings:
     enclosing: dict[cst.CSTNode, cst.CSTNode | None] = field(default_factory=dict)  # nested def -> outer def
     # names assigned from another framework's call (tf, optax, paddle ...) or from a non-call, per scope
     foreign_assigned: dict[cst.CSTNode | None, set[str]] = field(default_factory=dict)
+    # names assigned an element of a container (``scheduler = state["scheduler"]``), per scope
+    taken_out: dict[cst.CSTNode | None, set[str]] = field(default_factory=dict)
     _by_name: dict[tuple, Binding] = field(default_factory=dict)
 
     @classmethod
@@ -277,14 +283,18 @@ class Bindings:
         # ``self.policy.optimizer``: the same, carried by an object the instance holds (an RL
         # algorithm stepping its policy's optimizer)
         is_param_attr = is_param_attr or (want == OPTIMIZER and k.startswith("self.") and k.count(".") == 2)
-        if not (is_param or is_attr) and want == OPTIMIZER and "." not in k:
+        if not (is_param or is_attr) and want in (OPTIMIZER, SCHEDULER) and "." not in k:
             # ``optimizer = build_optimizer(cfg, model)`` / nanoGPT's
             # ``optimizer = model.configure_optimizers(...)``: a variable named like an optimizer,
-            # assigned from a call the analysis cannot see into (never a tf/optax/... one)
+            # assigned from a call the analysis cannot see into (never a tf/optax/... one), or
+            # taken out of a container (``optimizer = state["optimizer"]``); a scheduler only in
+            # the latter case (the state dict a training script builds for its loop and its
+            # checkpoints: a helper of another package may build a scheduler of its own kind)
             owner = next((f for f in (func, None) if k in self.opaque_assigned.get(f, set())
                           and (f is None or k not in self.params_of.get(f, {}))), False)
-            if owner is not False and k not in self.foreign_assigned.get(owner, set()) and \
-                    symbols.name_says_optimizer(last):
+            says = symbols.name_says_optimizer(last) if want == OPTIMIZER else \
+                symbols.name_says_scheduler(last) and k in self.taken_out.get(owner, _NOTHING)
+            if owner is not False and k not in self.foreign_assigned.get(owner, set()) and says:
                 ident = (owner, k, want)
                 b = self._by_name.get(ident)
                 if b is None:
@@ -377,6 +387,9 @@ class _Collector(cst.CSTVisitor):
         if qn in OPTIMIZER_BASES or symbols.optimizer_class(qn):
             table[param.name.value] = Binding(OPTIMIZER, param.name.value, symbols.optimizer_class(qn),
                                               node=param, by_name=True)
+        elif qn in ACCELERATOR_QUALNAMES:
+            # ``def fit(fabric: L.Fabric, ...)``: the caller's Fabric (its backward is a backward)
+            table[param.name.value] = Binding(ACCELERATOR, param.name.value, qn.rsplit(".", 1)[-1], node=param)
 
     # -- assignments ----------------------------------------------------------
     def _table_for(self, key: str) -> dict[str, Binding]:
@@ -439,9 +452,12 @@ class _Collector(cst.CSTVisitor):
 
     def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         k = key_of(target)
-        if k is not None and "." not in k and not self._unknown_call(value):
+        if k is not None and "." not in k:
             func = self.funcs[-1] if self.funcs else None
-            self.b.foreign_assigned.setdefault(func, set()).add(k)
+            if not self._unknown_call(value):
+                self.b.foreign_assigned.setdefault(func, set()).add(k)
+            elif isinstance(value, cst.Subscript):
+                self.b.taken_out.setdefault(func, set()).add(k)
         if isinstance(target, (cst.Tuple, cst.List)):
             elts = [e.value for e in target.elements]
             self._assign_tuple(elts, value)
@@ -449,7 +465,11 @@ class _Collector(cst.CSTVisitor):
         self._bind(target, self._value(value, target))
 
     def _unknown_call(self, value: cst.BaseExpression) -> bool:
-        """A call the analysis cannot see into, and not another framework's (tf, optax, ...)."""
+        """A call the analysis cannot see into, and not another framework's (tf, optax, ...); or
+        an element taken out of a container (``optimizer = state["optimizer"]``,
+        ``opt = optimizers[i]``: what its caller put there, as unknown as a call's result)."""
+        if isinstance(value, cst.Subscript):
+            return True
         if not isinstance(value, cst.Call):
             return False
         qn = self.ctx.qualify(value.func) or ""

@@ -611,6 +611,13 @@ class _Walker:
                             "accumulate", "no_sync", "join_uneven_inputs"):
                         acc = True
                         continue
+                    elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "no_backward_sync":
+                        owner = self._resolve(frame, call.func.value)
+                        if owner is not None and owner.kind == B.ACCELERATOR:
+                            # Fabric's ``with fabric.no_backward_sync(model, enabled=accumulating):``
+                            # skips the gradient all-reduce of a micro-batch; the window (and its
+                            # step and clear) is the script's own
+                            continue
                 self._expr(item.item, st)
             self._block(_body(stmt), frame, loops, branches, ng, acc)
             return
@@ -752,6 +759,11 @@ class _Walker:
                     and scaler.kind == B.ACCELERATOR:
                 self._emit(EventKind.CLIP, call, st, accelerate=True,
                            module=self._params_module(positional, frame))
+                return
+            if attr == "clip_gradients" and scaler is not None and scaler.kind == B.ACCELERATOR:
+                # Fabric's ``fabric.clip_gradients(model, optimizer, max_norm=...)``
+                mod = frame.translate(key_of(positional[0].value)) if positional else None
+                self._emit(EventKind.CLIP, call, st, accelerate=True, module=mod)
                 return
             if attr in ("train", "eval") and not call.args or (attr == "train" and len(call.args) == 1):
                 if attr == "eval" or not call.args:

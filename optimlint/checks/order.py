@@ -15,7 +15,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import callers, moves, symbols
-from optimlint.analysis.assignments import stores
+from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.bindings import Binding, key_of, parameter_modules
 from optimlint.analysis.call_args import every_param
 from optimlint.analysis.events import EventKind
@@ -144,9 +144,30 @@ def window_condition(it: Iteration, ev: Event) -> cst.If | None:
         return _skip_guard(it, ev)
     for br in conds:
         if isinstance(br.node, cst.If) and br.arm == "body" and \
-                (accumulation_test(br.node.test) or difference_window(br.node)):
+                (accumulation_test(br.node.test) or difference_window(br.node) or flag_window(it, br.node.test)):
             return br.node
     return None
+
+
+def flag_window(it: Iteration, test: cst.BaseExpression) -> bool:
+    """``if not is_accumulating:`` / ``if do_step:`` with the flag set once in the loop's body
+    from a window test (``is_accumulating = it % accum != 0``, ``do_step = (i + 1) % k == 0``):
+    the window named once and tested where the step is (Fabric's fine-tuning scripts)."""
+    negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
+    flag = test.expression if negated else test
+    if not isinstance(flag, cst.Name) or not isinstance(it.node, (cst.For, cst.While)):
+        return False
+    values = values_assigned(it.node.body, flag.value, nested_functions=False)
+    if len(values) != 1 or values[0] is None:
+        return False
+    value = values[0]
+    if not negated:
+        return accumulation_test(value)
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Not):
+        return accumulation_test(value.expression)
+    return isinstance(value, cst.Comparison) and len(value.comparisons) == 1 and \
+        isinstance(value.comparisons[0].operator, cst.NotEqual) and \
+        (_modulo(value.left) or _modulo(value.comparisons[0].comparator))
 
 
 def _skip_guard(it: Iteration, ev: Event) -> cst.If | None:
