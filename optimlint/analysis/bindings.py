@@ -15,6 +15,8 @@ One pass over the module collects, per scope (module, each function, each class'
 - ``self.x = ...`` in any method is visible as ``self.x`` in every method of the class;
 - a parameter annotated ``torch.optim.Optimizer`` (or a subclass) is an optimizer; one
   annotated ``L.Fabric`` / ``Accelerator`` is an accelerator;
+- ``for opt in optimizers:`` over a container of optimizers (schedulers): the target is
+  one of them by name; a loop that steps or clears it is an *each* loop (``each_loops``);
 - SPEC's name rule: an unannotated parameter or ``self`` attribute whose name says
   optimizer (scheduler) is one when its ``step()`` is called (the caller, the
   iteration model, asks with ``want=...``), unless its assignments show otherwise; so is a
@@ -35,6 +37,7 @@ Usage::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -84,6 +87,12 @@ class Binding:
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Binding({self.kind}, {self.name!r}, cls={self.cls!r})"
+
+
+def drawn_from_container(b: Binding | None) -> bool:
+    """``b`` is the target of ``for opt in optimizers:``: each element in turn, spelled by a
+    name that means nothing outside that loop (no fix may write it elsewhere)."""
+    return b is not None and isinstance(b.node, cst.For)
 
 
 def _torch_base(ctx: "FileContext", func: cst.BaseExpression) -> str | None:
@@ -217,6 +226,9 @@ class Bindings:
     foreign_assigned: dict[cst.CSTNode | None, set[str]] = field(default_factory=dict)
     # names assigned an element of a container (``scheduler = state["scheduler"]``), per scope
     taken_out: dict[cst.CSTNode | None, set[str]] = field(default_factory=dict)
+    # ``for opt in optimizers: opt.step()``: loops that act once on each element of a container
+    # of optimizers or schedulers (see ``_Collector.visit_For``)
+    each_loops: set[cst.For] = field(default_factory=set)
     _by_name: dict[tuple, Binding] = field(default_factory=dict)
 
     @classmethod
@@ -333,6 +345,50 @@ class Bindings:
         return params_modules(scope, arg(values[0], 0, "params"))
 
 
+# A container named for the optimizers (schedulers) it holds: ``optimizers``, ``self.optimizers``,
+# ``gan_optimizers``, ``lr_schedulers`` (never ``opts``: options as often as optimizers)
+_OPTIMIZERS_NAME = re.compile(r"^(\w+_)?(optimizers|optimisers|optims)$")
+_SCHEDULERS_NAME = re.compile(r"^(\w+_)?(lr_)?schedulers$")
+
+
+def _drawn(target: cst.BaseExpression, it: cst.BaseExpression):
+    """``(element target, container, part)`` for each name a ``for`` target draws from a
+    container: ``for o in opts`` (part "seq"), ``for o in opts.values()``, ``for k, o in
+    opts.items()`` ("values"), ``enumerate(...)``, ``zip(...)``, a literal tuple."""
+    if isinstance(it, cst.Call) and not any(a.star or a.keyword for a in it.args):
+        f = it.func
+        if isinstance(f, cst.Attribute) and not it.args and f.attr.value in ("values", "items"):
+            if f.attr.value == "values":
+                yield target, f.value, "values"
+            elif isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+                yield target.elements[1].value, f.value, "values"
+        elif isinstance(f, cst.Name) and f.value == "enumerate" and len(it.args) == 1 and \
+                isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+            yield from _drawn(target.elements[1].value, it.args[0].value)
+        elif isinstance(f, cst.Name) and f.value == "zip" and isinstance(target, (cst.Tuple, cst.List)) and \
+                len(target.elements) == len(it.args):
+            for t, a in zip(target.elements, it.args):
+                yield from _drawn(t.value, a.value)
+        return
+    if isinstance(it, (cst.Name, cst.Attribute, cst.List, cst.Tuple)):
+        yield target, it, "seq"
+
+
+def _acts_on(body: cst.CSTNode, name: str) -> bool:
+    """``body`` calls ``name.step(...)`` or ``name.zero_grad(...)``, or hands ``name`` to a
+    ``.step(...)`` (``scaler.step(opt)``)."""
+    for call in _walk.nodes_of(body, cst.Call):
+        f = call.func
+        if not isinstance(f, cst.Attribute):
+            continue
+        if f.attr.value in ("step", "zero_grad") and isinstance(f.value, cst.Name) and f.value.value == name:
+            return True
+        if f.attr.value in ("step", "unscale_") and any(
+                isinstance(a.value, cst.Name) and a.value.value == name for a in call.args):
+            return True
+    return False
+
+
 class _Collector(cst.CSTVisitor):
     """One pass: assignments, parameters, classes. Functions are visited in source order."""
 
@@ -421,29 +477,76 @@ class _Collector(cst.CSTVisitor):
         return True
 
     def visit_For(self, node: cst.For) -> bool:
-        """``for opt in optimizers:`` / ``for net, opt in zip(nets, optimizers):`` over a name
-        assigned one literal list whose every element is an optimizer: the target is one of
-        them (which one is not known, so it is an optimizer by name)."""
-        sources: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
-        it = node.iter
-        if isinstance(it, cst.Name):
-            sources.append((node.target, it))
-        elif isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "zip" and \
-                isinstance(node.target, (cst.Tuple, cst.List)) and \
-                len(node.target.elements) == len(it.args) and not any(a.star or a.keyword for a in it.args):
-            sources.extend((t.value, a.value) for t, a in zip(node.target.elements, it.args))
-        for target, seq in sources:
-            if isinstance(target, cst.Name) and isinstance(seq, cst.Name) and self._optimizer_list(seq):
-                self._bind(target, Binding(OPTIMIZER, target.value, by_name=True, node=node))
+        """``for opt in optimizers:`` / ``for net, opt in zip(nets, optimizers):`` /
+        ``for name, opt in optimizers.items():`` over a container of optimizers (or of
+        schedulers): the target is one of them (which one is not known, so it is one by name).
+        A container is one when its one assignment is a literal list, tuple or dict whose every
+        element is an optimizer (a list comprehension building one), or, assigned nothing the
+        file shows, when its name says it holds optimizers (``self.optimizers``) and the loop
+        steps or clears its target. A loop whose body steps or clears the element it draws is
+        an *each* loop (``each_loops``): one step of every optimizer on every pass of the
+        loop around it, not a loop of its own."""
+        for target, seq, part in _drawn(node.target, node.iter):
+            if not isinstance(target, cst.Name):
+                continue
+            acts = _acts_on(node.body, target.value)
+            kind = self._container_kind(seq, part, acts)
+            if kind is not None:
+                self._bind(target, Binding(kind, target.value, by_name=True, node=node))
+                if acts:
+                    self.b.each_loops.add(node)
         return True
 
-    def _optimizer_list(self, name: cst.Name) -> bool:
+    def _container_kind(self, seq: cst.BaseExpression, part: str, acts: bool) -> str | None:
+        """OPTIMIZER / SCHEDULER when every element ``seq`` yields (its values for ``part`` ==
+        "values") is one of that kind."""
+        if isinstance(seq, (cst.List, cst.Tuple)):
+            return self._elements_kind(seq, part)
+        k = key_of(seq)
+        if k is None or "[" in k:
+            return None
         func = self.funcs[-1] if self.funcs else None
-        values = values_assigned(func if func is not None else self.ctx.module, name.value, nested_functions=False)
-        if len(values) != 1 or not isinstance(values[0], (cst.List, cst.Tuple)) or not values[0].elements:
-            return False
-        found = [self._lookup(e.value) for e in values[0].elements if not isinstance(e, cst.StarredElement)]
-        return len(found) == len(values[0].elements) and all(b is not None and b.kind == OPTIMIZER for b in found)
+        if k.startswith("self.") and k.count(".") == 1:
+            klass = self.b.class_of.get(func) if func is not None else None
+            values = values_assigned(klass, k, nested_functions=False) if klass is not None else []
+        elif "." in k:
+            values = []
+        else:
+            values = values_assigned(func if func is not None else self.ctx.module, k, nested_functions=False)
+            if not values and func is not None and k not in self.b.params_of.get(func, _NOTHING):
+                values = values_assigned(self.ctx.module, k, nested_functions=False)
+        literal = [v for v in values if isinstance(v, (cst.List, cst.Tuple, cst.Dict, cst.ListComp))]
+        if literal:
+            if len(values) != 1:
+                return None
+            return self._elements_kind(values[0], part)
+        if not acts:
+            return None
+        last = k.rsplit(".", 1)[-1]
+        if _OPTIMIZERS_NAME.match(last):
+            return OPTIMIZER
+        if _SCHEDULERS_NAME.match(last):
+            return SCHEDULER
+        return None
+
+    def _elements_kind(self, value: cst.BaseExpression, part: str) -> str | None:
+        if isinstance(value, cst.ListComp):
+            kind = self._value(value.elt, value.elt) if part == "seq" else None
+            return kind.kind if kind is not None and kind.kind in (OPTIMIZER, SCHEDULER) else None
+        if isinstance(value, cst.Dict):
+            if part != "values" or any(not isinstance(e, cst.DictElement) for e in value.elements):
+                return None
+            elements = [e.value for e in value.elements]
+        elif part == "seq" and isinstance(value, (cst.List, cst.Tuple)):
+            if any(isinstance(e, cst.StarredElement) for e in value.elements):
+                return None
+            elements = [e.value for e in value.elements]
+        else:
+            return None
+        found = [self._lookup(e) if isinstance(e, (cst.Name, cst.Attribute)) else
+                 self._value(e, e) if isinstance(e, cst.Call) else None for e in elements]
+        kinds = {b.kind if b is not None else None for b in found}
+        return kinds.pop() if found and len(kinds) == 1 and kinds <= {OPTIMIZER, SCHEDULER} else None
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
         if node.value is not None:

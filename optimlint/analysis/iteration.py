@@ -13,7 +13,9 @@ Every ``Event`` records where it runs: the loops around it (outermost first: epo
 loop, then batch loop), the conditional branches (``if``/``elif``/``else``, ``except``,
 ``match`` arms, loop ``else``) with the loop depth at which each was entered, whether
 it is under ``torch.no_grad()``/``inference_mode()`` (or in a function so decorated)
-and under ``accelerator.accumulate(...)``.
+and under ``accelerator.accumulate(...)``. A loop that steps or clears each optimizer of a
+container (``for opt in optimizers: opt.step()``, ``Bindings.each_loops``) is no loop level:
+its events run once per pass of the loop around it.
 
 An ``Iteration`` is one loop body (with everything nested in it), a step function
 (a function that both runs backward and steps an optimizer), an LBFGS closure, or a
@@ -589,6 +591,14 @@ class _Walker:
                 arm = Branch(stmt, "else", len(loops))
                 inner = _body(stmt.orelse) if isinstance(stmt.orelse, cst.Else) else [stmt.orelse]
                 self._block(inner, frame, loops, branches + (arm,), no_grad, accumulate)
+            return
+        if t is cst.For and stmt in self.b.each_loops:
+            # ``for opt in optimizers: opt.step()``: every optimizer stepped on this pass, one
+            # event of the element (an optimizer by name), not a loop of its own
+            self._expr(stmt.iter, st)
+            self._block(_body(stmt), frame, loops, branches, no_grad, accumulate)
+            if stmt.orelse is not None:
+                self._block(_body(stmt.orelse), frame, loops, branches, no_grad, accumulate)
             return
         if t in _LOOPS:
             self._expr(stmt.iter if t is cst.For else stmt.test, st)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from optimlint.analysis import moves
+from optimlint.analysis.bindings import drawn_from_container
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, touches
 from optimlint.checks.base import Check
@@ -231,6 +232,7 @@ class AmpCheck(Check):
             fix = None
             opts = {s.own_key for s in scaler_steps}
             if clip.direct and step.direct and len(opts) == 1 and step.own_key and step.scaler_key and \
+                    not drawn_from_container(step.target) and \
                     isinstance(clip.own_stmt, cst.SimpleStatementLine):
                 text = f"{step.scaler_key}.unscale_({step.own_key})"
                 fix = Fix.safe(f"Insert `{text}` before the clip", moves.insert_before(self.ctx, clip.own_stmt, text))

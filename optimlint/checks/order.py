@@ -16,7 +16,7 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import callers, moves, symbols
 from optimlint.analysis.assignments import stores, values_assigned
-from optimlint.analysis.bindings import Binding, key_of, parameter_modules
+from optimlint.analysis.bindings import Binding, drawn_from_container, key_of, parameter_modules
 from optimlint.analysis.call_args import every_param
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, may_step, module_covers, module_keys,
@@ -227,7 +227,7 @@ def difference_window(node: cst.If) -> bool:
 
 def spelling(e: Event) -> str | None:
     """How the analysed scope spells the optimizer of ``e`` (for inserted text)."""
-    return e.target_key if e.target_key else None
+    return e.target_key if e.target_key and not drawn_from_container(e.target) else None
 
 
 class OrderCheck(Check):
