@@ -363,7 +363,10 @@ def _loaderish(ctx: "FileContext", expr: cst.BaseExpression, scope: cst.CSTNode,
     if _LOADERISH.search(k.rsplit(".", 1)[-1]):
         return True
     if isinstance(it, cst.Name) and depth < 3:
-        values = _bound_values(scope, k)
+        # (``pbar = enumerate(dataloader)`` then ``pbar = tqdm(pbar, total=nb)``: a rebinding that
+        # wraps the name itself in a progress bar iterates what it iterated)
+        values = [v for v in _bound_values(scope, k)
+                  if v is None or key_of(_unwrap_iterable(ctx, v)) != k or _unwrap_iterable(ctx, v) is v]
         return bool(values) and all(v is not None and _loaderish(ctx, v, scope, depth + 1) for v in values)
     return False
 
