@@ -218,3 +218,85 @@ def test_each_scheduler_of_a_list_stepped_after_the_optimizers_is_silent():
     after = SCHEDULED.replace("    for sched in schedulers:\n        sched.step()\n", "") + \
         "    for sched in schedulers:\n        sched.step()\n"
     assert codes_at(after, ["OPT2"]) == []
+
+
+# --------------------------------------------------------------------------- micro-batches, model-wide clear
+# The speed-run loop: micro-batch backward passes summed into one step of every optimizer,
+# gradients all-reduced by hand, the whole model cleared after the steps. The optimizers'
+# parameters are read from their groups (``dict(params=[net.head.weight])``, a list named
+# once), so the model-wide clear is known to clear them all.
+MICRO = """\
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+class Orthogonal(torch.optim.Optimizer):
+    def __init__(self, params, lr=0.02):
+        super().__init__(params, dict(lr=lr))
+
+
+net = nn.Sequential(nn.Embedding(64, 16), nn.Linear(16, 64))
+matrix_params = sorted((p for p in net[1].parameters() if p.ndim >= 2), key=lambda p: p.numel())
+embed_opt = torch.optim.AdamW([dict(params=[net[0].weight], lr=0.3), dict(params=[net[1].bias], lr=0.01)])
+matrix_opt = Orthogonal(matrix_params, lr=0.05)
+optimizers = [embed_opt, matrix_opt]
+for step in range(500):
+    tokens = next(batches)
+    for i in range(len(tokens) // 8):
+        nn.functional.cross_entropy(net(tokens[i * 8:(i + 1) * 8]), tokens[i * 8:(i + 1) * 8]).backward()
+    for p in net.parameters():
+        dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+    for opt in optimizers:
+        opt.step()
+    net.zero_grad(set_to_none=True)
+"""
+
+
+def test_micro_batches_then_each_step_then_a_model_wide_clear_is_silent():
+    assert codes_at(MICRO) == []
+
+
+def test_opt106_model_wide_clear_moved_into_the_micro_batch_loop():
+    src = MICRO.replace("    net.zero_grad(set_to_none=True)\n", "").replace(
+        "    for i in range(len(tokens) // 8):\n",
+        "    for i in range(len(tokens) // 8):\n        net.zero_grad(set_to_none=True)\n")
+    found = lint(src, ["OPT1"])
+    assert [(d.code, d.location.row) for d in found] == [("OPT106", row_of(src, "net.zero_grad(set_to_none=True)"))]
+    # no fix moves the clear into the loop over the optimizers (it would clear between their steps)
+    assert found[0].fix is None
+
+
+def test_opt102_model_wide_clear_between_the_micro_batch_loop_and_the_steps():
+    src = MICRO.replace("    net.zero_grad(set_to_none=True)\n", "").replace(
+        "    for opt in optimizers:\n", "    net.zero_grad(set_to_none=True)\n    for opt in optimizers:\n")
+    found = lint(src, ["OPT1"])
+    assert [(d.code, d.location.row) for d in found] == [("OPT102", row_of(src, "net.zero_grad(set_to_none=True)"))]
+    assert found[0].fix is None  # "before the backward" would put it inside the micro-batch loop
+
+
+def test_a_clear_of_another_module_between_the_micro_batches_and_the_steps_is_silent():
+    # the discriminator's gradients, not the optimizers': nothing of theirs is wiped
+    src = MICRO.replace("    net.zero_grad(set_to_none=True)\n", "").replace(
+        "net = nn.Sequential(", "critic = nn.Linear(64, 1)\nnet = nn.Sequential(").replace(
+        "    for opt in optimizers:\n", "    critic.zero_grad()\n    for opt in optimizers:\n") + \
+        "    net.zero_grad()\n    critic.train()\n"
+    assert codes_at(src, ["OPT102", "OPT106"]) == []
+
+
+def test_a_clear_through_the_loop_variable_of_a_container_of_modules_is_no_other_module():
+    # ``net`` drawn from ``nets`` may be any of them: its clear may clear each optimizer's
+    src = """\
+import torch
+from torch import nn
+
+nets = [nn.Linear(4, 1), nn.Linear(4, 1)]
+optimizers = [torch.optim.SGD(nets[0].parameters(), lr=0.1), torch.optim.SGD(nets[1].parameters(), lr=0.1)]
+for x, y in loader:
+    for net, opt in zip(nets, optimizers):
+        net.train()
+        net.zero_grad()
+        nn.functional.mse_loss(net(x), y).backward()
+        opt.step()
+"""
+    assert codes_at(src, ["OPT1"]) == []

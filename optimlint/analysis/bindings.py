@@ -115,8 +115,12 @@ def name_says_scaler(name: str) -> bool:
     return name in ("scaler", "grad_scaler", "gradscaler", "amp_scaler", "loss_scaler")
 
 
-def parameter_modules(expr: cst.BaseExpression | None) -> frozenset[str] | None:
-    """Keys of the modules whose ``.parameters()`` feed an optimizer's params argument.
+def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None = None,
+                      depth: int = 0) -> frozenset[str] | None:
+    """Keys of the modules whose ``.parameters()`` feed an optimizer's params argument; a
+    parameter named in a list (``[model.embed.weight]``) counts as its module's (``model.embed``).
+    With ``scope``, a name in the argument (``dict(params=head_params)``) is followed to its one
+    assignment there (twice at most).
 
     None when something else (a name we cannot trace) also feeds it.
     """
@@ -124,6 +128,19 @@ def parameter_modules(expr: cst.BaseExpression | None) -> frozenset[str] | None:
         return None
     found: set[str] = set()
     unknown = False
+
+    def follow(name: str) -> bool:
+        """``name``'s one assignment in ``scope`` feeds parameters of known modules."""
+        if scope is None or depth >= 2:
+            return False
+        values = values_assigned(scope, name, nested_functions=False)
+        if len(values) != 1 or values[0] is None:
+            return False
+        inner = parameter_modules(values[0], scope, depth + 1)
+        if inner is None:
+            return False
+        found.update(inner)
+        return True
 
     class V(cst.CSTVisitor):
         def visit_Call(self, node: cst.Call) -> bool:
@@ -136,12 +153,30 @@ def parameter_modules(expr: cst.BaseExpression | None) -> frozenset[str] | None:
                 else:
                     found.add(k)
                 return False
+            if isinstance(f, cst.Name) and f.value in ("sorted", "list", "tuple", "set") and node.args and \
+                    node.args[0].keyword is None and not node.args[0].star:
+                _walk.visit(node.args[0].value, self)  # ``sorted(params, key=...)``: the same parameters
+                return False
+            if isinstance(f, cst.Name) and f.value == "dict":
+                # ``dict(params=[...], lr=0.3)``: a group; only its parameters matter
+                params = arg(node, 0, "params")
+                if params is not None:
+                    _walk.visit(params, self)
+                return False
+            return True
+
+        def visit_Element(self, node: cst.Element) -> bool:
+            v = node.value
+            if isinstance(v, cst.Attribute) and key_of(v.value) is not None and key_of(v.value) != "self":
+                found.add(key_of(v.value))  # ``[model.embed.weight]``: a parameter of ``model.embed``
+                return False
             return True
 
         def visit_Name(self, node: cst.Name) -> bool:
             nonlocal unknown
-            # A bare name feeding params (``params``, ``groups``) is not traced.
-            if node.value not in ("p", "n", "x", "lambda", "True", "False", "None"):
+            # A bare name feeding params (``params``, ``groups``) is traced only through its one
+            # assignment in ``scope``.
+            if node.value not in ("p", "n", "x", "lambda", "True", "False", "None") and not follow(node.value):
                 unknown = True
             return False
 
@@ -193,11 +228,11 @@ def params_modules(scope: cst.CSTNode, params: cst.BaseExpression | None) -> fro
     groups = [...] else: groups = [...]``) gives the union: the optimizer holds parameters of
     some of those modules, never of another one."""
     if not isinstance(params, cst.Name):
-        return parameter_modules(params)
+        return parameter_modules(params, scope)
     values = values_assigned(scope, params.value, nested_functions=False)
     if not values or any(v is None for v in values):
         return parameter_modules(params)
-    found = [parameter_modules(v) for v in values]
+    found = [parameter_modules(v, scope) for v in values]
     return None if any(f is None for f in found) else frozenset().union(*found)
 
 
@@ -397,6 +432,7 @@ class _Collector(cst.CSTVisitor):
         self.ctx = b.ctx
         self.funcs: list[cst.FunctionDef] = []
         self.classes: list[cst.ClassDef] = []
+        self._elements: list[Binding | None] | None = None  # the last container's elements read
         self.scopes: list[cst.CSTNode] = []
 
     # -- scopes --------------------------------------------------------------
@@ -490,9 +526,15 @@ class _Collector(cst.CSTVisitor):
             if not isinstance(target, cst.Name):
                 continue
             acts = _acts_on(node.body, target.value)
+            self._elements = None
             kind = self._container_kind(seq, part, acts)
             if kind is not None:
-                self._bind(target, Binding(kind, target.value, by_name=True, node=node))
+                # (the parameters of every optimizer of a literal container, when each is known:
+                # ``model.zero_grad()`` then clears them all)
+                mods = [b.modules for b in self._elements or ()]
+                modules = frozenset().union(*mods) if kind == OPTIMIZER and mods and \
+                    all(m is not None for m in mods) else None
+                self._bind(target, Binding(kind, target.value, by_name=True, node=node, modules=modules))
                 if acts:
                     self.b.each_loops.add(node)
         return True
@@ -545,6 +587,7 @@ class _Collector(cst.CSTVisitor):
             return None
         found = [self._lookup(e) if isinstance(e, (cst.Name, cst.Attribute)) else
                  self._value(e, e) if isinstance(e, cst.Call) else None for e in elements]
+        self._elements = found
         kinds = {b.kind if b is not None else None for b in found}
         return kinds.pop() if found and len(kinds) == 1 and kinds <= {OPTIMIZER, SCHEDULER} else None
 
@@ -660,7 +703,8 @@ class _Collector(cst.CSTVisitor):
                 return Binding(SCHEDULER, name, None, node=value, call=value,
                                optimizer=self._lookup(arg(value, 0, "optimizer")))
             if base == OPTIMIZER:
-                return Binding(OPTIMIZER, name, None, node=value, call=value, by_name=True)
+                return Binding(OPTIMIZER, name, None, node=value, call=value, by_name=True,
+                               modules=self._params_modules(arg(value, 0, "params")))
         qn = self.ctx.qualify(f)
         if qn in ACCELERATOR_QUALNAMES:
             return Binding(ACCELERATOR, name, qn.rsplit(".", 1)[-1], node=value, call=value)

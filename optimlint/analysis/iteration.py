@@ -1338,8 +1338,8 @@ def same_object(a: Binding | None, b: Binding | None) -> bool | None:
 
 
 def module_covers(module: str, owned: str) -> bool:
-    """``model.zero_grad()`` clears ``model.head``'s gradients (prefix on dotted keys)."""
-    return owned == module or owned.startswith(module + ".")
+    """``model.zero_grad()`` clears ``model.head``'s and ``model[0]``'s gradients (prefix on keys)."""
+    return owned == module or owned.startswith(module + ".") or owned.startswith(module + "[")
 
 
 def clears(ev: Event, opt: Binding) -> bool | None:
@@ -1435,6 +1435,12 @@ def module_value_keys(value: cst.BaseExpression | None) -> set[str]:
     return set()
 
 
+def _loop_target(scope: cst.CSTNode, name: str) -> bool:
+    """``name`` is bound by the target of a ``for`` in ``scope`` (``for net, opt in ...``)."""
+    return any(isinstance(n, cst.Name) and n.value == name
+               for loop in _walk.nodes_of(scope, cst.For) for n in _walk.nodes_of(loop.target, cst.Name))
+
+
 def _aliased_in(ctx: "FileContext", func: cst.CSTNode | None, mod: str) -> bool:
     """A local name of ``func`` links ``mod`` with another module of the file: ``mod``'s root is
     assigned from another module key, or another module key's root is assigned from ``mod``."""
@@ -1447,6 +1453,8 @@ def _aliased_in(ctx: "FileContext", func: cst.CSTNode | None, mod: str) -> bool:
             module_covers(m, k) or module_covers(k, m) for m in keys)
 
     if root != "self":
+        if _loop_target(scope, root):
+            return True  # ``for net, opt in zip(nets, opts): net.zero_grad()``: any module of the container
         for v in values_assigned(scope, root, nested_functions=False):
             if v is not None and any(other_module(k, root) for k in module_value_keys(v)):
                 return True

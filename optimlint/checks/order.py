@@ -23,7 +23,8 @@ from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, m
                                           same_object, touches, training_model)
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
-from optimlint.vocabulary import GRAD_READING_METHODS, LOAD_SAVE_CALLEE, OPTIMIZER_WRAPPING_CALLEES
+from optimlint.vocabulary import (GRAD_READING_METHODS, LOAD_SAVE_CALLEE, OPTIMIZER_WRAPPING_CALLEES,
+                                  TORCH_COLLECTIVE)
 
 K = EventKind
 STEPS = (K.STEP, K.SCALER_STEP)
@@ -347,7 +348,11 @@ class OrderCheck(Check):
                 last = before[-1]
                 if maybe_touched_between(it, opt, last.index, step.index, mkeys):
                     continue
-                if not same_pass(last):
+                # a loop of micro-batch backward passes just before an unconditional step: the
+                # pass of the step is the window's, and a clear between them wipes the window
+                micro = not guarded and it.nested(last) and not it.conditions(last) and \
+                    len(last.loops) == len(step.loops) + 1
+                if not same_pass(last) and not micro:
                     # another optimizer's backward outside this step's condition (a critic
                     # trained every pass, the actor every k-th): cleared on the step's own path,
                     # stepped, then its own backward - the step came too early
@@ -367,7 +372,7 @@ class OrderCheck(Check):
                         if _consumed_by_another(it, opt, last.index, clear.index):
                             break
                         fix = None
-                        if clear.direct and moves.movable(ctx, clear.own_stmt) and \
+                        if clear.direct and moves.movable(ctx, clear.own_stmt) and not micro and \
                                 isinstance(last.stmt, cst.SimpleStatementLine):
                             fix = Fix.safe("Move the clearing before the backward",
                                            *moves.move_before(ctx, clear.own_stmt, last.stmt))
@@ -533,7 +538,7 @@ class OrderCheck(Check):
                 continue
             fix = None
             if clear.direct and step.direct and moves.movable(ctx, clear.own_stmt) and \
-                    isinstance(step.own_stmt, cst.SimpleStatementLine):
+                    isinstance(step.own_stmt, cst.SimpleStatementLine) and not drawn_from_container(step.target):
                 already = any(e.kind is K.ZERO_GRAD and e.index > step.index and clears(e, opt) is True
                               and not it.nested(e) and it.conditions(e) == it.conditions(step)
                               for e in it.events)
@@ -950,6 +955,9 @@ def _grad_handled(ctx, scope: cst.CSTNode) -> bool:
         if isinstance(outer, cst.Attribute) and outer.attr.value in GRAD_READING_METHODS and \
                 isinstance(parents.get(outer), cst.Call):
             continue
+        call = parents.get(up) if isinstance(up, cst.Arg) else None
+        if isinstance(call, cst.Call) and TORCH_COLLECTIVE.match(ctx.qualify(call.func) or ""):
+            continue  # ``dist.all_reduce(p.grad)``: data parallelism by hand, summed in place
         return True
     return False
 
