@@ -92,3 +92,35 @@ def test_a_scheduler_from_an_opaque_helper_is_not_followed():
         "            optimizer.step()\n            optimizer.zero_grad()\n            scheduler.step()\n",
         "            scheduler.step()\n            optimizer.step()\n            optimizer.zero_grad()\n")
     assert codes_at(src, ["OPT201"]) == []
+
+
+# An optimizer per training objective, picked by index in the loop over objectives.
+OBJECTIVES = """\
+import torch
+
+
+def fit(models, loaders, optimizers, schedulers, steps):
+    iterators = [iter(dl) for dl in loaders]
+    for _ in range(steps):
+        for idx in range(len(models)):
+            optimizer = optimizers[idx]
+            scheduler = schedulers[idx]
+            loss = models[idx](next(iterators[idx])).mean()
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            scheduler.step()
+"""
+
+
+def test_optimizer_picked_by_index_in_order_is_silent():
+    assert codes_at(OBJECTIVES) == []
+
+
+def test_opt101_optimizer_picked_by_index_never_cleared_has_no_fix_before_its_binding():
+    from tests.conftest import lint
+
+    src = OBJECTIVES.replace("            optimizer.zero_grad()\n", "")
+    found = lint(src, ["OPT101"])
+    assert [(d.code, d.location.row) for d in found] == [("OPT101", row_of(src, "loss.backward()"))]
+    assert found[0].fix is None  # the top of the loop body runs before ``optimizer = optimizers[idx]``

@@ -289,7 +289,9 @@ class OrderCheck(Check):
                 continue
             fix = None
             body = getattr(it.node, "body", None)
-            if it.kind == "loop" and isinstance(body, cst.IndentedBlock) and spelling(steps[0]):
+            if it.kind == "loop" and isinstance(body, cst.IndentedBlock) and spelling(steps[0]) and \
+                    not stores(body, name.split(".", 1)[0].split("[", 1)[0]):
+                # (not where the loop binds the name itself: ``optimizer = optimizers[i]`` in the body)
                 fix = Fix.unsafe(f"Insert `{name}.zero_grad()` at the top of the loop body",
                                  moves.insert_before(self.ctx, body.body[0], f"{name}.zero_grad()"))
             self.report("OPT101", first.node,
