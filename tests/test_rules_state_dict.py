@@ -124,3 +124,47 @@ def test_opt101_optimizer_picked_by_index_never_cleared_has_no_fix_before_its_bi
     found = lint(src, ["OPT101"])
     assert [(d.code, d.location.row) for d in found] == [("OPT101", row_of(src, "loss.backward()"))]
     assert found[0].fix is None  # the top of the loop body runs before ``optimizer = optimizers[idx]``
+
+
+# The mixed-precision arm and the plain arm each step the optimizer: one of them runs
+# whenever the scheduler does.
+ARMS = """\
+import torch
+
+
+def fit(model, loader, optimizers, schedulers, use_amp, steps):
+    scaler = torch.cuda.amp.GradScaler()
+    skip_scheduler = False
+    for _ in range(steps):
+        for idx in range(2):
+            optimizer = optimizers[idx]
+            scheduler = schedulers[idx]
+            if use_amp:
+                scaler.scale(model(next(loader)).mean()).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                model(next(loader)).mean().backward()
+                optimizer.step()
+            optimizer.zero_grad()
+            if not skip_scheduler:
+                scheduler.step()
+"""
+
+
+def test_scheduler_after_the_step_of_either_arm_is_silent():
+    assert codes_at(ARMS) == []
+
+
+def test_opt201_scheduler_before_the_steps_of_both_arms():
+    src = ARMS.replace("            if not skip_scheduler:\n                scheduler.step()\n", "").replace(
+        "            if use_amp:\n", "            if not skip_scheduler:\n                scheduler.step()\n            if use_amp:\n")
+    assert codes_at(src, ["OPT201"]) == [("OPT201", row_of(src, "scheduler.step()"))]
+
+
+def test_a_scheduler_before_a_step_of_one_arm_only_is_silent():
+    # the other arm steps nothing: on that path the scheduler runs alone
+    src = ARMS.replace("            if not skip_scheduler:\n                scheduler.step()\n", "").replace(
+        "            if use_amp:\n", "            if not skip_scheduler:\n                scheduler.step()\n            if use_amp:\n").replace(
+        "                optimizer.step()\n", "                pass\n")
+    assert codes_at(src, ["OPT201"]) == []

@@ -102,6 +102,27 @@ def _helper_steps_in_a_loop(ctx, call: cst.Call, opt_key: str) -> str | None:
     return None
 
 
+def _in_both_arms(it: Iteration, s: Event, later: list[Event], level: int) -> Event | None:
+    """The first of optimizer steps written in both arms of one ``if ...: ... else: ...``
+    (``if use_amp: scaler.step(opt) else: opt.step()``), each under no other condition than
+    the scheduler's own: one of them runs whenever the scheduler does."""
+    mine = set(_conds(it, s, level))
+    for e in later:
+        if len(e.loops) != level:
+            continue
+        for node, arm in set(_conds(it, e, level)) - mine:
+            if not isinstance(node, cst.If) or not isinstance(node.orelse, cst.Else) or arm not in ("body", "else"):
+                continue
+            rest = set(_conds(it, e, level)) - {(node, arm)}
+            if not rest <= mine:
+                continue
+            other = "else" if arm == "body" else "body"
+            if any(len(f.loops) == level and set(_conds(it, f, level)) - {(node, other)} <= mine and
+                   (node, other) in _conds(it, f, level) for f in later):
+                return e
+    return None
+
+
 class SchedulerCheck(Check):
     codes = ("OPT201", "OPT202", "OPT203", "OPT204", "OPT205")
     # A scheduler is built from torch.optim.lr_scheduler or a transformers ``get_*_schedule*``,
@@ -156,9 +177,11 @@ class SchedulerCheck(Check):
             # or fewer: ``if epoch <= warm: warmup.step()`` then an unconditional ``opt.step()``)
             same_level = [e for e in later if len(e.loops) == level
                           and set(_conds(it, e, level)) <= set(_conds(it, s, level))]
-            if same_level:
-                o = same_level[0]
-                fix = moves.safe_move_after(ctx, s, o, "Move the scheduler step to just after the optimizer step")
+            both = None if same_level else _in_both_arms(it, s, later, level)
+            if same_level or both is not None:
+                o = same_level[0] if same_level else both
+                fix = moves.safe_move_after(ctx, s, o, "Move the scheduler step to just after the optimizer step") \
+                    if same_level else None
                 self.report("OPT201", s.node,
                             f"`{ctx.code(s.node)}` runs before `{ctx.code(o.node)}`: the first learning rate of "
                             "the schedule is skipped; step the scheduler after the optimizer", fix)
