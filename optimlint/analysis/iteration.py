@@ -1045,14 +1045,23 @@ class _Walker:
     def _harmless_method_call(self, f: cst.BaseExpression, frame: _Frame) -> bool:
         """``model.init_hidden()``, ``self.model.reset_noise()``: a method of a project class
         (the receiver's every assignment builds one: a notebook may rebind ``model`` to a second
-        network) whose summaries never touch an optimizer."""
-        if not isinstance(f, cst.Attribute):
+        network) whose summaries never touch an optimizer. Also a call of such an object, its
+        ``__call__`` (``self.scheduler(self.optimizer, i, epoch)``: a project learning-rate
+        schedule writing each group's rate)."""
+        if isinstance(f, cst.Attribute):
+            classes = self._project_classes_of(key_of(f.value), frame)
+            method = f.attr.value
+            if not classes and key_of(f.value) == "self":
+                classes = self._project_classes_of(key_of(f), frame)
+                method = "__call__"
+        elif isinstance(f, cst.Name):
+            classes, method = self._project_classes_of(f.value, frame), "__call__"
+        else:
             return False
-        classes = self._project_classes_of(key_of(f.value), frame)
         if not classes:
             return False
         for klass in classes:
-            found = summaries.project_method(klass.file, klass.node, f.attr.value, self.ctx.project_root)
+            found = summaries.project_method(klass.file, klass.node, method, self.ctx.project_root)
             if found is None or not summaries.method_never_touches(*found, project_root=self.ctx.project_root):
                 return False
         return True
