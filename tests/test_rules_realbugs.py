@@ -398,6 +398,22 @@ def test_opt107_not_when_the_loss_is_divided_by_the_window():
     assert codes_at(source, ["OPT1"]) == []
 
 
+def test_opt106_and_opt107_in_one_window_that_clears_every_pass_and_never_divides():
+    # the countdown window with both mistakes: the clearing on every pass, and the whole loss of
+    # each micro-batch backpropagated (moving the clearing alone would make the steps grow)
+    source = COUNTDOWN_WINDOW.replace("labels) / window\n", "labels)\n")
+    found = codes_at(source, ["OPT1"])
+    assert found == [("OPT106", 8), ("OPT107", 10)]
+
+
+def test_opt107_not_after_opt106_when_each_loss_is_divided():
+    # the twin: the same clearing mistake, losses divided by the window - OPT106 alone
+    assert codes_at(COUNTDOWN_WINDOW, ["OPT1"]) == [("OPT106", 8)]
+    source = COUNTDOWN_WINDOW.replace("labels) / window\n", "labels)\n").replace(
+        "        loss.backward()\n", "        (loss / window).backward()\n")
+    assert codes_at(source, ["OPT1"]) == [("OPT106", 8)]
+
+
 def test_opt106_not_for_a_skip_guard_before_the_backward():
     # the guard skips whole passes (backward included): every step sees one backward
     source = REMAINDER_WINDOW.replace(

@@ -551,13 +551,19 @@ class OrderCheck(Check):
                         f"`{ctx.code(clear.node)}` runs on every micro-batch before the backward, but "
                         f"`{ctx.code(step.node)}` runs once per accumulation window: each step sees only the "
                         "last micro-batch; clear after the step instead", fix)
-            return
+            cleared_every_pass = True
+            break
+        else:
+            cleared_every_pass = False
+        # (a window that also clears on every pass is still looked at: once its clearing moves
+        # after the step, the undivided losses add up - one fix commit mends both)
         if inner_loop or it.always(backward):  # a backward under a mode flag: its window is unsure
-            self._not_averaged(it, backward, window, inner_loop)
+            self._not_averaged(it, backward, window, inner_loop, cleared_every_pass)
 
-    def _not_averaged(self, it, backward, window, inner_loop) -> None:
+    def _not_averaged(self, it, backward, window, inner_loop, cleared_every_pass=False) -> None:
         ctx = self.ctx
-        length = _window_length(window, inner_loop)
+        length = _window_length(window, inner_loop) or (
+            None if inner_loop else _countdown_length(self.ctx.module if it.func is None else it.func, window))
         if length is None or not backward.direct or backward.scaled and backward.scaler is None:
             return
         if backward.accelerate and it.kind == "loop" and _accelerator_accumulates(ctx):
@@ -592,7 +598,8 @@ class OrderCheck(Check):
         self.report("OPT107", backward.node,
                     f"`{ctx.code(backward.node)}` backpropagates each micro-batch loss of an accumulation window "
                     f"of `{ctx.code(length)}` without dividing it by the window length: the effective learning "
-                    f"rate grows with the window; backpropagate `{loss} / {ctx.code(length)}`")
+                    f"rate grows with the window; backpropagate `{loss} / {ctx.code(length)}`"
+                    + (" (once the clearing runs after the step)" if cleared_every_pass else ""))
 
     # -- OPT104 -------------------------------------------------------------------------
     def _cleared_never_stepped(self, it: Iteration, mkeys) -> None:
@@ -878,6 +885,35 @@ def _window_length(window, inner_loop: bool):
                 return None
             return e.right
     return None
+
+
+def _countdown_length(scope: cst.CSTNode, guard: cst.If):
+    """``if left > 1: left -= 1; continue`` (or ``> 0``, ``!= 1``): a countdown window whose
+    length is what the counter is set to (``left = args.accumulate`` before the loop, again
+    after the step); None unless every such value is spelled the same and is no literal."""
+    test = guard.test
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and
+            isinstance(test.comparisons[0].operator, (cst.GreaterThan, cst.NotEqual)) and
+            isinstance(test.comparisons[0].comparator, cst.Integer) and
+            test.comparisons[0].comparator.value in ("0", "1")):
+        return None
+    counter = key_of(test.left)
+    if counter is None or not any(
+            key_of(n.target) == counter and isinstance(n.operator, cst.SubtractAssign)
+            for n in _walk.nodes_of(guard.body, cst.AugAssign)):
+        return None
+    found = stores(scope, counter, nested_functions=False)
+    if any(st.kind in ("unpack", "for", "with") for st in found):
+        return None
+    values = [st.value for st in found if st.kind in ("=", ":")]
+    if not values or any(v is None or isinstance(v, (cst.Integer, cst.Float)) for v in values):
+        return None
+    spelled = {_walk_code(v) for v in values}
+    return values[0] if len(spelled) == 1 else None
+
+
+def _walk_code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
 
 
 def _names(expr) -> set[str]:
