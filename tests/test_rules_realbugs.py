@@ -467,3 +467,125 @@ def test_opt505_not_in_bf16():
 def test_opt505_not_without_accumulation_steps():
     source = ACCELERATE_CLIP.replace("gradient_accumulation_steps=args.accumulation, ", "")
     assert codes_at(source, ["OPT5"]) == []
+
+
+# --------------------------------------------------------------------------- OPT104
+# An autoencoder trained against a critic, with Accelerate. The optimizers' class is chosen
+# first (an 8-bit AdamW from bitsandbytes behind a flag, torch's AdamW otherwise) and held in
+# a name; both optimizers are built from that name, scheduled (the scheduler takes the
+# optimizer by keyword) and prepared. The critic's branch computes its loss and logs it, but
+# nothing runs its backward or steps its optimizer: the critic never learns.
+CLASS_IN_A_NAME = """\
+import torch
+from accelerate import Accelerator
+from diffusers.optimization import get_scheduler
+
+
+def main(args, autoencoder, critic, batches):
+    accelerator = Accelerator()
+    if args.use_8bit_adam:
+        import bitsandbytes as bnb
+
+        optimizer_cls = bnb.optim.AdamW8bit
+    else:
+        optimizer_cls = torch.optim.AdamW
+    optimizer = optimizer_cls(autoencoder.parameters(), lr=args.lr)
+    critic_optimizer = optimizer_cls(critic.parameters(), lr=args.critic_lr)
+    schedule = get_scheduler(args.schedule, optimizer=optimizer, num_warmup_steps=100)
+    critic_schedule = get_scheduler(args.schedule, optimizer=critic_optimizer, num_warmup_steps=100)
+    autoencoder, critic, optimizer, critic_optimizer, schedule, critic_schedule = accelerator.prepare(
+        autoencoder, critic, optimizer, critic_optimizer, schedule, critic_schedule)
+    for step, images in enumerate(batches):
+        if step % 2 == 0:
+            loss = (autoencoder(images) - images).abs().mean() - critic(autoencoder(images)).mean()
+            accelerator.backward(loss)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+        else:
+            critic_loss = torch.relu(1 - critic(images)).mean() + torch.relu(1 + critic(autoencoder(images))).mean()
+            accelerator.log({"critic_loss": critic_loss.item(), "critic_lr": critic_schedule.get_last_lr()[0]})
+"""
+
+
+def test_opt104_optimizer_built_from_a_class_held_in_a_name_never_stepped():
+    assert codes_at(CLASS_IN_A_NAME, ["OPT104"]) == [("OPT104", 15)]
+
+
+def test_opt104_not_when_the_critic_branch_steps_its_optimizer():
+    source = CLASS_IN_A_NAME.replace(
+        '            accelerator.log({"critic_loss"',
+        "            accelerator.backward(critic_loss)\n            critic_optimizer.step()\n"
+        "            critic_schedule.step()\n            critic_optimizer.zero_grad()\n"
+        '            accelerator.log({"critic_loss"')
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt104_not_when_the_name_may_hold_something_that_is_no_optimizer_class():
+    # one branch holds a project factory (a call of it may build anything, a wrapper that
+    # steps itself included): the name holds no known class
+    source = CLASS_IN_A_NAME.replace("optimizer_cls = bnb.optim.AdamW8bit", "optimizer_cls = bnb.make_optimizer")
+    assert codes_at(source, ["OPT104"]) == []
+
+
+def test_opt104_not_when_the_name_is_a_parameter():
+    source = CLASS_IN_A_NAME.replace("def main(args, autoencoder, critic, batches):",
+                                     "def main(args, autoencoder, critic, batches, optimizer_cls=None):")
+    source = source.replace("    if args.use_8bit_adam:\n        import bitsandbytes as bnb\n\n"
+                            "        optimizer_cls = bnb.optim.AdamW8bit\n    else:\n"
+                            "        optimizer_cls = torch.optim.AdamW\n", "")
+    assert codes_at(source, ["OPT104"]) == []
+
+
+# The same critic built by torch's AdamW by name, with an adaptive weight for the generator's
+# loss computed by ``torch.autograd.grad`` (the ratio of two gradient norms at the decoder's
+# last layer): that call returns gradients, it reads no parameter's ``.grad``, so it does not
+# make the script one whose gradients are its result.
+ADAPTIVE_WEIGHT = """\
+import torch
+
+
+def fit(autoencoder, critic, batches, epochs):
+    optimizer = torch.optim.AdamW(autoencoder.parameters(), lr=1e-4)
+    critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=1e-4)
+    schedule = torch.optim.lr_scheduler.LambdaLR(critic_optimizer, lambda s: 1.0)
+    for epoch in range(epochs):
+        for images in batches:
+            rebuilt = autoencoder(images)
+            rec = (rebuilt - images).abs().mean()
+            adv = -critic(rebuilt).mean()
+            last = autoencoder.decoder.weight
+            rec_grad = torch.autograd.grad(rec, last, retain_graph=True)[0]
+            adv_grad = torch.autograd.grad(adv, last, retain_graph=True)[0]
+            weight = (rec_grad.norm() / (adv_grad.norm() + 1e-4)).detach()
+            optimizer.zero_grad()
+            (rec + weight * adv).backward()
+            optimizer.step()
+            critic_loss = torch.relu(1 - critic(images)).mean()
+            print(critic_loss.item(), schedule.get_last_lr())
+"""
+
+
+def test_opt104_unstepped_critic_beside_an_autograd_grad_weight():
+    assert codes_at(ADAPTIVE_WEIGHT, ["OPT104"]) == [("OPT104", 6)]
+
+
+def test_opt104_not_when_a_parameter_gradient_is_read():
+    # a script whose result is a parameter's gradient (a saliency probe) may build an
+    # optimizer only to clear gradients: still silent
+    source = ADAPTIVE_WEIGHT.replace("            print(critic_loss.item()",
+                                     "            print(last.grad.norm())\n            print(critic_loss.item()")
+    assert codes_at(source, ["OPT104"]) == []
+
+
+def test_opt104_scheduler_given_the_optimizer_by_keyword():
+    source = ADAPTIVE_WEIGHT.replace("LambdaLR(critic_optimizer, lambda s: 1.0)",
+                                     "LambdaLR(optimizer=critic_optimizer, lr_lambda=lambda s: 1.0)")
+    assert codes_at(source, ["OPT104"]) == [("OPT104", 6)]
+
+
+def test_opt104_not_when_the_optimizer_is_passed_on_by_keyword():
+    # handed by keyword to a project helper, which may step it
+    source = ADAPTIVE_WEIGHT.replace("            print(critic_loss.item(), schedule.get_last_lr())",
+                                     "            train_critic(loss=critic_loss, optimizer=critic_optimizer)")
+    assert codes_at(source, ["OPT104"]) == []

@@ -49,6 +49,7 @@ from optimlint.analysis import modules, symbols
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.returned import returned_object, returned_objects
 from optimlint.analysis.call_args import arg, every_param, named_params, positional_params
+from optimlint.analysis.class_vars import held_optimizer_class
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, OPTIMIZER_BASES
 
@@ -704,6 +705,10 @@ class _Collector(cst.CSTVisitor):
                                optimizer=self._lookup(arg(value, 0, "optimizer")))
             if base == OPTIMIZER:
                 return Binding(OPTIMIZER, name, None, node=value, call=value, by_name=True,
+                               modules=self._params_modules(arg(value, 0, "params")))
+            held, cls = held_optimizer_class(self.ctx, self.funcs[-1] if self.funcs else None, value)
+            if held:  # ``optimizer_cls = torch.optim.AdamW`` earlier: ``optimizer_cls(params, ...)``
+                return Binding(OPTIMIZER, name, cls, node=value, call=value,
                                modules=self._params_modules(arg(value, 0, "params")))
         qn = self.ctx.qualify(f)
         if qn in ACCELERATOR_QUALNAMES:

@@ -1025,11 +1025,18 @@ def _reads_grad(scope: cst.CSTNode) -> bool:
 
         def visit_Attribute(self, node: cst.Attribute) -> None:
             nonlocal found
-            if node.attr.value == "grad":
+            if node.attr.value == "grad" and not _is_autograd(node.value):
                 found = True
 
     _walk.visit(scope, V())
     return found
+
+
+def _is_autograd(owner: cst.BaseExpression) -> bool:
+    """``torch.autograd.grad(...)`` / ``autograd.grad(...)``: the function that returns
+    gradients (VQGAN's adaptive loss weight), not a tensor's ``.grad`` read."""
+    return (isinstance(owner, cst.Name) and owner.value == "autograd") or \
+        (isinstance(owner, cst.Attribute) and owner.attr.value == "autograd")
 
 
 def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
@@ -1048,9 +1055,11 @@ def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
 
         def visit_Call(self, node: cst.Call) -> None:
             kind = symbols.classify_call(ctx, node)
-            if kind is not None and kind.kind == "scheduler" and node.args and \
-                    isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == name:
-                self.allowed.add(id(node.args[0].value))
+            if kind is not None and kind.kind == "scheduler":
+                # ``StepLR(opt, ...)``, ``get_scheduler(name, optimizer=opt, ...)``
+                handed = [a.value for a in node.args[:1] if a.keyword is None] + \
+                    [a.value for a in node.args if a.keyword is not None and a.keyword.value == "optimizer"]
+                self.allowed.update(id(v) for v in handed if isinstance(v, cst.Name) and v.value == name)
             if _prepares(ctx, func, node):
                 # ``accelerator.prepare(model, opt_d, ...)`` hands the same optimizer back
                 self.allowed.update(id(a.value) for a in node.args if isinstance(a.value, cst.Name))
