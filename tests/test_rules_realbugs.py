@@ -589,3 +589,61 @@ def test_opt104_not_when_the_optimizer_is_passed_on_by_keyword():
     source = ADAPTIVE_WEIGHT.replace("            print(critic_loss.item(), schedule.get_last_lr())",
                                      "            train_critic(loss=critic_loss, optimizer=critic_optimizer)")
     assert codes_at(source, ["OPT104"]) == []
+
+
+# --------------------------------------------------------------------------- OPT201
+# A small object that owns an optimizer and its schedule and whose ``step()`` is the one
+# update call of the caller's loop. It advances the schedule first: every update runs at the
+# next rate, and the first rate of the schedule is never used. Neither step is in a loop and
+# the method runs no backward of its own.
+UPDATE_OBJECT = """\
+import torch
+
+
+class Updater:
+    def __init__(self, optimizer, schedule):
+        self.optimizer = optimizer
+        self.schedule = schedule
+
+    def step(self):
+        self.schedule.step()
+        self.optimizer.step()
+
+    def zero_grad(self):
+        self.optimizer.zero_grad()
+
+
+def make_updater(model, warmup):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda n: min(1.0, (n + 1) / warmup))
+    return Updater(optimizer, schedule)
+"""
+
+
+def test_opt201_update_method_steps_the_schedule_first():
+    assert codes_at(UPDATE_OBJECT, ["OPT2"]) == [("OPT201", 10)]
+
+
+def test_opt201_not_when_the_update_method_steps_the_optimizer_first():
+    source = UPDATE_OBJECT.replace("        self.schedule.step()\n        self.optimizer.step()\n",
+                                   "        self.optimizer.step()\n        self.schedule.step()\n")
+    assert codes_at(source, ["OPT2"]) == []
+
+
+def test_opt201_not_when_the_schedule_drives_another_optimizer():
+    # the method steps the schedule of one optimizer and then another optimizer
+    source = UPDATE_OBJECT.replace("    def __init__(self, optimizer, schedule):\n",
+                                   "    def __init__(self, optimizer, schedule, other):\n        self.other = other\n")
+    source = source.replace("        self.optimizer.step()\n\n    def zero_grad", "        self.other.step()\n\n    def zero_grad")
+    source = source.replace("return Updater(optimizer, schedule)",
+                            "other = torch.optim.SGD(model.head.parameters(), lr=0.1)\n"
+                            "    return Updater(optimizer, schedule, other)")
+    assert codes_at(source, ["OPT2"]) == []
+
+
+def test_opt201_not_for_an_epoch_hook_that_only_steps_the_schedule():
+    # a method that steps the schedule alone (an end-of-epoch hook) judges no order
+    source = UPDATE_OBJECT.replace("        self.schedule.step()\n        self.optimizer.step()\n",
+                                   "        self.optimizer.step()\n\n    def end_epoch(self):\n"
+                                   "        self.schedule.step()\n")
+    assert codes_at(source, ["OPT2"]) == []

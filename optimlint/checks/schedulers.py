@@ -145,6 +145,8 @@ class SchedulerCheck(Check):
                 self._before_step(it, mkeys)
             if it.kind == "loop" and S.is_epoch_loop(self.ctx, it.node):
                 self._granularity(it)
+        for it in self._update_functions():
+            self._before_step(it, mkeys)
         done: set[int] = set()
         for ev in self.model.all_events():
             if ev.kind is K.SCHED_STEP and id(ev.node) not in done:
@@ -211,6 +213,24 @@ class SchedulerCheck(Check):
                             f"`{ctx.code(s.node)}` runs at the head of the epoch loop, before this epoch's "
                             f"`{ctx.code(inner[0].node)}`: the first learning rate of the schedule is skipped; "
                             "step the scheduler after the epoch's training loop", fix)
+
+    def _update_functions(self):
+        """Functions with no loop and no backward of their own that step an optimizer and a
+        scheduler: one update of whatever loop calls them (jiant's ``OptimizerScheduler.step``:
+        ``self.scheduler.step(); self.optimizer.step()``). The iteration model holds only
+        functions that also backpropagate; the order of the two steps is judged here as one
+        pass of the caller's loop."""
+        model = self.model
+        iterated = {it.node for it in model.iterations}
+        for func, events in model.scopes.items():
+            if func is None or func in iterated or model.parent_func.get(func) is not None:
+                continue
+            kinds = {e.kind for e in events}
+            if K.SCHED_STEP not in kinds or not kinds & set(STEPS) or K.BACKWARD in kinds:
+                continue
+            if any(e.loops for e in events if e.kind is K.SCHED_STEP or e.kind in STEPS):
+                continue
+            yield Iteration("function", func, func, -1, list(events), list(model.opaque.get(func, [])))
 
     def _before_helper_epoch(self, it: Iteration, s: Event, mkeys) -> None:
         """``for epoch in ...: scheduler.step(); train_epoch(loader, model, optimizer)``, the
