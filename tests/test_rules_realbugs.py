@@ -647,3 +647,120 @@ def test_opt201_not_for_an_epoch_hook_that_only_steps_the_schedule():
                                    "        self.optimizer.step()\n\n    def end_epoch(self):\n"
                                    "        self.schedule.step()\n")
     assert codes_at(source, ["OPT2"]) == []
+
+
+# --------------------------------------------------------------------------- OPT106 / OPT107
+# Two networks trained in one pass (an autoencoder and the critic that judges it), each with
+# its own accumulation window under the same ``(i + 1) % accumulate_steps == 0`` test. Each
+# optimizer is cleared on every pass right before its own backward, and neither loss is
+# divided by the window: both windows carry both mistakes.
+TWO_WINDOWS = """\
+import torch
+
+
+def train(autoencoder, critic, batches, ae_opt, critic_opt, accumulate_steps):
+    for i, images in enumerate(batches):
+        rebuilt = autoencoder(images)
+        ae_loss = (rebuilt - images).abs().mean() - critic(rebuilt).mean()
+        ae_opt.zero_grad()
+        ae_loss.backward()
+        if (i + 1) % accumulate_steps == 0:
+            ae_opt.step()
+
+        critic_loss = torch.relu(1 - critic(images)).mean() + torch.relu(1 + critic(rebuilt.detach())).mean()
+        critic_opt.zero_grad()
+        critic_loss.backward()
+        if (i + 1) % accumulate_steps == 0:
+            critic_opt.step()
+"""
+
+
+def test_opt106_opt107_two_optimizers_each_with_its_own_window():
+    assert codes_at(TWO_WINDOWS, ["OPT1"]) == [("OPT106", 8), ("OPT107", 9), ("OPT106", 14), ("OPT107", 15)]
+
+
+def test_opt106_not_when_each_window_clears_after_its_step_and_divides():
+    source = TWO_WINDOWS.replace("        ae_opt.zero_grad()\n", "").replace(
+        "        critic_opt.zero_grad()\n", "").replace(
+        "            ae_opt.step()\n", "            ae_opt.step()\n            ae_opt.zero_grad()\n").replace(
+        "            critic_opt.step()\n", "            critic_opt.step()\n            critic_opt.zero_grad()\n").replace(
+        "ae_loss.backward()", "(ae_loss / accumulate_steps).backward()").replace(
+        "critic_loss.backward()", "(critic_loss / accumulate_steps).backward()")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt106_not_for_a_generator_stepped_every_n_critic_passes():
+    # one generator update per n critic updates, its gradient from the last batch on purpose:
+    # the guard's length is no accumulation window
+    source = TWO_WINDOWS.replace("accumulate_steps", "n_critic").replace(
+        "        if (i + 1) % n_critic == 0:\n            critic_opt.step()\n", "        critic_opt.step()\n")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt106_not_when_the_update_runs_wholly_under_the_guard():
+    # the classic alternation: the autoencoder's clear, backward and step all under the test
+    source = TWO_WINDOWS.replace(
+        "        ae_opt.zero_grad()\n        ae_loss.backward()\n        if (i + 1) % accumulate_steps == 0:\n"
+        "            ae_opt.step()\n",
+        "        if (i + 1) % accumulate_steps == 0:\n            ae_opt.zero_grad()\n            ae_loss.backward()\n"
+        "            ae_opt.step()\n").replace(
+        "        critic_opt.zero_grad()\n        critic_loss.backward()\n        if (i + 1) % accumulate_steps == 0:\n"
+        "            critic_opt.step()\n",
+        "        critic_opt.zero_grad()\n        critic_loss.backward()\n        critic_opt.step()\n")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+# The same two windows in a LightningModule under manual optimization, whose schedulers come
+# from ``self.lr_schedulers()`` (names that do not say "scheduler"): their steps are schedule
+# steps, not calls that might step the optimizers.
+LIGHTNING_TWO_WINDOWS = """\
+import torch
+import pytorch_lightning as pl
+
+
+class AutoencoderWithCritic(pl.LightningModule):
+    def __init__(self, autoencoder, critic, accumulate_grad_batches):
+        super().__init__()
+        self.autoencoder = autoencoder
+        self.critic = critic
+        self.accumulate_grad_batches = accumulate_grad_batches
+        self.automatic_optimization = False
+
+    def training_step(self, batch, batch_idx):
+        ae_opt, critic_opt = self.optimizers()
+        ae_sch, critic_sch = self.lr_schedulers()
+        rebuilt = self.autoencoder(batch)
+        ae_loss = (rebuilt - batch).abs().mean()
+        ae_opt.zero_grad()
+        self.manual_backward(ae_loss)
+        if (batch_idx + 1) % self.accumulate_grad_batches == 0:
+            ae_opt.step()
+            ae_sch.step()
+        critic_loss = torch.relu(1 - self.critic(batch)).mean()
+        critic_opt.zero_grad()
+        self.manual_backward(critic_loss)
+        if (batch_idx + 1) % self.accumulate_grad_batches == 0:
+            critic_opt.step()
+            critic_sch.step()
+
+    def configure_optimizers(self):
+        ae_opt = torch.optim.Adam(self.autoencoder.parameters(), lr=1e-4)
+        critic_opt = torch.optim.Adam(self.critic.parameters(), lr=1e-4)
+        return [ae_opt, critic_opt], [torch.optim.lr_scheduler.StepLR(ae_opt, 1000),
+                                      torch.optim.lr_scheduler.StepLR(critic_opt, 1000)]
+"""
+
+
+def test_opt106_opt107_lightning_manual_windows_with_lr_schedulers():
+    assert codes_at(LIGHTNING_TWO_WINDOWS, ["OPT1"]) == [
+        ("OPT106", 18), ("OPT107", 19), ("OPT106", 24), ("OPT107", 25)]
+
+
+def test_opt106_not_in_lightning_when_each_window_is_right():
+    source = LIGHTNING_TWO_WINDOWS.replace("        ae_opt.zero_grad()\n", "").replace(
+        "        critic_opt.zero_grad()\n", "").replace(
+        "            ae_sch.step()\n", "            ae_sch.step()\n            ae_opt.zero_grad()\n").replace(
+        "            critic_sch.step()\n", "            critic_sch.step()\n            critic_opt.zero_grad()\n").replace(
+        "self.manual_backward(ae_loss)", "self.manual_backward(ae_loss / self.accumulate_grad_batches)").replace(
+        "self.manual_backward(critic_loss)", "self.manual_backward(critic_loss / self.accumulate_grad_batches)")
+    assert codes_at(source, ["OPT1"]) == []

@@ -647,6 +647,12 @@ class _Collector(cst.CSTVisitor):
                     self._bind(t, Binding(OPTIMIZER, key_of(t) or "", node=value, lightning=True,
                                           by_name=True, call=value))
                 return
+            if isinstance(f, cst.Attribute) and f.attr.value == "lr_schedulers" and key_of(f.value) == "self":
+                # ``g_sch, d_sch = self.lr_schedulers()`` (Lightning, manual optimization)
+                for t in targets:
+                    self._bind(t, Binding(SCHEDULER, key_of(t) or "", node=value, lightning=True,
+                                          by_name=True, call=value))
+                return
             # (read only where a target is named like an optimizer or scheduler: reading the
             # helper may parse another file, and most unpacked calls return data)
             names = [(key_of(t) or "").rsplit(".", 1)[-1] for t in targets]
@@ -688,6 +694,8 @@ class _Collector(cst.CSTVisitor):
                 return self._lookup(args[0]) if len(args) == 1 else None
         if isinstance(f, cst.Attribute) and f.attr.value == "optimizers" and key_of(f.value) == "self":
             return Binding(OPTIMIZER, name, node=value, lightning=True, by_name=True, call=value)
+        if isinstance(f, cst.Attribute) and f.attr.value == "lr_schedulers" and key_of(f.value) == "self":
+            return Binding(SCHEDULER, name, node=value, lightning=True, by_name=True, call=value)
         kind = symbols.classify_call(self.ctx, value)
         if kind is not None:
             if kind.kind == "optimizer":

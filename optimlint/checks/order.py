@@ -490,9 +490,12 @@ class OrderCheck(Check):
             return
         backwards = [b for b in it.of_kind(K.BACKWARD)]
         opts = optimizers_stepped(it)
-        if len(opts) != 1 or any(o.touches_all for o in it.opaque):
+        if any(o.touches_all for o in it.opaque):
+            return
+        if len(opts) != 1:
             # with several optimizers (GAN: the generator every n_critic iterations) a
-            # guarded step is not a window over the backward passes the analysis sees
+            # guarded step is a window only when its length is named as one
+            self._several_windows(it, opts, backwards)
             return
         for opt in opts:
             if has_closure_step(it, opt):
@@ -525,6 +528,30 @@ class OrderCheck(Check):
                 if any(o.touches_all for o in it.opaque if loop in o.loops):
                     continue
                 self._window(it, opt, step, inner[0], inner_events, loop, inner_loop=True)
+
+    def _several_windows(self, it: Iteration, opts, backwards) -> None:
+        """Each optimizer of a pass that trains several (a VAE and its discriminator) with its
+        own accumulation window: its step under ``if (batch_idx + 1) % accumulate_steps == 0``
+        (a length spelled as accumulation, not ``n_critic``), after a backward that runs on
+        every pass with no other optimizer stepped between the two. That backward and the
+        clearings before it are judged as a one-optimizer window."""
+        ctx = self.ctx
+        others = {id(o): [e for e in it.events if e.kind in STEPS and e.target is not None and e.target is not o]
+                  for o in opts}
+        for opt in opts:
+            if has_closure_step(it, opt):
+                continue
+            for step in steps_of(it, opt):
+                cond = None if it.nested(step) else window_condition(it, step)
+                if cond is None or cond is not _enclosing_if(it, step):
+                    continue
+                length = _window_length(cond, False)
+                if length is None or not _MICRO_NAME.search(ctx.code(length)):
+                    continue
+                lo = max((e.index for e in others[id(opt)] if e.index < step.index), default=-1)
+                window_backs = [b for b in backwards if lo < b.index < step.index and it.always(b)]
+                if len(window_backs) == 1:
+                    self._window(it, opt, step, window_backs[0], it.events, cond)
 
     def _window(self, it, opt, step, backward, scope_events, window, inner_loop=False) -> None:
         ctx = self.ctx
@@ -861,6 +888,12 @@ def _clips_params_of(ctx, clip: Event, step: Event) -> bool:
 
 def training_model_functions(ctx) -> dict:
     return training_model(ctx).functions
+
+
+def _enclosing_if(it: Iteration, ev: Event):
+    """The ``if`` whose body holds ``ev`` directly in the pass (None under several or none)."""
+    conds = it.conditions(ev)
+    return conds[0].node if len(conds) == 1 and conds[0].arm == "body" else None
 
 
 def _window_length(window, inner_loop: bool):
