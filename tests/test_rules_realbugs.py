@@ -764,3 +764,56 @@ def test_opt106_not_in_lightning_when_each_window_is_right():
         "self.manual_backward(ae_loss)", "self.manual_backward(ae_loss / self.accumulate_grad_batches)").replace(
         "self.manual_backward(critic_loss)", "self.manual_backward(critic_loss / self.accumulate_grad_batches)")
     assert codes_at(source, ["OPT1"]) == []
+
+
+# --------------------------------------------------------------------------- OPT106
+# A policy trainer handed its accelerator (annotated with the project's subclass of
+# Accelerate's class) accumulates each update over several micro-batches with
+# ``accelerator.accumulate(policy)``. It clears through the module, not the prepared
+# optimizer: Accelerate holds back only the optimizer's ``zero_grad`` until the gradients
+# sync, so the module's clear on every micro-batch throws the window away.
+MODULE_CLEARED_IN_ACCUMULATE = """\
+import torch
+from project.patches import PatchedAccelerator
+
+
+class PolicyTrainer:
+    def __init__(self, policy, optimizer, accelerator: PatchedAccelerator):
+        self.policy = policy
+        self.optimizer = optimizer
+        self.accelerator = accelerator
+
+    def update(self, batches, epochs):
+        for epoch in range(epochs):
+            for batch in batches:
+                with self.accelerator.accumulate(self.policy):
+                    loss = -self.policy(batch).mean()
+                    self.accelerator.backward(loss)
+                    self.optimizer.step()
+                    self.policy.zero_grad(set_to_none=True)
+"""
+
+
+def test_opt106_module_cleared_on_every_micro_batch_of_accumulate():
+    assert codes_at(MODULE_CLEARED_IN_ACCUMULATE, ["OPT1"]) == [("OPT106", 18)]
+
+
+def test_opt106_not_when_the_prepared_optimizer_clears():
+    source = MODULE_CLEARED_IN_ACCUMULATE.replace("self.policy.zero_grad(", "self.optimizer.zero_grad(")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt106_not_when_the_module_clear_waits_for_synced_gradients():
+    source = MODULE_CLEARED_IN_ACCUMULATE.replace(
+        "                    self.policy.zero_grad(set_to_none=True)\n",
+        "                    if self.accelerator.sync_gradients:\n"
+        "                        self.policy.zero_grad(set_to_none=True)\n")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt106_not_for_a_module_outside_the_accumulated_one():
+    # a frozen reference network whose stray gradients are dropped: not the window's module
+    source = MODULE_CLEARED_IN_ACCUMULATE.replace(
+        "        self.accelerator = accelerator\n", "        self.accelerator = accelerator\n        self.reference = None\n"
+    ).replace("self.policy.zero_grad(set_to_none=True)", "self.reference.zero_grad(set_to_none=True)")
+    assert codes_at(source, ["OPT1"]) == []

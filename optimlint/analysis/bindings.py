@@ -480,8 +480,9 @@ class _Collector(cst.CSTVisitor):
         if qn in OPTIMIZER_BASES or symbols.optimizer_class(qn):
             table[param.name.value] = Binding(OPTIMIZER, param.name.value, symbols.optimizer_class(qn),
                                               node=param, by_name=True)
-        elif qn in ACCELERATOR_QUALNAMES:
-            # ``def fit(fabric: L.Fabric, ...)``: the caller's Fabric (its backward is a backward)
+        elif qn is not None and (qn in ACCELERATOR_QUALNAMES or qn.rsplit(".", 1)[-1].endswith("Accelerator")):
+            # ``def fit(fabric: L.Fabric, ...)``, ``accelerator: Accelerator`` or a project's subclass
+            # (``accelerator: MyAccelerator``): the caller's object (its backward is a backward)
             table[param.name.value] = Binding(ACCELERATOR, param.name.value, qn.rsplit(".", 1)[-1], node=param)
 
     # -- assignments ----------------------------------------------------------

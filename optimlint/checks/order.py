@@ -250,6 +250,7 @@ class OrderCheck(Check):
             if it.kind in ("loop", "lightning-manual"):
                 self._missing_zero_grad(it, mkeys)
                 self._accumulation(it, mkeys)
+                self._module_cleared_in_accumulate(it)
                 self._cleared_never_stepped(it, mkeys)
             elif it.kind == "function" and model.parent_func.get(it.node) is None:
                 self._missing_zero_grad(it, mkeys, model.bindings.class_of.get(it.node))
@@ -528,6 +529,28 @@ class OrderCheck(Check):
                 if any(o.touches_all for o in it.opaque if loop in o.loops):
                     continue
                 self._window(it, opt, step, inner[0], inner_events, loop, inner_loop=True)
+
+    def _module_cleared_in_accumulate(self, it: Iteration) -> None:
+        """``with accelerator.accumulate(model): ...; model.zero_grad()`` on every pass: the
+        prepared optimizer's ``zero_grad`` is skipped until the window's gradients sync, the
+        module's is not, so each step sees only the last micro-batch (alpaca_farm's PPO)."""
+        if it.kind != "loop" or not any(e.kind is K.BACKWARD and e.accumulate and it.always(e) for e in it.events):
+            return
+        for clear in it.of_kind(K.ZERO_GRAD):
+            if not clear.accumulate or not clear.direct or not it.always(clear):
+                continue
+            if clear.target is not None and clear.target.kind == "optimizer":
+                continue
+            func = clear.node.func if isinstance(clear.node, cst.Call) else None
+            receiver = key_of(func.value) if isinstance(func, cst.Attribute) else None
+            if receiver is None or receiver not in _accumulated_modules(self.ctx, clear.node):
+                continue
+            self.report("OPT106", clear.node,
+                        f"`{self.ctx.code(clear.node)}` clears the module's gradients on every micro-batch of "
+                        "`accumulate(...)`: Accelerate skips only the prepared optimizer's `zero_grad()` until "
+                        "the gradients sync, so each step sees only the last micro-batch; clear through the "
+                        "optimizer instead")
+            return
 
     def _several_windows(self, it: Iteration, opts, backwards) -> None:
         """Each optimizer of a pass that trains several (a VAE and its discriminator) with its
@@ -888,6 +911,21 @@ def _clips_params_of(ctx, clip: Event, step: Event) -> bool:
 
 def training_model_functions(ctx) -> dict:
     return training_model(ctx).functions
+
+
+def _accumulated_modules(ctx, node: cst.CSTNode) -> set[str]:
+    """Keys of the modules handed to the ``with ....accumulate(...)`` blocks around ``node``."""
+    found: set[str] = set()
+    cur = ctx.parents.get(node)
+    while cur is not None and not isinstance(cur, cst.FunctionDef):
+        if isinstance(cur, cst.With):
+            for item in cur.items:
+                call = item.item
+                if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and \
+                        call.func.attr.value == "accumulate":
+                    found.update(k for k in (key_of(a.value) for a in call.args if a.keyword is None) if k)
+        cur = ctx.parents.get(cur)
+    return found
 
 
 def _enclosing_if(it: Iteration, ev: Event):
