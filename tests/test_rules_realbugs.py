@@ -817,3 +817,55 @@ def test_opt106_not_for_a_module_outside_the_accumulated_one():
         "        self.accelerator = accelerator\n", "        self.accelerator = accelerator\n        self.reference = None\n"
     ).replace("self.policy.zero_grad(set_to_none=True)", "self.reference.zero_grad(set_to_none=True)")
     assert codes_at(source, ["OPT1"]) == []
+
+
+# --------------------------------------------------------------------------- OPT101
+# A fine-tuning recipe whose base class (another package) gives it an optimizers container
+# (``self.optimizers``, one ``step()`` / ``zero_grad()`` for every model part). The forward
+# runs inside a context the base class provides; the recipe clears once, before its step
+# loop, and never again: every step adds this batch's gradients to all earlier ones.
+CONTAINER_CLEARED_ONCE = """\
+import torch
+from engine import Engine
+
+
+class FineTune(Engine):
+    def forward_backward(self, batch, labels):
+        with self.train_context():
+            loss = self.loss_fn(self.model(batch), labels)
+        loss.backward()
+        return loss
+
+    def train_step(self, batch, labels):
+        loss = self.forward_backward(batch, labels)
+        self.optimizers.step()
+        self.lr_schedulers.step()
+        return loss
+
+    def train(self):
+        batches = iter(self.loader)
+        self.optimizers.zero_grad()
+        while self.current_step < self.total_steps:
+            batch, labels = next(batches)
+            self.train_step(batch, labels)
+            self.current_step += 1
+"""
+
+
+def test_opt101_optimizers_container_cleared_once_before_the_step_loop():
+    assert codes_at(CONTAINER_CLEARED_ONCE, ["OPT101"]) == [("OPT101", 9)]
+
+
+def test_opt101_not_when_each_step_clears_the_container():
+    source = CONTAINER_CLEARED_ONCE.replace("        loss = self.forward_backward(batch, labels)\n",
+                                            "        self.optimizers.zero_grad()\n"
+                                            "        loss = self.forward_backward(batch, labels)\n")
+    assert codes_at(source, ["OPT101"]) == []
+
+
+def test_opt101_not_when_an_unseen_method_of_the_step_may_clear():
+    # a plain call of a method the file cannot see (not a ``with`` context) may clear
+    source = CONTAINER_CLEARED_ONCE.replace("        loss = self.forward_backward(batch, labels)\n",
+                                            "        self.prepare_step()\n"
+                                            "        loss = self.forward_backward(batch, labels)\n")
+    assert codes_at(source, ["OPT101"]) == []

@@ -107,7 +107,7 @@ def name_says_module(name: str) -> bool:
 # (SPEC vocabulary); callers must still see ``.step()`` called on them.
 def name_says_optimizer(name: str) -> bool:
     return (
-        name in ("optimizer", "opt", "optim")
+        name in ("optimizer", "opt", "optim", "optimizers")
         or name.endswith("_optimizer")
         or name.startswith("optimizer_")
         or name.startswith("opt_")

@@ -281,7 +281,7 @@ class OrderCheck(Check):
                 continue  # a fresh optimizer (and usually fresh parameters) every iteration
             if any(clears(e, opt) is not False for e in it.of_kind(K.ZERO_GRAD)):
                 continue
-            if any(touches(o, opt, mkeys) for o in it.opaque):
+            if any(touches(o, opt, mkeys) and not _entered_context(self.ctx, o.node) for o in it.opaque):
                 continue
             first = backwards[0]
             name = spelling(steps[0]) or opt.name
@@ -911,6 +911,13 @@ def _clips_params_of(ctx, clip: Event, step: Event) -> bool:
 
 def training_model_functions(ctx) -> dict:
     return training_model(ctx).functions
+
+
+def _entered_context(ctx, node: cst.CSTNode) -> bool:
+    """``node`` is the call a ``with`` statement enters (``with self.train_context(x):``,
+    ``with self.maybe_enable_amp:``): a context for the block (precision, parallelism,
+    profiling), not a call that clears an optimizer's gradients."""
+    return isinstance(ctx.parents.get(node), cst.WithItem)
 
 
 def _accumulated_modules(ctx, node: cst.CSTNode) -> set[str]:
