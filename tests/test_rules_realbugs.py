@@ -869,3 +869,84 @@ def test_opt101_not_when_an_unseen_method_of_the_step_may_clear():
                                             "        self.prepare_step()\n"
                                             "        loss = self.forward_backward(batch, labels)\n")
     assert codes_at(source, ["OPT101"]) == []
+
+
+# --------------------------------------------------------------------------- OPT202
+# A traffic-forecasting script in the style of d2l: the parser's ``--decay_every`` defaults
+# to 10 (epochs, as the epoch loop's size suggests), a helper of the file builds the model,
+# optimizer and StepLR and hands them back in one tuple, and ``fit`` (called once, from the
+# script's main block) steps the schedule inside the batch loop over ``train_iter``. Another
+# function of the file has a local ``fit`` too (a split of the data), passed to a transform.
+SCHEDULE_FROM_A_HELPER = """\
+import argparse
+
+import torch
+from torch import nn, optim
+
+
+def get_args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=500)
+    parser.add_argument("--decay_every", type=int, default=10)
+    parser.add_argument("--gamma", type=float, default=0.9)
+    return parser.parse_args()
+
+
+def split(series, transform):
+    fit, rest = series[:1000], series[1000:]
+    return transform(fit), rest
+
+
+def build(args, n_nodes):
+    model = nn.Linear(n_nodes, n_nodes)
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=args.decay_every, gamma=args.gamma)
+    return model, optimizer, scheduler
+
+
+def fit(args, model, optimizer, scheduler, train_iter):
+    loss_fn = nn.MSELoss()
+    for epoch in range(args.epochs):
+        for x, y in train_iter:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+
+
+if __name__ == "__main__":
+    args = get_args()
+    model, optimizer, scheduler = build(args, 207)
+    fit(args, model, optimizer, scheduler, torch.utils.data.DataLoader(range(10)))
+"""
+
+
+def test_opt202_step_lr_from_a_helper_stepped_every_batch_with_an_argparse_period():
+    assert codes_at(SCHEDULE_FROM_A_HELPER, ["OPT2"]) == [("OPT202", 35)]
+
+
+def test_opt202_not_when_the_option_says_it_counts_iterations():
+    source = SCHEDULE_FROM_A_HELPER.replace('"--decay_every", type=int, default=10)',
+                                            '"--decay_every", type=int, default=10, help="decay every N steps")')
+    assert codes_at(source, ["OPT2"]) == []
+
+
+def test_opt202_not_when_the_default_is_an_iteration_count():
+    source = SCHEDULE_FROM_A_HELPER.replace("default=10)", "default=20000)")
+    assert codes_at(source, ["OPT2"]) == []
+
+
+def test_opt202_not_when_the_script_sets_the_period_itself():
+    source = SCHEDULE_FROM_A_HELPER.replace("    args = get_args()\n",
+                                            "    args = get_args()\n    args.decay_every = 10 * 1000\n")
+    assert codes_at(source, ["OPT2"]) == []
+
+
+def test_opt202_not_when_the_training_function_is_handed_to_unseen_callers():
+    # ``fit`` itself passed as a value (a launcher calls it): its parameters are unknown
+    source = SCHEDULE_FROM_A_HELPER.replace(
+        "    fit(args, model, optimizer, scheduler, torch.utils.data.DataLoader(range(10)))\n",
+        "    fit(args, model, optimizer, scheduler, torch.utils.data.DataLoader(range(10)))\n"
+        "    launch(fit, args)\n")
+    assert codes_at(source, ["OPT2"]) == []

@@ -47,7 +47,7 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules, symbols
 from optimlint.analysis.assignments import values_assigned
-from optimlint.analysis.returned import returned_object, returned_objects
+from optimlint.analysis.returned import returned_construction, returned_object, returned_objects
 from optimlint.analysis.call_args import arg, every_param, named_params, positional_params
 from optimlint.analysis.class_vars import held_optimizer_class
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
@@ -660,8 +660,11 @@ class _Collector(cst.CSTVisitor):
             handed = returned_objects(self.ctx, value, len(targets)) if any(
                 symbols.name_says_scheduler(n) or symbols.name_says_optimizer(n) for n in names) else []
             if any(handed):
-                for t, r in zip(targets, handed):
-                    self._bind(t, self._handed_back(t, r, value))
+                for i, (t, r) in enumerate(zip(targets, handed)):
+                    built = returned_construction(self.ctx, value, i, len(targets)) \
+                        if r is not None and r.kind == "scheduler" and r.cls else None
+                    self._bind(t, self._handed_back(t, r, value) if built is None else
+                               Binding(SCHEDULER, key_of(t) or "", r.cls, node=built, call=built))
                 return
         for t in targets:
             self._bind(t, None)
@@ -780,8 +783,16 @@ class _CallSites(cst.CSTVisitor):
 
     def visit_Arg(self, node: cst.Arg) -> None:
         v = node.value
-        if isinstance(v, cst.Name) and v.value in self.functions:
+        if isinstance(v, cst.Name) and v.value in self.functions and not self._local(v.value):
             self.referenced.add(self.functions[v.value])  # ``pool.map(train, ...)``: callers unseen
+
+    def _local(self, name: str) -> bool:
+        """``name`` is a parameter or local of the enclosing function, not the module's function
+        (``train, val, test = load(...)``, then ``transform(train)``: a data split)."""
+        func = self.stack[-1] if self.stack else None
+        if func is None:
+            return False
+        return name in self.b.params_of.get(func, {}) or bool(values_assigned(func, name, nested_functions=False))
 
 
 def _argument_for(call: cst.Call, callee: cst.FunctionDef, skip: int, name: str) -> cst.BaseExpression | None:

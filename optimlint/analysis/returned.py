@@ -51,6 +51,34 @@ def returned_objects(ctx: "FileContext", call: cst.Call, count: int) -> list[Ret
     return out
 
 
+def returned_construction(ctx: "FileContext", call: cst.Call, index: int, count: int) -> cst.Call | None:
+    """The one construction call a helper of this very file returns at position ``index`` of
+    its ``count``-tuple (``scheduler = StepLR(optimizer, step_size=...)`` then ``return ...,
+    scheduler``): its arguments (a schedule's period) can be read here. None for a helper of
+    another file, several returns or assignments, or anything but a torch scheduler or
+    optimizer construction."""
+    if not isinstance(call.func, cst.Name):
+        return None
+    defs = [s for s in ctx.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))
+            and s.name.value == call.func.value]
+    if len(defs) != 1 or not isinstance(defs[0], cst.FunctionDef):
+        return None
+    fn = defs[0]
+    returns = [r.value for r in _returns(fn)]
+    if len(returns) != 1 or not isinstance(returns[0], cst.Tuple) or len(returns[0].elements) != count:
+        return None
+    value = returns[0].elements[index].value
+    if isinstance(value, cst.Name):
+        values = values_assigned(fn, value.value, nested_functions=False, through_wrappers=True)
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            return None
+        value = values[0]
+    if not isinstance(value, cst.Call):
+        return None
+    kind = symbols.classify_call(ctx, value)
+    return value if kind is not None and kind.kind in ("optimizer", "scheduler") else None
+
+
 def returned_object(ctx: "FileContext", call: cst.Call, klass: cst.ClassDef | None = None) -> Returned | None:
     """What the helper ``call`` calls hands back whole (``model_optim = self._select_optimizer()``
     with ``return optim.Adam(self.model.parameters(), ...)``; ``opt = make_optimizer(model)``):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
+from optimlint.analysis.argparse_defaults import argparse_options
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis import symbols
 from optimlint.analysis.bindings import Binding, key_of
@@ -78,10 +79,60 @@ def read_period(ctx: "FileContext", expr: cst.BaseExpression, cls: str) -> str |
         return EPOCHS
     value = _literal_number(expr)
     if value is None:
-        return None
+        default = _argparse_default(ctx, expr)
+        if default is None:
+            return None
+        help_text, value = default
+        if _STRONG_ITER.search(help_text) or _WEAK_ITER.search(help_text):
+            return None
     if cls == "ExponentialLR":
         return EPOCHS if value <= 0.99 else None
     return EPOCHS if value <= _EPOCH_LITERAL_MAX else None
+
+
+def _argparse_default(ctx: "FileContext", expr: cst.BaseExpression) -> tuple[str, float] | None:
+    """``args.step_size`` where the file's parser defines ``--step_size`` with a literal number
+    as default (and its help), and nothing in the file sets the attribute or its default
+    otherwise: (help, default), what the script runs with unless told otherwise."""
+    if not (isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)):
+        return None
+    name = expr.attr.value
+    option = argparse_options(ctx).get(name)
+    if option is None or option["default"] is None:
+        return None
+    value = _literal_number(option["default"])
+    if value is None or name in _set_elsewhere(ctx):
+        return None
+    return option["help"], value
+
+
+def _set_elsewhere(ctx: "FileContext") -> frozenset[str]:
+    """Attributes the file assigns (``args.step_size = 5``) or re-defaults (``set_defaults``)."""
+
+    def compute() -> frozenset[str]:
+        found: set[str] = set()
+
+        class V(cst.CSTVisitor):
+            def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+                if isinstance(node.target, cst.Attribute):
+                    found.add(node.target.attr.value)
+
+            def visit_AugAssign(self, node: cst.AugAssign) -> None:
+                if isinstance(node.target, cst.Attribute):
+                    found.add(node.target.attr.value)
+
+            def visit_Call(self, node: cst.Call) -> None:
+                f = node.func
+                if isinstance(f, cst.Attribute) and f.attr.value == "set_defaults":
+                    found.update(a.keyword.value for a in node.args if a.keyword is not None)
+                elif isinstance(f, cst.Name) and f.value == "setattr":
+                    found.add("*")
+
+        _walk.visit(ctx.module, V())
+        return frozenset(found)
+
+    found = ctx.cached("optimlint.sched.set_elsewhere", compute)
+    return found if "*" not in found else frozenset(argparse_options(ctx))
 
 
 def period_reading(ctx: "FileContext", cls: str, call: cst.Call) -> str | None:
@@ -308,7 +359,8 @@ def trusted_scheduler(ctx: "FileContext", b: Binding | None, key: str | None,
 # -- loop levels -------------------------------------------------------------------------------
 _PROGRESS_WRAPPERS = frozenset({"enumerate", "tqdm", "iter", "trange", "track", "progress_bar", "islice",
                                 "zip"})
-_LOADERISH = re.compile(r"(loader|^dl$|_dl$|^dl_|dataloader|data_iter|batch_iter|batches$)", re.I)
+_LOADERISH = re.compile(r"(loader|^dl$|_dl$|^dl_|dataloader|data_iter|batch_iter|batches$|"
+                        r"^(train|valid|val|test|eval)_iter$)", re.I)  # (d2l's ``train_iter``)
 _BATCH_COUNT = re.compile(r"len\(.*(loader|dl|dataloader|batches)|steps_per_epoch|iters_per_epoch|"
                           r"iter_per_epoch|batches_per_epoch|num_batches|n_batches|updates_per_epoch", re.I)
 _BATCH_SIZE = re.compile(r"batch|(^|[_.])(bs|mbs|mb_size|minibatch_size)$", re.I)
