@@ -210,3 +210,49 @@ def test_opt603_a_restore_under_the_same_condition_as_all_training_covers_it():
     unguarded = src.replace("                model.train()\n", "                pass\n").replace(
         "        for epoch in range(epochs):\n", "        for epoch in range(epochs):\n            if epoch == 1:\n                model.train()\n")
     assert codes_at(unguarded, ["OPT603"]) == [("OPT603", row(textwrap.dedent(unguarded), "model.eval()"))]
+
+
+# A linear-evaluation script chooses the backbone's mode at each epoch's head from its
+# settings (fine-tune: training mode; frozen: eval mode on purpose), then evaluates.
+MODE_CHOSEN = """\
+import torch
+
+
+def main(args, model, optimizer, train_loader, val_loader):
+    for epoch in range(args.epochs):
+        if args.weights == "finetune":
+            model.train()
+        elif args.weights == "freeze":
+            model.eval()
+        else:
+            assert False
+        for images, target in train_loader:
+            loss = torch.nn.functional.cross_entropy(model(images), target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            for images, target in val_loader:
+                print(float((model(images).argmax(1) == target).float().mean()))
+"""
+
+
+def test_opt603_a_mode_chosen_by_settings_at_the_epoch_head_is_no_evaluation_left_on():
+    assert codes_at(MODE_CHOSEN, ["OPT603"]) == []
+
+
+@pytest.mark.parametrize("old, new", [
+    # no final else: a setting that is neither leaves the evaluation's eval mode on
+    ("        else:\n            assert False\n", ""),
+    # a final arm that goes on without choosing a mode
+    ("            assert False\n", "            print('unknown weights')\n"),
+    # the other arm evaluates instead of choosing a mode: its eval mode is left on next epoch
+    ("            model.eval()\n        else:",
+     "            model.eval()\n            print(float(model(next(iter(val_loader))[0]).sum()))\n        else:"),
+])
+def test_opt603_mode_choice_twins_that_can_train_in_eval_mode(old, new):
+    src = MODE_CHOSEN.replace(old, new)
+    assert src != MODE_CHOSEN
+    found = codes_at(src, ["OPT603"])
+    assert ("OPT603", src.splitlines().index("        model.eval()") + 1) in found

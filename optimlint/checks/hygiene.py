@@ -30,6 +30,7 @@ from optimlint.analysis.events import EventKind
 from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers
+from optimlint.analysis.mode_choice import chosen_eval, train_whenever_training
 from optimlint.analysis.mode_flags import switched_off
 from optimlint.analysis.mode_summary import mode_neutral_call
 from optimlint.analysis.module_aliases import mode_key
@@ -160,6 +161,12 @@ class HygieneCheck(Check):
                 if any(e.kind is K.EVAL_MODE and mode_of(e) == m and e.via and id(e.via[0]) in training_helpers
                        for e in it.events):
                     continue  # the training helper itself trains `m` in eval mode (a linear probe on frozen BN)
+                def same(e: Event, m=m) -> bool:
+                    k = mode_of(e)
+                    return k is not None and (module_covers(k, m) or module_covers(m, k))
+
+                if chosen_eval(ctx, ev, it.of_kind(K.TRAIN_MODE), same):
+                    continue  # ``if finetune: model.train() elif freeze: model.eval()``: a mode chosen
                 canon = functools.partial(mode_key, ctx, it.func)
                 if not self._trained(ctx, it, m, steps, canon, self._closures(it, backwards)) or self._last_epoch_only(ctx, it, ev) or \
                         switched_off(ctx, it, ev):
@@ -167,6 +174,8 @@ class HygieneCheck(Check):
                 trains = [e for e in it.of_kind(K.TRAIN_MODE)
                           if mode_of(e) is None or module_covers(mode_of(e), m) or module_covers(m, mode_of(e))]
                 if trains and _restores_for(ctx, it, trains, ev, backwards):
+                    continue
+                if any(train_whenever_training(ctx, t, ev, it.of_kind(K.EVAL_MODE), same) for t in trains):
                     continue
                 if self._maybe_sets_train(ctx, it, m, canon):
                     continue
