@@ -289,6 +289,21 @@ class TrainingModel:
         for evs in self.scopes.values():
             yield from evs
 
+    def one_pass_functions(self, accept, unlooped) -> Iterator[Iteration]:
+        """Top-level functions no iteration holds, each as one pass of its caller's loop (a
+        ``"function"`` Iteration): those whose event kinds ``accept(kinds)`` takes and whose
+        events of the ``unlooped`` kinds are in no loop of theirs (such loops are iterations
+        of their own)."""
+        iterated = {it.node for it in self.iterations}
+        for func, events in self.scopes.items():
+            if func is None or func in iterated or self.parent_func.get(func) is not None:
+                continue
+            if not accept({e.kind for e in events}):
+                continue
+            if any(e.loops for e in events if e.kind in unlooped):
+                continue
+            yield Iteration("function", func, func, -1, list(events), list(self.opaque.get(func, [])))
+
 
 def training_model(ctx: "FileContext") -> TrainingModel:
     """The file's training model, built once and shared by every check."""

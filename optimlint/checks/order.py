@@ -685,17 +685,10 @@ class OrderCheck(Check):
         """A function with no loop of its own that clears an optimizer and backpropagates but
         steps nothing (an agent's ``learn`` whose step was lost): no iteration holds it, since
         a step function is one that steps; judged here as one pass of its caller's loop."""
-        model = self.model
-        iterated = {it.node for it in model.iterations}
-        for func, events in model.scopes.items():
-            if func is None or func in iterated or model.parent_func.get(func) is not None:
-                continue
-            kinds = {e.kind for e in events}
-            if K.BACKWARD not in kinds or K.ZERO_GRAD not in kinds or kinds & {*STEPS, K.STEP_CLOSURE}:
-                continue
-            if any(e.loops for e in events if e.kind in (K.BACKWARD, K.ZERO_GRAD)):
-                continue  # its loops are iterations of their own
-            it = Iteration("function", func, func, -1, list(events), list(model.opaque.get(func, [])))
+        def accept(kinds) -> bool:
+            return K.BACKWARD in kinds and K.ZERO_GRAD in kinds and not kinds & {*STEPS, K.STEP_CLOSURE}
+
+        for it in self.model.one_pass_functions(accept, (K.BACKWARD, K.ZERO_GRAD)):
             self._cleared_never_stepped(it, mkeys)
 
     def _left_unstepped_candidates(self, it: Iteration):

@@ -220,17 +220,10 @@ class SchedulerCheck(Check):
         ``self.scheduler.step(); self.optimizer.step()``). The iteration model holds only
         functions that also backpropagate; the order of the two steps is judged here as one
         pass of the caller's loop."""
-        model = self.model
-        iterated = {it.node for it in model.iterations}
-        for func, events in model.scopes.items():
-            if func is None or func in iterated or model.parent_func.get(func) is not None:
-                continue
-            kinds = {e.kind for e in events}
-            if K.SCHED_STEP not in kinds or not kinds & set(STEPS) or K.BACKWARD in kinds:
-                continue
-            if any(e.loops for e in events if e.kind is K.SCHED_STEP or e.kind in STEPS):
-                continue
-            yield Iteration("function", func, func, -1, list(events), list(model.opaque.get(func, [])))
+        def accept(kinds) -> bool:
+            return K.SCHED_STEP in kinds and bool(kinds & set(STEPS)) and K.BACKWARD not in kinds
+
+        yield from self.model.one_pass_functions(accept, (K.SCHED_STEP, *STEPS))
 
     def _before_helper_epoch(self, it: Iteration, s: Event, mkeys) -> None:
         """``for epoch in ...: scheduler.step(); train_epoch(loader, model, optimizer)``, the
