@@ -55,6 +55,12 @@ def grad_mode(qualname: str | None, first_arg: str | None = NO_ARGUMENT) -> bool
 # ``nn.Module`` methods that return the module itself (``model = model.to(device)`` keeps ``model``).
 MODULE_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "xpu", "mps", "float", "half", "double", "bfloat16",
                                    "type", "train", "eval", "requires_grad_", "to_empty", "share_memory"})
+# Methods that may set a module's training mode (``apply`` may run any of them on each submodule;
+# ``train_mode``/``eval_mode`` are common project spellings): a call of one is not mode-neutral.
+MODE_SETTING_METHODS = frozenset({"train", "eval", "apply", "train_mode", "eval_mode"})
+# Methods a statement that only chooses a module's mode calls (``model.eval()``,
+# ``backbone.requires_grad_(False)``): such a statement runs no forward.
+MODE_CHOOSING_METHODS = frozenset({"eval", "train", "requires_grad_"})
 # Lightning's module class at each path it has had (``core.lightning`` before 1.7, ``core.module``
 # since): its subclasses' ``training_step`` is an iteration the trainer runs.
 LIGHTNING_MODULE_BASES = frozenset({

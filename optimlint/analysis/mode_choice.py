@@ -21,6 +21,8 @@ from typing import Callable
 
 import libcst as cst
 
+from optimlint.vocabulary import MODE_CHOOSING_METHODS
+
 
 def _chain(ctx, node: cst.If) -> list[tuple[cst.If, str]]:
     """The arms of the ``if``/``elif``/``else`` chain ``node`` belongs to, each as the
@@ -68,9 +70,6 @@ def _cannot_go_on(node: cst.If, arm: str) -> bool:
     return isinstance(small, cst.Assert) and isinstance(small.test, cst.Name) and small.test.value == "False"
 
 
-_MODE_METHODS = ("eval", "train", "requires_grad_")
-
-
 def _mode_only(node: cst.If, arm: str) -> bool:
     """The arm only switches modes (``model.eval()``, ``backbone.requires_grad_(False)``):
     a choice of mode, not an evaluation that runs forwards."""
@@ -85,7 +84,7 @@ def _mode_only(node: cst.If, arm: str) -> bool:
                 continue
             call = small.value if isinstance(small, cst.Expr) else None
             if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
-                    and call.func.attr.value in _MODE_METHODS):
+                    and call.func.attr.value in MODE_CHOOSING_METHODS):
                 return False
     return True
 

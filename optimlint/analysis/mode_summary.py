@@ -24,11 +24,11 @@ from optimlint.analysis.call_args import param_names
 from optimlint.analysis.names import dotted
 from optimlint.analysis.summaries import _BUILTINS, _library_call, _top_function, project_function
 from optimlint.analysis.walk import nodes_of
+from optimlint.vocabulary import MODE_SETTING_METHODS
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
-_MODE_METHODS = frozenset({"train", "eval", "apply", "train_mode", "eval_mode"})
 _DEPTH = 3
 
 
@@ -56,7 +56,7 @@ def _neutral(fn: cst.FunctionDef, pf, depth: int, active: list) -> bool:
                 return False
             f = node.func
             if isinstance(f, cst.Attribute):
-                if f.attr.value in _MODE_METHODS:
+                if f.attr.value in MODE_SETTING_METHODS:
                     return False
                 root = (dotted(f.value) or "").split(".", 1)[0]
                 if root and pf.imports.imported(root) and not _library_call(pf, f):
