@@ -950,3 +950,61 @@ def test_opt202_not_when_the_training_function_is_handed_to_unseen_callers():
         "    fit(args, model, optimizer, scheduler, torch.utils.data.DataLoader(range(10)))\n"
         "    launch(fit, args)\n")
     assert codes_at(source, ["OPT2"]) == []
+
+
+# --------------------------------------------------------------------------- OPT107
+# A sparse-autoencoder trainer names its window once at the top of the pass (an annotated flag
+# set from ``(batch_idx + 1) % accumulate_every == 0``) and tests the flag where it clips and
+# steps. The loss, unpacked from an imported helper's tuple, is backpropagated whole on every batch.
+WINDOW_NAMED_BY_A_FLAG = """\
+import torch
+
+from sae.losses import objective
+
+
+def fit(model, loader, optimizer, accumulate_every, clip):
+    for batch_idx, tokens in enumerate(loader):
+        is_update: bool = (batch_idx + 1) % accumulate_every == 0
+        is_report = batch_idx % 100 == 0
+        loss, parts = objective(model, tokens)
+        loss.backward()
+        if is_update:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+            optimizer.zero_grad()
+        if is_report:
+            print(parts)
+"""
+
+
+def test_opt107_window_named_by_a_flag_set_in_the_pass():
+    assert codes_at(WINDOW_NAMED_BY_A_FLAG, ["OPT1"]) == [("OPT107", 11)]
+
+
+def test_opt107_window_named_by_a_plain_flag_tested_negated():
+    source = WINDOW_NAMED_BY_A_FLAG.replace(
+        "        is_update: bool = (batch_idx + 1) % accumulate_every == 0\n",
+        "        still_accumulating = (batch_idx + 1) % accumulate_every != 0\n").replace(
+        "        if is_update:\n", "        if not still_accumulating:\n")
+    assert codes_at(source, ["OPT1"]) == [("OPT107", 11)]
+
+
+def test_opt107_not_when_the_flagged_window_divides_the_loss():
+    source = WINDOW_NAMED_BY_A_FLAG.replace(
+        "        loss.backward()\n", "        loss = loss / accumulate_every\n        loss.backward()\n")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt107_not_when_the_flag_is_no_window_test():
+    # a flag set from a warm-up threshold: the step is skipped early on, nothing accumulates by design
+    source = WINDOW_NAMED_BY_A_FLAG.replace("(batch_idx + 1) % accumulate_every == 0",
+                                            "batch_idx >= accumulate_every")
+    assert codes_at(source, ["OPT1"]) == []
+
+
+def test_opt107_not_when_the_flag_is_set_twice_in_the_pass():
+    # reassigned later in the pass (forced on the last batch): which test holds at the step is unsure
+    source = WINDOW_NAMED_BY_A_FLAG.replace(
+        "        loss.backward()\n",
+        "        loss.backward()\n        if batch_idx == len(loader) - 1:\n            is_update = True\n")
+    assert codes_at(source, ["OPT1"]) == []

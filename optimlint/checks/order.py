@@ -155,13 +155,9 @@ def flag_window(it: Iteration, test: cst.BaseExpression) -> bool:
     from a window test (``is_accumulating = it % accum != 0``, ``do_step = (i + 1) % k == 0``):
     the window named once and tested where the step is (Fabric's fine-tuning scripts)."""
     negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
-    flag = test.expression if negated else test
-    if not isinstance(flag, cst.Name) or not isinstance(it.node, (cst.For, cst.While)):
+    value = _flag_value(it, test.expression if negated else test)
+    if value is None:
         return False
-    values = values_assigned(it.node.body, flag.value, nested_functions=False)
-    if len(values) != 1 or values[0] is None:
-        return False
-    value = values[0]
     if not negated:
         return accumulation_test(value)
     if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Not):
@@ -169,6 +165,14 @@ def flag_window(it: Iteration, test: cst.BaseExpression) -> bool:
     return isinstance(value, cst.Comparison) and len(value.comparisons) == 1 and \
         isinstance(value.comparisons[0].operator, cst.NotEqual) and \
         (_modulo(value.left) or _modulo(value.comparisons[0].comparator))
+
+
+def _flag_value(it: Iteration, flag: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The one value the loop's body assigns to the name ``flag`` (None for anything else)."""
+    if not isinstance(flag, cst.Name) or not isinstance(it.node, (cst.For, cst.While)):
+        return None
+    values = values_assigned(it.node.body, flag.value, nested_functions=False)
+    return values[0] if len(values) == 1 else None
 
 
 def _skip_guard(it: Iteration, ev: Event) -> cst.If | None:
@@ -568,7 +572,7 @@ class OrderCheck(Check):
                 cond = None if it.nested(step) else window_condition(it, step)
                 if cond is None or cond is not _enclosing_if(it, step):
                     continue
-                length = _window_length(cond, False)
+                length = _window_length(cond, False, it)
                 if length is None or not _MICRO_NAME.search(ctx.code(length)):
                     continue
                 lo = max((e.index for e in others[id(opt)] if e.index < step.index), default=-1)
@@ -612,7 +616,7 @@ class OrderCheck(Check):
 
     def _not_averaged(self, it, backward, window, inner_loop, cleared_every_pass=False) -> None:
         ctx = self.ctx
-        length = _window_length(window, inner_loop) or (
+        length = _window_length(window, inner_loop, it) or (
             None if inner_loop else _countdown_length(self.ctx.module if it.func is None else it.func, window))
         if length is None or not backward.direct or backward.scaled and backward.scaler is None:
             return
@@ -934,7 +938,10 @@ def _enclosing_if(it: Iteration, ev: Event):
     return conds[0].node if len(conds) == 1 and conds[0].arm == "body" else None
 
 
-def _window_length(window, inner_loop: bool):
+def _window_length(window, inner_loop: bool, it: Iteration | None = None):
+    """The window's length: ``k`` of ``range(k)`` for an inner loop, of ``% k`` in the guard's
+    test, or in the test a flag the guard tests was set from (``is_grad_step = (i + 1) % k == 0``
+    earlier in the loop's body, then ``if is_grad_step:``; ``it``: the pass that sets it)."""
     if inner_loop:
         it = window.iter if isinstance(window, cst.For) else None
         if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" \
@@ -942,6 +949,10 @@ def _window_length(window, inner_loop: bool):
             return it.args[0].value
         return None
     test = window.test
+    if it is not None:
+        flag = test.expression if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) \
+            else test
+        test = _flag_value(it, flag) or test
     stack = [test]
     while stack:
         e = stack.pop()
