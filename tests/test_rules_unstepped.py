@@ -273,3 +273,86 @@ def test_opt104_a_learn_method_that_steps_nothing_at_all():
 def test_opt104_a_learn_method_stepped_by_another_method_stays_silent():
     src = LEARNER + "\n    def apply(self):\n        self.optimizer.step()\n"
     assert codes_at(src, ["OPT104"]) == []
+
+
+# ------------------------- optimizers a notebook builds where no backward can come after them
+
+LESSON = """\
+import torch
+
+width = 4
+regressor = torch.nn.Linear(width, 1)
+sgd = torch.optim.SGD(regressor.parameters(), lr=0.05)
+inputs, targets = torch.randn(32, width), torch.randn(32, 1)
+for epoch in range(200):
+    sgd.zero_grad()
+    loss = torch.nn.functional.mse_loss(regressor(inputs), targets)
+    loss.backward()
+    sgd.step()
+
+# other optimizers, shown for comparison
+momentum = torch.optim.SGD(regressor.parameters(), lr=0.05, momentum=0.9)
+adam = torch.optim.Adam(regressor.parameters(), lr=1e-3)
+"""
+
+
+def test_opt104_optimizers_shown_after_the_training_loop_stay_silent():
+    assert codes_at(LESSON, ["OPT104"]) == []
+
+
+EXERCISE = LESSON + """\
+
+critic = torch.nn.Linear(width, 1)
+critic_opt = torch.optim.Adam(critic.parameters(), lr=1e-3)
+for epoch in range(200):
+    noise = torch.randn(32, width)
+    # write the critic's update here
+"""
+
+
+def test_opt104_an_exercise_loop_left_empty_after_a_trained_one_stays_silent():
+    assert codes_at(EXERCISE, ["OPT104"]) == []
+
+
+TRAINED_THEN_CRITIC = """\
+import torch
+
+width = 4
+regressor = torch.nn.Linear(width, 1)
+sgd = torch.optim.SGD(regressor.parameters(), lr=0.05)
+for epoch in range(200):
+    sgd.zero_grad()
+    torch.nn.functional.mse_loss(regressor(torch.randn(32, width)), torch.randn(32, 1)).backward()
+    sgd.step()
+
+critic = torch.nn.Linear(width, 1)
+critic_opt = torch.optim.Adam(critic.parameters(), lr=1e-3)
+for epoch in range(200):
+    noise = torch.randn(32, width)
+    UPDATE
+"""
+
+
+@pytest.mark.parametrize("update, helper", [
+    # the loop after the construction runs a backward and steps only the first optimizer
+    ("loss = critic(noise).mean()\n    sgd.zero_grad()\n    loss.backward()\n    sgd.step()", ""),
+    # a helper written before the construction, called in a loop after it
+    ("critic_update(noise)", "def critic_update(noise):\n    critic(noise).mean().backward()\n\n\n"),
+])
+def test_opt104_a_backward_that_runs_after_the_construction_still_fires(update, helper):
+    src = TRAINED_THEN_CRITIC.replace("UPDATE", update).replace("critic = ", helper + "critic = ")
+    assert codes_at(src, ["OPT104"]) == [("OPT104", 12 + helper.count("\n"))]
+
+
+def test_opt104_an_optimizer_built_inside_the_loop_after_its_backward_still_fires():
+    src = """\
+import torch
+
+net = torch.nn.Linear(4, 1)
+batches = [torch.randn(8, 4) for _ in range(3)]
+for epoch in range(10):
+    for x in batches:
+        net(x).mean().backward()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+"""
+    assert codes_at(src, ["OPT104"]) == [("OPT104", 8)]

@@ -843,8 +843,12 @@ class OrderCheck(Check):
                                     "the parameters are never updated")
                         self._unused_reported.add(id(opt))
                         continue
-                if not any(e.kind is K.BACKWARD and e.loops for e in events):
-                    continue  # a function that trains has a loop; one backward may be a check
+                if not any(e.kind is K.BACKWARD and e.loops and self._may_run_after(e, opt.call) for e in events):
+                    # a function that trains has a loop; one backward may be a check; a backward
+                    # whose loop is over before the construction (a notebook's demonstration
+                    # ``Adam(...)`` after its training loop, an exercise's empty loop) is not this
+                    # optimizer's
+                    continue
                 inner = self._inner_backward(func, events, opt)
                 if inner is not None:
                     # ``def update(data): opt.zero_grad(); loss.backward()`` nested in the training
@@ -859,6 +863,22 @@ class OrderCheck(Check):
                             "runs backward and never updates the parameters")
                 self._unused_reported.add(id(opt))
 
+
+    def _may_run_after(self, ev: Event, node: cst.CSTNode) -> bool:
+        """``ev`` may run after ``node``: its statement (the helper call, for an inlined one)
+        ends after ``node`` starts, or one of its loops holds ``node`` (built in the loop that
+        then comes round to the backward)."""
+        start = self.ctx.positions[node].start
+        at = (start.line, start.column)
+        end = self.ctx.positions[ev.stmt].end
+        if (end.line, end.column) > at:
+            return True
+        for loop in ev.loops:
+            if loop in self.ctx.positions:
+                rng = self.ctx.positions[loop]
+                if (rng.start.line, rng.start.column) <= at <= (rng.end.line, rng.end.column):
+                    return True
+        return False
 
     def _inner_backward(self, func, events: list, opt: Binding) -> Event | None:
         """The first backward, after the clear, written in the one function nested in ``func``
