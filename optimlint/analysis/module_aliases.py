@@ -50,7 +50,9 @@ def _groups(ctx: "FileContext", func: cst.CSTNode | None) -> tuple[dict[str, str
     from optimlint.analysis.iteration import module_value_keys  # (iteration imports the analyses)
 
     scope = ctx.module if func is None else func
-    first_row: dict[str, int] = {}
+    # The first assignment of each name, its row read only where a group's representative is
+    # chosen by it: a row costs the generated code of its statement, most names never need one.
+    first: dict[str, cst.Assign] = {}
     targets: dict[str, set[str]] = {}
 
     class V(cst.CSTVisitor):
@@ -65,7 +67,7 @@ def _groups(ctx: "FileContext", func: cst.CSTNode | None) -> tuple[dict[str, str
                 if not isinstance(t.target, cst.Name):
                     continue
                 name = t.target.value
-                first_row.setdefault(name, ctx.start(node).row)
+                first.setdefault(name, node)
                 for k in module_value_keys(node.value):
                     k = strip_module(k)
                     if k != name and k.partition(".")[0] != name:
@@ -92,7 +94,9 @@ def _groups(ctx: "FileContext", func: cst.CSTNode | None) -> tuple[dict[str, str
             unknown.update(group)
             continue
         # the attribute it comes from (``self.model``), else the name bound first
-        rep = min(group, key=lambda x: (-1, x) if "." in x else (first_row.get(x, 1 << 30), x))
+        dotted_ = [x for x in group if "." in x]  # (one at most: more is unknown, above)
+        rep = dotted_[0] if dotted_ else group[0] if len(group) == 1 else min(
+            group, key=lambda x: (ctx.start(first[x]).row if x in first else 1 << 30, x))
         for x in group:
             reps[x] = rep
     return reps, frozenset(unknown)
