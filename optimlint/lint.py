@@ -79,7 +79,10 @@ def _run_checks(path: str, source: str, module, checks, settings: Settings, proj
     analyse. ``preset``: analyses already known (a piece's whole-file facts), by their
     ``FileContext.cached`` key."""
     # Start-up time: a file no check can fire on never gets here, and this imports LibCST.
+    from optimlint.analysis.modules import forget_module_lookups
     from optimlint.context import FileContext
+
+    forget_module_lookups()  # a lint starts: the project's files as they are now
 
     def run_checks() -> list[list[Diagnostic]]:
         ctx = FileContext(path, source, module, settings, project_root or settings.root, parsed, rows)
@@ -164,8 +167,11 @@ def _whole_file_facts(path: str, pieces, settings: Settings, project_root: str |
     key (see ``optimlint.pieces``): the import table and the argparse parser's facts. None
     when the parser's statements do not parse alone."""
     from optimlint.analysis.argparse_defaults import argparse_options, argparse_zero_defaults
+    from optimlint.analysis.modules import forget_module_lookups
     from optimlint.analysis.names import ImportTable
     from optimlint.context import FileContext
+
+    forget_module_lookups()
 
     bindings, stars = pieces.imports
     facts: dict = {"imports": ImportTable(dict(bindings), list(stars)),

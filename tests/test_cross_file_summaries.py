@@ -89,3 +89,25 @@ def test_a_project_function_that_only_clips_does_not_hide_a_missing_clear(tmp_pa
 @pytest.mark.parametrize("call", ["drop_gradients", "finish_step", "clear_all"])
 def test_a_project_function_that_may_clear_keeps_the_loop_silent(tmp_path, call):
     assert lint(tmp_path, call) == []
+
+
+def test_a_project_file_created_between_two_lints_is_read_by_the_second(tmp_path):
+    # Module lookups are remembered during one lint only: a long-lived process (the language
+    # server, --watch) finds a file written since its last lint.
+    (tmp_path / "train.py").write_text(TRAIN.format(imports="from tools.grad_utils import adjust_learning_rate, "
+                                                            "clip_gradient", prefix="",
+                                                    call=CALLS["clip_gradient"]))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        def found():
+            result = invoke(["check", "--no-cache", "--select", "OPT101", "--output-format", "json", "train.py"])
+            return [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)]
+
+        assert found() == []  # clip_gradient unknown: an opaque call may clear
+        (tmp_path / "tools").mkdir()
+        (tmp_path / "tools" / "__init__.py").write_text("")
+        (tmp_path / "tools" / "grad_utils.py").write_text(UTILS)
+        assert found() == [("OPT101", 15)]
+    finally:
+        os.chdir(cwd)

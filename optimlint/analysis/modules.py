@@ -324,10 +324,10 @@ _NOT_PROJECT = ("torch", "torchvision", "numpy", "transformers", "timm", "lightn
 
 def _module_file(base: str, parts: list[str]) -> str | None:
     path = os.path.join(base, *parts)
-    if os.path.isfile(path + ".py"):
+    if _is_file(path + ".py"):
         return path + ".py"
     init = os.path.join(path, "__init__.py")
-    if os.path.isfile(init):
+    if _is_file(init):
         return init
     return None
 
@@ -353,8 +353,38 @@ def _search_roots(from_path: str, project_root: str | None) -> list[str]:
     return [r for r in roots if not (r in seen or seen.add(r))]
 
 
+# ``_find_module``'s answers and the files it saw, during one lint (each linted file asks
+# the same imports again and again: two thirds of the lookups of a training file repeat
+# one): emptied by ``forget_module_lookups`` as a lint starts (``lint._run_checks``, each piece
+# of a big file too), so a file created since is found.
+_LOOKUPS: dict[tuple[str, str, str | None], str | None] = {}
+_IS_FILE: dict[str, bool] = {}
+
+
+def forget_module_lookups() -> None:
+    _LOOKUPS.clear()
+    _IS_FILE.clear()
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return _IS_FILE[path]
+    except KeyError:
+        found = _IS_FILE[path] = os.path.isfile(path)
+        return found
+
+
 def _find_module(from_path: str, module: str, project_root: str | None) -> str | None:
     """The file of dotted module ``module`` (``.models`` relative to ``from_path``)."""
+    key = (from_path, module, project_root)
+    try:
+        return _LOOKUPS[key]
+    except KeyError:
+        found = _LOOKUPS[key] = _lookup_module(from_path, module, project_root)
+        return found
+
+
+def _lookup_module(from_path: str, module: str, project_root: str | None) -> str | None:
     level = len(module) - len(module.lstrip("."))
     parts = [p for p in module[level:].split(".") if p]
     if level:
@@ -363,7 +393,7 @@ def _find_module(from_path: str, module: str, project_root: str | None) -> str |
             base = os.path.dirname(base)
         if not parts:
             init = os.path.join(base, "__init__.py")
-            return init if os.path.isfile(init) else None
+            return init if _is_file(init) else None
         return _module_file(base, parts)
     if not parts or parts[0] in _NOT_PROJECT:
         return None
