@@ -116,3 +116,29 @@ def test_opt603_names_that_are_not_certainly_the_trained_module_stay_silent(eval
             EVALUATED.eval()
     """.replace("EVALUATED", evaluated)
     assert codes_at(src, ["OPT603"]) == []
+
+
+# The representative of a group of plain names is the one bound on the lowest row (then the
+# least name): checked against the rows themselves, where names share a line of statements.
+REPRESENTATIVES = [
+    ("net = make(); copy = net\nb = copy\n", "copy", "copy"),  # same line: 'copy' < 'net'
+    ("z = make(); a = z\n", "z", "a"),
+    ("z = make(\n    1); a = z\n", "z", "z"),  # one line of statements, two rows
+    ("z = make(); \\\n    a = z\n", "z", "z"),
+    ("a = make()\nif x: b = a\nelse: b = a\n", "b", "a"),
+    ("if x: b = make(); a = b\n", "b", "a"),
+    ("zz = net\nyy = zz\n", "yy", "zz"),
+    ("b = net\na = net\n", "a", "b"),
+]
+
+
+@pytest.mark.parametrize("text, name, rep", REPRESENTATIVES)
+def test_an_alias_group_is_spelled_by_the_name_bound_first(text, name, rep):
+    import libcst as cst
+
+    from optimlint.analysis.module_aliases import mode_key
+    from optimlint.config import Settings
+    from optimlint.context import FileContext
+
+    ctx = FileContext("train.py", text, cst.parse_module(text), Settings())
+    assert mode_key(ctx, None, name) == rep

@@ -50,24 +50,35 @@ def _groups(ctx: "FileContext", func: cst.CSTNode | None) -> tuple[dict[str, str
     from optimlint.analysis.iteration import module_value_keys  # (iteration imports the analyses)
 
     scope = ctx.module if func is None else func
-    # The first assignment of each name, its row read only where a group's representative is
-    # chosen by it: a row costs the generated code of its statement, most names never need one.
-    first: dict[str, cst.Assign] = {}
+    # The first assignment of each name, with its rank in source order and the rank of its
+    # line of simple statements: rows (which cost the generated code of their statement) are
+    # read only where two candidates share such a line (``a = model; b = a``).
+    first: dict[str, tuple[cst.Assign, int, int]] = {}
     targets: dict[str, set[str]] = {}
 
     class V(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.lines = 0  # simple-statement lines (or suites) entered so far
+
         def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
             return node is scope
 
         def visit_ClassDef(self, node: cst.ClassDef) -> bool:
             return False
 
+        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+            self.lines += 1
+
+        def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+            self.lines += 1
+
         def visit_Assign(self, node: cst.Assign) -> None:
             for t in node.targets:
                 if not isinstance(t.target, cst.Name):
                     continue
                 name = t.target.value
-                first.setdefault(name, node)
+                if name not in first:
+                    first[name] = (node, len(first), self.lines)
                 for k in module_value_keys(node.value):
                     k = strip_module(k)
                     if k != name and k.partition(".")[0] != name:
@@ -95,8 +106,21 @@ def _groups(ctx: "FileContext", func: cst.CSTNode | None) -> tuple[dict[str, str
             continue
         # the attribute it comes from (``self.model``), else the name bound first
         dotted_ = [x for x in group if "." in x]  # (one at most: more is unknown, above)
-        rep = dotted_[0] if dotted_ else group[0] if len(group) == 1 else min(
-            group, key=lambda x: (ctx.start(first[x]).row if x in first else 1 << 30, x))
+        rep = dotted_[0] if dotted_ else _bound_first(ctx, group, first)
         for x in group:
             reps[x] = rep
     return reps, frozenset(unknown)
+
+
+def _bound_first(ctx: "FileContext", group: list[str], first: dict[str, tuple[cst.Assign, int, int]]) -> str:
+    """The member of ``group`` whose first assignment has the lowest row (then the least
+    name; a member never assigned comes last). Rows are read only when the earliest first
+    assignment shares its line of simple statements with another member's: a later line of
+    simple statements starts on a later row (each ends with its newline, and none holds another)."""
+    placed = [x for x in group if x in first]
+    if not placed:
+        return min(group)
+    earliest = min(placed, key=lambda x: first[x][1])
+    if all(first[x][2] != first[earliest][2] for x in placed if x != earliest):
+        return earliest
+    return min(group, key=lambda x: (ctx.start(first[x][0]).row if x in first else 1 << 30, x))
