@@ -1504,6 +1504,8 @@ def module_keys(ctx: "FileContext") -> frozenset[str]:
                 if isinstance(f, cst.Attribute) and f.attr.value in (
                         "parameters", "named_parameters", "train", "eval", "state_dict",
                         "load_state_dict", "modules", "children", "requires_grad_"):
+                    if f.attr.value in ("train", "eval") and len(node.args) > (f.attr.value == "train"):
+                        return  # ``self.train(dataset, output_dir)``: a project method, no module's mode
                     k = key_of(f.value)
                     if k:
                         found.add(k)

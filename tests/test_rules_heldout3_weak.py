@@ -1,0 +1,115 @@
+"""The weak operators of the third held-out set (benchmarks/mutation/heldout3.tsv): shapes the
+mutation harness found there, each a must-fire case and its must-not-fire twin, written here in
+the project's own words."""
+
+from __future__ import annotations
+
+from tests.conftest import codes_at
+
+# --------------------------------------------------------------------------- OPT101
+# A wrapper class (not a module) whose `fit` calls its own `train(dataset, out_dir)`: a project
+# method taking data, not `nn.Module.train(mode)`. The optimizer is built over groups a config
+# extends, so its parameters are not known; a call handed `self`'s attributes is then no clearing
+# of those parameters just because `self.train(...)` was spelled like a module's mode switch.
+WRAPPER_TRAINS_ITSELF = """\
+import torch
+
+
+class TextClassifier:
+    def fit(self, dataset, out_dir):
+        self.train(dataset, out_dir)
+
+    def train(self, dataset, out_dir):
+        net = self.net
+        decay, no_decay = [], []
+        for name, p in net.named_parameters():
+            (no_decay if name.endswith("bias") else decay).append(p)
+        groups = [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}]
+        groups.extend(self.extra_groups)
+        optimizer = torch.optim.AdamW(groups, lr=2e-5)
+        for epoch in range(3):
+            for batch in dataset:
+                loss = net(**batch).loss
+                loss.backward()
+                optimizer.step()
+                self.log_progress(epoch, loss.item())
+"""
+
+
+def test_a_project_train_method_taking_data_is_no_module():
+    assert codes_at(WRAPPER_TRAINS_ITSELF, ["OPT101"]) == [("OPT101", 19)]
+
+
+def test_a_project_eval_method_taking_data_is_no_module():
+    src = WRAPPER_TRAINS_ITSELF.replace("self.train(dataset, out_dir)", "self.eval(dataset)")
+    assert codes_at(src, ["OPT101"]) == [("OPT101", 19)]
+
+
+# The twins: a module switched to training mode (with no argument, or with its one `mode`
+# argument) stays a module, and a call handed its attributes may still clear the optimizer whose
+# parameters are not known.
+MODULE_TRAINS_ITSELF = """\
+import torch
+from torch import nn
+
+from helpers import reset_grads
+
+
+class Learner(nn.Module):
+    def fit(self, loader, extra_groups):
+        self.train({mode})
+        groups = [{{"params": self.body.parameters()}}]
+        groups.extend(extra_groups)
+        optimizer = torch.optim.SGD(groups, lr=0.1)
+        for x, y in loader:
+            loss = (self.body(x) - y).pow(2).mean()
+            loss.backward()
+            optimizer.step()
+            reset_grads(self.head)
+"""
+
+
+def test_a_module_switched_to_training_mode_may_still_be_cleared_by_a_call():
+    for mode in ("", "True", "mode=True", "self.training_enabled"):
+        assert codes_at(MODULE_TRAINS_ITSELF.format(mode=mode), ["OPT101"]) == [], mode
+
+
+# --------------------------------------------------------------------------- OPT106
+# The named parameters chosen by a setting (the head alone, or the whole network), then split
+# into decay / no-decay groups: the optimizer holds parameters of `net` whichever arm ran, so
+# `net.zero_grad()` at the top of each micro-batch clears what the windowed step needs.
+CHOSEN_PARAMETERS_WINDOW = """\
+import torch
+
+
+def train(net, loader, accum, head_only):
+    if head_only:
+        named = list(net.head.named_parameters()) + list(net.neck.named_parameters())
+    else:
+        named = list(net.named_parameters())
+    groups = [
+        {"params": [p for n, p in named if "bias" not in n], "weight_decay": 0.01},
+        {"params": [p for n, p in named if "bias" in n], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=3e-4)
+    for i, (x, y) in enumerate(loader):
+        CLEARED.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y) / accum
+        loss.backward()
+        if (i + 1) % accum == 0:
+            optimizer.step()
+"""
+
+
+def test_parameters_chosen_in_two_arms_are_known_in_both():
+    assert codes_at(CHOSEN_PARAMETERS_WINDOW.replace("CLEARED", "net"), ["OPT106"]) == [("OPT106", 15)]
+
+
+def test_an_arm_with_parameters_of_unknown_origin_keeps_the_clearing_unsure():
+    src = CHOSEN_PARAMETERS_WINDOW.replace("CLEARED", "net").replace(
+        "list(net.named_parameters())", "net.trainable_named")
+    assert codes_at(src, ["OPT106"]) == []
+
+
+def test_clearing_one_submodule_of_the_chosen_parameters_stays_unsure():
+    assert codes_at(CHOSEN_PARAMETERS_WINDOW.replace("CLEARED", "net.head"), ["OPT106"]) == []
