@@ -120,8 +120,9 @@ def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None
                       depth: int = 0) -> frozenset[str] | None:
     """Keys of the modules whose ``.parameters()`` feed an optimizer's params argument; a
     parameter named in a list (``[model.embed.weight]``) counts as its module's (``model.embed``).
-    With ``scope``, a name in the argument (``dict(params=head_params)``) is followed to its one
-    assignment there (twice at most).
+    With ``scope``, a name in the argument (``dict(params=head_params)``) is followed to what
+    ``scope`` assigns it (twice at most): the union when an ``if`` assigns it in each arm
+    (``named = list(net.head.named_parameters())`` or ``list(net.named_parameters())``).
 
     None when something else (a name we cannot trace) also feeds it.
     """
@@ -131,16 +132,16 @@ def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None
     unknown = False
 
     def follow(name: str) -> bool:
-        """``name``'s one assignment in ``scope`` feeds parameters of known modules."""
+        """Every assignment of ``name`` in ``scope`` feeds parameters of known modules."""
         if scope is None or depth >= 2:
             return False
         values = values_assigned(scope, name, nested_functions=False)
-        if len(values) != 1 or values[0] is None:
+        if not values or any(v is None for v in values):
             return False
-        inner = parameter_modules(values[0], scope, depth + 1)
-        if inner is None:
+        inner = [parameter_modules(v, scope, depth + 1) for v in values]
+        if any(i is None for i in inner):
             return False
-        found.update(inner)
+        found.update(*inner)
         return True
 
     class V(cst.CSTVisitor):
