@@ -113,3 +113,50 @@ def test_an_arm_with_parameters_of_unknown_origin_keeps_the_clearing_unsure():
 
 def test_clearing_one_submodule_of_the_chosen_parameters_stays_unsure():
     assert codes_at(CHOSEN_PARAMETERS_WINDOW.replace("CLEARED", "net.head"), ["OPT106"]) == []
+
+
+# --------------------------------------------------------------------------- OPT603
+# An epoch loop that validates every other epoch through a library's inference routine handed
+# the model, under `torch.no_grad()`: the routine runs the forward window by window, it does not
+# put the model back in training mode, and nothing else does before the next epoch trains.
+LIBRARY_INFERENCE_EVAL = """\
+import torch
+from monai.inferers import sliding_window_inference
+
+
+def fit(model, optimizer, loss_fn, train_loader, val_loader, epochs):
+    for epoch in range(epochs):
+        for images, masks in train_loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(images), masks)
+            loss.backward()
+            optimizer.step()
+        if (epoch + 1) % 2 == 0:
+            model.eval()
+            with torch.no_grad():
+                for images, masks in val_loader:
+                    pred = sliding_window_inference(images, (96, 96), 4, model)
+"""
+
+
+def test_a_library_inference_routine_under_no_grad_sets_no_mode():
+    assert codes_at(LIBRARY_INFERENCE_EVAL, ["OPT603"]) == [("OPT603", 13)]
+
+
+def test_the_same_call_with_gradients_on_may_still_set_the_mode():
+    src = LIBRARY_INFERENCE_EVAL.replace("            with torch.no_grad():\n", "            if True:\n")
+    assert codes_at(src, ["OPT603"]) == []
+
+
+def test_the_epoch_head_restoring_training_mode_stays_silent():
+    src = LIBRARY_INFERENCE_EVAL.replace("    for epoch in range(epochs):\n",
+                                         "    for epoch in range(epochs):\n        model.train()\n")
+    assert codes_at(src, ["OPT603"]) == []
+
+
+# A helper of the project under no_grad is not a library's: one that cannot be read (a relative
+# import of a file not there) may hand the model back in training mode.
+def test_a_project_helper_under_no_grad_may_still_set_the_mode():
+    src = LIBRARY_INFERENCE_EVAL.replace(
+        "from monai.inferers import sliding_window_inference", "from .evaluation import sliding_window_inference")
+    assert codes_at(src, ["OPT603"]) == []

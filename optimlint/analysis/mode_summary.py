@@ -12,6 +12,10 @@ is read instead, and counts as *mode-neutral* when nothing in its body can chang
 
 Anything else (a call to another project module, a method call on a parameter other than a
 value method) leaves the answer "unknown": the call may set the mode.
+
+A function of an installed library is not read: ``library_function_call`` only says that the
+call names one (its module is in none of the project's folders); OPT603 takes such a call, run
+under ``torch.no_grad()``, for an inference routine that leaves the mode as it found it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from optimlint.analysis.call_args import param_names
+from optimlint.analysis.modules import _find_module
 from optimlint.analysis.names import dotted
 from optimlint.analysis.summaries import _BUILTINS, _library_call, _top_function, project_function
 from optimlint.analysis.walk import nodes_of
@@ -39,6 +44,18 @@ def mode_neutral_call(ctx: "FileContext", call: cst.Call) -> bool:
         return False
     fn, pf = found
     return _neutral(fn, pf, 0, [])
+
+
+def library_function_call(ctx: "FileContext", call: cst.Call) -> bool:
+    """``call`` calls a function imported from an installed library, not from the project
+    (``sliding_window_inference(images, roi, 4, model)`` with ``from monai.inferers import
+    sliding_window_inference``): its module is found in none of the project's folders."""
+    qn = ctx.qualify(call.func)
+    if not qn or qn.startswith(".") or "." not in qn:
+        return False
+    module = qn.rpartition(".")[0]
+    return _find_module(ctx.path, module, ctx.project_root) is None and \
+        _find_module(ctx.path, module.split(".", 1)[0], ctx.project_root) is None
 
 
 def _neutral(fn: cst.FunctionDef, pf, depth: int, active: list) -> bool:

@@ -32,7 +32,7 @@ from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers
 from optimlint.analysis.mode_choice import chosen_eval, train_whenever_training
 from optimlint.analysis.mode_flags import switched_off
-from optimlint.analysis.mode_summary import mode_neutral_call
+from optimlint.analysis.mode_summary import library_function_call, mode_neutral_call
 from optimlint.analysis.module_aliases import mode_key
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
@@ -278,6 +278,9 @@ class HygieneCheck(Check):
             if any(module_covers(k, m) or module_covers(m, k) for k in {canon(k) or k for k in keys}):
                 if isinstance(o.node, cst.Call) and mode_neutral_call(ctx, o.node):
                     continue  # a project loss helper that only runs the model's forward
+                if isinstance(o.node, cst.Call) and no_grad_region(ctx, o.node) is not None and \
+                        library_function_call(ctx, o.node):
+                    continue  # a library's inference under no_grad (MONAI's sliding_window_inference(x, roi, n, model))
                 return True
             if o.self_call and m.startswith("self"):
                 f = o.node.func if isinstance(o.node, cst.Call) else None
