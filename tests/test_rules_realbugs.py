@@ -1008,3 +1008,82 @@ def test_opt107_not_when_the_flag_is_set_twice_in_the_pass():
         "        loss.backward()\n",
         "        loss.backward()\n        if batch_idx == len(loader) - 1:\n            is_update = True\n")
     assert codes_at(source, ["OPT1"]) == []
+
+
+# --------------------------------------------------------------------------- OPT201
+# A prototype network trained in phases chosen by the epoch: warm-up epochs train a few layers
+# with their own optimizer, the later ones train everything with the joint optimizer, whose
+# StepLR steps in that arm before the epoch's training. The phase helper of another file hands
+# the optimizer on to the batch loop of its own file.
+PHASES = """\
+def _one_pass(model, batches, optimizer=None):
+    for inputs, targets in batches:
+        loss = model(inputs, targets)
+        if optimizer is not None:
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+
+def fit_epoch(model, batches, optimizer):
+    model.train()
+    return _one_pass(model, batches, optimizer=optimizer)
+
+
+def freeze_backbone(model):
+    for p in model.backbone.parameters():
+        p.requires_grad = False
+"""
+PHASED_DRIVER = """\
+import torch
+
+import phases
+
+
+def run(model, batches, epochs, warm_epochs):
+    warm_optimizer = torch.optim.Adam(model.head.parameters(), lr=1e-3)
+    joint_optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    joint_scheduler = torch.optim.lr_scheduler.StepLR(joint_optimizer, step_size=5, gamma=0.2)
+    for epoch in range(epochs):
+        if epoch < warm_epochs:
+            phases.freeze_backbone(model)
+            phases.fit_epoch(model=model, batches=batches, optimizer=warm_optimizer)
+        else:
+            joint_scheduler.step()
+            phases.fit_epoch(model=model, batches=batches, optimizer=joint_optimizer)
+"""
+
+
+def test_opt201_scheduler_in_an_epoch_phase_arm_before_a_helper_that_hands_the_optimizer_on(tmp_path):
+    found = lint_files(tmp_path, {"phases.py": PHASES, "train.py": PHASED_DRIVER}, "train.py", "OPT2")
+    assert found == [("OPT201", 15)]
+
+
+def test_opt201_not_when_the_phase_arm_steps_the_scheduler_after_training(tmp_path):
+    driver = PHASED_DRIVER.replace(
+        "            joint_scheduler.step()\n            phases.fit_epoch(model=model, batches=batches, "
+        "optimizer=joint_optimizer)\n",
+        "            phases.fit_epoch(model=model, batches=batches, optimizer=joint_optimizer)\n"
+        "            joint_scheduler.step()\n")
+    assert lint_files(tmp_path, {"phases.py": PHASES, "train.py": driver}, "train.py", "OPT2") == []
+
+
+def test_opt201_not_when_an_epoch_arm_only_fast_forwards_the_schedule(tmp_path):
+    # a resumed run replays the schedule for the epochs already done, then goes on to train
+    driver = PHASED_DRIVER.replace(
+        "            joint_scheduler.step()\n            phases.fit_epoch(model=model, batches=batches, "
+        "optimizer=joint_optimizer)\n",
+        "            joint_scheduler.step()\n            continue\n"
+        "        phases.fit_epoch(model=model, batches=batches, optimizer=joint_optimizer)\n"
+        "        joint_scheduler.step()\n")
+    assert lint_files(tmp_path, {"phases.py": PHASES, "train.py": driver}, "train.py", "OPT2") == []
+
+
+def test_opt201_not_when_the_arm_is_chosen_by_the_scheduler_itself(tmp_path):
+    driver = PHASED_DRIVER.replace("        else:\n", "        elif joint_scheduler is not None:\n")
+    assert lint_files(tmp_path, {"phases.py": PHASES, "train.py": driver}, "train.py", "OPT2") == []
+
+
+def test_opt201_not_when_the_handed_on_function_only_reads_the_optimizer(tmp_path):
+    helpers = PHASES.replace("            optimizer.step()\n", "            print(optimizer.param_groups[0]['lr'])\n")
+    assert lint_files(tmp_path, {"phases.py": helpers, "train.py": PHASED_DRIVER}, "train.py", "OPT2") == []

@@ -48,6 +48,25 @@ def _conds_at(ev: Event, level: int) -> tuple:
     return tuple((b.node, b.arm) for b in ev.branches if b.loop_depth == level)
 
 
+def _epoch_guards(it: Iteration, ev: Event, level: int) -> bool:
+    """``ev`` sits in the loop's own body under ``if`` / ``elif`` / ``else`` arms each chosen by
+    a test of the loop's own variable (``if epoch < num_warm: ... else: ...``): a phase of the
+    run, never a test of the scheduler or optimizer."""
+    if len(ev.loops) != level or not isinstance(it.node, cst.For):
+        return False
+    bound = {n.value for n in _walk.nodes_of(it.node.target, cst.Name)}
+    guards = [b for b in ev.branches if b.loop_depth >= level]
+    if not guards:
+        return False
+    for b in guards:
+        if not isinstance(b.node, cst.If) or b.arm not in ("body", "else"):
+            return False
+        names = {n.value for n in _walk.nodes_of(b.node.test, cst.Name)}
+        if not names & bound or any(symbols.name_says_scheduler(n) or symbols.name_says_optimizer(n) for n in names):
+            return False
+    return True
+
+
 def _loop_invariant_guards(it: Iteration, ev: Event, level: int) -> bool:
     """``ev`` sits in the loop's own body under ``if`` tests that read only settings the
     loop never binds: attributes of a configuration (``if opt.lr_scheduler == "multistep":``,
@@ -81,25 +100,46 @@ def _loop_invariant_guards(it: Iteration, ev: Event, level: int) -> bool:
 
 def _helper_steps_in_a_loop(ctx, call: cst.Call, opt_key: str) -> str | None:
     """The parameter of a function of another project file, handed ``opt_key`` by ``call``,
-    whose ``.step()`` that function calls inside a ``for`` loop (a train-one-epoch helper)."""
+    whose ``.step()`` that function calls inside a ``for`` loop (a train-one-epoch helper), or
+    that it hands on to a function of its own file that does (``train(...)`` returning
+    ``_train_or_test(model, loader, optimizer=optimizer)``)."""
     found = summaries.project_function(ctx, call.func)
     if found is None:
         return None
-    fn = found[0]
+    fn, pf = found
+    name = _param_handed(fn, call, opt_key)
+    return name if name is not None and _stepped_in_a_loop(fn, pf, name, 1) else None
+
+
+def _param_handed(fn: cst.FunctionDef, call: cst.Call, key: str) -> str | None:
+    """The parameter of ``fn`` that ``call`` binds to the name ``key``."""
     names = [p.name.value for p in fn.params.params]
     for i, a in enumerate(call.args):
-        if a.star or key_of(a.value) != opt_key:
+        if a.star or key_of(a.value) != key:
             continue
         name = a.keyword.value if a.keyword is not None else (names[i] if i < len(names) else None)
-        if name is None:
-            continue
-        for loop in _walk.nodes_of(fn.body, cst.For):
-            for c in _walk.nodes_of(loop.body, cst.Call):
-                f = c.func
-                if isinstance(f, cst.Attribute) and f.attr.value == "step" and \
-                        isinstance(f.value, cst.Name) and f.value.value == name:
-                    return name
+        if name is not None:
+            return name
     return None
+
+
+def _stepped_in_a_loop(fn: cst.FunctionDef, pf, name: str, hand_ons: int) -> bool:
+    for loop in _walk.nodes_of(fn.body, cst.For):
+        for c in _walk.nodes_of(loop.body, cst.Call):
+            f = c.func
+            if isinstance(f, cst.Attribute) and f.attr.value == "step" and \
+                    isinstance(f.value, cst.Name) and f.value.value == name:
+                return True
+    if hand_ons <= 0:
+        return False
+    for c in _walk.nodes_of(fn.body, cst.Call):
+        if not isinstance(c.func, cst.Name) or pf.imports.imported(c.func.value):
+            continue
+        inner = summaries._top_function(pf, c.func.value)
+        handed = _param_handed(inner, c, name) if inner is not None and inner is not fn else None
+        if handed is not None and _stepped_in_a_loop(inner, pf, handed, hand_ons - 1):
+            return True
+    return False
 
 
 def _in_both_arms(it: Iteration, s: Event, later: list[Event], level: int) -> Event | None:
@@ -234,8 +274,10 @@ class SchedulerCheck(Check):
         if it.kind != "loop" or s.target is None or s.target.cls == "ReduceLROnPlateau" or \
                 not S.is_epoch_loop(ctx, it.node):
             return
-        if not it.always(s) and not _loop_invariant_guards(it, s, level):
-            return
+        # under a test of the epoch itself (``if epoch < warm: ... else: sched.step(); train(...)``)
+        # only a training call in the very same arm counts: an arm that steps the scheduler alone
+        # and goes on (``if epoch < start: sched.step(); continue``) fast-forwards a resumed run
+        invariant = it.always(s) or _loop_invariant_guards(it, s, level)
         opt = s.target.optimizer  # (None: a scheduler known by its name, from a helper's tuple)
 
         def hands_over(o: Event) -> list:
@@ -244,8 +286,10 @@ class SchedulerCheck(Check):
         if any(o.index < s.index and (o.touches_all or hands_over(o)) for o in it.opaque):
             return
         for o in it.opaque:
-            if o.index < s.index or len(o.loops) != level or not isinstance(o.node, cst.Call) or \
-                    not set(_conds_at(o, level)) <= set(_conds_at(s, level)):
+            if o.index < s.index or len(o.loops) != level or not isinstance(o.node, cst.Call):
+                continue
+            if not (set(_conds_at(o, level)) <= set(_conds_at(s, level)) if invariant
+                    else _conds_at(o, level) == _conds_at(s, level) and _epoch_guards(it, s, level)):
                 continue
             if o.touches_all:
                 return
