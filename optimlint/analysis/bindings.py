@@ -659,7 +659,8 @@ class _Collector(cst.CSTVisitor):
             # helper may parse another file, and most unpacked calls return data)
             names = [(key_of(t) or "").rsplit(".", 1)[-1] for t in targets]
             handed = returned_objects(self.ctx, value, len(targets)) if any(
-                symbols.name_says_scheduler(n) or symbols.name_says_optimizer(n) for n in names) else []
+                symbols.name_says_scheduler(n) or symbols.name_says_optimizer(n) or "accelerator" in n.lower()
+                for n in names) else []
             if any(handed):
                 for i, (t, r) in enumerate(zip(targets, handed)):
                     built = returned_construction(self.ctx, value, i, len(targets)) \
@@ -679,6 +680,8 @@ class _Collector(cst.CSTVisitor):
             return None
         if r.kind == "scheduler":
             return Binding(SCHEDULER, key_of(target) or "", None, node=call, call=call)
+        if r.kind == "accelerator":  # its construction (and its arguments) is in the helper
+            return Binding(ACCELERATOR, key_of(target) or "", r.cls, node=call, call=call)
         return Binding(OPTIMIZER, key_of(target) or "", None, node=call, call=call, by_name=True)
 
     def _params_modules(self, params: cst.BaseExpression | None) -> frozenset[str] | None:
@@ -726,9 +729,9 @@ class _Collector(cst.CSTVisitor):
         qn = self.ctx.qualify(f)
         if qn in ACCELERATOR_QUALNAMES:
             return Binding(ACCELERATOR, name, qn.rsplit(".", 1)[-1], node=value, call=value)
-        if any(w in name.rsplit(".", 1)[-1].lower() for w in ("opt", "sched")):
-            # ``model_optim = self._select_optimizer()``: what the helper returns (read only for
-            # such names: reading it may parse another file)
+        if any(w in name.rsplit(".", 1)[-1].lower() for w in ("opt", "sched", "accelerator")):
+            # ``model_optim = self._select_optimizer()``, ``accelerator = prepare_accelerator(args)``:
+            # what the helper returns (read only for such names: reading it may parse another file)
             func = self.funcs[-1] if self.funcs else None
             handed = returned_object(self.ctx, value, self.b.class_of.get(func) if func is not None else None)
             return self._handed_back(target, handed, value)

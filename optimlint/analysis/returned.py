@@ -16,14 +16,15 @@ from optimlint.analysis import symbols
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.summaries import project_function
+from optimlint.vocabulary import ACCELERATOR_QUALNAMES
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
 
 class Returned(NamedTuple):
-    kind: str  # "optimizer" / "scheduler"
-    cls: str  # the torch class or factory the helper builds it with
+    kind: str  # "optimizer" / "scheduler" / "accelerator"
+    cls: str  # the torch class or factory the helper builds it with (``Accelerator``)
 
 
 class _Reader(NamedTuple):
@@ -82,7 +83,7 @@ def returned_construction(ctx: "FileContext", call: cst.Call, index: int, count:
 def returned_object(ctx: "FileContext", call: cst.Call, klass: cst.ClassDef | None = None) -> Returned | None:
     """What the helper ``call`` calls hands back whole (``model_optim = self._select_optimizer()``
     with ``return optim.Adam(self.model.parameters(), ...)``; ``opt = make_optimizer(model)``):
-    the optimizer or scheduler every one of its returns builds, else None. ``klass``: the class
+    the optimizer, scheduler or ``Accelerator`` every one of its returns builds, else None. ``klass``: the class
     of the method the call is in, where ``self.<method>(...)`` is looked up."""
     found = _helper(ctx, call.func, klass)
     if found is None:
@@ -148,6 +149,10 @@ def _built(fn: cst.FunctionDef, value: cst.BaseExpression, reader: _Reader) -> R
     if not isinstance(value, cst.Call):
         return None
     kind = symbols.classify_call(reader, value)  # type: ignore[arg-type]
-    if kind is None or kind.kind not in ("optimizer", "scheduler"):
+    if kind is None:
+        # ``accelerator = prepare_accelerator(args)`` whose helper ends in ``return Accelerator(...)``
+        qn = reader.qualify(value.func) if isinstance(value.func, (cst.Name, cst.Attribute)) else None
+        return Returned("accelerator", qn.rsplit(".", 1)[-1]) if qn in ACCELERATOR_QUALNAMES else None
+    if kind.kind not in ("optimizer", "scheduler"):
         return None
     return Returned(kind.kind, kind.cls)

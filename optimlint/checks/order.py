@@ -16,7 +16,7 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import callers, moves, symbols
 from optimlint.analysis.assignments import stores, values_assigned
-from optimlint.analysis.bindings import Binding, drawn_from_container, key_of, parameter_modules
+from optimlint.analysis.bindings import ACCELERATOR, Binding, drawn_from_container, key_of, parameter_modules
 from optimlint.analysis.call_args import every_param
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, may_step, module_covers, module_keys,
@@ -1203,8 +1203,14 @@ def _runs_whole_or_guarded(it: Iteration, ev) -> bool:
 
 def _accelerator_accumulates(ctx) -> bool:
     """The file builds an ``Accelerator`` that may divide the loss by its own accumulation
-    steps (``gradient_accumulation_steps=`` or ``**kwargs`` given)."""
+    steps (``gradient_accumulation_steps=`` or ``**kwargs`` given), or is handed one by a project
+    helper (``accelerator = prepare_accelerator(args)``) whose arguments are not read here."""
     def build() -> bool:
+        scopes = training_model(ctx).bindings
+        for table in (scopes.module_scope, *scopes.function_scopes.values()):
+            if any(b.kind == ACCELERATOR and isinstance(b.call, cst.Call) and
+                   symbols.callee_name(b.call.func) not in ("Accelerator", "Fabric") for b in table.values()):
+                return True
         for node in _walk.nodes_of(ctx.module, cst.Call):
             name = ctx.code(node.func).rsplit(".", 1)[-1]
             if name == "Accelerator" and any(a.star == "**" or a.keyword is not None and
