@@ -46,7 +46,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules, symbols
-from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.returned import returned_construction, returned_object, returned_objects
 from optimlint.analysis.call_args import arg, every_param, named_params, positional_params
 from optimlint.analysis.class_vars import held_optimizer_class
@@ -267,6 +267,8 @@ class Bindings:
     # of optimizers or schedulers (see ``_Collector.visit_For``)
     each_loops: set[cst.For] = field(default_factory=set)
     _by_name: dict[tuple, Binding] = field(default_factory=dict)
+    _inherited: dict[tuple, Binding | None] = field(default_factory=dict)
+    _classes: dict[str, cst.ClassDef | None] | None = None
 
     @classmethod
     def build(cls, ctx: "FileContext") -> "Bindings":
@@ -302,6 +304,8 @@ class Bindings:
                 klass = self.class_of.get(func)
                 if klass is not None:
                     b = self.class_attrs.get(klass, _NOTHING).get(k)
+                    if b is None and k.count(".") == 1:
+                        b = self.inherited(klass, k)
                     if b is not None:
                         return b
             elif "." not in k and k in self.params_of.get(func, _NOTHING):
@@ -318,6 +322,39 @@ class Bindings:
         if b is not None:
             return b
         return self._name_rule(func, k, want) if want is not None else None
+
+    def inherited(self, klass: cst.ClassDef, k: str) -> Binding | None:
+        """What ``self.x`` (``k``) holds in ``klass`` when only a base class of this file
+        assigns it (``self.optimizer`` built in ``ERM.__init__``, stepped in ``class
+        IRM(ERM)``'s ``update``): the first base, depth first, whose attribute is bound. None
+        when ``klass`` or a class on the way assigns it itself (its own value, even one the
+        analysis cannot read, replaces the base's), or a base is not found by name."""
+        memo = self._inherited.get((klass, k), _NOTHING)
+        if memo is not _NOTHING:
+            return memo
+        self._inherited[(klass, k)] = None  # (a cycle of bases finds nothing)
+        found = None
+        if not stores(klass, k):
+            for base in klass.bases:
+                node = self.class_named(base.value)
+                if node is None:
+                    continue
+                found = self.class_attrs.get(node, _NOTHING).get(k) or self.inherited(node, k)
+                if found is not None or stores(node, k):
+                    break
+        self._inherited[(klass, k)] = found
+        return found
+
+    def class_named(self, expr: cst.BaseExpression) -> cst.ClassDef | None:
+        """The class of this file a base expression names (one class of that name)."""
+        if not isinstance(expr, cst.Name):
+            return None
+        if self._classes is None:
+            self._classes = {}
+            for node in self.class_attrs:
+                name = node.name.value
+                self._classes[name] = None if name in self._classes else node
+        return self._classes.get(expr.value)
 
     def _name_rule(self, func: cst.CSTNode | None, k: str, want: str | None) -> Binding | None:
         if want is None:

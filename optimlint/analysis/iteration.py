@@ -289,6 +289,22 @@ class TrainingModel:
         for evs in self.scopes.values():
             yield from evs
 
+    def method_of(self, klass: cst.ClassDef, name: str, seen: frozenset = frozenset()) -> cst.FunctionDef | None:
+        """The method ``name`` an instance of ``klass`` runs: its own, else the first base class
+        of this file (depth first) that defines it (``self.predict(x)`` in ``class
+        Mixup(ERM)``'s ``update`` runs ``ERM.predict``). None when a base is not of this file."""
+        own = self.methods.get(klass, {}).get(name)
+        if own is not None or klass in seen:
+            return own
+        for base in klass.bases:
+            node = self.bindings.class_named(base.value)
+            if node is None:
+                return None
+            found = self.method_of(node, name, seen | {klass})
+            if found is not None:
+                return found
+        return None
+
     def one_pass_functions(self, accept, unlooped) -> Iterator[Iteration]:
         """Top-level functions no iteration holds, each as one pass of its caller's loop (a
         ``"function"`` Iteration): those whose event kinds ``accept(kinds)`` takes and whose
@@ -952,7 +968,7 @@ class _Walker:
         if t is _ATTRIBUTE and type(f.value) is _NAME and f.value.value == "self":
             klass = self.b.class_of.get(frame.func) if frame.func is not None else None
             if klass is not None:
-                return self.model.methods.get(klass, {}).get(f.attr.value)
+                return self.model.method_of(klass, f.attr.value)
         return None
 
     def _inline(self, helper: cst.FunctionDef, call: cst.Call, st, factory=None) -> None:

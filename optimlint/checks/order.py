@@ -727,14 +727,18 @@ class OrderCheck(Check):
         optimizer is not ``opt`` when ``opt`` is local to the loop's function."""
         local = _local_to(it.func, opt.name)
         for scope_func, events in self.model.scopes.items():
-            if it.kind == "function" and self._overrides(scope_func, it.node):
-                continue  # a subclass's own ``update`` runs instead of this one, never after it
+            if it.kind == "function" and (self._overrides(scope_func, it.node) or self._overrides(it.node, scope_func)):
+                # a subclass's own ``update`` runs instead of this one, never after it; this one
+                # replaces its base's ``update``, which never runs on this instance
+                continue
             for e in events:
                 if e.kind not in (*STEPS, K.STEP_CLOSURE) or same_object(e.target, opt) is False:
                     continue
-                if it.kind == "function" and opt.name.startswith("self.") and (e.own_key or "").startswith("self.") \
-                        and self._unrelated_class(scope_func, it.node):
-                    continue  # ``self.optimizer`` of another algorithm class: another instance's
+                if it.kind == "function" and opt.name.startswith("self.") and \
+                        _drawn_from_self(e.func, e.own_key) and self._unrelated_class(scope_func, it.node):
+                    # ``self.optimizer`` of another algorithm class, or ``for opt in self.olist:
+                    # opt.step()`` there: another instance's
+                    continue
                 if local and e.target is not None and e.target is not opt and e.func is not it.func and \
                         _local_to(e.func, e.target.name):
                     continue  # (e.func: where the step is written, also when inlined into a caller's scope)
@@ -1110,6 +1114,28 @@ def _local_to(func: cst.CSTNode | None, name: str) -> bool:
     if any(name in (n.name.value for n in decl.names) for decl in _walk.nodes_of(func, (cst.Global, cst.Nonlocal))):
         return False
     return any(p.name.value == name for p in every_param(func)) or bool(stores(func, name, nested_functions=False))
+
+
+def _drawn_from_self(func: cst.CSTNode | None, key: str | None) -> bool:
+    """``key``, as written in method ``func``, is the instance's own: ``self.x``, or a local
+    name every binding of which reads only ``self``'s attributes (``for opt in self.olist``,
+    ``opt = self.opts[i]``)."""
+    if not key:
+        return False
+    if key.startswith("self."):
+        return True
+    if not isinstance(func, cst.FunctionDef) or not _local_to(func, key) or \
+            any(p.name.value == key for p in every_param(func)):
+        return False
+    for st in stores(func, key, nested_functions=False):
+        source = st.node.iter if st.kind == "for" else st.value if st.kind == "=" else None
+        if source is None:
+            return False
+        attrs = {id(a.attr) for a in _walk.nodes_of(source, cst.Attribute)}
+        names = [n.value for n in _walk.nodes_of(source, cst.Name) if id(n) not in attrs]
+        if not names or any(n != "self" for n in names):
+            return False
+    return True
 
 
 def _is_generator(func: cst.CSTNode | None) -> bool:
