@@ -58,10 +58,47 @@ def library_function_call(ctx: "FileContext", call: cst.Call) -> bool:
         _find_module(ctx.path, module.split(".", 1)[0], ctx.project_root) is None
 
 
-def _neutral(fn: cst.FunctionDef, pf, depth: int, active: list) -> bool:
+def may_restore_training_call(ctx: "FileContext", call: cst.Call, handed) -> bool | None:
+    """``call`` calls a function of another project file that may put what the caller hands
+    it as ``handed`` (a predicate on an argument's expression) back in training mode
+    (``validate(model, loader)`` ending with ``model.train()``; one that only calls ``.eval()``
+    does not). The training model drops such a call when it never touches an optimizer, so
+    its mode switches are no event of the loop. None: not a function of the project."""
+    found = project_function(ctx, call.func)
+    if found is None:
+        return None
+    fn, pf = found
+    return not _neutral(fn, pf, 0, [], restoring=True, watched=_receiving(fn, call, handed))
+
+
+def _receiving(fn: cst.FunctionDef, call: cst.Call, handed) -> set[str]:
+    """The parameters of ``fn`` that receive an argument of ``call`` that ``handed`` accepts
+    (all of them when a starred argument makes the mapping unknown)."""
+    names = [p.name.value for p in fn.params.posonly_params + fn.params.params]
+    out: set[str] = set()
+    for i, a in enumerate(call.args):
+        if a.star:
+            return param_names(fn)
+        if not handed(a.value):
+            continue
+        if a.keyword is not None:
+            out.add(a.keyword.value)
+        elif i < len(names):
+            out.add(names[i])
+        else:
+            return param_names(fn)  # ``*args`` takes it
+    return out
+
+
+def _neutral(fn: cst.FunctionDef, pf, depth: int, active: list, restoring: bool = False,
+             watched: set[str] | None = None) -> bool:
+    """``fn`` certainly sets no module's mode (``restoring``: puts none in training mode,
+    ``.eval()`` and ``.train(False)`` allowed, and hands ``watched``, the parameters that
+    hold the caller's module, to nothing that might; all parameters when None)."""
     if depth > _DEPTH or any(a is fn for a in active) or fn.decorators:
         return False
     params = param_names(fn)
+    watch = params if watched is None else watched
     active.append(fn)
     try:
         for node in nodes_of(fn.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Call, cst.AssignTarget)):
@@ -73,11 +110,15 @@ def _neutral(fn: cst.FunctionDef, pf, depth: int, active: list) -> bool:
                 return False
             f = node.func
             if isinstance(f, cst.Attribute):
-                if f.attr.value in MODE_SETTING_METHODS:
+                if f.attr.value in MODE_SETTING_METHODS and not (restoring and _evaluates(f.attr.value, node)):
                     return False
                 root = (dotted(f.value) or "").split(".", 1)[0]
-                if root and pf.imports.imported(root) and not _library_call(pf, f):
+                if root and pf.imports.imported(root) and not _library_call(pf, f) and \
+                        not (restoring and not _hands_on(node, watch)):
                     return False  # ``utils.run(model)``: another project function
+                if restoring and root in watch and f.attr.value not in MODE_SETTING_METHODS and (
+                        "train" in f.attr.value or "mode" in f.attr.value):
+                    return False  # ``model.train_start()``: a project method named for the mode
                 continue  # a method of a value
             if not isinstance(f, cst.Name):
                 return False
@@ -88,8 +129,23 @@ def _neutral(fn: cst.FunctionDef, pf, depth: int, active: list) -> bool:
             if _library_call(pf, f):
                 continue
             local = _top_function(pf, f.value) if not pf.imports.imported(f.value) else None
-            if local is None or not _neutral(local, pf, depth + 1, active):
+            if local is None and restoring and not _hands_on(node, watch):
+                continue  # ``copy.deepcopy(dataset)``-like: what it is given is not the modules
+            if local is None or not _neutral(local, pf, depth + 1, active, restoring):
                 return False
         return True
     finally:
         active.pop()
+
+
+def _evaluates(method: str, call: cst.Call) -> bool:
+    """``m.eval()``, ``m.eval_mode()``, ``m.train(False)``: a switch to evaluation mode."""
+    if method in ("eval", "eval_mode"):
+        return True
+    return method == "train" and len(call.args) == 1 and dotted(call.args[0].value) == "False"
+
+
+def _hands_on(call: cst.Call, watched: set[str]) -> bool:
+    """``call`` is given something of the ``watched`` parameters (``run(model)``,
+    ``run(net=model.encoder)``): it may switch that module's mode."""
+    return any(n.value in watched for a in call.args for n in nodes_of(a.value, (cst.Name,)))

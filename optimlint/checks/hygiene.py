@@ -32,7 +32,7 @@ from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers
 from optimlint.analysis.mode_choice import chosen_eval, train_whenever_training
 from optimlint.analysis.mode_flags import switched_off
-from optimlint.analysis.mode_summary import library_function_call, mode_neutral_call
+from optimlint.analysis.mode_summary import library_function_call, may_restore_training_call, mode_neutral_call
 from optimlint.analysis.module_aliases import mode_key
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
@@ -265,6 +265,11 @@ class HygieneCheck(Check):
     @staticmethod
     def _maybe_sets_train(ctx, it: Iteration, m: str, canon) -> bool:
         """An opaque call in the loop is given ``m`` (or ``self``) and may call ``.train()``."""
+
+        def handed(value: cst.BaseExpression) -> bool:
+            k = key_of(value)
+            return k is not None and module_covers(canon(k) or k, m)
+
         for o in it.opaque:
             if o.touches_all:
                 return True
@@ -276,8 +281,10 @@ class HygieneCheck(Check):
                 if not any(key_of(a.value) == key_of(f.value) for a in o.node.args):
                     keys.discard(key_of(f.value))
             if any(module_covers(k, m) or module_covers(m, k) for k in {canon(k) or k for k in keys}):
-                if isinstance(o.node, cst.Call) and mode_neutral_call(ctx, o.node):
-                    continue  # a project loss helper that only runs the model's forward
+                if isinstance(o.node, cst.Call) and (mode_neutral_call(ctx, o.node) or (
+                        any(handed(a.value) for a in o.node.args)
+                        and may_restore_training_call(ctx, o.node, handed) is False)):
+                    continue  # a project helper that only runs the model's forward, or only evaluates it
                 if isinstance(o.node, cst.Call) and no_grad_region(ctx, o.node) is not None and \
                         library_function_call(ctx, o.node):
                     continue  # a library's inference under no_grad (MONAI's sliding_window_inference(x, roi, n, model))
@@ -286,7 +293,10 @@ class HygieneCheck(Check):
                 f = o.node.func if isinstance(o.node, cst.Call) else None
                 if not (isinstance(f, cst.Attribute) and isinstance(f.value, cst.Attribute)):
                     return True  # ``self.run_epoch()`` (not ``self.model(x)``)
-        # ``model.train(flag)`` with a non-literal flag is no event of the model.
+        # ``model.train(flag)`` with a non-literal flag is no event of the model; a function of
+        # another project file handed ``m`` that may switch it back (``validate(model, loader)``
+        # ending with ``model.train()``) is no event either: the training model drops calls that
+        # never touch an optimizer.
         loop = it.node
         found = False
 
@@ -296,6 +306,11 @@ class HygieneCheck(Check):
                 f = node.func
                 if isinstance(f, cst.Attribute) and f.attr.value == "train" and node.args:
                     found = True
+                elif any(handed(a.value) for a in node.args) and may_restore_training_call(ctx, node, handed):
+                    found = True
+
+            def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+                return False
 
         _walk.visit(loop, V())
         return found
