@@ -63,7 +63,10 @@ def may_restore_training_call(ctx: "FileContext", call: cst.Call, handed) -> boo
     it as ``handed`` (a predicate on an argument's expression) back in training mode
     (``validate(model, loader)`` ending with ``model.train()``; one that only calls ``.eval()``
     does not). The training model drops such a call when it never touches an optimizer, so
-    its mode switches are no event of the loop. None: not a function of the project."""
+    its mode switches are no event of the loop. None: no argument is handed, or not a
+    function of the project."""
+    if not any(handed(a.value) for a in call.args):
+        return None
     found = project_function(ctx, call.func)
     if found is None:
         return None

@@ -281,9 +281,8 @@ class HygieneCheck(Check):
                 if not any(key_of(a.value) == key_of(f.value) for a in o.node.args):
                     keys.discard(key_of(f.value))
             if any(module_covers(k, m) or module_covers(m, k) for k in {canon(k) or k for k in keys}):
-                if isinstance(o.node, cst.Call) and (mode_neutral_call(ctx, o.node) or (
-                        any(handed(a.value) for a in o.node.args)
-                        and may_restore_training_call(ctx, o.node, handed) is False)):
+                if isinstance(o.node, cst.Call) and (mode_neutral_call(ctx, o.node) or
+                                                     may_restore_training_call(ctx, o.node, handed) is False):
                     continue  # a project helper that only runs the model's forward, or only evaluates it
                 if isinstance(o.node, cst.Call) and no_grad_region(ctx, o.node) is not None and \
                         library_function_call(ctx, o.node):
@@ -306,7 +305,7 @@ class HygieneCheck(Check):
                 f = node.func
                 if isinstance(f, cst.Attribute) and f.attr.value == "train" and node.args:
                     found = True
-                elif any(handed(a.value) for a in node.args) and may_restore_training_call(ctx, node, handed):
+                elif may_restore_training_call(ctx, node, handed):
                     found = True
 
             def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
