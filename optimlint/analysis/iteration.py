@@ -1527,6 +1527,41 @@ def module_keys(ctx: "FileContext") -> frozenset[str]:
                         found.add(k)
 
         _walk.visit(ctx.module, V())
+        found |= _module_copies(ctx, found)
         return frozenset(found)
 
     return ctx.cached("optimlint.module_keys", build)
+
+
+_COPY_QUALNAMES = frozenset({"copy.deepcopy"})
+
+
+def _module_copies(ctx: "FileContext", keys: set[str]) -> set[str]:
+    """Keys assigned a copy of a module key: ``self.critic_target = copy.deepcopy(self.critic)``,
+    ``ema = deepcopy(model).eval()``: an RL target network, an EMA or momentum encoder is the
+    module it copies, and its call is that module's forward (not an opaque call that might
+    step an optimizer). A copy of a copy counts; a copy of anything else does not."""
+    copies: list[tuple[list[str], str]] = []
+    for node in _walk.nodes_of(ctx.module, cst.Assign):
+        value = node.value
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+                value.func.attr.value in MODULE_SELF_RETURNING:
+            value = value.func.value
+        if not (isinstance(value, cst.Call) and len(value.args) == 1 and value.args[0].keyword is None
+                and not value.args[0].star and ctx.qualify(value.func) in _COPY_QUALNAMES):
+            continue
+        source = module_value_keys(value.args[0].value)
+        if len(source) != 1:
+            continue
+        targets = [k for t in node.targets if (k := key_of(t.target))]
+        if targets:
+            copies.append((targets, source.pop()))
+    out: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for targets, source in copies:
+            if (source in keys or source in out) and not set(targets) <= out:
+                out.update(targets)
+                changed = True
+    return out - keys
