@@ -459,6 +459,10 @@ SCALER_QUALNAMES = frozenset({
     "torch.GradScaler",  # torch's own alias of torch.amp.GradScaler (``torch.GradScaler("cuda")``)
     "torch.amp.GradScaler", "torch.amp.grad_scaler.GradScaler", "torch.cuda.amp.GradScaler",
     "torch.cuda.amp.grad_scaler.GradScaler", "torch.cpu.amp.GradScaler",
+    # FSDP's subclass (same scale / unscale_ / step / update; skips inf checks across shards)
+    # and fairscale's, which it was taken from
+    "torch.distributed.fsdp.sharded_grad_scaler.ShardedGradScaler",
+    "fairscale.optim.grad_scaler.ShardedGradScaler",
 })
 # GradScaler methods that read its state and never update the scale (``scaler.get_scale()`` in a
 # log line): a call to one is not a call that might stand in for ``scaler.update()``.
