@@ -98,6 +98,7 @@ _HARMLESS_METHODS = frozenset({
     "named_children", "pow", "norm", "abs", "exp", "sqrt", "unsqueeze_", "softmax", "log_softmax",
     "save_pretrained", "push_to_hub", "get_lr", "close", "save_state_dict", "save_state",
     "from_pretrained", "from_config",  # build a new object (a pipeline around the model)
+    "add_param_group",  # an optimizer's new group: neither cleared nor stepped
 }) | SCALER_READERS  # GradScaler's readers: ``meter.update(scaler.get_scale())``
 
 
@@ -163,6 +164,13 @@ _AVERAGED_RECEIVER = re.compile(r"(^|_|\.)(ema|swa|averaged?)(_|$)", re.I)
 # ``model.weight``); not ``weight_dtype`` or ``weighting_scheme``.
 _PARAMS_NAME = re.compile(r"(^|[_.])(params?|parameters|grads?|gradients|weights?)$|(^|\.)(params?|parameters|grads?)_",
                           re.I)
+# A name that says it holds a loss (``d_loss_real``, ``errD``, ``g_cost``): a tensor, never an engine.
+_LOSS_NAME = re.compile(r"(^|_)(loss|losses|cost|err|error)(_|$)|^err[A-Z]|[a-z]_?[Ll]oss$")
+# ... and names of objects that run a backward for the code (``loss_scaler``, ``engine``, ``trainer``).
+_RUNNER_NAME = re.compile(r"scal|engine|wrap|trainer|runner|manager|model|optim|accelerat|fabric|strategy", re.I)
+# Tensor methods returning a tensor computed from the receiver (``x.mean()``, ``x.view(1)``).
+_TENSOR_METHODS = frozenset({"mean", "sum", "view", "reshape", "squeeze", "unsqueeze", "flatten", "mul", "add",
+                             "sub", "div", "neg", "abs", "pow", "exp", "log", "norm", "max", "min", "prod"})
 # Calls that clear gradients under another name (``pyro.infer.util.zero_grads(params)``,
 # ``self.clear_grads()``): a clearing whose target is unknown ("maybe").
 _CLEAR_NAME = re.compile(r"(zero|clear|reset)_?grad", re.I)
@@ -893,7 +901,7 @@ class _Walker:
         if b is not None and b.kind == B.ENGINE:
             self._opaque(call, st, touches_all=True)
             return
-        if positional:
+        if positional and (b is not None or not self._tensor_backward(recv, frame)):
             # ``engine.backward(loss)`` of something we cannot see, or ``t.backward(grad)``.
             self._opaque(call, st, touches_all=True)
             return
@@ -908,6 +916,33 @@ class _Walker:
             scaled = True
         self._emit(EventKind.BACKWARD, call, st, scaled=scaled, scaler=scaler, scaler_key=scaler_key,
                    own_key=key_of(recv))
+
+    def _tensor_backward(self, recv: cst.BaseExpression, frame: _Frame) -> bool:
+        """``d_loss_real.backward(mone)``: the receiver is a tensor, so the argument is the
+        gradient to start from (a WGAN's ``one`` / ``mone``), not a loss handed to an engine's
+        ``backward``. A local name that says loss, or one every assignment of which computes a
+        tensor (a forward, arithmetic, a tensor method: ``D_real = netD(x); D_real = D_real.mean()``)."""
+        if type(recv) is not _NAME:
+            return False
+        name = recv.value
+        if symbols.name_says_optimizer(name) or symbols.name_says_module(name) or name in module_keys(self.ctx) or \
+                _RUNNER_NAME.search(name):
+            return False
+        if _LOSS_NAME.search(name):
+            return True
+        scope = frame.func if frame.func is not None else self.ctx.module
+        values = values_assigned(scope, name, nested_functions=False)
+        return bool(values) and all(v is not None and self._computes_tensor(v, frame) for v in values)
+
+    def _computes_tensor(self, value: cst.BaseExpression, frame: _Frame) -> bool:
+        if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation)):
+            return True
+        if type(value) is not _CALL:
+            return False
+        f = value.func
+        if type(f) is _ATTRIBUTE and f.attr.value in _TENSOR_METHODS:
+            return True
+        return type(f) in (_NAME, _ATTRIBUTE) and self._is_forward(f, frame)
 
     def _step(self, call, recv, positional, st) -> None:
         frame = st[0]
@@ -1335,6 +1370,9 @@ def _module_attrs(module: cst.Module) -> dict[cst.ClassDef, set[str]]:
             if not self.classes or not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
                                         and target.value.value == "self"):
                 return
+            while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+                    value.func.attr.value in MODULE_SELF_RETURNING:
+                value = value.func.value  # ``nn.BCELoss().cuda(device)``: the module built
             name = (key_of(value.func) or "").rsplit(".", 1)[-1] if isinstance(value, cst.Call) else ""
             table = built if name[:1].isupper() and not augmented else other
             table.setdefault(self.classes[-1], set()).add(target.attr.value)
