@@ -197,6 +197,12 @@ PARAMETER_READING_QUALNAMES = CLIP_QUALNAMES | frozenset({
 # ``p.grad.norm()`` for a log line).
 GRAD_READING_METHODS = frozenset({"mean", "std", "var", "norm", "min", "max", "abs", "sum", "item", "numel",
                                   "size", "dim", "tolist", "isnan", "isinf", "isfinite", "any", "all"})
+# Calls that write what they are handed to a log (``writer.add_histogram(tag, p.grad, step)``,
+# ``logger.histo_summary(...)``, ``wandb.log``, ``print``): a callee name, or its receiver's last name.
+# (``log`` alone only on a logging receiver or ``self``: ``torch.log(p.grad)`` computes)
+LOGGING_CALLEE = re.compile(r"^(print|pprint|log_(dict|metrics|scalar|scalars|histogram|image)|add_(scalar|scalars|"
+                            r"histogram|histogram_raw|image|images|figure|text)|\w+_summary)$")
+LOGGING_RECEIVER = re.compile(r"(^|_)(logger|writer|wandb|tensorboard|tb|summary_writer|experiment)$", re.I)
 # Text of a training pass that checks gradients (or a loss) for inf/NaN itself, the job GradScaler's
 # ``step`` does: ``torch.isfinite(norm)``, ``found_inf``, ``float("inf")`` comparisons.
 INF_NAN_CHECK = re.compile(r"isfinite|isnan|isinf|found_inf|nan_to_num|math\.inf|float\(['\"]inf")

@@ -23,8 +23,8 @@ from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, m
                                           same_object, touches, training_model)
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
-from optimlint.vocabulary import (GRAD_READING_METHODS, LOAD_SAVE_CALLEE, OPTIMIZER_WRAPPING_CALLEES,
-                                  TORCH_COLLECTIVE)
+from optimlint.vocabulary import (GRAD_READING_METHODS, LOAD_SAVE_CALLEE, LOGGING_CALLEE, LOGGING_RECEIVER,
+                                  OPTIMIZER_WRAPPING_CALLEES, TORCH_COLLECTIVE)
 
 K = EventKind
 STEPS = (K.STEP, K.SCALER_STEP)
@@ -66,6 +66,29 @@ def _consumed_by_another(it: Iteration, opt: Binding, start: int, end: int) -> b
                 module_covers(a, b) or module_covers(b, a) for a in other.modules for b in opt.modules):
             return True
     return False
+
+
+def visible_optimizers(bindings, func: cst.CSTNode | None) -> list[Binding]:
+    """The optimizers of known parameters that ``func`` (None: the module body) can name: its
+    own, its class's ``self.x`` and the module's, each as the name that reaches it there."""
+    klass = bindings.class_of.get(func) if func is not None else None
+    tables = [bindings.function_scopes.get(func, {}) if func is not None else {},
+              bindings.class_attrs.get(klass, {}) if klass is not None else {}, bindings.module_scope]
+    out: list[Binding] = []
+    for table in tables:
+        for k, b in table.items():
+            if b.kind == "optimizer" and not b.by_name and b.modules and b not in out and \
+                    bindings.resolve_key(func, k) is b:
+                out.append(b)
+    return out
+
+
+def _shares_a_stepped(it: Iteration, opt: Binding) -> bool:
+    """Another optimizer stepped in ``it`` may hold some of ``opt``'s parameters (or nothing says
+    which): a module's clear serves that one, and ``opt`` may be a leftover never meant to step."""
+    return any(other is not opt and (other.modules is None or any(
+        module_covers(a, b) or module_covers(b, a) for a in other.modules for b in opt.modules))
+        for other in optimizers_stepped(it))
 
 
 def has_closure_step(it: Iteration, opt: Binding) -> bool:
@@ -667,7 +690,7 @@ class OrderCheck(Check):
         if not backwards or (it.kind == "loop" and runs_once(it.node)) or _is_generator(it.func):
             return
         scope = self.ctx.module if it.func is None else it.func
-        for opt, name, what in self._left_unstepped_candidates(it):
+        for opt, name, what, clear in self._left_unstepped_candidates(it):
             if id(opt) in self._unused_reported:
                 continue
             if it.kind == "function" and (opt.by_name or isinstance(opt.node, cst.Param)):
@@ -677,10 +700,12 @@ class OrderCheck(Check):
                 continue
             if self._stepped_elsewhere(it, scope, opt, mkeys) or \
                     any(may_step(o, opt, mkeys) and not self._cannot_step(it, o) for o in it.opaque) or \
-                    _reads_grad(scope):
+                    _reads_grad(scope, self.ctx):
                 continue
             where = "function" if it.kind == "function" else "loop"
-            self.report("OPT104", backwards[0].node,
+            # (a module's clear: at the first backward after it, the one whose gradients it leaves)
+            first = next((b for b in backwards if clear is not None and b.index > clear.index), backwards[0])
+            self.report("OPT104", first.node,
                         f"this {where} runs backward and {what} but never calls `{name}.step()`: "
                         "the parameters are never updated")
             return
@@ -700,11 +725,19 @@ class OrderCheck(Check):
         certainly clears, then for each one a scheduler stepped in the loop is built on
         (``get_linear_schedule_with_warmup(optimizer, ...)`` over an optimizer of a class the
         analysis does not know, built in the same function: the name it is built on)."""
+        visible = None
         for clear in it.of_kind(K.ZERO_GRAD):
             opt = clear.target
             if opt is not None and opt.kind == "optimizer" and clear.certain:
                 name = clear.target_key or opt.name
-                yield opt, name, f"clears `{name}`"
+                yield opt, name, f"clears `{name}`", None
+            elif opt is None and clear.module is not None and clear.own_key:
+                # ``self.D.zero_grad()``: clears every optimizer built only over ``self.D``'s parameters
+                if visible is None:
+                    visible = visible_optimizers(self.model.bindings, it.func)
+                for opt in visible:
+                    if clears(clear, opt) is True and not _shares_a_stepped(it, opt):
+                        yield opt, opt.name, f"clears `{opt.name}`'s gradients (`{clear.own_key}.zero_grad()`)", clear
         for sched_step in it.of_kind(K.SCHED_STEP):
             sched = sched_step.target
             if sched is None or not sched_step.certain or sched.by_name:
@@ -718,7 +751,7 @@ class OrderCheck(Check):
             if opt is None or opt.kind != "optimizer":
                 continue
             sched_name = sched_step.target_key or sched.name
-            yield opt, opt.name, f"steps `{sched_name}`, a scheduler of `{opt.name}`,"
+            yield opt, opt.name, f"steps `{sched_name}`, a scheduler of `{opt.name}`,", None
 
     def _stepped_elsewhere(self, it: Iteration, scope: cst.CSTNode, opt: Binding, mkeys) -> bool:
         """Something outside the loop may step ``opt`` (once after the loop, every few epochs:
@@ -818,8 +851,9 @@ class OrderCheck(Check):
         if _prepares(self.ctx, it.func, node) or (kind is not None and kind.kind == "scheduler"):
             return True
         callee = symbols.callee_name(node.func)
+        # (``get_cosine_schedule_with_warmup(optimizer, ...)`` of a star import: transformers' factory by its name)
         return symbols.class_name_says_scheduler(callee) or bool(LOAD_SAVE_CALLEE.match(callee)) or \
-            callee in OPTIMIZER_WRAPPING_CALLEES
+            callee in OPTIMIZER_WRAPPING_CALLEES or symbols.scheduler_class(callee) is not None
 
     def _unused_optimizers(self) -> None:
         self._unused_reported: set[int] = set()
@@ -1143,8 +1177,10 @@ def _is_generator(func: cst.CSTNode | None) -> bool:
     return func is not None and any(True for _ in _walk.nodes_of(func, cst.Yield))
 
 
-def _reads_grad(scope: cst.CSTNode) -> bool:
-    """Some ``x.grad`` is read (not only assigned, as in ``p.grad = None``)."""
+def _reads_grad(scope: cst.CSTNode, ctx=None) -> bool:
+    """Some ``x.grad`` is read (not only assigned, as in ``p.grad = None``); with ``ctx``, not
+    only written to a log (``writer.add_histogram(name, p.grad, step)``: the gradients are
+    looked at, the step is still what the loop is for)."""
     found = False
 
     class V(cst.CSTVisitor):
@@ -1153,11 +1189,28 @@ def _reads_grad(scope: cst.CSTNode) -> bool:
 
         def visit_Attribute(self, node: cst.Attribute) -> None:
             nonlocal found
-            if node.attr.value == "grad" and not _is_autograd(node.value):
+            if node.attr.value == "grad" and not _is_autograd(node.value) and \
+                    not (ctx is not None and _logged(ctx, node)):
                 found = True
 
     _walk.visit(scope, V())
     return found
+
+
+def _logged(ctx, node: cst.CSTNode) -> bool:
+    """``node`` is (part of) an argument of a logging call (``logger.histo_summary(tag,
+    to_np(p.grad), i)``, ``print(p.grad.norm())``) in its own statement."""
+    parents = ctx.parents
+    up = parents.get(node)
+    while up is not None and not isinstance(up, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+        if isinstance(up, cst.Call) and up.func is not node:
+            f = up.func
+            receiver = (key_of(f.value) or "") if isinstance(f, cst.Attribute) else ""
+            if LOGGING_CALLEE.match(symbols.callee_name(f)) or (receiver == "self" and f.attr.value == "log") or \
+                    LOGGING_RECEIVER.search(receiver.rsplit(".", 1)[-1]):
+                return True
+        node, up = up, parents.get(up)
+    return False
 
 
 def _is_autograd(owner: cst.BaseExpression) -> bool:
