@@ -48,10 +48,11 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis import modules, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.returned import returned_construction, returned_object, returned_objects
+from optimlint.analysis.carried import carried_construction
 from optimlint.analysis.call_args import arg, every_param, named_params, positional_params
 from optimlint.analysis.class_vars import held_optimizer_class
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
-from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, OPTIMIZER_BASES
+from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, MODULE_SELF_RETURNING, OPTIMIZER_BASES
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -85,6 +86,7 @@ class Binding:
     by_name: bool = False  # only SPEC's name rule / an annotation says what it is
     lightning: bool = False  # from Lightning's self.optimizers()
     call: cst.Call | None = None  # the construction call, when there is one
+    carried: bool = False  # ``self.q_eval.optimizer``: built by an object the instance holds
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Binding({self.kind}, {self.name!r}, cls={self.cls!r})"
@@ -306,6 +308,8 @@ class Bindings:
                     b = self.class_attrs.get(klass, _NOTHING).get(k)
                     if b is None and k.count(".") == 1:
                         b = self.inherited(klass, k)
+                    elif b is None and k.count(".") == 2 and want in (None, OPTIMIZER):
+                        b = self.carried(klass, k)
                     if b is not None:
                         return b
             elif "." not in k and k in self.params_of.get(func, _NOTHING):
@@ -344,6 +348,60 @@ class Bindings:
                     break
         self._inherited[(klass, k)] = found
         return found
+
+    def carried(self, klass: cst.ClassDef, k: str) -> Binding | None:
+        """What ``self.q_eval.optimizer`` (``k``) holds in ``klass`` when every assignment of
+        ``self.q_eval`` in the class builds one project class whose own ``__init__`` assigns
+        ``self.optimizer`` a torch optimizer (an agent stepping its network's optimizer): that
+        optimizer, over the held object's parameters (``self.parameters()`` there is
+        ``self.q_eval`` here). One binding per (class, key); None when anything else is seen."""
+        memo = self._inherited.get((klass, k), _NOTHING)
+        if memo is not _NOTHING:
+            return memo
+        self._inherited[(klass, k)] = None
+        holder, attr = k.rsplit(".", 1)
+        values = values_assigned(klass, holder, nested_functions=False)
+        built = {self._carrier(v, "self." + attr) for v in values} if values else {None}
+        inner = built.pop() if len(built) == 1 else None
+        found = None
+        if inner is not None:
+            cls, node, own = inner
+            mods = None if own is None else frozenset(holder + m[len("self"):] for m in own)
+            # (a construction of another file is no node of this one: none is kept)
+            node = node if node is not None and self.ctx.encloses(self.ctx.module, node) else None
+            found = Binding(OPTIMIZER, k, cls=cls, node=node, call=node, modules=mods, carried=True)
+        self._inherited[(klass, k)] = found
+        return found
+
+    def _carrier(self, value: cst.BaseExpression | None, attr: str):
+        """(optimizer class, construction, modules in the carrier's terms) of ``attr`` in the
+        project class ``value`` builds (``DeepQNetwork(lr, ...)``, maybe ``.to(device)``)."""
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+                value.func.attr.value in MODULE_SELF_RETURNING:
+            value = value.func.value
+        if not isinstance(value, cst.Call):
+            return None
+        node = self.class_named(value.func)
+        if node is not None:
+            b = self.class_attrs.get(node, _NOTHING).get(attr) or self.inherited(node, attr)
+            if b is None or b.kind != OPTIMIZER or b.by_name or b.call is None:
+                return None
+            own = b.modules if b.modules is not None and all(
+                m == "self" or m.startswith(("self.", "self[")) for m in b.modules) else None
+            return b.cls, b.call, own
+        if isinstance(value.func, cst.Name) and value.func.value in self._class_names():
+            return None  # (a class of this file defined twice)
+        found = carried_construction(self.ctx, value.func, attr)
+        if found is None:
+            return None
+        cls, call, holder = found
+        own = params_modules(holder, arg(call, 0, "params"))
+        if own is not None and not all(m == "self" or m.startswith(("self.", "self[")) for m in own):
+            own = None
+        return cls, call, own
+
+    def _class_names(self) -> set[str]:
+        return {node.name.value for node in self.class_attrs}
 
     def class_named(self, expr: cst.BaseExpression) -> cst.ClassDef | None:
         """The class of this file a base expression names (one class of that name)."""
@@ -401,7 +459,10 @@ class Bindings:
         ident = (scope, k, want)
         b = self._by_name.get(ident)
         if b is None:
-            b = Binding(want, k, by_name=True)
+            # (``self.optimizer = config.optimizer_fn(self.network.parameters())``: the one
+            # assignment the class makes says whose parameters it holds)
+            mods = self._built_from(scope, k) if is_attr and want == OPTIMIZER and scope is not None else None
+            b = Binding(want, k, by_name=True, modules=mods)
             self._by_name[ident] = b
         return b
 

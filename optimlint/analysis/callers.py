@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from optimlint.analysis import modules, summaries
+from optimlint.analysis import modules, summaries, symbols
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.names import key_of
 from optimlint.analysis.positions import Positions
@@ -54,10 +54,11 @@ class Caller:
 
 
 def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef | None,
-                 clearing: bool = True) -> list[Caller]:
+                 clearing: bool = True, stepping: bool = False) -> list[Caller]:
     """Loops in other project files that call ``func`` (a method of ``klass``, or a
     module-level function) every iteration and (with ``clearing``) never clear anything
-    themselves."""
+    themselves; (with ``stepping``) never step anything an optimizer's name or the receiver
+    holds (``agent.learn()`` then ``agent.optimizer.step()``: the step is the loop's)."""
     name = func.name.value
     if name.startswith("__") or not ctx.path or ctx.path == "-":
         return []
@@ -72,14 +73,14 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     if klass is not None and needle in ctx.source:
         # ``pi.train_net()`` in ``main()`` of the same file: a method called on an object is
         # not inlined into the loop (a module-level function is, and is reported there)
-        found.extend(_callers_in(modules.linted_file(ctx), name, klass, here, root, clearing))
+        found.extend(_callers_in(modules.linted_file(ctx), name, klass, here, root, clearing, stepping))
     for path in _project_files(root):
         if path == here or not _mentions(path, needle, names):
             continue
         pf = modules.parse_file(path)
         if pf is None:
             continue
-        found.extend(_callers_in(pf, name, klass, here, root, clearing))
+        found.extend(_callers_in(pf, name, klass, here, root, clearing, stepping))
     return found
 
 
@@ -137,16 +138,32 @@ def _project_files(root: str) -> list[str]:
 
 
 def _callers_in(pf: modules.ParsedFile, name: str, klass: cst.ClassDef | None, target: str,
-                root: str, clearing: bool) -> list[Caller]:
+                root: str, clearing: bool, stepping: bool = False) -> list[Caller]:
     out: list[Caller] = []
     scopes = [pf.module, *nodes_of(pf.module, cst.FunctionDef)]
     for scope in scopes:
         body = scope.body if isinstance(scope, cst.FunctionDef) else scope
         for loop in _own_loops(body):
             calls = [c for c in nodes_of(loop, cst.Call) if _calls_target(pf, scope, c, name, klass, target, root)]
-            if calls and (not clearing or _loop_never_clears(pf, scope, loop, calls[0], klass, target, root)):
+            if not calls or (stepping and _loop_steps(loop, calls[0])):
+                continue
+            if not clearing or _loop_never_clears(pf, scope, loop, calls[0], klass, target, root):
                 out.append(Caller(pf.path, _row(pf, loop)))
     return out
+
+
+def _loop_steps(loop: cst.CSTNode, call: cst.Call) -> bool:
+    """The loop calls ``x.step(...)`` (other than ``call``) where ``x`` is named like an
+    optimizer or reached through ``call``'s receiver (``agent.q_net.optimizer.step()``)."""
+    recv = key_of(call.func.value) if isinstance(call.func, cst.Attribute) else None
+    for other in nodes_of(loop, cst.Call):
+        f = other.func
+        if other is call or not isinstance(f, cst.Attribute) or f.attr.value != "step":
+            continue
+        k = key_of(f.value) or ""
+        if symbols.name_says_optimizer(k.rsplit(".", 1)[-1]) or (recv and k.startswith(recv + ".")):
+            return True
+    return False
 
 
 def _own_loops(body: cst.CSTNode):

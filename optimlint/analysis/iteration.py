@@ -60,7 +60,7 @@ from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.call_args import named_params, param_names, positional_params
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_QUALNAMES, GETTER_NAME, GRADIENT_COLLECTIVE_NAME,
+from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_QUALNAMES, GETTER_NAME, GRADIENT_COLLECTIVE_NAME,
                                   LIGHTNING_MODULE_BASES, LIGHTNING_OPTIMIZER_GETTERS,
                                   MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
                                   PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_FUNCTIONAL_GRADIENTS,
@@ -836,6 +836,9 @@ class _Walker:
                 self._inline(forward, call, st)
                 return
         qn = self.ctx.qualify(f)
+        if qn not in CLIP_QUALNAMES and self.ctx.imports.star_modules and \
+                (f.attr.value if type(f) is _ATTRIBUTE else getattr(f, "value", "")) in CLIP_FUNCTIONS:
+            qn = modules.star_qualify(self.ctx, f) or qn  # ``nn.utils.clip_grad_norm_`` through ``from x import *``
         if qn in CLIP_QUALNAMES:
             self._emit(EventKind.CLIP, call, st, module=self._params_module(positional, frame))
             return
@@ -968,6 +971,11 @@ class _Walker:
             if self._passes_optimizer(call, frame):
                 self._opaque(call, st)
             return
+        if b is None and rkey is not None and positional and _TASK_RECEIVER.search(rkey.rsplit(".", 1)[-1]) and \
+                not self._passes_optimizer(call, frame):
+            return  # ``self.task.step(actions)``: an RL task (environment) stepped with actions
+        if b is None and isinstance(call.func, cst.Attribute) and self._harmless_method_call(call.func, frame):
+            return  # ``self.actor.step()`` of a project class whose ``step`` never clears or steps
         if b is None or b.kind in (B.ENGINE, B.FOREIGN_OPTIMIZER, B.ACCELERATOR):
             # Something steps that we cannot see: maybe an optimizer.
             self._opaque(call, st, touches_all=True)
@@ -1117,6 +1125,9 @@ class _Walker:
         if isinstance(f, cst.Attribute):
             classes = self._project_classes_of(key_of(f.value), frame)
             method = f.attr.value
+            inherited = self._base_method_of_another_file(f, frame)
+            if inherited is not None:
+                return summaries.method_never_touches(*inherited, project_root=self.ctx.project_root)
             if not classes and key_of(f.value) == "self":
                 classes = self._project_classes_of(key_of(f), frame)
                 method = "__call__"
@@ -1126,11 +1137,30 @@ class _Walker:
             return False
         if not classes:
             return False
+        root = self.ctx.project_root
         for klass in classes:
-            found = summaries.project_method(klass.file, klass.node, method, self.ctx.project_root)
-            if found is None or not summaries.method_never_touches(*found, project_root=self.ctx.project_root):
+            found = summaries.project_method(klass.file, klass.node, method, root)
+            if found is None and method != "__call__" and _held_module_forward(klass, method, root):
+                continue  # ``self.q_net.loss(target, q)``: the network's ``self.loss = nn.MSELoss()``
+            if found is None or not summaries.method_never_touches(*found, project_root=root):
                 return False
         return True
+
+    def _base_method_of_another_file(self, f: cst.Attribute, frame: _Frame):
+        """``self.save_td(loss, frame)`` in a class whose project base of another file
+        (``class Model(BaseAgent)``, ``agents/BaseAgent.py``) defines the method, the class
+        itself and its bases of this file not (those are inlined): that method, as
+        ``summaries.project_method`` gives it. None for anything else (an attribute the
+        class assigns, a base not found)."""
+        if key_of(f.value) != "self" or frame.func is None:
+            return None
+        klass = self.b.class_of.get(frame.func)
+        name = f.attr.value
+        if klass is None or self.model.method_of(klass, name) is not None or \
+                values_assigned(klass, key_of(f), nested_functions=False):
+            return None
+        found = summaries.project_method(modules.linted_file(self.ctx), klass, name, self.ctx.project_root)
+        return found if found is not None and found[2] is not klass else None
 
     def _project_classes_of(self, k: str | None, frame: _Frame) -> "tuple[modules.Resolved, ...]":
         if not k or k == "self":
@@ -1163,14 +1193,18 @@ class _Walker:
             value = value.func.value
         return modules.constructed_class(self.ctx, value.func) if isinstance(value, cst.Call) else None
 
-    def _may_matter(self, touched, keys: set[str], self_call: bool) -> bool:
+    def _may_matter(self, touched, keys: set[str], self_call: bool, frame: _Frame) -> bool:
         """Could this opaque call act on an optimizer at all (``touches`` could say yes)? Only
-        then is it worth reading the function it calls (parsing another file)."""
+        then is it worth reading the function it calls (parsing another file). An object of a
+        project class that keeps an optimizer may (``self.critic.forward(s, a)`` of a network
+        building its own ``self.optimizer``)."""
         if touched or self_call:
             return True
         mkeys = module_keys(self.ctx)
         return any(k in mkeys or k.split(".", 1)[0] in mkeys or _PARAMS_NAME.search(k.rsplit(".", 1)[-1])
-                   or symbols.name_says_optimizer(k.rsplit(".", 1)[-1]) for k in keys)
+                   or symbols.name_says_optimizer(k.rsplit(".", 1)[-1]) for k in keys) or \
+            any(summaries.holds_optimizer(c.node) for k in keys if k.startswith("self.") and k.count(".") == 1
+                for c in self._project_classes_of(k, frame) if c.node is not None)
 
     def _is_module_value(self, recv: cst.BaseExpression, frame: _Frame) -> bool:
         """``recv`` is used as a module in this file, or is named like one (``model``, ``self.net``)."""
@@ -1328,7 +1362,7 @@ class _Walker:
         self_call = type(f) is _ATTRIBUTE and key_of(f.value) == "self" or "self" in keys
         if not (keys or touches_all or self_call):
             return
-        if not touches_all and self._may_matter(touched, keys, self_call) and \
+        if not touches_all and self._may_matter(touched, keys, self_call, frame) and \
                 (self._harmless_project_call(f) or self._harmless_method_call(f, frame)):
             return  # read, not guessed: the function never clears, steps or backpropagates
         receiver = key_of(f.value) if isinstance(f, cst.Attribute) else None
@@ -1482,6 +1516,10 @@ def may_step(ev: Event, opt: Binding | None, module_keys: frozenset[str] = froze
         touches(replace(ev, touches=(), touch_keys=frozenset({ev.receiver_key})), opt, module_keys)
 
 
+# An RL task object, stepped with the actions (an optimizer's step takes at most a closure).
+_TASK_RECEIVER = re.compile(r"(^|_)tasks?$")
+
+
 # Calls that return the module they are given, or a wrapper sharing its parameters.
 _WRAPPER_CALL = re.compile(r"(^|\.)(DistributedDataParallel|DataParallel|DDP|FSDP|FullyShardedDataParallel|"
                            r"compile|prepare|prepare_model|unwrap_model|getattr)$")
@@ -1603,3 +1641,17 @@ def _module_copies(ctx: "FileContext", keys: set[str]) -> set[str]:
                 out.update(targets)
                 changed = True
     return out - keys
+
+
+def _held_module_forward(klass: "modules.Resolved", attr: str, root: str | None) -> bool:
+    """``attr`` is no method of the project class ``klass`` but an attribute every assignment
+    of which holds a torch module (``self.loss = nn.MSELoss()`` in ``__init__``), or a project
+    module whose ``forward`` never clears, steps or backpropagates: calling it is a forward."""
+    info = modules.class_info(klass.file, klass.node, root)
+    held = info.attrs.get(attr) if info is not None else None
+    if held is None or held.module is not True:
+        return False
+    if held.cls is None:
+        return True
+    forward = summaries.project_method(held.cls.file, held.cls.node, "forward", root)
+    return forward is not None and summaries.method_never_touches(*forward, project_root=root)

@@ -451,6 +451,16 @@ def resolve_name(pf: ParsedFile, expr: cst.BaseExpression, project_root: str | N
     if name.split(".")[0] in pf.other_names:
         return None  # also bound by an assignment (``Net = torch.jit.script(Net)``)
     qn = pf.imports.qualify(expr)
+    if qn is None and "." not in name and len(pf.imports.star_modules) > 1:
+        # ``class DQNAgent(BaseAgent)`` after ``from ..network import *`` and ``from .BaseAgent
+        # import *``: the project module among them that defines the class (as for the star
+        # imports of a file a name is looked up in, ``_lookup_in_file``)
+        for star in pf.imports.star_modules:
+            found = resolve_qualified(pf.path, f"{star}{'' if star.endswith('.') else '.'}{name}",
+                                      project_root, depth + 1)
+            if found is not None and found.is_class:
+                return found
+        return None
     if qn is None:
         return None
     return resolve_qualified(pf.path, qn, project_root, depth)
@@ -480,6 +490,87 @@ def resolve_qualified(from_path: str, qn: str, project_root: str | None, depth: 
         found = _lookup_in_file(target, rest[0], project_root, depth + 1)
         return found
     return Resolved(qualname=qn) if not level else None
+
+
+_STAR_UNKNOWN = object()
+
+
+def star_qualify(ctx, node: cst.BaseExpression) -> str | None:
+    """The qualified name of ``node`` (``nn.utils.clip_grad_norm_``) whose root the file binds
+    only through star imports of project modules (``from ..network import *``, whose
+    ``network_utils.py`` does ``import torch.nn as nn``), or None. ``ImportTable.qualify``
+    reads one file and takes a lone star import's word for any unbound name; here each star
+    module is read (and its own star imports, a few deep): every one must be a project file,
+    and those that hand the name over must agree. A name the file binds itself is not asked."""
+    name = dotted(node)
+    imports = ctx.imports
+    if name is None or not imports.star_modules or not ctx.path or ctx.path == "-":
+        return None
+    root, _, rest = name.partition(".")
+    if root in imports.bindings or root.startswith("_"):
+        return None
+    linted = linted_file(ctx)
+    if root in linted.classes or root in linted.other_names:
+        return None
+    found = ctx.cached(("optimlint.star_qualify", root),
+                       lambda: _star_exported(ctx.path, imports.star_modules, root, ctx.project_root, set()))
+    if found is _STAR_UNKNOWN or found is None:
+        return None
+    return f"{found}.{rest}" if rest else found
+
+
+def _star_exported(from_path: str, stars: list[str], name: str, root: str | None, seen: set[str]):
+    """What the star imports ``stars`` of ``from_path`` bind ``name`` to: an absolute
+    qualified name, None when none of them hands it over, ``_STAR_UNKNOWN`` when one is no
+    project file, declares ``__all__``, defines the name itself, or they disagree. ``seen``:
+    the files read so far (star imports often form cycles: ``utils/config.py`` and
+    ``utils/torch_utils.py`` importing each other; at most ``_STAR_FILES`` are read)."""
+    found: set = set()
+    for module in stars:
+        path = _find_module(from_path, module, root)
+        if path in seen:
+            continue  # (read already: what it hands over is counted where it was read)
+        pf = parse_file(path) if path is not None else None
+        if path is None or len(seen) >= _STAR_FILES:
+            return _STAR_UNKNOWN
+        seen.add(path)
+        if pf is None:
+            # a file this Python cannot parse (``def f(async=True)``, Python 3.6's): one that
+            # never spells the name binds it only through its own star imports
+            stars_of = _unparsed_star_imports(path, name)
+            if stars_of is None:
+                return _STAR_UNKNOWN
+            if stars_of:
+                found.add(_star_exported(path, stars_of, name, root, seen))
+            continue
+        if "__all__" in pf.other_names or name in pf.classes or name in pf.other_names:
+            return _STAR_UNKNOWN
+        bound = pf.imports.bindings.get(name)
+        if bound is not None:
+            found.add(bound if not bound.startswith(".") else _STAR_UNKNOWN)
+        elif pf.imports.star_modules:
+            found.add(_star_exported(pf.path, pf.imports.star_modules, name, root, seen))
+    found.discard(None)
+    if not found:
+        return None
+    return found.pop() if len(found) == 1 else _STAR_UNKNOWN
+
+
+_STAR_FILES = 40
+_STAR_LINE = re.compile(r"^from[ \t]+([\w.]+)[ \t]+import[ \t]+\*[ \t]*(?:#.*)?$", re.M)
+
+
+def _unparsed_star_imports(path: str, name: str) -> list[str] | None:
+    """The modules a file that does not parse star-imports at its top level, when its text
+    never spells ``name`` (nor ``__all__``); None when it does, or cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    if re.search(rf"\b{re.escape(name)}\b", text) or "__all__" in text:
+        return None
+    return _STAR_LINE.findall(text)
 
 
 def _lookup_in_file(pf: ParsedFile, name: str, project_root: str | None, depth: int) -> Resolved | None:

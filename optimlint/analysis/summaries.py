@@ -26,6 +26,7 @@ The answer is only ever "certainly harmless" or "unknown"; unknown keeps the cal
 from __future__ import annotations
 
 import builtins
+import sys
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -57,6 +58,11 @@ VALUE_METHODS = frozenset({
     "startswith", "endswith", "train", "eval", "type", "new_zeros", "new_ones", "new_tensor", "squeeze",
     "unsqueeze", "permute", "transpose", "contiguous", "flatten", "softmax", "log_softmax", "argmax",
 })
+# (not those that run a callable they are handed, or code they load)
+_STDLIB = frozenset(sys.stdlib_module_names) - {
+    "builtins", "threading", "multiprocessing", "concurrent", "asyncio", "functools", "operator", "atexit",
+    "signal", "sched", "contextlib", "importlib", "runpy", "code", "pdb", "inspect", "types", "unittest",
+    "_thread", "queue", "weakref", "copyreg"}
 _SUMMARIES: dict[int, tuple[cst.FunctionDef, bool]] = {}
 _ACTIVE: list[cst.FunctionDef] = []
 _HOLDERS: dict[int, tuple[cst.ClassDef, bool]] = {}  # summaries being computed (recursion)
@@ -183,7 +189,7 @@ def never_touches_optimizers(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.Cla
                              project_root: str | None = None) -> bool:
     """``fn`` (of file ``pf``; a method of ``klass`` when given) certainly neither clears,
     steps nor backpropagates anything (see the module doc)."""
-    if klass is not None and _holds_optimizer(klass):
+    if klass is not None and holds_optimizer(klass):
         return False
     return _summary(fn, pf, klass, project_root, 0)
 
@@ -212,7 +218,7 @@ def _summary(fn, pf, klass, project_root, depth: int) -> bool:
     return hit[1]
 
 
-def _holds_optimizer(klass: cst.ClassDef) -> bool:
+def holds_optimizer(klass: cst.ClassDef) -> bool:
     """The class keeps an optimizer (``self.optimizer = Adam(...)``, ``self.opt = opt``)."""
     hit = _HOLDERS.get(id(klass))
     if hit is None or hit[0] is not klass:
@@ -233,8 +239,13 @@ def _assigns_optimizer(klass: cst.ClassDef) -> bool:
 
 
 def _library_call(pf: ParsedFile, func: cst.BaseExpression) -> bool:
+    """A function of torch, numpy, ... (``_LIBRARIES``) or of Python's standard library
+    (``csv.writer(f)``, ``pickle.dump(obj, fh)``): none reaches an optimizer's step or
+    gradients."""
     qn = pf.imports.qualify(func)
-    return bool(qn) and qn.startswith(_LIBRARIES) and not qn.startswith(_NOT_LIBRARY)
+    if not qn or qn.startswith(_NOT_LIBRARY):
+        return False
+    return qn.startswith(_LIBRARIES) or qn.split(".", 1)[0] in _STDLIB
 
 
 def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, project_root, depth: int) -> bool:

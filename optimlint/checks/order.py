@@ -693,8 +693,12 @@ class OrderCheck(Check):
         for opt, name, what, clear in self._left_unstepped_candidates(it):
             if id(opt) in self._unused_reported:
                 continue
-            if it.kind == "function" and (opt.by_name or isinstance(opt.node, cst.Param)):
+            if it.kind == "function" and (isinstance(opt.node, cst.Param) or opt.by_name and not _instance_built(opt)):
                 continue  # a step function handed its optimizer: the caller may step it after the call
+            if it.kind == "function" and (opt.by_name or opt.carried) and not self._run_by_a_loop(it):
+                # built by the instance from a factory, or by an object it holds: the step may
+                # be its runner's (``agent.learn()`` then ``agent.net.optimizer.step()``)
+                continue
             if any(e.kind in (*STEPS, K.STEP_CLOSURE) and (e.target is None or same_object(e.target, opt) is not False)
                    for e in it.events):
                 continue
@@ -709,6 +713,14 @@ class OrderCheck(Check):
                         f"this {where} runs backward and {what} but never calls `{name}.step()`: "
                         "the parameters are never updated")
             return
+
+    def _run_by_a_loop(self, it: Iteration) -> bool:
+        """A loop of the project calls the step function ``it`` on every pass and steps no
+        optimizer itself (``callers.loop_callers``)."""
+        klass = self.model.bindings.class_of.get(it.node)
+        return bool(self.ctx.cached(("optimlint.loop_callers.unstepped", id(it.node)),
+                                    lambda: callers.loop_callers(self.ctx, it.node, klass, clearing=False,
+                                                                 stepping=True)))
 
     def _step_function_without_step(self, mkeys) -> None:
         """A function with no loop of its own that clears an optimizer and backpropagates but
@@ -1175,6 +1187,13 @@ def _drawn_from_self(func: cst.CSTNode | None, key: str | None) -> bool:
 def _is_generator(func: cst.CSTNode | None) -> bool:
     """A generator's caller runs between its passes (and may step the optimizer there)."""
     return func is not None and any(True for _ in _walk.nodes_of(func, cst.Yield))
+
+
+def _instance_built(opt: Binding) -> bool:
+    """``self.optimizer``, known by its name, that its class assigns once from a call over
+    parameters it names (``config.optimizer_fn(self.network.parameters())``): built by the
+    instance, not handed to it."""
+    return opt.name.startswith("self.") and opt.name.count(".") == 1 and opt.modules is not None
 
 
 def _reads_grad(scope: cst.CSTNode, ctx=None) -> bool:
