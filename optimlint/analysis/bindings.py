@@ -433,16 +433,25 @@ class Bindings:
             # assigned from a call the analysis cannot see into (never a tf/optax/... one), or
             # taken out of a container (``optimizer = state["optimizer"]``); a scheduler only in
             # the latter case (the state dict a training script builds for its loop and its
-            # checkpoints: a helper of another package may build a scheduler of its own kind)
+            # checkpoints: a helper of another package may build a scheduler of its own kind),
+            # or when every call assigning it is handed the optimizer
+            # (``lr_scheduler = train_util.get_scheduler_fix(args, optimizer, n)``): built over
+            # it, of a kind unknown (no period to judge, but an order)
             owner = next((f for f in (func, None) if k in self.opaque_assigned.get(f, set())
                           and (f is None or k not in self.params_of.get(f, {}))), False)
-            says = symbols.name_says_optimizer(last) if want == OPTIMIZER else \
-                symbols.name_says_scheduler(last) and k in self.taken_out.get(owner, _NOTHING)
+            built = None
+            if want == OPTIMIZER:
+                says = symbols.name_says_optimizer(last)
+            else:
+                says = symbols.name_says_scheduler(last) and owner is not False and \
+                    (bool(built := self._built_on_optimizer(owner, k)) or k in self.taken_out.get(owner, _NOTHING))
             if owner is not False and k not in self.foreign_assigned.get(owner, set()) and says:
                 ident = (owner, k, want)
                 b = self._by_name.get(ident)
                 if b is None:
-                    b = self._by_name[ident] = Binding(want, k, by_name=True,
+                    # (a scheduler built by one call keeps it: what the name holds is its result)
+                    one = built[0] if built and len(built) == 1 else None
+                    b = self._by_name[ident] = Binding(want, k, by_name=True, node=one, call=one,
                                                        modules=self._built_from(owner, k))
                 return b
         if not (is_param or is_attr or is_param_attr):
@@ -466,6 +475,40 @@ class Bindings:
             self._by_name[ident] = b
         return b
 
+
+    def _built_on_optimizer(self, owner: cst.CSTNode | None, k: str) -> list[cst.Call]:
+        """The calls ``owner`` assigns ``k`` when every value it assigns (``accelerator.prepare``
+        handing it back is none) is a call handed an optimizer: a name or attribute bound to
+        one, or named like one; else []."""
+        scope = owner if owner is not None else self.ctx.module
+        values = values_assigned(scope, k, nested_functions=False, through_wrappers=True)
+        calls: list[cst.Call] = []
+        for v in values:
+            if isinstance(v, cst.Subscript) and isinstance(v.value, cst.Name) and v.value.value != k:
+                # ``lr_scheduler = lr_schedulers[0]`` of ``lr_schedulers = [get_scheduler_fix(args,
+                # optimizer, n) for optimizer in optimizers]``: an element of a list so built
+                held = values_assigned(scope, v.value.value, nested_functions=False)
+                v = held[0].elt if len(held) == 1 and isinstance(held[0], cst.ListComp) else None
+            if not isinstance(v, cst.Call) or not self.hands_optimizer(owner, v):
+                return []
+            calls.append(v)
+        # (one factory for all: the first of its calls says what each builds)
+        factories = {key_of(c.func) for c in calls}
+        return calls[:1] if len(factories) == 1 and None not in factories else calls
+
+    def hands_optimizer(self, owner: cst.CSTNode | None, call: cst.Call) -> bool:
+        """``call`` (in ``owner``) is handed an optimizer: an argument bound to one, or named
+        like one."""
+        return any(self._names_optimizer(owner, a.value) for a in call.args if not a.star)
+
+    def _names_optimizer(self, owner: cst.CSTNode | None, expr: cst.BaseExpression) -> bool:
+        k = key_of(expr)
+        if k is None:
+            return False
+        held = self.resolve_key(owner, k)
+        if held is not None:
+            return held.kind == OPTIMIZER
+        return symbols.name_says_optimizer(k.rsplit(".", 1)[-1])
 
     def _built_from(self, owner: cst.CSTNode | None, k: str) -> frozenset[str] | None:
         """Modules whose parameters an optimizer of an unknown class was built from:

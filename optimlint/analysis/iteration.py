@@ -162,6 +162,7 @@ _AVERAGING_METHOD = re.compile(r"^(update_attr|update_moving_average|update_ema|
 _AVERAGED_RECEIVER = re.compile(r"(^|_|\.)(ema|swa|averaged?)(_|$)", re.I)
 # Names of parameter or gradient collections (``trainable_params``, ``params_to_clip``, ``grads``,
 # ``model.weight``); not ``weight_dtype`` or ``weighting_scheme``.
+_ELEMENT = re.compile(r"(\[[^\[\]]*\])+$")  # ``[i]`` ending a key (``lr_schedulers[i]``)
 _PARAMS_NAME = re.compile(r"(^|[_.])(params?|parameters|grads?|gradients|weights?)$|(^|\.)(params?|parameters|grads?)_",
                           re.I)
 # A name that says it holds a loss (``d_loss_real``, ``errD``, ``g_cost``): a tensor, never an engine.
@@ -696,7 +697,7 @@ class _Walker:
                 self._expr(value, st)
             targets = [t.target for t in small.targets] if kind is cst.Assign else [small.target]
             for t in targets:
-                if type(t) is _ATTRIBUTE and t.attr.value == "grad":
+                if type(t) is _ATTRIBUTE and t.attr.value == "grad" and not _transforms_grad(t, value):
                     self._emit(EventKind.ZERO_GRAD, small, st, certain=False)
                 if type(value) is _CALL and self._is_scale_call(value, st[0]):
                     k = key_of(t)
@@ -964,10 +965,13 @@ class _Walker:
             if self._passes_optimizer(call, frame):
                 self._opaque(call, st)
             return
-        if b is None and rkey is not None and len(call.args) <= 1 and \
-                symbols.name_says_scheduler(rkey.rsplit(".", 1)[-1]):
+        # (an element's key: ``lr_schedulers[i]`` has none, its container's name speaks for it)
+        spelled = rkey if rkey is not None or not isinstance(recv, cst.Subscript) else key_of(recv.value)
+        if b is None and spelled is not None and len(call.args) <= 1 and \
+                symbols.name_says_scheduler(_ELEMENT.sub("", spelled).rsplit(".", 1)[-1]):
             # ``lr_scheduler.step()`` of a scheduler built where we cannot see (a config, a
-            # helper of another package): it moves a learning rate, never clears or steps
+            # helper of another package), ``lr_schedulers[i].step()`` of one in a list of them:
+            # it moves a learning rate, never clears or steps
             if self._passes_optimizer(call, frame):
                 self._opaque(call, st)
             return
@@ -1370,6 +1374,24 @@ class _Walker:
             receiver = frame.translate(receiver) or receiver
         self._emit(None, call, st, touches=tuple(touched), touch_keys=frozenset(keys), self_call=self_call,
                    touches_all=touches_all, receiver_key=receiver)
+
+
+# A call that builds a new (zero, empty, filled) tensor: ``torch.zeros_like(p.grad)``, ``p.grad.new_zeros(...)``
+_FRESH_TENSOR = re.compile(r"(^|_)(zeros?|empty|full|ones|fill)(_|$)|_like$|^new_")
+
+
+def _transforms_grad(target: cst.Attribute, value: cst.BaseExpression | None) -> bool:
+    """``param.grad = accelerator.reduce(param.grad, reduction="mean")``, ``p.grad =
+    p.grad.clamp(-1, 1)``: the gradient written back transformed (synchronised, clipped),
+    never cleared; not ``torch.zeros_like(p.grad)`` or ``p.grad.zero_()``."""
+    if type(value) is not _CALL:
+        return False
+    k = key_of(target)
+    f = value.func
+    if k is None or _FRESH_TENSOR.search(symbols.callee_name(f)):
+        return False
+    return (type(f) is _ATTRIBUTE and key_of(f.value) == k) or \
+        any(a.keyword is None and not a.star and key_of(a.value) == k for a in value.args)
 
 
 def _module_attrs(module: cst.Module) -> dict[cst.ClassDef, set[str]]:

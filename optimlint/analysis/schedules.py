@@ -284,6 +284,18 @@ def _defines_step(node: cst.ClassDef) -> bool:
     return any(isinstance(stmt, cst.FunctionDef) and stmt.name.value == "step" for stmt in body)
 
 
+def _builds_step_class(ctx: "FileContext", call: cst.Call) -> bool:
+    """``call`` builds a class of the project (this file or another) that defines ``step`` and
+    does not derive from a torch scheduler (``CycleScheduler(optimizer, ...)``)."""
+    from optimlint.analysis import modules
+
+    found = modules.constructed_class(ctx, call.func)
+    if found is None or found.node is None:
+        return False
+    return _defines_step(found.node) and \
+        not symbols.scheduler_class(modules.torch_ancestor(found, ctx.project_root))
+
+
 def _project_step_class(ctx: "FileContext", func: cst.BaseExpression) -> bool:
     """``func`` builds a project class of another file that defines ``step`` and does not
     derive from a torch scheduler."""
@@ -342,7 +354,12 @@ def trusted_scheduler(ctx: "FileContext", b: Binding | None, key: str | None,
         return False
     if not b.by_name:
         return b.call is not None
-    if _custom_step_classes(ctx):
+    if b.call is not None and not b.lightning:
+        # ``lr_scheduler = get_scheduler_fix(args, optimizer, n)``: the name holds what that call
+        # builds over the optimizer, not one of the file's other step classes (a noise scheduler)
+        if _builds_step_class(ctx, b.call):
+            return False
+    elif _custom_step_classes(ctx):
         return False
     if key and key.startswith("self.") and key.count(".") == 1 and func is not None:
         klass = _enclosing(ctx, func, cst.ClassDef)

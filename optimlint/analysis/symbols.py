@@ -105,7 +105,19 @@ def name_says_module(name: str) -> bool:
 
 # Names that say "optimizer" / "scheduler" for unannotated parameters and attributes
 # (SPEC vocabulary); callers must still see ``.step()`` called on them.
+# ``optimizer_type``, ``opt_level``, ``optimizer_kwargs``, ``optimizer_train_fn``: a name that
+# describes an optimizer (its kind, settings, factory or saved state) or a function named after
+# it that neither steps nor updates, and holds no optimizer (kohya's ``args.optimizer_type``
+# handed to a logging helper is a string; its ``optimizer_train_fn()`` switches a schedule-free
+# optimizer's mode: neither is an optimizer the call may step)
+_DESCRIBES_OPTIMIZER = re.compile(r"^(optimi[sz]er|optim|opt)_((type|types|name|names|args|kwargs|cls|class|"
+                                  r"config|cfg|conf|state|state_dict|path|file|factory|level|str|id)|"
+                                  r"(?!\w*(step|update))(\w+_)?(fn|fns|func|funcs))$")
+
+
 def name_says_optimizer(name: str) -> bool:
+    if _DESCRIBES_OPTIMIZER.match(name):
+        return False
     return (
         name in ("optimizer", "opt", "optim", "optimizers")
         or name.endswith("_optimizer")

@@ -846,7 +846,20 @@ class OrderCheck(Check):
         """``call``, written in ``func``'s own body outside any loop, has returned before the
         statement at ``position`` runs (``unet.enable_gradient_checkpointing()`` and
         ``model.apply(init_weights)`` before the optimizer is built cannot step it)."""
-        if call.via or call.func is not func or call.loops:
+        if call.via:
+            # inlined from a helper: the helper's call, a statement of ``func`` outside any loop
+            # (``set_diffusers_xformers_flag(unet, True)``, whose recursion stays opaque)
+            stmt = call.stmt
+            up = self.ctx.parents.get(stmt)
+            while up is not None and up is not func:
+                if isinstance(up, (cst.For, cst.While)):
+                    return False
+                up = self.ctx.parents.get(up)
+            if (up is None and func is not None) or stmt not in self.ctx.positions:
+                return False
+            end = self.ctx.positions[stmt].end
+            return (end.line, end.column) <= (position.line, position.column)
+        if call.func is not func or call.loops:
             return False
         end = self.ctx.positions[call.node].end
         return (end.line, end.column) <= (position.line, position.column)
@@ -862,10 +875,34 @@ class OrderCheck(Check):
         kind = symbols.classify_call(self.ctx, node)
         if _prepares(self.ctx, it.func, node) or (kind is not None and kind.kind == "scheduler"):
             return True
+        if self._builds_scheduler(call):
+            return True
         callee = symbols.callee_name(node.func)
         # (``get_cosine_schedule_with_warmup(optimizer, ...)`` of a star import: transformers' factory by its name)
         return symbols.class_name_says_scheduler(callee) or bool(LOAD_SAVE_CALLEE.match(callee)) or \
             callee in OPTIMIZER_WRAPPING_CALLEES or symbols.scheduler_class(callee) is not None
+
+    def _builds_scheduler(self, call: Event) -> bool:
+        """``lr_scheduler = train_util.get_scheduler_fix(args, optimizer, n)``: the call's result
+        is what the bindings hold as a scheduler (built over the optimizer it is handed); or
+        ``lr_schedulers = [get_scheduler_fix(args, opt, n) for opt in optimizers]``, each
+        element of a list named for schedulers a call handed an optimizer."""
+        parents = self.ctx.parents
+        parent = parents.get(call.node)
+        element = False
+        if isinstance(parent, cst.Element) and isinstance(parents.get(parent), (cst.List, cst.Tuple)):
+            parent, element = parents.get(parents.get(parent)), True
+        elif isinstance(parent, cst.ListComp) and parent.elt is call.node:
+            parent, element = parents.get(parent), True
+        if not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
+            return False
+        k = key_of(parent.targets[0].target)
+        if k is None or not symbols.name_says_scheduler(k.rsplit(".", 1)[-1]):
+            return False
+        if element:
+            return self.model.bindings.hands_optimizer(call.func, call.node)
+        held = self.model.bindings.resolve_key(call.func, k, want="scheduler")
+        return held is not None and held.kind == "scheduler"
 
     def _unused_optimizers(self) -> None:
         self._unused_reported: set[int] = set()
