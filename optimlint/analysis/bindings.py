@@ -49,6 +49,7 @@ from optimlint.analysis import modules, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.returned import returned_construction, returned_object, returned_objects
 from optimlint.analysis.carried import carried_construction
+from optimlint.analysis.summaries import project_function
 from optimlint.analysis.call_args import arg, every_param, named_params, positional_params
 from optimlint.analysis.class_vars import held_optimizer_class
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
@@ -489,12 +490,21 @@ class Bindings:
                 # optimizer, n) for optimizer in optimizers]``: an element of a list so built
                 held = values_assigned(scope, v.value.value, nested_functions=False)
                 v = held[0].elt if len(held) == 1 and isinstance(held[0], cst.ListComp) else None
-            if not isinstance(v, cst.Call) or not self.hands_optimizer(owner, v):
+            if not isinstance(v, cst.Call) or not self.hands_optimizer(owner, v) or not self.project_factory(v):
                 return []
             calls.append(v)
         # (one factory for all: the first of its calls says what each builds)
         factories = {key_of(c.func) for c in calls}
         return calls[:1] if len(factories) == 1 and None not in factories else calls
+
+    def project_factory(self, call: cst.Call) -> bool:
+        """``call`` runs a top-level function of the project (this file, or another file its
+        imports name): a factory whose result the project chose, not another package's helper,
+        which may build a scheduler of its own kind (stepped with an epoch, or on updates)."""
+        f = call.func
+        if isinstance(f, cst.Name) and not self.ctx.imports.imported(f.value):
+            return any(isinstance(s, cst.FunctionDef) and s.name.value == f.value for s in self.ctx.module.body)
+        return project_function(self.ctx, f) is not None
 
     def hands_optimizer(self, owner: cst.CSTNode | None, call: cst.Call) -> bool:
         """``call`` (in ``owner``) is handed an optimizer: an argument bound to one, or named

@@ -900,7 +900,8 @@ class OrderCheck(Check):
         if k is None or not symbols.name_says_scheduler(k.rsplit(".", 1)[-1]):
             return False
         if element:
-            return self.model.bindings.hands_optimizer(call.func, call.node)
+            b = self.model.bindings
+            return b.hands_optimizer(call.func, call.node) and b.project_factory(call.node)
         held = self.model.bindings.resolve_key(call.func, k, want="scheduler")
         return held is not None and held.kind == "scheduler"
 
