@@ -57,13 +57,13 @@ from optimlint.analysis import bindings as B
 from optimlint.analysis import modules, phase_args, summaries, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
-from optimlint.analysis.call_args import named_params, param_names, positional_params
+from optimlint.analysis.call_args import arg, named_params, param_names, positional_params
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_QUALNAMES, GETTER_NAME, GRADIENT_COLLECTIVE_NAME,
                                   LIGHTNING_MODULE_BASES, LIGHTNING_OPTIMIZER_GETTERS,
                                   MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
-                                  PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_FUNCTIONAL_GRADIENTS,
+                                  OPTIMIZER_STEPPING_QUALNAMES, PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_FUNCTIONAL_GRADIENTS,
                                   TORCH_PURE_FUNCTION)
 
 if TYPE_CHECKING:
@@ -150,11 +150,12 @@ def _may_train(name: str) -> bool:
 
 # Functions handed a module whose names say they compute a loss, evaluate, generate, log, plot,
 # save or unwrap it (``calc_loss_batch(x, y, model)``, ``evaluate_model(model, loader)``,
-# ``diffusion.training_losses(model, x, t)``, ``de_parallel(model)``): they read the module.
+# ``diffusion.training_losses(model, x, t)``, ``de_parallel(model)``, MONAI's ``inferer(inputs=x,
+# diffusion_model=unet, ...)``): they read the module.
 _MODULE_READER_FUNC = re.compile(
     r"^(calc|calculate|compute|eval|evaluate|validate|valid|test|generate|sample|predict|infer|"
     r"log|plot|show|print|save|visuali[sz]e|render|draw|export|unwrap|offload)(_|$)"
-    r"|(^|_)(loss|losses|evaluation|validation|accuracy|metrics?|score|parallel|state_dict)$")
+    r"|(^|_)(loss|losses|evaluation|validation|accuracy|metrics?|score|parallel|state_dict|inferer)$")
 # Methods that average a module into a copy (an EMA's ``update_attr(model)``, BYOL's
 # ``update_moving_average()``) and, on an averaged copy (``ema_model.update_parameters(model)``),
 # torch's ``AveragedModel`` update: they write the copy, never the trained module's gradients.
@@ -273,6 +274,38 @@ def exclusive(a: Event, b: Event) -> bool:
     """``a`` and ``b`` are in different arms of one conditional: never on one path."""
     arms = {br.node: br.arm for br in a.branches}
     return any(br.node in arms and arms[br.node] != br.arm for br in b.branches)
+
+
+def _has_else(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.If) and node.orelse is not None
+
+
+def covered(it: Iteration, evs: list[Event], held: tuple[Branch, ...]) -> bool:
+    """On every pass where the conditions ``held`` hold, one of ``evs`` runs: one under no
+    other condition, or one in each arm of an ``if ...: ... else: ...`` (an ``elif`` chain
+    ending in ``else``), arm by arm (``if use_amp: scaler.scale(loss).backward() else:
+    loss.backward()``). Events of nested loops never cover (they may run zero times)."""
+    level = it.depth + 1
+    mine = {(b.node, b.arm) for b in held}
+    conds = [(e, {(b.node, b.arm) for b in it.conditions(e)}) for e in evs if len(e.loops) == level]
+    conds = [(e, c) for e, c in conds if not any(n == m and a != arm for n, a in c for m, arm in mine)]
+
+    def walk(have: set, depth: int) -> bool:
+        if any(c <= have for _, c in conds):
+            return True
+        if depth > 6:
+            return False
+        tried: set[int] = set()
+        for _, c in conds:
+            for node, _arm in c - have:
+                if id(node) in tried or not _has_else(node) or any(n is node for n, _ in have):
+                    continue
+                tried.add(id(node))
+                if walk(have | {(node, "body")}, depth + 1) and walk(have | {(node, "else")}, depth + 1):
+                    return True
+        return False
+
+    return walk(mine, 0)
 
 
 @dataclass
@@ -657,9 +690,14 @@ class _Walker:
                     mode = grad_mode(self.ctx.qualify, call)
                     if mode is not None:
                         ng = not mode
-                    elif isinstance(call.func, cst.Attribute) and call.func.attr.value in (
-                            "accumulate", "no_sync", "join_uneven_inputs"):
+                    elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "accumulate":
                         acc = True
+                        continue
+                    elif isinstance(call.func, cst.Attribute) and call.func.attr.value in (
+                            "no_sync", "join_uneven_inputs"):
+                        # DDP's ``with model.no_sync():`` (Accelerate's ``accelerator.no_sync(model)``)
+                        # skips the gradient all-reduce of a micro-batch; unlike Accelerate's
+                        # ``accumulate`` it skips no step and no clearing: the window is the script's own
                         continue
                     elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "no_backward_sync":
                         owner = self._resolve(frame, call.func.value)
@@ -846,6 +884,13 @@ class _Walker:
         if qn in ("torch.autograd.backward",):
             self._emit(EventKind.BACKWARD, call, st)
             return
+        if qn in OPTIMIZER_STEPPING_QUALNAMES:
+            handed = arg(call, 0, "optimizer")
+            target = self._resolve(frame, handed, B.OPTIMIZER) if handed is not None else None
+            if target is not None and target.kind == B.OPTIMIZER:
+                akey = key_of(handed)
+                self._emit(EventKind.STEP, call, st, target=target, target_key=frame.translate(akey), own_key=akey)
+                return
         helper = self._helper(f, frame)
         if helper is not None:
             self._inline(helper, call, st)

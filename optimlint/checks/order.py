@@ -19,8 +19,8 @@ from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.bindings import ACCELERATOR, Binding, drawn_from_container, key_of, parameter_modules
 from optimlint.analysis.call_args import every_param
 from optimlint.analysis.events import EventKind
-from optimlint.analysis.iteration import (Event, Iteration, clears, exclusive, may_step, module_covers, module_keys,
-                                          same_object, touches, training_model)
+from optimlint.analysis.iteration import (Event, Iteration, clears, covered, exclusive, may_step, module_covers,
+                                          module_keys, same_object, touches, training_model)
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
 from optimlint.vocabulary import (GRAD_READING_METHODS, LOAD_SAVE_CALLEE, LOGGING_CALLEE, LOGGING_RECEIVER,
@@ -372,6 +372,15 @@ class OrderCheck(Check):
                 else:  # (a backward in an inner loop of micro-batches counts, when nothing else guards it)
                     after = [b for b in backwards if b.index > step.index and
                              (it.always(b) or (it.nested(b) and not it.conditions(b)))]
+                if not after:
+                    # a backward in each arm of a conditional (``if use_amp: scaler.scale(loss).backward()
+                    # else: loss.backward()``): one of them runs after the step on every pass
+                    # (for a guarded step, only backwards under its conditions: a step at the head of
+                    # the next pass, ``if i > 0: opt.step()``, is delayed on purpose)
+                    mine = set(conditions)
+                    later = [b for b in backwards if b.index > step.index and mine <= set(it.conditions(b))]
+                    if covered(it, later, conditions):
+                        after = later
                 if not before:
                     self._step_before_backward(it, opt, step, after, mkeys)
                     continue
@@ -382,16 +391,23 @@ class OrderCheck(Check):
                 # pass of the step is the window's, and a clear between them wipes the window
                 micro = not guarded and it.nested(last) and not it.conditions(last) and \
                     len(last.loops) == len(step.loops) + 1
-                if not same_pass(last) and not micro:
+                # (a backward in each arm of a conditional before the step: one ran on this pass)
+                arms = not same_pass(last) and not micro and not covered(it, [last], conditions) and \
+                    covered(it, [b for b in before if not exclusive(b, step)], conditions)
+                if not same_pass(last) and not micro and not arms:
                     # another optimizer's backward outside this step's condition (a critic
                     # trained every pass, the actor every k-th): cleared on the step's own path,
                     # stepped, then its own backward - the step came too early
-                    if any(last.index < c.index < step.index and same_pass(c) and clears(c, opt)
+                    # (a clearing that runs whenever the step does: under the same conditions, or
+                    # fewer: ``opt_a.zero_grad()`` before ``if amp: scaler.step(opt_a) ...``)
+                    if any(last.index < c.index < step.index and clears(c, opt) and
+                           (same_pass(c) or covered(it, [c], conditions))
                            for c in it.of_kind(K.ZERO_GRAD)) and _own_backward_follows(it, opt, step, after):
                         self._step_before_backward(it, opt, step, after, mkeys)
                     continue
                 for clear in it.of_kind(K.ZERO_GRAD):
-                    if last.index < clear.index < step.index and same_pass(clear) and clears(clear, opt):
+                    if last.index < clear.index < step.index and clears(clear, opt) and \
+                            (same_pass(clear) or covered(it, [clear], conditions)):
                         if _grad_touched_between(ctx, it, clear, step):
                             break  # gradients rebuilt by hand after the clear (p.grad = g)
                         if _own_backward_follows(it, opt, step, after):
@@ -402,7 +418,7 @@ class OrderCheck(Check):
                         if _consumed_by_another(it, opt, last.index, clear.index):
                             break
                         fix = None
-                        if clear.direct and moves.movable(ctx, clear.own_stmt) and not micro and \
+                        if clear.direct and moves.movable(ctx, clear.own_stmt) and not micro and not arms and \
                                 isinstance(last.stmt, cst.SimpleStatementLine):
                             fix = Fix.safe("Move the clearing before the backward",
                                            *moves.move_before(ctx, clear.own_stmt, last.stmt))
@@ -414,13 +430,20 @@ class OrderCheck(Check):
 
     def _step_before_backward(self, it, opt, step, after, mkeys) -> None:
         ctx = self.ctx
-        if not after or any(o.index < step.index and touches(o, opt, mkeys) for o in it.opaque):
+        # (an opaque call before a certain clearing that runs whenever the step does cannot
+        # hand the step a gradient: ``self.callback("before_batch"); opt.zero_grad(); opt.step()``)
+        since = max((c.index for c in it.of_kind(K.ZERO_GRAD) if c.index < step.index and c.certain and
+                     clears(c, opt) is True and covered(it, [c], it.conditions(step))), default=-1)
+        if not after or any(since < o.index < step.index and touches(o, opt, mkeys) for o in it.opaque):
             return
-        if any(o.index < step.index and o.touches_all for o in it.opaque):
+        if any(since < o.index < step.index and o.touches_all for o in it.opaque):
             return
-        if any(s.index > after[0].index for s in steps_of(it, opt)):
-            return  # a later step consumes this backward (a test stepping with no gradient first)
         backward = after[0]
+        if any(s.index > backward.index and not exclusive(s, backward) for s in steps_of(it, opt)):
+            # a later step consumes this backward (a test stepping with no gradient first); a
+            # step in another arm of a conditional the backward is in (``if use_amp: ... else:
+            # loss.backward(); opt.step()``) never runs in the backward's pass
+            return
         fix = moves.safe_move_after(ctx, step, backward, "Move the step after the backward")
         self.report("OPT103", step.node,
                     f"`{ctx.code(step.node)}` runs before `{ctx.code(backward.node)}`: this step uses stale "
@@ -535,9 +558,18 @@ class OrderCheck(Check):
                 if cond is not None:
                     # every micro-batch runs a backward: unconditionally, or under a flag that
                     # does not change inside the loop (``if args.fp16: ... else: loss.backward()``)
+                    # (or in an inner loop under no condition: ``for q in tuples: loss.backward()``,
+                    # several backward passes per micro-batch)
                     window_backs = [b for b in backwards if b.index < step.index and it.always(b)] or \
                         [b for b in backwards if b.index < step.index and _runs_whole_or_guarded(it, b)
-                         and window_condition(it, b) is None]
+                         and window_condition(it, b) is None] or \
+                        [b for b in backwards if b.index < step.index and it.nested(b) and not it.conditions(b)]
+                    if not window_backs:
+                        # a backward in each arm of the window's own test (``if (i + 1) % k == 0:
+                        # loss.backward(); opt.step() else: with model.no_sync(): loss.backward()``)
+                        arms = [b for b in backwards if (b.index < step.index or exclusive(b, step)) and
+                                _runs_whole_or_guarded(it, b)]
+                        window_backs = arms[:1] if covered(it, arms, ()) else []
                     if not window_backs:
                         continue
                     self._window(it, opt, step, window_backs[0], it.events, cond)

@@ -20,7 +20,7 @@ from optimlint.analysis.assignments import stores
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis import schedules as S
 from optimlint.analysis.events import EventKind
-from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, may_step, same_object
+from optimlint.analysis.iteration import Event, Iteration, covered, exclusive, module_keys, may_step, same_object
 from optimlint.analysis.lightning_sched import declarations
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Edit, Fix
@@ -142,27 +142,6 @@ def _stepped_in_a_loop(fn: cst.FunctionDef, pf, name: str, hand_ons: int) -> boo
     return False
 
 
-def _in_both_arms(it: Iteration, s: Event, later: list[Event], level: int) -> Event | None:
-    """The first of optimizer steps written in both arms of one ``if ...: ... else: ...``
-    (``if use_amp: scaler.step(opt) else: opt.step()``), each under no other condition than
-    the scheduler's own: one of them runs whenever the scheduler does."""
-    mine = set(_conds(it, s, level))
-    for e in later:
-        if len(e.loops) != level:
-            continue
-        for node, arm in set(_conds(it, e, level)) - mine:
-            if not isinstance(node, cst.If) or not isinstance(node.orelse, cst.Else) or arm not in ("body", "else"):
-                continue
-            rest = set(_conds(it, e, level)) - {(node, arm)}
-            if not rest <= mine:
-                continue
-            other = "else" if arm == "body" else "body"
-            if any(len(f.loops) == level and set(_conds(it, f, level)) - {(node, other)} <= mine and
-                   (node, other) in _conds(it, f, level) for f in later):
-                return e
-    return None
-
-
 class SchedulerCheck(Check):
     codes = ("OPT201", "OPT202", "OPT203", "OPT204", "OPT205")
     # A scheduler is built from torch.optim.lr_scheduler or a transformers ``get_*_schedule*``,
@@ -219,7 +198,10 @@ class SchedulerCheck(Check):
             # or fewer: ``if epoch <= warm: warmup.step()`` then an unconditional ``opt.step()``)
             same_level = [e for e in later if len(e.loops) == level
                           and set(_conds(it, e, level)) <= set(_conds(it, s, level))]
-            both = None if same_level else _in_both_arms(it, s, later, level)
+            # (or steps in each arm of an ``if use_amp: scaler.step(opt) else: opt.step()``, an
+            # ``elif`` chain ending in ``else`` included: one of them runs whenever the scheduler does)
+            both = None if same_level else next(
+                (e for e in later if len(e.loops) == level), None) if covered(it, later, it.conditions(s)) else None
             if same_level or both is not None:
                 o = same_level[0] if same_level else both
                 fix = moves.safe_move_after(ctx, s, o, "Move the scheduler step to just after the optimizer step") \
