@@ -843,6 +843,12 @@ class _Collector(cst.CSTVisitor):
         name = key_of(target) or ""
         if isinstance(value, (cst.Name, cst.Attribute, cst.Subscript)):
             return self._lookup(value)  # alias
+        if isinstance(value, cst.IfExp):
+            # ``scaler = torch.cuda.amp.GradScaler() if use_amp else None``: the object, where
+            # there is one (every use of it is under the same flag, or fails on None)
+            arms = [value.body, value.orelse]
+            built = [a for a in arms if not (isinstance(a, cst.Name) and a.value == "None")]
+            return self._value(built[0], target) if len(built) == 1 else None
         if not isinstance(value, cst.Call):
             return None
         f = value.func

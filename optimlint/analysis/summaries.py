@@ -37,7 +37,7 @@ from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, p
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import callee_name, name_says_module, name_says_optimizer, optimizer_class
 from optimlint.analysis.walk import nodes_of
-from optimlint.vocabulary import GRAD_MODE_NAMES, GRADIENT_EFFECT_METHODS
+from optimlint.vocabulary import GETTER_NAME, GRAD_MODE_NAMES, GRADIENT_EFFECT_METHODS, PREDICATE_NAME
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -283,7 +283,10 @@ def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, d
         if f.attr.value in GRADIENT_EFFECT_METHODS:
             return False
         root = (dotted(f.value) or "").split(".", 1)[0]
-        if root in params and f.attr.value not in VALUE_METHODS:
+        if root in params and f.attr.value not in VALUE_METHODS and \
+                not (GETTER_NAME.search(f.attr.value) or PREDICATE_NAME.search(f.attr.value)):
+            # (``scheduler.get_last_lr()``, ``trainer.is_main_process()`` answer; any step or
+            # clear of what a getter hands back is a call of its own, read below)
             return False  # ``trainer.fit()`` of an argument: it may hold the optimizer
         if root and pf.imports.imported(root) and not _library_call(pf, f):
             return False  # ``utils.train_step(...)``: another project function

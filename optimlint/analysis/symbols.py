@@ -96,7 +96,7 @@ def classify_call(ctx: "FileContext", call: cst.Call) -> CallKind | None:
 # ``self.net(x)``, ``criterion(out, y)``.
 _MODULE_NAME = re.compile(
     r"(^|_)(model|net|network|module|encoder|decoder|generator|discriminator|critic|actor|backbone|"
-    r"head|classifier|criterion|loss_fn|loss_func|lossfn|policy|unet|vae|transformer|layer|G|D|pipe|pipeline)$")
+    r"head|classifier|criterion|loss_fn|loss_func|loss_function|lossfn|policy|unet|vae|transformer|layer|G|D|pipe|pipeline)$")
 
 
 def name_says_module(name: str) -> bool:
