@@ -319,3 +319,29 @@ def test_mutants_are_linted_from_the_repository_root(tmp_path):
     row = {"repo": "acme/pkg", "commit": "0" * 40, "path": "tools/train.py", "locator": "train@L10", "kind": "loop"}
     outcomes, _, _ = harness.run([row], tmp_path, jobs=1)
     assert [(o.operator, o.caught) for o in outcomes if o.operator == "delete-clear"] == [("delete-clear", True)]
+
+
+RUNNING_TOTALS = """\
+import torch
+
+
+def fit(model, optimizer, loader):
+    total, seen = 0.0, 0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += READ
+"""
+
+
+@pytest.mark.parametrize("read, excluded", [
+    ("loss.item()", None),
+    ("float(loss.cpu().item())", "number-conversion"),
+    ("int(loss.item())", "number-conversion"),
+    ("2 * float(loss.item())", "number-conversion"),
+])
+def test_a_python_number_conversion_makes_dropping_item_equivalent(read, excluded):
+    mutants, _ = mutate.mutants_of(RUNNING_TOTALS.replace("READ", read))
+    assert [(m.site_line, m.excluded) for m in mutants if m.operator == "loss-without-item"] == [(11, excluded)]

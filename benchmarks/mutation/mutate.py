@@ -39,6 +39,7 @@ EXCLUSIONS = {
     "already-right-place": "the move puts the scheduler where its class wants it (an iteration-period scheduler into the batch loop, an epoch scheduler out of it): the mutant fixes rather than breaks",
     "frozen-or-trained-elsewhere": "the dropped submodule is frozen or, by its name, trained by another optimizer (teacher, ema, target, discriminator, critic): leaving it out is intended",
     "sum-under-no-grad": "the running sum is taken under `torch.no_grad()`: the total keeps no graph",
+    "number-conversion": "the detached read sits inside `float(...)` / `int(...)`, which returns a Python number: without `.item()` the total still keeps no graph",
     "original-has-it": "the original already reports the expected code at the mutated statement (TCN's clip before the backward): the mistake is there before the mutation, so moving the statement cannot add one",
     "train-mode-redundant": "no evaluation runs between training iterations (no `.eval()`, nor a function of the file that leaves a module in eval mode, in the training loop or in a loop calling it): a module starts in training mode, so the deleted `.train()` changed nothing",
     "held-by-another-optimizer": "another optimizer of the file is built over the dropped submodule or a module holding it (InfoGAN's `Adam(chain(generator.parameters(), ...))`): its parameters are still updated, which is all OPT401 asks",
@@ -589,8 +590,10 @@ def loss_without_item(b: Builder, unit: Unit) -> None:
             target, name = hits[0]
             edit = Edit().replace(target, lambda _n, name=name: cst.Name(name))
             line = b.sites.line(node)
+            converted = re.search(r"\b(float|int)\(\s*" + re.escape(module.code_for_node(target)) + r"\s*\)",
+                                  module.code_for_node(node.value))
             b.add("loss-without-item", "OPT601", unit, line, _loop_at(b.sites, unit, line), edit,
-                  "sum-under-no-grad" if self.no_grad else None)
+                  "sum-under-no-grad" if self.no_grad else "number-conversion" if converted else None)
 
     unit.node.visit(V()) if isinstance(unit.node, cst.FunctionDef) else _visit_module_body(unit.node, V())
 
