@@ -4,7 +4,10 @@ the project's own words."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import codes_at
+from tests.test_rules_heldout import lint_project
 
 # --------------------------------------------------------------------------- OPT101
 # A wrapper class (not a module) whose `fit` calls its own `train(dataset, out_dir)`: a project
@@ -160,3 +163,119 @@ def test_a_project_helper_under_no_grad_may_still_set_the_mode():
     src = LIBRARY_INFERENCE_EVAL.replace(
         "from monai.inferers import sliding_window_inference", "from .evaluation import sliding_window_inference")
     assert codes_at(src, ["OPT603"]) == []
+
+
+# --------------------------------------------------------------------------- OPT104
+# The step lost between a backward and the clearing that ends the pass: each pass computes the
+# gradients and throws them away. Another function of the file steps the same (module-level)
+# optimizer, which does not save this loop: whatever steps it later finds its gradients cleared.
+THROWN_AWAY = """\
+import torch
+
+net = torch.nn.Linear(8, 1)
+optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+
+
+def fit(loader, loss_fn, epochs):
+    for _ in range(epochs):
+        for x, y in loader:
+            loss = loss_fn(net(x), y)
+            loss.backward()
+            BETWEEN
+            optimizer.zero_grad()
+
+
+def finetune(loader, loss_fn):
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss_fn(net(x), y).backward()
+        optimizer.step()
+"""
+
+
+def test_gradients_cleared_before_any_step_in_the_same_pass():
+    src = THROWN_AWAY.replace("            BETWEEN\n", "")
+    assert codes_at(src, ["OPT104"]) == [("OPT104", 11)]
+
+
+def test_a_step_between_the_backward_and_the_clearing_stays_silent():
+    assert codes_at(THROWN_AWAY.replace("BETWEEN", "optimizer.step()"), ["OPT104"]) == []
+
+
+def test_gradients_read_between_the_backward_and_the_clearing_are_the_result():
+    src = THROWN_AWAY.replace("BETWEEN", "saliency = x.grad.abs().sum()")
+    assert codes_at(src, ["OPT104"]) == []
+
+
+def test_a_call_that_may_step_between_the_two_stays_silent():
+    src = "from updates import apply_update\n\n\n" + THROWN_AWAY.replace("BETWEEN", "apply_update(optimizer)")
+    assert codes_at(src, ["OPT104"]) == []
+
+
+
+# A penalty built from per-sample gradients: a helper clears, backpropagates and reads the
+# gradients it made (``inputs=``/``create_graph=True``, or an extension's ``grad_batch``); the
+# training update then clears again before its own backward and step. Nothing is thrown away.
+# The runner of another file calls the update in its loop.
+PENALISED = """\
+import torch
+
+
+class Regularised(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Linear(8, 4)
+        self.head = torch.nn.Linear(4, 2)
+        self.optimizer = torch.optim.Adam(list(self.body.parameters()) + list(self.head.parameters()))
+
+    def per_sample_gradients(self, logits, y):
+        self.optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits, y, reduction="none").sum()
+        loss.backward(BACKWARD_ARGS)
+        return [READ for w in self.head.parameters()]
+
+    def update(self, x, y):
+        logits = self.head(self.body(x))
+        grads = self.per_sample_gradients(logits, y)
+        penalty = torch.var(torch.cat([torch.flatten(g) for g in grads]))
+        objective = torch.nn.functional.cross_entropy(logits, y) + penalty
+        self.optimizer.zero_grad()
+        objective.backward()
+        self.optimizer.step()
+"""
+
+RUNNER = """\
+import torch
+from algorithms import Regularised
+
+
+def main(batches):
+    algorithm = Regularised()
+    for x, y in batches:
+        algorithm.update(x, y)
+"""
+
+
+def _penalised(tmp_path, backward_args: str, read: str) -> list:
+    algorithms = PENALISED.replace("BACKWARD_ARGS", backward_args).replace("READ", read)
+    return lint_project(tmp_path, {"algorithms.py": algorithms, "train.py": RUNNER}, "algorithms.py", "OPT104")
+
+
+def test_gradients_made_and_cleared_unread_in_a_helper_are_thrown_away(tmp_path):
+    assert _penalised(tmp_path, "", "w") == [("OPT104", 14)]
+
+
+def test_a_penalty_backward_into_chosen_inputs_is_not_thrown_away(tmp_path):
+    args = "inputs=list(self.head.parameters()), create_graph=True"
+    assert _penalised(tmp_path, args, "w") == []
+
+
+@pytest.mark.parametrize("attribute", ["grad", "grad_batch", "grad_sample"])
+def test_gradients_read_in_the_helper_are_the_result(tmp_path, attribute):
+    assert _penalised(tmp_path, "", f"w.{attribute}") == []
+
+
+def test_a_clear_between_the_backward_and_the_step_is_opt102_alone():
+    src = THROWN_AWAY.replace("            BETWEEN\n", "").replace(
+        "            optimizer.zero_grad()\n\n\ndef", "            optimizer.zero_grad()\n            optimizer.step()\n\n\ndef")
+    assert codes_at(src, ["OPT102", "OPT104"]) == [("OPT102", 12)]

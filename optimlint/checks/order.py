@@ -279,9 +279,11 @@ class OrderCheck(Check):
                 self._accumulation(it, mkeys)
                 self._module_cleared_in_accumulate(it)
                 self._cleared_never_stepped(it, mkeys)
+                self._cleared_before_any_step(it, mkeys)
             elif it.kind == "function" and model.parent_func.get(it.node) is None:
                 self._missing_zero_grad(it, mkeys, model.bindings.class_of.get(it.node))
                 self._cleared_never_stepped(it, mkeys)
+                self._cleared_before_any_step(it, mkeys)
             self._order(it, mkeys)
             self._clip(it, mkeys)
         self._step_function_without_step(mkeys)
@@ -754,6 +756,47 @@ class OrderCheck(Check):
                                     lambda: callers.loop_callers(self.ctx, it.node, klass, clearing=False,
                                                                  stepping=True)))
 
+    def _cleared_before_any_step(self, it: Iteration, mkeys) -> None:
+        """A backward whose gradients the same pass clears before anything uses them:
+        ``loss.backward(); optimizer.zero_grad()`` with no step, clip or unscale between, nor a
+        call that might step, on the same path (the step lost between the two). Whether
+        ``optimizer`` is stepped elsewhere in the file does not matter: whatever steps it later
+        finds these gradients gone. Silent where the loop, or the function that runs the
+        backward, reads a gradient (``x.grad``, an extension's ``grad_batch``: the gradients
+        are the result), for a backward into chosen inputs or building a graph (a penalty
+        term), where the file registers gradient hooks or hands the optimizer to a call that may
+        step it, and in a loop that runs once."""
+        if it.kind == "loop" and runs_once(it.node) or _is_generator(it.func):
+            return
+        region = it.node  # the loop, or the step function: the gradients are gone when it ends
+        for b in it.of_kind(K.BACKWARD):
+            if not b.certain or b.no_grad or it.nested(b):
+                continue
+            later = [e for e in it.events if e.index > b.index]
+            clear = next((e for e in later if e.kind is K.ZERO_GRAD), None)
+            if clear is None or it.nested(clear) or not clear.certain or clear.target is None or \
+                    clear.target.kind != "optimizer" or it.conditions(clear) != it.conditions(b):
+                continue
+            if any(e.kind not in (K.ZERO_GRAD, K.TRAIN_MODE, K.EVAL_MODE, K.SCHED_STEP) and e.index < clear.index
+                   for e in later):
+                continue  # a step, a clip, an unscale or another backward between the two
+            following = next((e for e in later if e.index > clear.index and e.kind in (K.BACKWARD, *STEPS)), None)
+            if following is not None and following.kind in STEPS:
+                continue  # the clear sits between the backward and the step: OPT102 says so
+            scope = self.ctx.module if it.func is None else it.func
+            if self._handed_to_a_stepper(it, scope, clear.target, mkeys, _local_to(it.func, clear.target.name)):
+                continue  # an engine handed the optimizer may step it from a gradient hook
+            if any(b.index < o.index < clear.index for o in it.opaque) or _reads_grad(region) or \
+                    (b.func is not None and _reads_grad(b.func)) or _partial_backward(b.node) or \
+                    "_hook(" in self.ctx.source:
+                continue  # (a gradient hook may consume them during the backward)
+            name = clear.target_key or clear.target.name
+            self.report("OPT104", b.node,
+                        f"`{self.ctx.code(b.node)}` computes gradients that `{self.ctx.code(clear.node)}` clears "
+                        f"before anything steps: `{name}.step()` never runs between them, so the parameters "
+                        "are never updated from them")
+            return
+
     def _step_function_without_step(self, mkeys) -> None:
         """A function with no loop of its own that clears an optimizer and backpropagates but
         steps nothing (an agent's ``learn`` whose step was lost): no iteration holds it, since
@@ -820,6 +863,11 @@ class OrderCheck(Check):
                         _local_to(e.func, e.target.name):
                     continue  # (e.func: where the step is written, also when inlined into a caller's scope)
                 return True
+        return self._handed_to_a_stepper(it, scope, opt, mkeys, local)
+
+    def _handed_to_a_stepper(self, it: Iteration, scope: cst.CSTNode, opt: Binding, mkeys, local: bool) -> bool:
+        """A call of the loop's function, once the optimizer exists, is handed it and may step it
+        (a trainer or an engine that takes it over, perhaps stepping from a gradient hook)."""
         built = stores(scope, opt.name, nested_functions=False)
         builders = {id(st.rhs) for st in built if st.rhs is not None}
         # (the call that builds the optimizer, not handed it, cannot step it; nor can
@@ -1265,6 +1313,10 @@ def _instance_built(opt: Binding) -> bool:
     instance, not handed to it."""
     return opt.name.startswith("self.") and opt.name.count(".") == 1 and opt.modules is not None
 
+# A parameter's gradient, and the per-sample gradients that extensions (BackPACK, Opacus)
+# and mixed-precision wrappers (Megatron's ``main_grad``) store beside it.
+_GRADIENT_ATTRIBUTES = frozenset({"grad", "grad_batch", "grad_sample", "main_grad"})
+
 
 def _reads_grad(scope: cst.CSTNode, ctx=None) -> bool:
     """Some ``x.grad`` is read (not only assigned, as in ``p.grad = None``); with ``ctx``, not
@@ -1274,11 +1326,11 @@ def _reads_grad(scope: cst.CSTNode, ctx=None) -> bool:
 
     class V(cst.CSTVisitor):
         def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
-            return not (isinstance(node.target, cst.Attribute) and node.target.attr.value == "grad")
+            return not (isinstance(node.target, cst.Attribute) and node.target.attr.value in _GRADIENT_ATTRIBUTES)
 
         def visit_Attribute(self, node: cst.Attribute) -> None:
             nonlocal found
-            if node.attr.value == "grad" and not _is_autograd(node.value) and \
+            if node.attr.value in _GRADIENT_ATTRIBUTES and not _is_autograd(node.value) and \
                     not (ctx is not None and _logged(ctx, node)):
                 found = True
 
@@ -1300,6 +1352,13 @@ def _logged(ctx, node: cst.CSTNode) -> bool:
                 return True
         node, up = up, parents.get(up)
     return False
+
+
+def _partial_backward(call: cst.CSTNode) -> bool:
+    """``loss.backward(inputs=...)`` or ``create_graph=True``: gradients into chosen tensors or
+    kept differentiable, for a penalty or a meta-gradient, not the update's gradients."""
+    return isinstance(call, cst.Call) and any(
+        a.keyword is not None and a.keyword.value in ("inputs", "create_graph") for a in call.args)
 
 
 def _is_autograd(owner: cst.BaseExpression) -> bool:
