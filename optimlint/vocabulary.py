@@ -450,8 +450,11 @@ LIGHTNING_OPTIMIZER_GETTERS = frozenset({"optimizers", "lr_schedulers", "toggle_
 APEX_HARMLESS_QUALNAMES = frozenset({"apex.amp.scale_loss", "apex.amp.master_params", "apex.amp.initialize"})
 # Calls handed an optimizer that wrap it or watch its steps without stepping it: opacus' privacy
 # engine returns it wrapped (``model, optimizer, loader = engine.make_private(...)``) and its
-# ``BatchMemoryManager`` splits batches, telling the wrapped optimizer which steps to skip.
-OPTIMIZER_WRAPPING_CALLEES = frozenset({"make_private", "make_private_with_epsilon", "BatchMemoryManager"})
+# ``BatchMemoryManager`` splits batches, telling the wrapped optimizer which steps to skip;
+# Horovod's (and BytePS's) ``hvd.DistributedOptimizer(optimizer, named_parameters=...)`` returns
+# it wrapped, averaging the gradients when the wrapper steps.
+OPTIMIZER_WRAPPING_CALLEES = frozenset({"make_private", "make_private_with_epsilon", "BatchMemoryManager",
+                                        "DistributedOptimizer"})
 # Objects that run the backward and step for the code (``accelerator.backward(loss)``).
 ACCELERATOR_QUALNAMES = frozenset({
     "accelerate.Accelerator", "accelerate.accelerator.Accelerator",

@@ -269,6 +269,10 @@ class Bindings:
     # ``for opt in optimizers: opt.step()``: loops that act once on each element of a container
     # of optimizers or schedulers (see ``_Collector.visit_For``)
     each_loops: set[cst.For] = field(default_factory=set)
+    # every call of a function, method or class of this file: callee -> [(call, caller, skip)]
+    # (``_CallSites``), and the functions also named other than in a call (passed around)
+    call_sites: dict[cst.FunctionDef, list] = field(default_factory=dict)
+    referenced: set[cst.FunctionDef] = field(default_factory=set)
     _by_name: dict[tuple, Binding] = field(default_factory=dict)
     _inherited: dict[tuple, Binding | None] = field(default_factory=dict)
     _classes: dict[str, cst.ClassDef | None] | None = None
@@ -956,7 +960,7 @@ class _CallSites(cst.CSTVisitor):
         return name in self.b.params_of.get(func, {}) or bool(values_assigned(func, name, nested_functions=False))
 
 
-def _argument_for(call: cst.Call, callee: cst.FunctionDef, skip: int, name: str) -> cst.BaseExpression | None:
+def argument_for(call: cst.Call, callee: cst.FunctionDef, skip: int, name: str) -> cst.BaseExpression | None:
     """The expression ``call`` passes for parameter ``name`` of ``callee`` (None: a default,
     or a call through ``*args`` / ``**kwargs`` that cannot be mapped)."""
     if any(a.star for a in call.args):
@@ -978,6 +982,7 @@ def _bind_from_callers(b: Bindings) -> None:
     rules then know its class and construction. Only where every call is seen and agrees."""
     sites = _CallSites(b)
     _walk.visit(b.ctx.module, sites)
+    b.call_sites, b.referenced = sites.sites, sites.referenced
     for _ in range(3):  # chains: main -> fit -> train_epoch
         changed = False
         for callee, calls in sites.sites.items():
@@ -989,7 +994,7 @@ def _bind_from_callers(b: Bindings) -> None:
                     continue
                 found = None
                 for call, caller, skip in calls:
-                    arg = _argument_for(call, callee, skip, name)
+                    arg = argument_for(call, callee, skip, name)
                     bound = b.resolve(caller, arg) if arg is not None else None
                     if bound is None or bound.kind not in _FOLLOWED or bound.by_name or \
                             (found is not None and bound is not found):
@@ -999,10 +1004,93 @@ def _bind_from_callers(b: Bindings) -> None:
                 if found is not None:
                     table[name] = found
                     changed = True
+            changed |= _bind_elements(b, callee, calls, table)
             if callee.name.value == "__init__" and callee in b.class_of:
                 changed |= _bind_attributes(b, b.class_of[callee], callee, table)
         if not changed:
             return
+
+
+def _element_stores(b: Bindings, callee: cst.FunctionDef) -> list[tuple[str, str, int, int | None]]:
+    """``(name, parameter, index, length)`` for each local of ``callee`` whose one binding
+    takes an element out of a parameter the function never rebinds: ``optim_g, optim_d =
+    optims`` (length 2) or ``opt = optimizers[0]`` (length None)."""
+    params = b.params_of.get(callee, _NOTHING)
+    out = []
+    for node in _walk.nodes_of(callee.body, cst.Assign):
+        v = node.value
+        if len(node.targets) != 1:
+            continue
+        target = node.targets[0].target
+        if isinstance(v, cst.Subscript):
+            index = _constant_index(v)
+            source, pairs = (v.value.value, [(target, index)]) if isinstance(v.value, cst.Name) and \
+                index is not None else (None, [])
+            length = None
+        elif isinstance(v, cst.Name) and isinstance(target, (cst.Tuple, cst.List)) and \
+                not any(isinstance(e, cst.StarredElement) for e in target.elements):
+            source, pairs = v.value, [(e.value, i) for i, e in enumerate(target.elements)]
+            length = len(target.elements)
+        else:
+            continue
+        if source not in params or stores(callee, source, nested_functions=False):
+            continue
+        for t, i in pairs:
+            k = key_of(t)
+            if k is not None and "." not in k and k not in params and \
+                    [s.node for s in stores(callee, k, nested_functions=False)] == [node]:
+                out.append((k, source, i, length))
+    return out
+
+
+def _constant_index(sub: cst.Subscript) -> int | None:
+    if len(sub.slice) != 1 or not isinstance(sub.slice[0].slice, cst.Index):
+        return None
+    v = sub.slice[0].slice.value
+    return int(v.value) if isinstance(v, cst.Integer) else None
+
+
+def _elements_passed(b: Bindings, caller: cst.CSTNode | None, arg: cst.BaseExpression) -> list | None:
+    """The elements of the literal list or tuple ``arg`` is (``[optim_g, optim_d]``), or that
+    the one assignment of the name ``arg`` in the caller (or the module) builds."""
+    if isinstance(arg, cst.Name):
+        scope = caller if caller is not None else b.ctx.module
+        values = values_assigned(scope, arg.value, nested_functions=False)
+        if not values and caller is not None and arg.value not in b.params_of.get(caller, _NOTHING):
+            values = values_assigned(b.ctx.module, arg.value, nested_functions=False)
+        arg = values[0] if len(values) == 1 else None
+    if not isinstance(arg, (cst.List, cst.Tuple)) or any(isinstance(e, cst.StarredElement) for e in arg.elements):
+        return None
+    return [e.value for e in arg.elements]
+
+
+def _bind_elements(b: Bindings, callee: cst.FunctionDef, calls, table: dict[str, Binding]) -> bool:
+    """A local taken out of a parameter (``optim_g, optim_d = optims``) holds the element every
+    call site puts at that position of the list or tuple it passes (``train(..., [optim_g,
+    optim_d], ...)``, or a name assigned one such literal): the same optimizer, scheduler or
+    scaler at every call, as for a parameter."""
+    changed = False
+    for name, param, index, length in _element_stores(b, callee):
+        if name in table:
+            continue
+        found = None
+        for call, caller, skip in calls:
+            arg = argument_for(call, callee, skip, param)
+            elements = _elements_passed(b, caller, arg) if arg is not None else None
+            if elements is None or (length is not None and len(elements) != length) or \
+                    not -len(elements) <= index < len(elements):
+                found = None
+                break
+            bound = b.resolve(caller, elements[index])
+            if bound is None or bound.kind not in _FOLLOWED or bound.by_name or \
+                    (found is not None and bound is not found):
+                found = None
+                break
+            found = bound
+        if found is not None:
+            table[name] = found
+            changed = True
+    return changed
 
 
 def _bind_attributes(b: Bindings, klass: cst.ClassDef, init: cst.FunctionDef, table: dict[str, Binding]) -> bool:

@@ -176,6 +176,9 @@ _TENSOR_METHODS = frozenset({"mean", "sum", "view", "reshape", "squeeze", "unsqu
 # Calls that clear gradients under another name (``pyro.infer.util.zero_grads(params)``,
 # ``self.clear_grads()``): a clearing whose target is unknown ("maybe").
 _CLEAR_NAME = re.compile(r"(zero|clear|reset)_?grad", re.I)
+# A project function named for clipping (``clip_grad_value_``, ``clip_gradient``, ``clamp_grads``):
+# read for whether its body clips in place (``summaries.clips_in_place``).
+_CLIP_HELPER_NAME = re.compile(r"clip|clamp", re.I)
 # A call of a module (its forward) or of a loss function never clears, steps or runs a
 # backward; spelled like one when its name says so (``model(x)``, ``self.criterion(out, y)``).
 _FORWARD_NAMES = symbols._MODULE_NAME
@@ -878,7 +881,7 @@ class _Walker:
         if qn not in CLIP_QUALNAMES and self.ctx.imports.star_modules and \
                 (f.attr.value if type(f) is _ATTRIBUTE else getattr(f, "value", "")) in CLIP_FUNCTIONS:
             qn = modules.star_qualify(self.ctx, f) or qn  # ``nn.utils.clip_grad_norm_`` through ``from x import *``
-        if qn in CLIP_QUALNAMES:
+        if qn in CLIP_QUALNAMES or self._clip_helper(f, frame):
             self._emit(EventKind.CLIP, call, st, module=self._params_module(positional, frame))
             return
         if qn in ("torch.autograd.backward",):
@@ -1153,6 +1156,22 @@ class _Walker:
         return bool(classes) and all(
             summaries.project_method(c.file, c.node, f.attr.value, self.ctx.project_root) is not None
             for c in classes)
+
+    def _clip_helper(self, f, frame: _Frame) -> bool:
+        """``f`` is a project function named for clipping whose body clips gradients in place
+        (``commons.clip_grad_value_(net.parameters(), 1.0)``, ``clip_gradient(optimizer, 5.0)``:
+        ``summaries.clips_in_place``): its call is a clip."""
+        t = type(f)
+        if not (t is _NAME or t is _ATTRIBUTE) or not _CLIP_HELPER_NAME.search(f.value if t is _NAME else f.attr.value):
+            return False
+        helper = self._helper(f, frame, any_depth=True)
+        if helper is not None:
+            return summaries.clips_in_place(helper, self.ctx.qualify)
+        if not self.ctx.imports.imported((key_of(f) or "").split(".", 1)[0]) and not (
+                t is _NAME and self.ctx.imports.star_modules and f.value not in self.model.functions):
+            return False
+        found = summaries.project_function(self.ctx, f)
+        return found is not None and summaries.clips_in_place(found[0], found[1].imports.qualify)
 
     def _harmless_project_call(self, f: cst.BaseExpression) -> bool:
         """A function of another project file whose body certainly never clears, steps or

@@ -37,7 +37,7 @@ from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, p
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import callee_name, name_says_module, name_says_optimizer, optimizer_class
 from optimlint.analysis.walk import nodes_of
-from optimlint.vocabulary import GETTER_NAME, GRAD_MODE_NAMES, GRADIENT_EFFECT_METHODS, PREDICATE_NAME
+from optimlint.vocabulary import CLIP_QUALNAMES, GETTER_NAME, GRAD_MODE_NAMES, GRADIENT_EFFECT_METHODS, PREDICATE_NAME
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -160,6 +160,55 @@ def no_direct_effect(fn: cst.FunctionDef) -> bool:
         if any(_names_grad(t) for t in targets):
             return False
     return True
+
+
+# Tensor methods that bound a gradient where it lies (``p.grad.data.clamp_(-c, c)``, the
+# norm clip's ``p.grad.data.mul_(coef)``)
+_IN_PLACE_BOUNDS = frozenset({"clamp_", "clip_", "mul_"})
+_CLIPS: dict[int, tuple[cst.FunctionDef, bool]] = {}
+
+
+def clips_in_place(fn: cst.FunctionDef, qualify) -> bool:
+    """``fn`` (a project function; ``qualify`` reads its file's imports) bounds gradients where
+    they lie and does nothing else to them: it calls torch's clip functions or clamps a
+    ``.grad`` in place (``p.grad.data.clamp_(...)``), and clears, steps and backpropagates
+    nothing. Its call is a clip (``commons.clip_grad_value_(net.parameters(), 1.0)``,
+    ``clip_gradient(optimizer, 5.0)``). Answers kept per function."""
+    hit = _CLIPS.get(id(fn))
+    if hit is None or hit[0] is not fn:
+        hit = _CLIPS[id(fn)] = (fn, _clips(fn, qualify))
+    return hit[1]
+
+
+def _clips(fn: cst.FunctionDef, qualify) -> bool:
+    found = False
+    for node in nodes_of(fn.body, (cst.FunctionDef, cst.ClassDef, cst.Call, cst.Assign, cst.AugAssign,
+                                   cst.AnnAssign)):
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            return False
+        if not isinstance(node, cst.Call):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if any(_names_grad(t) for t in targets):
+                return False
+            continue
+        f = node.func
+        if qualify(f) in CLIP_QUALNAMES:
+            found = True
+            continue
+        name = callee_name(f)
+        if isinstance(f, cst.Attribute) and name in _IN_PLACE_BOUNDS and _reads_a_grad(f.value):
+            found = True
+            continue
+        if name in GRADIENT_EFFECT_METHODS or name in ("backward", "step"):
+            return False
+    return found
+
+
+def _reads_a_grad(value: cst.BaseExpression) -> bool:
+    """``p.grad`` / ``p.grad.data``: the receiver is a parameter's gradient."""
+    while isinstance(value, cst.Attribute) and value.attr.value == "data":
+        value = value.value
+    return isinstance(value, cst.Attribute) and value.attr.value == "grad"
 
 
 def _top_function(pf: ParsedFile, name: str) -> cst.FunctionDef | None:

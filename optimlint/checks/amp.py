@@ -13,7 +13,7 @@ import libcst as cst
 from optimlint.analysis import moves
 from optimlint.analysis.bindings import drawn_from_container
 from optimlint.analysis.events import EventKind
-from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, touches
+from optimlint.analysis.iteration import Event, Iteration, exclusive, module_keys, same_object, touches
 from optimlint.checks.base import Check
 from optimlint.checks.order import accumulation_test, difference_window, window_condition
 from optimlint.diagnostics import Fix
@@ -220,7 +220,10 @@ class AmpCheck(Check):
                      and not any(clip.index < b.index < s.index and not exclusive(b, s) for b in all_backs)]
             if not backs or not steps:
                 continue
-            if any(e.kind is K.UNSCALE and e.index < clip.index and not exclusive(e, clip) for e in it.events):
+            # (an unscale of another optimizer, a GAN's discriminator's before the generator's
+            # backward, leaves these gradients scaled)
+            if any(e.kind is K.UNSCALE and e.index < clip.index and not exclusive(e, clip) and
+                   same_object(e.target, steps[0].target) is not False for e in it.events):
                 continue
             # only a call between the scaled backward and the clip can have unscaled its
             # gradients (``self.world_model()`` before the backward cannot)

@@ -18,6 +18,7 @@ from optimlint.analysis import callers, moves, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.bindings import ACCELERATOR, Binding, drawn_from_container, key_of, parameter_modules
 from optimlint.analysis.call_args import every_param
+from optimlint.analysis.handed import handed_parameter, may_complete
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, covered, exclusive, may_step, module_covers,
                                           module_keys, same_object, touches, training_model)
@@ -130,12 +131,16 @@ def _stmts(block) -> list:
 
 
 def measures_only(ctx, call: cst.CSTNode) -> bool:
-    """``clip_grad_norm_(params, float("inf"))``: computes the norm (for logging), clips nothing."""
+    """``clip_grad_norm_(params, float("inf"))``: computes the norm (for logging), clips nothing;
+    so does a project clip helper given no bound (``commons.clip_grad_value_(params, None)``,
+    whose clamp runs only ``if clip_value is not None``; torch's own raise on None)."""
     if not isinstance(call, cst.Call):
         return False
     args = [a for a in call.args if a.keyword is None and not a.star]
     value = next((a.value for a in call.args if a.keyword is not None and
                   a.keyword.value in ("max_norm", "clip_value")), args[1].value if len(args) > 1 else None)
+    if isinstance(value, cst.Name) and value.value == "None":
+        return True
     return value is not None and "inf" in ctx.code(value).lower()
 
 
@@ -736,7 +741,7 @@ class OrderCheck(Check):
             if any(e.kind in (*STEPS, K.STEP_CLOSURE) and (e.target is None or same_object(e.target, opt) is not False)
                    for e in it.events):
                 continue
-            if self._stepped_elsewhere(it, scope, opt, mkeys) or \
+            if self._stepped_elsewhere(it, scope, opt, mkeys, name) or \
                     any(may_step(o, opt, mkeys) and not self._cannot_step(it, o) for o in it.opaque) or \
                     _reads_grad(scope, self.ctx):
                 continue
@@ -840,12 +845,17 @@ class OrderCheck(Check):
             sched_name = sched_step.target_key or sched.name
             yield opt, opt.name, f"steps `{sched_name}`, a scheduler of `{opt.name}`,", None
 
-    def _stepped_elsewhere(self, it: Iteration, scope: cst.CSTNode, opt: Binding, mkeys) -> bool:
+    def _stepped_elsewhere(self, it: Iteration, scope: cst.CSTNode, opt: Binding, mkeys,
+                           spelled: str | None = None) -> bool:
         """Something outside the loop may step ``opt`` (once after the loop, every few epochs:
         OPT106's business, or deliberate): a step anywhere in the file that may be of ``opt``,
         or a call of the loop's function that is handed it. Another function's own local
-        optimizer is not ``opt`` when ``opt`` is local to the loop's function."""
+        optimizer is not ``opt`` when ``opt`` is local to the loop's function; nor is what
+        another function steps when the loop's function is handed ``opt`` (``spelled``, its
+        parameter) and that function is no caller stepping it after the call
+        (``handed.may_complete``)."""
         local = _local_to(it.func, opt.name)
+        param = handed_parameter(self.model, it.func, spelled) if it.kind == "loop" else None
         for scope_func, events in self.model.scopes.items():
             if it.kind == "function" and (self._overrides(scope_func, it.node) or self._overrides(it.node, scope_func)):
                 # a subclass's own ``update`` runs instead of this one, never after it; this one
@@ -853,6 +863,8 @@ class OrderCheck(Check):
                 continue
             for e in events:
                 if e.kind not in (*STEPS, K.STEP_CLOSURE) or same_object(e.target, opt) is False:
+                    continue
+                if param is not None and not may_complete(self.model, it.func, param, scope_func, e):
                     continue
                 if it.kind == "function" and opt.name.startswith("self.") and \
                         _drawn_from_self(e.func, e.own_key) and self._unrelated_class(scope_func, it.node):
