@@ -992,15 +992,7 @@ def _bind_from_callers(b: Bindings) -> None:
             for name in b.params_of.get(callee, {}):
                 if name in table or name in b.opaque_assigned.get(callee, set()) or name == "self":
                     continue
-                found = None
-                for call, caller, skip in calls:
-                    arg = argument_for(call, callee, skip, name)
-                    bound = b.resolve(caller, arg) if arg is not None else None
-                    if bound is None or bound.kind not in _FOLLOWED or bound.by_name or \
-                            (found is not None and bound is not found):
-                        found = None
-                        break
-                    found = bound
+                found = _agreed(b, calls, lambda call, skip, name=name: argument_for(call, callee, skip, name))
                 if found is not None:
                     table[name] = found
                     changed = True
@@ -1009,6 +1001,19 @@ def _bind_from_callers(b: Bindings) -> None:
                 changed |= _bind_attributes(b, b.class_of[callee], callee, table)
         if not changed:
             return
+
+
+def _agreed(b: Bindings, calls, passed, with_caller: bool = False) -> Binding | None:
+    """The one optimizer, scheduler or scaler (bound by construction, not by name) that every
+    call site passes: ``passed(call, skip[, caller])`` is the expression it passes."""
+    found = None
+    for call, caller, skip in calls:
+        arg = passed(call, skip, caller) if with_caller else passed(call, skip)
+        bound = b.resolve(caller, arg) if arg is not None else None
+        if bound is None or bound.kind not in _FOLLOWED or bound.by_name or (found is not None and bound is not found):
+            return None
+        found = bound
+    return found
 
 
 def _element_stores(b: Bindings, callee: cst.FunctionDef) -> list[tuple[str, str, int, int | None]]:
@@ -1073,20 +1078,15 @@ def _bind_elements(b: Bindings, callee: cst.FunctionDef, calls, table: dict[str,
     for name, param, index, length in _element_stores(b, callee):
         if name in table:
             continue
-        found = None
-        for call, caller, skip in calls:
+        def element(call, skip, caller, param=param, index=index, length=length):
             arg = argument_for(call, callee, skip, param)
             elements = _elements_passed(b, caller, arg) if arg is not None else None
             if elements is None or (length is not None and len(elements) != length) or \
                     not -len(elements) <= index < len(elements):
-                found = None
-                break
-            bound = b.resolve(caller, elements[index])
-            if bound is None or bound.kind not in _FOLLOWED or bound.by_name or \
-                    (found is not None and bound is not found):
-                found = None
-                break
-            found = bound
+                return None
+            return elements[index]
+
+        found = _agreed(b, calls, element, with_caller=True)
         if found is not None:
             table[name] = found
             changed = True
