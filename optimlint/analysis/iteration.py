@@ -805,6 +805,11 @@ class _Walker:
                 else:
                     self._opaque(call, st, touches_all=True)
                 return
+            if attr == "backward" and self.ctx.qualify(f) == "torch.autograd.backward":
+                # ``torch.autograd.backward([loss], grads)`` / ``autograd.backward(...)``: the
+                # function form of a tensor's backward, not a method of an engine
+                self._emit(EventKind.BACKWARD, call, st)
+                return
             if attr in ("backward", "manual_backward"):
                 self._backward(call, recv, positional, st)
                 return
