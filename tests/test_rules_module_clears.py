@@ -204,6 +204,62 @@ def test_gradients_kept_are_the_result():
     assert codes_at(src, ["OPT104"]) == []
 
 
+# Two training methods of one solver, each with its own pass (clear both, backward, step one):
+# the complete one steps the optimizer only after clearing it, so it never uses what the other
+# method's loop left, and that loop's missing step is reported.
+SOLVER = """\
+import torch
+
+
+class Solver:
+    def __init__(self, gen, disc):
+        self.G, self.D = gen, disc
+        self.g_optimizer = torch.optim.Adam(self.G.parameters(), 1e-4)
+        self.d_optimizer = torch.optim.Adam(self.D.parameters(), 1e-4)
+
+    def reset_grad(self):
+        self.g_optimizer.zero_grad()
+        self.d_optimizer.zero_grad()
+
+    def train(self, loader):
+        for i, x in enumerate(loader):
+            d_loss = self.D(x).mean() - self.D(self.G(x).detach()).mean()
+            self.reset_grad()
+            d_loss.backward()
+            {d_step}
+            if (i + 1) % 5 == 0:
+                g_loss = -self.D(self.G(x)).mean()
+                self.reset_grad()
+                g_loss.backward()
+                self.g_optimizer.step()
+
+    def train_multi(self, loaders):
+        for i, batch in enumerate(zip(*loaders)):
+            for x in batch:
+                d_loss = self.D(x).mean() - self.D(self.G(x).detach()).mean()
+                self.reset_grad()
+                d_loss.backward()
+                self.d_optimizer.step()
+"""
+
+
+def test_step_deleted_while_a_sibling_method_steps_after_its_own_clear_fires():
+    assert codes_at(fill(SOLVER, d_step="pass"), ["OPT104"]) == [("OPT104", 18)]
+
+
+def test_solver_with_every_step_is_silent():
+    assert codes_at(fill(SOLVER, d_step="self.d_optimizer.step()")) == []
+
+
+def test_a_step_elsewhere_without_a_clear_first_may_use_the_gradients():
+    # `apply_d` steps whatever gradients are there: a caller may run it after `train`'s passes
+    src = fill(SOLVER, d_step="pass") + """
+    def apply_d(self):
+        self.d_optimizer.step()
+"""
+    assert codes_at(src, ["OPT104"]) == []
+
+
 # A windowed step cleared through the model, the optimizer given a group later with
 # `add_param_group` (which neither clears nor steps), the schedule built by a transformers factory
 # that a star import brings in.
@@ -276,3 +332,29 @@ def test_gradients_through_a_math_function_are_read():
 def test_gradients_logged_by_a_lightning_style_self_log_are_a_log():
     src = fill(LOGGED, step="pass", use="self.log(name, p.grad.norm())")
     assert codes_at(src, ["OPT104"]) == [("OPT104", 13)]
+
+
+def test_a_loop_before_the_optimizer_is_built_is_silent():
+    # a notebook: gradients applied by hand first (with a logged norm only), then an optimizer
+    # built in a later cell and stepped in its own loop; the first loop is not that optimizer's
+    src = """\
+import torch
+
+model = torch.nn.Linear(3, 1)
+for epoch in range(10):
+    model.zero_grad()
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    print(model.weight.grad.norm())
+    with torch.no_grad():
+        for p in model.parameters():
+            p.sub_(0.01 * p.grad)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+for epoch in range(10):
+    optimizer.zero_grad()
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+"""
+    assert codes_at(src, ["OPT104"]) == []
+    assert codes_at(src.replace("            p.sub_(0.01 * p.grad)", "            p.sub_(0.01)"), ["OPT104"]) == []

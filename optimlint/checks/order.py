@@ -22,6 +22,7 @@ from optimlint.analysis.handed import handed_parameter, may_complete
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, covered, exclusive, may_step, module_covers,
                                           module_keys, same_object, touches, training_model)
+from optimlint.analysis.loss_flow import computed_through
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
 from optimlint.vocabulary import (GRAD_READING_METHODS, LOAD_SAVE_CALLEE, LOGGING_CALLEE, LOGGING_RECEIVER,
@@ -82,6 +83,17 @@ def visible_optimizers(bindings, func: cst.CSTNode | None) -> list[Binding]:
                     bindings.resolve_key(func, k) is b:
                 out.append(b)
     return out
+
+
+def _cleared_first(events: list[Event], step: Event, opt: Binding) -> bool:
+    """Before ``step``, on every pass that reaches it, ``opt`` is certainly cleared (stargan's
+    ``train_multi``: ``self.reset_grad(); d_loss.backward(); self.d_optimizer.step()``): the step
+    uses gradients of its own pass, never what another loop left."""
+    if step.kind is K.STEP_CLOSURE:
+        return False
+    mine = set(step.branches)
+    return any(c.kind is K.ZERO_GRAD and c.index < step.index and c.loops == step.loops and
+               set(c.branches) <= mine and clears(c, opt) is True for c in events)
 
 
 def _shares_a_stepped(it: Iteration, opt: Binding) -> bool:
@@ -741,6 +753,10 @@ class OrderCheck(Check):
             if any(e.kind in (*STEPS, K.STEP_CLOSURE) and (e.target is None or same_object(e.target, opt) is not False)
                    for e in it.events):
                 continue
+            if clear is not None and opt.call is not None and \
+                    (it.func is None or self.ctx.encloses(it.func, opt.call)) and \
+                    not any(self._may_run_after(b, opt.call) for b in backwards):
+                continue  # a module's clear in a loop over before the optimizer is built (a notebook's later cell)
             if self._stepped_elsewhere(it, scope, opt, mkeys, name) or \
                     any(may_step(o, opt, mkeys) and not self._cannot_step(it, o) for o in it.opaque) or \
                     _reads_grad(scope, self.ctx):
@@ -866,6 +882,10 @@ class OrderCheck(Check):
                     continue
                 if param is not None and not may_complete(self.model, it.func, param, scope_func, e):
                     continue
+                if opt.name.startswith("self.") and _cleared_first(events, e, opt) and \
+                        self._backpropagates_into(it, opt):
+                    # (the instance's own optimizer: a handed one may be stepped by the caller after the call)
+                    continue  # another loop's own pass (clear, backward, step) never uses this loop's gradients
                 if it.kind == "function" and opt.name.startswith("self.") and \
                         _drawn_from_self(e.func, e.own_key) and self._unrelated_class(scope_func, it.node):
                     # ``self.optimizer`` of another algorithm class, or ``for opt in self.olist:
@@ -889,6 +909,20 @@ class OrderCheck(Check):
         return any(may_step(o, opt, mkeys) for o in self.model.opaque.get(it.func, [])
                    if (id(o.node) not in builders or opt.name in o.touch_keys) and not self._cannot_step(it, o)
                    and not (first_built is not None and self._runs_before(o, it.func, first_built)))
+
+    def _backpropagates_into(self, it: Iteration, opt: Binding) -> bool:
+        """A backward of ``it``, written in the loop's own function, computes its loss through a
+        module ``opt`` is built over (``d_loss = self.D(x).mean() ...``): it writes gradients
+        that ``opt`` alone could apply."""
+        if not opt.modules:
+            return False
+        scope = self.ctx.module if it.func is None else it.func
+        for b in it.of_kind(K.BACKWARD):
+            if b.direct and b.func is it.func and isinstance(b.node, cst.Call) and \
+                    isinstance(b.node.func, cst.Attribute) and \
+                    computed_through(scope, b.node.func.value, opt.modules):
+                return True
+        return False
 
     def _overrides(self, func, method) -> bool:
         """``func`` is a method of a subclass (in this file) of ``method``'s class, of the same
