@@ -356,3 +356,37 @@ for epoch in range(10):
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
 """
     assert codes_at(src, ["OPT104"]) == [("OPT104", 8)]
+
+
+# ----------------------------------------------------- a clip written by hand is not a gradient read
+# A DQN-style update clamps each gradient in place before the step; with the step lost, the
+# clamped gradients are thrown away. Reading the gradients as a result stays silent.
+HAND_CLAMPED = """\
+import torch
+
+
+def fit(net, loader, epochs):
+    optimizer = torch.optim.RMSprop(net.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        for x, y in loader:
+            loss = torch.nn.functional.smooth_l1_loss(net(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            for param in net.parameters():
+                CLAMP
+"""
+
+
+@pytest.mark.parametrize("clamp", ["param.grad.data.clamp_(-1, 1)", "param.grad.clamp_(min=-1.0, max=1.0)"])
+def test_opt104_a_hand_clamp_of_the_gradients_is_a_clip_not_their_use(clamp):
+    assert codes_at(HAND_CLAMPED.replace("CLAMP", clamp), ["OPT104"]) == [("OPT104", 10)]
+
+
+@pytest.mark.parametrize("read", [
+    "norms.append(param.grad.norm())",  # the gradients measured: they are the result
+    "param.data.add_(param.grad, alpha=-1e-3)",  # a step written by hand
+    "param.grad.data.clamp_(-param.grad.std(), param.grad.std())",  # bounds read from the gradient
+])
+def test_opt104_gradients_read_otherwise_stay_the_result(read):
+    src = HAND_CLAMPED.replace("CLAMP", read).replace("    for _ in range", "    norms = []\n    for _ in range")
+    assert codes_at(src, ["OPT104"]) == []

@@ -1374,6 +1374,9 @@ def _reads_grad(scope: cst.CSTNode, ctx=None) -> bool:
         def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
             return not (isinstance(node.target, cst.Attribute) and node.target.attr.value in _GRADIENT_ATTRIBUTES)
 
+        def visit_Call(self, node: cst.Call) -> bool:
+            return not _clamps_grad_in_place(node)
+
         def visit_Attribute(self, node: cst.Attribute) -> None:
             nonlocal found
             if node.attr.value in _GRADIENT_ATTRIBUTES and not _is_autograd(node.value) and \
@@ -1382,6 +1385,21 @@ def _reads_grad(scope: cst.CSTNode, ctx=None) -> bool:
 
     _walk.visit(scope, V())
     return found
+
+
+def _clamps_grad_in_place(call: cst.Call) -> bool:
+    """``p.grad.data.clamp_(-1, 1)`` / ``p.grad.clamp_(...)`` with constant bounds: a clip
+    written by hand (DQN tutorials), which prepares the gradients for the step rather than
+    making them the result."""
+    f = call.func
+    if not (isinstance(f, cst.Attribute) and f.attr.value in ("clamp_", "clip_")):
+        return False
+    owner = f.value
+    if isinstance(owner, cst.Attribute) and owner.attr.value == "data":
+        owner = owner.value
+    return isinstance(owner, cst.Attribute) and owner.attr.value == "grad" and \
+        not any(isinstance(n, cst.Attribute) and n.attr.value in _GRADIENT_ATTRIBUTES
+                for a in call.args for n in _walk.nodes_of(a.value, cst.Attribute))
 
 
 def _logged(ctx, node: cst.CSTNode) -> bool:
