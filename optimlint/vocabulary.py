@@ -200,6 +200,14 @@ PARAMETER_READING_QUALNAMES = CLIP_QUALNAMES | frozenset({
 # ``p.grad.norm()`` for a log line).
 GRAD_READING_METHODS = frozenset({"mean", "std", "var", "norm", "min", "max", "abs", "sum", "item", "numel",
                                   "size", "dim", "tolist", "isnan", "isinf", "isfinite", "any", "all"})
+# A parameter's gradient, and the per-sample gradients that extensions (BackPACK, Opacus)
+# and mixed-precision wrappers (Megatron's ``main_grad``) store beside it.
+GRADIENT_ATTRIBUTES = frozenset({"grad", "grad_batch", "grad_sample", "main_grad"})
+# Tensor methods that clamp a gradient where it lies (``p.grad.data.clamp_(-c, c)``): a clip by hand.
+GRAD_CLAMP_METHODS = frozenset({"clamp_", "clip_"})
+# ``loss.backward(inputs=...)`` / ``create_graph=True``: gradients into chosen tensors, or kept
+# differentiable, for a penalty or a meta-gradient rather than the update.
+PARTIAL_BACKWARD_KEYWORDS = frozenset({"inputs", "create_graph"})
 # Calls that write what they are handed to a log (``writer.add_histogram(tag, p.grad, step)``,
 # ``logger.histo_summary(...)``, ``wandb.log``, ``print``): a callee name, or its receiver's last name.
 # (``log`` alone only on a logging receiver or ``self``: ``torch.log(p.grad)`` computes)

@@ -37,7 +37,8 @@ from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, p
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import callee_name, name_says_module, name_says_optimizer, optimizer_class
 from optimlint.analysis.walk import nodes_of
-from optimlint.vocabulary import CLIP_QUALNAMES, GETTER_NAME, GRAD_MODE_NAMES, GRADIENT_EFFECT_METHODS, PREDICATE_NAME
+from optimlint.vocabulary import (CLIP_QUALNAMES, GETTER_NAME, GRAD_CLAMP_METHODS, GRAD_MODE_NAMES, GRADIENT_EFFECT_METHODS,
+                                  PREDICATE_NAME)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -164,7 +165,7 @@ def no_direct_effect(fn: cst.FunctionDef) -> bool:
 
 # Tensor methods that bound a gradient where it lies (``p.grad.data.clamp_(-c, c)``, the
 # norm clip's ``p.grad.data.mul_(coef)``)
-_IN_PLACE_BOUNDS = frozenset({"clamp_", "clip_", "mul_"})
+_IN_PLACE_BOUNDS = GRAD_CLAMP_METHODS | {"mul_"}
 _CLIPS: dict[int, tuple[cst.FunctionDef, bool]] = {}
 
 
@@ -196,7 +197,7 @@ def _clips(fn: cst.FunctionDef, qualify) -> bool:
             found = True
             continue
         name = callee_name(f)
-        if isinstance(f, cst.Attribute) and name in _IN_PLACE_BOUNDS and _reads_a_grad(f.value):
+        if isinstance(f, cst.Attribute) and name in _IN_PLACE_BOUNDS and is_grad_tensor(f.value):
             found = True
             continue
         if name in GRADIENT_EFFECT_METHODS or name in ("backward", "step"):
@@ -204,7 +205,7 @@ def _clips(fn: cst.FunctionDef, qualify) -> bool:
     return found
 
 
-def _reads_a_grad(value: cst.BaseExpression) -> bool:
+def is_grad_tensor(value: cst.BaseExpression) -> bool:
     """``p.grad`` / ``p.grad.data``: the receiver is a parameter's gradient."""
     while isinstance(value, cst.Attribute) and value.attr.value == "data":
         value = value.value

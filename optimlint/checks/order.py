@@ -23,10 +23,12 @@ from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, covered, exclusive, may_step, module_covers,
                                           module_keys, same_object, touches, training_model)
 from optimlint.analysis.loss_flow import computed_through
+from optimlint.analysis.summaries import is_grad_tensor
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
-from optimlint.vocabulary import (GRAD_READING_METHODS, LOAD_SAVE_CALLEE, LOGGING_CALLEE, LOGGING_RECEIVER,
-                                  OPTIMIZER_WRAPPING_CALLEES, TORCH_COLLECTIVE)
+from optimlint.vocabulary import (GRAD_CLAMP_METHODS, GRAD_READING_METHODS, GRADIENT_ATTRIBUTES, LOAD_SAVE_CALLEE,
+                                  LOGGING_CALLEE, LOGGING_RECEIVER, OPTIMIZER_WRAPPING_CALLEES,
+                                  PARTIAL_BACKWARD_KEYWORDS, TORCH_COLLECTIVE)
 
 K = EventKind
 STEPS = (K.STEP, K.SCALER_STEP)
@@ -1359,11 +1361,6 @@ def _instance_built(opt: Binding) -> bool:
     instance, not handed to it."""
     return opt.name.startswith("self.") and opt.name.count(".") == 1 and opt.modules is not None
 
-# A parameter's gradient, and the per-sample gradients that extensions (BackPACK, Opacus)
-# and mixed-precision wrappers (Megatron's ``main_grad``) store beside it.
-_GRADIENT_ATTRIBUTES = frozenset({"grad", "grad_batch", "grad_sample", "main_grad"})
-
-
 def _reads_grad(scope: cst.CSTNode, ctx=None) -> bool:
     """Some ``x.grad`` is read (not only assigned, as in ``p.grad = None``); with ``ctx``, not
     only written to a log (``writer.add_histogram(name, p.grad, step)``: the gradients are
@@ -1372,14 +1369,14 @@ def _reads_grad(scope: cst.CSTNode, ctx=None) -> bool:
 
     class V(cst.CSTVisitor):
         def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
-            return not (isinstance(node.target, cst.Attribute) and node.target.attr.value in _GRADIENT_ATTRIBUTES)
+            return not (isinstance(node.target, cst.Attribute) and node.target.attr.value in GRADIENT_ATTRIBUTES)
 
         def visit_Call(self, node: cst.Call) -> bool:
             return not _clamps_grad_in_place(node)
 
         def visit_Attribute(self, node: cst.Attribute) -> None:
             nonlocal found
-            if node.attr.value in _GRADIENT_ATTRIBUTES and not _is_autograd(node.value) and \
+            if node.attr.value in GRADIENT_ATTRIBUTES and not _is_autograd(node.value) and \
                     not (ctx is not None and _logged(ctx, node)):
                 found = True
 
@@ -1392,13 +1389,8 @@ def _clamps_grad_in_place(call: cst.Call) -> bool:
     written by hand (DQN tutorials), which prepares the gradients for the step rather than
     making them the result."""
     f = call.func
-    if not (isinstance(f, cst.Attribute) and f.attr.value in ("clamp_", "clip_")):
-        return False
-    owner = f.value
-    if isinstance(owner, cst.Attribute) and owner.attr.value == "data":
-        owner = owner.value
-    return isinstance(owner, cst.Attribute) and owner.attr.value == "grad" and \
-        not any(isinstance(n, cst.Attribute) and n.attr.value in _GRADIENT_ATTRIBUTES
+    return isinstance(f, cst.Attribute) and f.attr.value in GRAD_CLAMP_METHODS and is_grad_tensor(f.value) and \
+        not any(isinstance(n, cst.Attribute) and n.attr.value in GRADIENT_ATTRIBUTES
                 for a in call.args for n in _walk.nodes_of(a.value, cst.Attribute))
 
 
@@ -1422,7 +1414,7 @@ def _partial_backward(call: cst.CSTNode) -> bool:
     """``loss.backward(inputs=...)`` or ``create_graph=True``: gradients into chosen tensors or
     kept differentiable, for a penalty or a meta-gradient, not the update's gradients."""
     return isinstance(call, cst.Call) and any(
-        a.keyword is not None and a.keyword.value in ("inputs", "create_graph") for a in call.args)
+        a.keyword is not None and a.keyword.value in PARTIAL_BACKWARD_KEYWORDS for a in call.args)
 
 
 def _is_autograd(owner: cst.BaseExpression) -> bool:
