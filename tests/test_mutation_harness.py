@@ -345,3 +345,67 @@ def fit(model, optimizer, loader):
 def test_a_python_number_conversion_makes_dropping_item_equivalent(read, excluded):
     mutants, _ = mutate.mutants_of(RUNNING_TOTALS.replace("READ", read))
     assert [(m.site_line, m.excluded) for m in mutants if m.operator == "loss-without-item"] == [(11, excluded)]
+
+
+CLIPPED = """\
+import math
+
+import torch
+
+
+def fit(model, optimizer, loader):
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        norm = CLIP
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("clip, excluded", [
+    ("torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)", None),
+    ("torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=5)", None),
+    ("torch.nn.utils.clip_grad_norm_(model.parameters(), float('inf'))", "measure-only-clip"),
+    ("torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=math.inf)", "measure-only-clip"),
+    ("torch.nn.utils.clip_grad_value_(model.parameters(), None)", "measure-only-clip"),
+])
+def test_a_clip_without_bound_only_measures_so_moving_it_is_equivalent(clip, excluded):
+    mutants, _ = mutate.mutants_of(CLIPPED.replace("CLIP", clip))
+    moved = [(m.operator, m.excluded) for m in mutants if m.operator.startswith("clip-")]
+    assert moved == [("clip-after-step", excluded), ("clip-before-backward", excluded)]
+
+
+@pytest.mark.parametrize("head, skipped", [
+    ("import paddle\nimport paddle.nn as nn\n", True),
+    ("from tensorflow import keras\n", True),
+    ("import paddle\nimport torch\n", False),
+    ("import torch\n", False),
+])
+def test_the_survey_leaves_out_scripts_of_another_framework(head, skipped):
+    import survey
+
+    assert survey.not_pytorch(head + "loss.backward()\noptimizer.step()\n") is skipped
+
+
+def test_a_deleted_step_counts_opt104_reported_at_the_optimizers_construction():
+    """OPT104 may name the optimizer where it is built, outside the function the step left."""
+    m = mutate.Mutant("delete-step", "OPT104", "d_train", 20, 24, "", (18, 26), (18, 27), subject="d_optimizer")
+    at_construction = {"code": "OPT104", "location": {"row": 9},
+                       "message": "`d_optimizer` is built but never stepped, returned, stored or passed on"}
+    other = {"code": "OPT104", "location": {"row": 9}, "message": "`g_optimizer` is built but never stepped"}
+    assert harness.judge(m, [], [at_construction])[:3] == (True, 0, 1)
+    assert harness.judge(m, [], [other])[:3] == (False, 0, 0)
+    assert harness.judge(m, [at_construction], [at_construction])[:3] == (False, 1, 1)
+
+
+def test_a_sum_in_an_evaluation_pass_is_an_equivalent_loss_without_item():
+    src = RUNNING_TOTALS.replace("READ", "loss.item()") + """\
+    held_out = 0.0
+    for x, y in loader:
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        held_out += loss.item()
+"""
+    mutants, _ = mutate.mutants_of(src)
+    assert [(m.site_line, m.excluded) for m in mutants if m.operator == "loss-without-item"] == [
+        (11, None), (15, "sum-of-evaluation-loss")]

@@ -768,6 +768,29 @@ def test_opt601_not_a_term_of_what_is_backpropagated():
     assert codes_at(src, ["OPT601"]) == []
 
 
+def test_opt601_an_element_of_the_backpropagated_loss():
+    """Old code summed ``loss.data[0]``; ``total += loss[0]`` indexes the graph tensor itself."""
+    src = OPT601_LOOP.replace("running_loss += loss\n", "running_loss += loss[0]\n")
+    assert codes_at(src, ["OPT601"]) == [("OPT601", row(src, "running_loss += loss[0]"))]
+    text, _ = fixed(src, ["OPT601"], unsafe=True)
+    assert "running_loss += loss[0].item()\n" in text
+    weighted = OPT601_LOOP.replace("running_loss += loss\n", "running_loss += loss[0] * x.size(0)\n")
+    assert codes_at(weighted, ["OPT601"]) == [("OPT601", row(weighted, "running_loss += loss[0]"))]
+
+
+@pytest.mark.parametrize("added", ["loss.data[0]", "losses[0]", "loss[0].item()"])
+def test_opt601_an_element_detached_or_of_another_tensor_is_silent(added):
+    src = OPT601_LOOP.replace("running_loss += loss\n", f"running_loss += {added}\n").replace(
+        "        loss.backward()\n", "        losses = loss.detach().view(1)\n        loss.backward()\n")
+    assert codes_at(src, ["OPT601"]) == []
+
+
+def test_opt601_an_element_of_a_tuple_whose_first_item_is_backpropagated_is_silent():
+    src = OPT601_LOOP.replace("loss = criterion(model(x), y)", "loss = (criterion(model(x), y), 0.0)").replace(
+        "loss.backward()", "loss[0].backward()").replace("running_loss += loss\n", "running_loss += loss[1]\n")
+    assert codes_at(src, ["OPT601"]) == []
+
+
 DETACH_WHEN_DISTRIBUTED = """\
 import torch
 import torch.distributed as dist

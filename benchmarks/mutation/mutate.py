@@ -39,9 +39,11 @@ EXCLUSIONS = {
     "already-right-place": "the move puts the scheduler where its class wants it (an iteration-period scheduler into the batch loop, an epoch scheduler out of it): the mutant fixes rather than breaks",
     "frozen-or-trained-elsewhere": "the dropped submodule is frozen or, by its name, trained by another optimizer (teacher, ema, target, discriminator, critic): leaving it out is intended",
     "sum-under-no-grad": "the running sum is taken under `torch.no_grad()`: the total keeps no graph",
+    "sum-of-evaluation-loss": "the running sum is in a loop that backpropagates nothing of that name (an evaluation pass after the training loop): OPT601 is about the backpropagated loss",
     "number-conversion": "the detached read sits inside `float(...)` / `int(...)`, which returns a Python number: without `.item()` the total still keeps no graph",
     "original-has-it": "the original already reports the expected code at the mutated statement (TCN's clip before the backward): the mistake is there before the mutation, so moving the statement cannot add one",
     "train-mode-redundant": "no evaluation runs between training iterations (no `.eval()`, nor a function of the file that leaves a module in eval mode, in the training loop or in a loop calling it): a module starts in training mode, so the deleted `.train()` changed nothing",
+    "measure-only-clip": "the clip has no bound (`clip_grad_norm_(params, float('inf'))`, `clip_grad_value_(params, None)`): it only measures the gradients for a log, so moving it changes no update",
     "held-by-another-optimizer": "another optimizer of the file is built over the dropped submodule or a module holding it (InfoGAN's `Adam(chain(generator.parameters(), ...))`): its parameters are still updated, which is all OPT401 asks",
 }
 
@@ -63,6 +65,9 @@ class Mutant:
     region: tuple[int, int]  # rows of the mutant where `code` is expected
     original_region: tuple[int, int]  # the same region in the original
     excluded: str | None = None  # a key of EXCLUSIONS
+    # the optimizer the mutant is about: a finding of `code` naming it counts wherever it is reported
+    # (OPT104 names an optimizer no pass steps at its construction, which may be outside the unit)
+    subject: str | None = None
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -165,7 +170,8 @@ class Builder:
         self.total_lines = len(sites.source.splitlines())
 
     def add(self, operator: str, code: str, unit: Unit, event_line: int, loop: int, edit: Edit,
-            excluded: str | None = None, region: tuple[int, int] | None = None) -> None:
+            excluded: str | None = None, region: tuple[int, int] | None = None,
+            subject: str | None = None) -> None:
         try:
             text = edit.apply(self.sites.module)
             cst.parse_module(text)
@@ -176,7 +182,7 @@ class Builder:
         start, end = region or (unit.start, unit.end)
         delta = len(text.splitlines()) - self.total_lines
         self.mutants.append(Mutant(operator, code, unit.qualname, loop, event_line, text,
-                                   (start, end + delta), (start, end), excluded))
+                                   (start, end + delta), (start, end), excluded, subject))
 
 
 def training_units(sites: FileSites) -> list[Unit]:
@@ -218,6 +224,20 @@ def swap_scheduler_optimizer(b: Builder, unit: Unit) -> None:
               Edit().move_before(sched_level, step_level), excluded)
 
 
+NO_BOUND = re.compile(r"^(None|float\(\s*['\"]inf['\"]\s*\)|(math|np|numpy|torch)\.inf|inf)$")
+BOUND_KEYWORDS = {"max_norm", "clip_value", "max_value", "value", "clip"}
+
+
+def _measure_only(call: cst.Call) -> str | None:
+    """`clip_grad_norm_(params, float('inf'))`, `clip_grad_value_(params, None)`: a clip with no
+    bound only measures the gradients (for a log), so moving it changes no update."""
+    bounds = [a.value for i, a in enumerate(call.args)
+              if (a.keyword is None and i >= 1) or (a.keyword is not None and a.keyword.value in BOUND_KEYWORDS)]
+    if bounds and all(NO_BOUND.match(cst.Module([]).code_for_node(v).strip()) for v in bounds[:1]):
+        return "measure-only-clip"
+    return None
+
+
 def clip_after_step(b: Builder, unit: Unit) -> None:
     """OPT105: move the clip to just after the optimizer step."""
     for clip in unit.of("clip"):
@@ -228,6 +248,7 @@ def clip_after_step(b: Builder, unit: Unit) -> None:
             clip_level, step_level = pair
             jumped = [*between(clip_level, step_level), step_level.stmt]
             excluded = "reads-moved-name" if names_bound(clip_level.stmt) & set().union(*(names_read(s) for s in jumped)) else None
+            excluded = excluded or _measure_only(clip.call)
             b.add("clip-after-step", "OPT105", unit, clip.line, loop_line(b.sites, unit, clip),
                   Edit().move_after(clip_level, step_level), excluded)
             break
@@ -243,6 +264,7 @@ def clip_before_backward(b: Builder, unit: Unit) -> None:
             backward_level, clip_level = pair
             jumped = [backward_level.stmt, *between(backward_level, clip_level)]
             excluded = "reads-moved-name" if names_read(clip_level.stmt) & set().union(*(names_bound(s) for s in jumped)) else None
+            excluded = excluded or _measure_only(clip.call)
             b.add("clip-before-backward", "OPT105", unit, clip.line, loop_line(b.sites, unit, clip),
                   Edit().move_before(clip_level, backward_level), excluded)
             break
@@ -543,6 +565,19 @@ def _frozen(sites: FileSites, sub: str) -> str | None:
 DETACHED = re.compile(r"^(?P<n>\w+)(\.detach\(\))?(\.cpu\(\))?(\.data)?\.item\(\)$|^(?P<m>\w+)\.(detach\(\)|data)$|^float\((?P<f>\w+)\)$")
 
 
+def _backpropagated_in(loop: cst.CSTNode) -> set[str]:
+    """Names read by the `.backward()` calls inside `loop` (its receivers and arguments)."""
+    found: set[str] = set()
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("backward", "manual_backward"):
+                found.update(names_read(call))
+
+    loop.visit(V())
+    return found
+
+
 def loss_without_item(b: Builder, unit: Unit) -> None:
     """OPT601: `total += loss.item()` of a backpropagated loss becomes `total += loss`."""
     module = b.sites.module
@@ -553,6 +588,19 @@ def loss_without_item(b: Builder, unit: Unit) -> None:
     class V(cst.CSTVisitor):
         def __init__(self):
             self.no_grad = 0
+            self.loops: list[cst.CSTNode] = []
+
+        def visit_For(self, node):
+            self.loops.append(node)
+
+        def leave_For(self, node):
+            self.loops.pop()
+
+        def visit_While(self, node):
+            self.loops.append(node)
+
+        def leave_While(self, node):
+            self.loops.pop()
 
         def visit_With(self, node):
             if re.search(r"no_grad|inference_mode", module.code_for_node(node.items[0])):
@@ -592,8 +640,10 @@ def loss_without_item(b: Builder, unit: Unit) -> None:
             line = b.sites.line(node)
             converted = re.search(r"\b(float|int)\(\s*" + re.escape(module.code_for_node(target)) + r"\s*\)",
                                   module.code_for_node(node.value))
+            evaluation = bool(self.loops) and name not in _backpropagated_in(self.loops[-1])
             b.add("loss-without-item", "OPT601", unit, line, _loop_at(b.sites, unit, line), edit,
-                  "sum-under-no-grad" if self.no_grad else "number-conversion" if converted else None)
+                  "sum-under-no-grad" if self.no_grad else "number-conversion" if converted else
+                  "sum-of-evaluation-loss" if evaluation else None)
 
     unit.node.visit(V()) if isinstance(unit.node, cst.FunctionDef) else _visit_module_body(unit.node, V())
 
@@ -740,7 +790,8 @@ def delete_step(b: Builder, unit: Unit) -> None:
             continue
         edit = Edit()
         if all(remove_call_statement(edit, s.path[-1], s.call) for s in steps):
-            b.add("delete-step", "OPT104", unit, steps[0].line, loop_line(b.sites, unit, steps[0]), edit)
+            b.add("delete-step", "OPT104", unit, steps[0].line, loop_line(b.sites, unit, steps[0]), edit,
+                  subject=receiver)
 
 
 def scaler_step_bypassed(b: Builder, unit: Unit) -> None:

@@ -21,8 +21,9 @@ other files (cached per process by path and mtime) are paid once per worker inst
 once per mutant; `--subprocess` starts a new `python -m optimlint` for every lint.
 
 A mutant is *caught* when the expected code is reported inside its region (the mutated
-unit, or the construction statement) more times than in the same region of the original;
-*missed* otherwise. Mutants the operator marked equivalent are counted apart with their
+unit, or the construction statement; for a deleted step also any finding that opens with the
+optimizer's name, since OPT104 may be reported at its construction outside the unit) more times
+than in the original; *missed* otherwise. Mutants the operator marked equivalent are counted apart with their
 reason. Findings on the originals are listed for triage by reading.
 """
 
@@ -142,13 +143,17 @@ def lint_all(jobs_list: list[tuple[str, str, str]], jobs: int, in_process: bool,
 WORKER_LINTS = 400
 
 
-def count(findings: list[dict], code: str, region: tuple[int, int]) -> int:
+def count(findings: list[dict], code: str, region: tuple[int, int], subject: str | None = None) -> int:
+    """Findings of `code` inside `region`, or anywhere when their message opens with `subject`."""
     lo, hi = region
-    return sum(1 for f in findings if f["code"] == code and lo <= f["location"]["row"] <= hi)
+    named = f"`{subject}`" if subject else None
+    return sum(1 for f in findings if f["code"] == code and (
+        lo <= f["location"]["row"] <= hi or (named is not None and f["message"].startswith(named))))
 
 
 def judge(m: Mutant, original: list[dict], mutant: list[dict]) -> tuple[bool, int, int, list[str]]:
-    before, after = count(original, m.code, m.original_region), count(mutant, m.code, m.region)
+    before = count(original, m.code, m.original_region, m.subject)
+    after = count(mutant, m.code, m.region, m.subject)
     old = collections.Counter(f["code"] for f in original)
     new = collections.Counter(f["code"] for f in mutant)
     return after > before, before, after, sorted((new - old).keys() - {m.code})

@@ -44,6 +44,16 @@ def loops_of(text: str) -> list[tuple[str, int, str]]:
     return rows
 
 
+OTHER_FRAMEWORK = re.compile(r"^\s*(?:import|from)\s+(paddle|tensorflow|mindspore|oneflow|megengine|jittor|mxnet)\b", re.M)
+TORCH_IMPORT = re.compile(r"^\s*(?:import|from)\s+torch\b", re.M)
+
+
+def not_pytorch(text: str) -> bool:
+    """A script of another framework that spells `backward()` and `step()` too (PaddlePaddle
+    ports kept beside the PyTorch code): its loops are not PyTorch training loops."""
+    return bool(OTHER_FRAMEWORK.search(text)) and not TORCH_IMPORT.search(text)
+
+
 def survey(repo: str, root: Path, mirrors: Path, max_bytes: int = 400_000) -> list[str]:
     commit = head_commit(mirrors, repo)
     target, _, _ = extract(repo, commit, root, mirrors)
@@ -53,7 +63,7 @@ def survey(repo: str, root: Path, mirrors: Path, max_bytes: int = 400_000) -> li
         if SKIP.search(rel) or path.stat().st_size > max_bytes:
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
-        if "backward" not in text or "step" not in text:
+        if "backward" not in text or "step" not in text or not_pytorch(text):
             continue
         try:
             script, _ = source_of(path)

@@ -410,20 +410,25 @@ class _RunningTotals:
 
         _walk.visit(ctx.module, V())
 
-    def _loss_name(self, value: cst.BaseExpression) -> cst.Name | None:
-        if isinstance(value, cst.Name):
-            return value
+    def _loss_name(self, value: cst.BaseExpression) -> tuple[cst.Name, cst.BaseExpression] | tuple[None, None]:
+        """The loss's name in the added value, and the expression that should be detached:
+        ``loss``, ``loss * n``, or an element ``loss[0]`` (indexing a tensor keeps its graph;
+        PyTorch 0.3 code summed ``loss.data[0]``)."""
+        name = _name_or_element(value)
+        if name is not None:
+            return name, value
         if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Multiply, cst.Divide)):
             for side in (value.left, value.right):
-                if isinstance(side, cst.Name):
+                name = _name_or_element(side)
+                if name is not None:
                     other = value.right if side is value.left else value.left
-                    if not isinstance(other, cst.Name) or other.value != side.value:
-                        return side
-        return None
+                    if not isinstance(other, cst.Name) or other.value != name.value:
+                        return name, side
+        return None, None
 
     def check(self, aug: cst.CSTNode, target_expr: cst.BaseExpression, value: cst.BaseExpression) -> None:
         ctx = self.ctx
-        name = self._loss_name(value)
+        name, added = self._loss_name(value)
         target = key_of(target_expr)
         # ``loss_hist[epoch] += loss``: a slot of a list, dict or tensor of totals kept past the loop
         holder = key_of(target_expr.value) if isinstance(target_expr, cst.Subscript) else None
@@ -448,10 +453,11 @@ class _RunningTotals:
             return
         if self._backpropagated(scope, total):
             return
-        fix = Fix.unsafe(f"Add `{name.value}.item()` instead", ctx.replace(name, f"{name.value}.item()"))
+        detached = f"{ctx.code(added)}.item()"
+        fix = Fix.unsafe(f"Add `{detached}` instead", ctx.replace(added, detached))
         self.report("OPT601", aug,
                     f"`{ctx.code(aug)}` adds the backpropagated `{name.value}` (with its autograd graph) into a "
-                    f"running total: every iteration's graph stays alive; add `{name.value}.item()` (or "
+                    f"running total: every iteration's graph stays alive; add `{detached}` (or "
                     f"`.detach()`)", fix)
 
     def _enclosing_loop(self, node):
@@ -568,6 +574,16 @@ class _RunningTotals:
 
         _walk.visit(scope, V())
         return found
+
+
+def _name_or_element(expr: cst.BaseExpression) -> cst.Name | None:
+    """``loss`` for ``loss`` and for one element ``loss[0]`` of it."""
+    if isinstance(expr, cst.Name):
+        return expr
+    if isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Name) and len(expr.slice) == 1 \
+            and isinstance(expr.slice[0].slice, cst.Index):
+        return expr.value
+    return None
 
 
 def _loss_terms(expr: cst.BaseExpression) -> set[str]:
