@@ -221,3 +221,37 @@ def test_the_walker_relies_on_its_statement_and_call_classes_having_no_subclasse
                *iteration._LOOPS, *iteration._TRIES}
     assert len(classes) == 19
     assert all(c.__subclasses__() == [] for c in classes)
+
+
+def test_events_and_opaque_calls_are_numbered_in_walk_order():
+    """Opaque calls are decided after the scope's walk; their numbers still say where each ran
+    among the events (rules compare ``o.index < step.index``)."""
+    ctx, m = model_of("""
+    import torch
+
+
+    def train(model, loader, report, checkpoint):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in loader:
+            report.send(opt)
+            opt.zero_grad()
+            loss = model(x).sum()
+            loss.backward()
+            checkpoint.save(model, opt)
+            opt.step()
+    """)
+    loop = next(it for it in m.iterations if it.kind == "loop")
+    every = sorted([*loop.events, *loop.opaque], key=lambda e: e.index)
+    rows = [(e.kind.value if e.kind else "opaque", ctx.positions[e.node].start.line) for e in every]
+    assert rows == [("opaque", 8), ("zero_grad", 9), ("backward", 11), ("opaque", 12), ("step", 13)]
+    assert [e.index for e in every] == list(range(every[0].index, every[0].index + 5))
+
+
+def test_a_scope_with_no_event_keeps_only_calls_that_touch_everything():
+    ctx, m = model_of("""
+    def report(model, writer):
+        for name, p in model.named_parameters():
+            writer.add_histogram(name, p)
+    """)
+    func = next(f for f in m.scopes if f is not None)
+    assert m.scope_events(func) == [] and m.opaque[func] == []

@@ -623,6 +623,8 @@ class _Walker:
         self._scaled_names: dict[tuple, bool] = {}
         self._alias_cache: dict[str, bool] = {}
         self._passes_last: tuple[cst.Call, _Frame, bool] | None = None
+        # the events and the calls left to ``_settle_opaque``, in walk order
+        self._order: list[Event | tuple[cst.Call, tuple, bool]] = []
 
     # -- driving -----------------------------------------------------------------
     def run(self) -> None:
@@ -630,6 +632,30 @@ class _Walker:
         body = self.ctx.module.body if self.func is None else _body(self.func)
         no_grad = self.func is not None and self._decorated_no_grad(self.func)
         self._block(body, frame, (), (), no_grad, False)
+        self._settle_opaque()
+
+    def _settle_opaque(self) -> None:
+        """Decide the calls the walk left open (``_opaque``) once the scope is walked, in walk
+        order, and number every event as if each had been decided where it was met. A scope
+        with no event keeps only the calls known to touch everything (an engine's
+        ``backward``/``step``), which cost no decision: every rule reads opaque calls beside
+        events of their iteration or scope, and a quarter of a file's calls are in scopes
+        with none. The decision reads the call, its frame and the file's bindings, none of
+        which the rest of the walk changes."""
+        order, self._order = self._order, []
+        if not self.events:
+            order = [item for item in order if type(item) is not Event and item[2]]
+        n = 0
+        for item in order:
+            if type(item) is Event:
+                item.index = n
+                n += 1
+                continue
+            before = len(self.opaque)
+            self._decide_opaque(*item)
+            if len(self.opaque) > before:
+                self.opaque[-1].index = n
+                n += 1
 
     def _decorated_no_grad(self, func: cst.FunctionDef) -> bool:
         for d in func.decorators:
@@ -785,8 +811,9 @@ class _Walker:
     def _emit(self, kind, node, st, **kw) -> Event:
         frame, loops, branches, no_grad, accumulate, top_stmt, own_stmt = st
         ev = Event(kind, node, top_stmt, own_stmt, frame.func, loops, branches, no_grad, accumulate,
-                   frame.via, index=len(self.events) + len(self.opaque), **kw)
+                   frame.via, **kw)  # (``index``: given by ``_settle_opaque``)
         (self.events if kind is not None else self.opaque).append(ev)
+        self._order.append(ev)
         return ev
 
     def _call(self, call: cst.Call, st) -> None:
@@ -1371,6 +1398,11 @@ class _Walker:
         return f.attr.value in attrs.get(klass, ())
 
     def _opaque(self, call: cst.Call, st, touches_all: bool = False) -> None:
+        """A call the walk does not read as an event: decided by ``_decide_opaque`` once the
+        scope is walked (and only if the scope has events)."""
+        self._order.append((call, st, touches_all))
+
+    def _decide_opaque(self, call: cst.Call, st, touches_all: bool = False) -> None:
         frame = st[0]
         f = call.func
         if not touches_all:
