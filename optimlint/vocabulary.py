@@ -186,6 +186,9 @@ GLOBAL_HOOKS = frozenset({
 CLIP_FUNCTIONS = ("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_")
 CLIP_MODULES = ("torch.nn.utils", "torch.nn.utils.clip_grad")
 CLIP_QUALNAMES = frozenset(f"{m}.{f}" for m in CLIP_MODULES for f in CLIP_FUNCTIONS)
+# Methods by which a wrapped module clips its own gradients: FSDP's and fairscale's
+# ``model.clip_grad_norm_(max_norm)`` (the norm is computed across the shards).
+MODULE_CLIP_METHODS = ("clip_grad_norm_",)
 # Functions that step the optimizer they are handed (first argument or ``optimizer=``): torch_xla's
 # ``xm.optimizer_step(optimizer)`` reduces the gradients across replicas, then calls ``optimizer.step()``.
 OPTIMIZER_STEPPING_QUALNAMES = frozenset({"torch_xla.core.xla_model.optimizer_step"})

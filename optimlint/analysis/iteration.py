@@ -60,7 +60,8 @@ from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.call_args import arg, named_params, param_names, positional_params
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_QUALNAMES, GETTER_NAME, GRADIENT_COLLECTIVE_NAME,
+from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_QUALNAMES, GETTER_NAME,
+                                  MODULE_CLIP_METHODS, GRADIENT_COLLECTIVE_NAME,
                                   LIGHTNING_MODULE_BASES, LIGHTNING_OPTIMIZER_GETTERS,
                                   MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
                                   OPTIMIZER_STEPPING_QUALNAMES, PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_FUNCTIONAL_GRADIENTS,
@@ -888,6 +889,13 @@ class _Walker:
                 mod = frame.translate(key_of(positional[0].value)) if positional else None
                 self._emit(EventKind.CLIP, call, st, accelerate=True, module=mod)
                 return
+            if attr in MODULE_CLIP_METHODS and call.args and rkey and rkey != "self" and scaler is None:
+                # FSDP's and fairscale's ``model.clip_grad_norm_(max_norm)``: the wrapped module
+                # clips its own (sharded) gradients, a clip like ``torch.nn.utils``'s of its parameters
+                mod = frame.translate(rkey)
+                if mod in module_keys(self.ctx):
+                    self._emit(EventKind.CLIP, call, st, module=mod)
+                    return
             if attr in ("train", "eval") and not call.args or (attr == "train" and len(call.args) == 1):
                 if attr == "eval" or not call.args:
                     kind = EventKind.TRAIN_MODE if attr == "train" else EventKind.EVAL_MODE
