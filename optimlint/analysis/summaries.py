@@ -8,12 +8,14 @@ as "never clears, steps or backpropagates" when its body provably does none of t
 
 - no call named like a clear, a step or a backward (``zero_grad``, ``zero_``, ``step``,
   ``backward``, ``unscale_``, ``update``, ``manual_backward``), no assignment or ``del`` of a
-  ``.grad``, no ``requires_grad`` change;
+  ``.grad`` (but ``w.grad *= 0.01``, a scale by a number other than zero), no
+  ``requires_grad`` change;
 - every other call is to a method of a value (``param.grad.data.clamp_(...)``), a builtin, a
   library function (torch, numpy, math; never ``torch.autograd.backward``), or a function or
   method of the same file whose own summary is harmless (three calls deep): a call to any
   other function, or a nested ``def``/``lambda``/``class``, makes the summary unknown (the
-  function might pass the optimizer on).
+  function might pass the optimizer on); a ``global`` statement does only when one of its
+  names says optimizer (``global _output_ref`` keeps a forward's outputs alive).
 
 Methods are summarised the same way when the training loop calls them on an object of a
 project class (``hidden = model.init_hidden()``, ``model.reset_noise()``): ``self.m(...)``
@@ -189,7 +191,7 @@ def _clips(fn: cst.FunctionDef, qualify) -> bool:
             return False
         if not isinstance(node, cst.Call):
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-            if any(_names_grad(t) for t in targets):
+            if any(_names_grad(t) for t in targets) and not _scales_grad(node):
                 return False
             continue
         f = node.func
@@ -305,13 +307,15 @@ def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, p
         return False
     for node in nodes_of(fn.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Del, cst.Call, cst.Assign,
                                cst.AugAssign, cst.AnnAssign, cst.Global, cst.Nonlocal, cst.Yield)):
+        if isinstance(node, cst.Global) and not any(name_says_optimizer(n.name.value) for n in node.names):
+            continue  # ``global _output_ref``: module-level names rebound, none an optimizer
         if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Global, cst.Nonlocal, cst.Yield)):
             return False
         if isinstance(node, cst.Del):
             return False
         if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-            if any(_names_grad(t) for t in targets):
+            if any(_names_grad(t) for t in targets) and not _scales_grad(node):
                 return False
             continue
         if not _harmless_call(node.func, pf, klass, project_root, depth, params):
@@ -381,6 +385,21 @@ def _top_lambda(pf: ParsedFile, name: str) -> cst.Lambda | None:
                         isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets):
                     found.append(small.value)
     return found[0] if len(found) == 1 and isinstance(found[0], cst.Lambda) else None
+
+
+def _scales_grad(node: cst.BaseSmallStatement) -> bool:
+    """``self.similarity_weight.grad *= 0.01``: a gradient scaled in place by a number other
+    than zero; it is neither cleared nor stepped (``p.grad *= 0`` clears)."""
+    if not (isinstance(node, cst.AugAssign) and isinstance(node.operator, (cst.MultiplyAssign, cst.DivideAssign))
+            and isinstance(node.target, cst.Attribute) and node.target.attr.value == "grad"):
+        return False
+    value = node.value
+    if not isinstance(value, (cst.Integer, cst.Float)):
+        return False
+    try:
+        return float(value.value.replace("_", "")) != 0
+    except ValueError:
+        return False
 
 
 def _names_grad(target: cst.BaseExpression) -> bool:
