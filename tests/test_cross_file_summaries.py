@@ -13,6 +13,11 @@ import pytest
 from tests.conftest import invoke
 
 UTILS = '''\
+from torch import nn
+
+from registry import build_anything
+
+
 def clip_gradient(optimizer, grad_clip):
     """Clamp every gradient of the optimizer's parameters."""
     for group in optimizer.param_groups:
@@ -38,6 +43,19 @@ def finish_step(optimizer):
 
 def clear_all(optimizer):
     optimizer.zero_grad(set_to_none=True)
+
+
+def Class_Weighted_Loss(logits, target, weights):
+    """A loss helper handed the class weights (a name that reads like parameters)."""
+    return nn.CrossEntropyLoss(weight=weights)(logits, target.long())
+
+
+def Factory_Loss(logits, target, weights):
+    return make_criterion(weights)(logits, target.long())
+
+
+def make_criterion(weights):
+    return build_anything(weights)
 '''
 
 TRAIN = """\
@@ -59,7 +77,9 @@ def main():
             {prefix}{call}
             optimizer.step()
 """
-CALLS = {"clip_gradient": "clip_gradient(optimizer, 5.0)"}
+CALLS = {"clip_gradient": "clip_gradient(optimizer, 5.0)",
+         "Class_Weighted_Loss": "Class_Weighted_Loss(model(x), y, weights)",
+         "Factory_Loss": "Factory_Loss(model(x), y, weights)"}
 
 
 def lint(tmp_path, name: str, style: str = "from") -> list[tuple[str, int]]:
@@ -86,7 +106,11 @@ def test_a_project_function_that_only_clips_does_not_hide_a_missing_clear(tmp_pa
     assert lint(tmp_path, "clip_gradient", style) == [("OPT101", 15)]
 
 
-@pytest.mark.parametrize("call", ["drop_gradients", "finish_step", "clear_all"])
+def test_a_loss_helper_calling_a_torch_loss_it_builds_does_not_hide_a_missing_clear(tmp_path):
+    assert lint(tmp_path, "Class_Weighted_Loss") == [("OPT101", 15)]
+
+
+@pytest.mark.parametrize("call", ["drop_gradients", "finish_step", "clear_all", "Factory_Loss"])
 def test_a_project_function_that_may_clear_keeps_the_loop_silent(tmp_path, call):
     assert lint(tmp_path, call) == []
 

@@ -11,7 +11,8 @@ as "never clears, steps or backpropagates" when its body provably does none of t
   ``.grad`` (but ``w.grad *= 0.01``, a scale by a number other than zero), no
   ``requires_grad`` change;
 - every other call is to a method of a value (``param.grad.data.clamp_(...)``), a builtin, a
-  library function (torch, numpy, math; never ``torch.autograd.backward``), or a function or
+  library function (torch, numpy, math; never ``torch.autograd.backward``) or an object one
+  builds (``nn.CrossEntropyLoss(weight=w)(x, y)``), or a function or
   method of the same file whose own summary is harmless (three calls deep): a call to any
   other function, or a nested ``def``/``lambda``/``class``, makes the summary unknown (the
   function might pass the optimizer on); a ``global`` statement does only when one of its
@@ -349,6 +350,10 @@ def _harmless_call(f: cst.BaseExpression, pf: ParsedFile, klass, project_root, d
             if meth is not None:  # ``self.helper(...)``: the helper's own summary
                 return _summary(meth[0], meth[1], meth[2], project_root, depth + 1)
         return True  # a method of a value (``p.grad.data.clamp_(...)``), a submodule's forward
+    if isinstance(f, cst.Call):
+        # ``nn.CrossEntropyLoss(weight=w)(logits, target)``: a library object built and called
+        # at once (a loss module's forward); the inner call is read on its own
+        return _library_call(pf, f.func)
     if isinstance(f, cst.Name):
         if f.value in _BUILTINS and not pf.imports.imported(f.value):
             return True
