@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
-from optimlint.analysis import modules, symbols
+from optimlint.analysis import grown_lists, modules, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.returned import returned_construction, returned_object, returned_objects
 from optimlint.analysis.carried import carried_construction
@@ -139,12 +139,14 @@ def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None
         if scope is None or depth >= 2:
             return False
         values = values_assigned(scope, name, nested_functions=False)
-        if not values or any(v is None for v in values):
+        inner = [parameter_modules(v, scope, depth + 1) for v in values if v is not None]
+        if values and len(inner) == len(values) and all(i is not None for i in inner):
+            found.update(*inner)
+            return True
+        grown = grown_modules(scope, name, depth + 1)  # ``decay = []`` filled in a loop
+        if grown is None:
             return False
-        inner = [parameter_modules(v, scope, depth + 1) for v in values]
-        if any(i is None for i in inner):
-            return False
-        found.update(*inner)
+        found.update(grown)
         return True
 
     class V(cst.CSTVisitor):
@@ -236,9 +238,39 @@ def params_modules(scope: cst.CSTNode, params: cst.BaseExpression | None) -> fro
         return parameter_modules(params, scope)
     values = values_assigned(scope, params.value, nested_functions=False)
     if not values or any(v is None for v in values):
-        return parameter_modules(params)
+        return parameter_modules(params) or grown_modules(scope, params.value)
     found = [parameter_modules(v, scope) for v in values]
-    return None if any(f is None for f in found) else frozenset().union(*found)
+    if any(f is None for f in found):
+        return grown_modules(scope, params.value)
+    return frozenset().union(*found)
+
+
+def grown_modules(scope: cst.CSTNode, name: str, depth: int = 0) -> frozenset[str] | None:
+    """The modules a list of parameters or groups built empty and grown in place takes its
+    parameters from (``groups = []; groups.append(group)`` with ``group["params"] = [p for
+    n, p in model.named_parameters() if ...]``); None unless every element is read."""
+    elements = grown_lists.grown_elements(scope, name)
+    if elements is None or depth > 2:
+        return None
+    found: set[str] = set()
+    for el in elements:
+        mods = None
+        if isinstance(el, cst.Name):
+            group = grown_lists.dict_value(scope, el.value)
+            set_params = grown_lists.subscript_params(scope, el.value)
+            if set_params is not None:
+                inner = [parameter_modules(v, scope, depth + 1) for v in set_params]
+                mods = None if any(i is None for i in inner) else frozenset().union(*inner)
+            elif group is not None:
+                mods = parameter_modules(group, scope, depth + 1)
+            else:
+                mods = parameter_modules(el, scope, depth + 1)
+        else:
+            mods = parameter_modules(el, scope, depth + 1)
+        if mods is None:
+            return None
+        found |= mods
+    return frozenset(found) or None
 
 
 def _names_in(node: cst.CSTNode) -> list[cst.Name]:
