@@ -60,6 +60,7 @@ from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.call_args import arg, named_params, param_names, positional_params
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
+from optimlint.analysis.returned import returned_parameter
 from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_QUALNAMES, GETTER_NAME,
                                   MODULE_CLIP_METHODS, GRADIENT_COLLECTIVE_NAME,
                                   LIGHTNING_MODULE_BASES, LIGHTNING_OPTIMIZER_GETTERS,
@@ -100,6 +101,7 @@ _HARMLESS_METHODS = frozenset({
     "save_pretrained", "push_to_hub", "get_lr", "close", "save_state_dict", "save_state",
     "from_pretrained", "from_config",  # build a new object (a pipeline around the model)
     "add_param_group",  # an optimizer's new group: neither cleared nor stepped
+    "lower", "upper", "strip", "startswith", "endswith",  # a string's (``args.optimizer.lower()``: a name)
 }) | SCALER_READERS  # GradScaler's readers: ``meter.update(scaler.get_scale())``
 
 
@@ -109,6 +111,28 @@ def _rebinds_itself(value: cst.BaseExpression | None, key: str) -> bool:
             value.func.attr.value in MODULE_SELF_RETURNING:
         value = value.func.value
     return value is not None and key_of(value) == key
+
+
+def _hands_back(value: cst.BaseExpression | None, key: str, klass: cst.ClassDef | None, module: cst.Module) -> bool:
+    """``self.target_q = self.target_ini(self.q, self.target_q)``, ``target = soft_update(net,
+    target, tau)``: a method of ``klass`` called through ``self`` (its own, not inherited), or a
+    function of the module's body, that returns unchanged the argument it is handed for ``key``
+    (``returned.returned_parameter``): ``key`` is bound to the same object again."""
+    if not isinstance(value, cst.Call):
+        return False
+    f = value.func
+    if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self" and klass is not None:
+        body, name, skip = klass.body.body, f.attr.value, 1
+    elif isinstance(f, cst.Name):
+        body, name, skip = module.body, f.value, 0
+    else:
+        return False
+    fns = [d for d in body if isinstance(d, cst.FunctionDef) and d.name.value == name]
+    if len(fns) != 1 or (skip and fns[0].decorators):
+        return False
+    param = returned_parameter(fns[0])
+    handed = B.argument_for(value, fns[0], skip, param) if param is not None else None
+    return handed is not None and key_of(handed) == key
 
 
 def _constructs(f: cst.BaseExpression) -> bool:
@@ -1289,7 +1313,9 @@ class _Walker:
             values = values_assigned(scope, k, nested_functions=False)
             if not values and frame.func is not None and k not in _params(frame.func):
                 values = values_assigned(self.ctx.module, k, nested_functions=False)
-        built = [self._built_class(v) for v in values if not _rebinds_itself(v, k)]
+        klass = self.b.class_of.get(frame.func) if frame.func is not None else None
+        built = [self._built_class(v) for v in values
+                 if not _rebinds_itself(v, k) and not _hands_back(v, k, klass, self.ctx.module)]
         if not built or any(c is None for c in built):
             return ()
         return tuple({id(c.node): c for c in built}.values())
@@ -1538,6 +1564,8 @@ def _module_attrs(module: cst.Module) -> dict[cst.ClassDef, set[str]]:
             while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
                     value.func.attr.value in MODULE_SELF_RETURNING:
                 value = value.func.value  # ``nn.BCELoss().cuda(device)``: the module built
+            if not augmented and _hands_back(value, key_of(target), self.classes[-1], module):
+                return  # ``self.target = self.target_ini(self.net, self.target)``: the same module again
             name = (key_of(value.func) or "").rsplit(".", 1)[-1] if isinstance(value, cst.Call) else ""
             table = built if name[:1].isupper() and not augmented else other
             table.setdefault(self.classes[-1], set()).add(target.attr.value)

@@ -14,7 +14,8 @@ import libcst as cst
 
 from optimlint.analysis import symbols
 from optimlint.analysis import walk as _walk
-from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.assignments import stores, values_assigned
+from optimlint.analysis.call_args import param_names
 from optimlint.analysis.summaries import project_function
 from optimlint.vocabulary import ACCELERATOR_QUALNAMES
 
@@ -109,6 +110,22 @@ def _helper(ctx: "FileContext", func: cst.BaseExpression, klass: cst.ClassDef | 
         return None
     fn, pf = other
     return fn, _Reader(pf.imports.qualify, ctx.settings)
+
+
+def returned_parameter(fn: cst.FunctionDef) -> str | None:
+    """The parameter ``fn`` hands back unchanged on every path (``def target_ini(self, net,
+    target_net): ...copy_ the weights...; return target_net``): its last statement and every
+    other ``return`` give that name, which its body never rebinds. None otherwise."""
+    last = fn.body.body[-1] if isinstance(fn.body, cst.IndentedBlock) and fn.body.body else None
+    if not (isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return)):
+        return None
+    names = {r.value.value if isinstance(r.value, cst.Name) else None for r in _returns(fn)}
+    if len(names) != 1:
+        return None
+    name = names.pop()
+    if name is None or name not in param_names(fn) or stores(fn, name, nested_functions=False):
+        return None
+    return name
 
 
 def _returns(fn: cst.FunctionDef) -> list[cst.Return]:
