@@ -87,15 +87,28 @@ def visible_optimizers(bindings, func: cst.CSTNode | None) -> list[Binding]:
     return out
 
 
-def _cleared_first(events: list[Event], step: Event, opt: Binding) -> bool:
+def _cleared_first(ctx, events: list[Event], step: Event, opt: Binding, it: Iteration) -> bool:
     """Before ``step``, on every pass that reaches it, ``opt`` is certainly cleared (stargan's
     ``train_multi``: ``self.reset_grad(); d_loss.backward(); self.d_optimizer.step()``): the step
-    uses gradients of its own pass, never what another loop left."""
+    uses gradients of its own pass, never what another loop left. Not when that clear, or a
+    backward between it and the step, is one of ``it``'s own (``it`` inlined into a caller that
+    steps after the call: the step uses ``it``'s gradients)."""
     if step.kind is K.STEP_CLOSURE:
         return False
     mine = set(step.branches)
-    return any(c.kind is K.ZERO_GRAD and c.index < step.index and c.loops == step.loops and
-               set(c.branches) <= mine and clears(c, opt) is True for c in events)
+    last = None
+    for c in events:
+        if c.kind is K.ZERO_GRAD and c.index < step.index and c.loops == step.loops and \
+                set(c.branches) <= mine and clears(c, opt) is True:
+            last = c
+    if last is None:
+        return False
+
+    def own(e: Event) -> bool:  # written in ``it``, or reached through a call written there
+        return any(ctx.encloses(it.node, n) for n in (e.node, *e.via))
+
+    return not own(last) and not any(e.kind is K.BACKWARD and last.index < e.index < step.index and own(e)
+                                     for e in events)
 
 
 def _shares_a_stepped(it: Iteration, opt: Binding) -> bool:
@@ -749,8 +762,9 @@ class OrderCheck(Check):
             if it.kind == "function" and (isinstance(opt.node, cst.Param) or opt.by_name and not _instance_built(opt)):
                 continue  # a step function handed its optimizer: the caller may step it after the call
             if it.kind == "function" and (opt.by_name or opt.carried) and not self._run_by_a_loop(it):
-                # built by the instance from a factory, or by an object it holds: the step may
-                # be its runner's (``agent.learn()`` then ``agent.net.optimizer.step()``)
+                # built by the instance from a factory, or by an object it holds: the step may be
+                # its runner's (``agent.learn()`` then ``agent.net.optimizer.step()``), or a subclass
+                # may replace the optimizer with one of its own
                 continue
             if any(e.kind in (*STEPS, K.STEP_CLOSURE) and (e.target is None or same_object(e.target, opt) is not False)
                    for e in it.events):
@@ -761,7 +775,7 @@ class OrderCheck(Check):
                 continue  # a module's clear in a loop over before the optimizer is built (a notebook's later cell)
             if self._stepped_elsewhere(it, scope, opt, mkeys, name) or \
                     any(may_step(o, opt, mkeys) and not self._cannot_step(it, o) for o in it.opaque) or \
-                    _reads_grad(scope, self.ctx):
+                    _reads_grad(scope, self.ctx, it.node if it.func is None else None):
                 continue
             where = "function" if it.kind == "function" else "loop"
             # (a module's clear: at the first backward after it, the one whose gradients it leaves)
@@ -884,9 +898,10 @@ class OrderCheck(Check):
                     continue
                 if param is not None and not may_complete(self.model, it.func, param, scope_func, e):
                     continue
-                if opt.name.startswith("self.") and _cleared_first(events, e, opt) and \
-                        self._backpropagates_into(it, opt):
-                    # (the instance's own optimizer: a handed one may be stepped by the caller after the call)
+                if (opt.name.startswith("self.") or self._module_global(it, opt)) and \
+                        _cleared_first(self.ctx, events, e, opt, it) and self._backpropagates_into(it, opt):
+                    # (the instance's or the script's own optimizer: a handed one may be stepped
+                    # by the caller after the call)
                     continue  # another loop's own pass (clear, backward, step) never uses this loop's gradients
                 if it.kind == "function" and opt.name.startswith("self.") and \
                         _drawn_from_self(e.func, e.own_key) and self._unrelated_class(scope_func, it.node):
@@ -913,18 +928,24 @@ class OrderCheck(Check):
                    and not (first_built is not None and self._runs_before(o, it.func, first_built)))
 
     def _backpropagates_into(self, it: Iteration, opt: Binding) -> bool:
-        """A backward of ``it``, written in the loop's own function, computes its loss through a
-        module ``opt`` is built over (``d_loss = self.D(x).mean() ...``): it writes gradients
-        that ``opt`` alone could apply."""
+        """A backward of ``it`` computes its loss, in the function that writes it (the loop's
+        own, or a helper the loop calls), through a module ``opt`` is built over (``d_loss =
+        self.D(x).mean() ...``): it writes gradients that ``opt`` alone could apply."""
         if not opt.modules:
             return False
-        scope = self.ctx.module if it.func is None else it.func
         for b in it.of_kind(K.BACKWARD):
-            if b.direct and b.func is it.func and isinstance(b.node, cst.Call) and \
-                    isinstance(b.node.func, cst.Attribute) and \
-                    computed_through(scope, b.node.func.value, opt.modules):
+            if (b.direct and b.func is it.func or b.func is not None and not opt.name.startswith("self.")) and \
+                    isinstance(b.node, cst.Call) and isinstance(b.node.func, cst.Attribute) and \
+                    computed_through(self.ctx.module if b.func is None else b.func, b.node.func.value, opt.modules):
                 return True
         return False
+
+    def _module_global(self, it: Iteration, opt: Binding) -> bool:
+        """``opt`` is the script's own optimizer, built by the module's body and named alike
+        wherever ``it`` uses it (``d_optimizer`` of a GAN script's ``d_train(x)``): not handed
+        to it, so no caller steps it after the call."""
+        return "." not in opt.name and self.model.bindings.module_scope.get(opt.name) is opt and \
+            not _local_to(it.func, opt.name)
 
     def _overrides(self, func, method) -> bool:
         """``func`` is a method of a subclass (in this file) of ``method``'s class, of the same
@@ -1046,7 +1067,7 @@ class OrderCheck(Check):
                     continue
                 if any(e.kind in (*STEPS, K.STEP_CLOSURE) and e.target is opt for e in self.model.all_events()):
                     continue
-                if _reads_grad(self.ctx.module if func is None else func):
+                if _reads_grad(func) if func is not None else _reads_grad(self.ctx.module, self.ctx, opt.call, logs=True):
                     continue  # the gradients are the result (Fisher information, saliency, tests)
                 cleared_loops = [e for e in events if e.kind is K.ZERO_GRAD and e.target is opt and e.loops]
                 if cleared_loops:
@@ -1059,11 +1080,13 @@ class OrderCheck(Check):
                                     "the parameters are never updated")
                         self._unused_reported.add(id(opt))
                         continue
-                if not any(e.kind is K.BACKWARD and e.loops and self._may_run_after(e, opt.call) for e in events):
+                if not any(e.kind is K.BACKWARD and (e.loops or func is None and _after_its_clear(events, e, opt))
+                           and self._may_run_after(e, opt.call) for e in events):
                     # a function that trains has a loop; one backward may be a check; a backward
                     # whose loop is over before the construction (a notebook's demonstration
                     # ``Adam(...)`` after its training loop, an exercise's empty loop) is not this
-                    # optimizer's
+                    # optimizer's. A script's one pass written out (``optimizer.zero_grad()``,
+                    # then a backward: a tutorial's training step) is.
                     continue
                 inner = self._inner_backward(func, events, opt)
                 if inner is not None:
@@ -1361,27 +1384,86 @@ def _instance_built(opt: Binding) -> bool:
     instance, not handed to it."""
     return opt.name.startswith("self.") and opt.name.count(".") == 1 and opt.modules is not None
 
-def _reads_grad(scope: cst.CSTNode, ctx=None) -> bool:
+def _reads_grad(scope: cst.CSTNode, ctx=None, after: cst.CSTNode | None = None, logs: bool = False) -> bool:
     """Some ``x.grad`` is read (not only assigned, as in ``p.grad = None``); with ``ctx``, not
     only written to a log (``writer.add_histogram(name, p.grad, step)``: the gradients are
-    looked at, the step is still what the loop is for)."""
+    looked at, the step is still what the loop is for). With ``after`` (a statement of the
+    module's body, read with ``ctx``): only a read that may run once ``after`` has started
+    counts (``_may_run_after``), since the module's straight-line code (a notebook's earlier
+    cell, a hand-written SGD before ``torch.optim`` is introduced) has run by then. With
+    ``logs``, a logged read counts too (a demonstration prints the gradients it computed)."""
     found = False
+    guards: set[int] = set()
 
     class V(cst.CSTVisitor):
         def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
             return not (isinstance(node.target, cst.Attribute) and node.target.attr.value in GRADIENT_ATTRIBUTES)
 
         def visit_Call(self, node: cst.Call) -> bool:
-            return not _clamps_grad_in_place(node)
+            return not (_clamps_grad_in_place(node) or _clears_grad_by_hand(node))
+
+        def visit_If(self, node: cst.If) -> None:
+            # ``if p.grad is not None:`` guarding what follows: whether a gradient exists, not its
+            # values (an ``assert p.grad is None`` of a unit test is its result)
+            guards.update(id(c) for c in _walk.nodes_of(node.test, cst.Comparison) if all(
+                isinstance(t.operator, (cst.Is, cst.IsNot)) and isinstance(t.comparator, cst.Name)
+                and t.comparator.value == "None" for t in c.comparisons))
+
+        def visit_Comparison(self, node: cst.Comparison) -> bool:
+            return id(node) not in guards
 
         def visit_Attribute(self, node: cst.Attribute) -> None:
             nonlocal found
             if node.attr.value in GRADIENT_ATTRIBUTES and not _is_autograd(node.value) and \
-                    not (ctx is not None and _logged(ctx, node)):
+                    not (ctx is not None and not logs and _logged(ctx, node)) and \
+                    (after is None or _may_run_after(ctx, node, after)):
                 found = True
 
     _walk.visit(scope, V())
     return found
+
+
+def _may_run_after(ctx, node: cst.CSTNode, stmt: cst.CSTNode, seen: frozenset = frozenset()) -> bool:
+    """``node`` may run after ``stmt`` (a statement of the module's body) has started: it
+    starts later in the file, or a loop holding it holds ``stmt`` too (the loop comes round to
+    it again). Inside a function: when the function is called after ``stmt`` starts, or used
+    otherwise than called from the module's own code (a callback, a method, a caller that is
+    itself a function)."""
+    start = ctx.positions[stmt].start
+    at = ctx.positions[node].start
+    if (at.line, at.column) >= (start.line, start.column):
+        return True
+    up = ctx.parents.get(node)
+    while up is not None:
+        if isinstance(up, (cst.For, cst.While)) and ctx.encloses(up, stmt):
+            return True
+        if isinstance(up, (cst.FunctionDef, cst.Lambda)):
+            return up in seen or _called_after(ctx, up, stmt, seen | {up})
+        up = ctx.parents.get(up)
+    return False
+
+
+def _called_after(ctx, func: cst.FunctionDef | cst.Lambda, stmt: cst.CSTNode, seen: frozenset) -> bool:
+    """A function of the module's body that some use may run after ``stmt`` starts (any use
+    but a call written in the module's own code before ``stmt``, or a method: yes)."""
+    if not isinstance(func, cst.FunctionDef) or ctx.parents.get(func) is not ctx.module:
+        return True
+    name = func.name.value
+    for use in _walk.nodes_of(ctx.module, cst.Name):
+        if use.value != name or use is func.name:
+            continue
+        call = ctx.parents.get(use)
+        if not (isinstance(call, cst.Call) and call.func is use) or _may_run_after(ctx, use, stmt, seen):
+            return True
+    return False
+
+
+def _clears_grad_by_hand(call: cst.Call) -> bool:
+    """``p.grad.zero_()`` / ``p.grad.data.zero_()`` / ``p.grad.detach_()``: a clear written by
+    hand, which throws the gradients away rather than using them."""
+    f = call.func
+    return isinstance(f, cst.Attribute) and f.attr.value in ("zero_", "detach_") and not call.args and \
+        is_grad_tensor(f.value)
 
 
 def _clamps_grad_in_place(call: cst.Call) -> bool:
@@ -1422,6 +1504,14 @@ def _is_autograd(owner: cst.BaseExpression) -> bool:
     gradients (VQGAN's adaptive loss weight), not a tensor's ``.grad`` read."""
     return (isinstance(owner, cst.Name) and owner.value == "autograd") or \
         (isinstance(owner, cst.Attribute) and owner.attr.value == "autograd")
+
+
+def _after_its_clear(events: list[Event], backward: Event, opt: Binding) -> bool:
+    """``backward``, outside any loop, follows a direct ``opt.zero_grad()`` of the same
+    straight-line code (a script's training step written out once)."""
+    return not backward.loops and backward.certain and not backward.no_grad and any(
+        c.kind is K.ZERO_GRAD and c.target is opt and c.direct and c.certain and not c.loops and
+        not c.branches and c.index < backward.index for c in events)
 
 
 def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
