@@ -273,9 +273,10 @@ COPY_WORDS = frozenset({"target", "targ", "tgt", "ema", "teacher", "momentum", "
 # name of the callee: ``update_ema(self.ema, self.model)``, ``soft_update(target, online)``).
 # Callees that load or save state: handed an optimizer they cannot step it (OPT104:
 # ``checkpointer.load_optim(model, optim)``); handed a model, these and the other writers
-# of state do not switch its train/eval mode (OPT603: ``save_checkpoint(model, ...)``).
+# of state do not switch its train/eval mode (OPT603: ``save_checkpoint(model, ...)``,
+# ``model.serialize(model, optimizer, epoch)`` packing a checkpoint).
 LOAD_SAVE_CALLEE = re.compile(r"^_*(load|save)(_|$)")
-STATE_WRITING_CALLEE = re.compile(r"_*(save|load|checkpoint|export|dump)(_|$)")
+STATE_WRITING_CALLEE = re.compile(r"_*(save|load|checkpoint|export|dump|serialize)(_|$)")
 COPY_UPDATING_CALLEE = re.compile(r"update|ema|polyak|copy|sync|target|momentum|average|swa|freeze",
                                   re.IGNORECASE)
 

@@ -260,7 +260,7 @@ class HygieneCheck(Check):
         for closure in closures:  # ``def run_epoch(phase): ... model(x) ...`` nested in the loop's function
             if m not in _bound_in(closure):
                 _walk.visit(closure.body, V())
-        return called or _handed_to_training_helper(it, m, canon)
+        return called or _handed_to_training_helper(it, m, canon) or _run_by_helper(ctx, it, m)
 
     @staticmethod
     def _maybe_sets_train(ctx, it: Iteration, m: str, canon) -> bool:
@@ -328,6 +328,38 @@ def _handed_to_training_helper(it: Iteration, m: str, canon) -> bool:
         if e.kind in (K.BACKWARD, K.STEP) and e.via:
             call = e.via[0]
             if any(canon(key_of(a.value)) == m for a in call.args):
+                return True
+    return False
+
+
+def _is_self_call(call: cst.Call) -> bool:
+    f = call.func
+    return isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == "self"
+
+
+def _run_by_helper(ctx, it: Iteration, m: str) -> bool:
+    """``m`` runs with grad in the function that runs the loop's backward, where that name
+    is the loop's own module: ``self.model`` in a method reached through calls on ``self``
+    only (``self._run_one_epoch(epoch)``: ``self`` there is the loop's object), or a global
+    ``model`` in a function of this file called by name from a loop of the module body that
+    does not bind it (``for epoch in ...: train()`` of a script whose ``train()`` reads the
+    global ``model``). Then ``m`` is what that backward trains."""
+    owned = m.startswith("self.") and m.count(".") == 1
+    if not owned and (it.func is not None or not m.isidentifier()):
+        return False
+    body = getattr(ctx.module, "body", ())
+    for e in it.events:
+        if e.kind is not K.BACKWARD or e.no_grad or not e.via or not isinstance(e.func, cst.FunctionDef):
+            continue
+        if owned and not all(map(_is_self_call, e.via)):
+            continue
+        if not owned and (len(e.via) != 1 or not isinstance(e.via[0].func, cst.Name) or
+                          not any(st is e.func for st in body) or m in _bound_in(e.func)):
+            continue
+        for call in _walk.nodes_of(e.func.body, cst.Call):
+            f = call.func
+            if (key_of(f) == m or isinstance(f, cst.Attribute) and f.attr.value == "forward" and key_of(f.value) == m) \
+                    and no_grad_region(ctx, call) is None:
                 return True
     return False
 
