@@ -47,7 +47,12 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import grown_lists, modules, symbols
 from optimlint.analysis.assignments import stores, values_assigned
-from optimlint.analysis.returned import returned_construction, returned_object, returned_objects
+from optimlint.analysis.returned import (
+    returned_construction,
+    returned_object,
+    returned_objects,
+    returned_params_source,
+)
 from optimlint.analysis.carried import carried_construction
 from optimlint.analysis.summaries import project_function
 from optimlint.analysis.call_args import arg, every_param, named_params, positional_params
@@ -88,6 +93,7 @@ class Binding:
     lightning: bool = False  # from Lightning's self.optimizers()
     call: cst.Call | None = None  # the construction call, when there is one
     carried: bool = False  # ``self.q_eval.optimizer``: built by an object the instance holds
+    fresh: bool = False  # a project helper read to build it anew at ``call`` (``build_optimizer(...)``)
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Binding({self.kind}, {self.name!r}, cls={self.cls!r})"
@@ -464,7 +470,7 @@ class Bindings:
         # ``self.policy.optimizer``: the same, carried by an object the instance holds (an RL
         # algorithm stepping its policy's optimizer)
         is_param_attr = is_param_attr or (want == OPTIMIZER and k.startswith("self.") and k.count(".") == 2)
-        if not (is_param or is_attr) and want in (OPTIMIZER, SCHEDULER) and "." not in k:
+        if not (is_param or is_attr) and want in (OPTIMIZER, SCHEDULER, SCALER) and "." not in k:
             # ``optimizer = build_optimizer(cfg, model)`` / nanoGPT's
             # ``optimizer = model.configure_optimizers(...)``: a variable named like an optimizer,
             # assigned from a call the analysis cannot see into (never a tf/optax/... one), or
@@ -479,6 +485,11 @@ class Bindings:
             built = None
             if want == OPTIMIZER:
                 says = symbols.name_says_optimizer(last)
+            elif want == SCALER:
+                # ``scaler, autocast_kwargs = get_autocast_scaler(args)`` of a helper that cannot
+                # be read: named like one, as a parameter would be (asked only of a receiver of
+                # ``.scale(loss)`` / ``.unscale_(opt)`` / ``.step(opt)``)
+                says = name_says_scaler(last)
             else:
                 says = symbols.name_says_scheduler(last) and owner is not False and \
                     (bool(built := self._built_on_optimizer(owner, k)) or k in self.taken_out.get(owner, _NOTHING))
@@ -847,29 +858,48 @@ class _Collector(cst.CSTVisitor):
             names = [(key_of(t) or "").rsplit(".", 1)[-1] for t in targets]
             handed = returned_objects(self.ctx, value, len(targets)) if any(
                 symbols.name_says_scheduler(n) or symbols.name_says_optimizer(n) or "accelerator" in n.lower()
-                for n in names) else []
+                or name_says_scaler(n) for n in names) else []
             if any(handed):
                 for i, (t, r) in enumerate(zip(targets, handed)):
                     built = returned_construction(self.ctx, value, i, len(targets)) \
                         if r is not None and r.kind == "scheduler" and r.cls else None
-                    self._bind(t, self._handed_back(t, r, value) if built is None else
+                    self._bind(t, self._handed_back(t, r, value, self._handed_params(value, i, len(targets)))
+                               if built is None else
                                Binding(SCHEDULER, key_of(t) or "", r.cls, node=built, call=built))
                 return
         for t in targets:
             self._bind(t, None)
 
+    def _handed_params(self, call: cst.Call, index: int | None, count: int) -> frozenset[str] | None:
+        """The modules whose parameters the optimizer a project helper returns (at ``index`` of
+        its tuple) is built over, where the helper builds it over a parameter it is handed:
+        ``optimizer, msg = build_optimizer(decoder.parameters(), cfg)``."""
+        func = self.funcs[-1] if self.funcs else None
+        found = returned_params_source(self.ctx, call, index, count,
+                                       self.b.class_of.get(func) if func is not None else None)
+        if found is None:
+            return None
+        fn, name = found
+        skip = 1 if isinstance(call.func, cst.Attribute) and key_of(call.func.value) == "self" else 0
+        return self._params_modules(argument_for(call, fn, skip, name))
+
     @staticmethod
-    def _handed_back(target: cst.BaseExpression, r, call: cst.Call) -> Binding | None:
+    def _handed_back(target: cst.BaseExpression, r, call: cst.Call,
+                     modules: frozenset[str] | None = None) -> Binding | None:
         """``..., scheduler = setup(cfg)``: what the project helper builds at that position. Its
         construction is in the helper, so the class is not read here (no period arguments);
-        an optimizer stays as certain as the name rule makes it."""
+        an optimizer stays as certain as the name rule makes it; ``modules``: whose parameters
+        it holds, where the call hands them (``_handed_params``)."""
         if r is None:
             return None
         if r.kind == "scheduler":
             return Binding(SCHEDULER, key_of(target) or "", None, node=call, call=call)
         if r.kind == "accelerator":  # its construction (and its arguments) is in the helper
             return Binding(ACCELERATOR, key_of(target) or "", r.cls, node=call, call=call)
-        return Binding(OPTIMIZER, key_of(target) or "", None, node=call, call=call, by_name=True)
+        if r.kind == "scaler":  # ``scaler, autocast_kwargs = get_autocast_scaler(args)``
+            return Binding(SCALER, key_of(target) or "", "GradScaler", node=call, call=call)
+        return Binding(OPTIMIZER, key_of(target) or "", None, node=call, call=call, by_name=True, modules=modules,
+                       fresh=True)
 
     def _params_modules(self, params: cst.BaseExpression | None) -> frozenset[str] | None:
         func = self.funcs[-1] if self.funcs else None
@@ -922,12 +952,14 @@ class _Collector(cst.CSTVisitor):
         qn = self.ctx.qualify(f)
         if qn in ACCELERATOR_QUALNAMES:
             return Binding(ACCELERATOR, name, qn.rsplit(".", 1)[-1], node=value, call=value)
-        if any(w in name.rsplit(".", 1)[-1].lower() for w in ("opt", "sched", "accelerator")):
+        last = name.rsplit(".", 1)[-1]
+        if any(w in last.lower() for w in ("opt", "sched", "accelerator")) or name_says_scaler(last):
             # ``model_optim = self._select_optimizer()``, ``accelerator = prepare_accelerator(args)``:
             # what the helper returns (read only for such names: reading it may parse another file)
             func = self.funcs[-1] if self.funcs else None
             handed = returned_object(self.ctx, value, self.b.class_of.get(func) if func is not None else None)
-            return self._handed_back(target, handed, value)
+            mods = self._handed_params(value, None, 1) if handed is not None and handed.kind == "optimizer" else None
+            return self._handed_back(target, handed, value, mods)
         return None
 
 

@@ -1603,7 +1603,11 @@ def same_object(a: Binding | None, b: Binding | None) -> bool | None:
         return None
     if a is b:
         return True
-    if a.by_name or b.by_name:
+    if a.fresh and b.fresh and a.call is b.call:
+        return None  # one helper call run more than once (``for m in models: opt, _ = build(m)``)
+    if a.by_name and not a.fresh or b.by_name and not b.fresh:
+        # (an optimizer a project helper builds at each call, ``build_optimizer(params,
+        # cfg)``, is a new object: distinct from any other construction)
         return None
     return False
 

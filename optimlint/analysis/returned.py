@@ -15,7 +15,7 @@ import libcst as cst
 from optimlint.analysis import symbols
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.assignments import stores, values_assigned
-from optimlint.analysis.call_args import param_names
+from optimlint.analysis.call_args import arg, param_names
 from optimlint.analysis.summaries import project_function
 from optimlint.vocabulary import ACCELERATOR_QUALNAMES
 
@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 
 
 class Returned(NamedTuple):
-    kind: str  # "optimizer" / "scheduler" / "accelerator"
+    kind: str  # "optimizer" / "scheduler" / "accelerator" / "scaler"
     cls: str  # the torch class or factory the helper builds it with (``Accelerator``)
+
+
+_SCALER = Returned("scaler", "GradScaler")
 
 
 class _Reader(NamedTuple):
@@ -112,6 +115,39 @@ def _helper(ctx: "FileContext", func: cst.BaseExpression, klass: cst.ClassDef | 
     return fn, _Reader(pf.imports.qualify, ctx.settings)
 
 
+def returned_params_source(ctx: "FileContext", call: cst.Call, index: int | None, count: int,
+                           klass: cst.ClassDef | None = None) -> tuple[cst.FunctionDef, str] | None:
+    """The helper ``call`` calls and the name of its parameter that every one of its returns
+    builds the optimizer at position ``index`` of its ``count``-tuple over (``index`` None: the
+    whole value): ``def build_optimizer(parameters, cfg): optimizer = torch.optim.AdamW(
+    parameters, ...); return optimizer, msg``. The caller's argument for that parameter then says
+    whose parameters the optimizer holds. None when a return builds it otherwise, or the
+    parameter is rebound in the helper."""
+    found = _helper(ctx, call.func, klass)
+    if found is None:
+        return None
+    fn, reader = found
+    names: set[str | None] = set()
+    for r in _returns(fn):
+        value = r.value
+        if index is not None:
+            if not isinstance(value, cst.Tuple) or len(value.elements) != count:
+                return None
+            value = value.elements[index].value
+        if isinstance(value, cst.Name):
+            values = values_assigned(fn, value.value, nested_functions=False, through_wrappers=True)
+            value = values[0] if len(values) == 1 else None
+        if not isinstance(value, cst.Call):
+            return None
+        kind = symbols.classify_call(reader, value)  # type: ignore[arg-type]
+        params = arg(value, 0, "params") if kind is not None and kind.kind == "optimizer" else None
+        names.add(params.value if isinstance(params, cst.Name) else None)
+    name = names.pop() if len(names) == 1 else None
+    if name is None or name not in param_names(fn) or stores(fn, name, nested_functions=False):
+        return None
+    return fn, name
+
+
 def returned_parameter(fn: cst.FunctionDef) -> str | None:
     """The parameter ``fn`` hands back unchanged on every path (``def target_ini(self, net,
     target_net): ...copy_ the weights...; return target_net``): its last statement and every
@@ -156,6 +192,13 @@ def _built(fn: cst.FunctionDef, value: cst.BaseExpression, reader: _Reader) -> R
             # ``if cfg.sched == "plateau": scheduler = ReduceLROnPlateau(...) else: scheduler =
             # MultiStepLR(...)``: a scheduler either way (its class unknown, "")
             built = {_built(fn, v, reader) if v is not None else None for v in values}
+            given = [v for v in values if not (isinstance(v, cst.Name) and v.value == "None")]
+            if given and len(given) < len(values) and \
+                    all(_built(fn, v, reader) == _SCALER for v in given):
+                # ``if args.precision == "fp16": scaler = GradScaler() else: scaler = None``:
+                # the scaler where there is one (every use of it is under ``if scaler:``, or
+                # fails on None), as for ``GradScaler() if use_amp else None``
+                return _SCALER
             if None in built or len({r.kind for r in built}) != 1:  # type: ignore[union-attr]
                 return None
             first = next(iter(built))
@@ -170,6 +213,6 @@ def _built(fn: cst.FunctionDef, value: cst.BaseExpression, reader: _Reader) -> R
         # ``accelerator = prepare_accelerator(args)`` whose helper ends in ``return Accelerator(...)``
         qn = reader.qualify(value.func) if isinstance(value.func, (cst.Name, cst.Attribute)) else None
         return Returned("accelerator", qn.rsplit(".", 1)[-1]) if qn in ACCELERATOR_QUALNAMES else None
-    if kind.kind not in ("optimizer", "scheduler"):
+    if kind.kind not in ("optimizer", "scheduler", "scaler"):
         return None
     return Returned(kind.kind, kind.cls)

@@ -173,7 +173,11 @@ class HygieneCheck(Check):
                     continue
                 trains = [e for e in it.of_kind(K.TRAIN_MODE)
                           if mode_of(e) is None or module_covers(mode_of(e), m) or module_covers(m, mode_of(e))]
-                if trains and _restores_for(ctx, it, trains, ev, backwards):
+                # (the passes that train ``m``: those of the steps of its optimizers, where known;
+                # ``if train_disc: D.train(); ...; scaler.step(d_opt)`` restores for them)
+                own = [s for s in steps if any(module_covers(m, canon(x) or x) or module_covers(canon(x) or x, m)
+                                               for x in s.target.modules or ())]
+                if trains and _restores_for(ctx, it, trains, ev, own or backwards):
                     continue
                 if any(train_whenever_training(ctx, t, ev, it.of_kind(K.EVAL_MODE), same) for t in trains):
                     continue
@@ -367,7 +371,7 @@ def _run_by_helper(ctx, it: Iteration, m: str) -> bool:
 def _restores_for(ctx, it: Iteration, trains: list[Event], evaluation: Event, backwards: list[Event]) -> bool:
     """``trains`` put the module back in training mode whenever ``evaluation`` ran and training
     follows: one runs on every pass, or only under conditions ``evaluation`` is under too, or
-    only under conditions every backward is under too (``if epoch > 0: model.train(); <batch
+    only under conditions every backward (``backwards``: or every step of the module's optimizers) is under too (``if epoch > 0: model.train(); <batch
     loop>``: no pass trains without it; ``if phase == "train": model.train()`` and, later in the
     pass, ``if phase == "train": loss.backward()``: one test written twice is one condition), or
     the two arms of one ``if``/``else`` each hold one (``if last: with timer(): train(...) else:
