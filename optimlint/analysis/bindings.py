@@ -55,7 +55,7 @@ from optimlint.analysis.returned import (
 )
 from optimlint.analysis.carried import carried_construction
 from optimlint.analysis.summaries import project_function
-from optimlint.analysis.call_args import arg, every_param, named_params, positional_params
+from optimlint.analysis.call_args import arg, every_param, keyword_value, named_params, positional_params
 from optimlint.analysis.class_vars import held_optimizer_class
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, MODULE_SELF_RETURNING, OPTIMIZER_BASES
@@ -510,6 +510,10 @@ class Bindings:
             return None
         if want == SCALER and not name_says_scaler(last):
             return None
+        if want == ACCELERATOR and last not in ("accelerator", "fabric"):
+            # ``self.accelerator`` of a step runner handed it by a trainer of another package,
+            # ``def train(fabric, ...)``: asked only of a receiver of ``.backward(loss)`` or a clip
+            return None
         scope = self.class_of.get(func) if is_attr else func
         if is_param and k in self.opaque_assigned.get(func, set()):
             return None
@@ -901,6 +905,20 @@ class _Collector(cst.CSTVisitor):
         return Binding(OPTIMIZER, key_of(target) or "", None, node=call, call=call, by_name=True, modules=modules,
                        fresh=True)
 
+    def _either_arm(self, arms: list[cst.BaseExpression], target: cst.BaseExpression) -> Binding | None:
+        """``accelerator = (Accelerator(log_with=...) if args.with_tracking else Accelerator())``:
+        the object both arms build, where they build one of the same kind and class (an
+        accelerator's, with the same accumulation window); the first arm's construction."""
+        found = [self._value(a, target) for a in arms]
+        if any(b is None or b.call is None for b in found):
+            return None
+        first, second = found
+        if first.kind != second.kind or first.kind != ACCELERATOR or first.cls != second.cls:
+            return None
+        windows = {None if w is None else self.ctx.code(w)
+                   for w in (keyword_value(b.call, "gradient_accumulation_steps") for b in found)}
+        return first if len(windows) == 1 else None
+
     def _params_modules(self, params: cst.BaseExpression | None) -> frozenset[str] | None:
         func = self.funcs[-1] if self.funcs else None
         return params_modules(func if func is not None else self.ctx.module, params)
@@ -914,6 +932,8 @@ class _Collector(cst.CSTVisitor):
             # there is one (every use of it is under the same flag, or fails on None)
             arms = [value.body, value.orelse]
             built = [a for a in arms if not (isinstance(a, cst.Name) and a.value == "None")]
+            if len(built) == 2:
+                return self._either_arm(built, target)
             return self._value(built[0], target) if len(built) == 1 else None
         if not isinstance(value, cst.Call):
             return None
@@ -964,7 +984,7 @@ class _Collector(cst.CSTVisitor):
 
 
 # -- parameters bound by their callers -------------------------------------------------
-_FOLLOWED = (OPTIMIZER, SCHEDULER, SCALER)
+_FOLLOWED = (OPTIMIZER, SCHEDULER, SCALER, ACCELERATOR)
 
 
 class _CallSites(cst.CSTVisitor):

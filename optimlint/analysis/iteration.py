@@ -903,6 +903,8 @@ class _Walker:
                     self._emit(kinds[attr], call, st, scaler=scaler, scaler_key=rkey, target=target,
                                own_key=key_of(positional[0].value) if positional else None)
                     return
+            if scaler is None and attr in ("clip_grad_norm_", "clip_grad_value_", "clip_gradients"):
+                scaler = self._resolve(frame, recv, B.ACCELERATOR)
             if attr in ("clip_grad_norm_", "clip_grad_value_") and scaler is not None \
                     and scaler.kind == B.ACCELERATOR:
                 self._emit(EventKind.CLIP, call, st, accelerate=True,
@@ -1005,6 +1007,8 @@ class _Walker:
         frame = st[0]
         attr = call.func.attr.value
         b = self._resolve(frame, recv)
+        if b is None and len(positional) == 1:
+            b = self._resolve(frame, recv, B.ACCELERATOR)
         if attr == "manual_backward":
             if key_of(recv) == "self":
                 self._emit(EventKind.BACKWARD, call, st, accelerate=True)
