@@ -149,11 +149,15 @@ FSDP_CLASSES = frozenset({
     "torch.distributed.fsdp.FullyShardedDataParallel",
     "torch.distributed.fsdp.fully_sharded_data_parallel.FullyShardedDataParallel",
 })
+# ``nn.DataParallel``: its ``forward`` itself scatters the batch and replicates the module, so
+# ``dp.forward(x)`` skips only hooks, unlike DDP/FSDP whose ``__call__`` and hooks synchronise.
+DATA_PARALLEL = frozenset({
+    "torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.data_parallel.DataParallel",
+})
 # Classes that wrap a module and run its forward (DDP, DataParallel, FSDP).
 MODULE_WRAPPERS = frozenset({
     "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel",
-    "torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.data_parallel.DataParallel",
-}) | FSDP_CLASSES
+}) | DATA_PARALLEL | FSDP_CLASSES
 # FSDP2's ``fully_shard(module)`` (the public name and its defining modules).
 FULLY_SHARD = frozenset({
     "torch.distributed.fsdp.fully_shard",

@@ -72,6 +72,14 @@ FIRES = {
         for x in batches:
             scores.append(tower.forward(x))
     """, "scores.append(tower.forward(x))"),
+    "a DataParallel wrapper in a training loop": ("""\
+    tower = nn.DataParallel(Tower())
+    opt = torch.optim.SGD(tower.parameters(), lr=0.1)
+    for x in batches:
+        opt.zero_grad()
+        tower.forward(x).pow(2).mean().backward()
+        opt.step()
+    """, "tower.forward(x).pow(2)"),
     "a trainer's own model in its loop": ("""\
     class Trainer:
         def __init__(self):
@@ -101,6 +109,14 @@ def test_opt604_message_says_why_and_fix_calls_the_module():
     assert out == src.replace("y = tower.forward(", "y = tower(")
     assert codes_at(out, SEL) == []
     assert fix_text("train.py", out, Settings(select=SEL), False).text == out
+
+
+def test_opt604_on_a_data_parallel_wrapper_says_the_loop_not_a_synchronisation():
+    # ``nn.DataParallel.forward`` scatters and replicates by itself: the harm is the loop's hooks
+    (d,) = lint(NET + textwrap.dedent(FIRES["a DataParallel wrapper in a training loop"][0]), SEL)
+    assert d.message.endswith("skipping `__call__` where it matters: the call runs in a training loop "
+                              "(a backward in the same loop); "
+                              "call `tower(...)`")
 
 
 def test_opt604_bypass_has_no_fix():
@@ -137,6 +153,15 @@ SILENT = {
         def distill(self, batches):
             for x in batches:
                 self.tower.forward(x).sum().backward()
+    """,
+    "a DataParallel wrapper outside any loop (its forward scatters by itself)": """\
+    tower = nn.DataParallel(Tower())
+    y = tower.forward(torch.ones(2, 8))
+    """,
+    "a module DataParallel wraps, called directly outside any loop": """\
+    tower = Tower()
+    replicas = nn.DataParallel(tower)
+    y = tower.forward(torch.ones(2, 8))
     """,
     ".module of something that is not a wrapper": """\
     class Holder:

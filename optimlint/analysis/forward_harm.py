@@ -6,7 +6,8 @@ synchronisation or unsharding. Skipping it does harm only when there is somethin
 or the call is part of training:
 
 - the module is, or will be, wrapped by DDP/FSDP (``ddp_model.forward(x)``, or
-  ``DDP(model)`` anywhere in the file and ``model.forward(x)``);
+  ``DDP(model)`` anywhere in the file and ``model.forward(x)``); not ``nn.DataParallel``, whose
+  ``forward`` does the scattering itself;
 - ``wrapper.module.forward(x)`` bypasses a wrapper built in the file;
 - hooks are registered on the module in the file (``register_*hook``, ``torch.nn.utils.prune``,
   ``weight_norm``/``spectral_norm``, quantization ``prepare``), or global module hooks;
@@ -28,8 +29,10 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.bindings import key_of
 from optimlint.analysis.call_args import arg
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.vocabulary import FULLY_SHARD, GLOBAL_HOOKS, HOOK_METHODS, HOOKING_FUNCTIONS, PRUNE_PREFIX
+from optimlint.vocabulary import DATA_PARALLEL, FULLY_SHARD, GLOBAL_HOOKS, HOOK_METHODS, HOOKING_FUNCTIONS, PRUNE_PREFIX
 from optimlint.vocabulary import MODULE_WRAPPERS as WRAPPERS
+
+SYNCING_WRAPPERS = WRAPPERS - DATA_PARALLEL  # DDP and FSDP: their ``__call__`` and hooks synchronise
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -54,7 +57,7 @@ def _file_facts(ctx: "FileContext") -> dict:
                 nonlocal global_hooks
                 f = node.func
                 qn = ctx.qualify(f) or ""
-                if qn in WRAPPERS or qn in FULLY_SHARD:
+                if qn in SYNCING_WRAPPERS or qn in FULLY_SHARD:
                     k = _first_arg_key(node)
                     if k:
                         wrapped.add(k)
@@ -75,8 +78,8 @@ def _file_facts(ctx: "FileContext") -> dict:
     return ctx.cached(("forward_harm", "facts"), build)
 
 
-def is_wrapper_value(ctx: "FileContext", value: cst.BaseExpression | None) -> bool:
-    return isinstance(value, cst.Call) and (ctx.qualify(value.func) or "") in WRAPPERS
+def is_wrapper_value(ctx: "FileContext", value: cst.BaseExpression | None, wrappers=WRAPPERS) -> bool:
+    return isinstance(value, cst.Call) and (ctx.qualify(value.func) or "") in wrappers
 
 
 def wrapper_bypass(ctx: "FileContext", key: str, func, klass) -> str | None:
@@ -102,7 +105,7 @@ def wrapper_bypass(ctx: "FileContext", key: str, func, klass) -> str | None:
 def harm(ctx: "FileContext", call: cst.Call, key: str, values: list) -> str | None:
     """Why skipping ``__call__`` matters here, or None when nothing shows it does."""
     facts = _file_facts(ctx)
-    if any(is_wrapper_value(ctx, v) for v in values):
+    if any(is_wrapper_value(ctx, v, SYNCING_WRAPPERS) for v in values):
         return "the module is a DDP/FSDP wrapper, whose `__call__` synchronises or gathers the parameters"
     if key in facts["wrapped"]:
         return "the module is wrapped by DDP/FSDP in this file, and its hooks do that work"
