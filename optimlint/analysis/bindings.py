@@ -170,6 +170,11 @@ def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None
                     node.args[0].keyword is None and not node.args[0].star:
                 _walk.visit(node.args[0].value, self)  # ``sorted(params, key=...)``: the same parameters
                 return False
+            if key_of(f) in ("chain", "itertools.chain"):
+                # ``itertools.chain(G.parameters(), D.parameters())``: the parameters of each
+                for a in node.args:
+                    _walk.visit(a.value, self)
+                return False
             if isinstance(f, cst.Name) and f.value == "dict":
                 # ``dict(params=[...], lr=0.3)``: a group; only its parameters matter
                 params = arg(node, 0, "params")

@@ -119,6 +119,21 @@ def _shares_a_stepped(it: Iteration, opt: Binding) -> bool:
         for other in optimizers_stepped(it))
 
 
+def _cleared_through_others(it: Iteration, opt: Binding) -> bool:
+    """Every module of ``opt``'s parameters is cleared in ``it`` through other optimizers or the
+    modules themselves (an info optimizer over ``chain(G.parameters(), D.parameters())`` whose
+    gradients G's and D's optimizers clear on every pass): nothing accumulates across passes."""
+    if not opt.modules:
+        return False
+    cleared: list[str] = []
+    for e in it.of_kind(K.ZERO_GRAD):
+        if e.target is not None and e.target is not opt and e.target.kind == "optimizer" and e.target.modules:
+            cleared.extend(e.target.modules)
+        elif e.target is None and e.module is not None:
+            cleared.append(e.module)
+    return all(any(module_covers(c, m) for c in cleared) for m in opt.modules)
+
+
 def has_closure_step(it: Iteration, opt: Binding) -> bool:
     return any(e.kind is K.STEP_CLOSURE and (e.target is opt or e.target is None) for e in it.events)
 
@@ -340,7 +355,7 @@ class OrderCheck(Check):
                 continue
             if it.kind == "loop" and opt.call is not None and self.ctx.encloses(it.node, opt.call):
                 continue  # a fresh optimizer (and usually fresh parameters) every iteration
-            if any(clears(e, opt) is not False for e in it.of_kind(K.ZERO_GRAD)):
+            if any(clears(e, opt) is not False for e in it.of_kind(K.ZERO_GRAD)) or _cleared_through_others(it, opt):
                 continue
             if any(touches(o, opt, mkeys) and not _entered_context(self.ctx, o.node) for o in it.opaque):
                 continue
