@@ -1483,6 +1483,9 @@ class _Walker:
                 return  # ``model.generate(...)``, ``model.save_pretrained(dir)``: no gradient touched
             if self._is_forward(f, frame) and not self._passes_optimizer(call, frame):
                 return
+            if t is _ATTRIBUTE and f.attr.value == "forward" and self._is_forward(f.value, frame) and \
+                    not self._passes_optimizer(call, frame):
+                return  # ``model.forward(x)``: the module's forward, as ``model(x)`` (OPT604's business)
             if self._reads_module(call, frame):
                 return
         keys: set[str] = set()
