@@ -49,13 +49,14 @@ from optimlint.analysis import grown_lists, modules, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.returned import (
     returned_construction,
+    returned_constructions,
     returned_object,
     returned_objects,
     returned_params_source,
 )
 from optimlint.analysis.carried import carried_construction
 from optimlint.analysis.summaries import project_function
-from optimlint.analysis.call_args import arg, every_param, keyword_value, named_params, positional_params
+from optimlint.analysis.call_args import arg, every_param, keyword_value, named_params, param_names, positional_params
 from optimlint.analysis.class_vars import held_optimizer_class
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, MODULE_SELF_RETURNING, OPTIMIZER_BASES
@@ -94,6 +95,9 @@ class Binding:
     call: cst.Call | None = None  # the construction call, when there is one
     carried: bool = False  # ``self.q_eval.optimizer``: built by an object the instance holds
     fresh: bool = False  # a project helper read to build it anew at ``call`` (``build_optimizer(...)``)
+    # ``optimizer = get_optimizer(model)``: a project helper returns a torch optimizer it builds
+    # over the parameters of ``modules`` (known); its construction is not at ``call``
+    from_helper: bool = False
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Binding({self.kind}, {self.name!r}, cls={self.cls!r})"
@@ -316,6 +320,9 @@ class Bindings:
     # (``_CallSites``), and the functions also named other than in a call (passed around)
     call_sites: dict[cst.FunctionDef, list] = field(default_factory=dict)
     referenced: set[cst.FunctionDef] = field(default_factory=set)
+    # keys of the modules handed to project helpers that build an optimizer over them
+    # (``get_optimizer(model)``): modules of the file though no ``.parameters()`` is written here
+    helper_modules: set[str] = field(default_factory=set)
     _by_name: dict[tuple, Binding] = field(default_factory=dict)
     _inherited: dict[tuple, Binding | None] = field(default_factory=dict)
     _classes: dict[str, cst.ClassDef | None] | None = None
@@ -982,10 +989,48 @@ class _Collector(cst.CSTVisitor):
             # ``model_optim = self._select_optimizer()``, ``accelerator = prepare_accelerator(args)``:
             # what the helper returns (read only for such names: reading it may parse another file)
             func = self.funcs[-1] if self.funcs else None
-            handed = returned_object(self.ctx, value, self.b.class_of.get(func) if func is not None else None)
-            mods = self._handed_params(value, None, 1) if handed is not None and handed.kind == "optimizer" else None
-            return self._handed_back(target, handed, value, mods)
+            klass = self.b.class_of.get(func) if func is not None else None
+            handed = returned_object(self.ctx, value, klass)
+            mods = None
+            if handed is not None and handed.kind == "optimizer":
+                mods = self._handed_params(value, None, 1) or \
+                    _factory_modules(returned_constructions(self.ctx, value, klass), value)
+            bound = self._handed_back(target, handed, value, mods)
+            if bound is not None and bound.kind == OPTIMIZER and mods is not None:
+                bound.from_helper = True
+                self.b.helper_modules.update(mods)
+            return bound
         return None
+
+
+def _factory_modules(built, call: cst.Call) -> frozenset[str] | None:
+    """The modules whose parameters the optimizer a project helper builds and returns holds,
+    named as ``call``'s caller names them: ``get_optimizer(model, lr)`` with ``return
+    torch.optim.SGD(model.parameters(), lr)`` holds ``model``'s; ``self._select_optimizer()``
+    with ``optim.Adam(self.model.parameters())`` holds ``self.model``'s. None when a return
+    builds from anything but the helper's parameters (or, through ``self``, the instance's),
+    or the returns disagree."""
+    if built is None:
+        return None
+    found: set[frozenset[str]] = set()
+    for construction in built.calls:
+        mods = parameter_modules(arg(construction, 0, "params"), built.fn)
+        if not mods:
+            return None
+        mapped = set()
+        for key in mods:
+            head, _, rest = key.partition(".")
+            if head == "self" and built.through_self:
+                mapped.add(key)
+                continue
+            handed = argument_for(call, built.fn, int(built.through_self), head) \
+                if head in param_names(built.fn) else None
+            handed_key = key_of(handed) if handed is not None else None
+            if handed_key is None:
+                return None
+            mapped.add(handed_key + ("." + rest if rest else ""))
+        found.add(frozenset(mapped))
+    return found.pop() if len(found) == 1 else None
 
 
 # -- parameters bound by their callers -------------------------------------------------

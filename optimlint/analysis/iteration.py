@@ -876,7 +876,7 @@ class _Walker:
                     # ``model.zero_grad()`` names a module only when the file uses it as one
                     # (``model.parameters()`` ...); ``for o in opts: o.zero_grad()`` clears "maybe".
                     mod = frame.translate(rkey)
-                    if mod not in module_keys(self.ctx):
+                    if mod not in module_keys(self.ctx) and mod not in self.b.helper_modules:
                         mod = None
                     self._emit(EventKind.ZERO_GRAD, call, st, certain=False, module=mod,
                                own_key=rkey, aliased=self._aliased(mod))

@@ -98,6 +98,34 @@ def returned_object(ctx: "FileContext", call: cst.Call, klass: cst.ClassDef | No
     return kinds.pop() if len(kinds) == 1 else None
 
 
+class Constructions(NamedTuple):
+    fn: cst.FunctionDef  # the helper
+    through_self: bool  # a method of the caller's class called through ``self``
+    calls: list[cst.Call]  # what each of its returns builds
+
+
+def returned_constructions(ctx: "FileContext", call: cst.Call,
+                           klass: cst.ClassDef | None = None) -> Constructions | None:
+    """The construction every return of ``call``'s helper hands back whole (``return
+    torch.optim.SGD(model.parameters(), lr)``, or the one assignment of the name it returns);
+    None when a return hands back anything else."""
+    found = _helper(ctx, call.func, klass)
+    if found is None:
+        return None
+    fn = found[0]
+    calls = []
+    for r in _returns(fn):
+        value = r.value
+        if isinstance(value, cst.Name):
+            values = values_assigned(fn, value.value, nested_functions=False, through_wrappers=True)
+            value = values[0] if len(values) == 1 else None
+        if not isinstance(value, cst.Call):
+            return None
+        calls.append(value)
+    through_self = klass is not None and isinstance(call.func, cst.Attribute)
+    return Constructions(fn, through_self, calls) if calls else None
+
+
 def _helper(ctx: "FileContext", func: cst.BaseExpression, klass: cst.ClassDef | None = None):
     if klass is not None and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) \
             and func.value.value == "self":

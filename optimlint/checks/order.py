@@ -81,7 +81,7 @@ def visible_optimizers(bindings, func: cst.CSTNode | None) -> list[Binding]:
     out: list[Binding] = []
     for table in tables:
         for k, b in table.items():
-            if b.kind == "optimizer" and not b.by_name and b.modules and b not in out and \
+            if b.kind == "optimizer" and (not b.by_name or b.from_helper) and b.modules and b not in out and \
                     bindings.resolve_key(func, k) is b:
                 out.append(b)
     return out
