@@ -130,14 +130,17 @@ def name_says_scaler(name: str) -> bool:
 
 
 def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None = None,
-                      depth: int = 0) -> frozenset[str] | None:
+                      depth: int = 0, chains: bool = False) -> frozenset[str] | None:
     """Keys of the modules whose ``.parameters()`` feed an optimizer's params argument; a
     parameter named in a list (``[model.embed.weight]``) counts as its module's (``model.embed``).
     With ``scope``, a name in the argument (``dict(params=head_params)``) is followed to what
     ``scope`` assigns it (twice at most): the union when an ``if`` assigns it in each arm
     (``named = list(net.head.named_parameters())`` or ``list(net.named_parameters())``).
 
-    None when something else (a name we cannot trace) also feeds it.
+    None when something else (a name we cannot trace) also feeds it. With ``chains``,
+    ``itertools.chain(G.parameters(), D.parameters())`` gives the modules of each (asked only
+    by OPT101's clears through other optimizers: a binding knowing them would make every
+    opaque call on a module holding them a possible clear).
     """
     if expr is None:
         return None
@@ -149,7 +152,7 @@ def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None
         if scope is None or depth >= 2:
             return False
         values = values_assigned(scope, name, nested_functions=False)
-        inner = [parameter_modules(v, scope, depth + 1) for v in values if v is not None]
+        inner = [parameter_modules(v, scope, depth + 1, chains) for v in values if v is not None]
         if values and len(inner) == len(values) and all(i is not None for i in inner):
             found.update(*inner)
             return True
@@ -174,7 +177,7 @@ def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None
                     node.args[0].keyword is None and not node.args[0].star:
                 _walk.visit(node.args[0].value, self)  # ``sorted(params, key=...)``: the same parameters
                 return False
-            if key_of(f) in ("chain", "itertools.chain"):
+            if chains and key_of(f) in ("chain", "itertools.chain"):
                 # ``itertools.chain(G.parameters(), D.parameters())``: the parameters of each
                 for a in node.args:
                     _walk.visit(a.value, self)

@@ -17,7 +17,7 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis import callers, moves, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.bindings import ACCELERATOR, Binding, drawn_from_container, key_of, parameter_modules
-from optimlint.analysis.call_args import every_param
+from optimlint.analysis.call_args import arg, every_param
 from optimlint.analysis.handed import handed_parameter, may_complete
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, covered, exclusive, may_step, module_covers,
@@ -123,7 +123,8 @@ def _cleared_through_others(it: Iteration, opt: Binding) -> bool:
     """Every module of ``opt``'s parameters is cleared in ``it`` through other optimizers or the
     modules themselves (an info optimizer over ``chain(G.parameters(), D.parameters())`` whose
     gradients G's and D's optimizers clear on every pass): nothing accumulates across passes."""
-    if not opt.modules:
+    mods = opt.modules or (parameter_modules(arg(opt.call, 0, "params"), chains=True) if opt.call is not None else None)
+    if not mods:
         return False
     cleared: list[str] = []
     for e in it.of_kind(K.ZERO_GRAD):
@@ -131,7 +132,7 @@ def _cleared_through_others(it: Iteration, opt: Binding) -> bool:
             cleared.extend(e.target.modules)
         elif e.target is None and e.module is not None:
             cleared.append(e.module)
-    return all(any(module_covers(c, m) for c in cleared) for m in opt.modules)
+    return all(any(module_covers(c, m) for c in cleared) for m in mods)
 
 
 def has_closure_step(it: Iteration, opt: Binding) -> bool:
