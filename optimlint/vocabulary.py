@@ -211,7 +211,10 @@ GRAD_READING_METHODS = frozenset({"mean", "std", "var", "norm", "min", "max", "a
 # and mixed-precision wrappers (Megatron's ``main_grad``) store beside it.
 GRADIENT_ATTRIBUTES = frozenset({"grad", "grad_batch", "grad_sample", "main_grad"})
 # Tensor methods that clamp a gradient where it lies (``p.grad.data.clamp_(-c, c)``): a clip by hand.
-GRAD_CLAMP_METHODS = frozenset({"clamp_", "clip_"})
+GRAD_CLAMP_METHODS = frozenset({"clamp_", "clip_", "nan_to_num_"})
+# ... and their function forms writing back into the gradient they read
+# (``torch.nan_to_num(p.grad, nan=0, out=p.grad)``).
+GRAD_CLAMP_FUNCTIONS = frozenset({"nan_to_num", "clamp", "clip"})
 # ``loss.backward(inputs=...)`` / ``create_graph=True``: gradients into chosen tensors, or kept
 # differentiable, for a penalty or a meta-gradient rather than the update.
 PARTIAL_BACKWARD_KEYWORDS = frozenset({"inputs", "create_graph"})

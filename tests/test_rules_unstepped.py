@@ -377,7 +377,12 @@ def fit(net, loader, epochs):
 """
 
 
-@pytest.mark.parametrize("clamp", ["param.grad.data.clamp_(-1, 1)", "param.grad.clamp_(min=-1.0, max=1.0)"])
+@pytest.mark.parametrize("clamp", [
+    "param.grad.data.clamp_(-1, 1)", "param.grad.clamp_(min=-1.0, max=1.0)",
+    # non-finite values replaced where they lie (a diffusion trainer's sanitising before its step)
+    "param.grad.nan_to_num_(nan=0.0)", "torch.nan_to_num(param.grad, nan=0, posinf=1e5, neginf=-1e5, out=param.grad)",
+    "torch.clamp(param.grad, -1, 1, out=param.grad)",
+])
 def test_opt104_a_hand_clamp_of_the_gradients_is_a_clip_not_their_use(clamp):
     assert codes_at(HAND_CLAMPED.replace("CLAMP", clamp), ["OPT104"]) == [("OPT104", 10)]
 
@@ -386,6 +391,8 @@ def test_opt104_a_hand_clamp_of_the_gradients_is_a_clip_not_their_use(clamp):
     "norms.append(param.grad.norm())",  # the gradients measured: they are the result
     "param.data.add_(param.grad, alpha=-1e-3)",  # a step written by hand
     "param.grad.data.clamp_(-param.grad.std(), param.grad.std())",  # bounds read from the gradient
+    "norms.append(torch.nan_to_num(param.grad, nan=0.0))",  # a sanitised copy kept
+    "torch.nan_to_num(param.grad, nan=0.0, out=norms[-1])",  # written elsewhere
 ])
 def test_opt104_gradients_read_otherwise_stay_the_result(read):
     src = HAND_CLAMPED.replace("CLAMP", read).replace("    for _ in range", "    norms = []\n    for _ in range")

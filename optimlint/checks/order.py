@@ -26,7 +26,7 @@ from optimlint.analysis.loss_flow import computed_through
 from optimlint.analysis.summaries import is_grad_tensor
 from optimlint.checks.base import Check
 from optimlint.diagnostics import Fix
-from optimlint.vocabulary import (GRAD_CLAMP_METHODS, GRAD_READING_METHODS, GRADIENT_ATTRIBUTES, LOAD_SAVE_CALLEE,
+from optimlint.vocabulary import (GRAD_CLAMP_FUNCTIONS, GRAD_CLAMP_METHODS, GRAD_READING_METHODS, GRADIENT_ATTRIBUTES, LOAD_SAVE_CALLEE,
                                   LOGGING_CALLEE, LOGGING_RECEIVER, OPTIMIZER_WRAPPING_CALLEES,
                                   PARTIAL_BACKWARD_KEYWORDS, TORCH_COLLECTIVE)
 
@@ -1487,6 +1487,12 @@ def _clamps_grad_in_place(call: cst.Call) -> bool:
     written by hand (DQN tutorials), which prepares the gradients for the step rather than
     making them the result."""
     f = call.func
+    if isinstance(f, cst.Attribute) and f.attr.value in GRAD_CLAMP_FUNCTIONS and key_of(f.value) == "torch":
+        # ``torch.nan_to_num(p.grad, nan=0, posinf=1e5, out=p.grad)``: sanitised where it lies
+        first = call.args[0].value if call.args and call.args[0].keyword is None else None
+        out = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "out"), None)
+        return first is not None and out is not None and is_grad_tensor(first) and \
+            key_of(first) is not None and key_of(first) == key_of(out)
     return isinstance(f, cst.Attribute) and f.attr.value in GRAD_CLAMP_METHODS and is_grad_tensor(f.value) and \
         not any(isinstance(n, cst.Attribute) and n.attr.value in GRADIENT_ATTRIBUTES
                 for a in call.args for n in _walk.nodes_of(a.value, cst.Attribute))
