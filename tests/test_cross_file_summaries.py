@@ -135,3 +135,48 @@ def test_a_project_file_created_between_two_lints_is_read_by_the_second(tmp_path
         assert found() == [("OPT101", 15)]
     finally:
         os.chdir(cwd)
+
+
+LOST_STEP = """\
+import torch
+from torch import nn
+
+from data import *
+from tools import *
+
+
+def main(loader):
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step, (x, y) in enumerate(loader):
+        adjust_learning_rate(optimizer, 0.1 * 0.99 ** step)
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+"""
+
+
+@pytest.mark.parametrize("helper, codes", [
+    # read through the package's re-export: it only sets the learning rate
+    ("adjust_learning_rate", [("OPT104", 15)]),
+    # ... or steps: the loop's step is there after all
+    ("step_with_rate", []),
+])
+def test_a_helper_re_exported_by_a_package_star_import_is_read(tmp_path, helper, codes):
+    # ``from tools import *`` of a package whose ``__init__`` says ``from .grad_utils import *``,
+    # beside another star import (which of them defines the name is looked up)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "__init__.py").write_text("from .reader import *\n")
+    (tmp_path / "data" / "reader.py").write_text("def read_rows(path):\n    return open(path).read().split()\n")
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "__init__.py").write_text("from .grad_utils import *\n")
+    (tmp_path / "tools" / "grad_utils.py").write_text(
+        UTILS + "\n\ndef step_with_rate(optimizer, lr):\n    adjust_learning_rate(optimizer, lr)\n    optimizer.step()\n")
+    (tmp_path / "train.py").write_text(LOST_STEP.replace("adjust_learning_rate(", f"{helper}("))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = invoke(["check", "--no-cache", "--select", "OPT104", "--output-format", "json", "train.py"])
+    finally:
+        os.chdir(cwd)
+    assert [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)] == codes

@@ -138,9 +138,9 @@ def _star_imported_function(ctx: "FileContext", name: str) -> tuple[cst.Function
                 continue
             if name in pf.classes:
                 return None
-            fn = _top_function(pf, name)
-            if fn is not None:
-                return fn, pf
+            found = _function_in(pf, name, ctx.project_root, 0)  # (a package re-exporting it: ``from .optim import *``)
+            if found is not None:
+                return found
     return None
 
 
