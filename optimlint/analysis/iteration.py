@@ -135,6 +135,15 @@ def _hands_back(value: cst.BaseExpression | None, key: str, klass: cst.ClassDef 
     return handed is not None and key_of(handed) == key
 
 
+def _literal_truth(test: cst.BaseExpression) -> bool | None:
+    """``if False:`` / ``if 0:`` never run their body, ``if True:`` / ``if 1:`` always do."""
+    if type(test) is _NAME and test.value in ("True", "False"):
+        return test.value == "True"
+    if type(test) is cst.Integer and test.value in ("0", "1"):
+        return test.value == "1"
+    return None
+
+
 def _constructs(f: cst.BaseExpression) -> bool:
     """``Name(...)`` / ``pkg.Name(...)`` with a CapWords name: building an object."""
     t = type(f)
@@ -704,7 +713,9 @@ class _Walker:
             return
         if t is cst.If:
             self._expr(stmt.test, st)
-            decided = phase_args.decide(stmt.test, frame.consts) if frame.consts else None
+            decided = _literal_truth(stmt.test)  # ``if False:`` (code switched off by hand)
+            if decided is None and frame.consts:
+                decided = phase_args.decide(stmt.test, frame.consts)
             if decided is not None:  # ``if phase == "train":`` in a helper called with a constant
                 if decided:
                     self._block(_body(stmt), frame, loops, branches, no_grad, accumulate)
