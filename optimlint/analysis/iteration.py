@@ -61,7 +61,7 @@ from optimlint.analysis.call_args import arg, named_params, param_names, positio
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.returned import returned_parameter
-from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_QUALNAMES, GETTER_NAME,
+from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_QUALNAMES, GETTER_NAME, GRAD_CLAMP_METHODS,
                                   MODULE_CLIP_METHODS, GRADIENT_COLLECTIVE_NAME,
                                   LIGHTNING_MODULE_BASES, LIGHTNING_OPTIMIZER_GETTERS,
                                   MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
@@ -1482,6 +1482,8 @@ class _Walker:
                 attr = f.attr.value
                 if attr in _HARMLESS_METHODS:
                     return
+                if attr in GRAD_CLAMP_METHODS and summaries.is_grad_tensor(f.value):
+                    return  # ``p.grad.nan_to_num_(nan=0.0)``, ``p.grad.data.clamp_(-1, 1)``: sanitised, not cleared
                 on_self = key_of(f.value) == "self"
                 if on_self and attr.startswith("assert"):
                     return  # unittest's self.assertTrue(...)
