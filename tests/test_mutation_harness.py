@@ -282,6 +282,36 @@ def test_deleting_train_mode_is_a_mistake_only_where_evaluation_runs_between_epo
     assert [(m.site_line, m.excluded) for m in mutants] == [(5, "train-mode-redundant")]
 
 
+EMA_SAMPLES = """\
+import copy
+import torch
+
+
+def fit(model, loader, optimizer, epochs):
+    ema = copy.deepcopy(model)
+    for epoch in range(epochs):
+        model.train()
+        for x, y in loader:
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+        ema.eval()
+        with torch.no_grad():
+            print(ema(x).mean().item())
+"""
+
+
+def test_deleting_train_mode_is_redundant_when_only_another_module_is_evaluated():
+    # the EMA copy goes to eval mode; the trained model never leaves training mode
+    mutants = [m for m in mutate.mutants_of(EMA_SAMPLES)[0] if m.operator == "delete-train-mode"]
+    assert [(m.site_line, m.excluded) for m in mutants] == [(8, "train-mode-redundant")]
+    # the trained model itself (or the module inside its wrapper) evaluated: a real mistake
+    for receiver in ("model", "model.module"):
+        src = EMA_SAMPLES.replace("        ema.eval()\n", f"        {receiver}.eval()\n")
+        mutants = [m for m in mutate.mutants_of(src)[0] if m.operator == "delete-train-mode"]
+        assert [(m.site_line, m.excluded) for m in mutants] == [(8, None)]
+
+
 LOGGING_HELPER = """\
 import torch
 

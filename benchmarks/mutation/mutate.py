@@ -42,7 +42,7 @@ EXCLUSIONS = {
     "sum-of-evaluation-loss": "the running sum is in a loop that backpropagates nothing of that name (an evaluation pass after the training loop): OPT601 is about the backpropagated loss",
     "number-conversion": "the detached read sits inside `float(...)` / `int(...)`, which returns a Python number: without `.item()` the total still keeps no graph",
     "original-has-it": "the original already reports the expected code at the mutated statement (TCN's clip before the backward): the mistake is there before the mutation, so moving the statement cannot add one",
-    "train-mode-redundant": "no evaluation runs between training iterations (no `.eval()`, nor a function of the file that leaves a module in eval mode, in the training loop or in a loop calling it): a module starts in training mode, so the deleted `.train()` changed nothing",
+    "train-mode-redundant": "no evaluation of the trained module runs between training iterations (no `.eval()` of it, nor a function of the file that leaves a module in eval mode, in the training loop or in a loop calling it; an EMA copy or a frozen backbone in eval mode does not count): a module starts in training mode, so the deleted `.train()` changed nothing",
     "measure-only-clip": "the clip has no bound (`clip_grad_norm_(params, float('inf'))`, `clip_grad_value_(params, None)`): it only measures the gradients for a log, so moving it changes no update",
     "held-by-another-optimizer": "another optimizer of the file is built over the dropped submodule or a module holding it (InfoGAN's `Adam(chain(generator.parameters(), ...))`): its parameters are still updated, which is all OPT401 asks",
 }
@@ -877,28 +877,33 @@ def _own_loops(node: cst.CSTNode) -> list[cst.CSTNode]:
 def delete_train_mode(b: Builder, unit: Unit) -> None:
     """OPT603: delete the `.train()` calls that put the model back in training mode, in the
     training unit and in the loops that call it. A bug only where evaluation runs between
-    training iterations (a module starts in training mode): an `.eval()`, or a call to a
-    function of the file that leaves a module in eval mode, in the unit's training loop or in
-    a loop that calls the unit; otherwise the mutant is excluded."""
+    training iterations (a module starts in training mode): an `.eval()` of a module those
+    `.train()` calls switch (the same name, or one inside the other: `model.module`), or a call
+    to a function of the file that leaves a module in eval mode, in the unit's training loop or
+    in a loop that calls the unit; otherwise the mutant is excluded (an EMA copy or a frozen
+    backbone put in eval mode leaves the trained module in training mode either way)."""
     sites = b.sites
     evaluators = _evaluators(sites)
-
-    def evaluates(node: cst.CSTNode) -> bool:
-        return bool(_mode_calls(node, "eval")) or bool(_called_names(node) & evaluators)
-
     doomed = list(_mode_calls(unit.node, "train")) if isinstance(unit.node, cst.FunctionDef) else []
-    bug = any(evaluates(loop.stmt) for loop in unit.training_loops())
+    callers: list[cst.CSTNode] = []
     if isinstance(unit.node, cst.FunctionDef):
         name = unit.node.name.value
-        for other in sites.units:
-            if other is unit:
-                continue
-            for loop in _own_loops(other.node):
-                if name in _called_names(loop) and evaluates(loop):
-                    bug = True
-                    doomed.extend(_mode_calls(loop, "train"))
+        callers = [loop for other in sites.units if other is not unit
+                   for loop in _own_loops(other.node) if name in _called_names(loop)]
     else:  # the module body: its own loops
         doomed = [c for loop in unit.training_loops() for c in _mode_calls(loop.stmt, "train")]
+    trained = {dotted(c.func.value) for c in doomed} | {
+        dotted(c.func.value) for loop in callers for c in _mode_calls(loop, "train")}
+
+    def evaluates(node: cst.CSTNode) -> bool:
+        return any(_same_module(dotted(c.func.value), t) for c in _mode_calls(node, "eval") for t in trained) or \
+            bool(_called_names(node) & evaluators)
+
+    bug = any(evaluates(loop.stmt) for loop in unit.training_loops())
+    for loop in callers:
+        if evaluates(loop):
+            bug = True
+            doomed.extend(_mode_calls(loop, "train"))
     if not doomed:
         return
     edit = Edit()
@@ -908,6 +913,11 @@ def delete_train_mode(b: Builder, unit: Unit) -> None:
             return
     b.add("delete-train-mode", "OPT603", unit, sites.line(doomed[0]), unit.start, edit,
           None if bug else "train-mode-redundant", region=(1, b.total_lines))
+
+
+def _same_module(a: str | None, b: str | None) -> bool:
+    """`model` and `model` or `model.module`: the same module, or one holding the other."""
+    return bool(a and b) and (a == b or a.startswith(b + ".") or b.startswith(a + "."))
 
 
 def _statement_level(sites: FileSites, call: cst.Call) -> Level | None:
