@@ -23,6 +23,7 @@ from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import Event, Iteration, covered, exclusive, module_keys, may_step, same_object
 from optimlint.analysis.lightning_sched import declarations
 from optimlint.checks.base import Check
+from optimlint.checks.order import accumulation_test, difference_window, flag_window
 from optimlint.diagnostics import Edit, Fix
 
 K = EventKind
@@ -75,26 +76,48 @@ def _loop_invariant_guards(it: Iteration, ev: Event, level: int) -> bool:
     pass decides what every pass does."""
     if len(ev.loops) != level or not isinstance(it.node, cst.For):
         return False
+    return all(_invariant_arm(it, ev, b) for b in ev.branches if b.loop_depth >= level)
+
+
+def _invariant_arm(it: Iteration, ev: Event, b) -> bool:
+    """Branch ``b`` of ``ev`` is an arm of an ``if`` whose test reads only settings the loop
+    ``it`` (a ``for``) never binds (see ``_loop_invariant_guards``)."""
+    if not isinstance(b.node, cst.If) or b.arm not in ("body", "else") or not isinstance(it.node, cst.For):
+        return False
     bound = {n.value for n in _walk.nodes_of(it.node.target, cst.Name)}
     params = {p.name.value for p in ev.func.params.params} if isinstance(ev.func, cst.FunctionDef) else set()
-    for b in ev.branches:
-        if b.loop_depth < level:
+    roots = {id(a.value) for a in _walk.nodes_of(b.node.test, cst.Attribute) if isinstance(a.value, cst.Name)}
+    attrs = {id(a.attr) for a in _walk.nodes_of(b.node.test, cst.Attribute)}
+    for name in _walk.nodes_of(b.node.test, cst.Name):
+        if id(name) in attrs or name.value in ("None", "True", "False"):
             continue
-        if not isinstance(b.node, cst.If) or b.arm not in ("body", "else"):
+        if name.value in bound or stores(it.node.body, name.value):
             return False
-        roots = {id(a.value) for a in _walk.nodes_of(b.node.test, cst.Attribute) if isinstance(a.value, cst.Name)}
-        attrs = {id(a.attr) for a in _walk.nodes_of(b.node.test, cst.Attribute)}
-        for name in _walk.nodes_of(b.node.test, cst.Name):
-            if id(name) in attrs or name.value in ("None", "True", "False"):
-                continue
-            if name.value in bound or stores(it.node.body, name.value):
-                return False
-            if id(name) in roots:
-                continue  # ``opt.no_train``: a setting (3D-ResNets calls its options ``opt``)
-            if name.value not in params:
-                return False  # a local flag (``warmup_done = False`` before the loop)
-            if symbols.name_says_scheduler(name.value) or symbols.name_says_optimizer(name.value):
-                return False
+        if id(name) in roots:
+            continue  # ``opt.no_train``: a setting (3D-ResNets calls its options ``opt``)
+        if name.value not in params:
+            return False  # a local flag (``warmup_done = False`` before the loop)
+        if symbols.name_says_scheduler(name.value) or symbols.name_says_optimizer(name.value):
+            return False
+    return True
+
+
+def _first_pass_misses_it(it: Iteration, s: Event, e: Event, level: int) -> bool:
+    """The optimizer step ``e``, later in the pass than the scheduler step ``s``, runs under
+    tests of its own that are accumulation windows (``if (i + 1) % k == 0:``) or settings the
+    loop never changes (``if args.accum is None:``, ``if not use_deepspeed:``): on the first
+    pass the scheduler steps before any optimizer step whichever way they go (a window's
+    first micro-batch steps nothing; a setting picks the same arm on every pass)."""
+    mine = {(b.node, b.arm) for b in s.branches}
+    extra = [b for b in e.branches if b.loop_depth >= level and (b.node, b.arm) not in mine]
+    if not extra or len(e.loops) != level:
+        return False
+    for b in extra:
+        if isinstance(b.node, cst.If) and b.arm == "body" and (
+                accumulation_test(b.node.test) or difference_window(b.node) or flag_window(it, b.node.test)):
+            continue
+        if not _invariant_arm(it, e, b):
+            return False
     return True
 
 
@@ -202,6 +225,8 @@ class SchedulerCheck(Check):
             # ``elif`` chain ending in ``else`` included: one of them runs whenever the scheduler does)
             both = None if same_level else next(
                 (e for e in later if len(e.loops) == level), None) if covered(it, later, it.conditions(s)) else None
+            if not same_level and both is None and (it.always(s) or _loop_invariant_guards(it, s, level)):
+                both = next((e for e in later if _first_pass_misses_it(it, s, e, level)), None)
             if same_level or both is not None:
                 o = same_level[0] if same_level else both
                 fix = moves.safe_move_after(ctx, s, o, "Move the scheduler step to just after the optimizer step") \
