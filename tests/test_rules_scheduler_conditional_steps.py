@@ -66,3 +66,38 @@ def test_opt201_silent_when_the_step_comes_first_or_may_run_on_a_pass_the_loop_d
     if old == SCHED:
         src += SCHED
     assert codes_at(src, ["OPT201"]) == []
+
+
+EPOCHS = """\
+import torch
+
+
+def train(cfg, model, dataset, optimizer, scheduler, epochs):
+    dset = dataset["train"]
+    for epoch in range(epochs):
+        if cfg["SCHEDULER"]["FREQUENCY"] == "epoch":
+            scheduler.step()
+        model.train()
+        for t, (x, y) in enumerate(dset):
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+"""
+
+
+def test_opt201_at_the_head_of_the_epoch_before_a_batch_loop_named_anything():
+    # the epoch's batch loop is the one that backpropagates, whatever its iterable is called
+    assert codes_at(EPOCHS, ["OPT201"]) == [("OPT201", 8)]
+
+
+def test_opt201_silent_when_the_epoch_scheduler_follows_its_batch_loop():
+    src = EPOCHS.replace('        if cfg["SCHEDULER"]["FREQUENCY"] == "epoch":\n            scheduler.step()\n', "")
+    src += '        if cfg["SCHEDULER"]["FREQUENCY"] == "epoch":\n            scheduler.step()\n'
+    assert codes_at(src, ["OPT201"]) == []
+
+
+def test_opt201_silent_when_the_inner_loop_only_evaluates():
+    src = EPOCHS.replace("            optimizer.zero_grad()\n", "").replace(
+        "            torch.nn.functional.mse_loss(model(x), y).backward()\n            optimizer.step()\n",
+        "            print(torch.nn.functional.mse_loss(model(x), y).item())\n")
+    assert codes_at(src, ["OPT201"]) == []

@@ -1118,10 +1118,11 @@ def test_opt201_epoch_head_step_before_a_batch_loop_over_a_progress_bar():
     assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, "scheduler.step()"))]
 
 
-def test_opt201_with_item_that_is_not_a_loader_stays_silent():
+def test_opt201_a_batch_loop_over_anything_that_backpropagates_counts():
+    # (batches read from a file: the inner loop trains, so it is the epoch's batch loop)
     src = PROGRESS_BAR.replace("import torch\n", "import torch\nfrom tqdm import tqdm\n", 1).replace(
         "with tqdm(loader) as bar:", "with open('log.txt') as bar:")
-    assert codes_at(src, ["OPT2"]) == []
+    assert codes_at(src, ["OPT2"]) == [("OPT201", row(src, "scheduler.step()"))]
 
 
 # ``for i in range(0, n, batch_size)``: minibatches sliced by hand are a batch loop.

@@ -245,7 +245,9 @@ class SchedulerCheck(Check):
                 continue
             # (under a flag the loop never changes, ``if not opt.no_train:``, the epoch's steps
             # must run only where the scheduler ran: under the same flags, or fewer)
-            inner = [e for e in later if len(e.loops) > level and S.iterates_loader(ctx, e.loops[level])
+            # (the epoch's batch loop: over a loader, or backpropagating, ``for t, data in enumerate(dset)``)
+            inner = [e for e in later if len(e.loops) > level and
+                     (S.iterates_loader(ctx, e.loops[level]) or _backward_in(it, e.loops[level]))
                      and (not guarded or set(_conds_at(e, level)) <= set(_conds_at(s, level)))]
             if inner:
                 batch_loop = inner[0].loops[level]
