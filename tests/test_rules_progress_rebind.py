@@ -40,9 +40,10 @@ def test_opt201_scheduler_at_the_epoch_head_before_a_rebound_progress_bar():
     assert codes_at(src, ["OPT201"]) == [("OPT201", 14)]
 
 
-def test_a_rebinding_to_something_else_is_no_loader():
-    # ``pbar`` rebound to a list of something else: which loop iterates batches is unknown
+def test_a_rebinding_to_something_else_still_trains_in_its_loop():
+    # ``pbar`` rebound to a list of something else: no loader, but the inner loop backpropagates
+    # and steps, so it is the epoch's batch loop all the same (test_rules_scheduler_conditional_steps)
     src = DETECTOR.replace("pbar = tqdm(pbar, total=len(loader))", "pbar = list(range(10))").replace(
         "        scheduler.step()\n", "").replace(
         "        optimizer.zero_grad()\n        for i,", "        optimizer.zero_grad()\n        scheduler.step()\n        for i,")
-    assert codes_at(src, ["OPT201"]) == []
+    assert codes_at(src, ["OPT201"]) == [("OPT201", 14)]
