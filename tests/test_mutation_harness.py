@@ -306,8 +306,8 @@ def test_deleting_train_mode_is_redundant_when_only_another_module_is_evaluated(
     mutants = [m for m in mutate.mutants_of(EMA_SAMPLES)[0] if m.operator == "delete-train-mode"]
     assert [(m.site_line, m.excluded) for m in mutants] == [(8, "train-mode-redundant")]
     # the trained model itself (or the module inside its wrapper) evaluated: a real mistake
-    for receiver in ("model", "model.module"):
-        src = EMA_SAMPLES.replace("        ema.eval()\n", f"        {receiver}.eval()\n")
+    for evaluation in ("model.eval()", "model.module.eval()", "model.train(False)"):
+        src = EMA_SAMPLES.replace("        ema.eval()\n", f"        {evaluation}\n")
         mutants = [m for m in mutate.mutants_of(src)[0] if m.operator == "delete-train-mode"]
         assert [(m.site_line, m.excluded) for m in mutants] == [(8, None)]
 

@@ -896,8 +896,8 @@ def delete_train_mode(b: Builder, unit: Unit) -> None:
         dotted(c.func.value) for loop in callers for c in _mode_calls(loop, "train")}
 
     def evaluates(node: cst.CSTNode) -> bool:
-        return any(_same_module(dotted(c.func.value), t) for c in _mode_calls(node, "eval") for t in trained) or \
-            bool(_called_names(node) & evaluators)
+        return any(_same_module(dotted(c.func.value), t) for c in _mode_calls(node, "eval") + _train_false(node)
+                   for t in trained) or bool(_called_names(node) & evaluators)
 
     bug = any(evaluates(loop.stmt) for loop in unit.training_loops())
     for loop in callers:
@@ -913,6 +913,24 @@ def delete_train_mode(b: Builder, unit: Unit) -> None:
             return
     b.add("delete-train-mode", "OPT603", unit, sites.line(doomed[0]), unit.start, edit,
           None if bug else "train-mode-redundant", region=(1, b.total_lines))
+
+
+def _train_false(node: cst.CSTNode) -> list[cst.Call]:
+    """`x.train(False)` / `x.train(mode=False)` under `node`: eval mode spelled through train."""
+    return [c for c in _walk_calls(node) if isinstance(c.func, cst.Attribute) and c.func.attr.value == "train"
+            and len(c.args) == 1 and isinstance(c.args[0].value, cst.Name) and c.args[0].value.value == "False"
+            and dotted(c.func.value)]
+
+
+def _walk_calls(node: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            found.append(call)
+
+    node.visit(V())
+    return found
 
 
 def _same_module(a: str | None, b: str | None) -> bool:
