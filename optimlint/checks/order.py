@@ -14,7 +14,7 @@ import re
 import libcst as cst
 
 from optimlint.analysis import walk as _walk
-from optimlint.analysis import callers, moves, symbols
+from optimlint.analysis import built_runners, callers, moves, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.bindings import ACCELERATOR, Binding, drawn_from_container, key_of, parameter_modules
 from optimlint.analysis.call_args import arg, every_param
@@ -775,9 +775,11 @@ class OrderCheck(Check):
         for opt, name, what, clear in self._left_unstepped_candidates(it):
             if id(opt) in self._unused_reported:
                 continue
-            if it.kind == "function" and (isinstance(opt.node, cst.Param) or opt.by_name and not _instance_built(opt)):
+            runner = it.kind == "function" and self._runner_built_by_a_loop(it, opt)
+            if it.kind == "function" and not runner and \
+                    (isinstance(opt.node, cst.Param) or opt.by_name and not _instance_built(opt)):
                 continue  # a step function handed its optimizer: the caller may step it after the call
-            if it.kind == "function" and (opt.by_name or opt.carried) and not self._run_by_a_loop(it):
+            if it.kind == "function" and not runner and (opt.by_name or opt.carried) and not self._run_by_a_loop(it):
                 # built by the instance from a factory, or by an object it holds: the step may be
                 # its runner's (``agent.learn()`` then ``agent.net.optimizer.step()``), or a subclass
                 # may replace the optimizer with one of its own
@@ -800,6 +802,22 @@ class OrderCheck(Check):
                         f"this {where} runs backward and {what} but never calls `{name}.step()`: "
                         "the parameters are never updated")
             return
+
+    def _runner_built_by_a_loop(self, it: Iteration, opt: Binding) -> bool:
+        """``it`` is a method of a step-runner class that keeps the optimizer it is handed
+        (``self.optimizer = optimizer`` in ``__init__``), and a loop of this file builds the
+        runner handing it one (``StepRunner(net, loss_fn, optimizer=optimizer)`` in a training
+        function's epoch loop): that loop is the caller, so a step nowhere in the file (the
+        caller's step is looked for next, ``_stepped_elsewhere``) is a lost step."""
+        klass = self.model.bindings.class_of.get(it.node)
+        if klass is None or not opt.by_name or not opt.name.startswith("self.") or opt.name.count(".") != 1:
+            return False
+        attr = opt.name[len("self."):]
+        if any(e.kind in (*STEPS, K.STEP_CLOSURE) and (e.own_key or "").endswith("." + attr)
+               for e in self.model.all_events()):
+            return False  # ``self.steprunner.optimizer.step()`` by the loop that calls the runner
+        kept = built_runners.handed_attribute_param(klass, attr)
+        return kept is not None and built_runners.built_in_a_loop_with(self.ctx.module, klass, *kept, self.ctx.parents)
 
     def _run_by_a_loop(self, it: Iteration) -> bool:
         """A loop of the project calls the step function ``it`` on every pass and steps no
