@@ -17,6 +17,8 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import libcst as cst
 
 from optimlint.analysis.assignments import stores
@@ -29,9 +31,13 @@ def _covers(a: str, b: str) -> bool:
     return a == b or b.startswith(a + ".") or b.startswith(a + "[")
 
 
-def computed_through(scope: cst.CSTNode, expr: cst.BaseExpression, modules: frozenset[str]) -> bool:
+def computed_through(scope: cst.CSTNode, expr: cst.BaseExpression, modules: frozenset[str],
+                     handed: Callable[[cst.Call], bool] | None = None) -> bool:
     """``expr`` (evaluated in ``scope``, a function or the module) is computed by a forward of
-    one of ``modules``, of a submodule of one, or of a module holding one, outside ``.detach()``."""
+    one of ``modules``, of a submodule of one, or of a module holding one, outside ``.detach()``.
+    With ``handed``, a call given one of them as an argument counts too when ``handed(call)``
+    says so (``loss = calc_loss_batch(x, y, model, device)``: a loss helper runs the module's
+    forward; the caller rules out, say, calls under ``torch.no_grad()``)."""
     seen: set[str] = set()
     todo: list[cst.CSTNode] = [expr]
     while todo:
@@ -43,6 +49,9 @@ def computed_through(scope: cst.CSTNode, expr: cst.BaseExpression, modules: froz
                 continue
             k = key_of(f) if isinstance(f, (cst.Name, cst.Attribute)) else None
             if k and any(_covers(m, k) or _covers(k, m) for m in modules):
+                return True
+            if handed is not None and handed(node) and any(_covers(m, a) or _covers(a, m) for m in modules
+                              for a in (key_of(arg.value) for arg in node.args) if a):
                 return True
             todo.append(f)
             todo.extend(a.value for a in node.args)

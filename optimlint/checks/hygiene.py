@@ -30,6 +30,7 @@ from optimlint.analysis.events import EventKind
 from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.iteration import Event, Iteration, module_covers
+from optimlint.analysis.loss_flow import computed_through
 from optimlint.analysis.mode_choice import chosen_eval, train_whenever_training
 from optimlint.analysis.mode_flags import switched_off
 from optimlint.analysis.mode_summary import library_function_call, may_restore_training_call, mode_neutral_call
@@ -147,7 +148,6 @@ class HygieneCheck(Check):
             if not epoch_loop and not any(it.always(b) or not it.conditions(b) for b in backwards):
                 continue  # a step loop whose backward runs only on some passes
             steps = [e for e in it.events if e.kind in (K.STEP, K.SCALER_STEP) and e.target is not None]
-            training_helpers = {id(b.via[0]) for b in backwards if b.via}
 
             def mode_of(e: Event, it=it) -> str | None:
                 """The module ``e`` switches, one spelling for its aliases (None: unknown)."""
@@ -158,7 +158,7 @@ class HygieneCheck(Check):
                 m = mode_of(ev)
                 if not m or m == "self":
                     continue
-                if any(e.kind is K.EVAL_MODE and mode_of(e) == m and e.via and id(e.via[0]) in training_helpers
+                if any(e.kind is K.EVAL_MODE and mode_of(e) == m and _evaluates_before_training(e, backwards)
                        for e in it.events):
                     continue  # the training helper itself trains `m` in eval mode (a linear probe on frozen BN)
                 def same(e: Event, m=m) -> bool:
@@ -264,7 +264,8 @@ class HygieneCheck(Check):
         for closure in closures:  # ``def run_epoch(phase): ... model(x) ...`` nested in the loop's function
             if m not in _bound_in(closure):
                 _walk.visit(closure.body, V())
-        return called or _handed_to_training_helper(it, m, canon) or _run_by_helper(ctx, it, m)
+        return called or _handed_to_training_helper(it, m, canon) or _run_by_helper(ctx, it, m) or \
+            _loss_computed_with(ctx, it, m)
 
     @staticmethod
     def _maybe_sets_train(ctx, it: Iteration, m: str, canon) -> bool:
@@ -325,6 +326,19 @@ def _bound_in(func: cst.FunctionDef) -> set[str]:
                     if isinstance(t.target, cst.Name)}
 
 
+def _evaluates_before_training(evaluation: Event, backwards: list[Event]) -> bool:
+    """``evaluation`` runs in a helper of the loop that backpropagates after it in the same
+    call: ``def train_epoch(...): model.eval(); for x in loader: ...backward()`` trains in
+    eval mode on purpose (a linear probe on a frozen backbone). A helper whose ``.eval()``
+    follows its last backward (``def train(): ...; optimizer.step(); model.eval(); <validate>``,
+    called once per epoch) is evaluating, and its next call trains in eval mode unless
+    something restores training mode."""
+    if not evaluation.via:
+        return False
+    call = evaluation.via[0]
+    return any(b.via and b.via[0] is call and b.index > evaluation.index for b in backwards)
+
+
 def _handed_to_training_helper(it: Iteration, m: str, canon) -> bool:
     """``train_one_epoch(loader, model, criterion, optimizer)`` in the loop hands ``m`` to
     the helper whose body runs the backward and the step: ``m`` is what it trains."""
@@ -333,6 +347,19 @@ def _handed_to_training_helper(it: Iteration, m: str, canon) -> bool:
             call = e.via[0]
             if any(canon(key_of(a.value)) == m for a in call.args):
                 return True
+    return False
+
+
+def _loss_computed_with(ctx, it: Iteration, m: str) -> bool:
+    """A loss the loop's function backpropagates itself is computed by a call handed ``m``
+    (``loss = calc_loss_batch(x, y, model, device); loss.backward()``): ``m`` is what it trains."""
+    scope = it.func if it.func is not None else ctx.module
+    for e in it.of_kind(K.BACKWARD):
+        f = e.node.func if isinstance(e.node, cst.Call) else None
+        if e.no_grad or e.via or e.func is not it.func or not (isinstance(f, cst.Attribute) and f.attr.value == "backward"):
+            continue
+        if computed_through(scope, f.value, frozenset({m}), handed=lambda call: no_grad_region(ctx, call) is None):
+            return True
     return False
 
 

@@ -1,0 +1,104 @@
+"""OPT603 where the epoch loop only calls helpers: a per-epoch training function that
+evaluates at its end (``def train(epoch): ...; optimizer.step(); model.eval(); <validate>``,
+called once per epoch) and a loop whose loss comes from a helper handed the model
+(``loss = batch_loss(x, y, model)``) while another helper leaves the model in eval mode.
+Each must-fire case has a twin that must not."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import codes_at
+
+EPOCH_FUNCTION = """\
+import torch
+
+model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Dropout(0.5))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def run_epoch(epoch, inputs, targets, fast):
+    optimizer.zero_grad()
+    loss = torch.nn.functional.mse_loss(model(inputs), targets)
+    loss.backward()
+    optimizer.step()
+    if not fast:
+        model.eval()
+        with torch.no_grad():
+            print(epoch, float(torch.nn.functional.mse_loss(model(inputs), targets)))
+
+
+for epoch in range(100):
+    run_epoch(epoch, x, y, args.fast)
+"""
+
+LOSS_HELPER = """\
+import torch
+
+
+def batch_loss(inputs, targets, net):
+    return torch.nn.functional.cross_entropy(net(inputs), targets)
+
+
+def accuracy(loader, net):
+    net.eval()
+    hits = 0
+    with torch.no_grad():
+        for inputs, targets in loader:
+            hits += (net(inputs).argmax(-1) == targets).sum().item()
+    return hits
+
+
+def fit(model, optimizer, train_loader, val_loader, epochs):
+    for epoch in range(epochs):
+        for inputs, targets in train_loader:
+            optimizer.zero_grad()
+            loss = batch_loss(inputs, targets, model)
+            loss.backward()
+            optimizer.step()
+        print(epoch, accuracy(val_loader, model))
+"""
+
+
+def row(src: str, text: str) -> int:
+    return next(i for i, line in enumerate(src.splitlines(), 1) if text in line)
+
+
+def test_opt603_an_epoch_function_that_evaluates_after_its_step_leaves_the_next_epoch_in_eval_mode():
+    assert codes_at(EPOCH_FUNCTION, ["OPT603"]) == [("OPT603", row(EPOCH_FUNCTION, "model.eval()"))]
+
+
+@pytest.mark.parametrize("old, new", [
+    # training mode set at the top of the epoch function
+    ("    optimizer.zero_grad()\n", "    model.train()\n    optimizer.zero_grad()\n"),
+    # training mode restored after the evaluation
+    ("            print(epoch, float(torch.nn.functional.mse_loss(model(inputs), targets)))\n",
+     "            print(epoch, float(torch.nn.functional.mse_loss(model(inputs), targets)))\n        model.train()\n"),
+    # eval mode before the backward: the function trains in eval mode on purpose (a linear probe)
+    ("    optimizer.zero_grad()\n", "    model.eval()\n    optimizer.zero_grad()\n"),
+])
+def test_opt603_an_epoch_function_that_restores_or_trains_in_eval_mode_on_purpose_stays_silent(old, new):
+    src = EPOCH_FUNCTION.replace(old, new, 1)
+    if "model.eval()\n    optimizer" in src:  # the linear probe: no evaluation after the step
+        src = src.replace("    if not fast:\n        model.eval()\n", "    if not fast:\n")
+    assert src != EPOCH_FUNCTION
+    assert codes_at(src, ["OPT603"]) == []
+
+
+def test_opt603_a_loss_computed_by_a_helper_handed_the_model_trains_it():
+    assert codes_at(LOSS_HELPER, ["OPT603"]) == [("OPT603", row(LOSS_HELPER, "net.eval()"))]
+
+
+@pytest.mark.parametrize("old, new", [
+    # training mode set at the top of each epoch
+    ("        for inputs, targets in train_loader:\n",
+     "        model.train()\n        for inputs, targets in train_loader:\n"),
+    # the helper handed the model runs under no_grad: its loss is not what trains the model
+    ("            loss = batch_loss(inputs, targets, model)\n",
+     "            with torch.no_grad():\n                target_loss = batch_loss(inputs, targets, model)\n"
+     "            loss = (student(inputs) - target_loss).pow(2).mean()\n"),
+])
+def test_opt603_a_loss_helper_twin_that_restores_or_does_not_train_the_model_stays_silent(old, new):
+    src = LOSS_HELPER.replace(old, new)
+    assert src != LOSS_HELPER
+    assert codes_at(src, ["OPT603"]) == []
