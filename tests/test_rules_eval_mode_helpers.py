@@ -102,3 +102,111 @@ def test_opt603_a_loss_helper_twin_that_restores_or_does_not_train_the_model_sta
     src = LOSS_HELPER.replace(old, new)
     assert src != LOSS_HELPER
     assert codes_at(src, ["OPT603"]) == []
+
+
+PHASES = """\
+import torch
+
+
+def train_model(model, criterion, optimizer, loaders, num_epochs):
+    for epoch in range(num_epochs):
+        for phase in ["train", "val"]:
+            if phase == "train":
+                model.train(True)
+            else:
+                model.train(False)
+            for inputs, labels in loaders[phase]:
+                optimizer.zero_grad()
+                with torch.set_grad_enabled(phase == "train"):
+                    loss = criterion(model(inputs), labels)
+                    if phase == "train":
+                        loss.backward()
+                        optimizer.step()
+"""
+
+
+def test_opt603_train_false_is_an_evaluation_not_a_flag_that_may_restore_training():
+    lost = PHASES.replace("                model.train(True)\n", "                pass\n")
+    assert codes_at(lost, ["OPT603"]) == [("OPT603", row(lost, "model.train(False)"))]
+    keyword = lost.replace("model.train(False)", "model.train(mode=False)")
+    assert codes_at(keyword, ["OPT603"]) == [("OPT603", row(keyword, "model.train(mode=False)"))]
+
+
+@pytest.mark.parametrize("restore", ["model.train(True)", "model.train(mode=True)", "model.train(phase == \"train\")"])
+def test_opt603_a_phase_loop_that_sets_the_mode_of_each_phase_stays_silent(restore):
+    src = PHASES.replace("model.train(True)", restore)
+    assert codes_at(src, ["OPT603"]) == []
+
+
+TWO_GENERATORS = """\
+import itertools
+
+import torch
+
+
+def fit(G_AB, G_BA, D_A, loader, sample, epochs):
+    optimizer_G = torch.optim.Adam(itertools.chain(G_AB.parameters(), G_BA.parameters()), lr=2e-4)
+    optimizer_D = torch.optim.Adam(D_A.parameters(), lr=2e-4)
+    for epoch in range(epochs):
+        for real_A, real_B in loader:
+            G_AB.train()
+            G_BA.train()
+            optimizer_G.zero_grad()
+            loss_G = (G_BA(G_AB(real_A)) - real_A).abs().mean()
+            loss_G.backward()
+            optimizer_G.step()
+            optimizer_D.zero_grad()
+            loss_D = D_A(real_A).mean() - D_A(G_BA(real_B).detach()).mean()
+            loss_D.backward()
+            optimizer_D.step()
+        G_AB.eval()
+        G_BA.eval()
+        with torch.no_grad():
+            sample(G_AB(real_A), G_BA(real_B))
+"""
+
+
+def test_opt603_modules_of_an_optimizer_over_a_chain_of_parameters_are_trained():
+    lost = TWO_GENERATORS.replace("            G_AB.train()\n            G_BA.train()\n", "")
+    assert codes_at(lost, ["OPT603"]) == [("OPT603", row(lost, "G_AB.eval()")), ("OPT603", row(lost, "G_BA.eval()"))]
+    assert codes_at(TWO_GENERATORS, ["OPT603"]) == []
+
+
+BOOKKEEPING = """\
+import torch
+
+
+def fit(model, optimizer, loader, val_loader, epochs):
+    step = 0
+    for epoch in range(epochs):
+        model.train()
+        for batch in loader:
+            loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            model.base_model.update_and_allocate(step)
+            optimizer.zero_grad()
+            step += 1
+        model.eval()
+        with torch.no_grad():
+            print(sum(model(**b).loss.item() for b in val_loader))
+"""
+
+
+def test_opt603_a_library_models_bookkeeping_method_does_not_restore_training_mode():
+    lost = BOOKKEEPING.replace("        model.train()\n", "")
+    assert codes_at(lost, ["OPT603"]) == [("OPT603", row(lost, "model.eval()"))]
+    assert codes_at(BOOKKEEPING, ["OPT603"]) == []
+
+
+@pytest.mark.parametrize("call", ["model.base_model.run_validation(step)", "model.base_model.set_train_mode(step)",
+                                  "model.base_model.fit_adapter(step)"])
+def test_opt603_a_method_whose_name_says_it_may_switch_modes_may_restore(call):
+    lost = BOOKKEEPING.replace("        model.train()\n", "").replace("model.base_model.update_and_allocate(step)", call)
+    assert codes_at(lost, ["OPT603"]) == []
+
+
+def test_opt603_a_method_the_file_defines_may_restore():
+    lost = BOOKKEEPING.replace("        model.train()\n", "") + (
+        "\n\nclass Adapter(torch.nn.Module):\n    def update_and_allocate(self, step):\n        self.train()\n")
+    assert codes_at(lost, ["OPT603"]) == []

@@ -103,6 +103,16 @@ class Binding:
         return f"Binding({self.kind}, {self.name!r}, cls={self.cls!r})"
 
 
+def updated_modules(opt: Binding, scope: cst.CSTNode | None = None) -> frozenset[str] | None:
+    """The modules whose parameters ``opt`` updates: its binding's, or read off its construction
+    with ``itertools.chain(G.parameters(), D.parameters())`` taken as both (for checks that only
+    ask which modules an optimizer trains; the binding keeps None, see ``parameter_modules``).
+    ``scope``: where the construction is, to follow a name it is handed (``Adam(ge_chain)``)."""
+    if opt.modules:
+        return opt.modules
+    return parameter_modules(arg(opt.call, 0, "params"), scope, chains=True) if opt.call is not None else None
+
+
 def drawn_from_container(b: Binding | None) -> bool:
     """``b`` is the target of ``for opt in optimizers:``: each element in turn, spelled by a
     name that means nothing outside that loop (no fix may write it elsewhere)."""

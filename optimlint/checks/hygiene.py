@@ -24,8 +24,9 @@ from optimlint.analysis import forward_harm
 from optimlint.analysis import moves
 from optimlint.analysis import schedules as S
 from optimlint.analysis import symbols
-from optimlint.analysis.bindings import key_of
+from optimlint.analysis.bindings import key_of, updated_modules
 from optimlint.analysis.call_args import named_params, param_names
+from optimlint.analysis.construction_args import enclosing_scope
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
@@ -48,6 +49,9 @@ _KEPT_IN_EVAL = re.compile(r"teacher|ema|target|frozen|momentum|reference|ref_|c
 _MODULE_METHODS = frozenset({"forward", "parameters", "named_parameters", "state_dict", "load_state_dict",
                              "zero_grad", "modules", "children", "named_modules", "buffers", "register_buffer",
                              "generate", "encode", "decode"})
+# Words in a method's name that say it may train, evaluate or set a mode (``model.fit()``,
+# ``model.run_epoch()``, ``model.set_mode("train")``, ``net.prepare_for_eval()``).
+_MODE_WORDS = re.compile(r"train|fit|epoch|mode|eval|run|loop|learn|phase|restore|prepare|infer|test|valid", re.I)
 
 
 def no_grad_region(ctx, node: cst.CSTNode) -> cst.CSTNode | None:
@@ -230,10 +234,13 @@ class HygieneCheck(Check):
         nested in the loop's function that run its backwards, reading its names)."""
         unknown = False
         for s in steps:
-            mods = [canon(x) or x for x in s.target.modules or ()]
+            call = s.target.call
+            updated = updated_modules(s.target, (enclosing_scope(ctx, call) or ctx.module)
+                                      if call is not None and call in ctx.parents else None)
+            mods = [canon(x) or x for x in updated or ()]
             if mods and any(module_covers(m, x) or module_covers(x, m) for x in mods):
                 return True
-            unknown = unknown or s.target.modules is None
+            unknown = unknown or updated is None
         # ``self.model`` of a trainer handed the model and the optimizer by its constructor
         held = m.startswith("self.") and m.count(".") == 1 and not _KEPT_IN_EVAL.search(m)
         if not unknown or ("." in m or m.startswith("self")) and not held:
@@ -282,7 +289,8 @@ class HygieneCheck(Check):
             if STATE_WRITING_CALLEE.match(symbols.callee_name(f)):
                 continue  # ``save_checkpoint(model, ...)`` writes state, it does not switch modes
             keys = set(o.touch_keys)
-            if isinstance(f, cst.Attribute) and f.attr.value in _MODULE_METHODS and key_of(f.value) in keys:
+            if isinstance(f, cst.Attribute) and key_of(f.value) in keys and (
+                    f.attr.value in _MODULE_METHODS or _mode_silent_method(ctx, f)):
                 if not any(key_of(a.value) == key_of(f.value) for a in o.node.args):
                     keys.discard(key_of(f.value))
             if any(module_covers(k, m) or module_covers(m, k) for k in {canon(k) or k for k in keys}):
@@ -309,7 +317,7 @@ class HygieneCheck(Check):
                 nonlocal found
                 f = node.func
                 if isinstance(f, cst.Attribute) and f.attr.value == "train" and node.args:
-                    found = True
+                    found = found or not _literal_mode_flag(node)
                 elif may_restore_training_call(ctx, node, handed):
                     found = True
 
@@ -318,6 +326,25 @@ class HygieneCheck(Check):
 
         _walk.visit(loop, V())
         return found
+
+
+def _mode_silent_method(ctx, f: cst.Attribute) -> bool:
+    """``model.base_model.update_and_allocate(step)``, ``model.albert.set_threshold(t)``: a
+    method of a module (not of ``self``) that no class of this file defines, whose name says
+    nothing of training, evaluating or modes: a library model's bookkeeping, not a switch back
+    to training mode."""
+    root = key_of(f.value) or ""
+    name = f.attr.value
+    return bool(root) and root.split(".", 1)[0] != "self" and not _MODE_WORDS.search(name) and \
+        f"def {name}(" not in ctx.source
+
+
+def _literal_mode_flag(call: cst.Call) -> bool:
+    """``model.train(True)`` / ``model.train(False)``: a mode the training model records as an
+    event (``train(False)`` is an evaluation), not an unknown flag that may restore training."""
+    arg = call.args[0] if len(call.args) == 1 else None
+    return arg is not None and (arg.keyword is None or arg.keyword.value == "mode") and \
+        isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False")
 
 
 def _bound_in(func: cst.FunctionDef) -> set[str]:

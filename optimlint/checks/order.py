@@ -16,8 +16,8 @@ import libcst as cst
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import built_runners, callers, moves, symbols
 from optimlint.analysis.assignments import stores, values_assigned
-from optimlint.analysis.bindings import ACCELERATOR, Binding, drawn_from_container, key_of, parameter_modules
-from optimlint.analysis.call_args import arg, every_param
+from optimlint.analysis.bindings import ACCELERATOR, Binding, drawn_from_container, key_of, parameter_modules, updated_modules
+from optimlint.analysis.call_args import every_param
 from optimlint.analysis.handed import handed_parameter, may_complete
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, covered, exclusive, may_step, module_covers,
@@ -123,7 +123,7 @@ def _cleared_through_others(it: Iteration, opt: Binding) -> bool:
     """Every module of ``opt``'s parameters is cleared in ``it`` through other optimizers or the
     modules themselves (an info optimizer over ``chain(G.parameters(), D.parameters())`` whose
     gradients G's and D's optimizers clear on every pass): nothing accumulates across passes."""
-    mods = opt.modules or (parameter_modules(arg(opt.call, 0, "params"), chains=True) if opt.call is not None else None)
+    mods = updated_modules(opt)
     if not mods:
         return False
     cleared: list[str] = []
