@@ -210,3 +210,39 @@ def test_opt603_a_method_the_file_defines_may_restore():
     lost = BOOKKEEPING.replace("        model.train()\n", "") + (
         "\n\nclass Adapter(torch.nn.Module):\n    def update_and_allocate(self, step):\n        self.train()\n")
     assert codes_at(lost, ["OPT603"]) == []
+
+
+STEP_LOOP_ARMS = """\
+import torch
+
+
+def train_validate(model, optimizer, scaler, loader, valid_loader, use_amp, eval_interval):
+    model.train()
+    for step, batch in enumerate(loader):
+        loss = model(**batch).loss
+        if use_amp:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        optimizer.zero_grad()
+        if step % eval_interval == 0:
+            model.eval()
+            with torch.no_grad():
+                print(sum(model(**b).loss.item() for b in valid_loader))
+            model.train()
+"""
+
+
+def test_opt603_a_step_loop_with_a_backward_in_each_arm_trains_on_every_pass():
+    lost = STEP_LOOP_ARMS.replace("            model.train()\n", "")
+    assert codes_at(lost, ["OPT603"]) == [("OPT603", row(lost, "model.eval()"))]
+    assert codes_at(STEP_LOOP_ARMS, ["OPT603"]) == []
+
+
+def test_opt603_a_step_loop_whose_only_backward_is_conditional_stays_silent():
+    lost = STEP_LOOP_ARMS.replace("            model.train()\n", "").replace(
+        "        else:\n            loss.backward()\n            optimizer.step()\n", "")
+    assert codes_at(lost, ["OPT603"]) == []

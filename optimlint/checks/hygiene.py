@@ -30,7 +30,7 @@ from optimlint.analysis.construction_args import enclosing_scope
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.expected_errors import expects_error
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.analysis.iteration import Event, Iteration, module_covers
+from optimlint.analysis.iteration import Event, Iteration, covered, module_covers
 from optimlint.analysis.loss_flow import computed_through
 from optimlint.analysis.mode_choice import chosen_eval, train_whenever_training
 from optimlint.analysis.mode_flags import switched_off
@@ -149,8 +149,9 @@ class HygieneCheck(Check):
             backwards = [e for e in it.of_kind(K.BACKWARD) if not e.no_grad]
             if not backwards or any(e.kind is K.STEP_CLOSURE for e in it.events):
                 continue
-            if not epoch_loop and not any(it.always(b) or not it.conditions(b) for b in backwards):
-                continue  # a step loop whose backward runs only on some passes
+            if not epoch_loop and not any(it.always(b) or not it.conditions(b) for b in backwards) and \
+                    not covered(it, backwards, ()):
+                continue  # a step loop whose backward runs only on some passes (not one in each arm)
             steps = [e for e in it.events if e.kind in (K.STEP, K.SCALER_STEP) and e.target is not None]
 
             def mode_of(e: Event, it=it) -> str | None:
