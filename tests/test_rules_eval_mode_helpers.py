@@ -246,3 +246,61 @@ def test_opt603_a_step_loop_whose_only_backward_is_conditional_stays_silent():
     lost = STEP_LOOP_ARMS.replace("            model.train()\n", "").replace(
         "        else:\n            loss.backward()\n            optimizer.step()\n", "")
     assert codes_at(lost, ["OPT603"]) == []
+
+
+ENCODER_DECODER = """\
+import torch
+
+
+def train(loader, encoder, decoder, criterion, decoder_optimizer, encoder_optimizer):
+    decoder.train()
+    encoder.train()
+    for images, captions in loader:
+        features = encoder(images)
+        scores = decoder(features, captions)
+        loss = criterion(scores, captions)
+        decoder_optimizer.zero_grad()
+        if encoder_optimizer is not None:
+            encoder_optimizer.zero_grad()
+        loss.backward()
+        decoder_optimizer.step()
+        if encoder_optimizer is not None:
+            encoder_optimizer.step()
+
+
+def validate(loader, encoder, decoder):
+    decoder.eval()
+    encoder.eval()
+    with torch.no_grad():
+        return sum(decoder(encoder(images), captions).sum().item() for images, captions in loader)
+
+
+def main(checkpoint, loader, val_loader, criterion, epochs):
+    decoder_optimizer = checkpoint["decoder_optimizer"]
+    encoder_optimizer = checkpoint["encoder_optimizer"]
+    encoder, decoder = checkpoint["encoder"], checkpoint["decoder"]
+    for epoch in range(epochs):
+        train(loader, encoder=encoder, decoder=decoder, criterion=criterion,
+              decoder_optimizer=decoder_optimizer, encoder_optimizer=encoder_optimizer)
+        print(validate(val_loader, encoder, decoder))
+"""
+
+
+def test_opt603_models_whose_forward_computes_the_loss_are_trained_when_the_optimizers_are_unknown():
+    lost = ENCODER_DECODER.replace("    decoder.train()\n    encoder.train()\n", "")
+    assert codes_at(lost, ["OPT603"]) == [("OPT603", row(lost, "decoder.eval()")), ("OPT603", row(lost, "encoder.eval()"))]
+    assert codes_at(ENCODER_DECODER, ["OPT603"]) == []
+
+
+@pytest.mark.parametrize("old, new", [
+    # the encoder is frozen: kept in eval mode on purpose, only the decoder is restored
+    ("def main(checkpoint, loader, val_loader, criterion, epochs):\n",
+     "def main(checkpoint, loader, val_loader, criterion, epochs):\n    checkpoint['encoder'].requires_grad_(False)\n"),
+    # the encoder runs under no_grad: a fixed feature extractor
+    ("        features = encoder(images)\n", "        with torch.no_grad():\n            features = encoder(images)\n"),
+])
+def test_opt603_a_frozen_or_no_grad_second_model_kept_in_eval_mode_stays_silent(old, new):
+    without_restore = ENCODER_DECODER.replace("    encoder.train()\n", "")
+    src = without_restore.replace(old, new)
+    assert src != without_restore
+    assert codes_at(src, ["OPT603"]) == []

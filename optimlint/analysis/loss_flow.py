@@ -35,9 +35,10 @@ def computed_through(scope: cst.CSTNode, expr: cst.BaseExpression, modules: froz
                      handed: Callable[[cst.Call], bool] | None = None) -> bool:
     """``expr`` (evaluated in ``scope``, a function or the module) is computed by a forward of
     one of ``modules``, of a submodule of one, or of a module holding one, outside ``.detach()``.
-    With ``handed``, a call given one of them as an argument counts too when ``handed(call)``
-    says so (``loss = calc_loss_batch(x, y, model, device)``: a loss helper runs the module's
-    forward; the caller rules out, say, calls under ``torch.no_grad()``)."""
+    With ``handed``, a call given one of them as an argument counts too (``loss =
+    calc_loss_batch(x, y, model, device)``: a loss helper runs the module's forward), and a
+    call of either kind counts only where ``handed(call)`` holds (the caller rules out, say,
+    calls under ``torch.no_grad()``)."""
     seen: set[str] = set()
     todo: list[cst.CSTNode] = [expr]
     while todo:
@@ -48,7 +49,7 @@ def computed_through(scope: cst.CSTNode, expr: cst.BaseExpression, modules: froz
             if isinstance(f, cst.Attribute) and f.attr.value in ("detach", "detach_"):
                 continue
             k = key_of(f) if isinstance(f, (cst.Name, cst.Attribute)) else None
-            if k and any(_covers(m, k) or _covers(k, m) for m in modules):
+            if k and any(_covers(m, k) or _covers(k, m) for m in modules) and (handed is None or handed(node)):
                 return True
             if handed is not None and handed(node) and any(_covers(m, a) or _covers(a, m) for m in modules
                               for a in (key_of(arg.value) for arg in node.args) if a):

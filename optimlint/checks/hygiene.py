@@ -253,7 +253,11 @@ class HygieneCheck(Check):
         if held and any(w in ctx.source.replace(" ", "") for w in ("requires_grad=False", "requires_grad_(False)")):
             return False  # something of the class is frozen: maybe this module
         if any(e.kind in (K.EVAL_MODE, K.TRAIN_MODE) and (canon(e.module) or e.module) != m for e in it.events):
-            return False  # several models (teacher / student, GAN): which one trains is unknown
+            # several models (teacher / student, GAN): which one trains is unknown, unless the
+            # loss backpropagated comes from ``m``'s forward with grad and nothing in the file
+            # freezes parameters (``imgs = encoder(imgs); scores = decoder(imgs); loss = ...``)
+            frozen = any(w in ctx.source.replace(" ", "") for w in ("requires_grad=False", "requires_grad_(False)"))
+            return not frozen and not _KEPT_IN_EVAL.search(m) and _loss_computed_with(ctx, it, m)
         called = False
 
         class V(cst.CSTVisitor):
@@ -379,16 +383,36 @@ def _handed_to_training_helper(it: Iteration, m: str, canon) -> bool:
 
 
 def _loss_computed_with(ctx, it: Iteration, m: str) -> bool:
-    """A loss the loop's function backpropagates itself is computed by a call handed ``m``
-    (``loss = calc_loss_batch(x, y, model, device); loss.backward()``): ``m`` is what it trains."""
-    scope = it.func if it.func is not None else ctx.module
+    """A loss backpropagated in the loop is computed, with grad, by ``m``'s forward or by a call
+    handed ``m`` (``loss = calc_loss_batch(x, y, model, device); loss.backward()``), in the
+    loop's function or in a helper it hands ``m`` to (``train(loader, encoder=encoder, ...)``):
+    ``m`` is what it trains."""
     for e in it.of_kind(K.BACKWARD):
         f = e.node.func if isinstance(e.node, cst.Call) else None
-        if e.no_grad or e.via or e.func is not it.func or not (isinstance(f, cst.Attribute) and f.attr.value == "backward"):
+        if e.no_grad or not (isinstance(f, cst.Attribute) and f.attr.value == "backward"):
             continue
-        if computed_through(scope, f.value, frozenset({m}), handed=lambda call: no_grad_region(ctx, call) is None):
+        if not e.via and e.func is it.func:
+            scope, name = (it.func if it.func is not None else ctx.module), m
+        elif len(e.via) == 1 and isinstance(e.func, cst.FunctionDef):
+            scope, name = e.func, _parameter_receiving(e.func, e.via[0], m)
+        else:
+            continue
+        if name and computed_through(scope, f.value, frozenset({name}),
+                                     handed=lambda call: no_grad_region(ctx, call) is None):
             return True
     return False
+
+
+def _parameter_receiving(fn: cst.FunctionDef, call: cst.Call, key: str) -> str | None:
+    """The parameter of ``fn`` that ``call`` hands ``key`` (by position or keyword)."""
+    names = [p.name.value for p in fn.params.posonly_params + fn.params.params]
+    for i, a in enumerate(call.args):
+        if a.star or key_of(a.value) != key:
+            continue
+        if a.keyword is not None:
+            return a.keyword.value
+        return names[i] if i < len(names) else None
+    return None
 
 
 def _is_self_call(call: cst.Call) -> bool:
