@@ -304,3 +304,56 @@ def test_opt603_a_frozen_or_no_grad_second_model_kept_in_eval_mode_stays_silent(
     src = without_restore.replace(old, new)
     assert src != without_restore
     assert codes_at(src, ["OPT603"]) == []
+
+
+TRAINER_METHODS = """\
+import torch
+
+
+class Trainer:
+    def __init__(self, model, optimizer, loaders, validate_after):
+        self.model = model
+        self.optimizer = optimizer
+        self.loaders = loaders
+        self.validate_after = validate_after
+        self.step = 0
+
+    def fit(self, epochs):
+        for epoch in range(epochs):
+            self.train()
+
+    def train(self):
+        for x, y in self.loaders["train"]:
+            output, loss = self._forward_pass(x, y)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            if self.step % self.validate_after == 0:
+                self.model.eval()
+                self.validate()
+            self.step += 1
+
+    def _forward_pass(self, x, y):
+        output = self.model(x)
+        return output, torch.nn.functional.mse_loss(output, y)
+
+    def validate(self):
+        with torch.no_grad():
+            return sum(self._forward_pass(x, y)[1].item() for x, y in self.loaders["val"])
+"""
+
+
+def test_opt603_a_loss_returned_by_a_method_that_runs_the_model_trains_it():
+    assert codes_at(TRAINER_METHODS, ["OPT603"]) == [("OPT603", row(TRAINER_METHODS, "self.model.eval()"))]
+    restored = TRAINER_METHODS.replace("                self.validate()\n",
+                                       "                self.validate()\n                self.model.train()\n")
+    assert codes_at(restored, ["OPT603"]) == []
+
+
+def test_opt603_a_method_running_the_model_under_no_grad_is_no_evidence_it_trains():
+    frozen = TRAINER_METHODS.replace(
+        "        output = self.model(x)\n        return output, torch.nn.functional.mse_loss(output, y)\n",
+        "        with torch.no_grad():\n            features = self.model(x)\n"
+        "        output = self.head(features)\n        return output, torch.nn.functional.mse_loss(output, y)\n")
+    assert frozen != TRAINER_METHODS
+    assert codes_at(frozen, ["OPT603"]) == []

@@ -397,10 +397,32 @@ def _loss_computed_with(ctx, it: Iteration, m: str) -> bool:
             scope, name = e.func, _parameter_receiving(e.func, e.via[0], m)
         else:
             continue
-        if name and computed_through(scope, f.value, frozenset({name}),
+        if name and computed_through(scope, f.value, frozenset({name, *_methods_running(ctx, scope, name)}),
                                      handed=lambda call: no_grad_region(ctx, call) is None):
             return True
     return False
+
+
+def _methods_running(ctx, func: cst.CSTNode, key: str) -> set[str]:
+    """``self.<method>`` for the methods of ``func``'s class whose bodies run ``key``'s forward
+    with grad (``output, loss = self._forward_pass(input, target)`` where ``_forward_pass``
+    calls ``self.model(input)``): a loss such a method returns is computed by ``key``."""
+    if not key.startswith("self.") or not isinstance(func, cst.FunctionDef):
+        return set()
+    klass = ctx.parents.get(ctx.parents.get(func))  # FunctionDef -> IndentedBlock -> ClassDef
+    if not isinstance(klass, cst.ClassDef):
+        return set()
+    out = set()
+    for method in klass.body.body:
+        if not isinstance(method, cst.FunctionDef) or method is func:
+            continue
+        for call in _walk.nodes_of(method.body, cst.Call):
+            f = call.func
+            target = f.value if isinstance(f, cst.Attribute) and f.attr.value == "forward" else f
+            if key_of(target) == key and no_grad_region(ctx, call) is None:
+                out.add("self." + method.name.value)
+                break
+    return out
 
 
 def _parameter_receiving(fn: cst.FunctionDef, call: cst.Call, key: str) -> str | None:
