@@ -282,6 +282,23 @@ def test_deleting_train_mode_is_a_mistake_only_where_evaluation_runs_between_epo
     assert [(m.site_line, m.excluded) for m in mutants] == [(5, "train-mode-redundant")]
 
 
+def test_a_deleted_train_mode_whose_evaluation_the_original_already_reports_is_excluded(tmp_path):
+    # the original restores training mode once per epoch but validates inside the step loop
+    # without restoring it: OPT603 at validate's model.eval() before any mutation
+    already = EPOCHS_WITH_VALIDATION.replace(
+        "        optimizer.step()\n",
+        "        optimizer.step()\n        print(validate(model, loader))\n", 1)
+    (tmp_path / "acme+evals").mkdir()
+    (tmp_path / "acme+evals" / "fit.py").write_text(already)
+    manifest = [{"repo": "acme/evals", "commit": "-", "path": "fit.py", "locator": "train_epoch@L4", "kind": "loop"}]
+    mutants = [m for m in mutate.mutants_of(already)[0] if m.operator == "delete-train-mode"]
+    assert [(m.site_line, m.evaluations) for m in mutants] == [(5, (14,))]
+    outcomes, originals, _ = harness.run(manifest, tmp_path, jobs=1)
+    assert ("OPT603", 14) in [(o["code"], o["row"]) for o in originals]
+    deleted = [(o.excluded, o.caught) for o in outcomes if o.operator == "delete-train-mode"]
+    assert deleted == [("original-reports-the-evaluation", False)]
+
+
 EMA_SAMPLES = """\
 import copy
 import torch

@@ -41,6 +41,7 @@ EXCLUSIONS = {
     "sum-under-no-grad": "the running sum is taken under `torch.no_grad()`: the total keeps no graph",
     "sum-of-evaluation-loss": "the running sum is in a loop that backpropagates nothing of that name (an evaluation pass after the training loop): OPT601 is about the backpropagated loss",
     "number-conversion": "the detached read sits inside `float(...)` / `int(...)`, which returns a Python number: without `.item()` the total still keeps no graph",
+    "original-reports-the-evaluation": "delete-train-mode where the original already reports OPT603 at an evaluation the deleted `.train()` calls would have restored from (MONAI's swin UNETR notebook: validation inside the step loop never restores training mode): the mistake the mutant makes is reported before the mutation",
     "original-has-it": "the original already reports the expected code at the mutated statement (TCN's clip before the backward): the mistake is there before the mutation, so moving the statement cannot add one",
     "train-mode-redundant": "no evaluation of the trained module runs between training iterations (no `.eval()` of it, nor a function of the file that leaves a module in eval mode, in the training loop or in a loop calling it; an EMA copy or a frozen backbone in eval mode does not count): a module starts in training mode, so the deleted `.train()` changed nothing",
     "measure-only-clip": "the clip has no bound (`clip_grad_norm_(params, float('inf'))`, `clip_grad_value_(params, None)`): it only measures the gradients for a log, so moving it changes no update",
@@ -68,6 +69,9 @@ class Mutant:
     # the optimizer the mutant is about: a finding of `code` naming it counts wherever it is reported
     # (OPT104 names an optimizer no pass steps at its construction, which may be outside the unit)
     subject: str | None = None
+    # delete-train-mode: rows of the original's evaluations that the deleted `.train()` calls
+    # would have restored from (`.eval()` of the trained module, or in an evaluator the loop calls)
+    evaluations: tuple[int, ...] = ()
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -171,7 +175,7 @@ class Builder:
 
     def add(self, operator: str, code: str, unit: Unit, event_line: int, loop: int, edit: Edit,
             excluded: str | None = None, region: tuple[int, int] | None = None,
-            subject: str | None = None) -> None:
+            subject: str | None = None, evaluations: tuple[int, ...] = ()) -> None:
         try:
             text = edit.apply(self.sites.module)
             cst.parse_module(text)
@@ -182,7 +186,7 @@ class Builder:
         start, end = region or (unit.start, unit.end)
         delta = len(text.splitlines()) - self.total_lines
         self.mutants.append(Mutant(operator, code, unit.qualname, loop, event_line, text,
-                                   (start, end + delta), (start, end), excluded, subject))
+                                   (start, end + delta), (start, end), excluded, subject, evaluations))
 
 
 def training_units(sites: FileSites) -> list[Unit]:
@@ -895,9 +899,16 @@ def delete_train_mode(b: Builder, unit: Unit) -> None:
     trained = {dotted(c.func.value) for c in doomed} | {
         dotted(c.func.value) for loop in callers for c in _mode_calls(loop, "train")}
 
+    evaluation_rows: set[int] = set()
+
     def evaluates(node: cst.CSTNode) -> bool:
-        return any(_same_module(dotted(c.func.value), t) for c in _mode_calls(node, "eval") + _train_false(node)
-                   for t in trained) or bool(_called_names(node) & evaluators)
+        direct = [c for c in _mode_calls(node, "eval") + _train_false(node)
+                  if any(_same_module(dotted(c.func.value), t) for t in trained)]
+        called = _called_names(node) & evaluators
+        evaluation_rows.update(sites.line(c) for c in direct)
+        evaluation_rows.update(sites.line(c) for u in sites.units if isinstance(u.node, cst.FunctionDef)
+                               and u.node.name.value in called for c in _mode_calls(u.node, "eval"))
+        return bool(direct or called)
 
     bug = any(evaluates(loop.stmt) for loop in unit.training_loops())
     for loop in callers:
@@ -912,7 +923,8 @@ def delete_train_mode(b: Builder, unit: Unit) -> None:
         if level is None or not remove_call_statement(edit, level, call):
             return
     b.add("delete-train-mode", "OPT603", unit, sites.line(doomed[0]), unit.start, edit,
-          None if bug else "train-mode-redundant", region=(1, b.total_lines))
+          None if bug else "train-mode-redundant", region=(1, b.total_lines),
+          evaluations=tuple(sorted(evaluation_rows)))
 
 
 def _train_false(node: cst.CSTNode) -> list[cst.Call]:

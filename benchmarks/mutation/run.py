@@ -214,6 +214,9 @@ def run(manifest: list[dict], root: Path, jobs: int = 2, command: list[str] | No
             if not caught and not m.excluded and any(
                     f["code"] == m.code and f["location"]["row"] == m.site_line for f in original):
                 m.excluded = "original-has-it"
+            if not caught and not m.excluded and any(
+                    f["code"] == m.code and f["location"]["row"] in m.evaluations for f in original):
+                m.excluded = "original-reports-the-evaluation"
             outcomes.append(Outcome(row["repo"], row["path"], m.operator, m.code, m.unit, m.loop_line,
                                     m.site_line, m.excluded, caught, before, after, new))
     corpus = {
