@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import codes_at
+from tests.test_rules_eval_mode_phases import TUTORIAL
 
 EPOCH_FUNCTION = """\
 import torch
@@ -104,25 +105,8 @@ def test_opt603_a_loss_helper_twin_that_restores_or_does_not_train_the_model_sta
     assert codes_at(src, ["OPT603"]) == []
 
 
-PHASES = """\
-import torch
-
-
-def train_model(model, criterion, optimizer, loaders, num_epochs):
-    for epoch in range(num_epochs):
-        for phase in ["train", "val"]:
-            if phase == "train":
-                model.train(True)
-            else:
-                model.train(False)
-            for inputs, labels in loaders[phase]:
-                optimizer.zero_grad()
-                with torch.set_grad_enabled(phase == "train"):
-                    loss = criterion(model(inputs), labels)
-                    if phase == "train":
-                        loss.backward()
-                        optimizer.step()
-"""
+# the phase loop of the transfer-learning tutorial, its modes spelled through ``train(flag)``
+PHASES = TUTORIAL.replace("model.train()", "model.train(True)").replace("model.eval()", "model.train(False)")
 
 
 def test_opt603_train_false_is_an_evaluation_not_a_flag_that_may_restore_training():
