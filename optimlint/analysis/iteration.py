@@ -1372,9 +1372,14 @@ class _Walker:
         (a function or class of the project: its body is read instead) stays opaque."""
         f = call.func
         name = symbols.callee_name(f)
-        if not name or self._passes_optimizer(call, frame):
+        engine = False  # handed an Accelerator / Fabric, no optimizer: read only a project function's body
+        if not name or self._passes_optimizer(call, frame) and not (engine := self._hands_only_an_engine(call, frame)):
             return False
         recv = key_of(f.value) if isinstance(f, cst.Attribute) else None
+        if engine:
+            found = summaries.project_function(self.ctx, f) if isinstance(f, cst.Name) and \
+                f.value not in self.model.functions and not _may_train(name) and _MODULE_READER_FUNC.search(name) else None
+            return found is not None and summaries.no_direct_effect(found[0])
         if recv == "self" or (recv or "").startswith("self.") and recv.count(".") == 1 and \
                 self._resolve_key(frame, recv) is not None:
             return False
@@ -1424,6 +1429,13 @@ class _Walker:
         answer = self._passes_optimizer_now(call, frame)
         self._passes_last = (call, frame, answer)
         return answer
+
+    def _hands_only_an_engine(self, call: cst.Call, frame: _Frame) -> bool:
+        """What ``call`` is handed of the training objects is an ``Accelerator`` / Fabric and no
+        optimizer (``save_model_checkpoint(fabric, model, path)``)."""
+        found = [self._resolve(frame, a.value) for a in call.args]
+        return any(b is not None for b in found) and all(b is None or b.kind == B.ACCELERATOR for b in found) and \
+            not any(symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1]) for a in call.args)
 
     def _passes_optimizer_now(self, call: cst.Call, frame: _Frame) -> bool:
         return any(self._resolve(frame, a.value) is not None or
