@@ -285,3 +285,70 @@ def test_a_task_stepped_without_actions_stays_opaque(tmp_path):
     agent = STAR_AGENT.replace("self.task.step(out.argmax(-1))", "self.task.step()")
     assert _star_project(tmp_path, agent) == []
 
+
+
+# ------------------------------------------------------------------ a runner handed the agent
+RUNNER_AGENT = """\
+import torch
+from torch import nn
+
+
+class ValueAgent:
+    def __init__(self, config):
+        self.config = config
+        self.network = nn.Linear(8, 1)
+        self.optimizer = config.optimizer_fn(self.network.parameters())
+        self.total_steps = 0
+
+    def step(self):
+        x = torch.randn(16, 8)
+        loss = self.network(x).pow(2).mean()
+        loss.backward()
+        self.optimizer.step()
+        self.total_steps += 1
+"""
+
+RUNNER = """\
+def run_steps(agent, max_steps):
+    while agent.total_steps < max_steps:
+        agent.step()
+"""
+
+EXAMPLE = """\
+from agents import ValueAgent
+from runner import run_steps
+
+
+def value_example(config):
+    run_steps(ValueAgent(config), 10000)
+"""
+
+
+def _runner_project(tmp_path, agent: str = RUNNER_AGENT, runner: str = RUNNER, example: str = EXAMPLE) -> list:
+    files = {"agents.py": agent, "runner.py": runner, "example.py": example}
+    return lint_project(tmp_path, files, target="agents.py")
+
+
+def test_opt101_a_step_method_run_by_a_runner_handed_the_agent(tmp_path):
+    assert _runner_project(tmp_path) == [("OPT101", 15)]
+
+
+def test_opt101_the_agent_handed_by_name_and_keyword(tmp_path):
+    example = EXAMPLE.replace("run_steps(ValueAgent(config), 10000)",
+                              "agent = ValueAgent(config)\n    run_steps(max_steps=10, agent=agent)")
+    assert _runner_project(tmp_path, example=example) == [("OPT101", 15)]
+
+
+def test_a_runner_that_clears_between_steps_is_silent(tmp_path):
+    runner = RUNNER.replace("        agent.step()\n", "        agent.optimizer.zero_grad()\n        agent.step()\n")
+    assert _runner_project(tmp_path, runner=runner) == []
+
+
+def test_a_runner_that_steps_the_agent_once_is_silent(tmp_path):
+    runner = "def run_steps(agent, max_steps):\n    agent.step()\n"
+    assert _runner_project(tmp_path, runner=runner) == []
+
+
+def test_a_runner_handed_another_class_is_silent(tmp_path):
+    example = EXAMPLE.replace("run_steps(ValueAgent(config), 10000)", "run_steps(config.agent_fn(), 10000)")
+    assert _runner_project(tmp_path, example=example) == []

@@ -32,6 +32,7 @@ import libcst as cst
 
 from optimlint.analysis import modules, summaries, symbols
 from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.call_args import named_params, positional_params
 from optimlint.analysis.names import key_of
 from optimlint.analysis.positions import Positions
 from optimlint.analysis.walk import nodes_of
@@ -81,7 +82,96 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
         if pf is None:
             continue
         found.extend(_callers_in(pf, name, klass, here, root, clearing, stepping))
+    if not found and klass is not None:
+        found.extend(_runner_callers(ctx, name, klass, here, root, clearing, stepping))
     return found
+
+
+def _runner_callers(ctx: "FileContext", name: str, klass: cst.ClassDef, here: str, root: str,
+                    clearing: bool, stepping: bool) -> list[Caller]:
+    """Loops of a *runner*, a project function handed an instance of ``klass`` (``def
+    run_steps(agent): while True: ... agent.step()``, called as ``run_steps(DQNAgent(config))``
+    or ``agent = DQNAgent(config); run_steps(agent)``), that call the method on that parameter.
+    Only files whose text builds the class (``DQNAgent(``) are read for the handing call."""
+    cname = klass.name.value
+    out: list[Caller] = []
+    seen: set[tuple[str, int]] = set()
+    others = [p for p in _project_files(root) if p != here and _mentions(p, cname + "(", (cname,))]
+    for pf in [modules.linted_file(ctx), *filter(None, map(modules.parse_file, others))]:
+        for scope in [pf.module, *nodes_of(pf.module, cst.FunctionDef)]:
+            for call in _calls_of_scope(scope):
+                for runner, rpf, param in _handed_parameters(pf, scope, call, klass, here, root):
+                    if (rpf.path, id(runner)) not in seen:
+                        seen.add((rpf.path, id(runner)))
+                        out.extend(_runner_loops(rpf, runner, param, name, ctx, klass, root, clearing, stepping))
+    return out
+
+
+def _calls_of_scope(scope: cst.CSTNode):
+    """The calls of a scope's own statements (not of functions or classes defined in it)."""
+    body = scope.body if isinstance(scope, cst.FunctionDef) else scope
+    stack = list(body.body) if hasattr(body, "body") and isinstance(body.body, (list, tuple)) else [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Call):
+            yield node
+        stack.extend(node.children)
+
+
+def _handed_parameters(pf, scope, call: cst.Call, klass: cst.ClassDef, target: str, root: str):
+    """(runner def, its file, parameter name) for each argument of ``call`` that is an
+    instance of ``klass`` (built right there, or a name built from it), when the callee is a
+    top-level function of the project."""
+    f = call.func
+    if not isinstance(f, cst.Name):
+        return
+    handed: list[tuple[int | None, str | None]] = []
+    positional = 0
+    for a in call.args:
+        if a.star:
+            return  # (``*args``: positions unknown from here on)
+        v = a.value
+        if isinstance(v, cst.Call):
+            info = modules.class_of_call_value(pf, v, root)[0]
+            ok = info is not None and info.node.name.value == klass.name.value and \
+                os.path.realpath(info.file.path) == target
+        else:
+            ok = isinstance(v, cst.Name) and _built_class(pf, scope, v.value, klass, target, root) is not None
+        if ok:
+            handed.append((positional if a.keyword is None else None, a.keyword.value if a.keyword else None))
+        if a.keyword is None:
+            positional += 1
+    if not handed:
+        return
+    found = summaries._function_in(pf, f.value, root, 0)
+    if found is None:
+        return
+    runner, rpf = found
+    params = positional_params(runner)
+    names = {p.name.value for p in named_params(runner)}
+    for index, keyword in handed:
+        if keyword is not None and keyword in names:
+            yield runner, rpf, keyword
+        elif index is not None and index < len(params):
+            yield runner, rpf, params[index].name.value
+
+
+def _runner_loops(rpf, runner: cst.FunctionDef, param: str, name: str, ctx, klass: cst.ClassDef,
+                  root: str, clearing: bool, stepping: bool) -> list[Caller]:
+    out: list[Caller] = []
+    if param in {n for t in nodes_of(runner.body, (cst.AssignTarget,)) for n in [key_of(t.target)] if n}:
+        return out  # (the parameter rebound in the runner)
+    linted = modules.linted_file(ctx)
+    for loop in _own_loops(runner.body):
+        calls = [c for c in nodes_of(loop, cst.Call) if isinstance(c.func, cst.Attribute)
+                 and c.func.attr.value == name and key_of(c.func.value) == param]
+        if not calls or (stepping and _loop_steps(loop, calls[0])):
+            continue
+        if not clearing or _loop_never_clears_of(rpf, loop, calls[0], linted, klass, root):
+            out.append(Caller(rpf.path, _row(rpf, loop)))
+    return out
 
 
 # Hooks Lightning runs once per training batch (``Callback`` and ``LightningModule`` alike).
@@ -232,15 +322,23 @@ def _loop_never_clears(pf, scope, loop, call: cst.Call, klass, target: str, root
         return False
     if klass is None:
         return True
+    info = _built_class(pf, scope, key_of(call.func.value), klass, target, root)
+    return _loop_never_clears_of(pf, loop, call, info.file, info.node, root)
+
+
+def _loop_never_clears_of(pf, loop, call: cst.Call, cls_file, cls_node: cst.ClassDef, root: str) -> bool:
+    """The loop clears nothing by its text, and every other method it calls on ``call``'s
+    receiver (of class ``cls_node`` of ``cls_file``) never clears, steps or backpropagates."""
+    if _CLEARS.search(pf.module.code_for_node(loop)):
+        return False
     recv = key_of(call.func.value)
-    info = _built_class(pf, scope, recv, klass, target, root)
     for other in nodes_of(loop, cst.Call):
         f = other.func
         if other is call or not isinstance(f, cst.Attribute) or key_of(f.value) != recv:
             continue
         if f.attr.value == call.func.attr.value or f.attr.value in summaries.VALUE_METHODS:
             continue
-        meth = summaries.project_method(info.file, info.node, f.attr.value, root)
+        meth = summaries.project_method(cls_file, cls_node, f.attr.value, root)
         if meth is None or not summaries.method_never_touches(*meth, project_root=root):
             return False
     return True
