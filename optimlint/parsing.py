@@ -6,6 +6,8 @@ Below the checks: the engine parses each candidate file here, and the cross-file
 
 from __future__ import annotations
 
+import re
+
 from optimlint.diagnostics import Diagnostic, Location
 
 
@@ -42,6 +44,43 @@ def cpython_verdict(path: str, source: str):
     except ValueError:
         return False
     return None
+
+
+_CONTINUES = re.compile(r"(else|elif|except|finally)\b")
+
+
+def salvage(path: str, source: str, rounds: int = 10) -> str | None:
+    """``source`` with each top-level statement CPython rejects blanked (its rows kept empty,
+    so every other row stays where it was), or None when that does not make it parse. For the
+    project files the cross-file analysis reads, never for a linted file: a script of 2017
+    passing ``async=True`` to a helper (a keyword since Python 3.7) still shows its other
+    functions, ``run_steps(DQNAgent(config))`` among them. A top-level statement starts at a
+    row that begins with a name or a decorator (not ``else:`` / ``except ...:``, which continue
+    one) and ends where the next one starts."""
+    lines = source.splitlines(keepends=True)
+    for _ in range(rounds):
+        verdict = cpython_verdict(path, "".join(lines))
+        if verdict is None:
+            return "".join(lines)
+        if not isinstance(verdict, tuple) or not 1 <= verdict[1] <= len(lines):
+            return None
+        row = verdict[1] - 1
+        start = next((i for i in range(row, -1, -1) if _starts_statement(lines[i])), None)
+        if start is None:
+            return None
+        while start > 0 and lines[start - 1][:1] == "@":
+            start -= 1
+        end = next((i for i in range(row + 1, len(lines)) if _starts_statement(lines[i])), len(lines))
+        blanked = ["\n" if line.endswith("\n") else "" for line in lines[start:end]]
+        if blanked == lines[start:end]:
+            return None
+        lines[start:end] = blanked
+    return None
+
+
+def _starts_statement(line: str) -> bool:
+    head = line[:1]
+    return (head.isalpha() or head in "_@") and _CONTINUES.match(line) is None
 
 
 def parse_module(source: str):

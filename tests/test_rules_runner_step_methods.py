@@ -352,3 +352,46 @@ def test_a_runner_that_steps_the_agent_once_is_silent(tmp_path):
 def test_a_runner_handed_another_class_is_silent(tmp_path):
     example = EXAMPLE.replace("run_steps(ValueAgent(config), 10000)", "run_steps(config.agent_fn(), 10000)")
     assert _runner_project(tmp_path, example=example) == []
+
+
+# ------------------------------------------------------------------ a caller file CPython rejects
+# (a script written for Python 3.6: ``async`` a keyword argument, a keyword since 3.7; the rest
+# of the file still shows which runner is handed which agent)
+OLD_EXAMPLE = EXAMPLE + """\
+
+
+def replay_example(config):
+    config.replay_fn = lambda: Replay(capacity=100, async=True)
+    run_steps(ValueAgent(config), 10)
+"""
+
+LOST_STEP_AGENT = RUNNER_AGENT.replace("        self.optimizer.step()\n", "").replace(
+    "        loss.backward()\n", "        self.optimizer.zero_grad()\n        loss.backward()\n")
+
+
+def test_opt101_runner_handed_the_agent_by_a_file_with_a_statement_cpython_rejects(tmp_path):
+    assert _runner_project(tmp_path, example=OLD_EXAMPLE) == [("OPT101", 15)]
+
+
+def test_opt104_lost_step_run_by_a_runner_of_a_file_cpython_rejects(tmp_path):
+    assert _runner_project(tmp_path, agent=LOST_STEP_AGENT, example=OLD_EXAMPLE) == [("OPT104", 16)]
+
+
+def test_only_the_rejected_statement_is_dropped(tmp_path):
+    # the one handing call sits in the rejected function: nothing is known of the runner
+    example = "from agents import ValueAgent\nfrom runner import run_steps\n\n\n" \
+              "def replay_example(config):\n    config.replay_fn = lambda: Replay(async=True)\n" \
+              "    run_steps(ValueAgent(config), 10)\n"
+    assert _runner_project(tmp_path, example=example) == []
+    assert _runner_project(tmp_path, agent=LOST_STEP_AGENT, example=example) == []
+
+
+def test_salvage_keeps_rows_and_compound_statements():
+    from optimlint.parsing import salvage
+    text = ("import os\n\n\n@decorate\ndef old(x):\n    return f(async=True)\n\n\n"
+            "try:\n    import a\nexcept ImportError:\n    a = None\n\nelsewhere = 1\n")
+    out = salvage("x.py", text)
+    assert out is not None and out.count("\n") == text.count("\n")
+    assert "async" not in out and "@decorate" not in out
+    assert "except ImportError" in out and "elsewhere = 1" in out
+    assert salvage("x.py", "def f(:\n") is None or "def f" not in salvage("x.py", "def f(:\n")

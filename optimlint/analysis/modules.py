@@ -29,7 +29,7 @@ from optimlint.analysis.call_args import keyword_value, param_names
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.names import ImportTable, dotted
 from optimlint.dependencies import record_dependency
-from optimlint.parsing import cpython_verdict, parse_module
+from optimlint.parsing import cpython_verdict, parse_module, salvage
 from optimlint.vocabulary import (AFFINE_SWITCH, COPY_UPDATING_CALLEE, COPY_WORDS, MODEL_FACTORIES,
                                   MODEL_FACTORY_PREFIXES, MODULE_BASES, MODULE_CONTAINERS, MODULE_SELF_RETURNING,
                                   PARAMETER_CLASSES, PARAMETERLESS, WITH_PARAMETERS)
@@ -301,7 +301,9 @@ def parse_file(path: str) -> ParsedFile | None:
                 text = fh.read()
             # Only what CPython parses reaches LibCST: nesting its native parser cannot take
             # would crash the process (the engine guards the linted files the same way).
-            if cpython_verdict(path, text) is None:
+            if cpython_verdict(path, text) is not None:
+                text = salvage(path, text)  # (a 2017 script's ``async=True``: the rest still reads)
+            if text is not None:
                 parsed = ParsedFile.read(path, text) or ParsedFile.build(path, parse_module(text))
         except (OSError, UnicodeDecodeError, ValueError, cst.ParserSyntaxError, RecursionError):
             parsed = None
