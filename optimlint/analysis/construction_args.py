@@ -8,7 +8,9 @@
   and the order of two nodes in a scope (``precedes``, ``dominates``);
 - whether an expression provably holds an ``nn.Module``;
 - the param-group dict literals of a construction (``group_literals``, also through the name
-  its ``params`` is, and ``added_group_literals`` from ``opt.add_param_group({...})``).
+  its ``params`` is, and ``added_group_literals`` from ``opt.add_param_group({...})``);
+- the keywords a construction receives through ``**`` where the file shows the dict
+  (``splatted_keywords``).
 
 Kept apart from ``symbols.py`` (shared tables) so the construction rules own their logic.
 """
@@ -627,4 +629,52 @@ def added_group_literals(ctx: "FileContext", call: cst.Call, scope) -> list[tupl
         if isinstance(attr, cst.Attribute) and attr.value is node and attr.attr.value == "add_param_group" \
                 and isinstance(c, cst.Call) and c.func is attr and c.args and isinstance(c.args[0].value, cst.Dict):
             out.append((c, c.args[0].value))
+    return out
+
+
+# --------------------------------------------------------------------------- ``**`` keyword dicts
+def _keyword_literal(expr: cst.BaseExpression) -> list[tuple[str, cst.CSTNode, cst.BaseExpression]] | None:
+    """``(key, key node, value)`` of ``dict(k=v, ...)`` or ``{"k": v, ...}`` when every key is
+    known (no positional argument, no ``*``/``**`` and no computed key); None otherwise."""
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "dict":
+        if any(a.keyword is None or a.star for a in expr.args):
+            return None
+        return [(a.keyword.value, a.keyword, a.value) for a in expr.args]
+    if isinstance(expr, cst.Dict):
+        out = []
+        for el in expr.elements:
+            key = string_value(el.key) if isinstance(el, cst.DictElement) else None
+            if key is None:
+                return None
+            out.append((key, el.key, el.value))
+        return out
+    return None
+
+
+def splatted_keywords(ctx: "FileContext", call: cst.Call,
+                      scope) -> list[tuple[str, cst.CSTNode, cst.BaseExpression]] | None:
+    """The keywords a call's ``**`` arguments pass, where each is a dict literal written in place
+    (``**dict(lr=..., weight_decay=...)``, ``**{"lr": ...}``) or a name this scope binds once, to
+    such a literal, before the call and only ever splats (``kw = dict(...)`` ... ``Adam(p, **kw)``).
+    None where any ``**`` argument hides keywords the file does not show (a parameter, a config,
+    a dict changed after it is built)."""
+    out: list[tuple[str, cst.CSTNode, cst.BaseExpression]] = []
+    for a in call.args:
+        if a.star != "**":
+            continue
+        value = a.value
+        if isinstance(value, cst.Name):
+            stores = scope_stores(ctx, scope).of(value.value)
+            if len(stores) != 1 or stores[0].kind != "assign" or stores[0].value is None \
+                    or not precedes(ctx, stores[0].target, call, scope):
+                return None
+            for use in uses(ctx, scope, value.value):
+                parent = ctx.parents.get(use)
+                if use is not stores[0].target and not (isinstance(parent, cst.Arg) and parent.star == "**"):
+                    return None  # read another way: it may be changed (``kw["lr"] = ...``, ``kw.update``)
+            value = stores[0].value
+        items = _keyword_literal(value)
+        if items is None:
+            return None
+        out.extend(items)
     return out

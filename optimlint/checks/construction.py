@@ -102,6 +102,7 @@ class ConstructionCheck(Check):
 
     def check(self) -> None:
         ctx = self.ctx
+        self._decay_reported: set[int] = set()
         # Every optimizer construction needs "optim" in the text (torch.optim or a subclass of it).
         for oc in (A.optimizer_calls(ctx) if "optim" in ctx.source else ()):
             if expects_error(ctx, oc.call):
@@ -233,19 +234,22 @@ class ConstructionCheck(Check):
         if cls not in COUPLED_DECAY:
             return
         strict = ctx.settings is not None and not getattr(ctx.settings, "adam_weight_decay_require_evidence", True)
-        dec = A.keyword_arg(call, "decoupled_weight_decay")
-        if dec is not None and A.literal_bool(dec.value) is not False:
-            return
-        if dec is not None and not strict:
-            return  # ``decoupled_weight_decay=False`` written out: L2 chosen on purpose
-        if A.has_double_star(call):
-            return
         scope = A.enclosing_scope(ctx, call)
+        # ``**kw`` read where it is a dict literal the file shows (``kw = dict(lr=..., weight_decay=...)``).
+        splatted = A.splatted_keywords(ctx, call, scope) if A.has_double_star(call) else []
+        if splatted is None:
+            return
+        keywords = [(a.keyword.value, a.keyword, a.value) for a in call.args if a.keyword is not None] + splatted
+        decs = [value for key, _, value in keywords if key == "decoupled_weight_decay"]
+        if any(A.literal_bool(value) is not False for value in decs):
+            return
+        if decs and not strict:
+            return  # ``decoupled_weight_decay=False`` written out: L2 chosen on purpose
         groups = A.group_literals(ctx, call, scope)
         sites: list[tuple[cst.CSTNode, cst.BaseExpression]] = []
-        wd = A.keyword_arg(call, "weight_decay")
-        if wd is not None and not provably_zero(ctx, wd.value, scope):
-            sites.append((wd.keyword, wd.value))
+        for key, node, value in keywords:
+            if key == "weight_decay" and not provably_zero(ctx, value, scope):
+                sites.append((node, value))
         for d in groups:
             for key, el in A.dict_items(d):
                 if key == "weight_decay" and not provably_zero(ctx, el.value, scope):
@@ -290,7 +294,11 @@ class ConstructionCheck(Check):
                 msg = (f"`{qual}` with `weight_decay` adds an L2 term to the gradient, which the adaptive step "
                        f"rescales away for weights with large gradients; {advice}. Where L2 is intended, add "
                        "`# noqa: OPT302`")
-            self.report("OPT302", site, msg, fix if adder is None else None)
+            if id(site) in self._decay_reported:
+                continue  # one dict splatted into two optimizers: its key is reported once
+            self._decay_reported.add(id(site))
+            in_splat = any(node is site for _, node, _ in splatted)  # the dict may serve other optimizers
+            self.report("OPT302", site, msg, fix if adder is None and not in_splat else None)
 
     def _adamw_fix(self, ctx, oc: A.OptimizerCall) -> Fix | None:
         if oc.local:
