@@ -17,7 +17,7 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis import built_runners, callers, moves, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.bindings import ACCELERATOR, Binding, drawn_from_container, key_of, parameter_modules, updated_modules
-from optimlint.analysis.call_args import every_param
+from optimlint.analysis.call_args import arg, every_param
 from optimlint.analysis.handed import handed_parameter, may_complete
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.iteration import (Event, Iteration, clears, covered, exclusive, may_step, module_covers,
@@ -70,6 +70,32 @@ def _consumed_by_another(it: Iteration, opt: Binding, start: int, end: int) -> b
                 module_covers(a, b) or module_covers(b, a) for a in other.modules for b in opt.modules):
             return True
     return False
+
+
+def _spent_by_others(it: Iteration, opt: Binding, start: int, end: int, mkeys) -> bool:
+    """Other optimizers step between the backward at ``start`` and ``opt``'s clearing at
+    ``end``, every one over parameters ``opt`` does not hold: that backward was theirs, so a
+    step of ``opt`` right after its clearing steps on cleared gradients, and its own backward
+    is the one after it (SAC's alpha, q1, q2 and policy updates one after another)."""
+    others = [o for o in optimizers_stepped(it)
+              if o is not opt and any(start < s.index < end for s in steps_of(it, o))]
+    return bool(others) and opt.modules is not None and all(
+        _standalone_tensors(o, mkeys) if o.modules is None else
+        not any(module_covers(a, b) or module_covers(b, a) for a in o.modules for b in opt.modules)
+        for o in others)
+
+
+def _standalone_tensors(opt: Binding, mkeys) -> bool:
+    """``opt`` is built over a list of tensors no module holds (``Adam([self.log_alpha])``):
+    each a plain name or attribute that is no module key and lies under none."""
+    params = arg(opt.call, 0, "params") if opt.call is not None else None
+    if not isinstance(params, (cst.List, cst.Tuple)) or not params.elements:
+        return False
+    for el in params.elements:
+        k = key_of(el.value) if isinstance(el, cst.Element) else None
+        if k is None or any(k == m or k.startswith(m + ".") for m in mkeys):
+            return False
+    return True
 
 
 def visible_optimizers(bindings, func: cst.CSTNode | None) -> list[Binding]:
@@ -450,9 +476,14 @@ class OrderCheck(Check):
                     # stepped, then its own backward - the step came too early
                     # (a clearing that runs whenever the step does: under the same conditions, or
                     # fewer: ``opt_a.zero_grad()`` before ``if amp: scaler.step(opt_a) ...``)
+                    # (or the backward before the clearing was spent by other optimizers and the
+                    # clearing is in the step's own pass: the step steps on cleared gradients)
+                    own = _own_backward_follows(it, opt, step, after)
                     if any(last.index < c.index < step.index and clears(c, opt) and
-                           (same_pass(c) or covered(it, [c], conditions))
-                           for c in it.of_kind(K.ZERO_GRAD)) and _own_backward_follows(it, opt, step, after):
+                           (own and (same_pass(c) or covered(it, [c], conditions)) or
+                            same_pass(c) and _spent_by_others(it, opt, last.index, c.index, mkeys) and
+                            not _grad_touched_between(ctx, it, c, step))
+                           for c in it.of_kind(K.ZERO_GRAD)):
                         self._step_before_backward(it, opt, step, after, mkeys)
                     continue
                 for clear in it.of_kind(K.ZERO_GRAD):
@@ -460,7 +491,8 @@ class OrderCheck(Check):
                             (same_pass(clear) or covered(it, [clear], conditions)):
                         if _grad_touched_between(ctx, it, clear, step):
                             break  # gradients rebuilt by hand after the clear (p.grad = g)
-                        if _own_backward_follows(it, opt, step, after):
+                        if _own_backward_follows(it, opt, step, after) or \
+                                after and same_pass(clear) and _spent_by_others(it, opt, last.index, clear.index, mkeys):
                             # cleared, stepped, then its own backward: the step came too early
                             # (the earlier backward was another optimizer's): OPT103, not OPT102
                             self._step_before_backward(it, opt, step, after, mkeys)
