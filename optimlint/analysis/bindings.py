@@ -56,8 +56,10 @@ from optimlint.analysis.returned import (
 )
 from optimlint.analysis.carried import carried_construction
 from optimlint.analysis.summaries import project_function
-from optimlint.analysis.call_args import arg, every_param, keyword_value, named_params, param_names, positional_params
+from optimlint.analysis.call_args import (  # noqa: F401  (argument_for: re-exported)
+    arg, argument_for, every_param, keyword_value, named_params, param_names, positional_params)
 from optimlint.analysis.class_vars import held_optimizer_class
+from optimlint.analysis.handed_elsewhere import schedulers_handed
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, MODULE_SELF_RETURNING, OPTIMIZER_BASES
 
@@ -98,6 +100,9 @@ class Binding:
     # ``optimizer = get_optimizer(model)``: a project helper returns a torch optimizer it builds
     # over the parameters of ``modules`` (known); its construction is not at ``call``
     from_helper: bool = False
+    # a parameter handed a scheduler that callers in another project file build: that
+    # construction, in the caller's tree (read for its period arguments, never located here)
+    built_elsewhere: cst.Call | None = None
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Binding({self.kind}, {self.name!r}, cls={self.cls!r})"
@@ -1107,21 +1112,6 @@ class _CallSites(cst.CSTVisitor):
         return name in self.b.params_of.get(func, {}) or bool(values_assigned(func, name, nested_functions=False))
 
 
-def argument_for(call: cst.Call, callee: cst.FunctionDef, skip: int, name: str) -> cst.BaseExpression | None:
-    """The expression ``call`` passes for parameter ``name`` of ``callee`` (None: a default,
-    or a call through ``*args`` / ``**kwargs`` that cannot be mapped)."""
-    if any(a.star for a in call.args):
-        return None
-    params = positional_params(callee)[skip:]
-    positional = [a.value for a in call.args if a.keyword is None]
-    for i, param in enumerate(params):
-        if param.name.value == name:
-            if i < len(positional):
-                return positional[i]
-            break
-    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
-
-
 def _bind_from_callers(b: Bindings) -> None:
     """A parameter of a function of this file that every call site gives the same optimizer,
     scheduler or scaler holds it (``train(model, loader, optimizer, scheduler)`` called once from
@@ -1130,6 +1120,7 @@ def _bind_from_callers(b: Bindings) -> None:
     sites = _CallSites(b)
     _walk.visit(b.ctx.module, sites)
     b.call_sites, b.referenced = sites.sites, sites.referenced
+    _bind_from_other_files(b, sites)
     for _ in range(3):  # chains: main -> fit -> train_epoch
         changed = False
         for callee, calls in sites.sites.items():
@@ -1148,6 +1139,42 @@ def _bind_from_callers(b: Bindings) -> None:
                 changed |= _bind_attributes(b, b.class_of[callee], callee, table)
         if not changed:
             return
+
+
+def _bind_from_other_files(b: Bindings, sites: "_CallSites") -> None:
+    """A scheduler parameter of a top-level function, or of a top-level class's ``__init__``,
+    that this file never calls or hands around: the scheduler its callers in other project
+    files build (``handed_elsewhere``), where they all agree. Asked only for a parameter named
+    like a scheduler that the function steps (or, in ``__init__``, keeps on ``self``)."""
+    candidates = [(n, f, 0) for n, f in sites.functions.items()] + [(n, f, 1) for n, f in sites.inits.items()]
+    for name, callee, skip in candidates:
+        if callee in sites.sites or callee in sites.referenced:
+            continue
+        table = b.function_scopes.setdefault(callee, {})
+        params = [p for p in b.params_of.get(callee, {}) if p not in table and p != "self"
+                  and p not in b.opaque_assigned.get(callee, _NOTHING) and symbols.name_says_scheduler(p)
+                  and _used_as_scheduler(callee, p, kept=bool(skip))]
+        if not params:
+            continue
+        handed = schedulers_handed(b.ctx, name, callee, skip, params)
+        for p, h in handed.items():
+            table[p] = Binding(SCHEDULER, p, h.cls, node=b.params_of[callee][p], built_elsewhere=h.call)
+        if handed and skip:
+            _bind_attributes(b, b.class_of[callee], callee, table)
+
+
+def _used_as_scheduler(fn: cst.FunctionDef, param: str, kept: bool) -> bool:
+    """``param.step(...)`` in ``fn`` or, with ``kept``, ``self.<attr> = param`` there."""
+    for node in _walk.nodes_of(fn.body, (cst.Call, cst.Assign)):
+        if isinstance(node, cst.Call):
+            f = node.func
+            if isinstance(f, cst.Attribute) and f.attr.value == "step" and \
+                    isinstance(f.value, cst.Name) and f.value.value == param:
+                return True
+        elif kept and isinstance(node.value, cst.Name) and node.value.value == param and \
+                any((key_of(t.target) or "").startswith("self.") for t in node.targets):
+            return True
+    return False
 
 
 def _agreed(b: Bindings, calls, passed, with_caller: bool = False) -> Binding | None:

@@ -67,3 +67,18 @@ def param_names(fn: cst.FunctionDef | cst.Lambda) -> set[str]:
 def positional_params(fn: cst.FunctionDef | cst.Lambda) -> list[cst.Param]:
     """The parameters a positional argument can fill, in order (``self`` first in a method)."""
     return [*fn.params.posonly_params, *fn.params.params]
+
+
+def argument_for(call: cst.Call, callee: cst.FunctionDef, skip: int, name: str) -> cst.BaseExpression | None:
+    """The expression ``call`` passes for parameter ``name`` of ``callee`` (None: a default,
+    or a call through ``*args`` / ``**kwargs`` that cannot be mapped)."""
+    if any(a.star for a in call.args):
+        return None
+    params = positional_params(callee)[skip:]
+    positional = [a.value for a in call.args if a.keyword is None]
+    for i, param in enumerate(params):
+        if param.name.value == name:
+            if i < len(positional):
+                return positional[i]
+            break
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)

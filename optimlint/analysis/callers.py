@@ -87,6 +87,29 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     return found
 
 
+def calls_from_other_files(ctx: "FileContext", name: str):
+    """``(file, scope, call)`` for each call of ``name`` (a top-level function or class of the
+    linted file) in another project file that imports it from the linted module, spelled
+    ``name(...)`` or ``module.name(...)``; ``scope`` is the function (or module) whose own
+    statements hold the call. Only files whose text names the function and the module's stem
+    are parsed."""
+    if not ctx.path or ctx.path == "-":
+        return
+    here = os.path.realpath(ctx.path)
+    stem = os.path.splitext(os.path.basename(here))[0]
+    root = os.path.realpath(ctx.project_root or os.path.dirname(here))
+    for path in _project_files(root):
+        if path == here or not _mentions(path, f"{name}(", (stem,)):
+            continue
+        pf = modules.parse_file(path)
+        if pf is None:
+            continue
+        for scope in [pf.module, *nodes_of(pf.module, cst.FunctionDef)]:
+            for call in _calls_of_scope(scope):
+                if _calls_target(pf, scope, call, name, None, here, root):
+                    yield pf, scope, call
+
+
 def _runner_callers(ctx: "FileContext", name: str, klass: cst.ClassDef, here: str, root: str,
                     clearing: bool, stepping: bool) -> list[Caller]:
     """Loops of a *runner*, a project function handed an instance of ``klass`` (``def

@@ -26,7 +26,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis.assignments import stores
-from optimlint.analysis.bindings import argument_for
+from optimlint.analysis.call_args import argument_for
 from optimlint.analysis.names import key_of
 
 if TYPE_CHECKING:

@@ -79,7 +79,8 @@ def read_period(ctx: "FileContext", expr: cst.BaseExpression, cls: str) -> str |
         return EPOCHS
     value = _literal_number(expr)
     if value is None:
-        default = _argparse_default(ctx, expr)
+        # (an argument of another file's construction: this file's parser says nothing of it)
+        default = _argparse_default(ctx, expr) if expr in ctx.parents else None
         if default is None:
             return None
         help_text, value = default
@@ -218,9 +219,20 @@ def _assigned_key(ctx: "FileContext", call: cst.Call) -> str | None:
     return None
 
 
+def construction(b: Binding | None) -> cst.Call | None:
+    """The call that built the scheduler ``b``: here, or in a caller of another file."""
+    if b is None:
+        return None
+    return b.call if b.call is not None else b.built_elsewhere
+
+
 def certain_class(ctx: "FileContext", b: Binding | None) -> str | None:
     """The scheduler class of ``b`` when every assignment to its name builds that class."""
-    if b is None or b.kind != "scheduler" or b.by_name or b.call is None or b.cls is None:
+    if b is None or b.kind != "scheduler" or b.by_name or b.cls is None:
+        return None
+    if b.built_elsewhere is not None:
+        return b.cls  # every caller of another file builds that class (``handed_elsewhere``)
+    if b.call is None:
         return None
 
     def compute() -> str | None:
@@ -353,7 +365,7 @@ def trusted_scheduler(ctx: "FileContext", b: Binding | None, key: str | None,
     if b is None or b.kind != "scheduler":
         return False
     if not b.by_name:
-        return b.call is not None
+        return b.call is not None or b.built_elsewhere is not None
     if b.call is not None and not b.lightning:
         # ``lr_scheduler = get_scheduler_fix(args, optimizer, n)``: the name holds what that call
         # builds over the optimizer, not one of the file's other step classes (a noise scheduler)

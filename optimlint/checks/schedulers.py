@@ -340,7 +340,7 @@ class SchedulerCheck(Check):
         level = it.depth + 1
         for s in it.of_kind(K.SCHED_STEP):
             cls = S.certain_class(self.ctx, s.target)
-            gran = S.granularity(self.ctx, cls, s.target.call if s.target is not None else None)
+            gran = S.granularity(self.ctx, cls, S.construction(s.target))
             if gran is None:
                 continue
             steps = _steps_for(it, s)

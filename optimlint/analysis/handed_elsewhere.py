@@ -1,0 +1,77 @@
+"""Schedulers a function's callers in *other* project files build and hand it.
+
+``train(model, loader, optimizer, lr_scheduler, ...)`` in ``utils/train_utils.py`` steps the
+scheduler it is handed; ``scheduler = StepLR(optimizer, step_size=1)`` is built in
+``finetune.py``, which imports ``train`` and calls it. Same-file callers are read by
+``bindings._bind_from_callers``; this module reads the others, for the one question only
+they can answer: the scheduler's class and the period arguments of its construction (OPT202,
+OPT203 and the step-argument rules need both). The construction stays in the caller's tree:
+it is read for its class and text, never located or fixed from the linted file.
+
+A parameter is bound only when every call found passes, by position or keyword, a name that
+its scope assigns exactly once, from a torch scheduler construction, and all of those are
+the same class with the same text. Anything else (a helper's return, a ``*args`` call, two
+callers building two schedules) leaves the parameter unknown, as before.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import libcst as cst
+
+from optimlint.analysis import callers, symbols
+from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.call_args import argument_for, param_names
+
+if TYPE_CHECKING:
+    from optimlint.context import FileContext
+
+
+class Handed(NamedTuple):
+    cls: str  # the torch scheduler class (``StepLR``)
+    call: cst.Call  # its construction, in the caller's file
+
+
+class _Reader(NamedTuple):
+    """Enough of a FileContext for ``symbols.classify_call`` on the caller's code."""
+
+    qualify: object
+    settings: object
+
+
+def schedulers_handed(ctx: "FileContext", name: str, callee: cst.FunctionDef, skip: int,
+                      params: list[str]) -> dict[str, Handed]:
+    """For each of ``params`` (of ``callee``: the top-level function ``name``, or with ``skip=1``
+    the ``__init__`` of the top-level class ``name``), the scheduler every call of ``name`` in
+    another project file hands it; a parameter some call does not hand one is left out."""
+    found: dict[str, list[Handed | None]] = {p: [] for p in params}
+    for pf, scope, call in callers.calls_from_other_files(ctx, name):
+        reader = _Reader(pf.imports.qualify, ctx.settings)
+        for p in params:
+            found[p].append(_construction(scope, argument_for(call, callee, skip, p), reader))
+    out: dict[str, Handed] = {}
+    for p, items in found.items():
+        if not items or any(h is None for h in items):
+            continue
+        if len({(h.cls, _text(h.call)) for h in items}) == 1:  # type: ignore[union-attr]
+            out[p] = items[0]  # type: ignore[assignment]
+    return out
+
+
+def _construction(scope: cst.CSTNode, value: cst.BaseExpression | None, reader: _Reader) -> Handed | None:
+    if isinstance(value, cst.Name):
+        if isinstance(scope, cst.FunctionDef) and value.value in param_names(scope):
+            return None  # the caller's own parameter: what its callers hand is unknown here
+        values = values_assigned(scope, value.value, nested_functions=False, through_wrappers=True)
+        value = values[0] if len(values) == 1 else None
+    if not isinstance(value, cst.Call):
+        return None
+    kind = symbols.classify_call(reader, value)  # type: ignore[arg-type]
+    if kind is None or kind.kind != "scheduler" or not kind.cls:
+        return None
+    return Handed(kind.cls, value)
+
+
+def _text(call: cst.Call) -> str:
+    return cst.Module(body=[]).code_for_node(call)
