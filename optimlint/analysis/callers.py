@@ -84,7 +84,49 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
         found.extend(_callers_in(pf, name, klass, here, root, clearing, stepping))
     if not found and klass is not None:
         found.extend(_runner_callers(ctx, name, klass, here, root, clearing, stepping))
+    if not found and klass is not None:
+        found.extend(_base_class_loops(ctx, name, klass, root, clearing, stepping))
     return found
+
+
+def _base_class_loops(ctx: "FileContext", name: str, klass: cst.ClassDef, root: str,
+                      clearing: bool, stepping: bool) -> list[Caller]:
+    """Loops of a base class's method that call ``self.<name>(...)``, the method ``klass``
+    overrides (a template method: ``Epoch.run`` loops over the batches calling
+    ``self.batch_update(x, y)``, which ``TrainEpoch`` implements), where ``klass`` does not
+    override the looping method itself. Bases are followed through the project (at most 8
+    classes); the loop is read as ``loop_callers`` reads any other, its other ``self`` calls
+    as methods of ``klass``."""
+    linted = modules.linted_file(ctx)
+    own = {s.name.value for s in klass.body.body if isinstance(s, cst.FunctionDef)}
+    out: list[Caller] = []
+    todo: list[tuple[modules.ParsedFile, cst.ClassDef]] = [(linted, klass)]
+    seen = 0
+    while todo and seen < 8:
+        pf, cur = todo.pop(0)
+        seen += 1
+        for base in cur.bases:
+            r = modules.resolve_name(pf, base.value, root)
+            node = r.node if r is not None else None
+            if node is None:
+                continue
+            if r.file is not linted:  # the class as a statement of the whole tree (rows, positions)
+                node = next((s for s in r.file.module.body if isinstance(s, cst.ClassDef)
+                             and s.name.value == node.name.value), None)
+                if node is None:
+                    continue
+            todo.append((r.file, node))
+            for meth in node.body.body:
+                if not isinstance(meth, cst.FunctionDef) or meth.name.value in own:
+                    continue
+                for loop in _own_loops(meth.body):
+                    calls = [c for c in nodes_of(loop, cst.Call) if isinstance(c.func, cst.Attribute)
+                             and c.func.attr.value == name and key_of(c.func.value) == "self"]
+                    if not calls or (stepping and _loop_steps(loop, calls[0])):
+                        continue
+                    if not clearing or _loop_never_clears_of(r.file, loop, calls[0], linted, klass, root):
+                        out.append(Caller(r.file.path, _row(r.file, loop)))
+    return out
 
 
 def calls_from_other_files(ctx: "FileContext", name: str):

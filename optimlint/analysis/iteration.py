@@ -216,6 +216,8 @@ _CLIP_HELPER_NAME = re.compile(r"clip|clamp", re.I)
 # A call of a module (its forward) or of a loss function never clears, steps or runs a
 # backward; spelled like one when its name says so (``model(x)``, ``self.criterion(out, y)``).
 _FORWARD_NAMES = symbols._MODULE_NAME
+# An attribute of ``self`` holding the loss function the instance was handed (``self.loss``).
+_HELD_LOSS = re.compile(r"(loss|losses|criterion|criterions|loss_fn|loss_func)$")
 
 
 @dataclass(frozen=True)
@@ -1205,7 +1207,7 @@ class _Walker:
             klass = self.b.class_of.get(frame.func) if frame.func is not None else None
             if klass is not None and f.attr.value in self.model.methods.get(klass, {}):
                 return False
-        if self._submodule_forward(f, frame):
+        if self._submodule_forward(f, frame) or self._held_loss_function(f, frame):
             return True
         if isinstance(f, cst.Attribute) and self._method_of_project_class(f, frame):
             return False  # ``pi.train_net()``: a method of the object's class, not a submodule named ``*_net``
@@ -1457,6 +1459,19 @@ class _Walker:
             return False
         attrs = self.ctx.cached("optimlint.module_attrs", lambda: _module_attrs(self.ctx.module))
         return f.attr.value in attrs.get(klass, ())
+
+    def _held_loss_function(self, f: cst.BaseExpression, frame: _Frame) -> bool:
+        """``self.loss(prediction, y)`` / ``self.criterion(...)``: an attribute named for a loss
+        that no class of the hierarchy defines as a method holds the loss function the
+        instance was handed (``self.loss = loss`` in a base ``__init__``)."""
+        if not (isinstance(f, cst.Attribute) and key_of(f.value) == "self" and _HELD_LOSS.match(f.attr.value)):
+            return False
+        klass = self.b.class_of.get(frame.func) if frame.func is not None else None
+        if klass is None:
+            return False
+        linted = modules.linted_file(self.ctx)
+        return summaries.project_method(linted, klass, f.attr.value, self.ctx.project_root) is None and \
+            f"def {f.attr.value}(" not in self.ctx.source
 
     def _opaque(self, call: cst.Call, st, touches_all: bool = False) -> None:
         """A call the walk does not read as an event: decided by ``_decide_opaque`` once the

@@ -116,6 +116,7 @@ _DESCRIBES_OPTIMIZER = re.compile(r"^(optimi[sz]er|optim|opt)_((type|types|name|
 
 
 def name_says_optimizer(name: str) -> bool:
+    name = _bare(name)
     if _DESCRIBES_OPTIMIZER.match(name):
         return False
     return (
@@ -135,7 +136,13 @@ _SCHEDULER_NAME = re.compile(r"(^|_)(lr_)?sched(ule|uler)?s?$", re.I)
 
 
 def name_says_scheduler(name: str) -> bool:
-    return _SCHEDULER_NAME.search(name) is not None
+    return _SCHEDULER_NAME.search(_bare(name)) is not None
+
+
+def _bare(name: str) -> str:
+    """``name`` without the underscores around it: ``self.__optimizer__`` (a dunder-style
+    private attribute), ``optimizer_`` (a trailing underscore against shadowing)."""
+    return name.strip("_") or name
 
 
 # A class named as a learning-rate schedule (``WarmupCosineSchedule``, ``MegatronLMDummyScheduler``):
