@@ -1034,6 +1034,15 @@ class _Walker:
         if b is not None and b.kind == B.ENGINE:
             self._opaque(call, st, touches_all=True)
             return
+        opt = b if b is not None else self._resolve(frame, recv, B.OPTIMIZER) if len(positional) == 1 else None
+        if opt is not None and opt.kind == B.OPTIMIZER and len(positional) == 1 and not opt.lightning and \
+                (opt.call is None or modules.constructed_class(self.ctx, opt.call.func) is None):
+            # (a class of the project defining ``backward`` may step in it: left opaque)
+            # ``optimizer.backward(loss)``: a wrapping optimizer's backward (apex's FP16_Optimizer,
+            # fairseq's, ColossalAI's) scales the loss, backpropagates it and unscales in its own
+            # ``step()``; it neither clears nor steps
+            self._emit(EventKind.BACKWARD, call, st, own_key=key_of(positional[0].value))
+            return
         if positional and (b is not None or not self._tensor_backward(recv, frame)):
             # ``engine.backward(loss)`` of something we cannot see, or ``t.backward(grad)``.
             self._opaque(call, st, touches_all=True)
@@ -1457,7 +1466,7 @@ class _Walker:
         klass = self.b.class_of.get(frame.func) if frame.func is not None else None
         if klass is None or f.attr.value in self.model.methods.get(klass, {}):
             return False
-        attrs = self.ctx.cached("optimlint.module_attrs", lambda: _module_attrs(self.ctx.module))
+        attrs = self.ctx.cached("optimlint.module_attrs", lambda: _module_attrs(self.ctx))
         return f.attr.value in attrs.get(klass, ())
 
     def _held_loss_function(self, f: cst.BaseExpression, frame: _Frame) -> bool:
@@ -1576,11 +1585,14 @@ def _transforms_grad(target: cst.Attribute, value: cst.BaseExpression | None) ->
         any(a.keyword is None and not a.star and key_of(a.value) == k for a in value.args)
 
 
-def _module_attrs(module: cst.Module) -> dict[cst.ClassDef, set[str]]:
+def _module_attrs(ctx: "FileContext") -> dict[cst.ClassDef, set[str]]:
     """Per class, the ``self.x`` attributes every assignment sets to a constructed object
-    (``self.fc1 = nn.Linear(4, 8)``, ``self.block = ResBlock(64)``: a CapWords call), so that
-    ``self.fc1(x)`` is that module's forward. One walk of the file: the full class analysis
-    (``modules.class_info``) costs too much per edit in the language server."""
+    (``self.fc1 = nn.Linear(4, 8)``, ``self.block = ResBlock(64)``: a CapWords call) or to the
+    module a project helper hands back, maybe wrapped (``self.dmodel = distrib.wrap(model)``:
+    ``_wrapping_helper``), so that ``self.fc1(x)`` is that module's forward. One walk of the
+    file: the full class analysis (``modules.class_info``) costs too much per edit in the
+    language server."""
+    module = ctx.module
     built: dict[cst.ClassDef, set[str]] = {}
     other: dict[cst.ClassDef, set[str]] = {}
 
@@ -1614,11 +1626,42 @@ def _module_attrs(module: cst.Module) -> dict[cst.ClassDef, set[str]]:
             if not augmented and _hands_back(value, key_of(target), self.classes[-1], module):
                 return  # ``self.target = self.target_ini(self.net, self.target)``: the same module again
             name = (key_of(value.func) or "").rsplit(".", 1)[-1] if isinstance(value, cst.Call) else ""
-            table = built if name[:1].isupper() and not augmented else other
+            table = built if not augmented and (name[:1].isupper() or _wrapping_helper(ctx, value)) else other
             table.setdefault(self.classes[-1], set()).add(target.attr.value)
 
     _walk.visit(module, V())
     return {k: v - other.get(k, set()) for k, v in built.items()}
+
+
+def _wrapping_helper(ctx: "FileContext", value: cst.BaseExpression) -> bool:
+    """``distrib.wrap(model)``: a call of a top-level function of this or another project file
+    every return of which hands back, as it is or wrapped (``DistributedDataParallel(model,
+    ...)``), the parameter the call passes a module for (a name that says module)."""
+    if not (isinstance(value, cst.Call) and isinstance(value.func, (cst.Name, cst.Attribute))):
+        return False
+    f = value.func
+    fn = None
+    if isinstance(f, cst.Name) and not ctx.imports.imported(f.value):
+        fns = [d for d in ctx.module.body if isinstance(d, cst.FunctionDef) and d.name.value == f.value]
+        fn = fns[0] if len(fns) == 1 else None
+    elif ctx.imports.imported((key_of(f) or "").split(".", 1)[0]):
+        found = summaries.project_function(ctx, f)
+        fn = found[0] if found is not None else None
+    if fn is None:
+        return False
+    returns = [r.value for r in _walk.nodes_of(fn.body, cst.Return)]
+    kept = {frozenset(module_value_keys(v)) for v in returns}
+    if not returns or len(kept) != 1:
+        return False
+    keys = kept.pop()
+    if len(keys) != 1:
+        return False
+    param = next(iter(keys))
+    if param not in param_names(fn) or stores(fn, param, nested_functions=False):
+        return False
+    handed = B.argument_for(value, fn, 0, param)
+    k = key_of(handed) if handed is not None else None
+    return k is not None and symbols.name_says_module(k.rsplit(".", 1)[-1])
 
 
 def _iterations_of(model: TrainingModel, func, walker: _Walker) -> None:
