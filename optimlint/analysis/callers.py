@@ -32,7 +32,7 @@ import libcst as cst
 
 from optimlint.analysis import modules, summaries, symbols
 from optimlint.analysis.assignments import values_assigned
-from optimlint.analysis.call_args import named_params, positional_params
+from optimlint.analysis.call_args import arg, named_params, positional_params
 from optimlint.analysis.names import key_of
 from optimlint.analysis.positions import Positions
 from optimlint.analysis.walk import nodes_of
@@ -51,7 +51,8 @@ _MENTIONS: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[int, int], bool]] 
 @dataclass(frozen=True)
 class Caller:
     path: str  # the calling file, as found under the project root
-    row: int  # the row of the loop
+    row: int  # the row of the loop (of the ``Engine(...)`` call, for ``engine``)
+    engine: bool = False  # ignite's ``Engine(process_function)``: it calls the function on every batch
 
 
 def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef | None,
@@ -63,6 +64,10 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     name = func.name.value
     if name.startswith("__") or not ctx.path or ctx.path == "-":
         return []
+    if klass is None:
+        engines = ignite_engines(ctx, func)
+        if engines:
+            return engines
     here = os.path.realpath(ctx.path)
     stem = os.path.splitext(os.path.basename(here))[0]
     root = os.path.realpath(ctx.project_root or os.path.dirname(here))
@@ -241,6 +246,28 @@ def _runner_loops(rpf, runner: cst.FunctionDef, param: str, name: str, ctx, klas
 
 # Hooks Lightning runs once per training batch (``Callback`` and ``LightningModule`` alike).
 _BATCH_HOOKS = frozenset({"on_train_batch_start", "on_train_batch_end"})
+
+
+def ignite_engines(ctx: "FileContext", func: cst.FunctionDef) -> list[Caller]:
+    """The ``Engine(func)`` calls of ignite in this file (``return Engine(_update)`` in the
+    factory that defines ``_update``): the engine runs ``func`` on every batch, and clears and
+    steps nothing of its own. Only a call in the scope that defines ``func``."""
+    if "ignite" not in ctx.source:
+        return []
+    name = func.name.value
+    parent = ctx.parents.get(func)
+    scope = ctx.parents.get(parent) if isinstance(parent, cst.IndentedBlock) else parent
+    if not isinstance(scope, (cst.FunctionDef, cst.Module)):
+        return []
+    out = []
+    for call in _calls_of_scope(scope):
+        qn = ctx.qualify(call.func) or ""
+        if not (qn.startswith("ignite.") and qn.rsplit(".", 1)[-1] == "Engine"):
+            continue
+        handed = arg(call, 0, "process_function")
+        if isinstance(handed, cst.Name) and handed.value == name:
+            out.append(Caller(ctx.path, ctx.start(call).row, engine=True))
+    return out
 
 
 def lightning_batch_hook(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef | None) -> bool:

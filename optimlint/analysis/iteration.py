@@ -54,7 +54,7 @@ import libcst as cst
 
 from optimlint.analysis import walk as _walk
 from optimlint.analysis import bindings as B
-from optimlint.analysis import modules, phase_args, summaries, symbols
+from optimlint.analysis import callers, modules, phase_args, summaries, symbols
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.call_args import arg, named_params, param_names, positional_params
@@ -1679,7 +1679,8 @@ def _iterations_of(model: TrainingModel, func, walker: _Walker) -> None:
     if klass in model.lightning_classes and func.name.value == "training_step":
         kind = "lightning-auto" if model.lightning_classes[klass] else "lightning-manual"
         model.iterations.append(Iteration(kind, func, func, -1, list(events), list(opaque)))
-    elif EventKind.BACKWARD in kinds and steps:
+    elif EventKind.BACKWARD in kinds and (steps or callers.ignite_engines(model.ctx, func)):
+        # (ignite's ``Engine(_update)`` runs a nested update function per batch: one pass, not a closure)
         model.iterations.append(Iteration("function", func, func, -1, list(events), list(opaque)))
     elif EventKind.BACKWARD in kinds and model.parent_func.get(func) is not None:
         model.iterations.append(Iteration("closure", func, func, -1, list(events), list(opaque)))

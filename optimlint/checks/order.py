@@ -354,7 +354,9 @@ class OrderCheck(Check):
                 self._module_cleared_in_accumulate(it)
                 self._cleared_never_stepped(it, mkeys)
                 self._cleared_before_any_step(it, mkeys)
-            elif it.kind == "function" and model.parent_func.get(it.node) is None:
+            elif it.kind == "function" and (model.parent_func.get(it.node) is None or
+                                            callers.ignite_engines(ctx, it.node)):
+                # (a nested ``_update`` handed to ignite's ``Engine``: run on every batch)
                 self._missing_zero_grad(it, mkeys, model.bindings.class_of.get(it.node))
                 self._cleared_never_stepped(it, mkeys)
                 self._cleared_before_any_step(it, mkeys)
@@ -417,6 +419,12 @@ class OrderCheck(Check):
             return
         caller = found[0]
         where = os.path.relpath(caller.path, os.path.dirname(os.path.abspath(ctx.path)))
+        if caller.engine:
+            self.report("OPT101", first.node,
+                        f"`{name}`'s gradients are never cleared: `{func}()` steps it on every call, and ignite's "
+                        f"`Engine` at {where}:{caller.row} calls it on every batch, so each step applies the sum "
+                        f"of every backward so far; call `{name}.zero_grad()` before the backward")
+            return
         self.report("OPT101", first.node,
                     f"`{name}`'s gradients are never cleared: `{func}()` steps it on every call, and the loop at "
                     f"{where}:{caller.row} calls it without clearing, so each step applies the sum of every "
@@ -807,7 +815,9 @@ class OrderCheck(Check):
         for opt, name, what, clear in self._left_unstepped_candidates(it):
             if id(opt) in self._unused_reported:
                 continue
-            runner = it.kind == "function" and self._runner_built_by_a_loop(it, opt)
+            # (ignite's ``Engine(_update)`` steps nothing after the call: the function is all of it)
+            runner = it.kind == "function" and (self._runner_built_by_a_loop(it, opt) or
+                                                bool(callers.ignite_engines(self.ctx, it.node)))
             if it.kind == "function" and not runner and \
                     (isinstance(opt.node, cst.Param) or opt.by_name and not _instance_built(opt)):
                 continue  # a step function handed its optimizer: the caller may step it after the call

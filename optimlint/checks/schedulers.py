@@ -325,7 +325,9 @@ class SchedulerCheck(Check):
         if not inner:
             return
         klass = self.model.bindings.class_of.get(it.node)
-        found = callers.loop_callers(ctx, it.node, klass, clearing=False)
+        # (ignite's Engine runs the function per batch, not per epoch: the step order there is
+        # the function's own, judged above)
+        found = [c for c in callers.loop_callers(ctx, it.node, klass, clearing=False) if not c.engine]
         if not found:
             return
         where = os.path.relpath(found[0].path, os.path.dirname(os.path.abspath(ctx.path)))
