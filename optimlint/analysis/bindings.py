@@ -59,7 +59,7 @@ from optimlint.analysis.summaries import project_function
 from optimlint.analysis.call_args import (  # noqa: F401  (argument_for: re-exported)
     arg, argument_for, every_param, keyword_value, named_params, param_names, positional_params)
 from optimlint.analysis.class_vars import held_optimizer_class
-from optimlint.analysis.handed_elsewhere import schedulers_handed
+from optimlint.analysis.handed_elsewhere import constructions_handed
 from optimlint.analysis.names import dotted, key_of  # noqa: F401  (key_of: re-exported)
 from optimlint.vocabulary import ACCELERATOR_QUALNAMES, DEEPSPEED_INIT, MODULE_SELF_RETURNING, OPTIMIZER_BASES
 
@@ -100,8 +100,8 @@ class Binding:
     # ``optimizer = get_optimizer(model)``: a project helper returns a torch optimizer it builds
     # over the parameters of ``modules`` (known); its construction is not at ``call``
     from_helper: bool = False
-    # a parameter handed a scheduler that callers in another project file build: that
-    # construction, in the caller's tree (read for its period arguments, never located here)
+    # a parameter handed a scheduler or optimizer that callers in another project file build:
+    # that construction, in the caller's tree (read for its class and period, never located here)
     built_elsewhere: cst.Call | None = None
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
@@ -1142,33 +1142,43 @@ def _bind_from_callers(b: Bindings) -> None:
 
 
 def _bind_from_other_files(b: Bindings, sites: "_CallSites") -> None:
-    """A scheduler parameter of a top-level function, or of a top-level class's ``__init__``,
-    that this file never calls or hands around: the scheduler its callers in other project
-    files build (``handed_elsewhere``), where they all agree. Asked only for a parameter named
-    like a scheduler that the function steps (or, in ``__init__``, keeps on ``self``)."""
+    """A scheduler or optimizer parameter of a top-level function, or of a top-level class's
+    ``__init__``, that this file never calls or hands around: the construction its callers in
+    other project files build (``handed_elsewhere``), where they all agree. Asked only for a
+    parameter named like one that the function steps or clears (or, in ``__init__``, keeps on
+    ``self``). One construction handed to two parameters is one object."""
     candidates = [(n, f, 0) for n, f in sites.functions.items()] + [(n, f, 1) for n, f in sites.inits.items()]
     for name, callee, skip in candidates:
         if callee in sites.sites or callee in sites.referenced:
             continue
         table = b.function_scopes.setdefault(callee, {})
-        params = [p for p in b.params_of.get(callee, {}) if p not in table and p != "self"
-                  and p not in b.opaque_assigned.get(callee, _NOTHING) and symbols.name_says_scheduler(p)
-                  and _used_as_scheduler(callee, p, kept=bool(skip))]
+        params: dict[str, str] = {}
+        for p in b.params_of.get(callee, {}):
+            if p in table or p == "self" or p in b.opaque_assigned.get(callee, _NOTHING):
+                continue
+            kind = SCHEDULER if symbols.name_says_scheduler(p) else OPTIMIZER if symbols.name_says_optimizer(p) else None
+            if kind is not None and _used_as(callee, p, ("step",) if kind == SCHEDULER else ("step", "zero_grad"),
+                                             kept=bool(skip)):
+                params[p] = kind
         if not params:
             continue
-        handed = schedulers_handed(b.ctx, name, callee, skip, params)
+        handed = constructions_handed(b.ctx, name, callee, skip, params)
+        built: dict[int, Binding] = {}
         for p, h in handed.items():
-            table[p] = Binding(SCHEDULER, p, h.cls, node=b.params_of[callee][p], built_elsewhere=h.call)
+            if id(h.call) not in built:
+                built[id(h.call)] = Binding(params[p], p, h.cls, node=b.params_of[callee][p], built_elsewhere=h.call)
+            table[p] = built[id(h.call)]
         if handed and skip:
             _bind_attributes(b, b.class_of[callee], callee, table)
 
 
-def _used_as_scheduler(fn: cst.FunctionDef, param: str, kept: bool) -> bool:
-    """``param.step(...)`` in ``fn`` or, with ``kept``, ``self.<attr> = param`` there."""
+def _used_as(fn: cst.FunctionDef, param: str, methods: tuple[str, ...], kept: bool) -> bool:
+    """``param.<method>(...)`` in ``fn`` for one of ``methods`` or, with ``kept``,
+    ``self.<attr> = param`` there."""
     for node in _walk.nodes_of(fn.body, (cst.Call, cst.Assign)):
         if isinstance(node, cst.Call):
             f = node.func
-            if isinstance(f, cst.Attribute) and f.attr.value == "step" and \
+            if isinstance(f, cst.Attribute) and f.attr.value in methods and \
                     isinstance(f.value, cst.Name) and f.value.value == param:
                 return True
         elif kept and isinstance(node.value, cst.Name) and node.value.value == param and \

@@ -331,7 +331,48 @@ def _callers_in(pf: modules.ParsedFile, name: str, klass: cst.ClassDef | None, t
                 continue
             if not clearing or _loop_never_clears(pf, scope, loop, calls[0], klass, target, root):
                 out.append(Caller(pf.path, _row(pf, loop)))
+    if not out and klass is None:
+        out.extend(_loops_through_a_wrapper(pf, name, target, root, clearing, stepping))
     return out
+
+
+def _loops_through_a_wrapper(pf: modules.ParsedFile, name: str, target: str, root: str,
+                             clearing: bool, stepping: bool) -> list[Caller]:
+    """Loops of ``pf`` that call a top-level function of ``pf`` (a *wrapper*: ``def
+    update_params(batch): ...; a2c_step(policy_net, ..., optimizer_value, ...)``) which calls the
+    step function outside any loop of its own: ``for i_iter in ...: update_params(batch)``. The
+    wrapper's text, like the loop's, must clear nothing (and, with ``stepping``, step nothing)."""
+    wrappers: dict[str, cst.FunctionDef] = {}
+    for fn in pf.module.body:
+        if isinstance(fn, cst.FunctionDef) and any(
+                _calls_target(pf, fn, c, name, None, target, root) for c in _calls_of_scope(fn)):
+            text = pf.module.code_for_node(fn)
+            if not (clearing and _CLEARS.search(text)) and not (stepping and _steps_optimizer(fn)):
+                wrappers[fn.name.value] = fn
+    out: list[Caller] = []
+    if not wrappers:
+        return out
+    for scope in [pf.module, *nodes_of(pf.module, cst.FunctionDef)]:
+        if scope in wrappers.values():
+            continue
+        body = scope.body if isinstance(scope, cst.FunctionDef) else scope
+        for loop in _own_loops(body):
+            calls = [c for c in nodes_of(loop, cst.Call) if isinstance(c.func, cst.Name) and c.func.value in wrappers]
+            if not calls or (stepping and _loop_steps(loop, calls[0])):
+                continue
+            if not clearing or not _CLEARS.search(pf.module.code_for_node(loop)):
+                out.append(Caller(pf.path, _row(pf, loop)))
+    return out
+
+
+def _steps_optimizer(fn: cst.FunctionDef) -> bool:
+    """``fn`` calls ``x.step(...)`` on something named like an optimizer."""
+    for c in nodes_of(fn, cst.Call):
+        f = c.func
+        if isinstance(f, cst.Attribute) and f.attr.value == "step" and \
+                symbols.name_says_optimizer((key_of(f.value) or "").rsplit(".", 1)[-1]):
+            return True
+    return False
 
 
 def _loop_steps(loop: cst.CSTNode, call: cst.Call) -> bool:
