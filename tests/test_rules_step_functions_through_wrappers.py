@@ -76,3 +76,12 @@ def test_one_optimizer_handed_for_both_is_cleared_by_the_policys_clear(tmp_path)
 def test_an_optimizer_the_script_gets_from_elsewhere_may_be_the_same(tmp_path):
     files = project(value_optimizer="optimizer_policy")
     assert lint_project(tmp_path, files, "core/a2c.py", "OPT101") == []
+
+
+def test_a_script_reaching_torch_through_a_star_export_builds_the_same_optimizers(tmp_path):
+    # ``from utils import *``: the script's ``torch`` is what ``utils/torch_utils.py`` imports
+    files = project()
+    files["run_a2c.py"] = files["run_a2c.py"].replace("import torch\n", "from utils import *\n", 1)
+    files["utils/__init__.py"] = "from utils.torch_utils import *\n"
+    files["utils/torch_utils.py"] = "import torch\n\n\ndef to_device(device, *nets):\n    for net in nets:\n        net.to(device)\n"
+    assert lint_project(tmp_path, files, "core/a2c.py", "OPT101") == [("OPT101", 7)]

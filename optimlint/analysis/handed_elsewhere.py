@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import libcst as cst
 
-from optimlint.analysis import callers, symbols
+from optimlint.analysis import callers, modules, symbols
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.call_args import argument_for, param_names
 
@@ -51,7 +51,7 @@ def constructions_handed(ctx: "FileContext", name: str, callee: cst.FunctionDef,
     parameter some call does not hand one is left out."""
     found: dict[str, list[Handed | None]] = {p: [] for p in params}
     for pf, scope, call in callers.calls_from_other_files(ctx, name):
-        reader = _Reader(pf.imports.qualify, ctx.settings)
+        reader = _Reader(modules.file_qualifier(pf, ctx.project_root), ctx.settings)
         for p, kind in params.items():
             found[p].append(_construction(pf, scope, argument_for(call, callee, skip, p), reader, kind))
     out: dict[str, Handed] = {}

@@ -521,6 +521,29 @@ def star_qualify(ctx, node: cst.BaseExpression) -> str | None:
     return f"{found}.{rest}" if rest else found
 
 
+def file_qualifier(pf: ParsedFile, project_root: str | None):
+    """``qualify(node)`` for code of the project file ``pf``, as ``star_qualify`` reads the
+    linted file: a root the file binds only through star imports of project modules (``from
+    utils import *``, whose ``utils/torch.py`` does ``import torch``) is what they hand over;
+    anything else as ``pf``'s imports say."""
+    imports = pf.imports
+    memo: dict[str, object] = {}
+
+    def qualify(node: cst.BaseExpression) -> str | None:
+        name = dotted(node)
+        if name and imports.star_modules:
+            root, _, rest = name.partition(".")
+            if root not in imports.bindings and root not in pf.classes and root not in pf.other_names:
+                if root not in memo:
+                    memo[root] = _star_exported(pf.path, imports.star_modules, root, project_root, set())
+                found = memo[root]
+                if isinstance(found, str):
+                    return f"{found}.{rest}" if rest else found
+        return imports.qualify(node)
+
+    return qualify
+
+
 def _star_exported(from_path: str, stars: list[str], name: str, root: str | None, seen: set[str]):
     """What the star imports ``stars`` of ``from_path`` bind ``name`` to: an absolute
     qualified name, None when none of them hands it over, ``_STAR_UNKNOWN`` when one is no
