@@ -1387,6 +1387,9 @@ class _Walker:
         if not name or self._passes_optimizer(call, frame) and not (engine := self._hands_only_an_engine(call, frame)):
             return False
         recv = key_of(f.value) if isinstance(f, cst.Attribute) else None
+        if name == "apply" and isinstance(f, cst.Attribute) and len(call.args) == 1 and \
+                self._is_module_value(f.value, frame):
+            return self._harmless_function(call.args[0].value)
         if engine:
             found = summaries.project_function(self.ctx, f) if isinstance(f, cst.Name) and \
                 f.value not in self.model.functions and not _may_train(name) and _MODULE_READER_FUNC.search(name) else None
@@ -1415,6 +1418,23 @@ class _Walker:
         if not self._project_classes_of(recv, frame):
             return True
         return self._reading_methods(recv, name, frame)
+
+    def _harmless_function(self, fn: cst.BaseExpression) -> bool:
+        """``fn``, handed to ``module.apply(fn)``, is a function of this file or the project, or a
+        lambda calling only such functions, whose own body clears, steps and backpropagates
+        nothing (``classifier.apply(lambda m: bn_momentum_adjust(m, momentum))``,
+        ``net.apply(weights_init)``): the call visits the submodules and sets what it sets."""
+        if isinstance(fn, cst.Lambda):
+            calls = list(_walk.nodes_of(fn.body, cst.Call))
+            return bool(calls) and all(isinstance(c.func, cst.Name) and self._harmless_function(c.func)
+                                       for c in calls)
+        if not isinstance(fn, cst.Name):
+            return False
+        own = self.model.functions.get(fn.value)
+        if own is not None:
+            return summaries.no_direct_effect(own)
+        found = summaries.project_function(self.ctx, fn)
+        return found is not None and summaries.no_direct_effect(found[0])
 
     def _reading_methods(self, recv: str | None, name: str, frame: _Frame) -> bool:
         """Every project class ``recv`` may be built from defines ``name`` (a method named for
