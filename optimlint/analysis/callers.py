@@ -145,8 +145,9 @@ def calls_from_other_files(ctx: "FileContext", name: str):
     here = os.path.realpath(ctx.path)
     stem = os.path.splitext(os.path.basename(here))[0]
     root = os.path.realpath(ctx.project_root or os.path.dirname(here))
+    imports_it = re.compile(rf"^[ \t]*(from|import)[ \t][^\n]*\b{re.escape(stem)}\b", re.M)
     for path in _project_files(root):
-        if path == here or not _mentions(path, f"{name}(", (stem,)):
+        if path == here or not _mentions(path, f"{name}(", (stem,)) or not _mentions_pattern(path, imports_it):
             continue
         pf = modules.parse_file(path)
         if pf is None:
@@ -285,21 +286,29 @@ def lightning_batch_hook(ctx: "FileContext", func: cst.FunctionDef, klass: cst.C
 def _mentions(path: str, needle: str, names: tuple[str, ...]) -> bool:
     """The file's text holds ``needle`` and one of ``names`` (answers cached per file
     version: the language server asks again on every edit)."""
+    return _file_says(path, (needle, names), lambda text: needle in text and any(n in text for n in names))
+
+
+def _mentions_pattern(path: str, pattern: "re.Pattern[str]") -> bool:
+    """``pattern`` matches the file's text (cached as ``_mentions``)."""
+    return _file_says(path, (pattern.pattern, ()), lambda text: pattern.search(text) is not None)
+
+
+def _file_says(path: str, question: tuple, answer) -> bool:
     try:
         st = os.stat(path)
     except OSError:
         return False
-    key = (path, needle, names)
+    key = (path, *question)
     stamp = (st.st_mtime_ns, st.st_size)
     hit = _MENTIONS.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+            found = answer(fh.read())
     except OSError:
         return False
-    found = needle in text and any(n in text for n in names)
     if len(_MENTIONS) > 50_000:
         _MENTIONS.clear()
     _MENTIONS[key] = (stamp, found)
