@@ -63,6 +63,8 @@ def may_complete(model: "TrainingModel", func: cst.FunctionDef, param: str, scop
         if passed is None or ev.stmt not in ctx.positions or call not in ctx.positions:
             return True
         start, end = ctx.positions[ev.stmt].start, ctx.positions[call].end
+        if _fixed_other_arm(ctx, call, ev.stmt):
+            continue  # (the other arm of an ``if`` every pass takes the same way)
         if (start.line, start.column) < (end.line, end.column):
             if _in_a_loop_of(ctx, call, ev):
                 return True  # written before the call, run again after it by a loop around both
@@ -146,6 +148,35 @@ def _in_a_loop_of(ctx, call: cst.Call, ev: "Event") -> bool:
             rng = ctx.positions[loop]
             if (rng.start.line, rng.start.column) <= (at.line, at.column) <= (rng.end.line, rng.end.column):
                 return True
+    return False
+
+
+def _fixed_other_arm(ctx, call: cst.Call, stmt: cst.CSTNode) -> bool:
+    """``call`` and ``stmt`` sit in the two arms of one ``if`` whose test reads nothing the
+    loops around it assign (``if args.moco: train_moco(...) else: train_ins(...)``): every
+    pass takes the same arm, so neither ever runs after the other."""
+    parents = ctx.parents
+
+    def chain(node):
+        out = []
+        while node is not None:
+            out.append(node)
+            node = parents.get(node)
+        return out
+
+    theirs = chain(stmt)
+    seen = {id(n): i for i, n in enumerate(theirs)}
+    mine = chain(call)
+    for i, node in enumerate(mine):
+        if not isinstance(node, cst.If) or id(node) not in seen or i == 0:
+            continue
+        a, b = mine[i - 1], theirs[seen[id(node)] - 1]
+        if {a is node.body, b is node.body} != {True, False} or node.test is a or node.test is b:
+            return False
+        loops = [n for n in mine[i:] if isinstance(n, (cst.For, cst.While))]
+        names = {n.value for n in _walk.nodes_of(node.test, cst.Name)}
+        return bool(names) and not any(stores(loop, name, nested_functions=False)
+                                       for loop in loops for name in names)
     return False
 
 
