@@ -103,3 +103,16 @@ def test_a_loss_method_of_the_base_class_is_read_not_taken_for_a_loss_function()
         "        self.model.zero_grad()\n        return torch.nn.functional.mse_loss(prediction, y)\n", 1)
     assert "def loss(self" in src
     assert codes_at(src, ["OPT101"]) == []
+
+
+def test_a_step_the_base_class_loops_over_that_lost_its_step():
+    src = same_file(clear="self.optimizer.zero_grad()\n        ").replace("        self.optimizer.step()\n", "")
+    assert codes_at(src, ["OPT104"]) == [("OPT104", 38)]
+
+
+def test_a_lost_step_the_base_loop_takes_after_the_call_is_no_loss():
+    src = same_file(clear="self.optimizer.zero_grad()\n        ",
+                    between="").replace("        self.optimizer.step()\n", "").replace(
+        "            total += loss.item()\n", "            total += loss.item()\n            self.after_update()\n") + (
+        "\n    def after_update(self):\n        self.optimizer.step()\n")
+    assert codes_at(src, ["OPT104"]) == []

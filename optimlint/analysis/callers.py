@@ -53,6 +53,7 @@ class Caller:
     path: str  # the calling file, as found under the project root
     row: int  # the row of the loop (of the ``Engine(...)`` call, for ``engine``)
     engine: bool = False  # ignite's ``Engine(process_function)``: it calls the function on every batch
+    base: bool = False  # a loop of a base class's method (the template method), on ``self``
 
 
 def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef | None,
@@ -130,7 +131,7 @@ def _base_class_loops(ctx: "FileContext", name: str, klass: cst.ClassDef, root: 
                     if not calls or (stepping and _loop_steps(loop, calls[0])):
                         continue
                     if not clearing or _loop_never_clears_of(r.file, loop, calls[0], linted, klass, root):
-                        out.append(Caller(r.file.path, _row(r.file, loop)))
+                        out.append(Caller(r.file.path, _row(r.file, loop), base=True))
     return out
 
 

@@ -816,8 +816,10 @@ class OrderCheck(Check):
             if id(opt) in self._unused_reported:
                 continue
             # (ignite's ``Engine(_update)`` steps nothing after the call: the function is all of it)
+            # (nor does a base class's loop over ``self.<step>()`` that steps nothing itself)
             runner = it.kind == "function" and (self._runner_built_by_a_loop(it, opt) or
-                                                bool(callers.ignite_engines(self.ctx, it.node)))
+                                                bool(callers.ignite_engines(self.ctx, it.node)) or
+                                                self._run_by_a_base_class_loop(it))
             if it.kind == "function" and not runner and \
                     (isinstance(opt.node, cst.Param) or opt.by_name and not _instance_built(opt)):
                 continue  # a step function handed its optimizer: the caller may step it after the call
@@ -860,6 +862,16 @@ class OrderCheck(Check):
             return False  # ``self.steprunner.optimizer.step()`` by the loop that calls the runner
         kept = built_runners.handed_attribute_param(klass, attr)
         return kept is not None and built_runners.built_in_a_loop_with(self.ctx.module, klass, *kept, self.ctx.parents)
+
+    def _run_by_a_base_class_loop(self, it: Iteration) -> bool:
+        """``it`` is a method a base class's loop calls on ``self`` and steps nothing around
+        (``Epoch.run`` over ``self.batch_update(x, y)``)."""
+        klass = self.model.bindings.class_of.get(it.node)
+        if klass is None:
+            return False
+        found = self.ctx.cached(("optimlint.loop_callers.unstepped", id(it.node)),
+                                lambda: callers.loop_callers(self.ctx, it.node, klass, clearing=False, stepping=True))
+        return any(c.base for c in found)
 
     def _run_by_a_loop(self, it: Iteration) -> bool:
         """A loop of the project calls the step function ``it`` on every pass and steps no
