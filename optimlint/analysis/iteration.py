@@ -1281,6 +1281,11 @@ class _Walker:
         ``__call__`` (``self.scheduler(self.optimizer, i, epoch)``: a project learning-rate
         schedule writing each group's rate)."""
         if isinstance(f, cst.Attribute):
+            aliased = self._aliased_methods(f, frame)
+            if aliased:
+                linted, root = modules.linted_file(self.ctx), self.ctx.project_root
+                klass = self.b.class_of[frame.func]
+                return all(summaries.method_never_touches(m, linted, klass, project_root=root) for m in aliased)
             classes = self._project_classes_of(key_of(f.value), frame)
             method = f.attr.value
             inherited = self._base_method_of_another_file(f, frame)
@@ -1303,6 +1308,28 @@ class _Walker:
             if found is None or not summaries.method_never_touches(*found, project_root=root):
                 return False
         return True
+
+    def _aliased_methods(self, f: cst.Attribute, frame: _Frame) -> list[cst.FunctionDef]:
+        """``self.maybe_update_target()`` where the class's every assignment of the attribute
+        names its own methods (``self.maybe_update_target = self.polyak_target_update if polyak
+        else self.copy_target_update``): those methods; [] for anything else."""
+        if key_of(f.value) != "self" or frame.func is None:
+            return []
+        klass = self.b.class_of.get(frame.func)
+        if klass is None or self.model.method_of(klass, f.attr.value) is not None:
+            return []
+        values = values_assigned(klass, f"self.{f.attr.value}")
+        out: list[cst.FunctionDef] = []
+        for v in values:
+            arms = [v.body, v.orelse] if isinstance(v, cst.IfExp) else [v]
+            for arm in arms:
+                if not (isinstance(arm, cst.Attribute) and key_of(arm.value) == "self"):
+                    return []
+                method = self.model.method_of(klass, arm.attr.value)
+                if method is None:
+                    return []
+                out.append(method)
+        return out
 
     def _base_method_of_another_file(self, f: cst.Attribute, frame: _Frame):
         """``self.save_td(loss, frame)`` in a class whose project base of another file
