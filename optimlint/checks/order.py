@@ -991,8 +991,8 @@ class OrderCheck(Check):
                     # (the instance's or the script's own optimizer: a handed one may be stepped
                     # by the caller after the call)
                     continue  # another loop's own pass (clear, backward, step) never uses this loop's gradients
-                if it.kind == "function" and opt.name.startswith("self.") and \
-                        _drawn_from_self(e.func, e.own_key) and self._unrelated_class(scope_func, it.node):
+                if opt.name.startswith("self.") and it.func is not None and \
+                        _drawn_from_self(e.func, e.own_key) and self._unrelated_class(scope_func, it.func):
                     # ``self.optimizer`` of another algorithm class, or ``for opt in self.olist:
                     # opt.step()`` there: another instance's
                     continue
