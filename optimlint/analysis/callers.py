@@ -53,7 +53,6 @@ class Caller:
     path: str  # the calling file, as found under the project root
     row: int  # the row of the loop (of the ``Engine(...)`` call, for ``engine``)
     engine: bool = False  # ignite's ``Engine(process_function)``: it calls the function on every batch
-    base: bool = False  # a loop of a base class's method (the template method), on ``self``
 
 
 def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef | None,
@@ -91,18 +90,21 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     if not found and klass is not None:
         found.extend(_runner_callers(ctx, name, klass, here, root, clearing, stepping))
     if not found and klass is not None:
-        found.extend(_base_class_loops(ctx, name, klass, root, clearing, stepping))
+        found.extend(base_class_loops(ctx, name, klass, clearing, stepping))
     return found
 
 
-def _base_class_loops(ctx: "FileContext", name: str, klass: cst.ClassDef, root: str,
-                      clearing: bool, stepping: bool) -> list[Caller]:
+def base_class_loops(ctx: "FileContext", name: str, klass: cst.ClassDef,
+                     clearing: bool = True, stepping: bool = False) -> list[Caller]:
     """Loops of a base class's method that call ``self.<name>(...)``, the method ``klass``
     overrides (a template method: ``Epoch.run`` loops over the batches calling
     ``self.batch_update(x, y)``, which ``TrainEpoch`` implements), where ``klass`` does not
     override the looping method itself. Bases are followed through the project (at most 8
     classes); the loop is read as ``loop_callers`` reads any other, its other ``self`` calls
     as methods of ``klass``."""
+    if not ctx.path or ctx.path == "-":
+        return []
+    root = os.path.realpath(ctx.project_root or os.path.dirname(os.path.realpath(ctx.path)))
     linted = modules.linted_file(ctx)
     own = {s.name.value for s in klass.body.body if isinstance(s, cst.FunctionDef)}
     out: list[Caller] = []
@@ -131,7 +133,7 @@ def _base_class_loops(ctx: "FileContext", name: str, klass: cst.ClassDef, root: 
                     if not calls or (stepping and _loop_steps(loop, calls[0])):
                         continue
                     if not clearing or _loop_never_clears_of(r.file, loop, calls[0], linted, klass, root):
-                        out.append(Caller(r.file.path, _row(r.file, loop), base=True))
+                        out.append(Caller(r.file.path, _row(r.file, loop)))
     return out
 
 

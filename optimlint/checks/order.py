@@ -816,13 +816,15 @@ class OrderCheck(Check):
             if id(opt) in self._unused_reported:
                 continue
             # (ignite's ``Engine(_update)`` steps nothing after the call: the function is all of it)
-            # (nor does a base class's loop over ``self.<step>()`` that steps nothing itself)
             runner = it.kind == "function" and (self._runner_built_by_a_loop(it, opt) or
-                                                bool(callers.ignite_engines(self.ctx, it.node)) or
-                                                self._run_by_a_base_class_loop(it))
+                                                bool(callers.ignite_engines(self.ctx, it.node)))
             if it.kind == "function" and not runner and \
                     (isinstance(opt.node, cst.Param) or opt.by_name and not _instance_built(opt)):
-                continue  # a step function handed its optimizer: the caller may step it after the call
+                # a step function handed its optimizer: the caller may step it after the call
+                # (not a base class's loop over ``self.<step>()`` that steps nothing itself)
+                if not self._run_by_a_base_class_loop(it):
+                    continue
+                runner = True
             if it.kind == "function" and not runner and (opt.by_name or opt.carried) and not self._run_by_a_loop(it):
                 # built by the instance from a factory, or by an object it holds: the step may be
                 # its runner's (``agent.learn()`` then ``agent.net.optimizer.step()``), or a subclass
@@ -867,11 +869,11 @@ class OrderCheck(Check):
         """``it`` is a method a base class's loop calls on ``self`` and steps nothing around
         (``Epoch.run`` over ``self.batch_update(x, y)``)."""
         klass = self.model.bindings.class_of.get(it.node)
-        if klass is None:
+        if klass is None or not klass.bases:
             return False
-        found = self.ctx.cached(("optimlint.loop_callers.unstepped", id(it.node)),
-                                lambda: callers.loop_callers(self.ctx, it.node, klass, clearing=False, stepping=True))
-        return any(c.base for c in found)
+        return bool(self.ctx.cached(("optimlint.base_class_loops", id(it.node)),
+                                    lambda: callers.base_class_loops(self.ctx, it.node.name.value, klass,
+                                                                     clearing=False, stepping=True)))
 
     def _run_by_a_loop(self, it: Iteration) -> bool:
         """A loop of the project calls the step function ``it`` on every pass and steps no
