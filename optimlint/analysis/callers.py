@@ -258,6 +258,10 @@ def ignite_engines(ctx: "FileContext", func: cst.FunctionDef) -> list[Caller]:
     steps nothing of its own. Only a call in the scope that defines ``func``."""
     if "ignite" not in ctx.source:
         return []
+    return ctx.cached(("optimlint.ignite_engines", id(func)), lambda: _ignite_engines(ctx, func))
+
+
+def _ignite_engines(ctx: "FileContext", func: cst.FunctionDef) -> list[Caller]:
     name = func.name.value
     parent = ctx.parents.get(func)
     scope = ctx.parents.get(parent) if isinstance(parent, cst.IndentedBlock) else parent
@@ -356,11 +360,11 @@ def _loops_through_a_wrapper(pf: modules.ParsedFile, name: str, target: str, roo
     wrapper's text, like the loop's, must clear nothing (and, with ``stepping``, step nothing)."""
     wrappers: dict[str, cst.FunctionDef] = {}
     for fn in pf.module.body:
-        if isinstance(fn, cst.FunctionDef) and any(
-                _calls_target(pf, fn, c, name, None, target, root) for c in _calls_of_scope(fn)):
-            text = pf.module.code_for_node(fn)
-            if not (clearing and _CLEARS.search(text)) and not (stepping and _steps_optimizer(fn)):
-                wrappers[fn.name.value] = fn
+        call = next((c for c in _calls_of_scope(fn) if _calls_target(pf, fn, c, name, None, target, root)),
+                    None) if isinstance(fn, cst.FunctionDef) else None
+        if call is not None and not (clearing and _CLEARS.search(pf.module.code_for_node(fn))) and \
+                not (stepping and _loop_steps(fn, call)):
+            wrappers[fn.name.value] = fn
     out: list[Caller] = []
     if not wrappers:
         return out
@@ -375,16 +379,6 @@ def _loops_through_a_wrapper(pf: modules.ParsedFile, name: str, target: str, roo
             if not clearing or not _CLEARS.search(pf.module.code_for_node(loop)):
                 out.append(Caller(pf.path, _row(pf, loop)))
     return out
-
-
-def _steps_optimizer(fn: cst.FunctionDef) -> bool:
-    """``fn`` calls ``x.step(...)`` on something named like an optimizer."""
-    for c in nodes_of(fn, cst.Call):
-        f = c.func
-        if isinstance(f, cst.Attribute) and f.attr.value == "step" and \
-                symbols.name_says_optimizer((key_of(f.value) or "").rsplit(".", 1)[-1]):
-            return True
-    return False
 
 
 def _loop_steps(loop: cst.CSTNode, call: cst.Call) -> bool:

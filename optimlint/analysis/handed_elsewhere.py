@@ -26,6 +26,7 @@ import libcst as cst
 from optimlint.analysis import callers, modules, symbols
 from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.call_args import argument_for, param_names
+from optimlint.analysis.returned import Reader
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -36,13 +37,6 @@ class Handed(NamedTuple):
     call: cst.Call  # its construction, in the caller's file
 
 
-class _Reader(NamedTuple):
-    """Enough of a FileContext for ``symbols.classify_call`` on the caller's code."""
-
-    qualify: object
-    settings: object
-
-
 def constructions_handed(ctx: "FileContext", name: str, callee: cst.FunctionDef, skip: int,
                          params: dict[str, str]) -> dict[str, Handed]:
     """For each of ``params`` (of ``callee``: the top-level function ``name``, or with ``skip=1``
@@ -51,7 +45,7 @@ def constructions_handed(ctx: "FileContext", name: str, callee: cst.FunctionDef,
     parameter some call does not hand one is left out."""
     found: dict[str, list[Handed | None]] = {p: [] for p in params}
     for pf, scope, call in callers.calls_from_other_files(ctx, name):
-        reader = _Reader(modules.file_qualifier(pf, ctx.project_root), ctx.settings)
+        reader = Reader(modules.file_qualifier(pf, ctx.project_root), ctx.settings)
         for p, kind in params.items():
             found[p].append(_construction(pf, scope, argument_for(call, callee, skip, p), reader, kind))
     out: dict[str, Handed] = {}
@@ -63,7 +57,7 @@ def constructions_handed(ctx: "FileContext", name: str, callee: cst.FunctionDef,
     return out
 
 
-def _construction(pf, scope: cst.CSTNode, value: cst.BaseExpression | None, reader: _Reader,
+def _construction(pf, scope: cst.CSTNode, value: cst.BaseExpression | None, reader: Reader,
                   kind: str) -> Handed | None:
     if isinstance(value, cst.Name):
         if isinstance(scope, cst.FunctionDef) and value.value in param_names(scope):

@@ -60,7 +60,7 @@ from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.call_args import arg, named_params, param_names, positional_params
 from optimlint.analysis.events import EventKind
 from optimlint.analysis.grad_mode import grad_mode
-from optimlint.analysis.returned import returned_parameter
+from optimlint.analysis.returned import function_returns, returned_parameter
 from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_QUALNAMES, GETTER_NAME, GRAD_CLAMP_METHODS,
                                   MODULE_CLIP_METHODS, GRADIENT_COLLECTIVE_NAME,
                                   LIGHTNING_MODULE_BASES, LIGHTNING_OPTIMIZER_GETTERS,
@@ -1696,7 +1696,7 @@ def _wrapping_helper(ctx: "FileContext", value: cst.BaseExpression) -> bool:
         fn = found[0] if found is not None else None
     if fn is None:
         return False
-    returns = [r.value for r in _walk.nodes_of(fn.body, cst.Return)]
+    returns = [r.value for r in function_returns(fn)]
     kept = {frozenset(module_value_keys(v)) for v in returns}
     if not returns or len(kept) != 1:
         return False

@@ -23,6 +23,7 @@ import libcst as cst
 
 from optimlint.analysis.assignments import stores
 from optimlint.analysis.names import key_of
+from optimlint.vocabulary import MODULE_SELF_RETURNING
 
 MAX_NAMES = 24  # names followed per question (a loss is a sum of a few terms, each a few steps deep)
 
@@ -80,9 +81,7 @@ def computed_through(scope: cst.CSTNode, expr: cst.BaseExpression, modules: froz
     return False
 
 
-# Calls that hand back the module they are given (or a wrapper sharing its parameters).
-_SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval",
-                             "requires_grad_", "type"})
+# Constructors that wrap the module they are given, sharing its parameters.
 _WRAPPERS = frozenset({"DataParallel", "DistributedDataParallel", "DDP", "FullyShardedDataParallel", "FSDP",
                        "deepcopy", "compile"})
 
@@ -103,7 +102,7 @@ def _callee_module(node: cst.CSTNode, modules: frozenset[str], seen: set[str], s
         todo.extend([(node.body, gate), (node.orelse, gate)])
     elif isinstance(node, cst.Call):
         f = node.func
-        if isinstance(f, cst.Attribute) and f.attr.value in _SELF_RETURNING:
+        if isinstance(f, cst.Attribute) and f.attr.value in MODULE_SELF_RETURNING:
             todo.append((f.value, gate))
         elif isinstance(f, (cst.Name, cst.Attribute)) and (key_of(f) or "").rsplit(".", 1)[-1] in _WRAPPERS:
             first = next((a.value for a in node.args if a.keyword is None and not a.star), None)

@@ -31,7 +31,7 @@ class Returned(NamedTuple):
 _SCALER = Returned("scaler", "GradScaler")
 
 
-class _Reader(NamedTuple):
+class Reader(NamedTuple):
     """Enough of a FileContext for symbols.classify_call on another file's code."""
 
     qualify: object
@@ -46,7 +46,7 @@ def returned_objects(ctx: "FileContext", call: cst.Call, count: int) -> list[Ret
     if found is None:
         return unknown
     fn, reader = found
-    tuples = [r.value for r in _returns(fn)]
+    tuples = [r.value for r in function_returns(fn)]
     if not tuples or not all(isinstance(t, cst.Tuple) and len(t.elements) == count for t in tuples):
         return unknown
     out: list[Returned | None] = []
@@ -69,7 +69,7 @@ def returned_construction(ctx: "FileContext", call: cst.Call, index: int, count:
     if len(defs) != 1 or not isinstance(defs[0], cst.FunctionDef):
         return None
     fn = defs[0]
-    returns = [r.value for r in _returns(fn)]
+    returns = [r.value for r in function_returns(fn)]
     if len(returns) != 1 or not isinstance(returns[0], cst.Tuple) or len(returns[0].elements) != count:
         return None
     value = returns[0].elements[index].value
@@ -93,7 +93,7 @@ def returned_object(ctx: "FileContext", call: cst.Call, klass: cst.ClassDef | No
     if found is None:
         return None
     fn, reader = found
-    values = [r.value for r in _returns(fn)]
+    values = [r.value for r in function_returns(fn)]
     kinds = {_built(fn, v, reader) for v in values}  # type: ignore[arg-type]
     return kinds.pop() if len(kinds) == 1 else None
 
@@ -114,7 +114,7 @@ def returned_constructions(ctx: "FileContext", call: cst.Call,
         return None
     fn = found[0]
     calls = []
-    for r in _returns(fn):
+    for r in function_returns(fn):
         value = r.value
         if isinstance(value, cst.Name):
             values = values_assigned(fn, value.value, nested_functions=False, through_wrappers=True)
@@ -130,17 +130,17 @@ def _helper(ctx: "FileContext", func: cst.BaseExpression, klass: cst.ClassDef | 
     if klass is not None and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) \
             and func.value.value == "self":
         defs = [s for s in klass.body.body if isinstance(s, cst.FunctionDef) and s.name.value == func.attr.value]
-        return (defs[0], _Reader(ctx.qualify, ctx.settings)) if len(defs) == 1 else None
+        return (defs[0], Reader(ctx.qualify, ctx.settings)) if len(defs) == 1 else None
     if isinstance(func, cst.Name):
         defs = [s for s in ctx.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))
                 and s.name.value == func.value]
         if len(defs) == 1 and isinstance(defs[0], cst.FunctionDef):
-            return defs[0], _Reader(ctx.qualify, ctx.settings)
+            return defs[0], Reader(ctx.qualify, ctx.settings)
     other = project_function(ctx, func)
     if other is None:
         return None
     fn, pf = other
-    return fn, _Reader(pf.imports.qualify, ctx.settings)
+    return fn, Reader(pf.imports.qualify, ctx.settings)
 
 
 def returned_params_source(ctx: "FileContext", call: cst.Call, index: int | None, count: int,
@@ -156,7 +156,7 @@ def returned_params_source(ctx: "FileContext", call: cst.Call, index: int | None
         return None
     fn, reader = found
     names: set[str | None] = set()
-    for r in _returns(fn):
+    for r in function_returns(fn):
         value = r.value
         if index is not None:
             if not isinstance(value, cst.Tuple) or len(value.elements) != count:
@@ -183,7 +183,7 @@ def returned_parameter(fn: cst.FunctionDef) -> str | None:
     last = fn.body.body[-1] if isinstance(fn.body, cst.IndentedBlock) and fn.body.body else None
     if not (isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return)):
         return None
-    names = {r.value.value if isinstance(r.value, cst.Name) else None for r in _returns(fn)}
+    names = {r.value.value if isinstance(r.value, cst.Name) else None for r in function_returns(fn)}
     if len(names) != 1:
         return None
     name = names.pop()
@@ -192,7 +192,7 @@ def returned_parameter(fn: cst.FunctionDef) -> str | None:
     return name
 
 
-def _returns(fn: cst.FunctionDef) -> list[cst.Return]:
+def function_returns(fn: cst.FunctionDef) -> list[cst.Return]:
     """The function's own ``return value`` statements (not those of nested defs)."""
     out: list[cst.Return] = []
 
@@ -213,7 +213,7 @@ def _returns(fn: cst.FunctionDef) -> list[cst.Return]:
     return [r for r in out if r.value is not None] if all(r.value is not None for r in out) else []
 
 
-def _built(fn: cst.FunctionDef, value: cst.BaseExpression, reader: _Reader) -> Returned | None:
+def _built(fn: cst.FunctionDef, value: cst.BaseExpression, reader: Reader) -> Returned | None:
     if isinstance(value, cst.Name):
         values = values_assigned(fn, value.value, nested_functions=False, through_wrappers=True)
         if len(values) > 1:

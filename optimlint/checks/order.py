@@ -93,7 +93,7 @@ def _standalone_tensors(opt: Binding, mkeys) -> bool:
         return False
     for el in params.elements:
         k = key_of(el.value) if isinstance(el, cst.Element) else None
-        if k is None or any(k == m or k.startswith(m + ".") for m in mkeys):
+        if k is None or any(module_covers(m, k) for m in mkeys):
             return False
     return True
 
