@@ -84,29 +84,108 @@ def _starts_statement(line: str) -> bool:
 
 
 def parse_module(source: str):
-    """``libcst.parse_module(source)`` without LibCST's validation of each node it builds.
+    """``libcst.parse_module(source)`` with each node built by a plain constructor.
 
-    Every node's ``__post_init__`` runs ``_validate`` (parentheses balanced, required
-    whitespace present...): checks of trees built by hand, which a tree the parser built
-    from text always passes, and a fifth to a third of the parse (LibCST's own comment
-    there suggests skipping it for parsed files). Validation is off only while the parser
-    builds this tree; a node another thread builds meanwhile is not validated either,
-    which changes nothing for a valid node. Errors are LibCST's own."""
+    LibCST's native parser builds every node by calling its class; the dataclass's
+    ``__init__`` sets each field through ``object.__setattr__`` (the classes are frozen)
+    and its ``__post_init__`` runs ``_validate`` (parentheses balanced, required whitespace
+    present...): checks of trees built by hand, which a tree the parser built from text
+    always passes, and a fifth to a third of the parse (LibCST's own comment there suggests
+    skipping it for parsed files). While the parser builds this tree, each node class's
+    ``__init__`` is one that stores the fields through their slots and validates nothing
+    (``_plain_inits``: a tenth of what is left of the parse). A node another thread builds
+    meanwhile is not validated either, which changes nothing for a valid node. Errors are
+    LibCST's own."""
     import libcst as cst
-    from libcst._nodes.base import CSTNode
 
-    validate = CSTNode.__dict__.get("__post_init__")
-    if validate is None:  # a LibCST that validates elsewhere
+    inits = _plain_inits()
+    if inits is None:  # a LibCST whose nodes are not slotted dataclasses
         return cst.parse_module(source)
-    CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign]
+    for cls, (_, plain) in inits.items():
+        cls.__init__ = plain
     try:
         return cst.parse_module(source)
     finally:
-        CSTNode.__post_init__ = validate  # type: ignore[method-assign]
+        for cls, (own, _) in inits.items():
+            cls.__init__ = own
 
 
-def _skip_validation(self) -> None:
+_INITS: list = []
+
+
+def _plain_inits() -> dict | None:
+    """``{node class: (its own __init__, the plain one)}`` for every node class of LibCST,
+    built once; None when a class does not have the shape the plain constructor assumes
+    (a slotted dataclass whose ``__init__`` takes exactly its fields)."""
+    if not _INITS:
+        try:
+            _INITS.append(_build_plain_inits())
+        except _Unexpected:
+            _INITS.append(None)
+    return _INITS[0]
+
+
+class _Unexpected(Exception):
     pass
+
+
+def _build_plain_inits() -> dict:
+    import dataclasses
+    import inspect
+
+    from libcst._nodes.base import CSTNode
+
+    out: dict = {}
+    stack, seen = [CSTNode], set()
+    while stack:
+        for cls in stack.pop().__subclasses__():
+            if cls in seen:
+                continue
+            seen.add(cls)
+            stack.append(cls)
+            # (``add_slots`` makes a new class of each dataclass: the one without its own
+            # ``__slots__`` is the discarded original, never instantiated)
+            if "__slots__" in cls.__dict__ and "__init__" in cls.__dict__ and dataclasses.is_dataclass(cls):
+                own = cls.__dict__["__init__"]
+                out[cls] = (own, _plain_init(cls, own, dataclasses, inspect))
+    if not out:
+        raise _Unexpected
+    return out
+
+
+def _plain_init(cls, own, dataclasses, inspect):
+    """An ``__init__`` for ``cls`` with ``own``'s signature that stores each field through its
+    slot descriptor (a default factory called as the dataclass's would) and nothing else."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    params = list(inspect.signature(own).parameters.values())[1:]
+    if [p.name for p in params] != list(fields) or any(not f.init for f in dataclasses.fields(cls)):
+        raise _Unexpected
+    namespace: dict = {}
+    args: list[str] = []
+    body: list[str] = []
+    starred = False
+    for k, p in enumerate(params):
+        slot = next((c.__dict__[p.name] for c in cls.__mro__
+                     if type(c.__dict__.get(p.name)).__name__ == "member_descriptor"), None)
+        if slot is None or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            raise _Unexpected
+        if p.kind is p.KEYWORD_ONLY and not starred:
+            args.append("*")
+            starred = True
+        namespace[f"_set{k}"] = slot.__set__
+        if p.default is inspect.Parameter.empty:
+            args.append(p.name)
+        else:
+            namespace[f"_default{k}"] = p.default
+            args.append(f"{p.name}=_default{k}")
+            factory = fields[p.name].default_factory
+            if factory is not dataclasses.MISSING:
+                namespace[f"_factory{k}"] = factory
+                body.append(f"    if {p.name} is _default{k}: {p.name} = _factory{k}()")
+        body.append(f"    _set{k}(self, {p.name})")
+    source = f"def __init__(self, {', '.join(args)}):\n" + "\n".join(body or ["    pass"]) + "\n"
+    exec(compile(source, f"<plain __init__ of {cls.__name__}>", "exec"), namespace)
+    return namespace["__init__"]
 
 
 def parse_text(path: str, source: str, verdict):
