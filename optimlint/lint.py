@@ -118,6 +118,7 @@ def _lint_pieces(path: str, source: str, pieces, checks, settings: Settings, pro
     if preset is None:
         return None
     per_check: list[list[Diagnostic]] = [[] for _ in checks]
+    from optimlint import gc_policy
     from optimlint.pieces import Rows
 
     seen: dict[tuple[int, str], int] = {}  # how many times each piece found one, at most
@@ -138,6 +139,7 @@ def _lint_pieces(path: str, source: str, pieces, checks, settings: Settings, pro
             for key in [k for k in memo if k not in keys]:
                 del memo[key]
         del module
+        gc_policy.piece_done()
         if isinstance(found, Diagnostic):
             return None
         for k, diagnostics in zip(here, found):

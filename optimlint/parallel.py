@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
+from optimlint import gc_policy
 from optimlint.dependencies import recording
 from optimlint.file_lint import lint_file
 from optimlint.results import FileResult
@@ -48,7 +49,7 @@ def worth_a_pool(jobs: int, n_files: int, candidate_bytes: int, total_bytes: int
 
 def lint_one(path: str, settings, options):
     """``(FileResult, dependencies)`` for one file, whichever process runs it."""
-    with recording() as deps:
+    with recording() as deps, gc_policy.one_file():
         result = lint_file(path, settings, options)
     return result, frozenset(deps)
 
