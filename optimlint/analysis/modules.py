@@ -301,9 +301,11 @@ def parse_file(path: str) -> ParsedFile | None:
                 text = fh.read()
             # Only what CPython parses reaches LibCST: nesting its native parser cannot take
             # would crash the process (the engine guards the linted files the same way).
-            if cpython_verdict(path, text) is not None:
+            # ``read`` parses with CPython first: a file it reads needs no other verdict.
+            parsed = ParsedFile.read(path, text)
+            if parsed is None and cpython_verdict(path, text) is not None:
                 text = salvage(path, text)  # (a 2017 script's ``async=True``: the rest still reads)
-            if text is not None:
+            if parsed is None and text is not None:
                 parsed = ParsedFile.read(path, text) or ParsedFile.build(path, parse_module(text))
         except (OSError, UnicodeDecodeError, ValueError, cst.ParserSyntaxError, RecursionError):
             parsed = None
