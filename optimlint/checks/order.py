@@ -986,6 +986,8 @@ class OrderCheck(Check):
             for e in events:
                 if e.kind not in (*STEPS, K.STEP_CLOSURE) or same_object(e.target, opt) is False:
                     continue
+                if scope_func is None and self._ran_before_defined(e, it.func):
+                    continue
                 if param is not None and not may_complete(self.model, it.func, param, scope_func, e):
                     continue
                 if (opt.name.startswith("self.") or self._module_global(it, opt)) and \
@@ -1003,6 +1005,22 @@ class OrderCheck(Check):
                     continue  # (e.func: where the step is written, also when inlined into a caller's scope)
                 return True
         return self._handed_to_a_stepper(it, scope, opt, mkeys, local)
+
+    def _ran_before_defined(self, e: Event, func: cst.CSTNode | None) -> bool:
+        """``e``, run by the script's own body, has run before the module-level statement that
+        defines ``func`` (its ``def``, or its class's) starts: no call of ``func`` had run yet,
+        so the step cannot complete ``func``'s pass (a notebook's first lesson stepping its
+        optimizer in a loop of its own; a later lesson's runner class that lost its step)."""
+        if func is None:
+            return False
+        ran, defined = _module_statement(self.ctx, e.stmt), _module_statement(self.ctx, func)
+        if ran is None or defined is None or ran is defined:
+            return False
+        positions = self.ctx.positions
+        if ran not in positions or defined not in positions:
+            return False
+        end, start = positions[ran].end, positions[defined].start
+        return (end.line, end.column) <= (start.line, start.column)
 
     def _handed_to_a_stepper(self, it: Iteration, scope: cst.CSTNode, opt: Binding, mkeys, local: bool) -> bool:
         """A call of the loop's function, once the optimizer exists, is handed it and may step it
@@ -1690,3 +1708,15 @@ def _accelerator_accumulates(ctx) -> bool:
         return False
 
     return ctx.cached("optimlint.accelerator_accumulates", build)
+
+
+def _module_statement(ctx, node: cst.CSTNode) -> cst.CSTNode | None:
+    """The statement of the module's body that holds ``node`` (None: not in this tree)."""
+    parents = ctx.parents
+    while True:
+        up = parents.get(node)
+        if up is None:
+            return None
+        if up is ctx.module:
+            return node
+        node = up
