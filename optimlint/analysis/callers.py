@@ -32,6 +32,7 @@ import libcst as cst
 
 from optimlint.analysis import modules, summaries, symbols
 from optimlint.analysis.assignments import values_assigned
+from optimlint.analysis.built_runners import handed_attribute_param
 from optimlint.analysis.call_args import arg, named_params, positional_params
 from optimlint.analysis.names import key_of
 from optimlint.analysis.positions import Positions
@@ -62,7 +63,7 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     themselves; (with ``stepping``) never step anything an optimizer's name or the receiver
     holds (``agent.learn()`` then ``agent.optimizer.step()``: the step is the loop's)."""
     name = func.name.value
-    if name.startswith("__") or not ctx.path or ctx.path == "-":
+    if name.startswith("__") and not (name == "__call__" and klass is not None) or not ctx.path or ctx.path == "-":
         return []
     if klass is None:
         engines = ignite_engines(ctx, func)
@@ -71,7 +72,8 @@ def loop_callers(ctx: "FileContext", func: cst.FunctionDef, klass: cst.ClassDef 
     here = os.path.realpath(ctx.path)
     stem = os.path.splitext(os.path.basename(here))[0]
     root = os.path.realpath(ctx.project_root or os.path.dirname(here))
-    needle = f".{name}(" if klass is not None else f"{name}("
+    # (an instance called, ``self.steprunner(*batch)``: the files that build the class)
+    needle = f"{klass.name.value}(" if name == "__call__" else f".{name}(" if klass is not None else f"{name}("
     # the module's stem (``import td3``) or, for a method, the class's name (re-exported by a
     # package: ``from a2c_ppo_acktr import algo`` then ``algo.A2C_ACKTR(...)``)
     names = (stem, klass.name.value) if klass is not None else (stem,)
@@ -345,7 +347,7 @@ def _callers_in(pf: modules.ParsedFile, name: str, klass: cst.ClassDef | None, t
             calls = [c for c in nodes_of(loop, cst.Call) if _calls_target(pf, scope, c, name, klass, target, root)]
             if not calls or (stepping and _loop_steps(loop, calls[0])):
                 continue
-            if not clearing or _loop_never_clears(pf, scope, loop, calls[0], klass, target, root):
+            if not clearing or _loop_never_clears(pf, scope, loop, calls[0], name, klass, target, root):
                 out.append(Caller(pf.path, _row(pf, loop)))
     if not out and klass is None:
         out.extend(_loops_through_a_wrapper(pf, name, target, root, clearing, stepping))
@@ -426,9 +428,50 @@ def _calls_target(pf, scope, call: cst.Call, name: str, klass, target: str, root
         if isinstance(f, (cst.Name, cst.Attribute)) and (f.value if isinstance(f, cst.Name) else f.attr.value) == name:
             return _imported_from(pf, f, target, root)
         return False
+    if name == "__call__":
+        return _called_instance(pf, scope, f, klass, target, root) is not None
     if not (isinstance(f, cst.Attribute) and f.attr.value == name):
         return False
     return _built_class(pf, scope, key_of(f.value), klass, target, root) is not None
+
+
+def _called_instance(pf, scope, f: cst.BaseExpression, klass: cst.ClassDef, target: str, root: str):
+    """The linted class's analysis when ``f``, called, is an instance of it: a name built from
+    it (``runner = StepRunner(...)`` then ``runner(x, y)``), or ``self.<attr>`` kept by the
+    scope's class from an ``__init__`` parameter that some construction of that class in
+    ``pf`` hands an instance of it (``EpochRunner(StepRunner(...))``, or a name built so)."""
+    if isinstance(f, cst.Name):
+        return _built_class(pf, scope, f.value, klass, target, root)
+    if not (isinstance(f, cst.Attribute) and key_of(f.value) == "self") or not isinstance(scope, cst.FunctionDef):
+        return None
+    holder = next((c for c in pf.module.body if isinstance(c, cst.ClassDef) and scope in c.body.body), None)
+    kept = handed_attribute_param(holder, f.attr.value) if holder is not None else None
+    if kept is None:
+        return None
+    index, param = kept
+    for where in [pf.module, *nodes_of(pf.module, cst.FunctionDef)]:
+        for call in _calls_of_scope(where):
+            if not (isinstance(call.func, cst.Name) and call.func.value == holder.name.value):
+                continue
+            v = arg(call, index - 1, param, star_hides=True) if index >= 1 else None
+            if isinstance(v, cst.Call):
+                info = modules.class_of_call_value(pf, v, root)[0]
+                if info is not None and info.node.name.value == klass.name.value and \
+                        os.path.realpath(info.file.path) == target:
+                    return info
+            elif isinstance(v, cst.Name):
+                info = _built_class(pf, where, v.value, klass, target, root)
+                if info is not None:
+                    return info
+    return None
+
+
+def _receiver(call: cst.Call, name: str) -> str | None:
+    """The key of the object ``call`` calls the step function on: ``agent`` of
+    ``agent.learn()``; the instance itself for ``__call__`` (``self.steprunner``)."""
+    if name == "__call__":
+        return key_of(call.func)
+    return key_of(call.func.value) if isinstance(call.func, cst.Attribute) else None
 
 
 def _imported_from(pf, f: cst.BaseExpression, target: str, root: str) -> bool:
@@ -456,26 +499,29 @@ def _built_class(pf, scope, k: str | None, klass: cst.ClassDef, target: str, roo
     return None
 
 
-def _loop_never_clears(pf, scope, loop, call: cst.Call, klass, target: str, root: str) -> bool:
+def _loop_never_clears(pf, scope, loop, call: cst.Call, name: str, klass, target: str, root: str) -> bool:
     if _CLEARS.search(pf.module.code_for_node(loop)):
         return False
     if klass is None:
         return True
-    info = _built_class(pf, scope, key_of(call.func.value), klass, target, root)
-    return _loop_never_clears_of(pf, loop, call, info.file, info.node, root)
+    info = _called_instance(pf, scope, call.func, klass, target, root) if name == "__call__" \
+        else _built_class(pf, scope, key_of(call.func.value), klass, target, root)
+    return info is not None and _loop_never_clears_of(pf, loop, call, info.file, info.node, root, name)
 
 
-def _loop_never_clears_of(pf, loop, call: cst.Call, cls_file, cls_node: cst.ClassDef, root: str) -> bool:
+def _loop_never_clears_of(pf, loop, call: cst.Call, cls_file, cls_node: cst.ClassDef, root: str,
+                          name: str | None = None) -> bool:
     """The loop clears nothing by its text, and every other method it calls on ``call``'s
     receiver (of class ``cls_node`` of ``cls_file``) never clears, steps or backpropagates."""
     if _CLEARS.search(pf.module.code_for_node(loop)):
         return False
-    recv = key_of(call.func.value)
+    name = name or call.func.attr.value
+    recv = _receiver(call, name)
     for other in nodes_of(loop, cst.Call):
         f = other.func
         if other is call or not isinstance(f, cst.Attribute) or key_of(f.value) != recv:
             continue
-        if f.attr.value == call.func.attr.value or f.attr.value in summaries.VALUE_METHODS:
+        if f.attr.value == name or f.attr.value in summaries.VALUE_METHODS:
             continue
         meth = summaries.project_method(cls_file, cls_node, f.attr.value, root)
         if meth is None or not summaries.method_never_touches(*meth, project_root=root):
