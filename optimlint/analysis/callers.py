@@ -210,9 +210,7 @@ def _handed_parameters(pf, scope, call: cst.Call, klass: cst.ClassDef, target: s
             return  # (``*args``: positions unknown from here on)
         v = a.value
         if isinstance(v, cst.Call):
-            info = modules.class_of_call_value(pf, v, root)[0]
-            ok = info is not None and info.node.name.value == klass.name.value and \
-                os.path.realpath(info.file.path) == target
+            ok = _instance_of(pf, v, klass, target, root) is not None
         else:
             ok = isinstance(v, cst.Name) and _built_class(pf, scope, v.value, klass, target, root) is not None
         if ok:
@@ -455,9 +453,8 @@ def _called_instance(pf, scope, f: cst.BaseExpression, klass: cst.ClassDef, targ
                 continue
             v = arg(call, index - 1, param, star_hides=True) if index >= 1 else None
             if isinstance(v, cst.Call):
-                info = modules.class_of_call_value(pf, v, root)[0]
-                if info is not None and info.node.name.value == klass.name.value and \
-                        os.path.realpath(info.file.path) == target:
+                info = _instance_of(pf, v, klass, target, root)
+                if info is not None:
                     return info
             elif isinstance(v, cst.Name):
                 info = _built_class(pf, where, v.value, klass, target, root)
@@ -492,10 +489,18 @@ def _built_class(pf, scope, k: str | None, klass: cst.ClassDef, target: str, roo
     if not values and scope is not pf.module:
         values = values_assigned(pf.module, k, nested_functions=False)
     for v in values:
-        info = modules.class_of_call_value(pf, v, root)[0] if v is not None else None
-        if info is not None and info.node.name.value == klass.name.value and \
-                os.path.realpath(info.file.path) == target:
+        info = _instance_of(pf, v, klass, target, root) if v is not None else None
+        if info is not None:
             return info
+    return None
+
+
+def _instance_of(pf, value: cst.BaseExpression, klass: cst.ClassDef, target: str, root: str):
+    """The linted class's analysis when ``value`` builds an instance of it (``klass`` of the
+    file ``target``)."""
+    info = modules.class_of_call_value(pf, value, root)[0]
+    if info is not None and info.node.name.value == klass.name.value and os.path.realpath(info.file.path) == target:
+        return info
     return None
 
 
