@@ -54,6 +54,7 @@ from optimlint.analysis.returned import (
     returned_objects,
     returned_params_source,
 )
+from optimlint.analysis.built_runners import target_value_pairs
 from optimlint.analysis.carried import carried_construction
 from optimlint.analysis.summaries import project_function
 from optimlint.analysis.call_args import (  # noqa: F401  (argument_for: re-exported)
@@ -1286,9 +1287,11 @@ def _bind_attributes(b: Bindings, klass: cst.ClassDef, init: cst.FunctionDef, ta
     class V(cst.CSTVisitor):
         def visit_Assign(self, node: cst.Assign) -> None:
             for t in node.targets:
-                k = key_of(t.target)
-                if k is not None and k.startswith("self."):
-                    assigned.setdefault(k, []).append(node.value if len(node.targets) == 1 else None)
+                # (``self.net, self.optimizer = net, optimizer``: element by element)
+                for target, value in target_value_pairs(t.target, node.value):
+                    k = key_of(target)
+                    if k is not None and k.startswith("self."):
+                        assigned.setdefault(k, []).append(value if len(node.targets) == 1 else None)
 
         def visit_AugAssign(self, node: cst.AugAssign) -> None:
             k = key_of(node.target)

@@ -24,7 +24,7 @@ def handed_attribute_param(klass: cst.ClassDef, attr: str) -> tuple[int, str] | 
     kept = None
     for assign in _walk.nodes_of(init.body, (cst.Assign,)):
         for target in assign.targets:
-            for t, v in _pairs(target.target, assign.value):
+            for t, v in target_value_pairs(target.target, assign.value):
                 if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self" \
                         and t.attr.value == attr:
                     if kept is not None or not isinstance(v, cst.Name) or v.value not in names:
@@ -51,7 +51,9 @@ def built_in_a_loop_with(module: cst.Module, klass: cst.ClassDef, index: int, na
     return False
 
 
-def _pairs(target: cst.BaseExpression, value: cst.BaseExpression):
+def target_value_pairs(target: cst.BaseExpression, value: cst.BaseExpression):
+    """``(target, value)`` of an assignment, element by element where both sides are tuples or
+    lists of one length (``self.net, self.optimizer = net, optimizer``)."""
     if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) and \
             len(target.elements) == len(value.elements):
         for t, v in zip(target.elements, value.elements):
