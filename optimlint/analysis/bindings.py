@@ -101,6 +101,9 @@ class Binding:
     # ``optimizer = get_optimizer(model)``: a project helper returns a torch optimizer it builds
     # over the parameters of ``modules`` (known); its construction is not at ``call``
     from_helper: bool = False
+    # ``self.actor_opt``, known by its name, that its class builds once by a call of its own
+    # (``Bindings._built_once``): another attribute so built is another object
+    own_object: bool = False
     # a parameter handed a scheduler or optimizer that callers in another project file build:
     # that construction, in the caller's tree (read for its class and period, never located here)
     built_elsewhere: cst.Call | None = None
@@ -554,9 +557,20 @@ class Bindings:
             # (``self.optimizer = config.optimizer_fn(self.network.parameters())``: the one
             # assignment the class makes says whose parameters it holds)
             mods = self._built_from(scope, k) if is_attr and want == OPTIMIZER and scope is not None else None
-            b = Binding(want, k, by_name=True, modules=mods)
+            own = is_attr and want == OPTIMIZER and scope is not None and self._built_once(scope, k)
+            b = Binding(want, k, by_name=True, modules=mods, own_object=own)
             self._by_name[ident] = b
         return b
+
+    def _built_once(self, klass: cst.CSTNode, k: str) -> bool:
+        """The class assigns ``k`` once, from a call handed no optimizer (``self.actor_opt =
+        config.actor_opt_fn(self.network.actor_params)``): an object of its own, not another
+        attribute's optimizer handed back (``accelerator.prepare(optimizer)``)."""
+        values = values_assigned(klass, k, through_wrappers=True)
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            return False
+        return not any(symbols.name_says_optimizer((key_of(a.value) or "").rsplit(".", 1)[-1])
+                       for a in values[0].args)
 
 
     def _built_on_optimizer(self, owner: cst.CSTNode | None, k: str) -> list[cst.Call]:

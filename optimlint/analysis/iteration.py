@@ -1743,7 +1743,9 @@ def same_object(a: Binding | None, b: Binding | None) -> bool | None:
         return True
     if a.fresh and b.fresh and a.call is b.call:
         return None  # one helper call run more than once (``for m in models: opt, _ = build(m)``)
-    if a.by_name and not a.fresh or b.by_name and not b.fresh:
+    if (a.own_object or b.own_object) and a.name == b.name:
+        return None  # (one attribute seen from two classes: a subclass's is its base's)
+    if a.by_name and not (a.fresh or a.own_object) or b.by_name and not (b.fresh or b.own_object):
         # (an optimizer a project helper builds at each call, ``build_optimizer(params,
         # cfg)``, is a new object: distinct from any other construction)
         return None
