@@ -36,6 +36,7 @@ import libcst as cst
 
 from optimlint.analysis import modules
 from optimlint.analysis.call_args import param_names
+from optimlint.analysis.copies import own_names
 from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, parse_file
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import callee_name, name_says_module, name_says_optimizer, optimizer_class
@@ -50,6 +51,7 @@ _BUILTINS = frozenset(dir(builtins)) - {"exec", "eval", "setattr", "delattr", "g
 # Libraries whose functions never reach an optimizer they are not handed explicitly.
 _LIBRARIES = ("torch.", "numpy.", "math.", "random.", "time.", "os.path.", "einops.", "torchvision.")
 _NOT_LIBRARY = ("torch.autograd.backward", "torch.optim.")
+_LIBRARY_ROOTS = frozenset(root.rstrip(".").split(".", 1)[0] for root in _LIBRARIES)
 _DEPTH = 3
 # Methods of an argument that read or transform tensors and modules (``p.grad.norm()``,
 # ``model.parameters()``): any other method of an argument may reach an optimizer it holds.
@@ -306,6 +308,8 @@ def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, p
     if fn.asynchronous is not None or any(_decorator(d) not in ("staticmethod", "torch.no_grad", "torch.inference_mode")
                                           for d in fn.decorators):
         return False
+    if klass is None and _works_on_copies(fn, pf, project_root, depth):
+        return True  # its backward passes and clears are of copies it made (``model = deepcopy(model)``)
     for node in nodes_of(fn.body, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Del, cst.Call, cst.Assign,
                                cst.AugAssign, cst.AnnAssign, cst.Global, cst.Nonlocal, cst.Yield)):
         if isinstance(node, cst.Global) and not any(name_says_optimizer(n.name.value) for n in node.names):
@@ -322,6 +326,20 @@ def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, p
         if not _harmless_call(node.func, pf, klass, project_root, depth, params):
             return False
     return True
+
+
+def _works_on_copies(fn: cst.FunctionDef, pf: ParsedFile, project_root, depth: int) -> bool:
+    """``copies.own_names``: ``fn`` reaches nothing of its caller but tensors it reads."""
+    def is_library(name: cst.Name) -> bool:
+        qn = pf.imports.qualify(name) if pf.imports.imported(name.value) else None
+        return bool(qn) and (qn.split(".", 1)[0] in _LIBRARY_ROOTS or qn.split(".", 1)[0] in _STDLIB) and \
+            not qn.startswith(_NOT_LIBRARY)
+
+    def harmless_function(name: str) -> bool:
+        local = _top_function(pf, name) if not pf.imports.imported(name) else None
+        return local is not None and local is not fn and _summary(local, pf, None, project_root, depth + 1)
+
+    return own_names(fn, pf.imports.qualify, is_library, harmless_function) is not None
 
 
 def _decorator(d: cst.Decorator) -> str | None:
