@@ -68,15 +68,43 @@ def _epoch_guards(it: Iteration, ev: Event, level: int) -> bool:
     return True
 
 
-def _loop_invariant_guards(it: Iteration, ev: Event, level: int) -> bool:
+def _loop_invariant_guards(it: Iteration, ev: Event, level: int, phases: bool = False) -> bool:
     """``ev`` sits in the loop's own body under ``if`` tests that read only settings the
     loop never binds: attributes of a configuration (``if opt.lr_scheduler == "multistep":``,
     ``if not args.no_train:``) or parameters of the function, never the scheduler or optimizer
     themselves (``if scheduler is None:``). The same arm runs on every pass, so the first
-    pass decides what every pass does."""
+    pass decides what every pass does. In a loop over an epoch's phases (``phases``), a test
+    of the phase (``if phase == "train":``) is the training phase's own arm."""
     if len(ev.loops) != level or not isinstance(it.node, cst.For):
         return False
-    return all(_invariant_arm(it, ev, b) for b in ev.branches if b.loop_depth >= level)
+    return all(_invariant_arm(it, ev, b) or phases and _phase_arm(it, b)
+               for b in ev.branches if b.loop_depth >= level)
+
+
+def _phases_of_an_epoch(ctx, loop: cst.CSTNode) -> bool:
+    """``for phase in ["train", "val"]:`` right inside an epoch loop: one epoch's phases (the
+    training phase steps the optimizer in its batch loop, the scheduler belongs after it)."""
+    if not (isinstance(loop, cst.For) and isinstance(loop.target, cst.Name) and
+            isinstance(loop.iter, (cst.List, cst.Tuple)) and len(loop.iter.elements) >= 2 and
+            all(isinstance(e.value, cst.SimpleString) for e in loop.iter.elements)):
+        return False
+    up = ctx.parents.get(loop)
+    while up is not None and not isinstance(up, (cst.For, cst.While, cst.FunctionDef)):
+        up = ctx.parents.get(up)
+    return isinstance(up, (cst.For, cst.While)) and S.is_epoch_loop(ctx, up)
+
+
+def _phase_arm(it: Iteration, b) -> bool:
+    """Branch ``b`` is the body of ``if <phase> == "<first>":`` where ``<phase>`` is the loop's
+    variable and ``<first>`` the phase the loop runs first (an arm of a later phase, ``"val"``,
+    runs after the first phase's steps)."""
+    test = b.node.test if isinstance(b.node, cst.If) else None
+    if not (b.arm == "body" and isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and
+            isinstance(test.comparisons[0].operator, cst.Equal) and isinstance(test.left, cst.Name) and
+            test.left.value == it.node.target.value):
+        return False
+    phase, first = test.comparisons[0].comparator, it.node.iter.elements[0].value
+    return isinstance(phase, cst.SimpleString) and phase.evaluated_value == first.evaluated_value
 
 
 def _invariant_arm(it: Iteration, ev: Event, b) -> bool:
@@ -238,10 +266,11 @@ class SchedulerCheck(Check):
             if it.kind == "function" and it.always(s):
                 self._at_function_head(it, s, later)
                 continue
-            if it.kind != "loop" or not S.is_epoch_loop(ctx, it.node):
+            phases = it.kind == "loop" and _phases_of_an_epoch(ctx, it.node)
+            if it.kind != "loop" or not (phases or S.is_epoch_loop(ctx, it.node)):
                 continue
             guarded = not it.always(s)
-            if guarded and not _loop_invariant_guards(it, s, level):
+            if guarded and not _loop_invariant_guards(it, s, level, phases):
                 continue
             # (under a flag the loop never changes, ``if not opt.no_train:``, the epoch's steps
             # must run only where the scheduler ran: under the same flags, or fewer)
@@ -258,8 +287,9 @@ class SchedulerCheck(Check):
                         getattr(batch_loop, "orelse", None) is None:
                     fix = Fix.unsafe("Move the scheduler step after the epoch's batch loop",
                                      *moves.move_after(ctx, s.own_stmt, batch_loop))
+                head = "the epoch's first phase" if phases else "the epoch loop"
                 self.report("OPT201", s.node,
-                            f"`{ctx.code(s.node)}` runs at the head of the epoch loop, before this epoch's "
+                            f"`{ctx.code(s.node)}` runs at the head of {head}, before this epoch's "
                             f"`{ctx.code(inner[0].node)}`: the first learning rate of the schedule is skipped; "
                             "step the scheduler after the epoch's training loop", fix)
 
