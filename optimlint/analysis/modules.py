@@ -1044,10 +1044,21 @@ class _ClassAnalysis:
             name = target.attr.value
             v = self._value(value) if value is not None else _UNKNOWN
             if value is not None:
-                refs = module_refs(value)
+                refs = module_refs(value) if not self._torch_layer_call(value) else set()
                 if refs and v.module is not False:
                     self.info.entangled |= refs | {name}
             self.records.append((name, v, definite))
+
+    def _torch_layer_call(self, value) -> bool:
+        """``nn.Linear(128, self.n_words)``: a layer of ``torch.nn`` built from numbers; what it
+        reads of ``self`` are sizes, never modules it would share (not a container, a
+        parameter, a wrapper or a transformer stack, which are handed modules)."""
+        if not isinstance(value, cst.Call):
+            return False
+        qn = self.pf.imports.qualify(value.func) or ""
+        head, _, last = qn.rpartition(".")
+        return head == "torch.nn" and last[:1].isupper() and last not in MODULE_CONTAINERS and \
+            qn not in PARAMETER_CLASSES and last not in _HANDED_MODULES
 
     # -- values -----------------------------------------------------------------------------
     def _param_value(self, value) -> _Value:
@@ -1179,6 +1190,8 @@ class _ClassAnalysis:
             self.info.freeze_unknown = True
 
 
+# Classes of ``torch.nn`` built from other modules (``nn.TransformerEncoder(layer, n)``).
+_HANDED_MODULES = frozenset({"DataParallel", "TransformerEncoder", "TransformerDecoder", "Transformer"})
 _SIZE_WORDS = re.compile(r"dim|size|num|features|channels|classes|width|depth|count|shape|config|cfg|"
                          r"len|stride|scale|heads|vocab", re.IGNORECASE)
 
