@@ -529,10 +529,13 @@ class OrderCheck(Check):
         if any(since < o.index < step.index and o.touches_all for o in it.opaque):
             return
         backward = after[0]
-        if any(s.index > backward.index and not exclusive(s, backward) for s in steps_of(it, opt)):
+        if any(s.index > backward.index and not exclusive(s, backward) and not _cleared_before(it, opt, backward, s)
+               for s in steps_of(it, opt)):
             # a later step consumes this backward (a test stepping with no gradient first); a
             # step in another arm of a conditional the backward is in (``if use_amp: ... else:
-            # loss.backward(); opt.step()``) never runs in the backward's pass
+            # loss.backward(); opt.step()``) never runs in the backward's pass; nor does a later
+            # step of a pass of its own, cleared first (``if aux: opt.zero_grad(); aux_loss.backward();
+            # opt.step()``): it never sees this backward's gradients
             return
         fix = moves.safe_move_after(ctx, step, backward, "Move the step after the backward")
         self.report("OPT103", step.node,
@@ -1720,3 +1723,10 @@ def _module_statement(ctx, node: cst.CSTNode) -> cst.CSTNode | None:
         if up is ctx.module:
             return node
         node = up
+
+
+def _cleared_before(it: Iteration, opt: Binding, backward: Event, step: Event) -> bool:
+    """A certain clearing of ``opt`` between ``backward`` and ``step`` runs whenever ``step``
+    does: ``step`` never applies ``backward``'s gradients."""
+    return any(backward.index < c.index < step.index and c.certain and clears(c, opt) is True and
+               covered(it, [c], it.conditions(step)) for c in it.of_kind(K.ZERO_GRAD))
