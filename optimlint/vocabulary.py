@@ -229,6 +229,9 @@ LOGGING_RECEIVER = re.compile(r"(^|_)(logger|writer|wandb|tensorboard|tb|summary
 INF_NAN_CHECK = re.compile(r"isfinite|isnan|isinf|found_inf|nan_to_num|math\.inf|float\(['\"]inf")
 # torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``):
 # matched against a qualified name.
+# Libraries of numbers: their functions read what they are handed (``np.isnan(grad_norm)``)
+# and write no gradient of torch's.
+NUMERIC_LIBRARIES = ("numpy.", "math.", "scipy.")
 TORCH_PURE_FUNCTION = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")
 # What code reads off an optimizer; an object read for anything else is not one.
 OPTIMIZER_ATTRIBUTES = frozenset({

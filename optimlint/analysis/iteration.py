@@ -66,7 +66,7 @@ from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_
                                   LIGHTNING_MODULE_BASES, LIGHTNING_OPTIMIZER_GETTERS,
                                   MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
                                   OPTIMIZER_STEPPING_QUALNAMES, PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_FUNCTIONAL_GRADIENTS,
-                                  TORCH_PURE_FUNCTION)
+                                  TORCH_PURE_FUNCTION, NUMERIC_LIBRARIES)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -1554,6 +1554,8 @@ class _Walker:
             qn = self.ctx.qualify(f)
             if TORCH_PURE_FUNCTION.match(qn or ""):
                 return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
+            if qn is not None and qn.startswith(NUMERIC_LIBRARIES):
+                return  # ``np.isnan(grad_norm)``, ``math.sqrt(...)``: numbers, never a gradient of torch's
             if qn in TORCH_FUNCTIONAL_GRADIENTS:
                 return  # ``torch.autograd.grad(outputs, inputs)`` returns gradients, never writes ``.grad``
             if TORCH_COLLECTIVE.match(qn or ""):
