@@ -196,6 +196,11 @@ def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None
                     node.args[0].keyword is None and not node.args[0].star:
                 _walk.visit(node.args[0].value, self)  # ``sorted(params, key=...)``: the same parameters
                 return False
+            if isinstance(f, cst.Name) and f.value == "filter" and len(node.args) == 2 and \
+                    not any(a.keyword or a.star for a in node.args):
+                # ``filter(lambda p: p.requires_grad, model.parameters())``: some of the same parameters
+                _walk.visit(node.args[1].value, self)
+                return False
             if chains and key_of(f) in ("chain", "itertools.chain"):
                 # ``itertools.chain(G.parameters(), D.parameters())``: the parameters of each
                 for a in node.args:
