@@ -132,6 +132,22 @@ def fake_rules(monkeypatch):
 
 
 # --------------------------------------------------------------------------- CLI helpers
+def cli_codes(folder, target: str = "train.py", select: str | None = None) -> list[tuple[str, int]]:
+    """``[(code, row), ...]`` the real CLI reports for ``target``, run in ``folder`` (a small
+    project the test wrote there: the other files are the project's)."""
+    import json
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        args = ["check", "--no-cache", *(["--select", select] if select else []), "--output-format", "json", target]
+        result = invoke(args)
+    finally:
+        os.chdir(cwd)
+    return [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)]
+
+
 def invoke(args, **kwargs):
     """Run the real click command in-process; ``result.stdout`` / ``result.stderr`` apart."""
     from click.testing import CliRunner

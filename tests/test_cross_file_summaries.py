@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import cli_codes, invoke
 
 UTILS = '''\
 from torch import nn
@@ -92,13 +92,7 @@ def lint(tmp_path, name: str, style: str = "from") -> list[tuple[str, int]]:
         imports, prefix = "import tools.grad_utils as gu", "gu."
     call = CALLS.get(name, f"{name}(optimizer)")
     (tmp_path / "train.py").write_text(TRAIN.format(imports=imports, prefix=prefix, call=call))
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        result = invoke(["check", "--no-cache", "--select", "OPT101", "--output-format", "json", "train.py"])
-    finally:
-        os.chdir(cwd)
-    return [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)]
+    return cli_codes(tmp_path, "train.py", "OPT101")
 
 
 @pytest.mark.parametrize("style", ["from", "module"])

@@ -4,12 +4,10 @@ the optimizer is a scheduler to the order rule. Runs the real CLI on a small pro
 
 from __future__ import annotations
 
-import json
-import os
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import cli_codes
 
 SETUP = '''\
 import torch
@@ -54,13 +52,7 @@ def lint(tmp_path, *, same_file=False, scheduler_line="scheduler = StepLR(optimi
         (tmp_path / "setup_utils.py").write_text(setup)
         (tmp_path / "train.py").write_text(TRAIN.format(import_line="from setup_utils import build",
                                                         first=first, second=second))
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        result = invoke(["check", "--no-cache", "--select", "OPT201", "--output-format", "json", "train.py"])
-    finally:
-        os.chdir(cwd)
-    return [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)]
+    return cli_codes(tmp_path, "train.py", "OPT201")
 
 
 @pytest.mark.parametrize("same_file", [False, True])

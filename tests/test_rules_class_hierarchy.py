@@ -6,10 +6,8 @@ optimizers, is no step of this instance. Runs the real CLI on a file in a tempor
 
 from __future__ import annotations
 
-import json
-import os
 
-from tests.conftest import invoke
+from tests.conftest import cli_codes
 
 HEAD = '''\
 import torch
@@ -72,13 +70,7 @@ class Mixup(ERM):
 
 def lint(tmp_path, text: str) -> list[tuple[str, int]]:
     (tmp_path / "algorithms.py").write_text(text)
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        result = invoke(["check", "--no-cache", "--select", "OPT104", "--output-format", "json", "algorithms.py"])
-    finally:
-        os.chdir(cwd)
-    return [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)]
+    return cli_codes(tmp_path, "algorithms.py", "OPT104")
 
 
 def test_a_subclass_update_that_never_steps_the_inherited_optimizer(tmp_path):

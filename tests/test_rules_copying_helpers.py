@@ -7,12 +7,10 @@ real CLI on a small project written to a temporary folder."""
 
 from __future__ import annotations
 
-import json
-import os
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import cli_codes
 
 ATTACK = '''\
 import copy
@@ -61,13 +59,7 @@ def main():
 def lint(tmp_path, first: str) -> list[tuple[str, int]]:
     (tmp_path / "attack.py").write_text(ATTACK.replace("{first}", first))
     (tmp_path / "train.py").write_text(TRAIN)
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        result = invoke(["check", "--no-cache", "--select", "OPT101", "--output-format", "json", "train.py"])
-    finally:
-        os.chdir(cwd)
-    return [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)]
+    return cli_codes(tmp_path, "train.py", "OPT101")
 
 
 @pytest.mark.parametrize("first", ["model = deepcopy(model)", "model = copy.deepcopy(model)"])

@@ -7,10 +7,8 @@ caller or a closure may step."""
 
 from __future__ import annotations
 
-import json
-import os
 
-from tests.conftest import codes_at, invoke
+from tests.conftest import cli_codes, codes_at
 
 # -- a step elsewhere is another call's optimizer ----------------------------------------
 
@@ -379,13 +377,7 @@ def _lint_project(tmp_path, body: str) -> list[tuple[str, int]]:
     (tmp_path / "tools" / "__init__.py").write_text("")
     (tmp_path / "tools" / "grads.py").write_text(UTILS)
     (tmp_path / "train.py").write_text(TRAIN.format(body=body))
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        result = invoke(["check", "--no-cache", "--select", "OPT105", "--output-format", "json", "train.py"])
-    finally:
-        os.chdir(cwd)
-    return [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)]
+    return cli_codes(tmp_path, "train.py", "OPT105")
 
 
 def test_a_clip_helper_of_another_file_after_the_step_fires(tmp_path):

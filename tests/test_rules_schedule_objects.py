@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import cli_codes, invoke
 
 SCHEDULES = '''\
 class PolySchedule:
@@ -58,13 +58,7 @@ class Trainer:
 def lint(tmp_path, cls: str) -> list[tuple[str, int]]:
     (tmp_path / "sched_utils.py").write_text(SCHEDULES)
     (tmp_path / "train.py").write_text(TRAINER.format(cls=cls))
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        result = invoke(["check", "--no-cache", "--select", "OPT1", "--output-format", "json", "train.py"])
-    finally:
-        os.chdir(cwd)
-    return [(d["code"], d["location"]["row"]) for d in json.loads(result.stdout)]
+    return cli_codes(tmp_path, "train.py", "OPT1")
 
 
 def test_opt101_a_schedule_object_that_only_sets_rates_does_not_hide_a_missing_clear(tmp_path):
