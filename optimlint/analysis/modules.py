@@ -627,6 +627,9 @@ class Attr:
     params: bool | None = False  # holds trainable parameters (None: unknown)
     frozen: bool = False  # every assignment leaves its parameters without grad
     cls: "ClassInfo | None" = None  # the project class when all assignments agree
+    # assigned in every arm of one ``if``/``elif`` chain without ``else`` (the chain's id): there
+    # whenever that chain ran an arm (``if conv == "GCN": ... elif conv == "SAGE": ...``)
+    chain: int | None = None
 
 
 @dataclass
@@ -791,6 +794,7 @@ class _ClassAnalysis:
         self.info = ClassInfo(node.name.value, pf, node)
         self.methods: dict[str, cst.FunctionDef] = {}
         self.records: list[tuple[str, _Value, bool]] = []
+        self.chains: dict[str, int] = {}  # ``Attr.chain`` of the attributes so assigned
 
     def run(self) -> ClassInfo:
         info = self.info
@@ -952,8 +956,9 @@ class _ClassAnalysis:
             before = len(self.records)
             for arm in arms:
                 self._block(arm, False, chain, visited)
-            if definite and has_else:
-                # an attribute assigned in every arm is definite
+            if definite and (has_else or len(arms) >= 2):
+                # an attribute assigned in every arm is definite; without an ``else``, it is
+                # there whenever an arm of the chain ran (``Attr.chain``)
                 per_arm = []
                 for arm in arms:
                     mark = len(self.records)
@@ -963,8 +968,10 @@ class _ClassAnalysis:
                 common = set.intersection(*per_arm) if per_arm else set()
                 for i in range(before, len(self.records)):
                     n, v, _ = self.records[i]
-                    if n in common:
+                    if n in common and has_else:
                         self.records[i] = (n, v, True)
+                    elif n in common:
+                        self.chains[n] = id(stmt)
             return
         if isinstance(stmt, (cst.With,)):
             self._block(stmt.body, definite, chain, visited)
@@ -1168,6 +1175,7 @@ class _ClassAnalysis:
             base = info.attrs.get(name)
             a = Attr(name)
             a.definite = any(d for _, d in recs) or bool(base and base.definite)
+            a.chain = None if a.definite else self.chains.get(name)
             combined = _combine(vals + ([_Value(base.module, base.param, base.params, base.frozen,
                                                   base.cls)] if base else []), either=True)
             a.module = combined.module

@@ -476,11 +476,13 @@ def _missing_in(info: M.ClassInfo, covered: set[tuple[str, ...]], prefix: str) -
     for path in covered:
         if path[0] not in info.attrs:
             return None  # something the class analysis does not know about
+    # (an ``if``/``elif`` chain that assigns a covered attribute ran an arm: its other attributes exist)
+    chains = {info.attrs[p[0]].chain for p in covered if p and p[0] in info.attrs} - {None}
     out: list[str] = []
     for name, at in info.attrs.items():
         subs = {p[1:] for p in covered if p[0] == name}
         if not subs:
-            if at.definite and at.params is True and not at.frozen and name not in info.entangled \
+            if (at.definite or at.chain in chains) and at.params is True and not at.frozen and name not in info.entangled \
                     and (at.module is True or at.param) and name not in info.handled \
                     and (info.used is None or name in info.used):
                 out.append(prefix + name)
