@@ -97,6 +97,9 @@ def torch_module_class(qualname: str | None) -> bool:
     return len(parts) == 3 or parts[2] in TORCH_NN_MODULE_PACKAGES
 
 
+# torch.nn classes built from other modules (``nn.TransformerEncoder(layer, n)``,
+# ``nn.DataParallel(model)``): what they are handed may share its parameters.
+TORCH_NN_HANDED_MODULES = frozenset({"DataParallel", "TransformerEncoder", "TransformerDecoder", "Transformer"})
 # torch.nn containers: their parameters are those of what they hold.
 MODULE_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
 # torch.nn layers that hold no parameters (activations, pooling, dropout, losses, reshaping).
@@ -138,6 +141,9 @@ MODEL_FACTORIES = frozenset({"timm.create_model"})
 
 # Moves and casts of a module (``model.cuda()``): they replace the Parameter objects only under
 # ``OVERWRITE_FLAG`` or to an XLA device.
+# Tensor methods that read a tensor or make a new one from it, never touching a gradient or a
+# module it came from (``img.size()``, ``img.cuda()``).
+TENSOR_READS = frozenset({"size", "cuda", "cpu", "to", "detach", "clone", "float", "half", "dim", "numel"})
 MODULE_MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16"})
 OVERWRITE_FLAG = "torch.__future__.set_overwrite_module_params_on_conversion"
 XLA_DEVICES = frozenset({

@@ -27,9 +27,11 @@ import libcst as cst
 
 from optimlint.analysis.call_args import param_names
 from optimlint.analysis.symbols import name_says_module, name_says_optimizer
+from optimlint.vocabulary import TENSOR_READS
 
-_TENSOR_READS = frozenset({"size", "cuda", "cpu", "to", "detach", "clone", "float", "half", "dim", "numel"})
-_BUILTINS = frozenset(dir(builtins)) - {"exec", "eval", "setattr", "delattr", "getattr", "__import__", "globals"}
+# Builtins that reach nothing they are not handed (``summaries`` reads calls of these as harmless).
+SAFE_BUILTINS = frozenset(dir(builtins)) - {"exec", "eval", "setattr", "delattr", "getattr", "__import__"}
+_BUILTINS = SAFE_BUILTINS - {"globals"}  # (a name read here, not only called)
 _COPIES = ("copy.deepcopy",)
 
 
@@ -95,7 +97,7 @@ def _plain_values(fn: cst.FunctionDef) -> set[str]:
 
 def _tensor_read(node: cst.Name, parent) -> bool:
     """``img`` in ``img.size()`` / ``img.cuda()``: read as a tensor."""
-    return isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _TENSOR_READS
+    return isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in TENSOR_READS
 
 
 def _assigned(fn: cst.FunctionDef) -> set[str]:

@@ -32,7 +32,8 @@ from optimlint.dependencies import record_dependency
 from optimlint.parsing import cpython_verdict, parse_module, salvage
 from optimlint.vocabulary import (AFFINE_SWITCH, COPY_UPDATING_CALLEE, COPY_WORDS, MODEL_FACTORIES,
                                   MODEL_FACTORY_PREFIXES, MODULE_BASES, MODULE_CONTAINERS, MODULE_SELF_RETURNING,
-                                  PARAMETER_CLASSES, PARAMETERLESS, WITH_PARAMETERS)
+                                  PARAMETER_CLASSES, PARAMETERLESS, TORCH_NN_HANDED_MODULES, WITH_PARAMETERS,
+                                  torch_module_class)
 
 # -- methods that make a class's own parameters or submodules unknowable -----------------------
 _OVERRIDES = frozenset({"parameters", "named_parameters", "children", "named_children", "modules",
@@ -1062,10 +1063,10 @@ class _ClassAnalysis:
         parameter, a wrapper or a transformer stack, which are handed modules)."""
         if not isinstance(value, cst.Call):
             return False
-        qn = self.pf.imports.qualify(value.func) or ""
-        head, _, last = qn.rpartition(".")
-        return head == "torch.nn" and last[:1].isupper() and last not in MODULE_CONTAINERS and \
-            qn not in PARAMETER_CLASSES and last not in _HANDED_MODULES
+        qn = self.pf.imports.qualify(value.func)
+        last = (qn or "").rsplit(".", 1)[-1]
+        return torch_module_class(qn) and qn.count(".") == 2 and last not in MODULE_CONTAINERS and \
+            last not in TORCH_NN_HANDED_MODULES
 
     # -- values -----------------------------------------------------------------------------
     def _param_value(self, value) -> _Value:
@@ -1198,8 +1199,6 @@ class _ClassAnalysis:
             self.info.freeze_unknown = True
 
 
-# Classes of ``torch.nn`` built from other modules (``nn.TransformerEncoder(layer, n)``).
-_HANDED_MODULES = frozenset({"DataParallel", "TransformerEncoder", "TransformerDecoder", "Transformer"})
 _SIZE_WORDS = re.compile(r"dim|size|num|features|channels|classes|width|depth|count|shape|config|cfg|"
                          r"len|stride|scale|heads|vocab", re.IGNORECASE)
 

@@ -28,7 +28,6 @@ The answer is only ever "certainly harmless" or "unknown"; unknown keeps the cal
 
 from __future__ import annotations
 
-import builtins
 import sys
 from typing import TYPE_CHECKING
 
@@ -36,7 +35,7 @@ import libcst as cst
 
 from optimlint.analysis import modules
 from optimlint.analysis.call_args import param_names
-from optimlint.analysis.copies import own_names
+from optimlint.analysis.copies import SAFE_BUILTINS, own_names
 from optimlint.analysis.modules import _NOT_PROJECT, ParsedFile, _find_module, parse_file
 from optimlint.analysis.names import dotted
 from optimlint.analysis.symbols import callee_name, name_says_module, name_says_optimizer, optimizer_class
@@ -47,11 +46,10 @@ from optimlint.vocabulary import (CLIP_QUALNAMES, GETTER_NAME, GRAD_CLAMP_METHOD
 if TYPE_CHECKING:
     from optimlint.context import FileContext
 
-_BUILTINS = frozenset(dir(builtins)) - {"exec", "eval", "setattr", "delattr", "getattr", "__import__"}
+_BUILTINS = SAFE_BUILTINS
 # Libraries whose functions never reach an optimizer they are not handed explicitly.
 _LIBRARIES = ("torch.", "numpy.", "math.", "random.", "time.", "os.path.", "einops.", "torchvision.")
 _NOT_LIBRARY = ("torch.autograd.backward", "torch.optim.")
-_LIBRARY_ROOTS = frozenset(root.rstrip(".").split(".", 1)[0] for root in _LIBRARIES)
 _DEPTH = 3
 # Methods of an argument that read or transform tensors and modules (``p.grad.norm()``,
 # ``model.parameters()``): any other method of an argument may reach an optimizer it holds.
@@ -297,7 +295,12 @@ def _library_call(pf: ParsedFile, func: cst.BaseExpression) -> bool:
     """A function of torch, numpy, ... (``_LIBRARIES``) or of Python's standard library
     (``csv.writer(f)``, ``pickle.dump(obj, fh)``): none reaches an optimizer's step or
     gradients."""
-    qn = pf.imports.qualify(func)
+    return _library_qualname(pf.imports.qualify(func))
+
+
+def _library_qualname(qn: str | None) -> bool:
+    """``qn`` names something of torch, numpy, ... (``_LIBRARIES``) or of Python's standard
+    library, never ``torch.optim`` or ``torch.autograd.backward`` (``_NOT_LIBRARY``)."""
     if not qn or qn.startswith(_NOT_LIBRARY):
         return False
     return qn.startswith(_LIBRARIES) or qn.split(".", 1)[0] in _STDLIB
@@ -331,9 +334,9 @@ def _harmless(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None, p
 def _works_on_copies(fn: cst.FunctionDef, pf: ParsedFile, project_root, depth: int) -> bool:
     """``copies.own_names``: ``fn`` reaches nothing of its caller but tensors it reads."""
     def is_library(name: cst.Name) -> bool:
+        # (a library's function, or the library module itself: ``torch`` of ``torch.sign(...)``)
         qn = pf.imports.qualify(name) if pf.imports.imported(name.value) else None
-        return bool(qn) and (qn.split(".", 1)[0] in _LIBRARY_ROOTS or qn.split(".", 1)[0] in _STDLIB) and \
-            not qn.startswith(_NOT_LIBRARY)
+        return bool(qn) and (_library_qualname(qn) or _library_qualname(qn + "."))
 
     def harmless_function(name: str) -> bool:
         local = _top_function(pf, name) if not pf.imports.imported(name) else None

@@ -522,8 +522,8 @@ class OrderCheck(Check):
         ctx = self.ctx
         # (an opaque call before a certain clearing that runs whenever the step does cannot
         # hand the step a gradient: ``self.callback("before_batch"); opt.zero_grad(); opt.step()``)
-        since = max((c.index for c in it.of_kind(K.ZERO_GRAD) if c.index < step.index and c.certain and
-                     clears(c, opt) is True and covered(it, [c], it.conditions(step))), default=-1)
+        since = max((c.index for c in it.of_kind(K.ZERO_GRAD) if c.index < step.index and
+                     _clears_whenever(it, opt, c, step)), default=-1)
         if not after or any(since < o.index < step.index and touches(o, opt, mkeys) for o in it.opaque):
             return
         if any(since < o.index < step.index and o.touches_all for o in it.opaque):
@@ -1728,5 +1728,10 @@ def _module_statement(ctx, node: cst.CSTNode) -> cst.CSTNode | None:
 def _cleared_before(it: Iteration, opt: Binding, backward: Event, step: Event) -> bool:
     """A certain clearing of ``opt`` between ``backward`` and ``step`` runs whenever ``step``
     does: ``step`` never applies ``backward``'s gradients."""
-    return any(backward.index < c.index < step.index and c.certain and clears(c, opt) is True and
-               covered(it, [c], it.conditions(step)) for c in it.of_kind(K.ZERO_GRAD))
+    return any(backward.index < c.index < step.index and _clears_whenever(it, opt, c, step)
+               for c in it.of_kind(K.ZERO_GRAD))
+
+
+def _clears_whenever(it: Iteration, opt: Binding, clear: Event, step: Event) -> bool:
+    """``clear`` certainly clears ``opt`` and runs whenever ``step`` does."""
+    return clear.certain and clears(clear, opt) is True and covered(it, [clear], it.conditions(step))
