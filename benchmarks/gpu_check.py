@@ -3,9 +3,9 @@ parameters, and the overhead of a training step.
 
 Runs a small CNN training step loop (AdamW, OneCycleLR, GradScaler with fp16 autocast,
 clip_grad_norm_ after unscale_) twice from the same seed, plain and under
-``optimlint.watch()``, with ``torch.cuda.set_sync_debug_mode("error")`` around the watched
-steps (any synchronising call inside them raises), compares every parameter and buffer bit
-for bit, then times both (interleaved runs, medians, CUDA events). Without CUDA it says so
+``optimlint.watch()``, counts the host-device synchronisations of each under
+``torch.cuda.set_sync_debug_mode("warn")`` (GradScaler.step synchronises once a step by itself:
+the watched run must not add any), compares every parameter and buffer bit for bit, then times both (interleaved runs, medians, CUDA events). Without CUDA it says so
 and exits 0.
 
 Usage: ``python benchmarks/gpu_check.py [--steps 200] [--repeats 5]``
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import warnings
 
 import torch
 from torch import nn
@@ -58,23 +59,35 @@ def state(model):
     return [t.detach().clone() for t in list(model.parameters()) + list(model.buffers())]
 
 
-def check_identical(n):
-    plain = make()
-    steps(*plain, n)
-    torch.cuda.synchronize()
-    watched = make()
-    steps(*watched, 2)          # warm-up: lazy CUDA initialisation may sync once
-    watched = make()
-    with optimlint.watch() as report:
-        torch.cuda.set_sync_debug_mode("error")
+def count_syncs(objs, n, watch):
+    """Steps n times under sync debug mode 'warn'; returns (synchronisations, report or None).
+    GradScaler.step itself synchronises once per step (it reads found_inf), so the check is
+    that the watched steps synchronise exactly as often as the plain ones."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
         try:
-            steps(*watched, n)
+            if watch:
+                with optimlint.watch() as report:
+                    steps(*objs, n)
+            else:
+                report = None
+                steps(*objs, n)
         finally:
             torch.cuda.set_sync_debug_mode("default")
     torch.cuda.synchronize()
+    return sum("synchronizing CUDA operation" in str(w.message) for w in caught), report
+
+
+def check_identical(n):
+    steps(*make(), 2)           # warm-up: lazy CUDA initialisation may sync once
+    plain = make()
+    plain_syncs, _ = count_syncs(plain, n, watch=False)
+    watched = make()
+    watched_syncs, report = count_syncs(watched, n, watch=True)
     a, b = state(plain[0]), state(watched[0])
     same = len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
-    return same, len(a), report
+    return same, len(a), report, plain_syncs, watched_syncs
 
 
 def time_steps(watch, n):
@@ -103,10 +116,10 @@ def main(argv=None) -> int:
         print("gpu_check: no CUDA device here: nothing to check (skipped)")
         return 0
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
-    same, count, report = check_identical(50)
-    print(f"sync debug mode 'error' around the watched steps: no sync raised; "
-          f"parameters+buffers bit-identical: {same} ({count} tensors); findings: {report.codes}; "
-          f"hook errors: {report.errors}")
+    same, count, report, plain_syncs, watched_syncs = check_identical(50)
+    print(f"host-device synchronisations in 50 steps (sync debug mode 'warn'): plain {plain_syncs}, "
+          f"watched {watched_syncs}; parameters+buffers bit-identical: {same} ({count} tensors); "
+          f"findings: {report.codes}; hook errors: {report.errors}")
     plain, watched = [], []
     for _ in range(args.repeats):
         plain.append(time_steps(False, args.steps))
@@ -114,7 +127,7 @@ def main(argv=None) -> int:
     p, w = statistics.median(plain), statistics.median(watched)
     print(f"step: plain {p:.3f} ms, watched {w:.3f} ms ({100 * (w / p - 1):+.1f}%), "
           f"median of {args.repeats} interleaved runs of {args.steps} steps")
-    return 0 if same and not report.errors else 1
+    return 0 if same and not report.errors and watched_syncs == plain_syncs else 1
 
 
 if __name__ == "__main__":

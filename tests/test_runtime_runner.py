@@ -75,6 +75,34 @@ def test_argv_main_guard_and_output_file_json(tmp_path, monkeypatch):
     assert result.stderr == ""
 
 
+def test_the_script_module_is_as_python_makes_it_and_its_warnings_print(tmp_path, monkeypatch):
+    """Python 3.12+ asks a frame's `__loader__` for the source line of every warning; the
+    runner's `__main__` once had none, and the first warning raised ValueError in the user's
+    program (seen on a GPU machine's Python 3.12: a scheduler stepped before the optimizer)."""
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "train.py", """
+        import json, linecache, sys, warnings
+        warnings.warn("learning rate looks high")  # the script's own line
+        seen = {"spec": repr(__spec__), "loader": type(__loader__).__name__,
+                "source": __loader__.get_source("__main__").splitlines()[0],
+                "line": linecache.getline(__file__, 2, globals()).strip()}
+        json.dump(seen, open(sys.argv[1], "w"))
+    """)
+    plain = subprocess.run([sys.executable, "train.py", "plain.json"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0, plain.stderr
+    result = subprocess.run([sys.executable, "-m", "optimlint", "run", "train.py", "watched.json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "train.py:2: UserWarning: learning rate looks high" in result.stderr
+    watched = json.loads((tmp_path / "watched.json").read_text())
+    assert watched == json.loads((tmp_path / "plain.json").read_text())
+    assert watched == {"spec": "None", "loader": "SourceFileLoader", "source": "import json, linecache, sys, warnings",
+                       "line": 'warnings.warn("learning rate looks high")  # the script\'s own line'}
+
+
 def test_dash_m_runs_a_module_as_main(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "pkg" / "__init__.py", "")

@@ -230,6 +230,7 @@ def _run(opts: _Options, namespace: dict) -> int:
 
 def _run_script(path: str, args: list[str], namespace: dict) -> None:
     import types
+    from importlib.machinery import SourceFileLoader
 
     path_abs = os.path.abspath(path)
     with open(path_abs, "rb") as fh:
@@ -238,8 +239,11 @@ def _run_script(path: str, args: list[str], namespace: dict) -> None:
     module = types.ModuleType("__main__")
     module.__file__ = path_abs
     module.__builtins__ = __builtins__
+    # as `python script.py` sets them: no spec, a source loader. Python 3.12's linecache asks
+    # the loader of a frame's globals for each warning the script's own lines trigger, and a
+    # None loader there raises ValueError in the user's program.
     module.__spec__ = None
-    module.__loader__ = None
+    module.__loader__ = SourceFileLoader("__main__", path_abs)
     sys.modules["__main__"] = module
     sys.argv = [path, *args]
     sys.path.insert(0, os.path.dirname(path_abs))
