@@ -270,7 +270,8 @@ def test_a_program_that_changes_directory(tmp_path, monkeypatch):
     assert os.getcwd() == str(tmp_path)
 
 
-def test_gpu_check_skips_cleanly_without_cuda():
+@pytest.mark.parametrize("name", ["gpu_check", "gpu_runtime_scripts"])
+def test_gpu_checks_skip_cleanly_without_cuda(name):
     import subprocess
     import sys
     from pathlib import Path
@@ -278,11 +279,11 @@ def test_gpu_check_skips_cleanly_without_cuda():
     import torch
 
     if torch.cuda.is_available():
-        pytest.skip("a CUDA device is here: benchmarks/gpu_check.py runs for real (by hand)")
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.py"
+        pytest.skip(f"a CUDA device is here: benchmarks/{name}.py runs for real (by hand)")
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "gpu_check: no CUDA device here: nothing to check (skipped)"
+    assert proc.stdout.strip() == f"{name}: no CUDA device here: nothing to check (skipped)"
 
 
 MIXED = """
