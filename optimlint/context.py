@@ -41,6 +41,14 @@ class FileContext:
 
         self._tracked = walk.track(module)
 
+    def release(self) -> None:
+        """Drop the tree and everything built on it: the analyses refer back to this context
+        (cycles), so without this the whole tree waits for the cyclic collector."""
+        self._cache.clear()
+        self._qualified.clear()
+        self._tracked.release()
+        self.module = None
+
     # -- memoised analyses -------------------------------------------------
     def cached(self, key: Any, factory: Callable[[], Any]) -> Any:
         if key not in self._cache:

@@ -91,10 +91,7 @@ def _run_checks(path: str, source: str, module, checks, settings: Settings, proj
         try:
             return [[d for d in check.run(ctx) if d.code in enabled] for check in checks]
         finally:
-            if parsed is not None:
-                # A piece: its analyses refer to the context that holds them (cycles the
-                # collector would free late); let the tree go now, before the next piece.
-                ctx._cache.clear()
+            ctx.release()
 
     try:
         return run_checks()

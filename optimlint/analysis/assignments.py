@@ -44,86 +44,63 @@ def stores(scope: cst.CSTNode, key: str, *, nested_functions: bool = True) -> li
 
 
 def _stores_of(scope: cst.CSTNode, enter_all: bool, key: str) -> list[Store]:
-    out: list[Store] = []
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return enter_all or node is scope
-
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                if key_of(t.target) == key:
-                    out.append(Store(node, t.target, "=", node.value, node.value))
-                elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
-                        key_of(e.value) == key for e in t.target.elements):
-                    # ``q1, q2 = QNet(), QNet()`` binds each name its own element
-                    out.append(Store(node, t.target, "unpack", paired_element(t.target, node.value, key), node.value))
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            if node.value is not None and key_of(node.target) == key:
-                out.append(Store(node, node.target, ":", node.value, node.value))
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            if key_of(node.target) == key:
-                out.append(Store(node, node.target, "+=", None, node.value))
-
-        def visit_For(self, node: cst.For) -> None:
-            if key_of(node.target) == key:
-                out.append(Store(node, node.target, "for", None, None))
-
-        def visit_WithItem(self, node: cst.WithItem) -> None:
-            if node.asname is not None and key_of(node.asname.name) == key:
-                out.append(Store(node, node.asname.name, "with", None, None))
-
-    _walk.visit(scope, V())
-    return out
+    return _all_stores(scope, enter_all).get(key, [])
 
 
 def _all_stores(scope: cst.CSTNode, enter_all: bool) -> dict[str, list[Store]]:
     """``{key: stores(scope, key)}`` for every key bound in ``scope``, from one walk."""
-    out: dict[str, list[Store]] = {}
+    collector = _StoreCollector(scope, enter_all)
+    _walk.visit(scope, collector)
+    return collector.out
 
-    def add(key: str | None, store: Store) -> None:
+
+class _StoreCollector(cst.CSTVisitor):
+    """The stores of a scope by key. (A class of the module, not of the call: a class made per
+    call is cyclic garbage, and its methods' closures would hold the scope's tree until the
+    cyclic collector runs.)"""
+
+    def __init__(self, scope: cst.CSTNode, enter_all: bool) -> None:
+        self.scope = scope
+        self.enter_all = enter_all
+        self.out: dict[str, list[Store]] = {}
+
+    def add(self, key: str | None, store: Store) -> None:
         if key is not None:
-            found = out.get(key)
+            found = self.out.get(key)
             if found is None:
-                out[key] = [store]
+                self.out[key] = [store]
             else:
                 found.append(store)
 
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return enter_all or node is scope
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return self.enter_all or node is self.scope
 
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                key = key_of(t.target)
-                if key is not None:
-                    add(key, Store(node, t.target, "=", node.value, node.value))
-                elif isinstance(t.target, (cst.Tuple, cst.List)):
-                    # one "unpack" store per key the target holds, however many times; each
-                    # name gets its own element (``q1, q2 = QNet(), QNet()``)
-                    for k in dict.fromkeys(key_of(e.value) for e in t.target.elements):
-                        if k is not None:
-                            add(k, Store(node, t.target, "unpack", paired_element(t.target, node.value, k),
-                                         node.value))
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            key = key_of(t.target)
+            if key is not None:
+                self.add(key, Store(node, t.target, "=", node.value, node.value))
+            elif isinstance(t.target, (cst.Tuple, cst.List)):
+                # one "unpack" store per key the target holds, however many times; each
+                # name gets its own element (``q1, q2 = QNet(), QNet()``)
+                for k in dict.fromkeys(key_of(e.value) for e in t.target.elements):
+                    if k is not None:
+                        self.add(k, Store(node, t.target, "unpack", paired_element(t.target, node.value, k),
+                                          node.value))
 
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            if node.value is not None:
-                add(key_of(node.target), Store(node, node.target, ":", node.value, node.value))
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self.add(key_of(node.target), Store(node, node.target, ":", node.value, node.value))
 
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            add(key_of(node.target), Store(node, node.target, "+=", None, node.value))
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.add(key_of(node.target), Store(node, node.target, "+=", None, node.value))
 
-        def visit_For(self, node: cst.For) -> None:
-            add(key_of(node.target), Store(node, node.target, "for", None, None))
+    def visit_For(self, node: cst.For) -> None:
+        self.add(key_of(node.target), Store(node, node.target, "for", None, None))
 
-        def visit_WithItem(self, node: cst.WithItem) -> None:
-            if node.asname is not None:
-                add(key_of(node.asname.name), Store(node, node.asname.name, "with", None, None))
-
-    _walk.visit(scope, V())
-    return out
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self.add(key_of(node.asname.name), Store(node, node.asname.name, "with", None, None))
 
 
 def values_assigned(scope: cst.CSTNode, key: str, *, nested_functions: bool = True,

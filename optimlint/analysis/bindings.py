@@ -163,112 +163,119 @@ def parameter_modules(expr: cst.BaseExpression | None, scope: cst.CSTNode | None
     """
     if expr is None:
         return None
-    found: set[str] = set()
-    unknown = False
+    walk = _ParameterModules(scope, depth, chains)
+    _walk.visit(expr, walk)
+    if walk.unknown or not walk.found:
+        return None
+    return frozenset(walk.found)
 
-    def follow(name: str) -> bool:
+
+class _ParameterModules(cst.CSTVisitor):
+    """``parameter_modules``' walk: the modules found, and whether something else feeds the
+    parameters. (A class of the module: one made per call would be cyclic garbage whose
+    closures held the scope's tree until the cyclic collector ran.)"""
+
+    def __init__(self, scope: cst.CSTNode | None, depth: int, chains: bool) -> None:
+        self.scope = scope
+        self.depth = depth
+        self.chains = chains
+        self.found: set[str] = set()
+        self.unknown = False
+
+    def follow(self, name: str) -> bool:
         """Every assignment of ``name`` in ``scope`` feeds parameters of known modules."""
-        if scope is None or depth >= 2:
+        if self.scope is None or self.depth >= 2:
             return False
-        values = values_assigned(scope, name, nested_functions=False)
-        inner = [parameter_modules(v, scope, depth + 1, chains) for v in values if v is not None]
+        values = values_assigned(self.scope, name, nested_functions=False)
+        inner = [parameter_modules(v, self.scope, self.depth + 1, self.chains) for v in values if v is not None]
         if values and len(inner) == len(values) and all(i is not None for i in inner):
-            found.update(*inner)
+            self.found.update(*inner)
             return True
-        grown = grown_modules(scope, name, depth + 1)  # ``decay = []`` filled in a loop
+        grown = grown_modules(self.scope, name, self.depth + 1)  # ``decay = []`` filled in a loop
         if grown is None:
             return False
-        found.update(grown)
+        self.found.update(grown)
         return True
 
-    class V(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> bool:
-            nonlocal unknown
-            f = node.func
-            if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
-                k = key_of(f.value)
-                if k is None:
-                    unknown = True
-                else:
-                    found.add(k)
-                return False
-            if isinstance(f, cst.Name) and f.value in ("sorted", "list", "tuple", "set") and node.args and \
-                    node.args[0].keyword is None and not node.args[0].star:
-                _walk.visit(node.args[0].value, self)  # ``sorted(params, key=...)``: the same parameters
-                return False
-            if isinstance(f, cst.Name) and f.value == "filter" and len(node.args) == 2 and \
-                    not any(a.keyword or a.star for a in node.args):
-                # ``filter(lambda p: p.requires_grad, model.parameters())``: some of the same parameters
-                _walk.visit(node.args[1].value, self)
-                return False
-            if chains and key_of(f) in ("chain", "itertools.chain"):
-                # ``itertools.chain(G.parameters(), D.parameters())``: the parameters of each
-                for a in node.args:
-                    _walk.visit(a.value, self)
-                return False
-            if isinstance(f, cst.Name) and f.value == "dict":
-                # ``dict(params=[...], lr=0.3)``: a group; only its parameters matter
-                params = arg(node, 0, "params")
-                if params is not None:
-                    _walk.visit(params, self)
-                return False
-            return True
-
-        def visit_Element(self, node: cst.Element) -> bool:
-            v = node.value
-            if isinstance(v, cst.Attribute) and key_of(v.value) is not None and key_of(v.value) != "self":
-                found.add(key_of(v.value))  # ``[model.embed.weight]``: a parameter of ``model.embed``
-                return False
-            return True
-
-        def visit_Name(self, node: cst.Name) -> bool:
-            nonlocal unknown
-            # A bare name feeding params (``params``, ``groups``) is traced only through its one
-            # assignment in ``scope``.
-            if node.value not in ("p", "n", "x", "lambda", "True", "False", "None") and not follow(node.value):
-                unknown = True
+    def visit_Call(self, node: cst.Call) -> bool:
+        f = node.func
+        if isinstance(f, cst.Attribute) and f.attr.value in ("parameters", "named_parameters"):
+            k = key_of(f.value)
+            if k is None:
+                self.unknown = True
+            else:
+                self.found.add(k)
             return False
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
+        if isinstance(f, cst.Name) and f.value in ("sorted", "list", "tuple", "set") and node.args and \
+                node.args[0].keyword is None and not node.args[0].star:
+            _walk.visit(node.args[0].value, self)  # ``sorted(params, key=...)``: the same parameters
             return False
-
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            nonlocal unknown
-            unknown = True
+        if isinstance(f, cst.Name) and f.value == "filter" and len(node.args) == 2 and \
+                not any(a.keyword or a.star for a in node.args):
+            # ``filter(lambda p: p.requires_grad, model.parameters())``: some of the same parameters
+            _walk.visit(node.args[1].value, self)
             return False
-
-        def visit_DictElement(self, node: cst.DictElement) -> bool:
-            # {"params": model.head.parameters(), "lr": 1e-3}: only the params value matters.
-            if isinstance(node.key, cst.SimpleString) and node.key.evaluated_value != "params":
-                return False
-            return True
-
-        def visit_Arg(self, node: cst.Arg) -> bool:
-            return True
-
-        def visit_ListComp(self, node) -> bool:
-            return self._comprehension(node)
-
-        def visit_GeneratorExp(self, node) -> bool:
-            return self._comprehension(node)
-
-        def _comprehension(self, node) -> bool:
-            # ``[p for n, p in model.named_parameters() if "bias" not in n]``: the parameters come
-            # from the iterables; the filter and the comprehension's own names add none
-            bound: set[str] = set()
-            comp = node.for_in
-            while comp is not None:
-                _walk.visit(comp.iter, self)
-                bound |= {n.value for n in _names_in(comp.target)}
-                comp = comp.inner_for_in
-            if not (isinstance(node.elt, cst.Name) and node.elt.value in bound):
-                _walk.visit(node.elt, self)
+        if self.chains and key_of(f) in ("chain", "itertools.chain"):
+            # ``itertools.chain(G.parameters(), D.parameters())``: the parameters of each
+            for a in node.args:
+                _walk.visit(a.value, self)
             return False
+        if isinstance(f, cst.Name) and f.value == "dict":
+            # ``dict(params=[...], lr=0.3)``: a group; only its parameters matter
+            params = arg(node, 0, "params")
+            if params is not None:
+                _walk.visit(params, self)
+            return False
+        return True
 
-    _walk.visit(expr, V())
-    if unknown or not found:
-        return None
-    return frozenset(found)
+    def visit_Element(self, node: cst.Element) -> bool:
+        v = node.value
+        if isinstance(v, cst.Attribute) and key_of(v.value) is not None and key_of(v.value) != "self":
+            self.found.add(key_of(v.value))  # ``[model.embed.weight]``: a parameter of ``model.embed``
+            return False
+        return True
+
+    def visit_Name(self, node: cst.Name) -> bool:
+        # A bare name feeding params (``params``, ``groups``) is traced only through its one
+        # assignment in ``scope``.
+        if node.value not in ("p", "n", "x", "lambda", "True", "False", "None") and not self.follow(node.value):
+            self.unknown = True
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        self.unknown = True
+        return False
+
+    def visit_DictElement(self, node: cst.DictElement) -> bool:
+        # {"params": model.head.parameters(), "lr": 1e-3}: only the params value matters.
+        if isinstance(node.key, cst.SimpleString) and node.key.evaluated_value != "params":
+            return False
+        return True
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        return True
+
+    def visit_ListComp(self, node) -> bool:
+        return self._comprehension(node)
+
+    def visit_GeneratorExp(self, node) -> bool:
+        return self._comprehension(node)
+
+    def _comprehension(self, node) -> bool:
+        # ``[p for n, p in model.named_parameters() if "bias" not in n]``: the parameters come
+        # from the iterables; the filter and the comprehension's own names add none
+        bound: set[str] = set()
+        comp = node.for_in
+        while comp is not None:
+            _walk.visit(comp.iter, self)
+            bound |= {n.value for n in _names_in(comp.target)}
+            comp = comp.inner_for_in
+        if not (isinstance(node.elt, cst.Name) and node.elt.value in bound):
+            _walk.visit(node.elt, self)
+        return False
 
 
 def params_modules(scope: cst.CSTNode, params: cst.BaseExpression | None) -> frozenset[str] | None:

@@ -423,35 +423,37 @@ def _build(ctx: "FileContext") -> TrainingModel:
 
 
 def _index_definitions(model: TrainingModel) -> None:
+    _index_body(model, model.ctx.module.body, None, None)
+
+
+def _index_body(model: TrainingModel, body, parent_func, klass) -> None:
+    # (a function of the module, not a closure calling itself: that closure would be cyclic
+    # garbage holding the model, and with it the file's tree, until the cyclic collector ran)
     ctx = model.ctx
-
-    def visit(body, parent_func, klass):
-        for stmt in body:
-            if isinstance(stmt, cst.FunctionDef):
-                model.all_functions.append(stmt)
-                model.parent_func[stmt] = parent_func
-                if parent_func is None and klass is None:
-                    model.functions.setdefault(stmt.name.value, stmt)
-                elif klass is None:  # ``def update(data):`` nested in the function that calls it
-                    key = (parent_func, stmt.name.value)
-                    # (a decorated one may be wrapped into something else: ``@profileit('cuda')``;
-                    # ``@torch.no_grad()`` only turns gradients off, which the walk reads)
-                    wrapped = any(grad_mode(ctx.qualify, d.decorator) is None for d in stmt.decorators)
-                    model.local_functions[key] = None if key in model.local_functions or wrapped else stmt
-                if klass is not None:
-                    model.methods.setdefault(klass, {}).setdefault(stmt.name.value, stmt)
-                visit(_body(stmt), stmt, None)
-            elif isinstance(stmt, cst.ClassDef):
-                bases = {ctx.qualify(a.value) for a in stmt.bases}
-                # (or a project base class named like one: ``MyLightningModule`` of another file)
-                if bases & LIGHTNING_MODULE_BASES or any((q or "").endswith("LightningModule") for q in bases):
-                    model.lightning_classes[stmt] = not _sets_manual(stmt)
-                visit(_body(stmt), parent_func, stmt)
-            else:
-                for inner in _child_blocks(stmt):
-                    visit(inner, parent_func, klass)
-
-    visit(model.ctx.module.body, None, None)
+    for stmt in body:
+        if isinstance(stmt, cst.FunctionDef):
+            model.all_functions.append(stmt)
+            model.parent_func[stmt] = parent_func
+            if parent_func is None and klass is None:
+                model.functions.setdefault(stmt.name.value, stmt)
+            elif klass is None:  # ``def update(data):`` nested in the function that calls it
+                key = (parent_func, stmt.name.value)
+                # (a decorated one may be wrapped into something else: ``@profileit('cuda')``;
+                # ``@torch.no_grad()`` only turns gradients off, which the walk reads)
+                wrapped = any(grad_mode(ctx.qualify, d.decorator) is None for d in stmt.decorators)
+                model.local_functions[key] = None if key in model.local_functions or wrapped else stmt
+            if klass is not None:
+                model.methods.setdefault(klass, {}).setdefault(stmt.name.value, stmt)
+            _index_body(model, _body(stmt), stmt, None)
+        elif isinstance(stmt, cst.ClassDef):
+            bases = {ctx.qualify(a.value) for a in stmt.bases}
+            # (or a project base class named like one: ``MyLightningModule`` of another file)
+            if bases & LIGHTNING_MODULE_BASES or any((q or "").endswith("LightningModule") for q in bases):
+                model.lightning_classes[stmt] = not _sets_manual(stmt)
+            _index_body(model, _body(stmt), parent_func, stmt)
+        else:
+            for inner in _child_blocks(stmt):
+                _index_body(model, inner, parent_func, klass)
 
 
 def _sets_manual(klass: cst.ClassDef) -> bool:
@@ -1645,41 +1647,48 @@ def _module_attrs(ctx: "FileContext") -> dict[cst.ClassDef, set[str]]:
     built: dict[cst.ClassDef, set[str]] = {}
     other: dict[cst.ClassDef, set[str]] = {}
 
-    class V(cst.CSTVisitor):
-        def __init__(self) -> None:
-            self.classes: list[cst.ClassDef] = []
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> None:
-            self.classes.append(node)
-
-        def leave_ClassDef(self, node: cst.ClassDef) -> None:
-            self.classes.pop()
-
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                self._record(t.target, node.value, augmented=False)
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            self._record(node.target, node.value, augmented=False)
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            self._record(node.target, node.value, augmented=True)
-
-        def _record(self, target, value, augmented: bool) -> None:
-            if not self.classes or not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
-                                        and target.value.value == "self"):
-                return
-            while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
-                    value.func.attr.value in MODULE_SELF_RETURNING:
-                value = value.func.value  # ``nn.BCELoss().cuda(device)``: the module built
-            if not augmented and _hands_back(value, key_of(target), self.classes[-1], module):
-                return  # ``self.target = self.target_ini(self.net, self.target)``: the same module again
-            name = (key_of(value.func) or "").rsplit(".", 1)[-1] if isinstance(value, cst.Call) else ""
-            table = built if not augmented and (name[:1].isupper() or _wrapping_helper(ctx, value)) else other
-            table.setdefault(self.classes[-1], set()).add(target.attr.value)
-
-    _walk.visit(module, V())
+    _walk.visit(module, _SelfModuleAttrs(ctx, built, other))
     return {k: v - other.get(k, set()) for k, v in built.items()}
+
+
+class _SelfModuleAttrs(cst.CSTVisitor):
+    """``_module_attrs``' walk. (A class of the module: one made per call would be cyclic
+    garbage whose closures held the file's tree until the cyclic collector ran.)"""
+
+    def __init__(self, ctx: "FileContext", built: dict, other: dict) -> None:
+        self.ctx = ctx
+        self.built = built
+        self.other = other
+        self.classes: list[cst.ClassDef] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.append(node)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.pop()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            self._record(t.target, node.value, augmented=False)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._record(node.target, node.value, augmented=False)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._record(node.target, node.value, augmented=True)
+
+    def _record(self, target, value, augmented: bool) -> None:
+        if not self.classes or not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+                                    and target.value.value == "self"):
+            return
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and \
+                value.func.attr.value in MODULE_SELF_RETURNING:
+            value = value.func.value  # ``nn.BCELoss().cuda(device)``: the module built
+        if not augmented and _hands_back(value, key_of(target), self.classes[-1], self.ctx.module):
+            return  # ``self.target = self.target_ini(self.net, self.target)``: the same module again
+        name = (key_of(value.func) or "").rsplit(".", 1)[-1] if isinstance(value, cst.Call) else ""
+        table = self.built if not augmented and (name[:1].isupper() or _wrapping_helper(self.ctx, value)) else self.other
+        table.setdefault(self.classes[-1], set()).add(target.attr.value)
 
 
 def _wrapping_helper(ctx: "FileContext", value: cst.BaseExpression) -> bool:

@@ -47,8 +47,6 @@ def mode_key(ctx: "FileContext", func: cst.CSTNode | None, key: str | None) -> s
 
 
 def _groups(ctx: "FileContext", func: cst.CSTNode | None) -> tuple[dict[str, str], frozenset[str]]:
-    from optimlint.analysis.iteration import module_value_keys  # (iteration imports the analyses)
-
     scope = ctx.module if func is None else func
     # The first assignment of each name, with its rank in source order and the rank of its
     # line of simple statements: rows (which cost the generated code of their statement) are
@@ -56,35 +54,7 @@ def _groups(ctx: "FileContext", func: cst.CSTNode | None) -> tuple[dict[str, str
     first: dict[str, tuple[cst.Assign, int, int]] = {}
     targets: dict[str, set[str]] = {}
 
-    class V(cst.CSTVisitor):
-        def __init__(self) -> None:
-            self.lines = 0  # simple-statement lines (or suites) entered so far
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is scope
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-            self.lines += 1
-
-        def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
-            self.lines += 1
-
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                if not isinstance(t.target, cst.Name):
-                    continue
-                name = t.target.value
-                if name not in first:
-                    first[name] = (node, len(first), self.lines)
-                for k in module_value_keys(node.value):
-                    k = strip_module(k)
-                    if k != name and k.partition(".")[0] != name:
-                        targets.setdefault(name, set()).add(k)
-
-    _walk.visit(scope, V())
+    _walk.visit(scope, _FirstAssignments(scope, first, targets))
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -124,3 +94,43 @@ def _bound_first(ctx: "FileContext", group: list[str], first: dict[str, tuple[cs
     if all(first[x][2] != first[earliest][2] for x in placed if x != earliest):
         return earliest
     return min(group, key=lambda x: (ctx.start(first[x][0]).row if x in first else 1 << 30, x))
+
+
+class _FirstAssignments(cst.CSTVisitor):
+    """``_groups``' walk: the first assignment of each name of ``scope`` (``first``) and the
+    module keys each name is assigned from (``targets``). (A class of the module: one made per
+    call would be cyclic garbage whose closures held the tree until the cyclic collector ran.)"""
+
+    def __init__(self, scope: cst.CSTNode, first: dict, targets: dict[str, set[str]]) -> None:
+        from optimlint.analysis.iteration import module_value_keys  # (iteration imports the analyses)
+
+        self.scope = scope
+        self.first = first
+        self.targets = targets
+        self.module_value_keys = module_value_keys
+        self.lines = 0  # simple-statement lines (or suites) entered so far
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return node is self.scope
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.lines += 1
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self.lines += 1
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        first, targets = self.first, self.targets
+        for t in node.targets:
+            if not isinstance(t.target, cst.Name):
+                continue
+            name = t.target.value
+            if name not in first:
+                first[name] = (node, len(first), self.lines)
+            for k in self.module_value_keys(node.value):
+                k = strip_module(k)
+                if k != name and k.partition(".")[0] != name:
+                    targets.setdefault(name, set()).add(k)

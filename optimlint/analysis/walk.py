@@ -456,6 +456,15 @@ class _Tracked:
             index = self._index = Index(self.root)
         return index if index.usable else None
 
+    def release(self) -> None:
+        """Let the tree go now: the index's memo holds analyses that refer back to it (cycles
+        the collector would otherwise traverse, with the whole tree, after each file). The
+        index the next module reuses (``keep_previous_index``) is kept."""
+        index, self._index, self.root = self._index, None, None
+        if index is not None and index is not _LAST[0]:
+            index.nodes = index.parent = index.end = []
+            index.pos, index.by_name, index.memo, index._full_parents = {}, {}, {}, None
+
     def built(self) -> Index | None:
         return self._index if self._index is not None and self._index.usable else None
 

@@ -178,21 +178,22 @@ _MICRO_NAME = re.compile(r"accum|micro|grad_acc|gradient_acc|chunk|split|sub_?ba
 def runs_once(loop: cst.CSTNode) -> bool:
     """The loop body ends every pass with a ``break`` / ``return`` that is not under a
     condition (a retry loop: ``for attempt in range(3): try: ...; break``)."""
-
-    def scan(stmts) -> bool:
-        for st in stmts:
-            if isinstance(st, cst.SimpleStatementLine) and any(
-                    isinstance(x, (cst.Break, cst.Return, cst.Raise)) for x in st.body):
-                return True
-            if isinstance(st, cst.With) and scan(_stmts(st.body)):
-                return True
-            if isinstance(st, (cst.Try, cst.TryStar)) and (
-                    scan(_stmts(st.body)) or (st.orelse is not None and scan(_stmts(st.orelse.body)))):
-                return True
-        return False
-
     body = getattr(loop, "body", None)
-    return scan(_stmts(body)) if body is not None else False
+    return _ends_every_pass(_stmts(body)) if body is not None else False
+
+
+def _ends_every_pass(stmts) -> bool:
+    for st in stmts:
+        if isinstance(st, cst.SimpleStatementLine) and any(
+                isinstance(x, (cst.Break, cst.Return, cst.Raise)) for x in st.body):
+            return True
+        if isinstance(st, cst.With) and _ends_every_pass(_stmts(st.body)):
+            return True
+        if isinstance(st, (cst.Try, cst.TryStar)) and (
+                _ends_every_pass(_stmts(st.body)) or
+                (st.orelse is not None and _ends_every_pass(_stmts(st.orelse.body)))):
+            return True
+    return False
 
 
 def _stmts(block) -> list:
