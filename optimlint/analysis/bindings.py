@@ -131,7 +131,19 @@ def drawn_from_container(b: Binding | None) -> bool:
 def _torch_base(ctx: "FileContext", func: cst.BaseExpression) -> str | None:
     """SCHEDULER / OPTIMIZER for a project class deriving from a torch scheduler / optimizer
     (``class WarmUpLR(_LRScheduler)`` in the project's ``utils.py``); its granularity, group
-    keys and step are the project's own, so the binding carries no torch class name."""
+    keys and step are the project's own, so the binding carries no torch class name.
+    Memoised per spelling (``models.Net``) for the file: the answer reads only the file's
+    imports and classes, and a file builds the same classes many times."""
+    memo = ctx.cached("optimlint.torch_base", dict)
+    spelled = dotted(func)
+    try:
+        return memo[spelled]
+    except KeyError:
+        found = memo[spelled] = _torch_base_of(ctx, func)
+        return found
+
+
+def _torch_base_of(ctx: "FileContext", func: cst.BaseExpression) -> str | None:
     qn = modules.torch_ancestor(modules.constructed_class(ctx, func), ctx.project_root)
     if qn is None:
         return None

@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from optimlint.analysis import modules, summaries, symbols
-from optimlint.analysis.assignments import values_assigned
-from optimlint.analysis.built_runners import handed_attribute_param
 from optimlint.analysis.call_args import arg, named_params, positional_params
+from optimlint.analysis.call_targets import built_class, calls_of_scope, instance_of, receiver, target_of
 from optimlint.analysis.names import key_of
 from optimlint.analysis.positions import Positions
 from optimlint.analysis.walk import nodes_of
@@ -158,8 +157,8 @@ def calls_from_other_files(ctx: "FileContext", name: str):
         if pf is None:
             continue
         for scope in [pf.module, *nodes_of(pf.module, cst.FunctionDef)]:
-            for call in _calls_of_scope(scope):
-                if _calls_target(pf, scope, call, name, None, here, root):
+            for call in calls_of_scope(scope):
+                if target_of(pf, scope, call, name, None, here, root) is not None:
                     yield pf, scope, call
 
 
@@ -175,25 +174,12 @@ def _runner_callers(ctx: "FileContext", name: str, klass: cst.ClassDef, here: st
     others = [p for p in _project_files(root) if p != here and _mentions(p, cname + "(", (cname,))]
     for pf in [modules.linted_file(ctx), *filter(None, map(modules.parse_file, others))]:
         for scope in [pf.module, *nodes_of(pf.module, cst.FunctionDef)]:
-            for call in _calls_of_scope(scope):
+            for call in calls_of_scope(scope):
                 for runner, rpf, param in _handed_parameters(pf, scope, call, klass, here, root):
                     if (rpf.path, id(runner)) not in seen:
                         seen.add((rpf.path, id(runner)))
                         out.extend(_runner_loops(rpf, runner, param, name, ctx, klass, root, clearing, stepping))
     return out
-
-
-def _calls_of_scope(scope: cst.CSTNode):
-    """The calls of a scope's own statements (not of functions or classes defined in it)."""
-    body = scope.body if isinstance(scope, cst.FunctionDef) else scope
-    stack = list(body.body) if hasattr(body, "body") and isinstance(body.body, (list, tuple)) else [body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(node, cst.Call):
-            yield node
-        stack.extend(node.children)
 
 
 def _handed_parameters(pf, scope, call: cst.Call, klass: cst.ClassDef, target: str, root: str):
@@ -210,9 +196,9 @@ def _handed_parameters(pf, scope, call: cst.Call, klass: cst.ClassDef, target: s
             return  # (``*args``: positions unknown from here on)
         v = a.value
         if isinstance(v, cst.Call):
-            ok = _instance_of(pf, v, klass, target, root) is not None
+            ok = instance_of(pf, v, klass, target, root) is not None
         else:
-            ok = isinstance(v, cst.Name) and _built_class(pf, scope, v.value, klass, target, root) is not None
+            ok = isinstance(v, cst.Name) and built_class(pf, scope, v.value, klass, target, root) is not None
         if ok:
             handed.append((positional if a.keyword is None else None, a.keyword.value if a.keyword else None))
         if a.keyword is None:
@@ -268,7 +254,7 @@ def _ignite_engines(ctx: "FileContext", func: cst.FunctionDef) -> list[Caller]:
     if not isinstance(scope, (cst.FunctionDef, cst.Module)):
         return []
     out = []
-    for call in _calls_of_scope(scope):
+    for call in calls_of_scope(scope):
         qn = ctx.qualify(call.func) or ""
         if not (qn.startswith("ignite.") and qn.rsplit(".", 1)[-1] == "Engine"):
             continue
@@ -342,10 +328,11 @@ def _callers_in(pf: modules.ParsedFile, name: str, klass: cst.ClassDef | None, t
     for scope in scopes:
         body = scope.body if isinstance(scope, cst.FunctionDef) else scope
         for loop in _own_loops(body):
-            calls = [c for c in nodes_of(loop, cst.Call) if _calls_target(pf, scope, c, name, klass, target, root)]
-            if not calls or (stepping and _loop_steps(loop, calls[0])):
+            calls = [(c, info) for c in nodes_of(loop, cst.Call)
+                     if (info := target_of(pf, scope, c, name, klass, target, root)) is not None]
+            if not calls or (stepping and _loop_steps(loop, calls[0][0])):
                 continue
-            if not clearing or _loop_never_clears(pf, scope, loop, calls[0], name, klass, target, root):
+            if not clearing or _loop_never_clears(pf, loop, *calls[0], name, root):
                 out.append(Caller(pf.path, _row(pf, loop)))
     if not out and klass is None:
         out.extend(_loops_through_a_wrapper(pf, name, target, root, clearing, stepping))
@@ -360,7 +347,7 @@ def _loops_through_a_wrapper(pf: modules.ParsedFile, name: str, target: str, roo
     wrapper's text, like the loop's, must clear nothing (and, with ``stepping``, step nothing)."""
     wrappers: dict[str, cst.FunctionDef] = {}
     for fn in pf.module.body:
-        call = next((c for c in _calls_of_scope(fn) if _calls_target(pf, fn, c, name, None, target, root)),
+        call = next((c for c in calls_of_scope(fn) if target_of(pf, fn, c, name, None, target, root) is not None),
                     None) if isinstance(fn, cst.FunctionDef) else None
         if call is not None and not (clearing and _CLEARS.search(pf.module.code_for_node(fn))) and \
                 not (stepping and _loop_steps(fn, call)):
@@ -420,98 +407,13 @@ def _own_loops(body: cst.CSTNode):
                     stack.append(inner)
 
 
-def _calls_target(pf, scope, call: cst.Call, name: str, klass, target: str, root: str) -> bool:
-    f = call.func
-    if klass is None:
-        if isinstance(f, (cst.Name, cst.Attribute)) and (f.value if isinstance(f, cst.Name) else f.attr.value) == name:
-            return _imported_from(pf, f, target, root)
-        return False
-    if name == "__call__":
-        return _called_instance(pf, scope, f, klass, target, root) is not None
-    if not (isinstance(f, cst.Attribute) and f.attr.value == name):
-        return False
-    return _built_class(pf, scope, key_of(f.value), klass, target, root) is not None
-
-
-def _called_instance(pf, scope, f: cst.BaseExpression, klass: cst.ClassDef, target: str, root: str):
-    """The linted class's analysis when ``f``, called, is an instance of it: a name built from
-    it (``runner = StepRunner(...)`` then ``runner(x, y)``), or ``self.<attr>`` kept by the
-    scope's class from an ``__init__`` parameter that some construction of that class in
-    ``pf`` hands an instance of it (``EpochRunner(StepRunner(...))``, or a name built so)."""
-    if isinstance(f, cst.Name):
-        return _built_class(pf, scope, f.value, klass, target, root)
-    if not (isinstance(f, cst.Attribute) and key_of(f.value) == "self") or not isinstance(scope, cst.FunctionDef):
-        return None
-    holder = next((c for c in pf.module.body if isinstance(c, cst.ClassDef) and scope in c.body.body), None)
-    kept = handed_attribute_param(holder, f.attr.value) if holder is not None else None
-    if kept is None:
-        return None
-    index, param = kept
-    for where in [pf.module, *nodes_of(pf.module, cst.FunctionDef)]:
-        for call in _calls_of_scope(where):
-            if not (isinstance(call.func, cst.Name) and call.func.value == holder.name.value):
-                continue
-            v = arg(call, index - 1, param, star_hides=True) if index >= 1 else None
-            if isinstance(v, cst.Call):
-                info = _instance_of(pf, v, klass, target, root)
-                if info is not None:
-                    return info
-            elif isinstance(v, cst.Name):
-                info = _built_class(pf, where, v.value, klass, target, root)
-                if info is not None:
-                    return info
-    return None
-
-
-def _receiver(call: cst.Call, name: str) -> str | None:
-    """The key of the object ``call`` calls the step function on: ``agent`` of
-    ``agent.learn()``; the instance itself for ``__call__`` (``self.steprunner``)."""
-    if name == "__call__":
-        return key_of(call.func)
-    return key_of(call.func.value) if isinstance(call.func, cst.Attribute) else None
-
-
-def _imported_from(pf, f: cst.BaseExpression, target: str, root: str) -> bool:
-    qn = pf.imports.qualify(f)
-    if not qn or "." not in qn.lstrip("."):
-        return False
-    module = qn.rpartition(".")[0]
-    path = modules._find_module(pf.path, module, root)
-    return path is not None and os.path.realpath(path) == target
-
-
-def _built_class(pf, scope, k: str | None, klass: cst.ClassDef, target: str, root: str):
-    """The linted class's analysis when one assignment of name ``k`` in ``scope`` (or the
-    module) builds it (``policy = TD3.TD3(**kwargs)``, maybe among other classes)."""
-    if not k or "." in k:
-        return None
-    values = values_assigned(scope, k, nested_functions=False)
-    if not values and scope is not pf.module:
-        values = values_assigned(pf.module, k, nested_functions=False)
-    for v in values:
-        info = _instance_of(pf, v, klass, target, root) if v is not None else None
-        if info is not None:
-            return info
-    return None
-
-
-def _instance_of(pf, value: cst.BaseExpression, klass: cst.ClassDef, target: str, root: str):
-    """The linted class's analysis when ``value`` builds an instance of it (``klass`` of the
-    file ``target``)."""
-    info = modules.class_of_call_value(pf, value, root)[0]
-    if info is not None and info.node.name.value == klass.name.value and os.path.realpath(info.file.path) == target:
-        return info
-    return None
-
-
-def _loop_never_clears(pf, scope, loop, call: cst.Call, name: str, klass, target: str, root: str) -> bool:
+def _loop_never_clears(pf, loop, call: cst.Call, info, name: str, root: str) -> bool:
+    """``info``: ``target_of``'s answer for ``call`` (True for a module-level function)."""
     if _CLEARS.search(pf.module.code_for_node(loop)):
         return False
-    if klass is None:
+    if info is True:
         return True
-    info = _called_instance(pf, scope, call.func, klass, target, root) if name == "__call__" \
-        else _built_class(pf, scope, key_of(call.func.value), klass, target, root)
-    return info is not None and _loop_never_clears_of(pf, loop, call, info.file, info.node, root, name)
+    return _loop_never_clears_of(pf, loop, call, info.file, info.node, root, name)
 
 
 def _loop_never_clears_of(pf, loop, call: cst.Call, cls_file, cls_node: cst.ClassDef, root: str,
@@ -521,7 +423,7 @@ def _loop_never_clears_of(pf, loop, call: cst.Call, cls_file, cls_node: cst.Clas
     if _CLEARS.search(pf.module.code_for_node(loop)):
         return False
     name = name or call.func.attr.value
-    recv = _receiver(call, name)
+    recv = receiver(call, name)
     for other in nodes_of(loop, cst.Call):
         f = other.func
         if other is call or not isinstance(f, cst.Attribute) or key_of(f.value) != recv:

@@ -1373,7 +1373,8 @@ class _Walker:
                  if not _rebinds_itself(v, k) and not _hands_back(v, k, klass, self.ctx.module)]
         if not built or any(c is None for c in built):
             return ()
-        return tuple({id(c.node): c for c in built}.values())
+        # (one per class, told apart by file and name: reading ``node`` would parse the class)
+        return tuple({(id(c.file), c.name): c for c in built}.values())
 
     def _built_class(self, value: cst.BaseExpression | None) -> "modules.Resolved | None":
         """``Net(...)``, ``Net(...).to(device)``: the project class it builds."""
