@@ -81,29 +81,40 @@ def _through_local_bases(ctx: "FileContext", classes: dict[str, cst.ClassDef], l
     """``resolve(name)``: the first true ``leaf(qualified name)`` of a base of class ``name``,
     following the file's own classes (not imported names) through their bases; ``skip(node)``
     true leaves a class out. Memoized per name."""
-    memo: dict[str, object] = {}
+    return _LocalBases(ctx, classes, leaf, skip)
 
-    def resolve(name: str, seen: frozenset[str] = frozenset()):
-        if name in memo:
-            return memo[name]
+
+class _LocalBases:
+    """``_through_local_bases``' resolver. (An object, not a closure calling itself: that
+    closure would be cyclic garbage holding the file's classes until the collector ran.)"""
+
+    def __init__(self, ctx: "FileContext", classes: dict[str, cst.ClassDef], leaf, skip) -> None:
+        self.ctx = ctx
+        self.classes = classes
+        self.leaf = leaf
+        self.skip = skip
+        self.memo: dict[str, object] = {}
+
+    def __call__(self, name: str, seen: frozenset[str] = frozenset()):
+        if name in self.memo:
+            return self.memo[name]
+        classes = self.classes
         node = classes.get(name)
-        if node is None or name in seen or (skip is not None and skip(node)):
+        if node is None or name in seen or (self.skip is not None and self.skip(node)):
             return None
         result = None
         for base in node.bases:
             if base.keyword is not None:
                 continue
             v = base.value
-            if isinstance(v, cst.Name) and v.value in classes and not ctx.imports.imported(v.value):
-                result = resolve(v.value, seen | {name})
+            if isinstance(v, cst.Name) and v.value in classes and not self.ctx.imports.imported(v.value):
+                result = self(v.value, seen | {name})
             else:
-                result = leaf(ctx.qualify(v))
+                result = self.leaf(self.ctx.qualify(v))
             if result:
                 break
-        memo[name] = result
+        self.memo[name] = result
         return result
-
-    return resolve
 
 
 def local_optimizer_classes(ctx: "FileContext") -> dict[str, str]:
@@ -391,46 +402,52 @@ def uses(ctx: "FileContext", scope: cst.CSTNode | None, key: str) -> list[cst.Ba
     """Loads of ``key`` (a name or ``a.b`` chain) in ``scope``, not in nested scopes, in order."""
 
     def build() -> dict[str, list[cst.BaseExpression]]:
-        table: dict[str, list[cst.BaseExpression]] = {}
-        root = ctx.module if scope is None else scope
-
-        skip: set[int] = set()
-
-        class V(cst.CSTVisitor):
-            def visit_FunctionDef(self, node):
-                return node is scope
-
-            def visit_ClassDef(self, node):
-                return node is scope
-
-            def visit_Lambda(self, node):
-                return node is scope
-
-            def visit_Param(self, node: cst.Param) -> None:
-                skip.add(id(node.name))
-
-            def visit_Arg(self, node: cst.Arg) -> None:
-                if node.keyword is not None:
-                    skip.add(id(node.keyword))
-
-            def visit_ImportAlias(self, node) -> bool:
-                return False
-
-            def visit_Name(self, node: cst.Name) -> None:
-                if id(node) not in skip:
-                    table.setdefault(node.value, []).append(node)
-
-            def visit_Attribute(self, node: cst.Attribute) -> None:
-                skip.add(id(node.attr))
-                k = dotted(node)
-                if k is not None:
-                    table.setdefault(k, []).append(node)
-
-        _walk.visit(root, V())
-        return table
+        loads = _Loads(scope)
+        _walk.visit(ctx.module if scope is None else scope, loads)
+        return loads.table
 
     table = ctx.cached(("construction.uses", id(scope)), build)
     return table.get(key, [])
+
+
+class _Loads(cst.CSTVisitor):
+    """``uses``' walk: the loads of every name and ``a.b`` chain of ``scope``. (A class of the
+    module: one made per call would be cyclic garbage holding the table, and the nodes in
+    it, until the cyclic collector ran.)"""
+
+    def __init__(self, scope: cst.CSTNode | None) -> None:
+        self.scope = scope
+        self.table: dict[str, list[cst.BaseExpression]] = {}
+        self.skip: set[int] = set()
+
+    def visit_FunctionDef(self, node):
+        return node is self.scope
+
+    def visit_ClassDef(self, node):
+        return node is self.scope
+
+    def visit_Lambda(self, node):
+        return node is self.scope
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.skip.add(id(node.name))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self.skip.add(id(node.keyword))
+
+    def visit_ImportAlias(self, node) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) not in self.skip:
+            self.table.setdefault(node.value, []).append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.skip.add(id(node.attr))
+        k = dotted(node)
+        if k is not None:
+            self.table.setdefault(k, []).append(node)
 
 
 def pos(ctx: "FileContext", node: cst.CSTNode) -> tuple[int, int]:

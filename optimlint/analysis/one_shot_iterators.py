@@ -23,41 +23,44 @@ BUILTIN_CONSUMERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "s
 def assigning_scopes(ctx: "FileContext", candidates: set[str]) -> list[cst.CSTNode | None]:
     """The scopes (module: None, functions) that assign one of ``candidates`` to a plain name,
     in the order of their first such assignment; class bodies never count."""
-    scopes: list[cst.CSTNode | None] = []
+    walk = _AssigningScopes(candidates)
+    _walk.visit(ctx.module, walk)
+    return walk.scopes
 
-    class V(cst.CSTVisitor):
-        """The scopes (module, functions) that assign a candidate name."""
 
-        def __init__(self) -> None:
-            self.stack: list[cst.CSTNode | None] = [None]
+class _AssigningScopes(cst.CSTVisitor):
+    """The scopes (module, functions) that assign a candidate name. (A class of the module:
+    one made per call would be cyclic garbage holding the scopes until the collector ran.)"""
 
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            self.stack.append(node)
+    def __init__(self, candidates: set[str]) -> None:
+        self.candidates = candidates
+        self.scopes: list[cst.CSTNode | None] = []
+        self.stack: list[cst.CSTNode | None] = [None]
 
-        def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-            self.stack.pop()
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stack.append(node)
 
-        def visit_ClassDef(self, node: cst.ClassDef) -> None:
-            self.stack.append(node)
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stack.pop()
 
-        def leave_ClassDef(self, node: cst.ClassDef) -> None:
-            self.stack.pop()
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.stack.append(node)
 
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            scope = self.stack[-1]
-            if isinstance(node.target, cst.Name) and node.target.value in candidates \
-                    and not isinstance(scope, cst.ClassDef) and scope not in scopes:
-                scopes.append(scope)
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.stack.pop()
 
-        # expressions never hold statements: skip them wholesale
-        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
-            return any(isinstance(s, cst.Assign) for s in node.body)
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        scope = self.stack[-1]
+        if isinstance(node.target, cst.Name) and node.target.value in self.candidates \
+                and not isinstance(scope, cst.ClassDef) and scope not in self.scopes:
+            self.scopes.append(scope)
 
-        def visit_Expr(self, node) -> bool:
-            return False
+    # expressions never hold statements: skip them wholesale
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        return any(isinstance(s, cst.Assign) for s in node.body)
 
-    _walk.visit(ctx.module, V())
-    return scopes
+    def visit_Expr(self, node) -> bool:
+        return False
 
 
 def parameter_iterator(ctx: "FileContext", value: cst.BaseExpression) -> bool:

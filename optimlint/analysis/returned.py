@@ -194,23 +194,31 @@ def returned_parameter(fn: cst.FunctionDef) -> str | None:
 
 def function_returns(fn: cst.FunctionDef) -> list[cst.Return]:
     """The function's own ``return value`` statements (not those of nested defs)."""
-    out: list[cst.Return] = []
-
-    class V(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is fn
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Return(self, node: cst.Return) -> None:
-            out.append(node)
-
-    _walk.visit(fn, V())
+    walk = _OwnReturns(fn)
+    _walk.visit(fn, walk)
+    out = walk.out
     return [r for r in out if r.value is not None] if all(r.value is not None for r in out) else []
+
+
+class _OwnReturns(cst.CSTVisitor):
+    """``function_returns``' walk. (A class of the module: one made per call would be cyclic
+    garbage holding ``fn``'s tree until the cyclic collector ran.)"""
+
+    def __init__(self, fn: cst.FunctionDef) -> None:
+        self.fn = fn
+        self.out: list[cst.Return] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return node is self.fn
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.out.append(node)
 
 
 def _built(fn: cst.FunctionDef, value: cst.BaseExpression, reader: Reader) -> Returned | None:

@@ -462,6 +462,7 @@ class _Tracked:
         index the next module reuses (``keep_previous_index``) is kept."""
         index, self._index, self.root = self._index, None, None
         if index is not None and index is not _LAST[0]:
+            index.root = None  # type: ignore[assignment]
             index.nodes = index.parent = index.end = []
             index.pos, index.by_name, index.memo, index._full_parents = {}, {}, {}, None
 

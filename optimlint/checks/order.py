@@ -1635,42 +1635,48 @@ def _after_its_clear(events: list[Event], backward: Event, opt: Binding) -> bool
 def _only_cleared(ctx, func, name: str, call: cst.Call) -> bool:
     """``name`` is used only to clear it, read its groups, or build a scheduler on it."""
     scope = ctx.module if func is None else func
-    ok = True
+    uses = _OnlyCleared(ctx, func, name)
+    _walk.visit(scope, uses)
+    return uses.ok
 
-    class V(cst.CSTVisitor):
-        def __init__(self):
-            self.allowed: set[int] = set()
 
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            if isinstance(node.value, cst.Name) and node.value.value == name and \
-                    node.attr.value in ("zero_grad", "param_groups", "defaults"):
-                self.allowed.add(id(node.value))
+class _OnlyCleared(cst.CSTVisitor):
+    """``_only_cleared``'s walk. (A class of the module: one made per call would be cyclic
+    garbage whose closures held ``func``'s tree until the cyclic collector ran.)"""
 
-        def visit_Call(self, node: cst.Call) -> None:
-            kind = symbols.classify_call(ctx, node)
-            if kind is not None and kind.kind == "scheduler":
-                # ``StepLR(opt, ...)``, ``get_scheduler(name, optimizer=opt, ...)``
-                handed = [a.value for a in node.args[:1] if a.keyword is None] + \
-                    [a.value for a in node.args if a.keyword is not None and a.keyword.value == "optimizer"]
-                self.allowed.update(id(v) for v in handed if isinstance(v, cst.Name) and v.value == name)
-            if _prepares(ctx, func, node):
-                # ``accelerator.prepare(model, opt_d, ...)`` hands the same optimizer back
-                self.allowed.update(id(a.value) for a in node.args if isinstance(a.value, cst.Name))
+    def __init__(self, ctx, func, name: str) -> None:
+        self.ctx = ctx
+        self.func = func
+        self.name = name
+        self.allowed: set[int] = set()
+        self.ok = True
 
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            targets = [e.value for e in node.target.elements] if isinstance(node.target, (cst.Tuple, cst.List)) \
-                else [node.target]
-            for t in targets:
-                if isinstance(t, cst.Name) and t.value == name:
-                    self.allowed.add(id(t))
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, cst.Name) and node.value.value == self.name and \
+                node.attr.value in ("zero_grad", "param_groups", "defaults"):
+            self.allowed.add(id(node.value))
 
-        def visit_Name(self, node: cst.Name) -> None:
-            nonlocal ok
-            if node.value == name and id(node) not in self.allowed:
-                ok = False
+    def visit_Call(self, node: cst.Call) -> None:
+        kind = symbols.classify_call(self.ctx, node)
+        if kind is not None and kind.kind == "scheduler":
+            # ``StepLR(opt, ...)``, ``get_scheduler(name, optimizer=opt, ...)``
+            handed = [a.value for a in node.args[:1] if a.keyword is None] + \
+                [a.value for a in node.args if a.keyword is not None and a.keyword.value == "optimizer"]
+            self.allowed.update(id(v) for v in handed if isinstance(v, cst.Name) and v.value == self.name)
+        if _prepares(self.ctx, self.func, node):
+            # ``accelerator.prepare(model, opt_d, ...)`` hands the same optimizer back
+            self.allowed.update(id(a.value) for a in node.args if isinstance(a.value, cst.Name))
 
-    _walk.visit(scope, V())
-    return ok
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        targets = [e.value for e in node.target.elements] if isinstance(node.target, (cst.Tuple, cst.List)) \
+            else [node.target]
+        for t in targets:
+            if isinstance(t, cst.Name) and t.value == self.name:
+                self.allowed.add(id(t))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name and id(node) not in self.allowed:
+            self.ok = False
 
 
 def _prepares(ctx, func, call: cst.Call) -> bool:
