@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import os
 
-from optimlint import parallel
+from optimlint import parallel, run_state
 from optimlint.config import Settings
 from optimlint.discovery import discover
 from optimlint.hashing import sha256_hex
@@ -70,7 +70,8 @@ def _lint_all(files: list[str], settings: Settings, options: RunOptions,
     before = gc.get_threshold()
     gc.set_threshold(max(before[0], 50_000), *before[1:])
     try:
-        return _lint_files(files, settings, options, progress)
+        with run_state.one_run():
+            return _lint_files(files, settings, options, progress)
     finally:
         gc.set_threshold(*before)
 

@@ -28,6 +28,7 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis.call_args import keyword_value, param_names
 from optimlint.analysis.grad_mode import grad_mode
 from optimlint.analysis.names import ImportTable, dotted
+from optimlint import run_state
 from optimlint.dependencies import record_dependency
 from optimlint.parsing import cpython_verdict, parse_module, salvage
 from optimlint.vocabulary import (AFFINE_SWITCH, COPY_UPDATING_CALLEE, COPY_WORDS, MODEL_FACTORIES,
@@ -358,17 +359,27 @@ def _search_roots(from_path: str, project_root: str | None) -> list[str]:
     return [r for r in roots if not (r in seen or seen.add(r))]
 
 
-# ``_find_module``'s answers and the files it saw, during one lint (each linted file asks
-# the same imports again and again: two thirds of the lookups of a training file repeat
-# one): emptied by ``forget_module_lookups`` as a lint starts (``lint._run_checks``, each piece
-# of a big file too), so a file created since is found.
+# ``_find_module``'s answers and the files it saw, during one lint or one engine run (each
+# linted file asks the same imports again and again: two thirds of the lookups of a training
+# file repeat one, and the files of a run ask the same again): emptied by
+# ``forget_module_lookups`` as a lint starts (``lint._run_checks``, each piece of a big file
+# too) outside a run, as a run's first lint starts within one, so a file created since is found.
 _LOOKUPS: dict[tuple[str, str, str | None], str | None] = {}
 _IS_FILE: dict[str, bool] = {}
 
 
 def forget_module_lookups() -> None:
+    """As a lint starts: the files as they are now. Within one engine run they are the same
+    for every file (``run_state``): forgotten once, as its first file starts."""
+    run = run_state.current()
+    if run is not None and _LOOKUPS_RUN[0] == run:
+        return
+    _LOOKUPS_RUN[0] = run
     _LOOKUPS.clear()
     _IS_FILE.clear()
+
+
+_LOOKUPS_RUN: list[int | None] = [None]  # the run the lookups were made in (None: a lint alone)
 
 
 def _is_file(path: str) -> bool:
