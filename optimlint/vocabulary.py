@@ -233,11 +233,12 @@ LOGGING_RECEIVER = re.compile(r"(^|_)(logger|writer|wandb|tensorboard|tb|summary
 # Text of a training pass that checks gradients (or a loss) for inf/NaN itself, the job GradScaler's
 # ``step`` does: ``torch.isfinite(norm)``, ``found_inf``, ``float("inf")`` comparisons.
 INF_NAN_CHECK = re.compile(r"isfinite|isnan|isinf|found_inf|nan_to_num|math\.inf|float\(['\"]inf")
+# Libraries of numbers: their functions read what they are handed (``np.isnan(grad_norm)``)
+# and write no gradient of torch's, even handed a tensor. (Not ``summaries._LIBRARIES``: the
+# libraries whose functions reach no optimizer they are not handed, torch's own among them.)
+NUMERIC_LIBRARIES = ("numpy.", "math.", "scipy.")
 # torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``):
 # matched against a qualified name.
-# Libraries of numbers: their functions read what they are handed (``np.isnan(grad_norm)``)
-# and write no gradient of torch's.
-NUMERIC_LIBRARIES = ("numpy.", "math.", "scipy.")
 TORCH_PURE_FUNCTION = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")
 # What code reads off an optimizer; an object read for anything else is not one.
 OPTIMIZER_ATTRIBUTES = frozenset({

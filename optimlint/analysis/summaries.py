@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from optimlint.context import FileContext
 
 _BUILTINS = SAFE_BUILTINS
-# Libraries whose functions never reach an optimizer they are not handed explicitly.
+# Libraries whose functions never reach an optimizer they are not handed explicitly (torch's
+# do write gradients: ``vocabulary.NUMERIC_LIBRARIES`` are those that never do).
 _LIBRARIES = ("torch.", "numpy.", "math.", "random.", "time.", "os.path.", "einops.", "torchvision.")
 _NOT_LIBRARY = ("torch.autograd.backward", "torch.optim.")
 _DEPTH = 3
