@@ -1246,8 +1246,7 @@ class _Walker:
     def _method_of_project_class(self, f: cst.Attribute, frame: _Frame) -> bool:
         classes = self._project_classes_of(key_of(f.value), frame)
         return bool(classes) and all(
-            summaries.project_method(c.file, c.node, f.attr.value, self.ctx.project_root) is not None
-            for c in classes)
+            summaries.has_project_method(c.file, c.name, f.attr.value, self.ctx.project_root) for c in classes)
 
     def _clip_helper(self, f, frame: _Frame) -> bool:
         """``f`` is a project function named for clipping whose body clips gradients in place

@@ -16,6 +16,7 @@ always calls) are ``definite``.
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 from dataclasses import dataclass, field
@@ -72,6 +73,14 @@ class ParsedFile:
         if self._module is None:
             self._module = self._source.whole()  # type: ignore[union-attr]
         return self._module
+
+    def method_count(self, name: str, method: str) -> int:
+        """How many ``def method`` top-level class ``name`` holds directly in its body, without
+        parsing the class when the file is read statement by statement."""
+        classes = self.classes
+        if isinstance(classes, _LazyClasses):
+            return classes.method_count(name, method)
+        return _method_count(classes[name], method)
 
     def class_bases(self, name: str) -> Sequence[cst.Arg]:
         """The bases of top-level class ``name``: from its header alone when the class is
@@ -130,6 +139,7 @@ class ParsedFile:
         units = _units(tree.body)
         classes: dict[str, int] = {}
         headers: dict[int, tuple[int, int]] = {}  # a class's unit -> its ``class`` row, its body's
+        methods: dict[int, collections.Counter] = {}  # a class's unit -> how many ``def``s of each name
         other: set[str] = set()
         binding: dict[str, list[int]] = {}
         imports = []
@@ -145,6 +155,8 @@ class ParsedFile:
                         first = stmt.body[0]
                         headers[k] = (stmt.lineno, min([first.lineno, *(
                             d.lineno for d in getattr(first, "decorator_list", ()))]))
+                        methods[k] = collections.Counter(
+                            d.name for d in stmt.body if type(d) is ast.FunctionDef or type(d) is ast.AsyncFunctionDef)
                     binding.setdefault(stmt.name, []).append(k)
                 elif t is ast.FunctionDef or t is ast.AsyncFunctionDef:
                     other.add(stmt.name)
@@ -172,7 +184,7 @@ class ParsedFile:
                         other.add(node.name)  # conditionally defined
         bindings, stars = _import_table(imports)
         source = _Statements(text, lines, [(u[0], u[1]) for u in units],
-                             {name: sorted(set(ks)) for name, ks in binding.items()}, headers)
+                             {name: sorted(set(ks)) for name, ks in binding.items()}, headers, methods)
         return cls(path, None, ImportTable(bindings, stars), _LazyClasses(classes, source), other,
                    source=source)
 
@@ -197,12 +209,14 @@ class _Statements:
     (``ParsedFile.read``); the whole module when asked for it."""
 
     def __init__(self, text: str, lines: list[str], spans: list[tuple[int, int]],
-                 binding: dict[str, list[int]], headers: dict[int, tuple[int, int]] | None = None) -> None:
+                 binding: dict[str, list[int]], headers: dict[int, tuple[int, int]] | None = None,
+                 methods: "dict[int, collections.Counter] | None" = None) -> None:
         self._text = text
         self._lines = lines
         self._spans = spans
         self._binding = binding
         self._headers = headers or {}
+        self._methods = methods or {}
         self._parsed: dict[int, cst.CSTNode] = {}
         self._bases: dict[int, Sequence[cst.Arg]] = {}
         self._whole: cst.Module | None = None
@@ -229,6 +243,15 @@ class _Statements:
                 node = self.statement(k)  # the class on one line, or a header that does not parse alone
             bases = self._bases[k] = node.bases  # type: ignore[union-attr]
         return bases
+
+    def method_count(self, k: int, name: str) -> int:
+        """How many ``def name`` the class that is statement ``k`` holds directly in its body:
+        from ``ast`` when the class is not parsed yet (``read``), else from its tree."""
+        found = self._parsed.get(k)
+        counts = self._methods.get(k) if found is None else None
+        if counts is not None:
+            return counts[name]
+        return _method_count(self.statement(k), name)  # type: ignore[arg-type]
 
     def statement(self, k: int) -> cst.CSTNode:
         found = self._parsed.get(k)
@@ -267,6 +290,9 @@ class _LazyClasses:
     def bases(self, name: str) -> Sequence[cst.Arg]:
         return self._source.class_bases(self._units[name])
 
+    def method_count(self, name: str, method: str) -> int:
+        return self._source.method_count(self._units[name], method)
+
     def get(self, name: str, default=None):
         return self[name] if name in self._units else default
 
@@ -275,6 +301,10 @@ class _LazyClasses:
 
     def __len__(self) -> int:
         return len(self._units)
+
+
+def _method_count(klass: cst.ClassDef, name: str) -> int:
+    return sum(1 for s in klass.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name)
 
 
 # What binds a top-level name in a statement that is not a class or a function (leaf classes:

@@ -239,6 +239,25 @@ def project_method(pf: ParsedFile, klass: cst.ClassDef, name: str,
     return None
 
 
+def has_project_method(pf: ParsedFile, class_name: str, name: str, project_root: str | None) -> bool:
+    """``project_method`` would find method ``name`` for class ``class_name`` of ``pf``: the
+    same walk over the class and its project bases, read off their ``def`` names (``ast``'s,
+    for a file read statement by statement) rather than their trees, so no class is parsed."""
+    todo = [(pf, class_name)]
+    seen = 0
+    while todo and seen < 8:
+        cur_pf, cur = todo.pop(0)
+        seen += 1
+        count = cur_pf.method_count(cur, name)
+        if count:
+            return count == 1
+        for base in cur_pf.class_bases(cur):
+            r = modules.resolve_name(cur_pf, base.value, project_root)
+            if r is not None and r.is_class:
+                todo.append((r.file, r.name))
+    return False
+
+
 def never_touches_optimizers(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None = None,
                              project_root: str | None = None) -> bool:
     """``fn`` (of file ``pf``; a method of ``klass`` when given) certainly neither clears,
