@@ -873,3 +873,45 @@ def test_a_project_method_named_for_sampling_does_not_hide_the_missing_clear(tmp
 def test_a_project_sampling_method_that_backpropagates_keeps_the_loop_silent(tmp_path):
     lib = WRAPPER_LIB.format(extra="out.sum().backward()\n        ")
     assert lint(tmp_path, {"wrappers.py": lib, "train.py": SAMPLING_LOOP}) == []
+
+
+HELPERS_BASE = '''\
+from torch import nn
+
+
+class Base(nn.Module):
+    def reset_net(self):
+        self.optimizer.zero_grad()
+{again}
+
+class Helper(Base):
+    def __init__(self, optimizer):
+        super().__init__()
+        self.optimizer = optimizer
+        self.net = nn.Linear(4, 2)
+'''
+
+USES_HELPER = '''\
+import torch
+from torch import nn
+
+from helpers import Helper
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+helper = Helper(optimizer)
+for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 4:
+    helper.reset_net()
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+'''
+
+
+def test_a_method_named_like_a_network_inherited_from_a_project_base_of_another_file(tmp_path):
+    # ``Helper`` of helpers.py inherits ``reset_net`` from ``Base``: a method of the object's
+    # class (read off the classes' defs, without parsing them), which clears; not the forward
+    # of a submodule named ``*_net``
+    assert lint(tmp_path, {"train.py": USES_HELPER, "helpers.py": HELPERS_BASE.format(again="")}) == []
+    # defined twice in ``Base``: which one runs is not known, and the name reads as a forward
+    twice = HELPERS_BASE.format(again="\n    def reset_net(self):\n        self.optimizer.zero_grad()\n")
+    assert lint(tmp_path, {"train.py": USES_HELPER, "helpers.py": twice}) == [("OPT101", 11)]
