@@ -89,6 +89,11 @@ _HARMLESS_FUNCS = frozenset({
     "sum", "abs", "round", "list", "tuple", "dict", "set", "sorted", "getattr", "hasattr", "iter", "next",
     "format", "repr", "bool", "type", "id", "open", "any", "all", "map", "filter",
 })
+# Standard-library modules whose functions take no callable to run and act on no torch object
+# (``itertools``, ``functools``, ``copy``, ``threading``, ``concurrent``: not these, they run or
+# hand on what they are given).
+_PLAIN_STDLIB = frozenset({"time", "os", "json", "shutil", "glob", "datetime", "logging", "random", "csv",
+                           "pathlib", "warnings", "re", "string", "platform", "socket", "getpass", "uuid"})
 _HARMLESS_METHODS = frozenset({
     "item", "detach", "cpu", "numpy", "tolist", "size", "dim", "log", "log_dict", "append", "extend",
     "update", "format", "join", "write", "info", "debug", "warning", "set_description", "set_postfix",
@@ -102,6 +107,9 @@ _HARMLESS_METHODS = frozenset({
     "from_pretrained", "from_config",  # build a new object (a pipeline around the model)
     "add_param_group",  # an optimizer's new group: neither cleared nor stepped
     "lower", "upper", "strip", "startswith", "endswith",  # a string's (``args.optimizer.lower()``: a name)
+    # an argument parser's (``parser.add_argument("--lr", ...)``: a script's options)
+    "add_argument", "add_argument_group", "add_mutually_exclusive_group", "set_defaults", "parse_args",
+    "parse_known_args",
 }) | SCALER_READERS  # GradScaler's readers: ``meter.update(scaler.get_scale())``
 
 
@@ -1558,6 +1566,8 @@ class _Walker:
                 return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
             if qn is not None and qn.startswith(NUMERIC_LIBRARIES):
                 return  # ``np.isnan(grad_norm)``, ``math.sqrt(...)``: numbers, never a gradient of torch's
+            if qn is not None and qn.partition(".")[0] in _PLAIN_STDLIB:
+                return  # ``time.time()``, ``os.makedirs(out_dir)``, ``json.dump(log, fh)``: no torch object touched
             if qn in TORCH_FUNCTIONAL_GRADIENTS:
                 return  # ``torch.autograd.grad(outputs, inputs)`` returns gradients, never writes ``.grad``
             if TORCH_COLLECTIVE.match(qn or ""):
