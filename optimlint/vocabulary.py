@@ -139,11 +139,11 @@ AFFINE_SWITCH = {"BatchNorm1d": ("affine", True), "BatchNorm2d": ("affine", True
 MODEL_FACTORY_PREFIXES = ("torchvision.models.",)
 MODEL_FACTORIES = frozenset({"timm.create_model"})
 
-# Moves and casts of a module (``model.cuda()``): they replace the Parameter objects only under
-# ``OVERWRITE_FLAG`` or to an XLA device.
 # Tensor methods that read a tensor or make a new one from it, never touching a gradient or a
 # module it came from (``img.size()``, ``img.cuda()``).
 TENSOR_READS = frozenset({"size", "cuda", "cpu", "to", "detach", "clone", "float", "half", "dim", "numel"})
+# Moves and casts of a module (``model.cuda()``): they replace the Parameter objects only under
+# ``OVERWRITE_FLAG`` or to an XLA device.
 MODULE_MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16"})
 OVERWRITE_FLAG = "torch.__future__.set_overwrite_module_params_on_conversion"
 XLA_DEVICES = frozenset({
@@ -237,6 +237,14 @@ INF_NAN_CHECK = re.compile(r"isfinite|isnan|isinf|found_inf|nan_to_num|math\.inf
 # and write no gradient of torch's, even handed a tensor. (Not ``summaries._LIBRARIES``: the
 # libraries whose functions reach no optimizer they are not handed, torch's own among them.)
 NUMERIC_LIBRARIES = ("numpy.", "math.", "scipy.")
+# Standard-library modules whose functions take no callable to run and act on no torch object
+# (``time.time()``, ``os.makedirs(out_dir)``), matched against a qualified name's first part.
+# (``summaries._STDLIB`` is wider: every module but those that run what they are given; a
+# function body calling ``itertools`` or ``copy`` is still summarised, but in a training loop
+# ``itertools.chain(G.parameters(), D.parameters())`` stays a call to read.)
+PLAIN_STDLIB_MODULES = frozenset({"time", "os", "json", "shutil", "glob", "datetime", "logging", "random",
+                                  "csv", "pathlib", "warnings", "re", "string", "platform", "socket",
+                                  "getpass", "uuid"})
 # torch's own functions that build or combine tensors (never ``torch._foreach_zero_``, in-place ``_``):
 # matched against a qualified name.
 TORCH_PURE_FUNCTION = re.compile(r"torch\.(nn\.functional\.)?[a-z][a-z0-9_]*[a-z0-9]$")

@@ -409,10 +409,8 @@ def _own_loops(body: cst.CSTNode):
 
 def _loop_never_clears(pf, loop, call: cst.Call, info, name: str, root: str) -> bool:
     """``info``: ``target_of``'s answer for ``call`` (True for a module-level function)."""
-    if _CLEARS.search(pf.module.code_for_node(loop)):
-        return False
     if info is True:
-        return True
+        return not _CLEARS.search(pf.module.code_for_node(loop))
     return _loop_never_clears_of(pf, loop, call, info.file, info.node, root, name)
 
 

@@ -66,7 +66,8 @@ from optimlint.vocabulary import (APEX_HARMLESS_QUALNAMES, CLIP_FUNCTIONS, CLIP_
                                   LIGHTNING_MODULE_BASES, LIGHTNING_OPTIMIZER_GETTERS,
                                   MODULE_SELF_RETURNING, NOT_OPTIMIZER_STEP_RECEIVER, OPTIMIZER_ATTRIBUTES,
                                   OPTIMIZER_STEPPING_QUALNAMES, PREDICATE_NAME, SCALER_READERS, TORCH_COLLECTIVE, TORCH_FUNCTIONAL_GRADIENTS,
-                                  TORCH_PURE_FUNCTION, NUMERIC_LIBRARIES)
+                                  TORCH_PURE_FUNCTION, NUMERIC_LIBRARIES,
+                                  PLAIN_STDLIB_MODULES)
 
 if TYPE_CHECKING:
     from optimlint.context import FileContext
@@ -89,11 +90,6 @@ _HARMLESS_FUNCS = frozenset({
     "sum", "abs", "round", "list", "tuple", "dict", "set", "sorted", "getattr", "hasattr", "iter", "next",
     "format", "repr", "bool", "type", "id", "open", "any", "all", "map", "filter",
 })
-# Standard-library modules whose functions take no callable to run and act on no torch object
-# (``itertools``, ``functools``, ``copy``, ``threading``, ``concurrent``: not these, they run or
-# hand on what they are given).
-_PLAIN_STDLIB = frozenset({"time", "os", "json", "shutil", "glob", "datetime", "logging", "random", "csv",
-                           "pathlib", "warnings", "re", "string", "platform", "socket", "getpass", "uuid"})
 _HARMLESS_METHODS = frozenset({
     "item", "detach", "cpu", "numpy", "tolist", "size", "dim", "log", "log_dict", "append", "extend",
     "update", "format", "join", "write", "info", "debug", "warning", "set_description", "set_postfix",
@@ -1566,7 +1562,7 @@ class _Walker:
                 return  # ``torch.rand(..., dtype=weight_dtype)``: a new tensor, no gradient touched
             if qn is not None and qn.startswith(NUMERIC_LIBRARIES):
                 return  # ``np.isnan(grad_norm)``, ``math.sqrt(...)``: numbers, never a gradient of torch's
-            if qn is not None and qn.partition(".")[0] in _PLAIN_STDLIB:
+            if qn is not None and qn.partition(".")[0] in PLAIN_STDLIB_MODULES:
                 return  # ``time.time()``, ``os.makedirs(out_dir)``, ``json.dump(log, fh)``: no torch object touched
             if qn in TORCH_FUNCTIONAL_GRADIENTS:
                 return  # ``torch.autograd.grad(outputs, inputs)`` returns gradients, never writes ``.grad``

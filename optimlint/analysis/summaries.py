@@ -224,38 +224,41 @@ def _top_function(pf: ParsedFile, name: str) -> cst.FunctionDef | None:
 def project_method(pf: ParsedFile, klass: cst.ClassDef, name: str,
                    project_root: str | None) -> tuple[cst.FunctionDef, ParsedFile, cst.ClassDef] | None:
     """Method ``name`` of project class ``klass`` (of file ``pf``) or of its project bases."""
-    todo = [(pf, klass)]
-    seen = 0
-    while todo and seen < 8:
-        cur_pf, cur = todo.pop(0)
-        seen += 1
+    for cur_pf, cur_name, cur in _class_and_bases(pf, klass.name.value, project_root, klass):
+        if cur is None:
+            cur = cur_pf.classes[cur_name]
         defs = [s for s in cur.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
         if defs:
             return (defs[0], cur_pf, cur) if len(defs) == 1 else None
-        for base in cur.bases:
-            r = modules.resolve_name(cur_pf, base.value, project_root)
-            if r is not None and r.node is not None:
-                todo.append((r.file, r.node))
     return None
 
 
 def has_project_method(pf: ParsedFile, class_name: str, name: str, project_root: str | None) -> bool:
     """``project_method`` would find method ``name`` for class ``class_name`` of ``pf``: the
-    same walk over the class and its project bases, read off their ``def`` names (``ast``'s,
-    for a file read statement by statement) rather than their trees, so no class is parsed."""
-    todo = [(pf, class_name)]
-    seen = 0
-    while todo and seen < 8:
-        cur_pf, cur = todo.pop(0)
-        seen += 1
-        count = cur_pf.method_count(cur, name)
+    same walk, read off the classes' ``def`` names (``ast``'s, for a file read statement by
+    statement) rather than their trees, so no class is parsed."""
+    for cur_pf, cur_name, _ in _class_and_bases(pf, class_name, project_root):
+        count = cur_pf.method_count(cur_name, name)
         if count:
             return count == 1
-        for base in cur_pf.class_bases(cur):
+    return False
+
+
+def _class_and_bases(pf: ParsedFile, class_name: str, project_root: str | None,
+                     node: cst.ClassDef | None = None):
+    """``(file, class name, tree or None)`` of class ``class_name`` of ``pf`` (its tree: ``node``)
+    and then of its project bases, breadth first, 8 classes at most; a class's bases are read
+    only when the caller asks for the next one (from the tree, else from the class's header)."""
+    todo = [(pf, class_name, node)]
+    seen = 0
+    while todo and seen < 8:
+        cur_pf, cur_name, cur = todo.pop(0)
+        seen += 1
+        yield cur_pf, cur_name, cur
+        for base in (cur.bases if cur is not None else cur_pf.class_bases(cur_name)):
             r = modules.resolve_name(cur_pf, base.value, project_root)
             if r is not None and r.is_class:
-                todo.append((r.file, r.name))
-    return False
+                todo.append((r.file, r.name, None))
 
 
 def never_touches_optimizers(fn: cst.FunctionDef, pf: ParsedFile, klass: cst.ClassDef | None = None,
