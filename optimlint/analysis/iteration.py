@@ -1349,7 +1349,10 @@ class _Walker:
         if klass is None or self.model.method_of(klass, name) is not None or \
                 values_assigned(klass, key_of(f), nested_functions=False):
             return None
-        found = summaries.project_method(modules.linted_file(self.ctx), klass, name, self.ctx.project_root)
+        linted, root = modules.linted_file(self.ctx), self.ctx.project_root
+        if not summaries.has_project_method(linted, klass.name.value, name, root, klass):
+            return None  # (most such calls: ``nn.Module``'s, which no project base defines)
+        found = summaries.project_method(linted, klass, name, root)
         return found if found is not None and found[2] is not klass else None
 
     def _project_classes_of(self, k: str | None, frame: _Frame) -> "tuple[modules.Resolved, ...]":
@@ -1437,10 +1440,11 @@ class _Walker:
         if _may_train(name):
             return False
         if isinstance(f, cst.Attribute) and self._is_module_value(f.value, frame):
-            if not self._project_methods(recv, name, frame):
+            methods = self._project_methods(recv, name, frame)
+            if not methods:
                 return True
             return bool(_MODULE_READER_FUNC.search(name) or _MODULE_READ_METHODS.match(name)) and \
-                self._reading_methods(recv, name, frame)
+                _all_read(methods)
         if not _MODULE_READER_FUNC.search(name):
             return False
         if isinstance(f, cst.Name):
@@ -1473,16 +1477,19 @@ class _Walker:
         """Every project class ``recv`` may be built from defines ``name`` (a method named for
         generating, evaluating, logging: ``model.generate_with_cond``), and its own body clears,
         steps and backpropagates nothing."""
-        methods = self._project_methods(recv, name, frame)
-        return bool(methods) and all(m is not None and summaries.no_direct_effect(m[0]) for m in methods)
+        return _all_read(self._project_methods(recv, name, frame))
 
     def _project_methods(self, recv: str | None, name: str, frame: _Frame) -> list:
         """For each project class ``recv`` may be built from, its method ``name`` (defined or
         inherited from a project base) as ``summaries.project_method`` gives it, or None where
-        the class has no such method; only classes that do are listed when any does."""
-        found = [summaries.project_method(k.file, k.node, name, self.ctx.project_root)
-                 for k in self._project_classes_of(recv, frame)]
-        return found if any(m is not None for m in found) else []
+        the class has no such method; only classes that do are listed when any does. Whether
+        any does is read off the classes' ``def`` names first: most such calls are methods of
+        ``nn.Module`` (``model.parameters()``), and parsing the class would answer nothing."""
+        classes = self._project_classes_of(recv, frame)
+        root = self.ctx.project_root
+        if not any(summaries.has_project_method(k.file, k.name, name, root) for k in classes):
+            return []
+        return [summaries.project_method(k.file, k.node, name, root) for k in classes]
 
     def _passes_optimizer(self, call: cst.Call, frame: _Frame) -> bool:
         # (asked up to six times for one call by _opaque's cascade and _reads_module: the
@@ -1622,6 +1629,12 @@ class _Walker:
             receiver = frame.translate(receiver) or receiver
         self._emit(None, call, st, touches=tuple(touched), touch_keys=frozenset(keys), self_call=self_call,
                    touches_all=touches_all, receiver_key=receiver)
+
+
+def _all_read(methods: list) -> bool:
+    """``methods`` (``_Walker._project_methods``'s) are there, and each one's own body clears,
+    steps and backpropagates nothing."""
+    return bool(methods) and all(m is not None and summaries.no_direct_effect(m[0]) for m in methods)
 
 
 # A call that builds a new (zero, empty, filled) tensor: ``torch.zeros_like(p.grad)``, ``p.grad.new_zeros(...)``

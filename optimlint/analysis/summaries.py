@@ -233,12 +233,13 @@ def project_method(pf: ParsedFile, klass: cst.ClassDef, name: str,
     return None
 
 
-def has_project_method(pf: ParsedFile, class_name: str, name: str, project_root: str | None) -> bool:
-    """``project_method`` would find method ``name`` for class ``class_name`` of ``pf``: the
-    same walk, read off the classes' ``def`` names (``ast``'s, for a file read statement by
-    statement) rather than their trees, so no class is parsed."""
-    for cur_pf, cur_name, _ in _class_and_bases(pf, class_name, project_root):
-        count = cur_pf.method_count(cur_name, name)
+def has_project_method(pf: ParsedFile, class_name: str, name: str, project_root: str | None,
+                       node: cst.ClassDef | None = None) -> bool:
+    """``project_method`` would find method ``name`` for class ``class_name`` of ``pf`` (its
+    tree: ``node``, when given): the same walk, read off the classes' ``def`` names (``ast``'s,
+    for a file read statement by statement) rather than their trees, so no class is parsed."""
+    for cur_pf, cur_name, cur in _class_and_bases(pf, class_name, project_root, node):
+        count = modules.method_count_of(cur, name) if cur is not None else cur_pf.method_count(cur_name, name)
         if count:
             return count == 1
     return False
