@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from optimlint.config import Settings
 from optimlint.diagnostics import Diagnostic
-from optimlint.parsing import cpython_verdict, parse_text, syntax_error
+from optimlint.parsing import NOT_ASKED, cpython_verdict, libcst_may_go_first, parse_text, syntax_error
 from optimlint.prefilter import factory_needles, is_candidate, may_fire
 
 
@@ -31,13 +31,17 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
         from optimlint.checks.base import checks_for  # LibCST: only for a candidate (start-up time)
 
         checks = [c for c in checks_for(enabled) if is_candidate(raw, c.needles, c.requires, factories, hits)]
-    # One parse by CPython, for every file: OPT000 is never deselected, so a file no rule
-    # can fire on is still checked for syntax errors (confirmed by LibCST, which also knows
-    # syntax newer than the running Python); and nesting that would crash LibCST's native
-    # parser is refused before it gets there.
-    verdict = cpython_verdict(path, source)
-    if isinstance(verdict, Diagnostic):
-        return [verdict]
+    # One parse by CPython for a file no rule can fire on: OPT000 is never deselected, so it
+    # is still checked for syntax errors (confirmed by LibCST, which also knows syntax newer
+    # than the running Python). A file the checks read is parsed by LibCST, which has the
+    # last word: CPython goes first only where LibCST might not survive the text (nesting
+    # that crashes its native parser), or to cut a big file into pieces (its ``ast``).
+    if checks and libcst_may_go_first(source) and not _big(source):
+        verdict = NOT_ASKED
+    else:
+        verdict = cpython_verdict(path, source)
+        if isinstance(verdict, Diagnostic):
+            return [verdict]
     if not checks:
         if verdict is not None:
             module_or_error = parse_text(path, source, verdict)
@@ -55,7 +59,7 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
             out = _lint_pieces(path, source, pieces, checks, settings, project_root, enabled, factories)
     if out is None:
         # A text CPython rejects is parsed here, where the error is reported, not twice.
-        module_or_error = (parse(source) if parse is not None and verdict is None else None) \
+        module_or_error = (parse(source) if parse is not None and verdict in (None, NOT_ASKED) else None) \
             or parse_text(path, source, verdict)
         if isinstance(module_or_error, list):
             return module_or_error
@@ -70,6 +74,13 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     out = filter_suppressed(out, source)
     out.sort(key=lambda d: d.sort_key)
     return out
+
+
+def _big(source: str) -> bool:
+    """Long enough to be cut into pieces (``optimlint.pieces``), which CPython's verdict decides."""
+    from optimlint.pieces import min_lines
+
+    return source.count("\n") + 1 >= min_lines()
 
 
 def _run_checks(path: str, source: str, module, checks, settings: Settings, project_root: str | None,

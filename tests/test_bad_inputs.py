@@ -210,6 +210,35 @@ def test_nesting_beyond_libcsts_recursion_limit(here, expression):
     assert result.stdout.splitlines()[:2] == [f"deep.py:11:5: {OPT102}", f"good.py:11:5: {OPT102}"]
 
 
+def test_syntax_error_in_a_training_file_has_cpythons_message(here):
+    # LibCST parses a training file first; CPython is asked only once LibCST refuses it, and
+    # its message and position are the ones reported.
+    (here / "broken.py").write_text(TRAIN + "def report(:\n    pass\n")
+    result = concise("broken.py", "good.py")
+    assert result.stdout.splitlines()[:2] == [
+        "broken.py:13:12: OPT000 SyntaxError: invalid syntax",
+        f"good.py:11:5: {OPT102}",
+    ]
+    assert_no_traceback(result)
+
+
+@pytest.mark.parametrize("continued", [
+    "(\n" + "-" * 1900 + "\n" + "-" * 1900 + "\n" + "-" * 1900 + "1)",  # rows inside brackets
+    "\\\n".join(["-" * 1900] * 3) + "1",  # rows joined by backslashes
+])
+def test_a_chain_over_several_rows_is_still_refused_by_cpython(here, continued):
+    # 5,700 unary minuses: too deep for CPython's parser. No row is long, no bracket deep:
+    # the stretch of rows that make one line sends the file to CPython before LibCST.
+    (here / "deep.py").write_text(TRAIN + "total = " + continued + "\n")
+    result = concise("deep.py", "good.py")
+    assert result.stdout.splitlines()[:2] == [
+        "deep.py:1:1: OPT000 SyntaxError: the file is nested too deeply to be parsed "
+        "(CPython's parser ran out of recursion limit)",
+        f"good.py:11:5: {OPT102}",
+    ]
+    assert_no_traceback(result)
+
+
 # --------------------------------------------------------------------------- paths
 def test_path_that_does_not_exist(here):
     result = concise("missing.py", "good.py")
