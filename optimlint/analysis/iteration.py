@@ -1349,10 +1349,7 @@ class _Walker:
         if klass is None or self.model.method_of(klass, name) is not None or \
                 values_assigned(klass, key_of(f), nested_functions=False):
             return None
-        linted, root = modules.linted_file(self.ctx), self.ctx.project_root
-        if not summaries.has_project_method(linted, klass.name.value, name, root, klass):
-            return None  # (most such calls: ``nn.Module``'s, which no project base defines)
-        found = summaries.project_method(linted, klass, name, root)
+        found = summaries.project_method(modules.linted_file(self.ctx), klass, name, self.ctx.project_root)
         return found if found is not None and found[2] is not klass else None
 
     def _project_classes_of(self, k: str | None, frame: _Frame) -> "tuple[modules.Resolved, ...]":

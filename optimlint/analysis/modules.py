@@ -80,7 +80,7 @@ class ParsedFile:
         classes = self.classes
         if isinstance(classes, _LazyClasses):
             return classes.method_count(name, method)
-        return method_count_of(classes[name], method)
+        return _method_count(classes[name], method)
 
     def class_bases(self, name: str) -> Sequence[cst.Arg]:
         """The bases of top-level class ``name``: from its header alone when the class is
@@ -251,7 +251,7 @@ class _Statements:
         counts = self._methods.get(k) if found is None else None
         if counts is not None:
             return counts[name]
-        return method_count_of(self.statement(k), name)  # type: ignore[arg-type]
+        return _method_count(self.statement(k), name)  # type: ignore[arg-type]
 
     def statement(self, k: int) -> cst.CSTNode:
         found = self._parsed.get(k)
@@ -303,8 +303,7 @@ class _LazyClasses:
         return len(self._units)
 
 
-def method_count_of(klass: cst.ClassDef, name: str) -> int:
-    """How many ``def name`` class ``klass`` holds directly in its body."""
+def _method_count(klass: cst.ClassDef, name: str) -> int:
     return sum(1 for s in klass.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name)
 
 

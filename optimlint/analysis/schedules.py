@@ -459,7 +459,16 @@ def _bound_values(scope: cst.CSTNode, name: str) -> list[cst.BaseExpression | No
 
 
 def is_epoch_loop(ctx: "FileContext", loop: cst.CSTNode) -> bool:
-    """A loop over epochs: says epoch, or ``for e in range(n)`` that does not iterate a loader."""
+    """A loop over epochs: says epoch, or ``for e in range(n)`` that does not iterate a loader.
+    Kept per loop for the file (asked by several checks; the answer generates code)."""
+    memo = ctx.cached("optimlint.epoch_loops", dict)
+    found = memo.get(id(loop))
+    if found is None or found[0] is not loop:
+        found = memo[id(loop)] = (loop, _is_epoch_loop(ctx, loop))
+    return found[1]
+
+
+def _is_epoch_loop(ctx: "FileContext", loop: cst.CSTNode) -> bool:
     if isinstance(loop, cst.For):
         if iterates_loader(ctx, loop):
             return False

@@ -223,9 +223,15 @@ def _top_function(pf: ParsedFile, name: str) -> cst.FunctionDef | None:
 
 def project_method(pf: ParsedFile, klass: cst.ClassDef, name: str,
                    project_root: str | None) -> tuple[cst.FunctionDef, ParsedFile, cst.ClassDef] | None:
-    """Method ``name`` of project class ``klass`` (of file ``pf``) or of its project bases."""
+    """Method ``name`` of project class ``klass`` (of file ``pf``) or of its project bases. A
+    base is parsed only when its ``def`` names hold ``name`` (``ParsedFile.method_count``)."""
     for cur_pf, cur_name, cur in _class_and_bases(pf, klass.name.value, project_root, klass):
         if cur is None:
+            count = cur_pf.method_count(cur_name, name)
+            if count != 1:
+                if count:
+                    return None
+                continue
             cur = cur_pf.classes[cur_name]
         defs = [s for s in cur.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
         if defs:
@@ -233,13 +239,12 @@ def project_method(pf: ParsedFile, klass: cst.ClassDef, name: str,
     return None
 
 
-def has_project_method(pf: ParsedFile, class_name: str, name: str, project_root: str | None,
-                       node: cst.ClassDef | None = None) -> bool:
-    """``project_method`` would find method ``name`` for class ``class_name`` of ``pf`` (its
-    tree: ``node``, when given): the same walk, read off the classes' ``def`` names (``ast``'s,
-    for a file read statement by statement) rather than their trees, so no class is parsed."""
-    for cur_pf, cur_name, cur in _class_and_bases(pf, class_name, project_root, node):
-        count = modules.method_count_of(cur, name) if cur is not None else cur_pf.method_count(cur_name, name)
+def has_project_method(pf: ParsedFile, class_name: str, name: str, project_root: str | None) -> bool:
+    """``project_method`` would find method ``name`` for class ``class_name`` of ``pf``: the
+    same walk, read off the classes' ``def`` names (``ast``'s, for a file read statement by
+    statement) rather than their trees, so no class is parsed."""
+    for cur_pf, cur_name, _ in _class_and_bases(pf, class_name, project_root):
+        count = cur_pf.method_count(cur_name, name)
         if count:
             return count == 1
     return False

@@ -1708,6 +1708,8 @@ def _accelerator_accumulates(ctx) -> bool:
             if any(b.kind == ACCELERATOR and isinstance(b.call, cst.Call) and
                    symbols.callee_name(b.call.func) not in ("Accelerator", "Fabric") for b in table.values()):
                 return True
+        if "Accelerator" not in ctx.source:
+            return False  # (the loop below would generate the code of every callee for nothing)
         for node in _walk.nodes_of(ctx.module, cst.Call):
             name = ctx.code(node.func).rsplit(".", 1)[-1]
             if name == "Accelerator" and any(a.star == "**" or a.keyword is not None and
