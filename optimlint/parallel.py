@@ -5,7 +5,8 @@ first import of LibCST and the checks (~0.2 s), cost more than linting a handful
 So the pool is used when ``jobs > 1`` and the files to lint weigh enough (see
 :func:`worth_a_pool`); otherwise the caller lints serially in-process.
 
-Files are sent in chunks (heaviest first, so one big file does not finish last on its own),
+Files are sent in chunks (a folder's files together, the heaviest chunks first, so one big
+file does not finish last on its own),
 each worker runs ``file_lint.lint_file`` per file and also reports which other files a lint
 read (``dependencies.record_dependency``). A worker that dies (a crash in native code, killed for
 memory) or a result that cannot come back turns into ``FileResult.error`` for the files
@@ -115,6 +116,27 @@ def _chunks(order: list[int], weights: Sequence[int], jobs: int) -> list[list[in
     return chunks
 
 
+def plan_chunks(paths: Sequence[str], weights: Sequence[int], jobs: int) -> list[list[int]]:
+    """The chunks the pool is handed, heaviest first: cut from the files folder by folder
+    (``_by_folder``), so that a worker reads a folder's imported project files once (over
+    the 346 training files of the mutation manifest, 17 project files were read by both
+    workers instead of 82), and sorted by weight so that the last chunks are the lightest
+    and no worker is left alone at the end."""
+    return sorted(_chunks(_by_folder(paths, weights), weights, jobs), key=lambda c: -sum(weights[i] for i in c))
+
+
+def _by_folder(paths: Sequence[str], weights: Sequence[int]) -> list[int]:
+    """The indices of ``paths`` folder by folder (the heaviest folder first), each folder's
+    files heaviest first: the files of one folder import the same project files, which a
+    worker reads once for all the files it lints, so a folder's files go to one chunk as far
+    as the chunks' sizes allow."""
+    folders: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        folders.setdefault(os.path.dirname(path), []).append(i)
+    groups = sorted(folders.values(), key=lambda g: -sum(weights[i] for i in g))
+    return [i for g in groups for i in sorted(g, key=lambda i: -weights[i])]
+
+
 def lint_in_pool(paths: Sequence[str], weights: Sequence[int], settings, options, jobs: int,
                  done: Callable[[int, object, frozenset], None], warm: bool = True) -> None:
     """Lint ``paths`` with ``jobs`` processes; ``done(index, result, deps)`` per file, in the
@@ -124,8 +146,7 @@ def lint_in_pool(paths: Sequence[str], weights: Sequence[int], settings, options
 
     if warm:
         _warm_up()
-    order = sorted(range(len(paths)), key=lambda i: -weights[i])
-    chunks = _chunks(order, weights, jobs)
+    chunks = plan_chunks(paths, weights, jobs)
     workers = min(jobs, len(chunks))
     broken: list[int] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
