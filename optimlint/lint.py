@@ -35,8 +35,10 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     # is still checked for syntax errors (confirmed by LibCST, which also knows syntax newer
     # than the running Python). A file the checks read is parsed by LibCST, which has the
     # last word: CPython goes first only where LibCST might not survive the text (nesting
-    # that crashes its native parser), or to cut a big file into pieces (its ``ast``).
-    if checks and libcst_may_go_first(source) and not _big(source):
+    # that crashes its native parser), to cut a big file into pieces (its ``ast``), or for
+    # the language server (``parse``), whose incremental parser keeps the last tree that
+    # parsed only if it is never handed a text CPython refuses.
+    if checks and parse is None and libcst_may_go_first(source) and not _big(source):
         verdict = NOT_ASKED
     else:
         verdict = cpython_verdict(path, source)
@@ -59,7 +61,7 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
             out = _lint_pieces(path, source, pieces, checks, settings, project_root, enabled, factories)
     if out is None:
         # A text CPython rejects is parsed here, where the error is reported, not twice.
-        module_or_error = (parse(source) if parse is not None and verdict in (None, NOT_ASKED) else None) \
+        module_or_error = (parse(source) if parse is not None and verdict is None else None) \
             or parse_text(path, source, verdict)
         if isinstance(module_or_error, list):
             return module_or_error

@@ -50,3 +50,14 @@ def test_cpython_is_asked_once_libcst_refuses(monkeypatch):
     assert asked == ["train.py"]
     assert [(d.code, d.location.row, d.location.column, d.message) for d in found] == [
         ("OPT000", 13, 12, "SyntaxError: invalid syntax")]
+
+
+def test_the_language_servers_parser_is_never_handed_a_text_cpython_refuses():
+    # (its incremental parser forgets its last tree on a text that does not parse: the
+    # next edit would then be parsed in full)
+    handed = []
+    found = lint_source("train.py", TRAIN + "def report(:\n    pass\n", parse=lambda text: handed.append(text))
+    assert handed == []
+    assert [d.code for d in found] == ["OPT000"]
+    lint_source("train.py", TRAIN, parse=lambda text: handed.append(text))
+    assert handed == [TRAIN]
