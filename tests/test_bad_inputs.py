@@ -186,15 +186,21 @@ def test_nesting_beyond_cpythons_recursion_limit(here):
     assert_no_traceback(result)
 
 
+def first_two_beside_good(here, name, text):
+    """The first two lines of a concise run over ``name`` (written with ``text``) and
+    good.py; the run shows no traceback."""
+    (here / name).write_text(text)
+    result = concise(name, "good.py")
+    assert_no_traceback(result)
+    return result.stdout.splitlines()[:2]
+
+
 def test_too_many_indentation_levels(here):
     text = "import torch\n" + "".join(" " * i + "if x:\n" for i in range(101)) + " " * 101 + "pass\n"
-    (here / "deep.py").write_text(text)
-    result = concise("deep.py", "good.py")
-    assert result.stdout.splitlines()[:2] == [
+    assert first_two_beside_good(here, "deep.py", text) == [
         "deep.py:102:1: OPT000 SyntaxError: too many levels of indentation",
         f"good.py:11:5: {OPT102}",
     ]
-    assert_no_traceback(result)
 
 
 @pytest.mark.parametrize("expression", [
@@ -213,13 +219,10 @@ def test_nesting_beyond_libcsts_recursion_limit(here, expression):
 def test_syntax_error_in_a_training_file_has_cpythons_message(here):
     # LibCST parses a training file first; CPython is asked only once LibCST refuses it, and
     # its message and position are the ones reported.
-    (here / "broken.py").write_text(TRAIN + "def report(:\n    pass\n")
-    result = concise("broken.py", "good.py")
-    assert result.stdout.splitlines()[:2] == [
+    assert first_two_beside_good(here, "broken.py", TRAIN + "def report(:\n    pass\n") == [
         "broken.py:13:12: OPT000 SyntaxError: invalid syntax",
         f"good.py:11:5: {OPT102}",
     ]
-    assert_no_traceback(result)
 
 
 @pytest.mark.parametrize("continued", [
@@ -229,14 +232,11 @@ def test_syntax_error_in_a_training_file_has_cpythons_message(here):
 def test_a_chain_over_several_rows_is_still_refused_by_cpython(here, continued):
     # 5,700 unary minuses: too deep for CPython's parser. No row is long, no bracket deep:
     # the stretch of rows that make one line sends the file to CPython before LibCST.
-    (here / "deep.py").write_text(TRAIN + "total = " + continued + "\n")
-    result = concise("deep.py", "good.py")
-    assert result.stdout.splitlines()[:2] == [
+    assert first_two_beside_good(here, "deep.py", TRAIN + "total = " + continued + "\n") == [
         "deep.py:1:1: OPT000 SyntaxError: the file is nested too deeply to be parsed "
         "(CPython's parser ran out of recursion limit)",
         f"good.py:11:5: {OPT102}",
     ]
-    assert_no_traceback(result)
 
 
 # --------------------------------------------------------------------------- paths
