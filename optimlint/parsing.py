@@ -82,7 +82,7 @@ def libcst_may_go_first(source: str) -> bool:
             depth += opens - row.count(")") - row.count("]") - row.count("}")
             if depth < 0:
                 return False
-        if depth or row.endswith("\\"):
+        if depth or row.endswith(("\\", "\\\r")):  # (a row of a CRLF text ends with its CR)
             stretch += width
             if stretch > 3000:
                 return False

@@ -25,6 +25,7 @@ def test_training_code_goes_to_libcst_first():
     "x = " + "-" * 2001 + "1\n",  # a row over 2,000 characters
     "x = (\n" + "    1 +\n" * 500 + "    1)\n",  # a bracketed stretch over 3,000 characters
     "x = 1 + \\\n" * 400 + "1\n",  # a backslash-continued stretch over 3,000 characters
+    "x = 1 + \\\r\n" * 400 + "1\r\n",  # the same with Windows line endings
     "".join(" " * i + "if x:\n" for i in range(100)) + " " * 100 + "pass\n",  # 100 indentation levels
     "print(')')\nx = (1\n",  # a bracket closed before it opens (a string's), one left open
     "x = (1\n",  # a bracket never closed
