@@ -38,7 +38,7 @@ def lint_source(path: str, source: str, settings: Settings | None = None,
     # that crashes its native parser), to cut a big file into pieces (its ``ast``), or for
     # the language server (``parse``), whose incremental parser keeps the last tree that
     # parsed only if it is never handed a text CPython refuses.
-    if checks and parse is None and libcst_may_go_first(source) and not _big(source):
+    if checks and parse is None and not _big(source) and libcst_may_go_first(source):
         verdict = NOT_ASKED
     else:
         verdict = cpython_verdict(path, source)
