@@ -543,6 +543,18 @@ def test_a_step_method_named_like_a_network_is_a_method_not_a_forward(tmp_path):
     assert lint(tmp_path, {"agent.py": src}, target="agent.py") == [("OPT101", 17)]
 
 
+# A loop that clears only through ``helper.reset_net()``, a method of a project class.
+HELPER_LOOP = '''\
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+helper = Helper(optimizer)
+for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 4:
+    helper.reset_net()
+    nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+'''
+
+
 def test_a_method_named_like_a_network_may_clear(tmp_path):
     # the loop steps itself; ``helper.reset_net()`` (a method of the project class that clears)
     # is no forward of a submodule named ``*_net``
@@ -561,14 +573,7 @@ class Helper(nn.Module):
         self.optimizer.zero_grad()
 
 
-model = nn.Linear(4, 2)
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-helper = Helper(optimizer)
-for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 4:
-    helper.reset_net()
-    nn.functional.mse_loss(model(x), y).backward()
-    optimizer.step()
-'''
+''' + HELPER_LOOP
     assert lint(tmp_path, {"train.py": src}) == []
 
 
@@ -897,14 +902,7 @@ from torch import nn
 
 from helpers import Helper
 
-model = nn.Linear(4, 2)
-optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-helper = Helper(optimizer)
-for x, y in [(torch.randn(8, 4), torch.randn(8, 2))] * 4:
-    helper.reset_net()
-    nn.functional.mse_loss(model(x), y).backward()
-    optimizer.step()
-'''
+''' + HELPER_LOOP
 
 
 def test_a_method_named_like_a_network_inherited_from_a_project_base_of_another_file(tmp_path):
