@@ -1479,14 +1479,12 @@ class _Walker:
     def _project_methods(self, recv: str | None, name: str, frame: _Frame) -> list:
         """For each project class ``recv`` may be built from, its method ``name`` (defined or
         inherited from a project base) as ``summaries.project_method`` gives it, or None where
-        the class has no such method; only classes that do are listed when any does. Whether
-        any does is read off the classes' ``def`` names first: most such calls are methods of
-        ``nn.Module`` (``model.parameters()``), and parsing the class would answer nothing."""
-        classes = self._project_classes_of(recv, frame)
-        root = self.ctx.project_root
-        if not any(summaries.has_project_method(k.file, k.name, name, root) for k in classes):
-            return []
-        return [summaries.project_method(k.file, k.node, name, root) for k in classes]
+        the class has no such method; only classes that do are listed when any does. (By the
+        class's name: it is parsed only when it answers; most such calls are methods of
+        ``nn.Module``, ``model.parameters()``, which no project class defines.)"""
+        found = [summaries.project_method(k.file, k.name, name, self.ctx.project_root)
+                 for k in self._project_classes_of(recv, frame)]
+        return found if any(m is not None for m in found) else []
 
     def _passes_optimizer(self, call: cst.Call, frame: _Frame) -> bool:
         # (asked up to six times for one call by _opaque's cascade and _reads_module: the

@@ -221,11 +221,14 @@ def _top_function(pf: ParsedFile, name: str) -> cst.FunctionDef | None:
     return defs[0] if len(defs) == 1 and isinstance(defs[0], cst.FunctionDef) else None
 
 
-def project_method(pf: ParsedFile, klass: cst.ClassDef, name: str,
+def project_method(pf: ParsedFile, klass: cst.ClassDef | str, name: str,
                    project_root: str | None) -> tuple[cst.FunctionDef, ParsedFile, cst.ClassDef] | None:
-    """Method ``name`` of project class ``klass`` (of file ``pf``) or of its project bases. A
-    base is parsed only when its ``def`` names hold ``name`` (``ParsedFile.method_count``)."""
-    for cur_pf, cur_name, cur in _class_and_bases(pf, klass.name.value, project_root, klass):
+    """Method ``name`` of project class ``klass`` (of file ``pf``: its tree, or its name) or of
+    its project bases. A class not given as a tree is parsed only when its ``def`` names hold
+    ``name`` (``ParsedFile.method_count``)."""
+    node = None if isinstance(klass, str) else klass
+    class_name = klass if node is None else node.name.value
+    for cur_pf, cur_name, cur in _class_and_bases(pf, class_name, project_root, node):
         if cur is None:
             count = cur_pf.method_count(cur_name, name)
             if count != 1:
