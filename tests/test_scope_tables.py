@@ -84,3 +84,18 @@ def test_parse_without_validation_gives_the_validated_tree():
     # validation is back on afterwards: a node built by hand is still checked
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")
+
+
+def test_a_tree_visited_after_a_lint_whose_context_lives_on_is_walked_whole():
+    """The newest tracked tree may be one whose context was released but is still referred
+    to (the last file's): a visit of another tree must walk that tree, not index the
+    released one (it crashed on ``Index(None)``)."""
+    from optimlint.analysis.modules import freeze_subjects
+    from optimlint.config import Settings
+    from optimlint.context import FileContext
+
+    text = "import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+    ctx = FileContext("train.py", text, parse_module(text), Settings())
+    ctx.release()
+    assert ctx._tracked.root is None  # released, and still alive here
+    assert freeze_subjects(cst.parse_module("model.neck.requires_grad_(False)\n")) == ({"model.neck"}, False)

@@ -453,6 +453,8 @@ class _Tracked:
     def index(self) -> Index | None:
         index = self._index
         if index is None:
+            if self.root is None:  # released, while its context lives on
+                return None
             index = self._index = Index(self.root)
         return index if index.usable else None
 
