@@ -46,6 +46,7 @@ Usage::
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator
@@ -277,7 +278,38 @@ class Iteration:
     func: cst.CSTNode | None  # the scope it was found in
     depth: int  # index of ``node`` in each event's ``loops`` (-1 for a function body)
     events: list[Event] = field(default_factory=list)
-    opaque: list[Event] = field(default_factory=list)
+    ctx: "FileContext | None" = field(default=None, repr=False, compare=False)
+    _opaque: list[Event] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def opaque(self) -> list[Event]:
+        """The opaque calls of this iteration (``_decide_opaque``'s events), decided the first
+        time a rule asks (``scope_opaque``)."""
+        if self._opaque is None:
+            every = scope_opaque(self.ctx, self.func) if self.ctx is not None else []
+            self._opaque = self._mine(every)
+        return self._opaque
+
+    def opaque_between(self, lo: int, hi: int) -> list[Event]:
+        """``[o for o in self.opaque if lo < o.index < hi]``, deciding only the calls met
+        between those indexes."""
+        if self._opaque is not None:
+            return [o for o in self._opaque if lo < o.index < hi]
+        found = ctx_scope_between(self.ctx, self.func, lo, hi) if self.ctx is not None else []
+        return self._mine(found)
+
+    def touching_all(self) -> list[Event]:
+        """The opaque calls that touch every optimizer and module (an engine's
+        ``backward``/``step``, a recursive helper): known from the walk, no call decided."""
+        if self._opaque is not None:
+            return [o for o in self._opaque if o.touches_all]
+        return self._mine(scope_touching_all(self.ctx, self.func) if self.ctx is not None else [])
+
+    def _mine(self, events: list[Event]) -> list[Event]:
+        depth = self.depth
+        if depth < 0:
+            return list(events)
+        return [e for e in events if len(e.loops) > depth and e.loops[depth] is self.node]
 
     def always(self, ev: Event) -> bool:
         """Runs on every pass through this iteration: no condition (but an existence test of
@@ -356,7 +388,6 @@ class TrainingModel:
     ctx: "FileContext"
     bindings: Bindings
     scopes: dict[cst.CSTNode | None, list[Event]] = field(default_factory=dict)
-    opaque: dict[cst.CSTNode | None, list[Event]] = field(default_factory=dict)
     iterations: list[Iteration] = field(default_factory=list)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)  # module-level defs
     methods: dict[cst.ClassDef, dict[str, cst.FunctionDef]] = field(default_factory=dict)
@@ -369,6 +400,14 @@ class TrainingModel:
 
     def scope_events(self, func: cst.CSTNode | None) -> list[Event]:
         return self.scopes.get(func, [])
+
+    def opaque_of(self, func: cst.CSTNode | None) -> list[Event]:
+        """The opaque calls of scope ``func``, decided on the first read (``scope_opaque``)."""
+        return scope_opaque(self.ctx, func)
+
+    def touching_all_of(self, func: cst.CSTNode | None) -> list[Event]:
+        """Scope ``func``'s opaque calls that touch everything (``Iteration.touching_all``)."""
+        return scope_touching_all(self.ctx, func)
 
     def all_events(self) -> Iterator[Event]:
         for evs in self.scopes.values():
@@ -403,12 +442,49 @@ class TrainingModel:
                 continue
             if any(e.loops for e in events if e.kind in unlooped):
                 continue
-            yield Iteration("function", func, func, -1, list(events), list(self.opaque.get(func, [])))
+            yield Iteration("function", func, func, -1, list(events), self.ctx)
 
 
 def training_model(ctx: "FileContext") -> TrainingModel:
     """The file's training model, built once and shared by every check."""
     return ctx.cached(TrainingModel, lambda: _build(ctx))
+
+
+# ``ctx``'s cache entry of the scopes' opaque calls: scope -> its walker until a rule asks, then
+# the decided list. (In the context's cache, not on the model: the walker refers to the model,
+# and ``FileContext.release`` must free both by reference counting, with no cycle left.)
+_OPAQUE = "optimlint.iteration.opaque"
+
+
+def scope_opaque(ctx: "FileContext", func: cst.CSTNode | None) -> list[Event]:
+    """Scope ``func``'s opaque calls. Most are never read (a rule reads them beside a finding
+    it is about to make: a loop that clears, steps and backpropagates asks nothing), so they
+    are decided here, on the first read, not when the scope is walked."""
+    table = ctx.cached(_OPAQUE, dict)
+    found = table.get(func)
+    if found is None:
+        return []
+    if type(found) is _Walker:
+        found = table[func] = found.decided()
+    return found
+
+
+def ctx_scope_between(ctx: "FileContext", func: cst.CSTNode | None, lo: int, hi: int) -> list[Event]:
+    """Scope ``func``'s opaque calls with ``lo < index < hi``, deciding only those."""
+    found = ctx.cached(_OPAQUE, dict).get(func)
+    if found is None:
+        return []
+    if type(found) is _Walker:
+        return found.decided_between(lo, hi)
+    return [o for o in found if lo < o.index < hi]
+
+
+def scope_touching_all(ctx: "FileContext", func: cst.CSTNode | None) -> list[Event]:
+    """Scope ``func``'s opaque calls that touch everything, without deciding the others."""
+    found = ctx.cached(_OPAQUE, dict).get(func)
+    if found is None:
+        return []
+    return [o for o in (found.opaque if type(found) is _Walker else found) if o.touches_all]
 
 
 # ---------------------------------------------------------------------------------------
@@ -417,11 +493,12 @@ def _build(ctx: "FileContext") -> TrainingModel:
     model = TrainingModel(ctx, bindings)
     _index_definitions(model)
     scopes: list[cst.CSTNode | None] = [None, *model.all_functions]
+    undecided = ctx.cached(_OPAQUE, dict)
     for func in scopes:
         walker = _Walker(model, func)
         walker.run()
         model.scopes[func] = walker.events
-        model.opaque[func] = walker.opaque
+        undecided[func] = walker
         _iterations_of(model, func, walker)
     return model
 
@@ -667,6 +744,8 @@ class _Walker:
         self._passes_last: tuple[cst.Call, _Frame, bool] | None = None
         # the events and the calls left to ``_settle_opaque``, in walk order
         self._order: list[Event | tuple[cst.Call, tuple, bool]] = []
+        # the open calls, numbered, that ``decided`` has yet to decide
+        self._undecided: list[tuple[int, tuple[cst.Call, tuple, bool]]] = []
 
     # -- driving -----------------------------------------------------------------
     def run(self) -> None:
@@ -677,27 +756,56 @@ class _Walker:
         self._settle_opaque()
 
     def _settle_opaque(self) -> None:
-        """Decide the calls the walk left open (``_opaque``) once the scope is walked, in walk
-        order, and number every event as if each had been decided where it was met. A scope
-        with no event keeps only the calls known to touch everything (an engine's
-        ``backward``/``step``), which cost no decision: every rule reads opaque calls beside
-        events of their iteration or scope, and a quarter of a file's calls are in scopes
-        with none. The decision reads the call, its frame and the file's bindings, none of
-        which the rest of the walk changes."""
+        """Number the events and the calls the walk left open (``_opaque``) in walk order: an
+        open call takes its place in the numbering whether or not its decision makes it an
+        event, so events and opaque calls compare by ``index`` as met, and the decisions wait
+        for ``decided``. A scope with no event keeps only the calls known to touch everything
+        (an engine's ``backward``/``step``): every rule reads opaque calls beside events of
+        their iteration or scope, and a quarter of a file's calls are in scopes with none."""
         order, self._order = self._order, []
         if not self.events:
             order = [item for item in order if type(item) is not Event and item[2]]
-        n = 0
-        for item in order:
+        self._undecided = []
+        for n, item in enumerate(order):
             if type(item) is Event:
                 item.index = n
-                n += 1
-                continue
-            before = len(self.opaque)
-            self._decide_opaque(*item)
-            if len(self.opaque) > before:
+            elif item[2]:  # touches everything: an event, no decision to make
+                self._decide_opaque(*item)
                 self.opaque[-1].index = n
-                n += 1
+            else:
+                self._undecided.append((n, item))
+
+    def decided_between(self, lo: int, hi: int) -> list[Event]:
+        """The opaque events numbered between ``lo`` and ``hi`` (exclusive), deciding the open
+        calls there (``decided``'s work, on a stretch of the scope)."""
+        undecided = self._undecided
+        first = bisect.bisect_right(undecided, lo, key=_number)
+        last = bisect.bisect_left(undecided, hi, key=_number)
+        if first < last:
+            stretch = undecided[first:last]
+            del undecided[first:last]
+            for n, item in stretch:
+                self._decide_one(n, item)
+            self.opaque.sort(key=_by_index)
+        return [o for o in self.opaque if lo < o.index < hi]
+
+    def _decide_one(self, n: int, item: tuple) -> None:
+        before = len(self.opaque)
+        self._decide_opaque(*item)
+        if len(self.opaque) > before:
+            self.opaque[-1].index = n
+
+    def decided(self) -> list[Event]:
+        """Decide the open calls (once): the events among them, numbered where they were met.
+        The decision reads the call, its frame and the file's bindings, none of which the
+        walks change, so deciding late gives what deciding during the walk gave."""
+        undecided, self._undecided = self._undecided, []
+        for n, item in undecided:
+            self._decide_one(n, item)
+        self._order = []
+        if undecided:
+            self.opaque.sort(key=_by_index)  # (those decided earlier came first)
+        return self.opaque
 
     def _decorated_no_grad(self, func: cst.FunctionDef) -> bool:
         for d in func.decorators:
@@ -1626,6 +1734,14 @@ class _Walker:
                    touches_all=touches_all, receiver_key=receiver)
 
 
+def _by_index(ev: Event) -> int:
+    return ev.index
+
+
+def _number(item: tuple[int, tuple]) -> int:
+    return item[0]
+
+
 def _all_read(methods: list) -> bool:
     """``methods`` (``_Walker._project_methods``'s) are there, and each one's own body clears,
     steps and backpropagates nothing."""
@@ -1737,11 +1853,10 @@ def _wrapping_helper(ctx: "FileContext", value: cst.BaseExpression) -> bool:
 
 
 def _iterations_of(model: TrainingModel, func, walker: _Walker) -> None:
-    events, opaque = walker.events, walker.opaque
+    events, ctx = walker.events, model.ctx
     for loop, depth in walker.top_loops:
-        it = Iteration("loop", loop, func, depth)
+        it = Iteration("loop", loop, func, depth, ctx=ctx)
         it.events = [e for e in events if len(e.loops) > depth and e.loops[depth] is loop]
-        it.opaque = [e for e in opaque if len(e.loops) > depth and e.loops[depth] is loop]
         model.iterations.append(it)
     if func is None:
         return
@@ -1750,12 +1865,12 @@ def _iterations_of(model: TrainingModel, func, walker: _Walker) -> None:
     klass = model.bindings.class_of.get(func)
     if klass in model.lightning_classes and func.name.value == "training_step":
         kind = "lightning-auto" if model.lightning_classes[klass] else "lightning-manual"
-        model.iterations.append(Iteration(kind, func, func, -1, list(events), list(opaque)))
+        model.iterations.append(Iteration(kind, func, func, -1, list(events), ctx))
     elif EventKind.BACKWARD in kinds and (steps or callers.ignite_engines(model.ctx, func)):
         # (ignite's ``Engine(_update)`` runs a nested update function per batch: one pass, not a closure)
-        model.iterations.append(Iteration("function", func, func, -1, list(events), list(opaque)))
+        model.iterations.append(Iteration("function", func, func, -1, list(events), ctx))
     elif EventKind.BACKWARD in kinds and model.parent_func.get(func) is not None:
-        model.iterations.append(Iteration("closure", func, func, -1, list(events), list(opaque)))
+        model.iterations.append(Iteration("closure", func, func, -1, list(events), ctx))
 
 
 # -- questions the rules ask ---------------------------------------------------------------

@@ -165,7 +165,7 @@ class AmpCheck(Check):
                 steps = [s for s in steps if not any(not exclusive(u, s) for u in updates)]
                 if not steps:
                     continue
-                opaque = [o for o in self.model.opaque.get(func, []) if o.loops and o.loops[0] is outer]
+                opaque = [o for o in self.model.opaque_of(func) if o.loops and o.loops[0] is outer]
                 if any(o.touches_all or scaler in o.touches or scaler.name in o.touch_keys or
                        (o.self_call and scaler.name.startswith("self.")) for o in opaque):
                     continue

@@ -167,7 +167,7 @@ def has_closure_step(it: Iteration, opt: Binding) -> bool:
 
 def maybe_touched_between(it: Iteration, opt: Binding, lo: int, hi: int, mkeys) -> bool:
     """An opaque call between indexes ``lo`` and ``hi`` might act on ``opt``."""
-    return any(lo < o.index < hi and touches(o, opt, mkeys) for o in it.opaque)
+    return any(touches(o, opt, mkeys) for o in it.opaque_between(lo, hi))
 
 
 # An inner loop of backward passes is a micro-batch window when its names say so.
@@ -527,7 +527,7 @@ class OrderCheck(Check):
                      _clears_whenever(it, opt, c, step)), default=-1)
         if not after or any(since < o.index < step.index and touches(o, opt, mkeys) for o in it.opaque):
             return
-        if any(since < o.index < step.index and o.touches_all for o in it.opaque):
+        if any(since < o.index < step.index for o in it.touching_all()):
             return
         backward = after[0]
         if any(s.index > backward.index and not exclusive(s, backward) and not _cleared_before(it, opt, backward, s)
@@ -559,8 +559,8 @@ class OrderCheck(Check):
             # (a backward in an inner loop of micro-batches counts: the clip runs before all of them)
             after_b = [b for b in backwards if b.index > clip.index and
                        (_runs_whole_or_guarded(it, b) or it.nested(b))]
-            if any(o.index < clip.index and (o.touches_all or touches(o, None, mkeys) and o.self_call)
-                   for o in it.opaque):
+            if any(o.touches_all or touches(o, None, mkeys) and o.self_call
+                   for o in it.opaque_between(-1, clip.index)):
                 continue
             if not before_b and after_b:
                 later = [s for s in steps if s.index > after_b[0].index and _runs_whole_or_guarded(it, s)
@@ -635,7 +635,7 @@ class OrderCheck(Check):
             return
         backwards = [b for b in it.of_kind(K.BACKWARD)]
         opts = optimizers_stepped(it)
-        if any(o.touches_all for o in it.opaque):
+        if it.touching_all():
             return
         if len(opts) != 1:
             # with several optimizers (GAN: the generator every n_critic iterations) a
@@ -679,7 +679,7 @@ class OrderCheck(Check):
                 inner_events = [e for e in it.events if len(e.loops) > it.depth + 1 and e.loops[it.depth + 1] is loop]
                 if any(e.kind in STEPS or e.kind is K.STEP_CLOSURE for e in inner_events):
                     continue
-                if any(o.touches_all for o in it.opaque if loop in o.loops):
+                if any(loop in o.loops for o in it.touching_all()):
                     continue
                 self._window(it, opt, step, inner[0], inner_events, loop, inner_loop=True)
 
@@ -1035,7 +1035,7 @@ class OrderCheck(Check):
         # ``accelerator.prepare``, which hands it back wrapped, or a scheduler built on it;
         # nor a call that has returned before the optimizer exists)
         first_built = self.ctx.positions[built[0].node].start if built and (local or it.func is None) else None
-        return any(may_step(o, opt, mkeys) for o in self.model.opaque.get(it.func, [])
+        return any(may_step(o, opt, mkeys) for o in self.model.opaque_of(it.func)
                    if (id(o.node) not in builders or opt.name in o.touch_keys) and not self._cannot_step(it, o)
                    and not (first_built is not None and self._runs_before(o, it.func, first_built)))
 
@@ -1186,7 +1186,7 @@ class OrderCheck(Check):
                     loop = cleared_loops[0].loops[-1]
                     backs = [e for e in events if e.kind is K.BACKWARD and loop in e.loops]
                     if backs and not any(e.kind in STEPS for e in events if loop in e.loops) and \
-                            not any(o.touches_all for o in self.model.opaque.get(func, []) if loop in o.loops):
+                            not any(loop in o.loops for o in self.model.touching_all_of(func)):
                         self.report("OPT104", backs[0].node,
                                     f"this loop runs backward and clears `{name}` but never calls `{name}.step()`: "
                                     "the parameters are never updated")
