@@ -295,8 +295,9 @@ class Iteration:
         between those indexes."""
         if self._opaque is not None:
             return [o for o in self._opaque if lo < o.index < hi]
-        found = ctx_scope_between(self.ctx, self.func, lo, hi) if self.ctx is not None else []
-        return self._mine(found)
+        if self.ctx is None:
+            return []
+        return self._mine(ctx_scope_between(self.ctx, self.func, lo, hi, (self.node, self.depth)))
 
     def touching_all(self) -> list[Event]:
         """The opaque calls that touch every optimizer and module (an engine's
@@ -469,13 +470,15 @@ def scope_opaque(ctx: "FileContext", func: cst.CSTNode | None) -> list[Event]:
     return found
 
 
-def ctx_scope_between(ctx: "FileContext", func: cst.CSTNode | None, lo: int, hi: int) -> list[Event]:
-    """Scope ``func``'s opaque calls with ``lo < index < hi``, deciding only those."""
+def ctx_scope_between(ctx: "FileContext", func: cst.CSTNode | None, lo: int, hi: int,
+                      within: tuple[cst.CSTNode, int]) -> list[Event]:
+    """Scope ``func``'s opaque calls with ``lo < index < hi``, deciding only those (and of
+    them, with ``within = (loop, depth)``, only those in that loop)."""
     found = ctx.cached(_OPAQUE, dict).get(func)
     if found is None:
         return []
     if type(found) is _Walker:
-        return found.decided_between(lo, hi)
+        return found.decided_between(lo, hi, within)
     return [o for o in found if lo < o.index < hi]
 
 
@@ -775,18 +778,25 @@ class _Walker:
             else:
                 self._undecided.append((n, item))
 
-    def decided_between(self, lo: int, hi: int) -> list[Event]:
+    def decided_between(self, lo: int, hi: int, within: tuple[cst.CSTNode, int]) -> list[Event]:
         """The opaque events numbered between ``lo`` and ``hi`` (exclusive), deciding the open
-        calls there (``decided``'s work, on a stretch of the scope)."""
+        calls there (``decided``'s work, on a stretch of the scope); with ``within = (loop,
+        depth)`` (depth -1: the whole scope), only the calls in that loop are decided (the
+        caller keeps its loop's events of those returned)."""
         undecided = self._undecided
         first = bisect.bisect_right(undecided, lo, key=_number)
         last = bisect.bisect_left(undecided, hi, key=_number)
         if first < last:
-            stretch = undecided[first:last]
-            del undecided[first:last]
-            for n, item in stretch:
+            loop, depth = within
+            now, later = [], []
+            for entry in undecided[first:last]:
+                loops = entry[1][1][1]
+                (now if depth < 0 or len(loops) > depth and loops[depth] is loop else later).append(entry)
+            undecided[first:last] = later
+            for n, item in now:
                 self._decide_one(n, item)
-            self.opaque.sort(key=_by_index)
+            if now:
+                self.opaque.sort(key=_by_index)
         return [o for o in self.opaque if lo < o.index < hi]
 
     def _decide_one(self, n: int, item: tuple) -> None:
