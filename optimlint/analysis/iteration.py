@@ -487,7 +487,9 @@ def scope_touching_all(ctx: "FileContext", func: cst.CSTNode | None) -> list[Eve
     found = ctx.cached(_OPAQUE, dict).get(func)
     if found is None:
         return []
-    return [o for o in (found.opaque if type(found) is _Walker else found) if o.touches_all]
+    if type(found) is _Walker:
+        return found.touching_all
+    return [o for o in found if o.touches_all]
 
 
 # ---------------------------------------------------------------------------------------
@@ -749,6 +751,7 @@ class _Walker:
         self._order: list[Event | tuple[cst.Call, tuple, bool]] = []
         # the open calls, numbered, that ``decided`` has yet to decide
         self._undecided: list[tuple[int, tuple[cst.Call, tuple, bool]]] = []
+        self.touching_all: list[Event] = []  # the opaque events that touch everything, decided first
 
     # -- driving -----------------------------------------------------------------
     def run(self) -> None:
@@ -775,6 +778,7 @@ class _Walker:
             elif item[2]:  # touches everything: an event, no decision to make
                 self._decide_opaque(*item)
                 self.opaque[-1].index = n
+                self.touching_all.append(self.opaque[-1])
             else:
                 self._undecided.append((n, item))
 
@@ -797,7 +801,8 @@ class _Walker:
                 self._decide_one(n, item)
             if now:
                 self.opaque.sort(key=_by_index)
-        return [o for o in self.opaque if lo < o.index < hi]
+        opaque = self.opaque  # (in index order)
+        return opaque[bisect.bisect_right(opaque, lo, key=_by_index):bisect.bisect_left(opaque, hi, key=_by_index)]
 
     def _decide_one(self, n: int, item: tuple) -> None:
         before = len(self.opaque)
