@@ -57,3 +57,40 @@ def test_a_function_no_engine_runs_is_no_pass_of_a_loop():
 def test_an_engine_of_another_library_is_not_ignites():
     text = src(clear="").replace("from ignite.engine import Engine", "from mylib.engine import Engine")
     assert codes_at(text, ["OPT101"]) == []
+
+
+def test_two_engines_of_one_module_each_run_their_own_function(monkeypatch):
+    """A module-level ``Engine(update_a)`` and ``Engine(update_b)``: each function is one pass
+    of its engine's loop (the module's calls are read once for every function it defines, not
+    once per function: a big file of functions walked the module once each)."""
+    from optimlint.analysis import call_targets, callers
+
+    walked = []
+    real = call_targets.calls_of_scope
+    monkeypatch.setattr(callers, "calls_of_scope", lambda scope: walked.append(scope) or real(scope))
+    text = """\
+import torch
+from ignite.engine import Engine
+
+model = torch.nn.Linear(2, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def update_a(engine, batch):
+    loss = model(batch).sum()
+    loss.backward()
+    optimizer.step()
+
+
+def update_b(engine, batch):
+    optimizer.zero_grad()
+    loss = model(batch).sum()
+    loss.backward()
+    optimizer.step()
+
+
+trainer_a = Engine(update_a)
+trainer_b = Engine(update_b)
+"""
+    assert codes_at(text, ["OPT101"]) == [("OPT101", 10)]  # update_a's backward: nothing clears
+    assert len(walked) == len(set(map(id, walked))) == 1

@@ -248,19 +248,25 @@ def ignite_engines(ctx: "FileContext", func: cst.FunctionDef) -> list[Caller]:
 
 
 def _ignite_engines(ctx: "FileContext", func: cst.FunctionDef) -> list[Caller]:
-    name = func.name.value
     parent = ctx.parents.get(func)
     scope = ctx.parents.get(parent) if isinstance(parent, cst.IndentedBlock) else parent
     if not isinstance(scope, (cst.FunctionDef, cst.Module)):
         return []
-    out = []
+    engines = ctx.cached(("optimlint.ignite_engine_calls", id(scope)), lambda: _engine_calls(ctx, scope))
+    return engines.get(func.name.value, [])
+
+
+def _engine_calls(ctx: "FileContext", scope: cst.CSTNode) -> dict[str, list[Caller]]:
+    """The ``Engine(name)`` calls of ``scope``'s own statements, by the name handed: read once
+    per scope (a module of many functions asked one walk of the module per function)."""
+    out: dict[str, list[Caller]] = {}
     for call in calls_of_scope(scope):
         qn = ctx.qualify(call.func) or ""
         if not (qn.startswith("ignite.") and qn.rsplit(".", 1)[-1] == "Engine"):
             continue
         handed = arg(call, 0, "process_function")
-        if isinstance(handed, cst.Name) and handed.value == name:
-            out.append(Caller(ctx.path, ctx.start(call).row, engine=True))
+        if isinstance(handed, cst.Name):
+            out.setdefault(handed.value, []).append(Caller(ctx.path, ctx.start(call).row, engine=True))
     return out
 
 
