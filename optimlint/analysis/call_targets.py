@@ -15,7 +15,7 @@ from optimlint.analysis.assignments import values_assigned
 from optimlint.analysis.built_runners import handed_attribute_param
 from optimlint.analysis.call_args import arg
 from optimlint.analysis.names import key_of
-from optimlint.analysis.walk import nodes_of
+from optimlint.analysis.walk import kept_children, nodes_of
 
 
 def calls_of_scope(scope: cst.CSTNode):
@@ -28,7 +28,7 @@ def calls_of_scope(scope: cst.CSTNode):
             continue
         if isinstance(node, cst.Call):
             yield node
-        stack.extend(node.children)
+        stack.extend(kept_children(node))  # (LibCST's ``children`` visits the node to list them)
 
 
 def target_of(pf, scope, call: cst.Call, name: str, klass, target: str, root: str):
