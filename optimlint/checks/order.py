@@ -1168,6 +1168,7 @@ class OrderCheck(Check):
 
     def _unused_optimizers(self) -> None:
         self._unused_reported: set[int] = set()
+        stepped = {id(e.target) for e in self.model.all_events() if e.kind in (*STEPS, K.STEP_CLOSURE)}
         for func, table in [(None, self.model.bindings.module_scope), *self.model.bindings.function_scopes.items()]:
             events = self.model.scope_events(func)
             if not any(e.kind is K.BACKWARD for e in events):
@@ -1175,9 +1176,8 @@ class OrderCheck(Check):
             for name, opt in table.items():
                 if opt.kind != "optimizer" or opt.by_name or opt.call is None or "." in name:
                     continue
-                if name != opt.name or not _only_cleared(self.ctx, func, name, opt.call):
-                    continue
-                if any(e.kind in (*STEPS, K.STEP_CLOSURE) and e.target is opt for e in self.model.all_events()):
+                # (whether it is stepped anywhere first: a set lookup, where the uses are a walk of the scope)
+                if name != opt.name or id(opt) in stepped or not _only_cleared(self.ctx, func, name, opt.call):
                     continue
                 if _reads_grad(func) if func is not None else _reads_grad(self.ctx.module, self.ctx, opt.call, logs=True):
                     continue  # the gradients are the result (Fisher information, saliency, tests)
