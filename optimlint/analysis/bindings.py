@@ -57,6 +57,7 @@ from optimlint.analysis.returned import (
 from optimlint.analysis.built_runners import target_value_pairs
 from optimlint.analysis.carried import carried_construction
 from optimlint.analysis.summaries import project_function
+from optimlint.analysis.unreached_params import unused_under
 from optimlint.analysis.call_args import (  # noqa: F401  (argument_for: re-exported)
     arg, argument_for, every_param, keyword_value, named_params, param_names, positional_params)
 from optimlint.analysis.class_vars import held_optimizer_class
@@ -395,6 +396,22 @@ class Bindings:
         if k is None:
             return None
         return self.resolve_key(func, k, want)
+
+    def callers_hand(self, func: cst.CSTNode | None, name: str, kind: str) -> bool:
+        """Every call of ``func`` in this file (a function named nowhere but in calls) that may
+        run a use of its parameter ``name`` hands it a construction of ``kind``: two training
+        calls with their own schedulers, while the evaluation calls' stand-ins
+        (``DummyScheduler()``) go to a branch their constant arguments rule out
+        (``unreached_params``)."""
+        if func is None or func in self.referenced or name not in self.params_of.get(func, _NOTHING):
+            return False
+        reaching = [c for c in self.call_sites.get(func, ()) if not unused_under(func, name, c[0], c[2])]
+        for call, caller, skip in reaching:
+            handed = argument_for(call, func, skip, name)
+            bound = self.resolve(caller, handed) if handed is not None else None
+            if bound is None or bound.kind != kind or bound.by_name:
+                return False
+        return bool(reaching)
 
     def resolve_key(self, func: cst.CSTNode | None, k: str, want: str | None = None) -> Binding | None:
         # (asked for nearly every name of every call the training model reads: no new empty
@@ -1170,6 +1187,11 @@ def _bind_from_callers(b: Bindings) -> None:
                 if name in table or name in b.opaque_assigned.get(callee, set()) or name == "self":
                     continue
                 found = _agreed(b, calls, lambda call, skip, name=name: argument_for(call, callee, skip, name))
+                if found is None and len(calls) > 1:
+                    # (an evaluation call handing stand-ins to a branch its constants rule out)
+                    reaching = [c for c in calls if not unused_under(callee, name, c[0], c[2])]
+                    if reaching and len(reaching) < len(calls):
+                        found = _agreed(b, reaching, lambda call, skip, name=name: argument_for(call, callee, skip, name))
                 if found is not None:
                     table[name] = found
                     changed = True

@@ -26,7 +26,7 @@ from optimlint.analysis import walk as _walk
 from optimlint.analysis.argparse_defaults import argparse_options
 from optimlint.analysis.assignments import stores, values_assigned
 from optimlint.analysis import symbols
-from optimlint.analysis.bindings import Binding, key_of
+from optimlint.analysis.bindings import Binding, Bindings, key_of
 from optimlint.analysis.call_args import arg
 from optimlint.vocabulary import (BATCH_SCHEDULERS, DATALOADER_QUALNAMES, EPOCH_SCHEDULERS, NOT_LR_SCHEDULER_METHODS,
                                   SCHEDULER_PERIOD_ARGS, TRANSFORMERS_CONSTANT_SCHEDULES,
@@ -371,8 +371,9 @@ def trusted_scheduler(ctx: "FileContext", b: Binding | None, key: str | None,
         # builds over the optimizer, not one of the file's other step classes (a noise scheduler)
         if _builds_step_class(ctx, b.call):
             return False
-    elif _custom_step_classes(ctx):
-        return False
+    elif _custom_step_classes(ctx) and not (key and "." not in key and ctx.cached(
+            Bindings, lambda: Bindings.build(ctx)).callers_hand(func, key, "scheduler")):
+        return False  # (a parameter every call that uses it hands a scheduler holds one)
     if key and key.startswith("self.") and key.count(".") == 1 and func is not None:
         klass = _enclosing(ctx, func, cst.ClassDef)
         if klass is not None and any(not (isinstance(v, cst.Name) and (
