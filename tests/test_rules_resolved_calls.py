@@ -435,6 +435,30 @@ def test_an_epoch_function_called_once_is_not_claimed(tmp_path):
     assert lint(tmp_path, files, target="epochs.py", select="OPT201") == []
 
 
+def test_an_epoch_function_no_file_calls_steps_its_scheduler_first(tmp_path):
+    """A utility kept from another project, called by nothing this project holds: whoever calls
+    it, its first call steps the scheduler before the optimizer has stepped once."""
+    files = {"epochs.py": EPOCH_FUNCTION, "run.py": EPOCH_RUNNER.format(run="print(model)")}
+    assert lint(tmp_path, files, target="epochs.py", select="OPT201") == [("OPT201", 6)]
+
+
+@pytest.mark.parametrize("change", [
+    # the scheduler after the epoch's batch loop
+    lambda t: t.replace("    scheduler.step()\n", "") + "    scheduler.step()\n",
+    # stepped only from the second epoch on
+    lambda t: t.replace("def train_epoch(model, loader, optimizer, scheduler):\n    scheduler.step()",
+                        "def train_epoch(model, loader, optimizer, scheduler, epoch):\n    if epoch > 0:\n"
+                        "        scheduler.step()"),
+    # a method: whoever calls it is out of sight
+    lambda t: t.replace("def train_epoch(model, loader, optimizer, scheduler):",
+                        "class Trainer:\n    def train_epoch(self, model, loader, optimizer, scheduler):").replace(
+                        "\n    ", "\n        ").replace("class Trainer:\n        def", "class Trainer:\n    def"),
+], ids=["after-the-loop", "from-the-second-epoch", "a-method"])
+def test_an_epoch_function_no_file_calls_but_right_or_out_of_sight(tmp_path, change):
+    files = {"epochs.py": change(EPOCH_FUNCTION), "run.py": EPOCH_RUNNER.format(run="print(model)")}
+    assert lint(tmp_path, files, target="epochs.py", select="OPT201") == []
+
+
 # A notebook's shape (issue 13, RL notebooks): the model is rebuilt from a second class in a
 # later cell, moved with ``model = model.cuda()``, and a module-level lambda wraps tensors.
 AGENTS = '''\

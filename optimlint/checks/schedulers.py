@@ -347,7 +347,9 @@ class SchedulerCheck(Check):
     def _at_function_head(self, it: Iteration, s, later) -> None:
         """``def train_epoch(...): scheduler.step(); for batch in loader: ... optimizer.step()``
         called once per iteration of a loop in another project file (same-file callers are
-        inlined into their loop and reported there)."""
+        inlined into their loop and reported there), or called from nowhere this project shows
+        (a utility of a library, a script's function run by hand): its first call steps the
+        scheduler before any optimizer step."""
         ctx = self.ctx
         level = it.depth + 1
         inner = [e for e in later if len(e.loops) > level and
@@ -359,6 +361,20 @@ class SchedulerCheck(Check):
         # the function's own, judged above)
         found = [c for c in callers.loop_callers(ctx, it.node, klass, clearing=False) if not c.engine]
         if not found:
+            b = self.model.bindings
+            if it.node in b.call_sites or it.node in b.referenced or callers.ignite_engines(ctx, it.node):
+                return  # (this file calls it: inlined into the caller's loop and judged there)
+            if klass is not None or self.model.parent_func.get(it.node) is not None or \
+                    next(iter(callers.calls_from_other_files(ctx, it.node.name.value)), None) is not None:
+                return  # a method, a closure, or a function another file calls once: not claimed
+            # a top-level function no file of the project calls (a utility kept from another
+            # project, a script's function run by hand): on its first call, whoever calls it, the
+            # scheduler steps before the optimizer has once (PyTorch's warning; the first rate skipped)
+            self.report("OPT201", s.node,
+                        f"`{ctx.code(s.node)}` runs at the start of `{it.node.name.value}()`, before its batch "
+                        f"loop's `{ctx.code(inner[0].node)}`: on the first call the scheduler steps before the "
+                        "optimizer, and the first learning rate of the schedule is skipped; step the scheduler "
+                        "after the batch loop")
             return
         where = os.path.relpath(found[0].path, os.path.dirname(os.path.abspath(ctx.path)))
         self.report("OPT201", s.node,
