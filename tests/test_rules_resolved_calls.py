@@ -937,3 +937,36 @@ def test_a_method_named_like_a_network_inherited_from_a_project_base_of_another_
     # defined twice in ``Base``: which one runs is not known, and the name reads as a forward
     twice = HELPERS_BASE.format(again="\n    def reset_net(self):\n        self.optimizer.zero_grad()\n")
     assert lint(tmp_path, {"train.py": USES_HELPER, "helpers.py": twice}) == [("OPT101", 11)]
+
+
+WRAPPED_SCHEDULER = '''\
+import numpy as np
+
+
+def seq_train(loader, model, optimizer, recoder):
+    model.train()
+    losses = []
+{head}    for batch_idx, data in enumerate(loader):
+        loss = model.criterion_calculation(model(data[0]), data[1])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+{tail}    recoder.print_log(np.mean(losses))
+'''
+
+
+def test_a_scheduler_carried_by_a_wrapped_optimizer_parameter_stepped_first(tmp_path):
+    """``optimizer.scheduler``: a project's optimizer wrapper handed in, carrying its scheduler
+    (VAC_CSLR's ``seq_train``), stepped at the head of the epoch function."""
+    text = WRAPPED_SCHEDULER.format(head="    optimizer.scheduler.step()\n", tail="")
+    assert lint(tmp_path, {"seq_scripts.py": text}, target="seq_scripts.py", select="OPT201") == [("OPT201", 7)]
+
+
+@pytest.mark.parametrize("head, tail", [
+    ("", "    optimizer.scheduler.step()\n"),  # after the batch loop: right
+    ("    x = optimizer.scheduler.step(model, 0, losses)\n", ""),  # a sampler's step(out, t, x): no LR schedule
+])
+def test_a_scheduler_carried_by_a_parameter_but_right_or_no_lr_schedule(tmp_path, head, tail):
+    text = WRAPPED_SCHEDULER.format(head=head, tail=tail)
+    assert lint(tmp_path, {"seq_scripts.py": text}, target="seq_scripts.py", select="OPT2") == []

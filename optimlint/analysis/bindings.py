@@ -539,8 +539,9 @@ class Bindings:
         is_param = func is not None and "." not in k and k in self.params_of.get(func, {})
         is_attr = k.startswith("self.") and k.count(".") == 1
         # ``D.optim`` / ``agent.optimizer`` of a parameter ``D``: an optimizer the caller's object
-        # carries (BigGAN's ``D.optim.step()``), named like one
-        is_param_attr = want == OPTIMIZER and func is not None and k.count(".") == 1 and \
+        # carries (BigGAN's ``D.optim.step()``), named like one; or a scheduler so carried
+        # (``optimizer.scheduler.step()`` of a project's optimizer wrapper handed in)
+        is_param_attr = want in (OPTIMIZER, SCHEDULER) and func is not None and k.count(".") == 1 and \
             k.split(".", 1)[0] in self.params_of.get(func, _NOTHING)
         # ``self.policy.optimizer``: the same, carried by an object the instance holds (an RL
         # algorithm stepping its policy's optimizer)
