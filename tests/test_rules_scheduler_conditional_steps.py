@@ -2,7 +2,11 @@
 window (``if (i + 1) % accum == 0:``) or a setting the loop never changes (``if accum is None:
 ... elif window: ...``, ``if not use_deepspeed:``). On the first pass the scheduler steps before
 any optimizer step whichever way those tests go, so the schedule's first learning rate is lost.
-A step under a test the loop itself changes, or the scheduler after the step, stays silent."""
+A step under a test the loop itself changes stays silent while the scheduler is under a test of
+its own (on a pass where only the step's test holds, the step may come first); a scheduler under
+no test the step is not under runs first on every pass that steps, whatever the step's own test
+(``if not skip_step: scaler.step(opt)``), so the first scheduler step still leads. The scheduler
+after the step stays silent."""
 
 from __future__ import annotations
 
@@ -101,3 +105,42 @@ def test_opt201_silent_when_the_inner_loop_only_evaluates():
         "            torch.nn.functional.mse_loss(model(x), y).backward()\n            optimizer.step()\n",
         "            print(torch.nn.functional.mse_loss(model(x), y).item())\n")
     assert codes_at(src, ["OPT201"]) == []
+
+
+GUARDED = """\
+import torch
+
+
+def train(model, loader, optimizer, lr_scheduler, scaler, accum):
+    for i, (x, y) in enumerate(loader):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        scaler.scale(loss / accum).backward()
+        skip_step = not torch.isfinite(loss)
+        update = (i + 1) % accum == 0
+        if update:
+{first}            if not skip_step:
+                scaler.step(optimizer)
+                scaler.update()
+{last}            optimizer.zero_grad(set_to_none=True)
+"""
+
+SCHED_IN_UPDATE = "            lr_scheduler.step()\n"
+
+
+def test_opt201_before_a_step_its_own_guard_may_skip():
+    """LVSM's shape: under the update window, ``lr_scheduler.step()`` and then a step that a
+    non-finite loss skips: every pass that steps ran the scheduler first."""
+    assert codes_at(GUARDED.format(first=SCHED_IN_UPDATE, last=""), ["OPT201"]) == [("OPT201", 11)]
+
+
+def test_opt201_an_unconditional_scheduler_before_a_finite_guarded_step():
+    src = GUARDED.format(first="", last="").replace("        if update:\n", "        lr_scheduler.step()\n        if update:\n")
+    assert codes_at(src, ["OPT201"]) == [("OPT201", 10)]
+
+
+@pytest.mark.parametrize("first, last", [
+    ("", SCHED_IN_UPDATE),  # after the guarded step
+    ("            if i % 100 == 0:\n    " + SCHED_IN_UPDATE, ""),  # under a test of its own the step is not under
+], ids=["after", "own-test"])
+def test_opt201_silent_after_the_guarded_step_or_under_a_test_of_its_own(first, last):
+    assert codes_at(GUARDED.format(first=first, last=last), ["OPT201"]) == []

@@ -149,6 +149,16 @@ def _first_pass_misses_it(it: Iteration, s: Event, e: Event, level: int) -> bool
     return True
 
 
+def _runs_first_whenever(it: Iteration, s: Event, e: Event, level: int) -> bool:
+    """Every pass that runs the optimizer step ``e`` (later in the pass than the scheduler step
+    ``s``) runs ``s`` first: ``s`` sits under no test of the pass that ``e`` is not under (an
+    existence test of its own receiver aside), whatever ``e``'s own tests are (``if not
+    skip_step: scaler.step(opt)`` after ``lr_scheduler.step()``, both under ``if update:``).
+    Then the first scheduler step comes before the first optimizer step."""
+    mine = {(b.node, b.arm) for b in it.conditions(s) if b.loop_depth >= level}
+    return mine <= set(_conds(it, e, level))
+
+
 def _helper_steps_in_a_loop(ctx, call: cst.Call, opt_key: str) -> str | None:
     """The parameter of a function of another project file, handed ``opt_key`` by ``call``,
     whose ``.step()`` that function calls inside a ``for`` loop (a train-one-epoch helper), or
@@ -255,6 +265,8 @@ class SchedulerCheck(Check):
                 (e for e in later if len(e.loops) == level), None) if covered(it, later, it.conditions(s)) else None
             if not same_level and both is None and (it.always(s) or _loop_invariant_guards(it, s, level)):
                 both = next((e for e in later if _first_pass_misses_it(it, s, e, level)), None)
+            if not same_level and both is None:
+                both = next((e for e in later if len(e.loops) == level and _runs_first_whenever(it, s, e, level)), None)
             if same_level or both is not None:
                 o = same_level[0] if same_level else both
                 fix = moves.safe_move_after(ctx, s, o, "Move the scheduler step to just after the optimizer step") \
