@@ -970,3 +970,45 @@ def test_a_scheduler_carried_by_a_wrapped_optimizer_parameter_stepped_first(tmp_
 def test_a_scheduler_carried_by_a_parameter_but_right_or_no_lr_schedule(tmp_path, head, tail):
     text = WRAPPED_SCHEDULER.format(head=head, tail=tail)
     assert lint(tmp_path, {"seq_scripts.py": text}, target="seq_scripts.py", select="OPT2") == []
+
+
+SCHEDULER_FACTORY = '''\
+from torch.optim.lr_scheduler import LambdaLR
+
+
+def build_scheduler(optimizer, steps_per_epoch, cfg):
+    if cfg["kind"] == "warmup":
+        return LambdaLR(optimizer, lambda s: min(1.0, s / steps_per_epoch)), "warm-up"
+    return LambdaLR(optimizer, lambda s: 1.0), "constant"
+'''
+
+GAN_LOOP = '''\
+import torch
+
+from schedules import build_scheduler
+
+
+def main(gen, disc, loader, cfg):
+    optimizer = torch.optim.AdamW(gen.parameters(), lr=1e-4)
+    disc_optimizer = torch.optim.AdamW(disc.parameters(), lr=1e-4)
+    scheduler, msg = build_scheduler(optimizer, len(loader), cfg)
+    for epoch in range(cfg["epochs"]):
+        for x in loader:
+            optimizer.zero_grad()
+            gen(x).mean().backward()
+{first}            optimizer.step()
+{last}            disc_optimizer.zero_grad()
+            disc(x).mean().backward()
+            disc_optimizer.step()
+'''
+
+
+@pytest.mark.parametrize("first, last, found", [
+    ("            scheduler.step()\n", "", [("OPT201", 14)]),
+    ("", "            scheduler.step()\n", []),
+], ids=["before", "after"])
+def test_a_scheduler_from_another_files_factory_is_over_the_optimizer_handed_to_it(tmp_path, first, last, found):
+    """RAE's shape: ``scheduler, msg = build_scheduler(optimizer, ...)`` from another file, a
+    discriminator's optimizer stepped in the same loop: the scheduler is the one handed."""
+    files = {"schedules.py": SCHEDULER_FACTORY, "train.py": GAN_LOOP.format(first=first, last=last)}
+    assert lint(tmp_path, files, target="train.py", select="OPT201") == found

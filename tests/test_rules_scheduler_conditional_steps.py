@@ -144,3 +144,45 @@ def test_opt201_an_unconditional_scheduler_before_a_finite_guarded_step():
 ], ids=["after", "own-test"])
 def test_opt201_silent_after_the_guarded_step_or_under_a_test_of_its_own(first, last):
     assert codes_at(GUARDED.format(first=first, last=last), ["OPT201"]) == []
+
+
+TWO_OPTIMIZERS = """\
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+
+def build_scheduler(optimizer, steps_per_epoch, cfg):
+    sched = LambdaLR(optimizer, lambda step: min(1.0, step / (cfg["warmup"] * steps_per_epoch)))
+    return sched, "warm-up of " + str(cfg["warmup"]) + " epochs"
+
+
+def main(gen, disc, loader, cfg):
+    optimizer = torch.optim.AdamW(gen.parameters(), lr=1e-4)
+    disc_optimizer = torch.optim.AdamW(disc.parameters(), lr=1e-4)
+    scheduler, msg = build_scheduler({handed}, len(loader), cfg)
+    for epoch in range(cfg["epochs"]):
+        for x in loader:
+            optimizer.zero_grad()
+            gen(x).mean().backward()
+{first}            optimizer.step()
+{last}            disc_optimizer.zero_grad()
+            disc(x).mean().backward()
+            disc_optimizer.step()
+"""
+
+SCHED_STEP = "            scheduler.step()\n"
+
+
+def test_opt201_a_helper_built_scheduler_knows_the_optimizer_it_was_handed():
+    """``scheduler, msg = build_scheduler(optimizer, ...)`` with a discriminator's optimizer
+    stepped in the same loop: the scheduler is the generator optimizer's (RAE's stage 1)."""
+    src = TWO_OPTIMIZERS.format(handed="optimizer", first=SCHED_STEP, last="")
+    assert codes_at(src, ["OPT201"]) == [("OPT201", 18)]
+
+
+@pytest.mark.parametrize("handed, first, last", [
+    ("optimizer", "", SCHED_STEP),  # after its optimizer's step
+    ("[optimizer, disc_optimizer]", SCHED_STEP, ""),  # handed both: whose is unknown
+], ids=["after", "handed-both"])
+def test_opt201_silent_for_a_helper_built_scheduler_after_its_step_or_of_either(handed, first, last):
+    assert codes_at(TWO_OPTIMIZERS.format(handed=handed, first=first, last=last), ["OPT201"]) == []

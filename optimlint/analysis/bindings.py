@@ -956,7 +956,8 @@ class _Collector(cst.CSTVisitor):
                         if r is not None and r.kind == "scheduler" and r.cls else None
                     self._bind(t, self._handed_back(t, r, value, self._handed_params(value, i, len(targets)))
                                if built is None else
-                               Binding(SCHEDULER, key_of(t) or "", r.cls, node=built, call=built))
+                               Binding(SCHEDULER, key_of(t) or "", r.cls, node=built, call=built,
+                                       optimizer=self._sole_optimizer_handed(value)))
                 return
         for t in targets:
             self._bind(t, None)
@@ -974,23 +975,31 @@ class _Collector(cst.CSTVisitor):
         skip = 1 if isinstance(call.func, cst.Attribute) and key_of(call.func.value) == "self" else 0
         return self._params_modules(argument_for(call, fn, skip, name))
 
-    @staticmethod
-    def _handed_back(target: cst.BaseExpression, r, call: cst.Call,
+    def _handed_back(self, target: cst.BaseExpression, r, call: cst.Call,
                      modules: frozenset[str] | None = None) -> Binding | None:
         """``..., scheduler = setup(cfg)``: what the project helper builds at that position. Its
         construction is in the helper, so the class is not read here (no period arguments);
         an optimizer stays as certain as the name rule makes it; ``modules``: whose parameters
-        it holds, where the call hands them (``_handed_params``)."""
+        it holds, where the call hands them (``_handed_params``). A scheduler is built over the
+        one optimizer the call hands the helper, if it hands one (``scheduler, msg =
+        build_scheduler(optimizer, steps, cfg)``)."""
         if r is None:
             return None
         if r.kind == "scheduler":
-            return Binding(SCHEDULER, key_of(target) or "", None, node=call, call=call)
+            return Binding(SCHEDULER, key_of(target) or "", None, node=call, call=call,
+                           optimizer=self._sole_optimizer_handed(call))
         if r.kind == "accelerator":  # its construction (and its arguments) is in the helper
             return Binding(ACCELERATOR, key_of(target) or "", r.cls, node=call, call=call)
         if r.kind == "scaler":  # ``scaler, autocast_kwargs = get_autocast_scaler(args)``
             return Binding(SCALER, key_of(target) or "", "GradScaler", node=call, call=call)
         return Binding(OPTIMIZER, key_of(target) or "", None, node=call, call=call, by_name=True, modules=modules,
                        fresh=True)
+
+    def _sole_optimizer_handed(self, call: cst.Call) -> Binding | None:
+        """The one optimizer among ``call``'s arguments, None when it hands none or several."""
+        handed = {id(b): b for b in (self._lookup(a.value) for a in call.args if not a.star)
+                  if b is not None and b.kind == OPTIMIZER}
+        return next(iter(handed.values())) if len(handed) == 1 else None
 
     def _either_arm(self, arms: list[cst.BaseExpression], target: cst.BaseExpression) -> Binding | None:
         """``accelerator = (Accelerator(log_with=...) if args.with_tracking else Accelerator())``:
