@@ -1,5 +1,5 @@
-"""One epoch helper for training and evaluation, handed stand-ins (``DummyOptimizer()``,
-``DummyScheduler()``) by its evaluation calls, whose constant ``mode="eval"`` rules out the
+"""One epoch helper for training and evaluation, handed stand-ins (``FrozenOptimizer()``,
+``ConstantScheduler()``) by its evaluation calls, whose constant ``mode="eval"`` rules out the
 branch that steps them: the training calls decide what the helper's parameters hold, so its
 scheduler stepped before its optimizer is OPT201 (the evaluation calls' class with a ``step``
 method no longer makes the parameter "maybe something else"). Exact (code, row); silent twins
@@ -18,20 +18,22 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR
 
 
-class DummyOptimizer(torch.optim.Optimizer):
+class FrozenOptimizer(torch.optim.Optimizer):
+    \"\"\"Evaluation's stand-in: nothing to update.\"\"\"
+
     def __init__(self):
-        self.param_groups = [{"lr": 0}]
+        self.param_groups = []
 
+    def step(self, closure=None):
+        return None
+
+    def zero_grad(self, set_to_none=True):
+        return None
+
+
+class ConstantScheduler:
     def step(self):
-        None
-
-    def zero_grad(self, set_to_none=False):
-        None
-
-
-class DummyScheduler:
-    def step(self):
-        None
+        return None
 
 
 """
@@ -71,7 +73,7 @@ def main(model, criterion, train_data, valid_data):
         model.train()
         run_epoch(train_data, model, criterion, optimizer, lr_scheduler, mode="train")
         model.eval()
-        run_epoch(valid_data, model, criterion, DummyOptimizer(), DummyScheduler(), mode="eval")
+        run_epoch(valid_data, model, criterion, FrozenOptimizer(), ConstantScheduler(), mode="eval")
 """
 
 TWO_TRAINING_SETUPS = """\
@@ -80,7 +82,7 @@ def toy_example(model, criterion, data):
     lr_scheduler = LambdaLR(optimizer=optimizer, lr_lambda=lambda step: 1.0)
     for epoch in range(20):
         run_epoch(data, model, criterion, optimizer, lr_scheduler, mode="train")
-        run_epoch(data, model, criterion, DummyOptimizer(), DummyScheduler(), mode="eval")
+        run_epoch(data, model, criterion, FrozenOptimizer(), ConstantScheduler(), mode="eval")
 
 
 def train_worker(model, criterion, train_data, valid_data, config):
@@ -89,7 +91,7 @@ def train_worker(model, criterion, train_data, valid_data, config):
     for epoch in range(config["epochs"]):
         run_epoch(train_data, model, criterion, optimizer, lr_scheduler, mode="train+log",
                   accum_iter=config["accum_iter"])
-        run_epoch(valid_data, model, criterion, DummyOptimizer(), DummyScheduler(), mode="eval")
+        run_epoch(valid_data, model, criterion, FrozenOptimizer(), ConstantScheduler(), mode="eval")
 """
 
 ROW = len((STAND_INS + HELPER).split("{order}")[0].splitlines()) + 1  # the scheduler step's row
@@ -111,15 +113,15 @@ def test_the_scheduler_after_the_optimizer(callers):
 
 
 def test_a_stand_in_that_reaches_the_step_keeps_the_parameter_unknown():
-    """``mode="train"`` with ``DummyScheduler()``: the stand-in is what the helper steps there,
+    """``mode="train"`` with ``ConstantScheduler()``: the stand-in is what the helper steps there,
     a class of the file with its own ``step``: the parameter may hold either."""
-    callers = ONE_TRAINING_CALL.replace('DummyScheduler(), mode="eval"', 'DummyScheduler(), mode="train"')
+    callers = ONE_TRAINING_CALL.replace('ConstantScheduler(), mode="eval"', 'ConstantScheduler(), mode="train"')
     assert codes_at(program(SCHEDULER_FIRST, callers), ["OPT201"]) == []
 
 
 def test_an_evaluation_call_through_keyword_arguments_rules_nothing_out():
-    callers = ONE_TRAINING_CALL.replace('DummyOptimizer(), DummyScheduler(), mode="eval")',
-                                        'DummyOptimizer(), DummyScheduler(), **eval_options)')
+    callers = ONE_TRAINING_CALL.replace('FrozenOptimizer(), ConstantScheduler(), mode="eval")',
+                                        'FrozenOptimizer(), ConstantScheduler(), **eval_options)')
     assert codes_at(program(SCHEDULER_FIRST, callers), ["OPT201"]) == []
 
 

@@ -23,6 +23,7 @@ import os
 import pytest
 
 from tests.conftest import invoke
+from tests.test_rules_scheduler_conditional_steps import TWO_OPTIMIZERS
 
 
 def lint(tmp_path, files: dict[str, str], target: str = "train.py", select: str = "OPT101") -> list[tuple[str, int]]:
@@ -982,25 +983,8 @@ def build_scheduler(optimizer, steps_per_epoch, cfg):
     return LambdaLR(optimizer, lambda s: 1.0), "constant"
 '''
 
-GAN_LOOP = '''\
-import torch
-
-from schedules import build_scheduler
-
-
-def main(gen, disc, loader, cfg):
-    optimizer = torch.optim.AdamW(gen.parameters(), lr=1e-4)
-    disc_optimizer = torch.optim.AdamW(disc.parameters(), lr=1e-4)
-    scheduler, msg = build_scheduler(optimizer, len(loader), cfg)
-    for epoch in range(cfg["epochs"]):
-        for x in loader:
-            optimizer.zero_grad()
-            gen(x).mean().backward()
-{first}            optimizer.step()
-{last}            disc_optimizer.zero_grad()
-            disc(x).mean().backward()
-            disc_optimizer.step()
-'''
+GAN_LOOP = "import torch\n\nfrom schedules import build_scheduler\n\n\n" + \
+    TWO_OPTIMIZERS[TWO_OPTIMIZERS.index("def main("):].replace("{handed}", "optimizer")
 
 
 @pytest.mark.parametrize("first, last, found", [
