@@ -443,6 +443,16 @@ def test_an_epoch_function_no_file_calls_steps_its_scheduler_first(tmp_path):
     assert lint(tmp_path, files, target="epochs.py", select="OPT201") == [("OPT201", 6)]
 
 
+def test_an_epoch_function_in_a_tree_too_big_to_read_for_callers_is_not_claimed(tmp_path, monkeypatch):
+    """Over ``callers.MAX_FILES`` files nothing is read for callers: "no file calls it" is not
+    known then (a single call elsewhere is not claimed), so the head of the function is left."""
+    from optimlint.analysis import callers
+
+    monkeypatch.setattr(callers, "MAX_FILES", 1)
+    files = {"epochs.py": EPOCH_FUNCTION, "run.py": EPOCH_RUNNER.format(run="print(model)")}
+    assert lint(tmp_path, files, target="epochs.py", select="OPT201") == []
+
+
 @pytest.mark.parametrize("change", [
     # the scheduler after the epoch's batch loop
     lambda t: t.replace("    scheduler.step()\n", "") + "    scheduler.step()\n",

@@ -138,6 +138,15 @@ def base_class_loops(ctx: "FileContext", name: str, klass: cst.ClassDef,
     return out
 
 
+def project_in_sight(ctx: "FileContext") -> bool:
+    """The project's files are read for callers (its tree holds at most ``MAX_FILES``), so "no
+    file calls it" means none does, not "the tree was too big to look"."""
+    if not ctx.path or ctx.path == "-":
+        return False
+    here = os.path.realpath(ctx.path)
+    return bool(_project_files(os.path.realpath(ctx.project_root or os.path.dirname(here))))
+
+
 def calls_from_other_files(ctx: "FileContext", name: str):
     """``(file, scope, call)`` for each call of ``name`` (a top-level function or class of the
     linted file) in another project file that imports it from the linted module, spelled

@@ -377,8 +377,9 @@ class SchedulerCheck(Check):
             if it.node in b.call_sites or it.node in b.referenced or callers.ignite_engines(ctx, it.node):
                 return  # (this file calls it: inlined into the caller's loop and judged there)
             if klass is not None or self.model.parent_func.get(it.node) is not None or \
+                    not callers.project_in_sight(ctx) or \
                     next(iter(callers.calls_from_other_files(ctx, it.node.name.value)), None) is not None:
-                return  # a method, a closure, or a function another file calls once: not claimed
+                return  # a method, a closure, a tree too big to read, or a function another file calls once
             # a top-level function no file of the project calls (a utility kept from another
             # project, a script's function run by hand): on its first call, whoever calls it, the
             # scheduler steps before the optimizer has once (PyTorch's warning; the first rate skipped)
