@@ -297,7 +297,7 @@ class Iteration:
             return [o for o in self._opaque if lo < o.index < hi]
         if self.ctx is None:
             return []
-        return self._mine(ctx_scope_between(self.ctx, self.func, lo, hi, (self.node, self.depth)))
+        return self._mine(scope_opaque_between(self.ctx, self.func, lo, hi, (self.node, self.depth)))
 
     def touching_all(self) -> list[Event]:
         """The opaque calls that touch every optimizer and module (an engine's
@@ -461,22 +461,22 @@ def scope_opaque(ctx: "FileContext", func: cst.CSTNode | None) -> list[Event]:
     """Scope ``func``'s opaque calls. Most are never read (a rule reads them beside a finding
     it is about to make: a loop that clears, steps and backpropagates asks nothing), so they
     are decided here, on the first read, not when the scope is walked."""
-    table = ctx.cached(_OPAQUE, dict)
-    found = table.get(func)
-    if found is None:
-        return []
+    found = _scope_entry(ctx, func)
     if type(found) is _Walker:
-        found = table[func] = found.decided()
+        found = ctx.cached(_OPAQUE, dict)[func] = found.decided()
     return found
 
 
-def ctx_scope_between(ctx: "FileContext", func: cst.CSTNode | None, lo: int, hi: int,
+def _scope_entry(ctx: "FileContext", func: cst.CSTNode | None) -> "_Walker | list[Event]":
+    """Scope ``func``'s walker while its calls wait, its decided list after (none: [])."""
+    return ctx.cached(_OPAQUE, dict).get(func) or []
+
+
+def scope_opaque_between(ctx: "FileContext", func: cst.CSTNode | None, lo: int, hi: int,
                       within: tuple[cst.CSTNode, int]) -> list[Event]:
     """Scope ``func``'s opaque calls with ``lo < index < hi``, deciding only those (and of
     them, with ``within = (loop, depth)``, only those in that loop)."""
-    found = ctx.cached(_OPAQUE, dict).get(func)
-    if found is None:
-        return []
+    found = _scope_entry(ctx, func)
     if type(found) is _Walker:
         return found.decided_between(lo, hi, within)
     return [o for o in found if lo < o.index < hi]
@@ -484,9 +484,7 @@ def ctx_scope_between(ctx: "FileContext", func: cst.CSTNode | None, lo: int, hi:
 
 def scope_touching_all(ctx: "FileContext", func: cst.CSTNode | None) -> list[Event]:
     """Scope ``func``'s opaque calls that touch everything, without deciding the others."""
-    found = ctx.cached(_OPAQUE, dict).get(func)
-    if found is None:
-        return []
+    found = _scope_entry(ctx, func)
     if type(found) is _Walker:
         return found.touching_all
     return [o for o in found if o.touches_all]
@@ -801,6 +799,7 @@ class _Walker:
                 self._decide_one(n, item)
             if now:
                 self.opaque.sort(key=_by_index)
+            self._order = []  # (the events just decided were added there: the walk is over)
         opaque = self.opaque  # (in index order)
         return opaque[bisect.bisect_right(opaque, lo, key=_by_index):bisect.bisect_left(opaque, hi, key=_by_index)]
 

@@ -525,10 +525,8 @@ class OrderCheck(Check):
         # hand the step a gradient: ``self.callback("before_batch"); opt.zero_grad(); opt.step()``)
         since = max((c.index for c in it.of_kind(K.ZERO_GRAD) if c.index < step.index and
                      _clears_whenever(it, opt, c, step)), default=-1)
-        if not after or any(since < o.index < step.index and touches(o, opt, mkeys) for o in it.opaque):
-            return
-        if any(since < o.index < step.index for o in it.touching_all()):
-            return
+        if not after or maybe_touched_between(it, opt, since, step.index, mkeys):
+            return  # (``touches``: a call that touches everything among them)
         backward = after[0]
         if any(s.index > backward.index and not exclusive(s, backward) and not _cleared_before(it, opt, backward, s)
                for s in steps_of(it, opt)):
