@@ -57,7 +57,7 @@ from optimlint.analysis.returned import (
 from optimlint.analysis.built_runners import target_value_pairs
 from optimlint.analysis.carried import carried_construction
 from optimlint.analysis.summaries import project_function
-from optimlint.analysis.unreached_params import unused_under
+from optimlint.analysis.unreached_params import calls_reaching
 from optimlint.analysis.call_args import (  # noqa: F401  (argument_for: re-exported)
     arg, argument_for, every_param, keyword_value, named_params, param_names, positional_params)
 from optimlint.analysis.class_vars import held_optimizer_class
@@ -405,7 +405,7 @@ class Bindings:
         (``unreached_params``)."""
         if func is None or func in self.referenced or name not in self.params_of.get(func, _NOTHING):
             return False
-        reaching = [c for c in self.call_sites.get(func, ()) if not unused_under(func, name, c[0], c[2])]
+        reaching = calls_reaching(func, name, self.call_sites.get(func, []))
         for call, caller, skip in reaching:
             handed = argument_for(call, func, skip, name)
             bound = self.resolve(caller, handed) if handed is not None else None
@@ -1196,12 +1196,15 @@ def _bind_from_callers(b: Bindings) -> None:
             for name in b.params_of.get(callee, {}):
                 if name in table or name in b.opaque_assigned.get(callee, set()) or name == "self":
                     continue
-                found = _agreed(b, calls, lambda call, skip, name=name: argument_for(call, callee, skip, name))
+                def passed(call, skip, name=name):
+                    return argument_for(call, callee, skip, name)
+
+                found = _agreed(b, calls, passed)
                 if found is None and len(calls) > 1:
                     # (an evaluation call handing stand-ins to a branch its constants rule out)
-                    reaching = [c for c in calls if not unused_under(callee, name, c[0], c[2])]
+                    reaching = calls_reaching(callee, name, calls)
                     if reaching and len(reaching) < len(calls):
-                        found = _agreed(b, reaching, lambda call, skip, name=name: argument_for(call, callee, skip, name))
+                        found = _agreed(b, reaching, passed)
                 if found is not None:
                     table[name] = found
                     changed = True

@@ -31,6 +31,12 @@ from optimlint.analysis.call_args import argument_for, named_params
 from optimlint.analysis.walk import nodes_of
 
 
+def calls_reaching(callee: cst.FunctionDef, name: str, calls: list) -> list:
+    """The call sites ``(call, caller, skip)`` of ``callee`` under which some use of its
+    parameter ``name`` may run."""
+    return [c for c in calls if not unused_under(callee, name, c[0], c[2])]
+
+
 def unused_under(callee: cst.FunctionDef, name: str, call: cst.Call, skip: int) -> bool:
     """Under ``call`` (``skip``: leading parameters not passed, 1 for a bound ``self``), no
     statement of ``callee`` that reads parameter ``name`` can run: each sits in an ``if`` arm
@@ -40,8 +46,7 @@ def unused_under(callee: cst.FunctionDef, name: str, call: cst.Call, skip: int) 
     consts = _constants(callee, call, skip)
     if not consts:
         return False
-    return not _may_use(list(callee.body.body) if isinstance(callee.body, cst.IndentedBlock) else [callee.body],
-                        name, consts)
+    return not _may_use(_block(callee), name, consts)
 
 
 def _constants(callee: cst.FunctionDef, call: cst.Call, skip: int) -> dict[str, str]:
